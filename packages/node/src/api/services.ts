@@ -1,0 +1,33 @@
+/**
+ * Interfaces between the node's subsystems, so virt/ depends on what storage/ offers and not on
+ * how it is built.
+ */
+import type { DriveSpec } from "@vela/protocol";
+import type { PartialHandlers } from "./handlers.js";
+
+/** One volume of a prepared chain, leaf first. */
+export interface ChainVolume {
+  volumeID: string;
+  path: string;
+  format: "qcow2" | "raw";
+}
+
+export interface PreparedImage {
+  /** Path of the leaf volume, the one QEMU opens read-write. */
+  path: string;
+  format: "qcow2" | "raw";
+  /** Leaf first, base last. */
+  chain: ChainVolume[];
+}
+
+/** What storage/ offers to virt/: make a drive's volume chain available on this host. */
+export interface ImageService {
+  prepare(drive: Pick<DriveSpec, "poolID" | "domainID" | "imageID" | "volumeID">): Promise<PreparedImage>;
+  teardown(drive: Pick<DriveSpec, "poolID" | "domainID" | "imageID" | "volumeID">): Promise<void>;
+}
+
+/** A subsystem of the agent: its verbs, and how to stop it. */
+export interface Subsystem {
+  handlers: PartialHandlers;
+  close(): Promise<void>;
+}

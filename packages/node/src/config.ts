@@ -1,0 +1,67 @@
+/**
+ * Node agent configuration, read once from the environment. The node keeps no state of its own
+ * beyond this run directory (mounts, pool links, VM sockets); everything durable lives on shared
+ * storage or in the engine.
+ */
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join, resolve } from "node:path";
+
+export interface NodeConfig {
+  /** TCP port of the XML-RPC / JSON-RPC server (VDSM: 54321). */
+  port: number;
+  /** Address to listen on. */
+  listen: string;
+  /** Address the engine should use to reach this node. */
+  address: string;
+  /** Run directory: mounts, pool links, QMP sockets, VM logs. One per agent. */
+  runDir: string;
+  /** Stable host UUID, persisted in the run directory. */
+  hostUuid: string;
+  hostName: string;
+  /** Engine URL to register with, if any. */
+  engineUrl?: string;
+  /** Shared secret that lets the engine approve this host without an administrator. */
+  registrationToken?: string;
+  /** Directories a VM definition may take a kernel/initrd from. */
+  bootDirs: string[];
+  /** Forced accelerator; default: probe. */
+  accel?: "kvm" | "tcg";
+  /** Test-only fault injection points (VELA_TEST_FAULTS=name,name); never set in production. */
+  faults: Set<string>;
+}
+
+function int(v: string | undefined, dflt: number): number {
+  const n = v === undefined ? Number.NaN : Number(v);
+  return Number.isInteger(n) ? n : dflt;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
+  const port = int(env.VELA_NODE_PORT, 54321);
+  const runDir = resolve(env.VELA_NODE_RUN ?? `/var/run/vela/node-${port}`);
+  mkdirSync(runDir, { recursive: true, mode: 0o755 });
+  const idFile = join(runDir, "host.id");
+  let hostUuid = env.VELA_NODE_ID;
+  if (!hostUuid) {
+    if (existsSync(idFile)) hostUuid = readFileSync(idFile, "utf8").trim();
+    else {
+      hostUuid = randomUUID();
+      writeFileSync(idFile, `${hostUuid}\n`);
+    }
+  }
+  const accel = env.VELA_NODE_ACCEL === "kvm" || env.VELA_NODE_ACCEL === "tcg" ? env.VELA_NODE_ACCEL : undefined;
+  return {
+    port,
+    listen: env.VELA_NODE_LISTEN ?? "127.0.0.1",
+    address: env.VELA_NODE_ADDRESS ?? "127.0.0.1",
+    runDir,
+    hostUuid,
+    hostName: env.VELA_NODE_NAME ?? `${hostname()}-${port}`,
+    engineUrl: env.VELA_ENGINE_URL || undefined,
+    registrationToken: env.VELA_REGISTRATION_TOKEN || undefined,
+    bootDirs: (env.VELA_NODE_BOOT_DIRS ?? "").split(":").filter((d) => d.startsWith("/")),
+    accel,
+    faults: new Set((env.VELA_TEST_FAULTS ?? "").split(",").filter(Boolean)),
+  };
+}

@@ -1,0 +1,27 @@
+/** The verb table: every node verb, once. Transports and the engine's client are built from it. */
+import type { ParamsOf, VerbDef, VerbResult } from "../verb.js";
+import { hostVerbs } from "./host.js";
+import { storageVerbs } from "./storage.js";
+import { vmVerbs } from "./vm.js";
+
+export const verbs = { ...hostVerbs, ...storageVerbs, ...vmVerbs } as const;
+export type Verbs = typeof verbs;
+export type VerbName = keyof Verbs;
+
+/** One implementation per verb; the node's api layer fills this from storage/, virt/ and host/. */
+export type Handlers = {
+  [K in VerbName]: (params: ParamsOf<Verbs[K]>) => Promise<VerbResult>;
+};
+
+/** Lookup by XML-RPC name and by JSON-RPC name. */
+export const byXmlName: ReadonlyMap<string, [VerbName, VerbDef]> = new Map(
+  (Object.entries(verbs) as [VerbName, VerbDef][]).map(([k, v]) => [v.xml, [k, v]]),
+);
+export const byJsonName: ReadonlyMap<string, [VerbName, VerbDef]> = new Map(
+  (Object.entries(verbs) as [VerbName, VerbDef][]).map(([k, v]) => [v.json, [k, v]]),
+);
+
+export * from "./common.js";
+export * from "./storage.js";
+export * from "./vm.js";
+export { hostVerbs };

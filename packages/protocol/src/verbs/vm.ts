@@ -1,0 +1,79 @@
+/**
+ * VM verbs. The engine sends the full VM definition at `create` (nodes keep no VM configuration):
+ * memory, vCPUs, drives named by pool/domain/image/volume UUIDs, NICs on named bridges, and an
+ * optional direct kernel boot whose files must lie in a directory the node allows.
+ */
+import { z } from "zod";
+import { Text, Uuid } from "../ids.js";
+import { p, verb } from "../verb.js";
+import { DomainId, ImageId, Int, PoolId, VolumeId } from "./common.js";
+
+export const DriveSpec = z.object({
+  poolID: PoolId,
+  domainID: DomainId,
+  imageID: ImageId,
+  volumeID: VolumeId,
+  iface: z.enum(["virtio", "ide", "sata", "scsi"]).default("virtio"),
+  index: z.number().int().min(0).max(63).optional(),
+  readonly: z.boolean().default(false),
+  bootOrder: z.number().int().min(1).max(64).optional(),
+});
+export type DriveSpec = z.infer<typeof DriveSpec>;
+
+/** A Linux interface name: what `ip link` accepts, nothing that could be an option or a path. */
+export const IfName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/, "not an interface name");
+export const MacAddr = z
+  .string()
+  .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, "not a MAC address")
+  .transform((s) => s.toLowerCase());
+
+export const NicSpec = z.object({
+  macAddr: MacAddr,
+  /** Bridge the tap joins; "user" is QEMU user-mode networking (no bridge). */
+  network: z.union([IfName, z.literal("user")]),
+  nicModel: z.enum(["virtio", "e1000", "rtl8139"]).default("virtio"),
+});
+export type NicSpec = z.infer<typeof NicSpec>;
+
+/** An absolute, normalised path; the node further requires it to lie in an allowed directory. */
+export const AbsPath = z
+  .string()
+  .max(4096)
+  .refine((s) => s.startsWith("/") && !s.split("/").some((c) => c === ".." || c === ".") && !s.includes("\0"), {
+    message: "not an absolute normalised path",
+  });
+
+export const VmParams = z.object({
+  vmId: Uuid,
+  vmName: Text(255).regex(/^[^\0\n]*$/, "control characters in name"),
+  /** MiB, as VDSM's memSize. */
+  memSize: Int.refine((n) => n >= 16 && n <= 4 * 1024 * 1024, { message: "memSize out of range (16 MiB..4 TiB)" }),
+  smp: Int.refine((n) => n >= 1 && n <= 288, { message: "smp out of range (1..288)" }).default(1),
+  drives: z.array(DriveSpec).max(32).default([]),
+  nics: z.array(NicSpec).max(16).default([]),
+  display: z.enum(["vnc", "none"]).default("vnc"),
+  kernel: AbsPath.optional(),
+  initrd: AbsPath.optional(),
+  kernelArgs: z.string().max(2048).regex(/^[^\0\n]*$/).optional(),
+  /** Forces an accelerator for this VM; default is the host's probe result. */
+  accel: z.enum(["kvm", "tcg"]).optional(),
+});
+export type VmParams = z.infer<typeof VmParams>;
+
+export const vmVerbs = {
+  create: verb("create", "VM.create", [p("vmParams", VmParams, "vmParams"), p("vmID", Uuid.optional(), "vmID")], "vmList"),
+  destroy: verb("destroy", "VM.destroy", [p("vmId", Uuid, "vmID")]),
+  shutdown: verb("shutdown", "VM.shutdown", [
+    p("vmId", Uuid, "vmID"),
+    p("delay", Int.optional().default(0), "delay"),
+    p("message", z.string().max(256).optional(), "message"),
+  ]),
+  list: verb(
+    "list",
+    "Host.getVMList",
+    [p("full", z.boolean().optional().default(false), "fullStatus"), p("vmList", z.array(Uuid).max(1000).optional(), "vmList")],
+    "vmList",
+  ),
+  getVmStats: verb("getVmStats", "VM.getStats", [p("vmId", Uuid, "vmID")], "statsList"),
+  getAllVmStats: verb("getAllVmStats", "Host.getAllVmStats", [], "statsList"),
+} as const;
