@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+/** The `vela` command. Usually run through ./vela, which installs and builds first. */
+import { testCommand } from "./test.js";
+import { upCommand } from "./up.js";
+
+const USAGE = `usage: vela <command>
+  up [--hosts N]   run the engine, N node agents and a local storage domain
+  test [files…]    run the test suite
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case "up":
+      await upCommand(rest);
+      return 0;
+    case "test":
+      return testCommand(rest);
+    default:
+      process.stderr.write(USAGE);
+      return cmd === undefined || cmd === "help" || cmd === "--help" ? 0 : 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`vela: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,15 @@
+/** Where things are: the repository root (from this file's location) and VELA_HOME. */
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** packages/cli/dist/src → repository root. */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
+export const ENGINE_MAIN = join(ROOT, "packages/engine/dist/src/main.js");
+export const NODE_MAIN = join(ROOT, "packages/node/dist/src/main.js");
+export const GUEST_SCRIPT = join(ROOT, "scripts/build-test-guest.sh");
+
+export function velaHome(): string {
+  if (process.env.VELA_HOME) return resolve(process.env.VELA_HOME);
+  return process.getuid?.() === 0 ? "/var/lib/vela" : join(homedir(), ".local/share/vela");
+}

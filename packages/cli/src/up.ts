@@ -1,0 +1,192 @@
+/**
+ * `vela up`: one engine with its embedded database, N local node agents sharing one local
+ * storage directory, a Default data center whose pool has a local data domain as master — all
+ * ready, then URL and credentials printed. Ctrl-C stops everything; a second `vela up` keeps the
+ * data (everything lives under VELA_HOME).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ENGINE_MAIN, NODE_MAIN, velaHome } from "./paths.js";
+import { step } from "./progress.js";
+import { list, Rest } from "./rest.js";
+
+export interface UpOptions {
+  hosts: number;
+  enginePort: number;
+  nodePort: number;
+  home: string;
+  /** Resolves when the cluster is ready (tests); `vela up` itself then waits for a signal. */
+  onReady?: (info: ReadyInfo) => void;
+}
+
+export interface ReadyInfo {
+  url: string;
+  user: string;
+  password: string;
+  home: string;
+}
+
+function token(home: string): string {
+  const f = join(home, "registration.token");
+  if (existsSync(f)) return readFileSync(f, "utf8").trim();
+  const t = randomBytes(24).toString("hex");
+  writeFileSync(f, `${t}\n`, { mode: 0o600 });
+  return t;
+}
+
+function spawnLogged(name: string, main: string, env: NodeJS.ProcessEnv, logFile: string): { proc: ChildProcess; firstLine: Promise<string> } {
+  const proc = spawn(process.execPath, [main], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const log = createWriteStream(logFile, { flags: "a" });
+  proc.stderr!.pipe(log);
+  let buf = "";
+  const firstLine = new Promise<string>((res, rej) => {
+    proc.stdout!.setEncoding("utf8").on("data", (d: string) => {
+      log.write(d);
+      buf += d;
+      const m = /^VELA-[A-Z]+-READY.*$/m.exec(buf);
+      if (m) res(m[0]);
+    });
+    proc.once("exit", (code) => rej(new Error(`${name} exited (${code}) before it was ready; see ${logFile}`)));
+  });
+  return { proc, firstLine };
+}
+
+export async function up(opts: UpOptions): Promise<{ stop: () => Promise<void>; info: ReadyInfo }> {
+  const home = opts.home;
+  for (const d of ["logs", "nodes", "storage/local"]) mkdirSync(join(home, d), { recursive: true });
+  const regToken = token(home);
+  const procs: ChildProcess[] = [];
+  const stop = async () => {
+    await Promise.all(
+      procs.reverse().map(
+        (p) =>
+          new Promise<void>((res) => {
+            if (p.exitCode !== null || p.signalCode !== null) return res();
+            p.once("exit", () => res());
+            p.kill("SIGTERM");
+            setTimeout(() => p.kill("SIGKILL"), 10_000).unref();
+          }),
+      ),
+    );
+  };
+  try {
+    step(`starting engine (VELA_HOME=${home})`);
+    const engine = spawnLogged(
+      "engine",
+      ENGINE_MAIN,
+      { VELA_HOME: home, VELA_ENGINE_PORT: String(opts.enginePort), VELA_REGISTRATION_TOKEN: regToken },
+      join(home, "logs/engine.log"),
+    );
+    procs.push(engine.proc);
+    const ready = await engine.firstLine;
+    const kv = Object.fromEntries([...ready.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
+    const info: ReadyInfo = { url: kv.url ?? `http://127.0.0.1:${opts.enginePort}`, user: kv.user ?? "admin@internal", password: kv.password ?? "", home };
+    const rest = new Rest(info.url, info.user, info.password);
+
+    for (let i = 0; i < opts.hosts; i++) {
+      const port = opts.nodePort + i;
+      step(`starting node agent ${i + 1}/${opts.hosts} on port ${port}`);
+      const node = spawnLogged(
+        `node ${i + 1}`,
+        NODE_MAIN,
+        {
+          VELA_NODE_PORT: String(port),
+          VELA_NODE_RUN: join(home, "nodes", `node-${i + 1}`),
+          VELA_NODE_NAME: `host${i + 1}`,
+          VELA_ENGINE_URL: info.url,
+          VELA_REGISTRATION_TOKEN: regToken,
+          VELA_NODE_BOOT_DIRS: [join(home, "boot"), process.env.VELA_NODE_BOOT_DIRS ?? ""].filter(Boolean).join(":"),
+        },
+        join(home, "logs", `node-${i + 1}.log`),
+      );
+      procs.push(node.proc);
+      await node.firstLine;
+    }
+    step("waiting for hosts to be up");
+    const hosts = await Rest.until(
+      "hosts up",
+      async () => {
+        const hs = list<{ id: string; name: string; status: string }>(await rest.get("/hosts"), "host").filter((h) => h.status === "up");
+        return hs.length >= opts.hosts ? hs : undefined;
+      },
+      60_000,
+    );
+    await ensureLocalDomain(rest, home, hosts[0]!.name);
+    return { stop, info };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+interface Sd {
+  id: string;
+  name: string;
+  status?: string;
+}
+
+async function ensureLocalDomain(rest: Rest, home: string, hostName: string): Promise<void> {
+  const dc = list<{ id: string; name: string; status: string }>(await rest.get("/datacenters"), "data_center").find((d) => d.name === "Default");
+  if (!dc) throw new Error("the engine has no Default data center");
+  let sd = list<Sd>(await rest.get("/storagedomains"), "storage_domain").find((s) => s.name === "local");
+  if (!sd) {
+    step("creating the local storage domain");
+    sd = await rest.post<Sd>("/storagedomains", {
+      name: "local",
+      type: "data",
+      host: { name: hostName },
+      storage: { type: "localfs", path: join(home, "storage/local") },
+    });
+  }
+  const attached = list<Sd>(await rest.get(`/datacenters/${dc.id}/storagedomains`), "storage_domain").find((s) => s.id === sd!.id);
+  if (!attached) {
+    step("attaching it to the Default data center as master");
+    await rest.post(`/datacenters/${dc.id}/storagedomains`, { id: sd.id });
+  }
+  step("waiting for the data center to be up");
+  await Rest.until(
+    "data center up with an active master domain",
+    async () => {
+      const d = await rest.get<{ status: string }>(`/datacenters/${dc.id}`);
+      const s = await rest.get<{ status: string }>(`/datacenters/${dc.id}/storagedomains/${sd!.id}`);
+      return d.status === "up" && s.status === "active" ? true : undefined;
+    },
+    120_000,
+    500,
+  );
+}
+
+export async function upCommand(args: string[]): Promise<void> {
+  const hostsArg = args.indexOf("--hosts");
+  const hosts = hostsArg >= 0 ? Number(args[hostsArg + 1]) : 1;
+  if (!Number.isInteger(hosts) || hosts < 1 || hosts > 16) throw new Error("--hosts takes a number from 1 to 16");
+  const home = velaHome();
+  mkdirSync(home, { recursive: true });
+  const { stop, info } = await up({
+    hosts,
+    home,
+    enginePort: Number(process.env.VELA_ENGINE_PORT ?? 8080),
+    nodePort: Number(process.env.VELA_NODE_PORT ?? 54321),
+  });
+  process.stdout.write(
+    [
+      "",
+      "Vela is up.",
+      `  URL:       ${info.url}/ovirt-engine/api`,
+      `  user:      ${info.user}`,
+      `  password:  ${info.password}`,
+      `  data:      ${home}   (logs in ${join(home, "logs")})`,
+      `  try:       curl -u '${info.user}:${info.password}' -H 'Accept: application/json' ${info.url}/ovirt-engine/api/hosts`,
+      "Press Ctrl-C to stop.",
+      "",
+    ].join("\n"),
+  );
+  await new Promise<void>((res) => {
+    process.once("SIGINT", res);
+    process.once("SIGTERM", res);
+  });
+  step("stopping");
+  await stop();
+}

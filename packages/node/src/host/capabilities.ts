@@ -1,0 +1,89 @@
+/**
+ * Host capabilities and statistics as VDSM reported them (getVdsCapabilities / getVdsStats),
+ * read from /proc and os each time: the node caches nothing it could get wrong.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { cpus, freemem, loadavg, release, totalmem, uptime } from "node:os";
+import type { NodeConfig } from "../config.js";
+
+export const SOFTWARE_VERSION = "0.1.0";
+
+function osRelease(): { name: string; version: string; release: string } {
+  try {
+    const txt = readFileSync("/etc/os-release", "utf8");
+    const get = (k: string) => new RegExp(`^${k}="?([^"\\n]*)"?$`, "m").exec(txt)?.[1] ?? "";
+    return { name: get("NAME"), version: get("VERSION_ID"), release: release() };
+  } catch {
+    return { name: "Linux", version: "", release: release() };
+  }
+}
+
+let qemuVersion: string | undefined;
+function qemu(): string {
+  if (qemuVersion === undefined) {
+    try {
+      qemuVersion = /version ([0-9.]+)/.exec(execFileSync("qemu-system-x86_64", ["--version"], { encoding: "utf8" }))?.[1] ?? "";
+    } catch {
+      qemuVersion = "";
+    }
+  }
+  return qemuVersion;
+}
+
+export function capabilities(config: NodeConfig): Record<string, unknown> {
+  const cpu = cpus();
+  return {
+    uuid: config.hostUuid,
+    hostName: config.hostName,
+    software_version: SOFTWARE_VERSION,
+    software_revision: "1",
+    version_name: "Vela node",
+    supportedENGINEs: ["4.4", "4.5"],
+    clusterLevels: ["4.4", "4.5"],
+    cpuCores: String(cpu.length),
+    cpuThreads: String(cpu.length),
+    cpuSockets: "1",
+    cpuModel: cpu[0]?.model ?? "unknown",
+    cpuSpeed: String(cpu[0]?.speed ?? 0),
+    memSize: String(Math.floor(totalmem() / 2 ** 20)),
+    kvmEnabled: String(existsSync("/dev/kvm")),
+    vmTypes: ["kvm"],
+    operatingSystem: osRelease(),
+    packages2: { "qemu-kvm": { version: qemu() }, vela: { version: SOFTWARE_VERSION } },
+    storageDomainTypes: ["LOCALFS", "POSIXFS", "NFS"],
+  };
+}
+
+let lastCpu: { idle: number; total: number; user: number; sys: number } | undefined;
+function cpuPercent(): { cpuUser: string; cpuSys: string; cpuIdle: string } {
+  let idle = 0;
+  let total = 0;
+  let user = 0;
+  let sys = 0;
+  for (const c of cpus()) {
+    idle += c.times.idle;
+    user += c.times.user + c.times.nice;
+    sys += c.times.sys + c.times.irq;
+    total += c.times.idle + c.times.user + c.times.nice + c.times.sys + c.times.irq;
+  }
+  const prev = lastCpu ?? { idle: 0, total: 0, user: 0, sys: 0 };
+  lastCpu = { idle, total, user, sys };
+  const dt = total - prev.total || 1;
+  const pct = (x: number) => ((100 * x) / dt).toFixed(2);
+  return { cpuUser: pct(user - prev.user), cpuSys: pct(sys - prev.sys), cpuIdle: pct(idle - prev.idle) };
+}
+
+export function stats(): Record<string, unknown> {
+  const memTotal = Math.floor(totalmem() / 2 ** 20);
+  const memFree = Math.floor(freemem() / 2 ** 20);
+  return {
+    ...cpuPercent(),
+    cpuLoad: loadavg()[0]!.toFixed(2),
+    memFree: String(memFree),
+    memAvailable: String(memFree),
+    memUsed: String(Math.round((100 * (memTotal - memFree)) / memTotal)),
+    elapsedTime: String(Math.floor(process.uptime())),
+    hostUptime: String(Math.floor(uptime())),
+  };
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+/**
+ * vela-node: the host agent (Vela's VDSM). Starts storage, virt and host subsystems, serves the
+ * verb table over XML-RPC and JSON-RPC, registers with the engine, and stops cleanly on
+ * SIGINT/SIGTERM. Running VMs are left running when the agent stops: the node is stateless and a
+ * restarted agent recovers them.
+ */
+import { assemble } from "./api/handlers.js";
+import type { NodeContext } from "./api/context.js";
+import { loadConfig } from "./config.js";
+import { createHost } from "./host/index.js";
+import { startRegistration } from "./host/register.js";
+import { createLogger } from "./log.js";
+import { startServer } from "./server.js";
+import { createStorage } from "./storage/hsm.js";
+import { createVirt } from "./virt/index.js";
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger("vela-node").child({ port: config.port });
+  const ctx: NodeContext = {
+    config,
+    log,
+    fault(point: string) {
+      if (config.faults.has(point)) {
+        log.warn({ point }, "test fault injected: dying now");
+        process.kill(process.pid, "SIGKILL");
+      }
+    },
+  };
+  const storage = await createStorage(ctx);
+  const virt = await createVirt(ctx, storage.images);
+  const host = createHost(ctx, [
+    async () => {
+      const listed = await virt.handlers.list?.({ full: false, vmList: undefined });
+      return { vmCount: Array.isArray(listed?.vmList) ? listed.vmList.length : 0 };
+    },
+  ]);
+  const handlers = assemble(host.handlers, storage.handlers, virt.handlers);
+  const app = await startServer(handlers, log, config.port, config.listen);
+  const registrar = startRegistration(config, log);
+  log.info({ hostUuid: config.hostUuid, runDir: config.runDir }, "vela-node ready");
+  process.stdout.write(`VELA-NODE-READY port=${config.port} host=${config.hostUuid}\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "stopping");
+    registrar.stop();
+    await app.close();
+    await virt.close();
+    await storage.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+main().catch((err) => {
+  process.stderr.write(`vela-node failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,136 @@
+/**
+ * Test harness: starts a real vela-node process with its own port and run directory, and talks
+ * to it over both transports. Used by the node's tests, the integration tests and benchmarks.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { encodeCall, parseMethodResponse, type XmlRpcValue } from "../src/api/xmlrpc-codec.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** packages/node/dist/src/main.js, from packages/node/dist/test/. */
+export const NODE_MAIN = resolve(here, "../src/main.js");
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const addr = s.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      s.close(() => res(port));
+    });
+    s.on("error", rej);
+  });
+}
+
+export interface NodeProc {
+  port: number;
+  url: string;
+  runDir: string;
+  proc: ChildProcess;
+  /** stdout+stderr so far (pino JSON lines). */
+  output(): string;
+  /** XML-RPC call with positional params; returns the VDSM response struct. */
+  xml(method: string, ...args: unknown[]): Promise<Record<string, XmlRpcValue> & { status: { code: number; message: string } }>;
+  /** JSON-RPC call; resolves with `result`, rejects with an Error carrying `code` on `error`. */
+  json(method: string, params?: Record<string, unknown>): Promise<unknown>;
+  /** Raw JSON-RPC reply object. */
+  jsonRaw(body: unknown): Promise<unknown>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  env?: Record<string, string>;
+  runDir?: string;
+  port?: number;
+  timeoutMs?: number;
+}
+
+export class RpcError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function startNode(opts: StartOptions = {}): Promise<NodeProc> {
+  const port = opts.port ?? (await freePort());
+  const runDir = opts.runDir ?? mkdtempSync(join(tmpdir(), "vela-node-"));
+  const proc = spawn(process.execPath, [NODE_MAIN], {
+    env: { ...process.env, VELA_NODE_PORT: String(port), VELA_NODE_RUN: runDir, VELA_LOG_LEVEL: "info", ...opts.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  proc.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
+  proc.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d));
+  await new Promise<void>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`node did not start in time:\n${out}`)), opts.timeoutMs ?? 20_000);
+    const check = () => {
+      if (out.includes("VELA-NODE-READY")) {
+        clearTimeout(timer);
+        res();
+      }
+    };
+    proc.stdout!.on("data", check);
+    proc.on("exit", (code) => {
+      clearTimeout(timer);
+      rej(new Error(`node exited with ${code} before ready:\n${out}`));
+    });
+  });
+  const url = `http://127.0.0.1:${port}`;
+  let nextId = 1;
+  const jsonRaw = async (body: unknown) => {
+    const res = await fetch(`${url}/jsonrpc`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    return res.status === 204 ? undefined : res.json();
+  };
+  const exited = new Promise<void>((res) => proc.once("exit", () => res()));
+  return {
+    port,
+    url,
+    runDir,
+    proc,
+    output: () => out,
+    async xml(method, ...args) {
+      const res = await fetch(`${url}/RPC2`, { method: "POST", headers: { "content-type": "text/xml" }, body: encodeCall(method, args) });
+      return parseMethodResponse(await res.text()) as never;
+    },
+    async json(method, params = {}) {
+      const r = (await jsonRaw({ jsonrpc: "2.0", id: nextId++, method, params })) as {
+        result?: unknown;
+        error?: { code: number; message: string };
+      };
+      if (r.error) throw new RpcError(r.error.code, r.error.message);
+      return r.result;
+    },
+    jsonRaw,
+    async kill(signal = "SIGKILL") {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      await exited;
+    },
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** Polls a node task until it leaves the running states; returns its final status. */
+export async function waitTask(
+  node: NodeProc,
+  taskID: string,
+  timeoutMs = 60_000,
+): Promise<{ taskState: string; taskResult: string; code: number; message: string }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const st = (await node.json("Task.getStatus", { taskID })) as { taskState: string; taskResult: string; code: number; message: string };
+    if (st.taskState === "finished" || st.taskState === "failed" || st.taskState === "recovered" || st.taskResult === "success" || st.taskResult === "cleanSuccess") return st;
+    if (Date.now() > deadline) throw new Error(`task ${taskID} still ${st.taskState} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
