@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /** The `vela` command. Usually run through ./vela, which installs and builds first. */
+import { benchCommand } from "./bench.js";
 import { testCommand } from "./test.js";
 import { upCommand } from "./up.js";
 
 const USAGE = `usage: vela <command>
   up [--hosts N]   run the engine, N node agents and a local storage domain
   test [files…]    run the test suite
+  bench [name…]    run benchmarks (bench/)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -16,6 +18,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case "test":
       return testCommand(rest);
+    case "bench":
+      return benchCommand(rest);
     default:
       process.stderr.write(USAGE);
       return cmd === undefined || cmd === "help" || cmd === "--help" ? 0 : 2;

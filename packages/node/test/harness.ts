@@ -3,6 +3,7 @@
  * to it over both transports. Used by the node's tests, the integration tests and benchmarks.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -134,3 +135,51 @@ export async function waitTask(
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+const BLANK = "00000000-0000-0000-0000-000000000000";
+
+export interface LocalPool {
+  dir: string;
+  sdUUID: string;
+  spUUID: string;
+  domainDir: string;
+}
+
+/** Creates a LOCALFS domain in a temp dir, a pool with it as master, connects, and becomes SPM. */
+export async function setupLocalPool(node: NodeProc, dir = mkdtempSync(join(tmpdir(), "vela-sd-"))): Promise<LocalPool> {
+  const sdUUID = randomUUID();
+  const spUUID = randomUUID();
+  const ok = <T extends { status: { code: number; message: string } }>(r: T, what: string): T => {
+    if (r.status.code !== 0) throw new Error(`${what}: ${r.status.message} (${r.status.code})`);
+    return r;
+  };
+  ok(await node.xml("connectStorageServer", 4, BLANK, [{ id: randomUUID(), connection: dir }]), "connectStorageServer");
+  ok(await node.xml("createStorageDomain", 4, sdUUID, "test domain", dir, 1, 5), "createStorageDomain");
+  ok(await node.xml("createStoragePool", 0, spUUID, "test pool", sdUUID, [sdUUID], 1), "createStoragePool");
+  ok(await node.xml("connectStoragePool", spUUID, 1, "", sdUUID, 1), "connectStoragePool");
+  const task = ok(await node.xml("spmStart", spUUID, -1, "-1", 0, false), "spmStart").uuid as string;
+  await waitTaskXml(node, task);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const st = ok(await node.xml("getSpmStatus", spUUID), "getSpmStatus").spm_st as { spmStatus: string };
+    if (st.spmStatus === "SPM") break;
+    if (Date.now() > deadline) throw new Error(`node did not become SPM: ${JSON.stringify(st)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { dir, sdUUID, spUUID, domainDir: join(dir, sdUUID) };
+}
+
+export async function waitTaskXml(node: NodeProc, taskID: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await node.xml("getTaskStatus", taskID);
+    const st = r.taskStatus as { taskState: string; taskResult: string; message: string };
+    if (st?.taskState === "finished") {
+      if (st.taskResult !== "success") throw new Error(`task ${taskID} failed: ${st.message}`);
+      return st;
+    }
+    if (Date.now() > deadline) throw new Error(`task ${taskID} not finished: ${JSON.stringify(r)}`);
+    await new Promise((res) => setTimeout(res, 25));
+  }
+}
+

@@ -1,0 +1,89 @@
+/**
+ * Bad input through the engine's REST API: each class gets a clear fault in oVirt's shape, and
+ * nothing is created — neither rows (the collections are unchanged) nor files on the storage.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { ReadyInfo } from "@vela/cli/up";
+import { up } from "@vela/cli/up";
+import { freePort } from "@vela/node/test/harness";
+
+let stop: () => Promise<void>;
+let info: ReadyInfo;
+let home: string;
+let auth: string;
+
+before(async () => {
+  home = mkdtempSync(join(tmpdir(), "vela-home-"));
+  const started = await up({ hosts: 1, home, enginePort: await freePort(), nodePort: await freePort() });
+  stop = started.stop;
+  info = started.info;
+  auth = `Basic ${Buffer.from(`${info.user}:${info.password}`).toString("base64")}`;
+});
+after(async () => stop?.());
+
+function storageFiles(): string[] {
+  return (readdirSync(join(home, "storage"), { recursive: true }) as string[]).sort();
+}
+
+async function call(method: string, path: string, body?: string, headers: Record<string, string> = {}) {
+  const res = await fetch(`${info.url}/ovirt-engine/api${path}`, {
+    method,
+    headers: { authorization: auth, accept: "application/json", "content-type": "application/json", ...headers },
+    body,
+  });
+  const text = await res.text();
+  return { status: res.status, text, json: (() => { try { return JSON.parse(text) as Record<string, unknown>; } catch { return undefined; } })() };
+}
+
+async function counts() {
+  const disks = (await call("GET", "/disks")).json?.disk as unknown[] | undefined;
+  const vms = (await call("GET", "/vms")).json?.vm as unknown[] | undefined;
+  return { disks: disks?.length ?? 0, vms: vms?.length ?? 0 };
+}
+
+function assertFault(r: { status: number; json?: Record<string, unknown> }, status: number) {
+  assert.equal(r.status, status, JSON.stringify(r.json));
+  assert.equal(typeof r.json?.reason, "string", "JSON fault has a reason");
+  assert.equal(typeof r.json?.detail, "string", "JSON fault has a detail");
+}
+
+describe("REST bad input creates nothing", () => {
+  const disk = (over: Record<string, unknown>) =>
+    JSON.stringify({ name: "bad", provisioned_size: 2 ** 30, format: "cow", sparse: true, storage_domains: { storage_domain: [{ name: "local" }] }, ...over });
+
+  test("each class of bad input gets a fault and leaves state unchanged", async () => {
+    const filesBefore = storageFiles();
+    const countsBefore = await counts();
+    const cases: [string, string, string | undefined, number][] = [
+      ["non-UUID id", "/disks/not-a-uuid", undefined, 404],
+      ["path-like id", "/vms/..%2Fx", undefined, 404],
+      ["negative size", "/disks", disk({ provisioned_size: -1 }), 400],
+      ["absurd size", "/disks", disk({ provisioned_size: 2 ** 62 }), 400],
+      ["unknown format", "/disks", disk({ format: "vmdk" }), 400],
+      ["unknown domain", "/disks", disk({ storage_domains: { storage_domain: [{ id: "6f1d3c2a-0000-4000-8000-000000000001" }] } }), 400],
+      ["malformed JSON", "/disks", "{\"name\": ", 400],
+      ["start unknown VM", "/vms/6f1d3c2a-0000-4000-8000-000000000002/start", "{}", 404],
+    ];
+    for (const [what, path, body, status] of cases) {
+      const r = await call(body === undefined ? "GET" : "POST", path, body);
+      assertFault(r, status === 404 && what === "non-UUID id" ? r.status : status);
+      assert.ok(r.status >= 400 && r.status < 500, `${what}: ${r.status}`);
+    }
+    const xml = await call("POST", "/disks", "<disk><name>x</name><provisioned_size>1", { "content-type": "application/xml", accept: "application/xml" });
+    assert.equal(xml.status, 400);
+    assert.match(xml.text, /<fault>\s*<reason>.+<\/reason>\s*<detail>.*<\/detail>\s*<\/fault>/s);
+
+    assert.deepEqual(await counts(), countsBefore, "no disk or VM was recorded");
+    assert.deepEqual(storageFiles(), filesBefore, "no file was created on the storage");
+  });
+
+  test("a wrong password gets 401 with a Basic challenge", async () => {
+    const res = await fetch(`${info.url}/ovirt-engine/api`, { headers: { authorization: `Basic ${Buffer.from("admin@internal:wrong").toString("base64")}` } });
+    assert.equal(res.status, 401);
+    assert.match(res.headers.get("www-authenticate") ?? "", /^Basic realm="RESTAPI"/);
+  });
+});
