@@ -274,7 +274,10 @@ export class HostMailbox {
 
 // ---- SPM side ---------------------------------------------------------------------------------
 
-/** The SPM's answer to a request: for extend, the size actually granted (0 = refused). */
+/**
+ * The SPM's answer to a request: for extend, the size actually granted (0 = failed); undefined
+ * when the request is refused as invalid (a foreign domain), which is logged and not answered.
+ */
 export type RequestHandler = (hostID: number, request: Request) => Promise<{ sizeMiB?: number } | undefined>;
 
 export interface SpmMailboxOptions {
@@ -362,6 +365,7 @@ export class SpmMailbox {
     void this.handler(host, d)
       .then(
         (r) => {
+          if (r === undefined) return undefined; // refused (e.g. a foreign domain): not answered
           if (d.op === "xtnd") return r?.sizeMiB ? encodeRequest({ ...d, sizeMiB: r.sizeMiB }) : failureReply(msg);
           return msg;
         },
