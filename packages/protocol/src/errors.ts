@@ -60,6 +60,7 @@ export const ErrorCodes = {
   // storage, added with the storage subsystem (codes and messages as VDSM's exception.py)
   VolumeCannotGetParent: { code: 216, message: "Cannot get parent volume" },
   VolumeNonWritable: { code: 213, message: "Volume cannot be access to writes" },
+  VolumeNonShareable: { code: 214, message: "Volume cannot be shared, it's not Shared/Template volume" },
   createIllegalVolumeSnapshotError: { code: 226, message: "Cannot create volume snapshot from illegal volume" },
   InvalidVolumeUpdate: { code: 235, message: "Cannot update volume attributes" },
   MergeSnapshotsError: { code: 252, message: "Error merging snapshots" },

@@ -1,0 +1,193 @@
+/**
+ * A file storage domain (LOCALFS, NFS, POSIXFS) in VDSM's layout:
+ * `<mount>/<sdUUID>/dom_md/{metadata,ids,leases,inbox,outbox[,xleases]}` and
+ * `<mount>/<sdUUID>/images/<imgUUID>/<volUUID>{,.meta,.lease}`. Owns reading and sealing the domain
+ * metadata. Never writes the metadata except through `update` (one writer at a time, atomic
+ * replace), and never builds a path from anything but validated UUIDs.
+ */
+import { VdsmError } from "@vela/protocol";
+import { chmod, mkdir, open, readdir, readFile, statfs } from "node:fs/promises";
+import { join } from "node:path";
+import { atomicWrite, errno, exists } from "../fileutil.js";
+import { type Md, formatDomainMd, parseDomainMd } from "../metadata.js";
+import { Mutex } from "../sync.js";
+
+export const DOM_MD = "dom_md";
+export const IMAGES = "images";
+export const MASTER = "master";
+export const REMOVED_PREFIX = "_remove_me_";
+const MiB = 2 ** 20;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export interface CreateDomainArgs {
+  mountPoint: string;
+  sdUUID: string;
+  name: string;
+  remotePath: string;
+  type: "NFS" | "LOCALFS" | "POSIXFS" | "GLUSTERFS" | "CIFS";
+  domClass: "Data" | "Iso" | "Backup";
+  version: number;
+  blockSize: number;
+}
+
+export class FileDomain {
+  readonly dir: string;
+  readonly mdDir: string;
+  readonly mdPath: string;
+  private readonly mdLock = new Mutex();
+
+  constructor(
+    readonly sdUUID: string,
+    readonly mountPoint: string,
+  ) {
+    this.dir = join(mountPoint, sdUUID);
+    this.mdDir = join(this.dir, DOM_MD);
+    this.mdPath = join(this.mdDir, "metadata");
+  }
+
+  /** Lays out a new domain. Refuses a mount point that already holds a domain. */
+  static async create(a: CreateDomainArgs): Promise<FileDomain> {
+    const others = (await readdir(a.mountPoint)).filter((n) => UUID_RE.test(n));
+    if (others.length) throw new VdsmError("StorageDomainNotEmpty", `${a.mountPoint} holds ${others.join(",")}`);
+    const d = new FileDomain(a.sdUUID, a.mountPoint);
+    try {
+      // Explicit chmod: the modes VDSM uses, whatever this process's umask.
+      for (const dir of [d.dir, d.mdDir, join(d.dir, IMAGES)]) {
+        await mkdir(dir, { mode: 0o775 });
+        await chmod(dir, 0o775);
+      }
+      const specials: [string, number][] = [
+        ["ids", 0],
+        ["leases", 0],
+        ["inbox", 16 * MiB],
+        ["outbox", 16 * MiB],
+      ];
+      if (a.version >= 4 && a.type !== "LOCALFS") specials.push(["xleases", 0]);
+      for (const [name, size] of specials) {
+        const fh = await open(join(d.mdDir, name), "wx", 0o660);
+        await fh.chmod(0o660);
+        if (size) await fh.truncate(size);
+        await fh.close();
+      }
+      const md: Md = {
+        VERSION: String(a.version),
+        SDUUID: a.sdUUID,
+        TYPE: a.type,
+        CLASS: a.domClass,
+        DESCRIPTION: a.name,
+        ROLE: "Regular",
+        POOL_UUID: "",
+        LOCKPOLICY: "",
+        LOCKRENEWALINTERVALSEC: "5",
+        LEASETIMESEC: "60",
+        IOOPTIMEOUTSEC: "10",
+        LEASERETRIES: "3",
+        REMOTE_PATH: a.remotePath,
+      };
+      if (a.version > 4) {
+        md.ALIGNMENT = String(MiB);
+        md.BLOCK_SIZE = String(a.blockSize);
+      }
+      await atomicWrite(d.mdPath, formatDomainMd(md), { durable: true });
+      return d;
+    } catch (err) {
+      if (err instanceof VdsmError) throw err;
+      if (errno(err) === "EEXIST") throw new VdsmError("StorageDomainAlreadyExists", a.sdUUID);
+      throw new VdsmError("StorageDomainMetadataCreationError", `${a.sdUUID}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Reads and verifies the metadata (fresh every time: another host may have changed it). */
+  async metadata(): Promise<Md> {
+    let text: string;
+    try {
+      text = await readFile(this.mdPath, "latin1");
+    } catch (err) {
+      if (errno(err) === "ENOENT") throw new VdsmError("StorageDomainMetadataNotFound", this.sdUUID);
+      throw new VdsmError("StorageDomainAccessError", `${this.sdUUID}: ${(err as Error).message}`);
+    }
+    // latin1 keeps bytes; re-decode as UTF-8 for non-ASCII descriptions.
+    const md = parseDomainMd(Buffer.from(text, "latin1").toString("utf8"), `metadata of ${this.sdUUID}`).md;
+    if (md.SDUUID && md.SDUUID !== this.sdUUID) throw new VdsmError("MetaDataValidationError", `${this.mdPath} is for ${md.SDUUID}`);
+    return md;
+  }
+
+  /** Read-modify-write of the metadata under the domain's writer lock; null deletes a key. */
+  async update(changes: Record<string, string | null>): Promise<Md> {
+    return this.mdLock.run(async () => {
+      const md = await this.metadata();
+      for (const [k, v] of Object.entries(changes)) {
+        if (v === null) delete md[k];
+        else md[k] = v;
+      }
+      await atomicWrite(this.mdPath, formatDomainMd(md), { durable: true });
+      return md;
+    });
+  }
+
+  imagesDir(): string {
+    return join(this.dir, IMAGES);
+  }
+  imageDir(imgUUID: string): string {
+    return join(this.dir, IMAGES, imgUUID);
+  }
+  volumePath(imgUUID: string, volUUID: string): string {
+    return join(this.dir, IMAGES, imgUUID, volUUID);
+  }
+  masterDir(): string {
+    return join(this.dir, MASTER);
+  }
+  leasesPath(): string {
+    return join(this.mdDir, "leases");
+  }
+
+  /** Image UUIDs, excluding those being deleted (`_remove_me_`). */
+  async listImages(): Promise<string[]> {
+    try {
+      return (await readdir(this.imagesDir())).filter((n) => UUID_RE.test(n)).sort();
+    } catch (err) {
+      if (errno(err) === "ENOENT") return [];
+      throw err;
+    }
+  }
+
+  /** Volume UUIDs of one image (those with a .meta file). */
+  async listVolumes(imgUUID: string): Promise<string[]> {
+    try {
+      return (await readdir(this.imageDir(imgUUID)))
+        .filter((n) => n.endsWith(".meta") && UUID_RE.test(n.slice(0, -5)))
+        .map((n) => n.slice(0, -5))
+        .sort();
+    } catch (err) {
+      if (errno(err) === "ENOENT") throw new VdsmError("ImageDoesNotExistInSD", `${imgUUID} in ${this.sdUUID}`);
+      throw err;
+    }
+  }
+
+  async hasImage(imgUUID: string): Promise<boolean> {
+    return exists(this.imageDir(imgUUID));
+  }
+
+  async space(): Promise<{ total: number; free: number; blockSize: number }> {
+    const st = await statfs(this.dir);
+    return { total: st.bsize * st.blocks, free: st.bsize * st.bavail, blockSize: st.bsize };
+  }
+}
+
+/** Pool member list `sd:Active,sd:Attached` ↔ map. */
+export function parsePoolDomains(s: string | undefined): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const item of (s ?? "").split(",")) {
+    const [sd, status] = item.split(":");
+    if (sd && UUID_RE.test(sd)) m.set(sd, status || "Attached");
+  }
+  return m;
+}
+
+export function formatPoolDomains(m: Map<string, string>): string {
+  return [...m].map(([sd, st]) => `${sd}:${st}`).join(",");
+}
+
+export function poolsOf(md: Md): string[] {
+  return (md.POOL_UUID ?? "").split(",").filter((x) => UUID_RE.test(x));
+}

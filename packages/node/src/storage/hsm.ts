@@ -1,0 +1,380 @@
+/**
+ * The node's storage subsystem (VDSM's hsm.py, without its size): builds the parts (connections,
+ * domain registry, pools with their SPM, task manager, images) and maps each storage verb of the
+ * verb table to them. Handlers receive validated params and return VDSM's response members
+ * (without `status`); failures are VdsmErrors. Metadata-changing verbs run only on the SPM, as
+ * tasks. Never lets a request value reach a path or argv except a validated UUID or a connection
+ * string that passed connection.ts's allow-lists.
+ */
+import { randomUUID } from "node:crypto";
+import { BLANK_UUID, VdsmError } from "@vela/protocol";
+import type { NodeContext } from "../api/context.js";
+import type { PartialHandlers } from "../api/handlers.js";
+import type { ImageService, Subsystem } from "../api/services.js";
+import { Connections, typeName } from "./connection.js";
+import { DomainRegistry, FileDomain } from "./domain/index.js";
+import { poolsOf } from "./domain/file.js";
+import { isDir } from "./fileutil.js";
+import { Images } from "./image.js";
+import { SafeLease } from "./lease/index.js";
+import { Pools } from "./pool.js";
+import { SPM_LEASE_OFFSET } from "./spm.js";
+import { KeyedRwLock } from "./sync.js";
+import { TaskManager } from "./task/manager.js";
+import { Task } from "./task/task.js";
+import * as vol from "./volume.js";
+
+const STATUS_WAIT_MS = 50;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+const CLASS_NAMES = { 1: "Data", 2: "Iso", 3: "Backup" } as const;
+const FILE_TYPES = new Set(["NFS", "LOCALFS", "POSIXFS"]);
+
+export interface Storage extends Subsystem {
+  images: ImageService;
+  /** For getVdsStats: per-domain monitoring results. */
+  stats(): Promise<Record<string, unknown>>;
+}
+
+export async function createStorage(ctx: NodeContext): Promise<Storage> {
+  const log = ctx.log.child({ sub: "storage" });
+  const sctx: NodeContext = { ...ctx, log };
+  const conns = new Connections(sctx);
+  const domains = new DomainRegistry(conns.mntRoot);
+  const lock = new SafeLease(log);
+  const tasks = new TaskManager(log, Number(process.env.VELA_STORAGE_WORKERS ?? 4));
+  const pools = new Pools(sctx, domains, lock, tasks);
+  const images = new Images(domains, pools);
+  const imageLocks = new KeyedRwLock();
+  /** createVolume requests by target volume, for idempotent retries. */
+  const creates = new Map<string, { taskId: string; sig: string }>();
+
+  tasks.register("volume.removeFiles", async ([sd, img, v]) => vol.removeVolumeFiles(await domains.get(sd), img, v));
+  tasks.register("image.rmdirIfEmpty", async ([sd, img]) => vol.rmdirIfEmpty((await domains.get(sd)).imageDir(img)));
+  tasks.register("volume.setVolType", async ([sd, img, v, t]) => {
+    await vol.updateMeta(await domains.get(sd), img, v, { VOLTYPE: t as "LEAF" | "INTERNAL" | "SHARED" });
+  });
+
+  /** The pool's SPM, checked: the pool is connected here and this host holds the role. */
+  function spmOf(spUUID: string) {
+    const p = pools.get(spUUID);
+    p.spm.assertSpm();
+    return p;
+  }
+
+  /** A domain that belongs to the pool, with its metadata. */
+  async function poolDomain(sdUUID: string, spUUID: string): Promise<{ dom: FileDomain; md: Record<string, string> }> {
+    const dom = await domains.get(sdUUID);
+    const md = await dom.metadata();
+    if (!poolsOf(md).includes(spUUID)) throw new VdsmError("StorageDomainNotInPool", `${sdUUID} is not in ${spUUID}`);
+    return { dom, md };
+  }
+
+  function startTask(name: string, job: (t: Task) => Promise<unknown>, id = randomUUID()): string {
+    tasks.start(new Task(id, name), job);
+    return id;
+  }
+
+  async function withImageLock<T>(sd: string, img: string, mode: "shared" | "exclusive", fn: () => Promise<T>): Promise<T> {
+    const release = await imageLocks.acquire(`${sd}/${img}`, mode);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  const handlers: PartialHandlers = {
+    connectStorageServer: async ({ domType, conList }) => ({ statuslist: await conns.connect(domType, conList) }),
+    disconnectStorageServer: async ({ domType, conList }) => ({ statuslist: await conns.disconnect(domType, conList) }),
+
+    createStorageDomain: async (a) => {
+      const kind = typeName(a.storageType);
+      if (!FILE_TYPES.has(kind)) throw new VdsmError("StorageDomainTypeError", `${kind} domains are not supported on this node yet`);
+      if (a.domVersion !== 5) throw new VdsmError("UnsupportedDomainVersion", String(a.domVersion));
+      const blockSize = a.blockSize === 0 ? 512 : a.blockSize;
+      if (blockSize !== 512 && blockSize !== 4096) throw new VdsmError("InvalidParameter", `blockSize ${a.blockSize}`);
+      const domClass = CLASS_NAMES[a.domClass as 1 | 2 | 3];
+      if (!domClass) throw new VdsmError("StorageDomainClassError", String(a.domClass));
+      if (!a.domainName || /[\n\r\0]/.test(a.domainName)) throw new VdsmError("InvalidParameter", "domainName");
+      const remote = conns.checkConnection(kind, { connection: a.typeSpecificArg });
+      const mnt = conns.mountPointOf(kind, remote);
+      if (!(await isDir(mnt))) throw new VdsmError("StorageDomainFSNotMounted", remote);
+      if (await domains.find(a.sdUUID)) throw new VdsmError("StorageDomainAlreadyExists", a.sdUUID);
+      const d = await FileDomain.create({
+        mountPoint: mnt,
+        sdUUID: a.sdUUID,
+        name: a.domainName,
+        remotePath: remote,
+        type: kind as "NFS" | "LOCALFS" | "POSIXFS",
+        domClass,
+        version: a.domVersion,
+        blockSize,
+      });
+      await lock.init(d.leasesPath(), SPM_LEASE_OFFSET);
+      domains.remember(d);
+      log.info({ sdUUID: a.sdUUID, kind, remote }, "storage domain created");
+      return {};
+    },
+
+    getStorageDomainInfo: async ({ sdUUID }) => {
+      const d = await domains.get(sdUUID);
+      const md = await d.metadata();
+      const info: Record<string, unknown> = {
+        uuid: sdUUID,
+        type: md.TYPE,
+        class: md.CLASS,
+        name: md.DESCRIPTION,
+        role: md.ROLE,
+        pool: poolsOf(md),
+        version: md.VERSION,
+        block_size: Number(md.BLOCK_SIZE ?? 512),
+        alignment: Number(md.ALIGNMENT ?? 1048576),
+        remotePath: md.REMOTE_PATH ?? "",
+      };
+      if (md.ROLE === "Master") {
+        Object.assign(info, { lver: md.POOL_SPM_LVER, spm_id: md.POOL_SPM_ID, master_ver: md.MASTER_VERSION });
+      }
+      return { info };
+    },
+
+    getStorageDomainStats: async ({ sdUUID }) => {
+      const d = await domains.get(sdUUID);
+      const md = await d.metadata();
+      let sp;
+      try {
+        sp = await d.space();
+      } catch (err) {
+        throw new VdsmError("StorageDomainAccessError", `${sdUUID}: ${(err as Error).message}`);
+      }
+      return {
+        stats: {
+          disktotal: String(sp.total),
+          diskfree: String(sp.free),
+          mdavalid: true,
+          mdathreshold: true,
+          mdasize: 0,
+          mdafree: 0,
+          block_size: Number(md.BLOCK_SIZE ?? 512),
+          fs_block_size: sp.blockSize,
+          alerts: [],
+        },
+      };
+    },
+
+    getStorageDomainsList: async ({ spUUID }) => {
+      const all = await domains.all();
+      if (spUUID === BLANK_UUID) return { domlist: all.map((d) => d.sdUUID) };
+      const out: string[] = [];
+      for (const d of all) {
+        const md = await d.metadata().catch(() => undefined);
+        if (md && poolsOf(md).includes(spUUID)) out.push(d.sdUUID);
+      }
+      return { domlist: out };
+    },
+
+    getImagesList: async ({ sdUUID }) => ({ imageslist: await (await domains.get(sdUUID)).listImages() }),
+
+    getVolumesList: async ({ sdUUID, imgUUID }) => {
+      const d = await domains.get(sdUUID);
+      if (imgUUID !== BLANK_UUID) return { uuidlist: await d.listVolumes(imgUUID) };
+      const out = new Set<string>();
+      for (const img of await d.listImages()) for (const v of await d.listVolumes(img)) out.add(v);
+      return { uuidlist: [...out].sort() };
+    },
+
+    createStoragePool: async (a) => {
+      await pools.create({
+        spUUID: a.spUUID,
+        poolName: a.poolName,
+        masterDom: a.masterDom,
+        domList: a.domList,
+        masterVersion: a.masterVersion,
+        lockPolicy: a.lockPolicy,
+        lockRenewalIntervalSec: a.lockRenewalIntervalSec,
+        leaseTimeSec: a.leaseTimeSec,
+        ioOpTimeoutSec: a.ioOpTimeoutSec,
+        leaseRetries: a.leaseRetries,
+      });
+      return {};
+    },
+    connectStoragePool: async ({ spUUID, hostID, msdUUID, masterVersion }) => {
+      await pools.connect(spUUID, hostID, msdUUID, masterVersion);
+      return {};
+    },
+    disconnectStoragePool: async ({ spUUID, hostID }) => {
+      await pools.disconnect(spUUID, hostID);
+      return {};
+    },
+    getStoragePoolInfo: async ({ spUUID }) => pools.info(spUUID),
+
+    spmStart: async ({ spUUID }) => {
+      const p = pools.get(spUUID);
+      if (p.spm.role === "SPM") return { uuid: startTask("spmStart", async () => undefined) };
+      p.spm.beginContend();
+      const id = randomUUID();
+      try {
+        tasks.start(new Task(id, "spmStart", "hsm"), () => p.spm.start());
+      } catch (err) {
+        p.spm.role = "Free";
+        throw err;
+      }
+      return { uuid: id };
+    },
+    spmStop: async ({ spUUID }) => {
+      await pools.get(spUUID).spm.stop();
+      return {};
+    },
+    getSpmStatus: async ({ spUUID }) => ({ spm_st: await pools.get(spUUID).spm.status() }),
+
+    createVolume: async (a) => {
+      spmOf(a.spUUID);
+      const { dom, md } = await poolDomain(a.sdUUID, a.spUUID);
+      if (md.CLASS !== "Data") throw new VdsmError("StorageDomainClassError", `${a.sdUUID} is ${md.CLASS}`);
+      if (a.size < 1) throw new VdsmError("createVolumeSizeError", String(a.size));
+      const capacity = vol.roundUp(a.size, 4096);
+      const format = a.volFormat as vol.VolFormat;
+      const type = a.preallocate as vol.VolType;
+      if (a.initialSize !== undefined && a.initialSize !== 0) {
+        // File volumes grow by themselves; VDSM refuses an initial size for sparse ones.
+        if (format === "COW" || type === "SPARSE" || a.initialSize > capacity) {
+          throw new VdsmError("InvalidParameter", `initialSize ${a.initialSize} is not valid for a ${format}/${type} file volume`);
+        }
+      }
+      let parent: vol.CreateSpec["parent"];
+      if (a.srcVolUUID !== BLANK_UUID) {
+        if (format !== "COW") throw new VdsmError("IncorrectFormat", "a volume with a parent must be COW");
+        const srcImg = a.srcImgUUID === BLANK_UUID ? a.imgUUID : a.srcImgUUID;
+        const pmd = await vol.readMeta(dom, srcImg, a.srcVolUUID);
+        if (pmd.LEGALITY !== "LEGAL") throw new VdsmError("createIllegalVolumeSnapshotError", a.srcVolUUID);
+        if (srcImg !== a.imgUUID && pmd.VOLTYPE !== "SHARED") throw new VdsmError("VolumeNonShareable", a.srcVolUUID);
+        if (srcImg === a.imgUUID && pmd.VOLTYPE !== "LEAF") throw new VdsmError("ImageIsNotLegalChain", `${a.srcVolUUID} is ${pmd.VOLTYPE}, not the leaf`);
+        if (capacity < pmd.CAP) throw new VdsmError("InvalidParameter", `capacity ${capacity} < parent capacity ${pmd.CAP}`);
+        parent = { img: srcImg, vol: a.srcVolUUID, md: pmd };
+      } else if (a.srcImgUUID !== BLANK_UUID) {
+        throw new VdsmError("InvalidParameter", "srcImgUUID given without srcVolUUID");
+      }
+      if (type === "PREALLOCATED") {
+        const sp = await dom.space();
+        if (sp.free < capacity) throw new VdsmError("NoSpaceLeftOnDomain", `${a.sdUUID}: ${sp.free} bytes free, ${capacity} asked`);
+      }
+
+      // Idempotent retries: the same request for the same volume answers the same task.
+      const key = `${a.sdUUID}/${a.imgUUID}/${a.volUUID}`;
+      const sig = JSON.stringify([capacity, format, type, a.diskType, parent?.img, parent?.vol, a.desc]);
+      const prior = creates.get(key);
+      if (prior && tasks.has(prior.taskId)) {
+        const t = tasks.get(prior.taskId);
+        if (prior.sig !== sig) throw new VdsmError("VolumeAlreadyExists", `${a.volUUID} (a different request created it)`);
+        if (t.state !== "recovered" && t.state !== "failed") return { uuid: prior.taskId };
+      } else {
+        const onDisk = await vol.readMeta(dom, a.imgUUID, a.volUUID).catch(() => undefined);
+        if (onDisk) {
+          const same =
+            onDisk.CAP === capacity && onDisk.FORMAT === format && onDisk.TYPE === type && onDisk.PUUID === (parent?.vol ?? BLANK_UUID);
+          if (!same || onDisk.LEGALITY !== "LEGAL") throw new VdsmError("VolumeAlreadyExists", a.volUUID);
+          const id = startTask("createVolume", async () => undefined);
+          creates.set(key, { taskId: id, sig });
+          return { uuid: id };
+        }
+      }
+      const spec: vol.CreateSpec = { dom, img: a.imgUUID, vol: a.volUUID, capacity, format, type, diskType: a.diskType, desc: a.desc, parent };
+      const id = startTask("createVolume", (t) =>
+        withImageLock(a.sdUUID, a.imgUUID, "exclusive", async () => {
+          spmOf(a.spUUID);
+          await vol.createVolumeJob(log, t, spec, (pt) => ctx.fault(pt));
+        }),
+      );
+      creates.set(key, { taskId: id, sig });
+      return { uuid: id };
+    },
+
+    deleteVolume: async ({ sdUUID, spUUID, imgUUID, volumes, force }) => {
+      spmOf(spUUID);
+      const { dom } = await poolDomain(sdUUID, spUUID);
+      const all = await vol.imageVolumes(dom, imgUUID);
+      const doomed = new Set(volumes);
+      for (const v of volumes) {
+        const md = all.get(v);
+        if (!md) throw new VdsmError("VolumeDoesNotExist", `${v} in ${imgUUID}`);
+        if (md.VOLTYPE === "SHARED" && md.IMAGE === imgUUID && !force) throw new VdsmError("CannotDeleteSharedVolume", v);
+        const kids = vol.childrenOf(all, v).filter((c) => !doomed.has(c));
+        if (kids.length && !force) throw new VdsmError("VolumeImageHasChildren", `${v} has ${kids.join(",")}`);
+      }
+      const id = startTask("deleteVolume", () =>
+        withImageLock(sdUUID, imgUUID, "exclusive", async () => {
+          for (const v of volumes) {
+            spmOf(spUUID);
+            const md = await vol.readMeta(dom, imgUUID, v).catch(() => undefined);
+            if (!md) continue;
+            // A template volume linked into this image only loses this image's names.
+            if (md.IMAGE === imgUUID) await vol.writeMeta(dom, imgUUID, v, { ...md, LEGALITY: "ILLEGAL" });
+            ctx.fault("deleteVolume.afterIllegal");
+            await vol.removeVolumeFiles(dom, imgUUID, v);
+            const pv = md.PUUID;
+            if (pv !== BLANK_UUID && md.IMAGE === imgUUID) {
+              const rest = await vol.imageVolumes(dom, imgUUID);
+              const pmd = rest.get(pv);
+              if (pmd && pmd.VOLTYPE === "INTERNAL" && vol.childrenOf(rest, pv).length === 0) {
+                await vol.writeMeta(dom, imgUUID, pv, { ...pmd, VOLTYPE: "LEAF" });
+              }
+            }
+          }
+        }),
+      );
+      return { uuid: id };
+    },
+
+    getVolumeInfo: async ({ sdUUID, imgUUID, volUUID }) => ({ info: await vol.volumeInfo(await domains.get(sdUUID), imgUUID, volUUID) }),
+
+    getVolumeSize: async ({ sdUUID, imgUUID, volUUID }) => {
+      const d = await domains.get(sdUUID);
+      await vol.readMeta(d, imgUUID, volUUID);
+      const sz = await vol.volumeSize(d, imgUUID, volUUID);
+      return { apparentsize: String(sz.apparentsize), truesize: String(sz.truesize) };
+    },
+
+    prepareImage: async ({ sdUUID, spUUID, imgUUID, leafUUID, allowIllegal }) => {
+      const r = await withImageLock(sdUUID, imgUUID, "shared", () => images.prepareVerb(sdUUID, spUUID, imgUUID, leafUUID, allowIllegal));
+      return { path: r.path, info: r.info, imgVolumesInfo: r.imgVolumesInfo };
+    },
+    teardownImage: async ({ sdUUID }) => {
+      await domains.get(sdUUID);
+      return {};
+    },
+
+    getTaskStatus: async ({ taskID }) => {
+      // A task younger than a second is waited on briefly, so a client that polls at once sees a
+      // fast task (createVolume) finished on its first poll instead of sleeping a poll interval.
+      const t = tasks.get(taskID);
+      if (!t.isDone() && Date.now() - t.createdAt < 1000) await Promise.race([t.done, sleep(STATUS_WAIT_MS)]);
+      return { taskStatus: t.status() };
+    },
+    getTaskInfo: async ({ taskID }) => ({ TaskInfo: tasks.get(taskID).info() }),
+    getAllTasksStatuses: async () => ({ allTasksStatus: Object.fromEntries(tasks.list().map((t) => [t.id, t.status()])) }),
+    getAllTasksInfo: async () => ({ allTasksInfo: Object.fromEntries(tasks.list().map((t) => [t.id, t.info()])) }),
+    clearTask: async ({ taskID }) => {
+      await tasks.clear(taskID);
+      for (const [k, v] of creates) if (v.taskId === taskID) creates.delete(k);
+      return {};
+    },
+    stopTask: async ({ taskID }) => {
+      tasks.stop(taskID);
+      return {};
+    },
+  };
+
+  return {
+    handlers,
+    images,
+    async stats() {
+      return {};
+    },
+    async close() {
+      // A clean stop gives the SPM role back at once instead of making others wait out the lease.
+      for (const p of pools.all()) {
+        if (p.spm.role === "SPM") await p.spm.stop(true).catch((err) => log.warn({ err }, "spmStop at shutdown failed"));
+      }
+    },
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * The cluster lock behind the SPM role, as a small interface so the lock kind can change
+ * (safelease today; a sanlock-like delta lease, fencing or an election later) without touching
+ * the pool or SPM code. A held lease renews itself and reports loss through `onLost`; whoever
+ * holds one must stop acting on shared metadata the moment it is lost.
+ */
+
+export interface LeaseParams {
+  /** Where the lease lives (a file or device) and the record's byte offset. */
+  path: string;
+  offset: number;
+  /** Longest time the holder may go without renewing before others may take over. */
+  leaseMs: number;
+  /** Longest time one I/O may take. */
+  opMaxMs: number;
+  /** How often the holder renews. */
+  renewMs: number;
+}
+
+export interface HeldLease {
+  readonly owner: string;
+  /** ms since epoch of the last successful renewal. */
+  lastRenewal(): number;
+  /** Called once if the lease is lost (renewal failed or was too late); the lease is then dead. */
+  onLost(cb: (reason: string) => void): void;
+  /** Stops renewing and frees the lease on storage. */
+  release(): Promise<void>;
+}
+
+export interface LeaseRecord {
+  /** Holder id, or null when free. */
+  owner: string | null;
+  /** Holder's last timestamp in µs (0 when free). */
+  stampUs: number;
+}
+
+export interface ClusterLock {
+  readonly kind: string;
+  /** Formats the lease record as free (domain or pool creation only). */
+  init(path: string, offset: number): Promise<void>;
+  /** Blocks until the lease is ours (waiting out a dead holder) or throws AcquireLockFailure. */
+  acquire(params: LeaseParams, owner: string): Promise<HeldLease>;
+  /** Reads the record without taking it. */
+  inspect(path: string, offset: number): Promise<LeaseRecord>;
+}
+
+export { SafeLease } from "./safelease.js";

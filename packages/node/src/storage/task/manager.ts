@@ -1,0 +1,145 @@
+/**
+ * Runs storage tasks: bounded concurrency, state transitions, rollback of the recovery stack on
+ * failure, optional persistence through a TaskStore, and the verbs' views (status, info, clear,
+ * stop). A failed job never leaves its recovery stack unreplayed; a task is forgotten only when
+ * a client clears it.
+ */
+import { VdsmError } from "@vela/protocol";
+import type { Logger } from "../../log.js";
+import { WorkerPool } from "../sync.js";
+import { type Recovery, Task, type TaskStatus } from "./task.js";
+
+export type RecoveryFn = (params: string[]) => Promise<void>;
+
+/** Where persistent tasks are written (master/tasks on the SPM); see store.ts. */
+export interface TaskSink {
+  save(t: Task): Promise<void>;
+  remove(id: string): Promise<void>;
+}
+
+export class TaskManager {
+  private readonly tasks = new Map<string, Task>();
+  private readonly actions = new Map<string, RecoveryFn>();
+  private readonly workers: WorkerPool;
+  sink: TaskSink | undefined;
+
+  constructor(
+    private readonly log: Logger,
+    concurrency = 4,
+  ) {
+    this.workers = new WorkerPool(concurrency);
+  }
+
+  register(action: string, fn: RecoveryFn): void {
+    this.actions.set(action, fn);
+  }
+
+  has(id: string): boolean {
+    return this.tasks.has(id);
+  }
+
+  get(id: string): Task {
+    const t = this.tasks.get(id);
+    if (!t) throw new VdsmError("UnknownTask", id);
+    return t;
+  }
+
+  list(): Task[] {
+    return [...this.tasks.values()];
+  }
+
+  /** Starts `job` in the background; returns at once. */
+  start(task: Task, job: (t: Task) => Promise<unknown>): Task {
+    if (this.tasks.has(task.id)) throw new VdsmError("InvalidTask", `task ${task.id} exists`);
+    this.tasks.set(task.id, task);
+    task.state = "queued";
+    task.message = "Task is queued";
+    task.done = this.workers.run(() => this.execute(task, job));
+    return task;
+  }
+
+  /** Adds a task known only from storage (recovery on spmStart) without running it. */
+  adopt(task: Task): void {
+    this.tasks.set(task.id, task);
+    if (!task.done) task.done = Promise.resolve();
+  }
+
+  private async save(t: Task): Promise<void> {
+    if (t.persistent && this.sink) await this.sink.save(t);
+  }
+
+  private async execute(task: Task, job: (t: Task) => Promise<unknown>): Promise<void> {
+    try {
+      task.state = "running";
+      task.message = "Task is running";
+      await this.save(task);
+      task.checkAbort();
+      task.result = (await job(task)) ?? "";
+      task.recoveries = [];
+      task.state = "finished";
+      task.code = 0;
+      task.message = "1 jobs completed successfully";
+      task.progress = 100;
+      await this.save(task);
+    } catch (err) {
+      const e = err instanceof VdsmError ? err : new VdsmError("GeneralException", (err as Error)?.message ?? String(err), { cause: err });
+      if (!(err instanceof VdsmError)) this.log.error({ task: task.id, verb: task.name, err }, "task crashed");
+      else this.log.info({ task: task.id, verb: task.name, code: e.code, err: e.message }, "task failed");
+      task.code = e.code;
+      task.message = e.message;
+      if (task.fenced) {
+        task.state = "waitrecover";
+        task.message = `SPM lease lost; left for the next SPM to recover (${e.message})`;
+        return;
+      }
+      await this.rollback(task);
+    }
+  }
+
+  /** Replays the recovery stack newest first; recovered if all steps pass, failed otherwise. */
+  async rollback(task: Task): Promise<void> {
+    task.state = "recovering";
+    task.nrecoveries++;
+    await this.save(task).catch(() => {});
+    for (let r: Recovery | undefined = task.recoveries.at(-1); r; r = task.recoveries.at(-1)) {
+      const fn = this.actions.get(r.action);
+      try {
+        if (!fn) throw new Error(`no recovery action ${r.action}`);
+        await fn(r.params);
+        task.recoveries.pop();
+        await this.save(task).catch(() => {});
+      } catch (err) {
+        this.log.error({ task: task.id, step: r.name, err }, "rollback step failed");
+        task.state = "failed";
+        await this.save(task).catch(() => {});
+        return;
+      }
+    }
+    task.state = "recovered";
+    await this.save(task).catch(() => {});
+  }
+
+  status(id: string): TaskStatus {
+    return this.get(id).status();
+  }
+
+  /** Forgets a finished task (and its persisted copy). */
+  async clear(id: string): Promise<void> {
+    const t = this.get(id);
+    if (!t.isDone()) throw new VdsmError("TaskInProgress", id);
+    this.tasks.delete(id);
+    if (t.persistent && this.sink) await this.sink.remove(id);
+  }
+
+  /** Asks a running task to stop at its next step; its stack is then rolled back. */
+  stop(id: string): void {
+    const t = this.get(id);
+    if (t.isDone()) throw new VdsmError("TaskStateError", `${id} is ${t.state}`);
+    t.aborted = true;
+  }
+
+  /** Tasks still running (spmStop refuses while there are). */
+  running(): Task[] {
+    return this.list().filter((t) => !t.isDone());
+  }
+}
