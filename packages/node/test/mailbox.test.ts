@@ -169,7 +169,7 @@ describe("bad messages are ignored and logged", () => {
   });
 
   test("a request the SPM refuses (foreign domain) is logged and not answered", async () => {
-    const pool = new Set([randomUUID()]);
+    const pool = new Set<string>([randomUUID()]);
     const s = spm(async (_h, r) => (r.op === "xtnd" && !pool.has(r.domainID) ? undefined : { sizeMiB: 1 }));
     const h = new HostMailbox(inbox, outbox, 4, { pollMs: 10, timeoutMs: 300 });
     closers.push(() => h.close());
