@@ -132,7 +132,7 @@ export async function waitTask(
     const st = (await node.json("Task.getStatus", { taskID })) as { taskState: string; taskResult: string; code: number; message: string };
     if (st.taskState === "finished" || st.taskState === "failed" || st.taskState === "recovered" || st.taskResult === "success" || st.taskResult === "cleanSuccess") return st;
     if (Date.now() > deadline) throw new Error(`task ${taskID} still ${st.taskState} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 5));
   }
 }
 
