@@ -1,0 +1,46 @@
+/**
+ * What a REST handler sees (`Call`) and returns (`Reply`), independent of the HTTP framework:
+ * resources build representation trees, the server renders them as XML or JSON.
+ */
+import { asUuid } from "../db/ids.js";
+import type { Engine } from "../engine.js";
+import type { ParsedBody } from "./body.js";
+import { ApiFault, notFound } from "./fault.js";
+import type { Rep } from "./repr.js";
+
+export interface Call {
+  engine: Engine;
+  params: Record<string, string>;
+  query: Record<string, string>;
+  body?: ParsedBody;
+}
+
+export interface Reply {
+  status: number;
+  /** Root element name (XML); absent for an empty body. */
+  root?: string;
+  rep?: Rep;
+}
+
+export type Handler = (c: Call) => Promise<Reply>;
+
+/** A path id: anything that is not a UUID cannot name an entity, so it is a 404 (as oVirt answers). */
+export function pathId(c: Call, param: string, what: string): string {
+  const raw = c.params[param] ?? "";
+  const id = asUuid(raw);
+  if (!id) throw notFound(what, raw.slice(0, 80));
+  return id;
+}
+
+/** The request body's tree, checking the XML root element when there is one. */
+export function bodyOf(c: Call, roots: string[]): unknown {
+  if (!c.body) return {};
+  if (c.body.root !== undefined && !roots.includes(c.body.root)) {
+    throw new ApiFault(400, "Bad Request", `expected <${roots[0]}> as the body's root element, got <${c.body.root}>`);
+  }
+  return c.body.value;
+}
+
+export function ok(root: string, rep: Rep, status = 200): Reply {
+  return { status, root, rep };
+}

@@ -1,0 +1,61 @@
+/** /hosts: list, get, remove, and the activate/deactivate/approve actions. */
+import { runCommand } from "../../commands/command.js";
+import { ActivateHost, ApproveHost, DeactivateHost, RemoveHost } from "../../commands/HostActions.js";
+import { mustById } from "../../commands/lookup.js";
+import type { Host } from "../../db/schema.js";
+import type { Engine } from "../../engine.js";
+import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
+import type { Rep } from "../repr.js";
+import { collection } from "../repr.js";
+import { applySearch } from "../search.js";
+import { hostView } from "../views.js";
+
+async function spmIds(e: Engine): Promise<Set<string>> {
+  const rows = await e.db.selectFrom("data_centers").select("spm_host_id").where("spm_host_id", "is not", null).execute();
+  return new Set(rows.map((r) => r.spm_host_id as string));
+}
+
+export async function list(c: Call): Promise<Reply> {
+  const rows = await c.engine.db.selectFrom("hosts").selectAll().orderBy("name").execute();
+  const spm = await spmIds(c.engine);
+  const found = applySearch(rows, c.query, {
+    name: (r: Host) => r.name,
+    id: (r) => r.id,
+    status: (r) => r.status,
+    address: (r) => r.address,
+    cluster: (r) => r.cluster_id,
+  });
+  return ok("hosts", collection("host", found.map((h) => hostView(h, spm.has(h.id)))));
+}
+
+export async function get(c: Call): Promise<Reply> {
+  const h = await mustById(c.engine, "hosts", pathId(c, "id", "Host"));
+  return ok("host", hostView(h, (await spmIds(c.engine)).has(h.id)));
+}
+
+export async function remove(c: Call): Promise<Reply> {
+  await runCommand(c.engine, RemoveHost, { id: pathId(c, "id", "Host") });
+  return { status: 200 };
+}
+
+/** oVirt's synchronous action reply: the action echoed with status complete. */
+export function actionDone(extra: Rep = {}): Reply {
+  return ok("action", { status: "complete", ...extra });
+}
+
+export async function activate(c: Call): Promise<Reply> {
+  bodyOf(c, ["action"]);
+  const h = await runCommand(c.engine, ActivateHost, { id: pathId(c, "id", "Host") });
+  return actionDone({ host: { href: `/ovirt-engine/api/hosts/${h.id}`, id: h.id } });
+}
+
+export async function deactivate(c: Call): Promise<Reply> {
+  bodyOf(c, ["action"]);
+  const h = await runCommand(c.engine, DeactivateHost, { id: pathId(c, "id", "Host") });
+  return actionDone({ host: { href: `/ovirt-engine/api/hosts/${h.id}`, id: h.id } });
+}
+
+export async function approve(c: Call): Promise<Reply> {
+  const h = await runCommand(c.engine, ApproveHost, { id: pathId(c, "id", "Host"), body: bodyOf(c, ["action"]) });
+  return actionDone({ host: { href: `/ovirt-engine/api/hosts/${h.id}`, id: h.id } });
+}

@@ -1,0 +1,16 @@
+/**
+ * Vela's internal endpoints for nodes (JSON only). Registration is authenticated by the shared
+ * registration token, not by the admin password; without it a host only gets pending_approval.
+ */
+import { runCommand } from "../../commands/command.js";
+import { RegisterHost } from "../../commands/RegisterHost.js";
+import { joinPool } from "../../hosts/storage.js";
+import { type Call, ok, type Reply } from "../call.js";
+import { href } from "../href.js";
+
+export async function register(c: Call): Promise<Reply> {
+  const host = await runCommand(c.engine, RegisterHost, c.body?.value ?? {});
+  c.engine.log.info({ host: host.name, id: host.id, address: `${host.address}:${host.port}`, status: host.status }, "host registered");
+  if (host.status === "up") c.engine.bg.run(`join pool ${host.id}`, () => joinPool(c.engine, host.id));
+  return ok("host", { hostId: host.id, id: host.id, href: href("hosts", host.id), name: host.name, status: host.status }, 200);
+}

@@ -1,0 +1,67 @@
+/** The API root `<api>`: links to every collection, product info, special objects, summary, time. */
+import { BLANK_TEMPLATE_ID } from "../../db/ids.js";
+import type { Call, Reply } from "../call.js";
+import { href } from "../href.js";
+import type { Rep } from "../repr.js";
+
+/** Collections served, and whether they take `search`. */
+const COLLECTIONS: [string, boolean][] = [
+  ["clusters", true],
+  ["datacenters", true],
+  ["disks", true],
+  ["hosts", true],
+  ["jobs", false],
+  ["storagedomains", true],
+  ["templates", true],
+  ["vms", true],
+];
+
+/** oVirt's root tag and built-in admin user carry fixed ids as well. */
+const ROOT_TAG_ID = BLANK_TEMPLATE_ID;
+const ADMIN_USER_ID = "fdfc627c-d875-11e0-90f0-83df133b58cc";
+
+export async function get(c: Call): Promise<Reply> {
+  const db = c.engine.db;
+  const n = (r: { n: number | string | bigint }) => Number(r.n);
+  const vms = await db
+    .selectFrom("vms")
+    .select((eb) => [eb.fn.countAll<number>().as("n"), eb.fn.sum<number>(eb.case().when("status", "!=", "down").then(1).else(0).end()).as("up")])
+    .executeTakeFirstOrThrow();
+  const hosts = await db
+    .selectFrom("hosts")
+    .select((eb) => [eb.fn.countAll<number>().as("n"), eb.fn.sum<number>(eb.case().when("status", "=", "up").then(1).else(0).end()).as("up")])
+    .executeTakeFirstOrThrow();
+  const sds = await db.selectFrom("storage_domains").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+  const sdActive = await db
+    .selectFrom("storage_domain_attachments")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("status", "=", "active")
+    .executeTakeFirstOrThrow();
+
+  const link: Rep[] = [];
+  for (const [name, searchable] of COLLECTIONS) {
+    link.push({ href: href(name), rel: name });
+    if (searchable) link.push({ href: `${href(name)}?search={query}`, rel: `${name}/search` });
+  }
+  const rep: Rep = {
+    link,
+    authenticated_user: { href: href("users", ADMIN_USER_ID), id: ADMIN_USER_ID },
+    product_info: {
+      name: "Vela",
+      vendor: "Vela project",
+      version: { build: 0, full_version: "4.5.0-vela-0.1.0", major: 4, minor: 5, revision: 0 },
+    },
+    special_objects: {
+      blank_template: { href: href("templates", BLANK_TEMPLATE_ID), id: BLANK_TEMPLATE_ID },
+      root_tag: { href: href("tags", ROOT_TAG_ID), id: ROOT_TAG_ID },
+    },
+    summary: {
+      hosts: { active: Number(hosts.up ?? 0), total: n(hosts) },
+      storage_domains: { active: n(sdActive), total: n(sds) },
+      users: { active: 1, total: 1 },
+      vms: { active: Number(vms.up ?? 0), total: n(vms) },
+    },
+    time: new Date(),
+  };
+  return { status: 200, root: "api", rep };
+}

@@ -1,0 +1,103 @@
+/**
+ * The route table. Resource modules (and zod, and the commands behind them) are loaded on the
+ * first request that needs them, not at start-up: that keeps process start → API-ready short.
+ * `preload()` warms them all right after the engine reports ready.
+ */
+import type { Call, Handler, Reply } from "./call.js";
+import type { Method, RouteDef } from "./server.js";
+
+type Module = Record<string, unknown>;
+
+function lazy<M extends Module>(load: () => Promise<M>): () => Promise<M> {
+  let p: Promise<M> | undefined;
+  return () => {
+    p ??= load();
+    return p;
+  };
+}
+
+const root = lazy(() => import("./resources/root.js"));
+const datacenters = lazy(() => import("./resources/datacenters.js"));
+const clusters = lazy(() => import("./resources/clusters.js"));
+const hosts = lazy(() => import("./resources/hosts.js"));
+const storagedomains = lazy(() => import("./resources/storagedomains.js"));
+const disks = lazy(() => import("./resources/disks.js"));
+const templates = lazy(() => import("./resources/templates.js"));
+const vms = lazy(() => import("./resources/vms.js"));
+const jobs = lazy(() => import("./resources/jobs.js"));
+const internal = lazy(() => import("./resources/internal.js"));
+
+const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, internal];
+
+function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): Handler {
+  return async (c: Call): Promise<Reply> => {
+    const m = await mod();
+    return (m[name] as unknown as Handler)(c);
+  };
+}
+
+function r(method: Method, path: string, handler: Handler): RouteDef {
+  return { method, path, handler };
+}
+
+export const apiRoutes: RouteDef[] = [
+  r("GET", "", h(root, "get")),
+
+  r("GET", "/datacenters", h(datacenters, "list")),
+  r("POST", "/datacenters", h(datacenters, "add")),
+  r("GET", "/datacenters/:id", h(datacenters, "get")),
+  r("DELETE", "/datacenters/:id", h(datacenters, "remove")),
+  r("GET", "/datacenters/:id/clusters", h(datacenters, "clusters")),
+  r("GET", "/datacenters/:id/storagedomains", h(datacenters, "storageDomains")),
+  r("POST", "/datacenters/:id/storagedomains", h(datacenters, "attach")),
+  r("GET", "/datacenters/:id/storagedomains/:sd", h(datacenters, "storageDomain")),
+
+  r("GET", "/clusters", h(clusters, "list")),
+  r("POST", "/clusters", h(clusters, "add")),
+  r("GET", "/clusters/:id", h(clusters, "get")),
+  r("DELETE", "/clusters/:id", h(clusters, "remove")),
+
+  r("GET", "/hosts", h(hosts, "list")),
+  r("GET", "/hosts/:id", h(hosts, "get")),
+  r("DELETE", "/hosts/:id", h(hosts, "remove")),
+  r("POST", "/hosts/:id/activate", h(hosts, "activate")),
+  r("POST", "/hosts/:id/deactivate", h(hosts, "deactivate")),
+  r("POST", "/hosts/:id/approve", h(hosts, "approve")),
+
+  r("GET", "/storagedomains", h(storagedomains, "list")),
+  r("POST", "/storagedomains", h(storagedomains, "add")),
+  r("GET", "/storagedomains/:id", h(storagedomains, "get")),
+  r("DELETE", "/storagedomains/:id", h(storagedomains, "remove")),
+  r("GET", "/storagedomains/:id/disks", h(storagedomains, "disks")),
+
+  r("GET", "/disks", h(disks, "list")),
+  r("POST", "/disks", h(disks, "add")),
+  r("GET", "/disks/:id", h(disks, "get")),
+  r("DELETE", "/disks/:id", h(disks, "remove")),
+
+  r("GET", "/templates", h(templates, "list")),
+  r("GET", "/templates/:id", h(templates, "get")),
+
+  r("GET", "/vms", h(vms, "list")),
+  r("POST", "/vms", h(vms, "add")),
+  r("GET", "/vms/:id", h(vms, "get")),
+  r("DELETE", "/vms/:id", h(vms, "remove")),
+  r("POST", "/vms/:id/start", h(vms, "start")),
+  r("POST", "/vms/:id/stop", h(vms, "stop")),
+  r("POST", "/vms/:id/shutdown", h(vms, "shutdown")),
+  r("GET", "/vms/:id/diskattachments", h(vms, "diskAttachments")),
+  r("POST", "/vms/:id/diskattachments", h(vms, "attachDisk")),
+  r("GET", "/vms/:id/diskattachments/:disk", h(vms, "diskAttachment")),
+  r("DELETE", "/vms/:id/diskattachments/:disk", h(vms, "detachDisk")),
+
+  r("GET", "/jobs", h(jobs, "list")),
+  r("GET", "/jobs/:id", h(jobs, "get")),
+  r("GET", "/jobs/:id/steps", h(jobs, "steps")),
+];
+
+/** Vela's own endpoints outside the oVirt API (JSON only). */
+export const internalRoutes: RouteDef[] = [r("POST", "/vela/v1/hosts/register", h(internal, "register"))];
+
+export async function preload(): Promise<void> {
+  await Promise.all(ALL.map((m) => m()));
+}

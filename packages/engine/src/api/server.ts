@@ -1,0 +1,163 @@
+/**
+ * The HTTP server: body parsers, authentication, content negotiation (XML by default, JSON on
+ * `Accept: application/json`), oVirt faults for every error, and the route table mounted at
+ * /ovirt-engine/api and /ovirt-engine/api/v4. Knows nothing of resources beyond the table.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { Engine } from "../engine.js";
+import { NodeError, NodeUnreachable } from "../hosts/client.js";
+import { Auth } from "./auth.js";
+import { type ParsedBody, parseAnyBody, parseJsonBody, parseXmlBody } from "./body.js";
+import type { Call, Handler, Reply } from "./call.js";
+import { ApiFault } from "./fault.js";
+import { API } from "./href.js";
+import { toJson, toXml } from "./repr.js";
+
+export type Method = "GET" | "POST" | "PUT" | "DELETE";
+export interface RouteDef {
+  method: Method;
+  /** Path under the API root ("" is the root itself). */
+  path: string;
+  handler: Handler;
+}
+
+/** Internal (non-oVirt) endpoints: JSON only, own authentication. */
+export interface InternalRouteDef extends RouteDef {
+  internal: true;
+}
+
+const BODY_LIMIT = 1024 * 1024;
+
+function wantsJson(req: FastifyRequest): boolean {
+  const accept = req.headers.accept ?? "";
+  return /application\/json/i.test(accept) && !/application\/xml/i.test(accept.split(",")[0] ?? "");
+}
+
+function sendFault(req: FastifyRequest, reply: FastifyReply, f: ApiFault, json: boolean): FastifyReply {
+  if (f.status === 401) reply.header("www-authenticate", 'Basic realm="RESTAPI"');
+  if (json) return reply.code(f.status).type("application/json").send(toJson({ reason: f.reason, detail: f.detail }));
+  return reply.code(f.status).type("application/xml").send(toXml("fault", { reason: f.reason, detail: f.detail }));
+}
+
+function render(reply: FastifyReply, r: Reply, json: boolean): FastifyReply {
+  reply.code(r.status);
+  if (!r.rep || !r.root) return reply.send();
+  if (r.status === 201 && typeof r.rep.href === "string") reply.header("location", r.rep.href);
+  if (json) return reply.type("application/json").send(toJson(r.rep));
+  return reply.type("application/xml").send(toXml(r.root, r.rep));
+}
+
+function firstValues(q: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (q && typeof q === "object") {
+    for (const [k, v] of Object.entries(q as Record<string, unknown>)) {
+      const s = Array.isArray(v) ? v[0] : v;
+      if (typeof s === "string") out[k] = s;
+    }
+  }
+  return out;
+}
+
+function toFault(err: unknown, engine: Engine, req: FastifyRequest): ApiFault {
+  if (err instanceof ApiFault) return err;
+  if (err instanceof NodeError) return new ApiFault(500, "Operation Failed", err.message);
+  if (err instanceof NodeUnreachable) return new ApiFault(503, "Operation Failed", err.message);
+  const e = err as { statusCode?: number; message?: string; code?: string };
+  if (e.statusCode === 413) return new ApiFault(413, "Payload Too Large", `request body larger than ${BODY_LIMIT} bytes`);
+  if (e.statusCode === 415) return new ApiFault(415, "Unsupported Media Type", "send application/xml or application/json");
+  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return new ApiFault(400, "Bad Request", e.message ?? "bad request");
+  engine.log.error({ err, url: req.url, method: req.method }, "request failed");
+  return new ApiFault(500, "Operation Failed", e.message ?? "internal error");
+}
+
+export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteDef[]): FastifyInstance {
+  const auth = new Auth(engine.cfg);
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+  });
+
+  // Our own parsers so that malformed bodies become oVirt faults.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(["application/xml", "text/xml"], { parseAs: "string" }, (_req, body, done) => {
+    try {
+      done(null, parseXmlBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) => {
+    done(null, { form: Object.fromEntries(new URLSearchParams(body as string)) });
+  });
+  app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
+    try {
+      done(null, parseAnyBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  app.addHook("onRequest", async (req, reply) => {
+    if (!req.url.startsWith(API)) return;
+    if (!auth.check(req.headers.authorization)) {
+      return sendFault(req, reply, new ApiFault(401, "Unauthorized", "Authentication required: HTTP Basic (user@domain) or an SSO bearer token"), wantsJson(req));
+    }
+  });
+
+  app.setErrorHandler((err, req, reply) => sendFault(req, reply, toFault(err, engine, req), wantsJson(req)));
+  app.setNotFoundHandler((req, reply) =>
+    sendFault(req, reply, new ApiFault(404, "Not Found", `No resource at ${req.method} ${req.url.split("?")[0]}`), wantsJson(req)),
+  );
+
+  const mount = (prefix: string, r: RouteDef, json: (req: FastifyRequest) => boolean) => {
+    app.route({
+      method: r.method,
+      url: `${prefix}${r.path}` || "/",
+      handler: async (req, reply) => {
+        const c: Call = {
+          engine,
+          params: (req.params ?? {}) as Record<string, string>,
+          query: firstValues(req.query),
+          body: req.body as ParsedBody | undefined,
+        };
+        return render(reply, await r.handler(c), json(req));
+      },
+    });
+  };
+  for (const r of routes) {
+    mount(API, r, wantsJson);
+    mount(`${API}/v4`, r, wantsJson);
+  }
+  for (const r of internal) mount("", r, () => true);
+
+  // oVirt SSO: what the SDKs call before any API request.
+  app.post("/ovirt-engine/sso/oauth/token", async (req, reply) => {
+    const b = req.body as { form?: Record<string, string> } | ParsedBody | undefined;
+    const q = firstValues(req.query);
+    const form: Record<string, string> = { ...q, ...(b && "form" in b ? b.form : b && "value" in b ? firstValues(b.value) : {}) };
+    if (form.grant_type !== "password" || !form.username || form.password === undefined || !auth.checkPassword(form.username, form.password)) {
+      return reply.code(400).type("application/json").send(JSON.stringify({ error_code: "access_denied", error: "Cannot authenticate user: wrong username or password." }));
+    }
+    const { token, exp } = auth.issue(engine.cfg.adminUser);
+    return reply
+      .type("application/json")
+      .send(JSON.stringify({ access_token: token, token_type: "bearer", scope: form.scope ?? "ovirt-app-api", exp: String(exp) }));
+  });
+  const logout = async (req: FastifyRequest, reply: FastifyReply) => {
+    const token = firstValues(req.query).token;
+    if (token) auth.revoke(token);
+    return reply.code(200).send();
+  };
+  app.get("/ovirt-engine/services/sso-logout", logout);
+  app.post("/ovirt-engine/services/sso-logout", logout);
+
+  return app;
+}

@@ -1,0 +1,301 @@
+/**
+ * Entity rows → oVirt v4 representation trees. Member order follows the engine's (actions, name,
+ * description, comment, links, attributes, references). Pure: callers load whatever rows a view needs.
+ */
+import { BLANK_TEMPLATE_ID } from "../db/ids.js";
+import {
+  type Cluster,
+  type DataCenter,
+  type Disk,
+  type DiskAttachment,
+  type Host,
+  type Job,
+  num,
+  type Step,
+  type StorageDomain,
+  type StorageDomainAttachment,
+  type Template,
+  type Vm,
+} from "../db/schema.js";
+import { actions, href, links, ref } from "./href.js";
+import type { Rep } from "./repr.js";
+
+const b = (v: number) => v !== 0;
+const date = (s: string | null) => (s ? new Date(s) : undefined);
+
+export const SUPPORTED_VERSIONS = [
+  { major: 4, minor: 7 },
+  { major: 4, minor: 8 },
+];
+
+/** Data center status is derived from the pool, never stored: no pool → uninitialized. */
+export function dcStatus(dc: DataCenter, spm?: Host): string {
+  if (!dc.master_domain_id) return "uninitialized";
+  if (spm && spm.status === "up") return "up";
+  return "problematic";
+}
+
+export function dataCenterView(dc: DataCenter, spm?: Host): Rep {
+  const base = href("datacenters", dc.id);
+  return {
+    href: base,
+    id: dc.id,
+    actions: actions(base, ["cleanfinishedtasks", "setmaster"]),
+    name: dc.name,
+    description: dc.description || undefined,
+    comment: dc.comment || undefined,
+    link: links(base, ["clusters", "networks", "permissions", "quotas", "storagedomains"]),
+    local: b(dc.local),
+    quota_mode: "disabled",
+    status: dcStatus(dc, spm),
+    storage_format: dc.storage_format,
+    supported_versions: { version: SUPPORTED_VERSIONS },
+    version: { major: dc.version_major, minor: dc.version_minor },
+  };
+}
+
+export function clusterView(c: Cluster): Rep {
+  const base = href("clusters", c.id);
+  return {
+    href: base,
+    id: c.id,
+    actions: actions(base, ["resetemulatedmachine"]),
+    name: c.name,
+    description: c.description || undefined,
+    comment: c.comment || undefined,
+    link: links(base, ["affinitygroups", "glustervolumes", "networks", "permissions"]),
+    cpu: { architecture: c.cpu_architecture, type: c.cpu_type || undefined },
+    memory_policy: { over_commit: { percent: 100 } },
+    supported_versions: { version: SUPPORTED_VERSIONS },
+    version: { major: c.version_major, minor: c.version_minor },
+    data_center: ref("datacenters", c.data_center_id),
+  };
+}
+
+function capNum(caps: Record<string, unknown>, k: string): number | undefined {
+  const v = Number(caps[k]);
+  return Number.isFinite(v) && caps[k] !== undefined && caps[k] !== "" ? v : undefined;
+}
+
+export function hostView(h: Host, isSpm: boolean): Rep {
+  const base = href("hosts", h.id);
+  let caps: Record<string, unknown> = {};
+  try {
+    caps = JSON.parse(h.capabilities) as Record<string, unknown>;
+  } catch {
+    caps = {};
+  }
+  const os = (caps.operatingSystem ?? {}) as Record<string, unknown>;
+  const memMiB = capNum(caps, "memSize");
+  return {
+    href: base,
+    id: h.id,
+    actions: actions(base, ["activate", "approve", "deactivate", "forceselectspm", "refresh"]),
+    name: h.name,
+    description: h.description || undefined,
+    comment: h.comment || undefined,
+    link: links(base, ["nics", "permissions", "statistics", "storage"]),
+    address: h.address,
+    cpu:
+      caps.cpuModel || caps.cpuCores
+        ? {
+            name: typeof caps.cpuModel === "string" ? caps.cpuModel : undefined,
+            speed: capNum(caps, "cpuSpeed"),
+            topology: { cores: capNum(caps, "cpuCores"), sockets: capNum(caps, "cpuSockets"), threads: capNum(caps, "cpuThreads") },
+          }
+        : undefined,
+    memory: memMiB !== undefined ? memMiB * 1024 * 1024 : undefined,
+    os: os.name ? { type: String(os.name), version: { full_version: [os.version, os.release].filter(Boolean).join("-") || undefined } } : undefined,
+    port: h.port,
+    spm: { priority: h.spm_priority, status: isSpm ? "spm" : "none" },
+    status: h.status,
+    type: "rhel",
+    cluster: ref("clusters", h.cluster_id),
+  };
+}
+
+export function storageDomainView(sd: StorageDomain, att?: StorageDomainAttachment, inDc = false): Rep {
+  const base = inDc && att ? href("datacenters", att.data_center_id, "storagedomains", sd.id) : href("storagedomains", sd.id);
+  return {
+    href: base,
+    id: sd.id,
+    actions: inDc ? actions(base, ["activate", "deactivate"]) : actions(base, ["isattached", "refreshluns", "updateovfstore"]),
+    name: sd.name,
+    description: sd.description || undefined,
+    comment: sd.comment || undefined,
+    link: links(href("storagedomains", sd.id), ["disks", "diskprofiles", "permissions", "templates", "vms"]),
+    available: sd.available === null ? undefined : num(sd.available),
+    committed: num(sd.committed),
+    master: att ? b(att.master) : undefined,
+    // oVirt shows the global status only for unattached domains; the per-DC one in the DC's view.
+    status: att ? (inDc ? att.status : undefined) : "unattached",
+    storage: {
+      type: sd.storage_type,
+      address: sd.storage_address || undefined,
+      mount_options: sd.mount_options || undefined,
+      path: sd.storage_path,
+      vfs_type: sd.vfs_type || undefined,
+    },
+    storage_format: sd.storage_format,
+    type: sd.type,
+    used: sd.used === null ? undefined : num(sd.used),
+    data_center: inDc && att ? ref("datacenters", att.data_center_id) : undefined,
+    data_centers: att ? { data_center: [ref("datacenters", att.data_center_id) as Rep] } : undefined,
+  };
+}
+
+export function diskView(d: Disk): Rep {
+  const base = href("disks", d.id);
+  return {
+    href: base,
+    id: d.id,
+    actions: actions(base, ["copy", "export", "move", "refreshlun", "sparsify"]),
+    name: d.alias,
+    description: d.description || undefined,
+    link: links(base, ["permissions", "statistics"]),
+    actual_size: num(d.actual_size),
+    alias: d.alias,
+    content_type: d.content_type,
+    format: d.format,
+    image_id: d.image_id,
+    propagate_errors: false,
+    provisioned_size: num(d.provisioned_size),
+    qcow_version: d.format === "cow" ? "qcow2_v3" : undefined,
+    shareable: b(d.shareable),
+    sparse: b(d.sparse),
+    status: d.status,
+    storage_type: "image",
+    total_size: num(d.actual_size),
+    wipe_after_delete: b(d.wipe_after_delete),
+    storage_domains: { storage_domain: [ref("storagedomains", d.storage_domain_id) as Rep] },
+  };
+}
+
+export function diskAttachmentView(a: DiskAttachment): Rep {
+  const base = href("vms", a.vm_id, "diskattachments", a.disk_id);
+  return {
+    href: base,
+    id: a.disk_id,
+    active: b(a.active),
+    bootable: b(a.bootable),
+    interface: a.interface,
+    pass_discard: b(a.pass_discard),
+    read_only: b(a.read_only),
+    uses_scsi_reservation: false,
+    disk: ref("disks", a.disk_id),
+    vm: ref("vms", a.vm_id),
+  };
+}
+
+function bootDevices(json: string): string[] {
+  try {
+    const v = JSON.parse(json) as unknown;
+    return Array.isArray(v) ? v.map(String) : ["hd"];
+  } catch {
+    return ["hd"];
+  }
+}
+
+export const VM_ACTIONS = ["cancelmigration", "clone", "detach", "migrate", "reboot", "shutdown", "start", "stop", "suspend", "ticket"];
+
+export function vmView(v: Vm): Rep {
+  const base = href("vms", v.id);
+  const memory = num(v.memory);
+  return {
+    href: base,
+    id: v.id,
+    actions: actions(base, VM_ACTIONS),
+    name: v.name,
+    description: v.description || undefined,
+    comment: v.comment || undefined,
+    link: links(base, ["cdroms", "diskattachments", "graphicsconsoles", "nics", "permissions", "snapshots", "statistics"]),
+    cpu: { architecture: "x86_64", topology: { cores: v.cpu_cores, sockets: v.cpu_sockets, threads: v.cpu_threads } },
+    creation_time: date(v.created_at),
+    display: { type: v.display_type, monitors: 1 },
+    high_availability: { enabled: b(v.high_availability), priority: 0 },
+    memory,
+    memory_policy: { guaranteed: memory, max: memory * 4 },
+    os: {
+      boot: { devices: { device: bootDevices(v.boot_devices) } },
+      cmdline: v.cmdline ?? undefined,
+      initrd: v.initrd ?? undefined,
+      kernel: v.kernel ?? undefined,
+      type: v.os_type,
+    },
+    start_time: date(v.start_time),
+    stateless: b(v.stateless),
+    status: v.status,
+    stop_time: date(v.stop_time),
+    type: "server",
+    cluster: ref("clusters", v.cluster_id),
+    host: v.status !== "down" ? ref("hosts", v.run_on_host_id) : undefined,
+    template: ref("templates", v.template_id),
+  };
+}
+
+export function templateView(t: Template): Rep {
+  const base = href("templates", t.id);
+  return {
+    href: base,
+    id: t.id,
+    actions: actions(base, ["export"]),
+    name: t.name,
+    description: t.description || undefined,
+    comment: t.comment || undefined,
+    link: links(base, ["cdroms", "diskattachments", "graphicsconsoles", "nics", "permissions", "tags", "watchdogs"]),
+    cpu: { architecture: "x86_64", topology: { cores: t.cpu_cores, sockets: t.cpu_sockets, threads: t.cpu_threads } },
+    creation_time: date(t.created_at),
+    display: { type: "vnc", monitors: 1 },
+    high_availability: { enabled: false, priority: 0 },
+    memory: num(t.memory),
+    memory_policy: { guaranteed: num(t.memory), max: num(t.memory) * 4 },
+    os: { boot: { devices: { device: ["hd"] } }, type: t.os_type },
+    stateless: false,
+    status: t.status,
+    type: "server",
+    version: { version_name: "base version", version_number: t.version_number, base_template: ref("templates", t.id) },
+    cluster: ref("clusters", t.cluster_id),
+  };
+}
+
+const ADMIN_USER_ID = "fdfc627c-d875-11e0-90f0-83df133b58cc";
+
+export function jobView(j: Job): Rep {
+  const base = href("jobs", j.id);
+  return {
+    href: base,
+    id: j.id,
+    actions: actions(base, ["clear", "end"]),
+    description: j.description,
+    link: links(base, ["steps"]),
+    auto_cleared: true,
+    end_time: date(j.end_time),
+    external: false,
+    last_updated: date(j.last_updated),
+    start_time: date(j.start_time),
+    status: j.status,
+    owner: ref("users", ADMIN_USER_ID),
+  };
+}
+
+export function stepView(s: Step): Rep {
+  const base = href("jobs", s.job_id, "steps", s.id);
+  return {
+    href: base,
+    id: s.id,
+    actions: actions(base, ["end"]),
+    description: s.description,
+    link: links(base, ["statistics"]),
+    end_time: date(s.end_time),
+    external: false,
+    number: s.number,
+    progress: s.progress,
+    start_time: date(s.start_time),
+    status: s.status,
+    type: s.type,
+    job: ref("jobs", s.job_id),
+    execution_host: ref("hosts", s.host_id),
+  };
+}
+
+export { BLANK_TEMPLATE_ID };

@@ -1,0 +1,161 @@
+/**
+ * Adds a disk: a new image with one volume, created by the SPM as a node task. The reply is
+ * immediate (201, status locked); the disk turns ok when the task succeeds, illegal when it
+ * fails. The task id is kept in the job's step so the outcome is still collected after an engine
+ * restart. Disk id = image UUID, image_id = the leaf volume UUID (as oVirt names them).
+ */
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { badRequest, conflict, invalid } from "../api/fault.js";
+import { Bool, Enum, Int, ListOf, Name, parseInput, Ref, Text } from "../api/input.js";
+import { type Disk, now } from "../db/schema.js";
+import type { Engine } from "../engine.js";
+import { NodeError } from "../hosts/client.js";
+import { addStep, endStep, setJobPayload, TaskFailed, TaskLost, waitTask } from "../jobs/jobs.js";
+import type { CommandDef } from "./command.js";
+import { activeDomain, byRef, spmOf } from "./lookup.js";
+
+/** 1 PiB: anything larger is a typo, not a disk (the node refuses it too). */
+export const MAX_DISK_BYTES = 2 ** 50;
+
+export const Input = z.object({
+  provisioned_size: Int(1, MAX_DISK_BYTES),
+  initial_size: Int(0, MAX_DISK_BYTES).optional(),
+  format: Enum(["cow", "raw"]).optional(),
+  sparse: Bool.optional(),
+  name: Name.optional(),
+  alias: Name.optional(),
+  description: Text(500).optional(),
+  shareable: Bool.optional(),
+  wipe_after_delete: Bool.optional(),
+  content_type: Enum(["data"]).optional(),
+  storage_type: Enum(["image"]).optional(),
+  storage_domains: ListOf("storage_domain", Ref),
+});
+
+interface Plan {
+  disk: Disk;
+  dcId: string;
+  spm: { id: string; address: string; port: number; name: string };
+}
+
+/** VDSM's volume description: JSON with the alias, bounded to 210 characters. */
+function volumeDescription(alias: string, description: string): string {
+  const full = JSON.stringify({ DiskAlias: alias, DiskDescription: description });
+  return full.length <= 210 ? full : JSON.stringify({ DiskAlias: alias.slice(0, 150), DiskDescription: "" }).slice(0, 210);
+}
+
+export const AddDisk: CommandDef<unknown, Plan, Disk> = {
+  name: "add Disk",
+  locks: () => [],
+  async validate(e, body) {
+    const p = parseInput(Input, body, "Disk");
+    if (p.storage_domains.length !== 1) throw badRequest("Disk [storage_domains] must name exactly one storage domain");
+    const sd = await byRef(e, "storage_domains", p.storage_domains[0] as Ref);
+    const dc = await activeDomain(e, sd, "add Disk");
+    const spm = await spmOf(e, dc, "add Disk");
+    const format = p.format ?? "cow";
+    const sparse = p.sparse ?? true;
+    if (p.shareable && format === "cow") throw invalid("Cannot add Disk: a shareable disk must have raw format");
+    if (p.initial_size !== undefined && (format !== "cow" || p.initial_size > p.provisioned_size)) {
+      throw invalid("Cannot add Disk: initial_size applies to cow disks and must not exceed provisioned_size");
+    }
+    const alias = p.name ?? p.alias ?? `disk_${randomUUID().slice(0, 8)}`;
+    const disk: Disk = {
+      id: randomUUID(),
+      image_id: randomUUID(),
+      storage_domain_id: sd.id,
+      alias,
+      description: p.description ?? "",
+      provisioned_size: p.provisioned_size,
+      actual_size: 0,
+      initial_size: p.initial_size ?? null,
+      format,
+      sparse: sparse ? 1 : 0,
+      shareable: p.shareable ? 1 : 0,
+      wipe_after_delete: p.wipe_after_delete ? 1 : 0,
+      status: "locked",
+      content_type: "data",
+      created_at: now(),
+    };
+    return { disk, dcId: dc.id, spm };
+  },
+  describe: (p) => `Adding Disk ${p.disk.alias}`,
+  async execute(e, { disk, dcId, spm }, x) {
+    await e.db.insertInto("disks").values(disk).execute();
+    x.revert.push("forget disk", () => e.db.deleteFrom("disks").where("id", "=", disk.id).execute());
+    const release = e.locks.acquire([`disk:${disk.id}`], "add Disk");
+    x.revert.push("unlock disk", async () => release());
+    const taskId = await e.nodes.for(spm).call("createVolume", {
+      sdUUID: disk.storage_domain_id,
+      spUUID: dcId,
+      imgUUID: disk.id,
+      size: disk.provisioned_size,
+      volFormat: disk.format === "cow" ? "COW" : "RAW",
+      preallocate: disk.sparse ? "SPARSE" : "PREALLOCATED",
+      diskType: "DATA",
+      volUUID: disk.image_id,
+      desc: volumeDescription(disk.alias, disk.description),
+      initialSize: disk.initial_size ?? undefined,
+    });
+    const stepId = await addStep(e, x.jobId, "executing", `Creating volume ${disk.image_id} on ${spm.name}`, { taskId, hostId: spm.id });
+    await setJobPayload(e, x.jobId, { diskId: disk.id, dcId, stepId });
+    const done = x.detach();
+    e.bg.run(`add disk ${disk.id}`, async () => {
+      const ok = await finishAddDisk(e, { diskId: disk.id, dcId, stepId, taskId, host: spm });
+      release();
+      await done(ok ? "finished" : "failed");
+    });
+    return disk;
+  },
+};
+
+/**
+ * Waits for the createVolume task and settles the disk: ok (with its real size) or illegal.
+ * Also called at engine start for jobs a restart interrupted.
+ */
+export async function finishAddDisk(
+  e: Engine,
+  a: { diskId: string; dcId: string; stepId: string; taskId: string; host: { address: string; port: number; name: string } },
+): Promise<boolean> {
+  const disk = await e.db.selectFrom("disks").selectAll().where("id", "=", a.diskId).executeTakeFirst();
+  if (!disk) return false;
+  let ok = false;
+  try {
+    await waitTask(e, a.host, a.taskId);
+    ok = true;
+  } catch (err) {
+    if (err instanceof TaskLost) {
+      // The node forgot the task (restart): the volume itself tells whether it was made.
+      ok = await e.nodes
+        .for(a.host)
+        .call("getVolumeInfo", { sdUUID: disk.storage_domain_id, spUUID: a.dcId, imgUUID: disk.id, volUUID: disk.image_id })
+        .then((info) => String(info.legality ?? "LEGAL") === "LEGAL")
+        .catch(() => false);
+    } else if (err instanceof TaskFailed || err instanceof NodeError) {
+      e.log.warn({ err, disk: disk.id }, "createVolume failed");
+    } else {
+      throw err;
+    }
+  }
+  let actual = 0;
+  if (ok) {
+    actual = await e.nodes
+      .for(a.host)
+      .call("getVolumeInfo", { sdUUID: disk.storage_domain_id, spUUID: a.dcId, imgUUID: disk.id, volUUID: disk.image_id })
+      .then((info) => Number(info.truesize ?? info.apparentsize ?? 0) || 0)
+      .catch(() => 0);
+  }
+  await e.db
+    .updateTable("disks")
+    .set({ status: ok ? "ok" : "illegal", actual_size: actual })
+    .where("id", "=", disk.id)
+    .execute();
+  await endStep(e, a.stepId, ok ? "finished" : "failed");
+  e.log.info({ disk: disk.id, alias: disk.alias, status: ok ? "ok" : "illegal" }, "disk creation settled");
+  return ok;
+}
+
+export function ensureNotLocked(d: Disk, what: string): void {
+  if (d.status === "locked") throw conflict(`Cannot ${what}: disk ${d.alias} is locked (an operation on it is in progress)`);
+}

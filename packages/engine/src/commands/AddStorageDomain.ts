@@ -1,0 +1,119 @@
+/**
+ * Adds a storage domain through a host: connect the host to the storage server, then
+ * createStorageDomain there. The new domain is unattached. Paths, addresses, mount options and
+ * file system types are checked against strict allow-lists before they reach a node.
+ */
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { conflict, invalid } from "../api/fault.js";
+import { Enum, Name, parseInput, Ref, Text } from "../api/input.js";
+import { now, type StorageDomain } from "../db/schema.js";
+import { connectionOf, connectServer, disconnectServer } from "../hosts/storage.js";
+import type { CommandDef } from "./command.js";
+import { byRef } from "./lookup.js";
+
+/** Absolute, normalised, no `.`/`..` components, a conservative character set. */
+export const StoragePath = z
+  .string()
+  .max(4096, "longer than 4096 characters")
+  .regex(/^\/[A-Za-z0-9._@+,=:\/-]*$/, "must be an absolute path of letters, digits and ._@+,=:/-")
+  .refine((s) => !s.split("/").some((c) => c === "." || c === ".."), "must not contain . or .. components")
+  .refine((s) => !s.includes("//"), "must be normalised (no //)")
+  .transform((s) => (s.length > 1 && s.endsWith("/") ? s.slice(0, -1) : s));
+
+/** A host name, IPv4 address, or bracketed IPv6 address. */
+export const Address = z
+  .string()
+  .max(253)
+  .regex(/^([A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*|\[[0-9A-Fa-f:.]+\])$/, "not a host name or IP address");
+
+const MountOptions = z.string().max(1024).regex(/^[A-Za-z0-9_.,=:\/-]*$/, "mount options may hold only letters, digits and _.,=:/-");
+const VfsType = z.string().max(32).regex(/^[a-z0-9._-]*$/, "not a file system type");
+
+export const Input = z.object({
+  name: Name.refine((s) => s.length <= 50, "longer than 50 characters"),
+  description: Text(4000).optional(),
+  comment: Text(4000).optional(),
+  type: Enum(["data", "iso", "export", "image", "volume"]),
+  storage_format: Enum(["v5"]).optional(),
+  host: Ref,
+  storage: z.object({
+    type: Enum(["localfs", "posixfs", "nfs"]),
+    path: StoragePath,
+    address: Address.optional(),
+    mount_options: MountOptions.optional(),
+    vfs_type: VfsType.optional(),
+  }),
+});
+type Plan = z.output<typeof Input> & { hostRow: Awaited<ReturnType<typeof byRef<"hosts">>> };
+
+export const AddStorageDomain: CommandDef<unknown, Plan, StorageDomain> = {
+  name: "add Storage Domain",
+  locks: () => ["sd:names"],
+  async validate(e, body) {
+    const input = parseInput(Input, body, "StorageDomain");
+    if (input.type !== "data") throw invalid(`Storage domain type ${input.type} is not supported yet; use data`);
+    const s = input.storage;
+    if (s.type === "nfs" && !s.address) throw invalid("storage.address is required for nfs");
+    if (s.type === "localfs" && s.address) throw invalid("storage.address must not be set for localfs");
+    if (s.type === "posixfs" && !s.vfs_type) throw invalid("storage.vfs_type is required for posixfs");
+    const host = await byRef(e, "hosts", input.host);
+    if (host.status !== "up") throw conflict(`Cannot add Storage Domain: host ${host.name} is ${host.status}, not up`);
+    const clash = await e.db.selectFrom("storage_domains").select("id").where("name", "=", input.name).executeTakeFirst();
+    if (clash) throw conflict(`Cannot add Storage Domain. The name ${input.name} is already in use.`);
+    const same = await e.db
+      .selectFrom("storage_domains")
+      .select("name")
+      .where("storage_type", "=", s.type)
+      .where("storage_address", "=", s.address ?? "")
+      .where("storage_path", "=", s.path)
+      .executeTakeFirst();
+    if (same) throw conflict(`Cannot add Storage Domain: storage ${s.address ? `${s.address}:` : ""}${s.path} is already used by ${same.name}`);
+    return { ...input, hostRow: host };
+  },
+  describe: (p) => `Adding Storage Domain ${p.name}`,
+  async execute(e, p, { revert }) {
+    const host = p.hostRow;
+    const row: StorageDomain = {
+      id: randomUUID(),
+      name: p.name,
+      description: p.description ?? "",
+      comment: p.comment ?? "",
+      type: p.type,
+      storage_type: p.storage.type,
+      storage_address: p.storage.address ?? "",
+      storage_path: p.storage.path,
+      mount_options: p.storage.mount_options ?? "",
+      vfs_type: p.storage.vfs_type ?? "",
+      connection_id: randomUUID(),
+      storage_format: "v5",
+      available: null,
+      used: null,
+      committed: 0,
+      host_id: host.id,
+      created_at: now(),
+    };
+    await connectServer(e, host, row);
+    revert.push("disconnect storage server", () => disconnectServer(e, host, row));
+    const conn = connectionOf(row);
+    await e.nodes.for(host).call("createStorageDomain", {
+      storageType: conn.domType,
+      sdUUID: row.id,
+      domainName: row.name,
+      typeSpecificArg: conn.connection,
+      domClass: 1,
+      domVersion: 5,
+    });
+    try {
+      const stats = await e.nodes.for(host).call("getStorageDomainStats", { sdUUID: row.id });
+      const free = Number(stats.diskfree);
+      const total = Number(stats.disktotal);
+      if (Number.isFinite(free)) row.available = free;
+      if (Number.isFinite(total) && Number.isFinite(free)) row.used = total - free;
+    } catch (err) {
+      e.log.warn({ err, sd: row.id }, "no stats for new storage domain");
+    }
+    await e.db.insertInto("storage_domains").values(row).execute();
+    return row;
+  },
+};

@@ -1,0 +1,107 @@
+/**
+ * Adds a VM from a template (Blank by default) in a cluster. Only configuration is stored; the
+ * VM is down until started. Direct kernel boot (os.kernel/initrd/cmdline) is kept as given after
+ * strict checks; the node further confines kernel and initrd to its allowed directories.
+ */
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { conflict, invalid } from "../api/fault.js";
+import { Bool, Enum, Int, Name, parseInput, Ref, Text } from "../api/input.js";
+import { BLANK_TEMPLATE_ID } from "../db/ids.js";
+import { now, num, type Vm } from "../db/schema.js";
+import type { CommandDef } from "./command.js";
+import { byRef } from "./lookup.js";
+
+const MiB = 1024 * 1024;
+
+/** An absolute, normalised file path of safe characters (what the node's AbsPath accepts, tighter). */
+export const BootPath = z
+  .string()
+  .max(4096)
+  .regex(/^\/[A-Za-z0-9._+\/-]*$/, "must be an absolute path of letters, digits and ._+/-")
+  .refine((s) => !s.split("/").some((c) => c === "." || c === "..") && !s.includes("//") && !s.endsWith("/"), "must be a normalised file path");
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters
+const Cmdline = z.string().max(2048, "longer than 2048 characters").regex(/^[^\u0000-\u001f\u007f]*$/, "contains control characters");
+
+const OsTypes = ["other", "other_linux", "linux", "rhel_8x64", "rhel_9x64", "debian_12", "ubuntu_22_04", "windows_2019x64", "windows_2022"] as const;
+
+export const Input = z.object({
+  name: Name.refine((s) => s.length <= 64, "longer than 64 characters"),
+  description: Text(4000).optional(),
+  comment: Text(4000).optional(),
+  cluster: Ref,
+  template: Ref.optional(),
+  memory: Int(16 * MiB, 4 * 1024 * 1024 * MiB).optional(),
+  cpu: z
+    .object({
+      topology: z.object({ sockets: Int(1, 16).optional(), cores: Int(1, 64).optional(), threads: Int(1, 8).optional() }).optional(),
+    })
+    .optional(),
+  os: z
+    .object({
+      type: z.string().max(64).regex(/^[a-z0-9_]+$/, "not an OS type").optional(),
+      boot: z.object({ devices: z.object({ device: z.union([Enum(["hd", "cdrom", "network"]), z.array(Enum(["hd", "cdrom", "network"])).max(3)]) }).optional() }).optional(),
+      kernel: BootPath.optional(),
+      initrd: BootPath.optional(),
+      cmdline: Cmdline.optional(),
+    })
+    .optional(),
+  display: z.object({ type: Enum(["vnc", "spice"]).optional() }).optional(),
+  stateless: Bool.optional(),
+  high_availability: z.object({ enabled: Bool.optional() }).optional(),
+});
+type In = z.output<typeof Input>;
+
+export const AddVm: CommandDef<unknown, { vm: Vm }, Vm> = {
+  name: "add VM",
+  locks: () => ["vm:names"],
+  async validate(e, body) {
+    const p: In = parseInput(Input, body, "VM");
+    const cluster = await byRef(e, "clusters", p.cluster);
+    const template = await byRef(e, "templates", p.template ?? { id: BLANK_TEMPLATE_ID });
+    const clash = await e.db.selectFrom("vms").select("id").where("name", "=", p.name).executeTakeFirst();
+    if (clash) throw conflict(`Cannot add VM. The VM name ${p.name} is already in use.`);
+    const memory = p.memory ?? num(template.memory);
+    if (memory % MiB !== 0) throw invalid("Invalid VM memory: must be a whole number of MiB");
+    const t = p.cpu?.topology ?? {};
+    const sockets = t.sockets ?? template.cpu_sockets;
+    const cores = t.cores ?? template.cpu_cores;
+    const threads = t.threads ?? template.cpu_threads;
+    if (sockets * cores * threads > 288) throw invalid("Invalid VM cpu topology: more than 288 vCPUs");
+    if (p.os?.initrd && !p.os.kernel) throw invalid("Invalid VM os: initrd needs a kernel");
+    if (p.os?.type && !(OsTypes as readonly string[]).includes(p.os.type)) e.log.debug({ os: p.os.type }, "unlisted OS type kept as given");
+    const dev = p.os?.boot?.devices?.device;
+    const vm: Vm = {
+      id: randomUUID(),
+      name: p.name,
+      description: p.description ?? "",
+      comment: p.comment ?? "",
+      cluster_id: cluster.id,
+      template_id: template.id,
+      memory,
+      cpu_sockets: sockets,
+      cpu_cores: cores,
+      cpu_threads: threads,
+      os_type: p.os?.type ?? template.os_type,
+      boot_devices: JSON.stringify(dev === undefined ? ["hd"] : Array.isArray(dev) ? dev : [dev]),
+      kernel: p.os?.kernel ?? null,
+      initrd: p.os?.initrd ?? null,
+      cmdline: p.os?.cmdline ?? null,
+      display_type: p.display?.type ?? "vnc",
+      stateless: p.stateless ? 1 : 0,
+      high_availability: p.high_availability?.enabled ? 1 : 0,
+      status: "down",
+      run_on_host_id: null,
+      start_time: null,
+      stop_time: null,
+      created_at: now(),
+    };
+    return { vm };
+  },
+  describe: (p) => `Creating VM ${p.vm.name}`,
+  async execute(e, { vm }) {
+    await e.db.insertInto("vms").values(vm).execute();
+    return vm;
+  },
+};

@@ -1,0 +1,74 @@
+/**
+ * Attaching an existing disk to a VM and detaching it. Hot-plug is not supported yet: a running
+ * VM's active disks can only change while it is down.
+ */
+import { z } from "zod";
+import { badRequest, conflict, notFound } from "../api/fault.js";
+import { Bool, Enum, parseInput, Uuid } from "../api/input.js";
+import type { Disk, DiskAttachment, Vm } from "../db/schema.js";
+import { ensureNotLocked } from "./AddDisk.js";
+import type { CommandDef } from "./command.js";
+import { mustById } from "./lookup.js";
+
+const Input = z.object({
+  disk: z.object({ id: Uuid.optional() }).passthrough(),
+  interface: Enum(["virtio", "virtio_scsi", "sata", "ide"]).optional(),
+  bootable: Bool.optional(),
+  active: Bool.optional(),
+  read_only: Bool.optional(),
+  pass_discard: Bool.optional(),
+});
+
+export const AttachDisk: CommandDef<{ vmId: string; body: unknown }, { vm: Vm; disk: Disk; att: DiskAttachment }, DiskAttachment> = {
+  name: "attach Disk",
+  locks: (i) => [`vm:${i.vmId}`],
+  async validate(e, { vmId, body }) {
+    const vm = await mustById(e, "vms", vmId);
+    const p = parseInput(Input, body, "DiskAttachment");
+    if (!p.disk.id) throw badRequest("DiskAttachment [disk.id] required for add (creating a new disk through an attachment is not supported yet)");
+    const disk = await mustById(e, "disks", p.disk.id);
+    if (e.locks.isHeld(`disk:${disk.id}`)) throw conflict(`Cannot attach Disk ${disk.alias}: an operation on it is in progress`);
+    ensureNotLocked(disk, "attach Disk");
+    const others = await e.db.selectFrom("disk_attachments").select("vm_id").where("disk_id", "=", disk.id).execute();
+    if (others.some((o) => o.vm_id === vm.id)) throw conflict(`Cannot attach Disk ${disk.alias}: it is already attached to VM ${vm.name}`);
+    if (others.length > 0 && !disk.shareable) throw conflict(`Cannot attach Disk ${disk.alias}: it is attached to another VM and not shareable`);
+    const active = p.active ?? true;
+    if (active && vm.status !== "down") throw conflict(`Cannot attach Disk ${disk.alias}: VM ${vm.name} is ${vm.status} and hot-plug is not supported yet`);
+    const bootable = p.bootable ?? false;
+    if (bootable) {
+      const boot = await e.db.selectFrom("disk_attachments").select("disk_id").where("vm_id", "=", vm.id).where("bootable", "=", 1).executeTakeFirst();
+      if (boot) throw conflict(`Cannot attach Disk ${disk.alias} as bootable: VM ${vm.name} already has a bootable disk`);
+    }
+    const att: DiskAttachment = {
+      vm_id: vm.id,
+      disk_id: disk.id,
+      interface: p.interface ?? "virtio",
+      bootable: bootable ? 1 : 0,
+      active: active ? 1 : 0,
+      read_only: p.read_only ? 1 : 0,
+      pass_discard: p.pass_discard ? 1 : 0,
+    };
+    return { vm, disk, att };
+  },
+  describe: (p) => `Attaching Disk ${p.disk.alias} to VM ${p.vm.name}`,
+  async execute(e, { att }) {
+    await e.db.insertInto("disk_attachments").values(att).execute();
+    return att;
+  },
+};
+
+export const DetachDisk: CommandDef<{ vmId: string; diskId: string }, { vm: Vm; att: DiskAttachment }, void> = {
+  name: "detach Disk",
+  locks: (i) => [`vm:${i.vmId}`],
+  async validate(e, { vmId, diskId }) {
+    const vm = await mustById(e, "vms", vmId);
+    const att = await e.db.selectFrom("disk_attachments").selectAll().where("vm_id", "=", vmId).where("disk_id", "=", diskId).executeTakeFirst();
+    if (!att) throw notFound("Disk attachment", diskId);
+    if (att.active && vm.status !== "down") throw conflict(`Cannot detach Disk: VM ${vm.name} is ${vm.status} and hot-unplug is not supported yet`);
+    return { vm, att };
+  },
+  describe: (p) => `Detaching Disk ${p.att.disk_id} from VM ${p.vm.name}`,
+  async execute(e, { att }) {
+    await e.db.deleteFrom("disk_attachments").where("vm_id", "=", att.vm_id).where("disk_id", "=", att.disk_id).execute();
+  },
+};

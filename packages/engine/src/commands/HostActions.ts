@@ -1,0 +1,114 @@
+/**
+ * Host state changes asked by an administrator: approve (pending_approval → up), activate
+ * (maintenance → up), deactivate (→ maintenance, giving up the SPM role), remove. A host that
+ * comes up joins its data center's pool in the background.
+ */
+import { z } from "zod";
+import { conflict } from "../api/fault.js";
+import { parseInput, Ref } from "../api/input.js";
+import type { Host } from "../db/schema.js";
+import type { Engine } from "../engine.js";
+import { ensureSpm, joinPool } from "../hosts/storage.js";
+import type { CommandDef } from "./command.js";
+import { byRef, mustById } from "./lookup.js";
+
+async function setStatus(e: Engine, id: string, status: string): Promise<Host> {
+  await e.db.updateTable("hosts").set({ status }).where("id", "=", id).execute();
+  return mustById(e, "hosts", id);
+}
+
+function afterUp(e: Engine, hostId: string): void {
+  e.bg.run(`join pool ${hostId}`, () => joinPool(e, hostId));
+}
+
+const ApproveInput = z.object({ cluster: Ref.optional() });
+
+export const ApproveHost: CommandDef<{ id: string; body: unknown }, { host: Host; clusterId?: string }, Host> = {
+  name: "approve Host",
+  locks: (i) => [`host:${i.id}`],
+  async validate(e, { id, body }) {
+    const host = await mustById(e, "hosts", id);
+    const input = parseInput(ApproveInput, body, "action", "approve");
+    if (host.status !== "pending_approval" && host.status !== "installing") throw conflict(`Cannot approve Host ${host.name}: it is ${host.status}, not pending approval`);
+    const clusterId = input.cluster ? (await byRef(e, "clusters", input.cluster)).id : undefined;
+    return { host, clusterId };
+  },
+  describe: (p) => `Approving Host ${p.host.name}`,
+  async execute(e, { host, clusterId }) {
+    if (clusterId) await e.db.updateTable("hosts").set({ cluster_id: clusterId }).where("id", "=", host.id).execute();
+    const h = await setStatus(e, host.id, "up");
+    afterUp(e, h.id);
+    return h;
+  },
+};
+
+export const ActivateHost: CommandDef<{ id: string }, Host, Host> = {
+  name: "activate Host",
+  locks: (i) => [`host:${i.id}`],
+  async validate(e, { id }) {
+    const host = await mustById(e, "hosts", id);
+    if (host.status === "pending_approval") throw conflict(`Cannot activate Host ${host.name}: it must be approved first`);
+    if (host.status === "up") throw conflict(`Cannot activate Host ${host.name}: Host is already up`);
+    if (host.status !== "maintenance" && host.status !== "non_operational") throw conflict(`Cannot activate Host ${host.name}: it is ${host.status}`);
+    return host;
+  },
+  describe: (h) => `Activating Host ${h.name}`,
+  async execute(e, host) {
+    const h = await setStatus(e, host.id, "up");
+    afterUp(e, h.id);
+    return h;
+  },
+};
+
+export const DeactivateHost: CommandDef<{ id: string }, Host, Host> = {
+  name: "deactivate Host",
+  locks: (i) => [`host:${i.id}`],
+  async validate(e, { id }) {
+    const host = await mustById(e, "hosts", id);
+    if (host.status === "maintenance") throw conflict(`Cannot deactivate Host ${host.name}: it is already in maintenance`);
+    if (host.status === "pending_approval") throw conflict(`Cannot deactivate Host ${host.name}: it is pending approval`);
+    const vm = await e.db.selectFrom("vms").select("name").where("run_on_host_id", "=", host.id).where("status", "!=", "down").executeTakeFirst();
+    if (vm) throw conflict(`Cannot switch Host ${host.name} to Maintenance mode: VM ${vm.name} is running on it`);
+    return host;
+  },
+  describe: (h) => `Moving Host ${h.name} to maintenance`,
+  async execute(e, host) {
+    const dcs = await e.db.selectFrom("data_centers").selectAll().where("spm_host_id", "=", host.id).execute();
+    const client = e.nodes.for(host);
+    for (const dc of dcs) {
+      await client.call("spmStop", { spUUID: dc.id }).catch((err: unknown) => e.log.warn({ err, host: host.name }, "spmStop failed"));
+      await e.db.updateTable("data_centers").set({ spm_host_id: null }).where("id", "=", dc.id).execute();
+    }
+    const cluster = await mustById(e, "clusters", host.cluster_id);
+    if (cluster.data_center_id) {
+      const dc = await mustById(e, "data_centers", cluster.data_center_id);
+      if (dc.master_domain_id) {
+        await client
+          .call("disconnectStoragePool", { spUUID: dc.id, hostID: host.spm_id, scsiKey: dc.id })
+          .catch((err: unknown) => e.log.warn({ err, host: host.name }, "disconnectStoragePool failed"));
+      }
+    }
+    const h = await setStatus(e, host.id, "maintenance");
+    for (const dc of dcs) e.bg.run(`elect SPM ${dc.id}`, () => ensureSpm(e, dc.id));
+    return h;
+  },
+};
+
+export const RemoveHost: CommandDef<{ id: string }, Host, void> = {
+  name: "remove Host",
+  locks: (i) => [`host:${i.id}`],
+  async validate(e, { id }) {
+    const host = await mustById(e, "hosts", id);
+    if (!["maintenance", "pending_approval", "installing", "non_responsive"].includes(host.status)) {
+      throw conflict(`Cannot remove Host ${host.name}: it is ${host.status}; move it to maintenance first`);
+    }
+    const vm = await e.db.selectFrom("vms").select("name").where("run_on_host_id", "=", host.id).where("status", "!=", "down").executeTakeFirst();
+    if (vm) throw conflict(`Cannot remove Host ${host.name}: VM ${vm.name} is running on it`);
+    return host;
+  },
+  describe: (h) => `Removing Host ${h.name}`,
+  async execute(e, host) {
+    await e.db.updateTable("data_centers").set({ spm_host_id: null }).where("spm_host_id", "=", host.id).execute();
+    await e.db.deleteFrom("hosts").where("id", "=", host.id).execute();
+  },
+};

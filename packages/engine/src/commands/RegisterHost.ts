@@ -1,0 +1,107 @@
+/**
+ * A node announces itself (POST /vela/v1/hosts/register). With the engine's registration token
+ * the host is approved at once (status up); without it, it waits in pending_approval for an
+ * administrator. An approved host re-registering from the same address (a node restart) is
+ * simply up again; from a new address without the token it must be approved again, so that an
+ * unauthenticated caller cannot redirect a known host.
+ */
+import { timingSafeEqual } from "node:crypto";
+import { z } from "zod";
+import { conflict } from "../api/fault.js";
+import { Int, Name, parseInput, Uuid } from "../api/input.js";
+import { Address } from "./AddStorageDomain.js";
+import { type Host, now } from "../db/schema.js";
+import type { Engine } from "../engine.js";
+import type { CommandDef } from "./command.js";
+
+export const Input = z.object({
+  hostUuid: Uuid,
+  name: Name.refine((s) => s.length <= 255),
+  address: Address,
+  port: Int(1, 65535),
+  token: z.string().max(1024).optional(),
+  capabilities: z.record(z.string(), z.unknown()).optional(),
+});
+type In = z.output<typeof Input>;
+
+interface Plan extends In {
+  existing?: Host;
+  approved: boolean;
+  clusterId: string;
+}
+
+export const MAX_HOST_ID = 250;
+
+function tokenOk(e: Engine, token: string | undefined): boolean {
+  const want = e.cfg.registrationToken;
+  if (!want || token === undefined) return false;
+  const a = Buffer.from(token);
+  const b = Buffer.from(want);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Smallest free pool host id: it indexes the lease slots on the master domain (1..250). */
+async function freeSpmId(e: Engine): Promise<number> {
+  const used = new Set((await e.db.selectFrom("hosts").select("spm_id").execute()).map((r) => r.spm_id));
+  for (let i = 1; i <= MAX_HOST_ID; i++) if (!used.has(i)) return i;
+  throw conflict(`Cannot add Host: all ${MAX_HOST_ID} host ids are in use`);
+}
+
+export const RegisterHost: CommandDef<unknown, Plan, Host> = {
+  name: "register Host",
+  locks: () => ["host:register"],
+  async validate(e, body) {
+    const input = parseInput(Input, body, "registration", "register");
+    const caps = JSON.stringify(input.capabilities ?? {});
+    if (caps.length > 256 * 1024) throw conflict("capabilities larger than 256 KiB");
+    const existing = await e.db.selectFrom("hosts").selectAll().where("id", "=", input.hostUuid).executeTakeFirst();
+    const clash = await e.db.selectFrom("hosts").select("id").where("name", "=", input.name).where("id", "!=", input.hostUuid).executeTakeFirst();
+    if (clash) throw conflict(`Cannot register Host: the name ${input.name} is used by another host`);
+    let clusterId = existing?.cluster_id;
+    if (!clusterId) {
+      const cl =
+        (await e.db.selectFrom("clusters").select("id").where("name", "=", "Default").executeTakeFirst()) ??
+        (await e.db.selectFrom("clusters").select("id").orderBy("created_at").executeTakeFirst());
+      if (!cl) throw conflict("Cannot register Host: there is no cluster to place it in");
+      clusterId = cl.id;
+    }
+    return { ...input, existing, approved: tokenOk(e, input.token), clusterId };
+  },
+  describe: (p) => `Registering Host ${p.name}`,
+  async execute(e, p) {
+    const caps = JSON.stringify(p.capabilities ?? {});
+    const at = now();
+    if (p.existing) {
+      const h = p.existing;
+      const moved = h.address !== p.address || h.port !== p.port;
+      const wasApproved = h.status !== "pending_approval" && h.status !== "installing";
+      let status = h.status;
+      if (p.approved) status = h.status === "maintenance" ? "maintenance" : "up";
+      else if (moved || !wasApproved) status = "pending_approval";
+      else if (h.status !== "maintenance") status = "up";
+      await e.db
+        .updateTable("hosts")
+        .set({ name: p.name, address: p.address, port: p.port, capabilities: caps, status, last_seen: at })
+        .where("id", "=", h.id)
+        .execute();
+      return { ...h, name: p.name, address: p.address, port: p.port, capabilities: caps, status, last_seen: at };
+    }
+    const row: Host = {
+      id: p.hostUuid,
+      name: p.name,
+      description: "",
+      comment: "",
+      address: p.address,
+      port: p.port,
+      cluster_id: p.clusterId,
+      status: p.approved ? "up" : "pending_approval",
+      spm_id: await freeSpmId(e),
+      spm_priority: 5,
+      capabilities: caps,
+      last_seen: at,
+      created_at: at,
+    };
+    await e.db.insertInto("hosts").values(row).execute();
+    return row;
+  },
+};

@@ -1,0 +1,85 @@
+/**
+ * Removes a disk: deleteVolume on the SPM (a node task, awaited), then the engine's records.
+ * Refused while the disk is locked or attached to a VM that is not down. A volume that no longer
+ * exists on storage (e.g. a disk whose creation failed) counts as removed.
+ */
+import { conflict } from "../api/fault.js";
+import type { Disk } from "../db/schema.js";
+import type { Engine } from "../engine.js";
+import { NodeError } from "../hosts/client.js";
+import { addStep, endStep, TaskFailed, waitTask } from "../jobs/jobs.js";
+import { ensureNotLocked } from "./AddDisk.js";
+import type { CommandDef } from "./command.js";
+import { attachmentOf, mustById, spmOf } from "./lookup.js";
+
+const GONE = new Set([201, 268, 358]); // VolumeDoesNotExist, ImageDoesNotExistInSD, StorageDomainDoesNotExist
+
+
+export async function validateRemovable(e: Engine, disk: Disk, allowVm?: string): Promise<void> {
+  ensureNotLocked(disk, "remove Disk");
+  const atts = await e.db
+    .selectFrom("disk_attachments as a")
+    .innerJoin("vms as v", "v.id", "a.vm_id")
+    .select(["v.id", "v.name", "v.status"])
+    .where("a.disk_id", "=", disk.id)
+    .execute();
+  for (const vm of atts) {
+    if (vm.status !== "down") throw conflict(`Cannot remove Disk ${disk.alias}: VM ${vm.name} using it is ${vm.status}`);
+    if (allowVm === undefined) continue;
+    if (vm.id !== allowVm) throw conflict(`Cannot remove Disk ${disk.alias}: it is attached to VM ${vm.name}`);
+  }
+}
+
+/** Deletes the disk's volume on storage and its records. The caller holds the disk's lock. */
+export async function deleteDisk(e: Engine, disk: Disk, jobId: string): Promise<void> {
+  const att = await attachmentOf(e, disk.storage_domain_id);
+  if (att) {
+    const dc = await mustById(e, "data_centers", att.data_center_id);
+    const spm = await spmOf(e, dc, "remove Disk");
+    let gone = false;
+    let taskId: string | undefined;
+    try {
+      taskId = await e.nodes.for(spm).call("deleteVolume", {
+        sdUUID: disk.storage_domain_id,
+        spUUID: dc.id,
+        imgUUID: disk.id,
+        volumes: [disk.image_id],
+        postZero: disk.wipe_after_delete !== 0,
+        force: false,
+      });
+    } catch (err) {
+      if (err instanceof NodeError && GONE.has(err.code)) gone = true;
+      else throw err;
+    }
+    if (!gone && typeof taskId === "string") {
+      const step = await addStep(e, jobId, "executing", `Deleting volume ${disk.image_id} on ${spm.name}`, { taskId, hostId: spm.id });
+      await e.db.updateTable("disks").set({ status: "locked" }).where("id", "=", disk.id).execute();
+      try {
+        await waitTask(e, spm, taskId);
+        await endStep(e, step, "finished");
+      } catch (err) {
+        await endStep(e, step, "failed");
+        if (!(err instanceof TaskFailed && GONE.has(err.code))) {
+          await e.db.updateTable("disks").set({ status: disk.status }).where("id", "=", disk.id).execute();
+          throw err;
+        }
+      }
+    }
+  }
+  await e.db.deleteFrom("disk_attachments").where("disk_id", "=", disk.id).execute();
+  await e.db.deleteFrom("disks").where("id", "=", disk.id).execute();
+}
+
+export const RemoveDisk: CommandDef<{ id: string }, { disk: Disk }, void> = {
+  name: "remove Disk",
+  locks: (i) => [`disk:${i.id}`],
+  async validate(e, { id }) {
+    const disk = await mustById(e, "disks", id);
+    await validateRemovable(e, disk);
+    return { disk };
+  },
+  describe: (p) => `Removing Disk ${p.disk.alias}`,
+  async execute(e, { disk }, x) {
+    await deleteDisk(e, disk, x.jobId);
+  },
+};

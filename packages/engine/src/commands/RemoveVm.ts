@@ -1,0 +1,47 @@
+/**
+ * Removes a VM that is down, with its disks (as oVirt does) unless `detach_only` asks to keep
+ * them. Disks go first: if one cannot be removed the VM stays, with its remaining disks.
+ */
+import { conflict } from "../api/fault.js";
+import type { Disk, Vm } from "../db/schema.js";
+import type { CommandDef } from "./command.js";
+import { mustById } from "./lookup.js";
+import { deleteDisk, validateRemovable } from "./RemoveDisk.js";
+
+interface Plan {
+  vm: Vm;
+  disks: Disk[];
+  detachOnly: boolean;
+}
+
+export const RemoveVm: CommandDef<{ id: string; detachOnly: boolean }, Plan, void> = {
+  name: "remove VM",
+  locks: (i) => [`vm:${i.id}`],
+  async validate(e, { id, detachOnly }) {
+    const vm = await mustById(e, "vms", id);
+    if (vm.status !== "down") throw conflict(`Cannot remove VM ${vm.name}: VM is ${vm.status}; stop it first`);
+    const disks = await e.db
+      .selectFrom("disks")
+      .innerJoin("disk_attachments", "disk_attachments.disk_id", "disks.id")
+      .selectAll("disks")
+      .where("disk_attachments.vm_id", "=", id)
+      .execute();
+    if (!detachOnly) for (const d of disks) await validateRemovable(e, d, vm.id);
+    return { vm, disks, detachOnly };
+  },
+  describe: (p) => `Removing VM ${p.vm.name}`,
+  async execute(e, { vm, disks, detachOnly }, x) {
+    if (!detachOnly) {
+      for (const d of disks) {
+        const release = e.locks.acquire([`disk:${d.id}`], "remove VM");
+        try {
+          await deleteDisk(e, d, x.jobId);
+        } finally {
+          release();
+        }
+      }
+    }
+    await e.db.deleteFrom("disk_attachments").where("vm_id", "=", vm.id).execute();
+    await e.db.deleteFrom("vms").where("id", "=", vm.id).execute();
+  },
+};

@@ -1,0 +1,103 @@
+/**
+ * Starts a VM: pick an up host of its cluster (fewest running VMs), prepare each active disk's
+ * image there, then hand the node the full VM definition (nodes keep no VM configuration). The
+ * status recorded is the one the node returns; later ones come from the VM monitor.
+ * Compensation tears down what was prepared.
+ */
+import { z } from "zod";
+import { conflict } from "../api/fault.js";
+import { parseInput, Ref } from "../api/input.js";
+import { type Host, now, num, type Vm } from "../db/schema.js";
+import type { Engine } from "../engine.js";
+import { vmStatusOf } from "../monitoring/vmstatus.js";
+import type { CommandDef } from "./command.js";
+import { driveSpec, drivesOf, teardownDrives, type VmDrive } from "./drives.js";
+import { byRef, mustById } from "./lookup.js";
+
+const MiB = 1024 * 1024;
+
+/** The action body: oVirt's start parameters are accepted and ignored, except a host to run on (Vela extension). */
+const Input = z.object({ host: Ref.optional(), vm: z.object({ placement_policy: z.object({ hosts: z.object({ host: z.union([Ref, z.array(Ref)]) }).optional() }).optional() }).optional() });
+
+interface Plan {
+  vm: Vm;
+  host: Host;
+  drives: VmDrive[];
+}
+
+/** Up hosts of the cluster, least loaded first. */
+async function candidates(e: Engine, clusterId: string): Promise<Host[]> {
+  const hosts = await e.db.selectFrom("hosts").selectAll().where("cluster_id", "=", clusterId).where("status", "=", "up").execute();
+  const load = await e.db
+    .selectFrom("vms")
+    .select(["run_on_host_id", (eb) => eb.fn.countAll<number>().as("n")])
+    .where("status", "!=", "down")
+    .groupBy("run_on_host_id")
+    .execute();
+  const byHost = new Map(load.map((l) => [l.run_on_host_id, Number(l.n)]));
+  return hosts.sort((a, b) => (byHost.get(a.id) ?? 0) - (byHost.get(b.id) ?? 0) || a.spm_id - b.spm_id);
+}
+
+export const RunVm: CommandDef<{ id: string; body: unknown }, Plan, Vm> = {
+  name: "run VM",
+  locks: (i) => [`vm:${i.id}`],
+  async validate(e, { id, body }) {
+    const vm = await mustById(e, "vms", id);
+    const p = parseInput(Input, body, "action", "start");
+    if (vm.status !== "down") throw conflict(`Cannot run VM ${vm.name}. VM is ${vm.status === "up" ? "running" : vm.status}.`);
+    const drives = await drivesOf(e, vm.id);
+    for (const d of drives) {
+      if (d.disk.status !== "ok") throw conflict(`Cannot run VM ${vm.name}: disk ${d.disk.alias} is ${d.disk.status}`);
+      if (e.locks.isHeld(`disk:${d.disk.id}`)) throw conflict(`Cannot run VM ${vm.name}: an operation on disk ${d.disk.alias} is in progress`);
+      if (!d.dcId || d.domainStatus !== "active") throw conflict(`Cannot run VM ${vm.name}: the storage domain of disk ${d.disk.alias} is not active`);
+    }
+    const cluster = await mustById(e, "clusters", vm.cluster_id);
+    if (drives.some((d) => d.dcId !== cluster.data_center_id)) throw conflict(`Cannot run VM ${vm.name}: a disk lies outside the cluster's data center`);
+    const pinned = p.host ?? (() => {
+      const h = p.vm?.placement_policy?.hosts?.host;
+      return Array.isArray(h) ? h[0] : h;
+    })();
+    let host: Host | undefined;
+    if (pinned) {
+      host = await byRef(e, "hosts", pinned);
+      if (host.cluster_id !== vm.cluster_id) throw conflict(`Cannot run VM ${vm.name} on host ${host.name}: the host is in another cluster`);
+      if (host.status !== "up") throw conflict(`Cannot run VM ${vm.name} on host ${host.name}: the host is ${host.status}`);
+    } else {
+      host = (await candidates(e, vm.cluster_id))[0];
+      if (!host) throw conflict(`Cannot run VM ${vm.name}. There is no host up in cluster ${cluster.name}.`);
+    }
+    return { vm, host, drives };
+  },
+  describe: (p) => `Launching VM ${p.vm.name}`,
+  async execute(e, { vm, host, drives }, { revert }) {
+    const client = e.nodes.for(host);
+    const prepared: VmDrive[] = [];
+    revert.push("tear down images", () => teardownDrives(e, host, prepared));
+    for (const d of drives) {
+      await client.call("prepareImage", { sdUUID: d.disk.storage_domain_id, spUUID: d.dcId as string, imgUUID: d.disk.id, leafUUID: d.disk.image_id });
+      prepared.push(d);
+    }
+    e.vmTouched.set(vm.id, Date.now());
+    const result = await client.call("create", {
+      vmParams: {
+        vmId: vm.id,
+        vmName: vm.name,
+        memSize: num(vm.memory) / MiB,
+        smp: vm.cpu_sockets * vm.cpu_cores * vm.cpu_threads,
+        drives: drives.map(driveSpec),
+        nics: [],
+        display: "vnc",
+        kernel: vm.kernel ?? undefined,
+        initrd: vm.initrd ?? undefined,
+        kernelArgs: vm.cmdline ?? undefined,
+      },
+    });
+    const reported = vmStatusOf((result as { status?: unknown } | undefined)?.status);
+    const status = reported === "unknown" || reported === "down" ? "wait_for_launch" : reported;
+    const at = now();
+    e.vmTouched.set(vm.id, Date.now());
+    await e.db.updateTable("vms").set({ status, run_on_host_id: host.id, start_time: at, stop_time: null }).where("id", "=", vm.id).execute();
+    e.log.info({ vm: vm.name, host: host.name, status }, "VM started");
+    return { ...vm, status, run_on_host_id: host.id, start_time: at, stop_time: null };
+  },
+};

@@ -1,0 +1,101 @@
+/**
+ * How every user action runs: take the entity locks → validate (inside the locks, so the checked
+ * state cannot change underneath) → execute, pushing an undo for each step onto a revert stack →
+ * on failure run the undos in reverse (compensate) and report a fault; the engine's state is then
+ * as before. Each run is recorded as a job. A command may keep its locks and job open past the
+ * request (`detach`) when a node task finishes later.
+ */
+import type { Engine } from "../engine.js";
+import { ApiFault, nodeFailed } from "../api/fault.js";
+import { NodeError, NodeUnreachable } from "../hosts/client.js";
+import { endJob, startJob, TaskFailed, TaskLost } from "../jobs/jobs.js";
+
+/** Undo steps of a command, run last-in first-out. */
+export class Revert {
+  private undos: { what: string; fn: () => Promise<unknown> }[] = [];
+
+  push(what: string, fn: () => Promise<unknown>): void {
+    this.undos.push({ what, fn });
+  }
+
+  async run(e: Engine): Promise<void> {
+    for (const u of this.undos.reverse()) {
+      try {
+        await u.fn();
+      } catch (err) {
+        e.log.error({ err, undo: u.what }, "compensation step failed");
+      }
+    }
+    this.undos = [];
+  }
+}
+
+export interface Exec {
+  revert: Revert;
+  jobId: string;
+  /**
+   * Hand the job and locks to work that continues after the request: the command's finisher
+   * must call `done(status)` exactly once.
+   */
+  detach(): (status: "finished" | "failed") => Promise<void>;
+}
+
+export interface CommandDef<I, P, O> {
+  /** Verb phrase for messages: "add Disk", "run VM". */
+  name: string;
+  /** Lock keys from the raw input (e.g. "vm:<id>", "name:vm:<name>"). */
+  locks(input: I): string[];
+  validate(e: Engine, input: I): Promise<P>;
+  describe(plan: P): string;
+  execute(e: Engine, plan: P, x: Exec): Promise<O>;
+}
+
+/** Turns a node-side failure into the fault the client sees. */
+export function faultOf(err: unknown, what: string): unknown {
+  if (err instanceof ApiFault) return err;
+  if (err instanceof NodeError || err instanceof TaskFailed) {
+    const msg = err instanceof NodeError ? err.nodeMessage : err.nodeMessage;
+    return nodeFailed(`Cannot ${what}: ${msg} (VDSM code ${err.code})`, err);
+  }
+  if (err instanceof NodeUnreachable) return new ApiFault(503, "Operation Failed", `Cannot ${what}: ${err.message}`, { cause: err });
+  if (err instanceof TaskLost) return nodeFailed(`Cannot ${what}: ${err.message}`, err);
+  return err;
+}
+
+export async function runCommand<I, P, O>(e: Engine, cmd: CommandDef<I, P, O>, input: I): Promise<O> {
+  const release = e.locks.acquire(cmd.locks(input), cmd.name);
+  let detached = false;
+  try {
+    const plan = await cmd.validate(e, input);
+    const description = cmd.describe(plan);
+    const jobId = await startJob(e, description, cmd.name);
+    const revert = new Revert();
+    const exec: Exec = {
+      revert,
+      jobId,
+      detach() {
+        detached = true;
+        let finished = false;
+        return async (status) => {
+          if (finished) return;
+          finished = true;
+          release();
+          await endJob(e, jobId, status);
+        };
+      },
+    };
+    try {
+      const out = await cmd.execute(e, plan, exec);
+      if (!detached) await endJob(e, jobId, "finished");
+      return out;
+    } catch (err) {
+      await revert.run(e);
+      await endJob(e, jobId, "failed").catch(() => undefined);
+      e.log.warn({ err, command: cmd.name, job: jobId }, "command failed");
+      detached = false;
+      throw faultOf(err, cmd.name);
+    }
+  } finally {
+    if (!detached) release();
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Finding entities by id or by reference (`{id}` or `{name}`) and the small derived facts commands
+ * share (a domain's data center, a data center's SPM). Missing entities are 404 faults.
+ */
+import type { Selectable } from "kysely";
+import type { Ref } from "../api/input.js";
+import { conflict, notFound } from "../api/fault.js";
+import type { Engine } from "../engine.js";
+import type { Database, DataCenter, Host, StorageDomain } from "../db/schema.js";
+
+type Named = "data_centers" | "clusters" | "hosts" | "storage_domains" | "vms" | "templates";
+
+const WHAT: Record<Named, string> = {
+  data_centers: "Data Center",
+  clusters: "Cluster",
+  hosts: "Host",
+  storage_domains: "Storage Domain",
+  vms: "VM",
+  templates: "Template",
+};
+
+export async function byId<T extends Named | "disks">(e: Engine, table: T, id: string): Promise<Selectable<Database[T]> | undefined> {
+  // biome-ignore lint/suspicious/noExplicitAny: generic table access; the result type is restored below
+  const row = await (e.db as any).selectFrom(table).selectAll().where("id", "=", id).executeTakeFirst();
+  return row as Selectable<Database[T]> | undefined;
+}
+
+export async function mustById<T extends Named | "disks">(e: Engine, table: T, id: string): Promise<Selectable<Database[T]>> {
+  const row = await byId(e, table, id);
+  if (!row) throw notFound(table === "disks" ? "Disk" : WHAT[table as Named], id);
+  return row;
+}
+
+export async function byRef<T extends Named>(e: Engine, table: T, ref: Ref): Promise<Selectable<Database[T]>> {
+  if (ref.id) return mustById(e, table, ref.id);
+  // biome-ignore lint/suspicious/noExplicitAny: generic table access; the result type is restored below
+  const row = await (e.db as any).selectFrom(table).selectAll().where("name", "=", ref.name).executeTakeFirst();
+  if (!row) throw notFound(WHAT[table], `name=${ref.name}`);
+  return row as Selectable<Database[T]>;
+}
+
+/** The data center a domain is attached to (and the attachment), if any. */
+export async function attachmentOf(e: Engine, sdId: string) {
+  return e.db.selectFrom("storage_domain_attachments").selectAll().where("storage_domain_id", "=", sdId).executeTakeFirst();
+}
+
+/** Hosts of the data center's clusters, optionally only those with a status. */
+export async function hostsOfDc(e: Engine, dcId: string, status?: string): Promise<Host[]> {
+  let q = e.db
+    .selectFrom("hosts")
+    .innerJoin("clusters", "clusters.id", "hosts.cluster_id")
+    .selectAll("hosts")
+    .where("clusters.data_center_id", "=", dcId);
+  if (status) q = q.where("hosts.status", "=", status);
+  return q.orderBy("hosts.spm_id").execute();
+}
+
+/** The data center's SPM host, which must be up: the only host that may change pool metadata. */
+export async function spmOf(e: Engine, dc: DataCenter, what: string): Promise<Host> {
+  if (!dc.master_domain_id) throw conflict(`Cannot ${what}: data center ${dc.name} has no storage pool (no master storage domain attached)`);
+  const host = dc.spm_host_id ? await byId(e, "hosts", dc.spm_host_id) : undefined;
+  if (!host || host.status !== "up") throw conflict(`Cannot ${what}: data center ${dc.name} has no SPM host up`);
+  return host;
+}
+
+/** A domain usable for images: attached to a data center and active there. */
+export async function activeDomain(e: Engine, sd: StorageDomain, what: string): Promise<DataCenter> {
+  const att = await attachmentOf(e, sd.id);
+  if (!att) throw conflict(`Cannot ${what}: storage domain ${sd.name} is not attached to a data center`);
+  if (att.status !== "active") throw conflict(`Cannot ${what}: storage domain ${sd.name} is ${att.status}, not active`);
+  return mustById(e, "data_centers", att.data_center_id);
+}

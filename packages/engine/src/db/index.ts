@@ -1,0 +1,30 @@
+/**
+ * Opens the engine database and brings its schema to the latest migration. Fails the start-up
+ * (throws) rather than run against a half-migrated schema.
+ */
+import { Kysely } from "kysely";
+import { Migrator } from "kysely/migration";
+import { chooseDialect } from "./dialect.js";
+import { provider } from "./migrations.js";
+import type { Database } from "./schema.js";
+
+export type Db = Kysely<Database>;
+
+export interface OpenDb {
+  db: Db;
+  kind: "sqlite" | "postgres";
+  close(): Promise<void>;
+}
+
+export async function openDb(opts: { dbFile: string; url?: string }): Promise<OpenDb> {
+  const choice = chooseDialect(opts);
+  const db = new Kysely<Database>({ dialect: choice.dialect });
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    await db.destroy();
+    const failed = results?.find((r) => r.status === "Error")?.migrationName;
+    throw new Error(`database migration ${failed ?? ""} failed: ${(error as Error).message ?? String(error)}`, { cause: error });
+  }
+  return { db, kind: choice.kind, close: () => db.destroy() };
+}

@@ -1,0 +1,228 @@
+/**
+ * Schema migrations, provided in code (no migration files to find at run time, so start-up does
+ * no directory scan). Names sort in order; a released migration is never edited, only followed.
+ * Only portable column types (text, integer, bigint) so the same migrations run on PostgreSQL.
+ */
+import { randomUUID } from "node:crypto";
+import type { Kysely } from "kysely";
+import type { Migration, MigrationProvider } from "kysely/migration";
+import { BLANK_TEMPLATE_ID } from "./ids.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: migrations must not depend on the current schema type
+type AnyDb = Kysely<any>;
+
+const initial: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable("data_centers")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("name", "text", (c) => c.notNull().unique())
+      .addColumn("description", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("comment", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("local", "integer", (c) => c.notNull().defaultTo(0))
+      .addColumn("storage_format", "text", (c) => c.notNull().defaultTo("v5"))
+      .addColumn("version_major", "integer", (c) => c.notNull())
+      .addColumn("version_minor", "integer", (c) => c.notNull())
+      .addColumn("master_domain_id", "text")
+      .addColumn("master_version", "integer", (c) => c.notNull().defaultTo(0))
+      .addColumn("spm_host_id", "text")
+      .addColumn("created_at", "text", (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable("clusters")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("name", "text", (c) => c.notNull().unique())
+      .addColumn("description", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("comment", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("data_center_id", "text", (c) => c.references("data_centers.id"))
+      .addColumn("cpu_architecture", "text", (c) => c.notNull().defaultTo("x86_64"))
+      .addColumn("cpu_type", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("version_major", "integer", (c) => c.notNull())
+      .addColumn("version_minor", "integer", (c) => c.notNull())
+      .addColumn("created_at", "text", (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable("hosts")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("name", "text", (c) => c.notNull().unique())
+      .addColumn("description", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("comment", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("address", "text", (c) => c.notNull())
+      .addColumn("port", "integer", (c) => c.notNull())
+      .addColumn("cluster_id", "text", (c) => c.notNull().references("clusters.id"))
+      .addColumn("status", "text", (c) => c.notNull())
+      .addColumn("spm_id", "integer", (c) => c.notNull().unique())
+      .addColumn("spm_priority", "integer", (c) => c.notNull().defaultTo(5))
+      .addColumn("capabilities", "text", (c) => c.notNull().defaultTo("{}"))
+      .addColumn("last_seen", "text")
+      .addColumn("created_at", "text", (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable("storage_domains")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("name", "text", (c) => c.notNull().unique())
+      .addColumn("description", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("comment", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("type", "text", (c) => c.notNull())
+      .addColumn("storage_type", "text", (c) => c.notNull())
+      .addColumn("storage_address", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("storage_path", "text", (c) => c.notNull())
+      .addColumn("mount_options", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("vfs_type", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("connection_id", "text", (c) => c.notNull())
+      .addColumn("storage_format", "text", (c) => c.notNull().defaultTo("v5"))
+      .addColumn("available", "bigint")
+      .addColumn("used", "bigint")
+      .addColumn("committed", "bigint", (c) => c.notNull().defaultTo(0))
+      .addColumn("host_id", "text")
+      .addColumn("created_at", "text", (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable("storage_domain_attachments")
+      .addColumn("data_center_id", "text", (c) => c.notNull().references("data_centers.id"))
+      .addColumn("storage_domain_id", "text", (c) => c.notNull().references("storage_domains.id"))
+      .addColumn("status", "text", (c) => c.notNull())
+      .addColumn("master", "integer", (c) => c.notNull().defaultTo(0))
+      .addPrimaryKeyConstraint("sda_pk", ["data_center_id", "storage_domain_id"])
+      .execute();
+
+    await db.schema
+      .createTable("disks")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("image_id", "text", (c) => c.notNull())
+      .addColumn("storage_domain_id", "text", (c) => c.notNull().references("storage_domains.id"))
+      .addColumn("alias", "text", (c) => c.notNull())
+      .addColumn("description", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("provisioned_size", "bigint", (c) => c.notNull())
+      .addColumn("actual_size", "bigint", (c) => c.notNull().defaultTo(0))
+      .addColumn("initial_size", "bigint")
+      .addColumn("format", "text", (c) => c.notNull())
+      .addColumn("sparse", "integer", (c) => c.notNull())
+      .addColumn("shareable", "integer", (c) => c.notNull().defaultTo(0))
+      .addColumn("wipe_after_delete", "integer", (c) => c.notNull().defaultTo(0))
+      .addColumn("status", "text", (c) => c.notNull())
+      .addColumn("content_type", "text", (c) => c.notNull().defaultTo("data"))
+      .addColumn("created_at", "text", (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable("templates")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("name", "text", (c) => c.notNull())
+      .addColumn("description", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("comment", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("cluster_id", "text")
+      .addColumn("memory", "bigint", (c) => c.notNull())
+      .addColumn("cpu_sockets", "integer", (c) => c.notNull().defaultTo(1))
+      .addColumn("cpu_cores", "integer", (c) => c.notNull().defaultTo(1))
+      .addColumn("cpu_threads", "integer", (c) => c.notNull().defaultTo(1))
+      .addColumn("os_type", "text", (c) => c.notNull().defaultTo("other"))
+      .addColumn("status", "text", (c) => c.notNull().defaultTo("ok"))
+      .addColumn("version_number", "integer", (c) => c.notNull().defaultTo(1))
+      .addColumn("created_at", "text", (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable("vms")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("name", "text", (c) => c.notNull().unique())
+      .addColumn("description", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("comment", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("cluster_id", "text", (c) => c.notNull().references("clusters.id"))
+      .addColumn("template_id", "text", (c) => c.notNull().references("templates.id"))
+      .addColumn("memory", "bigint", (c) => c.notNull())
+      .addColumn("cpu_sockets", "integer", (c) => c.notNull())
+      .addColumn("cpu_cores", "integer", (c) => c.notNull())
+      .addColumn("cpu_threads", "integer", (c) => c.notNull())
+      .addColumn("os_type", "text", (c) => c.notNull())
+      .addColumn("boot_devices", "text", (c) => c.notNull())
+      .addColumn("kernel", "text")
+      .addColumn("initrd", "text")
+      .addColumn("cmdline", "text")
+      .addColumn("display_type", "text", (c) => c.notNull())
+      .addColumn("stateless", "integer", (c) => c.notNull().defaultTo(0))
+      .addColumn("high_availability", "integer", (c) => c.notNull().defaultTo(0))
+      .addColumn("status", "text", (c) => c.notNull())
+      .addColumn("run_on_host_id", "text")
+      .addColumn("start_time", "text")
+      .addColumn("stop_time", "text")
+      .addColumn("created_at", "text", (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable("disk_attachments")
+      .addColumn("vm_id", "text", (c) => c.notNull().references("vms.id"))
+      .addColumn("disk_id", "text", (c) => c.notNull().references("disks.id"))
+      .addColumn("interface", "text", (c) => c.notNull())
+      .addColumn("bootable", "integer", (c) => c.notNull())
+      .addColumn("active", "integer", (c) => c.notNull())
+      .addColumn("read_only", "integer", (c) => c.notNull())
+      .addColumn("pass_discard", "integer", (c) => c.notNull().defaultTo(0))
+      .addPrimaryKeyConstraint("da_pk", ["vm_id", "disk_id"])
+      .execute();
+    await db.schema.createIndex("da_disk").on("disk_attachments").column("disk_id").execute();
+
+    await db.schema
+      .createTable("jobs")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("description", "text", (c) => c.notNull())
+      .addColumn("status", "text", (c) => c.notNull())
+      .addColumn("action_type", "text", (c) => c.notNull())
+      .addColumn("payload", "text", (c) => c.notNull().defaultTo("{}"))
+      .addColumn("start_time", "text", (c) => c.notNull())
+      .addColumn("end_time", "text")
+      .addColumn("last_updated", "text", (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable("steps")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("job_id", "text", (c) => c.notNull().references("jobs.id"))
+      .addColumn("number", "integer", (c) => c.notNull())
+      .addColumn("type", "text", (c) => c.notNull())
+      .addColumn("description", "text", (c) => c.notNull())
+      .addColumn("status", "text", (c) => c.notNull())
+      .addColumn("progress", "integer", (c) => c.notNull().defaultTo(0))
+      .addColumn("task_id", "text")
+      .addColumn("host_id", "text")
+      .addColumn("start_time", "text", (c) => c.notNull())
+      .addColumn("end_time", "text")
+      .execute();
+    await db.schema.createIndex("steps_job").on("steps").column("job_id").execute();
+  },
+};
+
+/** The objects every oVirt installation starts with: Default data center and cluster, Blank template. */
+const seed: Migration = {
+  async up(db: AnyDb) {
+    const at = new Date().toISOString();
+    const dcId = randomUUID();
+    await db
+      .insertInto("data_centers")
+      .values({ id: dcId, name: "Default", description: "The default Data Center", version_major: 4, version_minor: 7, created_at: at })
+      .execute();
+    await db
+      .insertInto("clusters")
+      .values({ id: randomUUID(), name: "Default", description: "The default server cluster", data_center_id: dcId, version_major: 4, version_minor: 7, created_at: at })
+      .execute();
+    await db
+      .insertInto("templates")
+      .values({ id: BLANK_TEMPLATE_ID, name: "Blank", description: "Blank template", memory: 1024 * 1024 * 1024, created_at: at })
+      .execute();
+  },
+};
+
+const migrations: Record<string, Migration> = {
+  "0001_initial": initial,
+  "0002_seed": seed,
+};
+
+export const provider: MigrationProvider = {
+  async getMigrations() {
+    return migrations;
+  },
+};

@@ -1,0 +1,231 @@
+/**
+ * The engine database, as Kysely sees it. Column types are portable between SQLite and
+ * PostgreSQL: booleans are 0/1 integers, times are ISO-8601 text, sizes are bigint (read back
+ * through `num()` because PostgreSQL drivers return bigint as a string).
+ * Rows are the engine's configuration truth; runtime state (VM/host status) is what nodes report.
+ */
+import type { Generated, Insertable, Selectable, Updateable } from "kysely";
+
+export interface DataCentersTable {
+  id: string;
+  name: string;
+  description: string;
+  comment: string;
+  local: number;
+  storage_format: string;
+  version_major: number;
+  version_minor: number;
+  /** The pool's master domain; null = no pool yet (status uninitialized). */
+  master_domain_id: string | null;
+  master_version: number;
+  /** Host holding the SPM role, as last confirmed by getSpmStatus. */
+  spm_host_id: string | null;
+  created_at: string;
+}
+
+export interface ClustersTable {
+  id: string;
+  name: string;
+  description: string;
+  comment: string;
+  data_center_id: string | null;
+  cpu_architecture: string;
+  cpu_type: string;
+  version_major: number;
+  version_minor: number;
+  created_at: string;
+}
+
+export interface HostsTable {
+  id: string;
+  name: string;
+  description: string;
+  comment: string;
+  address: string;
+  port: number;
+  cluster_id: string;
+  status: string;
+  /** The host id used in the pool (VDSM's hostID for connectStoragePool and leases), 1..2000. */
+  spm_id: number;
+  spm_priority: number;
+  /** JSON of the capabilities the node sent at registration / getVdsCapabilities. */
+  capabilities: string;
+  last_seen: string | null;
+  created_at: string;
+}
+
+export interface StorageDomainsTable {
+  id: string;
+  name: string;
+  description: string;
+  comment: string;
+  /** data | iso | export */
+  type: string;
+  /** nfs | localfs | posixfs */
+  storage_type: string;
+  storage_address: string;
+  storage_path: string;
+  mount_options: string;
+  vfs_type: string;
+  /** Id of the storage server connection handed to connectStorageServer. */
+  connection_id: string;
+  storage_format: string;
+  available: number | null;
+  used: number | null;
+  committed: number;
+  /** Host that created it (used to reach the storage before it is attached). */
+  host_id: string | null;
+  created_at: string;
+}
+
+/** A domain attached to a data center (oVirt's storage_pool_iso_map), with its status there. */
+export interface StorageDomainAttachmentsTable {
+  data_center_id: string;
+  storage_domain_id: string;
+  status: string;
+  master: number;
+}
+
+export interface DisksTable {
+  /** The image UUID. */
+  id: string;
+  /** The leaf volume UUID. */
+  image_id: string;
+  storage_domain_id: string;
+  alias: string;
+  description: string;
+  provisioned_size: number;
+  actual_size: number;
+  initial_size: number | null;
+  /** cow | raw */
+  format: string;
+  sparse: number;
+  shareable: number;
+  wipe_after_delete: number;
+  /** ok | locked | illegal */
+  status: string;
+  content_type: string;
+  created_at: string;
+}
+
+export interface VmsTable {
+  id: string;
+  name: string;
+  description: string;
+  comment: string;
+  cluster_id: string;
+  template_id: string;
+  memory: number;
+  cpu_sockets: number;
+  cpu_cores: number;
+  cpu_threads: number;
+  os_type: string;
+  /** JSON array of boot devices (hd, cdrom, network). */
+  boot_devices: string;
+  kernel: string | null;
+  initrd: string | null;
+  cmdline: string | null;
+  display_type: string;
+  stateless: number;
+  high_availability: number;
+  /** Runtime state as last reported by a node. */
+  status: string;
+  run_on_host_id: string | null;
+  start_time: string | null;
+  stop_time: string | null;
+  created_at: string;
+}
+
+export interface DiskAttachmentsTable {
+  vm_id: string;
+  disk_id: string;
+  interface: string;
+  bootable: number;
+  active: number;
+  read_only: number;
+  pass_discard: number;
+}
+
+export interface TemplatesTable {
+  id: string;
+  name: string;
+  description: string;
+  comment: string;
+  cluster_id: string | null;
+  memory: number;
+  cpu_sockets: number;
+  cpu_cores: number;
+  cpu_threads: number;
+  os_type: string;
+  status: string;
+  version_number: number;
+  created_at: string;
+}
+
+export interface JobsTable {
+  id: string;
+  description: string;
+  /** started | finished | failed | aborted */
+  status: string;
+  /** Command that owns the job, for recovery after a restart. */
+  action_type: string;
+  /** JSON the command needs to finish the job after a restart. */
+  payload: string;
+  start_time: string;
+  end_time: string | null;
+  last_updated: string;
+}
+
+export interface StepsTable {
+  id: string;
+  job_id: string;
+  number: number;
+  /** validating | executing | finalizing */
+  type: string;
+  description: string;
+  status: string;
+  progress: number;
+  /** Node task driving this step, and the host that runs it. */
+  task_id: string | null;
+  host_id: string | null;
+  start_time: string;
+  end_time: string | null;
+}
+
+export interface Database {
+  data_centers: DataCentersTable;
+  clusters: ClustersTable;
+  hosts: HostsTable;
+  storage_domains: StorageDomainsTable;
+  storage_domain_attachments: StorageDomainAttachmentsTable;
+  disks: DisksTable;
+  vms: VmsTable;
+  disk_attachments: DiskAttachmentsTable;
+  templates: TemplatesTable;
+  jobs: JobsTable;
+  steps: StepsTable;
+}
+
+export type DataCenter = Selectable<DataCentersTable>;
+export type Cluster = Selectable<ClustersTable>;
+export type Host = Selectable<HostsTable>;
+export type StorageDomain = Selectable<StorageDomainsTable>;
+export type StorageDomainAttachment = Selectable<StorageDomainAttachmentsTable>;
+export type Disk = Selectable<DisksTable>;
+export type Vm = Selectable<VmsTable>;
+export type DiskAttachment = Selectable<DiskAttachmentsTable>;
+export type Template = Selectable<TemplatesTable>;
+export type Job = Selectable<JobsTable>;
+export type Step = Selectable<StepsTable>;
+export type NewVm = Insertable<VmsTable>;
+export type VmUpdate = Updateable<VmsTable>;
+export type { Generated };
+
+/** bigint columns come back as strings from PostgreSQL drivers. */
+export function num(v: number | string | bigint | null): number {
+  return v === null ? 0 : Number(v);
+}
+
+export function now(): string {
+  return new Date().toISOString();
+}

@@ -1,0 +1,89 @@
+/**
+ * The engine's shared context handed to resources, commands and monitors: configuration, logger,
+ * database, node clients, entity locks and background work. Holds no business logic itself.
+ */
+import type { EngineConfig } from "./config.js";
+import type { Db } from "./db/index.js";
+import { NodeClients } from "./hosts/client.js";
+import type { Logger } from "./log.js";
+import { conflict } from "./api/fault.js";
+
+/**
+ * Exclusive in-memory locks on entities (oVirt's "EngineLock"): a command takes the locks of the
+ * objects it changes and fails fast with 409 if another command holds one.
+ */
+export class Locks {
+  private held = new Map<string, string>();
+
+  /** Takes all keys or none; returns the release function. */
+  acquire(keys: string[], owner: string): () => void {
+    for (const k of keys) {
+      const by = this.held.get(k);
+      if (by) throw conflict(`Cannot ${owner}: related operation is currently in progress (${by}). Please try again later.`);
+    }
+    for (const k of keys) this.held.set(k, owner);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      for (const k of keys) if (this.held.get(k) === owner) this.held.delete(k);
+    };
+  }
+
+  isHeld(key: string): boolean {
+    return this.held.has(key);
+  }
+}
+
+/** Work that outlives the request that started it (task polling, monitors); errors are logged, never lost. */
+export class Background {
+  private running = new Set<Promise<unknown>>();
+  stopping = false;
+
+  constructor(private log: Logger) {}
+
+  run(name: string, fn: () => Promise<unknown>): void {
+    const p = fn()
+      .catch((err: unknown) => this.log.error({ err, work: name }, "background work failed"))
+      .finally(() => this.running.delete(p));
+    this.running.add(p);
+  }
+
+  async drain(): Promise<void> {
+    this.stopping = true;
+    await Promise.allSettled([...this.running]);
+  }
+}
+
+export interface Engine {
+  cfg: EngineConfig;
+  log: Logger;
+  db: Db;
+  nodes: NodeClients;
+  locks: Locks;
+  bg: Background;
+  startedAt: Date;
+  /**
+   * When a command last changed each VM's runtime state (ms). The VM monitor ignores a report
+   * taken before that moment, so a poll racing a start or stop cannot undo it.
+   */
+  vmTouched: Map<string, number>;
+}
+
+export function createEngine(cfg: EngineConfig, log: Logger, db: Db): Engine {
+  return {
+    cfg,
+    log,
+    db,
+    nodes: new NodeClients({ timeoutMs: cfg.nodeCallTimeoutMs, log: log.child({ mod: "node-client" }) }),
+    locks: new Locks(),
+    bg: new Background(log),
+    startedAt: new Date(),
+    vmTouched: new Map(),
+  };
+}
+
+/** Resolves after ms, or at once when the engine is stopping. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}

@@ -1,0 +1,184 @@
+/**
+ * The engine's client of a node agent: JSON-RPC 2.0 over HTTP (POST /jsonrpc), typed from the
+ * protocol verb table. Arguments are checked against the verb's schemas before they leave (an
+ * engine bug must not reach a node); the wire uses the VDSM 4.x JSON names.
+ * Never retries a call by itself: callers decide, since most verbs are not idempotent.
+ * The protocol module (and zod with it) is loaded on the first call, off the start-up path.
+ */
+import { Agent, request } from "node:http";
+import type { InputOf, VerbName, Verbs } from "@vela/protocol";
+import type { Logger } from "../log.js";
+
+/** The node answered with a JSON-RPC error (VDSM code and message). */
+export class NodeError extends Error {
+  constructor(
+    readonly verb: string,
+    readonly code: number,
+    readonly nodeMessage: string,
+  ) {
+    super(`${verb} failed on node: ${nodeMessage} (code ${code})`);
+    this.name = "NodeError";
+  }
+}
+
+/** The node could not be reached or did not answer in time. */
+export class NodeUnreachable extends Error {
+  constructor(
+    readonly verb: string,
+    readonly target: string,
+    cause: unknown,
+  ) {
+    super(`${verb}: node ${target} unreachable: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = "NodeUnreachable";
+  }
+}
+
+export interface NodeTarget {
+  address: string;
+  port: number;
+}
+
+/** What the verbs the engine uses return as JSON-RPC `result` (VDSM 4.x shapes). */
+export interface TaskStatus {
+  taskID?: string;
+  taskState: string;
+  taskResult: string;
+  code: number;
+  message: string;
+}
+export interface SpmStatus {
+  spmStatus: string;
+  spmLver: number | string;
+  spmId: number | string;
+}
+export interface VmStats {
+  vmId: string;
+  status: string;
+  exitCode?: number;
+  exitMessage?: string;
+  [k: string]: unknown;
+}
+export interface ResultOf {
+  createVolume: string;
+  deleteVolume: string;
+  spmStart: string;
+  getSpmStatus: SpmStatus;
+  getTaskStatus: TaskStatus;
+  getAllVmStats: VmStats[];
+  connectStorageServer: { id: string; status: number }[];
+  create: Record<string, unknown>;
+  prepareImage: Record<string, unknown>;
+  getVdsStats: Record<string, unknown>;
+  getVdsCapabilities: Record<string, unknown>;
+  getStorageDomainInfo: Record<string, unknown>;
+  getStorageDomainStats: Record<string, unknown>;
+  getVolumeInfo: Record<string, unknown>;
+}
+export type Result<K extends VerbName> = K extends keyof ResultOf ? ResultOf[K] : unknown;
+
+/** A verb's arguments, where those that may be undefined (optional, defaulted) may be left out. */
+type Required_<T> = { [K in keyof T as undefined extends T[K] ? never : K]: T[K] };
+type Optional_<T> = { [K in keyof T as undefined extends T[K] ? K : never]?: T[K] };
+export type CallInput<K extends VerbName> = Required_<InputOf<Verbs[K]>> & Optional_<InputOf<Verbs[K]>>;
+
+type Protocol = typeof import("@vela/protocol");
+let protocol: Promise<Protocol> | undefined;
+function loadProtocol(): Promise<Protocol> {
+  protocol ??= import("@vela/protocol");
+  return protocol;
+}
+
+let nextId = 1;
+
+export class NodeClient {
+  constructor(
+    readonly target: NodeTarget,
+    private agent: Agent,
+    private timeoutMs: number,
+    private log: Logger,
+  ) {}
+
+  get label(): string {
+    return `${this.target.address}:${this.target.port}`;
+  }
+
+  /** Calls one verb; resolves with its JSON-RPC result. */
+  async call<K extends VerbName>(name: K, input: CallInput<K>, opts: { timeoutMs?: number } = {}): Promise<Result<K>> {
+    const { verbs } = await loadProtocol();
+    const def = verbs[name];
+    const params: Record<string, unknown> = {};
+    const args = input as Record<string, unknown>;
+    for (const param of def.params) {
+      const v = args[param.name];
+      if (v === undefined) continue;
+      const r = param.schema.safeParse(v);
+      if (!r.success) throw new Error(`engine bug: ${name}.${param.name} invalid: ${r.error.issues[0]?.message}`);
+      params[param.json] = v;
+    }
+    const id = nextId++;
+    const body = JSON.stringify({ jsonrpc: "2.0", id, method: def.json, params });
+    const started = Date.now();
+    let reply: unknown;
+    try {
+      reply = await this.post(body, opts.timeoutMs ?? this.timeoutMs);
+    } catch (err) {
+      throw new NodeUnreachable(def.json, this.label, err);
+    }
+    const r = reply as { result?: unknown; error?: { code?: number; message?: string } };
+    this.log.debug({ node: this.label, verb: def.json, ms: Date.now() - started, ok: !r.error }, "node call");
+    if (r.error) throw new NodeError(def.json, Number(r.error.code ?? -1), String(r.error.message ?? "unknown error"));
+    if (!("result" in r)) throw new NodeError(def.json, -1, "reply without result");
+    return r.result as Result<K>;
+  }
+
+  private post(body: string, timeoutMs: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: this.target.address,
+          port: this.target.port,
+          path: "/jsonrpc",
+          method: "POST",
+          agent: this.agent,
+          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), accept: "application/json" },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on("data", (c: Buffer) => {
+            size += c.length;
+            if (size > 64 * 1024 * 1024) req.destroy(new Error("reply larger than 64 MiB"));
+            else chunks.push(c);
+          });
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            try {
+              resolve(JSON.parse(text));
+            } catch {
+              reject(new Error(`HTTP ${res.statusCode}: not JSON: ${text.slice(0, 200)}`));
+            }
+          });
+          res.on("error", reject);
+        },
+      );
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+}
+
+/** One client per node address, sharing a keep-alive agent. */
+export class NodeClients {
+  private agent = new Agent({ keepAlive: true, maxSockets: 8 });
+
+  constructor(private opts: { timeoutMs: number; log: Logger }) {}
+
+  for(target: NodeTarget): NodeClient {
+    return new NodeClient({ address: target.address, port: target.port }, this.agent, this.opts.timeoutMs, this.opts.log);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Storage conversations with nodes that several commands share: connecting a host to a domain's
+ * storage server and to a data center's pool, and making a host the SPM. The pool id is the data
+ * center id, as in oVirt. Never changes the database except the SPM record of a data center.
+ */
+import { BLANK_TEMPLATE_ID } from "../db/ids.js";
+import type { DataCenter, Host, StorageDomain } from "../db/schema.js";
+import { type Engine, sleep } from "../engine.js";
+import { NodeError } from "./client.js";
+
+const BLANK = BLANK_TEMPLATE_ID;
+
+/** VDSM storage type numbers. */
+const DOM_TYPE: Record<string, number> = { nfs: 1, localfs: 4, posixfs: 6 };
+
+export interface ConnectionSpec {
+  domType: number;
+  conList: { id: string; connection: string; vfs_type?: string; mnt_options?: string }[];
+  /** The typeSpecificArg of createStorageDomain: the connection string. */
+  connection: string;
+}
+
+export function connectionOf(sd: Pick<StorageDomain, "storage_type" | "storage_address" | "storage_path" | "connection_id" | "vfs_type" | "mount_options">): ConnectionSpec {
+  const domType = DOM_TYPE[sd.storage_type];
+  if (!domType) throw new Error(`unsupported storage type ${sd.storage_type}`);
+  const connection = sd.storage_address ? `${sd.storage_address}:${sd.storage_path}` : sd.storage_path;
+  const entry: ConnectionSpec["conList"][number] = { id: sd.connection_id, connection };
+  if (sd.vfs_type) entry.vfs_type = sd.vfs_type;
+  if (sd.mount_options) entry.mnt_options = sd.mount_options;
+  return { domType, conList: [entry], connection };
+}
+
+/** connectStorageServer reports per-connection status codes; any non-zero is a failure. */
+export async function connectServer(e: Engine, host: Host, sd: StorageDomain, poolId = BLANK): Promise<void> {
+  const c = connectionOf(sd);
+  const res = await e.nodes.for(host).call("connectStorageServer", { domType: c.domType, spUUID: poolId, conList: c.conList });
+  const bad = (Array.isArray(res) ? res : []).find((s) => Number(s.status) !== 0);
+  if (bad) throw new NodeError("StoragePool.connectStorageServer", Number(bad.status), `cannot connect to storage server ${c.connection}`);
+}
+
+export async function disconnectServer(e: Engine, host: Host, sd: StorageDomain, poolId = BLANK): Promise<void> {
+  const c = connectionOf(sd);
+  await e.nodes.for(host).call("disconnectStorageServer", { domType: c.domType, spUUID: poolId, conList: c.conList });
+}
+
+export async function connectPool(e: Engine, host: Host, dc: DataCenter): Promise<void> {
+  if (!dc.master_domain_id) return;
+  await e.nodes.for(host).call("connectStoragePool", {
+    spUUID: dc.id,
+    hostID: host.spm_id,
+    scsiKey: dc.id,
+    msdUUID: dc.master_domain_id,
+    masterVersion: dc.master_version,
+  });
+}
+
+/** Last known SPM generation per pool, for a takeover (prevLVER). */
+const lastLver = new Map<string, { id: number; lver: string }>();
+
+export async function spmStatus(e: Engine, host: Host, dc: DataCenter): Promise<{ status: string; id: number; lver: string }> {
+  const st = await e.nodes.for(host).call("getSpmStatus", { spUUID: dc.id });
+  const out = { status: String(st.spmStatus ?? ""), id: Number(st.spmId ?? -1), lver: String(st.spmLver ?? -1) };
+  if (out.status === "SPM") lastLver.set(dc.id, { id: out.id, lver: out.lver });
+  return out;
+}
+
+/**
+ * Makes `host` the SPM of the data center's pool and records it. spmStart is a node task; the
+ * role is confirmed by getSpmStatus, as VDSM's clients did.
+ */
+export async function startSpm(e: Engine, host: Host, dc: DataCenter, timeoutMs = 180_000): Promise<void> {
+  const prev = lastLver.get(dc.id);
+  const client = e.nodes.for(host);
+  const taskId = await client.call("spmStart", {
+    spUUID: dc.id,
+    prevID: prev && prev.id !== host.spm_id ? prev.id : -1,
+    prevLVER: prev ? prev.lver : "-1",
+    recoveryMode: 0,
+    scsiFencing: false,
+    maxHostID: 250,
+    domVersion: 5,
+  });
+  const deadline = Date.now() + timeoutMs;
+  let delay = 50;
+  for (;;) {
+    const st = await spmStatus(e, host, dc);
+    if (st.status === "SPM") break;
+    if (typeof taskId === "string") {
+      const t = await client.call("getTaskStatus", { taskID: taskId }).catch(() => undefined);
+      if (t && (t.taskState === "finished" || t.taskState === "failed") && t.taskResult !== "success") {
+        await client.call("clearTask", { taskID: taskId }).catch(() => undefined);
+        throw new NodeError("StoragePool.spmStart", Number(t.code ?? -1), String(t.message ?? "spmStart failed"));
+      }
+    }
+    if (Date.now() > deadline) throw new NodeError("StoragePool.spmStart", 851, `host ${host.name} did not become SPM in ${timeoutMs} ms`);
+    await sleep(delay);
+    delay = Math.min(delay * 2, 500);
+  }
+  if (typeof taskId === "string") await client.call("clearTask", { taskID: taskId }).catch(() => undefined);
+  await e.db.updateTable("data_centers").set({ spm_host_id: host.id }).where("id", "=", dc.id).execute();
+  e.log.info({ dc: dc.name, host: host.name }, "host is SPM");
+}
+
+/**
+ * Brings a host that just came up into its data center's pool: storage connections, pool
+ * connection, and the SPM role if nobody holds it. Idempotent: a host already connected is left as is.
+ */
+export async function joinPool(e: Engine, hostId: string): Promise<void> {
+  const host = await e.db.selectFrom("hosts").selectAll().where("id", "=", hostId).executeTakeFirst();
+  if (!host || host.status !== "up") return;
+  const cluster = await e.db.selectFrom("clusters").selectAll().where("id", "=", host.cluster_id).executeTakeFirst();
+  if (!cluster?.data_center_id) return;
+  const dc = await e.db.selectFrom("data_centers").selectAll().where("id", "=", cluster.data_center_id).executeTakeFirst();
+  if (!dc?.master_domain_id) return;
+  const client = e.nodes.for(host);
+  const connected = await client
+    .call("getStoragePoolInfo", { spUUID: dc.id })
+    .then(() => true)
+    .catch(() => false);
+  if (!connected) {
+    const domains = await e.db
+      .selectFrom("storage_domains")
+      .innerJoin("storage_domain_attachments", "storage_domain_attachments.storage_domain_id", "storage_domains.id")
+      .selectAll("storage_domains")
+      .where("storage_domain_attachments.data_center_id", "=", dc.id)
+      .execute();
+    for (const sd of domains) await connectServer(e, host, sd, dc.id);
+    await connectPool(e, host, dc);
+    e.log.info({ host: host.name, dc: dc.name }, "host connected to storage pool");
+  }
+  await ensureSpm(e, dc.id);
+}
+
+/** Elects an SPM for the data center when none of its up hosts holds the role. */
+export async function ensureSpm(e: Engine, dcId: string): Promise<void> {
+  const dc = await e.db.selectFrom("data_centers").selectAll().where("id", "=", dcId).executeTakeFirst();
+  if (!dc?.master_domain_id) return;
+  const key = `spm:${dc.id}`;
+  if (e.locks.isHeld(key)) return;
+  const release = e.locks.acquire([key], "elect SPM");
+  try {
+    const current = dc.spm_host_id ? await e.db.selectFrom("hosts").selectAll().where("id", "=", dc.spm_host_id).executeTakeFirst() : undefined;
+    if (current && current.status === "up") {
+      const st = await spmStatus(e, current, dc).catch(() => undefined);
+      if (st?.status === "SPM") return;
+      // The node lost the role (restarted): it is the natural candidate again.
+      await startSpm(e, current, dc);
+      return;
+    }
+    const ups = await e.db
+      .selectFrom("hosts")
+      .innerJoin("clusters", "clusters.id", "hosts.cluster_id")
+      .selectAll("hosts")
+      .where("clusters.data_center_id", "=", dc.id)
+      .where("hosts.status", "=", "up")
+      .orderBy("hosts.spm_priority", "desc")
+      .orderBy("hosts.spm_id")
+      .execute();
+    for (const h of ups) {
+      const st = await spmStatus(e, h, dc).catch(() => undefined);
+      if (st?.status === "SPM") {
+        await e.db.updateTable("data_centers").set({ spm_host_id: h.id }).where("id", "=", dc.id).execute();
+        return;
+      }
+    }
+    const candidate = ups[0];
+    if (!candidate) {
+      if (dc.spm_host_id) await e.db.updateTable("data_centers").set({ spm_host_id: null }).where("id", "=", dc.id).execute();
+      return;
+    }
+    await startSpm(e, candidate, dc);
+  } finally {
+    release();
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * Jobs and steps (oVirt's /jobs): every command is recorded as a job; steps that wait on a node
+ * task store the task id and host, so polling resumes after an engine restart. Also the one place
+ * that waits for a node task to finish. Never decides what a task's outcome means for an entity:
+ * the command that started it does.
+ */
+import { randomUUID } from "node:crypto";
+import { now } from "../db/schema.js";
+import { type Engine, sleep } from "../engine.js";
+import { NodeError, type NodeTarget, NodeUnreachable, type TaskStatus } from "../hosts/client.js";
+
+export type JobStatus = "started" | "finished" | "failed" | "aborted";
+export type StepType = "validating" | "executing" | "finalizing";
+
+export async function startJob(e: Engine, description: string, actionType: string, payload: unknown = {}): Promise<string> {
+  const id = randomUUID();
+  const at = now();
+  await e.db
+    .insertInto("jobs")
+    .values({ id, description, status: "started", action_type: actionType, payload: JSON.stringify(payload), start_time: at, end_time: null, last_updated: at })
+    .execute();
+  return id;
+}
+
+export async function setJobPayload(e: Engine, jobId: string, payload: unknown): Promise<void> {
+  await e.db.updateTable("jobs").set({ payload: JSON.stringify(payload), last_updated: now() }).where("id", "=", jobId).execute();
+}
+
+export async function endJob(e: Engine, jobId: string, status: JobStatus): Promise<void> {
+  const at = now();
+  await e.db.updateTable("jobs").set({ status, end_time: at, last_updated: at }).where("id", "=", jobId).execute();
+  // A step still open when its job ends shares the job's fate.
+  await e.db
+    .updateTable("steps")
+    .set({ status, end_time: at, progress: status === "finished" ? 100 : 0 })
+    .where("job_id", "=", jobId)
+    .where("status", "=", "started")
+    .execute();
+}
+
+export async function addStep(
+  e: Engine,
+  jobId: string,
+  type: StepType,
+  description: string,
+  task?: { taskId: string; hostId: string },
+): Promise<string> {
+  const id = randomUUID();
+  const n = await e.db
+    .selectFrom("steps")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("job_id", "=", jobId)
+    .executeTakeFirstOrThrow();
+  await e.db
+    .insertInto("steps")
+    .values({
+      id,
+      job_id: jobId,
+      number: Number(n.n),
+      type,
+      description,
+      status: "started",
+      progress: 0,
+      task_id: task?.taskId ?? null,
+      host_id: task?.hostId ?? null,
+      start_time: now(),
+      end_time: null,
+    })
+    .execute();
+  await e.db.updateTable("jobs").set({ last_updated: now() }).where("id", "=", jobId).execute();
+  return id;
+}
+
+export async function endStep(e: Engine, stepId: string, status: JobStatus): Promise<void> {
+  await e.db
+    .updateTable("steps")
+    .set({ status, end_time: now(), progress: status === "finished" ? 100 : undefined })
+    .where("id", "=", stepId)
+    .execute();
+}
+
+/** A node task ended in failure; carries the VDSM code and message. */
+export class TaskFailed extends Error {
+  constructor(
+    readonly taskId: string,
+    readonly code: number,
+    readonly nodeMessage: string,
+  ) {
+    super(`task ${taskId} failed: ${nodeMessage} (code ${code})`);
+    this.name = "TaskFailed";
+  }
+}
+
+/** The node no longer knows the task (it restarted and had no record): the caller must check the outcome itself. */
+export class TaskLost extends Error {
+  constructor(readonly taskId: string) {
+    super(`task ${taskId} unknown to the node`);
+    this.name = "TaskLost";
+  }
+}
+
+const UNKNOWN_TASK = 401;
+
+/**
+ * Polls getTaskStatus until the task ends; clears it on the node afterwards. An unreachable node
+ * is retried for `unreachableMs`, since SPM tasks survive a node restart.
+ */
+export async function waitTask(
+  e: Engine,
+  host: NodeTarget,
+  taskId: string,
+  opts: { pollMs?: number; unreachableMs?: number } = {},
+): Promise<void> {
+  const client = e.nodes.for(host);
+  const pollMs = opts.pollMs ?? 250;
+  let unreachableSince: number | undefined;
+  let delay = 50;
+  for (;;) {
+    if (e.bg.stopping) throw new Error("engine stopping");
+    let st: TaskStatus;
+    try {
+      st = await client.call("getTaskStatus", { taskID: taskId });
+      unreachableSince = undefined;
+    } catch (err) {
+      if (err instanceof NodeError && err.code === UNKNOWN_TASK) throw new TaskLost(taskId);
+      if (err instanceof NodeUnreachable) {
+        unreachableSince ??= Date.now();
+        if (Date.now() - unreachableSince > (opts.unreachableMs ?? 300_000)) throw err;
+        await sleep(1000);
+        continue;
+      }
+      throw err;
+    }
+    const state = String(st.taskState ?? "");
+    if (state === "finished" || state === "failed") {
+      await client.call("clearTask", { taskID: taskId }).catch((err: unknown) => e.log.warn({ err, taskId }, "clearTask failed"));
+      if (st.taskResult === "success") return;
+      throw new TaskFailed(taskId, Number(st.code ?? -1), String(st.message ?? "task failed"));
+    }
+    await sleep(delay);
+    delay = Math.min(delay * 2, pollMs);
+  }
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/**
+ * vela-engine entry point: config → database (migrations) → HTTP API → one READY line on stdout
+ * → monitors. Everything not needed to answer the first request is loaded after the READY line,
+ * so start-up stays well under a second. Never exits silently: a failed start prints why and
+ * exits non-zero.
+ */
+import type { AddressInfo } from "node:net";
+import { internalRoutes, apiRoutes, preload } from "./api/routes.js";
+import { buildServer } from "./api/server.js";
+import { loadConfig } from "./config.js";
+import { openDb } from "./db/index.js";
+import { createEngine } from "./engine.js";
+import { createLogger } from "./log.js";
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const cfg = loadConfig();
+  const log = createLogger("vela-engine");
+  const store = await openDb({ dbFile: cfg.dbFile, url: process.env.VELA_DB_URL });
+  const engine = createEngine(cfg, log, store.db);
+  const app = buildServer(engine, apiRoutes, internalRoutes);
+  await app.listen({ port: cfg.port, host: cfg.listen });
+  const addr = app.server.address() as AddressInfo;
+  const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${addr.port}`;
+  const ms = Math.round(performance.now() - t0);
+  log.info({ url, home: cfg.home, db: store.kind, startMs: ms }, "engine API ready");
+  if (cfg.passwordGenerated) log.warn({ file: `${cfg.home}/admin-password` }, "generated an admin password (printed on the READY line)");
+  process.stdout.write(`VELA-ENGINE-READY url=${url} user=${cfg.adminUser} password=${cfg.adminPassword}\n`);
+
+  const monitoring = await import("./monitoring/index.js");
+  const monitors = monitoring.startMonitors(engine);
+  preload().catch((err: unknown) => log.error({ err }, "preloading API modules failed"));
+  monitoring.recoverJobs(engine).catch((err: unknown) => log.error({ err }, "job recovery failed"));
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "engine stopping");
+    monitors.stop();
+    await app.close().catch(() => undefined);
+    await engine.bg.drain();
+    engine.nodes.close();
+    await store.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`vela-engine: failed to start: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,70 @@
+/**
+ * Host monitoring: polls getVdsStats on every approved host. A host that misses
+ * `hostFailuresBeforeNonResponsive` polls in a row becomes non_responsive (its VMs' state is then
+ * unknown, and an SPM it held is given to another host); one that answers again is up and rejoins
+ * its pool. Never changes a host an administrator put in maintenance or has not approved.
+ */
+import { now } from "../db/schema.js";
+import type { Engine } from "../engine.js";
+import { ensureSpm, joinPool } from "../hosts/storage.js";
+
+const POLLED = ["up", "non_responsive", "connecting", "initializing"];
+/** Every this many good polls, re-check that the host is still in its pool (a node may restart quickly). */
+const RECHECK_EVERY = 10;
+
+export class HostMonitor {
+  private failures = new Map<string, number>();
+  private goodPolls = new Map<string, number>();
+  private inFlight = new Set<string>();
+
+  constructor(private e: Engine) {}
+
+  async tick(): Promise<void> {
+    const hosts = await this.e.db.selectFrom("hosts").selectAll().where("status", "in", POLLED).execute();
+    await Promise.all(
+      hosts.map(async (h) => {
+        if (this.inFlight.has(h.id)) return;
+        this.inFlight.add(h.id);
+        try {
+          await this.poll(h.id, h.address, h.port, h.status, h.name);
+        } finally {
+          this.inFlight.delete(h.id);
+        }
+      }),
+    );
+  }
+
+  private async poll(id: string, address: string, port: number, status: string, name: string): Promise<void> {
+    const e = this.e;
+    const timeoutMs = Math.max(1000, Math.min(e.cfg.hostPollMs * 2, 10_000));
+    let ok = true;
+    try {
+      await e.nodes.for({ address, port }).call("getVdsStats", {}, { timeoutMs });
+    } catch (err) {
+      ok = false;
+      e.log.debug({ err, host: name }, "host poll failed");
+    }
+    if (e.locks.isHeld(`host:${id}`)) return;
+    const current = await e.db.selectFrom("hosts").select(["status"]).where("id", "=", id).executeTakeFirst();
+    if (!current || !POLLED.includes(current.status)) return;
+    if (ok) {
+      this.failures.delete(id);
+      const n = (this.goodPolls.get(id) ?? 0) + 1;
+      this.goodPolls.set(id, n);
+      await e.db.updateTable("hosts").set({ last_seen: now(), status: "up" }).where("id", "=", id).execute();
+      if (current.status !== "up") e.log.info({ host: name, was: current.status }, "host is up again");
+      if (current.status !== "up" || n % RECHECK_EVERY === 1) e.bg.run(`join pool ${id}`, () => joinPool(e, id));
+      return;
+    }
+    this.goodPolls.delete(id);
+    const f = (this.failures.get(id) ?? 0) + 1;
+    this.failures.set(id, f);
+    if (f < e.cfg.hostFailuresBeforeNonResponsive || current.status === "non_responsive") return;
+    await e.db.updateTable("hosts").set({ status: "non_responsive" }).where("id", "=", id).execute();
+    // What runs there can no longer be observed: say so rather than guess.
+    await e.db.updateTable("vms").set({ status: "unknown" }).where("run_on_host_id", "=", id).where("status", "!=", "down").execute();
+    e.log.warn({ host: name, failures: f, was: status }, "host is non responsive");
+    const dcs = await e.db.selectFrom("data_centers").select("id").where("spm_host_id", "=", id).execute();
+    for (const dc of dcs) e.bg.run(`elect SPM ${dc.id}`, () => ensureSpm(e, dc.id));
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Starts the monitors (hosts, VMs) as timers and recovers jobs a restart interrupted. Loaded after
+ * the engine reported ready. A monitor tick never overlaps itself and never throws out of its timer.
+ */
+import { finishAddDisk } from "../commands/AddDisk.js";
+import type { Engine } from "../engine.js";
+import { endJob } from "../jobs/jobs.js";
+import { HostMonitor } from "./hosts.js";
+import { VmMonitor } from "./vms.js";
+
+function every(e: Engine, name: string, ms: number, fn: () => Promise<void>): () => void {
+  let running = false;
+  const t = setInterval(() => {
+    if (running || e.bg.stopping) return;
+    running = true;
+    fn()
+      .catch((err: unknown) => e.log.error({ err, monitor: name }, "monitor tick failed"))
+      .finally(() => {
+        running = false;
+      });
+  }, ms);
+  return () => clearInterval(t);
+}
+
+export function startMonitors(e: Engine): { stop(): void } {
+  const hosts = new HostMonitor(e);
+  const vms = new VmMonitor(e);
+  const stops = [every(e, "hosts", e.cfg.hostPollMs, () => hosts.tick()), every(e, "vms", e.cfg.vmPollMs, () => vms.tick())];
+  // First look at once rather than after a full interval.
+  e.bg.run("first host poll", () => hosts.tick());
+  return { stop: () => stops.forEach((s) => s()) };
+}
+
+/** Jobs left `started` by a previous run: finish the ones that wait on a node task, fail the rest. */
+export async function recoverJobs(e: Engine): Promise<void> {
+  const open = await e.db.selectFrom("jobs").selectAll().where("status", "=", "started").execute();
+  for (const job of open) {
+    if (job.action_type === "add Disk") {
+      const payload = JSON.parse(job.payload) as { diskId?: string; dcId?: string; stepId?: string };
+      const step = payload.stepId ? await e.db.selectFrom("steps").selectAll().where("id", "=", payload.stepId).executeTakeFirst() : undefined;
+      const host = step?.host_id ? await e.db.selectFrom("hosts").selectAll().where("id", "=", step.host_id).executeTakeFirst() : undefined;
+      if (payload.diskId && payload.dcId && step?.task_id && host) {
+        const a = { diskId: payload.diskId, dcId: payload.dcId, stepId: step.id, taskId: step.task_id, host };
+        const release = e.locks.acquire([`disk:${payload.diskId}`], "add Disk");
+        e.bg.run(`recover add disk ${payload.diskId}`, async () => {
+          try {
+            const ok = await finishAddDisk(e, a);
+            await endJob(e, job.id, ok ? "finished" : "failed");
+          } finally {
+            release();
+          }
+        });
+        e.log.info({ job: job.id, disk: payload.diskId }, "resuming disk creation after restart");
+        continue;
+      }
+      if (payload.diskId) await e.db.updateTable("disks").set({ status: "illegal" }).where("id", "=", payload.diskId).where("status", "=", "locked").execute();
+    }
+    await endJob(e, job.id, "failed");
+    e.log.warn({ job: job.id, description: job.description }, "job interrupted by an engine restart");
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * What the VM monitor does when a node reports a VM down: destroy its remains on the node (VDSM
+ * keeps a Down VM until the engine destroys it), tear down its images, record it down.
+ */
+import { settleDown } from "../commands/StopVm.js";
+import type { Vm } from "../db/schema.js";
+import type { Engine } from "../engine.js";
+
+export class StopVmSettle {
+  constructor(private e: Engine) {}
+
+  async down(vm: Vm, hostId: string, stillListed: boolean, pollStarted: number): Promise<void> {
+    const e = this.e;
+    let release: () => void;
+    try {
+      release = e.locks.acquire([`vm:${vm.id}`], "record VM down");
+    } catch {
+      return; // a command is working on it
+    }
+    try {
+      if ((e.vmTouched.get(vm.id) ?? 0) >= pollStarted) return;
+      const host = await e.db.selectFrom("hosts").selectAll().where("id", "=", hostId).executeTakeFirst();
+      if (host && stillListed) {
+        await e.nodes
+          .for(host)
+          .call("destroy", { vmId: vm.id })
+          .catch((err: unknown) => e.log.warn({ err, vm: vm.name }, "destroy of a down VM failed"));
+      }
+      await settleDown(e, vm, host);
+      e.log.info({ vm: vm.name, host: host?.name }, "VM is down");
+    } finally {
+      release();
+    }
+  }
+}
