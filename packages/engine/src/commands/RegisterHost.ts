@@ -49,7 +49,12 @@ async function freeSpmId(e: Engine): Promise<number> {
 
 export const RegisterHost: CommandDef<unknown, Plan, Host> = {
   name: "register Host",
-  locks: () => ["host:register"],
+  // Nodes re-register every minute: that is bookkeeping, not a job worth listing.
+  quiet: true,
+  locks: (body) => {
+    const id = (body as { hostUuid?: unknown } | null)?.hostUuid;
+    return [typeof id === "string" ? `host:${id.toLowerCase().slice(0, 64)}` : "host:register"];
+  },
   async validate(e, body) {
     const input = parseInput(Input, body, "registration", "register");
     const caps = JSON.stringify(input.capabilities ?? {});

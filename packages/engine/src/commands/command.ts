@@ -43,6 +43,8 @@ export interface Exec {
 export interface CommandDef<I, P, O> {
   /** Verb phrase for messages: "add Disk", "run VM". */
   name: string;
+  /** Not recorded as a job (frequent bookkeeping such as a node's periodic re-registration). */
+  quiet?: boolean;
   /** Lock keys from the raw input (e.g. "vm:<id>", "name:vm:<name>"). */
   locks(input: I): string[];
   validate(e: Engine, input: I): Promise<P>;
@@ -68,7 +70,7 @@ export async function runCommand<I, P, O>(e: Engine, cmd: CommandDef<I, P, O>, i
   try {
     const plan = await cmd.validate(e, input);
     const description = cmd.describe(plan);
-    const jobId = await startJob(e, description, cmd.name);
+    const jobId = cmd.quiet ? "" : await startJob(e, description, cmd.name);
     const revert = new Revert();
     const exec: Exec = {
       revert,
@@ -80,17 +82,17 @@ export async function runCommand<I, P, O>(e: Engine, cmd: CommandDef<I, P, O>, i
           if (finished) return;
           finished = true;
           release();
-          await endJob(e, jobId, status);
+          if (jobId) await endJob(e, jobId, status);
         };
       },
     };
     try {
       const out = await cmd.execute(e, plan, exec);
-      if (!detached) await endJob(e, jobId, "finished");
+      if (!detached && jobId) await endJob(e, jobId, "finished");
       return out;
     } catch (err) {
       await revert.run(e);
-      await endJob(e, jobId, "failed").catch(() => undefined);
+      if (jobId) await endJob(e, jobId, "failed").catch(() => undefined);
       e.log.warn({ err, command: cmd.name, job: jobId }, "command failed");
       detached = false;
       throw faultOf(err, cmd.name);

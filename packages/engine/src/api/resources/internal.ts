@@ -8,8 +8,13 @@ import { joinPool } from "../../hosts/storage.js";
 import { type Call, ok, type Reply } from "../call.js";
 import { href } from "../href.js";
 
+/** Registrations run one at a time: each may allocate a host id and checks name uniqueness. */
+let queue: Promise<unknown> = Promise.resolve();
+
 export async function register(c: Call): Promise<Reply> {
-  const host = await runCommand(c.engine, RegisterHost, c.body?.value ?? {});
+  const run = queue.then(() => runCommand(c.engine, RegisterHost, c.body?.value ?? {}));
+  queue = run.catch(() => undefined);
+  const host = await run;
   c.engine.log.info({ host: host.name, id: host.id, address: `${host.address}:${host.port}`, status: host.status }, "host registered");
   if (host.status === "up") c.engine.bg.run(`join pool ${host.id}`, () => joinPool(c.engine, host.id));
   return ok("host", { hostId: host.id, id: host.id, href: href("hosts", host.id), name: host.name, status: host.status }, 200);
