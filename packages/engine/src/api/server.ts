@@ -3,7 +3,8 @@
  * `Accept: application/json`), oVirt faults for every error, and the route table mounted at
  * /ovirt-engine/api and /ovirt-engine/api/v4. Knows nothing of resources beyond the table.
  */
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { fastify } from "../deps.js";
 import type { Engine } from "../engine.js";
 import { NodeError, NodeUnreachable } from "../hosts/client.js";
 import { Auth } from "./auth.js";
@@ -29,6 +30,7 @@ export interface InternalRouteDef extends RouteDef {
 const BODY_LIMIT = 1024 * 1024;
 
 function wantsJson(req: FastifyRequest): boolean {
+  if (req.url.startsWith("/vela/")) return true; // Vela's own endpoints speak JSON only
   const accept = req.headers.accept ?? "";
   return /application\/json/i.test(accept) && !/application\/xml/i.test(accept.split(",")[0] ?? "");
 }
@@ -72,7 +74,7 @@ function toFault(err: unknown, engine: Engine, req: FastifyRequest): ApiFault {
 
 export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteDef[]): FastifyInstance {
   const auth = new Auth(engine.cfg);
-  const app = Fastify({
+  const app = fastify.fastify({
     logger: false,
     bodyLimit: BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },

@@ -3,8 +3,8 @@
  * PostgreSQL plugs in here (a `PostgresDialect` over `pg`) when VELA_DB_URL names one, with the
  * same migrations and repositories. Never opens more than one database.
  */
-import Database from "better-sqlite3";
-import { type Dialect, SqliteDialect } from "kysely";
+import type { Dialect } from "kysely";
+import { Database, kysely } from "../deps.js";
 
 export interface DialectChoice {
   dialect: Dialect;
@@ -19,7 +19,7 @@ export function sqliteDialect(file: string): DialectChoice {
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma("busy_timeout = 5000");
-  return { dialect: new SqliteDialect({ database: sqlite }), kind: "sqlite", close: () => sqlite.close() };
+  return { dialect: new kysely.SqliteDialect({ database: sqlite }), kind: "sqlite", close: () => sqlite.close() };
 }
 
 export function chooseDialect(opts: { dbFile: string; url?: string }): DialectChoice {

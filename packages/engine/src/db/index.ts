@@ -2,8 +2,8 @@
  * Opens the engine database and brings its schema to the latest migration. Fails the start-up
  * (throws) rather than run against a half-migrated schema.
  */
-import { Kysely } from "kysely";
-import { Migrator } from "kysely/migration";
+import type { Kysely } from "kysely";
+import { kysely, kyselyMigration } from "../deps.js";
 import { chooseDialect } from "./dialect.js";
 import { provider } from "./migrations.js";
 import type { Database } from "./schema.js";
@@ -18,8 +18,8 @@ export interface OpenDb {
 
 export async function openDb(opts: { dbFile: string; url?: string }): Promise<OpenDb> {
   const choice = chooseDialect(opts);
-  const db = new Kysely<Database>({ dialect: choice.dialect });
-  const migrator = new Migrator({ db, provider });
+  const db = new kysely.Kysely<Database>({ dialect: choice.dialect });
+  const migrator = new kyselyMigration.Migrator({ db, provider });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     await db.destroy();

@@ -1,0 +1,174 @@
+/**
+ * Hosts on a real engine process: registration with and without the token, approval, the host
+ * monitor (a real node agent stays up; an unreachable one becomes non_responsive), and an engine
+ * restart that keeps every record and the generated admin password. Also start-up time and RSS.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { type Engine, freePort, items, type Node, startEngine, startNode, until } from "./support.js";
+
+const TOKEN = "test-registration-token";
+let eng: Engine;
+const nodes: Node[] = [];
+
+before(async () => {
+  eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_ENGINE_HOST_POLL_MS: "200", VELA_ENGINE_VM_POLL_MS: "200" } });
+});
+after(async () => {
+  await Promise.all(nodes.map((n) => n.stop()));
+  await eng?.stop();
+});
+
+async function register(body: Record<string, unknown>) {
+  const res = await fetch(`${eng.url}/vela/v1/hosts/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  return { status: res.status, json: (await res.json()) as Record<string, string> };
+}
+
+async function host(id: string) {
+  return eng.get<{ status: string; address: string; port: string; spm: { status: string }; cluster: { id: string } }>(`/hosts/${id}`);
+}
+
+describe("registration", () => {
+  test("with the token a host is up at once; without it, pending approval until approved", async () => {
+    const closed = await freePort(); // nothing listens there: these hosts cannot answer polls
+    const a = randomUUID();
+    const r1 = await register({ hostUuid: a, name: "with-token", address: "127.0.0.1", port: closed, token: TOKEN, capabilities: { cpuCores: "2", memSize: "1024" } });
+    assert.equal(r1.status, 200, JSON.stringify(r1.json));
+    assert.equal(r1.json.status, "up");
+    const b = randomUUID();
+    const r2 = await register({ hostUuid: b, name: "no-token", address: "127.0.0.1", port: closed });
+    assert.equal(r2.json.status, "pending_approval");
+    const r3 = await register({ hostUuid: randomUUID(), name: "wrong-token", address: "127.0.0.1", port: closed, token: "guess" });
+    assert.equal(r3.json.status, "pending_approval", "a wrong token approves nothing");
+    assert.equal((await host(b)).status, "pending_approval");
+    const approve = await eng.api("POST", `/hosts/${b}/approve`, { body: "<action/>" });
+    assert.equal(approve.status, 200, approve.text);
+    assert.equal((approve.json as { status: string }).status, "complete");
+    assert.notEqual((await host(b)).status, "pending_approval");
+    assert.equal((await eng.api("POST", `/hosts/${b}/approve`, { body: {} })).status, 409, "approving twice is a conflict");
+  });
+
+  test("an approved host re-registering from another address without the token must be approved again", async () => {
+    const id = randomUUID();
+    const port = await freePort();
+    await register({ hostUuid: id, name: "movable", address: "127.0.0.1", port, token: TOKEN });
+    const same = await register({ hostUuid: id, name: "movable", address: "127.0.0.1", port });
+    assert.notEqual(same.json.status, "pending_approval", "a restart from the same address keeps the approval");
+    const moved = await register({ hostUuid: id, name: "movable", address: "10.9.8.7", port });
+    assert.equal(moved.json.status, "pending_approval");
+    assert.equal((await host(id)).address, "10.9.8.7");
+  });
+
+  test("bad registrations are refused with 400 and create nothing", async () => {
+    const before = items((await eng.api("GET", "/hosts")).json, "host").length;
+    const base = { hostUuid: randomUUID(), name: "bad", address: "127.0.0.1", port: 1234, token: TOKEN };
+    for (const [what, over] of [
+      ["non-UUID id", { hostUuid: "../../etc" }],
+      ["address with a slash", { address: "127.0.0.1/evil" }],
+      ["port 0", { port: 0 }],
+      ["port too large", { port: 70000 }],
+      ["name with control characters", { name: "a\u0000b" }],
+    ] as const) {
+      const r = await register({ ...base, ...over });
+      assert.equal(r.status, 400, `${what}: ${JSON.stringify(r.json)}`);
+      assert.equal(typeof r.json.detail, "string");
+    }
+    const malformed = await fetch(`${eng.url}/vela/v1/hosts/register`, { method: "POST", headers: { "content-type": "application/json" }, body: "{nope" });
+    assert.equal(malformed.status, 400);
+    assert.equal(items((await eng.api("GET", "/hosts")).json, "host").length, before);
+  });
+});
+
+describe("host monitoring", () => {
+  test("a host that does not answer polls becomes non_responsive", async () => {
+    const id = randomUUID();
+    await register({ hostUuid: id, name: "silent", address: "127.0.0.1", port: await freePort(), token: TOKEN });
+    await until("non_responsive", async () => ((await host(id)).status === "non_responsive" ? true : undefined), 10_000);
+  });
+
+  test("a real node agent registers itself, stays up under polling, and goes non_responsive when killed", async () => {
+    const node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "real-node" });
+    nodes.push(node);
+    const h = await until(
+      "node registered",
+      async () => items<{ id: string; name: string; status: string; port: string }>((await eng.api("GET", "/hosts?search=name%3Dreal-node")).json, "host")[0],
+      15_000,
+    );
+    assert.equal(h.port, String(node.port));
+    await new Promise((r) => setTimeout(r, 1500)); // several poll rounds
+    const up = await host(h.id);
+    assert.equal(up.status, "up", "polls answered: still up");
+    const hv = await eng.get<{ cpu?: { topology: { cores: string } }; memory?: string }>(`/hosts/${h.id}`);
+    assert.ok(hv.cpu && Number(hv.cpu.topology.cores) >= 1, "capabilities shown as cpu topology");
+    await node.kill();
+    await until("non_responsive", async () => ((await host(h.id)).status === "non_responsive" ? true : undefined), 10_000);
+  });
+
+  test("deactivate and activate an up host; removing needs maintenance", async () => {
+    const node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "maint-node" });
+    nodes.push(node);
+    const h = await until("registered", async () => items<{ id: string; status: string }>((await eng.api("GET", "/hosts?search=name%3Dmaint-node")).json, "host")[0]);
+    assert.equal((await eng.api("DELETE", `/hosts/${h.id}`)).status, 409, "an up host cannot be removed");
+    assert.equal((await eng.api("POST", `/hosts/${h.id}/deactivate`, { body: {} })).status, 200);
+    assert.equal((await host(h.id)).status, "maintenance");
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal((await host(h.id)).status, "maintenance", "the monitor leaves maintenance alone");
+    assert.equal((await eng.api("POST", `/hosts/${h.id}/activate`, { body: {} })).status, 200);
+    assert.equal((await host(h.id)).status, "up");
+    assert.equal((await eng.api("POST", `/hosts/${h.id}/activate`, { body: {} })).status, 409);
+    assert.equal((await eng.api("POST", `/hosts/${h.id}/deactivate`, { body: {} })).status, 200);
+    assert.equal((await eng.api("DELETE", `/hosts/${h.id}`)).status, 200);
+    assert.equal((await eng.api("GET", `/hosts/${h.id}`)).status, 404);
+  });
+});
+
+describe("engine process", () => {
+  test("a restart keeps data centers, VMs, hosts and the generated admin password", async () => {
+    const first = await startEngine();
+    try {
+      assert.equal(readFileSync(join(first.home, "admin-password"), "utf8").trim(), first.password, "the generated password is saved in VELA_HOME");
+      await first.post("/datacenters", { name: "kept-dc" });
+      const vm = await first.post<{ id: string }>("/vms", { name: "kept-vm", cluster: { name: "Default" }, memory: 512 * 2 ** 20 });
+      await fetch(`${first.url}/vela/v1/hosts/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ hostUuid: randomUUID(), name: "kept-host", address: "127.0.0.1", port: 9 }),
+      });
+      await first.stop();
+      const second = await startEngine({ home: first.home, port: first.port });
+      try {
+        assert.equal(second.password, first.password, "same password after restart");
+        const names = items<{ name: string }>((await second.api("GET", "/datacenters")).json, "data_center").map((d) => d.name).sort();
+        assert.deepEqual(names, ["Default", "kept-dc"]);
+        const v = await second.get<{ name: string; memory: string }>(`/vms/${vm.id}`);
+        assert.equal(v.name, "kept-vm");
+        assert.equal(v.memory, String(512 * 2 ** 20));
+        assert.equal(items<{ name: string }>((await second.api("GET", "/hosts")).json, "host")[0]?.name, "kept-host");
+        assert.equal(items((await second.api("GET", "/clusters")).json, "cluster").length, 1, "seeding ran once");
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await first.stop();
+    }
+  });
+
+  test("VELA_ADMIN_PASSWORD sets the password; start-up is quick and idle memory small", async () => {
+    const e = await startEngine({ env: { VELA_ADMIN_PASSWORD: "s3cret-pw" } });
+    try {
+      assert.equal(e.password, "s3cret-pw");
+      // Target: ≤ 1 s on an idle machine; the bound here leaves room for a loaded CI box.
+      assert.ok(e.readyMs < 2500, `process start → READY took ${e.readyMs} ms`);
+      await e.get("/vms"); // first request loads the API modules
+      await new Promise((r) => setTimeout(r, 500));
+      const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${e.proc.pid}/status`, "utf8"))?.[1]) * 1024;
+      assert.ok(rss < 150 * 2 ** 20, `idle RSS ${Math.round(rss / 2 ** 20)} MiB`);
+      console.log(`engine ready in ${e.readyMs} ms, idle RSS ${Math.round(rss / 2 ** 20)} MiB`);
+    } finally {
+      await e.stop();
+    }
+  });
+});

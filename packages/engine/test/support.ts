@@ -1,0 +1,194 @@
+/**
+ * Test support: starts the real engine process (and, for end-to-end tests, real node agents)
+ * with temp directories and free ports, and speaks REST to it. No mocks: the processes are the
+ * ones `vela up` starts.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** packages/engine/dist/src/main.js, from packages/engine/dist/test/. */
+export const ENGINE_MAIN = resolve(here, "../src/main.js");
+/** packages/node/dist/src/main.js. */
+export const NODE_MAIN = resolve(here, "../../../node/dist/src/main.js");
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const addr = s.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      s.close(() => res(port));
+    });
+    s.on("error", rej);
+  });
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface Proc {
+  proc: ChildProcess;
+  output(): string;
+  /** SIGTERM and wait. */
+  stop(): Promise<void>;
+  /** SIGKILL and wait. */
+  kill(): Promise<void>;
+}
+
+function spawnReady(main: string, env: Record<string, string>, marker: string, timeoutMs: number): Promise<Proc & { readyLine: string; readyMs: number }> {
+  const t0 = Date.now();
+  const proc = spawn(process.execPath, [main], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let stdout = "";
+  proc.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d));
+  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
+  const end = async (sig: NodeJS.Signals) => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill(sig);
+    await exited;
+  };
+  return new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`${main} not ready in ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    proc.stdout!.setEncoding("utf8").on("data", (d: string) => {
+      out += d;
+      stdout += d;
+      const m = new RegExp(`^${marker}.*$`, "m").exec(stdout);
+      if (m) {
+        clearTimeout(timer);
+        res({ proc, output: () => out, stop: () => end("SIGTERM"), kill: () => end("SIGKILL"), readyLine: m[0], readyMs: Date.now() - t0 });
+      }
+    });
+    proc.once("exit", (code) => {
+      clearTimeout(timer);
+      rej(new Error(`${main} exited (${code}) before ready:\n${out}`));
+    });
+  });
+}
+
+export interface Engine extends Proc {
+  url: string;
+  user: string;
+  password: string;
+  home: string;
+  port: number;
+  readyMs: number;
+  api(method: string, path: string, opts?: CallOpts): Promise<Res>;
+  /** JSON GET that must succeed. */
+  get<T = Record<string, unknown>>(path: string): Promise<T>;
+  /** JSON POST that must succeed. */
+  post<T = Record<string, unknown>>(path: string, body: unknown): Promise<T>;
+}
+
+export interface CallOpts {
+  body?: string | object;
+  /** Content-Type; default JSON for objects, XML for strings starting with '<'. */
+  type?: string;
+  accept?: "json" | "xml";
+  /** Authorization header; default Basic with the admin password; null for none. */
+  auth?: string | null;
+}
+
+export interface Res {
+  status: number;
+  headers: Headers;
+  text: string;
+  json?: Record<string, unknown>;
+}
+
+export async function startEngine(opts: { home?: string; port?: number; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Engine> {
+  const home = opts.home ?? tempDir("vela-engine-");
+  const port = opts.port ?? (await freePort());
+  const p = await spawnReady(
+    ENGINE_MAIN,
+    { VELA_HOME: home, VELA_ENGINE_PORT: String(port), VELA_LOG_LEVEL: "info", ...opts.env },
+    "VELA-ENGINE-READY",
+    opts.timeoutMs ?? 20_000,
+  );
+  const kv = Object.fromEntries([...p.readyLine.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]])) as Record<string, string>;
+  const url = kv.url as string;
+  const basic = `Basic ${Buffer.from(`${kv.user}:${kv.password}`).toString("base64")}`;
+  const api = async (method: string, path: string, o: CallOpts = {}): Promise<Res> => {
+    const headers: Record<string, string> = { accept: o.accept === "xml" ? "application/xml" : "application/json" };
+    if (o.auth !== null) headers.authorization = o.auth ?? basic;
+    let body: string | undefined;
+    if (o.body !== undefined) {
+      body = typeof o.body === "string" ? o.body : JSON.stringify(o.body);
+      headers["content-type"] = o.type ?? (body.trimStart().startsWith("<") ? "application/xml" : "application/json");
+    }
+    const res = await fetch(`${url}/ovirt-engine/api${path}`, { method, headers, body });
+    const text = await res.text();
+    let json: Record<string, unknown> | undefined;
+    try {
+      json = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, headers: res.headers, text, json };
+  };
+  const must = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const r = await api(method, path, body === undefined ? {} : { body: body as object });
+    if (r.status >= 300) throw new Error(`${method} ${path}: HTTP ${r.status} ${r.text}`);
+    return r.json as T;
+  };
+  return {
+    ...p,
+    url,
+    user: kv.user as string,
+    password: kv.password as string,
+    home,
+    port,
+    readyMs: p.readyMs,
+    api,
+    get: (path) => must("GET", path),
+    post: (path, body) => must("POST", path, body),
+  };
+}
+
+export interface Node extends Proc {
+  port: number;
+  runDir: string;
+  name: string;
+}
+
+export async function startNode(opts: { engineUrl: string; token?: string; name: string; runDir?: string; port?: number; env?: Record<string, string> }): Promise<Node> {
+  const port = opts.port ?? (await freePort());
+  const runDir = opts.runDir ?? tempDir("vela-node-");
+  const env: Record<string, string> = {
+    VELA_NODE_PORT: String(port),
+    VELA_NODE_RUN: runDir,
+    VELA_NODE_NAME: opts.name,
+    VELA_ENGINE_URL: opts.engineUrl,
+    VELA_LOG_LEVEL: "info",
+    ...opts.env,
+  };
+  if (opts.token) env.VELA_REGISTRATION_TOKEN = opts.token;
+  const p = await spawnReady(NODE_MAIN, env, "VELA-NODE-READY", 20_000);
+  return { ...p, port, runDir, name: opts.name };
+}
+
+/** Polls until fn returns something other than undefined. */
+export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000, stepMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+/** oVirt JSON collections: {"vm": [...]}. */
+export function items<T = Record<string, unknown>>(body: Record<string, unknown> | undefined, key: string): T[] {
+  const v = body?.[key];
+  return Array.isArray(v) ? (v as T[]) : [];
+}
