@@ -1,7 +1,25 @@
-/** Virt subsystem (placeholder while the real one is written): no verbs yet. */
+/**
+ * The virt subsystem: VMs as QEMU processes driven over QMP. Exposes the VM verbs of the verb
+ * table (create, destroy, shutdown, list, getVmStats, getAllVmStats) and, on start, recovers the
+ * VMs left running by an earlier agent. Closing it leaves VMs running: the node is stateless.
+ */
 import type { NodeContext } from "../api/context.js";
 import type { ImageService, Subsystem } from "../api/services.js";
+import { VmManager } from "./manager.js";
 
-export async function createVirt(_ctx: NodeContext, _images: ImageService): Promise<Subsystem> {
-  return { handlers: {}, close: async () => {} };
+export async function createVirt(ctx: NodeContext, images: ImageService): Promise<Subsystem> {
+  const log = ctx.log.child({ subsystem: "virt" });
+  const vms = new VmManager({ ...ctx, log }, images);
+  await vms.recover();
+  return {
+    handlers: {
+      create: ({ vmParams, vmID }) => vms.create(vmParams, vmID),
+      destroy: ({ vmId }) => vms.destroy(vmId),
+      shutdown: ({ vmId }) => vms.shutdown(vmId),
+      list: ({ full, vmList }) => vms.list(full, vmList),
+      getVmStats: ({ vmId }) => vms.stats(vmId),
+      getAllVmStats: () => vms.allStats(),
+    },
+    close: () => vms.close(),
+  };
 }

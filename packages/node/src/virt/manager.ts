@@ -1,0 +1,149 @@
+/**
+ * The node's table of VMs and the lifecycle verbs over it: create, destroy, shutdown, list and
+ * statistics, in VDSM's result shapes. Operations on one VM are serialised; a VM id is reserved
+ * before the first await so two creates of the same id cannot both proceed. Never keeps VM
+ * configuration beyond what is needed to run and recover the VMs it was given.
+ */
+import { type VmParams, VdsmError } from "@vela/protocol";
+import type { NodeContext } from "../api/context.js";
+import type { ImageService } from "../api/services.js";
+import { hostAccel } from "./accel/index.js";
+import { deleteTap } from "./config/nic.js";
+import { prepareVm, startVm } from "./launch.js";
+import { alive, signalVm, waitGone } from "./process.js";
+import { recoverVms } from "./recovery.js";
+import { removeVmDir } from "./rundir.js";
+import type { Vm } from "./vm.js";
+
+const QUIT_WAIT_MS = 10_000;
+const TERM_WAIT_MS = 5_000;
+
+export class VmManager {
+  private readonly vms = new Map<string, Vm>();
+  /** Ids whose create is still in its synchronous part. */
+  private readonly reserved = new Set<string>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly ctx: NodeContext,
+    private readonly images: ImageService,
+  ) {}
+
+  async recover(): Promise<void> {
+    for (const [id, vm] of await recoverVms(this.ctx)) this.vms.set(id, vm);
+    // Probe accelerators now, in the background, so the first create does not wait for it.
+    void hostAccel(this.ctx.config.accel, this.ctx.log);
+  }
+
+  private get(vmId: string): Vm {
+    const vm = this.vms.get(vmId);
+    if (!vm) throw new VdsmError("noVM", vmId);
+    return vm;
+  }
+
+  /** Runs fn after every earlier operation on the same VM has finished. */
+  private serial<T>(vmId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(vmId) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => {});
+    this.locks.set(vmId, tail);
+    void tail.then(() => {
+      if (this.locks.get(vmId) === tail) this.locks.delete(vmId);
+    });
+    return next;
+  }
+
+  async create(params: VmParams, vmID?: string): Promise<Record<string, unknown>> {
+    if (vmID !== undefined && vmID !== params.vmId) {
+      throw new VdsmError("createErr", `vmID ${vmID} differs from vmParams.vmId ${params.vmId}`);
+    }
+    const id = params.vmId;
+    if (this.vms.has(id) || this.reserved.has(id)) throw new VdsmError("exist", id);
+    this.reserved.add(id);
+    try {
+      const prepared = await prepareVm(this.ctx, this.images, params);
+      const vm = prepared.vm;
+      this.vms.set(id, vm);
+      vm.launching = startVm(this.ctx, prepared).finally(() => {
+        vm.launching = undefined;
+      });
+      return { vmList: vm.summary("WaitForLaunch", true) };
+    } finally {
+      this.reserved.delete(id);
+    }
+  }
+
+  async destroy(vmId: string): Promise<Record<string, unknown>> {
+    this.get(vmId);
+    return this.serial(vmId, async () => {
+      const vm = this.get(vmId);
+      vm.destroying = true;
+      await vm.launching;
+      await this.stopProcess(vm);
+      await this.release(vm);
+      this.vms.delete(vmId);
+      this.ctx.log.info({ vmId }, "VM destroyed");
+      return {};
+    });
+  }
+
+  /** Ends QEMU: QMP quit, then SIGTERM, then SIGKILL, each only while it is still this VM's QEMU. */
+  private async stopProcess(vm: Vm): Promise<void> {
+    const pid = vm.pid;
+    if (pid === undefined || !(await alive(pid))) return;
+    if (vm.qmp?.isOpen) {
+      await vm.qmp.quit().catch((e: unknown) => this.ctx.log.warn({ vmId: vm.id, err: String(e) }, "QMP quit failed"));
+      if (await waitGone(pid, QUIT_WAIT_MS)) return;
+    }
+    if (await signalVm(pid, vm.paths.qmp, "SIGTERM")) {
+      if (await waitGone(pid, TERM_WAIT_MS)) return;
+    }
+    if (await signalVm(pid, vm.paths.qmp, "SIGKILL")) await waitGone(pid, TERM_WAIT_MS);
+  }
+
+  /** Frees what create took: taps, prepared images, the run directory. */
+  private async release(vm: Vm): Promise<void> {
+    vm.detach();
+    for (const tap of vm.rec.taps) if (tap) await deleteTap(tap, this.ctx.log);
+    for (const d of vm.rec.drives) {
+      await this.images.teardown(d).catch((e: unknown) => this.ctx.log.warn({ vmId: vm.id, imageID: d.imageID, err: String(e) }, "teardown failed"));
+    }
+    await removeVmDir(vm.paths);
+  }
+
+  async shutdown(vmId: string): Promise<Record<string, unknown>> {
+    this.get(vmId);
+    return this.serial(vmId, async () => {
+      const vm = this.get(vmId);
+      await vm.launching;
+      if (vm.isDown) return {};
+      if (!vm.qmp?.isOpen) throw new VdsmError("createErr", `VM ${vmId} has no monitor connection; use destroy`);
+      vm.shutdownRequested = true;
+      await vm.qmp.systemPowerdown();
+      return {};
+    });
+  }
+
+  async list(full: boolean, only?: string[]): Promise<Record<string, unknown>> {
+    const wanted = only ? new Set(only) : undefined;
+    const out: Record<string, unknown>[] = [];
+    for (const vm of this.vms.values()) {
+      if (wanted && !wanted.has(vm.id)) continue;
+      out.push(vm.summary((await vm.status()).status, full));
+    }
+    return { vmList: out };
+  }
+
+  async stats(vmId: string): Promise<Record<string, unknown>> {
+    return { statsList: [await this.get(vmId).stats()] };
+  }
+
+  async allStats(): Promise<Record<string, unknown>> {
+    return { statsList: await Promise.all([...this.vms.values()].map((vm) => vm.stats())) };
+  }
+
+  /** Agent stopping: let go of every QEMU, leave the VMs running. */
+  async close(): Promise<void> {
+    for (const vm of this.vms.values()) vm.detach();
+  }
+}

@@ -1,0 +1,310 @@
+/**
+ * Vela's own QMP client: one connection to one QEMU's monitor socket, one typed method per
+ * command the node uses, and QMP events re-emitted by name. It speaks only the wire protocol
+ * (line-delimited JSON, greeting, `qmp_capabilities`, `id`-tagged commands); it never decides
+ * anything about the VM — callers read state through it, never guess it.
+ */
+import { EventEmitter } from "node:events";
+import { connect, type Socket } from "node:net";
+
+export interface QmpTimestamp {
+  seconds: number;
+  microseconds: number;
+}
+
+/** Events the node reacts to, with the members it reads. Others arrive as `unknown` data. */
+export interface QmpEventMap {
+  SHUTDOWN: { guest: boolean; reason: string };
+  POWERDOWN: Record<string, never>;
+  RESET: { guest: boolean; reason: string };
+  STOP: Record<string, never>;
+  RESUME: Record<string, never>;
+  BLOCK_WRITE_THRESHOLD: { "node-name": string; "amount-exceeded": number; "write-threshold": number };
+  BLOCK_IO_ERROR: { device: string; "node-name"?: string; operation: string; action: string; nospace?: boolean; reason: string };
+  GUEST_PANICKED: { action: string };
+  VNC_CONNECTED: { server: unknown; client: unknown };
+  VNC_DISCONNECTED: { server: unknown; client: unknown };
+}
+
+export interface QmpEvent {
+  event: string;
+  data: unknown;
+  timestamp: QmpTimestamp;
+}
+
+/** `query-status`. */
+export interface QmpStatusInfo {
+  status: string;
+  running: boolean;
+  singlestep?: boolean;
+}
+
+/** `query-vnc` (the members Vela reads). */
+export interface QmpVncInfo {
+  enabled: boolean;
+  host?: string;
+  family?: string;
+  service?: string;
+  auth?: string;
+}
+
+export interface QmpBlockStats {
+  rd_bytes: number;
+  wr_bytes: number;
+  rd_operations: number;
+  wr_operations: number;
+  wr_highest_offset: number;
+  flush_operations?: number;
+}
+
+/** One entry of `query-blockstats` with `query-nodes: true`. */
+export interface QmpBlockStatsEntry {
+  "node-name"?: string;
+  device?: string;
+  qdev?: string;
+  stats: QmpBlockStats;
+  parent?: { "node-name"?: string; stats: QmpBlockStats };
+}
+
+/** An error answer from QEMU to a command. */
+export class QmpError extends Error {
+  constructor(
+    readonly command: string,
+    readonly errorClass: string,
+    readonly desc: string,
+  ) {
+    super(`QMP ${command}: ${errorClass}: ${desc}`);
+    this.name = "QmpError";
+  }
+}
+
+/** The connection closed (QEMU exited, or we closed it) before the answer came. */
+export class QmpClosedError extends Error {
+  constructor(readonly command: string) {
+    super(`QMP ${command}: connection closed`);
+    this.name = "QmpClosedError";
+  }
+}
+
+export class QmpTimeoutError extends Error {
+  constructor(readonly command: string, ms: number) {
+    super(`QMP ${command}: no answer in ${ms} ms`);
+    this.name = "QmpTimeoutError";
+  }
+}
+
+interface Pending {
+  command: string;
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export interface QmpConnectOptions {
+  /** Greeting + capabilities negotiation must finish within this. */
+  timeoutMs?: number;
+  /** Default per-command timeout. */
+  commandTimeoutMs?: number;
+}
+
+export class QmpClient {
+  private readonly emitter = new EventEmitter();
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private buf = "";
+  private isClosed = false;
+  /** Resolves when the connection is gone, for whatever reason. */
+  readonly closed: Promise<void>;
+  private greeted?: (v: unknown) => void;
+
+  private constructor(
+    private readonly sock: Socket,
+    private readonly commandTimeoutMs: number,
+  ) {
+    this.emitter.setMaxListeners(50);
+    this.closed = new Promise((res) => {
+      sock.once("close", () => {
+        this.isClosed = true;
+        for (const [id, p] of this.pending) {
+          clearTimeout(p.timer);
+          p.reject(new QmpClosedError(p.command));
+          this.pending.delete(id);
+        }
+        res();
+      });
+    });
+    sock.setEncoding("utf8");
+    sock.on("data", (chunk: string) => this.onData(chunk));
+    // Errors end in "close"; the handler only keeps them from being thrown.
+    sock.on("error", () => {});
+  }
+
+  /** Connects to a QMP socket, reads the greeting and leaves negotiation mode. */
+  static async connect(path: string, opts: QmpConnectOptions = {}): Promise<QmpClient> {
+    const timeoutMs = opts.timeoutMs ?? 10_000;
+    const sock = connect({ path });
+    const client = new QmpClient(sock, opts.commandTimeoutMs ?? 30_000);
+    try {
+      await new Promise<void>((res, rej) => {
+        const timer = setTimeout(() => rej(new QmpTimeoutError("greeting", timeoutMs)), timeoutMs);
+        sock.once("error", (e) => {
+          clearTimeout(timer);
+          rej(e);
+        });
+        void client.closed.then(() => {
+          clearTimeout(timer);
+          rej(new QmpClosedError("greeting"));
+        });
+        client.greeted = () => {
+          clearTimeout(timer);
+          res();
+        };
+      });
+      await client.qmpCapabilities();
+      return client;
+    } catch (e) {
+      sock.destroy();
+      throw e;
+    }
+  }
+
+  get isOpen(): boolean {
+    return !this.isClosed;
+  }
+
+  close(): void {
+    this.sock.end();
+    this.sock.destroy();
+  }
+
+  on<K extends keyof QmpEventMap>(event: K, fn: (data: QmpEventMap[K], ev: QmpEvent) => void): this;
+  on(event: "event", fn: (ev: QmpEvent) => void): this;
+  on(event: string, fn: (...args: never[]) => void): this {
+    this.emitter.on(event, fn as (...a: unknown[]) => void);
+    return this;
+  }
+
+  off(event: string, fn: (...args: never[]) => void): this {
+    this.emitter.off(event, fn as (...a: unknown[]) => void);
+    return this;
+  }
+
+  /** Resolves with the next occurrence of an event (for tests and one-shot waits). */
+  once<K extends keyof QmpEventMap>(event: K, timeoutMs = 30_000): Promise<QmpEventMap[K]> {
+    return new Promise((res, rej) => {
+      const timer = setTimeout(() => {
+        this.emitter.off(event, fn);
+        rej(new QmpTimeoutError(`event ${event}`, timeoutMs));
+      }, timeoutMs);
+      const fn = (data: QmpEventMap[K]) => {
+        clearTimeout(timer);
+        res(data);
+      };
+      this.emitter.once(event, fn);
+    });
+  }
+
+  // ---- commands: one typed method each -------------------------------------------------------
+
+  qmpCapabilities(): Promise<void> {
+    return this.execute("qmp_capabilities") as Promise<void>;
+  }
+
+  queryStatus(): Promise<QmpStatusInfo> {
+    return this.execute("query-status") as Promise<QmpStatusInfo>;
+  }
+
+  /** Presses the ACPI power button; the guest decides what to do. */
+  systemPowerdown(): Promise<void> {
+    return this.execute("system_powerdown") as Promise<void>;
+  }
+
+  /** Ends QEMU at once. The answer may be lost when QEMU closes the socket first; that is success. */
+  async quit(): Promise<void> {
+    try {
+      await this.execute("quit");
+    } catch (e) {
+      if (!(e instanceof QmpClosedError)) throw e;
+    }
+  }
+
+  cont(): Promise<void> {
+    return this.execute("cont") as Promise<void>;
+  }
+
+  stop(): Promise<void> {
+    return this.execute("stop") as Promise<void>;
+  }
+
+  /** Arms a one-shot BLOCK_WRITE_THRESHOLD event on a node; 0 disarms. */
+  blockSetWriteThreshold(nodeName: string, writeThreshold: number): Promise<void> {
+    return this.execute("block-set-write-threshold", { "node-name": nodeName, "write-threshold": writeThreshold }) as Promise<void>;
+  }
+
+  queryBlockstats(queryNodes = true): Promise<QmpBlockStatsEntry[]> {
+    return this.execute("query-blockstats", { "query-nodes": queryNodes }) as Promise<QmpBlockStatsEntry[]>;
+  }
+
+  queryVnc(): Promise<QmpVncInfo> {
+    return this.execute("query-vnc") as Promise<QmpVncInfo>;
+  }
+
+  // ---- wire ---------------------------------------------------------------------------------
+
+  private execute(command: string, args?: Record<string, unknown>, timeoutMs = this.commandTimeoutMs): Promise<unknown> {
+    if (this.isClosed) return Promise.reject(new QmpClosedError(command));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new QmpTimeoutError(command, timeoutMs));
+      }, timeoutMs);
+      this.pending.set(id, { command, resolve, reject, timer });
+      const msg: Record<string, unknown> = { execute: command, id };
+      if (args) msg.arguments = args;
+      this.sock.write(`${JSON.stringify(msg)}\n`);
+    });
+  }
+
+  private onData(chunk: string): void {
+    this.buf += chunk;
+    let nl = this.buf.indexOf("\n");
+    while (nl >= 0) {
+      const line = this.buf.slice(0, nl).trim();
+      this.buf = this.buf.slice(nl + 1);
+      if (line) this.onMessage(line);
+      nl = this.buf.indexOf("\n");
+    }
+  }
+
+  private onMessage(line: string): void {
+    let msg: Record<string, unknown>;
+    try {
+      msg = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return; // QEMU only sends JSON; a broken line can only be a truncated write at exit
+    }
+    if ("QMP" in msg) {
+      this.greeted?.(msg.QMP);
+      this.greeted = undefined;
+      return;
+    }
+    if (typeof msg.event === "string") {
+      const ev: QmpEvent = { event: msg.event, data: msg.data ?? {}, timestamp: msg.timestamp as QmpTimestamp };
+      this.emitter.emit("event", ev);
+      this.emitter.emit(ev.event, ev.data, ev);
+      return;
+    }
+    const id = typeof msg.id === "number" ? msg.id : -1;
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    if ("error" in msg) {
+      const err = msg.error as { class?: string; desc?: string };
+      p.reject(new QmpError(p.command, err.class ?? "GenericError", err.desc ?? ""));
+    } else {
+      p.resolve(msg.return);
+    }
+  }
+}
