@@ -122,6 +122,11 @@ export class Pools {
     const existing = this.connected.get(spUUID);
     if (existing) {
       if (existing.hostID === hostID && existing.masterSdUUID === msdUUID) {
+        // Already connected: still check the caller's view of the master against storage.
+        const md = await (await this.domains.get(msdUUID)).metadata({ fresh: true });
+        if (Number(md.MASTER_VERSION) !== masterVersion) {
+          throw new VdsmError("StoragePoolWrongMaster", `${msdUUID} has master version ${md.MASTER_VERSION}, expected ${masterVersion}`);
+        }
         existing.masterVersion = masterVersion;
         await this.buildLinks(existing);
         return;
@@ -132,7 +137,7 @@ export class Pools {
     }
     const msd = await this.domains.find(msdUUID);
     if (!msd) throw new VdsmError("StoragePoolMasterNotFound", `${spUUID}: master ${msdUUID} not found`);
-    const md = await msd.metadata();
+    const md = await msd.metadata({ fresh: true });
     if (md.ROLE !== "Master" || !poolsOf(md).includes(spUUID)) {
       throw new VdsmError("StoragePoolWrongMaster", `${msdUUID} is not the master of ${spUUID}`);
     }

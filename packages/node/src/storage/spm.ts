@@ -83,10 +83,10 @@ export class Spm {
     let lease: HeldLease | undefined;
     try {
       const master = await this.master();
-      const md0 = await master.metadata();
+      const md0 = await master.metadata({ fresh: true });
       lease = await this.lock.acquire(leaseParamsOf(md0, master.leasesPath()), this.owner);
       // Fresh read: the previous SPM may have written until it lost the lease.
-      const md = await master.metadata();
+      const md = await master.metadata({ fresh: true });
       const old = /^-?[0-9]+$/.test(md.POOL_SPM_LVER ?? "") ? Number(md.POOL_SPM_LVER) : -1;
       const lver = Math.max(old, -1) + 1;
       await master.update({ POOL_SPM_ID: String(this.hostID), POOL_SPM_LVER: String(lver) });

@@ -253,23 +253,31 @@ export async function createVolumeJob(
     }
     throw err;
   });
+  // The data file (the one slow step, a qemu-img run) starts now and overlaps the small writes;
+  // the rollback entry above already covers all three files whatever order they land in.
+  const data = createData(log, s, p.data).then(() => chmod(p.data, 0o660));
   try {
-    await fh.chmod(0o660);
-    await fh.writeFile(formatVolumeMd(md));
-  } finally {
-    await fh.close();
+    try {
+      await fh.chmod(0o660);
+      await fh.writeFile(formatVolumeMd(md));
+    } finally {
+      await fh.close();
+    }
+    fault("createVolume.afterMeta");
+    const lh = await open(p.lease, "w", 0o660);
+    try {
+      await lh.chmod(0o660);
+      await lh.truncate(LEASE_SIZE);
+    } finally {
+      await lh.close();
+    }
+  } catch (err) {
+    // Never roll back while qemu-img may still be writing the data file.
+    await data.catch(() => {});
+    throw err;
   }
-  fault("createVolume.afterMeta");
-  const lh = await open(p.lease, "w", 0o660);
   try {
-    await lh.chmod(0o660);
-    await lh.truncate(LEASE_SIZE);
-  } finally {
-    await lh.close();
-  }
-  try {
-    await createData(log, s, p.data);
-    await chmod(p.data, 0o660);
+    await data;
   } catch (err) {
     throw new VdsmError("VolumeCreationError", `${s.vol}: ${(err as Error).message}`, { cause: err });
   }

@@ -6,7 +6,7 @@
  * replace), and never builds a path from anything but validated UUIDs.
  */
 import { VdsmError } from "@vela/protocol";
-import { chmod, mkdir, open, readdir, readFile, statfs } from "node:fs/promises";
+import { chmod, mkdir, open, readdir, readFile, stat, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { atomicWrite, errno, exists } from "../fileutil.js";
 import { type Md, formatDomainMd, parseDomainMd } from "../metadata.js";
@@ -35,6 +35,7 @@ export class FileDomain {
   readonly mdDir: string;
   readonly mdPath: string;
   private readonly mdLock = new Mutex();
+  private cached: { ino: number; size: number; mtimeMs: number; md: Md } | undefined;
 
   constructor(
     readonly sdUUID: string,
@@ -97,10 +98,21 @@ export class FileDomain {
     }
   }
 
-  /** Reads and verifies the metadata (fresh every time: another host may have changed it). */
-  async metadata(): Promise<Md> {
+  /**
+   * Reads and verifies the metadata. The parsed copy is reused while the file's identity (inode,
+   * size, mtime) is unchanged: every writer replaces the file by rename, so any change shows in
+   * stat. Callers that must see another host's write through NFS attribute caching (connect,
+   * spmStart) pass `fresh`.
+   */
+  async metadata(opts: { fresh?: boolean } = {}): Promise<Md> {
+    if (!opts.fresh && this.cached) {
+      const st = await stat(this.mdPath).catch(() => undefined);
+      if (st && st.ino === this.cached.ino && st.size === this.cached.size && st.mtimeMs === this.cached.mtimeMs) return { ...this.cached.md };
+    }
     let text: string;
+    let st;
     try {
+      st = await stat(this.mdPath);
       text = await readFile(this.mdPath, "latin1");
     } catch (err) {
       if (errno(err) === "ENOENT") throw new VdsmError("StorageDomainMetadataNotFound", this.sdUUID);
@@ -109,13 +121,14 @@ export class FileDomain {
     // latin1 keeps bytes; re-decode as UTF-8 for non-ASCII descriptions.
     const md = parseDomainMd(Buffer.from(text, "latin1").toString("utf8"), `metadata of ${this.sdUUID}`).md;
     if (md.SDUUID && md.SDUUID !== this.sdUUID) throw new VdsmError("MetaDataValidationError", `${this.mdPath} is for ${md.SDUUID}`);
+    this.cached = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, md: { ...md } };
     return md;
   }
 
   /** Read-modify-write of the metadata under the domain's writer lock; null deletes a key. */
   async update(changes: Record<string, string | null>): Promise<Md> {
     return this.mdLock.run(async () => {
-      const md = await this.metadata();
+      const md = await this.metadata({ fresh: true });
       for (const [k, v] of Object.entries(changes)) {
         if (v === null) delete md[k];
         else md[k] = v;
