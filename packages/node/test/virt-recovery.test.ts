@@ -1,0 +1,105 @@
+/**
+ * The node is stateless: VMs keep running when the agent dies, and a restarted agent recovers
+ * them from its run directory — same QEMU pid, same VNC port, status read again from QMP, still
+ * controllable. A VM whose QEMU died while the agent was away is reported Down (lost), and a
+ * directory left by a create that never answered is cleaned up.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import type { NodeProc } from "./harness.js";
+import {
+  errorCode,
+  guestVm,
+  processAlive,
+  rfbBanner,
+  startVirtNode,
+  vmStats,
+  waitConsole,
+  waitFor,
+  waitStatus,
+} from "./virt-support.js";
+
+let node: NodeProc | undefined;
+after(async () => {
+  await node?.stop();
+});
+
+describe("agent death and restart", () => {
+  const running = randomUUID();
+  const doomed = randomUUID();
+  let runDir = "";
+  let port = 0;
+  let pid = 0;
+  let doomedPid = 0;
+  let vncPort = "";
+
+  test("VMs keep running when the agent is killed with SIGKILL", async () => {
+    node = await startVirtNode();
+    runDir = node.runDir;
+    port = node.port;
+    await node.json("VM.create", { vmParams: guestVm(running) });
+    await node.json("VM.create", { vmParams: guestVm(doomed, { display: "none" }) });
+    const st = await waitStatus(node, running, "Up", 30_000);
+    pid = Number(st.pid);
+    vncPort = st.displayPort;
+    doomedPid = Number((await waitStatus(node, doomed, "Up", 30_000)).pid);
+    await waitConsole(runDir, running, "GUEST-IDLE", 60_000);
+    await node.kill("SIGKILL");
+    node = undefined;
+    assert.ok(processAlive(pid), "QEMU survives its agent");
+    assert.ok(processAlive(doomedPid));
+  });
+
+  test("a restarted agent recovers the running VM: same pid, VNC port, status from QMP", async () => {
+    process.kill(doomedPid, "SIGKILL"); // dies while no agent watches
+    await waitFor("doomed QEMU gone", () => !processAlive(doomedPid), 5000);
+    node = await startVirtNode({ runDir, port });
+    const st = await vmStats(node, running);
+    assert.equal(st.status, "Up");
+    assert.equal(st.qemuStatus, "running");
+    assert.equal(Number(st.pid), pid);
+    assert.equal(st.displayPort, vncPort);
+    assert.match(await rfbBanner(Number(vncPort)), /^RFB /);
+  });
+
+  test("a VM that died while the agent was away is Down with a lost-QEMU reason", async () => {
+    const st = await vmStats(node!, doomed);
+    assert.equal(st.status, "Down");
+    assert.equal(st.exitCode, 1);
+    assert.equal(st.exitReason, 2);
+    await node!.json("VM.destroy", { vmID: doomed });
+    assert.equal((await errorCode(vmStats(node!, doomed)))?.code, 1);
+  });
+
+  test("the recovered VM is still controllable: shutdown reaches the guest", async () => {
+    await node!.json("VM.shutdown", { vmID: running });
+    const st = await waitStatus(node!, running, "Down", 30_000);
+    assert.equal(st.exitReason, 6);
+    await waitFor("QEMU gone", () => !processAlive(pid), 5000);
+    await node!.json("VM.destroy", { vmID: running });
+  });
+
+  test("an agent stopped cleanly (SIGTERM) also leaves VMs running", async () => {
+    const vmId = randomUUID();
+    await node!.json("VM.create", { vmParams: guestVm(vmId, { display: "none" }) });
+    const qpid = Number((await waitStatus(node!, vmId, "Up", 30_000)).pid);
+    await node!.stop();
+    assert.ok(processAlive(qpid));
+    node = await startVirtNode({ runDir, port });
+    assert.equal((await vmStats(node, vmId)).status, "Up");
+    await node.json("VM.destroy", { vmID: vmId });
+    assert.equal(processAlive(qpid), false);
+  });
+
+  test("a VM directory without a record (create never answered) is removed at start", async () => {
+    const stray = join(runDir, "vms", randomUUID());
+    mkdirSync(stray, { recursive: true });
+    await node!.stop();
+    node = await startVirtNode({ runDir, port });
+    assert.equal(existsSync(stray), false);
+    assert.deepEqual(await node.json("Host.getVMList", {}), []);
+  });
+});
