@@ -35,7 +35,7 @@ function wantsJson(req: FastifyRequest): boolean {
   return /application\/json/i.test(accept) && !/application\/xml/i.test(accept.split(",")[0] ?? "");
 }
 
-function sendFault(req: FastifyRequest, reply: FastifyReply, f: ApiFault, json: boolean): FastifyReply {
+function sendFault(reply: FastifyReply, f: ApiFault, json: boolean): FastifyReply {
   if (f.status === 401) reply.header("www-authenticate", 'Basic realm="RESTAPI"');
   if (json) return reply.code(f.status).type("application/json").send(toJson({ reason: f.reason, detail: f.detail }));
   return reply.code(f.status).type("application/xml").send(toXml("fault", { reason: f.reason, detail: f.detail }));
@@ -110,13 +110,13 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
   app.addHook("onRequest", async (req, reply) => {
     if (!req.url.startsWith(API)) return;
     if (!auth.check(req.headers.authorization)) {
-      return sendFault(req, reply, new ApiFault(401, "Unauthorized", "Authentication required: HTTP Basic (user@domain) or an SSO bearer token"), wantsJson(req));
+      return sendFault(reply, new ApiFault(401, "Unauthorized", "Authentication required: HTTP Basic (user@domain) or an SSO bearer token"), wantsJson(req));
     }
   });
 
-  app.setErrorHandler((err, req, reply) => sendFault(req, reply, toFault(err, engine, req), wantsJson(req)));
+  app.setErrorHandler((err, req, reply) => sendFault(reply, toFault(err, engine, req), wantsJson(req)));
   app.setNotFoundHandler((req, reply) =>
-    sendFault(req, reply, new ApiFault(404, "Not Found", `No resource at ${req.method} ${req.url.split("?")[0]}`), wantsJson(req)),
+    sendFault(reply, new ApiFault(404, "Not Found", `No resource at ${req.method} ${req.url.split("?")[0]}`), wantsJson(req)),
   );
 
   const mount = (prefix: string, r: RouteDef, json: (req: FastifyRequest) => boolean) => {

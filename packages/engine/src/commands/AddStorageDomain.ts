@@ -16,7 +16,7 @@ import { byRef } from "./lookup.js";
 export const StoragePath = z
   .string()
   .max(4096, "longer than 4096 characters")
-  .regex(/^\/[A-Za-z0-9._@+,=:\/-]*$/, "must be an absolute path of letters, digits and ._@+,=:/-")
+  .regex(/^\/[A-Za-z0-9._@+,=:/-]*$/, "must be an absolute path of letters, digits and ._@+,=:/-")
   .refine((s) => !s.split("/").some((c) => c === "." || c === ".."), "must not contain . or .. components")
   .refine((s) => !s.includes("//"), "must be normalised (no //)")
   .transform((s) => (s.length > 1 && s.endsWith("/") ? s.slice(0, -1) : s));
@@ -27,7 +27,7 @@ export const Address = z
   .max(253)
   .regex(/^([A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*|\[[0-9A-Fa-f:.]+\])$/, "not a host name or IP address");
 
-const MountOptions = z.string().max(1024).regex(/^[A-Za-z0-9_.,=:\/-]*$/, "mount options may hold only letters, digits and _.,=:/-");
+const MountOptions = z.string().max(1024).regex(/^[A-Za-z0-9_.,=:/-]*$/, "mount options may hold only letters, digits and _.,=:/-");
 const VfsType = z.string().max(32).regex(/^[a-z0-9._-]*$/, "not a file system type");
 
 export const Input = z.object({

@@ -18,7 +18,7 @@ const MiB = 1024 * 1024;
 export const BootPath = z
   .string()
   .max(4096)
-  .regex(/^\/[A-Za-z0-9._+\/-]*$/, "must be an absolute path of letters, digits and ._+/-")
+  .regex(/^\/[A-Za-z0-9._+/-]*$/, "must be an absolute path of letters, digits and ._+/-")
   .refine((s) => !s.split("/").some((c) => c === "." || c === "..") && !s.includes("//") && !s.endsWith("/"), "must be a normalised file path");
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters

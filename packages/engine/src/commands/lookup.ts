@@ -59,7 +59,7 @@ export async function hostsOfDc(e: Engine, dcId: string, status?: string): Promi
 export async function spmOf(e: Engine, dc: DataCenter, what: string): Promise<Host> {
   if (!dc.master_domain_id) throw conflict(`Cannot ${what}: data center ${dc.name} has no storage pool (no master storage domain attached)`);
   const host = dc.spm_host_id ? await byId(e, "hosts", dc.spm_host_id) : undefined;
-  if (!host || host.status !== "up") throw conflict(`Cannot ${what}: data center ${dc.name} has no SPM host up`);
+  if (host?.status !== "up") throw conflict(`Cannot ${what}: data center ${dc.name} has no SPM host up`);
   return host;
 }
 

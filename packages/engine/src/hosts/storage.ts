@@ -107,7 +107,7 @@ export async function startSpm(e: Engine, host: Host, dc: DataCenter, timeoutMs 
  */
 export async function joinPool(e: Engine, hostId: string): Promise<void> {
   const host = await e.db.selectFrom("hosts").selectAll().where("id", "=", hostId).executeTakeFirst();
-  if (!host || host.status !== "up") return;
+  if (host?.status !== "up") return;
   const cluster = await e.db.selectFrom("clusters").selectAll().where("id", "=", host.cluster_id).executeTakeFirst();
   if (!cluster?.data_center_id) return;
   const dc = await e.db.selectFrom("data_centers").selectAll().where("id", "=", cluster.data_center_id).executeTakeFirst();

@@ -28,7 +28,11 @@ export function startMonitors(e: Engine): { stop(): void } {
   const stops = [every(e, "hosts", e.cfg.hostPollMs, () => hosts.tick()), every(e, "vms", e.cfg.vmPollMs, () => vms.tick())];
   // First look at once rather than after a full interval.
   e.bg.run("first host poll", () => hosts.tick());
-  return { stop: () => stops.forEach((s) => s()) };
+  return {
+    stop: () => {
+      for (const s of stops) s();
+    },
+  };
 }
 
 /** Jobs left `started` by a previous run: finish the ones that wait on a node task, fail the rest. */
