@@ -49,6 +49,14 @@ function render(reply: FastifyReply, r: Reply, json: boolean): FastifyReply {
   return reply.type("application/xml").send(toXml(r.root, r.rep));
 }
 
+function sessionCookie(header: string | undefined): string | undefined {
+  for (const part of (header ?? "").split(";")) {
+    const [k, v] = part.trim().split("=", 2);
+    if (k === "JSESSIONID" && v) return v;
+  }
+  return undefined;
+}
+
 function firstValues(q: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   if (q && typeof q === "object") {
@@ -109,7 +117,14 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
 
   app.addHook("onRequest", async (req, reply) => {
     if (!req.url.startsWith(API)) return;
-    if (!auth.check(req.headers.authorization)) {
+    const session = sessionCookie(req.headers.cookie);
+    const user = auth.check(req.headers.authorization) ?? (session ? auth.check(`Bearer ${session}`) : undefined);
+    if (user && req.headers.authorization && /persistent-auth/i.test(String(req.headers.prefer ?? ""))) {
+      // oVirt's persistent authentication: later requests carry the cookie instead of credentials.
+      const { token } = auth.issue(user);
+      reply.header("set-cookie", `JSESSIONID=${token}; Path=${API}; HttpOnly`);
+    }
+    if (!user) {
       return sendFault(reply, new ApiFault(401, "Unauthorized", "Authentication required: HTTP Basic (user@domain) or an SSO bearer token"), wantsJson(req));
     }
   });
