@@ -49,9 +49,15 @@ export class Background {
     this.running.add(p);
   }
 
-  async drain(): Promise<void> {
+  /** Waits for running work, at most `ms`: a node call in flight must not hold up a shutdown. */
+  async drain(ms = 3000): Promise<void> {
     this.stopping = true;
-    await Promise.allSettled([...this.running]);
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((r) => {
+      timer = setTimeout(r, ms);
+    });
+    await Promise.race([Promise.allSettled([...this.running]), limit]);
+    clearTimeout(timer);
   }
 }
 
