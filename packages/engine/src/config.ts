@@ -25,6 +25,12 @@ export interface EngineConfig {
   hostFailuresBeforeNonResponsive: number;
   /** Timeout of one node call, in ms. */
   nodeCallTimeoutMs: number;
+  /**
+   * SPM lease timing given to new pools (VDSM's defaults: 60 s lease, renewed every 5 s). A new
+   * SPM can take over only once the old holder's lease expired, so this bounds failover time.
+   */
+  leaseTimeSec: number;
+  leaseRenewalSec: number;
 }
 
 function int(v: string | undefined, dflt: number, min: number, max: number): number {
@@ -64,5 +70,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     vmPollMs: int(env.VELA_ENGINE_VM_POLL_MS, 2000, 100, 600_000),
     hostFailuresBeforeNonResponsive: int(env.VELA_ENGINE_HOST_FAILURES, 2, 1, 100),
     nodeCallTimeoutMs: int(env.VELA_ENGINE_NODE_TIMEOUT_MS, 30_000, 100, 3_600_000),
+    leaseTimeSec: int(env.VELA_ENGINE_LEASE_TIME_SEC, 60, 5, 3600),
+    leaseRenewalSec: int(env.VELA_ENGINE_LEASE_RENEW_SEC, 5, 1, 600),
   };
 }

@@ -57,6 +57,8 @@ export const AttachStorageDomain: CommandDef<{ dcId: string; body: unknown }, Pl
       masterDom: sd.id,
       domList: [sd.id],
       masterVersion,
+      lockRenewalIntervalSec: e.cfg.leaseRenewalSec,
+      leaseTimeSec: e.cfg.leaseTimeSec,
     });
     await endStep(e, step, "finished");
 
