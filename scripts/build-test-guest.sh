@@ -141,7 +141,7 @@ for m in $OPTIONAL; do
 done
 
 ROOT="$WORK/root"
-mkdir -p "$ROOT"/{bin,sbin,dev,proc,sys,tmp,var/log,var/run,etc/acpi/PWRF,usr/share/udhcpc,lib/modules/"$KVER"}
+mkdir -p "$ROOT"/{bin,sbin,dev,proc,sys,tmp,var/log,var/run,etc/acpi/PWRF,etc/udhcpc,lib/modules/"$KVER"}
 cp "$BB" "$ROOT/bin/busybox"
 ln -s busybox "$ROOT/bin/sh"
 : >"$ROOT/etc/modules.order"
@@ -164,7 +164,7 @@ poweroff -f
 EOF
 chmod 755 "$ROOT/etc/acpi/PWRF/00000080"
 
-cat >"$ROOT/usr/share/udhcpc/default.script" <<'EOF'
+cat >"$ROOT/etc/udhcpc/default.script" <<'EOF'
 #!/bin/sh
 # udhcpc hook: apply the lease to the interface.
 case "$1" in
@@ -173,12 +173,12 @@ case "$1" in
     ip addr flush dev "$interface"
     ip addr add "$ip/${mask:-24}" dev "$interface"
     [ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
-    echo "GUEST-NET-UP $ip/${mask:-24}"
+    echo "GUEST-NET-UP $ip/${mask:-24}" >/dev/console
     ;;
 esac
 exit 0
 EOF
-chmod 755 "$ROOT/usr/share/udhcpc/default.script"
+chmod 755 "$ROOT/etc/udhcpc/default.script"
 
 cat >"$ROOT/init" <<'EOF'
 #!/bin/sh
@@ -218,7 +218,7 @@ netcfg() {
   ipopt=$(opt ip) || return 0
   ip link set eth0 up || { echo "GUEST-NET-FAILED no eth0"; return 0; }
   if [ "$ipopt" = dhcp ]; then
-    udhcpc -i eth0 -q -n -t 10 -T 1 >/dev/null 2>&1 || echo "GUEST-NET-FAILED dhcp"
+    udhcpc -s /etc/udhcpc/default.script -i eth0 -q -n -t 10 -T 1 >/dev/null 2>&1 || echo "GUEST-NET-FAILED dhcp"
   else
     addr=${ipopt%%,*}
     ip addr add "$addr" dev eth0 && echo "GUEST-NET-UP $addr"

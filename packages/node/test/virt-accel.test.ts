@@ -11,7 +11,7 @@ import { VdsmError } from "@vela/protocol";
 import { pino } from "pino";
 import { accelerators, hostAccel, probeAccel, vmAccel } from "../src/virt/accel/index.js";
 import type { NodeProc } from "./harness.js";
-import { guestVm, startVirtNode, waitStatus } from "./virt-support.js";
+import { guestVm, startVirtNode, waitStatus, stopWithVms } from "./virt-support.js";
 
 const log = pino({ level: "silent" });
 const kvmUsable = existsSync("/dev/kvm");
@@ -50,7 +50,7 @@ describe("accelerator registry", () => {
 describe("a node without VELA_NODE_ACCEL", () => {
   let node: NodeProc | undefined;
   after(async () => {
-    await node?.stop();
+    await stopWithVms(node);
   });
 
   test("probes and runs the VM with what works here", async () => {

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type LocalPool, type NodeProc, setupLocalPool } from "./harness.js";
-import { errorCode, guestVm, qemuPidsFor, startVirtNode, testGuest, waitStatus } from "./virt-support.js";
+import { errorCode, guestVm, qemuPidsFor, startVirtNode, testGuest, waitStatus, stopWithVms } from "./virt-support.js";
 
 let node: NodeProc;
 let pool: LocalPool;
@@ -21,7 +21,7 @@ before(async () => {
   pool = await setupLocalPool(node);
 });
 after(async () => {
-  await node?.stop();
+  await stopWithVms(node);
 });
 
 function vmDirs(): string[] {

@@ -23,6 +23,7 @@ import {
   waitFor,
   waitStatus,
   startVirtNode,
+  stopWithVms,
 } from "./virt-support.js";
 
 let node: NodeProc;
@@ -33,7 +34,7 @@ before(async () => {
   pool = await setupLocalPool(node);
 });
 after(async () => {
-  await node?.stop();
+  await stopWithVms(node);
 });
 
 describe("a VM with a qcow2 disk", () => {

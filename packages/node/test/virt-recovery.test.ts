@@ -20,11 +20,12 @@ import {
   waitConsole,
   waitFor,
   waitStatus,
+  stopWithVms,
 } from "./virt-support.js";
 
 let node: NodeProc | undefined;
 after(async () => {
-  await node?.stop();
+  await stopWithVms(node);
 });
 
 describe("agent death and restart", () => {

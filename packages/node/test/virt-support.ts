@@ -40,6 +40,17 @@ export function startVirtNode(opts: { runDir?: string; port?: number; env?: Reco
   });
 }
 
+/** Destroys every VM the node knows (so a failed test leaves no QEMU behind), then stops it. */
+export async function stopWithVms(node: NodeProc | undefined): Promise<void> {
+  if (!node) return;
+  try {
+    const vms = (await node.json("Host.getVMList", {})) as { vmId: string }[];
+    for (const vm of vms) await node.json("VM.destroy", { vmID: vm.vmId }).catch(() => {});
+  } finally {
+    await node.stop();
+  }
+}
+
 export async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
