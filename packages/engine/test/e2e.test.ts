@@ -117,6 +117,17 @@ test("storage domain → pool → disks → VM run and stop → removal", async 
   assert.equal((await eng.api("POST", `/vms/${vm.id}/diskattachments`, { body: { disk: { id: raw.id } } })).status, 409, "attached twice");
   assert.equal(items((await eng.api("GET", `/vms/${vm.id}/diskattachments`)).json, "disk_attachment").length, 2);
 
+  // oVirt's other way: a new disk inside the attachment is created and attached at once.
+  const viaAtt = await eng.api("POST", `/vms/${vm.id}/diskattachments`, {
+    body: { interface: "virtio", disk: { name: "extra", provisioned_size: 2 ** 20, format: "cow", storage_domains: { storage_domain: [{ id: sd.id }] } } },
+  });
+  assert.equal(viaAtt.status, 201, viaAtt.text);
+  const extraId = ((viaAtt.json as { disk: { id: string } }).disk).id;
+  await until("extra disk ok", async () => ((await eng.get<Disk>(`/disks/${extraId}`)).status === "ok" ? true : undefined));
+  assert.equal((await eng.api("DELETE", `/vms/${vm.id}/diskattachments/${extraId}`)).status, 200, "detach");
+  assert.equal((await eng.api("GET", `/disks/${extraId}`)).status, 200, "detaching keeps the disk");
+  assert.equal((await eng.api("DELETE", `/disks/${extraId}`)).status, 200);
+
   const start = await eng.api("POST", `/vms/${vm.id}/start`, { body: {} });
   assert.equal(start.status, 200, start.text);
   assert.equal((start.json as { status: string }).status, "complete");
@@ -133,6 +144,8 @@ test("storage domain → pool → disks → VM run and stop → removal", async 
   assert.equal((await eng.api("POST", `/vms/${vm.id}/start`, { body: {} })).status, 409, "already running");
   assert.equal((await eng.api("DELETE", `/disks/${raw.id}`)).status, 409, "a running VM's disk stays");
   assert.equal((await eng.api("DELETE", `/vms/${vm.id}`)).status, 409, "a running VM stays");
+  assert.equal((await eng.api("PUT", `/vms/${vm.id}`, { body: { memory: 256 * 2 ** 20 } })).status, 409, "no hardware change while running");
+  assert.equal((await eng.api("PUT", `/vms/${vm.id}`, { body: { description: "running" } })).status, 200, "a description can change any time");
 
   const stop = await eng.api("POST", `/vms/${vm.id}/stop`, { body: {} });
   assert.equal(stop.status, 200, stop.text);

@@ -81,6 +81,7 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/vms", h(vms, "list")),
   r("POST", "/vms", h(vms, "add")),
   r("GET", "/vms/:id", h(vms, "get")),
+  r("PUT", "/vms/:id", h(vms, "update")),
   r("DELETE", "/vms/:id", h(vms, "remove")),
   r("POST", "/vms/:id/start", h(vms, "start")),
   r("POST", "/vms/:id/stop", h(vms, "stop")),

@@ -22,9 +22,9 @@ export const BootPath = z
   .refine((s) => !s.split("/").some((c) => c === "." || c === "..") && !s.includes("//") && !s.endsWith("/"), "must be a normalised file path");
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters
-const Cmdline = z.string().max(2048, "longer than 2048 characters").regex(/^[^\u0000-\u001f\u007f]*$/, "contains control characters");
+export const Cmdline = z.string().max(2048, "longer than 2048 characters").regex(/^[^\u0000-\u001f\u007f]*$/, "contains control characters");
 
-const OsTypes = ["other", "other_linux", "linux", "rhel_8x64", "rhel_9x64", "debian_12", "ubuntu_22_04", "windows_2019x64", "windows_2022"] as const;
+export const OsTypes = ["other", "other_linux", "linux", "rhel_8x64", "rhel_9x64", "debian_12", "ubuntu_22_04", "windows_2019x64", "windows_2022"] as const;
 
 export const Input = z.object({
   name: Name.refine((s) => s.length <= 64, "longer than 64 characters"),

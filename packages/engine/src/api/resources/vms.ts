@@ -1,4 +1,5 @@
 /** /vms: list, get, add, remove; start/stop/shutdown; disk attachments. */
+import { AddDiskAttachment } from "../../commands/AddDiskAttachment.js";
 import { AddVm } from "../../commands/AddVm.js";
 import { runCommand } from "../../commands/command.js";
 import { AttachDisk, DetachDisk } from "../../commands/DiskAttachments.js";
@@ -6,6 +7,7 @@ import { mustById } from "../../commands/lookup.js";
 import { RemoveVm } from "../../commands/RemoveVm.js";
 import { RunVm } from "../../commands/RunVm.js";
 import { ShutdownVm, StopVm } from "../../commands/StopVm.js";
+import { UpdateVm } from "../../commands/UpdateVm.js";
 import type { Vm } from "../../db/schema.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { notFound } from "../fault.js";
@@ -32,6 +34,11 @@ export async function get(c: Call): Promise<Reply> {
 
 export async function add(c: Call): Promise<Reply> {
   return ok("vm", vmView(await runCommand(c.engine, AddVm, bodyOf(c, ["vm"]))), 201);
+}
+
+export async function update(c: Call): Promise<Reply> {
+  const id = pathId(c, "id", "VM");
+  return ok("vm", vmView(await runCommand(c.engine, UpdateVm, { id, body: bodyOf(c, ["vm"]) })));
 }
 
 export async function remove(c: Call): Promise<Reply> {
@@ -78,7 +85,11 @@ export async function diskAttachment(c: Call): Promise<Reply> {
 
 export async function attachDisk(c: Call): Promise<Reply> {
   const vmId = pathId(c, "id", "VM");
-  const att = await runCommand(c.engine, AttachDisk, { vmId, body: bodyOf(c, ["disk_attachment"]) });
+  const body = bodyOf(c, ["disk_attachment"]);
+  const disk = (body as { disk?: unknown }).disk;
+  // A disk without an id but with a size is a new disk to create and attach (as oVirt allows).
+  const isNew = typeof disk === "object" && disk !== null && !("id" in disk) && "provisioned_size" in disk;
+  const att = isNew ? await runCommand(c.engine, AddDiskAttachment, { vmId, body }) : await runCommand(c.engine, AttachDisk, { vmId, body });
   return ok("disk_attachment", diskAttachmentView(att), 201);
 }
 

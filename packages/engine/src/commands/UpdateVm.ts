@@ -1,0 +1,81 @@
+/**
+ * Updates a VM's configuration (PUT /vms/{id}). Names, descriptions and comments change at any
+ * time; hardware and boot settings only while the VM is down (no next-run configuration yet).
+ * An empty kernel, initrd or cmdline clears it.
+ */
+import { z } from "zod";
+import { conflict, invalid } from "../api/fault.js";
+import { Bool, Enum, Int, Name, parseInput, Text } from "../api/input.js";
+import { num, type Vm } from "../db/schema.js";
+import { BootPath, Cmdline } from "./AddVm.js";
+import type { CommandDef } from "./command.js";
+import { mustById } from "./lookup.js";
+
+const MiB = 1024 * 1024;
+
+/** XML's empty element arrives as {}; both it and "" mean "clear". */
+const Clearable = <T extends z.ZodType>(s: T) =>
+  z.preprocess((v) => (v === "" || (typeof v === "object" && v !== null && Object.keys(v).length === 0) ? null : v), z.union([z.null(), s]));
+
+const Input = z.object({
+  name: Name.refine((s) => s.length <= 64, "longer than 64 characters").optional(),
+  description: Text(4000).optional(),
+  comment: Text(4000).optional(),
+  memory: Int(16 * MiB, 4 * 1024 * 1024 * MiB).optional(),
+  cpu: z.object({ topology: z.object({ sockets: Int(1, 16).optional(), cores: Int(1, 64).optional(), threads: Int(1, 8).optional() }).optional() }).optional(),
+  os: z
+    .object({
+      type: z.string().max(64).regex(/^[a-z0-9_]+$/, "not an OS type").optional(),
+      kernel: Clearable(BootPath).optional(),
+      initrd: Clearable(BootPath).optional(),
+      cmdline: Clearable(Cmdline).optional(),
+    })
+    .optional(),
+  display: z.object({ type: Enum(["vnc", "spice"]).optional() }).optional(),
+  stateless: Bool.optional(),
+  high_availability: z.object({ enabled: Bool.optional() }).optional(),
+});
+
+export const UpdateVm: CommandDef<{ id: string; body: unknown }, { vm: Vm; next: Vm }, Vm> = {
+  name: "update VM",
+  locks: (i) => [`vm:${i.id}`, "vm:names"],
+  async validate(e, { id, body }) {
+    const vm = await mustById(e, "vms", id);
+    const p = parseInput(Input, body, "VM", "update");
+    const t = p.cpu?.topology ?? {};
+    const next: Vm = {
+      ...vm,
+      name: p.name ?? vm.name,
+      description: p.description ?? vm.description,
+      comment: p.comment ?? vm.comment,
+      memory: p.memory ?? num(vm.memory),
+      cpu_sockets: t.sockets ?? vm.cpu_sockets,
+      cpu_cores: t.cores ?? vm.cpu_cores,
+      cpu_threads: t.threads ?? vm.cpu_threads,
+      os_type: p.os?.type ?? vm.os_type,
+      kernel: p.os?.kernel === undefined ? vm.kernel : p.os.kernel,
+      initrd: p.os?.initrd === undefined ? vm.initrd : p.os.initrd,
+      cmdline: p.os?.cmdline === undefined ? vm.cmdline : p.os.cmdline,
+      display_type: p.display?.type ?? vm.display_type,
+      stateless: p.stateless === undefined ? vm.stateless : p.stateless ? 1 : 0,
+      high_availability: p.high_availability?.enabled === undefined ? vm.high_availability : p.high_availability.enabled ? 1 : 0,
+    };
+    if (num(next.memory) % MiB !== 0) throw invalid("Invalid VM memory: must be a whole number of MiB");
+    if (next.cpu_sockets * next.cpu_cores * next.cpu_threads > 288) throw invalid("Invalid VM cpu topology: more than 288 vCPUs");
+    if (next.initrd && !next.kernel) throw invalid("Invalid VM os: initrd needs a kernel");
+    const hardware: (keyof Vm)[] = ["memory", "cpu_sockets", "cpu_cores", "cpu_threads", "os_type", "kernel", "initrd", "cmdline", "display_type", "stateless"];
+    const changed = hardware.filter((k) => String(next[k]) !== String(vm[k]));
+    if (changed.length > 0 && vm.status !== "down") throw conflict(`Cannot update VM ${vm.name} while it is ${vm.status}: ${changed.join(", ")} can change only when it is down`);
+    if (next.name !== vm.name) {
+      const clash = await e.db.selectFrom("vms").select("id").where("name", "=", next.name).executeTakeFirst();
+      if (clash) throw conflict(`Cannot update VM. The VM name ${next.name} is already in use.`);
+    }
+    return { vm, next };
+  },
+  describe: (p) => `Updating VM ${p.vm.name}`,
+  async execute(e, { next }) {
+    const { id, ...rest } = next;
+    await e.db.updateTable("vms").set(rest).where("id", "=", id).execute();
+    return next;
+  },
+};
