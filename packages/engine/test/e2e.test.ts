@@ -141,6 +141,16 @@ test("storage domain → pool → disks → VM run and stop → removal", async 
   );
   assert.equal(running.host?.id, h.id);
   assert.equal(qemuOf(vm.id).length, 1, "one QEMU runs the VM");
+  const qemuPid = qemuOf(vm.id)[0];
+
+  // The engine goes away and comes back: the VM keeps running and is recognised from the node's report.
+  await eng.stop();
+  eng = await startEngine({ home: eng.home, port: eng.port, env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_ENGINE_HOST_POLL_MS: "300", VELA_ENGINE_VM_POLL_MS: "300" } });
+  assert.deepEqual(qemuOf(vm.id), [qemuPid], "the same QEMU process survived the engine restart");
+  await new Promise((res) => setTimeout(res, 1000));
+  const after = await eng.get<{ status: string; host?: { id: string } }>(`/vms/${vm.id}`);
+  assert.equal(after.status, "up");
+  assert.equal(after.host?.id, h.id);
   assert.equal((await eng.api("POST", `/vms/${vm.id}/start`, { body: {} })).status, 409, "already running");
   assert.equal((await eng.api("DELETE", `/disks/${raw.id}`)).status, 409, "a running VM's disk stays");
   assert.equal((await eng.api("DELETE", `/vms/${vm.id}`)).status, 409, "a running VM stays");

@@ -2,7 +2,6 @@
  * Entity rows → oVirt v4 representation trees. Member order follows the engine's (actions, name,
  * description, comment, links, attributes, references). Pure: callers load whatever rows a view needs.
  */
-import { BLANK_TEMPLATE_ID } from "../db/ids.js";
 import {
   type Cluster,
   type DataCenter,
@@ -298,4 +297,3 @@ export function stepView(s: Step): Rep {
   };
 }
 
-export { BLANK_TEMPLATE_ID };
