@@ -4,7 +4,8 @@
  * guest device on the bus the definition asks for. Node names are fixed (file<N>, drive<N>) so
  * the drive monitor can address them. Never opens an image itself.
  */
-import { stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, stat } from "node:fs/promises";
 import { type DriveSpec, VdsmError } from "@vela/protocol";
 import type { PreparedImage } from "../../api/services.js";
 import type { DriveRecord } from "../rundir.js";
@@ -59,6 +60,21 @@ export function driveRecord(spec: DriveSpec, prepared: PreparedImage, index: num
   };
 }
 
+/**
+ * Whether the volume's file system takes O_DIRECT (NFS, ext4, xfs, block devices do; tmpfs on
+ * older kernels does not). Direct I/O is what shared storage wants; where it is impossible,
+ * QEMU would refuse to open the image, so the page cache is used instead.
+ */
+async function directIo(path: string, readonly: boolean): Promise<boolean> {
+  try {
+    const fh = await open(path, (readonly ? constants.O_RDONLY : constants.O_RDWR) | constants.O_DIRECT);
+    await fh.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** QEMU arguments for all drives, controllers included. */
 export async function drivesArgv(specs: readonly DriveSpec[], records: readonly DriveRecord[]): Promise<string[]> {
   const argv: string[] = [];
@@ -70,14 +86,15 @@ export async function drivesArgv(specs: readonly DriveSpec[], records: readonly 
     const rec = records[i];
     const isBlock = (await stat(rec.path)).isBlockDevice();
     const ro = spec.readonly;
+    const cache = { direct: await directIo(rec.path, ro), "no-flush": false };
     argv.push(
       "-blockdev",
       JSON.stringify({
         driver: isBlock ? "host_device" : "file",
         filename: rec.path,
         "node-name": rec.fileNode,
-        // O_DIRECT, as on shared storage: no host page cache between hosts during migration
-        cache: { direct: true, "no-flush": false },
+        // O_DIRECT where possible, as on shared storage: no host page cache between hosts
+        cache,
         "read-only": ro,
         discard: "unmap",
       }),
@@ -86,7 +103,7 @@ export async function drivesArgv(specs: readonly DriveSpec[], records: readonly 
         driver: rec.format,
         file: rec.fileNode,
         "node-name": rec.formatNode,
-        cache: { direct: true, "no-flush": false },
+        cache,
         "read-only": ro,
         discard: "unmap",
       }),
