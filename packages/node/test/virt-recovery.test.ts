@@ -103,4 +103,17 @@ describe("agent death and restart", () => {
     assert.equal(existsSync(stray), false);
     assert.deepEqual(await node.json("Host.getVMList", {}), []);
   });
+
+  test("an agent dying between starting QEMU and letting the guest run: the restarted agent finishes the start", async () => {
+    await node!.stop();
+    node = await startVirtNode({ runDir, port, env: { VELA_TEST_FAULTS: "virt.start.before-cont" } });
+    const vmId = randomUUID();
+    await node.json("VM.create", { vmParams: guestVm(vmId, { display: "none" }) }).catch(() => {});
+    await waitFor("the agent to die at the fault point", () => node!.proc.exitCode !== null || node!.proc.signalCode !== null, 20_000);
+    node = await startVirtNode({ runDir, port });
+    const st = await waitStatus(node, vmId, "Up", 20_000);
+    assert.equal(st.qemuStatus, "running");
+    await waitConsole(runDir, vmId, "GUEST-UP", 60_000);
+    await node.json("VM.destroy", { vmID: vmId });
+  });
 });

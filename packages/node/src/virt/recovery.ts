@@ -42,7 +42,7 @@ async function recoverOne(ctx: NodeContext, vmId: string): Promise<Vm | undefine
   const vm = new Vm(rec, paths, log);
   if (rec.exit) return vm;
   if (!running || pid === undefined) {
-    await vm.markDown({ code: 1, reason: ExitReason.LOST_QEMU_CONNECTION, message: "QEMU exited while the agent was not running" });
+    await vm.markDown({ code: 1, reason: ExitReason.LOST_QEMU_CONNECTION, message: "QEMU is not running: it exited, or never started, while the agent was not running" });
     return vm;
   }
   try {
