@@ -7,6 +7,7 @@
  * string that passed connection.ts's allow-lists.
  */
 import { randomUUID } from "node:crypto";
+import { join } from "node:path";
 import { BLANK_UUID, VdsmError } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { PartialHandlers } from "../api/handlers.js";
@@ -17,10 +18,11 @@ import { poolsOf } from "./domain/file.js";
 import { isDir } from "./fileutil.js";
 import { Images } from "./image.js";
 import { SafeLease } from "./lease/index.js";
-import { Pools } from "./pool.js";
+import { type ConnectedPool, Pools } from "./pool.js";
 import { SPM_LEASE_OFFSET } from "./spm.js";
 import { KeyedRwLock } from "./sync.js";
 import { TaskManager } from "./task/manager.js";
+import { TaskStore } from "./task/store.js";
 import { Task } from "./task/task.js";
 import * as vol from "./volume.js";
 
@@ -70,9 +72,24 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
     return { dom, md };
   }
 
-  function startTask(name: string, job: (t: Task) => Promise<unknown>, id = randomUUID()): string {
-    tasks.start(new Task(id, name), job);
+  /** Starts an SPM task; persistent ones are written to master/tasks for a new SPM to recover. */
+  function startTask(name: string, job: (t: Task) => Promise<unknown>, persistent = true): string {
+    const id = randomUUID();
+    tasks.start(new Task(id, name, "spm", persistent), job);
     return id;
+  }
+
+  /** On becoming SPM: tasks go to this pool's master/tasks, and what a previous SPM left is recovered. */
+  function recoverOnStart(p: ConnectedPool): () => Promise<void> {
+    return async () => {
+      const master = await pools.master(p);
+      const store = new TaskStore(join(master.masterDir(), "tasks"));
+      tasks.sink = store;
+      const { tasks: stored, bad } = await store.load();
+      for (const b of bad) log.error({ task: b }, "unreadable task file left on the master domain");
+      const r = await tasks.recover(stored);
+      if (r.rolledBack.length || r.kept.length) log.info(r, "tasks recovered from the master domain");
+    };
   }
 
   async function withImageLock<T>(sd: string, img: string, mode: "shared" | "exclusive", fn: () => Promise<T>): Promise<T> {
@@ -200,6 +217,8 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
     },
     connectStoragePool: async ({ spUUID, hostID, msdUUID, masterVersion }) => {
       await pools.connect(spUUID, hostID, msdUUID, masterVersion);
+      const p = pools.get(spUUID);
+      p.spm.onStarted = recoverOnStart(p);
       return {};
     },
     disconnectStoragePool: async ({ spUUID, hostID }) => {
@@ -210,7 +229,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
 
     spmStart: async ({ spUUID }) => {
       const p = pools.get(spUUID);
-      if (p.spm.role === "SPM") return { uuid: startTask("spmStart", async () => undefined) };
+      if (p.spm.role === "SPM") return { uuid: startTask("spmStart", async () => undefined, false) };
       p.spm.beginContend();
       const id = randomUUID();
       try {
@@ -273,7 +292,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
           const same =
             onDisk.CAP === capacity && onDisk.FORMAT === format && onDisk.TYPE === type && onDisk.PUUID === (parent?.vol ?? BLANK_UUID);
           if (!same || onDisk.LEGALITY !== "LEGAL") throw new VdsmError("VolumeAlreadyExists", a.volUUID);
-          const id = startTask("createVolume", async () => undefined);
+          const id = startTask("createVolume", async () => undefined, false);
           creates.set(key, { taskId: id, sig });
           return { uuid: id };
         }

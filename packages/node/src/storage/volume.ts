@@ -205,10 +205,15 @@ export async function createVolumeJob(
   const p = new VolumePaths(s.dom, s.img, s.vol);
   const sd = s.dom.sdUUID;
   const imgDir = dirname(p.data);
+  // One persisted push before any change covers the image dir and all three volume files; both
+  // undo steps are idempotent, so they are safe whatever point a crash interrupts.
+  await task.push(
+    { name: "remove new image dir", action: "image.rmdirIfEmpty", params: [sd, s.img] },
+    { name: "remove half-made volume", action: "volume.removeFiles", params: [sd, s.img, s.vol] },
+  );
   try {
     await mkdir(imgDir, { mode: 0o775 });
     await chmod(imgDir, 0o775);
-    task.pushRecovery({ name: "remove new image dir", action: "image.rmdirIfEmpty", params: [sd, s.img] });
   } catch (err) {
     if (errno(err) !== "EEXIST") throw new VdsmError("ImagePathError", `${imgDir}: ${(err as Error).message}`);
   }
@@ -216,7 +221,7 @@ export async function createVolumeJob(
     // Template: hard-link the shared volume's files into this image.
     const src = new VolumePaths(s.dom, s.parent.img, s.parent.vol);
     const dst = new VolumePaths(s.dom, s.img, s.parent.vol);
-    task.pushRecovery({ name: "unlink template volume", action: "volume.removeFiles", params: [sd, s.img, s.parent.vol] });
+    await task.push({ name: "unlink template volume", action: "volume.removeFiles", params: [sd, s.img, s.parent.vol] });
     for (const [a, b] of [
       [src.data, dst.data],
       [src.meta, dst.meta],
@@ -244,11 +249,12 @@ export async function createVolumeJob(
     TYPE: s.type,
     VOLTYPE: "LEAF",
   };
-  task.pushRecovery({ name: "remove half-made volume", action: "volume.removeFiles", params: [sd, s.img, s.vol] });
   // 'wx' on the .meta claims the volume id: a concurrent create of the same id fails here.
-  const fh = await open(p.meta, "wx", 0o660).catch((err) => {
+  const fh = await open(p.meta, "wx", 0o660).catch(async (err) => {
     if (errno(err) === "EEXIST") {
-      task.popRecovery(); // not ours to remove
+      // Not ours to remove: drop the undo step for the volume files.
+      task.recoveries = task.recoveries.filter((r) => !(r.action === "volume.removeFiles" && r.params[2] === s.vol));
+      await task.persist?.();
       throw new VdsmError("VolumeAlreadyExists", s.vol);
     }
     throw err;
@@ -283,7 +289,7 @@ export async function createVolumeJob(
   }
   fault("createVolume.afterCreate");
   if (s.parent && s.parent.img === s.img && s.parent.md.VOLTYPE === "LEAF") {
-    task.pushRecovery({ name: "parent back to LEAF", action: "volume.setVolType", params: [sd, s.img, s.parent.vol, "LEAF"] });
+    await task.push({ name: "parent back to LEAF", action: "volume.setVolType", params: [sd, s.img, s.parent.vol, "LEAF"] });
     await updateMeta(s.dom, s.img, s.parent.vol, { VOLTYPE: "INTERNAL" });
   }
   await writeMeta(s.dom, s.img, s.vol, { ...md, LEGALITY: "LEGAL" });

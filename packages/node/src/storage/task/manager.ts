@@ -61,18 +61,51 @@ export class TaskManager {
   /** Adds a task known only from storage (recovery on spmStart) without running it. */
   adopt(task: Task): void {
     this.tasks.set(task.id, task);
+    this.saved.add(task.id);
+    task.persist = () => this.save(task);
     if (!task.done) task.done = Promise.resolve();
   }
 
+  /**
+   * Takes over the tasks a previous SPM left on storage: finished ones are kept for their
+   * clients to read and clear; unfinished ones are rolled back from their stacks.
+   */
+  async recover(stored: Task[]): Promise<{ rolledBack: string[]; kept: string[] }> {
+    const rolledBack: string[] = [];
+    const kept: string[] = [];
+    for (const t of stored) {
+      if (this.tasks.has(t.id)) continue; // ours, still in memory
+      this.adopt(t);
+      if (t.isDone()) {
+        kept.push(t.id);
+        continue;
+      }
+      this.log.warn({ task: t.id, verb: t.name, state: t.state, steps: t.recoveries.length }, "recovering task left by a previous SPM");
+      if (t.code === 0) {
+        t.code = 411;
+        t.message = "Task is aborted: the SPM that ran it stopped";
+      }
+      await this.rollback(t);
+      rolledBack.push(t.id);
+    }
+    return { rolledBack, kept };
+  }
+
+  private readonly saved = new Set<string>();
+
   private async save(t: Task): Promise<void> {
-    if (t.persistent && this.sink) await this.sink.save(t);
+    if (!t.persistent || !this.sink || t.fenced) return;
+    await this.sink.save(t);
+    this.saved.add(t.id);
   }
 
   private async execute(task: Task, job: (t: Task) => Promise<unknown>): Promise<void> {
     try {
       task.state = "running";
       task.message = "Task is running";
-      await this.save(task);
+      // Written on its first push (before its first change), not here: a task that changed
+      // nothing has nothing for a new SPM to recover.
+      task.persist = () => this.save(task);
       task.checkAbort();
       task.result = (await job(task)) ?? "";
       task.recoveries = [];
@@ -80,7 +113,7 @@ export class TaskManager {
       task.code = 0;
       task.message = "1 jobs completed successfully";
       task.progress = 100;
-      await this.save(task);
+      if (this.saved.has(task.id)) await this.save(task);
     } catch (err) {
       const e = err instanceof VdsmError ? err : new VdsmError("GeneralException", (err as Error)?.message ?? String(err), { cause: err });
       if (!(err instanceof VdsmError)) this.log.error({ task: task.id, verb: task.name, err }, "task crashed");
@@ -128,7 +161,7 @@ export class TaskManager {
     const t = this.get(id);
     if (!t.isDone()) throw new VdsmError("TaskInProgress", id);
     this.tasks.delete(id);
-    if (t.persistent && this.sink) await this.sink.remove(id);
+    if (t.persistent && this.sink && this.saved.delete(id)) await this.sink.remove(id);
   }
 
   /** Asks a running task to stop at its next step; its stack is then rolled back. */

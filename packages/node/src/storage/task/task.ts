@@ -90,12 +90,22 @@ export class Task {
     readonly persistent = false,
   ) {}
 
-  pushRecovery(r: Recovery): void {
-    this.recoveries.push(r);
+  /** Set by the manager: writes the task (with its stack) where a new SPM will find it. */
+  persist: (() => Promise<void>) | undefined;
+
+  /**
+   * Pushes undo steps and persists the stack before returning, so the step they undo may run.
+   * Push several at once to pay one write.
+   */
+  async push(...rs: Recovery[]): Promise<void> {
+    this.recoveries.push(...rs);
+    await this.persist?.();
   }
 
-  popRecovery(): Recovery | undefined {
-    return this.recoveries.pop();
+  async pop(): Promise<Recovery | undefined> {
+    const r = this.recoveries.pop();
+    await this.persist?.();
+    return r;
   }
 
   /** Throws TaskAborted if stopTask was called; jobs call it between steps. */
