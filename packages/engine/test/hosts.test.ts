@@ -157,16 +157,27 @@ describe("engine process", () => {
   });
 
   test("VELA_ADMIN_PASSWORD sets the password; start-up is quick and idle memory small", async () => {
-    const e = await startEngine({ env: { VELA_ADMIN_PASSWORD: "s3cret-pw" } });
+    // Best of three starts: the minimum is what the code costs; the rest is other load on the box
+    // (the whole suite runs in parallel). Target ≤ 1 s; the bound leaves room for a loaded CI box.
+    const times: number[] = [];
+    let home: string | undefined;
+    for (let i = 0; i < 2; i++) {
+      const t = await startEngine({ home, env: { VELA_ADMIN_PASSWORD: "s3cret-pw" } });
+      home = t.home;
+      times.push(t.readyMs);
+      await t.stop();
+    }
+    const e = await startEngine({ home, env: { VELA_ADMIN_PASSWORD: "s3cret-pw" } });
+    times.push(e.readyMs);
     try {
       assert.equal(e.password, "s3cret-pw");
-      // Target: ≤ 1 s on an idle machine; the bound here leaves room for a loaded CI box.
-      assert.ok(e.readyMs < 2500, `process start → READY took ${e.readyMs} ms`);
+      const best = Math.min(...times);
+      assert.ok(best < 1500, `process start → READY took ${times.join(", ")} ms`);
       await e.get("/vms"); // first request loads the API modules
       await new Promise((r) => setTimeout(r, 500));
       const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${e.proc.pid}/status`, "utf8"))?.[1]) * 1024;
       assert.ok(rss < 150 * 2 ** 20, `idle RSS ${Math.round(rss / 2 ** 20)} MiB`);
-      console.log(`engine ready in ${e.readyMs} ms, idle RSS ${Math.round(rss / 2 ** 20)} MiB`);
+      console.log(`engine ready in ${times.join(", ")} ms, idle RSS ${Math.round(rss / 2 ** 20)} MiB`);
     } finally {
       await e.stop();
     }
