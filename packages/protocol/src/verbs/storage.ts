@@ -59,6 +59,26 @@ export const Connection = z.object({
 export type Connection = z.infer<typeof Connection>;
 
 const OptUuid = Uuid.optional().default(BLANK_UUID);
+/** A VM reference that VDSM's callers often send empty. */
+const VmRef = z.union([Uuid, z.literal("")]).optional().default("");
+/** copyImage's volType: SHARED (template, VDSM's default) or LEAF/INTERNAL, by number or name. */
+const VolRoleOrDefault = z
+  .union([z.number(), z.string()])
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === "") return "SHARED" as const;
+    const s = String(v).toUpperCase();
+    const byNum: Record<string, "SHARED" | "INTERNAL" | "LEAF"> = { "6": "SHARED", "7": "INTERNAL", "8": "LEAF" };
+    const r = byNum[s] ?? (["SHARED", "INTERNAL", "LEAF"].includes(s) ? (s as "SHARED" | "INTERNAL" | "LEAF") : undefined);
+    if (!r) {
+      ctx.addIssue({ code: "custom", message: `unknown volume type ${String(v)}` });
+      return z.NEVER;
+    }
+    return r;
+  });
+/** 0 (VDSM's UNKNOWN_VOL) or absent means "as the source". */
+const VolFormatOrSame = z.union([z.literal(0), z.literal("0"), z.literal("")]).optional().transform(() => "SAME" as const).or(VolFormat);
+const PreallocateOrSame = z.union([z.literal(0), z.literal("0"), z.literal("")]).optional().transform(() => "SAME" as const).or(Preallocate);
 
 export const storageVerbs = {
   connectStorageServer: verb(
@@ -259,4 +279,143 @@ export const storageVerbs = {
   clearTask: verb("clearTask", "Task.clear", [p("taskID", TaskId)]),
   stopTask: verb("stopTask", "Task.stop", [p("taskID", TaskId)]),
   revertTask: verb("revertTask", "Task.revert", [p("taskID", TaskId)]),
+
+  // Images and volumes, second round (VDSM's hsm.py positional order; JSON names from vdsm-api.yml).
+  deleteImage: verb(
+    "deleteImage",
+    "Image.delete",
+    [
+      p("sdUUID", DomainId, "storagedomainID"),
+      p("spUUID", PoolId, "storagepoolID"),
+      p("imgUUID", ImageId, "imageID"),
+      p("postZero", Bool.optional().default(false), "postZero"),
+      p("force", Bool.optional().default(false), "force"),
+      p("discard", Bool.optional().default(false), "discard"),
+    ],
+    "uuid",
+  ),
+  moveImage: verb(
+    "moveImage",
+    "Image.move",
+    [
+      p("spUUID", PoolId, "storagepoolID"),
+      p("srcDomUUID", DomainId, "storagedomainID"),
+      p("dstDomUUID", DomainId, "dstSdUUID"),
+      p("imgUUID", ImageId, "imageID"),
+      p("vmUUID", VmRef, "vmUUID"),
+      p("op", Int.refine((n) => n === 1 || n === 2, { message: "operation must be 1 (copy) or 2 (move)" }), "operation"),
+      p("postZero", Bool.optional().default(false), "postZero"),
+      p("force", Bool.optional().default(false), "force"),
+      p("discard", Bool.optional().default(false), "discard"),
+    ],
+    "uuid",
+  ),
+  copyImage: verb(
+    "copyImage",
+    "Volume.copy",
+    [
+      p("sdUUID", DomainId, "storagedomainID"),
+      p("spUUID", PoolId, "storagepoolID"),
+      p("vmUUID", VmRef, "vmUUID"),
+      p("srcImgUUID", ImageId, "imageID"),
+      p("srcVolUUID", VolumeId, "volumeID"),
+      p("dstImgUUID", ImageId, "dstImgUUID"),
+      p("dstVolUUID", VolumeId, "dstVolUUID"),
+      p("description", Text(210).optional().default(""), "desc"),
+      p("dstSdUUID", OptUuid, "dstSdUUID"),
+      p("volType", VolRoleOrDefault, "volType"),
+      p("volFormat", VolFormatOrSame, "volFormat"),
+      p("preallocate", PreallocateOrSame, "preallocate"),
+      p("postZero", Bool.optional().default(false), "postZero"),
+      p("force", Bool.optional().default(false), "force"),
+      p("discard", Bool.optional().default(false), "discard"),
+    ],
+    "uuid",
+  ),
+  /** Cold merge of `successor` into its parent `ancestor` (Vela keeps VDSM's pre-4.x XML verb). */
+  mergeSnapshots: verb(
+    "mergeSnapshots",
+    "Image.mergeSnapshots",
+    [
+      p("sdUUID", DomainId, "storagedomainID"),
+      p("spUUID", PoolId, "storagepoolID"),
+      p("vmUUID", VmRef, "vmUUID"),
+      p("imgUUID", ImageId, "imageID"),
+      p("ancestor", VolumeId, "ancestor"),
+      p("successor", VolumeId, "successor"),
+      p("postZero", Bool.optional().default(false), "postZero"),
+      p("discard", Bool.optional().default(false), "discard"),
+    ],
+    "uuid",
+  ),
+  extendVolumeSize: verb(
+    "extendVolumeSize",
+    "Volume.extendSize",
+    [
+      p("spUUID", PoolId, "storagepoolID"),
+      p("sdUUID", DomainId, "storagedomainID"),
+      p("imgUUID", ImageId, "imageID"),
+      p("volUUID", VolumeId, "volumeID"),
+      p("newSize", Bytes, "newSize"),
+    ],
+    "uuid",
+  ),
+  setVolumeDescription: verb(
+    "setVolumeDescription",
+    "Volume.setDescription",
+    [
+      p("sdUUID", DomainId, "storagedomainID"),
+      p("spUUID", PoolId, "storagepoolID"),
+      p("imgUUID", ImageId, "imageID"),
+      p("volUUID", VolumeId, "volumeID"),
+      p("description", Text(210).regex(/^[^\n\r\0]*$/, "line break in description"), "description"),
+    ],
+  ),
+  setVolumeLegality: verb(
+    "setVolumeLegality",
+    "Volume.setLegality",
+    [
+      p("sdUUID", DomainId, "storagedomainID"),
+      p("spUUID", PoolId, "storagepoolID"),
+      p("imgUUID", ImageId, "imageID"),
+      p("volUUID", VolumeId, "volumeID"),
+      p("legality", z.enum(["LEGAL", "ILLEGAL"]), "legality"),
+    ],
+  ),
+  attachStorageDomain: verb(
+    "attachStorageDomain",
+    "StorageDomain.attach",
+    [p("sdUUID", DomainId, "storagedomainID"), p("spUUID", PoolId, "storagepoolID")],
+  ),
+  detachStorageDomain: verb(
+    "detachStorageDomain",
+    "StorageDomain.detach",
+    [
+      p("sdUUID", DomainId, "storagedomainID"),
+      p("spUUID", PoolId, "storagepoolID"),
+      p("msdUUID", OptUuid, "masterSdUUID"),
+      p("masterVersion", Int.optional(), "masterVersion"),
+      p("force", Bool.optional().default(false), "force"),
+    ],
+  ),
+  activateStorageDomain: verb(
+    "activateStorageDomain",
+    "StorageDomain.activate",
+    [p("sdUUID", DomainId, "storagedomainID"), p("spUUID", PoolId, "storagepoolID")],
+  ),
+  deactivateStorageDomain: verb(
+    "deactivateStorageDomain",
+    "StorageDomain.deactivate",
+    [
+      p("sdUUID", DomainId, "storagedomainID"),
+      p("spUUID", PoolId, "storagepoolID"),
+      p("msdUUID", OptUuid, "masterSdUUID"),
+      p("masterVersion", Int.optional(), "masterVersion"),
+    ],
+  ),
+  formatStorageDomain: verb(
+    "formatStorageDomain",
+    "StorageDomain.format",
+    [p("sdUUID", DomainId, "storagedomainID"), p("autoDetach", Bool.optional().default(false), "autoDetach")],
+  ),
 } as const;
