@@ -72,7 +72,9 @@ fetch_deb() { # $1 = package name; prints the .deb path
   deb="$(ls "$DEBS"/"${pkg}"_*.deb 2>/dev/null | head -n1 || true)"
   if [[ -z "$deb" ]]; then
     log "downloading $pkg"
-    (cd "$DEBS" && apt-get download -qq "$pkg" >&2)
+    # stale package lists point at versions the mirror no longer has: refresh once and retry
+    (cd "$DEBS" && apt-get download -qq "$pkg" >&2) ||
+      { apt-get update -qq >&2 && (cd "$DEBS" && apt-get download -qq "$pkg" >&2); }
     deb="$(ls "$DEBS"/"${pkg}"_*.deb | head -n1)"
   fi
   printf '%s\n' "$deb"

@@ -132,3 +132,15 @@ describe("destroying a running VM", () => {
     assert.equal(processAlive(pid), false);
   });
 });
+
+describe("a guest powering itself off", () => {
+  test("a guest that powers itself off is Down with the user-shutdown reason", async () => {
+    const vmId = randomUUID();
+    await node.json("VM.create", { vmParams: guestVm(vmId, { display: "none", args: "vela.poweroff" }) });
+    const st = await waitStatus(node, vmId, "Down", 60_000);
+    assert.equal(st.exitCode, 0);
+    assert.equal(st.exitReason, 7, String(st.exitMessage));
+    assert.match(consoleLog(node.runDir, vmId), /GUEST-POWEROFF/);
+    await node.json("VM.destroy", { vmID: vmId });
+  });
+});
