@@ -27,7 +27,11 @@ before(async () => {
   stop = started.stop;
   rest = new Rest(started.info.url, started.info.user, started.info.password);
 });
-after(async () => stop?.());
+after(async () => {
+  // Never leave a guest running when an assertion failed half-way.
+  for (const p of findProcesses("qemu-system", home)) process.kill(p.pid, "SIGKILL");
+  await stop?.();
+});
 
 interface Disk {
   id: string;
@@ -71,8 +75,12 @@ test("disk → VM → start → guest writes, qcow2 grows → stop → down, QEM
 
   await rest.post(`/vms/${vm.id}/start`, {});
   await waitFor("vm up", async () => ((await rest.get<{ status: string }>(`/vms/${vm.id}`)).status === "up" ? true : undefined), 60_000);
-  const qemu = findProcesses("qemu-system", leaf);
+  // The node opens the volume through its pool view (<run>/data-center/<sp>/<sd>/images/…),
+  // a link to the same file; match on the image/volume part of the path.
+  const volumeRef = `images/${disk.id}/${ready.image_id}`;
+  const qemu = findProcesses("qemu-system", volumeRef);
   assert.equal(qemu.length, 1, "exactly one QEMU runs on the leaf volume");
+  assert.ok(!qemu[0]!.argv.join(" ").includes(`${volumeRef}.`), "it opens the leaf itself, not a sibling file");
 
   const consoleLog = join(home, "nodes/node-1/vms", vm.id, "console.log");
   await waitFor("guest wrote its data", () => (existsSync(consoleLog) && readFileSync(consoleLog, "utf8").includes("GUEST-WRITE-DONE") ? true : undefined), 120_000, 500);
@@ -84,5 +92,5 @@ test("disk → VM → start → guest writes, qcow2 grows → stop → down, QEM
 
   await rest.post(`/vms/${vm.id}/stop`, {});
   await waitFor("vm down", async () => ((await rest.get<{ status: string }>(`/vms/${vm.id}`)).status === "down" ? true : undefined), 30_000);
-  await waitFor("QEMU gone", () => (findProcesses("qemu-system", leaf).length === 0 ? true : undefined), 10_000);
+  await waitFor("QEMU gone", () => (findProcesses("qemu-system", volumeRef).length === 0 ? true : undefined), 10_000);
 });
