@@ -20,6 +20,9 @@ import { Images } from "./image.js";
 import { SafeLease } from "./lease/index.js";
 import { type ConnectedPool, Pools } from "./pool.js";
 import { SPM_LEASE_OFFSET } from "./spm.js";
+import { imageHandlers, registerRecoveries } from "./hsm-images.js";
+import { collectGarbage } from "./image-ops.js";
+import { DomainMonitor } from "./monitor.js";
 import { KeyedRwLock } from "./sync.js";
 import { TaskManager } from "./task/manager.js";
 import { TaskStore } from "./task/store.js";
@@ -53,6 +56,8 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
 
   tasks.register("volume.removeFiles", async ([sd, img, v]) => vol.removeVolumeFiles(await domains.get(sd), img, v));
   tasks.register("image.rmdirIfEmpty", async ([sd, img]) => vol.rmdirIfEmpty((await domains.get(sd)).imageDir(img)));
+  registerRecoveries({ ctx: sctx, domains, tasks });
+  const monitor = new DomainMonitor(sctx, domains, pools);
   tasks.register("volume.setVolType", async ([sd, img, v, t]) => {
     await vol.updateMeta(await domains.get(sd), img, v, { VOLTYPE: t as "LEAF" | "INTERNAL" | "SHARED" });
   });
@@ -85,6 +90,13 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
       const master = await pools.master(p);
       const store = new TaskStore(join(master.masterDir(), "tasks"));
       tasks.sink = store;
+      // Finish deletes a crash interrupted (`_remove_me_` images) on every reachable pool domain.
+      for (const sd of await domains.all()) {
+        const md = await sd.metadata().catch(() => undefined);
+        if (!md || !poolsOf(md).includes(p.spUUID)) continue;
+        const purged = await collectGarbage(sd).catch((err) => (log.warn({ err, sd: sd.sdUUID }, "garbage collection failed"), []));
+        if (purged.length) log.info({ sd: sd.sdUUID, purged }, "removed images left by interrupted deletes");
+      }
       const { tasks: stored, bad } = await store.load();
       for (const b of bad) log.error({ task: b }, "unreadable task file left on the master domain");
       const r = await tasks.recover(stored);
@@ -175,6 +187,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
           block_size: Number(md.BLOCK_SIZE ?? 512),
           fs_block_size: sp.blockSize,
           alerts: [],
+          ...monitor.statsOf(sdUUID),
         },
       };
     },
@@ -381,15 +394,17 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
       tasks.stop(taskID);
       return {};
     },
+    ...imageHandlers({ ctx: sctx, domains, pools, tasks, spmOf, poolDomain, startTask, withImageLock }),
   };
 
   return {
     handlers,
     images,
     async stats() {
-      return {};
+      return { storageDomains: monitor.report() };
     },
     async close() {
+      monitor.stop();
       // A clean stop gives the SPM role back at once instead of making others wait out the lease.
       for (const p of pools.all()) {
         if (p.spm.role === "SPM") await p.spm.stop(true).catch((err) => log.warn({ err }, "spmStop at shutdown failed"));

@@ -78,8 +78,11 @@ export async function convert(
   });
 }
 
-export async function resize(log: Logger, path: string, format: ImgFormat, size: number): Promise<void> {
-  await run(["qemu-img", "resize", "-q", "-f", format, path, String(size)], { log, timeoutMs: 600_000 });
+export async function resize(log: Logger, path: string, format: ImgFormat, size: number, preallocation?: "falloc"): Promise<void> {
+  const argv = ["qemu-img", "resize", "-q", "-f", format];
+  if (preallocation) argv.push(`--preallocation=${preallocation}`);
+  argv.push(path, String(size));
+  await run(argv, { log, timeoutMs: 600_000 });
 }
 
 /** Rewrites the backing file name (unsafe: data must already be equivalent). */
@@ -92,12 +95,11 @@ export async function rebaseUnsafe(log: Logger, path: string, backing: { file: s
 }
 
 /** Safe rebase: copies into `path` whatever differs between its old and new backing. */
-export async function rebase(log: Logger, path: string, backing: { file: string; format: ImgFormat } | null, cwd?: string): Promise<void> {
+export async function rebase(log: Logger, path: string, backing: { file: string; format: ImgFormat } | null): Promise<void> {
   const argv = ["qemu-img", "rebase", "-t", "none", "-T", "none", "-f", "qcow2"];
   if (backing) argv.push("-b", backing.file, "-F", backing.format);
   else argv.push("-b", "");
   argv.push(path);
-  void cwd;
   await run(argv, { log, timeoutMs: 24 * 3600_000 });
 }
 
