@@ -90,3 +90,34 @@ test("createVolume killed after the data file is made is rolled back by the next
   assert.deepEqual((await checkFileDomain(domainDir)).problems, []);
   await b.stop();
 });
+
+test("deleteImage killed after the rename is finished by the next SPM (roll-forward)", async () => {
+  const runDir = mkdtempSync(join(tmpdir(), "vela-rec-run-"));
+  const dir = mkdtempSync(join(tmpdir(), "vela-rec-sd-"));
+  const p = { dir, sd: randomUUID(), sp: randomUUID() };
+  const a = await startNode({ runDir, env: { VELA_LOG_LEVEL: "warn", VELA_TEST_FAULTS: "deleteImage.afterRename" } });
+  nodes.push(a);
+  await ok(a.xml("connectStorageServer", 4, BLANK, [{ id: randomUUID(), connection: dir }]), "connect");
+  await ok(a.xml("createStorageDomain", 4, p.sd, "recovery", dir, 1, 5), "createStorageDomain");
+  await ok(a.xml("createStoragePool", 0, p.sp, "recovery pool", p.sd, [p.sd], 1, "", 1, 5, 10, 3), "createStoragePool");
+  await join_(a, p);
+  const img = randomUUID();
+  const vol = randomUUID();
+  const c = await ok(a.xml("createVolume", p.sd, p.sp, img, 2 ** 26, 4, 2, "DATA", vol, "", BLANK, BLANK), "createVolume");
+  assert.equal((await waitTask(a, c.uuid as string)).taskResult, "success");
+
+  const d = await ok(a.xml("deleteImage", p.sd, p.sp, img), "deleteImage");
+  await waitExit(a, 10_000);
+  const domainDir = join(dir, p.sd);
+  assert.ok(!existsSync(join(domainDir, "images", img)), "renamed away before the crash");
+  assert.ok(existsSync(join(domainDir, "images", `_remove_me_${img}`, vol)), "data still there under _remove_me_");
+
+  const b = await startNode({ runDir, env: { VELA_LOG_LEVEL: "warn" } });
+  nodes.push(b);
+  await join_(b, p);
+  assert.ok(!existsSync(join(domainDir, "images", `_remove_me_${img}`)), "the next SPM finished the delete");
+  const st = (await b.json("Task.getStatus", { taskID: d.uuid })) as { taskState: string; taskResult: string };
+  assert.equal(st.taskState, "finished");
+  assert.deepEqual((await checkFileDomain(domainDir)).problems, []);
+  await b.stop();
+});
