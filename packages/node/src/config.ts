@@ -30,6 +30,10 @@ export interface NodeConfig {
   accel?: "kvm" | "tcg";
   /** Test-only fault injection points (VELA_TEST_FAULTS=name,name); never set in production. */
   faults: Set<string>;
+  /** SPM priority in self-election (VELA_NODE_SPM_PRIORITY, 0 = never SPM by itself; default 5). */
+  spmPriority: number;
+  /** Whether a connected host contends for the SPM role by itself (VELA_NODE_SPM_AUTO, default on). */
+  spmAutoElect: boolean;
 }
 
 function int(v: string | undefined, dflt: number): number {
@@ -63,5 +67,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     bootDirs: (env.VELA_NODE_BOOT_DIRS ?? "").split(":").filter((d) => d.startsWith("/")),
     accel,
     faults: new Set((env.VELA_TEST_FAULTS ?? "").split(",").filter(Boolean)),
+    spmPriority: Math.min(100, Math.max(0, int(env.VELA_NODE_SPM_PRIORITY, 5))),
+    spmAutoElect: !["0", "false", "no", "off"].includes((env.VELA_NODE_SPM_AUTO ?? "1").toLowerCase()),
   };
 }

@@ -99,6 +99,7 @@ export const ErrorCodes = {
   MountError: { code: 477, message: "Problem while trying to mount target" },
   SpmStartError: { code: 650, message: "Error starting SPM" },
   AcquireLockFailure: { code: 651, message: "Cannot obtain lock" },
+  SpmParamsMismatch: { code: 652, message: "Pool previous lver/id don't match" },
   SpmStopError: { code: 653, message: "Error stopping SPM, SPM has unfinished task(s)" },
   IsSpm: { code: 656, message: "Operation not allowed while SPM is active" },
   ReleaseLockFailure: { code: 660, message: "Cannot release lock" },

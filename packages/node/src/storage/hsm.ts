@@ -12,6 +12,7 @@ import { BLANK_UUID, VdsmError } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { PartialHandlers } from "../api/handlers.js";
 import type { ImageService, Subsystem } from "../api/services.js";
+import { Clusters } from "./cluster.js";
 import { Connections, typeName } from "./connection.js";
 import { DomainRegistry, FileDomain } from "./domain/index.js";
 import { poolsOf } from "./domain/file.js";
@@ -49,6 +50,8 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
   const lock = new SafeLease(log);
   const tasks = new TaskManager(log, Number(process.env.VELA_STORAGE_WORKERS ?? 4));
   const pools = new Pools(sctx, domains, lock, tasks);
+  // Host ids, self-election, mailbox and write fence of each connected pool (cluster.ts).
+  const clusters = new Clusters(sctx, pools, domains, lock);
   const images = new Images(domains, pools);
   const imageLocks = new KeyedRwLock();
   /** createVolume requests by target volume, for idempotent retries. */
@@ -240,17 +243,17 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
     },
     getStoragePoolInfo: async ({ spUUID }) => pools.info(spUUID),
 
-    spmStart: async ({ spUUID }) => {
+    spmStart: async ({ spUUID, prevID, prevLVER, maxHostID }) => {
       const p = pools.get(spUUID);
-      if (p.spm.role === "SPM") return { uuid: startTask("spmStart", async () => undefined, false) };
-      p.spm.beginContend();
+      if (p.spm.isSpm()) return { uuid: startTask("spmStart", async () => undefined, false) };
+      await p.spm.checkPrevious(prevID, prevLVER);
+      const c = clusters.find(spUUID);
+      if (c && maxHostID >= 1 && maxHostID <= 2000) c.maxHostID = maxHostID;
+      // Joins a self-election already contending; the task reports the outcome.
+      const started = p.spm.contend();
+      started.catch(() => {});
       const id = randomUUID();
-      try {
-        tasks.start(new Task(id, "spmStart", "hsm"), () => p.spm.start());
-      } catch (err) {
-        p.spm.role = "Free";
-        throw err;
-      }
+      tasks.start(new Task(id, "spmStart", "hsm"), () => started);
       return { uuid: id };
     },
     spmStop: async ({ spUUID }) => {
@@ -395,6 +398,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
       return {};
     },
     ...imageHandlers({ ctx: sctx, domains, pools, tasks, spmOf, poolDomain, startTask, withImageLock }),
+    ...clusters.handlers(),
   };
 
   return {
@@ -405,6 +409,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
     },
     async close() {
       monitor.stop();
+      await clusters.close();
       // A clean stop gives the SPM role back at once instead of making others wait out the lease.
       for (const p of pools.all()) {
         if (p.spm.role === "SPM") await p.spm.stop(true).catch((err) => log.warn({ err }, "spmStop at shutdown failed"));

@@ -37,8 +37,16 @@ export interface CreatePoolArgs {
   leaseRetries: number;
 }
 
+/** Services that live as long as a pool connection (host id, election, mailbox: cluster.ts). */
+export interface PoolHooks {
+  connected(p: ConnectedPool): Promise<void>;
+  disconnecting(p: ConnectedPool): Promise<void>;
+  infoExtras(p: ConnectedPool): Record<string, unknown>;
+}
+
 export class Pools {
   private readonly connected = new Map<string, ConnectedPool>();
+  hooks: PoolHooks | undefined;
   readonly root: string;
 
   constructor(
@@ -153,6 +161,12 @@ export class Pools {
     };
     await this.buildLinks(pool);
     this.connected.set(spUUID, pool);
+    try {
+      await this.hooks?.connected(pool);
+    } catch (err) {
+      this.connected.delete(spUUID);
+      throw err;
+    }
     this.ctx.log.info({ spUUID, hostID, msdUUID, masterVersion }, "pool connected");
   }
 
@@ -177,6 +191,7 @@ export class Pools {
     const p = this.get(spUUID);
     if (p.hostID !== hostID) throw new VdsmError("StoragePoolDisconnectionError", `host id ${hostID} is not this host's (${p.hostID})`);
     if (p.spm.role !== "Free") throw new VdsmError("IsSpm", spUUID);
+    await this.hooks?.disconnecting(p);
     this.connected.delete(spUUID);
     await rm(join(this.root, spUUID), { recursive: true, force: true });
     this.ctx.log.info({ spUUID }, "pool disconnected");
@@ -218,6 +233,7 @@ export class Pools {
         type: md.TYPE,
         master_ver: Number(md.MASTER_VERSION),
         lver: st.spmLver,
+        ...this.hooks?.infoExtras(p),
       },
       dominfo,
     };

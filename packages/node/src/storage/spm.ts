@@ -3,15 +3,23 @@
  * domain, bump the pool's lease version (LVER) so a stale SPM's writes are recognisable, record
  * POOL_SPM_ID/POOL_SPM_LVER, build master/{vms,tasks}, and keep renewing. Losing the lease drops
  * the role at once (self-fencing). Never lets a metadata verb run unless the role is SPM.
+ *
+ * The role is valid only while the lease was renewed within its safe horizon (lease time minus two
+ * I/O timeouts) and POOL_SPM_LVER on disk is still ours: `assertSpm`, `status` and the write
+ * guard (fence.ts) check both, so a process that was frozen past its lease drops the role when it
+ * wakes instead of writing.
  */
 import { VdsmError } from "@vela/protocol";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { NodeContext } from "../api/context.js";
 import type { FileDomain } from "./domain/file.js";
+import { AuditLog } from "./fence.js";
 import type { ClusterLock, HeldLease, LeaseParams } from "./lease/index.js";
 import { MIN_OP_MAX_MS } from "./lease/safelease.js";
-import type { Md } from "./metadata.js";
+import { type Md, parseDomainMd } from "./metadata.js";
 import type { TaskManager } from "./task/manager.js";
 
 export type SpmRole = "Free" | "Contend" | "SPM";
@@ -37,10 +45,37 @@ export interface SpmStatus {
   spmId: number;
 }
 
+export type SpmEvent = "contend" | "started" | "stopped" | "lost" | "failed";
+
+/** A lease owner id: `h<hostID>.<per-process nonce>` (≤ 16 chars, safelease's limit). */
+export function ownerOf(hostID: number, nonce: string): string {
+  return `h${hostID}.${nonce}`.slice(0, 16);
+}
+
+/** The host id in a lease owner id, or undefined for another kind of owner. */
+export function hostOfOwner(owner: string | null): number | undefined {
+  const m = /^h([0-9]+)[.-]/.exec(owner ?? "");
+  return m ? Number(m[1]) : undefined;
+}
+
+/** A process's own nonce: a restarted agent must wait out its previous incarnation's lease. */
+const NONCE = randomBytes(6).toString("hex");
+
+const int = (s: string | undefined) => (/^-?[0-9]+$/.test(s ?? "") ? Number(s) : -1);
+
 export class Spm {
   role: SpmRole = "Free";
   lver = -1;
   private lease: HeldLease | undefined;
+  /** The lease's timings as acquired (the safe horizon is computed from them). */
+  private params: LeaseParams | undefined;
+  /** LVER being written by start() while the role is not yet SPM (the guard lets that write pass). */
+  private startingLver: number | undefined;
+  /** The start in progress (spmStart and self-election join it). */
+  private contention: Promise<void> | undefined;
+  private masterMdPath: string | undefined;
+  private audit: AuditLog | undefined;
+  private readonly listeners: ((e: SpmEvent, lver: number) => void)[] = [];
   /** Called after the role is taken and before it is reported (task recovery). */
   onStarted: (() => Promise<void>) | undefined;
 
@@ -54,22 +89,118 @@ export class Spm {
   ) {}
 
   get owner(): string {
-    return `h${this.hostID}-${this.ctx.config.hostUuid.slice(0, 8)}`;
+    return ownerOf(this.hostID, NONCE);
+  }
+
+  /** Subscribes to role changes (mailbox monitor, host id record, election). */
+  on(cb: (e: SpmEvent, lver: number) => void): void {
+    this.listeners.push(cb);
+  }
+
+  private emit(e: SpmEvent, lver: number): void {
+    for (const cb of this.listeners) {
+      try {
+        cb(e, lver);
+      } catch (err) {
+        this.ctx.log.error({ err, event: e }, "SPM event listener failed");
+      }
+    }
+  }
+
+  /** Whether the lease was renewed recently enough that no other host can have taken it. */
+  leaseFresh(): boolean {
+    const p = this.params;
+    if (!this.lease || !p) return false;
+    return Date.now() - this.lease.lastRenewal() < p.leaseMs - 2 * p.opMaxMs;
+  }
+
+  /** ms left in the safe horizon (negative once past it). */
+  horizonMs(): number {
+    const p = this.params;
+    if (!this.lease || !p) return -1;
+    return p.leaseMs - 2 * p.opMaxMs - (Date.now() - this.lease.lastRenewal());
   }
 
   isSpm(): boolean {
-    return this.role === "SPM";
+    return this.role === "SPM" && this.checkFresh();
+  }
+
+  /** SPM with a fresh lease; a stale lease fences at once (e.g. after waking from SIGSTOP). */
+  private checkFresh(): boolean {
+    if (this.role !== "SPM") return false;
+    if (this.leaseFresh()) return true;
+    this.fence(`lease not renewed for ${Date.now() - (this.lease?.lastRenewal() ?? 0)} ms`);
+    return false;
   }
 
   assertSpm(): void {
-    if (this.role !== "SPM") throw new VdsmError("SpmStatusError", `this host is not the SPM of pool ${this.spUUID} (${this.role})`);
+    if (!this.isSpm()) throw new VdsmError("SpmStatusError", `this host is not the SPM of pool ${this.spUUID} (${this.role})`);
   }
 
   async status(): Promise<SpmStatus> {
-    if (this.role === "SPM") return { spmStatus: "SPM", spmLver: this.lver, spmId: this.hostID };
-    const md = await (await this.master()).metadata();
-    const int = (s: string | undefined) => (/^-?[0-9]+$/.test(s ?? "") ? Number(s) : -1);
+    if (this.isSpm()) return { spmStatus: "SPM", spmLver: this.lver, spmId: this.hostID };
+    const md = await (await this.master()).metadata({ fresh: true });
     return { spmStatus: this.role, spmLver: int(md.POOL_SPM_LVER), spmId: int(md.POOL_SPM_ID) };
+  }
+
+  /**
+   * spmStart's compare-and-swap: a caller that names the LVER it last saw (not -1) is refused
+   * when the pool has moved on since (another host became SPM meanwhile).
+   */
+  async checkPrevious(prevID: number, prevLVER: string): Promise<void> {
+    if (prevLVER === "-1" || prevLVER === "") return;
+    const md = await (await this.master()).metadata({ fresh: true });
+    const lver = int(md.POOL_SPM_LVER);
+    if (String(lver) !== prevLVER.trim()) {
+      throw new VdsmError(
+        "SpmParamsMismatch",
+        `expected previd:${int(md.POOL_SPM_ID)} lver:${lver} got request for previd:${prevID} lver:${prevLVER}`,
+      );
+    }
+  }
+
+  /**
+   * The write guard for the pool's domains (fence.ts): passes only a valid SPM's writes (and
+   * start()'s own LVER write under a just-acquired lease), and audits each one.
+   */
+  guard(path: string, what: string): void {
+    if (this.startingLver !== undefined && this.role === "Contend") {
+      if (!this.leaseFresh()) throw new VdsmError("SpmStatusError", `lease lost while starting: refusing ${what}`);
+      this.audit?.record(this.startingLver, what, path);
+      return;
+    }
+    if (!this.checkFresh()) throw new VdsmError("SpmStatusError", `not SPM of ${this.spUUID}: refusing ${what} of ${path}`);
+    let onDisk: Md;
+    try {
+      onDisk = parseDomainMd(readFileSync(this.masterMdPath!, "latin1"), "master metadata").md;
+    } catch (err) {
+      this.fence(`master metadata unreadable: ${(err as Error).message}`);
+      throw new VdsmError("SpmStatusError", `cannot verify the SPM generation: refusing ${what}`);
+    }
+    if (int(onDisk.POOL_SPM_LVER) !== this.lver || int(onDisk.POOL_SPM_ID) !== this.hostID) {
+      this.fence(`pool moved to SPM ${onDisk.POOL_SPM_ID} LVER ${onDisk.POOL_SPM_LVER}`);
+      throw new VdsmError("SpmStatusError", `stale SPM (LVER ${this.lver}, pool at ${onDisk.POOL_SPM_LVER}): refusing ${what}`);
+    }
+    this.audit?.record(this.lver, what, path);
+  }
+
+  /** Starts contending, or joins the contention already under way; resolves once SPM. */
+  contend(): Promise<void> {
+    if (this.role === "SPM") return Promise.resolve();
+    if (this.contention) return this.contention;
+    this.beginContend();
+    this.emit("contend", this.lver);
+    this.contention = this.start().then(
+      () => {
+        this.contention = undefined;
+      },
+      (err: unknown) => {
+        this.contention = undefined;
+        this.emit("failed", this.lver);
+        throw err;
+      },
+    );
+    return this.contention;
   }
 
   /** Marks the start of contention synchronously, so a second spmStart is refused at once. */
@@ -84,23 +215,35 @@ export class Spm {
     try {
       const master = await this.master();
       const md0 = await master.metadata({ fresh: true });
-      lease = await this.lock.acquire(leaseParamsOf(md0, master.leasesPath()), this.owner);
+      const params = leaseParamsOf(md0, master.leasesPath());
+      lease = await this.lock.acquire(params, this.owner);
+      this.lease = lease;
+      this.params = params;
       // Fresh read: the previous SPM may have written until it lost the lease.
       const md = await master.metadata({ fresh: true });
       const old = /^-?[0-9]+$/.test(md.POOL_SPM_LVER ?? "") ? Number(md.POOL_SPM_LVER) : -1;
       const lver = Math.max(old, -1) + 1;
+      this.masterMdPath = master.mdPath;
+      this.audit = new AuditLog(master.masterDir(), dirname(master.dir), this.hostID);
+      this.startingLver = lver;
       await master.update({ POOL_SPM_ID: String(this.hostID), POOL_SPM_LVER: String(lver) });
       await mkdir(join(master.masterDir(), "vms"), { recursive: true, mode: 0o755 });
       await mkdir(join(master.masterDir(), "tasks"), { recursive: true, mode: 0o755 });
       this.lver = lver;
-      this.lease = lease;
       this.role = "SPM";
+      this.startingLver = undefined;
       lease.onLost((reason) => this.fence(reason));
+      this.emit("started", lver);
       if (this.onStarted) await this.onStarted();
       this.ctx.log.info({ spUUID: this.spUUID, lver, hostID: this.hostID }, "SPM started");
     } catch (err) {
+      const wasSpm = this.role === "SPM";
       this.role = "Free";
       this.lease = undefined;
+      this.startingLver = undefined;
+      this.audit?.close();
+      this.audit = undefined;
+      if (wasSpm) this.emit("stopped", this.lver);
       await lease?.release().catch(() => {});
       if (err instanceof VdsmError) throw err;
       throw new VdsmError("SpmStartError", (err as Error).message, { cause: err });
@@ -108,15 +251,21 @@ export class Spm {
   }
 
   /** Lease lost: stop acting as SPM now; running tasks are left for the next SPM. */
-  private fence(reason: string): void {
+  fence(reason: string): void {
     if (this.role !== "SPM") return;
     this.role = "Free";
+    const lease = this.lease;
     this.lease = undefined;
+    this.audit?.close();
+    this.audit = undefined;
     for (const t of this.tasks.running()) {
       t.fenced = true;
       t.aborted = true;
     }
-    this.ctx.log.error({ spUUID: this.spUUID, reason }, "SPM role dropped: lease lost");
+    this.ctx.log.error({ spUUID: this.spUUID, lver: this.lver, reason }, "SPM role dropped: self-fencing");
+    // Stop renewing; a lost lease is never released (another host may hold it by now).
+    lease?.abandon(reason);
+    this.emit("lost", this.lver);
   }
 
   async stop(force = false): Promise<void> {
@@ -131,6 +280,9 @@ export class Spm {
     } finally {
       this.role = "Free";
       this.lease = undefined;
+      this.audit?.close();
+      this.audit = undefined;
+      this.emit("stopped", this.lver);
       await lease?.release();
     }
     this.ctx.log.info({ spUUID: this.spUUID }, "SPM stopped");

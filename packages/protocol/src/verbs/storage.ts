@@ -199,6 +199,33 @@ export const storageVerbs = {
   ),
   spmStop: verb("spmStop", "StoragePool.spmStop", [p("spUUID", PoolId, "storagepoolID")]),
   getSpmStatus: verb("getSpmStatus", "StoragePool.getSpmStatus", [p("spUUID", PoolId, "storagepoolID")], "spm_st"),
+  // Vela additions for SPM self-election and the pool mailbox (no VDSM equivalent).
+  /** Host ids, liveness and election state of the pool as seen from this host. */
+  getPoolHostsStatus: verb("getPoolHostsStatus", "StoragePool.getHostsStatus", [p("spUUID", PoolId, "storagepoolID")], "hostsStatus"),
+  /** This host's SPM priority (0 = never by itself) and whether it self-elects. */
+  setSpmPriority: verb(
+    "setSpmPriority",
+    "StoragePool.setSpmPriority",
+    [
+      p("spUUID", PoolId, "storagepoolID"),
+      p("priority", Int.refine((n) => n >= 0 && n <= 100, { message: "priority must be 0..100" }), "priority"),
+      p("autoElect", Bool.optional(), "autoElect"),
+    ],
+  ),
+  /** Sends a request through the pool mailbox to the SPM and waits for its reply. */
+  sendMailboxRequest: verb(
+    "sendMailboxRequest",
+    "StoragePool.mailboxRequest",
+    [
+      p("spUUID", PoolId, "storagepoolID"),
+      p("op", z.enum(["ping", "xtnd"]), "op"),
+      p("sdUUID", OptUuid, "storagedomainID"),
+      p("volUUID", OptUuid, "volumeID"),
+      p("sizeMiB", Int.refine((n) => n >= 0 && n <= 0xffffffff, { message: "size out of range" }).optional().default(0), "sizeMiB"),
+      p("timeoutMs", Int.refine((n) => n >= 1 && n <= 600_000, { message: "timeout out of range" }).optional().default(30_000), "timeoutMs"),
+    ],
+    "mailboxReply",
+  ),
   createVolume: verb(
     "createVolume",
     "Volume.create",

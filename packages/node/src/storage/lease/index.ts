@@ -25,6 +25,11 @@ export interface HeldLease {
   onLost(cb: (reason: string) => void): void;
   /** Stops renewing and frees the lease on storage. */
   release(): Promise<void>;
+  /**
+   * Stops renewing and never touches the record again (self-fencing: another host may be taking
+   * the lease over right now, and a release could wipe its record).
+   */
+  abandon(reason: string): void;
 }
 
 export interface LeaseRecord {

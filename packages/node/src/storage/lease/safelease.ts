@@ -120,6 +120,11 @@ class SafeLeaseHolder implements HeldLease {
   private async renew(): Promise<void> {
     if (this.lost || this.released) return;
     const before = Date.now();
+    // Woken after the safe horizon (e.g. SIGSTOP): others may be taking over; never renew then.
+    if (before - this.last > this.p.leaseMs - 2 * this.p.opMaxMs) {
+      this.lose(`renewal due ${before - this.last} ms after the last one: past the safe horizon`);
+      return;
+    }
     const argv = [SAFELEASE, "renew", "-o", String(this.p.offset)];
     if (/^[0-9]+$/.test(this.stamp)) argv.push("-t", this.stamp);
     argv.push(this.p.path, this.owner, String(this.p.leaseMs), String(this.p.opMaxMs));
@@ -133,6 +138,10 @@ class SafeLeaseHolder implements HeldLease {
       if (this.released) return;
       this.lose(`renewal failed: ${(err as Error).message.slice(0, 300)}`);
     }
+  }
+
+  abandon(reason: string): void {
+    this.lose(reason);
   }
 
   private lose(reason: string): void {

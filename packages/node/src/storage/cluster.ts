@@ -1,0 +1,325 @@
+/**
+ * The cluster side of a connected pool (VDSM's domain monitor + SPM watch, in one loop): while a
+ * host is connected it renews its host id record in the master's dom_md/ids, keeps a host mailbox,
+ * fences the pool's domain directories against writes by a non-SPM (fence.ts), watches the SPM
+ * lease and the pool's SPM/LVER, resends mailbox requests when the SPM changes, and contends for
+ * the SPM role by itself when nobody holds it (election.ts). Also the Vela verbs that expose this
+ * (hosts status, SPM priority, mailbox requests).
+ * Never writes pool metadata itself: taking the role goes through Spm.contend().
+ */
+import { BLANK_UUID, VdsmError } from "@vela/protocol";
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import type { NodeContext } from "../api/context.js";
+import type { PartialHandlers } from "../api/handlers.js";
+import type { DomainRegistry, FileDomain } from "./domain/index.js";
+import { parsePoolDomains } from "./domain/file.js";
+import { type Decision, decide, type ElectionTimings, holderAlive, LeaseWatch } from "./election.js";
+import { fenceZone } from "./fence.js";
+import { HostIds, type HostView } from "./hostid.js";
+import type { ClusterLock, LeaseRecord } from "./lease/index.js";
+import type { Md } from "./metadata.js";
+import type { ConnectedPool, Pools } from "./pool.js";
+import { extendFileVolume, PoolMailbox } from "./spm-mailbox.js";
+import { leaseParamsOf, SPM_LEASE_OFFSET } from "./spm.js";
+
+/** Host records read per tick (VDSM's default maxHostID). */
+const DEFAULT_MAX_HOST_ID = 250;
+
+const int = (s: string | undefined) => (/^-?[0-9]+$/.test(s ?? "") ? Number(s) : -1);
+
+export class PoolCluster {
+  ids!: HostIds;
+  mailbox!: PoolMailbox;
+  private zone: ReturnType<typeof fenceZone> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly watch = new LeaseWatch();
+  private noSpmSince: number | undefined;
+  private holdUntil = 0;
+  private lastSpm: string | undefined;
+  private hosts: HostView[] = [];
+  private lease: (LeaseRecord & { unchangedMs: number }) | undefined;
+  private decision: Decision = { action: "wait", reason: "starting" };
+  private t!: ElectionTimings & { leaseMs: number; tickMs: number };
+  priority: number;
+  autoElect: boolean;
+  maxHostID = DEFAULT_MAX_HOST_ID;
+
+  constructor(
+    private readonly ctx: NodeContext,
+    readonly pool: ConnectedPool,
+    private readonly master: FileDomain,
+    private readonly lock: ClusterLock,
+    private readonly domains: DomainRegistry,
+  ) {
+    this.priority = ctx.config.spmPriority;
+    this.autoElect = ctx.config.spmAutoElect;
+  }
+
+  private get log() {
+    return this.ctx.log;
+  }
+
+  async start(): Promise<void> {
+    const md = await this.master.metadata({ fresh: true });
+    const lp = leaseParamsOf(md, this.master.leasesPath());
+    this.t = {
+      renewMs: lp.renewMs,
+      opMaxMs: lp.opMaxMs,
+      leaseMs: lp.leaseMs,
+      backoffMs: 2 * lp.renewMs,
+      tickMs: Math.min(1000, Math.max(250, Math.floor(lp.renewMs / 2))),
+    };
+    const spm = this.pool.spm;
+    this.ids = new HostIds(
+      join(this.master.mdDir, "ids"),
+      this.pool.hostID,
+      this.ctx.config.hostUuid,
+      { renewMs: lp.renewMs, timeoutMs: lp.leaseMs, log: this.log },
+      { state: spm.role === "SPM" ? "spm" : "free", priority: this.priority, autoElect: this.autoElect, lver: spm.lver },
+    );
+    await this.ids.start();
+    try {
+      this.mailbox = new PoolMailbox({
+        master: this.master,
+        hostID: this.pool.hostID,
+        log: this.log.child({ mailbox: this.pool.spUUID }),
+        poolDomains: async () => new Set(this.memberIds(await this.master.metadata())),
+        assertSpm: () => spm.assertSpm(),
+        extend: async (sd, vol, mib) => extendFileVolume(await this.domains.get(sd), vol, mib),
+      });
+      this.zone = fenceZone(await this.memberDirs(md), (path, what) => spm.guard(path, what));
+    } catch (err) {
+      await this.ids.stop().catch(() => {});
+      throw err;
+    }
+    spm.on((e, lver) => this.onSpmEvent(e, lver));
+    this.lastSpm = `${md.POOL_SPM_ID}/${md.POOL_SPM_LVER}`;
+    this.schedule(0);
+    this.log.info({ spUUID: this.pool.spUUID, hostID: this.pool.hostID, priority: this.priority, autoElect: this.autoElect, ...this.t }, "pool cluster services started");
+  }
+
+  private onSpmEvent(e: string, lver: number): void {
+    if (this.stopped) return;
+    switch (e) {
+      case "contend":
+        void this.ids.publish({ state: "contend" });
+        break;
+      case "started":
+        this.mailbox.startSpm(this.maxHostID);
+        void this.ids.publish({ state: "spm", lver });
+        break;
+      case "stopped":
+        // An explicit spmStop: let the engine (or another host) take the role before we retry.
+        this.holdUntil = Date.now() + Math.max(30_000, 3 * this.t.leaseMs);
+        this.mailbox.stopSpm();
+        void this.ids.publish({ state: "free" });
+        break;
+      case "lost":
+      case "failed":
+        this.mailbox.stopSpm();
+        void this.ids.publish({ state: "free" });
+        break;
+    }
+  }
+
+  private memberIds(md: Md): string[] {
+    const m = parsePoolDomains(md.POOL_DOMAINS);
+    m.set(this.master.sdUUID, "Active");
+    return [...m.keys()];
+  }
+
+  private async memberDirs(md: Md): Promise<string[]> {
+    const dirs: string[] = [];
+    for (const sd of this.memberIds(md)) {
+      const d = await this.domains.find(sd);
+      if (d) dirs.push(d.dir);
+    }
+    return dirs;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.tick()
+        .catch((err) => this.log.warn({ err: String(err) }, "pool monitor tick failed"))
+        .finally(() => this.schedule(this.t.tickMs));
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** One look at the pool: SPM changes, members, hosts, the lease; then maybe contend. */
+  async tick(): Promise<void> {
+    const spm = this.pool.spm;
+    const md = await this.master.metadata();
+    const cur = `${md.POOL_SPM_ID}/${md.POOL_SPM_LVER}`;
+    if (cur !== this.lastSpm) {
+      this.log.info({ from: this.lastSpm, to: cur }, "pool SPM changed");
+      this.lastSpm = cur;
+      if (int(md.POOL_SPM_ID) > 0) this.mailbox.resend();
+    }
+    this.zone?.update(await this.memberDirs(md));
+    // The role's own check: fences at once if this host's lease went stale (e.g. after SIGSTOP).
+    spm.isSpm();
+    const want = spm.role === "SPM" ? "spm" : spm.role === "Contend" ? "contend" : "free";
+    const pub = this.ids.published;
+    if (pub.state !== want || pub.priority !== this.priority || pub.autoElect !== this.autoElect) {
+      await this.ids.publish({ state: want, priority: this.priority, autoElect: this.autoElect });
+    }
+    this.hosts = await this.ids.readAll(this.maxHostID);
+    this.lease = this.watch.observe(await this.lock.inspect(this.master.leasesPath(), SPM_LEASE_OFFSET));
+    const now = Date.now();
+    const alive = holderAlive(this.lease, this.t);
+    if (alive || spm.role !== "Free") this.noSpmSince = undefined;
+    else this.noSpmSince ??= now;
+    this.decision = decide({
+      now,
+      me: { hostID: this.pool.hostID, priority: this.priority, autoElect: this.autoElect, role: spm.role },
+      lease: this.lease,
+      hosts: this.hosts,
+      noSpmSince: this.noSpmSince,
+      holdUntil: this.holdUntil,
+      t: this.t,
+    });
+    if (this.decision.action === "contend" && !this.stopped) {
+      this.log.info({ spUUID: this.pool.spUUID, reason: this.decision.reason }, "contending for the SPM role");
+      spm.contend().then(
+        () => this.log.info({ spUUID: this.pool.spUUID, lver: spm.lver }, "elected SPM"),
+        (err) => this.log.info({ spUUID: this.pool.spUUID, err: (err as Error).message }, "SPM contention lost"),
+      );
+    }
+  }
+
+  /** Host ids alive at the last look. */
+  liveHosts(): number[] {
+    return this.hosts.filter((h) => h.live).map((h) => h.hostID);
+  }
+
+  setPriority(priority: number, autoElect?: boolean): void {
+    this.priority = priority;
+    if (autoElect !== undefined) this.autoElect = autoElect;
+    void this.ids.publish({ priority: this.priority, autoElect: this.autoElect });
+  }
+
+  /** The pool as this host sees it; host records are read afresh. */
+  async status(): Promise<Record<string, unknown>> {
+    this.hosts = await this.ids.readAll(this.maxHostID);
+    const spm = this.pool.spm;
+    return {
+      hostId: this.pool.hostID,
+      hostUuid: this.ctx.config.hostUuid,
+      role: spm.role,
+      lver: spm.lver,
+      priority: this.priority,
+      autoElect: this.autoElect,
+      holdOffMs: Math.max(0, this.holdUntil - Date.now()),
+      election: this.decision.reason,
+      leaseHorizonMs: spm.role === "SPM" ? spm.horizonMs() : null,
+      lease: this.lease ? { owner: this.lease.owner, unchangedMs: this.lease.unchangedMs } : null,
+      timings: { leaseMs: this.t.leaseMs, renewMs: this.t.renewMs, opMaxMs: this.t.opMaxMs, backoffMs: this.t.backoffMs },
+      mailbox: { spmMonitor: this.mailbox.spmRunning, handled: this.mailbox.handled, ignored: this.mailbox.ignored().length },
+      hosts: this.hosts.map((h) => ({
+        hostId: h.hostID,
+        hostUuid: h.uuid,
+        live: h.live,
+        state: h.state,
+        ageMs: h.ageMs,
+        generation: h.generation,
+        priority: h.priority,
+        autoElect: h.autoElect,
+        lver: h.lver,
+      })),
+    };
+  }
+
+  /** Stops the loop and the services; the SPM role itself is the caller's to stop first. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.mailbox?.close();
+    this.zone?.close();
+    await this.ids?.stop().catch((err) => this.log.warn({ err: String(err) }, "host id release failed"));
+  }
+}
+
+/** One PoolCluster per connected pool, hooked into Pools, plus the verbs. */
+export class Clusters {
+  private readonly byPool = new Map<string, PoolCluster>();
+
+  constructor(
+    private readonly ctx: NodeContext,
+    private readonly pools: Pools,
+    private readonly domains: DomainRegistry,
+    private readonly lock: ClusterLock,
+  ) {
+    pools.hooks = {
+      connected: (p) => this.connected(p),
+      disconnecting: (p) => this.disconnecting(p),
+      infoExtras: (p) => this.infoExtras(p),
+    };
+  }
+
+  private async connected(p: ConnectedPool): Promise<void> {
+    const old = this.byPool.get(p.spUUID);
+    if (old?.pool === p) return;
+    if (old) {
+      this.byPool.delete(p.spUUID);
+      await old.stop();
+    }
+    const c = new PoolCluster(this.ctx, p, await this.domains.get(p.masterSdUUID), this.lock, this.domains);
+    await c.start();
+    this.byPool.set(p.spUUID, c);
+  }
+
+  private async disconnecting(p: ConnectedPool): Promise<void> {
+    const c = this.byPool.get(p.spUUID);
+    this.byPool.delete(p.spUUID);
+    await c?.stop();
+  }
+
+  private infoExtras(p: ConnectedPool): Record<string, unknown> {
+    const c = this.byPool.get(p.spUUID);
+    if (!c) return {};
+    return { host_id: p.hostID, spm_priority: c.priority, live_hosts: c.liveHosts() };
+  }
+
+  get(spUUID: string): PoolCluster {
+    this.pools.get(spUUID);
+    const c = this.byPool.get(spUUID);
+    if (!c) throw new VdsmError("StoragePoolNotConnected", spUUID);
+    return c;
+  }
+
+  find(spUUID: string): PoolCluster | undefined {
+    return this.byPool.get(spUUID);
+  }
+
+  /** Agent shutdown: no more contention, the SPM role given back, host ids marked gone. */
+  async close(): Promise<void> {
+    for (const c of this.byPool.values()) {
+      await c.stop();
+      if (c.pool.spm.role === "SPM") await c.pool.spm.stop(true).catch((err) => this.ctx.log.warn({ err: String(err) }, "spmStop at shutdown failed"));
+    }
+    this.byPool.clear();
+  }
+
+  handlers(): PartialHandlers {
+    return {
+      getPoolHostsStatus: async ({ spUUID }) => ({ hostsStatus: await this.get(spUUID).status() }),
+      setSpmPriority: async ({ spUUID, priority, autoElect }) => {
+        this.get(spUUID).setPriority(priority, autoElect);
+        return {};
+      },
+      sendMailboxRequest: async ({ spUUID, op, sdUUID, volUUID, sizeMiB, timeoutMs }) => {
+        const c = this.get(spUUID);
+        if (op === "xtnd" && (sdUUID === BLANK_UUID || volUUID === BLANK_UUID || sizeMiB < 1)) {
+          throw new VdsmError("InvalidParameter", "xtnd needs storagedomainID, volumeID and sizeMiB >= 1");
+        }
+        const req = op === "ping" ? ({ op, nonce: randomUUID() } as const) : ({ op, domainID: sdUUID, volumeID: volUUID, sizeMiB } as const);
+        const r = await c.mailbox.send(req, timeoutMs);
+        return { mailboxReply: { ...r.reply, elapsedMs: Number(r.elapsedMs.toFixed(2)) } };
+      },
+    };
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * SPM across hosts, with real agents sharing one directory as storage: the connected hosts elect
+ * exactly one SPM by themselves; after kill -9 of the SPM another host takes the role once the
+ * lease has expired (bumping LVER), metadata verbs work again, and the failover time is printed.
+ * The pool mailbox works from a non-SPM host before and after the failover.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, test } from "node:test";
+import { waitTask } from "./harness.js";
+import { Cluster, createParams, isRpcError } from "./cluster-support.js";
+
+const c = new Cluster({ hosts: 3, leaseTimeSec: 10, renewSec: 2 });
+before(() => c.start());
+after(() => c.stop());
+
+test("three connected hosts elect exactly one SPM by themselves; the others know who it is", async () => {
+  const spm = await c.waitSpm(40_000);
+  const others = c.hosts.filter((h) => h !== spm);
+  const st = await c.spmStatus(spm);
+  assert.equal(st.spmId, spm.hostID);
+  for (const h of others) {
+    const o = await c.spmStatus(h);
+    assert.deepEqual(o, { spmStatus: "Free", spmLver: st.spmLver, spmId: spm.hostID });
+  }
+  // Every host sees every other alive in dom_md/ids.
+  const hs = (await c.hostsStatus(others[0]!)) as { hosts: { hostId: number; live: boolean; state: string }[] };
+  assert.deepEqual(
+    hs.hosts.filter((h) => h.live).map((h) => h.hostId),
+    [1, 2, 3],
+  );
+  assert.equal(hs.hosts.find((h) => h.hostId === spm.hostID)?.state, "spm");
+  // Only the SPM runs metadata verbs.
+  await assert.rejects(others[0]!.node.json("Volume.create", createParams(c, randomUUID(), randomUUID())), (e) => isRpcError(e, 654));
+  const task = (await spm.node.json("Volume.create", createParams(c, randomUUID(), randomUUID()))) as string;
+  assert.equal((await waitTask(spm.node, task)).taskResult, "success");
+  // A ping from a non-SPM host goes through the mailbox files to the SPM and back.
+  const pong = (await others[1]!.node.json("StoragePool.mailboxRequest", { storagepoolID: c.spUUID, op: "ping" })) as { op: string; elapsedMs: number };
+  assert.equal(pong.op, "ping");
+});
+
+test("kill -9 of the SPM: another host becomes SPM after the lease expires, with LVER + 1", async () => {
+  const old = await c.waitSpm(5_000);
+  const before = await c.spmStatus(old);
+  const survivors = c.hosts.filter((h) => h !== old);
+  const t0 = Date.now();
+  await c.kill(old);
+  // Nobody may take over before the dead SPM's lease can have expired.
+  const next = await c.waitSpm(60_000, old);
+  const failoverMs = Date.now() - t0;
+  assert.ok(failoverMs >= 10_000, `took over after ${failoverMs} ms, before the 10 s lease could expire`);
+  const st = await c.spmStatus(next);
+  assert.equal(st.spmLver, before.spmLver + 1);
+  assert.equal(st.spmId, next.hostID);
+  // Metadata verbs work again, on the new SPM only.
+  const img = randomUUID();
+  const vol = randomUUID();
+  const task = (await next.node.json("Volume.create", createParams(c, img, vol))) as string;
+  assert.equal((await waitTask(next.node, task)).taskResult, "success");
+  const other = survivors.find((h) => h !== next)!;
+  await assert.rejects(other.node.json("Volume.create", createParams(c, randomUUID(), randomUUID())), (e) => isRpcError(e, 654));
+  assert.equal((await c.spmStatus(other)).spmId, next.hostID);
+  // The mailbox follows the new SPM.
+  const pong = (await other.node.json("StoragePool.mailboxRequest", { storagepoolID: c.spUUID, op: "ping" })) as { op: string };
+  assert.equal(pong.op, "ping");
+  console.log(`cluster-failover: kill -9 of SPM host ${old.hostID} -> host ${next.hostID} SPM after ${failoverMs} ms (lease 10 s, renew 2 s), first createVolume ok at ${Date.now() - t0} ms`);
+});
