@@ -5,23 +5,54 @@
  */
 import { constants } from "node:fs";
 import { access, lstat, open, rename, stat, unlink } from "node:fs/promises";
+import { guardWrite } from "./fence.js";
+
+/** This process's umask, read once (files are created with mode & ~umask). */
+const UMASK = (() => {
+  const m = process.umask(0o022);
+  process.umask(m);
+  return m;
+})();
+
+/** A replacement written aside (`<f>.new`), made visible by `commit` (one rename). */
+export interface StagedWrite {
+  commit(): Promise<void>;
+}
 
 /**
- * Replaces `path` atomically: readers see the old or the new content, never a torn mix.
- * `durable` fsyncs the new file before the rename (domain metadata, task state); volume
- * metadata skips it, since the task's rollback covers a crash in between.
+ * Writes the replacement of `path` aside. Staging early and committing late keeps the slow part
+ * (writing) off a critical path: the commit is a single rename. `durable` fsyncs the new file
+ * (domain metadata); volume metadata and task records skip it, their rollback covers a crash.
  */
-export async function atomicWrite(path: string, data: string, opts: { durable?: boolean; mode?: number } = {}): Promise<void> {
-  const tmp = `${path}.new`;
-  const fh = await open(tmp, "w", opts.mode ?? 0o660);
+export async function stageWrite(
+  path: string,
+  data: string,
+  opts: { durable?: boolean; mode?: number; suffix?: string } = {},
+): Promise<StagedWrite> {
+  guardWrite(path, "write");
+  const tmp = `${path}${opts.suffix ?? ".new"}`;
+  const mode = opts.mode ?? 0o660;
+  const fh = await open(tmp, "w", mode);
   try {
-    await fh.chmod(opts.mode ?? 0o660);
+    // Only when the umask would leave the mode short (saves a call on the hot path).
+    if ((mode & ~UMASK) !== mode) await fh.chmod(mode);
     await fh.writeFile(data);
     if (opts.durable) await fh.datasync();
   } finally {
     await fh.close();
   }
-  await rename(tmp, path);
+  return {
+    async commit() {
+      // Checked again right before the write becomes visible: the data write may have been slow.
+      guardWrite(path, "rename");
+      await rename(tmp, path);
+    },
+  };
+}
+
+/** Replaces `path` atomically: readers see the old or the new content, never a torn mix. */
+export async function atomicWrite(path: string, data: string, opts: { durable?: boolean; mode?: number } = {}): Promise<void> {
+  await (await stageWrite(path, data, opts)).commit();
 }
 
 /** VDSM's mount directory name: '_' → '__', then '/' → '_'. */
@@ -56,6 +87,7 @@ export async function isSymlink(path: string): Promise<boolean> {
 
 /** unlink that ignores a missing file (rollback steps must be repeatable). */
 export async function unlinkQuiet(path: string): Promise<void> {
+  guardWrite(path, "unlink");
   try {
     await unlink(path);
   } catch (err) {

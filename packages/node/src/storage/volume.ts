@@ -9,7 +9,7 @@ import { chmod, link, mkdir, open, readFile, readdir, rmdir, stat } from "node:f
 import { dirname } from "node:path";
 import type { Logger } from "../log.js";
 import type { FileDomain } from "./domain/file.js";
-import { atomicWrite, errno, unlinkQuiet } from "./fileutil.js";
+import { atomicWrite, errno, type StagedWrite, stageWrite, unlinkQuiet } from "./fileutil.js";
 import { formatVolumeMd, parseVolumeMd, type VolumeMd } from "./metadata.js";
 import * as qemuimg from "./qemuimg.js";
 import type { Task } from "./task/task.js";
@@ -261,7 +261,8 @@ export async function createVolumeJob(
   });
   // The data file (the one slow step, a qemu-img run) starts now and overlaps the small writes;
   // the rollback entry above already covers all three files whatever order they land in.
-  const data = createData(log, s, p.data).then(() => chmod(p.data, 0o660));
+  const data = createData(log, s, p.data);
+  let legal: StagedWrite | undefined;
   try {
     try {
       await fh.chmod(0o660);
@@ -277,6 +278,10 @@ export async function createVolumeJob(
     } finally {
       await lh.close();
     }
+    // While qemu-img runs: write the LEGAL metadata and the finished task record aside, so
+    // what follows the data file costs two renames.
+    legal = await stageWrite(p.meta, formatVolumeMd({ ...md, LEGALITY: "LEGAL" }));
+    if (!s.parent || s.parent.img !== s.img || s.parent.md.VOLTYPE !== "LEAF") await task.prepareFinish?.();
   } catch (err) {
     // Never roll back while qemu-img may still be writing the data file.
     await data.catch(() => {});
@@ -292,7 +297,7 @@ export async function createVolumeJob(
     await task.push({ name: "parent back to LEAF", action: "volume.setVolType", params: [sd, s.img, s.parent.vol, "LEAF"] });
     await updateMeta(s.dom, s.img, s.parent.vol, { VOLTYPE: "INTERNAL" });
   }
-  await writeMeta(s.dom, s.img, s.vol, { ...md, LEGALITY: "LEGAL" });
+  await Promise.all([chmod(p.data, 0o660), legal ? legal.commit() : writeMeta(s.dom, s.img, s.vol, { ...md, LEGALITY: "LEGAL" })]);
   fault("createVolume.afterLegal");
 }
 

@@ -65,8 +65,11 @@ export class SafeLease implements ClusterLock {
       const detail = err instanceof CommandError ? `exit ${err.exitCode}` : String(err);
       throw new VdsmError("AcquireLockFailure", `${p.path}: held by another host or unreachable (${detail})`);
     }
-    this.log.info({ path: p.path, owner, ms: Date.now() - started }, "lease acquired");
-    return new SafeLeaseHolder(this.log, { ...p, opMaxMs: opMax }, owner, started, stamp);
+    const ended = Date.now();
+    this.log.info({ path: p.path, owner, ms: ended - started }, "lease acquired");
+    // safelease's last write in acquire is followed by an op_max wait to verify it held, so the
+    // record on disk is at least that fresh.
+    return new SafeLeaseHolder(this.log, { ...p, opMaxMs: opMax }, owner, Math.max(started, ended - opMax), stamp);
   }
 }
 
@@ -87,7 +90,6 @@ class SafeLeaseHolder implements HeldLease {
     acquiredAt: number,
     stamp: string,
   ) {
-    // Count from when acquire started: the stamp on disk can be no older than that.
     this.last = acquiredAt;
     this.stamp = stamp;
     this.schedule();

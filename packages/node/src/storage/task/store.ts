@@ -8,7 +8,7 @@
  */
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { atomicWrite } from "../fileutil.js";
+import { atomicWrite, stageWrite } from "../fileutil.js";
 import type { TaskSink } from "./manager.js";
 import { type Recovery, Task, type TaskState } from "./task.js";
 
@@ -67,12 +67,19 @@ export class TaskStore implements TaskSink {
   constructor(readonly dir: string) {}
 
   async save(t: Task): Promise<void> {
-    const d = join(this.dir, t.id);
-    if (!this.made.has(t.id)) {
-      await mkdir(d, { recursive: true, mode: 0o755 });
-      this.made.add(t.id);
-    }
-    await atomicWrite(join(d, `${t.id}.task`), formatTask(t), { mode: 0o644 });
+    await this.ensureDir(t.id);
+    await atomicWrite(join(this.dir, t.id, `${t.id}.task`), formatTask(t), { mode: 0o644 });
+  }
+
+  async stage(t: Task): Promise<{ commit(): Promise<void> }> {
+    await this.ensureDir(t.id);
+    return stageWrite(join(this.dir, t.id, `${t.id}.task`), formatTask(t), { mode: 0o644, suffix: ".fin" });
+  }
+
+  private async ensureDir(id: string): Promise<void> {
+    if (this.made.has(id)) return;
+    await mkdir(join(this.dir, id), { recursive: true, mode: 0o755 });
+    this.made.add(id);
   }
 
   async remove(id: string): Promise<void> {

@@ -90,6 +90,12 @@ export class Task {
     readonly persistent = false,
   ) {}
 
+  /**
+   * Set by the manager: stages the task's finished record now, to be committed when the job
+   * returns. A job calls it during its slow step, after its last push.
+   */
+  prepareFinish: (() => Promise<void>) | undefined;
+
   /** Set by the manager: writes the task (with its stack) where a new SPM will find it. */
   persist: (() => Promise<void>) | undefined;
 
