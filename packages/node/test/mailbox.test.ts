@@ -138,7 +138,7 @@ describe("round trips", () => {
 describe("bad messages are ignored and logged", () => {
   function writeBlock(hostID: number, msgs: Buffer[], sealIt = true) {
     const block = Buffer.alloc(MAILBOX_SIZE);
-    msgs.forEach((m, i) => m.copy(block, i * MESSAGE_SIZE));
+    for (const [i, m] of msgs.entries()) m.copy(block, i * MESSAGE_SIZE);
     if (sealIt) seal(block);
     else block.writeUInt32LE(12345, MAILBOX_SIZE - 4);
     const fd = openSync(inbox, "r+");

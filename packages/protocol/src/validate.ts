@@ -11,7 +11,7 @@ function check(param: ParamDef, value: unknown): unknown {
   const r = (param.schema as z.ZodType).safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
-  const where = issue && issue.path.length ? `.${issue.path.join(".")}` : "";
+  const where = issue?.path.length ? `.${issue.path.join(".")}` : "";
   const shown = typeof value === "string" ? JSON.stringify(value.slice(0, 80)) : typeof value;
   throw new VdsmError("InvalidParameter", `${param.name}${where}=${shown}: ${issue?.message ?? "invalid"}`);
 }

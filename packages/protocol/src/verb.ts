@@ -4,7 +4,7 @@
  * names and named parameters) and the engine's typed client are generated from that declaration.
  * This module does no I/O.
  */
-import { z } from "zod";
+import type { z } from "zod";
 
 export interface ParamDef<N extends string = string, S extends z.ZodType = z.ZodType> {
   /** Name seen by handlers (VDSM's XML-RPC argument name). */

@@ -32,7 +32,7 @@ export function domainChecksum(keys: Record<string, string>): string {
   const h = createHash("sha1");
   for (const k of Object.keys(keys).sort()) {
     const line = `${k}=${keys[k]}`;
-    h.update(line.replace(/[^\x00-\x7f]/gu, (c) => `&#${c.codePointAt(0)};`), "ascii");
+    h.update(line.replace(/[\u0080-\u{10ffff}]/gu, (c) => `&#${c.codePointAt(0)};`), "ascii");
   }
   return h.digest("hex");
 }

@@ -7,11 +7,11 @@ import { byXmlName, ErrorCodes, type Handlers, parsePositional } from "@vela/pro
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "../log.js";
 import { dispatch } from "./dispatch.js";
-import { encodeFault, encodeResponse, parseMethodCall, XmlRpcParseError } from "./xmlrpc-codec.js";
+import { encodeFault, encodeResponse, type MethodCall, parseMethodCall, XmlRpcParseError } from "./xmlrpc-codec.js";
 
 export function registerXmlRpc(app: FastifyInstance, handlers: Handlers, log: Logger): void {
   const handle = async (body: unknown): Promise<string> => {
-    let call;
+    let call: MethodCall;
     try {
       call = parseMethodCall(typeof body === "string" ? body : "");
     } catch (err) {
