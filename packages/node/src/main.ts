@@ -31,6 +31,7 @@ async function main(): Promise<void> {
   const storage = await createStorage(ctx);
   const virt = await createVirt(ctx, storage.images);
   const host = createHost(ctx, [
+    () => storage.stats(),
     async () => {
       const listed = await virt.handlers.list?.({ full: false, vmList: undefined });
       return { vmCount: Array.isArray(listed?.vmList) ? listed.vmList.length : 0 };
