@@ -51,6 +51,9 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/datacenters/:id/storagedomains", h(datacenters, "storageDomains")),
   r("POST", "/datacenters/:id/storagedomains", h(datacenters, "attach")),
   r("GET", "/datacenters/:id/storagedomains/:sd", h(datacenters, "storageDomain")),
+  r("DELETE", "/datacenters/:id/storagedomains/:sd", h(datacenters, "detach")),
+  r("POST", "/datacenters/:id/storagedomains/:sd/activate", h(datacenters, "activateStorageDomain")),
+  r("POST", "/datacenters/:id/storagedomains/:sd/deactivate", h(datacenters, "deactivateStorageDomain")),
 
   r("GET", "/clusters", h(clusters, "list")),
   r("POST", "/clusters", h(clusters, "add")),

@@ -125,6 +125,7 @@ export function storageDomainView(sd: StorageDomain, att?: StorageDomainAttachme
     link: links(href("storagedomains", sd.id), ["disks", "diskprofiles", "permissions", "templates", "vms"]),
     available: sd.available === null ? undefined : num(sd.available),
     committed: num(sd.committed),
+    external_status: sd.external_status,
     master: att ? b(att.master) : undefined,
     // oVirt shows the global status only for unattached domains; the per-DC one in the DC's view.
     status: att ? (inDc ? att.status : undefined) : "unattached",

@@ -39,6 +39,8 @@ export const AddDataCenter: CommandDef<unknown, z.output<typeof Input>, DataCent
       master_domain_id: null,
       master_version: 0,
       spm_host_id: null,
+      spm_lver: null,
+      spm_contending: 0,
       created_at: now(),
     };
     await e.db.insertInto("data_centers").values(row).execute();

@@ -76,6 +76,7 @@ export const AddDisk: CommandDef<unknown, Plan, Disk> = {
       wipe_after_delete: p.wipe_after_delete ? 1 : 0,
       status: "locked",
       content_type: "data",
+      template_id: null,
       created_at: now(),
     };
     return { disk, dcId: dc.id, spm };

@@ -1,12 +1,17 @@
 /**
  * Adds a storage domain through a host: connect the host to the storage server, then
- * createStorageDomain there. The new domain is unattached. Paths, addresses, mount options and
+ * createStorageDomain there. The new domain is unattached. With `import=true` nothing is created:
+ * the host connects and the domain already at that path is read from its own metadata (id, name,
+ * class, type) and registered, unattached; its disks are registered when it is attached. Paths, addresses, mount options and
  * file system types are checked against strict allow-lists before they reach a node.
  */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { conflict, invalid } from "../api/fault.js";
-import { Enum, Name, parseInput, Ref, Text } from "../api/input.js";
+import { Bool, Enum, Name, parseInput, Ref, Text, Uuid } from "../api/input.js";
+import { ApiFault, badRequest } from "../api/fault.js";
+import type { Engine } from "../engine.js";
+import type { Host } from "../db/schema.js";
 import { now, type StorageDomain } from "../db/schema.js";
 import { connectionOf, connectServer, disconnectServer } from "../hosts/storage.js";
 import type { CommandDef } from "./command.js";
@@ -31,7 +36,10 @@ const MountOptions = z.string().max(1024).regex(/^[A-Za-z0-9_.,=:/-]*$/, "mount 
 const VfsType = z.string().max(32).regex(/^[a-z0-9._-]*$/, "not a file system type");
 
 export const Input = z.object({
-  name: Name.refine((s) => s.length <= 50, "longer than 50 characters"),
+  /** Required, except on import (the domain's metadata names it). */
+  name: Name.refine((s) => s.length <= 50, "longer than 50 characters").optional(),
+  id: Uuid.optional(),
+  import: Bool.optional(),
   description: Text(4000).optional(),
   comment: Text(4000).optional(),
   type: Enum(["data", "iso", "export", "image", "volume"]),
@@ -47,20 +55,30 @@ export const Input = z.object({
 });
 type Plan = z.output<typeof Input> & { hostRow: Awaited<ReturnType<typeof byRef<"hosts">>> };
 
+/** VDSM's metadata TYPE for each API storage type. */
+const MD_TYPE: Record<string, string> = { localfs: "LOCALFS", nfs: "NFS", posixfs: "POSIXFS" };
+
 export const AddStorageDomain: CommandDef<unknown, Plan, StorageDomain> = {
   name: "add Storage Domain",
   locks: () => ["sd:names"],
   async validate(e, body) {
     const input = parseInput(Input, body, "StorageDomain");
     if (input.type !== "data") throw invalid(`Storage domain type ${input.type} is not supported yet; use data`);
+    if (!input.import && input.name === undefined) throw badRequest("StorageDomain [name] required for add");
+    if (!input.import && input.id !== undefined) throw invalid("StorageDomain id can only be given with import=true");
     const s = input.storage;
     if (s.type === "nfs" && !s.address) throw invalid("storage.address is required for nfs");
     if (s.type === "localfs" && s.address) throw invalid("storage.address must not be set for localfs");
     if (s.type === "posixfs" && !s.vfs_type) throw invalid("storage.vfs_type is required for posixfs");
     const host = await byRef(e, "hosts", input.host);
     if (host.status !== "up") throw conflict(`Cannot add Storage Domain: host ${host.name} is ${host.status}, not up`);
-    const clash = await e.db.selectFrom("storage_domains").select("id").where("name", "=", input.name).executeTakeFirst();
-    if (clash) throw conflict(`Cannot add Storage Domain. The name ${input.name} is already in use.`);
+    if (input.name !== undefined) {
+      const clash = await e.db.selectFrom("storage_domains").select("id").where("name", "=", input.name).executeTakeFirst();
+      if (clash) throw conflict(`Cannot add Storage Domain. The name ${input.name} is already in use.`);
+    }
+    if (input.id !== undefined && (await e.db.selectFrom("storage_domains").select("id").where("id", "=", input.id).executeTakeFirst())) {
+      throw conflict(`Cannot import Storage Domain ${input.id}: the engine already knows it`);
+    }
     const same = await e.db
       .selectFrom("storage_domains")
       .select("name")
@@ -71,12 +89,12 @@ export const AddStorageDomain: CommandDef<unknown, Plan, StorageDomain> = {
     if (same) throw conflict(`Cannot add Storage Domain: storage ${s.address ? `${s.address}:` : ""}${s.path} is already used by ${same.name}`);
     return { ...input, hostRow: host };
   },
-  describe: (p) => `Adding Storage Domain ${p.name}`,
+  describe: (p) => (p.import ? `Importing Storage Domain ${p.name ?? p.id ?? p.storage.path}` : `Adding Storage Domain ${p.name}`),
   async execute(e, p, { revert }) {
     const host = p.hostRow;
     const row: StorageDomain = {
-      id: randomUUID(),
-      name: p.name,
+      id: p.id ?? randomUUID(),
+      name: p.name ?? "",
       description: p.description ?? "",
       comment: p.comment ?? "",
       type: p.type,
@@ -91,11 +109,19 @@ export const AddStorageDomain: CommandDef<unknown, Plan, StorageDomain> = {
       used: null,
       committed: 0,
       host_id: host.id,
+      external_status: "ok",
+      last_check: null,
       created_at: now(),
     };
     await connectServer(e, host, row);
     revert.push("disconnect storage server", () => disconnectServer(e, host, row));
     const conn = connectionOf(row);
+    if (p.import) {
+      await importFound(e, host, row, conn.connection, p.id);
+      await fillStats(e, host, row);
+      await e.db.insertInto("storage_domains").values(row).execute();
+      return row;
+    }
     await e.nodes.for(host).call("createStorageDomain", {
       storageType: conn.domType,
       sdUUID: row.id,
@@ -104,16 +130,56 @@ export const AddStorageDomain: CommandDef<unknown, Plan, StorageDomain> = {
       domClass: 1,
       domVersion: 5,
     });
-    try {
-      const stats = await e.nodes.for(host).call("getStorageDomainStats", { sdUUID: row.id });
-      const free = Number(stats.diskfree);
-      const total = Number(stats.disktotal);
-      if (Number.isFinite(free)) row.available = free;
-      if (Number.isFinite(total) && Number.isFinite(free)) row.used = total - free;
-    } catch (err) {
-      e.log.warn({ err, sd: row.id }, "no stats for new storage domain");
-    }
+    await fillStats(e, host, row);
     await e.db.insertInto("storage_domains").values(row).execute();
     return row;
   },
 };
+
+async function fillStats(e: Engine, host: Host, row: StorageDomain): Promise<void> {
+  try {
+    const stats = await e.nodes.for(host).call("getStorageDomainStats", { sdUUID: row.id });
+    const free = Number(stats.diskfree);
+    const total = Number(stats.disktotal);
+    if (Number.isFinite(free)) row.available = free;
+    if (Number.isFinite(total) && Number.isFinite(free)) row.used = total - free;
+  } catch (err) {
+    e.log.warn({ err, sd: row.id }, "no stats for the storage domain");
+  }
+}
+
+/**
+ * Finds the domain at the connection among those the host now sees, checks its metadata, and
+ * fills `row` (id, name) from it. The engine's own checks run before anything is recorded.
+ */
+async function importFound(e: Engine, host: Host, row: StorageDomain, connection: string, wanted: string | undefined): Promise<void> {
+  const client = e.nodes.for(host);
+  const listed = (await client.call("getStorageDomainsList", {})) as unknown;
+  const found: { id: string; info: Record<string, unknown> }[] = [];
+  for (const id of Array.isArray(listed) ? listed.map(String) : []) {
+    if (await e.db.selectFrom("storage_domains").select("id").where("id", "=", id).executeTakeFirst()) continue;
+    const info = (await client.call("getStorageDomainInfo", { sdUUID: id }).catch(() => undefined)) as Record<string, unknown> | undefined;
+    if (info && String(info.remotePath ?? "") === connection) found.push({ id, info });
+  }
+  const pick = wanted ? found.find((f) => f.id === wanted) : found.length === 1 ? found[0] : undefined;
+  if (!pick) {
+    if (!wanted && found.length > 1) throw conflict(`Cannot import Storage Domain: ${found.length} domains at ${connection}; give the id of one`);
+    throw new ApiFault(404, "Operation Failed", `Cannot import Storage Domain: no storage domain unknown to the engine found at ${connection}${wanted ? ` with id ${wanted}` : ""}`);
+  }
+  const info = pick.info;
+  if (String(info.class ?? "") !== "Data") throw conflict(`Cannot import Storage Domain ${pick.id}: its class is ${String(info.class)}, only Data domains are supported`);
+  if (String(info.type ?? "") !== MD_TYPE[row.storage_type]) {
+    throw conflict(`Cannot import Storage Domain ${pick.id}: it is a ${String(info.type)} domain, not ${row.storage_type}`);
+  }
+  const pools = Array.isArray(info.pool) ? info.pool.map(String).filter(Boolean) : [];
+  if (pools.length) throw conflict(`Cannot import Storage Domain ${pick.id}: it is still attached to storage pool ${pools.join(", ")}; detach it there first`);
+  row.id = pick.id;
+  if (!row.name) {
+    const name = String(info.name ?? "").trim();
+    if (!Name.safeParse(name).success || name.length > 50) throw badRequest(`StorageDomain [name] required for import: the domain's own name '${name.slice(0, 60)}' is not usable`);
+    row.name = name;
+  }
+  const clash = await e.db.selectFrom("storage_domains").select("id").where("name", "=", row.name).executeTakeFirst();
+  if (clash) throw conflict(`Cannot import Storage Domain. The name ${row.name} is already in use.`);
+  row.storage_format = `v${Number(info.version ?? 5)}`;
+}

@@ -216,9 +216,70 @@ const seed: Migration = {
   },
 };
 
+/**
+ * Issue 3: volume chains (oVirt's `images`), VM snapshots, template disks, domain health, and the
+ * SPM generation per data center. Existing disks get their one-volume chain and existing VMs
+ * their "Active VM" snapshot, so every later query can rely on both.
+ */
+const chains: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable("images")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("disk_id", "text", (c) => c.notNull())
+      .addColumn("parent_id", "text", (c) => c.notNull())
+      .addColumn("snapshot_id", "text")
+      .addColumn("created_at", "text", (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex("images_disk").on("images").column("disk_id").execute();
+
+    await db.schema
+      .createTable("snapshots")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("vm_id", "text", (c) => c.notNull())
+      .addColumn("description", "text", (c) => c.notNull())
+      .addColumn("type", "text", (c) => c.notNull())
+      .addColumn("status", "text", (c) => c.notNull())
+      .addColumn("persist_memorystate", "integer", (c) => c.notNull().defaultTo(0))
+      .addColumn("created_at", "text", (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex("snapshots_vm").on("snapshots").column("vm_id").execute();
+
+    await db.schema
+      .createTable("template_disk_attachments")
+      .addColumn("template_id", "text", (c) => c.notNull().references("templates.id"))
+      .addColumn("disk_id", "text", (c) => c.notNull().references("disks.id"))
+      .addColumn("interface", "text", (c) => c.notNull())
+      .addColumn("bootable", "integer", (c) => c.notNull())
+      .addColumn("read_only", "integer", (c) => c.notNull().defaultTo(0))
+      .addPrimaryKeyConstraint("tda_pk", ["template_id", "disk_id"])
+      .execute();
+
+    await db.schema.alterTable("disks").addColumn("template_id", "text").execute();
+    await db.schema.alterTable("storage_domains").addColumn("external_status", "text", (c) => c.notNull().defaultTo("ok")).execute();
+    await db.schema.alterTable("storage_domains").addColumn("last_check", "text").execute();
+    await db.schema.alterTable("data_centers").addColumn("spm_lver", "text").execute();
+    await db.schema.alterTable("data_centers").addColumn("spm_contending", "integer", (c) => c.notNull().defaultTo(0)).execute();
+
+    const at = new Date().toISOString();
+    const disks = await db.selectFrom("disks").select(["id", "image_id"]).execute();
+    for (const d of disks) {
+      await db.insertInto("images").values({ id: d.image_id, disk_id: d.id, parent_id: BLANK_TEMPLATE_ID, snapshot_id: null, created_at: at }).execute();
+    }
+    const vms = await db.selectFrom("vms").select(["id", "created_at"]).execute();
+    for (const v of vms) {
+      await db
+        .insertInto("snapshots")
+        .values({ id: randomUUID(), vm_id: v.id, description: "Active VM", type: "active", status: "ok", persist_memorystate: 0, created_at: v.created_at })
+        .execute();
+    }
+  },
+};
+
 const migrations: Record<string, Migration> = {
   "0001_initial": initial,
   "0002_seed": seed,
+  "0003_chains_snapshots_templates": chains,
 };
 
 export const provider: MigrationProvider = {

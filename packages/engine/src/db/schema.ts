@@ -20,6 +20,10 @@ export interface DataCentersTable {
   master_version: number;
   /** Host holding the SPM role, as last confirmed by getSpmStatus. */
   spm_host_id: string | null;
+  /** The pool's SPM generation (LVER) as getSpmStatus last reported it. */
+  spm_lver: string | null;
+  /** 1 while an SPM election is under way (the data center shows `contend`). */
+  spm_contending: number;
   created_at: string;
 }
 
@@ -75,6 +79,10 @@ export interface StorageDomainsTable {
   committed: number;
   /** Host that created it (used to reach the storage before it is attached). */
   host_id: string | null;
+  /** ok | error: what the hosts' domain monitors last said (error = not valid on the SPM). */
+  external_status: string;
+  /** When a host's domain monitor last checked it (ISO-8601), as reported. */
+  last_check: string | null;
   created_at: string;
 }
 
@@ -105,7 +113,43 @@ export interface DisksTable {
   /** ok | locked | illegal */
   status: string;
   content_type: string;
+  /** Set when the disk belongs to a template (its volume is SHARED). */
+  template_id: string | null;
   created_at: string;
+}
+
+/**
+ * One volume of a disk's chain (oVirt's `images`). The disk's leaf is `disks.image_id` and has
+ * no snapshot; a volume frozen by a VM snapshot records that snapshot. `parent_id` is the blank
+ * UUID for a base volume, or a volume of this disk, or a template disk's SHARED volume.
+ */
+export interface ImagesTable {
+  id: string;
+  disk_id: string;
+  parent_id: string;
+  snapshot_id: string | null;
+  created_at: string;
+}
+
+/** A VM snapshot. Each VM has one `active` snapshot (the running state, "Active VM"). */
+export interface SnapshotsTable {
+  id: string;
+  vm_id: string;
+  description: string;
+  /** active | regular | preview */
+  type: string;
+  /** ok | locked | in_preview */
+  status: string;
+  persist_memorystate: number;
+  created_at: string;
+}
+
+export interface TemplateDiskAttachmentsTable {
+  template_id: string;
+  disk_id: string;
+  interface: string;
+  bootable: number;
+  read_only: number;
 }
 
 export interface VmsTable {
@@ -204,6 +248,9 @@ export interface Database {
   templates: TemplatesTable;
   jobs: JobsTable;
   steps: StepsTable;
+  images: ImagesTable;
+  snapshots: SnapshotsTable;
+  template_disk_attachments: TemplateDiskAttachmentsTable;
 }
 
 export type DataCenter = Selectable<DataCentersTable>;
@@ -217,6 +264,9 @@ export type DiskAttachment = Selectable<DiskAttachmentsTable>;
 export type Template = Selectable<TemplatesTable>;
 export type Job = Selectable<JobsTable>;
 export type Step = Selectable<StepsTable>;
+export type Image = Selectable<ImagesTable>;
+export type Snapshot = Selectable<SnapshotsTable>;
+export type TemplateDiskAttachment = Selectable<TemplateDiskAttachmentsTable>;
 export type NewVm = Insertable<VmsTable>;
 export type VmUpdate = Updateable<VmsTable>;
 export type { Generated };

@@ -71,6 +71,11 @@ export async function addStep(
   return id;
 }
 
+export async function setStepProgress(e: Engine, stepId: string, progress: number): Promise<void> {
+  const pct = Math.max(0, Math.min(99, Math.round(progress)));
+  await e.db.updateTable("steps").set({ progress: pct }).where("id", "=", stepId).where("status", "=", "started").execute();
+}
+
 export async function endStep(e: Engine, stepId: string, status: JobStatus): Promise<void> {
   await e.db
     .updateTable("steps")
@@ -109,7 +114,7 @@ export async function waitTask(
   e: Engine,
   host: NodeTarget,
   taskId: string,
-  opts: { pollMs?: number; unreachableMs?: number } = {},
+  opts: { pollMs?: number; unreachableMs?: number; onPoll?: () => Promise<void> } = {},
 ): Promise<void> {
   const client = e.nodes.for(host);
   const pollMs = opts.pollMs ?? 250;
@@ -137,7 +142,52 @@ export async function waitTask(
       if (st.taskResult === "success") return;
       throw new TaskFailed(taskId, Number(st.code ?? -1), String(st.message ?? "task failed"));
     }
+    if (opts.onPoll) await opts.onPoll().catch((err: unknown) => e.log.debug({ err, taskId }, "progress probe failed"));
     await sleep(delay);
     delay = Math.min(delay * 2, pollMs);
+  }
+}
+
+/**
+ * One node task as one executing step of a job: start it, record the step with the task id and
+ * host, wait for it, close the step. `progress` (0..100, optional) is polled while it runs.
+ */
+export async function nodeStep(
+  e: Engine,
+  jobId: string,
+  host: NodeTarget & { id: string },
+  description: string,
+  start: () => Promise<unknown>,
+  progress?: () => Promise<number | undefined>,
+): Promise<void> {
+  const taskId = await start();
+  if (typeof taskId !== "string") throw new Error(`engine bug: ${description}: the node returned no task id`);
+  const stepId = await addStep(e, jobId, "executing", description, { taskId, hostId: host.id });
+  try {
+    await waitTask(e, host, taskId, {
+      onPoll: progress
+        ? async () => {
+            const pct = await progress();
+            if (pct !== undefined && Number.isFinite(pct)) await setStepProgress(e, stepId, pct);
+          }
+        : undefined,
+    });
+    await endStep(e, stepId, "finished");
+  } catch (err) {
+    await endStep(e, stepId, "failed");
+    throw err;
+  }
+}
+
+/** A step the engine does itself (no node task), e.g. bookkeeping at the end of a job. */
+export async function engineStep<T>(e: Engine, jobId: string, type: StepType, description: string, fn: () => Promise<T>): Promise<T> {
+  const stepId = await addStep(e, jobId, type, description);
+  try {
+    const out = await fn();
+    await endStep(e, stepId, "finished");
+    return out;
+  } catch (err) {
+    await endStep(e, stepId, "failed");
+    throw err;
   }
 }

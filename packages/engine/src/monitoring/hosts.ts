@@ -7,6 +7,7 @@
 import { now } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import { ensureSpm, joinPool } from "../hosts/storage.js";
+import { DomainHealth } from "./domains.js";
 
 const POLLED = ["up", "non_responsive", "connecting", "initializing"];
 /** Every this many good polls, re-check that the host is still in its pool (a node may restart quickly). */
@@ -16,8 +17,11 @@ export class HostMonitor {
   private failures = new Map<string, number>();
   private goodPolls = new Map<string, number>();
   private inFlight = new Set<string>();
+  private domains: DomainHealth;
 
-  constructor(private e: Engine) {}
+  constructor(private e: Engine) {
+    this.domains = new DomainHealth(e);
+  }
 
   async tick(): Promise<void> {
     const hosts = await this.e.db.selectFrom("hosts").selectAll().where("status", "in", POLLED).execute();
@@ -38,8 +42,9 @@ export class HostMonitor {
     const e = this.e;
     const timeoutMs = Math.max(1000, Math.min(e.cfg.hostPollMs * 2, 10_000));
     let ok = true;
+    let stats: unknown;
     try {
-      await e.nodes.for({ address, port }).call("getVdsStats", {}, { timeoutMs });
+      stats = await e.nodes.for({ address, port }).call("getVdsStats", {}, { timeoutMs });
     } catch (err) {
       ok = false;
       e.log.debug({ err, host: name }, "host poll failed");
@@ -54,6 +59,7 @@ export class HostMonitor {
       await e.db.updateTable("hosts").set({ last_seen: now(), status: "up" }).where("id", "=", id).execute();
       if (current.status !== "up") e.log.info({ host: name, was: current.status }, "host is up again");
       if (current.status !== "up" || n % RECHECK_EVERY === 1) e.bg.run(`join pool ${id}`, () => joinPool(e, id));
+      await this.domains.record(id, stats).catch((err: unknown) => e.log.warn({ err, host: name }, "recording domain health failed"));
       return;
     }
     this.goodPolls.delete(id);

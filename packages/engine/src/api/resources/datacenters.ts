@@ -4,6 +4,8 @@ import { AttachStorageDomain } from "../../commands/AttachStorageDomain.js";
 import { runCommand } from "../../commands/command.js";
 import { mustById } from "../../commands/lookup.js";
 import { RemoveDataCenter } from "../../commands/RemoveDataCenter.js";
+import { ActivateStorageDomain, DeactivateStorageDomain, DetachStorageDomain } from "../../commands/StorageDomainActions.js";
+import { ref } from "../href.js";
 import type { DataCenter, Host } from "../../db/schema.js";
 import type { Engine } from "../../engine.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
@@ -85,4 +87,27 @@ export async function attach(c: Call): Promise<Reply> {
   const dcId = pathId(c, "id", "Data Center");
   const { sd, att } = await runCommand(c.engine, AttachStorageDomain, { dcId, body: bodyOf(c, ["storage_domain"]) });
   return ok("storage_domain", storageDomainView(sd, att, true), 201);
+}
+
+async function attachedAction(c: Call, cmd: typeof ActivateStorageDomain): Promise<Reply> {
+  bodyOf(c, ["action"]);
+  const dcId = pathId(c, "id", "Data Center");
+  const sdId = pathId(c, "sd", "Storage Domain");
+  await runCommand(c.engine, cmd, { dcId, sdId });
+  return ok("action", { status: "complete", storage_domain: ref("storagedomains", sdId) });
+}
+
+export function activateStorageDomain(c: Call): Promise<Reply> {
+  return attachedAction(c, ActivateStorageDomain);
+}
+
+export function deactivateStorageDomain(c: Call): Promise<Reply> {
+  return attachedAction(c, DeactivateStorageDomain);
+}
+
+export async function detach(c: Call): Promise<Reply> {
+  const dcId = pathId(c, "id", "Data Center");
+  const sdId = pathId(c, "sd", "Storage Domain");
+  await runCommand(c.engine, DetachStorageDomain, { dcId, sdId });
+  return { status: 200 };
 }

@@ -37,7 +37,8 @@ export async function add(c: Call): Promise<Reply> {
 }
 
 export async function remove(c: Call): Promise<Reply> {
-  await runCommand(c.engine, RemoveStorageDomain, { id: pathId(c, "id", "Storage Domain") });
+  const format = (c.query.format ?? "false").toLowerCase() === "true";
+  await runCommand(c.engine, RemoveStorageDomain, { id: pathId(c, "id", "Storage Domain"), host: c.query.host, format });
   return { status: 200 };
 }
 

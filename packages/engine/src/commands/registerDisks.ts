@@ -1,0 +1,101 @@
+/**
+ * Registers the images a domain already holds as disks, when the domain joins a data center
+ * (imported, or detached from another one): each image becomes a disk whose id is the image
+ * UUID, whose leaf and chain come from the volumes' own metadata and whose alias from the volume
+ * description VDSM-style (`{"DiskAlias": …}`). Images the engine knows, template (SHARED)
+ * images and images without exactly one leaf are left alone. Reads only; never changes storage.
+ */
+import { BLANK_TEMPLATE_ID } from "../db/ids.js";
+import { type Disk, now } from "../db/schema.js";
+import type { Engine } from "../engine.js";
+import type { NodeTarget } from "../hosts/client.js";
+
+interface VolInfo {
+  uuid: string;
+  parent: string;
+  voltype: string;
+  format: string;
+  type: string;
+  capacity: number;
+  truesize: number;
+  legality: string;
+  description: string;
+}
+
+function volInfo(raw: Record<string, unknown>): VolInfo {
+  return {
+    uuid: String(raw.uuid ?? ""),
+    parent: String(raw.parent ?? BLANK_TEMPLATE_ID),
+    voltype: String(raw.voltype ?? ""),
+    format: String(raw.format ?? ""),
+    type: String(raw.type ?? ""),
+    capacity: Number(raw.capacity ?? 0),
+    truesize: Number(raw.truesize ?? 0),
+    legality: String(raw.legality ?? ""),
+    description: String(raw.description ?? ""),
+  };
+}
+
+/** `{"DiskAlias": "x", "DiskDescription": "y"}` as the engine writes it; anything else is kept as the alias. */
+export function aliasOf(desc: string, imgId: string): { alias: string; description: string } {
+  try {
+    const j = JSON.parse(desc) as { DiskAlias?: unknown; DiskDescription?: unknown };
+    if (typeof j.DiskAlias === "string" && j.DiskAlias) return { alias: j.DiskAlias.slice(0, 255), description: String(j.DiskDescription ?? "").slice(0, 500) };
+  } catch {
+    /* not JSON */
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters never reach a name
+  const clean = desc.replace(/[\u0000-\u001f\u007f/\\]/g, "").trim().slice(0, 255);
+  return { alias: clean || `disk_${imgId.slice(0, 8)}`, description: "" };
+}
+
+export async function registerDomainDisks(e: Engine, host: NodeTarget, dcId: string, sdId: string): Promise<number> {
+  const client = e.nodes.for(host);
+  const images = (await client.call("getImagesList", { sdUUID: sdId })) as unknown;
+  const list = Array.isArray(images) ? images.map(String) : [];
+  let added = 0;
+  for (const img of list) {
+    if (await e.db.selectFrom("disks").select("id").where("id", "=", img).executeTakeFirst()) continue;
+    const vols = (await client.call("getVolumesList", { sdUUID: sdId, spUUID: dcId, imgUUID: img })) as unknown;
+    const infos: VolInfo[] = [];
+    for (const v of Array.isArray(vols) ? vols.map(String) : []) {
+      const raw = (await client.call("getVolumeInfo", { sdUUID: sdId, spUUID: dcId, imgUUID: img, volUUID: v })) as Record<string, unknown>;
+      infos.push(volInfo(raw));
+    }
+    const own = infos.filter((i) => i.voltype !== "SHARED" || !infos.some((x) => x.parent === i.uuid));
+    if (infos.some((i) => i.voltype === "SHARED" && own.includes(i))) continue; // a template's image
+    const leaves = own.filter((i) => i.voltype === "LEAF");
+    if (leaves.length !== 1) {
+      e.log.warn({ sd: sdId, img, leaves: leaves.length }, "image not registered: it has no single leaf");
+      continue;
+    }
+    const leaf = leaves[0] as VolInfo;
+    const { alias, description } = aliasOf(leaf.description, img);
+    const disk: Disk = {
+      id: img,
+      image_id: leaf.uuid,
+      storage_domain_id: sdId,
+      alias,
+      description,
+      provisioned_size: leaf.capacity,
+      actual_size: own.reduce((n, i) => n + (i.voltype === "SHARED" ? 0 : i.truesize), 0),
+      initial_size: null,
+      format: leaf.format === "RAW" ? "raw" : "cow",
+      sparse: leaf.type === "PREALLOCATED" ? 0 : 1,
+      shareable: 0,
+      wipe_after_delete: 0,
+      status: infos.every((i) => i.legality === "LEGAL") ? "ok" : "illegal",
+      content_type: "data",
+      template_id: null,
+      created_at: now(),
+    };
+    await e.db.insertInto("disks").values(disk).execute();
+    for (const i of own) {
+      if (i.voltype === "SHARED") continue;
+      await e.db.insertInto("images").values({ id: i.uuid, disk_id: img, parent_id: i.parent, snapshot_id: null, created_at: now() }).execute();
+    }
+    added++;
+  }
+  if (added) e.log.info({ sd: sdId, disks: added }, "registered disks found on the storage domain");
+  return added;
+}

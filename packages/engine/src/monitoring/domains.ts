@@ -1,0 +1,86 @@
+/**
+ * Storage domain health from the hosts' domain monitors (getVdsStats' `storageDomains`: valid,
+ * code, lastCheck, delay per domain). An active domain that every reporting up host of its data
+ * center finds invalid, or has not checked for `STALE_SEC`, becomes inactive (external status
+ * error); it is active again as soon as one host finds it valid. Only active/inactive domains
+ * are touched: maintenance, locked and domains under a command's lock are left alone.
+ */
+import type { Engine } from "../engine.js";
+
+/** A domain monitor that has not checked for this long is stuck (VDSM's hung storage). */
+const STALE_SEC = 60;
+/** A host's report older than this no longer counts (the host stopped answering). */
+const REPORT_TTL_MS = 60_000;
+
+interface Report {
+  valid: boolean;
+  lastCheckSec: number;
+  delaySec: number;
+  at: number;
+}
+
+export class DomainHealth {
+  /** sdId → hostId → last report. */
+  private reports = new Map<string, Map<string, Report>>();
+
+  constructor(private e: Engine) {}
+
+  /** Takes one host's getVdsStats result and updates the statuses of its data center's domains. */
+  async record(hostId: string, stats: unknown): Promise<void> {
+    const sds = (stats as { storageDomains?: unknown } | undefined)?.storageDomains;
+    if (!sds || typeof sds !== "object") return;
+    const at = Date.now();
+    for (const [sdId, raw] of Object.entries(sds as Record<string, unknown>)) {
+      const r = (raw ?? {}) as Record<string, unknown>;
+      const lastCheckSec = Number(r.lastCheck ?? 0);
+      const rep: Report = {
+        valid: r.valid === true || r.valid === "true",
+        lastCheckSec: Number.isFinite(lastCheckSec) ? lastCheckSec : 0,
+        delaySec: Number(r.delay ?? 0) || 0,
+        at,
+      };
+      let m = this.reports.get(sdId.toLowerCase());
+      if (!m) {
+        m = new Map();
+        this.reports.set(sdId.toLowerCase(), m);
+      }
+      m.set(hostId, rep);
+    }
+    await this.settle(hostId);
+  }
+
+  private async settle(hostId: string): Promise<void> {
+    const e = this.e;
+    const row = await e.db
+      .selectFrom("hosts")
+      .innerJoin("clusters", "clusters.id", "hosts.cluster_id")
+      .select("clusters.data_center_id as dc")
+      .where("hosts.id", "=", hostId)
+      .executeTakeFirst();
+    if (!row?.dc) return;
+    const ups = new Set((await e.db.selectFrom("hosts").innerJoin("clusters", "clusters.id", "hosts.cluster_id").select("hosts.id").where("clusters.data_center_id", "=", row.dc).where("hosts.status", "=", "up").execute()).map((h) => h.id));
+    const atts = await e.db.selectFrom("storage_domain_attachments").selectAll().where("data_center_id", "=", row.dc).where("status", "in", ["active", "inactive"]).execute();
+    for (const att of atts) {
+      if (e.locks.isHeld(`sd:${att.storage_domain_id}`)) continue;
+      const now = Date.now();
+      const fresh = [...(this.reports.get(att.storage_domain_id) ?? new Map<string, Report>())].filter(([h, r]) => ups.has(h) && now - r.at < REPORT_TTL_MS).map(([, r]) => r);
+      if (fresh.length === 0) continue;
+      const good = fresh.some((r) => r.valid && r.lastCheckSec < STALE_SEC);
+      const newest = fresh.reduce((a, b) => (a.lastCheckSec <= b.lastCheckSec ? a : b));
+      const lastCheck = new Date(newest.at - newest.lastCheckSec * 1000).toISOString();
+      const status = good ? "active" : "inactive";
+      await e.db.updateTable("storage_domains").set({ last_check: lastCheck, external_status: good ? "ok" : "error" }).where("id", "=", att.storage_domain_id).execute();
+      if (status !== att.status) {
+        await e.db
+          .updateTable("storage_domain_attachments")
+          .set({ status })
+          .where("data_center_id", "=", att.data_center_id)
+          .where("storage_domain_id", "=", att.storage_domain_id)
+          .where("status", "=", att.status)
+          .execute();
+        const log = good ? e.log.info.bind(e.log) : e.log.warn.bind(e.log);
+        log({ sd: att.storage_domain_id, dc: att.data_center_id, status, was: att.status }, good ? "storage domain answers again" : "storage domain does not answer");
+      }
+    }
+  }
+}
