@@ -2,20 +2,23 @@
  * SPM across hosts, with real agents sharing one directory as storage: the connected hosts elect
  * exactly one SPM by themselves; after kill -9 of the SPM another host takes the role once the
  * lease has expired (bumping LVER), metadata verbs work again, and the failover time is printed.
- * The pool mailbox works from a non-SPM host before and after the failover.
+ * The pool mailbox works from a non-SPM host before and after the failover. A host with SPM
+ * priority 0 never takes the role by itself, yet the engine can still move the role to it.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
 import { waitTask } from "./harness.js";
-import { Cluster, createParams, isRpcError } from "./cluster-support.js";
+import { Cluster, createParams, isRpcError, sleep } from "./cluster-support.js";
 
-const c = new Cluster({ hosts: 3, leaseTimeSec: 10, renewSec: 2 });
+// Hosts 1 and 2 self-elect (equal priority: the lower id first); host 3 has priority 0.
+const c = new Cluster({ hosts: 3, leaseTimeSec: 10, renewSec: 2, priorities: [5, 5, 0] });
 before(() => c.start());
 after(() => c.stop());
 
 test("three connected hosts elect exactly one SPM by themselves; the others know who it is", async () => {
   const spm = await c.waitSpm(40_000);
+  assert.equal(spm.hostID, 1, "equal priorities: the lowest host id goes first");
   const others = c.hosts.filter((h) => h !== spm);
   const st = await c.spmStatus(spm);
   assert.equal(st.spmId, spm.hostID);
@@ -48,6 +51,9 @@ test("kill -9 of the SPM: another host becomes SPM after the lease expires, with
   // Nobody may take over before the dead SPM's lease can have expired.
   const next = await c.waitSpm(60_000, old);
   const failoverMs = Date.now() - t0;
+  assert.equal(next.hostID, 2, "host 3 (priority 0) never takes the role by itself");
+  const h3 = (await c.hostsStatus(c.hosts[2]!)) as { election: string };
+  assert.match(h3.election, /self-election off/);
   assert.ok(failoverMs >= 10_000, `took over after ${failoverMs} ms, before the 10 s lease could expire`);
   const st = await c.spmStatus(next);
   assert.equal(st.spmLver, before.spmLver + 1);
@@ -64,4 +70,20 @@ test("kill -9 of the SPM: another host becomes SPM after the lease expires, with
   const pong = (await other.node.json("StoragePool.mailboxRequest", { storagepoolID: c.spUUID, op: "ping" })) as { op: string };
   assert.equal(pong.op, "ping");
   console.log(`cluster-failover: kill -9 of SPM host ${old.hostID} -> host ${next.hostID} SPM after ${failoverMs} ms (lease 10 s, renew 2 s), first createVolume ok at ${Date.now() - t0} ms`);
+});
+
+test("the engine can still move the role: spmStop on the SPM, spmStart on the host it chose", async () => {
+  const cur = await c.waitSpm(5_000);
+  const target = c.hosts[2]!;
+  const { spmLver } = await c.spmStatus(cur);
+  await cur.node.json("StoragePool.spmStop", { storagepoolID: c.spUUID });
+  const t = (await target.node.json("StoragePool.spmStart", { storagepoolID: c.spUUID, prevID: cur.hostID, prevLver: String(spmLver) })) as string;
+  assert.equal((await waitTask(target.node, t, 30_000)).taskResult, "success");
+  assert.deepEqual(await c.spmStatus(target), { spmStatus: "SPM", spmLver: spmLver + 1, spmId: 3 });
+  // The host the engine stopped does not take the role back by itself (it holds off), and the
+  // engine's choice stands while its lease is renewed.
+  await sleep(6_000);
+  assert.deepEqual((await c.spms()).map((h) => h.hostID), [3]);
+  const st = (await c.hostsStatus(cur)) as { holdOffMs: number };
+  assert.ok(st.holdOffMs > 0);
 });

@@ -10,8 +10,10 @@
  * lease fails the check when it wakes, before its pending write reaches storage. Never lets a
  * write through when the check itself fails (an unreadable master counts as "not SPM").
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
 import { join, relative } from "node:path";
+import { VdsmError } from "@vela/protocol";
 
 /** Throws (SpmStatusError) when the write must not happen; otherwise records it. */
 export type WriteGuard = (path: string, what: string) => void;
@@ -37,8 +39,17 @@ export function fenceZone(dirs: string[], guard: WriteGuard): { update(dirs: str
   };
 }
 
+/**
+ * The SPM task a piece of work runs for (set by the task starter). A task of an earlier SPM term
+ * of this host (fenced when the lease was lost) must never write, even if this host is SPM again
+ * by the time its job gets to its next step: the next SPM may have rolled it back meanwhile.
+ */
+export const writerTask = new AsyncLocalStorage<{ readonly id: string; readonly fenced: boolean }>();
+
 /** Called by every metadata writer right before it touches `path`. */
 export function guardWrite(path: string, what: string): void {
+  const task = writerTask.getStore();
+  if (task?.fenced) throw new VdsmError("SpmStatusError", `task ${task.id} belongs to a lost SPM term: refusing ${what} of ${path}`);
   for (const z of zones) {
     if (z.prefixes.some((p) => path === p || path.startsWith(`${p}/`))) {
       z.guard(path, what);

@@ -14,6 +14,7 @@ import type { PartialHandlers } from "../api/handlers.js";
 import type { ImageService, Subsystem } from "../api/services.js";
 import { Clusters } from "./cluster.js";
 import { Connections, typeName } from "./connection.js";
+import { writerTask } from "./fence.js";
 import { DomainRegistry, FileDomain } from "./domain/index.js";
 import { poolsOf } from "./domain/file.js";
 import { isDir } from "./fileutil.js";
@@ -24,6 +25,7 @@ import { SPM_LEASE_OFFSET } from "./spm.js";
 import { imageHandlers, registerRecoveries } from "./hsm-images.js";
 import { collectGarbage } from "./image-ops.js";
 import { DomainMonitor } from "./monitor.js";
+import type { VolumeMd } from "./metadata.js";
 import { KeyedRwLock } from "./sync.js";
 import { TaskManager } from "./task/manager.js";
 import { TaskStore } from "./task/store.js";
@@ -64,6 +66,13 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
   tasks.register("volume.setVolType", async ([sd, img, v, t]) => {
     await vol.updateMeta(await domains.get(sd), img, v, { VOLTYPE: t as "LEAF" | "INTERNAL" | "SHARED" });
   });
+  // deleteVolume's step for a new SPM: once the child is gone, its parent is the leaf again.
+  tasks.register("volume.leafIfChildless", async ([sd, img, v]) => {
+    const dom = await domains.get(sd);
+    const rest = await vol.imageVolumes(dom, img).catch(() => new Map<string, VolumeMd>());
+    const md = rest.get(v);
+    if (md && md.VOLTYPE === "INTERNAL" && vol.childrenOf(rest, v).length === 0) await vol.writeMeta(dom, img, v, { ...md, VOLTYPE: "LEAF" });
+  });
 
   /** The pool's SPM, checked: the pool is connected here and this host holds the role. */
   function spmOf(spUUID: string) {
@@ -83,7 +92,8 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
   /** Starts an SPM task; persistent ones are written to master/tasks for a new SPM to recover. */
   function startTask(name: string, job: (t: Task) => Promise<unknown>, persistent = true): string {
     const id = randomUUID();
-    tasks.start(new Task(id, name, "spm", persistent), job);
+    // The job's writes know their task (fence.ts): a task fenced with a lost lease never writes.
+    tasks.start(new Task(id, name, "spm", persistent), (t) => writerTask.run(t, () => job(t)));
     return id;
   }
 
@@ -283,7 +293,10 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
         const pmd = await vol.readMeta(dom, srcImg, a.srcVolUUID);
         if (pmd.LEGALITY !== "LEGAL") throw new VdsmError("createIllegalVolumeSnapshotError", a.srcVolUUID);
         if (srcImg !== a.imgUUID && pmd.VOLTYPE !== "SHARED") throw new VdsmError("VolumeNonShareable", a.srcVolUUID);
-        if (srcImg === a.imgUUID && pmd.VOLTYPE !== "LEAF") throw new VdsmError("ImageIsNotLegalChain", `${a.srcVolUUID} is ${pmd.VOLTYPE}, not the leaf`);
+        // A retried snapshot whose first attempt completed finds its parent INTERNAL already: it
+        // is answered by the idempotency check below, not refused here.
+        const retried = pmd.VOLTYPE === "INTERNAL" && (await vol.readMeta(dom, a.imgUUID, a.volUUID).catch(() => undefined))?.PUUID === a.srcVolUUID;
+        if (srcImg === a.imgUUID && pmd.VOLTYPE !== "LEAF" && !retried) throw new VdsmError("ImageIsNotLegalChain", `${a.srcVolUUID} is ${pmd.VOLTYPE}, not the leaf`);
         if (capacity < pmd.CAP) throw new VdsmError("InvalidParameter", `capacity ${capacity} < parent capacity ${pmd.CAP}`);
         parent = { img: srcImg, vol: a.srcVolUUID, md: pmd };
       } else if (a.srcImgUUID !== BLANK_UUID) {
@@ -298,7 +311,8 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
       const key = `${a.sdUUID}/${a.imgUUID}/${a.volUUID}`;
       const sig = JSON.stringify([capacity, format, type, a.diskType, parent?.img, parent?.vol, a.desc]);
       const prior = creates.get(key);
-      if (prior && tasks.has(prior.taskId)) {
+      // A prior task fenced with a lost SPM term is not an answer: the next SPM resolved it on disk.
+      if (prior && tasks.has(prior.taskId) && !tasks.get(prior.taskId).fenced) {
         const t = tasks.get(prior.taskId);
         if (prior.sig !== sig) throw new VdsmError("VolumeAlreadyExists", `${a.volUUID} (a different request created it)`);
         if (t.state !== "recovered" && t.state !== "failed") return { uuid: prior.taskId };
@@ -336,12 +350,17 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
         const kids = vol.childrenOf(all, v).filter((c) => !doomed.has(c));
         if (kids.length && !force) throw new VdsmError("VolumeImageHasChildren", `${v} has ${kids.join(",")}`);
       }
-      const id = startTask("deleteVolume", () =>
+      const id = startTask("deleteVolume", (t) =>
         withImageLock(sdUUID, imgUUID, "exclusive", async () => {
           for (const v of volumes) {
             spmOf(spUUID);
             const md = await vol.readMeta(dom, imgUUID, v).catch(() => undefined);
             if (!md) continue;
+            // If this SPM dies between removing the child and fixing the parent, the next one
+            // finishes the parent from the persisted stack (the client's retry finds no volume).
+            if (md.PUUID !== BLANK_UUID && md.IMAGE === imgUUID) {
+              await t.push({ name: "parent is the leaf again", action: "volume.leafIfChildless", params: [sdUUID, imgUUID, md.PUUID] });
+            }
             // A template volume linked into this image only loses this image's names.
             if (md.IMAGE === imgUUID) await vol.writeMeta(dom, imgUUID, v, { ...md, LEGALITY: "ILLEGAL" });
             ctx.fault("deleteVolume.afterIllegal");

@@ -71,6 +71,11 @@ export class Spm {
   private params: LeaseParams | undefined;
   /** LVER being written by start() while the role is not yet SPM (the guard lets that write pass). */
   private startingLver: number | undefined;
+  /**
+   * Between the LVER write and the role: the new SPM rolls back what the previous one left
+   * (tasks, interrupted deletes). Its own writes pass the guard; metadata verbs still wait.
+   */
+  private recovering = false;
   /** The start in progress (spmStart and self-election join it). */
   private contention: Promise<void> | undefined;
   private masterMdPath: string | undefined;
@@ -127,7 +132,7 @@ export class Spm {
 
   /** SPM with a fresh lease; a stale lease fences at once (e.g. after waking from SIGSTOP). */
   private checkFresh(): boolean {
-    if (this.role !== "SPM") return false;
+    if (this.role !== "SPM" && !this.recovering) return false;
     if (this.leaseFresh()) return true;
     this.fence(`lease not renewed for ${Date.now() - (this.lease?.lastRenewal() ?? 0)} ms`);
     return false;
@@ -230,17 +235,21 @@ export class Spm {
       await mkdir(join(master.masterDir(), "vms"), { recursive: true, mode: 0o755 });
       await mkdir(join(master.masterDir(), "tasks"), { recursive: true, mode: 0o755 });
       this.lver = lver;
-      this.role = "SPM";
       this.startingLver = undefined;
+      this.recovering = true;
       lease.onLost((reason) => this.fence(reason));
-      this.emit("started", lver);
       if (this.onStarted) await this.onStarted();
+      if (!this.recovering) throw new VdsmError("SpmStartError", "lease lost while recovering the previous SPM's tasks");
+      this.recovering = false;
+      this.role = "SPM";
+      this.emit("started", lver);
       this.ctx.log.info({ spUUID: this.spUUID, lver, hostID: this.hostID }, "SPM started");
     } catch (err) {
       const wasSpm = this.role === "SPM";
       this.role = "Free";
       this.lease = undefined;
       this.startingLver = undefined;
+      this.recovering = false;
       this.audit?.close();
       this.audit = undefined;
       if (wasSpm) this.emit("stopped", this.lver);
@@ -252,7 +261,8 @@ export class Spm {
 
   /** Lease lost: stop acting as SPM now; running tasks are left for the next SPM. */
   fence(reason: string): void {
-    if (this.role !== "SPM") return;
+    if (this.role !== "SPM" && !this.recovering) return;
+    this.recovering = false;
     this.role = "Free";
     const lease = this.lease;
     this.lease = undefined;

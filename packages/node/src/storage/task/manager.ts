@@ -76,7 +76,9 @@ export class TaskManager {
     const rolledBack: string[] = [];
     const kept: string[] = [];
     for (const t of stored) {
-      if (this.tasks.has(t.id)) continue; // ours, still in memory
+      // Ours and still in memory, unless fenced: a task this host ran in an earlier SPM term
+      // (before it lost the lease) is taken back from storage like anyone else's.
+      if (this.tasks.has(t.id) && !this.tasks.get(t.id)!.fenced) continue;
       this.adopt(t);
       if (t.isDone()) {
         kept.push(t.id);
