@@ -2,7 +2,8 @@
  * An on-disk checker for file storage domains, for tests and operators: parses every metadata
  * file, verifies the domain seal, checks the layout, each volume's metadata and files, that every
  * image is one linear chain ending in a single leaf, and (optionally) that each chain's PUUIDs
- * match what `qemu-img info --backing-chain` sees in the data files. Read-only: it never repairs.
+ * match what `qemu-img info --backing-chain` sees in the data files; a data or lease file without
+ * its .meta is an orphan. Read-only: it never repairs.
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
@@ -93,6 +94,7 @@ export async function checkFileDomain(domainDir: string, opts: CheckOptions = {}
     for (const f of files) {
       const base = f.replace(/\.(meta|lease)$/, "");
       if (!UUID_RE.test(base)) problems.push(`images/${img}/${f}: unexpected file`);
+      else if (f !== `${base}.meta` && !files.includes(`${base}.meta`)) problems.push(`images/${img}/${f}: orphan (no ${base}.meta)`);
       if (!f.endsWith(".meta")) continue;
       const text = await readFile(join(dir, f), "utf8");
       try {

@@ -190,6 +190,11 @@ export function imageHandlers(d: HsmDeps): PartialHandlers {
       if (members.has(sdUUID)) return {};
       if (poolsOf(md).length) throw new VdsmError("StorageDomainAlreadyAttached", `${sdUUID} is in ${poolsOf(md).join(",")}`);
       if (md.CLASS === "Data" && md.VERSION !== mmd.VERSION) throw new VdsmError("MixedSDVersionError", `${sdUUID} v${md.VERSION}`);
+      // A local pool lives on one host: it cannot take shared data storage, nor a shared pool local
+      // data storage (ISO and export domains may be shared with local pools, as in oVirt).
+      if (md.CLASS === "Data" && (md.TYPE === "LOCALFS") !== (mmd.TYPE === "LOCALFS")) {
+        throw new VdsmError("StorageDomainTypeError", `${sdUUID} is ${md.TYPE}; pool ${spUUID} is ${mmd.TYPE}`);
+      }
       await dom.update({ POOL_UUID: spUUID });
       members.set(sdUUID, "Attached");
       await master.update({ POOL_DOMAINS: formatPoolDomains(members) });
