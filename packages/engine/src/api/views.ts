@@ -10,6 +10,7 @@ import {
   type Host,
   type Job,
   num,
+  type Snapshot,
   type Step,
   type StorageDomain,
   type StorageDomainAttachment,
@@ -196,7 +197,21 @@ function bootDevices(json: string): string[] {
   }
 }
 
-export const VM_ACTIONS = ["cancelmigration", "clone", "detach", "migrate", "reboot", "shutdown", "start", "stop", "suspend", "ticket"];
+export const VM_ACTIONS = [
+  "cancelmigration",
+  "clone",
+  "commitsnapshot",
+  "detach",
+  "migrate",
+  "previewsnapshot",
+  "reboot",
+  "shutdown",
+  "start",
+  "stop",
+  "suspend",
+  "ticket",
+  "undosnapshot",
+];
 
 export function vmView(v: Vm): Rep {
   const base = href("vms", v.id);
@@ -298,3 +313,30 @@ export function stepView(s: Step): Rep {
   };
 }
 
+
+export function snapshotView(s: Snapshot): Rep {
+  const base = href("vms", s.vm_id, "snapshots", s.id);
+  return {
+    href: base,
+    id: s.id,
+    actions: actions(base, ["restore"]),
+    description: s.description,
+    link: links(base, ["cdroms", "disks", "nics"]),
+    date: date(s.created_at),
+    persist_memorystate: b(s.persist_memorystate),
+    snapshot_status: s.status,
+    snapshot_type: s.type,
+    vm: ref("vms", s.vm_id),
+  };
+}
+
+/** A disk as a snapshot holds it: the snapshot's volume as image_id, under the snapshot's href. */
+export function snapshotDiskView(d: Disk, s: Snapshot, volumeId: string): Rep {
+  return {
+    ...diskView({ ...d, image_id: volumeId }),
+    href: href("vms", s.vm_id, "snapshots", s.id, "disks", d.id),
+    actions: undefined,
+    link: undefined,
+    snapshot: { href: href("vms", s.vm_id, "snapshots", s.id), id: s.id },
+  };
+}

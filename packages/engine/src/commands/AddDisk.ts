@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { badRequest, conflict, invalid } from "../api/fault.js";
 import { Bool, Enum, Int, ListOf, Name, parseInput, Ref, Text } from "../api/input.js";
+import { BLANK_TEMPLATE_ID } from "../db/ids.js";
 import { type Disk, now } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import { NodeError } from "../hosts/client.js";
@@ -40,7 +41,7 @@ interface Plan {
 }
 
 /** VDSM's volume description: JSON with the alias, bounded to 210 characters. */
-function volumeDescription(alias: string, description: string): string {
+export function volumeDescription(alias: string, description: string): string {
   const full = JSON.stringify({ DiskAlias: alias, DiskDescription: description });
   return full.length <= 210 ? full : JSON.stringify({ DiskAlias: alias.slice(0, 150), DiskDescription: "" }).slice(0, 210);
 }
@@ -84,7 +85,11 @@ export const AddDisk: CommandDef<unknown, Plan, Disk> = {
   describe: (p) => `Adding Disk ${p.disk.alias}`,
   async execute(e, { disk, dcId, spm }, x) {
     await e.db.insertInto("disks").values(disk).execute();
-    x.revert.push("forget disk", () => e.db.deleteFrom("disks").where("id", "=", disk.id).execute());
+    await e.db.insertInto("images").values({ id: disk.image_id, disk_id: disk.id, parent_id: BLANK_TEMPLATE_ID, snapshot_id: null, created_at: disk.created_at }).execute();
+    x.revert.push("forget disk", async () => {
+      await e.db.deleteFrom("images").where("disk_id", "=", disk.id).execute();
+      await e.db.deleteFrom("disks").where("id", "=", disk.id).execute();
+    });
     const release = e.locks.acquire([`disk:${disk.id}`], "add Disk");
     x.revert.push("unlock disk", async () => release());
     const taskId = await e.nodes.for(spm).call("createVolume", {

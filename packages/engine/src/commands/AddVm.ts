@@ -9,7 +9,10 @@ import { conflict, invalid } from "../api/fault.js";
 import { Bool, Enum, Int, Name, parseInput, Ref, Text } from "../api/input.js";
 import { BLANK_TEMPLATE_ID } from "../db/ids.js";
 import { now, num, type Vm } from "../db/schema.js";
+import type { Started } from "./background.js";
 import type { CommandDef } from "./command.js";
+import { activeSnapshot } from "./Snapshots.js";
+import { createVmDisks, planVmDisks, type VmDiskPlan } from "./Templates.js";
 import { byRef } from "./lookup.js";
 
 const MiB = 1024 * 1024;
@@ -53,10 +56,16 @@ export const Input = z.object({
 });
 type In = z.output<typeof Input>;
 
-export const AddVm: CommandDef<unknown, { vm: Vm }, Vm> = {
+interface Plan {
+  vm: Vm;
+  disks: VmDiskPlan[];
+  clone: boolean;
+}
+
+export const AddVm: CommandDef<{ body: unknown; clone?: boolean }, Plan, { vm: Vm; started?: Started }> = {
   name: "add VM",
   locks: () => ["vm:names"],
-  async validate(e, body) {
+  async validate(e, { body, clone = false }) {
     const p: In = parseInput(Input, body, "VM");
     const cluster = await byRef(e, "clusters", p.cluster);
     const template = await byRef(e, "templates", p.template ?? { id: BLANK_TEMPLATE_ID });
@@ -97,11 +106,20 @@ export const AddVm: CommandDef<unknown, { vm: Vm }, Vm> = {
       stop_time: null,
       created_at: now(),
     };
-    return { vm };
+    const disks = template.id === BLANK_TEMPLATE_ID ? [] : await planVmDisks(e, template, clone);
+    if (disks.length) vm.status = "image_locked";
+    return { vm, disks, clone };
   },
-  describe: (p) => `Creating VM ${p.vm.name}`,
-  async execute(e, { vm }) {
+  describe: (p) => `Creating VM ${p.vm.name}${p.disks.length ? (p.clone ? " (cloning the template's disks)" : " (thin, on the template's disks)") : ""}`,
+  async execute(e, { vm, disks, clone }, x) {
     await e.db.insertInto("vms").values(vm).execute();
-    return vm;
+    await activeSnapshot(e, vm.id);
+    x.revert.push("forget the VM", async () => {
+      await e.db.deleteFrom("snapshots").where("vm_id", "=", vm.id).execute();
+      await e.db.deleteFrom("vms").where("id", "=", vm.id).execute();
+    });
+    if (!disks.length) return { vm };
+    const started = await createVmDisks(e, x, vm, disks, clone);
+    return { vm, started };
   },
 };

@@ -29,6 +29,7 @@ export const AttachDisk: CommandDef<{ vmId: string; body: unknown }, { vm: Vm; d
     const disk = await mustById(e, "disks", p.disk.id);
     if (e.locks.isHeld(`disk:${disk.id}`)) throw conflict(`Cannot attach Disk ${disk.alias}: an operation on it is in progress`);
     ensureNotLocked(disk, "attach Disk");
+    if (disk.template_id) throw conflict(`Cannot attach Disk ${disk.alias}: it is a template disk; create a VM from the template instead`);
     const others = await e.db.selectFrom("disk_attachments").select("vm_id").where("disk_id", "=", disk.id).execute();
     if (others.some((o) => o.vm_id === vm.id)) throw conflict(`Cannot attach Disk ${disk.alias}: it is already attached to VM ${vm.name}`);
     if (others.length > 0 && !disk.shareable) throw conflict(`Cannot attach Disk ${disk.alias}: it is attached to another VM and not shareable`);

@@ -1,5 +1,6 @@
 /**
- * Removes a disk: deleteVolume on the SPM (a node task, awaited), then the engine's records.
+ * Removes a disk: deleteImage on the SPM (a node task, awaited: the whole chain goes, snapshots
+ * included), then the engine's records.
  * Refused while the disk is locked or attached to a VM that is not down. A volume that no longer
  * exists on storage (e.g. a disk whose creation failed) counts as removed.
  */
@@ -7,7 +8,7 @@ import { conflict } from "../api/fault.js";
 import type { Disk } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import { NodeError } from "../hosts/client.js";
-import { addStep, endStep, TaskFailed, waitTask } from "../jobs/jobs.js";
+import { nodeStep, TaskFailed } from "../jobs/jobs.js";
 import { ensureNotLocked } from "./AddDisk.js";
 import type { CommandDef } from "./command.js";
 import { attachmentOf, mustById, spmOf } from "./lookup.js";
@@ -17,6 +18,7 @@ const GONE = new Set([201, 268, 358]); // VolumeDoesNotExist, ImageDoesNotExistI
 
 export async function validateRemovable(e: Engine, disk: Disk, allowVm?: string): Promise<void> {
   ensureNotLocked(disk, "remove Disk");
+  if (disk.template_id) throw conflict(`Cannot remove Disk ${disk.alias}: it belongs to a template; remove the template instead`);
   const atts = await e.db
     .selectFrom("disk_attachments as a")
     .innerJoin("vms as v", "v.id", "a.vm_id")
@@ -30,43 +32,30 @@ export async function validateRemovable(e: Engine, disk: Disk, allowVm?: string)
   }
 }
 
-/** Deletes the disk's volume on storage and its records. The caller holds the disk's lock. */
+/**
+ * Deletes the disk's image (its whole chain; a template volume it is based on only loses this
+ * image's links) on storage, then its records. The caller holds the disk's lock.
+ */
 export async function deleteDisk(e: Engine, disk: Disk, jobId: string): Promise<void> {
   const att = await attachmentOf(e, disk.storage_domain_id);
   if (att) {
     const dc = await mustById(e, "data_centers", att.data_center_id);
     const spm = await spmOf(e, dc, "remove Disk");
-    let gone = false;
-    let taskId: string | undefined;
+    await e.db.updateTable("disks").set({ status: "locked" }).where("id", "=", disk.id).execute();
     try {
-      taskId = await e.nodes.for(spm).call("deleteVolume", {
-        sdUUID: disk.storage_domain_id,
-        spUUID: dc.id,
-        imgUUID: disk.id,
-        volumes: [disk.image_id],
-        postZero: disk.wipe_after_delete !== 0,
-        force: false,
-      });
+      await nodeStep(e, jobId, spm, `Deleting image ${disk.id} on ${spm.name}`, () =>
+        e.nodes.for(spm).call("deleteImage", { sdUUID: disk.storage_domain_id, spUUID: dc.id, imgUUID: disk.id, postZero: disk.wipe_after_delete !== 0 }),
+      );
     } catch (err) {
-      if (err instanceof NodeError && GONE.has(err.code)) gone = true;
-      else throw err;
-    }
-    if (!gone && typeof taskId === "string") {
-      const step = await addStep(e, jobId, "executing", `Deleting volume ${disk.image_id} on ${spm.name}`, { taskId, hostId: spm.id });
-      await e.db.updateTable("disks").set({ status: "locked" }).where("id", "=", disk.id).execute();
-      try {
-        await waitTask(e, spm, taskId);
-        await endStep(e, step, "finished");
-      } catch (err) {
-        await endStep(e, step, "failed");
-        if (!(err instanceof TaskFailed && GONE.has(err.code))) {
-          await e.db.updateTable("disks").set({ status: disk.status }).where("id", "=", disk.id).execute();
-          throw err;
-        }
+      const gone = (err instanceof NodeError || err instanceof TaskFailed) && GONE.has(err.code);
+      if (!gone) {
+        await e.db.updateTable("disks").set({ status: disk.status }).where("id", "=", disk.id).execute();
+        throw err;
       }
     }
   }
   await e.db.deleteFrom("disk_attachments").where("disk_id", "=", disk.id).execute();
+  await e.db.deleteFrom("images").where("disk_id", "=", disk.id).execute();
   await e.db.deleteFrom("disks").where("id", "=", disk.id).execute();
 }
 

@@ -62,4 +62,25 @@ export async function recoverJobs(e: Engine): Promise<void> {
     await endJob(e, job.id, "failed");
     e.log.warn({ job: job.id, description: job.description }, "job interrupted by an engine restart");
   }
+  await unlockInterrupted(e);
+}
+
+/**
+ * Entities a long job (copy, move, snapshot, template, VM from template) left locked when the
+ * engine stopped: their node task's outcome is unknown, so disks and templates are marked
+ * illegal (an administrator checks and removes them), VMs go back to down and snapshots to ok.
+ * Disks still being created by a recovered add-Disk job are left to it.
+ */
+async function unlockInterrupted(e: Engine): Promise<void> {
+  const disks = await e.db.selectFrom("disks").select(["id", "alias"]).where("status", "=", "locked").execute();
+  for (const d of disks) {
+    if (e.locks.isHeld(`disk:${d.id}`)) continue;
+    await e.db.updateTable("disks").set({ status: "illegal" }).where("id", "=", d.id).execute();
+    e.log.warn({ disk: d.id, alias: d.alias }, "disk left locked by an interrupted job is now illegal");
+  }
+  const t = await e.db.updateTable("templates").set({ status: "illegal" }).where("status", "=", "locked").executeTakeFirst();
+  const v = await e.db.updateTable("vms").set({ status: "down" }).where("status", "=", "image_locked").executeTakeFirst();
+  const s = await e.db.updateTable("snapshots").set({ status: "ok" }).where("status", "=", "locked").executeTakeFirst();
+  const n = Number(t.numUpdatedRows) + Number(v.numUpdatedRows) + Number(s.numUpdatedRows);
+  if (n) e.log.warn({ templates: Number(t.numUpdatedRows), vms: Number(v.numUpdatedRows), snapshots: Number(s.numUpdatedRows) }, "unlocked entities of interrupted jobs");
 }

@@ -1,8 +1,11 @@
-/** /disks: list, get, add (201 locked → ok when the node task ends), remove. */
+/** /disks: list, get, add (201 locked → ok when the node task ends), update (extend), remove; copy and move. */
 import { AddDisk } from "../../commands/AddDisk.js";
 import { runCommand } from "../../commands/command.js";
 import { mustById } from "../../commands/lookup.js";
 import { RemoveDisk } from "../../commands/RemoveDisk.js";
+import { CopyDisk, MoveDisk, UpdateDisk } from "../../commands/DiskActions.js";
+import { longAction } from "../actions.js";
+import { ref } from "../href.js";
 import type { Disk } from "../../db/schema.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { collection } from "../repr.js";
@@ -33,4 +36,21 @@ export async function add(c: Call): Promise<Reply> {
 export async function remove(c: Call): Promise<Reply> {
   await runCommand(c.engine, RemoveDisk, { id: pathId(c, "id", "Disk") });
   return { status: 200 };
+}
+
+export async function update(c: Call): Promise<Reply> {
+  const id = pathId(c, "id", "Disk");
+  return ok("disk", diskView(await runCommand(c.engine, UpdateDisk, { id, body: bodyOf(c, ["disk"]) })));
+}
+
+export async function copy(c: Call): Promise<Reply> {
+  const id = pathId(c, "id", "Disk");
+  const r = await runCommand(c.engine, CopyDisk, { id, body: bodyOf(c, ["action"]) });
+  return longAction(c, r, { disk: ref("disks", r.copy.id) });
+}
+
+export async function move(c: Call): Promise<Reply> {
+  const id = pathId(c, "id", "Disk");
+  const r = await runCommand(c.engine, MoveDisk, { id, body: bodyOf(c, ["action"]) });
+  return longAction(c, r, { disk: ref("disks", id) });
 }

@@ -1,17 +1,63 @@
-/** /templates: the Blank template (and, later, templates made from VMs). Read-only for now. */
+/** /templates: list, get, add from a VM (201 locked → ok when the copies end), remove; their disk attachments. */
+import { runCommand } from "../../commands/command.js";
 import { mustById } from "../../commands/lookup.js";
+import { AddTemplate, RemoveTemplate, templateDisks } from "../../commands/Templates.js";
 import type { Template } from "../../db/schema.js";
-import { type Call, ok, pathId, type Reply } from "../call.js";
-import { collection } from "../repr.js";
+import { settleIfAsked } from "../actions.js";
+import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
+import { notFound } from "../fault.js";
+import { href, ref } from "../href.js";
+import { collection, type Rep } from "../repr.js";
 import { applySearch } from "../search.js";
 import { templateView } from "../views.js";
 
 export async function list(c: Call): Promise<Reply> {
   const rows = await c.engine.db.selectFrom("templates").selectAll().orderBy("name").execute();
-  const found = applySearch(rows, c.query, { name: (r: Template) => r.name, id: (r) => r.id });
+  const found = applySearch(rows, c.query, { name: (r: Template) => r.name, id: (r) => r.id, status: (r) => r.status });
   return ok("templates", collection("template", found.map(templateView)));
 }
 
 export async function get(c: Call): Promise<Reply> {
   return ok("template", templateView(await mustById(c.engine, "templates", pathId(c, "id", "Template"))));
+}
+
+export async function add(c: Call): Promise<Reply> {
+  const r = await runCommand(c.engine, AddTemplate, bodyOf(c, ["template"]));
+  await settleIfAsked(c, r);
+  const row = await c.engine.db.selectFrom("templates").selectAll().where("id", "=", r.template.id).executeTakeFirst();
+  return ok("template", templateView(row ?? r.template), 201);
+}
+
+export async function remove(c: Call): Promise<Reply> {
+  await runCommand(c.engine, RemoveTemplate, { id: pathId(c, "id", "Template") });
+  return { status: 200 };
+}
+
+function attachmentView(templateId: string, d: { id: string; interface: string; bootable: number; read_only: number }): Rep {
+  return {
+    href: href("templates", templateId, "diskattachments", d.id),
+    id: d.id,
+    active: true,
+    bootable: d.bootable !== 0,
+    interface: d.interface,
+    pass_discard: false,
+    read_only: d.read_only !== 0,
+    uses_scsi_reservation: false,
+    disk: ref("disks", d.id),
+    template: ref("templates", templateId),
+  };
+}
+
+export async function diskAttachments(c: Call): Promise<Reply> {
+  const t = await mustById(c.engine, "templates", pathId(c, "id", "Template"));
+  const rows = await templateDisks(c.engine, t.id);
+  return ok("disk_attachments", collection("disk_attachment", rows.map((d) => attachmentView(t.id, d))));
+}
+
+export async function diskAttachment(c: Call): Promise<Reply> {
+  const t = await mustById(c.engine, "templates", pathId(c, "id", "Template"));
+  const diskId = pathId(c, "disk", "Disk attachment");
+  const d = (await templateDisks(c.engine, t.id)).find((x) => x.id === diskId);
+  if (!d) throw notFound("Disk attachment", diskId);
+  return ok("disk_attachment", attachmentView(t.id, d));
 }

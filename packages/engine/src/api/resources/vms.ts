@@ -1,4 +1,4 @@
-/** /vms: list, get, add, remove; start/stop/shutdown; disk attachments. */
+/** /vms: list, get, add, remove; start/stop/shutdown; disk attachments; snapshots and their preview. */
 import { AddDiskAttachment } from "../../commands/AddDiskAttachment.js";
 import { AddVm } from "../../commands/AddVm.js";
 import { runCommand } from "../../commands/command.js";
@@ -8,13 +8,24 @@ import { RemoveVm } from "../../commands/RemoveVm.js";
 import { RunVm } from "../../commands/RunVm.js";
 import { ShutdownVm, StopVm } from "../../commands/StopVm.js";
 import { UpdateVm } from "../../commands/UpdateVm.js";
-import type { Vm } from "../../db/schema.js";
+import type { Disk, Vm } from "../../db/schema.js";
+import {
+  activeSnapshot,
+  CommitSnapshot,
+  CreateSnapshot,
+  PreviewSnapshot,
+  RemoveSnapshot,
+  RestoreSnapshot,
+  snapshotOf,
+  UndoSnapshot,
+} from "../../commands/Snapshots.js";
+import { longAction, settleIfAsked } from "../actions.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { notFound } from "../fault.js";
 import { ref } from "../href.js";
 import { collection } from "../repr.js";
 import { applySearch } from "../search.js";
-import { diskAttachmentView, vmView } from "../views.js";
+import { diskAttachmentView, snapshotDiskView, snapshotView, vmView } from "../views.js";
 
 export async function list(c: Call): Promise<Reply> {
   const rows = await c.engine.db.selectFrom("vms").selectAll().orderBy("name").execute();
@@ -33,7 +44,10 @@ export async function get(c: Call): Promise<Reply> {
 }
 
 export async function add(c: Call): Promise<Reply> {
-  return ok("vm", vmView(await runCommand(c.engine, AddVm, bodyOf(c, ["vm"]))), 201);
+  const clone = (c.query.clone ?? "false").toLowerCase() === "true";
+  const r = await runCommand(c.engine, AddVm, { body: bodyOf(c, ["vm"]), clone });
+  if (r.started) await settleIfAsked(c, r.started);
+  return ok("vm", vmView((await c.engine.db.selectFrom("vms").selectAll().where("id", "=", r.vm.id).executeTakeFirst()) ?? r.vm), 201);
 }
 
 export async function update(c: Call): Promise<Reply> {
@@ -98,3 +112,81 @@ export async function detachDisk(c: Call): Promise<Reply> {
   return { status: 200 };
 }
 
+
+// ------------------------------------------------------------------------------------ snapshots
+
+export async function snapshots(c: Call): Promise<Reply> {
+  const vm = await mustById(c.engine, "vms", pathId(c, "id", "VM"));
+  await activeSnapshot(c.engine, vm.id);
+  const rows = await c.engine.db.selectFrom("snapshots").selectAll().where("vm_id", "=", vm.id).orderBy("created_at").execute();
+  // oVirt lists the active snapshot last.
+  rows.sort((a, b) => Number(a.type === "active") - Number(b.type === "active"));
+  return ok("snapshots", collection("snapshot", rows.map(snapshotView)));
+}
+
+export async function snapshot(c: Call): Promise<Reply> {
+  const vmId = pathId(c, "id", "VM");
+  await mustById(c.engine, "vms", vmId);
+  return ok("snapshot", snapshotView(await snapshotOf(c.engine, vmId, pathId(c, "snap", "Snapshot"))));
+}
+
+export async function snapshotDisks(c: Call): Promise<Reply> {
+  const vmId = pathId(c, "id", "VM");
+  await mustById(c.engine, "vms", vmId);
+  const s = await snapshotOf(c.engine, vmId, pathId(c, "snap", "Snapshot"));
+  let rows: { disk: Disk; vol: string }[];
+  if (s.type === "active") {
+    const ds = await c.engine.db
+      .selectFrom("disks")
+      .innerJoin("disk_attachments", "disk_attachments.disk_id", "disks.id")
+      .selectAll("disks")
+      .where("disk_attachments.vm_id", "=", vmId)
+      .execute();
+    rows = ds.map((d) => ({ disk: d, vol: d.image_id }));
+  } else {
+    const vols = await c.engine.db.selectFrom("images").innerJoin("disks", "disks.id", "images.disk_id").selectAll("disks").select("images.id as vol").where("images.snapshot_id", "=", s.id).execute();
+    rows = vols.map(({ vol, ...d }) => ({ disk: d as Disk, vol }));
+  }
+  return ok("disks", collection("disk", rows.map((r) => snapshotDiskView(r.disk, s, r.vol))));
+}
+
+export async function addSnapshot(c: Call): Promise<Reply> {
+  const vmId = pathId(c, "id", "VM");
+  const r = await runCommand(c.engine, CreateSnapshot, { vmId, body: bodyOf(c, ["snapshot"]) });
+  await settleIfAsked(c, r);
+  const row = await snapshotOf(c.engine, vmId, r.snap.id).catch(() => r.snap);
+  return ok("snapshot", snapshotView(row), 201);
+}
+
+export async function removeSnapshot(c: Call): Promise<Reply> {
+  const vmId = pathId(c, "id", "VM");
+  const r = await runCommand(c.engine, RemoveSnapshot, { vmId, snapId: pathId(c, "snap", "Snapshot") });
+  await settleIfAsked(c, r);
+  return { status: 200 };
+}
+
+export async function restoreSnapshot(c: Call): Promise<Reply> {
+  const vmId = pathId(c, "id", "VM");
+  const snapId = pathId(c, "snap", "Snapshot");
+  bodyOf(c, ["action"]);
+  const r = await runCommand(c.engine, RestoreSnapshot, { vmId, snapId });
+  return longAction(c, r, { snapshot: { href: `${ref("vms", vmId)?.href}/snapshots/${snapId}`, id: snapId } });
+}
+
+export async function previewSnapshot(c: Call): Promise<Reply> {
+  const vmId = pathId(c, "id", "VM");
+  const r = await runCommand(c.engine, PreviewSnapshot, { vmId, body: bodyOf(c, ["action"]) });
+  return longAction(c, r, { vm: ref("vms", vmId) });
+}
+
+export async function commitSnapshot(c: Call): Promise<Reply> {
+  const vmId = pathId(c, "id", "VM");
+  bodyOf(c, ["action"]);
+  return longAction(c, await runCommand(c.engine, CommitSnapshot, { vmId }), { vm: ref("vms", vmId) });
+}
+
+export async function undoSnapshot(c: Call): Promise<Reply> {
+  const vmId = pathId(c, "id", "VM");
+  bodyOf(c, ["action"]);
+  return longAction(c, await runCommand(c.engine, UndoSnapshot, { vmId }), { vm: ref("vms", vmId) });
+}

@@ -1,0 +1,417 @@
+/**
+ * VM snapshots (`/vms/{id}/snapshots`), cold only (the VM is down):
+ * - create: on each disk the leaf is frozen (the node makes it INTERNAL) under a new COW leaf;
+ *   the frozen volume belongs to the snapshot;
+ * - delete: cold merge — the snapshot's volume takes in its child (mergeSnapshots) and the child
+ *   goes; the next snapshot (or the active layer) now owns the merged volume;
+ * - restore: the volumes above the snapshot's are deleted (with the snapshots they belonged to)
+ *   and a new leaf is made on it;
+ * - preview / commit / undo: a new leaf on the snapshot's volume beside the current chain (the
+ *   old leaf kept in a `preview` snapshot, "Active VM before the preview"); commit deletes the
+ *   old branch, undo the preview leaf.
+ * Each is a job with one step per node task. Every VM has one `active` snapshot ("Active VM").
+ * Never touches a template's SHARED volume: disks whose leaf is one are refused.
+ */
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { badRequest, conflict, invalid, notFound } from "../api/fault.js";
+import { Bool, ListOf, parseInput, Text, Uuid } from "../api/input.js";
+import { type DataCenter, type Disk, type Host, type Image, now, num, type Snapshot, type Vm } from "../db/schema.js";
+import type { Engine } from "../engine.js";
+import { engineStep, nodeStep } from "../jobs/jobs.js";
+import { inBackground, type Started } from "./background.js";
+import { chainOf, ensureUsable, poolOf, setDiskStatus } from "./chains.js";
+import type { CommandDef, Exec } from "./command.js";
+import { mustById } from "./lookup.js";
+
+export const ACTIVE_DESCRIPTION = "Active VM";
+export const PREVIEW_DESCRIPTION = "Active VM before the preview";
+
+/** The VM's active snapshot, made on first need for VMs older than snapshots. */
+export async function activeSnapshot(e: Engine, vmId: string): Promise<Snapshot> {
+  const row = await e.db.selectFrom("snapshots").selectAll().where("vm_id", "=", vmId).where("type", "=", "active").executeTakeFirst();
+  if (row) return row;
+  const snap: Snapshot = { id: randomUUID(), vm_id: vmId, description: ACTIVE_DESCRIPTION, type: "active", status: "ok", persist_memorystate: 0, created_at: now() };
+  await e.db.insertInto("snapshots").values(snap).execute();
+  return snap;
+}
+
+/** A snapshot of the VM, or 404. */
+export async function snapshotOf(e: Engine, vmId: string, snapId: string): Promise<Snapshot> {
+  const s = await e.db.selectFrom("snapshots").selectAll().where("vm_id", "=", vmId).where("id", "=", snapId).executeTakeFirst();
+  if (!s) throw notFound("Snapshot", snapId);
+  return s;
+}
+
+interface DiskCtx {
+  disk: Disk;
+  dc: DataCenter;
+  spm: Host;
+}
+
+/** The VM must be down, with no snapshot operation or preview under way. */
+async function ensureVmQuiet(e: Engine, vm: Vm, what: string, allowPreview = false): Promise<void> {
+  if (vm.status !== "down") throw conflict(`Cannot ${what}: VM ${vm.name} is ${vm.status}; Vela takes snapshots of VMs that are down only`);
+  const busy = await e.db.selectFrom("snapshots").select(["description", "status"]).where("vm_id", "=", vm.id).where("status", "!=", "ok").executeTakeFirst();
+  if (busy && !(allowPreview && busy.status === "in_preview")) {
+    throw conflict(`Cannot ${what}: snapshot '${busy.description}' of VM ${vm.name} is ${busy.status === "in_preview" ? "in preview; commit or undo it first" : busy.status}`);
+  }
+}
+
+async function diskCtx(e: Engine, disk: Disk, what: string): Promise<DiskCtx> {
+  ensureUsable(e, disk, what);
+  if (disk.template_id) throw conflict(`Cannot ${what}: disk ${disk.alias} is a template disk (a SHARED volume cannot have snapshots)`);
+  const { dc, spm } = await poolOf(e, disk, what);
+  return { disk, dc, spm };
+}
+
+/** Locks the disks and the VM's image for the time of the job; the undos put them back. */
+async function lockAll(e: Engine, x: Exec, vm: Vm, disks: Disk[]): Promise<void> {
+  await e.db.updateTable("vms").set({ status: "image_locked" }).where("id", "=", vm.id).execute();
+  x.revert.push("VM back to down", () => e.db.updateTable("vms").set({ status: vm.status }).where("id", "=", vm.id).execute());
+  for (const d of disks) {
+    await setDiskStatus(e, d.id, "locked");
+    x.revert.push(`disk ${d.alias} back to ${d.status}`, () => setDiskStatus(e, d.id, d.status));
+  }
+}
+
+async function unlockAll(e: Engine, vm: Vm, disks: Disk[]): Promise<void> {
+  for (const d of disks) await setDiskStatus(e, d.id, "ok");
+  await e.db.updateTable("vms").set({ status: "down" }).where("id", "=", vm.id).where("status", "=", "image_locked").execute();
+}
+
+/** createVolume of a COW leaf on `parent` in the disk's image, awaited as a job step. */
+async function newLeaf(e: Engine, jobId: string, c: DiskCtx, parent: string, vol: string): Promise<void> {
+  await nodeStep(e, jobId, c.spm, `Creating volume ${vol} on ${parent} of disk ${c.disk.alias}`, () =>
+    e.nodes.for(c.spm).call("createVolume", {
+      sdUUID: c.disk.storage_domain_id,
+      spUUID: c.dc.id,
+      imgUUID: c.disk.id,
+      size: num(c.disk.provisioned_size),
+      volFormat: "COW",
+      preallocate: "SPARSE",
+      diskType: "DATA",
+      volUUID: vol,
+      desc: "",
+      srcImgUUID: c.disk.id,
+      srcVolUUID: parent,
+    }),
+  );
+}
+
+/** deleteVolume of volumes of the disk's image (leaf first), awaited as a job step. */
+async function dropVolumes(e: Engine, jobId: string, c: DiskCtx, vols: string[]): Promise<void> {
+  if (!vols.length) return;
+  await nodeStep(e, jobId, c.spm, `Deleting volumes ${vols.join(", ")} of disk ${c.disk.alias}`, () =>
+    e.nodes.for(c.spm).call("deleteVolume", { sdUUID: c.disk.storage_domain_id, spUUID: c.dc.id, imgUUID: c.disk.id, volumes: vols }),
+  );
+}
+
+// ------------------------------------------------------------------------------------ create
+
+const CreateInput = z.object({
+  description: Text(4000).refine((s) => s.trim().length > 0, "must not be empty"),
+  persist_memorystate: Bool.optional(),
+  disk_attachments: ListOf("disk_attachment", z.object({ id: Uuid.optional(), disk: z.object({ id: Uuid }).optional() })).optional(),
+});
+
+interface CreatePlan {
+  vm: Vm;
+  snap: Snapshot;
+  disks: (DiskCtx & { vol: string })[];
+}
+
+export const CreateSnapshot: CommandDef<{ vmId: string; body: unknown }, CreatePlan, { snap: Snapshot } & Started> = {
+  name: "create Snapshot",
+  locks: (i) => [`vm:${i.vmId}`],
+  async validate(e, { vmId, body }) {
+    const vm = await mustById(e, "vms", vmId);
+    const p = parseInput(CreateInput, body, "Snapshot");
+    if (p.persist_memorystate) throw invalid("Cannot create Snapshot: memory snapshots need a running VM, and Vela takes cold snapshots only");
+    await ensureVmQuiet(e, vm, "create Snapshot");
+    const attached = await e.db
+      .selectFrom("disks")
+      .innerJoin("disk_attachments", "disk_attachments.disk_id", "disks.id")
+      .selectAll("disks")
+      .where("disk_attachments.vm_id", "=", vm.id)
+      .execute();
+    let chosen = attached;
+    if (p.disk_attachments) {
+      const ids = p.disk_attachments.map((a) => a.disk?.id ?? a.id);
+      if (ids.some((i) => i === undefined)) throw badRequest("Snapshot [disk_attachments.disk_attachment.id] required for add");
+      chosen = [];
+      for (const id of ids) {
+        const d = attached.find((x) => x.id === id);
+        if (!d) throw notFound(`Disk attachment of VM ${vm.name}`, String(id));
+        if (!chosen.includes(d)) chosen.push(d);
+      }
+    }
+    const disks: CreatePlan["disks"] = [];
+    for (const d of chosen) disks.push({ ...(await diskCtx(e, d, "create Snapshot")), vol: randomUUID() });
+    const snap: Snapshot = { id: randomUUID(), vm_id: vm.id, description: p.description, type: "regular", status: "locked", persist_memorystate: 0, created_at: now() };
+    return { vm, snap, disks };
+  },
+  describe: (p) => `Creating VM Snapshot '${p.snap.description.slice(0, 100)}' for VM ${p.vm.name}`,
+  async execute(e, { vm, snap, disks }, x) {
+    await activeSnapshot(e, vm.id);
+    await e.db.insertInto("snapshots").values(snap).execute();
+    x.revert.push("forget the snapshot", () => e.db.deleteFrom("snapshots").where("id", "=", snap.id).execute());
+    await lockAll(e, x, vm, disks.map((d) => d.disk));
+    const started = inBackground(e, x, "create Snapshot", async () => {
+      for (const c of disks) {
+        const leaf = c.disk.image_id;
+        await newLeaf(e, x.jobId, c, leaf, c.vol);
+        await e.db.insertInto("images").values({ id: c.vol, disk_id: c.disk.id, parent_id: leaf, snapshot_id: null, created_at: now() }).execute();
+        await e.db.updateTable("images").set({ snapshot_id: snap.id }).where("id", "=", leaf).execute();
+        await e.db.updateTable("disks").set({ image_id: c.vol }).where("id", "=", c.disk.id).execute();
+        x.revert.push(`drop the new leaf of ${c.disk.alias}`, async () => {
+          await dropVolumes(e, x.jobId, c, [c.vol]);
+          await e.db.updateTable("disks").set({ image_id: leaf }).where("id", "=", c.disk.id).execute();
+          await e.db.updateTable("images").set({ snapshot_id: null }).where("id", "=", leaf).execute();
+          await e.db.deleteFrom("images").where("id", "=", c.vol).execute();
+        });
+      }
+      await engineStep(e, x.jobId, "finalizing", "Unlocking the snapshot and the disks", async () => {
+        await e.db.updateTable("snapshots").set({ status: "ok" }).where("id", "=", snap.id).execute();
+        await unlockAll(e, vm, disks.map((d) => d.disk));
+      });
+    });
+    return { snap, ...started };
+  },
+};
+
+// ------------------------------------------------------------------------------------ shared by delete/restore/preview
+
+interface SnapPlan {
+  vm: Vm;
+  snap: Snapshot;
+  /** The disks with a volume in the snapshot, and that volume. */
+  disks: (DiskCtx & { vol: Image })[];
+}
+
+async function snapPlan(e: Engine, vmId: string, snapId: string, what: string, allowPreview = false): Promise<SnapPlan> {
+  const vm = await mustById(e, "vms", vmId);
+  const snap = await snapshotOf(e, vm.id, snapId);
+  if (snap.type === "active") throw conflict(`Cannot ${what}: '${snap.description}' is the VM's active snapshot`);
+  if (snap.type === "preview") throw conflict(`Cannot ${what}: '${snap.description}' is kept for an undo of the preview; commit or undo the preview`);
+  await ensureVmQuiet(e, vm, what, allowPreview);
+  if (snap.status !== "ok") throw conflict(`Cannot ${what}: snapshot '${snap.description}' is ${snap.status}`);
+  const vols = await e.db.selectFrom("images").selectAll().where("snapshot_id", "=", snap.id).execute();
+  const disks: SnapPlan["disks"] = [];
+  for (const vol of vols) {
+    const disk = await mustById(e, "disks", vol.disk_id);
+    disks.push({ ...(await diskCtx(e, disk, what)), vol });
+  }
+  return { vm, snap, disks };
+}
+
+/** The disk's volumes above `vol` (its descendants on the current chain), leaf first. */
+async function above(e: Engine, disk: Disk, vol: string): Promise<Image[]> {
+  const chain = await chainOf(e, disk);
+  const i = chain.findIndex((c) => c.id === vol);
+  return i < 0 ? [] : chain.slice(0, i);
+}
+
+/** Snapshots of the VM left without any volume (their volumes were all deleted). */
+async function dropEmptySnapshots(e: Engine, vmId: string, candidates: string[]): Promise<void> {
+  for (const id of new Set(candidates)) {
+    const left = await e.db.selectFrom("images").select("id").where("snapshot_id", "=", id).executeTakeFirst();
+    if (!left) await e.db.deleteFrom("snapshots").where("id", "=", id).where("vm_id", "=", vmId).where("type", "!=", "active").execute();
+  }
+}
+
+// ------------------------------------------------------------------------------------ delete (cold merge)
+
+export const RemoveSnapshot: CommandDef<{ vmId: string; snapId: string }, SnapPlan & { children: Image[] }, Started> = {
+  name: "remove Snapshot",
+  locks: (i) => [`vm:${i.vmId}`],
+  async validate(e, { vmId, snapId }) {
+    const p = await snapPlan(e, vmId, snapId, "remove Snapshot");
+    const children: Image[] = [];
+    for (const c of p.disks) {
+      const kids = await e.db.selectFrom("images").selectAll().where("disk_id", "=", c.disk.id).where("parent_id", "=", c.vol.id).execute();
+      if (kids.length !== 1) throw conflict(`Cannot remove Snapshot: volume ${c.vol.id} of disk ${c.disk.alias} has ${kids.length} children, not one`);
+      children.push(kids[0] as Image);
+    }
+    return { ...p, children };
+  },
+  describe: (p) => `Removing Snapshot '${p.snap.description.slice(0, 100)}' of VM ${p.vm.name}`,
+  async execute(e, { vm, snap, disks, children }, x) {
+    await e.db.updateTable("snapshots").set({ status: "locked" }).where("id", "=", snap.id).execute();
+    x.revert.push("snapshot back to ok", () => e.db.updateTable("snapshots").set({ status: "ok" }).where("id", "=", snap.id).execute());
+    await lockAll(e, x, vm, disks.map((d) => d.disk));
+    return inBackground(e, x, "remove Snapshot", async () => {
+      for (const [i, c] of disks.entries()) {
+        const child = children[i] as Image;
+        await nodeStep(e, x.jobId, c.spm, `Merging volume ${child.id} into ${c.vol.id} of disk ${c.disk.alias}`, () =>
+          e.nodes.for(c.spm).call("mergeSnapshots", { sdUUID: c.disk.storage_domain_id, spUUID: c.dc.id, imgUUID: c.disk.id, ancestor: c.vol.id, successor: child.id }),
+        );
+        // The node kept the snapshot's volume: it now holds the child's data and takes its place.
+        await e.db.updateTable("images").set({ snapshot_id: child.snapshot_id }).where("id", "=", c.vol.id).execute();
+        await e.db.updateTable("images").set({ parent_id: c.vol.id }).where("parent_id", "=", child.id).where("disk_id", "=", c.disk.id).execute();
+        await e.db.deleteFrom("images").where("id", "=", child.id).execute();
+        await e.db.updateTable("disks").set({ image_id: c.vol.id }).where("id", "=", c.disk.id).where("image_id", "=", child.id).execute();
+      }
+      await engineStep(e, x.jobId, "finalizing", "Removing the snapshot record", async () => {
+        await e.db.deleteFrom("snapshots").where("id", "=", snap.id).execute();
+        await unlockAll(e, vm, disks.map((d) => d.disk));
+      });
+    });
+  },
+};
+
+// ------------------------------------------------------------------------------------ restore
+
+export const RestoreSnapshot: CommandDef<{ vmId: string; snapId: string }, SnapPlan, Started> = {
+  name: "restore Snapshot",
+  locks: (i) => [`vm:${i.vmId}`],
+  validate: (e, { vmId, snapId }) => snapPlan(e, vmId, snapId, "restore Snapshot"),
+  describe: (p) => `Restoring VM ${p.vm.name} to Snapshot '${p.snap.description.slice(0, 100)}'`,
+  async execute(e, { vm, snap, disks }, x) {
+    await e.db.updateTable("snapshots").set({ status: "locked" }).where("id", "=", snap.id).execute();
+    x.revert.push("snapshot back to ok", () => e.db.updateTable("snapshots").set({ status: "ok" }).where("id", "=", snap.id).execute());
+    await lockAll(e, x, vm, disks.map((d) => d.disk));
+    return inBackground(e, x, "restore Snapshot", async () => {
+      const dropped: string[] = [];
+      for (const c of disks) {
+        const gone = await above(e, c.disk, c.vol.id);
+        // Destructive by nature: what was written after the snapshot goes first (the node makes
+        // the snapshot's volume the leaf again), then a new leaf keeps the snapshot itself intact.
+        await dropVolumes(e, x.jobId, c, gone.map((g) => g.id));
+        for (const g of gone) if (g.snapshot_id) dropped.push(g.snapshot_id);
+        if (gone.length) await e.db.deleteFrom("images").where("id", "in", gone.map((g) => g.id)).execute();
+        await e.db.updateTable("disks").set({ image_id: c.vol.id }).where("id", "=", c.disk.id).execute();
+        const leaf = randomUUID();
+        await newLeaf(e, x.jobId, c, c.vol.id, leaf);
+        await e.db.insertInto("images").values({ id: leaf, disk_id: c.disk.id, parent_id: c.vol.id, snapshot_id: null, created_at: now() }).execute();
+        await e.db.updateTable("disks").set({ image_id: leaf }).where("id", "=", c.disk.id).execute();
+      }
+      await engineStep(e, x.jobId, "finalizing", "Removing the snapshots taken after it", async () => {
+        await dropEmptySnapshots(e, vm.id, dropped);
+        await e.db.updateTable("snapshots").set({ status: "ok" }).where("id", "=", snap.id).execute();
+        await unlockAll(e, vm, disks.map((d) => d.disk));
+      });
+    });
+  },
+};
+
+// ------------------------------------------------------------------------------------ preview / commit / undo
+
+const PreviewInput = z.object({ snapshot: z.object({ id: Uuid }), restore_memory: Bool.optional(), async: Bool.optional(), disks: z.unknown().optional() });
+
+export const PreviewSnapshot: CommandDef<{ vmId: string; body: unknown }, SnapPlan & { holder: Snapshot }, Started> = {
+  name: "preview Snapshot",
+  locks: (i) => [`vm:${i.vmId}`],
+  async validate(e, { vmId, body }) {
+    const vm = await mustById(e, "vms", vmId);
+    const p = parseInput(PreviewInput, body, "action", "previewsnapshot");
+    if (p.restore_memory) throw invalid("Cannot preview Snapshot: Vela snapshots hold no memory state");
+    const plan = await snapPlan(e, vm.id, p.snapshot.id, "preview Snapshot");
+    const holder: Snapshot = { id: randomUUID(), vm_id: vm.id, description: PREVIEW_DESCRIPTION, type: "preview", status: "ok", persist_memorystate: 0, created_at: now() };
+    return { ...plan, holder };
+  },
+  describe: (p) => `Previewing Snapshot '${p.snap.description.slice(0, 100)}' of VM ${p.vm.name}`,
+  async execute(e, { vm, snap, disks, holder }, x) {
+    await e.db.insertInto("snapshots").values(holder).execute();
+    x.revert.push("forget the preview holder", () => e.db.deleteFrom("snapshots").where("id", "=", holder.id).execute());
+    await e.db.updateTable("snapshots").set({ status: "locked" }).where("id", "=", snap.id).execute();
+    x.revert.push("snapshot back to ok", () => e.db.updateTable("snapshots").set({ status: "ok" }).where("id", "=", snap.id).execute());
+    await lockAll(e, x, vm, disks.map((d) => d.disk));
+    return inBackground(e, x, "preview Snapshot", async () => {
+      for (const c of disks) {
+        const old = c.disk.image_id;
+        const leaf = randomUUID();
+        await newLeaf(e, x.jobId, c, c.vol.id, leaf);
+        await e.db.insertInto("images").values({ id: leaf, disk_id: c.disk.id, parent_id: c.vol.id, snapshot_id: null, created_at: now() }).execute();
+        await e.db.updateTable("images").set({ snapshot_id: holder.id }).where("id", "=", old).execute();
+        await e.db.updateTable("disks").set({ image_id: leaf }).where("id", "=", c.disk.id).execute();
+        x.revert.push(`drop the preview leaf of ${c.disk.alias}`, async () => {
+          await dropVolumes(e, x.jobId, c, [leaf]);
+          await e.db.updateTable("disks").set({ image_id: old }).where("id", "=", c.disk.id).execute();
+          await e.db.updateTable("images").set({ snapshot_id: null }).where("id", "=", old).execute();
+          await e.db.deleteFrom("images").where("id", "=", leaf).execute();
+        });
+      }
+      await engineStep(e, x.jobId, "finalizing", "Marking the snapshot in preview", async () => {
+        await e.db.updateTable("snapshots").set({ status: "in_preview" }).where("id", "=", snap.id).execute();
+        await unlockAll(e, vm, disks.map((d) => d.disk));
+      });
+    });
+  },
+};
+
+interface EndPlan {
+  vm: Vm;
+  snap: Snapshot;
+  holder: Snapshot;
+  /** Per disk: the preview leaf (current) and the old leaf kept by the holder. */
+  disks: (DiskCtx & { old: Image })[];
+}
+
+async function endPlan(e: Engine, vmId: string, what: string): Promise<EndPlan> {
+  const vm = await mustById(e, "vms", vmId);
+  if (vm.status !== "down") throw conflict(`Cannot ${what}: VM ${vm.name} is ${vm.status}`);
+  const snap = await e.db.selectFrom("snapshots").selectAll().where("vm_id", "=", vm.id).where("status", "=", "in_preview").executeTakeFirst();
+  const holder = await e.db.selectFrom("snapshots").selectAll().where("vm_id", "=", vm.id).where("type", "=", "preview").executeTakeFirst();
+  if (!snap || !holder) throw conflict(`Cannot ${what}: VM ${vm.name} has no snapshot in preview`);
+  const olds = await e.db.selectFrom("images").selectAll().where("snapshot_id", "=", holder.id).execute();
+  const disks: EndPlan["disks"] = [];
+  for (const old of olds) {
+    const disk = await mustById(e, "disks", old.disk_id);
+    disks.push({ ...(await diskCtx(e, disk, what)), old });
+  }
+  return { vm, snap, holder, disks };
+}
+
+export const CommitSnapshot: CommandDef<{ vmId: string }, EndPlan, Started> = {
+  name: "commit Snapshot",
+  locks: (i) => [`vm:${i.vmId}`],
+  validate: (e, { vmId }) => endPlan(e, vmId, "commit Snapshot"),
+  describe: (p) => `Committing Snapshot '${p.snap.description.slice(0, 100)}' of VM ${p.vm.name}`,
+  async execute(e, { vm, snap, holder, disks }, x) {
+    await lockAll(e, x, vm, disks.map((d) => d.disk));
+    return inBackground(e, x, "commit Snapshot", async () => {
+      const dropped: string[] = [holder.id];
+      for (const c of disks) {
+        // The old branch: from the old leaf down to (not including) the previewed volume.
+        const preview = await e.db.selectFrom("images").selectAll().where("id", "=", c.disk.image_id).executeTakeFirstOrThrow();
+        const branch = await chainOf(e, { ...c.disk, image_id: c.old.id });
+        const cut = branch.findIndex((b) => b.id === preview.parent_id);
+        const gone = cut < 0 ? [c.old] : branch.slice(0, cut);
+        await dropVolumes(e, x.jobId, c, gone.map((g) => g.id));
+        for (const g of gone) if (g.snapshot_id) dropped.push(g.snapshot_id);
+        if (gone.length) await e.db.deleteFrom("images").where("id", "in", gone.map((g) => g.id)).execute();
+      }
+      await engineStep(e, x.jobId, "finalizing", "Removing the snapshots of the discarded branch", async () => {
+        await dropEmptySnapshots(e, vm.id, dropped);
+        await e.db.deleteFrom("snapshots").where("id", "=", holder.id).execute();
+        await e.db.updateTable("snapshots").set({ status: "ok" }).where("id", "=", snap.id).execute();
+        await unlockAll(e, vm, disks.map((d) => d.disk));
+      });
+    });
+  },
+};
+
+export const UndoSnapshot: CommandDef<{ vmId: string }, EndPlan, Started> = {
+  name: "undo Snapshot preview",
+  locks: (i) => [`vm:${i.vmId}`],
+  validate: (e, { vmId }) => endPlan(e, vmId, "undo Snapshot preview"),
+  describe: (p) => `Undoing the preview of Snapshot '${p.snap.description.slice(0, 100)}' of VM ${p.vm.name}`,
+  async execute(e, { vm, snap, holder, disks }, x) {
+    await lockAll(e, x, vm, disks.map((d) => d.disk));
+    return inBackground(e, x, "undo Snapshot preview", async () => {
+      for (const c of disks) {
+        const preview = c.disk.image_id;
+        await dropVolumes(e, x.jobId, c, [preview]);
+        await e.db.deleteFrom("images").where("id", "=", preview).execute();
+        await e.db.updateTable("images").set({ snapshot_id: null }).where("id", "=", c.old.id).execute();
+        await e.db.updateTable("disks").set({ image_id: c.old.id }).where("id", "=", c.disk.id).execute();
+      }
+      await engineStep(e, x.jobId, "finalizing", "Back to the state before the preview", async () => {
+        await e.db.deleteFrom("snapshots").where("id", "=", holder.id).execute();
+        await e.db.updateTable("snapshots").set({ status: "ok" }).where("id", "=", snap.id).execute();
+        await unlockAll(e, vm, disks.map((d) => d.disk));
+      });
+    });
+  },
+};
