@@ -23,6 +23,7 @@ import { SafeLease } from "./lease/index.js";
 import { type ConnectedPool, Pools } from "./pool.js";
 import { SPM_LEASE_OFFSET } from "./spm.js";
 import { imageHandlers, registerRecoveries } from "./hsm-images.js";
+import { poolHandlers } from "./hsm-pool.js";
 import { collectGarbage } from "./image-ops.js";
 import { DomainMonitor } from "./monitor.js";
 import type { VolumeMd } from "./metadata.js";
@@ -417,6 +418,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
       return {};
     },
     ...imageHandlers({ ctx: sctx, domains, pools, tasks, spmOf, poolDomain, startTask, withImageLock }),
+    ...poolHandlers({ ctx: sctx, domains, pools, tasks, lock, spmOf, startTask, connected: (p) => (p.spm.onStarted = recoverOnStart(p)) }),
     ...clusters.handlers(),
   };
 

@@ -278,6 +278,22 @@ export class Spm {
     this.emit("lost", this.lver);
   }
 
+  /**
+   * Gives the role up without writing POOL_SPM_ID: for switchMaster and destroyStoragePool, whose
+   * last write has just taken the master role (and its lease) away from this domain.
+   */
+  async handOver(): Promise<void> {
+    if (this.role !== "SPM") return;
+    const lease = this.lease;
+    this.role = "Free";
+    this.lease = undefined;
+    this.audit?.close();
+    this.audit = undefined;
+    this.emit("stopped", this.lver);
+    await lease?.release();
+    this.ctx.log.info({ spUUID: this.spUUID }, "SPM role handed over");
+  }
+
   async stop(force = false): Promise<void> {
     if (this.role === "Free") return;
     if (this.role === "Contend") throw new VdsmError("MiscOperationInProgress", `spm start ${this.spUUID}`);

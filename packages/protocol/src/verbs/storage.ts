@@ -198,6 +198,54 @@ export const storageVerbs = {
     "uuid",
   ),
   spmStop: verb("spmStop", "StoragePool.spmStop", [p("spUUID", PoolId, "storagepoolID")]),
+  /** Re-reads the pool from its (possibly new) master domain; the SPM refuses a master change. */
+  refreshStoragePool: verb(
+    "refreshStoragePool",
+    "StoragePool.refresh",
+    [p("spUUID", PoolId, "storagepoolID"), p("msdUUID", DomainId, "masterSdUUID"), p("masterVersion", Int, "masterVersion")],
+  ),
+  /** Detaches every domain and takes the master role away; the pool is gone from storage. */
+  destroyStoragePool: verb(
+    "destroyStoragePool",
+    "StoragePool.destroy",
+    [p("spUUID", PoolId, "storagepoolID"), p("hostID", Int, "hostID"), p("scsiKey", z.string().max(64).optional(), "scsiKey")],
+  ),
+  /** Rebuilds the pool's metadata on `masterDom` when the master domain is lost. */
+  reconstructMaster: verb(
+    "reconstructMaster",
+    "StoragePool.reconstructMaster",
+    [
+      p("spUUID", PoolId, "storagepoolID"),
+      p("poolName", Text(50), "name"),
+      p("masterDom", DomainId, "masterSdUUID"),
+      p(
+        "domDict",
+        z.record(DomainId, z.string().transform((s) => s.toLowerCase()).pipe(z.enum(["active", "attached"]))).refine((d) => Object.keys(d).length <= 100, {
+          message: "too many domains",
+        }),
+        "domainDict",
+      ),
+      p("masterVersion", Int, "masterVersion"),
+      p("lockPolicy", z.string().max(32).optional(), "lockPolicy"),
+      p("lockRenewalIntervalSec", Int.optional().default(5), "lockRenewalIntervalSec"),
+      p("leaseTimeSec", Int.optional().default(60), "leaseTimeSec"),
+      p("ioOpTimeoutSec", Int.optional().default(10), "ioOpTimeoutSec"),
+      p("leaseRetries", Int.optional().default(3), "leaseRetries"),
+      p("hostId", Int.optional().default(1), "hostID"),
+    ],
+  ),
+  /** Moves the master role (master/ and the pool keys) to another active data domain (SPM task). */
+  switchMaster: verb(
+    "switchMaster",
+    "StoragePool.switchMaster",
+    [
+      p("spUUID", PoolId, "storagepoolID"),
+      p("oldMasterUUID", DomainId, "oldMasterUUID"),
+      p("newMasterUUID", DomainId, "newMasterUUID"),
+      p("masterVersion", Int, "masterVersion"),
+    ],
+    "uuid",
+  ),
   getSpmStatus: verb("getSpmStatus", "StoragePool.getSpmStatus", [p("spUUID", PoolId, "storagepoolID")], "spm_st"),
   // Vela additions for SPM self-election and the pool mailbox (no VDSM equivalent).
   /** Host ids, liveness and election state of the pool as seen from this host. */

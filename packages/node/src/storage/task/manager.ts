@@ -190,6 +190,19 @@ export class TaskManager {
     t.aborted = true;
   }
 
+  /**
+   * revertTask: rolls back a task that is stopped but not cleaned (waitrecover, or left by a
+   * previous SPM with steps still on its stack). A running task must be stopped first; a
+   * finished one has nothing left to undo.
+   */
+  async revert(id: string): Promise<void> {
+    const t = this.get(id);
+    if (!t.isDone() && t.state !== "waitrecover") throw new VdsmError("TaskStateError", `${id} is ${t.state}: stop it first`);
+    if (t.state === "finished" || t.recoveries.length === 0) throw new VdsmError("TaskStateError", `${id} is ${t.state}: nothing to revert`);
+    t.fenced = false;
+    await this.rollback(t);
+  }
+
   /** Tasks still running (spmStop refuses while there are). */
   running(): Task[] {
     return this.list().filter((t) => !t.isDone());

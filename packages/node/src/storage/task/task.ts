@@ -133,7 +133,8 @@ export class Task {
     };
   }
 
-  info(): { id: string; verb: string } {
-    return { id: this.id, verb: this.name };
+  /** VDSM's {id, verb}, plus Vela's progress (0..100) for long jobs such as copyImage. */
+  info(): { id: string; verb: string; progress: number } {
+    return { id: this.id, verb: this.name, progress: Math.round(this.progress) };
   }
 }

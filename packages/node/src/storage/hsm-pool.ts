@@ -1,0 +1,203 @@
+/**
+ * Pool-level verbs that move or remove the master role: refreshStoragePool, switchMaster,
+ * reconstructMaster and destroyStoragePool, plus revertTask. The master domain is where a pool
+ * lives on storage (pool keys in its metadata, master/ with tasks and VM definitions, the SPM
+ * lease), so each of these rewrites domain metadata in an order where a crash leaves a pool that
+ * connectStoragePool or reconstructMaster can still find: the new master is sealed before the old
+ * one is demoted, and MASTER_VERSION only goes up. Never demotes a master while another host may
+ * hold its SPM lease, and never rewrites a domain that is not in the pool.
+ */
+import { VdsmError } from "@vela/protocol";
+import { cp, mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { NodeContext } from "../api/context.js";
+import type { PartialHandlers } from "../api/handlers.js";
+import type { DomainRegistry, FileDomain } from "./domain/index.js";
+import { formatPoolDomains, parsePoolDomains, poolsOf } from "./domain/file.js";
+import type { ClusterLock } from "./lease/index.js";
+import { checkLeaseTimes, type ConnectedPool, type Pools } from "./pool.js";
+import { leaseParamsOf, SPM_LEASE_OFFSET } from "./spm.js";
+import type { TaskManager } from "./task/manager.js";
+import type { Task } from "./task/task.js";
+
+/** Keys only the master domain carries. */
+const POOL_KEYS = ["POOL_DESCRIPTION", "POOL_DOMAINS", "POOL_SPM_ID", "POOL_SPM_LVER", "MASTER_VERSION"] as const;
+
+export interface PoolVerbDeps {
+  ctx: NodeContext;
+  domains: DomainRegistry;
+  pools: Pools;
+  tasks: TaskManager;
+  lock: ClusterLock;
+  spmOf(spUUID: string): ConnectedPool;
+  startTask(name: string, job: (t: Task) => Promise<unknown>, persistent?: boolean): string;
+  /** What connectStoragePool does after connecting (task recovery hook on the new master). */
+  connected(p: ConnectedPool): void;
+}
+
+/** The changes that demote a master to a regular member of `spUUID` (or of no pool). */
+function demotion(keepPool: boolean, spUUID: string): Record<string, string | null> {
+  const ch: Record<string, string | null> = { ROLE: "Regular", POOL_UUID: keepPool ? spUUID : "" };
+  for (const k of POOL_KEYS) ch[k] = null;
+  return ch;
+}
+
+export function poolHandlers(d: PoolVerbDeps): PartialHandlers {
+  const log = d.ctx.log.child({ sub: "pool-verbs" });
+
+  /** Reconnects this host to the pool through `msdUUID` (after the master moved). */
+  async function reconnect(p: ConnectedPool, msdUUID: string, masterVersion: number): Promise<void> {
+    await d.pools.disconnect(p.spUUID, p.hostID);
+    await d.pools.connect(p.spUUID, p.hostID, msdUUID, masterVersion);
+    d.connected(d.pools.get(p.spUUID));
+  }
+
+  return {
+    refreshStoragePool: async ({ spUUID, msdUUID, masterVersion }) => {
+      const p = d.pools.get(spUUID);
+      if (msdUUID === p.masterSdUUID) {
+        // Same master: connect's own checks (role, version) and a rebuilt pool view.
+        await d.pools.connect(spUUID, p.hostID, msdUUID, masterVersion);
+        return {};
+      }
+      if (p.spm.role !== "Free") throw new VdsmError("IsSpm", `${spUUID}: the SPM moves the master with switchMaster`);
+      const dom = await d.domains.get(msdUUID);
+      const md = await dom.metadata({ fresh: true });
+      if (md.ROLE !== "Master" || !poolsOf(md).includes(spUUID) || Number(md.MASTER_VERSION) !== masterVersion) {
+        throw new VdsmError("StoragePoolWrongMaster", `${msdUUID} is not master version ${masterVersion} of ${spUUID}`);
+      }
+      await reconnect(p, msdUUID, masterVersion);
+      return {};
+    },
+
+    switchMaster: async ({ spUUID, oldMasterUUID, newMasterUUID, masterVersion }) => {
+      const p = d.spmOf(spUUID);
+      if (oldMasterUUID !== p.masterSdUUID) throw new VdsmError("StoragePoolWrongMaster", `${oldMasterUUID} is not the master of ${spUUID}`);
+      if (newMasterUUID === oldMasterUUID) throw new VdsmError("InvalidParameter", "the new master is the current one");
+      const old = await d.domains.get(oldMasterUUID);
+      const omd = await old.metadata({ fresh: true });
+      if (masterVersion <= Number(omd.MASTER_VERSION)) {
+        throw new VdsmError("StoragePoolWrongMaster", `master version ${masterVersion} must exceed ${omd.MASTER_VERSION}`);
+      }
+      const members = parsePoolDomains(omd.POOL_DOMAINS);
+      if (members.get(newMasterUUID) !== "Active") throw new VdsmError("StorageDomainNotMemberOfPool", `${newMasterUUID} is not an active member of ${spUUID}`);
+      const nu = await d.domains.get(newMasterUUID);
+      const nmd = await nu.metadata({ fresh: true });
+      if (nmd.CLASS !== "Data") throw new VdsmError("StorageDomainClassError", `${newMasterUUID} is ${nmd.CLASS}`);
+      if (nmd.VERSION !== omd.VERSION) throw new VdsmError("MixedSDVersionError", `${newMasterUUID} v${nmd.VERSION}`);
+      const busy = d.tasks.running();
+      if (busy.length) throw new VdsmError("TaskInProgress", `tasks still running: ${busy.map((t) => t.id).join(",")}`);
+      // Not persisted: its tasks directory is what moves. A crash before the old master is
+      // demoted leaves two masters, and connect/reconstruct pick the higher MASTER_VERSION.
+      const id = d.startTask(
+        "switchMaster",
+        async () => {
+          d.spmOf(spUUID);
+          await rm(nu.masterDir(), { recursive: true, force: true });
+          await cp(old.masterDir(), nu.masterDir(), { recursive: true, errorOnExist: false });
+          await d.lock.init(nu.leasesPath(), SPM_LEASE_OFFSET);
+          const carried: Record<string, string> = { ROLE: "Master", MASTER_VERSION: String(masterVersion), POOL_SPM_ID: "-1" };
+          for (const k of ["POOL_DESCRIPTION", "POOL_DOMAINS", "POOL_SPM_LVER", "LOCKPOLICY", "LOCKRENEWALINTERVALSEC", "LEASETIMESEC", "IOOPTIMEOUTSEC", "LEASERETRIES"]) {
+            if (omd[k] !== undefined) carried[k] = omd[k];
+          }
+          await nu.update(carried);
+          d.ctx.fault("switchMaster.afterNewMaster");
+          await old.update(demotion(true, spUUID));
+          await rm(old.masterDir(), { recursive: true, force: true });
+          // The SPM lease lived on the old master: the role ends here; spmStart takes it on the new one.
+          await p.spm.handOver();
+          await reconnect(p, newMasterUUID, masterVersion);
+          log.info({ spUUID, from: oldMasterUUID, to: newMasterUUID, masterVersion }, "master domain switched");
+        },
+        false,
+      );
+      return { uuid: id };
+    },
+
+    reconstructMaster: async (a) => {
+      const existing = d.pools.find(a.spUUID);
+      if (existing && existing.spm.role !== "Free") throw new VdsmError("IsSpm", a.spUUID);
+      if (!(a.masterDom in a.domDict)) throw new VdsmError("InvalidParameter", `masterDom ${a.masterDom} is not in domDict`);
+      checkLeaseTimes(a.leaseTimeSec, a.lockRenewalIntervalSec);
+      const msd = await d.domains.get(a.masterDom);
+      const mmd = await msd.metadata({ fresh: true });
+      if (mmd.CLASS !== "Data") throw new VdsmError("StorageDomainClassError", `${a.masterDom} is ${mmd.CLASS}`);
+      if (!poolsOf(mmd).includes(a.spUUID)) throw new VdsmError("StorageDomainNotInPool", `${a.masterDom} is not in ${a.spUUID}`);
+      // Every reachable member: it must belong to the pool; a surviving master must be older.
+      const members: FileDomain[] = [];
+      let lver = -1;
+      for (const sd of Object.keys(a.domDict)) {
+        const dom = await d.domains.find(sd);
+        if (!dom) continue; // unreachable: listed in POOL_DOMAINS, fixed when it comes back
+        const md = await dom.metadata({ fresh: true });
+        if (!poolsOf(md).includes(a.spUUID)) throw new VdsmError("StorageDomainNotInPool", `${sd} is not in ${a.spUUID}`);
+        if (md.ROLE === "Master" && Number(md.MASTER_VERSION) >= a.masterVersion) {
+          throw new VdsmError("StoragePoolWrongMaster", `${sd} is master version ${md.MASTER_VERSION} ≥ ${a.masterVersion}`);
+        }
+        if (md.ROLE === "Master") lver = Math.max(lver, Number(md.POOL_SPM_LVER ?? -1));
+        members.push(dom);
+      }
+      if (existing) await d.pools.disconnect(a.spUUID, existing.hostID);
+      // Hold the new master's SPM lease while rewriting, as createStoragePool does.
+      const params = leaseParamsOf({ LEASETIMESEC: String(a.leaseTimeSec), LOCKRENEWALINTERVALSEC: String(a.lockRenewalIntervalSec) }, msd.leasesPath());
+      const lease = await d.lock.acquire(params, `rec-${d.ctx.config.hostUuid.slice(0, 8)}`);
+      try {
+        const status = new Map(Object.entries(a.domDict).map(([sd, st]) => [sd, st === "active" ? "Active" : "Attached"]));
+        status.set(a.masterDom, "Active");
+        await msd.update({
+          ROLE: "Master",
+          POOL_UUID: a.spUUID,
+          POOL_DESCRIPTION: a.poolName,
+          POOL_DOMAINS: formatPoolDomains(status),
+          POOL_SPM_ID: "-1",
+          // LVER goes on from what a surviving old master says, so its SPM's writes stay stale.
+          POOL_SPM_LVER: String(lver),
+          MASTER_VERSION: String(a.masterVersion),
+          LOCKPOLICY: a.lockPolicy ?? "",
+          LOCKRENEWALINTERVALSEC: String(a.lockRenewalIntervalSec),
+          LEASETIMESEC: String(a.leaseTimeSec),
+          IOOPTIMEOUTSEC: String(a.ioOpTimeoutSec),
+          LEASERETRIES: String(a.leaseRetries),
+        });
+        await mkdir(join(msd.masterDir(), "vms"), { recursive: true, mode: 0o755 });
+        await mkdir(join(msd.masterDir(), "tasks"), { recursive: true, mode: 0o755 });
+        for (const dom of members) {
+          if (dom.sdUUID === a.masterDom) continue;
+          if ((await dom.metadata({ fresh: true })).ROLE === "Master") await dom.update(demotion(true, a.spUUID));
+        }
+      } finally {
+        await lease.release();
+      }
+      log.info({ spUUID: a.spUUID, master: a.masterDom, masterVersion: a.masterVersion }, "pool master reconstructed");
+      return {};
+    },
+
+    destroyStoragePool: async ({ spUUID, hostID }) => {
+      const p = d.spmOf(spUUID);
+      if (p.hostID !== hostID) throw new VdsmError("InvalidParameter", `host id ${hostID} is not this host's (${p.hostID})`);
+      const busy = d.tasks.running();
+      if (busy.length) throw new VdsmError("TaskInProgress", `tasks still running: ${busy.map((t) => t.id).join(",")}`);
+      const master = await d.domains.get(p.masterSdUUID);
+      const members = parsePoolDomains((await master.metadata({ fresh: true })).POOL_DOMAINS);
+      for (const sd of members.keys()) {
+        if (sd === master.sdUUID) continue;
+        const dom = await d.domains.find(sd);
+        if (!dom) continue;
+        const left = poolsOf(await dom.metadata({ fresh: true })).filter((x) => x !== spUUID);
+        await dom.update({ POOL_UUID: left.join(",") });
+      }
+      await rm(master.masterDir(), { recursive: true, force: true });
+      // Last write as SPM: after it the domain is a plain one and the lease on it means nothing.
+      await master.update(demotion(false, spUUID));
+      await p.spm.handOver();
+      await d.pools.disconnect(spUUID, p.hostID);
+      log.info({ spUUID }, "storage pool destroyed");
+      return {};
+    },
+
+    revertTask: async ({ taskID }) => {
+      await d.tasks.revert(taskID);
+      return {};
+    },
+  };
+}
