@@ -70,6 +70,7 @@ export async function templateUsers(dom: FileDomain, img: string): Promise<strin
 export async function deleteImageJob(task: Task, dom: FileDomain, img: string, fault: Fault): Promise<void> {
   // Roll-forward: once renamed, the image is gone for everyone; the purge just finishes it.
   await task.push({ name: "purge removed image", action: "image.purge", params: [dom.sdUUID, img] });
+  fault("deleteImage.beforeRename");
   try {
     await rename(dom.imageDir(img), removedDir(dom, img));
   } catch (err) {
@@ -185,6 +186,7 @@ export async function copyJob(log: Logger, task: Task, c: CopySpec, fault: Fault
     VOLTYPE: c.voltype,
   };
   const p = await beginVolume(task, c.dst, c.dstImg, c.dstVol, md);
+  fault("copyImage.afterBegin");
   const srcPath = c.src.volumePath(c.srcImg, c.srcVol);
   try {
     await qemuimg.convert(log, srcPath, fmtToImg(chain[0].md.FORMAT), p.data, fmtToImg(c.format), {
@@ -199,6 +201,7 @@ export async function copyJob(log: Logger, task: Task, c: CopySpec, fault: Fault
   }
   fault("copyImage.afterCopy");
   await writeMeta(c.dst, c.dstImg, c.dstVol, { ...md, LEGALITY: "LEGAL" });
+  fault("copyImage.afterLegal");
 }
 
 // ---------------------------------------------------------------- moveImage (copy chain volume by volume)
@@ -245,7 +248,7 @@ export async function copyChainJob(log: Logger, task: Task, src: FileDomain, dst
  * capacity, top's child (if any) is rebased onto base, base takes top's role (LEAF or INTERNAL),
  * top's files go. Repeatable from any point, so it is both the job and its recovery step.
  */
-export async function finishMerge(log: Logger, dom: FileDomain, img: string, base: string, top: string): Promise<void> {
+export async function finishMerge(log: Logger, dom: FileDomain, img: string, base: string, top: string, fault: Fault = () => {}): Promise<void> {
   const vols = await imageVolumes(dom, img);
   const bmd = vols.get(base);
   if (!bmd) throw new VdsmError("VolumeDoesNotExist", base);
@@ -254,9 +257,11 @@ export async function finishMerge(log: Logger, dom: FileDomain, img: string, bas
     const topPath = dom.volumePath(img, top);
     if (tmd.CAP > bmd.CAP) await resizeData(log, dom, img, base, bmd, tmd.CAP);
     await qemuimg.commit(log, topPath);
+    fault("mergeSnapshots.afterCommit");
     for (const child of childrenOf(vols, top)) {
       await qemuimg.rebaseUnsafe(log, dom.volumePath(img, child), { file: base, format: fmtToImg(bmd.FORMAT) });
       await writeMeta(dom, img, child, { ...vols.get(child)!, PUUID: base });
+      fault("mergeSnapshots.afterRebase");
     }
     await writeMeta(dom, img, base, {
       ...bmd,
@@ -265,6 +270,7 @@ export async function finishMerge(log: Logger, dom: FileDomain, img: string, bas
       LEGALITY: "LEGAL",
       GEN: (bmd.GEN + 1) % 1000,
     });
+    fault("mergeSnapshots.afterBase");
     const p = new VolumePaths(dom, img, top);
     await unlinkQuiet(p.data);
     await unlinkQuiet(p.lease);
@@ -283,7 +289,8 @@ export async function mergeJob(log: Logger, task: Task, dom: FileDomain, img: st
   // Base is about to hold top's data: it is not a valid snapshot on its own until the end.
   await writeMeta(dom, img, base, { ...bmd, LEGALITY: "ILLEGAL" });
   fault("mergeSnapshots.afterIllegal");
-  await finishMerge(log, dom, img, base, top);
+  await finishMerge(log, dom, img, base, top, fault);
+  fault("mergeSnapshots.afterRemove");
 }
 
 export { roundUp };

@@ -296,6 +296,7 @@ export async function createVolumeJob(
   if (s.parent && s.parent.img === s.img && s.parent.md.VOLTYPE === "LEAF") {
     await task.push({ name: "parent back to LEAF", action: "volume.setVolType", params: [sd, s.img, s.parent.vol, "LEAF"] });
     await updateMeta(s.dom, s.img, s.parent.vol, { VOLTYPE: "INTERNAL" });
+    fault("createVolume.afterParent");
   }
   await Promise.all([chmod(p.data, 0o660), legal ? legal.commit() : writeMeta(s.dom, s.img, s.vol, { ...md, LEGALITY: "LEGAL" })]);
   fault("createVolume.afterLegal");
