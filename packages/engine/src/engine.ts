@@ -74,6 +74,8 @@ export interface Engine {
    * taken before that moment, so a poll racing a start or stop cannot undo it.
    */
   vmTouched: Map<string, number>;
+  /** Each host's SPM role as its last getSpmStatus said: spm | contending | none. */
+  spmRole: Map<string, "spm" | "contending" | "none">;
 }
 
 export function createEngine(cfg: EngineConfig, log: Logger, db: Db): Engine {
@@ -86,6 +88,7 @@ export function createEngine(cfg: EngineConfig, log: Logger, db: Db): Engine {
     bg: new Background(log),
     startedAt: new Date(),
     vmTouched: new Map(),
+    spmRole: new Map(),
   };
 }
 

@@ -66,6 +66,7 @@ export const apiRoutes: RouteDef[] = [
   r("POST", "/hosts/:id/activate", h(hosts, "activate")),
   r("POST", "/hosts/:id/deactivate", h(hosts, "deactivate")),
   r("POST", "/hosts/:id/approve", h(hosts, "approve")),
+  r("POST", "/hosts/:id/forceselectspm", h(hosts, "forceSelectSpm")),
 
   r("GET", "/storagedomains", h(storagedomains, "list")),
   r("POST", "/storagedomains", h(storagedomains, "add")),

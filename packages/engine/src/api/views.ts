@@ -32,6 +32,7 @@ export const SUPPORTED_VERSIONS = [
 export function dcStatus(dc: DataCenter, spm?: Host): string {
   if (!dc.master_domain_id) return "uninitialized";
   if (spm && spm.status === "up") return "up";
+  if (dc.spm_contending) return "contend";
   return "problematic";
 }
 
@@ -47,6 +48,8 @@ export function dataCenterView(dc: DataCenter, spm?: Host): Rep {
     link: links(base, ["clusters", "networks", "permissions", "quotas", "storagedomains"]),
     local: b(dc.local),
     quota_mode: "disabled",
+    // Vela extension (not in oVirt's model; clients skip unknown members): the pool's SPM and its generation.
+    spm: dc.master_domain_id ? { host: spm && dc.spm_host_id === spm.id ? ref("hosts", spm.id) : undefined, lver: dc.spm_lver ?? undefined } : undefined,
     status: dcStatus(dc, spm),
     storage_format: dc.storage_format,
     supported_versions: { version: SUPPORTED_VERSIONS },
@@ -77,7 +80,9 @@ function capNum(caps: Record<string, unknown>, k: string): number | undefined {
   return Number.isFinite(v) && caps[k] !== undefined && caps[k] !== "" ? v : undefined;
 }
 
-export function hostView(h: Host, isSpm: boolean): Rep {
+export type SpmRole = "spm" | "contending" | "none";
+
+export function hostView(h: Host, spmRole: SpmRole): Rep {
   const base = href("hosts", h.id);
   let caps: Record<string, unknown> = {};
   try {
@@ -107,7 +112,7 @@ export function hostView(h: Host, isSpm: boolean): Rep {
     memory: memMiB !== undefined ? memMiB * 1024 * 1024 : undefined,
     os: os.name ? { type: String(os.name), version: { full_version: [os.version, os.release].filter(Boolean).join("-") || undefined } } : undefined,
     port: h.port,
-    spm: { priority: h.spm_priority, status: isSpm ? "spm" : "none" },
+    spm: { priority: h.spm_priority, status: spmRole },
     status: h.status,
     type: "rhel",
     cluster: ref("clusters", h.cluster_id),

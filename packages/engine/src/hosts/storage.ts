@@ -60,7 +60,11 @@ const lastLver = new Map<string, { id: number; lver: string }>();
 export async function spmStatus(e: Engine, host: Host, dc: DataCenter): Promise<{ status: string; id: number; lver: string }> {
   const st = await e.nodes.for(host).call("getSpmStatus", { spUUID: dc.id });
   const out = { status: String(st.spmStatus ?? ""), id: Number(st.spmId ?? -1), lver: String(st.spmLver ?? -1) };
-  if (out.status === "SPM") lastLver.set(dc.id, { id: out.id, lver: out.lver });
+  e.spmRole.set(host.id, out.status === "SPM" ? "spm" : out.status === "Contend" ? "contending" : "none");
+  if (out.status === "SPM") {
+    lastLver.set(dc.id, { id: out.id, lver: out.lver });
+    if (dc.spm_lver !== out.lver) await e.db.updateTable("data_centers").set({ spm_lver: out.lver }).where("id", "=", dc.id).execute();
+  }
   return out;
 }
 
@@ -71,6 +75,25 @@ export async function spmStatus(e: Engine, host: Host, dc: DataCenter): Promise<
 export async function startSpm(e: Engine, host: Host, dc: DataCenter, timeoutMs = 180_000): Promise<void> {
   const prev = lastLver.get(dc.id);
   const client = e.nodes.for(host);
+  await e.db.updateTable("data_centers").set({ spm_contending: 1 }).where("id", "=", dc.id).execute();
+  try {
+    await runSpmStart(e, host, dc, client, prev, timeoutMs);
+  } finally {
+    await e.db.updateTable("data_centers").set({ spm_contending: 0 }).where("id", "=", dc.id).execute();
+  }
+  e.spmRole.set(host.id, "spm");
+  await e.db.updateTable("data_centers").set({ spm_host_id: host.id }).where("id", "=", dc.id).execute();
+  e.log.info({ dc: dc.name, host: host.name }, "host is SPM");
+}
+
+async function runSpmStart(
+  e: Engine,
+  host: Host,
+  dc: DataCenter,
+  client: ReturnType<Engine["nodes"]["for"]>,
+  prev: { id: number; lver: string } | undefined,
+  timeoutMs: number,
+): Promise<void> {
   const taskId = await client.call("spmStart", {
     spUUID: dc.id,
     prevID: prev && prev.id !== host.spm_id ? prev.id : -1,
@@ -97,8 +120,6 @@ export async function startSpm(e: Engine, host: Host, dc: DataCenter, timeoutMs 
     delay = Math.min(delay * 2, 500);
   }
   if (typeof taskId === "string") await client.call("clearTask", { taskID: taskId }).catch(() => undefined);
-  await e.db.updateTable("data_centers").set({ spm_host_id: host.id }).where("id", "=", dc.id).execute();
-  e.log.info({ dc: dc.name, host: host.name }, "host is SPM");
 }
 
 /**

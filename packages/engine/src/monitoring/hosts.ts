@@ -8,6 +8,7 @@ import { now } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import { ensureSpm, joinPool } from "../hosts/storage.js";
 import { DomainHealth } from "./domains.js";
+import { watchSpm } from "./spm.js";
 
 const POLLED = ["up", "non_responsive", "connecting", "initializing"];
 /** Every this many good polls, re-check that the host is still in its pool (a node may restart quickly). */
@@ -60,6 +61,7 @@ export class HostMonitor {
       if (current.status !== "up") e.log.info({ host: name, was: current.status }, "host is up again");
       if (current.status !== "up" || n % RECHECK_EVERY === 1) e.bg.run(`join pool ${id}`, () => joinPool(e, id));
       await this.domains.record(id, stats).catch((err: unknown) => e.log.warn({ err, host: name }, "recording domain health failed"));
+      await watchSpm(e, id).catch((err: unknown) => e.log.warn({ err, host: name }, "SPM watch failed"));
       return;
     }
     this.goodPolls.delete(id);
@@ -67,6 +69,7 @@ export class HostMonitor {
     this.failures.set(id, f);
     if (f < e.cfg.hostFailuresBeforeNonResponsive || current.status === "non_responsive") return;
     await e.db.updateTable("hosts").set({ status: "non_responsive" }).where("id", "=", id).execute();
+    e.spmRole.delete(id);
     // What runs there can no longer be observed: say so rather than guess.
     await e.db.updateTable("vms").set({ status: "unknown" }).where("run_on_host_id", "=", id).where("status", "!=", "down").execute();
     e.log.warn({ host: name, failures: f, was: status }, "host is non responsive");

@@ -1,6 +1,6 @@
 /** /hosts: list, get, remove, and the activate/deactivate/approve actions. */
 import { runCommand } from "../../commands/command.js";
-import { ActivateHost, ApproveHost, DeactivateHost, RemoveHost } from "../../commands/HostActions.js";
+import { ActivateHost, ApproveHost, DeactivateHost, ForceSelectSpm, RemoveHost } from "../../commands/HostActions.js";
 import { mustById } from "../../commands/lookup.js";
 import type { Host } from "../../db/schema.js";
 import type { Engine } from "../../engine.js";
@@ -8,16 +8,18 @@ import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import type { Rep } from "../repr.js";
 import { collection } from "../repr.js";
 import { applySearch } from "../search.js";
-import { hostView } from "../views.js";
+import { hostView, type SpmRole } from "../views.js";
 
-async function spmIds(e: Engine): Promise<Set<string>> {
+/** Each host's SPM role: the data centers' records say who is SPM; the nodes' reports who contends. */
+async function spmRoles(e: Engine): Promise<(h: Host) => SpmRole> {
   const rows = await e.db.selectFrom("data_centers").select("spm_host_id").where("spm_host_id", "is not", null).execute();
-  return new Set(rows.map((r) => r.spm_host_id as string));
+  const spm = new Set(rows.map((r) => r.spm_host_id as string));
+  return (h) => (spm.has(h.id) ? "spm" : h.status === "up" && e.spmRole.get(h.id) === "contending" ? "contending" : "none");
 }
 
 export async function list(c: Call): Promise<Reply> {
   const rows = await c.engine.db.selectFrom("hosts").selectAll().orderBy("name").execute();
-  const spm = await spmIds(c.engine);
+  const role = await spmRoles(c.engine);
   const found = applySearch(rows, c.query, {
     name: (r: Host) => r.name,
     id: (r) => r.id,
@@ -25,12 +27,12 @@ export async function list(c: Call): Promise<Reply> {
     address: (r) => r.address,
     cluster: (r) => r.cluster_id,
   });
-  return ok("hosts", collection("host", found.map((h) => hostView(h, spm.has(h.id)))));
+  return ok("hosts", collection("host", found.map((h) => hostView(h, role(h)))));
 }
 
 export async function get(c: Call): Promise<Reply> {
   const h = await mustById(c.engine, "hosts", pathId(c, "id", "Host"));
-  return ok("host", hostView(h, (await spmIds(c.engine)).has(h.id)));
+  return ok("host", hostView(h, (await spmRoles(c.engine))(h)));
 }
 
 export async function remove(c: Call): Promise<Reply> {
@@ -57,5 +59,11 @@ export async function deactivate(c: Call): Promise<Reply> {
 
 export async function approve(c: Call): Promise<Reply> {
   const h = await runCommand(c.engine, ApproveHost, { id: pathId(c, "id", "Host"), body: bodyOf(c, ["action"]) });
+  return actionDone({ host: { href: `/ovirt-engine/api/hosts/${h.id}`, id: h.id } });
+}
+
+export async function forceSelectSpm(c: Call): Promise<Reply> {
+  bodyOf(c, ["action"]);
+  const h = await runCommand(c.engine, ForceSelectSpm, { id: pathId(c, "id", "Host") });
   return actionDone({ host: { href: `/ovirt-engine/api/hosts/${h.id}`, id: h.id } });
 }
