@@ -152,6 +152,12 @@ describe("disks", () => {
     assert.equal((await eng.api("POST", `/disks/${d.id}/copy`, { body: { storage_domain: { id: NOPE } } })).status, 404);
     assert.equal((await eng.api("POST", `/disks/${d.id}/copy`, { body: {} })).status, 400, "storage_domain is required");
     assert.equal((await eng.api("POST", `/disks/${d.id}/move`, { body: { storage_domain: { id: sdA } } })).status, 400, "already there");
+    const hostId = (items<{ id: string }>((await eng.api("GET", "/hosts")).json, "host")[0] as { id: string }).id;
+    const loose = await eng.post<{ id: string }>("/storagedomains", { name: "img-loose", type: "data", host: { id: hostId }, storage: { type: "localfs", path: tempDir("vela-img-c-") } });
+    const toLoose = await eng.api("POST", `/disks/${d.id}/copy`, { body: { storage_domain: { id: loose.id } } });
+    assert.equal(toLoose.status, 409, "a domain outside the data center");
+    assert.match(String(toLoose.json?.detail), /not attached/);
+    assert.equal((await eng.api("DELETE", `/storagedomains/${loose.id}?host=${hostId}&format=true`)).status, 200);
     assert.equal(items((await eng.api("GET", "/disks")).json, "disk").length, disksBefore);
 
     // Move: same disk id and volume, now on B only.
