@@ -5,6 +5,8 @@
  * data center shows `contend` while another host takes over, then `up`. Leases are shortened.
  */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type Engine, items, type Node, startEngine, startNode, tempDir, until } from "./support.js";
 
@@ -61,6 +63,11 @@ test("SPM per data center and host; forceselectspm; maintenance hands the role o
   assert.ok(Number.isInteger(lver0) && lver0 >= 0, `LVER ${dc0.spm?.lver}`);
   assert.deepEqual((await eng.get<Host>(`/hosts/${a.id}`)).spm, { priority: "5", status: "spm" });
   assert.equal((await eng.get<Host>(`/hosts/${b.id}`)).spm.status, "none");
+
+  // A second domain attached later is in every host's pool view, not only the SPM's.
+  const sd2 = await eng.post<{ id: string }>("/storagedomains", { name: "sel-second", type: "data", host: { id: a.id }, storage: { type: "localfs", path: tempDir("vela-sel2-") } });
+  assert.equal((await eng.api("POST", `/datacenters/${dcId}/storagedomains`, { body: { id: sd2.id } })).status, 201);
+  assert.ok(existsSync(join(nb.runDir, "data-center", dcId, sd2.id, "dom_md", "metadata")), "the non-SPM host links the new domain");
 
   // Refusals.
   assert.equal((await eng.api("POST", "/hosts/5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/forceselectspm", { body: {} })).status, 404);

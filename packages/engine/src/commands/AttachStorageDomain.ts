@@ -9,7 +9,7 @@ import { conflict, invalid } from "../api/fault.js";
 import { parseInput, Ref } from "../api/input.js";
 import type { DataCenter, Host, StorageDomain, StorageDomainAttachment } from "../db/schema.js";
 import { addStep, endStep, engineStep } from "../jobs/jobs.js";
-import { connectPool, connectServer, disconnectServer, startSpm } from "../hosts/storage.js";
+import { connectPool, connectServer, disconnectServer, refreshPoolViews, startSpm } from "../hosts/storage.js";
 import type { CommandDef } from "./command.js";
 import { byRef, hostsOfDc, mustById, spmOf } from "./lookup.js";
 import { registerDomainDisks } from "./registerDisks.js";
@@ -126,6 +126,7 @@ async function attachFurther(
     await client.call("activateStorageDomain", { sdUUID: sd.id, spUUID: dc.id });
     revert.push("deactivate", () => client.call("deactivateStorageDomain", { sdUUID: sd.id, spUUID: dc.id }));
   });
+  await engineStep(e, jobId, "executing", "Refreshing the hosts' view of the pool", () => refreshPoolViews(e, dc, hosts));
   const att: StorageDomainAttachment = { data_center_id: dc.id, storage_domain_id: sd.id, status: "active", master: 0 };
   await e.db.insertInto("storage_domain_attachments").values(att).execute();
   revert.push("forget attachment", () => e.db.deleteFrom("storage_domain_attachments").where("storage_domain_id", "=", sd.id).execute());

@@ -8,7 +8,7 @@
 import { conflict, notFound } from "../api/fault.js";
 import type { DataCenter, Host, StorageDomain, StorageDomainAttachment } from "../db/schema.js";
 import type { Engine } from "../engine.js";
-import { disconnectServer } from "../hosts/storage.js";
+import { disconnectServer, refreshPoolViews } from "../hosts/storage.js";
 import { engineStep } from "../jobs/jobs.js";
 import type { CommandDef } from "./command.js";
 import { hostsOfDc, mustById, spmOf } from "./lookup.js";
@@ -79,6 +79,7 @@ export const ActivateStorageDomain: CommandDef<In, Plan, StorageDomainAttachment
       e.nodes.for(p.spm).call("activateStorageDomain", { sdUUID: p.sd.id, spUUID: p.dc.id }),
     );
     await e.db.updateTable("storage_domains").set({ external_status: "ok" }).where("id", "=", p.sd.id).execute();
+    await refreshPoolViews(e, p.dc, await hostsOfDc(e, p.dc.id, "up"));
     return setStatus(e, p, "active");
   },
 };
@@ -137,7 +138,9 @@ export const DetachStorageDomain: CommandDef<In, Plan, void> = {
       await e.db.deleteFrom("disks").where("storage_domain_id", "=", p.sd.id).execute();
       await e.db.deleteFrom("storage_domain_attachments").where("storage_domain_id", "=", p.sd.id).execute();
     });
-    for (const h of await hostsOfDc(e, p.dc.id, "up")) {
+    const ups = await hostsOfDc(e, p.dc.id, "up");
+    await refreshPoolViews(e, p.dc, ups);
+    for (const h of ups) {
       await disconnectServer(e, h, p.sd, p.dc.id).catch((err: unknown) => e.log.warn({ err, host: h.name }, "disconnectStorageServer failed"));
     }
   },

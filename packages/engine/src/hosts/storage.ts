@@ -194,3 +194,15 @@ export async function ensureSpm(e: Engine, dcId: string): Promise<void> {
     release();
   }
 }
+
+/**
+ * After the pool's membership changed (a domain attached, activated or detached), every up host
+ * rebuilds its pool view (`<run>/<spUUID>/<sdUUID>` links): connectStoragePool on a connected
+ * host is idempotent and relinks the members (the verb table has no refreshStoragePool).
+ * Best effort: a host that fails is reconnected when it next joins the pool.
+ */
+export async function refreshPoolViews(e: Engine, dc: DataCenter, hosts: Host[]): Promise<void> {
+  for (const h of hosts) {
+    await connectPool(e, h, dc).catch((err: unknown) => e.log.warn({ err, host: h.name, dc: dc.name }, "refreshing the pool view failed"));
+  }
+}
