@@ -1,0 +1,105 @@
+/**
+ * Benchmark (issue 3): copyImage through the node's API (JSON-RPC, waited to task completion) of a
+ * 2 GiB qcow2 image holding 1 GiB of data, against a bare `qemu-img convert` of the same image to
+ * the same file system in the same run. Runs each R times (alternating) and reports the best.
+ * One line per case, then the ratio. Target ≤ 1.1×.
+ *   node bench/dist/src/copy-image.js [R=3]
+ */
+import { execFileSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type NodeProc, setupLocalPool, startNode, waitTask } from "@vela/node/test/harness";
+
+const R = Number(process.argv[2] ?? 3);
+
+/**
+ * Waits for a long task as a client would: polls often at first, then every 50 ms (at most 50 ms
+ * late on a multi-second copy), so the polling itself does not take CPU from the copy.
+ */
+async function waitLong(node: NodeProc, id: string): Promise<{ taskResult: string; message: string }> {
+  const t0 = Date.now();
+  for (;;) {
+    const st = (await node.json("Task.getStatus", { taskID: id })) as { taskState: string; taskResult: string; message: string };
+    if (st.taskState === "finished") return st;
+    await new Promise((r) => setTimeout(r, Date.now() - t0 < 200 ? 5 : 50));
+  }
+}
+const GiB = 2 ** 30;
+
+async function main() {
+  const base = mkdtempSync(join(tmpdir(), "vela-bench-copy-"));
+  const node = await startNode({ env: { VELA_LOG_LEVEL: "warn" } });
+  try {
+    const pool = await setupLocalPool(node, mkdtempSync(join(base, "sd-")));
+    const img = randomUUID();
+    const vol = randomUUID();
+    const t0 = (await node.json("Volume.create", {
+      storagedomainID: pool.sdUUID,
+      storagepoolID: pool.spUUID,
+      imageID: img,
+      volumeID: vol,
+      size: 2 * GiB,
+      volFormat: 4,
+      preallocate: 2,
+      diskType: "DATA",
+      desc: "bench source",
+    })) as string;
+    await waitTask(node, t0);
+    const src = join(pool.domainDir, "images", img, vol);
+    // 1 GiB of data in 64 MiB runs with distinct patterns (nothing qemu-img can skip as zero).
+    const cmds = Array.from({ length: 16 }, (_, i) => ["-c", `write -P ${0x40 + i} ${i * 64 * 2 ** 20} ${64 * 2 ** 20}`]).flat();
+    execFileSync("qemu-io", ["-f", "qcow2", ...cmds, src], { stdio: "ignore" });
+    const bareDir = mkdtempSync(join(pool.dir, "bare-"));
+
+    let bareBest = Infinity;
+    let directBest = Infinity;
+    let velaBest = Infinity;
+    for (let r = 0; r < R; r++) {
+      const out = join(bareDir, `copy-${r}`);
+      let t = performance.now();
+      execFileSync("qemu-img", ["convert", "-f", "qcow2", "-O", "qcow2", "-o", "compat=1.1", src, out]);
+      bareBest = Math.min(bareBest, performance.now() - t);
+      rmSync(out);
+      // The same flags the node uses (O_DIRECT both ways, as VDSM does for shared storage).
+      t = performance.now();
+      execFileSync("qemu-img", ["convert", "-t", "none", "-T", "none", "-f", "qcow2", "-O", "qcow2", "-o", "compat=1.1", src, out]);
+      directBest = Math.min(directBest, performance.now() - t);
+      rmSync(out);
+
+      const dstImg = randomUUID();
+      t = performance.now();
+      const task = (await node.json("Volume.copy", {
+        storagedomainID: pool.sdUUID,
+        storagepoolID: pool.spUUID,
+        imageID: img,
+        volumeID: vol,
+        dstImgUUID: dstImg,
+        dstVolUUID: randomUUID(),
+        desc: "bench copy",
+        volType: 8,
+        volFormat: 4,
+        preallocate: 2,
+      })) as string;
+      const st = await waitLong(node, task);
+      velaBest = Math.min(velaBest, performance.now() - t);
+      if (st.taskResult !== "success") throw new Error(`copyImage failed: ${st.message}`);
+      const d = (await node.json("Image.delete", { storagedomainID: pool.sdUUID, storagepoolID: pool.spUUID, imageID: dstImg })) as string;
+      await waitTask(node, d);
+    }
+    console.log(`copy-image-bare-qemu-img-convert size=2GiB data=1GiB runs=${R} best_ms=${bareBest.toFixed(0)}`);
+    console.log(`copy-image-bare-qemu-img-convert-t-none size=2GiB data=1GiB runs=${R} best_ms=${directBest.toFixed(0)}`);
+    console.log(`copy-image-vela-node-api size=2GiB data=1GiB runs=${R} best_ms=${velaBest.toFixed(0)}`);
+    console.log(`copy-image-ratio vela/bare=${(velaBest / bareBest).toFixed(3)} target<=1.1`);
+    console.log(`copy-image-ratio vela/bare-same-flags=${(velaBest / directBest).toFixed(3)}`);
+  } finally {
+    await node.stop();
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
