@@ -81,9 +81,10 @@ test("spmStart while another host holds the lease: the task fails with AcquireLo
   const [, h2] = c.hosts;
   const t = (await h2!.node.json("StoragePool.spmStart", { storagepoolID: c.spUUID, prevID: -1, prevLver: "-1" })) as string;
   const st = await waitTask(h2!.node, t, 40_000);
-  assert.equal(st.code, 651, st.message);
+  const h1log = c.hosts[0]!.node.output().split("\n").filter((l) => /lease|fenc|SPM|safelease/.test(l)).slice(-25).join("\n");
+  assert.equal(st.code, 651, `${st.message}\nhost 1:\n${h1log}`);
   assert.equal((await c.spmStatus(h2!)).spmStatus, "Free");
-  assert.equal((await c.spms()).map((h) => h.hostID).join(), "1");
+  assert.equal((await c.spms()).map((h) => h.hostID).join(), "1", `host 1:\n${h1log}`);
 });
 
 test("mailbox requests: bad parameters refused, a foreign domain ignored by the SPM, a missing volume answered with size 0", async () => {

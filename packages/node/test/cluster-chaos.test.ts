@@ -44,6 +44,8 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 
 const stats = { requests: 0, sent: 0, redirects: 0, retries: 0, lostTasks: 0 };
 let knownSpm: Host | undefined;
+/** Set when the test has failed, so the other workers stop instead of retrying for minutes. */
+let stopAll = false;
 
 const usable = () => c.hosts.filter((h) => h.alive && !h.frozen);
 
@@ -83,6 +85,7 @@ async function perform(op: Op): Promise<void> {
   stats.requests++;
   let reachedSpm = false;
   for (let attempt = 0; attempt < 400; attempt++) {
+    if (stopAll) throw new Error("stopped: another request failed");
     // First try through a host that is not the SPM, as a client that does not know it would.
     const nonSpm = usable().filter((h) => h !== knownSpm);
     const entry = attempt === 0 ? pick(nonSpm.length ? nonSpm : usable()) : knownSpm && usable().includes(knownSpm) ? knownSpm : pick(usable());
@@ -105,7 +108,8 @@ async function perform(op: Op): Promise<void> {
       if (st === undefined) stats.lostTasks++;
       await sleep(200);
     } catch (err) {
-      if (err instanceof RpcError && err.code === 654) {
+      // 654: not SPM; 309: an agent just restarted that has not reconnected the pool yet.
+      if (err instanceof RpcError && (err.code === 654 || err.code === 309)) {
         stats.redirects++;
         knownSpm = await findSpm();
         continue;
@@ -175,7 +179,10 @@ test("~100 create/snapshot/delete requests through non-SPM hosts survive SPM kil
     chaosDone = true;
   };
 
-  await Promise.all([chaos(), ...Array.from({ length: IMAGES }, worker)]);
+  await Promise.all([chaos(), ...Array.from({ length: IMAGES }, worker)]).catch((err) => {
+    stopAll = true;
+    throw err;
+  });
   console.log(`cluster-chaos: ${stats.requests} requests done in ${Date.now() - t0} ms; ${stats.sent} sends, ${stats.redirects} SpmStatusError redirects, ${stats.retries} retries, ${stats.lostTasks} tasks lost with their SPM and redone`);
 
   // Exactly one SPM at the end, and the domain is exactly what the clients were told.

@@ -123,9 +123,9 @@ export class Cluster {
   /** Starts the host's agent again (same run dir, port and host UUID) and reconnects it. */
   async restart(h: Host): Promise<void> {
     h.node = await startNode({ env: h.env, runDir: h.runDir, port: h.port });
-    h.alive = true;
     await this.connectServer(h);
     await this.connectPool(h);
+    h.alive = true;
   }
 
   async spmStatus(h: Host): Promise<{ spmStatus: string; spmLver: number; spmId: number }> {

@@ -65,11 +65,22 @@ export class SafeLease implements ClusterLock {
       const detail = err instanceof CommandError ? `exit ${err.exitCode}` : String(err);
       throw new VdsmError("AcquireLockFailure", `${p.path}: held by another host or unreachable (${detail})`);
     }
-    const ended = Date.now();
-    this.log.info({ path: p.path, owner, ms: ended - started }, "lease acquired");
-    // safelease's last write in acquire is followed by an op_max wait to verify it held, so the
-    // record on disk is at least that fresh.
-    return new SafeLeaseHolder(this.log, { ...p, opMaxMs: opMax }, owner, Math.max(started, ended - opMax), stamp);
+    // safelease writes our stamp and then waits 2 × op_max to verify it held (measured: the
+    // stamp is ~2 s old when acquire returns), so the lease is renewed at once: its age then
+    // starts from a stamp written now, not from one the whole verify wait old.
+    const renewedAt = Date.now();
+    try {
+      const r = await run([SAFELEASE, "renew", "-o", String(p.offset), "-t", stamp, p.path, owner, String(p.leaseMs), String(opMax)], {
+        log: this.log,
+        timeoutMs: Math.max(2 * opMax, p.leaseMs - 2 * opMax),
+      });
+      stamp = r.stdout.trim();
+    } catch (err) {
+      const detail = err instanceof CommandError ? `exit ${err.exitCode}` : String(err);
+      throw new VdsmError("AcquireLockFailure", `${p.path}: lost right after acquire (${detail})`);
+    }
+    this.log.info({ path: p.path, owner, ms: Date.now() - started }, "lease acquired");
+    return new SafeLeaseHolder(this.log, { ...p, opMaxMs: opMax }, owner, renewedAt, stamp);
   }
 }
 

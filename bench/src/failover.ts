@@ -1,0 +1,51 @@
+/**
+ * Benchmark (issue 4): SPM failover. Three real agents self-elect an SPM on a shared file domain;
+ * the SPM is killed with SIGKILL; measured: time until another host reports SPM, and until a
+ * createVolume through it succeeds. Cases by lease time (seconds, renewal 5 s as VDSM's default):
+ * 20 and 60 (VDSM's default lease). Baselines: safelease's own takeover time (lease + 8 × op_max,
+ * measured in storage-format.md), VDSM with safelease at its defaults (60 s lease, 10 s I/O
+ * timeout: ~140 s), sanlock-based oVirt (a host is dead to others after 80–140 s).
+ *   node bench/dist/src/failover.js [20,60]
+ */
+import { randomUUID } from "node:crypto";
+import { rmSync } from "node:fs";
+import { Cluster, createParams, sleep } from "@vela/node/test/cluster-support";
+import { waitTask } from "@vela/node/test/harness";
+
+const CASES = (process.argv[2] ?? "20,60").split(",").map(Number);
+
+async function runCase(leaseSec: number): Promise<void> {
+  const c = new Cluster({ hosts: 3, leaseTimeSec: leaseSec, renewSec: 5, env: { VELA_LOG_LEVEL: "warn" } });
+  try {
+    await c.start();
+    const old = await c.waitSpm(120_000);
+    await waitTask(old.node, (await old.node.json("Volume.create", createParams(c, randomUUID(), randomUUID()))) as string);
+    await sleep(6000); // a steady state: renewals under way on every host
+    const t0 = performance.now();
+    await c.kill(old);
+    const next = await c.waitSpm(10 * leaseSec * 1000, old);
+    const spmMs = performance.now() - t0;
+    for (;;) {
+      const task = (await next.node.json("Volume.create", createParams(c, randomUUID(), randomUUID())).catch(() => undefined)) as string | undefined;
+      if (task && (await waitTask(next.node, task)).taskResult === "success") break;
+      await sleep(50);
+    }
+    const createMs = performance.now() - t0;
+    const safeleaseMs = leaseSec * 1000 + 8 * 1000;
+    console.log(
+      `spm-failover lease_s=${leaseSec} renew_s=5 new_spm_ms=${spmMs.toFixed(0)} first_createVolume_ms=${createMs.toFixed(0)} safelease_takeover_floor_ms=${safeleaseMs} vdsm_safelease_defaults_ms~140000 ovirt_sanlock_host_dead_ms=80000-140000`,
+    );
+  } finally {
+    await c.stop();
+    rmSync(c.dir, { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  for (const l of CASES) await runCase(l);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
