@@ -28,6 +28,8 @@ before(async () => {
   pool = await setupLocalPool(node);
 });
 after(async () => {
+  // Whatever the tests did, the domain they leave behind must pass the on-disk checker.
+  if (pool) assert.deepEqual((await checkFileDomain(pool.domainDir)).problems, [], "final on-disk check");
   await node?.stop();
 });
 
