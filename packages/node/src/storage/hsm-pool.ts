@@ -7,15 +7,16 @@
  * one is demoted, and MASTER_VERSION only goes up. Never demotes a master while another host may
  * hold its SPM lease, and never rewrites a domain that is not in the pool.
  */
-import { VdsmError } from "@vela/protocol";
+
 import { cp, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { VdsmError } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { PartialHandlers } from "../api/handlers.js";
-import type { DomainRegistry, FileDomain } from "./domain/index.js";
 import { formatPoolDomains, parsePoolDomains, poolsOf } from "./domain/file.js";
+import type { DomainRegistry, FileDomain } from "./domain/index.js";
 import type { ClusterLock } from "./lease/index.js";
-import { checkLeaseTimes, type ConnectedPool, type Pools } from "./pool.js";
+import { type ConnectedPool, checkLeaseTimes, type Pools } from "./pool.js";
 import { leaseParamsOf, SPM_LEASE_OFFSET } from "./spm.js";
 import type { TaskManager } from "./task/manager.js";
 import type { Task } from "./task/task.js";
@@ -196,6 +197,10 @@ export function poolHandlers(d: PoolVerbDeps): PartialHandlers {
     },
 
     revertTask: async ({ taskID }) => {
+      // An SPM task's undo writes pool metadata: only an SPM may replay it.
+      if (d.tasks.get(taskID).persistent && !d.pools.all().some((p) => p.spm.isSpm())) {
+        throw new VdsmError("SpmStatusError", `reverting ${taskID} needs the SPM`);
+      }
       await d.tasks.revert(taskID);
       return {};
     },
