@@ -6,7 +6,7 @@
  * no ILLEGAL volume and no orphan file is left, every chain is valid (check.ts, qemu-img included),
  * and the data a guest sees is what it was before the operation. Each fault point gets its own
  * node and domain, and they run a few at a time: most of each test is waiting out the dead SPM's
- * lease.
+ * lease. Last, revertTask replays a rollback that could not finish on the new SPM.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -218,4 +218,44 @@ describe("a node killed at each step of an SPM operation is recovered by the nex
       await b.stop();
     });
   }
+});
+
+describe("revertTask", () => {
+  test("a rollback that failed on the new SPM is replayed by revertTask once the cause is gone", async () => {
+    const runDir = mkdtempSync(join(tmpdir(), "vela-crash-run-"));
+    const dir = mkdtempSync(join(tmpdir(), "vela-crash-sd-"));
+    const p: Pool = { dir, sd: randomUUID(), sp: randomUUID(), domainDir: "" };
+    p.domainDir = join(dir, p.sd);
+    const a = await startNode({ runDir, env: { VELA_LOG_LEVEL: "warn", VELA_TEST_FAULTS: "createVolume.afterCreate" } });
+    nodes.push(a);
+    await ok(a.xml("connectStorageServer", 4, BLANK, [{ id: randomUUID(), connection: dir }]), "connect");
+    await ok(a.xml("createStorageDomain", 4, p.sd, "revert", dir, 1, 5), "createStorageDomain");
+    await ok(a.xml("createStoragePool", 0, p.sp, "revert pool", p.sd, [p.sd], 1, "", 1, 5, 10, 3), "createStoragePool");
+    await join_(a, p);
+    const img = randomUUID();
+    const vol = randomUUID();
+    const taskId = (await ok(a.xml("createVolume", p.sd, p.sp, img, SIZE, 4, 2, "DATA", vol, "", BLANK, BLANK), "createVolume")).uuid as string;
+    await waitExit(a, 30_000);
+    // The half-made volume cannot be removed for now (an immutable directory, even for root).
+    const imgDir = join(p.domainDir, "images", img);
+    execFileSync("chattr", ["+i", imgDir]);
+    try {
+      const b = await startNode({ runDir, env: { VELA_LOG_LEVEL: "warn" } });
+      nodes.push(b);
+      await join_(b, p);
+      const failed = (await b.json("Task.getStatus", { taskID: taskId })) as { taskResult: string };
+      assert.equal(failed.taskResult, "cleanFailure", "the rollback could not finish");
+      assert.notDeepEqual((await checkFileDomain(p.domainDir)).problems, [], "the ILLEGAL volume is still there");
+      execFileSync("chattr", ["-i", imgDir]);
+      await ok(b.xml("revertTask", taskId), "revertTask");
+      const st = (await b.json("Task.getStatus", { taskID: taskId })) as { taskResult: string };
+      assert.equal(st.taskResult, "cleanSuccess");
+      assert.ok(!existsSync(imgDir), "the half-made volume and its image dir are gone");
+      assert.deepEqual((await checkFileDomain(p.domainDir)).problems, []);
+      assert.equal((await b.xml("revertTask", taskId)).status.code, 410, "nothing left to revert");
+      await b.stop();
+    } finally {
+      if (existsSync(imgDir)) execFileSync("chattr", ["-i", imgDir], { stdio: "ignore" });
+    }
+  });
 });
