@@ -119,7 +119,7 @@ export class Connections {
   }
 
   private async linkLocal(path: string, mnt: string): Promise<void> {
-    let st;
+    let st: Awaited<ReturnType<typeof stat>>;
     try {
       st = await stat(path);
     } catch {

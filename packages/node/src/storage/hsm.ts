@@ -184,7 +184,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
     getStorageDomainStats: async ({ sdUUID }) => {
       const d = await domains.get(sdUUID);
       const md = await d.metadata();
-      let sp;
+      let sp: Awaited<ReturnType<typeof d.space>> | undefined;
       try {
         sp = await d.space();
       } catch (err) {

@@ -27,7 +27,7 @@ export function domainChecksum(md: Md): string {
   const h = createHash("sha1");
   for (const k of sortedKeys(md)) {
     if (k === CHECKSUM_KEY) continue;
-    const line = `${k}=${md[k]}`.replace(/[^\x00-\x7f]/gu, (c) => `&#${c.codePointAt(0)};`);
+    const line = `${k}=${md[k]}`.replace(/[\u0080-\u{10ffff}]/gu, (c) => `&#${c.codePointAt(0)};`);
     h.update(line, "latin1");
   }
   return h.digest("hex");

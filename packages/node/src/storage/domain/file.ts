@@ -110,7 +110,7 @@ export class FileDomain {
       if (st && st.ino === this.cached.ino && st.size === this.cached.size && st.mtimeMs === this.cached.mtimeMs) return { ...this.cached.md };
     }
     let text: string;
-    let st;
+    let st: Awaited<ReturnType<typeof stat>>;
     try {
       st = await stat(this.mdPath);
       text = await readFile(this.mdPath, "latin1");
