@@ -13,6 +13,7 @@ import type { Logger } from "../log.js";
 import type { FileDomain } from "./domain/file.js";
 import { REMOVED_PREFIX } from "./domain/file.js";
 import { errno, exists, unlinkQuiet } from "./fileutil.js";
+import { guardWrite } from "./fence.js";
 import { formatVolumeMd, type VolumeMd } from "./metadata.js";
 import * as qemuimg from "./qemuimg.js";
 import type { Task } from "./task/task.js";
@@ -37,6 +38,7 @@ export async function purgeRemoved(dom: FileDomain, img: string): Promise<void> 
     throw err;
   }
   for (const n of names) await unlinkQuiet(join(dir, n));
+  guardWrite(dir, "rmdir");
   await rmdir(dir).catch((err) => {
     if (errno(err) !== "ENOENT") throw err;
   });
@@ -71,6 +73,7 @@ export async function deleteImageJob(task: Task, dom: FileDomain, img: string, f
   // Roll-forward: once renamed, the image is gone for everyone; the purge just finishes it.
   await task.push({ name: "purge removed image", action: "image.purge", params: [dom.sdUUID, img] });
   fault("deleteImage.beforeRename");
+  guardWrite(dom.imageDir(img), "rename image for removal");
   try {
     await rename(dom.imageDir(img), removedDir(dom, img));
   } catch (err) {
@@ -88,11 +91,13 @@ async function resizeData(log: Logger, dom: FileDomain, img: string, vol: string
   const path = dom.volumePath(img, vol);
   if (md.FORMAT === "COW") {
     const cur = (await qemuimg.info(log, path, "qcow2"))["virtual-size"];
+    guardWrite(path, "resize");
     if (cur < cap) await qemuimg.resize(log, path, "qcow2", cap);
     return;
   }
   const cur = (await stat(path)).size;
   if (cur >= cap) return;
+  guardWrite(path, "resize");
   if (md.TYPE === "PREALLOCATED") await qemuimg.resize(log, path, "raw", cap, "falloc");
   else await truncate(path, cap);
 }
@@ -137,12 +142,14 @@ async function beginVolume(task: Task, dom: FileDomain, img: string, vol: string
     { name: "remove half-made volume", action: "volume.removeFiles", params: [dom.sdUUID, img, vol] },
   );
   const p = new VolumePaths(dom, img, vol);
+  guardWrite(dom.imageDir(img), "mkdir image");
   try {
     await mkdir(dom.imageDir(img), { mode: 0o775 });
     await chmod(dom.imageDir(img), 0o775);
   } catch (err) {
     if (errno(err) !== "EEXIST") throw new VdsmError("ImagePathError", `${img}: ${(err as Error).message}`);
   }
+  guardWrite(p.meta, "create meta");
   const fh = await open(p.meta, "wx", 0o660).catch(async (err) => {
     if (errno(err) === "EEXIST") {
       task.recoveries = task.recoveries.filter((r) => !(r.action === "volume.removeFiles" && r.params[2] === vol));
@@ -157,6 +164,7 @@ async function beginVolume(task: Task, dom: FileDomain, img: string, vol: string
   } finally {
     await fh.close();
   }
+  guardWrite(p.lease, "create lease");
   const lh = await open(p.lease, "w", 0o660);
   try {
     await lh.chmod(0o660);
@@ -188,6 +196,7 @@ export async function copyJob(log: Logger, task: Task, c: CopySpec, fault: Fault
   const p = await beginVolume(task, c.dst, c.dstImg, c.dstVol, md);
   fault("copyImage.afterBegin");
   const srcPath = c.src.volumePath(c.srcImg, c.srcVol);
+  guardWrite(p.data, "convert");
   try {
     await qemuimg.convert(log, srcPath, fmtToImg(chain[0].md.FORMAT), p.data, fmtToImg(c.format), {
       preallocation: c.type === "PREALLOCATED" ? "falloc" : "off",
@@ -224,6 +233,7 @@ export async function copyChainJob(log: Logger, task: Task, src: FileDomain, dst
     const srcPath = src.volumePath(img, vol);
     const fmt = fmtToImg(md.FORMAT);
     const layer = fmt === "qcow2" ? `json:${JSON.stringify({ driver: "qcow2", backing: null, file: { driver: "file", filename: srcPath } })}` : srcPath;
+    guardWrite(p.data, "convert");
     try {
       await qemuimg.convert(log, layer, fmt, p.data, fmt, {
         preallocation: md.TYPE === "PREALLOCATED" ? "falloc" : "off",
@@ -231,6 +241,7 @@ export async function copyChainJob(log: Logger, task: Task, src: FileDomain, dst
           task.progress = pct;
         },
       });
+      guardWrite(p.data, "rebase");
       if (md.PUUID !== BLANK_UUID) await qemuimg.rebaseUnsafe(log, p.data, { file: md.PUUID, format: fmtToImg(vols.get(md.PUUID)!.FORMAT) });
       await chmod(p.data, 0o660);
     } catch (err) {
@@ -256,9 +267,11 @@ export async function finishMerge(log: Logger, dom: FileDomain, img: string, bas
   if (tmd) {
     const topPath = dom.volumePath(img, top);
     if (tmd.CAP > bmd.CAP) await resizeData(log, dom, img, base, bmd, tmd.CAP);
+    guardWrite(topPath, "commit");
     await qemuimg.commit(log, topPath);
     fault("mergeSnapshots.afterCommit");
     for (const child of childrenOf(vols, top)) {
+      guardWrite(dom.volumePath(img, child), "rebase");
       await qemuimg.rebaseUnsafe(log, dom.volumePath(img, child), { file: base, format: fmtToImg(bmd.FORMAT) });
       await writeMeta(dom, img, child, { ...vols.get(child)!, PUUID: base });
       fault("mergeSnapshots.afterRebase");

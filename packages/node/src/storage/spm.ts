@@ -11,7 +11,7 @@
  */
 import { VdsmError } from "@vela/protocol";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { NodeContext } from "../api/context.js";
@@ -79,6 +79,8 @@ export class Spm {
   /** The start in progress (spmStart and self-election join it). */
   private contention: Promise<void> | undefined;
   private masterMdPath: string | undefined;
+  /** POOL_SPM_ID/LVER as last read, keyed by the file's identity (every writer renames a new file in). */
+  private mdSeen: { ino: number; size: number; mtimeMs: number; ctimeMs: number; id: number; lver: number } | undefined;
   private audit: AuditLog | undefined;
   private readonly listeners: ((e: SpmEvent, lver: number) => void)[] = [];
   /** Called after the role is taken and before it is reported (task recovery). */
@@ -175,18 +177,33 @@ export class Spm {
       return;
     }
     if (!this.checkFresh()) throw new VdsmError("SpmStatusError", `not SPM of ${this.spUUID}: refusing ${what} of ${path}`);
-    let onDisk: Md;
+    let onDisk: { id: number; lver: number };
     try {
-      onDisk = parseDomainMd(readFileSync(this.masterMdPath!, "latin1"), "master metadata").md;
+      onDisk = this.spmOnDisk();
     } catch (err) {
       this.fence(`master metadata unreadable: ${(err as Error).message}`);
       throw new VdsmError("SpmStatusError", `cannot verify the SPM generation: refusing ${what}`);
     }
-    if (int(onDisk.POOL_SPM_LVER) !== this.lver || int(onDisk.POOL_SPM_ID) !== this.hostID) {
-      this.fence(`pool moved to SPM ${onDisk.POOL_SPM_ID} LVER ${onDisk.POOL_SPM_LVER}`);
-      throw new VdsmError("SpmStatusError", `stale SPM (LVER ${this.lver}, pool at ${onDisk.POOL_SPM_LVER}): refusing ${what}`);
+    if (onDisk.lver !== this.lver || onDisk.id !== this.hostID) {
+      this.fence(`pool moved to SPM ${onDisk.id} LVER ${onDisk.lver}`);
+      throw new VdsmError("SpmStatusError", `stale SPM (LVER ${this.lver}, pool at ${onDisk.lver}): refusing ${what}`);
     }
     this.audit?.record(this.lver, what, path);
+  }
+
+  /**
+   * POOL_SPM_ID/LVER from the master metadata, synchronously (the guard runs right before a
+   * write). A stat (~10 µs) decides whether the parsed copy is still the file on disk: a new SPM
+   * writes its LVER by renaming a new file in, which changes the inode. (Local and shared-cache
+   * POSIX domains; NFS would need attribute revalidation here, as the O_DIRECT readers do.)
+   */
+  private spmOnDisk(): { id: number; lver: number } {
+    const st = statSync(this.masterMdPath!);
+    const c = this.mdSeen;
+    if (c && c.ino === st.ino && c.size === st.size && c.mtimeMs === st.mtimeMs && c.ctimeMs === st.ctimeMs) return c;
+    const md: Md = parseDomainMd(readFileSync(this.masterMdPath!, "latin1"), "master metadata").md;
+    this.mdSeen = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, id: int(md.POOL_SPM_ID), lver: int(md.POOL_SPM_LVER) };
+    return this.mdSeen;
   }
 
   /** Starts contending, or joins the contention already under way; resolves once SPM. */

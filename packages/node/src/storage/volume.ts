@@ -9,6 +9,7 @@ import { chmod, link, mkdir, open, readFile, readdir, rmdir, stat } from "node:f
 import { dirname } from "node:path";
 import type { Logger } from "../log.js";
 import type { FileDomain } from "./domain/file.js";
+import { guardWrite } from "./fence.js";
 import { atomicWrite, errno, type StagedWrite, stageWrite, unlinkQuiet } from "./fileutil.js";
 import { formatVolumeMd, parseVolumeMd, type VolumeMd } from "./metadata.js";
 import * as qemuimg from "./qemuimg.js";
@@ -173,6 +174,7 @@ export interface CreateSpec {
 
 /** The data file. One qemu-img process for qcow2, none for sparse raw. */
 async function createData(log: Logger, s: CreateSpec, path: string): Promise<void> {
+  guardWrite(path, "create data");
   if (s.format === "COW") {
     await qemuimg.create(log, path, "qcow2", s.capacity, {
       backing: s.parent ? { file: s.parent.vol, format: fmtToImg(s.parent.md.FORMAT) } : undefined,
@@ -211,6 +213,7 @@ export async function createVolumeJob(
     { name: "remove new image dir", action: "image.rmdirIfEmpty", params: [sd, s.img] },
     { name: "remove half-made volume", action: "volume.removeFiles", params: [sd, s.img, s.vol] },
   );
+  guardWrite(imgDir, "mkdir image");
   try {
     await mkdir(imgDir, { mode: 0o775 });
     await chmod(imgDir, 0o775);
@@ -228,6 +231,7 @@ export async function createVolumeJob(
       [src.lease, dst.lease],
     ] as const) {
       try {
+        guardWrite(b, "link");
         await link(a, b);
       } catch (err) {
         if (errno(err) !== "EEXIST" && !(errno(err) === "ENOENT" && a === src.lease)) throw err;
@@ -250,6 +254,7 @@ export async function createVolumeJob(
     VOLTYPE: "LEAF",
   };
   // 'wx' on the .meta claims the volume id: a concurrent create of the same id fails here.
+  guardWrite(p.meta, "create meta");
   const fh = await open(p.meta, "wx", 0o660).catch(async (err) => {
     if (errno(err) === "EEXIST") {
       // Not ours to remove: drop the undo step for the volume files.
@@ -271,6 +276,7 @@ export async function createVolumeJob(
       await fh.close();
     }
     fault("createVolume.afterMeta");
+    guardWrite(p.lease, "create lease");
     const lh = await open(p.lease, "w", 0o660);
     try {
       await lh.chmod(0o660);
@@ -314,6 +320,7 @@ export async function removeVolumeFiles(dom: FileDomain, img: string, vol: strin
 
 export async function rmdirIfEmpty(dir: string): Promise<void> {
   try {
+    guardWrite(dir, "rmdir");
     if ((await readdir(dir)).length === 0) await rmdir(dir);
   } catch (err) {
     if (errno(err) !== "ENOENT") throw err;

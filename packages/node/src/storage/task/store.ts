@@ -8,6 +8,7 @@
  */
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { guardWrite } from "../fence.js";
 import { atomicWrite, stageWrite } from "../fileutil.js";
 import type { TaskSink } from "./manager.js";
 import { type Recovery, Task, type TaskState } from "./task.js";
@@ -78,12 +79,18 @@ export class TaskStore implements TaskSink {
 
   private async ensureDir(id: string): Promise<void> {
     if (this.made.has(id)) return;
+    guardWrite(join(this.dir, id), "mkdir task");
     await mkdir(join(this.dir, id), { recursive: true, mode: 0o755 });
     this.made.add(id);
   }
 
   async remove(id: string): Promise<void> {
     this.made.delete(id);
+    try {
+      guardWrite(join(this.dir, id), "remove task");
+    } catch {
+      return; // no longer SPM: the record is the current SPM's to keep or clear
+    }
     await rm(join(this.dir, id), { recursive: true, force: true });
   }
 
