@@ -1,9 +1,10 @@
 /**
  * Style and architecture checks over the whole tree (Firecracker keeps such tests beside its
- * functional ones): the engine and the node share only the protocol package, and the protocol
- * does no I/O.
+ * functional ones): the engine and the node share only the protocol package, the protocol does
+ * no I/O, and the linter reports no error.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -38,4 +39,11 @@ test("the protocol package does no I/O", () => {
   const io = /^(node:)?(fs|child_process|net|http|https|dgram|fs\/promises)$/;
   const bad = sources("protocol").flatMap((f) => importsOf(f).filter((s) => io.test(s)).map((s) => `${f}: ${s}`));
   assert.deepEqual(bad, []);
+});
+test("biome lint finds no error", () => {
+  const r = spawnSync(join(ROOT, "node_modules/.bin/biome"), ["lint", "--diagnostic-level=error", "packages", "test", "bench"], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`.slice(-4000));
 });

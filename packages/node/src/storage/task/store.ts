@@ -34,7 +34,7 @@ export function formatTask(t: Task): string {
     `nrecoveries = ${t.nrecoveries}`,
     `progress = ${Math.round(t.progress)}`,
   ];
-  t.recoveries.forEach((r, i) => lines.push(`recover.${i} = ${enc(r.name)}|${enc(r.action)}|${r.params.map(enc).join(",")}`));
+  for (const [i, r] of t.recoveries.entries()) lines.push(`recover.${i} = ${enc(r.name)}|${enc(r.action)}|${r.params.map(enc).join(",")}`);
   return `${lines.join("\n")}\n`;
 }
 
