@@ -267,6 +267,10 @@ export async function createVolumeJob(
   // The data file (the one slow step, a qemu-img run) starts now and overlaps the small writes;
   // the rollback entry above already covers all three files whatever order they land in.
   const data = createData(log, s, p.data);
+  // Mark the rejection handled now: it is awaited below, but if it fails while the small writes
+  // are still pending (a write fence refusing a lost SPM term), Node would otherwise treat it as
+  // unhandled and kill the agent.
+  data.catch(() => {});
   let legal: StagedWrite | undefined;
   try {
     try {
