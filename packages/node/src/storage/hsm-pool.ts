@@ -8,15 +8,15 @@
  * hold its SPM lease, and never rewrites a domain that is not in the pool.
  */
 
-import { cp, mkdir, rm } from "node:fs/promises";
+import { cp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { VdsmError } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { PartialHandlers } from "../api/handlers.js";
-import { formatPoolDomains, parsePoolDomains, poolsOf } from "./domain/file.js";
+import { parsePoolDomains, poolsOf } from "./domain/file.js";
 import type { DomainRegistry, FileDomain } from "./domain/index.js";
 import type { ClusterLock } from "./lease/index.js";
-import { type ConnectedPool, checkLeaseTimes, type Pools } from "./pool.js";
+import { type ConnectedPool, checkLeaseTimes, type Pools, writeMaster } from "./pool.js";
 import { leaseParamsOf, SPM_LEASE_OFFSET } from "./spm.js";
 import type { TaskManager } from "./task/manager.js";
 import type { Task } from "./task/task.js";
@@ -145,23 +145,8 @@ export function poolHandlers(d: PoolVerbDeps): PartialHandlers {
       try {
         const status = new Map(Object.entries(a.domDict).map(([sd, st]) => [sd, st === "active" ? "Active" : "Attached"]));
         status.set(a.masterDom, "Active");
-        await msd.update({
-          ROLE: "Master",
-          POOL_UUID: a.spUUID,
-          POOL_DESCRIPTION: a.poolName,
-          POOL_DOMAINS: formatPoolDomains(status),
-          POOL_SPM_ID: "-1",
-          // LVER goes on from what a surviving old master says, so its SPM's writes stay stale.
-          POOL_SPM_LVER: String(lver),
-          MASTER_VERSION: String(a.masterVersion),
-          LOCKPOLICY: a.lockPolicy ?? "",
-          LOCKRENEWALINTERVALSEC: String(a.lockRenewalIntervalSec),
-          LEASETIMESEC: String(a.leaseTimeSec),
-          IOOPTIMEOUTSEC: String(a.ioOpTimeoutSec),
-          LEASERETRIES: String(a.leaseRetries),
-        });
-        await mkdir(join(msd.masterDir(), "vms"), { recursive: true, mode: 0o755 });
-        await mkdir(join(msd.masterDir(), "tasks"), { recursive: true, mode: 0o755 });
+        // LVER goes on from what a surviving old master says, so its SPM's writes stay stale.
+        await writeMaster(msd, a, status, lver);
         for (const dom of members) {
           if (dom.sdUUID === a.masterDom) continue;
           if ((await dom.metadata({ fresh: true })).ROLE === "Master") await dom.update(demotion(true, a.spUUID));

@@ -104,22 +104,7 @@ export class Pools {
     try {
       const members = new Map<string, string>([[a.masterDom, "Active"]]);
       for (const d of doms) if (d.sdUUID !== a.masterDom) members.set(d.sdUUID, "Attached");
-      await msd.update({
-        ROLE: "Master",
-        POOL_UUID: a.spUUID,
-        POOL_DESCRIPTION: a.poolName,
-        POOL_DOMAINS: formatPoolDomains(members),
-        POOL_SPM_ID: "-1",
-        POOL_SPM_LVER: "-1",
-        MASTER_VERSION: String(a.masterVersion),
-        LOCKPOLICY: a.lockPolicy ?? "",
-        LOCKRENEWALINTERVALSEC: String(a.lockRenewalIntervalSec),
-        LEASETIMESEC: String(a.leaseTimeSec),
-        IOOPTIMEOUTSEC: String(a.ioOpTimeoutSec),
-        LEASERETRIES: String(a.leaseRetries),
-      });
-      await mkdir(join(msd.masterDir(), "vms"), { recursive: true, mode: 0o755 });
-      await mkdir(join(msd.masterDir(), "tasks"), { recursive: true, mode: 0o755 });
+      await writeMaster(msd, a, members, -1);
       for (const d of doms) if (d !== msd) await d.update({ POOL_UUID: a.spUUID });
     } finally {
       await lease.release();
@@ -255,4 +240,39 @@ async function relink(path: string, target: string): Promise<void> {
     await unlink(path);
     await symlink(target, path);
   }
+}
+
+/** Pool parameters that end up as keys of the master domain's metadata. */
+export interface MasterKeys {
+  spUUID: string;
+  poolName: string;
+  masterVersion: number;
+  lockPolicy?: string;
+  lockRenewalIntervalSec: number;
+  leaseTimeSec: number;
+  ioOpTimeoutSec: number;
+  leaseRetries: number;
+}
+
+/**
+ * Makes `msd` the pool's master: the pool keys in its metadata (no SPM yet, LVER as given) and
+ * its `master/{vms,tasks}` directories. Shared by pool creation and master reconstruction.
+ */
+export async function writeMaster(msd: FileDomain, a: MasterKeys, members: Map<string, string>, lver: number): Promise<void> {
+  await msd.update({
+    ROLE: "Master",
+    POOL_UUID: a.spUUID,
+    POOL_DESCRIPTION: a.poolName,
+    POOL_DOMAINS: formatPoolDomains(members),
+    POOL_SPM_ID: "-1",
+    POOL_SPM_LVER: String(lver),
+    MASTER_VERSION: String(a.masterVersion),
+    LOCKPOLICY: a.lockPolicy ?? "",
+    LOCKRENEWALINTERVALSEC: String(a.lockRenewalIntervalSec),
+    LEASETIMESEC: String(a.leaseTimeSec),
+    IOOPTIMEOUTSEC: String(a.ioOpTimeoutSec),
+    LEASERETRIES: String(a.leaseRetries),
+  });
+  await mkdir(join(msd.masterDir(), "vms"), { recursive: true, mode: 0o755 });
+  await mkdir(join(msd.masterDir(), "tasks"), { recursive: true, mode: 0o755 });
 }
