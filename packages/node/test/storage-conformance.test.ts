@@ -12,13 +12,14 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { checkFileDomain } from "../src/storage/check.js";
 import { parseDomainMd, parseVolumeMd } from "../src/storage/metadata.js";
 import { type LocalPool, type NodeProc, setupLocalPool, startNode, waitTask } from "./harness.js";
+import { snapshotTree } from "./tree.js";
 
 const BLANK = "00000000-0000-0000-0000-000000000000";
 const MiB = 2 ** 20;
@@ -296,22 +297,6 @@ describe("concurrency", () => {
 
 // ---------------------------------------------------------------- bad input
 
-/** Liveness records rewritten all the time by design (host ids, SPM lease, mailboxes). */
-const LIVE = /\/dom_md\/(ids|leases|inbox|outbox|xleases)$/;
-
-/** Every path under `dir` with its type, size, mode and a hash of small files' content. */
-function snapshotTree(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (p: string) => {
-    const st = lstatSync(p);
-    let sig = `${st.mode}:${LIVE.test(p) ? "" : st.size}`;
-    if (st.isFile() && st.size < 4 * MiB && !LIVE.test(p)) sig += `:${createHash("sha1").update(readFileSync(p)).digest("hex")}`;
-    out.set(p, sig);
-    if (st.isDirectory()) for (const n of readdirSync(p)) walk(join(p, n));
-  };
-  walk(dir);
-  return out;
-}
 
 describe("bad input on every image and volume verb changes nothing on disk", () => {
   // A fixture image: base (INTERNAL) ← leaf, plus a template image with one SHARED volume.

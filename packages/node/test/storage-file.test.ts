@@ -6,14 +6,15 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { createHash, randomUUID } from "node:crypto";
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { checkFileDomain } from "../src/storage/check.js";
 import { domainChecksum, formatDomainMd, parseDomainMd, parseVolumeMd } from "../src/storage/metadata.js";
 import { type LocalPool, type NodeProc, setupLocalPool, startNode, waitTask } from "./harness.js";
+import { snapshotTree } from "./tree.js";
 
 const BLANK = "00000000-0000-0000-0000-000000000000";
 const GiB = 2 ** 30;
@@ -79,22 +80,6 @@ function volPath(img: string, vol: string): string {
   return join(pool.domainDir, "images", img, vol);
 }
 
-/** Liveness records rewritten all the time by design (host ids, SPM lease, mailboxes). */
-const LIVE = /\/dom_md\/(ids|leases|inbox|outbox|xleases)$/;
-
-/** Every path under `dir` with its type, size, mode and a hash of small files' content. */
-function snapshotTree(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (p: string) => {
-    const st = lstatSync(p);
-    let sig = `${st.mode}:${LIVE.test(p) ? "" : st.size}`;
-    if (st.isFile() && st.size < 4 * MiB && !LIVE.test(p)) sig += `:${createHash("sha1").update(readFileSync(p)).digest("hex")}`;
-    out.set(p, sig);
-    if (st.isDirectory()) for (const n of readdirSync(p)) walk(join(p, n));
-  };
-  walk(dir);
-  return out;
-}
 
 async function assertDomainOk(): Promise<void> {
   const rep = await checkFileDomain(pool.domainDir);

@@ -2,11 +2,14 @@
  * Finding entities by id or by reference (`{id}` or `{name}`) and the small derived facts commands
  * share (a domain's data center, a data center's SPM). Missing entities are 404 faults.
  */
-import type { Selectable } from "kysely";
+import type { Kysely, Selectable } from "kysely";
 import type { Ref } from "../api/input.js";
 import { conflict, notFound } from "../api/fault.js";
 import type { Engine } from "../engine.js";
 import type { Database, DataCenter, Host, StorageDomain } from "../db/schema.js";
+
+/** Every table looked up here has an id and (most) a name: enough for one generic query. */
+type AnyTable = Kysely<Record<string, { id: string; name: string }>>;
 
 type Named = "data_centers" | "clusters" | "hosts" | "storage_domains" | "vms" | "templates";
 
@@ -20,9 +23,9 @@ const WHAT: Record<Named, string> = {
 };
 
 export async function byId<T extends Named | "disks">(e: Engine, table: T, id: string): Promise<Selectable<Database[T]> | undefined> {
-  // biome-ignore lint/suspicious/noExplicitAny: generic table access; the result type is restored below
-  const row = await (e.db as any).selectFrom(table).selectAll().where("id", "=", id).executeTakeFirst();
-  return row as Selectable<Database[T]> | undefined;
+  // Generic table access; the row's real type is restored below.
+  const row = await (e.db as unknown as AnyTable).selectFrom(table as string).selectAll().where("id", "=", id).executeTakeFirst();
+  return row as unknown as Selectable<Database[T]> | undefined;
 }
 
 export async function mustById<T extends Named | "disks">(e: Engine, table: T, id: string): Promise<Selectable<Database[T]>> {
@@ -33,10 +36,9 @@ export async function mustById<T extends Named | "disks">(e: Engine, table: T, i
 
 export async function byRef<T extends Named>(e: Engine, table: T, ref: Ref): Promise<Selectable<Database[T]>> {
   if (ref.id) return mustById(e, table, ref.id);
-  // biome-ignore lint/suspicious/noExplicitAny: generic table access; the result type is restored below
-  const row = await (e.db as any).selectFrom(table).selectAll().where("name", "=", ref.name).executeTakeFirst();
+  const row = await (e.db as unknown as AnyTable).selectFrom(table as string).selectAll().where("name", "=", ref.name ?? "").executeTakeFirst();
   if (!row) throw notFound(WHAT[table], `name=${ref.name}`);
-  return row as Selectable<Database[T]>;
+  return row as unknown as Selectable<Database[T]>;
 }
 
 /** The data center a domain is attached to (and the attachment), if any. */
