@@ -183,3 +183,28 @@ export async function waitTaskXml(node: NodeProc, taskID: string, timeoutMs = 60
   }
 }
 
+
+/**
+ * After a restart: connects a node to an existing local pool (as host 1) and makes it SPM,
+ * which recovers the tasks the previous SPM left.
+ */
+export async function rejoinPool(node: NodeProc, p: { dir: string; sd: string; sp: string }, timeoutMs = 60_000): Promise<void> {
+  const ok = <T extends { status: { code: number; message: string } }>(r: T, what: string): T => {
+    if (r.status.code !== 0) throw new Error(`${what}: ${r.status.message} (${r.status.code})`);
+    return r;
+  };
+  ok(await node.xml("connectStorageServer", 4, BLANK, [{ id: randomUUID(), connection: p.dir }]), "connectStorageServer");
+  ok(await node.xml("connectStoragePool", p.sp, 1, "", p.sd, 1), "connectStoragePool");
+  const t = ok(await node.xml("spmStart", p.sp, -1, "-1", 0, false), "spmStart");
+  const st = await waitTask(node, t.uuid as string, timeoutMs);
+  if (st.taskResult !== "success") throw new Error(`spmStart: ${st.message}`);
+}
+
+/** Waits for a node that should die by itself (a test fault point) to exit. */
+export async function waitExit(node: NodeProc, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (node.proc.exitCode === null && node.proc.signalCode === null) {
+    if (Date.now() > deadline) throw new Error("node did not die at the fault point");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { checkFileDomain } from "../src/storage/check.js";
 import { parseDomainMd, parseVolumeMd } from "../src/storage/metadata.js";
+import { VDSM_EXAMPLE_MD, VDSM_EXAMPLE_SD } from "./fixtures.js";
 import { type LocalPool, type NodeProc, setupLocalPool, startNode, waitTask } from "./harness.js";
 import { snapshotTree } from "./tree.js";
 
@@ -88,24 +89,8 @@ function volumeMdText(md: Record<string, string | number>): string {
 
 describe("format: a domain written by hand as VDSM lays it out", () => {
   // VDSM's filesd_metadata_test.py example, key for key.
-  const SD = "275766cb-c7d8-43d6-a663-4e52160de620";
-  const md: Record<string, string> = {
-    ALIGNMENT: "1048576",
-    BLOCK_SIZE: "512",
-    CLASS: "Data",
-    DESCRIPTION: "storage domain",
-    IOOPTIMEOUTSEC: "10",
-    LEASERETRIES: "3",
-    LEASETIMESEC: "60",
-    LOCKPOLICY: "",
-    LOCKRENEWALINTERVALSEC: "5",
-    POOL_UUID: "",
-    REMOTE_PATH: "server:/path",
-    ROLE: "Regular",
-    SDUUID: SD,
-    TYPE: "LOCALFS",
-    VERSION: "5",
-  };
+  const SD = VDSM_EXAMPLE_SD;
+  const md: Record<string, string> = { ...VDSM_EXAMPLE_MD };
   const dir = mkdtempSync(join(tmpdir(), "vela-handmade-"));
   const domainDir = join(dir, SD);
   const img = randomUUID();

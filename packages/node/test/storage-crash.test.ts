@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { checkFileDomain } from "../src/storage/check.js";
-import { type NodeProc, startNode, waitTask } from "./harness.js";
+import { type NodeProc, rejoinPool, startNode, waitExit, waitTask } from "./harness.js";
 
 const BLANK = "00000000-0000-0000-0000-000000000000";
 const MiB = 2 ** 20;
@@ -39,22 +39,6 @@ interface Pool {
   sd: string;
   sp: string;
   domainDir: string;
-}
-
-async function join_(node: NodeProc, p: Pool): Promise<void> {
-  await ok(node.xml("connectStorageServer", 4, BLANK, [{ id: randomUUID(), connection: p.dir }]), "connectStorageServer");
-  await ok(node.xml("connectStoragePool", p.sp, 1, "", p.sd, 1), "connectStoragePool");
-  const t = await ok(node.xml("spmStart", p.sp, -1, "-1", 0, false), "spmStart");
-  const st = await waitTask(node, t.uuid as string, 90_000);
-  assert.equal(st.taskResult, "success", st.message);
-}
-
-async function waitExit(node: NodeProc, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (node.proc.exitCode === null && node.proc.signalCode === null) {
-    assert.ok(Date.now() < deadline, "node did not die at the fault point");
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** The guest-visible content of a chain as a raw file. */
@@ -179,20 +163,20 @@ describe("a node killed at each step of an SPM operation is recovered by the nex
       await ok(prep.xml("connectStorageServer", 4, BLANK, [{ id: randomUUID(), connection: dir }]), "connect");
       await ok(prep.xml("createStorageDomain", 4, p.sd, "crash", dir, 1, 5), "createStorageDomain");
       await ok(prep.xml("createStoragePool", 0, p.sp, "crash pool", p.sd, [p.sd], 1, "", 1, 5, 10, 3), "createStoragePool");
-      await join_(prep, p);
+      await rejoinPool(prep, p, 90_000);
       const f = await fixture(prep, p, scratch);
       await prep.stop();
 
       const a = await startNode({ runDir, env: { VELA_LOG_LEVEL: "warn", VELA_TEST_FAULTS: s.point } });
       nodes.push(a);
-      await join_(a, p);
+      await rejoinPool(a, p, 90_000);
 
       const taskId = await s.run(a, p, f);
       await waitExit(a, 30_000);
 
       const b = await startNode({ runDir, env: { VELA_LOG_LEVEL: "warn" } });
       nodes.push(b);
-      await join_(b, p);
+      await rejoinPool(b, p, 90_000);
       const st = (await b.json("Task.getStatus", { taskID: taskId })) as { taskState: string; taskResult: string; message: string };
       assert.equal(st.taskState, "finished", `task ${st.taskState}: ${st.message}`);
       assert.ok(st.taskResult === "cleanSuccess" || st.taskResult === "success", `task ${st.taskResult}: ${st.message}`);
@@ -231,7 +215,7 @@ describe("revertTask", () => {
     await ok(a.xml("connectStorageServer", 4, BLANK, [{ id: randomUUID(), connection: dir }]), "connect");
     await ok(a.xml("createStorageDomain", 4, p.sd, "revert", dir, 1, 5), "createStorageDomain");
     await ok(a.xml("createStoragePool", 0, p.sp, "revert pool", p.sd, [p.sd], 1, "", 1, 5, 10, 3), "createStoragePool");
-    await join_(a, p);
+    await rejoinPool(a, p, 90_000);
     const img = randomUUID();
     const vol = randomUUID();
     const taskId = (await ok(a.xml("createVolume", p.sd, p.sp, img, SIZE, 4, 2, "DATA", vol, "", BLANK, BLANK), "createVolume")).uuid as string;
@@ -242,7 +226,7 @@ describe("revertTask", () => {
     try {
       const b = await startNode({ runDir, env: { VELA_LOG_LEVEL: "warn" } });
       nodes.push(b);
-      await join_(b, p);
+      await rejoinPool(b, p, 90_000);
       const failed = (await b.json("Task.getStatus", { taskID: taskId })) as { taskResult: string };
       assert.equal(failed.taskResult, "cleanFailure", "the rollback could not finish");
       assert.notDeepEqual((await checkFileDomain(p.domainDir)).problems, [], "the ILLEGAL volume is still there");

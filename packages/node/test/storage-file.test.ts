@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { checkFileDomain } from "../src/storage/check.js";
 import { domainChecksum, formatDomainMd, parseDomainMd, parseVolumeMd } from "../src/storage/metadata.js";
+import { VDSM_EXAMPLE_MD } from "./fixtures.js";
 import { type LocalPool, type NodeProc, setupLocalPool, startNode, waitTask } from "./harness.js";
 import { snapshotTree } from "./tree.js";
 
@@ -88,23 +89,7 @@ async function assertDomainOk(): Promise<void> {
 
 describe("metadata format", () => {
   test("the domain checksum matches VDSM's own example (filesd_metadata_test.py)", () => {
-    const md = {
-      ALIGNMENT: "1048576",
-      BLOCK_SIZE: "512",
-      CLASS: "Data",
-      DESCRIPTION: "storage domain",
-      IOOPTIMEOUTSEC: "10",
-      LEASERETRIES: "3",
-      LEASETIMESEC: "60",
-      LOCKPOLICY: "",
-      LOCKRENEWALINTERVALSEC: "5",
-      POOL_UUID: "",
-      REMOTE_PATH: "server:/path",
-      ROLE: "Regular",
-      SDUUID: "275766cb-c7d8-43d6-a663-4e52160de620",
-      TYPE: "LOCALFS",
-      VERSION: "5",
-    };
+    const md = { ...VDSM_EXAMPLE_MD };
     assert.equal(domainChecksum(md), "9336f77705ff9e3d5faf65c4d0dc818a29de458d");
     const text = formatDomainMd(md);
     assert.ok(text.startsWith("ALIGNMENT=1048576\nBLOCK_SIZE=512\n"));

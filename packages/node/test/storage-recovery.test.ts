@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { checkFileDomain } from "../src/storage/check.js";
 import { parseVolumeMd } from "../src/storage/metadata.js";
-import { type NodeProc, startNode, waitTask } from "./harness.js";
+import { type NodeProc, rejoinPool, startNode, waitExit, waitTask } from "./harness.js";
 
 const BLANK = "00000000-0000-0000-0000-000000000000";
 const nodes: NodeProc[] = [];
@@ -25,22 +25,6 @@ async function ok<T extends { status: { code: number; message: string } }>(p: Pr
   return r;
 }
 
-async function join_(node: NodeProc, p: { dir: string; sd: string; sp: string }): Promise<void> {
-  await ok(node.xml("connectStorageServer", 4, BLANK, [{ id: randomUUID(), connection: p.dir }]), "connectStorageServer");
-  await ok(node.xml("connectStoragePool", p.sp, 1, "", p.sd, 1), "connectStoragePool");
-  const t = await ok(node.xml("spmStart", p.sp, -1, "-1", 0, false), "spmStart");
-  const st = await waitTask(node, t.uuid as string, 60_000);
-  assert.equal(st.taskResult, "success", st.message);
-}
-
-async function waitExit(node: NodeProc, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (node.proc.exitCode === null && node.proc.signalCode === null) {
-    assert.ok(Date.now() < deadline, "node did not die at the fault point");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 test("createVolume killed after the data file is made is rolled back by the next SPM", async () => {
   const runDir = mkdtempSync(join(tmpdir(), "vela-rec-run-"));
   const dir = mkdtempSync(join(tmpdir(), "vela-rec-sd-"));
@@ -50,7 +34,7 @@ test("createVolume killed after the data file is made is rolled back by the next
   await ok(a.xml("connectStorageServer", 4, BLANK, [{ id: randomUUID(), connection: dir }]), "connect");
   await ok(a.xml("createStorageDomain", 4, p.sd, "recovery", dir, 1, 5), "createStorageDomain");
   await ok(a.xml("createStoragePool", 0, p.sp, "recovery pool", p.sd, [p.sd], 1, "", 1, 5, 10, 3), "createStoragePool");
-  await join_(a, p);
+  await rejoinPool(a, p);
 
   const img = randomUUID();
   const vol = randomUUID();
@@ -73,7 +57,7 @@ test("createVolume killed after the data file is made is rolled back by the next
   // The agent comes back (same run dir, no fault) and takes the SPM role again.
   const b = await startNode({ runDir, env: { VELA_LOG_LEVEL: "warn" } });
   nodes.push(b);
-  await join_(b, p);
+  await rejoinPool(b, p);
   const st = (await b.json("Task.getStatus", { taskID: taskId })) as { taskState: string; taskResult: string; code: number };
   assert.equal(st.taskState, "finished");
   assert.equal(st.taskResult, "cleanSuccess", "rolled back");
@@ -100,7 +84,7 @@ test("deleteImage killed after the rename is finished by the next SPM (roll-forw
   await ok(a.xml("connectStorageServer", 4, BLANK, [{ id: randomUUID(), connection: dir }]), "connect");
   await ok(a.xml("createStorageDomain", 4, p.sd, "recovery", dir, 1, 5), "createStorageDomain");
   await ok(a.xml("createStoragePool", 0, p.sp, "recovery pool", p.sd, [p.sd], 1, "", 1, 5, 10, 3), "createStoragePool");
-  await join_(a, p);
+  await rejoinPool(a, p);
   const img = randomUUID();
   const vol = randomUUID();
   const c = await ok(a.xml("createVolume", p.sd, p.sp, img, 2 ** 26, 4, 2, "DATA", vol, "", BLANK, BLANK), "createVolume");
@@ -114,7 +98,7 @@ test("deleteImage killed after the rename is finished by the next SPM (roll-forw
 
   const b = await startNode({ runDir, env: { VELA_LOG_LEVEL: "warn" } });
   nodes.push(b);
-  await join_(b, p);
+  await rejoinPool(b, p);
   assert.ok(!existsSync(join(domainDir, "images", `_remove_me_${img}`)), "the next SPM finished the delete");
   const st = (await b.json("Task.getStatus", { taskID: d.uuid })) as { taskState: string; taskResult: string };
   assert.equal(st.taskState, "finished");
