@@ -284,10 +284,13 @@ describe("concurrency", () => {
 
 
 describe("bad input on every image and volume verb changes nothing on disk", () => {
-  // A fixture image: base (INTERNAL) ← leaf, plus a template image with one SHARED volume.
+  // A fixture image: base (INTERNAL) ← leaf, plus a template image with one SHARED volume, and
+  // an image whose INTERNAL volume is ILLEGAL (set back LEGAL when the suite ends).
   const img = randomUUID();
   const base = randomUUID();
   const leaf = randomUUID();
+  const illImg = randomUUID();
+  const illBase = randomUUID();
   const tImg = randomUUID();
   const tVol = randomUUID();
   let isoDir: string;
@@ -300,6 +303,9 @@ describe("bad input on every image and volume verb changes nothing on disk", () 
     await task(createVolume(img, base), "base");
     await task(createVolume(img, leaf, base), "leaf");
     await task(node.xml("copyImage", pool.sdUUID, pool.spUUID, "", img, leaf, tImg, tVol, "template", BLANK, 6, 0, 0), "template");
+    await task(createVolume(illImg, illBase), "base of the illegal image");
+    await task(createVolume(illImg, randomUUID(), illBase), "leaf of the illegal image");
+    await ok(node.xml("setVolumeLegality", pool.sdUUID, pool.spUUID, illImg, illBase, "ILLEGAL"), "make it ILLEGAL");
     // A domain of another class (ISO), connected but outside the pool.
     isoDir = mkdtempSync(join(tmpdir(), "vela-iso-"));
     isoSd = randomUUID();
@@ -329,7 +335,10 @@ describe("bad input on every image and volume verb changes nothing on disk", () 
   const cases: [string, number | undefined, () => Promise<Resp>][] = [
     // createVolume
     ["createVolume: snapshot of a SHARED volume in its own image", 262, () => node.xml("createVolume", sd(), sp(), tImg, SIZE, 4, 2, "DATA", U(), "", tImg, tVol)],
-    ["createVolume: snapshot of an INTERNAL volume", 262, () => createVolume(img, U(), base)],
+    // A new leaf on an INTERNAL volume of the same image is a branch (a snapshot preview) and is
+    // allowed (storage-branch.test.ts); on an ILLEGAL one it is not.
+    ["createVolume: a branch on an ILLEGAL INTERNAL volume", 226, () => createVolume(illImg, U(), illBase)],
+    ["createVolume: a branch on an unknown parent", 201, () => createVolume(img, U(), U())],
     ["createVolume: snapshot smaller than its parent", 1000, () => createVolume(img, U(), leaf, SIZE / 2)],
     ["createVolume: parent from another image that is not a template", 214, () => node.xml("createVolume", sd(), sp(), U(), SIZE, 4, 2, "DATA", U(), "", img, leaf)],
     ["createVolume: description over 210 characters", undefined, () => node.xml("createVolume", sd(), sp(), U(), SIZE, 4, 2, "DATA", U(), long, BLANK, BLANK)],
@@ -389,6 +398,9 @@ describe("bad input on every image and volume verb changes nothing on disk", () 
     ["clearTask: unknown task", 401, () => node.xml("clearTask", U())],
     ["stopTask: unknown task", 401, () => node.xml("stopTask", U())],
   ];
+  after(async () => {
+    await ok(node.xml("setVolumeLegality", pool.sdUUID, pool.spUUID, illImg, illBase, "LEGAL"), "legal again");
+  });
   for (const [name, code, call] of cases) {
     test(name, async () => {
       const trees = () => [snapshotTree(pool.domainDir), snapshotTree(join(isoDir, isoSd)), snapshotTree(join(nfsDir, nfsSd))];

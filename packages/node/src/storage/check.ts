@@ -1,9 +1,10 @@
 /**
  * An on-disk checker for file storage domains, for tests and operators: parses every metadata
  * file, verifies the domain seal, checks the layout, each volume's metadata and files, that every
- * image is one linear chain ending in a single leaf, and (optionally) that each chain's PUUIDs
- * match what `qemu-img info --backing-chain` sees in the data files; a data or lease file without
- * its .meta is an orphan. Read-only: it never repairs.
+ * image is a tree of volumes on one base (a single chain, or branches on INTERNAL volumes as a
+ * snapshot preview makes them: each leaf ends one chain), and (optionally) that every leaf's
+ * PUUID chain matches what `qemu-img info --backing-chain` sees in the data files; a data or
+ * lease file without its .meta is an orphan. Read-only: it never repairs.
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
@@ -128,7 +129,12 @@ export async function checkFileDomain(domainDir: string, opts: CheckOptions = {}
     const own = [...mds].filter(([, m]) => m.IMAGE === img || m.VOLTYPE !== "SHARED");
     const leaves = own.filter(([, m]) => m.VOLTYPE === "LEAF");
     const isTemplateImage = own.length > 0 && own.every(([, m]) => m.VOLTYPE === "SHARED");
-    if (mds.size && !isTemplateImage && leaves.length !== 1) problems.push(`images/${img}: ${leaves.length} leaves`);
+    if (mds.size && !isTemplateImage) {
+      if (!leaves.length) problems.push(`images/${img}: no leaf`);
+      // One base: a volume whose parent is blank or a template's SHARED volume linked in.
+      const bases = own.filter(([, m]) => m.VOLTYPE !== "SHARED" && (m.PUUID === BLANK || mds.get(m.PUUID)?.VOLTYPE === "SHARED"));
+      if (bases.length !== 1) problems.push(`images/${img}: ${bases.length} base volumes (${bases.map(([v]) => v).join(",")})`);
+    }
     for (const [v, m] of mds) {
       const kids = [...mds].filter(([, k]) => k.PUUID === v).length;
       if (m.VOLTYPE === "LEAF" && kids) problems.push(`images/${img}/${v}: LEAF with children`);

@@ -170,6 +170,10 @@ export function imageHandlers(d: HsmDeps): PartialHandlers {
       if (top.PUUID !== ancestor) throw new VdsmError("MergeSnapshotsError", `${successor} is not a child of ${ancestor}`);
       if (base.VOLTYPE !== "INTERNAL" || base.IMAGE !== imgUUID) throw new VdsmError("MergeSnapshotsError", `${ancestor} is ${base.VOLTYPE} of image ${base.IMAGE}`);
       if (base.LEGALITY !== "LEGAL" || top.LEGALITY !== "LEGAL") throw new VdsmError("ImageIsNotLegalChain", imgUUID);
+      // A branch point (a snapshot being previewed): committing top into base would change what
+      // base's other children read. Merge once the branch is gone (commit or undo of the preview).
+      const others = vol.childrenOf(vols, ancestor).filter((c) => c !== successor);
+      if (others.length) throw new VdsmError("MergeSnapshotsError", `${ancestor} has other children (${others.join(",")}): the image has a branch there`);
       return {
         uuid: d.startTask("mergeSnapshots", (t) =>
           d.withImageLock(sdUUID, imgUUID, "exclusive", async () => {

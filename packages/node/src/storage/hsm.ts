@@ -294,10 +294,12 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
         const pmd = await vol.readMeta(dom, srcImg, a.srcVolUUID);
         if (pmd.LEGALITY !== "LEGAL") throw new VdsmError("createIllegalVolumeSnapshotError", a.srcVolUUID);
         if (srcImg !== a.imgUUID && pmd.VOLTYPE !== "SHARED") throw new VdsmError("VolumeNonShareable", a.srcVolUUID);
-        // A retried snapshot whose first attempt completed finds its parent INTERNAL already: it
-        // is answered by the idempotency check below, not refused here.
-        const retried = pmd.VOLTYPE === "INTERNAL" && (await vol.readMeta(dom, a.imgUUID, a.volUUID).catch(() => undefined))?.PUUID === a.srcVolUUID;
-        if (srcImg === a.imgUUID && pmd.VOLTYPE !== "LEAF" && !retried) throw new VdsmError("ImageIsNotLegalChain", `${a.srcVolUUID} is ${pmd.VOLTYPE}, not the leaf`);
+        // In its own image the parent is the leaf (a snapshot: it becomes INTERNAL) or already
+        // INTERNAL (a branch beside the current chain, as a snapshot preview needs; a retried
+        // snapshot lands here too and is answered by the idempotency check below). A template's
+        // SHARED volume never gets a child in its own image.
+        if (srcImg === a.imgUUID && pmd.VOLTYPE === "SHARED") throw new VdsmError("ImageIsNotLegalChain", `${a.srcVolUUID} is a SHARED template volume of ${srcImg}`);
+        if (srcImg === a.imgUUID && pmd.IMAGE !== a.imgUUID) throw new VdsmError("ImageIsNotLegalChain", `${a.srcVolUUID} belongs to image ${pmd.IMAGE}`);
         if (capacity < pmd.CAP) throw new VdsmError("InvalidParameter", `capacity ${capacity} < parent capacity ${pmd.CAP}`);
         parent = { img: srcImg, vol: a.srcVolUUID, md: pmd };
       } else if (a.srcImgUUID !== BLANK_UUID) {

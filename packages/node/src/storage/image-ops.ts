@@ -216,14 +216,32 @@ export async function copyJob(log: Logger, task: Task, c: CopySpec, fault: Fault
 // ---------------------------------------------------------------- moveImage (copy chain volume by volume)
 
 /**
- * Copies every volume of `img` to `dst`, keeping the chain: each layer alone (its backing
- * detached while reading), then its backing name set back to the parent's bare UUID.
+ * The volumes of an image, parents before children. An image is a tree when it has branches
+ * (a snapshot in preview: two leaves on one INTERNAL volume); every leaf's chain is walked, so
+ * a loop or a missing parent is refused, and a volume shared by two chains is listed once.
+ */
+export async function treeOf(dom: FileDomain, img: string): Promise<{ vol: string; md: VolumeMd }[]> {
+  const vols = await imageVolumes(dom, img);
+  const leaves = [...vols].filter(([, m]) => m.VOLTYPE === "LEAF").map(([v]) => v);
+  if (!leaves.length) throw new VdsmError("ImageIsNotLegalChain", `${img} has no leaf`);
+  const depth = new Map<string, { vol: string; md: VolumeMd; depth: number }>();
+  for (const leaf of leaves) {
+    const chain = (await chainOf(dom, img, leaf)).reverse(); // base first
+    for (const [i, c] of chain.entries()) depth.set(c.vol, { ...c, depth: i });
+  }
+  const stray = [...vols.keys()].filter((v) => !depth.has(v));
+  if (stray.length) throw new VdsmError("ImageIsNotLegalChain", `${img}: ${stray.join(",")} on no leaf's chain`);
+  return [...depth.values()].sort((a, b) => a.depth - b.depth || a.vol.localeCompare(b.vol));
+}
+
+/**
+ * Copies every volume of `img` to `dst`, keeping the chains: each layer alone (its backing
+ * detached while reading), then its backing name set back to the parent's bare UUID. An image
+ * with branches is copied whole (all its leaves), parents first.
  */
 export async function copyChainJob(log: Logger, task: Task, src: FileDomain, dst: FileDomain, img: string, fault: Fault): Promise<void> {
   const vols = await imageVolumes(src, img);
-  const leaves = [...vols].filter(([, m]) => m.VOLTYPE === "LEAF").map(([v]) => v);
-  if (leaves.length !== 1) throw new VdsmError("ImageIsNotLegalChain", `${img} has ${leaves.length} leaves`);
-  const chain = (await chainOf(src, img, leaves[0])).reverse(); // base first
+  const chain = await treeOf(src, img);
   for (const { vol, md } of chain) {
     if (md.LEGALITY !== "LEGAL") throw new VdsmError("ImageIsNotLegalChain", `${vol} is ${md.LEGALITY}`);
     if (md.IMAGE !== img) throw new VdsmError("MoveImageError", `${img} is based on template volume ${vol}; copy the template first`);
