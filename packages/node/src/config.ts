@@ -34,6 +34,11 @@ export interface NodeConfig {
   spmPriority: number;
   /** Whether a connected host contends for the SPM role by itself (VELA_NODE_SPM_AUTO, default on). */
   spmAutoElect: boolean;
+  /**
+   * Whether new volume files are made by a long-lived qemu-storage-daemon (VELA_NODE_STORAGE_DAEMON,
+   * default on) instead of one qemu-img process each; off mainly to compare the two.
+   */
+  storageDaemon: boolean;
 }
 
 function int(v: string | undefined, dflt: number): number {
@@ -69,5 +74,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     faults: new Set((env.VELA_TEST_FAULTS ?? "").split(",").filter(Boolean)),
     spmPriority: Math.min(100, Math.max(0, int(env.VELA_NODE_SPM_PRIORITY, 5))),
     spmAutoElect: !["0", "false", "no", "off"].includes((env.VELA_NODE_SPM_AUTO ?? "1").toLowerCase()),
+    storageDaemon: !["0", "false", "no", "off"].includes((env.VELA_NODE_STORAGE_DAEMON ?? "1").toLowerCase()),
   };
 }

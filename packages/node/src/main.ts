@@ -13,6 +13,8 @@ import { startRegistration } from "./host/register.js";
 import { createLogger } from "./log.js";
 import { startServer } from "./server.js";
 import { createStorage } from "./storage/hsm.js";
+import { useStorageDaemon } from "./storage/qemuimg.js";
+import { DaemonSupervisor } from "./storage/qsd.js";
 import { createVirt } from "./virt/index.js";
 
 async function main(): Promise<void> {
@@ -28,6 +30,10 @@ async function main(): Promise<void> {
       }
     },
   };
+  // Started now (not on first create) so a host that cannot run it says so in its start-up log.
+  const qsd = config.storageDaemon ? new DaemonSupervisor(config.runDir, log) : undefined;
+  await qsd?.get();
+  useStorageDaemon(qsd);
   const storage = await createStorage(ctx);
   const virt = await createVirt(ctx, storage.images);
   const host = createHost(ctx, [
@@ -52,6 +58,7 @@ async function main(): Promise<void> {
     await app.close();
     await virt.close();
     await storage.close();
+    qsd?.close();
     process.exit(0);
   };
   process.on("SIGINT", () => void stop("SIGINT"));

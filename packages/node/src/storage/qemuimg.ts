@@ -6,6 +6,7 @@
  */
 import type { Logger } from "../log.js";
 import { run } from "../exec.js";
+import { DaemonUnavailable, type DaemonSupervisor } from "./qsd.js";
 
 export type ImgFormat = "qcow2" | "raw";
 
@@ -15,7 +16,24 @@ export interface CreateOpts {
   preallocation?: "off" | "metadata" | "falloc" | "full";
 }
 
+/** The agent's qemu-storage-daemon, when it runs: creates go through it (see qsd.ts). */
+let daemons: DaemonSupervisor | undefined;
+
+export function useStorageDaemon(d: DaemonSupervisor | undefined): void {
+  daemons = d;
+}
+
 export async function create(log: Logger, path: string, format: ImgFormat, size: number, o: CreateOpts = {}): Promise<void> {
+  const prealloc = o.preallocation ?? "off";
+  if (prealloc === "off" || prealloc === "falloc") {
+    const daemon = await daemons?.get();
+    try {
+      if (daemon) return await daemon.create(path, format, size, { backing: o.backing, preallocation: prealloc });
+    } catch (err) {
+      if (!(err instanceof DaemonUnavailable)) throw err;
+      log.warn({ path, err: err.message }, "qemu-storage-daemon lost mid-create: retrying with qemu-img");
+    }
+  }
   const opts: string[] = [];
   if (format === "qcow2") opts.push("compat=1.1");
   if (o.preallocation && o.preallocation !== "off") opts.push(`preallocation=${o.preallocation}`);

@@ -24,6 +24,7 @@ export interface QmpEventMap {
   GUEST_PANICKED: { action: string };
   VNC_CONNECTED: { server: unknown; client: unknown };
   VNC_DISCONNECTED: { server: unknown; client: unknown };
+  JOB_STATUS_CHANGE: { id: string; status: string };
 }
 
 export interface QmpEvent {
@@ -64,6 +65,17 @@ export interface QmpBlockStatsEntry {
   qdev?: string;
   stats: QmpBlockStats;
   parent?: { "node-name"?: string; stats: QmpBlockStats };
+}
+
+/** One entry of `query-jobs` (the members Vela reads). */
+export interface QmpJobInfo {
+  id: string;
+  type: string;
+  status: string;
+  "current-progress": number;
+  "total-progress": number;
+  /** Set when a concluded job failed. */
+  error?: string;
 }
 
 /** An error answer from QEMU to a command. */
@@ -247,6 +259,27 @@ export class QmpClient {
 
   queryVnc(): Promise<QmpVncInfo> {
     return this.execute("query-vnc") as Promise<QmpVncInfo>;
+  }
+
+  /** Starts a `blockdev-create` job (image creation in qemu-storage-daemon); ends as a JOB_STATUS_CHANGE. */
+  blockdevCreate(jobId: string, options: Record<string, unknown>): Promise<void> {
+    return this.execute("blockdev-create", { "job-id": jobId, options }) as Promise<void>;
+  }
+
+  blockdevAdd(options: Record<string, unknown>): Promise<void> {
+    return this.execute("blockdev-add", options) as Promise<void>;
+  }
+
+  blockdevDel(nodeName: string): Promise<void> {
+    return this.execute("blockdev-del", { "node-name": nodeName }) as Promise<void>;
+  }
+
+  queryJobs(): Promise<QmpJobInfo[]> {
+    return this.execute("query-jobs") as Promise<QmpJobInfo[]>;
+  }
+
+  jobDismiss(id: string): Promise<void> {
+    return this.execute("job-dismiss", { id }) as Promise<void>;
   }
 
   // ---- wire ---------------------------------------------------------------------------------
