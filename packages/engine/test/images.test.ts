@@ -6,9 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { type Engine, items, type Node, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "img-token";
@@ -22,6 +23,8 @@ const dirB = tempDir("vela-img-b-");
 let sdA = "";
 let sdB = "";
 let clusterId = "";
+/** VMs a test started: their QEMU is killed at the end whatever happened (VMs outlive agents). */
+const vmIds: string[] = [];
 
 interface Disk {
   id: string;
@@ -44,8 +47,8 @@ interface Snap {
 }
 
 before(async () => {
-  eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_ENGINE_HOST_POLL_MS: "300" } });
-  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "img-host" });
+  eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_ENGINE_HOST_POLL_MS: "300", VELA_ENGINE_VM_POLL_MS: "300" } });
+  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "img-host", env: { VELA_NODE_ACCEL: "tcg" } });
   const h = await until("host up", async () => items<{ id: string; status: string }>((await eng.api("GET", "/hosts")).json, "host").find((x) => x.status === "up"), 20_000);
   const dc = items<{ id: string }>((await eng.api("GET", "/datacenters")).json, "data_center")[0] as { id: string };
   clusterId = (items<{ id: string }>((await eng.api("GET", "/clusters")).json, "cluster")[0] as { id: string }).id;
@@ -62,9 +65,47 @@ before(async () => {
 });
 
 after(async () => {
+  for (const id of vmIds) for (const pid of qemuOf(id)) process.kill(pid, "SIGKILL");
   await node?.stop();
   await eng?.stop();
 });
+
+/** QEMU processes running a VM, found by the VM id in their command line. */
+function qemuOf(vmId: string): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8");
+      if (cmd.includes("qemu-system") && cmd.includes(vmId)) pids.push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
+}
+
+function qemuCmdline(vmId: string): string {
+  const pids = qemuOf(vmId);
+  assert.equal(pids.length, 1, "one QEMU runs the VM");
+  return readFileSync(`/proc/${pids[0]}/cmdline`, "utf8");
+}
+
+async function stopVm(vmId: string): Promise<void> {
+  const r = await eng.api("POST", `/vms/${vmId}/stop`, { body: {} });
+  assert.equal(r.status, 200, r.text);
+  await until("VM down", async () => ((await eng.get<{ status: string }>(`/vms/${vmId}`)).status === "down" ? true : undefined));
+  await until("QEMU gone", async () => (qemuOf(vmId).length === 0 ? true : undefined), 10_000);
+}
+
+/** The node's on-disk checker (check.ts) on a domain directory: its list of problems. */
+async function checkDomain(domainDir: string): Promise<string[]> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const mod = (await import(pathToFileURL(resolve(here, "../../../node/dist/src/storage/check.js")).href)) as {
+    checkFileDomain(dir: string): Promise<{ problems: string[] }>;
+  };
+  return (await mod.checkFileDomain(domainDir)).problems;
+}
 
 function volPath(dir: string, sd: string, img: string, vol: string): string {
   return join(dir, sd, "images", img, vol);
@@ -248,13 +289,23 @@ describe("snapshots", () => {
     const s2disks = items<Disk>((await eng.api("GET", `/vms/${vm}/snapshots/${s2.id}/disks`)).json, "disk");
     assert.equal(s2disks[0]?.image_id, d.image_id);
 
-    // Restore s2: back to 0x22 on a new leaf; s2 itself stays.
+    // A later snapshot s3, then restore s2 (= preview + commit): back to 0x22 on a new leaf on
+    // s2's volume; what came after (L2, s3's volume L3 and s3 itself) goes; s2 stays.
+    const s3 = (await eng.post<Snap>(`/vms/${vm}/snapshots`, { description: "s3" })) as Snap;
+    await until("s3 ok", async () => ((await eng.get<Snap>(`/vms/${vm}/snapshots/${s3.id}`)).snapshot_status === "ok" ? true : undefined));
+    const L3 = volPath(dirA, sdA, d.id, (await eng.get<Disk>(`/disks/${d.id}`)).image_id);
+    qio(L3, "write -P 0x44 0 64k");
     const rs = await eng.api("POST", `/vms/${vm}/snapshots/${s2.id}/restore`, { body: { async: false } });
     assert.equal(rs.status, 200, rs.text);
-    const leaf = volPath(dirA, sdA, d.id, (await eng.get<Disk>(`/disks/${d.id}`)).image_id);
+    const leafId = (await eng.get<Disk>(`/disks/${d.id}`)).image_id;
+    const leaf = volPath(dirA, sdA, d.id, leafId);
     assert.ok(reads(leaf, 0x22));
+    assert.equal(meta(leaf).PUUID, d.image_id, "the new leaf stands on s2's volume");
     assert.equal(existsSync(L2), false);
+    assert.equal(existsSync(L3), false);
+    assert.equal((await eng.api("GET", `/vms/${vm}/snapshots/${s3.id}`)).status, 404, "the snapshot taken after the restored one is gone");
     assert.equal((await eng.get<Snap>(`/vms/${vm}/snapshots/${s2.id}`)).snapshot_status, "ok");
+    assert.deepEqual(readdirSync(join(dirA, sdA, "images", d.id)).filter((f) => f.endsWith(".meta")).sort(), [`${d.image_id}.meta`, `${leafId}.meta`].sort());
     assert.equal(items<Disk>((await eng.api("GET", "/disks")).json, "disk").find((x) => x.id === d.id)?.status, "ok");
 
     const jobs = items<Job>((await eng.api("GET", "/jobs")).json, "job");
@@ -265,49 +316,121 @@ describe("snapshots", () => {
     }
   });
 
-  test("preview a snapshot, undo it; preview again and commit", async (t) => {
+  test("preview makes a branch the VM runs on; undo drops it; preview again and commit drops the old branch and later snapshots", async () => {
     const d = await newDisk("prevdisk");
     const vm = await newVm("prev-vm", d);
-    qio(volPath(dirA, sdA, d.id, d.image_id), "write -P 0x51 0 64k");
-    const s = await eng.post<Snap>(`/vms/${vm}/snapshots`, { description: "base" });
-    await until("ok", async () => ((await eng.get<Snap>(`/vms/${vm}/snapshots/${s.id}`)).snapshot_status === "ok" ? true : undefined));
-    const cur = await eng.get<Disk>(`/disks/${d.id}`);
-    qio(volPath(dirA, sdA, d.id, cur.image_id), "write -P 0x52 0 64k");
-    const leafNow = async () => volPath(dirA, sdA, d.id, (await eng.get<Disk>(`/disks/${d.id}`)).image_id);
+    vmIds.push(vm);
+    const path = (vol: string) => volPath(dirA, sdA, d.id, vol);
+    const leafId = async () => (await eng.get<Disk>(`/disks/${d.id}`)).image_id;
+    const snapState = async () =>
+      items<Snap>((await eng.api("GET", `/vms/${vm}/snapshots`)).json, "snapshot")
+        .map((x) => `${x.description}|${x.snapshot_type}|${x.snapshot_status}`)
+        .sort();
+    const L0 = d.image_id;
+    qio(path(L0), "write -P 0x51 0 64k");
+    const s1 = await eng.post<Snap>(`/vms/${vm}/snapshots`, { description: "base" });
+    await until("s1 ok", async () => ((await eng.get<Snap>(`/vms/${vm}/snapshots/${s1.id}`)).snapshot_status === "ok" ? true : undefined));
+    const L1 = await leafId();
+    qio(path(L1), "write -P 0x52 0 64k");
+    const s2 = await eng.post<Snap>(`/vms/${vm}/snapshots`, { description: "later" });
+    await until("s2 ok", async () => ((await eng.get<Snap>(`/vms/${vm}/snapshots/${s2.id}`)).snapshot_status === "ok" ? true : undefined));
+    const L2 = await leafId();
+    qio(path(L2), "write -P 0x53 0 64k");
+    const imageDir = join(dirA, sdA, "images", d.id);
 
-    const snapsBefore = (await eng.api("GET", `/vms/${vm}/snapshots`)).text;
-    const pv = await eng.api("POST", `/vms/${vm}/previewsnapshot`, { body: { snapshot: { id: s.id }, async: false } });
-    if (pv.status === 500 && /not the leaf/.test(pv.text)) {
-      // The node does not yet create a volume on an INTERNAL parent (a branch beside the current
-      // chain), which a preview needs. The failed preview must have changed nothing.
-      assert.equal((await eng.api("GET", `/vms/${vm}/snapshots`)).text, snapsBefore);
-      const now = await eng.get<Disk>(`/disks/${d.id}`);
-      assert.equal(now.image_id, cur.image_id);
-      assert.equal(now.status, "ok");
-      assert.equal((await eng.get<{ status: string }>(`/vms/${vm}`)).status, "down");
-      assert.ok(reads(await leafNow(), 0x52));
-      t.todo("node: createVolume refuses an INTERNAL parent in the same image (preview needs a branch)");
-      return;
+    // Refusals first: each is a clear fault and changes nothing, in the records or on disk.
+    const stateBefore = await snapState();
+    const filesBefore = readdirSync(imageDir).sort();
+    const active = items<Snap>((await eng.api("GET", `/vms/${vm}/snapshots`)).json, "snapshot").find((x) => x.snapshot_type === "active") as Snap;
+    for (const [what, action, body, code] of [
+      ["an unknown snapshot", "previewsnapshot", { snapshot: { id: NOPE } }, 404],
+      ["no snapshot named", "previewsnapshot", {}, 400],
+      ["the active snapshot", "previewsnapshot", { snapshot: { id: active.id } }, 409],
+      ["memory restore", "previewsnapshot", { snapshot: { id: s1.id }, restore_memory: true }, 400],
+      ["commit with nothing in preview", "commitsnapshot", {}, 409],
+      ["undo with nothing in preview", "undosnapshot", {}, 409],
+    ] as const) {
+      const r = await eng.api("POST", `/vms/${vm}/${action}`, { body });
+      assert.equal(r.status, code, `${what}: ${r.text}`);
+      assert.ok(String(r.json?.detail ?? r.json?.reason).length > 0, `${what}: the fault says why`);
     }
+    assert.equal((await eng.api("POST", `/vms/${NOPE}/previewsnapshot`, { body: { snapshot: { id: s1.id } } })).status, 404, "an unknown VM");
+    assert.deepEqual(await snapState(), stateBefore);
+    assert.deepEqual(readdirSync(imageDir).sort(), filesBefore);
+    assert.equal(await leafId(), L2);
+
+    // Preview s1: a new leaf on s1's volume, beside the current chain.
+    const pv = await eng.api("POST", `/vms/${vm}/previewsnapshot`, { body: { snapshot: { id: s1.id }, async: false } });
     assert.equal(pv.status, 200, pv.text);
-    assert.equal((await eng.get<Snap>(`/vms/${vm}/snapshots/${s.id}`)).snapshot_status, "in_preview");
-    assert.ok(reads(await leafNow(), 0x51), "the preview shows the snapshot's data");
-    assert.ok(items<Snap>((await eng.api("GET", `/vms/${vm}/snapshots`)).json, "snapshot").some((x) => x.snapshot_type === "preview"));
-    assert.equal((await eng.api("POST", `/vms/${vm}/snapshots`, { body: { description: "during" } })).status, 409, "no snapshot during a preview");
-    assert.equal((await eng.api("POST", `/vms/${vm}/previewsnapshot`, { body: { snapshot: { id: s.id } } })).status, 409);
+    const P = await leafId();
+    assert.ok(![L0, L1, L2].includes(P), "the VM's disk is a new volume");
+    assert.deepEqual([meta(path(P)).PUUID, meta(path(P)).VOLTYPE], [L0, "LEAF"]);
+    assert.equal(meta(path(L0)).VOLTYPE, "INTERNAL");
+    assert.equal(meta(path(L2)).VOLTYPE, "LEAF", "the old leaf is kept beside the preview");
+    assert.ok(reads(path(P), 0x51), "the preview shows the snapshot's data");
+    assert.ok(reads(path(L2), 0x53), "the old leaf keeps what was written after");
+    assert.deepEqual(await snapState(), ["Active VM before the preview|preview|ok", "Active VM|active|ok", "base|regular|in_preview", "later|regular|ok"]);
+    assert.deepEqual(await checkDomain(join(dirA, sdA)), [], "the branched image passes the on-disk checker");
+    for (const [what, method, url, body] of [
+      ["a snapshot during a preview", "POST", `/vms/${vm}/snapshots`, { description: "during" }],
+      ["a second preview", "POST", `/vms/${vm}/previewsnapshot`, { snapshot: { id: s2.id } }],
+      ["a restore during a preview", "POST", `/vms/${vm}/snapshots/${s2.id}/restore`, {}],
+      ["removing a snapshot during a preview", "DELETE", `/vms/${vm}/snapshots/${s2.id}`, undefined],
+    ] as const) {
+      const r = await eng.api(method, url, body === undefined ? {} : { body });
+      assert.equal(r.status, 409, `${what}: ${r.text}`);
+    }
 
-    assert.equal((await eng.api("POST", `/vms/${vm}/undosnapshot`, { body: { async: false } })).status, 200);
-    assert.ok(reads(await leafNow(), 0x52), "undo returns to the state before the preview");
-    assert.equal((await eng.get<Snap>(`/vms/${vm}/snapshots/${s.id}`)).snapshot_status, "ok");
-    assert.equal((await eng.api("POST", `/vms/${vm}/commitsnapshot`, { body: {} })).status, 409, "nothing in preview");
+    // The VM runs on the preview leaf; commit and undo wait until it is down.
+    assert.equal((await eng.api("POST", `/vms/${vm}/start`, { body: {} })).status, 200);
+    await until("VM up", async () => ((await eng.get<{ status: string }>(`/vms/${vm}`)).status === "up" ? true : undefined), 60_000);
+    const cmd = qemuCmdline(vm);
+    assert.ok(cmd.includes(P) && !cmd.includes(L2), "QEMU opened the preview leaf, not the old one");
+    for (const a of ["commitsnapshot", "undosnapshot"]) {
+      const r = await eng.api("POST", `/vms/${vm}/${a}`, { body: {} });
+      assert.equal(r.status, 409, `${a} while running: ${r.text}`);
+      assert.match(String(r.json?.detail), /running/);
+    }
+    await stopVm(vm);
 
-    assert.equal((await eng.api("POST", `/vms/${vm}/previewsnapshot`, { body: { snapshot: { id: s.id }, async: false } })).status, 200);
-    const oldLeaf = volPath(dirA, sdA, d.id, cur.image_id);
-    assert.equal((await eng.api("POST", `/vms/${vm}/commitsnapshot`, { body: { async: false } })).status, 200);
-    assert.ok(reads(await leafNow(), 0x51));
-    assert.equal(existsSync(oldLeaf), false, "the discarded branch is deleted");
-    const types = items<Snap>((await eng.api("GET", `/vms/${vm}/snapshots`)).json, "snapshot").map((x) => x.snapshot_type);
-    assert.deepEqual(types, ["regular", "active"]);
+    // Undo: the preview leaf goes, the old leaf is the disk again.
+    const undo = await eng.api("POST", `/vms/${vm}/undosnapshot`, { body: { async: false } });
+    assert.equal(undo.status, 200, undo.text);
+    assert.equal(await leafId(), L2);
+    assert.equal(existsSync(path(P)) || existsSync(`${path(P)}.meta`), false, "the preview leaf is deleted");
+    assert.equal(meta(path(L0)).VOLTYPE, "INTERNAL");
+    assert.ok(reads(path(L2), 0x53), "undo returns to the state before the preview");
+    assert.deepEqual(await snapState(), stateBefore);
+    assert.deepEqual(readdirSync(imageDir).sort(), filesBefore);
+
+    // Preview is refused while the VM runs (oVirt: the VM must be down), and changes nothing.
+    assert.equal((await eng.api("POST", `/vms/${vm}/start`, { body: {} })).status, 200);
+    await until("VM up again", async () => ((await eng.get<{ status: string }>(`/vms/${vm}`)).status === "up" ? true : undefined), 60_000);
+    const running = await eng.api("POST", `/vms/${vm}/previewsnapshot`, { body: { snapshot: { id: s1.id } } });
+    assert.equal(running.status, 409, running.text);
+    assert.match(String(running.json?.detail), /running/);
+    assert.deepEqual(readdirSync(imageDir).sort(), filesBefore);
+    await stopVm(vm);
+    assert.deepEqual(await snapState(), stateBefore);
+
+    // Preview again, as the guest writes, and commit: the old branch (L1, L2) and the snapshot
+    // taken after the previewed one go; the preview leaf is the disk.
+    assert.equal((await eng.api("POST", `/vms/${vm}/previewsnapshot`, { body: { snapshot: { id: s1.id }, async: false } })).status, 200);
+    const P2 = await leafId();
+    qio(path(P2), "write -P 0x54 0 64k");
+    const commit = await eng.api("POST", `/vms/${vm}/commitsnapshot`, { body: { async: false } });
+    assert.equal(commit.status, 200, commit.text);
+    assert.equal(await leafId(), P2);
+    for (const v of [L1, L2]) assert.equal(existsSync(`${path(v)}.meta`), false, `${v} of the discarded branch is deleted`);
+    assert.deepEqual(readdirSync(imageDir).filter((f) => f.endsWith(".meta")).sort(), [`${L0}.meta`, `${P2}.meta`].sort());
+    assert.equal(meta(path(L0)).VOLTYPE, "INTERNAL");
+    assert.ok(reads(path(P2), 0x54) && reads(path(L0), 0x51));
+    assert.equal((await eng.api("GET", `/vms/${vm}/snapshots/${s2.id}`)).status, 404, "the later snapshot is gone");
+    assert.deepEqual(await snapState(), ["Active VM|active|ok", "base|regular|ok"]);
+    assert.deepEqual(await checkDomain(join(dirA, sdA)), []);
+    const job = items<Job>((await eng.api("GET", "/jobs")).json, "job").find((j) => j.description.startsWith("Committing Snapshot 'base'"));
+    assert.equal(job?.status, "finished");
+    assert.ok((await steps((job as Job).id)).some((x) => x.description.startsWith("Deleting volumes")));
   });
 });
 

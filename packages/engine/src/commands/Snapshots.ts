@@ -4,11 +4,12 @@
  *   the frozen volume belongs to the snapshot;
  * - delete: cold merge — the snapshot's volume takes in its child (mergeSnapshots) and the child
  *   goes; the next snapshot (or the active layer) now owns the merged volume;
- * - restore: the volumes above the snapshot's are deleted (with the snapshots they belonged to)
- *   and a new leaf is made on it;
  * - preview / commit / undo: a new leaf on the snapshot's volume beside the current chain (the
- *   old leaf kept in a `preview` snapshot, "Active VM before the preview"); commit deletes the
- *   old branch, undo the preview leaf.
+ *   image now has a branch; the old leaf is kept by a `preview` snapshot, "Active VM before the
+ *   preview", and the previewed one is `in_preview`); the VM may run on the preview; once it is
+ *   down again, commit deletes the old branch leaf first (and the snapshots taken after the
+ *   previewed one), undo deletes the preview leaf;
+ * - restore: preview + commit in one job (the new leaf first, then the old branch goes).
  * Each is a job with one step per node task. Every VM has one `active` snapshot ("Active VM").
  * Never touches a template's SHARED volume: disks whose leaf is one are refused.
  */
@@ -50,10 +51,10 @@ interface DiskCtx {
 }
 
 /** The VM must be down, with no snapshot operation or preview under way. */
-async function ensureVmQuiet(e: Engine, vm: Vm, what: string, allowPreview = false): Promise<void> {
-  if (vm.status !== "down") throw conflict(`Cannot ${what}: VM ${vm.name} is ${vm.status}; Vela takes snapshots of VMs that are down only`);
+async function ensureVmQuiet(e: Engine, vm: Vm, what: string): Promise<void> {
+  if (vm.status !== "down") throw conflict(`Cannot ${what}: VM ${vm.name} is ${vm.status === "up" ? "running" : vm.status}; Vela works on snapshots of VMs that are down only`);
   const busy = await e.db.selectFrom("snapshots").select(["description", "status"]).where("vm_id", "=", vm.id).where("status", "!=", "ok").executeTakeFirst();
-  if (busy && !(allowPreview && busy.status === "in_preview")) {
+  if (busy) {
     throw conflict(`Cannot ${what}: snapshot '${busy.description}' of VM ${vm.name} is ${busy.status === "in_preview" ? "in preview; commit or undo it first" : busy.status}`);
   }
 }
@@ -189,27 +190,30 @@ interface SnapPlan {
   disks: (DiskCtx & { vol: Image })[];
 }
 
-async function snapPlan(e: Engine, vmId: string, snapId: string, what: string, allowPreview = false): Promise<SnapPlan> {
+/** The volumes of the branch that ends in `leaf`, above `point`, leaf first; undefined when `point` is not on it. */
+async function branchAbove(e: Engine, disk: Disk, leaf: string, point: string): Promise<Image[] | undefined> {
+  const chain = await chainOf(e, { ...disk, image_id: leaf });
+  const i = chain.findIndex((c) => c.id === point);
+  return i < 0 ? undefined : chain.slice(0, i);
+}
+
+async function snapPlan(e: Engine, vmId: string, snapId: string, what: string): Promise<SnapPlan> {
   const vm = await mustById(e, "vms", vmId);
   const snap = await snapshotOf(e, vm.id, snapId);
   if (snap.type === "active") throw conflict(`Cannot ${what}: '${snap.description}' is the VM's active snapshot`);
   if (snap.type === "preview") throw conflict(`Cannot ${what}: '${snap.description}' is kept for an undo of the preview; commit or undo the preview`);
-  await ensureVmQuiet(e, vm, what, allowPreview);
+  await ensureVmQuiet(e, vm, what);
   if (snap.status !== "ok") throw conflict(`Cannot ${what}: snapshot '${snap.description}' is ${snap.status}`);
   const vols = await e.db.selectFrom("images").selectAll().where("snapshot_id", "=", snap.id).execute();
   const disks: SnapPlan["disks"] = [];
   for (const vol of vols) {
     const disk = await mustById(e, "disks", vol.disk_id);
+    if (!(await branchAbove(e, disk, disk.image_id, vol.id))) {
+      throw conflict(`Cannot ${what}: volume ${vol.id} of snapshot '${snap.description}' is not on the chain of disk ${disk.alias}`);
+    }
     disks.push({ ...(await diskCtx(e, disk, what)), vol });
   }
   return { vm, snap, disks };
-}
-
-/** The disk's volumes above `vol` (its descendants on the current chain), leaf first. */
-async function above(e: Engine, disk: Disk, vol: string): Promise<Image[]> {
-  const chain = await chainOf(e, disk);
-  const i = chain.findIndex((c) => c.id === vol);
-  return i < 0 ? [] : chain.slice(0, i);
 }
 
 /** Snapshots of the VM left without any volume (their volumes were all deleted). */
@@ -218,6 +222,51 @@ async function dropEmptySnapshots(e: Engine, vmId: string, candidates: string[])
     const left = await e.db.selectFrom("images").select("id").where("snapshot_id", "=", id).executeTakeFirst();
     if (!left) await e.db.deleteFrom("snapshots").where("id", "=", id).where("vm_id", "=", vmId).where("type", "!=", "active").execute();
   }
+}
+
+interface Branch {
+  c: DiskCtx & { vol: Image };
+  /** The disk's leaf before: it stays, beside the new leaf, until the old branch is dropped. */
+  old: string;
+}
+
+/**
+ * Phase one of preview and restore (oVirt's "try back"): on each disk a new COW leaf on the
+ * snapshot's volume, beside the current chain, which the disk now uses. The old leaf is kept by
+ * `holder` (the preview snapshot) when given. Undone if a later step fails, until the job turns
+ * `phase.destructive` (the old branch is being deleted: the new leaf is the disk from then on).
+ */
+async function branchOut(e: Engine, x: Exec, disks: SnapPlan["disks"], holder: string | null, phase: { destructive: boolean }): Promise<Branch[]> {
+  const out: Branch[] = [];
+  for (const c of disks) {
+    const old = c.disk.image_id;
+    const leaf = randomUUID();
+    await newLeaf(e, x.jobId, c, c.vol.id, leaf);
+    await e.db.insertInto("images").values({ id: leaf, disk_id: c.disk.id, parent_id: c.vol.id, snapshot_id: null, created_at: now() }).execute();
+    if (holder) await e.db.updateTable("images").set({ snapshot_id: holder }).where("id", "=", old).execute();
+    await e.db.updateTable("disks").set({ image_id: leaf }).where("id", "=", c.disk.id).execute();
+    x.revert.push(`drop the new leaf of ${c.disk.alias}`, async () => {
+      if (phase.destructive) return;
+      await dropVolumes(e, x.jobId, c, [leaf]);
+      await e.db.updateTable("disks").set({ image_id: old }).where("id", "=", c.disk.id).execute();
+      if (holder) await e.db.updateTable("images").set({ snapshot_id: null }).where("id", "=", old).execute();
+      await e.db.deleteFrom("images").where("id", "=", leaf).execute();
+    });
+    out.push({ c, old });
+  }
+  return out;
+}
+
+/**
+ * Phase two of commit and restore: the disk's old branch, from its old leaf down to (not
+ * including) `point`, the volume the new leaf stands on, is deleted leaf first; the node keeps
+ * `point` INTERNAL (it still has the new leaf). Returns the snapshots that owned those volumes.
+ */
+async function dropOldBranch(e: Engine, jobId: string, c: DiskCtx, oldLeaf: string, point: string): Promise<string[]> {
+  const gone = (await branchAbove(e, c.disk, oldLeaf, point)) ?? [];
+  await dropVolumes(e, jobId, c, gone.map((g) => g.id));
+  if (gone.length) await e.db.deleteFrom("images").where("id", "in", gone.map((g) => g.id)).execute();
+  return gone.flatMap((g) => (g.snapshot_id ? [g.snapshot_id] : []));
 }
 
 // ------------------------------------------------------------------------------------ delete (cold merge)
@@ -262,6 +311,11 @@ export const RemoveSnapshot: CommandDef<{ vmId: string; snapId: string }, SnapPl
 
 // ------------------------------------------------------------------------------------ restore
 
+/**
+ * Restore = preview + commit in one job, as oVirt's restore action is: a new leaf on the
+ * snapshot's volume first, and only then the volumes written after the snapshot go (with the
+ * snapshots that owned them). The snapshot itself stays.
+ */
 export const RestoreSnapshot: CommandDef<{ vmId: string; snapId: string }, SnapPlan, Started> = {
   name: "restore Snapshot",
   locks: (i) => [`vm:${i.vmId}`],
@@ -272,20 +326,11 @@ export const RestoreSnapshot: CommandDef<{ vmId: string; snapId: string }, SnapP
     x.revert.push("snapshot back to ok", () => e.db.updateTable("snapshots").set({ status: "ok" }).where("id", "=", snap.id).execute());
     await lockAll(e, x, vm, disks.map((d) => d.disk));
     return inBackground(e, x, "restore Snapshot", async () => {
+      const phase = { destructive: false };
+      const branches = await branchOut(e, x, disks, null, phase);
+      phase.destructive = true;
       const dropped: string[] = [];
-      for (const c of disks) {
-        const gone = await above(e, c.disk, c.vol.id);
-        // Destructive by nature: what was written after the snapshot goes first (the node makes
-        // the snapshot's volume the leaf again), then a new leaf keeps the snapshot itself intact.
-        await dropVolumes(e, x.jobId, c, gone.map((g) => g.id));
-        for (const g of gone) if (g.snapshot_id) dropped.push(g.snapshot_id);
-        if (gone.length) await e.db.deleteFrom("images").where("id", "in", gone.map((g) => g.id)).execute();
-        await e.db.updateTable("disks").set({ image_id: c.vol.id }).where("id", "=", c.disk.id).execute();
-        const leaf = randomUUID();
-        await newLeaf(e, x.jobId, c, c.vol.id, leaf);
-        await e.db.insertInto("images").values({ id: leaf, disk_id: c.disk.id, parent_id: c.vol.id, snapshot_id: null, created_at: now() }).execute();
-        await e.db.updateTable("disks").set({ image_id: leaf }).where("id", "=", c.disk.id).execute();
-      }
+      for (const b of branches) dropped.push(...(await dropOldBranch(e, x.jobId, b.c, b.old, b.c.vol.id)));
       await engineStep(e, x.jobId, "finalizing", "Removing the snapshots taken after it", async () => {
         await dropEmptySnapshots(e, vm.id, dropped);
         await e.db.updateTable("snapshots").set({ status: "ok" }).where("id", "=", snap.id).execute();
@@ -318,20 +363,7 @@ export const PreviewSnapshot: CommandDef<{ vmId: string; body: unknown }, SnapPl
     x.revert.push("snapshot back to ok", () => e.db.updateTable("snapshots").set({ status: "ok" }).where("id", "=", snap.id).execute());
     await lockAll(e, x, vm, disks.map((d) => d.disk));
     return inBackground(e, x, "preview Snapshot", async () => {
-      for (const c of disks) {
-        const old = c.disk.image_id;
-        const leaf = randomUUID();
-        await newLeaf(e, x.jobId, c, c.vol.id, leaf);
-        await e.db.insertInto("images").values({ id: leaf, disk_id: c.disk.id, parent_id: c.vol.id, snapshot_id: null, created_at: now() }).execute();
-        await e.db.updateTable("images").set({ snapshot_id: holder.id }).where("id", "=", old).execute();
-        await e.db.updateTable("disks").set({ image_id: leaf }).where("id", "=", c.disk.id).execute();
-        x.revert.push(`drop the preview leaf of ${c.disk.alias}`, async () => {
-          await dropVolumes(e, x.jobId, c, [leaf]);
-          await e.db.updateTable("disks").set({ image_id: old }).where("id", "=", c.disk.id).execute();
-          await e.db.updateTable("images").set({ snapshot_id: null }).where("id", "=", old).execute();
-          await e.db.deleteFrom("images").where("id", "=", leaf).execute();
-        });
-      }
+      await branchOut(e, x, disks, holder.id, { destructive: false });
       await engineStep(e, x.jobId, "finalizing", "Marking the snapshot in preview", async () => {
         await e.db.updateTable("snapshots").set({ status: "in_preview" }).where("id", "=", snap.id).execute();
         await unlockAll(e, vm, disks.map((d) => d.disk));
@@ -344,25 +376,30 @@ interface EndPlan {
   vm: Vm;
   snap: Snapshot;
   holder: Snapshot;
-  /** Per disk: the preview leaf (current) and the old leaf kept by the holder. */
-  disks: (DiskCtx & { old: Image })[];
+  /** Per disk: the old leaf kept by the holder, and the volume the preview leaf stands on. */
+  disks: (DiskCtx & { old: Image; point: string })[];
 }
 
 async function endPlan(e: Engine, vmId: string, what: string): Promise<EndPlan> {
   const vm = await mustById(e, "vms", vmId);
-  if (vm.status !== "down") throw conflict(`Cannot ${what}: VM ${vm.name} is ${vm.status}`);
   const snap = await e.db.selectFrom("snapshots").selectAll().where("vm_id", "=", vm.id).where("status", "=", "in_preview").executeTakeFirst();
   const holder = await e.db.selectFrom("snapshots").selectAll().where("vm_id", "=", vm.id).where("type", "=", "preview").executeTakeFirst();
   if (!snap || !holder) throw conflict(`Cannot ${what}: VM ${vm.name} has no snapshot in preview`);
+  if (vm.status !== "down") throw conflict(`Cannot ${what}: VM ${vm.name} is ${vm.status === "up" ? "running" : vm.status}; stop it first`);
   const olds = await e.db.selectFrom("images").selectAll().where("snapshot_id", "=", holder.id).execute();
   const disks: EndPlan["disks"] = [];
   for (const old of olds) {
     const disk = await mustById(e, "disks", old.disk_id);
-    disks.push({ ...(await diskCtx(e, disk, what)), old });
+    const preview = await e.db.selectFrom("images").selectAll().where("id", "=", disk.image_id).executeTakeFirst();
+    if (!preview || !(await branchAbove(e, disk, old.id, preview.parent_id))) {
+      throw conflict(`Cannot ${what}: disk ${disk.alias} is not on a preview branch of its old leaf ${old.id}`);
+    }
+    disks.push({ ...(await diskCtx(e, disk, what)), old, point: preview.parent_id });
   }
   return { vm, snap, holder, disks };
 }
 
+/** Keeps the preview: the old branch goes, and with it every snapshot taken after the previewed one. */
 export const CommitSnapshot: CommandDef<{ vmId: string }, EndPlan, Started> = {
   name: "commit Snapshot",
   locks: (i) => [`vm:${i.vmId}`],
@@ -372,16 +409,7 @@ export const CommitSnapshot: CommandDef<{ vmId: string }, EndPlan, Started> = {
     await lockAll(e, x, vm, disks.map((d) => d.disk));
     return inBackground(e, x, "commit Snapshot", async () => {
       const dropped: string[] = [holder.id];
-      for (const c of disks) {
-        // The old branch: from the old leaf down to (not including) the previewed volume.
-        const preview = await e.db.selectFrom("images").selectAll().where("id", "=", c.disk.image_id).executeTakeFirstOrThrow();
-        const branch = await chainOf(e, { ...c.disk, image_id: c.old.id });
-        const cut = branch.findIndex((b) => b.id === preview.parent_id);
-        const gone = cut < 0 ? [c.old] : branch.slice(0, cut);
-        await dropVolumes(e, x.jobId, c, gone.map((g) => g.id));
-        for (const g of gone) if (g.snapshot_id) dropped.push(g.snapshot_id);
-        if (gone.length) await e.db.deleteFrom("images").where("id", "in", gone.map((g) => g.id)).execute();
-      }
+      for (const c of disks) dropped.push(...(await dropOldBranch(e, x.jobId, c, c.old.id, c.point)));
       await engineStep(e, x.jobId, "finalizing", "Removing the snapshots of the discarded branch", async () => {
         await dropEmptySnapshots(e, vm.id, dropped);
         await e.db.deleteFrom("snapshots").where("id", "=", holder.id).execute();
