@@ -68,6 +68,15 @@ export async function chain(log: Logger, path: string): Promise<ImgInfo[]> {
   return JSON.parse(r.stdout) as ImgInfo[];
 }
 
+/**
+ * How a copy uses the host's page cache. "writeback" (file domains): through the cache, flushed
+ * before qemu-img exits, so the copy is on storage when the task reports success; NFS's
+ * close-to-open consistency makes it visible to other hosts. It is qemu-img's own default speed
+ * (its default, "unsafe", skips that flush). "none" (O_DIRECT both ways) is for shared block
+ * devices, where another host's writes never invalidate this host's cache.
+ */
+export type CopyCache = "writeback" | "none";
+
 /** Copies (and collapses, when `src` has backing files) into a new image; progress 0..100. */
 export async function convert(
   log: Logger,
@@ -75,12 +84,19 @@ export async function convert(
   srcFormat: ImgFormat,
   dst: string,
   dstFormat: ImgFormat,
-  o: { backing?: { file: string; format: ImgFormat }; preallocation?: "off" | "falloc"; onProgress?: (pct: number) => void } = {},
+  o: {
+    backing?: { file: string; format: ImgFormat };
+    preallocation?: "off" | "falloc";
+    /** Page cache for both ends; see CopyCache. */
+    cache?: CopyCache;
+    onProgress?: (pct: number) => void;
+  } = {},
 ): Promise<void> {
   const opts: string[] = [];
   if (dstFormat === "qcow2") opts.push("compat=1.1");
   if (o.preallocation === "falloc") opts.push("preallocation=falloc");
-  const argv = ["qemu-img", "convert", "-p", "-t", "none", "-T", "none", "-f", srcFormat, "-O", dstFormat];
+  const cache = o.cache ?? "writeback";
+  const argv = ["qemu-img", "convert", "-p", "-t", cache, "-T", cache, "-f", srcFormat, "-O", dstFormat];
   if (opts.length) argv.push("-o", opts.join(","));
   if (o.backing) argv.push("-B", o.backing.file, "-F", o.backing.format);
   argv.push(src, dst);
