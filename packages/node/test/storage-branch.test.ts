@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { checkFileDomain } from "../src/storage/check.js";
 import { parseVolumeMd } from "../src/storage/metadata.js";
-import { type LocalPool, type NodeProc, setupLocalPool, startNode, waitTask } from "./harness.js";
+import { type LocalPool, type NodeProc, rejoinPool, setupLocalPool, startNode, waitExit, waitTask } from "./harness.js";
 import { snapshotTree } from "./tree.js";
 
 const BLANK = "00000000-0000-0000-0000-000000000000";
@@ -232,6 +232,74 @@ describe("what stays refused", () => {
       assert.match(x.status.message, /SHARED/);
     }
     assert.deepEqual(snapshotTree(pool.domainDir), before);
+  });
+});
+
+describe("a crash while a branch is made", () => {
+  test("a node killed after the branch's data file is made is rolled back by the next SPM; the branch point stays INTERNAL", async () => {
+    const runDir = mkdtempSync(join(tmpdir(), "vela-branch-run-"));
+    const dir = mkdtempSync(join(tmpdir(), "vela-branch-crash-"));
+    const p = { dir, sd: randomUUID(), sp: randomUUID() };
+    const domainDir = join(dir, p.sd);
+    const extra: NodeProc[] = [];
+    try {
+      // The fixture base ← snap ← leaf is made by a node without faults, which stops cleanly.
+      const prep = await startNode({ runDir, env: { VELA_LOG_LEVEL: "warn" } });
+      extra.push(prep);
+      for (const [verb, ...args] of [
+        ["connectStorageServer", 4, BLANK, [{ id: randomUUID(), connection: dir }]],
+        ["createStorageDomain", 4, p.sd, "branch crash", dir, 1, 5],
+        ["createStoragePool", 0, p.sp, "branch crash pool", p.sd, [p.sd], 1, "", 1, 5, 10, 3],
+      ] as [string, ...unknown[]][]) {
+        const r = await prep.xml(verb, ...args);
+        assert.equal(r.status.code, 0, `${verb}: ${r.status.message}`);
+      }
+      await rejoinPool(prep, p, 90_000);
+      const img = randomUUID();
+      const [base, snap, leaf] = [randomUUID(), randomUUID(), randomUUID()];
+      for (const [v, parent] of [
+        [base, BLANK],
+        [snap, base],
+        [leaf, snap],
+      ]) {
+        const r = await prep.xml("createVolume", p.sd, p.sp, img, SIZE, 4, 2, "DATA", v, "", parent === BLANK ? BLANK : img, parent);
+        assert.equal((await waitTask(prep, r.uuid as string)).taskResult, "success");
+      }
+      write(volPath(img, leaf, domainDir), 0xa2);
+      await prep.stop();
+      const metaBefore = [base, snap, leaf].map((v) => readFileSync(`${volPath(img, v, domainDir)}.meta`, "utf8"));
+
+      const a = await startNode({ runDir, env: { VELA_LOG_LEVEL: "warn", VELA_TEST_FAULTS: "createVolume.afterCreate" } });
+      extra.push(a);
+      await rejoinPool(a, p, 90_000);
+      const branch = randomUUID();
+      const t = await a.xml("createVolume", p.sd, p.sp, img, SIZE, 4, 2, "DATA", branch, "", img, snap);
+      assert.equal(t.status.code, 0, t.status.message);
+      await waitExit(a, 30_000);
+      assert.ok(existsSync(volPath(img, branch, domainDir)), "the node died with the branch half made");
+
+      const b = await startNode({ runDir, env: { VELA_LOG_LEVEL: "warn" } });
+      extra.push(b);
+      await rejoinPool(b, p, 90_000);
+      const st = (await b.json("Task.getStatus", { taskID: t.uuid })) as { taskResult: string; message: string };
+      assert.equal(st.taskResult, "cleanSuccess", st.message);
+      assert.ok(!existsSync(volPath(img, branch, domainDir)) && !existsSync(`${volPath(img, branch, domainDir)}.meta`), "the half-made branch is gone");
+      assert.deepEqual(
+        [base, snap, leaf].map((v) => readFileSync(`${volPath(img, v, domainDir)}.meta`, "utf8")),
+        metaBefore,
+        "the chain's metadata is as before: snap still INTERNAL, leaf still the leaf",
+      );
+      assert.ok(reads(volPath(img, leaf, domainDir), 0xa2));
+      assert.deepEqual(await problems(domainDir), []);
+      // The retry on the new SPM makes the branch.
+      const again = await b.xml("createVolume", p.sd, p.sp, img, SIZE, 4, 2, "DATA", branch, "", img, snap);
+      assert.equal((await waitTask(b, again.uuid as string)).taskResult, "success");
+      assert.equal(meta(img, branch, domainDir).PUUID, snap);
+      assert.deepEqual(await problems(domainDir), []);
+      await b.stop();
+    } finally {
+      for (const n of extra) await n.kill("SIGKILL").catch(() => {});
+    }
   });
 });
 
