@@ -207,11 +207,15 @@ export async function createVolumeJob(
   const p = new VolumePaths(s.dom, s.img, s.vol);
   const sd = s.dom.sdUUID;
   const imgDir = dirname(p.data);
-  // One persisted push before any change covers the image dir and all three volume files; both
-  // undo steps are idempotent, so they are safe whatever point a crash interrupts.
+  // A snapshot turns its LEAF parent INTERNAL once the new leaf's data exists.
+  const snapshotOf = s.parent && s.parent.img === s.img && s.parent.md.VOLTYPE === "LEAF" ? s.parent : undefined;
+  // One persisted push before any change covers the image dir, all three volume files and the
+  // parent's type; every undo step is idempotent (the parent is LEAF until this job changes it,
+  // under the image lock), so they are safe whatever point a crash interrupts.
   await task.push(
     { name: "remove new image dir", action: "image.rmdirIfEmpty", params: [sd, s.img] },
     { name: "remove half-made volume", action: "volume.removeFiles", params: [sd, s.img, s.vol] },
+    ...(snapshotOf ? [{ name: "parent back to LEAF", action: "volume.setVolType", params: [sd, s.img, snapshotOf.vol, "LEAF"] }] : []),
   );
   guardWrite(imgDir, "mkdir image");
   try {
@@ -272,6 +276,7 @@ export async function createVolumeJob(
   // unhandled and kill the agent.
   data.catch(() => {});
   let legal: StagedWrite | undefined;
+  let internal: StagedWrite | undefined;
   try {
     try {
       await fh.chmod(0o660);
@@ -291,7 +296,11 @@ export async function createVolumeJob(
     // While qemu-img runs: write the LEGAL metadata and the finished task record aside, so
     // what follows the data file costs two renames.
     legal = await stageWrite(p.meta, formatVolumeMd({ ...md, LEGALITY: "LEGAL" }));
-    if (!s.parent || s.parent.img !== s.img || s.parent.md.VOLTYPE !== "LEAF") await task.prepareFinish?.();
+    if (snapshotOf) {
+      const parentMd = await readMeta(s.dom, s.img, snapshotOf.vol);
+      internal = await stageWrite(new VolumePaths(s.dom, s.img, snapshotOf.vol).meta, formatVolumeMd({ ...parentMd, VOLTYPE: "INTERNAL" }));
+    }
+    await task.prepareFinish?.();
   } catch (err) {
     // Never roll back while qemu-img may still be writing the data file.
     await data.catch(() => {});
@@ -303,9 +312,8 @@ export async function createVolumeJob(
     throw new VdsmError("VolumeCreationError", `${s.vol}: ${(err as Error).message}`, { cause: err });
   }
   fault("createVolume.afterCreate");
-  if (s.parent && s.parent.img === s.img && s.parent.md.VOLTYPE === "LEAF") {
-    await task.push({ name: "parent back to LEAF", action: "volume.setVolType", params: [sd, s.img, s.parent.vol, "LEAF"] });
-    await updateMeta(s.dom, s.img, s.parent.vol, { VOLTYPE: "INTERNAL" });
+  if (internal) {
+    await internal.commit();
     fault("createVolume.afterParent");
   }
   await Promise.all([chmod(p.data, 0o660), legal ? legal.commit() : writeMeta(s.dom, s.img, s.vol, { ...md, LEGALITY: "LEGAL" })]);
