@@ -1,7 +1,7 @@
 /**
  * Pool verbs that move or remove the master role, through a real node: switchMaster (master/ and
- * the pool keys move to another active domain, MASTER_VERSION goes up, the SPM takes the role
- * again there), reconstructMaster (the master domain is lost; the pool is rebuilt on a surviving
+ * the pool keys move to another active domain, MASTER_VERSION goes up, the SPM keeps its role
+ * with the lease moved to the new master), reconstructMaster (the master domain is lost; the pool is rebuilt on a surviving
  * domain), refreshStoragePool, destroyStoragePool (every domain is a plain domain again), plus
  * revertTask's refusals and copyImage's progress in getTaskInfo. Every domain ends checked clean.
  */
@@ -105,9 +105,17 @@ test("revertTask refuses unknown and finished tasks", async () => {
   assert.equal((await node.xml("revertTask", done)).status.code, 410);
 });
 
-test("switchMaster moves master/ and the pool keys to another active domain; the SPM takes the role there", async () => {
+/** The owner in a safelease record (offset 0 of dom_md/leases), or null when free. */
+function leaseOwner(i: number): string | null {
+  const tag = readFileSync(join(ddir(i), "dom_md/leases")).subarray(0, 32).toString("latin1");
+  return tag.startsWith("------FREE------") ? null : tag.slice(0, 16).replace(/-+$/, "");
+}
+
+test("switchMaster moves master/, the pool keys and the SPM lease to another active domain; the SPM keeps its role", async () => {
   await createVolume(0);
   const before0 = mdOf(0);
+  const owner = leaseOwner(0);
+  assert.match(owner ?? "", /^h1\./, "the SPM holds the old master's lease");
   const bad = await node.xml("switchMaster", sp, doms[0].sd, doms[1].sd, 1);
   assert.equal(bad.status.code, 324, "the master version must go up");
   await task(node.xml("switchMaster", sp, doms[0].sd, doms[1].sd, 2), "switchMaster");
@@ -123,9 +131,24 @@ test("switchMaster moves master/ and the pool keys to another active domain; the
   const info = (await ok(node.xml("getStoragePoolInfo", sp), "getStoragePoolInfo")).info as Record<string, unknown>;
   assert.equal(info.master_uuid, doms[1].sd);
   assert.equal(info.master_ver, 2);
-  // The role ended with the old master's lease; it is taken again on the new one, LVER going on.
+  // The role moved with the lease (as VDSM does): no spmStart, same LVER, the old lease freed.
+  assert.equal(leaseOwner(1), owner, "the SPM holds the new master's lease");
+  assert.equal(leaseOwner(0), null, "the old master's lease is free");
+  assert.deepEqual([m1.POOL_SPM_ID, m1.POOL_SPM_LVER], ["1", before0.POOL_SPM_LVER]);
+  const st = (await ok(node.xml("getSpmStatus", sp), "getSpmStatus")).spm_st as { spmStatus: string; spmLver: number; spmId: number };
+  assert.deepEqual([st.spmStatus, Number(st.spmLver), Number(st.spmId)], ["SPM", Number(before0.POOL_SPM_LVER), 1]);
+  assert.equal(info.lver, Number(before0.POOL_SPM_LVER));
+  // The pool's services followed: the mailbox on the new master answers, the SPM side runs there.
+  const hs = (await ok(node.xml("getPoolHostsStatus", sp), "getPoolHostsStatus")).hostsStatus as { role: string; mailbox: { spmMonitor: boolean } };
+  assert.deepEqual([hs.role, hs.mailbox.spmMonitor], ["SPM", true]);
+  const ping = await ok(node.xml("sendMailboxRequest", sp, "ping", BLANK, BLANK, 0, 20_000), "mailbox ping through the new master");
+  assert.ok(ping.mailboxReply, "a reply");
+  assert.ok(readFileSync(join(ddir(1), "dom_md/inbox")).some((b) => b !== 0), "the new master's inbox is in use");
+  // Writes go on at once, fenced against the new master's metadata; an spmStart is a no-op.
+  await createVolume(0);
+  await createVolume(1);
   await becomeSpm();
-  assert.equal(Number(mdOf(1).POOL_SPM_LVER), Number(before0.POOL_SPM_LVER) + 1);
+  assert.equal(mdOf(1).POOL_SPM_LVER, before0.POOL_SPM_LVER);
   await createVolume(0);
   await createVolume(1);
   for (const i of [0, 1, 2]) await assertClean(i);

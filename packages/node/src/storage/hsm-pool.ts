@@ -19,6 +19,7 @@ import type { ClusterLock } from "./lease/index.js";
 import { type ConnectedPool, checkLeaseTimes, type Pools, writeMaster } from "./pool.js";
 import { leaseParamsOf, SPM_LEASE_OFFSET } from "./spm.js";
 import type { TaskManager } from "./task/manager.js";
+import { TaskStore } from "./task/store.js";
 import type { Task } from "./task/task.js";
 
 /** Keys only the master domain carries. */
@@ -90,6 +91,7 @@ export function poolHandlers(d: PoolVerbDeps): PartialHandlers {
       if (busy.length) throw new VdsmError("TaskInProgress", `tasks still running: ${busy.map((t) => t.id).join(",")}`);
       // Not persisted: its tasks directory is what moves. A crash before the old master is
       // demoted leaves two masters, and connect/reconstruct pick the higher MASTER_VERSION.
+      // The SPM keeps its role (and LVER): the lease moves with the master (Spm.moveMaster).
       const id = d.startTask(
         "switchMaster",
         async () => {
@@ -97,18 +99,32 @@ export function poolHandlers(d: PoolVerbDeps): PartialHandlers {
           await rm(nu.masterDir(), { recursive: true, force: true });
           await cp(old.masterDir(), nu.masterDir(), { recursive: true, errorOnExist: false });
           await d.lock.init(nu.leasesPath(), SPM_LEASE_OFFSET);
-          const carried: Record<string, string> = { ROLE: "Master", MASTER_VERSION: String(masterVersion), POOL_SPM_ID: "-1" };
-          for (const k of ["POOL_DESCRIPTION", "POOL_DOMAINS", "POOL_SPM_LVER", "LOCKPOLICY", "LOCKRENEWALINTERVALSEC", "LEASETIMESEC", "IOOPTIMEOUTSEC", "LEASERETRIES"]) {
+          const carried: Record<string, string> = { ROLE: "Master", MASTER_VERSION: String(masterVersion), POOL_SPM_ID: String(p.hostID), POOL_SPM_LVER: String(p.spm.lver) };
+          for (const k of ["POOL_DESCRIPTION", "POOL_DOMAINS", "LOCKPOLICY", "LOCKRENEWALINTERVALSEC", "LEASETIMESEC", "IOOPTIMEOUTSEC", "LEASERETRIES"]) {
             if (omd[k] !== undefined) carried[k] = omd[k];
           }
-          await nu.update(carried);
-          d.ctx.fault("switchMaster.afterNewMaster");
-          await old.update(demotion(true, spUUID));
-          await rm(old.masterDir(), { recursive: true, force: true });
-          // The SPM lease lived on the old master: the role ends here; spmStart takes it on the new one.
-          await p.spm.handOver();
-          await reconnect(p, newMasterUUID, masterVersion);
-          log.info({ spUUID, from: oldMasterUUID, to: newMasterUUID, masterVersion }, "master domain switched");
+          try {
+            await p.spm.moveMaster(nu, {
+              seal: async () => {
+                await nu.update(carried);
+                d.ctx.fault("switchMaster.afterNewMaster");
+              },
+              retire: async () => {
+                await old.update(demotion(true, spUUID));
+                await rm(old.masterDir(), { recursive: true, force: true });
+              },
+              rejoin: async () => {
+                await d.pools.remaster(p, newMasterUUID, masterVersion);
+                // New task records go to the new master's tasks directory.
+                d.tasks.sink = new TaskStore(join(nu.masterDir(), "tasks"));
+              },
+            });
+          } catch (err) {
+            // Nothing sealed yet: the copy on the new domain is not a master, remove it.
+            if ((await nu.metadata({ fresh: true })).ROLE !== "Master") await rm(nu.masterDir(), { recursive: true, force: true }).catch(() => {});
+            throw err;
+          }
+          log.info({ spUUID, from: oldMasterUUID, to: newMasterUUID, masterVersion, lver: p.spm.lver }, "master domain switched; still SPM");
         },
         false,
       );

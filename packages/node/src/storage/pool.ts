@@ -137,13 +137,9 @@ export class Pools {
     if (Number(md.MASTER_VERSION) !== masterVersion) {
       throw new VdsmError("StoragePoolWrongMaster", `${msdUUID} has master version ${md.MASTER_VERSION}, expected ${masterVersion}`);
     }
-    const pool: ConnectedPool = {
-      spUUID,
-      hostID,
-      masterSdUUID: msdUUID,
-      masterVersion,
-      spm: new Spm(this.ctx, this.lock, spUUID, hostID, () => this.domains.get(msdUUID), this.tasks),
-    };
+    const pool = { spUUID, hostID, masterSdUUID: msdUUID, masterVersion } as ConnectedPool;
+    // The role follows the master when switchMaster moves it (remaster below).
+    pool.spm = new Spm(this.ctx, this.lock, spUUID, hostID, () => this.domains.get(pool.masterSdUUID), this.tasks);
     await this.buildLinks(pool);
     this.connected.set(spUUID, pool);
     try {
@@ -170,6 +166,24 @@ export class Pools {
     want.set("mastersd", msd.dir);
     for (const name of await readdir(dir)) if (!want.has(name)) await unlink(join(dir, name)).catch(() => {});
     for (const [name, target] of want) await relink(join(dir, name), target);
+  }
+
+  /**
+   * The connected pool now lives on `msdUUID` (switchMaster by this host, which stays SPM):
+   * links rebuilt and the cluster services (host ids, mailbox, election) restarted on the new
+   * master, keeping the same Spm.
+   */
+  async remaster(p: ConnectedPool, msdUUID: string, masterVersion: number): Promise<void> {
+    const md = await (await this.domains.get(msdUUID)).metadata({ fresh: true });
+    if (md.ROLE !== "Master" || !poolsOf(md).includes(p.spUUID) || Number(md.MASTER_VERSION) !== masterVersion) {
+      throw new VdsmError("StoragePoolWrongMaster", `${msdUUID} is not master version ${masterVersion} of ${p.spUUID}`);
+    }
+    p.masterSdUUID = msdUUID;
+    p.masterVersion = masterVersion;
+    await this.buildLinks(p);
+    await this.hooks?.disconnecting(p);
+    await this.hooks?.connected(p);
+    this.ctx.log.info({ spUUID: p.spUUID, msdUUID, masterVersion }, "pool re-pointed to its new master");
   }
 
   async disconnect(spUUID: string, hostID: number): Promise<void> {

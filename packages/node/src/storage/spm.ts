@@ -330,4 +330,42 @@ export class Spm {
     }
     this.ctx.log.info({ spUUID: this.spUUID }, "SPM stopped");
   }
+
+  /**
+   * switchMaster without losing the role (VDSM takes the cluster lock on the new master, then
+   * frees the old one): the lease on `nu` is taken while the old one is still held; `seal` makes
+   * `nu` the master, with this host's POOL_SPM_ID/LVER (its writes are checked against the old
+   * master); from then on the guard and audit follow `nu`; `retire` demotes the old master, whose
+   * lease is then released; `rejoin` re-points the pool's services, and the role is announced
+   * again ("started") for them. If the role or the new lease is lost on the way, it fences as
+   * usual. Added for switchMaster (hsm-pool.ts).
+   */
+  async moveMaster(nu: FileDomain, steps: { seal(): Promise<void>; retire(): Promise<void>; rejoin(): Promise<void> }): Promise<void> {
+    this.assertSpm();
+    const params = { ...this.params!, path: nu.leasesPath() };
+    const lease = await this.lock.acquire(params, this.owner);
+    try {
+      this.assertSpm();
+      await steps.seal();
+    } catch (err) {
+      await lease.release().catch(() => {});
+      throw err;
+    }
+    const old = this.lease;
+    this.lease = lease;
+    this.params = params;
+    this.masterMdPath = nu.mdPath;
+    this.mdSeen = undefined;
+    this.audit?.close();
+    this.audit = new AuditLog(nu.masterDir(), dirname(nu.dir), this.hostID);
+    lease.onLost((reason) => this.fence(reason));
+    try {
+      await steps.retire();
+    } finally {
+      await old?.release().catch((err) => this.ctx.log.warn({ err: String(err) }, "releasing the old master's SPM lease failed"));
+    }
+    await steps.rejoin();
+    if (this.role === "SPM") this.emit("started", this.lver);
+    this.ctx.log.info({ spUUID: this.spUUID, master: nu.sdUUID, lver: this.lver }, "SPM role moved to the new master");
+  }
 }
