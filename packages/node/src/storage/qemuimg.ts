@@ -25,10 +25,11 @@ export function useStorageDaemon(d: DaemonSupervisor | undefined): void {
 
 export async function create(log: Logger, path: string, format: ImgFormat, size: number, o: CreateOpts = {}): Promise<void> {
   const prealloc = o.preallocation ?? "off";
-  if (prealloc === "off" || prealloc === "falloc") {
+  // Raw files are rare here (preallocated raw is an fallocate of the whole size): qemu-img.
+  if (format === "qcow2" && (prealloc === "off" || prealloc === "falloc")) {
     const daemon = await daemons?.get();
     try {
-      if (daemon) return await daemon.create(path, format, size, { backing: o.backing, preallocation: prealloc });
+      if (daemon) return await daemon.createQcow2(path, size, { backing: o.backing, preallocation: prealloc });
     } catch (err) {
       if (!(err instanceof DaemonUnavailable)) throw err;
       log.warn({ path, err: err.message }, "qemu-storage-daemon lost mid-create: retrying with qemu-img");

@@ -10,7 +10,7 @@
  * along. When the daemon is missing or dies, callers fall back to spawning qemu-img.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { rm } from "node:fs/promises";
+import { open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../log.js";
 import { QmpClient, type QmpEvent } from "../virt/qmp.js";
@@ -19,10 +19,8 @@ const DAEMON = "qemu-storage-daemon";
 /** util-linux's setpriv sets PR_SET_PDEATHSIG for the daemon before it execs. */
 const SETPRIV = "setpriv";
 
-export type CreateFormat = "qcow2" | "raw";
-
 export interface DaemonCreateOpts {
-  backing?: { file: string; format: CreateFormat };
+  backing?: { file: string; format: "qcow2" | "raw" };
   preallocation?: "off" | "falloc";
 }
 
@@ -35,7 +33,9 @@ export class DaemonUnavailable extends Error {
 }
 
 interface JobWaiter {
-  resolve(): void;
+  /** Set when the job passed through "aborting" (it failed or was cancelled). */
+  failed: boolean;
+  resolve(failed: boolean): void;
   reject(e: Error): void;
 }
 
@@ -78,27 +78,28 @@ export class StorageDaemon {
   }
 
   /**
-   * Creates `path` as a new image of `size` bytes: the file (blockdev-create on the file driver,
-   * which truncates what is there), then, for qcow2, the format on top of it through a
-   * short-lived node. Same header and layout as `qemu-img create -f qcow2 -o compat=1.1`.
+   * Creates `path` as a new, empty qcow2 image of `size` bytes, with the header and layout of
+   * `qemu-img create -f qcow2 -o compat=1.1`. The agent creates (truncates) the file itself and
+   * hands it over as `/proc/<agent pid>/fd/<n>`: QEMU's monitor reads its socket one byte per
+   * poll, so every byte of a command costs a few system calls, and a domain path is long.
    */
-  async create(path: string, format: CreateFormat, size: number, o: DaemonCreateOpts = {}): Promise<void> {
+  async createQcow2(path: string, size: number, o: DaemonCreateOpts = {}): Promise<void> {
     if (!this.alive) throw new DaemonUnavailable("not running");
-    const n = ++this.seq;
-    const prealloc = o.preallocation ?? "off";
-    if (format === "raw") {
-      await this.job(`vela-raw-${n}`, { driver: "file", filename: path, size, preallocation: prealloc });
-      return;
-    }
-    await this.job(`vela-file-${n}`, { driver: "file", filename: path, size: 0 });
-    const node = `vela-new-${n}`;
-    await this.call(() => this.qmp.blockdevAdd({ driver: "file", filename: path, "node-name": node }));
+    const fh = await open(path, "w", 0o660);
     try {
-      const qcow2: Record<string, unknown> = { driver: "qcow2", file: node, size, version: "v3", preallocation: prealloc };
-      if (o.backing) Object.assign(qcow2, { "backing-file": o.backing.file, "backing-fmt": o.backing.format });
-      await this.job(`vela-qcow2-${n}`, qcow2);
+      const n = ++this.seq;
+      const node = `n${n}`;
+      await this.call(() => this.qmp.blockdevAdd({ driver: "file", filename: `/proc/${process.pid}/fd/${fh.fd}`, "node-name": node }));
+      try {
+        const qcow2: Record<string, unknown> = { driver: "qcow2", file: node, size, version: "v3" };
+        if (o.preallocation && o.preallocation !== "off") qcow2.preallocation = o.preallocation;
+        if (o.backing) Object.assign(qcow2, { "backing-file": o.backing.file, "backing-fmt": o.backing.format });
+        await this.job(`j${n}`, qcow2);
+      } finally {
+        await this.call(() => this.qmp.blockdevDel(node)).catch((err: Error) => this.log.warn({ node, err: err.message }, "blockdev-del failed"));
+      }
     } finally {
-      await this.call(() => this.qmp.blockdevDel(node)).catch((err: Error) => this.log.warn({ node, err: err.message }, "blockdev-del failed"));
+      await fh.close();
     }
   }
 
@@ -111,7 +112,7 @@ export class StorageDaemon {
   /** Runs one blockdev-create job to its end and dismisses it; rejects with the job's error. */
   private async job(id: string, options: Record<string, unknown>): Promise<void> {
     // Registered before the command: the job may conclude before its answer arrives.
-    const done = new Promise<void>((resolve, reject) => this.jobs.set(id, { resolve, reject }));
+    const done = new Promise<boolean>((resolve, reject) => this.jobs.set(id, { failed: false, resolve, reject }));
     done.catch(() => {});
     try {
       await this.call(() => this.qmp.blockdevCreate(id, options));
@@ -119,17 +120,21 @@ export class StorageDaemon {
       this.jobs.delete(id);
       throw err;
     }
-    await done;
-    const info = (await this.call(() => this.qmp.queryJobs())).find((j) => j.id === id);
+    const failed = await done;
+    // Only a failed job (it passed through "aborting") is asked for its error.
+    const error = failed ? ((await this.call(() => this.qmp.queryJobs())).find((j) => j.id === id)?.error ?? "failed") : undefined;
     await this.call(() => this.qmp.jobDismiss(id));
-    if (info?.error) throw new Error(`${String(options.driver)} create: ${info.error}`);
+    if (error) throw new Error(`${String(options.driver)} create: ${error}`);
   }
 
   private onEvent(ev: QmpEvent): void {
     if (ev.event !== "JOB_STATUS_CHANGE") return;
     const data = ev.data as { id?: string; status?: string };
-    if (data.status !== "concluded" || !data.id) return;
-    this.jobs.get(data.id)?.resolve();
+    const w = data.id ? this.jobs.get(data.id) : undefined;
+    if (!w || !data.id) return;
+    if (data.status === "aborting") w.failed = true;
+    if (data.status !== "concluded") return;
+    w.resolve(w.failed);
     this.jobs.delete(data.id);
   }
 
