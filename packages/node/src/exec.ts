@@ -25,6 +25,10 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** Called with each chunk of stdout (progress parsing). */
   onStdout?: (chunk: string) => void;
+  /** Called with each chunk of stderr (a tool's phase, e.g. safelease -d). */
+  onStderr?: (chunk: string) => void;
+  /** Kills the command (SIGKILL) when aborted; the promise then rejects with a CommandError. */
+  signal?: AbortSignal;
 }
 
 export interface RunResult {
@@ -46,14 +50,19 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
     });
     child.stderr.setEncoding("utf8").on("data", (d: string) => {
       stderr += d;
+      opts.onStderr?.(d);
     });
     const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 120_000);
+    const abort = () => child.kill("SIGKILL");
+    if (opts.signal?.aborted) abort();
+    else opts.signal?.addEventListener("abort", abort, { once: true });
     child.on("error", (err) => {
       clearTimeout(timer);
       reject(new CommandError(argv, null, String(err), null));
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", abort);
       opts.log?.debug({ argv, code, signal, ms: Date.now() - started }, "command");
       if (code === 0) resolvePromise({ stdout, stderr });
       else reject(new CommandError(argv, code, stderr, signal));
