@@ -62,12 +62,17 @@ export function poolHandlers(d: PoolVerbDeps): PartialHandlers {
         await d.pools.connect(spUUID, p.hostID, msdUUID, masterVersion);
         return {};
       }
-      if (p.spm.role !== "Free") throw new VdsmError("IsSpm", `${spUUID}: the SPM moves the master with switchMaster`);
+      if (p.spm.role === "SPM") throw new VdsmError("IsSpm", `${spUUID}: the SPM moves the master with switchMaster`);
       const dom = await d.domains.get(msdUUID);
       const md = await dom.metadata({ fresh: true });
       if (md.ROLE !== "Master" || !poolsOf(md).includes(spUUID) || Number(md.MASTER_VERSION) !== masterVersion) {
         throw new VdsmError("StoragePoolWrongMaster", `${msdUUID} is not master version ${masterVersion} of ${spUUID}`);
       }
+      // Self-election may be trying the old master's free lease right now (after a switchMaster
+      // by the SPM): that attempt fails on a demoted domain. Let it end; nothing is awaited
+      // between its end and the disconnect, so no new attempt starts in between.
+      if (p.spm.role === "Contend") await p.spm.contend().catch(() => {});
+      if (p.spm.role !== "Free") throw new VdsmError("IsSpm", `${spUUID}: the SPM moves the master with switchMaster`);
       await reconnect(p, msdUUID, masterVersion);
       return {};
     },

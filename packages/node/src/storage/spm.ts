@@ -243,6 +243,9 @@ export class Spm {
       this.params = params;
       // Fresh read: the previous SPM may have written until it lost the lease.
       const md = await master.metadata({ fresh: true });
+      // A host still connected through a domain that switchMaster demoted finds its lease free:
+      // that domain is no master any more, and an SPM there would be a second one.
+      if (md.ROLE !== "Master") throw new VdsmError("StoragePoolWrongMaster", `${master.sdUUID} is no longer the master of ${this.spUUID}: refresh the pool`);
       const old = /^-?[0-9]+$/.test(md.POOL_SPM_LVER ?? "") ? Number(md.POOL_SPM_LVER) : -1;
       const lver = Math.max(old, -1) + 1;
       this.masterMdPath = master.mdPath;
