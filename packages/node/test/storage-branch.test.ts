@@ -236,7 +236,7 @@ describe("what stays refused", () => {
 });
 
 describe("a crash while a branch is made", () => {
-  test("a node killed after the branch's data file is made is rolled back by the next SPM; the branch point stays INTERNAL", async () => {
+  test("a node killed while making a branch is rolled back, one killed while deleting the old branch is rolled forward; the branch point stays INTERNAL", async () => {
     const runDir = mkdtempSync(join(tmpdir(), "vela-branch-run-"));
     const dir = mkdtempSync(join(tmpdir(), "vela-branch-crash-"));
     const p = { dir, sd: randomUUID(), sp: randomUUID() };
@@ -296,7 +296,28 @@ describe("a crash while a branch is made", () => {
       assert.equal((await waitTask(b, again.uuid as string)).taskResult, "success");
       assert.equal(meta(img, branch, domainDir).PUUID, snap);
       assert.deepEqual(await problems(domainDir), []);
+      write(volPath(img, branch, domainDir), 0xa5);
       await b.stop();
+
+      // Commit of the preview: the old leaf is deleted; the node dies once it is ILLEGAL.
+      const c = await startNode({ runDir, env: { VELA_LOG_LEVEL: "warn", VELA_TEST_FAULTS: "deleteVolume.afterIllegal" } });
+      extra.push(c);
+      await rejoinPool(c, p, 90_000);
+      const del = await c.xml("deleteVolume", p.sd, p.sp, img, [leaf]);
+      assert.equal(del.status.code, 0, del.status.message);
+      await waitExit(c, 30_000);
+      assert.equal(meta(img, leaf, domainDir).LEGALITY, "ILLEGAL", "the node died with the old leaf ILLEGAL");
+
+      const e = await startNode({ runDir, env: { VELA_LOG_LEVEL: "warn" } });
+      extra.push(e);
+      await rejoinPool(e, p, 90_000);
+      const dst = (await e.json("Task.getStatus", { taskID: del.uuid })) as { taskState: string; message: string };
+      assert.equal(dst.taskState, "finished", dst.message);
+      assert.ok(!existsSync(`${volPath(img, leaf, domainDir)}.meta`) && !existsSync(volPath(img, leaf, domainDir)), "the delete was finished");
+      assert.equal(meta(img, snap, domainDir).VOLTYPE, "INTERNAL", "still the parent of the branch");
+      assert.ok(reads(volPath(img, branch, domainDir), 0xa5));
+      assert.deepEqual(await problems(domainDir), []);
+      await e.stop();
     } finally {
       for (const n of extra) await n.kill("SIGKILL").catch(() => {});
     }

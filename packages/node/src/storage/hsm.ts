@@ -364,6 +364,9 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
             if (md.PUUID !== BLANK_UUID && md.IMAGE === imgUUID) {
               await t.push({ name: "parent is the leaf again", action: "volume.leafIfChildless", params: [sdUUID, imgUUID, md.PUUID] });
             }
+            // Roll-forward like deleteImage: once started, an interrupted delete is finished by
+            // the next SPM (files first, then the parent step above), never left ILLEGAL.
+            await t.push({ name: "finish removing the volume", action: "volume.removeFiles", params: [sdUUID, imgUUID, v] });
             // A template volume linked into this image only loses this image's names.
             if (md.IMAGE === imgUUID) await vol.writeMeta(dom, imgUUID, v, { ...md, LEGALITY: "ILLEGAL" });
             ctx.fault("deleteVolume.afterIllegal");
