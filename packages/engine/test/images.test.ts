@@ -413,9 +413,11 @@ describe("snapshots", () => {
     await stopVm(vm);
     assert.deepEqual(await snapState(), stateBefore);
 
-    // Preview again, as the guest writes, and commit: the old branch (L1, L2) and the snapshot
-    // taken after the previewed one go; the preview leaf is the disk.
-    assert.equal((await eng.api("POST", `/vms/${vm}/previewsnapshot`, { body: { snapshot: { id: s1.id }, async: false } })).status, 200);
+    // Preview again (in XML, as the SDKs send it), as the guest writes, and commit: the old
+    // branch (L1, L2) and the snapshot taken after the previewed one go; the preview leaf is the disk.
+    const pvx = await eng.api("POST", `/vms/${vm}/previewsnapshot`, { body: `<action><snapshot id="${s1.id}"/><async>false</async></action>`, accept: "xml" });
+    assert.equal(pvx.status, 200, pvx.text);
+    assert.match(pvx.text, /<status>complete<\/status>/);
     const P2 = await leafId();
     qio(path(P2), "write -P 0x54 0 64k");
     const commit = await eng.api("POST", `/vms/${vm}/commitsnapshot`, { body: { async: false } });
