@@ -4,11 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { decide, type ElectionInput, LeaseWatch, rankOf } from "../src/storage/election.js";
+import { decide, type ElectionInput, LeaseWatch, rankOf, takeoverMs } from "../src/storage/election.js";
 import { decodeRecord, encodeRecord, type HostRecord, type HostView, ID_RECORD_SIZE } from "../src/storage/hostid.js";
 import { hostOfOwner, ownerOf } from "../src/storage/spm.js";
 
-const t = { renewMs: 2000, opMaxMs: 1000, backoffMs: 4000 };
+const t = { leaseMs: 10_000, renewMs: 2000, opMaxMs: 1000, backoffMs: 4000 };
 const host = (hostID: number, extra: Partial<HostView> = {}): HostView => ({
   hostID,
   uuid: `u${hostID}`,
@@ -34,35 +34,53 @@ const input = (over: Partial<ElectionInput> = {}): ElectionInput => ({
 });
 
 describe("decide", () => {
-  test("a live lease holder is left alone", () => {
-    assert.equal(decide(input({ lease: { owner: "h1.aaaa", stampUs: 1, unchangedMs: 1000 } })).action, "wait");
+  const me3 = { hostID: 3, priority: 5, autoElect: true, role: "Free" as const };
+  test("the first host in line behind a live holder keeps a standby acquire; the next ones wait", () => {
+    const live = { owner: "h1.aaaa", stampUs: 1, unchangedMs: 1000 };
+    // Host 1 (the holder, still live in dom_md/ids) does not count in the ranking.
+    const hosts = [host(1, { state: "spm" }), host(2), host(3)];
+    assert.equal(decide(input({ lease: live, hosts })).action, "standby");
+    assert.equal(decide(input({ lease: live, hosts, me: me3 })).action, "wait");
   });
-  test("a dead holder's lease is contended at once by the first-ranked host", () => {
-    assert.equal(decide(input()).action, "contend");
+  test("a dead holder's lease: the standby host keeps at it; the next rank steps in only after the standby could have won", () => {
+    assert.equal(decide(input()).action, "standby");
+    assert.equal(takeoverMs(t), 18_000, "lease + 8 × op_max");
+    const dead = (unchangedMs: number) => ({ owner: "h1.aaaa", stampUs: 1, unchangedMs });
+    assert.match(decide(input({ me: me3, lease: dead(18_000 + 3999) })).reason, /stepping in after 22000 ms/);
+    assert.equal(decide(input({ me: me3, lease: dead(18_000 + 4000) })).action, "contend");
+    // ... unless some host is contending already.
+    const hosts = [host(1, { live: false }), host(2, { state: "contend" }), host(3)];
+    assert.match(decide(input({ me: me3, hosts, lease: dead(60_000) })).reason, /host 2 is contending/);
   });
-  test("a lower-ranked host backs off one step per host above it", () => {
-    const me = { hostID: 3, priority: 5, autoElect: true, role: "Free" as const };
-    assert.equal(decide(input({ me })).action, "wait");
-    assert.equal(decide(input({ me, now: 100_000 + 4000 })).action, "contend");
+  test("the holder's host and hosts that say they are SPM are not ranked", () => {
+    const hosts = [host(1, { priority: 9 }), host(2), host(3, { state: "spm", priority: 9 })];
+    assert.equal(rankOf({ hostID: 2, priority: 5, autoElect: true, role: "Free" }, hosts), 1, "host 3 says SPM: only host 1 counts");
+    assert.equal(rankOf({ hostID: 2, priority: 5, autoElect: true, role: "Free" }, [host(1, { priority: 9 }), host(2)], new Set([1])), 0);
+    // A restarted agent may be first in line behind its own previous incarnation's lease.
+    assert.equal(decide(input({ me: { hostID: 1, priority: 5, autoElect: true, role: "Free" }, hosts: [host(1), host(2), host(3)] })).action, "standby");
   });
   test("priority beats host id; priority 0 and auto-election off never contend", () => {
     const hosts = [host(1, { live: false }), host(2), host(3, { priority: 9 })];
     assert.equal(rankOf({ hostID: 2, priority: 5, autoElect: true, role: "Free" }, hosts), 1);
     assert.equal(rankOf({ hostID: 3, priority: 9, autoElect: true, role: "Free" }, hosts), 0);
+    const lease = { owner: "h1.aaaa", stampUs: 1, unchangedMs: 1000 };
+    assert.equal(decide(input({ hosts, lease })).action, "wait");
+    assert.equal(decide(input({ hosts, lease, me: { hostID: 3, priority: 9, autoElect: true, role: "Free" } })).action, "standby");
     assert.equal(decide(input({ me: { hostID: 2, priority: 0, autoElect: true, role: "Free" } })).action, "wait");
     assert.equal(decide(input({ me: { hostID: 2, priority: 5, autoElect: false, role: "Free" } })).action, "wait");
   });
-  test("a live contender is waited for; a dead one is not", () => {
-    assert.match(decide(input({ hosts: [host(2), host(3, { state: "contend" })] })).reason, /host 3 is contending/);
-    assert.equal(decide(input({ hosts: [host(2), host(3, { state: "contend", live: false })] })).action, "contend");
-  });
-  test("a free lease gets one back-off of grace; an explicit spmStop holds the host off", () => {
+  test("a free lease gets one back-off of grace, one more per rank; a live contender is waited for, a dead one is not", () => {
     const free = { owner: null, stampUs: 0, unchangedMs: 0 };
     assert.equal(decide(input({ lease: free })).action, "wait");
     assert.equal(decide(input({ lease: free, now: 104_000 })).action, "contend");
-    assert.match(decide(input({ holdUntil: 200_000 })).reason, /hold-off/);
+    assert.equal(decide(input({ lease: free, now: 104_000, me: me3 })).action, "wait");
+    assert.equal(decide(input({ lease: free, now: 108_000, me: me3 })).action, "contend");
+    const at = 200_000;
+    assert.match(decide(input({ lease: free, now: at, hosts: [host(2), host(3, { state: "contend" })] })).reason, /host 3 is contending/);
+    assert.equal(decide(input({ lease: free, now: at, hosts: [host(2), host(3, { state: "contend", live: false })] })).action, "contend");
   });
-  test("a host that is SPM or contending does nothing", () => {
+  test("an explicit spmStop holds the host off; a host that is SPM or contending does nothing", () => {
+    assert.match(decide(input({ holdUntil: 200_000 })).reason, /hold-off/);
     assert.equal(decide(input({ me: { hostID: 2, priority: 5, autoElect: true, role: "SPM" } })).action, "wait");
     assert.equal(decide(input({ me: { hostID: 2, priority: 5, autoElect: true, role: "Contend" } })).action, "wait");
   });

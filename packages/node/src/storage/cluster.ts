@@ -17,7 +17,7 @@ import { parsePoolDomains } from "./domain/file.js";
 import { type Decision, decide, type ElectionTimings, holderAlive, LeaseWatch } from "./election.js";
 import { fenceZone } from "./fence.js";
 import { HostIds, type HostView } from "./hostid.js";
-import type { ClusterLock, LeaseRecord } from "./lease/index.js";
+import type { ClusterLock, HeldLease, LeaseParams, LeaseRecord } from "./lease/index.js";
 import type { Md } from "./metadata.js";
 import type { ConnectedPool, Pools } from "./pool.js";
 import { extendFileVolume, PoolMailbox } from "./spm-mailbox.js";
@@ -25,6 +25,8 @@ import { leaseParamsOf, SPM_LEASE_OFFSET } from "./spm.js";
 
 /** Host records read per tick (VDSM's default maxHostID). */
 const DEFAULT_MAX_HOST_ID = 250;
+/** How often a standby host reads the lease record (32 bytes) to restart its acquire on a renewal. */
+const STANDBY_POLL_MS = 100;
 
 const int = (s: string | undefined) => (/^-?[0-9]+$/.test(s ?? "") ? Number(s) : -1);
 
@@ -41,7 +43,16 @@ export class PoolCluster {
   private hosts: HostView[] = [];
   private lease: (LeaseRecord & { unchangedMs: number }) | undefined;
   private decision: Decision = { action: "wait", reason: "starting" };
-  private t!: ElectionTimings & { leaseMs: number; tickMs: number };
+  private t!: ElectionTimings & { tickMs: number };
+  private lp!: LeaseParams;
+  /** The standby acquire (election.ts) and the lease record it was started against. */
+  private standby: { key: string; ctl: AbortController } | undefined;
+  private standbyTimer: NodeJS.Timeout | undefined;
+  private standbyRetryAt = 0;
+  /** Bumped at each standby start, so a poll of an earlier one does not reschedule itself. */
+  private standbyGen = 0;
+  /** Standby acquires started / won (status, tests). */
+  private standbyStats = { started: 0, won: 0 };
   priority: number;
   autoElect: boolean;
   maxHostID = DEFAULT_MAX_HOST_ID;
@@ -64,6 +75,7 @@ export class PoolCluster {
   async start(): Promise<void> {
     const md = await this.master.metadata({ fresh: true });
     const lp = leaseParamsOf(md, this.master.leasesPath());
+    this.lp = lp;
     this.t = {
       renewMs: lp.renewMs,
       opMaxMs: lp.opMaxMs,
@@ -182,6 +194,8 @@ export class PoolCluster {
       holdUntil: this.holdUntil,
       t: this.t,
     });
+    this.lp = leaseParamsOf(md, this.master.leasesPath());
+    this.setStandby(this.decision.action === "standby" && !this.stopped);
     if (this.decision.action === "contend" && !this.stopped) {
       this.log.info({ spUUID: this.pool.spUUID, reason: this.decision.reason }, "contending for the SPM role");
       spm.contend().then(
@@ -189,6 +203,78 @@ export class PoolCluster {
         (err) => this.log.info({ spUUID: this.pool.spUUID, err: (err as Error).message }, "SPM contention lost"),
       );
     }
+  }
+
+  /**
+   * Standby (election.ts): while this host is first in line behind the lease holder, one safelease
+   * acquire runs against the holder's latest stamp. The record is read every STANDBY_POLL_MS; at
+   * each renewal the acquire in flight (which would fail at its end anyway) is aborted, which
+   * SafeLease.acquire only does while it has written nothing, and a new one starts against the
+   * new stamp. So the one running when the holder dies started right after its last renewal.
+   */
+  private setStandby(on: boolean): void {
+    if (on && !this.standbyTimer) {
+      const gen = ++this.standbyGen;
+      const poll = () => {
+        this.standbyPoll()
+          .catch((err) => this.log.warn({ err: String(err) }, "standby poll failed"))
+          .finally(() => {
+            if (this.standbyTimer && gen === this.standbyGen) this.standbyTimer = setTimeout(poll, STANDBY_POLL_MS).unref();
+          });
+      };
+      this.standbyTimer = setTimeout(poll, 0).unref();
+    } else if (!on && this.standbyTimer) {
+      clearTimeout(this.standbyTimer);
+      this.standbyTimer = undefined;
+      this.standby?.ctl.abort();
+      this.standby = undefined;
+    }
+  }
+
+  private async standbyPoll(): Promise<void> {
+    const rec = await this.lock.inspect(this.master.leasesPath(), SPM_LEASE_OFFSET);
+    if (!this.standbyTimer) return;
+    this.lease = this.watch.observe(rec);
+    const key = `${rec.owner}/${rec.stampUs}`;
+    if (this.standby && this.standby.key !== key) {
+      this.standby.ctl.abort();
+      this.standby = undefined;
+    }
+    // A free record is the tick's to contend for (with its grace for an engine-driven spmStart).
+    if (rec.owner === null || this.standby || Date.now() < this.standbyRetryAt || this.pool.spm.role !== "Free") return;
+    const s = { key, ctl: new AbortController() };
+    this.standby = s;
+    this.standbyStats.started++;
+    const startedAt = Date.now();
+    this.lock.acquire(this.lp, this.pool.spm.owner, { signal: s.ctl.signal }).then(
+      (lease) => {
+        if (this.standby === s) this.standby = undefined;
+        this.standbyWon(lease, key);
+      },
+      (err: unknown) => {
+        if (this.standby !== s) return;
+        this.standby = undefined;
+        // Failed on its own: the holder renewed at the last moment, or an I/O error; a quick
+        // failure is not retried in a tight loop.
+        if (Date.now() - startedAt < this.lp.leaseMs) this.standbyRetryAt = Date.now() + 1000;
+        this.log.debug({ err: (err as Error).message }, "standby acquire ended");
+      },
+    );
+  }
+
+  private standbyWon(lease: HeldLease, against: string): void {
+    const spm = this.pool.spm;
+    if (this.stopped && spm.role === "Free") {
+      // Disconnecting meanwhile: nothing else of ours can be in the record, so it is freed.
+      lease.release().catch((err) => this.log.warn({ err: String(err) }, "standby lease release failed"));
+      return;
+    }
+    this.standbyStats.won++;
+    this.log.info({ spUUID: this.pool.spUUID, against }, "standby acquire won the SPM lease: taking the role");
+    spm.contend(lease).then(
+      () => this.log.info({ spUUID: this.pool.spUUID, lver: spm.lver }, "elected SPM"),
+      (err) => this.log.info({ spUUID: this.pool.spUUID, err: (err as Error).message }, "SPM start on the standby lease failed"),
+    );
   }
 
   /** Host ids alive at the last look. */
@@ -215,6 +301,7 @@ export class PoolCluster {
       autoElect: this.autoElect,
       holdOffMs: Math.max(0, this.holdUntil - Date.now()),
       election: this.decision.reason,
+      standby: { running: this.standby !== undefined, ...this.standbyStats },
       leaseHorizonMs: spm.role === "SPM" ? spm.horizonMs() : null,
       lease: this.lease ? { owner: this.lease.owner, unchangedMs: this.lease.unchangedMs } : null,
       timings: { leaseMs: this.t.leaseMs, renewMs: this.t.renewMs, opMaxMs: this.t.opMaxMs, backoffMs: this.t.backoffMs },
@@ -237,6 +324,7 @@ export class PoolCluster {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.setStandby(false);
     this.mailbox?.close();
     this.zone?.close();
     await this.ids?.stop().catch((err) => this.log.warn({ err: String(err) }, "host id release failed"));

@@ -27,15 +27,26 @@ export type SpmRole = "Free" | "Contend" | "SPM";
 /** Byte offset of the SPM lease record in `dom_md/leases`. */
 export const SPM_LEASE_OFFSET = 0;
 
+/**
+ * The SPM lease timings from the master domain's metadata. LEASETIMESEC is the lease (at least
+ * 4 s). safelease's op_max (its bound on one 512-byte I/O of the lease record) is always its
+ * minimum, 1 s, whatever IOOPTIMEOUTSEC says: VDSM passed IOOPTIMEOUTSEC (10 s) there, which makes
+ * a takeover lease + 80 s, while an I/O slower than op_max only makes a renewal fail (the holder
+ * then fences itself) or an acquire fail, never a second SPM. LOCKRENEWALINTERVALSEC is the
+ * renewal, capped so that two renewals in a row can fail and a third still come inside the
+ * holder's safe horizon (lease − 2 × op_max).
+ */
 export function leaseParamsOf(md: Md, path: string): LeaseParams {
-  const int = (k: string, d: number) => (/^[0-9]+$/.test(md[k] ?? "") ? Number(md[k]) : d);
-  const leaseMs = int("LEASETIMESEC", 60) * 1000;
+  const int = (k: string, d: number) => (/^[0-9]+$/.test(md[k] ?? "") && Number(md[k]) > 0 ? Number(md[k]) : d);
+  const leaseMs = Math.max(4 * MIN_OP_MAX_MS, int("LEASETIMESEC", 60) * 1000);
+  const opMaxMs = MIN_OP_MAX_MS;
+  const horizon = leaseMs - 2 * opMaxMs;
   return {
     path,
     offset: SPM_LEASE_OFFSET,
     leaseMs,
-    opMaxMs: MIN_OP_MAX_MS,
-    renewMs: int("LOCKRENEWALINTERVALSEC", 5) * 1000,
+    opMaxMs,
+    renewMs: Math.max(250, Math.min(int("LOCKRENEWALINTERVALSEC", 5) * 1000, Math.floor(horizon / 3))),
   };
 }
 
@@ -206,13 +217,21 @@ export class Spm {
     return this.mdSeen;
   }
 
-  /** Starts contending, or joins the contention already under way; resolves once SPM. */
-  contend(): Promise<void> {
-    if (this.role === "SPM") return Promise.resolve();
-    if (this.contention) return this.contention;
+  /**
+   * Starts contending, or joins the contention already under way; resolves once SPM. `won` is a
+   * lease already taken by the election's standby acquire (cluster.ts): the role is then built on
+   * it without acquiring again. A standby lease that comes too late (the role is taken or being
+   * taken on this host) is abandoned, never released: it has this host's owner id, and a release
+   * would free whichever of our stamps is in the record.
+   */
+  contend(won?: HeldLease): Promise<void> {
+    if (this.role === "SPM" || this.contention) {
+      won?.abandon("standby lease won while this host was already starting or holding the role");
+      return this.contention ?? Promise.resolve();
+    }
     this.beginContend();
     this.emit("contend", this.lver);
-    this.contention = this.start().then(
+    this.contention = this.start(won).then(
       () => {
         this.contention = undefined;
       },
@@ -231,14 +250,16 @@ export class Spm {
     this.role = "Contend";
   }
 
-  /** The body of the spmStart task. */
-  async start(): Promise<void> {
-    let lease: HeldLease | undefined;
+  /** The body of the spmStart task (on a lease already `won` by the election, if given). */
+  async start(won?: HeldLease): Promise<void> {
+    let lease: HeldLease | undefined = won;
     try {
       const master = await this.master();
-      const md0 = await master.metadata({ fresh: true });
-      const params = leaseParamsOf(md0, master.leasesPath());
-      lease = await this.lock.acquire(params, this.owner);
+      if (!lease) {
+        const md0 = await master.metadata({ fresh: true });
+        lease = await this.lock.acquire(leaseParamsOf(md0, master.leasesPath()), this.owner);
+      }
+      const params = lease.params;
       this.lease = lease;
       this.params = params;
       // Fresh read: the previous SPM may have written until it lost the lease.

@@ -19,6 +19,8 @@ export interface LeaseParams {
 
 export interface HeldLease {
   readonly owner: string;
+  /** The timings it was acquired with (its holder's safe horizon is computed from them). */
+  readonly params: LeaseParams;
   /** ms since epoch of the last successful renewal. */
   lastRenewal(): number;
   /** Called once if the lease is lost (renewal failed or was too late); the lease is then dead. */
@@ -39,12 +41,21 @@ export interface LeaseRecord {
   stampUs: number;
 }
 
+export interface AcquireOptions {
+  /**
+   * Gives up the acquire, but only while it is still waiting and has written nothing (for
+   * safelease: waiting out the holder's stamp); an acquire that may already have written runs to
+   * its end, and the caller must then release or use the lease it returns.
+   */
+  signal?: AbortSignal;
+}
+
 export interface ClusterLock {
   readonly kind: string;
   /** Formats the lease record as free (domain or pool creation only). */
   init(path: string, offset: number): Promise<void>;
   /** Blocks until the lease is ours (waiting out a dead holder) or throws AcquireLockFailure. */
-  acquire(params: LeaseParams, owner: string): Promise<HeldLease>;
+  acquire(params: LeaseParams, owner: string, opts?: AcquireOptions): Promise<HeldLease>;
   /** Reads the record without taking it. */
   inspect(path: string, offset: number): Promise<LeaseRecord>;
 }

@@ -9,7 +9,7 @@ import { VdsmError } from "@vela/protocol";
 import { open } from "node:fs/promises";
 import type { Logger } from "../../log.js";
 import { CommandError, run } from "../../exec.js";
-import type { ClusterLock, HeldLease, LeaseParams, LeaseRecord } from "./index.js";
+import type { AcquireOptions, ClusterLock, HeldLease, LeaseParams, LeaseRecord } from "./index.js";
 
 const SAFELEASE = "/usr/bin/safelease";
 const FREE_OWNER = "------FREE------";
@@ -49,21 +49,53 @@ export class SafeLease implements ClusterLock {
     }
   }
 
-  async acquire(p: LeaseParams, owner: string): Promise<HeldLease> {
+  /**
+   * safelease's acquire (read from its source and checked with the binary): it reads the record;
+   * if another holder's stamp is there it sleeps lease + 6 × op_max ("backoff") and reads again,
+   * failing without writing if the stamp changed (the holder renewed); otherwise, or at once for a
+   * free record, it writes our stamp ("contend"), sleeps 2 × op_max and wins if the stamp is still
+   * ours. So a dead holder is taken over lease + 8 × op_max after the acquire first read its last
+   * stamp, and an acquire started early against a live holder fails harmlessly. With `-d` it
+   * names each phase on stderr, which is how `opts.signal` knows whether killing it is safe.
+   */
+  async acquire(p: LeaseParams, owner: string, opts: AcquireOptions = {}): Promise<HeldLease> {
     checkOwner(owner);
     const opMax = Math.max(MIN_OP_MAX_MS, p.opMaxMs);
     const started = Date.now();
+    const kill = new AbortController();
+    let phase: "start" | "backoff" | "contend" = "start";
+    let backoffAt = 0;
+    let said = "";
+    // Killed only in its back-off sleep, and not near its end (it writes right after it), so an
+    // aborted acquire never leaves a stamp of ours behind.
+    const abortIfSafe = () => {
+      if (opts.signal?.aborted && phase === "backoff" && Date.now() - backoffAt < p.leaseMs + 4 * opMax) kill.abort();
+    };
+    const onStderr = (d: string) => {
+      said = (said + d).slice(-4096);
+      if (/contend: +curr tag/.test(said)) phase = "contend";
+      else if (phase === "start" && /backoff: +curr tag/.test(said)) {
+        phase = "backoff";
+        backoffAt = Date.now();
+      }
+      abortIfSafe();
+    };
+    opts.signal?.addEventListener("abort", abortIfSafe, { once: true });
     let stamp: string;
     try {
-      // A dead holder's lease is taken over after about lease + 8 × op_max.
-      const r = await run([SAFELEASE, "acquire", "-o", String(p.offset), p.path, owner, String(p.leaseMs), String(opMax)], {
+      const r = await run([SAFELEASE, "acquire", "-d", "-o", String(p.offset), p.path, owner, String(p.leaseMs), String(opMax)], {
         log: this.log,
         timeoutMs: p.leaseMs + 12 * opMax + 10_000,
+        onStderr,
+        signal: kill.signal,
       });
       stamp = r.stdout.trim();
+      if (!/^[0-9]+$/.test(stamp)) throw new Error(`no stamp printed (${JSON.stringify(stamp.slice(0, 40))})`);
     } catch (err) {
-      const detail = err instanceof CommandError ? `exit ${err.exitCode}` : String(err);
+      const detail = kill.signal.aborted ? "aborted while waiting" : err instanceof CommandError ? `exit ${err.exitCode ?? err.signal}` : String(err);
       throw new VdsmError("AcquireLockFailure", `${p.path}: held by another host or unreachable (${detail})`);
+    } finally {
+      opts.signal?.removeEventListener("abort", abortIfSafe);
     }
     // safelease writes our stamp and then waits 2 × op_max to verify it held (measured: the
     // stamp is ~2 s old when acquire returns), so the lease is renewed at once: its age then
@@ -111,6 +143,10 @@ class SafeLeaseHolder implements HeldLease {
       if (Date.now() - this.last > this.p.leaseMs - 2 * this.p.opMaxMs) this.lose("lease not renewed within its safe horizon");
     }, check);
     this.watchdog.unref();
+  }
+
+  get params(): LeaseParams {
+    return this.p;
   }
 
   lastRenewal(): number {
