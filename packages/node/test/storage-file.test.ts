@@ -10,11 +10,12 @@ import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { checkFileDomain } from "../src/storage/check.js";
 import { domainChecksum, formatDomainMd, parseDomainMd, parseVolumeMd } from "../src/storage/metadata.js";
 import { VDSM_EXAMPLE_MD } from "./fixtures.js";
-import { type LocalPool, type NodeProc, setupLocalPool, startNode, waitTask } from "./harness.js";
+import { type LocalPool, type NodeProc, startNode, waitTask } from "./harness.js";
+import { usePoolNode } from "./pool-fixture.js";
 import { snapshotTree } from "./tree.js";
 
 const BLANK = "00000000-0000-0000-0000-000000000000";
@@ -24,14 +25,9 @@ const MiB = 2 ** 20;
 let node: NodeProc;
 let pool: LocalPool;
 
-before(async () => {
-  node = await startNode({ env: { VELA_LOG_LEVEL: "warn" } });
-  pool = await setupLocalPool(node);
-});
-after(async () => {
-  // Whatever the tests did, the domain they leave behind must pass the on-disk checker.
-  if (pool) assert.deepEqual((await checkFileDomain(pool.domainDir)).problems, [], "final on-disk check");
-  await node?.stop();
+usePoolNode((n, p) => {
+  node = n;
+  pool = p;
 });
 
 interface CreateArgs {

@@ -10,22 +10,18 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
-import { checkFileDomain } from "../src/storage/check.js";
-import { type LocalPool, type NodeProc, setupLocalPool, startNode, waitTask } from "./harness.js";
+import { test } from "node:test";
+import { type LocalPool, type NodeProc, startNode, waitTask } from "./harness.js";
+import { usePoolNode } from "./pool-fixture.js";
 
 const GiB = 2 ** 30;
 
 let node: NodeProc;
 let pool: LocalPool;
 
-before(async () => {
-  node = await startNode({ env: { VELA_LOG_LEVEL: "warn" } });
-  pool = await setupLocalPool(node);
-});
-after(async () => {
-  if (pool) assert.deepEqual((await checkFileDomain(pool.domainDir)).problems, [], "final on-disk check");
-  await node?.stop();
+usePoolNode((n, p) => {
+  node = n;
+  pool = p;
 });
 
 /** Pids of the qemu-storage-daemon processes whose parent is `ppid`. */
