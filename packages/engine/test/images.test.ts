@@ -276,6 +276,8 @@ describe("snapshots", () => {
     const active = list.find((s) => s.snapshot_type === "active") as Snap;
     assert.equal((await eng.api("DELETE", `/vms/${vm}/snapshots/${active.id}`)).status, 409, "the active snapshot stays");
     assert.equal((await eng.api("POST", `/vms/${vm}/snapshots/${active.id}/restore`, { body: {} })).status, 409);
+    assert.equal((await eng.api("POST", `/vms/${vm}/snapshots/${s1.id}/restore`, { body: { restore_memory: true } })).status, 400, "no memory state to restore");
+    assert.equal((await eng.api("POST", `/vms/${vm}/snapshots/${NOPE}/restore`, { body: {} })).status, 404);
     assert.equal((await eng.api("GET", `/vms/${vm}/snapshots`)).text, before);
 
     // Delete s1 = cold merge of its child into its volume: the guest still sees 0x33, s2 now owns L0 with 0x22.

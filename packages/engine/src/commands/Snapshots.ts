@@ -316,10 +316,16 @@ export const RemoveSnapshot: CommandDef<{ vmId: string; snapId: string }, SnapPl
  * snapshot's volume first, and only then the volumes written after the snapshot go (with the
  * snapshots that owned them). The snapshot itself stays.
  */
-export const RestoreSnapshot: CommandDef<{ vmId: string; snapId: string }, SnapPlan, Started> = {
+const RestoreInput = z.object({ restore_memory: Bool.optional(), async: Bool.optional(), disks: z.unknown().optional() });
+
+export const RestoreSnapshot: CommandDef<{ vmId: string; snapId: string; body?: unknown }, SnapPlan, Started> = {
   name: "restore Snapshot",
   locks: (i) => [`vm:${i.vmId}`],
-  validate: (e, { vmId, snapId }) => snapPlan(e, vmId, snapId, "restore Snapshot"),
+  async validate(e, { vmId, snapId, body }) {
+    const p = parseInput(RestoreInput, body, "action", "restore");
+    if (p.restore_memory) throw invalid("Cannot restore Snapshot: Vela snapshots hold no memory state");
+    return snapPlan(e, vmId, snapId, "restore Snapshot");
+  },
   describe: (p) => `Restoring VM ${p.vm.name} to Snapshot '${p.snap.description.slice(0, 100)}'`,
   async execute(e, { vm, snap, disks }, x) {
     await e.db.updateTable("snapshots").set({ status: "locked" }).where("id", "=", snap.id).execute();

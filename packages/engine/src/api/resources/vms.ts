@@ -168,8 +168,7 @@ export async function removeSnapshot(c: Call): Promise<Reply> {
 export async function restoreSnapshot(c: Call): Promise<Reply> {
   const vmId = pathId(c, "id", "VM");
   const snapId = pathId(c, "snap", "Snapshot");
-  bodyOf(c, ["action"]);
-  const r = await runCommand(c.engine, RestoreSnapshot, { vmId, snapId });
+  const r = await runCommand(c.engine, RestoreSnapshot, { vmId, snapId, body: bodyOf(c, ["action"]) });
   return longAction(c, r, { snapshot: { href: `${ref("vms", vmId)?.href}/snapshots/${snapId}`, id: snapId } });
 }
 
