@@ -311,13 +311,13 @@ export const RemoveSnapshot: CommandDef<{ vmId: string; snapId: string }, SnapPl
 
 // ------------------------------------------------------------------------------------ restore
 
+const RestoreInput = z.object({ restore_memory: Bool.optional(), async: Bool.optional(), disks: z.unknown().optional() });
+
 /**
  * Restore = preview + commit in one job, as oVirt's restore action is: a new leaf on the
  * snapshot's volume first, and only then the volumes written after the snapshot go (with the
  * snapshots that owned them). The snapshot itself stays.
  */
-const RestoreInput = z.object({ restore_memory: Bool.optional(), async: Bool.optional(), disks: z.unknown().optional() });
-
 export const RestoreSnapshot: CommandDef<{ vmId: string; snapId: string; body?: unknown }, SnapPlan, Started> = {
   name: "restore Snapshot",
   locks: (i) => [`vm:${i.vmId}`],
