@@ -108,7 +108,10 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
       for (const sd of await domains.all()) {
         const md = await sd.metadata().catch(() => undefined);
         if (!md || !poolsOf(md).includes(p.spUUID)) continue;
-        const purged = await collectGarbage(sd).catch((err) => (log.warn({ err, sd: sd.sdUUID }, "garbage collection failed"), []));
+        const purged = await collectGarbage(sd).catch((err) => {
+          log.warn({ err, sd: sd.sdUUID }, "garbage collection failed");
+          return [] as string[];
+        });
         if (purged.length) log.info({ sd: sd.sdUUID, purged }, "removed images left by interrupted deletes");
       }
       const { tasks: stored, bad } = await store.load();
