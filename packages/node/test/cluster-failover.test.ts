@@ -3,7 +3,8 @@
  * exactly one SPM by themselves; after kill -9 of the SPM another host takes the role once the
  * lease has expired (bumping LVER), metadata verbs work again, and the failover time is printed.
  * The pool mailbox works from a non-SPM host before and after the failover. A host with SPM
- * priority 0 never takes the role by itself, yet the engine can still move the role to it.
+ * priority 0 never takes the role by itself, yet the engine can still move the role to it. An
+ * spmStart on the host already waiting out a dead SPM (standby acquire) uses that acquire.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -70,6 +71,26 @@ test("kill -9 of the SPM: another host becomes SPM after the lease expires, with
   const pong = (await other.node.json("StoragePool.mailboxRequest", { storagepoolID: c.spUUID, op: "ping" })) as { op: string };
   assert.equal(pong.op, "ping");
   console.log(`cluster-failover: kill -9 of SPM host ${old.hostID} -> host ${next.hostID} SPM after ${failoverMs} ms (lease 10 s, renew 2 s), first createVolume ok at ${Date.now() - t0} ms`);
+});
+
+test("an spmStart sent to the standby host while it waits out a dead SPM joins that acquire, not a second one", async () => {
+  const old = await c.waitSpm(5_000);
+  const h1 = c.hosts[0]!;
+  await c.restart(h1);
+  // Host 1 (priority 5; the holder's host and priority-0 host 3 are not ranked) is first in line.
+  const standby = async () => ((await c.hostsStatus(h1)) as { standby: { running: boolean; won: number } }).standby;
+  for (let i = 0; !(await standby()).running; i++) {
+    assert.ok(i < 200, "host 1 never started its standby acquire");
+    await sleep(100);
+  }
+  const { spmLver } = await c.spmStatus(old);
+  await c.kill(old);
+  // What the engine does once it sees its SPM host gone: spmStart on the best host left.
+  const t = (await h1.node.json("StoragePool.spmStart", { storagepoolID: c.spUUID, prevID: -1, prevLver: "-1" })) as string;
+  assert.equal((await waitTask(h1.node, t, 60_000)).taskResult, "success");
+  assert.deepEqual(await c.spmStatus(h1), { spmStatus: "SPM", spmLver: spmLver + 1, spmId: 1 });
+  assert.equal((await standby()).won, 1, "the lease came from the standby acquire");
+  assert.match(h1.node.output(), /spmStart joins the standby acquire/);
 });
 
 test("the engine can still move the role: spmStop on the SPM, spmStart on the host it chose", async () => {

@@ -28,6 +28,13 @@ const DEFAULT_MAX_HOST_ID = 250;
 /** How often a standby host reads the lease record (32 bytes) to restart its acquire on a renewal. */
 const STANDBY_POLL_MS = 100;
 
+/** A standby acquire in flight; `joiner` is a start that waits for its outcome (Spm.joinStandby). */
+interface Standby {
+  key: string;
+  ctl: AbortController;
+  joiner?: (r: HeldLease | "held" | undefined) => void;
+}
+
 const int = (s: string | undefined) => (/^-?[0-9]+$/.test(s ?? "") ? Number(s) : -1);
 
 export class PoolCluster {
@@ -46,7 +53,7 @@ export class PoolCluster {
   private t!: ElectionTimings & { tickMs: number };
   private lp!: LeaseParams;
   /** The standby acquire (election.ts) and the lease record it was started against. */
-  private standby: { key: string; ctl: AbortController } | undefined;
+  private standby: Standby | undefined;
   private standbyTimer: NodeJS.Timeout | undefined;
   private standbyRetryAt = 0;
   /** Bumped at each standby start, so a poll of an earlier one does not reschedule itself. */
@@ -107,6 +114,7 @@ export class PoolCluster {
       throw err;
     }
     spm.on((e, lver) => this.onSpmEvent(e, lver));
+    spm.joinStandby = () => this.joinStandby();
     this.lastSpm = `${md.POOL_SPM_ID}/${md.POOL_SPM_LVER}`;
     this.schedule(0);
     this.log.info({ spUUID: this.pool.spUUID, hostID: this.pool.hostID, priority: this.priority, autoElect: this.autoElect, ...this.t }, "pool cluster services started");
@@ -195,7 +203,7 @@ export class PoolCluster {
       t: this.t,
     });
     this.lp = leaseParamsOf(md, this.master.leasesPath());
-    this.setStandby(this.decision.action === "standby" && !this.stopped);
+    this.setStandby((this.decision.action === "standby" || this.standby?.joiner !== undefined) && !this.stopped);
     if (this.decision.action === "contend" && !this.stopped) {
       this.log.info({ spUUID: this.pool.spUUID, reason: this.decision.reason }, "contending for the SPM role");
       spm.contend().then(
@@ -226,32 +234,58 @@ export class PoolCluster {
     } else if (!on && this.standbyTimer) {
       clearTimeout(this.standbyTimer);
       this.standbyTimer = undefined;
-      this.standby?.ctl.abort();
-      this.standby = undefined;
+      this.dropStandby(undefined);
     }
+  }
+
+  /** Aborts the standby (a no-op once it may be writing) and tells a joined start what to do. */
+  private dropStandby(verdict: "held" | undefined): void {
+    const s = this.standby;
+    this.standby = undefined;
+    s?.ctl.abort();
+    s?.joiner?.(verdict);
+    if (s) s.joiner = undefined;
+  }
+
+  /** Spm.joinStandby: the standby in flight, if any and not joined yet. */
+  private joinStandby(): Promise<HeldLease | "held" | undefined> | undefined {
+    const s = this.standby;
+    if (!s || s.joiner || this.stopped) return undefined;
+    this.log.info({ spUUID: this.pool.spUUID, against: s.key }, "spmStart joins the standby acquire");
+    return new Promise((res) => {
+      s.joiner = res;
+    });
   }
 
   private async standbyPoll(): Promise<void> {
     const rec = await this.lock.inspect(this.master.leasesPath(), SPM_LEASE_OFFSET);
     if (!this.standbyTimer) return;
     this.lease = this.watch.observe(rec);
+    // Our own stamp: the standby is contending (or this host holds the role); nothing to restart.
+    if (rec.owner === this.pool.spm.owner) return;
     const key = `${rec.owner}/${rec.stampUs}`;
-    if (this.standby && this.standby.key !== key) {
-      this.standby.ctl.abort();
-      this.standby = undefined;
-    }
+    // The holder renewed (the standby would fail at its end) or freed the lease (a joined start
+    // then acquires by itself).
+    if (this.standby && this.standby.key !== key) this.dropStandby(rec.owner === null ? undefined : "held");
     // A free record is the tick's to contend for (with its grace for an engine-driven spmStart).
     if (rec.owner === null || this.standby || Date.now() < this.standbyRetryAt || this.pool.spm.role !== "Free") return;
-    const s = { key, ctl: new AbortController() };
+    const s: Standby = { key, ctl: new AbortController() };
     this.standby = s;
     this.standbyStats.started++;
     const startedAt = Date.now();
     this.lock.acquire(this.lp, this.pool.spm.owner, { signal: s.ctl.signal }).then(
       (lease) => {
         if (this.standby === s) this.standby = undefined;
-        this.standbyWon(lease, key);
+        if (s.joiner) {
+          this.standbyStats.won++;
+          this.log.info({ spUUID: this.pool.spUUID, against: key }, "standby acquire won the SPM lease for the joined spmStart");
+          s.joiner(lease);
+          s.joiner = undefined;
+        } else this.standbyWon(lease, key);
       },
       (err: unknown) => {
+        s.joiner?.("held");
+        s.joiner = undefined;
         if (this.standby !== s) return;
         this.standby = undefined;
         // Failed on its own: the holder renewed at the last moment, or an I/O error; a quick

@@ -96,6 +96,13 @@ export class Spm {
   private readonly listeners: ((e: SpmEvent, lver: number) => void)[] = [];
   /** Called after the role is taken and before it is reported (task recovery). */
   onStarted: (() => Promise<void>) | undefined;
+  /**
+   * Set by the pool's election (cluster.ts): the standby acquire already waiting out the holder on
+   * this host, for a start (an engine's spmStart) to use instead of a second acquire with the same
+   * owner id. Resolves with the lease it won, "held" when the holder renewed meanwhile, or
+   * undefined when the start should acquire by itself; undefined when no standby runs.
+   */
+  joinStandby: (() => Promise<HeldLease | "held" | undefined> | undefined) | undefined;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -255,6 +262,11 @@ export class Spm {
     let lease: HeldLease | undefined = won;
     try {
       const master = await this.master();
+      if (!lease) {
+        const joined = await this.joinStandby?.();
+        if (joined === "held") throw new VdsmError("AcquireLockFailure", `${master.leasesPath()}: the SPM lease holder is renewing`);
+        lease = joined;
+      }
       if (!lease) {
         const md0 = await master.metadata({ fresh: true });
         lease = await this.lock.acquire(leaseParamsOf(md0, master.leasesPath()), this.owner);
