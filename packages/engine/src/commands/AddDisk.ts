@@ -2,12 +2,14 @@
  * Adds a disk: a new image with one volume, created by the SPM as a node task. The reply is
  * immediate (201, status locked); the disk turns ok when the task succeeds, illegal when it
  * fails. The task id is kept in the job's step so the outcome is still collected after an engine
- * restart. Disk id = image UUID, image_id = the leaf volume UUID (as oVirt names them).
+ * restart. Disk id = image UUID, image_id = the leaf volume UUID (as oVirt names them). The caller
+ * may choose the disk id (oVirt 4.x accepts `id` on add), so a client that lost the reply can retry
+ * without making a second disk: the retry is refused with 409 while the first one exists.
  */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { badRequest, conflict, invalid } from "../api/fault.js";
-import { Bool, Enum, Int, ListOf, Name, parseInput, Ref, Text } from "../api/input.js";
+import { Bool, Enum, Int, ListOf, Name, parseInput, Ref, Text, Uuid } from "../api/input.js";
 import { BLANK_TEMPLATE_ID } from "../db/ids.js";
 import { type Disk, now } from "../db/schema.js";
 import type { Engine } from "../engine.js";
@@ -20,6 +22,7 @@ import { activeDomain, byRef, spmOf } from "./lookup.js";
 export const MAX_DISK_BYTES = 2 ** 50;
 
 export const Input = z.object({
+  id: Uuid.optional(),
   provisioned_size: Int(1, MAX_DISK_BYTES),
   initial_size: Int(0, MAX_DISK_BYTES).optional(),
   format: Enum(["cow", "raw"]).optional(),
@@ -61,9 +64,12 @@ export const AddDisk: CommandDef<unknown, Plan, Disk> = {
     if (p.initial_size !== undefined && (format !== "cow" || p.initial_size > p.provisioned_size)) {
       throw invalid("Cannot add Disk: initial_size applies to cow disks and must not exceed provisioned_size");
     }
+    if (p.id && (await e.db.selectFrom("disks").select("id").where("id", "=", p.id).executeTakeFirst())) {
+      throw conflict(`Cannot add Disk. A disk with id ${p.id} already exists.`);
+    }
     const alias = p.name ?? p.alias ?? `disk_${randomUUID().slice(0, 8)}`;
     const disk: Disk = {
-      id: randomUUID(),
+      id: p.id ?? randomUUID(),
       image_id: randomUUID(),
       storage_domain_id: sd.id,
       alias,
@@ -84,7 +90,14 @@ export const AddDisk: CommandDef<unknown, Plan, Disk> = {
   },
   describe: (p) => `Adding Disk ${p.disk.alias}`,
   async execute(e, { disk, dcId, spm }, x) {
-    await e.db.insertInto("disks").values(disk).execute();
+    // A retry racing its first attempt with the same id: the primary key decides, 409 as above.
+    await e.db
+      .insertInto("disks")
+      .values(disk)
+      .execute()
+      .catch((err: unknown) => {
+        throw /UNIQUE|PRIMARY/i.test(String(err)) ? conflict(`Cannot add Disk. A disk with id ${disk.id} already exists.`) : err;
+      });
     await e.db.insertInto("images").values({ id: disk.image_id, disk_id: disk.id, parent_id: BLANK_TEMPLATE_ID, snapshot_id: null, created_at: disk.created_at }).execute();
     x.revert.push("forget disk", async () => {
       await e.db.deleteFrom("images").where("disk_id", "=", disk.id).execute();
