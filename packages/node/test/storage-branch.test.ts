@@ -12,10 +12,11 @@ import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { checkFileDomain } from "../src/storage/check.js";
 import { parseVolumeMd } from "../src/storage/metadata.js";
-import { type LocalPool, type NodeProc, rejoinPool, setupLocalPool, startNode, waitExit, waitTask } from "./harness.js";
+import { type LocalPool, type NodeProc, rejoinPool, startNode, waitExit, waitTask } from "./harness.js";
+import { usePoolNode } from "./pool-fixture.js";
 import { snapshotTree } from "./tree.js";
 
 const BLANK = "00000000-0000-0000-0000-000000000000";
@@ -27,13 +28,9 @@ type Resp = { status: { code: number; message: string } } & Record<string, unkno
 let node: NodeProc;
 let pool: LocalPool;
 
-before(async () => {
-  node = await startNode({ env: { VELA_LOG_LEVEL: "warn" } });
-  pool = await setupLocalPool(node);
-});
-after(async () => {
-  if (pool) assert.deepEqual((await checkFileDomain(pool.domainDir)).problems, [], "the domain checks clean at the end");
-  await node?.stop();
+usePoolNode((n, p) => {
+  node = n;
+  pool = p;
 });
 
 async function task(r: Resp | Promise<Resp>, what: string): Promise<void> {

@@ -19,7 +19,8 @@ import { after, before, describe, test } from "node:test";
 import { checkFileDomain } from "../src/storage/check.js";
 import { parseDomainMd, parseVolumeMd } from "../src/storage/metadata.js";
 import { VDSM_EXAMPLE_MD, VDSM_EXAMPLE_SD } from "./fixtures.js";
-import { type LocalPool, type NodeProc, setupLocalPool, startNode, waitTask } from "./harness.js";
+import { type LocalPool, type NodeProc, startNode, waitTask } from "./harness.js";
+import { usePoolNode } from "./pool-fixture.js";
 import { snapshotTree } from "./tree.js";
 
 const BLANK = "00000000-0000-0000-0000-000000000000";
@@ -31,13 +32,9 @@ type Resp = { status: { code: number; message: string } } & Record<string, unkno
 let node: NodeProc;
 let pool: LocalPool;
 
-before(async () => {
-  node = await startNode({ env: { VELA_LOG_LEVEL: "warn" } });
-  pool = await setupLocalPool(node);
-});
-after(async () => {
-  if (pool) assert.deepEqual((await checkFileDomain(pool.domainDir)).problems, [], "the test pool's domain checks clean at the end");
-  await node?.stop();
+usePoolNode((n, p) => {
+  node = n;
+  pool = p;
 });
 
 async function ok(r: Resp | Promise<Resp>, what: string): Promise<Resp> {
