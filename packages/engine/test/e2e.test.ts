@@ -4,31 +4,16 @@
  * them and stop it — every status taken from what the node reports.
  */
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type Engine, items, type Node, startEngine, startNode, tempDir, until } from "./support.js";
+import { type Engine, items, type Node, qemuOf, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "e2e-token";
 let eng: Engine;
 let node: Node;
 const storage = tempDir("vela-e2e-sd-");
 const vmIds: string[] = [];
-
-/** Pids of QEMU processes whose command line names the VM. */
-function qemuOf(vmId: string): number[] {
-  const pids: number[] = [];
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8");
-      if (cmd.includes("qemu-system") && cmd.includes(vmId)) pids.push(Number(d));
-    } catch {
-      /* gone */
-    }
-  }
-  return pids;
-}
 
 before(async () => {
   eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_ENGINE_HOST_POLL_MS: "300", VELA_ENGINE_VM_POLL_MS: "300" } });

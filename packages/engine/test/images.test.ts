@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { type Engine, items, type Node, startEngine, startNode, tempDir, until } from "./support.js";
+import { type Engine, items, type Node, qemuOf, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "img-token";
 const MiB = 2 ** 20;
@@ -69,21 +69,6 @@ after(async () => {
   await node?.stop();
   await eng?.stop();
 });
-
-/** QEMU processes running a VM, found by the VM id in their command line. */
-function qemuOf(vmId: string): number[] {
-  const pids: number[] = [];
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8");
-      if (cmd.includes("qemu-system") && cmd.includes(vmId)) pids.push(Number(d));
-    } catch {
-      /* gone */
-    }
-  }
-  return pids;
-}
 
 function qemuCmdline(vmId: string): string {
   const pids = qemuOf(vmId);

@@ -4,7 +4,7 @@
  * ones `vela up` starts.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -191,4 +191,19 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined>, t
 export function items<T = Record<string, unknown>>(body: Record<string, unknown> | undefined, key: string): T[] {
   const v = body?.[key];
   return Array.isArray(v) ? (v as T[]) : [];
+}
+
+/** QEMU processes running a VM, found by the VM id in their command line. */
+export function qemuOf(vmId: string): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8");
+      if (cmd.includes("qemu-system") && cmd.includes(vmId)) pids.push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
 }
