@@ -2,12 +2,23 @@
  * Helpers for the cluster tests and benchmarks: several real vela-node processes sharing one temp
  * directory as a LOCALFS-style file domain (each host "mounts" the same path), one pool with a
  * short lease, and small clients that find the SPM, retry on SpmStatusError and wait for tasks.
+ * With `engine: true` a real vela-engine process runs too: the nodes register with it and the
+ * engine creates the domain and the pool (as `vela up --hosts N` does), so requests can also go
+ * through its REST API.
  */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type NodeProc, RpcError, startNode } from "./harness.js";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { checkFileDomain } from "../src/storage/check.js";
+import { readAudit } from "../src/storage/fence.js";
+import { freePort, type NodeProc, RpcError, startNode } from "./harness.js";
+
+/** packages/engine/dist/src/main.js, from packages/node/dist/test/. */
+const ENGINE_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), "../../../engine/dist/src/main.js");
 
 export const BLANK = "00000000-0000-0000-0000-000000000000";
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -21,6 +32,96 @@ export interface ClusterOptions {
   /** Per-host SPM priority (index 0 = host id 1). */
   priorities?: number[];
   env?: Record<string, string>;
+  /** Run a real engine that builds the pool and takes REST requests. */
+  engine?: boolean;
+}
+
+export interface RestReply {
+  status: number;
+  json?: Record<string, unknown>;
+  text: string;
+}
+
+/** A real vela-engine process and a small REST client for it. */
+export interface EngineProc {
+  url: string;
+  proc: ChildProcess;
+  output(): string;
+  /** One REST call (JSON); rejects on a network error or timeout only. */
+  rest(method: string, path: string, body?: unknown, timeoutMs?: number): Promise<RestReply>;
+}
+
+const REG_TOKEN = "cluster-support-token";
+
+async function startEngine(home: string, env: Record<string, string>): Promise<EngineProc> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [ENGINE_MAIN], {
+    env: { ...process.env, VELA_HOME: home, VELA_ENGINE_PORT: String(port), VELA_REGISTRATION_TOKEN: REG_TOKEN, VELA_LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  proc.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
+  proc.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d));
+  const ready = await new Promise<string>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`engine did not start:\n${out.slice(-3000)}`)), 30_000);
+    const check = () => {
+      const m = /^VELA-ENGINE-READY.*$/m.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        res(m[0]);
+      }
+    };
+    proc.stdout!.on("data", check);
+    proc.once("exit", (code) => rej(new Error(`engine exited (${code}):\n${out.slice(-3000)}`)));
+  });
+  const kv = Object.fromEntries([...ready.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]])) as Record<string, string>;
+  const auth = `Basic ${Buffer.from(`${kv.user}:${kv.password}`).toString("base64")}`;
+  const url = kv.url as string;
+  return {
+    url,
+    proc,
+    output: () => out,
+    async rest(method, path, body, timeoutMs = 30_000) {
+      const headers: Record<string, string> = { accept: "application/json", authorization: auth };
+      if (body !== undefined) headers["content-type"] = "application/json";
+      const res = await fetch(`${url}/ovirt-engine/api${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const text = await res.text();
+      let json: Record<string, unknown> | undefined;
+      try {
+        json = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+      } catch {
+        json = undefined;
+      }
+      return { status: res.status, json, text };
+    },
+  };
+}
+
+/** oVirt JSON collections: {"disk": [...]}. */
+export function restItems<T = Record<string, unknown>>(body: Record<string, unknown> | undefined, key: string): T[] {
+  const v = body?.[key];
+  return Array.isArray(v) ? (v as T[]) : [];
+}
+
+/** Polls until fn returns something other than undefined (errors count as "not yet"). */
+export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, stepMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    await sleep(stepMs);
+  }
 }
 
 export interface Host {
@@ -36,9 +137,11 @@ export interface Host {
 
 export class Cluster {
   readonly dir: string;
-  readonly sdUUID = randomUUID();
-  readonly spUUID = randomUUID();
+  /** Chosen here, or by the engine in engine mode. */
+  sdUUID: string = randomUUID();
+  spUUID: string = randomUUID();
   hosts: Host[] = [];
+  engine: EngineProc | undefined;
 
   constructor(readonly opts: ClusterOptions) {
     this.dir = mkdtempSync(join(tmpdir(), "vela-cluster-"));
@@ -61,6 +164,7 @@ export class Cluster {
   }
 
   async start(): Promise<void> {
+    if (this.opts.engine) return this.startWithEngine();
     this.hosts = await Promise.all(
       Array.from({ length: this.opts.hosts }, async (_, i) => {
         const env = this.envOf(i);
@@ -90,6 +194,43 @@ export class Cluster {
       leaseRetries: 3,
     });
     for (const h of this.hosts) await this.connectPool(h);
+  }
+
+  /**
+   * Engine mode: the engine first, then the nodes (registering with it by token), then the domain
+   * on this directory and the pool, made by the engine through REST; host ids are the engine's.
+   */
+  private async startWithEngine(): Promise<void> {
+    this.engine = await startEngine(mkdtempSync(join(tmpdir(), "vela-cluster-engine-")), {
+      VELA_ENGINE_HOST_POLL_MS: "300",
+      VELA_ENGINE_VM_POLL_MS: "1000",
+      VELA_ENGINE_NODE_TIMEOUT_MS: "5000",
+      VELA_ENGINE_LEASE_TIME_SEC: String(this.opts.leaseTimeSec ?? 10),
+      VELA_ENGINE_LEASE_RENEW_SEC: String(this.opts.renewSec ?? 2),
+    });
+    const eng = this.engine;
+    this.hosts = [];
+    for (let i = 0; i < this.opts.hosts; i++) {
+      const env = { ...this.envOf(i), VELA_ENGINE_URL: eng.url, VELA_REGISTRATION_TOKEN: REG_TOKEN, VELA_NODE_NAME: `chost${i + 1}` };
+      const node = await startNode({ env });
+      this.hosts.push({ hostID: 0, node, env, runDir: node.runDir, port: node.port, alive: true });
+    }
+    const up = await until("hosts up in the engine", async () => {
+      const hs = restItems<{ id: string; name: string; status: string }>((await eng.rest("GET", "/hosts")).json, "host");
+      return hs.filter((h) => h.status === "up").length === this.opts.hosts ? hs : undefined;
+    });
+    const dc = restItems<{ id: string }>((await eng.rest("GET", "/datacenters")).json, "data_center")[0]!;
+    const first = up.find((h) => h.name === "chost1")!;
+    const sd = await eng.rest("POST", "/storagedomains", { name: "chaos", type: "data", host: { id: first.id }, storage: { type: "localfs", path: this.dir } });
+    if (sd.status !== 201) throw new Error(`storage domain: HTTP ${sd.status} ${sd.text}`);
+    this.sdUUID = String(sd.json?.id);
+    this.spUUID = dc.id;
+    const att = await eng.rest("POST", `/datacenters/${dc.id}/storagedomains`, { id: this.sdUUID }, 120_000);
+    if (att.status >= 300) throw new Error(`attach: HTTP ${att.status} ${att.text}`);
+    for (const h of this.hosts) {
+      const st = await until(`host ${h.port} connected to the pool`, async () => (await this.hostsStatus(h).catch(() => undefined)) as { hostId: number } | undefined);
+      h.hostID = st.hostId;
+    }
   }
 
   async connectServer(h: Host): Promise<void> {
@@ -160,6 +301,7 @@ export class Cluster {
 
   async stop(): Promise<void> {
     for (const h of this.hosts) if (h.frozen) this.thaw(h);
+    this.engine?.proc.kill("SIGKILL");
     await Promise.all(this.hosts.map((h) => h.node.kill("SIGKILL").catch(() => {})));
   }
 }
@@ -199,4 +341,352 @@ export function createParams(c: Cluster, img: string, vol: string, parent?: stri
     srcImgUUID: parent ? img : BLANK,
     srcVolUUID: parent ?? BLANK,
   };
+}
+
+/** Small deterministic PRNG so a failing chaos run can be replayed from its seed. */
+export function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([p, new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`timeout ${ms} ms`)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
+}
+
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : Number.NaN;
+}
+
+export interface ChaosOptions {
+  /** Requests in all: node-level create/snapshot/delete plus engine disk add/remove. */
+  requests: number;
+  /** Share of the requests that go through the engine's REST API (engine mode only). */
+  engineShare?: number;
+  /** Parallel clients on node verbs (one image each) and on the engine (disks). */
+  nodeWorkers: number;
+  engineWorkers?: number;
+  /** SPM failures, in order; each hits whoever is SPM at that moment. */
+  events: ("kill" | "freeze")[];
+  seed: number;
+  log?: (line: string) => void;
+}
+
+export interface ChaosStats {
+  requests: number;
+  nodeRequests: number;
+  engineRequests: number;
+  sent: number;
+  redirects: number;
+  retries: number;
+  lostTasks: number;
+  failovers: { kind: string; host: number; next: number; ms: number }[];
+  durationMs: number;
+  latenciesMs: number[];
+}
+
+type NodeOp = { kind: "create" | "snapshot" | "delete"; img: string; vol: string; parent?: string };
+
+/**
+ * The chaos workload (issue 4): clients send create/snapshot/delete requests with caller-chosen
+ * UUIDs through hosts that are not the SPM (they answer SpmStatusError; the client finds the SPM
+ * and retries there) and, in engine mode, disk add/remove through the engine's REST API with
+ * caller-chosen disk ids, while the SPM is killed (then restarted) or frozen past its lease (then
+ * continued). Every request is retried until done; a retry is idempotent because the ids are the
+ * caller's. `verify` then checks the storage is exactly what the clients were told.
+ */
+export class Chaos {
+  readonly stats: ChaosStats = {
+    requests: 0,
+    nodeRequests: 0,
+    engineRequests: 0,
+    sent: 0,
+    redirects: 0,
+    retries: 0,
+    lostTasks: 0,
+    failovers: [],
+    durationMs: 0,
+    latenciesMs: [],
+  };
+  /** Per image (node clients): the volume chain the clients were told exists, base first. */
+  readonly chains = new Map<string, string[]>();
+  /** Engine disks that must exist at the end. */
+  readonly disks = new Set<string>();
+  private readonly rand: () => number;
+  private knownSpm: Host | undefined;
+  private stopAll = false;
+  private chaosDone = false;
+
+  constructor(
+    readonly c: Cluster,
+    readonly o: ChaosOptions,
+  ) {
+    this.rand = prng(o.seed);
+  }
+
+  private pick<T>(xs: T[]): T {
+    return xs[Math.floor(this.rand() * xs.length)]!;
+  }
+
+  private usable(): Host[] {
+    return this.c.hosts.filter((h) => h.alive && !h.frozen);
+  }
+
+  /** Asks the hosts who is SPM (waiting out a failover). */
+  async findSpm(timeoutMs = 120_000): Promise<Host> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (const h of this.usable()) {
+        const st = await withTimeout(this.c.spmStatus(h), 3000).catch(() => undefined);
+        if (st?.spmStatus === "SPM") return h;
+      }
+      if (Date.now() > deadline) throw new Error(`no SPM for ${timeoutMs} ms`);
+      await sleep(250);
+    }
+  }
+
+  private async waitTaskOn(h: Host, taskID: string): Promise<{ taskResult: string } | undefined> {
+    const deadline = Date.now() + 20_000;
+    let unsettledSince = 0;
+    while (Date.now() < deadline) {
+      const st = (await withTimeout(h.node.json("Task.getStatus", { taskID }), 5000)) as { taskState: string; taskResult: string };
+      if (st.taskState === "finished") return st;
+      // Fenced tasks wait for the next SPM ("cleaning"): give up on this host and retry elsewhere.
+      if (st.taskState !== "running") {
+        unsettledSince ||= Date.now();
+        if (Date.now() - unsettledSince > 1500) return undefined;
+      }
+      await sleep(40);
+    }
+    return undefined;
+  }
+
+  /** One node-level request, retried until it is done: the client side of idempotency. */
+  private async performNode(op: NodeOp): Promise<void> {
+    const c = this.c;
+    let reachedSpm = false;
+    for (let attempt = 0; attempt < 600; attempt++) {
+      if (this.stopAll) throw new Error("stopped: another request failed");
+      // First try through a host that is not the SPM, as a client that does not know it would.
+      const nonSpm = this.usable().filter((h) => h !== this.knownSpm);
+      const entry =
+        attempt === 0 ? this.pick(nonSpm.length ? nonSpm : this.usable()) : this.knownSpm && this.usable().includes(this.knownSpm) ? this.knownSpm : this.pick(this.usable());
+      if (!entry) {
+        await sleep(200);
+        continue;
+      }
+      if (attempt > 0) this.stats.retries++;
+      try {
+        this.stats.sent++;
+        const verb = op.kind === "delete" ? "Volume.delete" : "Volume.create";
+        const params =
+          op.kind === "delete"
+            ? { storagedomainID: c.sdUUID, storagepoolID: c.spUUID, imageID: op.img, volumeID: [op.vol], postZero: false, force: false }
+            : createParams(c, op.img, op.vol, op.parent);
+        const taskID = (await withTimeout(entry.node.json(verb, params), 5000)) as string;
+        reachedSpm = true;
+        const st = await this.waitTaskOn(entry, taskID).catch(() => undefined);
+        if (st?.taskResult === "success") return;
+        if (st === undefined) this.stats.lostTasks++;
+        await sleep(200);
+      } catch (err) {
+        // 654: not SPM; 309: an agent just restarted that has not reconnected the pool yet.
+        if (err instanceof RpcError && (err.code === 654 || err.code === 309)) {
+          this.stats.redirects++;
+          this.knownSpm = await this.findSpm();
+          continue;
+        }
+        // A delete whose earlier attempt ran (its SPM died before we saw the result) finds nothing.
+        if (err instanceof RpcError && err.code === 201 && op.kind === "delete" && reachedSpm) return;
+        if (err instanceof RpcError) throw new Error(`${op.kind} ${op.vol}: unexpected error ${err.code} ${err.message}`);
+        // Network error or timeout: that host died or froze under us; look again.
+        reachedSpm = true;
+        this.knownSpm = undefined;
+        await sleep(300);
+      }
+    }
+    throw new Error(`${op.kind} ${op.vol}: not done after 600 attempts`);
+  }
+
+  private async diskStatus(id: string): Promise<string | undefined> {
+    const r = await this.c.engine!.rest("GET", `/disks/${id}`, undefined, 10_000);
+    if (r.status === 404) return "gone";
+    return r.status === 200 ? String(r.json?.status) : undefined;
+  }
+
+  /** Engine: add a disk with our id until it is ok (an illegal one, made while an SPM died, is removed and added again). */
+  private async addDisk(id: string): Promise<void> {
+    const eng = this.c.engine!;
+    const body = { id, name: `chaos-${id.slice(0, 8)}`, provisioned_size: 2 ** 20, format: "cow", storage_domains: { storage_domain: [{ id: this.c.sdUUID }] } };
+    for (let attempt = 0; attempt < 300; attempt++) {
+      if (this.stopAll) throw new Error("stopped: another request failed");
+      if (attempt > 0) this.stats.retries++;
+      this.stats.sent++;
+      const r = await eng.rest("POST", "/disks", body).catch(() => undefined);
+      if (r && r.status >= 400 && r.status < 500 && r.status !== 409) throw new Error(`add disk ${id}: HTTP ${r.status} ${r.text}`);
+      if (r && (r.status === 201 || (r.status === 409 && /already exists/.test(r.text)))) {
+        // Ours (now or from an attempt whose reply was lost): wait for it to settle.
+        const st = await until(`disk ${id} settled`, async () => {
+          const s = await this.diskStatus(id);
+          return s === "locked" ? undefined : s;
+        }, 120_000, 200).catch(() => undefined);
+        if (st === "ok") return;
+        if (st === "illegal") await this.removeDisk(id, true);
+        continue;
+      }
+      await sleep(500); // no SPM known to the engine yet, or the engine's call to a dead SPM failed
+    }
+    throw new Error(`add disk ${id}: not done after 300 attempts`);
+  }
+
+  /** Engine: remove a disk until it is gone. */
+  private async removeDisk(id: string, retrying = false): Promise<void> {
+    const eng = this.c.engine!;
+    for (let attempt = 0; attempt < 300; attempt++) {
+      if (this.stopAll) throw new Error("stopped: another request failed");
+      if (attempt > 0 || retrying) this.stats.retries++;
+      this.stats.sent++;
+      const r = await eng.rest("DELETE", `/disks/${id}`, undefined, 60_000).catch(() => undefined);
+      if (r?.status === 200 || (r?.status === 404 && (attempt > 0 || retrying))) return;
+      if (r && r.status >= 400 && r.status < 500 && r.status !== 409) throw new Error(`remove disk ${id}: HTTP ${r.status} ${r.text}`);
+      await sleep(500);
+    }
+    throw new Error(`remove disk ${id}: not done after 300 attempts`);
+  }
+
+  private async timed(what: () => Promise<void>): Promise<void> {
+    const t = performance.now();
+    this.stats.requests++;
+    await what();
+    this.stats.latenciesMs.push(performance.now() - t);
+  }
+
+  private pause(): Promise<void> {
+    return sleep(this.chaosDone ? 20 : 300 + this.rand() * 1500);
+  }
+
+  private async nodeWorker(budget: () => boolean): Promise<void> {
+    const img = randomUUID();
+    const base = randomUUID();
+    if (!budget()) return;
+    this.stats.nodeRequests++;
+    await this.timed(() => this.performNode({ kind: "create", img, vol: base }));
+    this.chains.set(img, [base]);
+    while (budget()) {
+      this.stats.nodeRequests++;
+      const chain = this.chains.get(img)!;
+      if (chain.length > 1 && this.rand() < 0.4) {
+        await this.timed(() => this.performNode({ kind: "delete", img, vol: chain.at(-1)! }));
+        chain.pop();
+      } else {
+        const vol = randomUUID();
+        await this.timed(() => this.performNode({ kind: "snapshot", img, vol, parent: chain.at(-1)! }));
+        chain.push(vol);
+      }
+      await this.pause();
+    }
+  }
+
+  private async engineWorker(budget: () => boolean): Promise<void> {
+    const mine: string[] = [];
+    while (budget()) {
+      this.stats.engineRequests++;
+      if (mine.length && this.rand() < 0.4) {
+        const id = mine.splice(Math.floor(this.rand() * mine.length), 1)[0]!;
+        await this.timed(() => this.removeDisk(id));
+        this.disks.delete(id);
+      } else {
+        const id = randomUUID();
+        await this.timed(() => this.addDisk(id));
+        mine.push(id);
+        this.disks.add(id);
+      }
+      await this.pause();
+    }
+  }
+
+  private async chaos(t0: number): Promise<void> {
+    const c = this.c;
+    for (const kind of this.o.events) {
+      await sleep(1000 + this.rand() * 3000);
+      const spm = await this.findSpm();
+      const at = Date.now() - t0;
+      if (kind === "kill") await c.kill(spm);
+      else c.freeze(spm);
+      const next = await c.waitSpm(120_000, spm);
+      const ms = Date.now() - t0 - at;
+      this.stats.failovers.push({ kind, host: spm.hostID, next: next.hostID, ms });
+      this.o.log?.(`chaos: t=${at} ms ${kind === "kill" ? "kill -9" : "SIGSTOP"} SPM host ${spm.hostID}; host ${next.hostID} SPM after ${ms} ms`);
+      if (kind === "kill") await c.restart(spm);
+      else {
+        await sleep(this.rand() * 2000);
+        c.thaw(spm);
+      }
+    }
+    this.chaosDone = true;
+  }
+
+  /**
+   * After the run: exactly one SPM; the on-disk checker (qemu-img included) finds nothing wrong;
+   * the images on disk are exactly the clients' images and engine disks (none lost, duplicated
+   * or half-made); each image's volumes and chain are what its client was told; the engine lists
+   * exactly the disks that must exist, all ok; no write by a superseded SPM in the audit log.
+   * Returns the final SPM's host id and LVER.
+   */
+  async verify(): Promise<{ spm: number; lver: number; volumes: number }> {
+    const c = this.c;
+    const spm = await c.waitSpm(120_000);
+    assert.equal((await c.spms()).length, 1);
+    const report = await checkFileDomain(c.domainDir);
+    assert.deepEqual(report.problems, [], "on-disk checker");
+    const images = readdirSync(join(c.domainDir, "images")).sort();
+    assert.deepEqual(images, [...this.chains.keys(), ...this.disks].sort(), "images on disk = images made (none lost, none half-made, none left)");
+    for (const [img, chain] of this.chains) {
+      const vols = report.volumes.filter((v) => v.image === img);
+      assert.deepEqual(vols.map((v) => v.volume).sort(), [...chain].sort(), `volumes of ${img}`);
+      const leaf = vols.find((v) => v.md.VOLTYPE === "LEAF");
+      assert.deepEqual(leaf?.chain, [...chain].reverse(), `chain of ${img}`);
+    }
+    for (const d of this.disks) assert.equal(report.volumes.filter((v) => v.image === d).length, 1, `engine disk ${d}: one volume`);
+    if (c.engine) {
+      const listed = restItems<{ id: string; status: string }>((await c.engine.rest("GET", "/disks")).json, "disk");
+      assert.deepEqual(listed.map((d) => d.id).sort(), [...this.disks].sort(), "the engine lists exactly the disks made");
+      assert.deepEqual(listed.filter((d) => d.status !== "ok"), [], "every engine disk is ok");
+    }
+    let top = -1;
+    for (const e of readAudit(c.masterDir)) {
+      assert.ok(e.lver >= top, `stale write by host ${e.host} with LVER ${e.lver} after LVER ${top} took over: ${e.op} ${e.path}`);
+      top = Math.max(top, e.lver);
+    }
+    return { spm: spm.hostID, lver: top, volumes: report.volumes.length };
+  }
+
+  /** Runs the workload and the failures to the end; throws on the first request that cannot be done. */
+  async run(): Promise<ChaosStats> {
+    const o = this.o;
+    const engineShare = this.c.engine ? (o.engineShare ?? 0.3) : 0;
+    const engineBudget = Math.round(o.requests * engineShare);
+    const nodeBudget = o.requests - engineBudget;
+    let nodeIssued = 0;
+    let engineIssued = 0;
+    this.knownSpm = await this.c.waitSpm(60_000);
+    const t0 = Date.now();
+    const workers = [
+      this.chaos(t0),
+      ...Array.from({ length: o.nodeWorkers }, () => this.nodeWorker(() => ++nodeIssued <= nodeBudget)),
+      ...Array.from({ length: engineBudget ? (o.engineWorkers ?? 2) : 0 }, () => this.engineWorker(() => ++engineIssued <= engineBudget)),
+    ];
+    await Promise.all(workers).catch((err) => {
+      this.stopAll = true;
+      throw err;
+    });
+    this.stats.durationMs = Date.now() - t0;
+    return this.stats;
+  }
 }
