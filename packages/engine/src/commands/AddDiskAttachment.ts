@@ -8,6 +8,7 @@ import { conflict } from "../api/fault.js";
 import { Bool, Enum, parseInput } from "../api/input.js";
 import type { DiskAttachment, Vm } from "../db/schema.js";
 import { AddDisk } from "./AddDisk.js";
+import { ensureNotInPreview } from "./chains.js";
 import type { CommandDef } from "./command.js";
 import { mustById } from "./lookup.js";
 
@@ -34,6 +35,7 @@ export const AddDiskAttachment: CommandDef<{ vmId: string; body: unknown }, Plan
   async validate(e, { vmId, body }) {
     const vm = await mustById(e, "vms", vmId);
     const p = parseInput(Input, body, "DiskAttachment");
+    await ensureNotInPreview(e, `add Disk to VM ${vm.name}`, { vmIds: [vm.id] });
     const active = p.active ?? true;
     if (active && vm.status !== "down") throw conflict(`Cannot add Disk to VM ${vm.name}: it is ${vm.status} and hot-plug is not supported yet`);
     const bootable = p.bootable ?? false;

@@ -16,7 +16,7 @@ import type { Engine } from "../engine.js";
 import { engineStep, nodeStep } from "../jobs/jobs.js";
 import { MAX_DISK_BYTES, volumeDescription } from "./AddDisk.js";
 import { inBackground, type Started } from "./background.js";
-import { actualSizeOf, ensureUsable, poolOf, runningUsers, setDiskStatus, templateBaseOf } from "./chains.js";
+import { actualSizeOf, ensureNotInPreview, ensureUsable, poolOf, runningUsers, setDiskStatus, templateBaseOf } from "./chains.js";
 import type { CommandDef } from "./command.js";
 import { activeDomain, byRef, mustById } from "./lookup.js";
 
@@ -42,6 +42,7 @@ async function plan(e: Engine, diskId: string, body: unknown, what: string): Pro
   ensureUsable(e, disk, what, true);
   const vm = (await runningUsers(e, disk.id))[0];
   if (vm) throw conflict(`Cannot ${what}: VM ${vm.name} using disk ${disk.alias} is ${vm.status}`);
+  await ensureNotInPreview(e, `${what} ${disk.alias}`, { diskId: disk.id });
   const { dc, spm } = await poolOf(e, disk, what);
   const target = await byRef(e, "storage_domains", p.storage_domain);
   const tdc = await activeDomain(e, target, what);
@@ -186,6 +187,9 @@ export const UpdateDisk: CommandDef<{ id: string; body: unknown }, UpdatePlan, D
     if (size === undefined && alias === undefined && p.description === undefined) return { disk };
     if (disk.template_id) throw conflict(`Cannot update Disk ${disk.alias}: it belongs to a template`);
     ensureUsable(e, disk, "update Disk", true);
+    // The preview leaf is not the disk for good: a new size or description there would be lost
+    // (or differ from the old branch's) on undo.
+    await ensureNotInPreview(e, `${size !== undefined ? "extend" : "update"} Disk ${disk.alias}`, { diskId: disk.id });
     if (size !== undefined) {
       const vm = (await runningUsers(e, disk.id))[0];
       if (vm) throw conflict(`Cannot extend Disk ${disk.alias}: VM ${vm.name} using it is ${vm.status} (no live extension yet)`);

@@ -7,6 +7,7 @@ import { badRequest, conflict, notFound } from "../api/fault.js";
 import { Bool, Enum, parseInput, Uuid } from "../api/input.js";
 import type { Disk, DiskAttachment, Vm } from "../db/schema.js";
 import { ensureNotLocked } from "./AddDisk.js";
+import { ensureNotInPreview } from "./chains.js";
 import type { CommandDef } from "./command.js";
 import { mustById } from "./lookup.js";
 
@@ -30,6 +31,7 @@ export const AttachDisk: CommandDef<{ vmId: string; body: unknown }, { vm: Vm; d
     if (e.locks.isHeld(`disk:${disk.id}`)) throw conflict(`Cannot attach Disk ${disk.alias}: an operation on it is in progress`);
     ensureNotLocked(disk, "attach Disk");
     if (disk.template_id) throw conflict(`Cannot attach Disk ${disk.alias}: it is a template disk; create a VM from the template instead`);
+    await ensureNotInPreview(e, `attach Disk ${disk.alias}`, { vmIds: [vm.id], diskId: disk.id });
     const others = await e.db.selectFrom("disk_attachments").select("vm_id").where("disk_id", "=", disk.id).execute();
     if (others.some((o) => o.vm_id === vm.id)) throw conflict(`Cannot attach Disk ${disk.alias}: it is already attached to VM ${vm.name}`);
     if (others.length > 0 && !disk.shareable) throw conflict(`Cannot attach Disk ${disk.alias}: it is attached to another VM and not shareable`);
@@ -66,6 +68,7 @@ export const DetachDisk: CommandDef<{ vmId: string; diskId: string }, { vm: Vm; 
     const att = await e.db.selectFrom("disk_attachments").selectAll().where("vm_id", "=", vmId).where("disk_id", "=", diskId).executeTakeFirst();
     if (!att) throw notFound("Disk attachment", diskId);
     if (att.active && vm.status !== "down") throw conflict(`Cannot detach Disk: VM ${vm.name} is ${vm.status} and hot-unplug is not supported yet`);
+    await ensureNotInPreview(e, "detach Disk", { vmIds: [vm.id], diskId });
     return { vm, att };
   },
   describe: (p) => `Detaching Disk ${p.att.disk_id} from VM ${p.vm.name}`,

@@ -10,6 +10,7 @@ import type { Engine } from "../engine.js";
 import { NodeError } from "../hosts/client.js";
 import { nodeStep, TaskFailed } from "../jobs/jobs.js";
 import { ensureNotLocked } from "./AddDisk.js";
+import { ensureNotInPreview } from "./chains.js";
 import type { CommandDef } from "./command.js";
 import { attachmentOf, mustById, spmOf } from "./lookup.js";
 
@@ -30,6 +31,8 @@ export async function validateRemovable(e: Engine, disk: Disk, allowVm?: string)
     if (allowVm === undefined) continue;
     if (vm.id !== allowVm) throw conflict(`Cannot remove Disk ${disk.alias}: it is attached to VM ${vm.name}`);
   }
+  // Removing the whole VM (allowVm) takes its snapshots and both branches with it, as in oVirt.
+  if (allowVm === undefined) await ensureNotInPreview(e, `remove Disk ${disk.alias}`, { diskId: disk.id });
 }
 
 /**

@@ -5,6 +5,7 @@
 import { conflict } from "../api/fault.js";
 import type { Disk, Vm } from "../db/schema.js";
 import type { CommandDef } from "./command.js";
+import { ensureNotInPreview } from "./chains.js";
 import { mustById } from "./lookup.js";
 import { deleteDisk, validateRemovable } from "./RemoveDisk.js";
 
@@ -27,6 +28,8 @@ export const RemoveVm: CommandDef<{ id: string; detachOnly: boolean }, Plan, voi
       .where("disk_attachments.vm_id", "=", id)
       .execute();
     if (!detachOnly) for (const d of disks) await validateRemovable(e, d, vm.id);
+    // Kept disks would carry both branches of the preview with no VM to commit or undo it.
+    else await ensureNotInPreview(e, `remove VM ${vm.name} keeping its disks`, { vmIds: [vm.id] });
     return { vm, disks, detachOnly };
   },
   describe: (p) => `Removing VM ${p.vm.name}`,

@@ -19,7 +19,7 @@ import type { Engine } from "../engine.js";
 import { engineStep, nodeStep } from "../jobs/jobs.js";
 import { volumeDescription } from "./AddDisk.js";
 import { inBackground, type Started } from "./background.js";
-import { actualSizeOf, ensureUsable, poolOf, setDiskStatus } from "./chains.js";
+import { actualSizeOf, ensureNotInPreview, ensureUsable, poolOf, setDiskStatus } from "./chains.js";
 import type { CommandDef, Exec } from "./command.js";
 import { activeDomain, byRef, mustById } from "./lookup.js";
 
@@ -58,6 +58,7 @@ export const AddTemplate: CommandDef<unknown, AddPlan, { template: Template } & 
     const vm = await byRef(e, "vms", p.vm);
     if (e.locks.isHeld(`vm:${vm.id}`) && !p.vm.id) throw conflict(`Cannot add Template: an operation on VM ${vm.name} is in progress`);
     if (vm.status !== "down") throw conflict(`Cannot add Template: VM ${vm.name} is ${vm.status}; it must be down`);
+    await ensureNotInPreview(e, "add Template", { vmIds: [vm.id] });
     const clash = await e.db.selectFrom("templates").select("id").where("name", "=", p.name).executeTakeFirst();
     if (clash) throw conflict(`Cannot add Template. The name ${p.name} is already in use.`);
     const target = p.storage_domain ? await byRef(e, "storage_domains", p.storage_domain) : undefined;

