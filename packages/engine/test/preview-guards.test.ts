@@ -160,3 +160,81 @@ describe("disk operations during a preview", () => {
     assert.equal(det.status, 200, det.text);
   });
 });
+
+/** A JSON-RPC call to the node; throws on an error answer. */
+async function nodeCall<T>(method: string, params: Record<string, unknown>): Promise<T> {
+  const res = await fetch(`http://127.0.0.1:${node.port}/jsonrpc`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  const body = (await res.json()) as { result?: T; error?: { code: number; message: string } };
+  if (body.error) throw new Error(`${method}: ${body.error.message} (${body.error.code})`);
+  return body.result as T;
+}
+
+/** createVolume of a COW volume on `parent` in the image, through the node's own verb, awaited. */
+async function nodeSnapshotVolume(sd: string, img: string, parent: string, vol: string): Promise<void> {
+  const task = await nodeCall<string>("Volume.create", {
+    storagedomainID: sd,
+    storagepoolID: dcId,
+    imageID: img,
+    size: 8 * MiB,
+    volFormat: "COW",
+    preallocate: "SPARSE",
+    diskType: "DATA",
+    volumeID: vol,
+    desc: "",
+    srcImgUUID: img,
+    srcVolUUID: parent,
+  });
+  const st = await until(`task ${task}`, async () => {
+    const s = await nodeCall<{ taskState: string; taskResult: string }>("Task.getStatus", { taskID: task });
+    return s.taskState === "finished" || s.taskState === "failed" ? s : undefined;
+  });
+  assert.equal(st.taskResult, "success", `createVolume ${vol}`);
+  await nodeCall("Task.clear", { taskID: task });
+}
+
+describe("domain import", () => {
+  test("an image with two leaves is registered as a disk on its newest leaf; nothing on storage changes", async () => {
+    const d = await newDisk("pg-branched", sdB);
+    const A = d.image_id;
+    // A ← B (a snapshot), then a branch A ← C ← D: two leaves, B and D; D is the newest (made
+    // last) and has the longer chain, so the rule picks it whatever the CTIME seconds are.
+    const [B, C, D] = ["b", "c", "d"].map((x) => `${x.repeat(8)}-0000-4000-8000-${A.slice(-12)}`) as [string, string, string];
+    await nodeSnapshotVolume(sdB, d.id, A, B);
+    await nodeSnapshotVolume(sdB, d.id, A, C);
+    await nodeSnapshotVolume(sdB, d.id, C, D);
+    const roles = () => Object.fromEntries(volumesOn(dirB, sdB, d.id).map((v) => [v, `${meta(dirB, sdB, d.id, v).VOLTYPE}/${meta(dirB, sdB, d.id, v).PUUID}`]));
+    const before = roles();
+    assert.deepEqual(Object.keys(before), [A, B, C, D].sort());
+    assert.equal(before[B]?.split("/")[0], "LEAF");
+    assert.equal(before[D]?.split("/")[0], "LEAF");
+
+    // Detach and remove from the engine, import from the directory, attach: the disk is back.
+    assert.equal((await eng.api("POST", `/datacenters/${dcId}/storagedomains/${sdB}/deactivate`, { body: {} })).status, 200);
+    const det = await eng.api("DELETE", `/datacenters/${dcId}/storagedomains/${sdB}`);
+    assert.equal(det.status, 200, det.text);
+    assert.equal((await eng.api("GET", `/disks/${d.id}`)).status, 404);
+    assert.equal((await eng.api("DELETE", `/storagedomains/${sdB}`)).status, 200);
+    const hostId = (items<{ id: string }>((await eng.api("GET", "/hosts")).json, "host")[0] as { id: string }).id;
+    const imp = await eng.api("POST", "/storagedomains", { body: { import: true, type: "data", host: { id: hostId }, storage: { type: "localfs", path: dirB } } });
+    assert.equal(imp.status, 201, imp.text);
+    const att = await eng.api("POST", `/datacenters/${dcId}/storagedomains`, { body: { id: sdB } });
+    assert.equal(att.status, 201, att.text);
+
+    const back = await eng.get<Disk>(`/disks/${d.id}`);
+    assert.equal(back.image_id, D, "registered on the newest leaf");
+    assert.equal(back.status, "ok");
+    assert.equal(back.alias, "pg-branched", "the alias comes from the base volume the engine described");
+    assert.deepEqual(roles(), before, "the import changed nothing on storage");
+
+    // The disk works: a VM runs a snapshot on it, and removing the disk removes both branches.
+    const vm = await newVm("pg-imported", back);
+    await snapshot(vm, "after import");
+    assert.equal(meta(dirB, sdB, d.id, D).VOLTYPE, "INTERNAL");
+    assert.equal((await eng.api("DELETE", `/vms/${vm}`)).status, 200);
+    assert.deepEqual(readdirSync(join(dirB, sdB, "images")).includes(d.id), false, "the whole image is gone");
+  });
+});

@@ -2,8 +2,13 @@
  * Registers the images a domain already holds as disks, when the domain joins a data center
  * (imported, or detached from another one): each image becomes a disk whose id is the image
  * UUID, whose leaf and chain come from the volumes' own metadata and whose alias from the volume
- * description VDSM-style (`{"DiskAlias": …}`). Images the engine knows, template (SHARED)
- * images and images without exactly one leaf are left alone. Reads only; never changes storage.
+ * description VDSM-style (`{"DiskAlias": …}`, the first volume of the chain that has one: snapshot
+ * volumes carry none). Images the engine knows and template (SHARED) images are left alone. An
+ * image with two or more leaves (a VM was previewing a snapshot, or a commit or restore stopped
+ * half-way) is registered on its newest leaf by CTIME (same second: the longer chain, then the
+ * higher UUID): the branch the VM last ran on or that the commit was keeping. The other branches'
+ * volumes stay, recorded as volumes of the disk (deleted with it), never deleted here. Reads
+ * only; never changes storage.
  */
 import { BLANK_TEMPLATE_ID } from "../db/ids.js";
 import { type Disk, now } from "../db/schema.js";
@@ -20,6 +25,7 @@ interface VolInfo {
   truesize: number;
   legality: string;
   description: string;
+  ctime: number;
 }
 
 function volInfo(raw: Record<string, unknown>): VolInfo {
@@ -33,6 +39,7 @@ function volInfo(raw: Record<string, unknown>): VolInfo {
     truesize: Number(raw.truesize ?? 0),
     legality: String(raw.legality ?? ""),
     description: String(raw.description ?? ""),
+    ctime: Number(raw.ctime ?? 0) || 0,
   };
 }
 
@@ -47,6 +54,37 @@ export function aliasOf(desc: string, imgId: string): { alias: string; descripti
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters never reach a name
   const clean = desc.replace(/[\u0000-\u001f\u007f/\\]/g, "").trim().slice(0, 255);
   return { alias: clean || `disk_${imgId.slice(0, 8)}`, description: "" };
+}
+
+/** The chain from `leaf` down through `vols` (the image's own volumes), leaf first. */
+function chainFrom(vols: VolInfo[], leaf: VolInfo): VolInfo[] {
+  const byId = new Map(vols.map((v) => [v.uuid, v]));
+  const out: VolInfo[] = [];
+  for (let v: VolInfo | undefined = leaf; v && out.length <= vols.length; v = byId.get(v.parent)) out.push(v);
+  return out;
+}
+
+/** The leaf a disk is registered on: newest CTIME, then the longer chain, then the higher UUID. */
+export function pickLeaf(vols: VolInfo[], leaves: VolInfo[]): VolInfo | undefined {
+  const score = (l: VolInfo) => [l.ctime, chainFrom(vols, l).length] as const;
+  return [...leaves].sort((a, b) => {
+    const [ca, la] = score(a);
+    const [cb, lb] = score(b);
+    return cb - ca || lb - la || (a.uuid < b.uuid ? 1 : a.uuid > b.uuid ? -1 : 0);
+  })[0];
+}
+
+/** The alias the engine wrote on the chain (the leaf first; snapshot volumes carry none), else the leaf's text. */
+function aliasOnChain(chain: VolInfo[], imgId: string): { alias: string; description: string } {
+  for (const v of chain) {
+    try {
+      const j = JSON.parse(v.description) as { DiskAlias?: unknown };
+      if (typeof j.DiskAlias === "string" && j.DiskAlias) return aliasOf(v.description, imgId);
+    } catch {
+      /* not the engine's JSON */
+    }
+  }
+  return aliasOf(chain[0]?.description ?? "", imgId);
 }
 
 export async function registerDomainDisks(e: Engine, host: NodeTarget, dcId: string, sdId: string): Promise<number> {
@@ -65,12 +103,17 @@ export async function registerDomainDisks(e: Engine, host: NodeTarget, dcId: str
     const own = infos.filter((i) => i.voltype !== "SHARED" || !infos.some((x) => x.parent === i.uuid));
     if (infos.some((i) => i.voltype === "SHARED" && own.includes(i))) continue; // a template's image
     const leaves = own.filter((i) => i.voltype === "LEAF");
-    if (leaves.length !== 1) {
-      e.log.warn({ sd: sdId, img, leaves: leaves.length }, "image not registered: it has no single leaf");
+    const leaf = pickLeaf(own, leaves);
+    if (!leaf) {
+      e.log.warn({ sd: sdId, img }, "image not registered: it has no leaf");
       continue;
     }
-    const leaf = leaves[0] as VolInfo;
-    const { alias, description } = aliasOf(leaf.description, img);
+    const chain = chainFrom(own, leaf);
+    if (leaves.length > 1) {
+      const others = leaves.filter((l) => l !== leaf).map((l) => l.uuid);
+      e.log.warn({ sd: sdId, img, leaf: leaf.uuid, otherLeaves: others }, "image has branches: registered on its newest leaf, the other branches are kept");
+    }
+    const { alias, description } = aliasOnChain(chain, img);
     const disk: Disk = {
       id: img,
       image_id: leaf.uuid,
@@ -84,7 +127,7 @@ export async function registerDomainDisks(e: Engine, host: NodeTarget, dcId: str
       sparse: leaf.type === "PREALLOCATED" ? 0 : 1,
       shareable: 0,
       wipe_after_delete: 0,
-      status: infos.every((i) => i.legality === "LEGAL") ? "ok" : "illegal",
+      status: chain.every((i) => i.legality === "LEGAL") ? "ok" : "illegal",
       content_type: "data",
       template_id: null,
       created_at: now(),
