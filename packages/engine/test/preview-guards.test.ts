@@ -238,3 +238,61 @@ describe("domain import", () => {
     assert.deepEqual(readdirSync(join(dirB, sdB, "images")).includes(d.id), false, "the whole image is gone");
   });
 });
+
+describe("engine restart", () => {
+  /** Runs `act` (a request that starts a job) with the node frozen, kills the engine, thaws the node and starts the engine again on the same database. */
+  async function killDuring(act: () => Promise<{ status: number; text: string; json?: Record<string, unknown> }>): Promise<string> {
+    const pid = node.proc.pid as number;
+    process.kill(pid, "SIGSTOP");
+    let jobId = "";
+    try {
+      // The job has recorded what it will do and waits on the frozen SPM when the engine dies.
+      const r = await act();
+      assert.equal(r.status, 202, r.text);
+      jobId = (r.json as { job: { id: string } }).job.id;
+      await eng.kill();
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    eng = await startEngine({ home: eng.home, port: eng.port, env: ENGINE_ENV });
+    return jobId;
+  }
+
+  test("killed mid-preview, the next start completes the preview; killed mid-commit, it finishes the commit", async () => {
+    const d = await newDisk("pg-restart");
+    const vm = await newVm("pg-restart-vm", d);
+    const leafOf = async () => (await eng.get<Disk>(`/disks/${d.id}`)).image_id;
+    const L0 = d.image_id;
+    const r1 = await snapshot(vm, "r1");
+    const L1 = await leafOf();
+    await snapshot(vm, "r2");
+    const L2 = await leafOf();
+
+    const pvJob = await killDuring(() => eng.api("POST", `/vms/${vm}/previewsnapshot`, { body: { snapshot: { id: r1.id } } }));
+    const pj = await until("resumed preview job ended", async () => {
+      const j = await eng.get<{ status: string }>(`/jobs/${pvJob}`);
+      return j.status === "started" ? undefined : j;
+    }, 120_000);
+    assert.equal(pj.status, "finished");
+    assert.deepEqual(await snapState(vm), ["Active VM before the preview|preview|ok", "Active VM|active|ok", "r1|regular|in_preview", "r2|regular|ok"]);
+    const P = await leafOf();
+    assert.ok(![L0, L1, L2].includes(P), "the disk is on a new leaf");
+    assert.deepEqual([meta(dirA, sdA, d.id, P).PUUID, meta(dirA, sdA, d.id, P).VOLTYPE], [L0, "LEAF"]);
+    assert.deepEqual(volumesOn(dirA, sdA, d.id), [L0, L1, L2, P].sort(), "no stray volume");
+    assert.equal((await eng.get<Disk>(`/disks/${d.id}`)).status, "ok");
+    assert.equal((await eng.get<{ status: string }>(`/vms/${vm}`)).status, "down");
+
+    const cmJob = await killDuring(() => eng.api("POST", `/vms/${vm}/commitsnapshot`, { body: {} }));
+    const cj = await until("resumed commit job ended", async () => {
+      const j = await eng.get<{ status: string }>(`/jobs/${cmJob}`);
+      return j.status === "started" ? undefined : j;
+    }, 120_000);
+    assert.equal(cj.status, "finished");
+    assert.deepEqual(await snapState(vm), ["Active VM|active|ok", "r1|regular|ok"], "the snapshot taken after r1 went with its volumes");
+    assert.equal(await leafOf(), P);
+    assert.deepEqual(volumesOn(dirA, sdA, d.id), [L0, P].sort(), "the old branch is deleted");
+    assert.equal(meta(dirA, sdA, d.id, L0).VOLTYPE, "INTERNAL");
+    assert.equal((await eng.get<Disk>(`/disks/${d.id}`)).status, "ok");
+    assert.equal((await eng.get<{ status: string }>(`/vms/${vm}`)).status, "down");
+  });
+});

@@ -19,7 +19,8 @@ import { badRequest, conflict, invalid, notFound } from "../api/fault.js";
 import { Bool, ListOf, parseInput, Text, Uuid } from "../api/input.js";
 import { type DataCenter, type Disk, type Host, type Image, now, num, type Snapshot, type Vm } from "../db/schema.js";
 import type { Engine } from "../engine.js";
-import { engineStep, nodeStep } from "../jobs/jobs.js";
+import { NodeError } from "../hosts/client.js";
+import { engineStep, nodeStep, setJobPayload } from "../jobs/jobs.js";
 import { inBackground, type Started } from "./background.js";
 import { chainOf, ensureUsable, poolOf, setDiskStatus } from "./chains.js";
 import type { CommandDef, Exec } from "./command.js";
@@ -44,7 +45,7 @@ export async function snapshotOf(e: Engine, vmId: string, snapId: string): Promi
   return s;
 }
 
-interface DiskCtx {
+export interface DiskCtx {
   disk: Disk;
   dc: DataCenter;
   spm: Host;
@@ -76,13 +77,13 @@ async function lockAll(e: Engine, x: Exec, vm: Vm, disks: Disk[]): Promise<void>
   }
 }
 
-async function unlockAll(e: Engine, vm: Vm, disks: Disk[]): Promise<void> {
+export async function unlockAll(e: Engine, vm: Vm, disks: Disk[]): Promise<void> {
   for (const d of disks) await setDiskStatus(e, d.id, "ok");
   await e.db.updateTable("vms").set({ status: "down" }).where("id", "=", vm.id).where("status", "=", "image_locked").execute();
 }
 
 /** createVolume of a COW leaf on `parent` in the disk's image, awaited as a job step. */
-async function newLeaf(e: Engine, jobId: string, c: DiskCtx, parent: string, vol: string): Promise<void> {
+export async function newLeaf(e: Engine, jobId: string, c: DiskCtx, parent: string, vol: string): Promise<void> {
   await nodeStep(e, jobId, c.spm, `Creating volume ${vol} on ${parent} of disk ${c.disk.alias}`, () =>
     e.nodes.for(c.spm).call("createVolume", {
       sdUUID: c.disk.storage_domain_id,
@@ -100,12 +101,30 @@ async function newLeaf(e: Engine, jobId: string, c: DiskCtx, parent: string, vol
   );
 }
 
-/** deleteVolume of volumes of the disk's image (leaf first), awaited as a job step. */
-async function dropVolumes(e: Engine, jobId: string, c: DiskCtx, vols: string[]): Promise<void> {
-  if (!vols.length) return;
-  await nodeStep(e, jobId, c.spm, `Deleting volumes ${vols.join(", ")} of disk ${c.disk.alias}`, () =>
-    e.nodes.for(c.spm).call("deleteVolume", { sdUUID: c.disk.storage_domain_id, spUUID: c.dc.id, imgUUID: c.disk.id, volumes: vols }),
-  );
+const VOLUME_GONE = 201; // VolumeDoesNotExist
+
+/**
+ * deleteVolume of volumes of the disk's image (leaf first), awaited as a job step. Only those
+ * still on storage are asked for, so a commit or undo retried after a failure (or resumed after
+ * an engine restart) finishes what the first attempt left; a volume another task removed in the
+ * meantime makes it look again.
+ */
+export async function dropVolumes(e: Engine, jobId: string, c: DiskCtx, vols: string[]): Promise<void> {
+  const client = e.nodes.for(c.spm);
+  for (let attempt = 0; ; attempt++) {
+    const listed = await client.call("getVolumesList", { sdUUID: c.disk.storage_domain_id, spUUID: c.dc.id, imgUUID: c.disk.id });
+    const present = new Set(Array.isArray(listed) ? listed.map(String) : []);
+    const left = vols.filter((v) => present.has(v));
+    if (!left.length) return;
+    try {
+      await nodeStep(e, jobId, c.spm, `Deleting volumes ${left.join(", ")} of disk ${c.disk.alias}`, () =>
+        client.call("deleteVolume", { sdUUID: c.disk.storage_domain_id, spUUID: c.dc.id, imgUUID: c.disk.id, volumes: left }),
+      );
+      return;
+    } catch (err) {
+      if (!(err instanceof NodeError && err.code === VOLUME_GONE) || attempt >= 4) throw err;
+    }
+  }
 }
 
 // ------------------------------------------------------------------------------------ create
@@ -186,12 +205,12 @@ export const CreateSnapshot: CommandDef<{ vmId: string; body: unknown }, CreateP
 interface SnapPlan {
   vm: Vm;
   snap: Snapshot;
-  /** The disks with a volume in the snapshot, and that volume. */
-  disks: (DiskCtx & { vol: Image })[];
+  /** The disks with a volume in the snapshot, that volume, and the id of the leaf a preview or restore makes on it. */
+  disks: (DiskCtx & { vol: Image; leaf: string })[];
 }
 
 /** The volumes of the branch that ends in `leaf`, above `point`, leaf first; undefined when `point` is not on it. */
-async function branchAbove(e: Engine, disk: Disk, leaf: string, point: string): Promise<Image[] | undefined> {
+export async function branchAbove(e: Engine, disk: Disk, leaf: string, point: string): Promise<Image[] | undefined> {
   const chain = await chainOf(e, { ...disk, image_id: leaf });
   const i = chain.findIndex((c) => c.id === point);
   return i < 0 ? undefined : chain.slice(0, i);
@@ -211,13 +230,13 @@ async function snapPlan(e: Engine, vmId: string, snapId: string, what: string): 
     if (!(await branchAbove(e, disk, disk.image_id, vol.id))) {
       throw conflict(`Cannot ${what}: volume ${vol.id} of snapshot '${snap.description}' is not on the chain of disk ${disk.alias}`);
     }
-    disks.push({ ...(await diskCtx(e, disk, what)), vol });
+    disks.push({ ...(await diskCtx(e, disk, what)), vol, leaf: randomUUID() });
   }
   return { vm, snap, disks };
 }
 
 /** Snapshots of the VM left without any volume (their volumes were all deleted). */
-async function dropEmptySnapshots(e: Engine, vmId: string, candidates: string[]): Promise<void> {
+export async function dropEmptySnapshots(e: Engine, vmId: string, candidates: string[]): Promise<void> {
   for (const id of new Set(candidates)) {
     const left = await e.db.selectFrom("images").select("id").where("snapshot_id", "=", id).executeTakeFirst();
     if (!left) await e.db.deleteFrom("snapshots").where("id", "=", id).where("vm_id", "=", vmId).where("type", "!=", "active").execute();
@@ -225,7 +244,7 @@ async function dropEmptySnapshots(e: Engine, vmId: string, candidates: string[])
 }
 
 interface Branch {
-  c: DiskCtx & { vol: Image };
+  c: DiskCtx & { vol: Image; leaf: string };
   /** The disk's leaf before: it stays, beside the new leaf, until the old branch is dropped. */
   old: string;
 }
@@ -240,7 +259,7 @@ async function branchOut(e: Engine, x: Exec, disks: SnapPlan["disks"], holder: s
   const out: Branch[] = [];
   for (const c of disks) {
     const old = c.disk.image_id;
-    const leaf = randomUUID();
+    const leaf = c.leaf;
     await newLeaf(e, x.jobId, c, c.vol.id, leaf);
     await e.db.insertInto("images").values({ id: leaf, disk_id: c.disk.id, parent_id: c.vol.id, snapshot_id: null, created_at: now() }).execute();
     if (holder) await e.db.updateTable("images").set({ snapshot_id: holder }).where("id", "=", old).execute();
@@ -267,6 +286,23 @@ async function dropOldBranch(e: Engine, jobId: string, c: DiskCtx, oldLeaf: stri
   await dropVolumes(e, jobId, c, gone.map((g) => g.id));
   if (gone.length) await e.db.deleteFrom("images").where("id", "in", gone.map((g) => g.id)).execute();
   return gone.flatMap((g) => (g.snapshot_id ? [g.snapshot_id] : []));
+}
+
+/**
+ * What the restart recovery (`recoverSnapshots.ts`) needs to finish a preview, commit, undo or
+ * restore job the engine did not see to its end: recorded before any node task starts.
+ */
+export interface SnapJobPayload {
+  kind: "preview" | "commit" | "undo" | "restore";
+  vmId: string;
+  snapId: string;
+  holderId: string | null;
+  /** Per disk: its leaf before the job, the volume the (new) preview leaf stands on, that leaf. */
+  disks: { diskId: string; old: string; point: string; leaf: string }[];
+}
+
+async function recordPayload(e: Engine, jobId: string, payload: SnapJobPayload): Promise<void> {
+  await setJobPayload(e, jobId, payload);
 }
 
 // ------------------------------------------------------------------------------------ delete (cold merge)
@@ -328,6 +364,8 @@ export const RestoreSnapshot: CommandDef<{ vmId: string; snapId: string; body?: 
   },
   describe: (p) => `Restoring VM ${p.vm.name} to Snapshot '${p.snap.description.slice(0, 100)}'`,
   async execute(e, { vm, snap, disks }, x) {
+    const entries = disks.map((c) => ({ diskId: c.disk.id, old: c.disk.image_id, point: c.vol.id, leaf: c.leaf }));
+    await recordPayload(e, x.jobId, { kind: "restore", vmId: vm.id, snapId: snap.id, holderId: null, disks: entries });
     await e.db.updateTable("snapshots").set({ status: "locked" }).where("id", "=", snap.id).execute();
     x.revert.push("snapshot back to ok", () => e.db.updateTable("snapshots").set({ status: "ok" }).where("id", "=", snap.id).execute());
     await lockAll(e, x, vm, disks.map((d) => d.disk));
@@ -363,6 +401,8 @@ export const PreviewSnapshot: CommandDef<{ vmId: string; body: unknown }, SnapPl
   },
   describe: (p) => `Previewing Snapshot '${p.snap.description.slice(0, 100)}' of VM ${p.vm.name}`,
   async execute(e, { vm, snap, disks, holder }, x) {
+    const entries = disks.map((c) => ({ diskId: c.disk.id, old: c.disk.image_id, point: c.vol.id, leaf: c.leaf }));
+    await recordPayload(e, x.jobId, { kind: "preview", vmId: vm.id, snapId: snap.id, holderId: holder.id, disks: entries });
     await e.db.insertInto("snapshots").values(holder).execute();
     x.revert.push("forget the preview holder", () => e.db.deleteFrom("snapshots").where("id", "=", holder.id).execute());
     await e.db.updateTable("snapshots").set({ status: "locked" }).where("id", "=", snap.id).execute();
@@ -405,6 +445,20 @@ async function endPlan(e: Engine, vmId: string, what: string): Promise<EndPlan> 
   return { vm, snap, holder, disks };
 }
 
+function endPayload(kind: "commit" | "undo", vm: Vm, snap: Snapshot, holder: Snapshot, disks: EndPlan["disks"]): SnapJobPayload {
+  return { kind, vmId: vm.id, snapId: snap.id, holderId: holder.id, disks: disks.map((c) => ({ diskId: c.disk.id, old: c.old.id, point: c.point, leaf: c.disk.image_id })) };
+}
+
+/**
+ * The snapshots taken after `snap` that no longer own a volume: what a commit or restore drops.
+ * Found from the records rather than from the volumes this attempt deleted, so a retry after a
+ * failure drops those whose volumes the first attempt took.
+ */
+export async function laterEmptySnapshots(e: Engine, vmId: string, snap: Snapshot): Promise<string[]> {
+  const later = await e.db.selectFrom("snapshots").select("id").where("vm_id", "=", vmId).where("type", "=", "regular").where("created_at", ">", snap.created_at).execute();
+  return later.map((l) => l.id);
+}
+
 /** Keeps the preview: the old branch goes, and with it every snapshot taken after the previewed one. */
 export const CommitSnapshot: CommandDef<{ vmId: string }, EndPlan, Started> = {
   name: "commit Snapshot",
@@ -412,12 +466,13 @@ export const CommitSnapshot: CommandDef<{ vmId: string }, EndPlan, Started> = {
   validate: (e, { vmId }) => endPlan(e, vmId, "commit Snapshot"),
   describe: (p) => `Committing Snapshot '${p.snap.description.slice(0, 100)}' of VM ${p.vm.name}`,
   async execute(e, { vm, snap, holder, disks }, x) {
+    await recordPayload(e, x.jobId, endPayload("commit", vm, snap, holder, disks));
     await lockAll(e, x, vm, disks.map((d) => d.disk));
     return inBackground(e, x, "commit Snapshot", async () => {
       const dropped: string[] = [holder.id];
       for (const c of disks) dropped.push(...(await dropOldBranch(e, x.jobId, c, c.old.id, c.point)));
       await engineStep(e, x.jobId, "finalizing", "Removing the snapshots of the discarded branch", async () => {
-        await dropEmptySnapshots(e, vm.id, dropped);
+        await dropEmptySnapshots(e, vm.id, [...dropped, ...(await laterEmptySnapshots(e, vm.id, snap))]);
         await e.db.deleteFrom("snapshots").where("id", "=", holder.id).execute();
         await e.db.updateTable("snapshots").set({ status: "ok" }).where("id", "=", snap.id).execute();
         await unlockAll(e, vm, disks.map((d) => d.disk));
@@ -429,9 +484,26 @@ export const CommitSnapshot: CommandDef<{ vmId: string }, EndPlan, Started> = {
 export const UndoSnapshot: CommandDef<{ vmId: string }, EndPlan, Started> = {
   name: "undo Snapshot preview",
   locks: (i) => [`vm:${i.vmId}`],
-  validate: (e, { vmId }) => endPlan(e, vmId, "undo Snapshot preview"),
+  async validate(e, { vmId }) {
+    const plan = await endPlan(e, vmId, "undo Snapshot preview");
+    // A commit that failed (or was cut short) may have deleted part of the old branch: going back
+    // to it would give the VM a chain that no longer exists. Only a commit can finish then.
+    for (const c of plan.disks) {
+      const branch = (await branchAbove(e, c.disk, c.old.id, c.point)) ?? [];
+      const listed = await e.nodes.for(c.spm).call("getVolumesList", { sdUUID: c.disk.storage_domain_id, spUUID: c.dc.id, imgUUID: c.disk.id });
+      const present = new Set(Array.isArray(listed) ? listed.map(String) : []);
+      const gone = branch.filter((b) => !present.has(b.id));
+      if (gone.length) {
+        throw conflict(
+          `Cannot undo Snapshot preview: volumes ${gone.map((g) => g.id).join(", ")} of the state before the preview of disk ${c.disk.alias} were already deleted by an interrupted commit; commit the preview to finish it`,
+        );
+      }
+    }
+    return plan;
+  },
   describe: (p) => `Undoing the preview of Snapshot '${p.snap.description.slice(0, 100)}' of VM ${p.vm.name}`,
   async execute(e, { vm, snap, holder, disks }, x) {
+    await recordPayload(e, x.jobId, endPayload("undo", vm, snap, holder, disks));
     await lockAll(e, x, vm, disks.map((d) => d.disk));
     return inBackground(e, x, "undo Snapshot preview", async () => {
       for (const c of disks) {

@@ -3,6 +3,7 @@
  * the engine reported ready. A monitor tick never overlaps itself and never throws out of its timer.
  */
 import { finishAddDisk } from "../commands/AddDisk.js";
+import { resumeSnapshotJob } from "../commands/recoverSnapshots.js";
 import type { Engine } from "../engine.js";
 import { endJob } from "../jobs/jobs.js";
 import { HostMonitor } from "./hosts.js";
@@ -39,6 +40,8 @@ export function startMonitors(e: Engine): { stop(): void } {
 export async function recoverJobs(e: Engine): Promise<void> {
   const open = await e.db.selectFrom("jobs").selectAll().where("status", "=", "started").execute();
   for (const job of open) {
+    // Preview, commit, undo and restore are finished (or rolled back) from what they recorded.
+    if (resumeSnapshotJob(e, job)) continue;
     if (job.action_type === "add Disk") {
       const payload = JSON.parse(job.payload) as { diskId?: string; dcId?: string; stepId?: string };
       const step = payload.stepId ? await e.db.selectFrom("steps").selectAll().where("id", "=", payload.stepId).executeTakeFirst() : undefined;
@@ -79,8 +82,11 @@ async function unlockInterrupted(e: Engine): Promise<void> {
     e.log.warn({ disk: d.id, alias: d.alias }, "disk left locked by an interrupted job is now illegal");
   }
   const t = await e.db.updateTable("templates").set({ status: "illegal" }).where("status", "=", "locked").executeTakeFirst();
-  const v = await e.db.updateTable("vms").set({ status: "down" }).where("status", "=", "image_locked").executeTakeFirst();
-  const s = await e.db.updateTable("snapshots").set({ status: "ok" }).where("status", "=", "locked").executeTakeFirst();
+  // VMs (and their snapshots) whose interrupted job is being resumed keep their state until it ends.
+  const resumed = (await e.db.selectFrom("vms").select("id").where("status", "=", "image_locked").execute()).map((r) => r.id).filter((id) => e.locks.isHeld(`vm:${id}`));
+  const keep = resumed.length ? resumed : [""];
+  const v = await e.db.updateTable("vms").set({ status: "down" }).where("status", "=", "image_locked").where("id", "not in", keep).executeTakeFirst();
+  const s = await e.db.updateTable("snapshots").set({ status: "ok" }).where("status", "=", "locked").where("vm_id", "not in", keep).executeTakeFirst();
   const n = Number(t.numUpdatedRows) + Number(v.numUpdatedRows) + Number(s.numUpdatedRows);
   if (n) e.log.warn({ templates: Number(t.numUpdatedRows), vms: Number(v.numUpdatedRows), snapshots: Number(s.numUpdatedRows) }, "unlocked entities of interrupted jobs");
 }
