@@ -264,8 +264,13 @@ export class Cluster {
   /** Starts the host's agent again (same run dir, port and host UUID) and reconnects it. */
   async restart(h: Host): Promise<void> {
     h.node = await startNode({ env: h.env, runDir: h.runDir, port: h.port });
-    await this.connectServer(h);
-    await this.connectPool(h);
+    if (this.engine) {
+      // The engine reconnects a host that is up again (connecting it here too would race it).
+      await until(`host ${h.hostID} back in the pool`, () => this.hostsStatus(h), 120_000, 250);
+    } else {
+      await this.connectServer(h);
+      await this.connectPool(h);
+    }
     h.alive = true;
   }
 
@@ -617,9 +622,12 @@ export class Chaos {
       await sleep(1000 + this.rand() * 3000);
       const spm = await this.findSpm();
       const at = Date.now() - t0;
+      this.o.log?.(`chaos: t=${at} ms ${kind} of SPM host ${spm.hostID}`);
       if (kind === "kill") await c.kill(spm);
       else c.freeze(spm);
-      const next = await c.waitSpm(120_000, spm);
+      const next = await c.waitSpm(120_000, spm).catch(async (err: Error) => {
+        throw new Error(`${err.message} after the ${kind} of host ${spm.hostID}; hosts say:\n${await this.diagnose()}`);
+      });
       const ms = Date.now() - t0 - at;
       this.stats.failovers.push({ kind, host: spm.hostID, next: next.hostID, ms });
       this.o.log?.(`chaos: t=${at} ms ${kind === "kill" ? "kill -9" : "SIGSTOP"} SPM host ${spm.hostID}; host ${next.hostID} SPM after ${ms} ms`);
@@ -665,6 +673,17 @@ export class Chaos {
       top = Math.max(top, e.lver);
     }
     return { spm: spm.hostID, lver: top, volumes: report.volumes.length };
+  }
+
+  /** What each reachable host says about the pool (role, election, standby, lease), for a failure message. */
+  async diagnose(): Promise<string> {
+    const out: string[] = [];
+    for (const h of this.usable()) {
+      const st = await withTimeout(this.c.hostsStatus(h), 3000).catch((err) => ({ error: String(err) }));
+      const { hosts: _hosts, ...rest } = st as Record<string, unknown>;
+      out.push(`host ${h.hostID}: ${JSON.stringify(rest)}`);
+    }
+    return out.join("\n");
   }
 
   /** Runs the workload and the failures to the end; throws on the first request that cannot be done. */

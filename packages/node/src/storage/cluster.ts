@@ -261,8 +261,9 @@ export class PoolCluster {
     const rec = await this.lock.inspect(this.master.leasesPath(), SPM_LEASE_OFFSET);
     if (!this.standbyTimer) return;
     this.lease = this.watch.observe(rec);
-    // Our own stamp: the standby is contending (or this host holds the role); nothing to restart.
-    if (rec.owner === this.pool.spm.owner) return;
+    // Our own stamp while our standby contends or this host holds or takes the role: nothing to
+    // restart. Our own stamp otherwise is a lease this process lost (fenced): waited out like any.
+    if (rec.owner === this.pool.spm.owner && (this.standby || this.pool.spm.role !== "Free")) return;
     const key = `${rec.owner}/${rec.stampUs}`;
     // The holder renewed (the standby would fail at its end) or freed the lease (a joined start
     // then acquires by itself).
