@@ -296,3 +296,66 @@ describe("engine restart", () => {
     assert.equal((await eng.get<{ status: string }>(`/vms/${vm}`)).status, "down");
   });
 });
+
+async function nodeDeleteVolumes(sd: string, img: string, vols: string[]): Promise<void> {
+  const task = await nodeCall<string>("Volume.delete", { storagedomainID: sd, storagepoolID: dcId, imageID: img, volumeID: vols });
+  const st = await until(`task ${task}`, async () => {
+    const s = await nodeCall<{ taskState: string; taskResult: string }>("Task.getStatus", { taskID: task });
+    return s.taskState === "finished" || s.taskState === "failed" ? s : undefined;
+  });
+  assert.equal(st.taskResult, "success", `deleteVolume ${vols.join(",")}`);
+  await nodeCall("Task.clear", { taskID: task });
+}
+
+describe("a delete phase that fails", () => {
+  test("a failed commit leaves the preview for another commit (undo refused), which finishes what the first left; a failed restore is left in preview and commit finishes it", async () => {
+    const d = await newDisk("pg-fail");
+    const vm = await newVm("pg-fail-vm", d);
+    const leafOf = async () => (await eng.get<Disk>(`/disks/${d.id}`)).image_id;
+    const L0 = d.image_id;
+    const f1 = await snapshot(vm, "f1");
+    const L1 = await leafOf();
+    await snapshot(vm, "f2");
+    const L2 = await leafOf();
+    const stray = `eeeeeeee-0000-4000-8000-${L0.slice(-12)}`;
+
+    // A volume the engine does not know on the old leaf makes the old branch undeletable.
+    const pv = await eng.api("POST", `/vms/${vm}/previewsnapshot`, { body: { snapshot: { id: f1.id }, async: false } });
+    assert.equal(pv.status, 200, pv.text);
+    const P = await leafOf();
+    await nodeSnapshotVolume(sdA, d.id, L2, stray);
+    const c1 = await eng.api("POST", `/vms/${vm}/commitsnapshot`, { body: { async: false } });
+    assert.ok(c1.status >= 400, `the commit fails: ${c1.text}`);
+    assert.deepEqual(await snapState(vm), ["Active VM before the preview|preview|locked", "Active VM|active|ok", "f1|regular|in_preview", "f2|regular|ok"]);
+    assert.equal((await eng.get<Disk>(`/disks/${d.id}`)).status, "ok");
+    assert.equal((await eng.get<{ status: string }>(`/vms/${vm}`)).status, "down");
+    const undo = await eng.api("POST", `/vms/${vm}/undosnapshot`, { body: { async: false } });
+    assert.equal(undo.status, 409, undo.text);
+    assert.match(String(undo.json?.detail), /run commit again/);
+
+    // As if the failed attempt had deleted the old leaf before failing: the retry deletes the rest.
+    await nodeDeleteVolumes(sdA, d.id, [stray, L2]);
+    assert.deepEqual(volumesOn(dirA, sdA, d.id), [L0, L1, P].sort());
+    const c2 = await eng.api("POST", `/vms/${vm}/commitsnapshot`, { body: { async: false } });
+    assert.equal(c2.status, 200, c2.text);
+    assert.deepEqual(volumesOn(dirA, sdA, d.id), [L0, P].sort());
+    assert.deepEqual(await snapState(vm), ["Active VM|active|ok", "f1|regular|ok"]);
+    assert.equal(await leafOf(), P);
+
+    // Restore whose delete phase fails: the VM is left previewing the snapshot, commit finishes it.
+    const f3 = await snapshot(vm, "f3");
+    const L3 = await leafOf();
+    await nodeSnapshotVolume(sdA, d.id, L3, stray);
+    const rs = await eng.api("POST", `/vms/${vm}/snapshots/${f1.id}/restore`, { body: { async: false } });
+    assert.ok(rs.status >= 400, `the restore fails: ${rs.text}`);
+    assert.deepEqual(await snapState(vm), ["Active VM before the preview|preview|locked", "Active VM|active|ok", "f1|regular|in_preview", "f3|regular|ok"]);
+    const N = await leafOf();
+    assert.ok(![L0, P, L3].includes(N), "the disk is on the restore's new leaf");
+    assert.equal(meta(dirA, sdA, d.id, N).PUUID, L0);
+    await nodeDeleteVolumes(sdA, d.id, [stray]);
+    const c3 = await eng.api("POST", `/vms/${vm}/commitsnapshot`, { body: { async: false } });
+    assert.equal(c3.status, 200, c3.text);
+    assert.deepEqual(volumesOn(dirA, sdA, d.id), [L0, N].sort());
+    assert.deepEqual(await snapState(vm), ["Active VM|active|ok", "f1|regular|ok"], `f3 went with its volumes (${f3.id})`);
+  });
+});

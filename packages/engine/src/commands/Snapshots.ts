@@ -347,36 +347,52 @@ export const RemoveSnapshot: CommandDef<{ vmId: string; snapId: string }, SnapPl
 
 // ------------------------------------------------------------------------------------ restore
 
+/** The `preview` snapshot that keeps the old leaf while a preview (or a restore) is under way. */
+function newHolder(vmId: string): Snapshot {
+  return { id: randomUUID(), vm_id: vmId, description: PREVIEW_DESCRIPTION, type: "preview", status: "ok", persist_memorystate: 0, created_at: now() };
+}
+
 const RestoreInput = z.object({ restore_memory: Bool.optional(), async: Bool.optional(), disks: z.unknown().optional() });
 
 /**
  * Restore = preview + commit in one job, as oVirt's restore action is: a new leaf on the
  * snapshot's volume first, and only then the volumes written after the snapshot go (with the
- * snapshots that owned them). The snapshot itself stays.
+ * snapshots that owned them). The snapshot itself stays. The old leaf is held by a preview
+ * holder as in a preview, so a delete phase that fails leaves the VM previewing the snapshot
+ * (holder locked: a commit was started) and `commitsnapshot` finishes the restore.
  */
-export const RestoreSnapshot: CommandDef<{ vmId: string; snapId: string; body?: unknown }, SnapPlan, Started> = {
+export const RestoreSnapshot: CommandDef<{ vmId: string; snapId: string; body?: unknown }, SnapPlan & { holder: Snapshot }, Started> = {
   name: "restore Snapshot",
   locks: (i) => [`vm:${i.vmId}`],
   async validate(e, { vmId, snapId, body }) {
     const p = parseInput(RestoreInput, body, "action", "restore");
     if (p.restore_memory) throw invalid("Cannot restore Snapshot: Vela snapshots hold no memory state");
-    return snapPlan(e, vmId, snapId, "restore Snapshot");
+    const plan = await snapPlan(e, vmId, snapId, "restore Snapshot");
+    return { ...plan, holder: newHolder(plan.vm.id) };
   },
   describe: (p) => `Restoring VM ${p.vm.name} to Snapshot '${p.snap.description.slice(0, 100)}'`,
-  async execute(e, { vm, snap, disks }, x) {
+  async execute(e, { vm, snap, disks, holder }, x) {
     const entries = disks.map((c) => ({ diskId: c.disk.id, old: c.disk.image_id, point: c.vol.id, leaf: c.leaf }));
-    await recordPayload(e, x.jobId, { kind: "restore", vmId: vm.id, snapId: snap.id, holderId: null, disks: entries });
+    await recordPayload(e, x.jobId, { kind: "restore", vmId: vm.id, snapId: snap.id, holderId: holder.id, disks: entries });
+    const phase = { destructive: false };
+    await e.db.insertInto("snapshots").values(holder).execute();
+    x.revert.push("forget the holder unless the old branch is being deleted", async () => {
+      if (!phase.destructive) await e.db.deleteFrom("snapshots").where("id", "=", holder.id).execute();
+    });
     await e.db.updateTable("snapshots").set({ status: "locked" }).where("id", "=", snap.id).execute();
-    x.revert.push("snapshot back to ok", () => e.db.updateTable("snapshots").set({ status: "ok" }).where("id", "=", snap.id).execute());
+    x.revert.push("snapshot back to ok, or in preview once the old branch is being deleted", () =>
+      e.db.updateTable("snapshots").set({ status: phase.destructive ? "in_preview" : "ok" }).where("id", "=", snap.id).execute(),
+    );
     await lockAll(e, x, vm, disks.map((d) => d.disk));
     return inBackground(e, x, "restore Snapshot", async () => {
-      const phase = { destructive: false };
-      const branches = await branchOut(e, x, disks, null, phase);
+      const branches = await branchOut(e, x, disks, holder.id, phase);
+      await e.db.updateTable("snapshots").set({ status: "locked" }).where("id", "=", holder.id).execute();
       phase.destructive = true;
-      const dropped: string[] = [];
+      const dropped: string[] = [holder.id];
       for (const b of branches) dropped.push(...(await dropOldBranch(e, x.jobId, b.c, b.old, b.c.vol.id)));
       await engineStep(e, x.jobId, "finalizing", "Removing the snapshots taken after it", async () => {
-        await dropEmptySnapshots(e, vm.id, dropped);
+        await dropEmptySnapshots(e, vm.id, [...dropped, ...(await laterEmptySnapshots(e, vm.id, snap))]);
+        await e.db.deleteFrom("snapshots").where("id", "=", holder.id).execute();
         await e.db.updateTable("snapshots").set({ status: "ok" }).where("id", "=", snap.id).execute();
         await unlockAll(e, vm, disks.map((d) => d.disk));
       });
@@ -396,8 +412,7 @@ export const PreviewSnapshot: CommandDef<{ vmId: string; body: unknown }, SnapPl
     const p = parseInput(PreviewInput, body, "action", "previewsnapshot");
     if (p.restore_memory) throw invalid("Cannot preview Snapshot: Vela snapshots hold no memory state");
     const plan = await snapPlan(e, vm.id, p.snapshot.id, "preview Snapshot");
-    const holder: Snapshot = { id: randomUUID(), vm_id: vm.id, description: PREVIEW_DESCRIPTION, type: "preview", status: "ok", persist_memorystate: 0, created_at: now() };
-    return { ...plan, holder };
+    return { ...plan, holder: newHolder(vm.id) };
   },
   describe: (p) => `Previewing Snapshot '${p.snap.description.slice(0, 100)}' of VM ${p.vm.name}`,
   async execute(e, { vm, snap, disks, holder }, x) {
@@ -424,6 +439,8 @@ interface EndPlan {
   holder: Snapshot;
   /** Per disk: the old leaf kept by the holder, and the volume the preview leaf stands on. */
   disks: (DiskCtx & { old: Image; point: string })[];
+  /** Some disks of the previewed snapshot are no longer in preview: a commit or undo stopped half-way. */
+  partial: boolean;
 }
 
 async function endPlan(e: Engine, vmId: string, what: string): Promise<EndPlan> {
@@ -442,7 +459,8 @@ async function endPlan(e: Engine, vmId: string, what: string): Promise<EndPlan> 
     }
     disks.push({ ...(await diskCtx(e, disk, what)), old, point: preview.parent_id });
   }
-  return { vm, snap, holder, disks };
+  const snapVols = await e.db.selectFrom("images").select("id").where("snapshot_id", "=", snap.id).execute();
+  return { vm, snap, holder, disks, partial: olds.length < snapVols.length };
 }
 
 function endPayload(kind: "commit" | "undo", vm: Vm, snap: Snapshot, holder: Snapshot, disks: EndPlan["disks"]): SnapJobPayload {
@@ -463,10 +481,19 @@ export async function laterEmptySnapshots(e: Engine, vmId: string, snap: Snapsho
 export const CommitSnapshot: CommandDef<{ vmId: string }, EndPlan, Started> = {
   name: "commit Snapshot",
   locks: (i) => [`vm:${i.vmId}`],
-  validate: (e, { vmId }) => endPlan(e, vmId, "commit Snapshot"),
+  async validate(e, { vmId }) {
+    const plan = await endPlan(e, vmId, "commit Snapshot");
+    // The holder is locked once a commit started; partial without that, an undo stopped half-way.
+    if (plan.partial && plan.holder.status !== "locked") {
+      throw conflict(`Cannot commit Snapshot: an undo of the preview of VM ${plan.vm.name} did not finish (some disks are back before the preview); run undo again`);
+    }
+    return plan;
+  },
   describe: (p) => `Committing Snapshot '${p.snap.description.slice(0, 100)}' of VM ${p.vm.name}`,
   async execute(e, { vm, snap, holder, disks }, x) {
     await recordPayload(e, x.jobId, endPayload("commit", vm, snap, holder, disks));
+    // Kept if the commit fails: the old branch may be partly gone, so only a commit may follow.
+    await e.db.updateTable("snapshots").set({ status: "locked" }).where("id", "=", holder.id).execute();
     await lockAll(e, x, vm, disks.map((d) => d.disk));
     return inBackground(e, x, "commit Snapshot", async () => {
       const dropped: string[] = [holder.id];
@@ -486,6 +513,9 @@ export const UndoSnapshot: CommandDef<{ vmId: string }, EndPlan, Started> = {
   locks: (i) => [`vm:${i.vmId}`],
   async validate(e, { vmId }) {
     const plan = await endPlan(e, vmId, "undo Snapshot preview");
+    if (plan.holder.status === "locked") {
+      throw conflict(`Cannot undo Snapshot preview: a commit of the preview of VM ${plan.vm.name} was started and did not finish (part of the state before the preview may be deleted); run commit again`);
+    }
     // A commit that failed (or was cut short) may have deleted part of the old branch: going back
     // to it would give the VM a chain that no longer exists. Only a commit can finish then.
     for (const c of plan.disks) {

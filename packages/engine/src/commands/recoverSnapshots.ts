@@ -7,7 +7,8 @@
  * - preview: the preview is fully in place (new leaves, the snapshot `in_preview`); if that
  *   cannot be done, rolled back to before the preview (new leaves deleted, holder gone);
  * - commit, undo, restore: rolled forward; if a node step fails, the VM is left down with its
- *   disks ok and the preview still recorded, so the administrator can run commit (or undo) again.
+ *   disks ok and the preview still recorded, so the administrator can run commit (or undo) again
+ *   (a restore not past its new leaves is rolled back like a preview).
  * Holds the VM's and the disks' locks meanwhile, so nothing else touches them and the generic
  * start-up unlocking (monitoring/index.ts) leaves them alone. Never deletes a volume the job did
  * not mean to delete.
@@ -23,6 +24,7 @@ import {
   dropVolumes,
   laterEmptySnapshots,
   newLeaf,
+  PREVIEW_DESCRIPTION,
   type SnapJobPayload,
 } from "./Snapshots.js";
 
@@ -90,7 +92,9 @@ async function resume(e: Engine, jobId: string, p: SnapJobPayload): Promise<bool
     return true;
   } catch (err) {
     e.log.warn({ err, job: jobId, kind: p.kind }, "an interrupted snapshot job could not be finished");
-    if (p.kind === "preview") await rollBackPreview(e, jobId, p, ctxs);
+    // A restore whose new leaves are not all made yet is still only a preview: rolled back too.
+    const now = await e.db.selectFrom("snapshots").select("status").where("id", "=", p.snapId).executeTakeFirst();
+    if (p.kind === "preview" || (p.kind === "restore" && now?.status !== "in_preview")) await rollBackPreview(e, jobId, p, ctxs);
     else await leaveRetryable(e, p);
     return false;
   }
@@ -119,6 +123,13 @@ async function diskOf(e: Engine, id: string): Promise<Disk | undefined> {
   return e.db.selectFrom("disks").selectAll().where("id", "=", id).executeTakeFirst();
 }
 
+/** The holder a preview or restore records right after its plan (the engine may have died in between). */
+async function ensureHolder(e: Engine, p: SnapJobPayload): Promise<void> {
+  if (!p.holderId || (await e.db.selectFrom("snapshots").select("id").where("id", "=", p.holderId).executeTakeFirst())) return;
+  const holder: Snapshot = { id: p.holderId, vm_id: p.vmId, description: PREVIEW_DESCRIPTION, type: "preview", status: "ok", persist_memorystate: 0, created_at: new Date().toISOString() };
+  await e.db.insertInto("snapshots").values(holder).execute();
+}
+
 /** The preview leaf of one disk, made (again: the node answers the same task) and recorded. */
 async function ensureLeaf(e: Engine, jobId: string, c: DiskCtx, en: Entry, holderId: string | null): Promise<void> {
   const disk = await diskOf(e, en.diskId);
@@ -131,6 +142,7 @@ async function ensureLeaf(e: Engine, jobId: string, c: DiskCtx, en: Entry, holde
 }
 
 async function rollPreview(e: Engine, jobId: string, p: SnapJobPayload, ctxs: Map<string, DiskCtx>): Promise<void> {
+  await ensureHolder(e, p);
   for (const en of p.disks) {
     const c = ctxs.get(en.diskId);
     if (c) await ensureLeaf(e, jobId, c, en, p.holderId);
@@ -185,10 +197,19 @@ async function rollUndo(e: Engine, jobId: string, p: SnapJobPayload, ctxs: Map<s
 /** Commit, and restore (whose preview part is made first, without a holder). */
 async function rollCommit(e: Engine, jobId: string, p: SnapJobPayload, vm: Vm, snap: Snapshot, ctxs: Map<string, DiskCtx>): Promise<void> {
   const dropped: string[] = p.holderId ? [p.holderId] : [];
+  if (p.kind === "restore") {
+    await ensureHolder(e, p);
+    for (const en of p.disks) {
+      const c = ctxs.get(en.diskId);
+      if (c) await ensureLeaf(e, jobId, c, en, p.holderId);
+    }
+    await e.db.updateTable("snapshots").set({ status: "in_preview" }).where("id", "=", p.snapId).execute();
+  }
+  // From here on only a commit may follow (see CommitSnapshot).
+  if (p.holderId) await e.db.updateTable("snapshots").set({ status: "locked" }).where("id", "=", p.holderId).execute();
   for (const en of p.disks) {
     const c = ctxs.get(en.diskId);
     if (!c) continue;
-    if (p.kind === "restore") await ensureLeaf(e, jobId, c, en, null);
     if (!(await e.db.selectFrom("images").select("id").where("id", "=", en.old).executeTakeFirst())) continue;
     const gone = (await branchAbove(e, c.disk, en.old, en.point)) ?? [];
     await dropVolumes(e, jobId, c, gone.map((g) => g.id));

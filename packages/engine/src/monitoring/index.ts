@@ -86,7 +86,14 @@ async function unlockInterrupted(e: Engine): Promise<void> {
   const resumed = (await e.db.selectFrom("vms").select("id").where("status", "=", "image_locked").execute()).map((r) => r.id).filter((id) => e.locks.isHeld(`vm:${id}`));
   const keep = resumed.length ? resumed : [""];
   const v = await e.db.updateTable("vms").set({ status: "down" }).where("status", "=", "image_locked").where("id", "not in", keep).executeTakeFirst();
-  const s = await e.db.updateTable("snapshots").set({ status: "ok" }).where("status", "=", "locked").where("vm_id", "not in", keep).executeTakeFirst();
+  // A locked preview holder records a commit that did not finish (only a commit may follow): kept.
+  const s = await e.db
+    .updateTable("snapshots")
+    .set({ status: "ok" })
+    .where("status", "=", "locked")
+    .where("type", "!=", "preview")
+    .where("vm_id", "not in", keep)
+    .executeTakeFirst();
   const n = Number(t.numUpdatedRows) + Number(v.numUpdatedRows) + Number(s.numUpdatedRows);
   if (n) e.log.warn({ templates: Number(t.numUpdatedRows), vms: Number(v.numUpdatedRows), snapshots: Number(s.numUpdatedRows) }, "unlocked entities of interrupted jobs");
 }
