@@ -67,8 +67,22 @@ async function diskCtx(e: Engine, disk: Disk, what: string): Promise<DiskCtx> {
   return { disk, dc, spm };
 }
 
+/** Disk locks a snapshot job holds, by VM (the VM's lock allows one snapshot job per VM at a time). */
+const diskLocks = new Map<string, () => void>();
+
 /** Locks the disks and the VM's image for the time of the job; the undos put them back. */
 async function lockAll(e: Engine, x: Exec, vm: Vm, disks: Disk[]): Promise<void> {
+  // The disks' locks as well: a disk command checked between this job's checks and now would
+  // otherwise run beside it (the command itself holds only the VM's lock).
+  const release = e.locks.acquire(
+    disks.map((d) => `disk:${d.id}`),
+    `work on the snapshots of VM ${vm.name}`,
+  );
+  diskLocks.set(vm.id, release);
+  x.revert.push("release the disks' locks", async () => {
+    release();
+    diskLocks.delete(vm.id);
+  });
   await e.db.updateTable("vms").set({ status: "image_locked" }).where("id", "=", vm.id).execute();
   x.revert.push("VM back to down", () => e.db.updateTable("vms").set({ status: vm.status }).where("id", "=", vm.id).execute());
   for (const d of disks) {
@@ -80,6 +94,8 @@ async function lockAll(e: Engine, x: Exec, vm: Vm, disks: Disk[]): Promise<void>
 export async function unlockAll(e: Engine, vm: Vm, disks: Disk[]): Promise<void> {
   for (const d of disks) await setDiskStatus(e, d.id, "ok");
   await e.db.updateTable("vms").set({ status: "down" }).where("id", "=", vm.id).where("status", "=", "image_locked").execute();
+  diskLocks.get(vm.id)?.();
+  diskLocks.delete(vm.id);
 }
 
 /** createVolume of a COW leaf on `parent` in the disk's image, awaited as a job step. */
