@@ -6,7 +6,7 @@
  * engine and node processes, real domain directories.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Engine, items, type Node, startEngine, startNode, tempDir, until } from "./support.js";
@@ -239,25 +239,26 @@ describe("domain import", () => {
   });
 });
 
-describe("engine restart", () => {
-  /** Runs `act` (a request that starts a job) with the node frozen, kills the engine, thaws the node and starts the engine again on the same database. */
-  async function killDuring(act: () => Promise<{ status: number; text: string; json?: Record<string, unknown> }>): Promise<string> {
-    const pid = node.proc.pid as number;
-    process.kill(pid, "SIGSTOP");
-    let jobId = "";
-    try {
-      // The job has recorded what it will do and waits on the frozen SPM when the engine dies.
-      const r = await act();
-      assert.equal(r.status, 202, r.text);
-      jobId = (r.json as { job: { id: string } }).job.id;
-      await eng.kill();
-    } finally {
-      process.kill(pid, "SIGCONT");
-    }
-    eng = await startEngine({ home: eng.home, port: eng.port, env: ENGINE_ENV });
-    return jobId;
+/** Runs `act` (a request that starts a job) with the node frozen, kills the engine, thaws the node and starts the engine again on the same database. */
+async function killDuring(act: () => Promise<{ status: number; text: string; json?: Record<string, unknown> }>, whileDown?: () => void): Promise<string> {
+  const pid = node.proc.pid as number;
+  process.kill(pid, "SIGSTOP");
+  let jobId = "";
+  try {
+    // The job has recorded what it will do and waits on the frozen SPM when the engine dies.
+    const r = await act();
+    assert.equal(r.status, 202, r.text);
+    jobId = (r.json as { job: { id: string } }).job.id;
+    await eng.kill();
+    whileDown?.();
+  } finally {
+    process.kill(pid, "SIGCONT");
   }
+  eng = await startEngine({ home: eng.home, port: eng.port, env: ENGINE_ENV });
+  return jobId;
+}
 
+describe("engine restart", () => {
   test("killed mid-preview, the next start completes the preview; killed mid-commit, it finishes the commit", async () => {
     const d = await newDisk("pg-restart");
     const vm = await newVm("pg-restart-vm", d);
@@ -294,6 +295,40 @@ describe("engine restart", () => {
     assert.equal(meta(dirA, sdA, d.id, L0).VOLTYPE, "INTERNAL");
     assert.equal((await eng.get<Disk>(`/disks/${d.id}`)).status, "ok");
     assert.equal((await eng.get<{ status: string }>(`/vms/${vm}`)).status, "down");
+  });
+
+  test("killed mid-preview whose new leaf cannot be made, the next start rolls the preview back", async () => {
+    const d = await newDisk("pg-rollback");
+    const vm = await newVm("pg-rollback-vm", d);
+    const L0 = d.image_id;
+    const g1 = await snapshot(vm, "g1");
+    const L1 = (await eng.get<Disk>(`/disks/${d.id}`)).image_id;
+    const before = await snapState(vm);
+    // The snapshot's volume turns ILLEGAL while the SPM is frozen: no leaf can be made on it.
+    const mdPath = join(dirA, sdA, "images", d.id, `${L0}.meta`);
+    const legal = readFileSync(mdPath, "utf8");
+    assert.match(legal, /^LEGALITY=LEGAL$/m);
+    const job = await killDuring(
+      () => eng.api("POST", `/vms/${vm}/previewsnapshot`, { body: { snapshot: { id: g1.id } } }),
+      () => writeFileSync(mdPath, legal.replace(/^LEGALITY=LEGAL$/m, "LEGALITY=ILLEGAL")),
+    );
+    try {
+      const j = await until("resumed preview job ended", async () => {
+        const x = await eng.get<{ status: string }>(`/jobs/${job}`);
+        return x.status === "started" ? undefined : x;
+      }, 120_000);
+      assert.equal(j.status, "failed");
+      assert.deepEqual(await snapState(vm), before, "no holder, the snapshot is ok again");
+      const now = await eng.get<Disk>(`/disks/${d.id}`);
+      assert.deepEqual([now.image_id, now.status], [L1, "ok"]);
+      assert.equal((await eng.get<{ status: string }>(`/vms/${vm}`)).status, "down");
+      assert.deepEqual(volumesOn(dirA, sdA, d.id), [L0, L1].sort(), "no preview leaf left");
+    } finally {
+      writeFileSync(mdPath, legal);
+    }
+    // Clean enough to preview again.
+    const pv = await eng.api("POST", `/vms/${vm}/previewsnapshot`, { body: { snapshot: { id: g1.id }, async: false } });
+    assert.equal(pv.status, 200, pv.text);
   });
 });
 
@@ -358,4 +393,5 @@ describe("a delete phase that fails", () => {
     assert.deepEqual(volumesOn(dirA, sdA, d.id), [L0, N].sort());
     assert.deepEqual(await snapState(vm), ["Active VM|active|ok", "f1|regular|ok"], `f3 went with its volumes (${f3.id})`);
   });
+
 });
