@@ -1,7 +1,8 @@
 /**
  * Benchmark (issue 4), long chaos: three real agents and a real engine (engine mode of the cluster
  * test support, as `vela up --hosts 3`), 1000 requests with caller-chosen UUIDs — volume create /
- * snapshot / delete through non-SPM hosts and disk add / remove through the engine's REST API —
+ * snapshot / delete through non-SPM hosts; disk add / remove and VM snapshots through the engine's
+ * REST API —
  * while the SPM is killed (kill -9, then restarted) or frozen (SIGSTOP past its lease, then
  * SIGCONT) 5 times at random. Every request ends done or failed-then-retried idempotently; at the
  * end the storage is verified (on-disk checker with qemu-img, images, chains, the engine's disks,
@@ -24,7 +25,7 @@ async function main() {
   const c = new Cluster({ hosts: 3, leaseTimeSec: LEASE, renewSec: 2, engine: true, env: { VELA_LOG_LEVEL: process.env.VELA_LOG_LEVEL ?? "info" } });
   try {
     await c.start();
-    const chaos = new Chaos(c, { requests: REQUESTS, engineShare: 0.3, nodeWorkers: 10, engineWorkers: 3, events, seed: SEED, log: (l) => console.log(`# ${l}`) });
+    const chaos = new Chaos(c, { requests: REQUESTS, engineShare: 0.3, nodeWorkers: 10, engineWorkers: 3, vmSnapshots: true, events, seed: SEED, log: (l) => console.log(`# ${l}`) });
     const s = await chaos.run();
     const v = await chaos.verify();
     const f = s.failovers.map((x) => x.ms);
@@ -34,7 +35,8 @@ async function main() {
     console.log(`chaos failovers=${s.failovers.length} kinds=${s.failovers.map((x) => x.kind).join(",")} failover_ms=${f.join(",")} max_ms=${Math.max(...f)}`);
     console.log(`chaos time_ms=${s.durationMs} throughput_req_s=${((s.requests * 1000) / s.durationMs).toFixed(2)}`);
     console.log(`chaos request_p50_ms=${percentile(s.latenciesMs, 50).toFixed(0)} request_p99_ms=${percentile(s.latenciesMs, 99).toFixed(0)} max_ms=${Math.max(...s.latenciesMs).toFixed(0)}`);
-    console.log(`chaos verified images=${chaos.chains.size + chaos.disks.size} volumes=${v.volumes} engine_disks=${chaos.disks.size} final_spm=${v.spm} lver=${v.lver} lost=0 duplicated=0 half_made=0`);
+    const snaps = [...chaos.vms.values()].reduce((n, x) => n + x.snapshots.length, 0);
+    console.log(`chaos verified images=${chaos.chains.size + chaos.disks.size} vm_snapshots=${snaps} volumes=${v.volumes} engine_disks=${chaos.disks.size} final_spm=${v.spm} lver=${v.lver} lost=0 duplicated=0 half_made=0`);
   } catch (err) {
     // Keep what the agents and the engine logged, for the post-mortem.
     const dir = mkdtempSync(join(tmpdir(), "vela-chaos-fail-"));

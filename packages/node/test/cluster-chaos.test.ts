@@ -1,13 +1,14 @@
 /**
  * Chaos, short variant: three real agents share one storage directory and a real engine built the
- * pool (as `vela up --hosts 3` does); about 100 requests with caller-chosen UUIDs: create /
- * snapshot / delete volumes sent through non-SPM hosts (which answer SpmStatusError, so the client
- * finds the SPM and retries there), and disk add / remove through the engine's REST API (with
- * caller-chosen disk ids), while the SPM is killed (and restarted) and frozen past its lease.
- * Every request ends done (retried idempotently where an SPM died under it); afterwards no volume
- * or disk is lost, duplicated or half-created, every chain is valid (on-disk checker, qemu-img
- * included), the engine lists exactly the disks made, and the audit log shows no write by a
- * superseded SPM. The long variant is `bench/src/chaos.ts`.
+ * pool (as `vela up --hosts 3` does); 100 requests with caller-chosen keys: create / snapshot /
+ * delete volumes sent through non-SPM hosts (which answer SpmStatusError, so the client finds the
+ * SPM and retries there), and disk add / remove (caller-chosen disk ids) and VM snapshots (keyed by
+ * their description) through the engine's REST API, while the SPM is killed (and restarted) and
+ * frozen past its lease. Every request ends done (retried idempotently where an SPM died under
+ * it); afterwards no volume, disk or snapshot is lost, duplicated or half-created, every chain is
+ * valid (on-disk checker, qemu-img included), the engine lists exactly the disks and snapshots
+ * made, and the audit log shows no write by a superseded SPM. The long variant is
+ * `bench/src/chaos.ts`.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -26,6 +27,7 @@ test("~100 requests through non-SPM hosts and the engine survive SPM kills and f
     engineShare: 0.3,
     nodeWorkers: 8,
     engineWorkers: 2,
+    vmSnapshots: true,
     events: seed % 2 ? ["kill", "freeze"] : ["freeze", "kill"],
     seed,
     log: (l) => console.log(`cluster-chaos: ${l}`),
@@ -38,5 +40,8 @@ test("~100 requests through non-SPM hosts and the engine survive SPM kills and f
   assert.ok(s.engineRequests > 0 && s.nodeRequests > 0);
   assert.equal(s.failovers.length, 2);
   const v = await chaos.verify();
-  console.log(`cluster-chaos: final SPM host ${v.spm} LVER ${v.lver}; ${v.volumes} volumes in ${chaos.chains.size} images and ${chaos.disks.size} engine disks verified`);
+  const snaps = [...chaos.vms.values()].reduce((n, x) => n + x.snapshots.length, 0);
+  console.log(
+    `cluster-chaos: final SPM host ${v.spm} LVER ${v.lver}; ${v.volumes} volumes in ${chaos.chains.size} images and ${chaos.disks.size} engine disks (${snaps} VM snapshots) verified`,
+  );
 });

@@ -379,6 +379,8 @@ export interface ChaosOptions {
   engineWorkers?: number;
   /** SPM failures, in order; each hits whoever is SPM at that moment. */
   events: ("kill" | "freeze")[];
+  /** Engine clients also take VM snapshots (a VM with one disk each). */
+  vmSnapshots?: boolean;
   seed: number;
   log?: (line: string) => void;
 }
@@ -423,6 +425,8 @@ export class Chaos {
   readonly chains = new Map<string, string[]>();
   /** Engine disks that must exist at the end. */
   readonly disks = new Set<string>();
+  /** Per engine VM: its disk and the snapshot descriptions made (the client's key for a retry). */
+  readonly vms = new Map<string, { disk: string; snapshots: string[] }>();
   private readonly rand: () => number;
   private knownSpm: Host | undefined;
   private stopAll = false;
@@ -565,6 +569,57 @@ export class Chaos {
     throw new Error(`remove disk ${id}: not done after 300 attempts`);
   }
 
+  /** The VM's snapshot with this description: its status, or undefined when there is none. */
+  private async snapshotStatus(vm: string, description: string): Promise<string | undefined> {
+    const r = await this.c.engine!.rest("GET", `/vms/${vm}/snapshots`, undefined, 10_000);
+    if (r.status !== 200) throw new Error(`snapshots of ${vm}: HTTP ${r.status}`);
+    return restItems<{ description: string; snapshot_status: string }>(r.json, "snapshot").find((x) => x.description === description)?.snapshot_status;
+  }
+
+  /**
+   * Engine: a VM snapshot, keyed by its description (the engine chooses snapshot ids): before each
+   * retry the client looks for its snapshot, so a create whose reply was lost is not made twice;
+   * one the engine rolled back (its SPM died) is gone, and is asked for again.
+   */
+  private async snapshotVm(vm: string, description: string): Promise<void> {
+    const eng = this.c.engine!;
+    for (let attempt = 0; attempt < 300; attempt++) {
+      if (this.stopAll) throw new Error("stopped: another request failed");
+      if (attempt > 0) {
+        this.stats.retries++;
+        const st = await until(`snapshot ${description} settled`, async () => {
+          const s = await this.snapshotStatus(vm, description);
+          return s === "locked" ? undefined : (s ?? "none");
+        }, 120_000, 250).catch(() => "unknown");
+        if (st === "ok") return;
+        if (st !== "none") {
+          await sleep(500);
+          continue;
+        }
+      }
+      this.stats.sent++;
+      const r = await eng.rest("POST", `/vms/${vm}/snapshots`, { description }).catch(() => undefined);
+      if (r && r.status >= 400 && r.status < 500 && r.status !== 409) throw new Error(`snapshot ${description}: HTTP ${r.status} ${r.text}`);
+      if (!r || r.status >= 300) await sleep(500);
+    }
+    throw new Error(`snapshot ${description}: not done after 300 attempts`);
+  }
+
+  /** Engine: a VM with one disk of its own (the disk made as any other). */
+  private async newVm(): Promise<string> {
+    const eng = this.c.engine!;
+    const disk = randomUUID();
+    await this.addDisk(disk);
+    this.disks.add(disk);
+    const vm = await eng.rest("POST", "/vms", { name: `chaos-${disk.slice(0, 8)}`, cluster: { name: "Default" }, template: { name: "Blank" } });
+    if (vm.status !== 201) throw new Error(`VM: HTTP ${vm.status} ${vm.text}`);
+    const id = String(vm.json?.id);
+    const att = await eng.rest("POST", `/vms/${id}/diskattachments`, { disk: { id: disk }, interface: "virtio", bootable: true, active: true });
+    if (att.status !== 201) throw new Error(`attach: HTTP ${att.status} ${att.text}`);
+    this.vms.set(id, { disk, snapshots: [] });
+    return id;
+  }
+
   private async timed(what: () => Promise<void>): Promise<void> {
     const t = performance.now();
     this.stats.requests++;
@@ -600,9 +655,15 @@ export class Chaos {
 
   private async engineWorker(budget: () => boolean): Promise<void> {
     const mine: string[] = [];
+    let vm: string | undefined;
     while (budget()) {
       this.stats.engineRequests++;
-      if (mine.length && this.rand() < 0.4) {
+      if (this.o.vmSnapshots && this.rand() < 0.3) {
+        vm ??= await this.newVm();
+        const description = `chaos snapshot ${randomUUID()}`;
+        await this.timed(() => this.snapshotVm(vm!, description));
+        this.vms.get(vm)!.snapshots.push(description);
+      } else if (mine.length && this.rand() < 0.4) {
         const id = mine.splice(Math.floor(this.rand() * mine.length), 1)[0]!;
         await this.timed(() => this.removeDisk(id));
         this.disks.delete(id);
@@ -661,11 +722,22 @@ export class Chaos {
       const leaf = vols.find((v) => v.md.VOLTYPE === "LEAF");
       assert.deepEqual(leaf?.chain, [...chain].reverse(), `chain of ${img}`);
     }
-    for (const d of this.disks) assert.equal(report.volumes.filter((v) => v.image === d).length, 1, `engine disk ${d}: one volume`);
-    if (c.engine) {
-      const listed = restItems<{ id: string; status: string }>((await c.engine.rest("GET", "/disks")).json, "disk");
+    const snapsOf = new Map([...this.vms.values()].map((v) => [v.disk, v.snapshots.length]));
+    for (const d of this.disks) {
+      assert.equal(report.volumes.filter((v) => v.image === d).length, 1 + (snapsOf.get(d) ?? 0), `engine disk ${d}: one volume, one more per VM snapshot`);
+    }
+    const eng = c.engine;
+    if (eng) {
+      const listed = restItems<{ id: string; status: string }>((await eng.rest("GET", "/disks")).json, "disk");
       assert.deepEqual(listed.map((d) => d.id).sort(), [...this.disks].sort(), "the engine lists exactly the disks made");
       assert.deepEqual(listed.filter((d) => d.status !== "ok"), [], "every engine disk is ok");
+      for (const [vm, v] of this.vms) {
+        type Snap = { description: string; snapshot_status: string; snapshot_type: string };
+        const reply: RestReply = await eng.rest("GET", `/vms/${vm}/snapshots`);
+        const regular: Snap[] = restItems<Snap>(reply.json, "snapshot").filter((x) => x.snapshot_type !== "active");
+        assert.deepEqual(regular.map((x) => x.description).sort(), [...v.snapshots].sort(), `VM ${vm}: each snapshot once`);
+        assert.deepEqual(regular.filter((x) => x.snapshot_status !== "ok"), [], `VM ${vm}: every snapshot ok`);
+      }
     }
     let top = -1;
     for (const e of readAudit(c.masterDir)) {
