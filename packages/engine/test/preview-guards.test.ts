@@ -330,6 +330,29 @@ describe("engine restart", () => {
     const pv = await eng.api("POST", `/vms/${vm}/previewsnapshot`, { body: { snapshot: { id: g1.id }, async: false } });
     assert.equal(pv.status, 200, pv.text);
   });
+  test("killed mid-restore, the next start finishes the restore", async () => {
+    const d = await newDisk("pg-restore");
+    const vm = await newVm("pg-restore-vm", d);
+    const leafOf = async () => (await eng.get<Disk>(`/disks/${d.id}`)).image_id;
+    const L0 = d.image_id;
+    const h1 = await snapshot(vm, "h1");
+    const L1 = await leafOf();
+    await snapshot(vm, "h2");
+    const L2 = await leafOf();
+    const job = await killDuring(() => eng.api("POST", `/vms/${vm}/snapshots/${h1.id}/restore`, { body: {} }));
+    const j = await until("resumed restore job ended", async () => {
+      const x = await eng.get<{ status: string }>(`/jobs/${job}`);
+      return x.status === "started" ? undefined : x;
+    }, 120_000);
+    assert.equal(j.status, "finished");
+    assert.deepEqual(await snapState(vm), ["Active VM|active|ok", "h1|regular|ok"]);
+    const N = await leafOf();
+    assert.ok(![L0, L1, L2].includes(N));
+    assert.equal(meta(dirA, sdA, d.id, N).PUUID, L0);
+    assert.deepEqual(volumesOn(dirA, sdA, d.id), [L0, N].sort());
+    assert.equal((await eng.get<Disk>(`/disks/${d.id}`)).status, "ok");
+    assert.equal((await eng.get<{ status: string }>(`/vms/${vm}`)).status, "down");
+  });
 });
 
 async function nodeDeleteVolumes(sd: string, img: string, vols: string[]): Promise<void> {
@@ -394,4 +417,55 @@ describe("a delete phase that fails", () => {
     assert.deepEqual(await snapState(vm), ["Active VM|active|ok", "f1|regular|ok"], `f3 went with its volumes (${f3.id})`);
   });
 
+
+  test("an undo stopped half-way: commit is refused, undo again finishes it", async () => {
+    const d1 = await newDisk("pg-undo-1");
+    const d2 = await newDisk("pg-undo-2");
+    const vm = await newVm("pg-undo-vm", d1);
+    assert.equal((await eng.api("POST", `/vms/${vm}/diskattachments`, { body: { disk: { id: d2.id }, interface: "virtio" } })).status, 201);
+    const u1 = await snapshot(vm, "u1");
+    const old1 = (await eng.get<Disk>(`/disks/${d1.id}`)).image_id;
+    const old2 = (await eng.get<Disk>(`/disks/${d2.id}`)).image_id;
+    const before = await snapState(vm);
+    assert.equal((await eng.api("POST", `/vms/${vm}/previewsnapshot`, { body: { snapshot: { id: u1.id }, async: false } })).status, 200);
+    // Whichever disk the undo takes second cannot lose its preview leaf (a child the engine does not know).
+    const p1 = (await eng.get<Disk>(`/disks/${d1.id}`)).image_id;
+    const p2 = (await eng.get<Disk>(`/disks/${d2.id}`)).image_id;
+    const stray1 = `eeeeeeee-0000-4000-8000-${p1.slice(-12)}`;
+    const stray2 = `eeeeeeee-0000-4000-8000-${p2.slice(-12)}`;
+    await nodeSnapshotVolume(sdA, d1.id, p1, stray1);
+    await nodeSnapshotVolume(sdA, d2.id, p2, stray2);
+    const u = await eng.api("POST", `/vms/${vm}/undosnapshot`, { body: { async: false } });
+    assert.ok(u.status >= 400, `the undo fails: ${u.text}`);
+    // Let one disk's undo through and try again: if the undo takes the other disk first, swap.
+    const disks = [
+      { d: d1, old: old1, preview: p1, stray: stray1 },
+      { d: d2, old: old2, preview: p2, stray: stray2 },
+    ];
+    let [ok, bad] = disks as [(typeof disks)[0], (typeof disks)[0]];
+    const back = async () => {
+      const out = [];
+      for (const x of disks) if ((await eng.get<Disk>(`/disks/${x.d.id}`)).image_id === x.old) out.push(x.d.id);
+      return out;
+    };
+    await nodeDeleteVolumes(sdA, ok.d.id, [ok.stray]);
+    let u2 = await eng.api("POST", `/vms/${vm}/undosnapshot`, { body: { async: false } });
+    if ((await back()).length === 0) {
+      await nodeDeleteVolumes(sdA, bad.d.id, [bad.stray]);
+      await nodeSnapshotVolume(sdA, ok.d.id, ok.preview, ok.stray);
+      [ok, bad] = [bad, ok];
+      u2 = await eng.api("POST", `/vms/${vm}/undosnapshot`, { body: { async: false } });
+    }
+    assert.ok(u2.status >= 400, `the undo fails on the other disk: ${u2.text}`);
+    assert.deepEqual(await back(), [ok.d.id], "one disk is back before the preview, one is not");
+    const c = await eng.api("POST", `/vms/${vm}/commitsnapshot`, { body: { async: false } });
+    assert.equal(c.status, 409, c.text);
+    assert.match(String(c.json?.detail), /run undo again/);
+    await nodeDeleteVolumes(sdA, bad.d.id, [bad.stray]);
+    const u3 = await eng.api("POST", `/vms/${vm}/undosnapshot`, { body: { async: false } });
+    assert.equal(u3.status, 200, u3.text);
+    assert.deepEqual(await snapState(vm), before);
+    assert.equal((await eng.get<Disk>(`/disks/${d1.id}`)).image_id, old1);
+    assert.equal((await eng.get<Disk>(`/disks/${d2.id}`)).image_id, old2);
+  });
 });
