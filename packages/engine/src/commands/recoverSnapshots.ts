@@ -81,6 +81,8 @@ async function resume(e: Engine, jobId: string, p: SnapJobPayload): Promise<bool
   const snap = await e.db.selectFrom("snapshots").selectAll().where("id", "=", p.snapId).executeTakeFirst();
   if (!vm || !snap) {
     e.log.warn({ job: jobId, vm: p.vmId, snap: p.snapId }, "the VM or snapshot of an interrupted job is gone; nothing to resume");
+    // Unknown state, as for any other interrupted job: the administrator checks these disks.
+    for (const en of p.disks) await e.db.updateTable("disks").set({ status: "illegal" }).where("id", "=", en.diskId).where("status", "=", "locked").execute();
     return false;
   }
   const ctxs = new Map<string, DiskCtx>();
@@ -109,6 +111,8 @@ async function contexts(e: Engine, entries: Entry[], out: Map<string, DiskCtx>):
     for (;;) {
       try {
         const { dc, spm } = await poolOf(e, disk, "resume the snapshot job");
+        // Reachable too: the engine often restarts before its hosts answer again.
+        await e.nodes.for(spm).call("getVolumesList", { sdUUID: disk.storage_domain_id, spUUID: dc.id, imgUUID: disk.id });
         out.set(en.diskId, { disk, dc, spm });
         break;
       } catch (err) {
