@@ -484,9 +484,9 @@ function endPayload(kind: "commit" | "undo", vm: Vm, snap: Snapshot, holder: Sna
 }
 
 /**
- * The snapshots taken after `snap` that no longer own a volume: what a commit or restore drops.
- * Found from the records rather than from the volumes this attempt deleted, so a retry after a
- * failure drops those whose volumes the first attempt took.
+ * The snapshots taken after `snap`: a commit or restore drops those left without a volume
+ * (`dropEmptySnapshots`). Found from the records rather than from the volumes this attempt
+ * deleted, so a retry after a failure also drops those whose volumes the first attempt took.
  */
 export async function laterEmptySnapshots(e: Engine, vmId: string, snap: Snapshot): Promise<string[]> {
   const later = await e.db.selectFrom("snapshots").select("id").where("vm_id", "=", vmId).where("type", "=", "regular").where("created_at", ">", snap.created_at).execute();
@@ -508,9 +508,9 @@ export const CommitSnapshot: CommandDef<{ vmId: string }, EndPlan, Started> = {
   describe: (p) => `Committing Snapshot '${p.snap.description.slice(0, 100)}' of VM ${p.vm.name}`,
   async execute(e, { vm, snap, holder, disks }, x) {
     await recordPayload(e, x.jobId, endPayload("commit", vm, snap, holder, disks));
+    await lockAll(e, x, vm, disks.map((d) => d.disk));
     // Kept if the commit fails: the old branch may be partly gone, so only a commit may follow.
     await e.db.updateTable("snapshots").set({ status: "locked" }).where("id", "=", holder.id).execute();
-    await lockAll(e, x, vm, disks.map((d) => d.disk));
     return inBackground(e, x, "commit Snapshot", async () => {
       const dropped: string[] = [holder.id];
       for (const c of disks) dropped.push(...(await dropOldBranch(e, x.jobId, c, c.old.id, c.point)));
