@@ -159,6 +159,18 @@ describe("disk operations during a preview", () => {
     const det = await eng.api("DELETE", `/vms/${vm}/diskattachments/${d.id}`);
     assert.equal(det.status, 200, det.text);
   });
+
+  test("removing the VM with its disks is allowed during a preview: both branches go", async () => {
+    const d = await newDisk("pg-gone");
+    const vm = await newVm("pg-gone-vm", d);
+    const s1 = await snapshot(vm, "s1");
+    assert.equal((await eng.api("POST", `/vms/${vm}/previewsnapshot`, { body: { snapshot: { id: s1.id }, async: false } })).status, 200);
+    assert.equal(volumesOn(dirA, sdA, d.id).length, 3, "base, old leaf and preview leaf");
+    const rm = await eng.api("DELETE", `/vms/${vm}`);
+    assert.equal(rm.status, 200, rm.text);
+    assert.equal((await eng.api("GET", `/disks/${d.id}`)).status, 404);
+    assert.equal(readdirSync(join(dirA, sdA, "images")).includes(d.id), false);
+  });
 });
 
 /** A JSON-RPC call to the node; throws on an error answer. */
