@@ -1,10 +1,9 @@
 /**
  * Benchmark (issue 4), long chaos: three real agents and a real engine (engine mode of the cluster
- * test support, as `vela up --hosts 3`), 1000 requests with caller-chosen UUIDs — volume create /
+ * test support, as `vela up --hosts 3`), 1000 requests with caller-chosen keys — volume create /
  * snapshot / delete through non-SPM hosts; disk add / remove and VM snapshots through the engine's
- * REST API —
- * while the SPM is killed (kill -9, then restarted) or frozen (SIGSTOP past its lease, then
- * SIGCONT) 5 times at random. Every request ends done or failed-then-retried idempotently; at the
+ * REST API — while the SPM is killed (kill -9, then restarted) or frozen (SIGSTOP past its lease,
+ * then SIGCONT) 5 times at random. Every request ends done or failed-then-retried idempotently; at the
  * end the storage is verified (on-disk checker with qemu-img, images, chains, the engine's disks,
  * the audit log of metadata writes). Lease shortened to 10 s (renewal 2 s) so the run takes
  * minutes; the failover figures are per event.

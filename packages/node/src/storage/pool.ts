@@ -111,7 +111,16 @@ export class Pools {
     }
   }
 
-  async connect(spUUID: string, hostID: number, msdUUID: string, masterVersion: number): Promise<void> {
+  /** Connects run one at a time: two at once (the engine's join and a retry) made two pools. */
+  private connecting: Promise<unknown> = Promise.resolve();
+
+  connect(spUUID: string, hostID: number, msdUUID: string, masterVersion: number): Promise<void> {
+    const run = this.connecting.then(() => this.connectNow(spUUID, hostID, msdUUID, masterVersion));
+    this.connecting = run.catch(() => {});
+    return run;
+  }
+
+  private async connectNow(spUUID: string, hostID: number, msdUUID: string, masterVersion: number): Promise<void> {
     const existing = this.connected.get(spUUID);
     if (existing) {
       if (existing.hostID === hostID && existing.masterSdUUID === msdUUID) {
