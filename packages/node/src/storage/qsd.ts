@@ -1,8 +1,9 @@
 /**
- * qemu-storage-daemon: one long-lived QEMU storage process per agent, driven over QMP, that makes
- * new volume files with `blockdev-create` jobs — the same QEMU block drivers `qemu-img create`
- * runs, byte-identical output, without forking the ~85 MiB agent and exec'ing qemu-img for each
- * small create (that fork+exec was most of a createVolume's cost above bare qemu-img).
+ * qemu-storage-daemon: one long-lived QEMU storage process per agent, driven over QMP, that
+ * formats new qcow2 volume files with a `blockdev-create` job — the same QEMU block driver
+ * `qemu-img create` runs, byte-identical output, without forking the ~85 MiB agent and exec'ing
+ * qemu-img for each small create (that fork+exec was most of a createVolume's cost above bare
+ * qemu-img).
  *
  * Never keeps an image open beyond one create (VMs, qemu-img and other hosts open it next), never
  * opens a backing file (the name is written as given, like `qemu-img create -u`), and never
@@ -61,7 +62,10 @@ export class StorageDaemon {
     const argv = ["--pdeathsig", "KILL", DAEMON, "--chardev", `socket,id=qmp,path=${sock},server=on,wait=off`, "--monitor", "chardev=qmp"];
     const proc = spawn(SETPRIV, argv, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
-    proc.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr += d.slice(0, 2000)));
+    // Only what it says at start-up is kept (for the warning below); later output is dropped.
+    proc.stderr?.setEncoding("utf8").on("data", (d: string) => {
+      if (stderr.length < 2000) stderr += d.slice(0, 2000);
+    });
     try {
       const qmp = await connectWhenReady(sock, proc);
       log.info({ pid: proc.pid }, "qemu-storage-daemon ready");
