@@ -10,7 +10,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { randomUUID } from "node:crypto";
-import { type Engine, items, type Node, startEngine, startNode, tempDir, until } from "./support.js";
+import { type Engine, firstDcId, hostUp, items, type Node, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "disk-id-token";
 let eng: Engine;
@@ -21,8 +21,8 @@ const storage = tempDir("vela-disk-id-");
 before(async () => {
   eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_ENGINE_HOST_POLL_MS: "300" } });
   node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "disk-id-host" });
-  const host = await until("host up", async () => items<{ id: string; status: string }>((await eng.api("GET", "/hosts")).json, "host").find((h) => h.status === "up"));
-  const dc = items<{ id: string }>((await eng.api("GET", "/datacenters")).json, "data_center")[0] as { id: string };
+  const host = await hostUp(eng);
+  const dc = { id: await firstDcId(eng) };
   sdId = (await eng.post<{ id: string }>("/storagedomains", { name: "disk-id", type: "data", host: { id: host.id }, storage: { type: "localfs", path: storage } })).id;
   await eng.post(`/datacenters/${dc.id}/storagedomains`, { id: sdId });
 });

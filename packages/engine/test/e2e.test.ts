@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type Engine, items, type Node, qemuOf, startEngine, startNode, tempDir, until } from "./support.js";
+import { type Engine, firstDcId, hostUp, items, type Node, qemuOf, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "e2e-token";
 let eng: Engine;
@@ -42,8 +42,8 @@ interface Disk {
 }
 
 test("storage domain → pool → disks → VM run and stop → removal", async () => {
-  const h = await until("host up", async () => items<{ id: string; status: string }>((await eng.api("GET", "/hosts")).json, "host").find((x) => x.status === "up"), 20_000);
-  const dc = items<{ id: string }>((await eng.api("GET", "/datacenters")).json, "data_center")[0] as { id: string };
+  const h = await hostUp(eng);
+  const dc = { id: await firstDcId(eng) };
 
   // Storage input is checked before it reaches the node.
   const sdBody = (over: Record<string, unknown>) => ({ name: "local", type: "data", host: { id: h.id }, storage: { type: "localfs", path: storage }, ...over });

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { type Engine, items, type Node, qemuOf, startEngine, startNode, tempDir, until } from "./support.js";
+import { addLocalDomain, type Engine, firstClusterId, firstDcId, hostUp, items, type Node, qemuOf, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "img-token";
 const MiB = 2 ** 20;
@@ -49,19 +49,11 @@ interface Snap {
 before(async () => {
   eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_ENGINE_HOST_POLL_MS: "300", VELA_ENGINE_VM_POLL_MS: "300" } });
   node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "img-host", env: { VELA_NODE_ACCEL: "tcg" } });
-  const h = await until("host up", async () => items<{ id: string; status: string }>((await eng.api("GET", "/hosts")).json, "host").find((x) => x.status === "up"), 20_000);
-  const dc = items<{ id: string }>((await eng.api("GET", "/datacenters")).json, "data_center")[0] as { id: string };
-  clusterId = (items<{ id: string }>((await eng.api("GET", "/clusters")).json, "cluster")[0] as { id: string }).id;
-  for (const [name, dir] of [
-    ["img-a", dirA],
-    ["img-b", dirB],
-  ] as const) {
-    const sd = await eng.post<{ id: string }>("/storagedomains", { name, type: "data", host: { id: h.id }, storage: { type: "localfs", path: dir } });
-    const r = await eng.api("POST", `/datacenters/${dc.id}/storagedomains`, { body: { id: sd.id } });
-    assert.equal(r.status, 201, r.text);
-    if (name === "img-a") sdA = sd.id;
-    else sdB = sd.id;
-  }
+  const h = await hostUp(eng);
+  const dcId = await firstDcId(eng);
+  clusterId = await firstClusterId(eng);
+  sdA = await addLocalDomain(eng, dcId, h.id, "img-a", dirA);
+  sdB = await addLocalDomain(eng, dcId, h.id, "img-b", dirB);
 });
 
 after(async () => {

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type Engine, items, type Node, startEngine, startNode, tempDir, until } from "./support.js";
+import { addLocalDomain, type Engine, firstClusterId, firstDcId, hostUp, items, type Node, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "pg-token";
 const MiB = 2 ** 20;
@@ -40,19 +40,11 @@ interface Snap {
 before(async () => {
   eng = await startEngine({ env: ENGINE_ENV });
   node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "pg-host", env: { VELA_NODE_ACCEL: "tcg" } });
-  const h = await until("host up", async () => items<{ id: string; status: string }>((await eng.api("GET", "/hosts")).json, "host").find((x) => x.status === "up"), 20_000);
-  dcId = (items<{ id: string }>((await eng.api("GET", "/datacenters")).json, "data_center")[0] as { id: string }).id;
-  clusterId = (items<{ id: string }>((await eng.api("GET", "/clusters")).json, "cluster")[0] as { id: string }).id;
-  for (const [name, dir] of [
-    ["pg-a", dirA],
-    ["pg-b", dirB],
-  ] as const) {
-    const sd = await eng.post<{ id: string }>("/storagedomains", { name, type: "data", host: { id: h.id }, storage: { type: "localfs", path: dir } });
-    const r = await eng.api("POST", `/datacenters/${dcId}/storagedomains`, { body: { id: sd.id } });
-    assert.equal(r.status, 201, r.text);
-    if (name === "pg-a") sdA = sd.id;
-    else sdB = sd.id;
-  }
+  const h = await hostUp(eng);
+  dcId = await firstDcId(eng);
+  clusterId = await firstClusterId(eng);
+  sdA = await addLocalDomain(eng, dcId, h.id, "pg-a", dirA);
+  sdB = await addLocalDomain(eng, dcId, h.id, "pg-b", dirB);
 });
 
 after(async () => {

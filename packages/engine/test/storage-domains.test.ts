@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type Engine, items, type Node, startEngine, startNode, tempDir, until } from "./support.js";
+import { type Engine, firstDcId, hostUp, items, type Node, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "sd-token";
 let eng: Engine;
@@ -40,8 +40,8 @@ function metadata(dir: string, sdId: string): Record<string, string> {
 }
 
 test("a second domain: attach, deactivate, activate, detach, remove, import with its disk, monitor, format", async () => {
-  const h = await until("host up", async () => items<{ id: string; status: string }>((await eng.api("GET", "/hosts")).json, "host").find((x) => x.status === "up"), 20_000);
-  const dc = items<{ id: string }>((await eng.api("GET", "/datacenters")).json, "data_center")[0] as { id: string };
+  const h = await hostUp(eng);
+  const dc = { id: await firstDcId(eng) };
   const dirA = tempDir("vela-sd-a-");
   const dirB = tempDir("vela-sd-b-");
   const add = (name: string, path: string, type = "localfs", extra: Record<string, unknown> = {}) =>
@@ -162,7 +162,7 @@ test("a second domain: attach, deactivate, activate, detach, remove, import with
 
 test("a domain of another storage type than the pool's is refused and stays unattached", async () => {
   const h = items<{ id: string; status: string }>((await eng.api("GET", "/hosts")).json, "host")[0] as { id: string };
-  const dc = items<{ id: string }>((await eng.api("GET", "/datacenters")).json, "data_center")[0] as { id: string };
+  const dc = { id: await firstDcId(eng) };
   // A POSIX domain on a tmpfs the node mounts: a real domain of another type than the localfs pool.
   const posix = await eng.api("POST", "/storagedomains", {
     body: { name: "posix-c", type: "data", host: { id: h.id }, storage: { type: "posixfs", path: `/vela-tmpfs-${process.pid}`, vfs_type: "tmpfs" } },

@@ -207,3 +207,26 @@ export function qemuOf(vmId: string): number[] {
   }
   return pids;
 }
+
+/** The first host the engine reports up. */
+export function hostUp(eng: Engine, timeoutMs = 20_000): Promise<{ id: string; status: string }> {
+  return until("host up", async () => items<{ id: string; status: string }>((await eng.api("GET", "/hosts")).json, "host").find((x) => x.status === "up"), timeoutMs);
+}
+
+/** The first (Default) data center's id. */
+export async function firstDcId(eng: Engine): Promise<string> {
+  return (items<{ id: string }>((await eng.api("GET", "/datacenters")).json, "data_center")[0] as { id: string }).id;
+}
+
+/** The first (Default) cluster's id. */
+export async function firstClusterId(eng: Engine): Promise<string> {
+  return (items<{ id: string }>((await eng.api("GET", "/clusters")).json, "cluster")[0] as { id: string }).id;
+}
+
+/** Adds a local data domain on `dir` through `hostId` and attaches it to `dcId`; returns its id. */
+export async function addLocalDomain(eng: Engine, dcId: string, hostId: string, name: string, dir: string): Promise<string> {
+  const sd = await eng.post<{ id: string }>("/storagedomains", { name, type: "data", host: { id: hostId }, storage: { type: "localfs", path: dir } });
+  const r = await eng.api("POST", `/datacenters/${dcId}/storagedomains`, { body: { id: sd.id } });
+  if (r.status !== 201) throw new Error(`attach ${name}: ${r.status} ${r.text}`);
+  return sd.id;
+}
