@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -91,6 +91,23 @@ test("a snapshot names its parent by bare volume UUID; preallocated volumes are 
   const cowPre = await create({ prealloc: 1 });
   assert.equal(info(cowPre.path).format, "qcow2");
   assert.ok((info(cowPre.path)["actual-size"] as number) >= GiB, "COW+PREALLOCATED is allocated");
+});
+
+test("the daemon keeps no volume open after its creates", () => {
+  const [pid] = daemonsOf(node.proc.pid!);
+  assert.ok(pid);
+  const open = readdirSync(`/proc/${pid}/fd`).map((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      return "";
+    }
+  });
+  assert.deepEqual(
+    open.filter((target) => target.startsWith("/") && !target.startsWith("/dev/")),
+    [],
+    "files the daemon still holds",
+  );
 });
 
 test("a killed daemon costs nothing: creates go on and the daemon is started again", async () => {

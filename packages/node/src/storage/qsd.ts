@@ -91,17 +91,11 @@ export class StorageDaemon {
     if (!this.alive) throw new DaemonUnavailable("not running");
     const fh = await open(path, "w", 0o660);
     try {
-      const n = ++this.seq;
-      const node = `n${n}`;
-      await this.call(() => this.qmp.blockdevAdd({ driver: "file", filename: `/proc/${process.pid}/fd/${fh.fd}`, "node-name": node }));
-      try {
-        const qcow2: Record<string, unknown> = { driver: "qcow2", file: node, size, version: "v3" };
-        if (o.preallocation && o.preallocation !== "off") qcow2.preallocation = o.preallocation;
-        if (o.backing) Object.assign(qcow2, { "backing-file": o.backing.file, "backing-fmt": o.backing.format });
-        await this.job(`j${n}`, qcow2);
-      } finally {
-        await this.call(() => this.qmp.blockdevDel(node)).catch((err: Error) => this.log.warn({ node, err: err.message }, "blockdev-del failed"));
-      }
+      // The file node is given inline: QEMU opens it for the job and drops it when the job ends.
+      const qcow2: Record<string, unknown> = { driver: "qcow2", file: { driver: "file", filename: `/proc/${process.pid}/fd/${fh.fd}` }, size, version: "v3" };
+      if (o.preallocation && o.preallocation !== "off") qcow2.preallocation = o.preallocation;
+      if (o.backing) Object.assign(qcow2, { "backing-file": o.backing.file, "backing-fmt": o.backing.format });
+      await this.job(`j${++this.seq}`, qcow2);
     } finally {
       await fh.close();
     }

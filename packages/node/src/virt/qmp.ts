@@ -266,14 +266,6 @@ export class QmpClient {
     return this.execute("blockdev-create", { "job-id": jobId, options }) as Promise<void>;
   }
 
-  blockdevAdd(options: Record<string, unknown>): Promise<void> {
-    return this.execute("blockdev-add", options) as Promise<void>;
-  }
-
-  blockdevDel(nodeName: string): Promise<void> {
-    return this.execute("blockdev-del", { "node-name": nodeName }) as Promise<void>;
-  }
-
   queryJobs(): Promise<QmpJobInfo[]> {
     return this.execute("query-jobs") as Promise<QmpJobInfo[]>;
   }
