@@ -19,6 +19,8 @@ import { QmpClient, type QmpEvent } from "../virt/qmp.js";
 const DAEMON = "qemu-storage-daemon";
 /** util-linux's setpriv sets PR_SET_PDEATHSIG for the daemon before it execs. */
 const SETPRIV = "setpriv";
+/** A create job that has not ended by then is given up (qemu-img's limit in qemuimg.ts). */
+const JOB_TIMEOUT_MS = 600_000;
 
 export interface DaemonCreateOpts {
   backing?: { file: string; format: "qcow2" | "raw" };
@@ -118,7 +120,22 @@ export class StorageDaemon {
       this.jobs.delete(id);
       throw err;
     }
-    const failed = await done;
+    // As long as a qemu-img create may run (exec.ts timeout); a job that outlives it is left to
+    // end in the daemon (its file is the task's to remove) and dismissed when it does.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${String(options.driver)} create: no end in ${JOB_TIMEOUT_MS} ms`)), JOB_TIMEOUT_MS);
+    });
+    let failed: boolean;
+    try {
+      failed = await Promise.race([done, timeout]);
+    } catch (err) {
+      const w = this.jobs.get(id);
+      if (w) w.resolve = () => void this.call(() => this.qmp.jobDismiss(id)).catch(() => {});
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
     // Only a failed job (it passed through "aborting") is asked for its error.
     const error = failed ? ((await this.call(() => this.qmp.queryJobs())).find((j) => j.id === id)?.error ?? "failed") : undefined;
     await this.call(() => this.qmp.jobDismiss(id));
