@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { addLocalDomain, type Engine, firstClusterId, firstDcId, hostUp, items, type Node, qemuOf, startEngine, startNode, tempDir, until } from "./support.js";
+import { addLocalDomain, type Engine, firstClusterId, firstDcId, hostUp, items, type Node, qemuOf, type Snap, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "img-token";
 const MiB = 2 ** 20;
@@ -38,12 +38,6 @@ interface Job {
   id: string;
   status: string;
   description: string;
-}
-interface Snap {
-  id: string;
-  description: string;
-  snapshot_status: string;
-  snapshot_type: string;
 }
 
 before(async () => {

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { addLocalDomain, type Engine, firstClusterId, firstDcId, hostUp, items, type Node, startEngine, startNode, tempDir, until } from "./support.js";
+import { addLocalDomain, type Engine, firstClusterId, firstDcId, hostUp, items, type Node, type Snap, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "pg-token";
 const MiB = 2 ** 20;
@@ -29,12 +29,6 @@ interface Disk {
   status: string;
   alias: string;
   provisioned_size: string;
-}
-interface Snap {
-  id: string;
-  description: string;
-  snapshot_status: string;
-  snapshot_type: string;
 }
 
 before(async () => {

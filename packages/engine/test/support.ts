@@ -230,3 +230,11 @@ export async function addLocalDomain(eng: Engine, dcId: string, hostId: string, 
   if (r.status !== 201) throw new Error(`attach ${name}: ${r.status} ${r.text}`);
   return sd.id;
 }
+
+/** A VM snapshot as the REST API shows it (the members the tests read). */
+export interface Snap {
+  id: string;
+  description: string;
+  snapshot_status: string;
+  snapshot_type: string;
+}

@@ -25,16 +25,22 @@ async function ok<T extends { status: { code: number; message: string } }>(p: Pr
   return r;
 }
 
-test("createVolume killed after the data file is made is rolled back by the next SPM", async () => {
+/** A node that dies at `fault`, SPM of a fresh pool on a new local domain (5 s lease). */
+async function faultyPool(fault: string): Promise<{ runDir: string; p: { dir: string; sd: string; sp: string }; a: NodeProc }> {
   const runDir = mkdtempSync(join(tmpdir(), "vela-rec-run-"));
   const dir = mkdtempSync(join(tmpdir(), "vela-rec-sd-"));
   const p = { dir, sd: randomUUID(), sp: randomUUID() };
-  const a = await startNode({ runDir, env: { VELA_LOG_LEVEL: "warn", VELA_TEST_FAULTS: "createVolume.afterCreate" } });
+  const a = await startNode({ runDir, env: { VELA_LOG_LEVEL: "warn", VELA_TEST_FAULTS: fault } });
   nodes.push(a);
   await ok(a.xml("connectStorageServer", 4, BLANK, [{ id: randomUUID(), connection: dir }]), "connect");
   await ok(a.xml("createStorageDomain", 4, p.sd, "recovery", dir, 1, 5), "createStorageDomain");
   await ok(a.xml("createStoragePool", 0, p.sp, "recovery pool", p.sd, [p.sd], 1, "", 1, 5, 10, 3), "createStoragePool");
   await rejoinPool(a, p);
+  return { runDir, p, a };
+}
+
+test("createVolume killed after the data file is made is rolled back by the next SPM", async () => {
+  const { runDir, p, a } = await faultyPool("createVolume.afterCreate");
 
   const img = randomUUID();
   const vol = randomUUID();
@@ -44,7 +50,7 @@ test("createVolume killed after the data file is made is rolled back by the next
   await waitExit(a, 10_000);
 
   // What the crash left: an ILLEGAL volume and the task with its stack on the master domain.
-  const domainDir = join(dir, p.sd);
+  const domainDir = join(p.dir, p.sd);
   const volPath = join(domainDir, "images", img, vol);
   assert.ok(existsSync(volPath), "data file made before the crash");
   assert.equal(parseVolumeMd(readFileSync(`${volPath}.meta`, "utf8")).LEGALITY, "ILLEGAL");
@@ -76,15 +82,7 @@ test("createVolume killed after the data file is made is rolled back by the next
 });
 
 test("deleteImage killed after the rename is finished by the next SPM (roll-forward)", async () => {
-  const runDir = mkdtempSync(join(tmpdir(), "vela-rec-run-"));
-  const dir = mkdtempSync(join(tmpdir(), "vela-rec-sd-"));
-  const p = { dir, sd: randomUUID(), sp: randomUUID() };
-  const a = await startNode({ runDir, env: { VELA_LOG_LEVEL: "warn", VELA_TEST_FAULTS: "deleteImage.afterRename" } });
-  nodes.push(a);
-  await ok(a.xml("connectStorageServer", 4, BLANK, [{ id: randomUUID(), connection: dir }]), "connect");
-  await ok(a.xml("createStorageDomain", 4, p.sd, "recovery", dir, 1, 5), "createStorageDomain");
-  await ok(a.xml("createStoragePool", 0, p.sp, "recovery pool", p.sd, [p.sd], 1, "", 1, 5, 10, 3), "createStoragePool");
-  await rejoinPool(a, p);
+  const { runDir, p, a } = await faultyPool("deleteImage.afterRename");
   const img = randomUUID();
   const vol = randomUUID();
   const c = await ok(a.xml("createVolume", p.sd, p.sp, img, 2 ** 26, 4, 2, "DATA", vol, "", BLANK, BLANK), "createVolume");
@@ -92,7 +90,7 @@ test("deleteImage killed after the rename is finished by the next SPM (roll-forw
 
   const d = await ok(a.xml("deleteImage", p.sd, p.sp, img), "deleteImage");
   await waitExit(a, 10_000);
-  const domainDir = join(dir, p.sd);
+  const domainDir = join(p.dir, p.sd);
   assert.ok(!existsSync(join(domainDir, "images", img)), "renamed away before the crash");
   assert.ok(existsSync(join(domainDir, "images", `_remove_me_${img}`, vol)), "data still there under _remove_me_");
 

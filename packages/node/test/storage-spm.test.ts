@@ -71,7 +71,8 @@ test("an SPM whose lease is taken over stops acting as SPM by itself", async () 
   await a.stop();
 });
 
-test("a new host takes the SPM role from a killed one after the lease expires; LVER goes up", async () => {
+/** Two agents on one short-lease pool: `a` (host 1) is SPM, `b` (host 2) is connected. */
+async function spmAndSecondHost() {
   const a = await startNode({ env: { VELA_LOG_LEVEL: "warn" } });
   const b = await startNode({ env: { VELA_LOG_LEVEL: "warn" } });
   nodes.push(a, b);
@@ -80,6 +81,11 @@ test("a new host takes the SPM role from a killed one after the lease expires; L
   await becomeSpm(a, p.sp);
   await ok(b.xml("connectStorageServer", 4, BLANK, [{ id: randomUUID(), connection: p.dir }]), "connect b storage");
   await ok(b.xml("connectStoragePool", p.sp, 2, "", p.sd, 1), "connect b");
+  return { a, b, p };
+}
+
+test("a new host takes the SPM role from a killed one after the lease expires; LVER goes up", async () => {
+  const { a, b, p } = await spmAndSecondHost();
   assert.deepEqual(await spmStatus(b, p.sp), { spmStatus: "Free", spmLver: 0, spmId: 1 });
 
   await a.kill("SIGKILL");
@@ -97,14 +103,7 @@ test("a new host takes the SPM role from a killed one after the lease expires; L
 });
 
 test("while an SPM holds the lease, another host's spmStart fails and leaves the metadata alone", async () => {
-  const a = await startNode({ env: { VELA_LOG_LEVEL: "warn" } });
-  const b = await startNode({ env: { VELA_LOG_LEVEL: "warn" } });
-  nodes.push(a, b);
-  const p = await shortLeasePool(a);
-  await ok(a.xml("connectStoragePool", p.sp, 1, "", p.sd, 1), "connect a");
-  await becomeSpm(a, p.sp);
-  await ok(b.xml("connectStorageServer", 4, BLANK, [{ id: randomUUID(), connection: p.dir }]), "connect b storage");
-  await ok(b.xml("connectStoragePool", p.sp, 2, "", p.sd, 1), "connect b");
+  const { a, b, p } = await spmAndSecondHost();
   const t = await ok(b.xml("spmStart", p.sp, -1, "-1", 0, false), "spmStart b");
   const st = await waitTask(b, t.uuid as string, 60_000);
   assert.notEqual(st.taskResult, "success");
