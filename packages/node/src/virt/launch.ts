@@ -6,11 +6,11 @@
  * (daemonized, paused), attaches QMP and lets the guest run. A failure there makes the VM Down
  * with the reason; its resources stay until destroy, as VDSM does.
  */
-import { type VmParams, VdsmError } from "@vela/protocol";
+import { VdsmError, type VmParams } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { ImageService } from "../api/services.js";
 import { CommandError, run } from "../exec.js";
-import { vmAccel, accelerators } from "./accel/index.js";
+import { accelerators, vmAccel } from "./accel/index.js";
 import { buildArgv } from "./config/argv.js";
 import { type BootPlan, planBoot } from "./config/boot.js";
 import { checkDrives, driveNames, driveRecord, drivesArgv } from "./config/drive.js";
@@ -68,7 +68,7 @@ export async function prepareVm(ctx: NodeContext, images: ImageService, params: 
     const boot = await planBoot(params, ctx.config.bootDirs);
     checkDrives(params.drives);
     checkNics(params.nics);
-    const accel = await vmAccel(params.accel, ctx.config.accel, log);
+    const accel = await vmAccel(params.accel, ctx.config.accel, { log: ctx.log, bootDirs: ctx.config.bootDirs });
     const drives = await prepareDrives(params, images, revert);
     const taps: string[] = [];
     for (const [i, nic] of params.nics.entries()) {

@@ -4,7 +4,7 @@
  * before the first await so two creates of the same id cannot both proceed. Never keeps VM
  * configuration beyond what is needed to run and recover the VMs it was given.
  */
-import { type VmParams, VdsmError } from "@vela/protocol";
+import { VdsmError, type VmParams } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { ImageService } from "../api/services.js";
 import { hostAccel } from "./accel/index.js";
@@ -32,7 +32,7 @@ export class VmManager {
   async recover(): Promise<void> {
     for (const [id, vm] of await recoverVms(this.ctx)) this.vms.set(id, vm);
     // Probe accelerators now, in the background, so the first create does not wait for it.
-    void hostAccel(this.ctx.config.accel, this.ctx.log);
+    void hostAccel(this.ctx.config.accel, { log: this.ctx.log, bootDirs: this.ctx.config.bootDirs });
   }
 
   private get(vmId: string): Vm {

@@ -5,7 +5,7 @@
  * engine owns; the directory goes away when the VM is destroyed. Paths are built only from
  * validated UUIDs and the configured run directory.
  */
-import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isUuid, type VmParams } from "@vela/protocol";
 import type { AccelName } from "./accel/index.js";

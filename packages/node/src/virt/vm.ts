@@ -5,9 +5,9 @@
  * really gone. Never starts QEMU (launch.ts does) and never frees resources (destroy does).
  */
 import type { Logger } from "../log.js";
-import { QmpClosedError, type QmpClient, type QmpBlockStatsEntry } from "./qmp.js";
 import { VNC_LISTEN } from "./config/display.js";
 import { alive, waitGone } from "./process.js";
+import { type QmpBlockStatsEntry, type QmpClient, QmpClosedError } from "./qmp.js";
 import { type ExitInfo, type VmPaths, type VmRecord, writeRecord } from "./rundir.js";
 import { ExitReason, fromQemuStatus, type VmStatus } from "./status.js";
 

@@ -1,17 +1,24 @@
 /**
- * KVM. /dev/kvm existing is not enough: on some hosts (nested, PVM-based) it opens fine and then
- * hangs guests or rejects `-cpu host`. The probe therefore boots QEMU's own firmware with the
- * exact arguments VMs would get and waits for SeaBIOS to run to its end on the serial line
- * ("No bootable device"). It must stay fast: it gives up after a few seconds, and answers at once
- * when there is no usable /dev/kvm. It never touches a VM.
+ * KVM. /dev/kvm existing is not enough: on some hosts (nested, PVM-based) it opens fine, runs
+ * firmware, and then hangs a real kernel. So the probe runs in two steps with the exact CPU
+ * arguments VMs would get: SeaBIOS to its end ("No bootable device" on the debug console; cheap,
+ * catches hosts that reject `-cpu host`), then a stock Linux kernel with no root device to the point where it looks
+ * for one ("Unable to mount root fs"), which needs long mode, paging, interrupts, timers and
+ * every early driver to work. The kernel comes from the node's boot directories or /boot; without
+ * one only the firmware step is possible, which is said in the log. Answers at once when there is
+ * no usable /dev/kvm. It never touches a VM.
  */
 import { spawn } from "node:child_process";
-import { constants, accessSync } from "node:fs";
+import { accessSync, constants, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import type { Logger } from "../../log.js";
-import type { Accelerator } from "./index.js";
+import type { Accelerator, ProbeContext } from "./index.js";
 
-const PROBE_TIMEOUT_MS = 4000;
-const DONE_MARKER = "No bootable device";
+const FIRMWARE_TIMEOUT_MS = 4000;
+/** A kernel under working KVM reaches its root mount in about a second; TCG needs about four. */
+const KERNEL_TIMEOUT_MS = 20_000;
+const FIRMWARE_DONE = "No bootable device";
+const KERNEL_DONE = "Unable to mount root fs";
 
 function kvmDeviceUsable(): boolean {
   try {
@@ -22,12 +29,33 @@ function kvmDeviceUsable(): boolean {
   }
 }
 
+/** The first kernel image in the boot directories, then in /boot. */
+export function probeKernel(bootDirs: readonly string[]): string | undefined {
+  for (const dir of [...bootDirs, "/boot"]) {
+    let names: string[];
+    try {
+      names = readdirSync(dir).filter((n) => n.startsWith("vmlinuz")).sort();
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      const path = join(dir, n);
+      try {
+        if (statSync(path).isFile()) return path;
+      } catch {
+        // A dangling link: try the next one.
+      }
+    }
+  }
+  return undefined;
+}
+
 /**
- * Runs the firmware under KVM. Uses spawn directly rather than exec.run because success is a line
- * of serial output while QEMU keeps running, and the probe must kill QEMU itself.
+ * Runs QEMU until `marker` appears on the serial line. Uses spawn directly rather than exec.run
+ * because success is a line of output while QEMU keeps running, and the probe must kill QEMU.
  */
-function firmwareBoots(log: Logger): Promise<boolean> {
-  const argv = ["-nodefaults", "-no-user-config", "-display", "none", "-m", "32", ...kvm.argv(), "-serial", "stdio", "-nic", "none"];
+function runsTo(args: string[], marker: string, timeoutMs: number, log: Logger, step: string): Promise<boolean> {
+  const argv = ["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-nic", "none", ...args];
   return new Promise((resolve) => {
     const child = spawn("qemu-system-x86_64", argv, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -37,27 +65,51 @@ function firmwareBoots(log: Logger): Promise<boolean> {
       done = true;
       clearTimeout(timer);
       child.kill("SIGKILL");
-      if (!ok) log.info({ output: out.slice(-500) }, "kvm probe: firmware did not finish");
+      if (!ok) log.info({ step, output: out.slice(-800) }, "kvm probe: guest did not get there");
       resolve(ok);
     };
-    const timer = setTimeout(() => finish(false), PROBE_TIMEOUT_MS);
+    const timer = setTimeout(() => finish(false), timeoutMs);
     const onData = (d: Buffer) => {
-      out += d.toString("latin1");
-      if (out.includes(DONE_MARKER)) finish(true);
+      // Keep only the tail: a kernel prints tens of KiB and only the end matters.
+      out = (out + d.toString("latin1")).slice(-8192);
+      if (out.includes(marker)) finish(true);
     };
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);
     child.on("error", () => finish(false));
-    child.on("exit", () => finish(out.includes(DONE_MARKER)));
+    child.on("exit", () => finish(out.includes(marker)));
   });
+}
+
+/**
+ * Whether QEMU with these accelerator arguments runs firmware to its end. Debian's SeaBIOS prints
+ * nothing on the serial line; its messages go to QEMU's debug console at port 0x402.
+ */
+export function bootsFirmware(accelArgv: string[], log: Logger): Promise<boolean> {
+  const debugcon = ["-chardev", "stdio,id=fw", "-device", "isa-debugcon,iobase=0x402,chardev=fw"];
+  return runsTo([...accelArgv, "-m", "32", ...debugcon], FIRMWARE_DONE, FIRMWARE_TIMEOUT_MS, log, "firmware");
+}
+
+/** Whether QEMU with these accelerator arguments runs a Linux kernel to its root mount. */
+export function bootsKernel(accelArgv: string[], kernel: string, log: Logger): Promise<boolean> {
+  const args = [...accelArgv, "-m", "256", "-serial", "stdio", "-kernel", kernel, "-append", "console=ttyS0 panic=-1"];
+  return runsTo(args, KERNEL_DONE, KERNEL_TIMEOUT_MS, log, `kernel ${kernel}`);
+}
+
+async function probe({ log, bootDirs }: ProbeContext): Promise<boolean> {
+  if (!kvmDeviceUsable()) return false;
+  if (!(await bootsFirmware(kvm.argv(), log))) return false;
+  const kernel = probeKernel(bootDirs);
+  if (!kernel) {
+    log.warn("kvm probe: no kernel in the boot directories or /boot, so only firmware was tried");
+    return true;
+  }
+  return bootsKernel(kvm.argv(), kernel, log);
 }
 
 export const kvm: Accelerator = {
   name: "kvm",
-  async probe(log) {
-    if (!kvmDeviceUsable()) return false;
-    return firmwareBoots(log);
-  },
+  probe,
   argv() {
     return ["-accel", "kvm", "-cpu", "host"];
   },

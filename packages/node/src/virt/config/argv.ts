@@ -7,7 +7,7 @@
 import type { VmParams } from "@vela/protocol";
 import type { Accelerator } from "../accel/index.js";
 import type { VmPaths } from "../rundir.js";
-import { bootArgv, type BootPlan } from "./boot.js";
+import { type BootPlan, bootArgv } from "./boot.js";
 import { displayArgv } from "./display.js";
 import { optValue, pathOpt } from "./qemuopt.js";
 
