@@ -4,7 +4,7 @@
  * start it (QEMU runs on the disk's leaf volume, the guest writes and the qcow2 grows), stop it.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statfsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -83,7 +83,13 @@ test("disk → VM → start → guest writes, qcow2 grows → stop → down, QEM
   assert.ok(!qemu[0]!.argv.join(" ").includes(`${volumeRef}.`), "it opens the leaf itself, not a sibling file");
 
   const consoleLog = join(home, "nodes/node-1/vms", vm.id, "console.log");
-  await waitFor("guest wrote its data", () => (existsSync(consoleLog) && readFileSync(consoleLog, "utf8").includes("GUEST-WRITE-DONE") ? true : undefined), 120_000, 500);
+  const consoleText = () => (existsSync(consoleLog) ? readFileSync(consoleLog, "utf8") : "");
+  await waitFor("guest wrote its data", () => (consoleText().includes("GUEST-WRITE-DONE") ? true : undefined), 180_000, 500).catch(async (e: Error) => {
+    // Say why: a stalled guest is a paused VM (I/O error, full disk), a slow one, or a hung kernel.
+    const v = await rest.get<{ status: string }>(`/vms/${vm.id}`).catch(() => ({ status: "?" }));
+    const free = statfsSync(home);
+    throw new Error(`${e.message}; vm ${v.status}; ${Math.round((free.bavail * free.bsize) / 2 ** 20)} MiB free; console ends:\n${consoleText().slice(-1500)}`);
+  });
   const grown = qemuImgInfo(leaf);
   assert.ok(
     grown["actual-size"] >= before["actual-size"] + 40 * 2 ** 20,

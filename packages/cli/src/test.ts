@@ -1,9 +1,12 @@
 /**
  * `vela test`: builds the test guest (cached outside the repo), then runs every compiled test
- * file with node's own test runner, whose summary lines CI reads.
+ * file with node's own test runner, whose summary lines CI reads. The run gets a private TMPDIR,
+ * removed at its end: tests make storage domains and volumes of gigabytes there, and a run that
+ * leaves them behind fills the disk for the next one (seen: guests paused on a full disk).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GUEST_SCRIPT, ROOT } from "./paths.js";
 import { step } from "./progress.js";
@@ -39,6 +42,36 @@ export function testCommand(args: string[]): number {
     return 1;
   }
   const concurrency = process.env.VELA_TEST_CONCURRENCY ?? "2";
-  const r = spawnSync(process.execPath, ["--test", `--test-concurrency=${concurrency}`, ...files], { stdio: "inherit", cwd: ROOT });
-  return r.status ?? 1;
+  // Short name: QMP and mailbox socket paths under it must fit in sun_path (108 bytes).
+  const tmp = mkdtempSync(join(tmpdir(), "vt-"));
+  reportFreeSpace(tmp, "before");
+  try {
+    const env = { ...process.env, TMPDIR: tmp };
+    const r = spawnSync(process.execPath, ["--test", `--test-concurrency=${concurrency}`, ...files], { stdio: "inherit", cwd: ROOT, env });
+    return r.status ?? 1;
+  } finally {
+    reportFreeSpace(tmp, "after");
+    removeTree(tmp);
+  }
+}
+
+/** The suite needs a few GiB at its peak; say so up front rather than fail obscurely later. */
+const NEEDED_BYTES = 4 * 2 ** 30;
+
+function reportFreeSpace(dir: string, when: string): void {
+  const fs = statfsSync(dir);
+  const free = fs.bavail * fs.bsize;
+  const gib = (free / 2 ** 30).toFixed(1);
+  step(`${gib} GiB free for ${dir} ${when} the tests${when === "before" && free < NEEDED_BYTES ? " (less than the 4 GiB the suite may need)" : ""}`);
+}
+
+/** Removes the run's TMPDIR, first unmounting anything a failed test left mounted inside it. */
+function removeTree(dir: string): void {
+  const mounts = readFileSync("/proc/self/mounts", "utf8")
+    .split("\n")
+    .map((l) => l.split(" ")[1]?.replace(/\\040/g, " "))
+    .filter((m): m is string => m !== undefined && m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) spawnSync("umount", ["-l", m], { stdio: "ignore" });
+  rmSync(dir, { recursive: true, force: true });
 }
