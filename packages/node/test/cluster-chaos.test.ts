@@ -32,7 +32,7 @@ test("~100 requests through non-SPM hosts and the engine survive SPM kills and f
     seed,
     log: (l) => console.log(`cluster-chaos: ${l}`),
   });
-  const s = await chaos.run();
+  const s = await chaos.run(240_000);
   console.log(
     `cluster-chaos: ${s.requests} requests (${s.nodeRequests} node, ${s.engineRequests} engine) done in ${s.durationMs} ms; ${s.sent} sends, ${s.redirects} SpmStatusError redirects, ${s.retries} retries, ${s.lostTasks} tasks lost with their SPM and redone`,
   );

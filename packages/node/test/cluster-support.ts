@@ -431,6 +431,8 @@ export class Chaos {
   private knownSpm: Host | undefined;
   private stopAll = false;
   private chaosDone = false;
+  /** Requests not yet done, with their attempts and the last outcome: what a stuck run names. */
+  private readonly inflight = new Map<string, { since: number; attempts: number; last: string }>();
 
   constructor(
     readonly c: Cluster,
@@ -501,10 +503,12 @@ export class Chaos {
         const taskID = (await withTimeout(entry.node.json(verb, params), 5000)) as string;
         reachedSpm = true;
         const st = await this.waitTaskOn(entry, taskID).catch(() => undefined);
+        this.note(`${op.kind} ${op.vol}`, `host ${entry.hostID} task ${taskID}: ${st ? st.taskResult : "not settled"}`);
         if (st?.taskResult === "success") return;
         if (st === undefined) this.stats.lostTasks++;
         await sleep(200);
       } catch (err) {
+        this.note(`${op.kind} ${op.vol}`, `host ${entry.hostID}: ${String(err)}`);
         // 654: not SPM; 309: an agent just restarted that has not reconnected the pool yet.
         if (err instanceof RpcError && (err.code === 654 || err.code === 309)) {
           this.stats.redirects++;
@@ -538,6 +542,7 @@ export class Chaos {
       if (attempt > 0) this.stats.retries++;
       this.stats.sent++;
       const r = await eng.rest("POST", "/disks", body).catch(() => undefined);
+      this.note(`add disk ${id}`, r ? `HTTP ${r.status} ${r.text.slice(0, 200)}` : "no reply");
       if (r && r.status >= 400 && r.status < 500 && r.status !== 409) throw new Error(`add disk ${id}: HTTP ${r.status} ${r.text}`);
       if (r && (r.status === 201 || (r.status === 409 && /already exists/.test(r.text)))) {
         // Ours (now or from an attempt whose reply was lost): wait for it to settle.
@@ -545,6 +550,7 @@ export class Chaos {
           const s = await this.diskStatus(id);
           return s === "locked" ? undefined : s;
         }, 120_000, 200).catch(() => undefined);
+        this.note(`add disk ${id}`, `settled as ${st}`);
         if (st === "ok") return;
         if (st === "illegal") await this.removeDisk(id, true);
         continue;
@@ -562,6 +568,7 @@ export class Chaos {
       if (attempt > 0 || retrying) this.stats.retries++;
       this.stats.sent++;
       const r = await eng.rest("DELETE", `/disks/${id}`, undefined, 60_000).catch(() => undefined);
+      this.note(`remove disk ${id}`, r ? `HTTP ${r.status} ${r.text.slice(0, 200)}` : "no reply");
       if (r?.status === 200 || (r?.status === 404 && (attempt > 0 || retrying))) return;
       if (r && r.status >= 400 && r.status < 500 && r.status !== 409) throw new Error(`remove disk ${id}: HTTP ${r.status} ${r.text}`);
       await sleep(500);
@@ -591,6 +598,7 @@ export class Chaos {
           const s = await this.snapshotStatus(vm, description);
           return s === "locked" ? undefined : (s ?? "none");
         }, 120_000, 250).catch(() => "unknown");
+        this.note(`vm snapshot ${description}`, `settled as ${st}`);
         if (st === "ok") return;
         if (st !== "none") {
           await sleep(500);
@@ -599,6 +607,7 @@ export class Chaos {
       }
       this.stats.sent++;
       const r = await eng.rest("POST", `/vms/${vm}/snapshots`, { description }).catch(() => undefined);
+      this.note(`vm snapshot ${description}`, r ? `HTTP ${r.status} ${r.text.slice(0, 200)}` : "no reply");
       if (r && r.status >= 400 && r.status < 500 && r.status !== 409) throw new Error(`snapshot ${description}: HTTP ${r.status} ${r.text}`);
       if (!r || r.status >= 300) await sleep(500);
     }
@@ -620,11 +629,38 @@ export class Chaos {
     return id;
   }
 
-  private async timed(what: () => Promise<void>): Promise<void> {
+  private async timed(label: string, what: () => Promise<void>): Promise<void> {
     const t = performance.now();
     this.stats.requests++;
-    await what();
+    this.inflight.set(label, { since: Date.now(), attempts: 0, last: "" });
+    try {
+      await what();
+    } finally {
+      this.inflight.delete(label);
+    }
     this.stats.latenciesMs.push(performance.now() - t);
+  }
+
+  /** Records one attempt of an in-flight request and how it ended. */
+  private note(label: string, outcome: string): void {
+    const e = this.inflight.get(label);
+    if (!e) return;
+    e.attempts++;
+    e.last = outcome;
+  }
+
+  /** The requests still in flight, oldest first, for a failure message. */
+  pending(): string {
+    const now = Date.now();
+    return [...this.inflight]
+      .sort((a, b) => a[1].since - b[1].since)
+      .map(([label, e]) => `${label}: ${Math.round((now - e.since) / 1000)} s, ${e.attempts} attempts, last: ${e.last}`)
+      .join("\n");
+  }
+
+  /** Makes every worker give up at its next attempt (the run failed or timed out). */
+  abort(): void {
+    this.stopAll = true;
   }
 
   private pause(): Promise<void> {
@@ -636,17 +672,17 @@ export class Chaos {
     const base = randomUUID();
     if (!budget()) return;
     this.stats.nodeRequests++;
-    await this.timed(() => this.performNode({ kind: "create", img, vol: base }));
+    await this.timed(`create ${base}`, () => this.performNode({ kind: "create", img, vol: base }));
     this.chains.set(img, [base]);
     while (budget()) {
       this.stats.nodeRequests++;
       const chain = this.chains.get(img)!;
       if (chain.length > 1 && this.rand() < 0.4) {
-        await this.timed(() => this.performNode({ kind: "delete", img, vol: chain.at(-1)! }));
+        await this.timed(`delete ${chain.at(-1)!}`, () => this.performNode({ kind: "delete", img, vol: chain.at(-1)! }));
         chain.pop();
       } else {
         const vol = randomUUID();
-        await this.timed(() => this.performNode({ kind: "snapshot", img, vol, parent: chain.at(-1)! }));
+        await this.timed(`snapshot ${vol}`, () => this.performNode({ kind: "snapshot", img, vol, parent: chain.at(-1)! }));
         chain.push(vol);
       }
       await this.pause();
@@ -661,15 +697,15 @@ export class Chaos {
       if (this.o.vmSnapshots && this.rand() < 0.3) {
         vm ??= await this.newVm();
         const description = `chaos snapshot ${randomUUID()}`;
-        await this.timed(() => this.snapshotVm(vm!, description));
+        await this.timed(`vm snapshot ${description}`, () => this.snapshotVm(vm!, description));
         this.vms.get(vm)!.snapshots.push(description);
       } else if (mine.length && this.rand() < 0.4) {
         const id = mine.splice(Math.floor(this.rand() * mine.length), 1)[0]!;
-        await this.timed(() => this.removeDisk(id));
+        await this.timed(`remove disk ${id}`, () => this.removeDisk(id));
         this.disks.delete(id);
       } else {
         const id = randomUUID();
-        await this.timed(() => this.addDisk(id));
+        await this.timed(`add disk ${id}`, () => this.addDisk(id));
         mine.push(id);
         this.disks.add(id);
       }
@@ -758,8 +794,11 @@ export class Chaos {
     return out.join("\n");
   }
 
-  /** Runs the workload and the failures to the end; throws on the first request that cannot be done. */
-  async run(): Promise<ChaosStats> {
+  /**
+   * Runs the workload and the failures to the end; throws on the first request that cannot be
+   * done, or, past `deadlineMs`, with the requests still in flight and what the hosts say.
+   */
+  async run(deadlineMs?: number): Promise<ChaosStats> {
     const o = this.o;
     const engineShare = this.c.engine ? (o.engineShare ?? 0.3) : 0;
     const engineBudget = Math.round(o.requests * engineShare);
@@ -773,10 +812,21 @@ export class Chaos {
       ...Array.from({ length: o.nodeWorkers }, () => this.nodeWorker(() => ++nodeIssued <= nodeBudget)),
       ...Array.from({ length: engineBudget ? (o.engineWorkers ?? 2) : 0 }, () => this.engineWorker(() => ++engineIssued <= engineBudget)),
     ];
-    await Promise.all(workers).catch((err) => {
-      this.stopAll = true;
-      throw err;
+    let timer: NodeJS.Timeout | undefined;
+    const watchdog = new Promise<never>((_, reject) => {
+      if (deadlineMs === undefined) return;
+      timer = setTimeout(() => {
+        void this.diagnose().then((hosts) =>
+          reject(new Error(`chaos not done after ${deadlineMs} ms; in flight:\n${this.pending()}\nhosts say:\n${hosts}`)),
+        );
+      }, deadlineMs);
     });
+    await Promise.race([Promise.all(workers), watchdog])
+      .catch((err) => {
+        this.stopAll = true;
+        throw err;
+      })
+      .finally(() => clearTimeout(timer));
     this.stats.durationMs = Date.now() - t0;
     return this.stats;
   }
