@@ -107,8 +107,31 @@ export class TaskLost extends Error {
 const UNKNOWN_TASK = 401;
 
 /**
+ * Where an SPM task lives now. The node that started it may have lost the SPM role (killed, or
+ * frozen past its lease): a fenced task then sits in "cleaning" there for good, and the next SPM
+ * loads it from the master domain and rolls it back or forward, so its end is told by the data
+ * center's current SPM, as oVirt polls tasks through the SPM. Returns undefined while the engine
+ * knows no other SPM for the host's data center.
+ */
+async function spmNow(e: Engine, host: NodeTarget): Promise<NodeTarget | undefined> {
+  const row = await e.db
+    .selectFrom("hosts as h")
+    .innerJoin("clusters as c", "c.id", "h.cluster_id")
+    .innerJoin("data_centers as dc", "dc.id", "c.data_center_id")
+    .innerJoin("hosts as spm", "spm.id", "dc.spm_host_id")
+    .select(["spm.address", "spm.port"])
+    .where("h.address", "=", host.address)
+    .where("h.port", "=", host.port)
+    .executeTakeFirst();
+  if (!row || (row.address === host.address && row.port === host.port)) return undefined;
+  return { address: row.address, port: row.port };
+}
+
+/**
  * Polls getTaskStatus until the task ends; clears it on the node afterwards. An unreachable node
- * is retried for `unreachableMs`, since SPM tasks survive a node restart.
+ * is retried for `unreachableMs`, since SPM tasks survive a node restart. When the node stops
+ * answering or reports the task left for recovery ("cleaning"), the poll follows the task to the
+ * data center's new SPM.
  */
 export async function waitTask(
   e: Engine,
@@ -116,10 +139,20 @@ export async function waitTask(
   taskId: string,
   opts: { pollMs?: number; unreachableMs?: number; onPoll?: () => Promise<void> } = {},
 ): Promise<void> {
-  const client = e.nodes.for(host);
+  let target: NodeTarget = host;
+  let client = e.nodes.for(target);
   const pollMs = opts.pollMs ?? 250;
   let unreachableSince: number | undefined;
   let delay = 50;
+  const follow = async (why: string): Promise<boolean> => {
+    const next = await spmNow(e, target);
+    if (!next) return false;
+    e.log.info({ taskId, from: `${target.address}:${target.port}`, to: `${next.address}:${next.port}`, why }, "following task to the new SPM");
+    target = next;
+    client = e.nodes.for(target);
+    unreachableSince = undefined;
+    return true;
+  };
   for (;;) {
     if (e.bg.stopping) throw new Error("engine stopping");
     let st: TaskStatus;
@@ -127,8 +160,13 @@ export async function waitTask(
       st = await client.call("getTaskStatus", { taskID: taskId });
       unreachableSince = undefined;
     } catch (err) {
-      if (err instanceof NodeError && err.code === UNKNOWN_TASK) throw new TaskLost(taskId);
+      if (err instanceof NodeError && err.code === UNKNOWN_TASK) {
+        // A restarted former SPM has no record of it; the SPM that took its tasks over may.
+        if (await follow("unknown to this node")) continue;
+        throw new TaskLost(taskId);
+      }
       if (err instanceof NodeUnreachable) {
+        if (await follow("unreachable")) continue;
         unreachableSince ??= Date.now();
         if (Date.now() - unreachableSince > (opts.unreachableMs ?? 300_000)) throw err;
         await sleep(1000);
@@ -142,6 +180,7 @@ export async function waitTask(
       if (st.taskResult === "success") return;
       throw new TaskFailed(taskId, Number(st.code ?? -1), String(st.message ?? "task failed"));
     }
+    if (state === "cleaning" && (await follow("left for the next SPM"))) continue;
     if (opts.onPoll) await opts.onPoll().catch((err: unknown) => e.log.debug({ err, taskId }, "progress probe failed"));
     await sleep(delay);
     delay = Math.min(delay * 2, pollMs);
