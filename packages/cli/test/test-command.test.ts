@@ -1,0 +1,43 @@
+/**
+ * `vela test` gives the run a private TMPDIR and removes it afterwards, whatever the tests left
+ * there, and says how much disk is free. Runs left gigabytes of domains and volumes in /tmp
+ * before, until a later run's guest stalled on a full disk.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { ROOT } from "../src/paths.js";
+
+test("vela test runs in a private TMPDIR and leaves nothing behind", () => {
+  const dir = mkdtempSync(join(tmpdir(), "vela-cli-test-"));
+  const report = join(dir, "tmpdir.txt");
+  const fixture = join(dir, "leaves-files.test.mjs");
+  // A test that leaves a tree of files in its temp dir, as a careless storage test would.
+  writeFileSync(
+    fixture,
+    `import { test } from "node:test";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+test("leaves files", () => {
+  writeFileSync(${JSON.stringify(report)}, tmpdir());
+  const d = mkdtempSync(join(tmpdir(), "vela-sd-"));
+  mkdirSync(join(d, "images"));
+  writeFileSync(join(d, "images", "volume"), Buffer.alloc(1 << 20, 1));
+});
+`,
+  );
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  // Inside node --test the child would otherwise report to us instead of running on its own.
+  delete env.NODE_TEST_CONTEXT;
+  const r = spawnSync(process.execPath, [join(ROOT, "packages/cli/dist/src/main.js"), "test", fixture], { cwd: ROOT, env, encoding: "utf8" });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const used = readFileSync(report, "utf8");
+  assert.match(used, /\/vt-[^/]+$/, "the run's TMPDIR is its own");
+  assert.ok(used.startsWith(tmpdir()), "made under the caller's TMPDIR");
+  assert.equal(existsSync(used), false, "and removed with everything in it");
+  assert.match(r.stderr + r.stdout, /GiB free for .* before the tests/);
+});
