@@ -24,7 +24,7 @@ import { engineStep, nodeStep, setJobPayload } from "../jobs/jobs.js";
 import { inBackground, type Started } from "./background.js";
 import { chainOf, ensureUsable, poolOf, setDiskStatus } from "./chains.js";
 import type { CommandDef, Exec } from "./command.js";
-import { mustById } from "./lookup.js";
+import { mustById, spmOf } from "./lookup.js";
 
 export const ACTIVE_DESCRIPTION = "Active VM";
 export const PREVIEW_DESCRIPTION = "Active VM before the preview";
@@ -323,6 +323,45 @@ async function recordPayload(e: Engine, jobId: string, payload: SnapJobPayload):
 
 // ------------------------------------------------------------------------------------ delete (cold merge)
 
+/**
+ * Whether a merge of `top` into the snapshot's volume is done on storage although its task did
+ * not report success. A node merge only ever rolls forward: an SPM that died or was fenced
+ * mid-merge leaves the finishing to the next SPM (or to itself after a restart), whose task then
+ * ends "cleanSuccess", and a retried merge finds its top volume gone. Done means: top gone, base
+ * there and LEGAL. Asked of the data center's SPM, else of the host that ran the merge (any host
+ * in the pool can read volumes; right after a restart the engine may not know the SPM yet), for
+ * up to 30 s; no answer counts as not done.
+ */
+async function mergedOnStorage(e: Engine, c: DiskCtx & { vol: Image }, top: string): Promise<boolean> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const dc = await mustById(e, "data_centers", c.dc.id);
+    const spm = await spmOf(e, dc, "remove Snapshot").catch(() => undefined);
+    for (const host of spm ? [spm, c.spm] : [c.spm]) {
+      const info = (vol: string) =>
+        e.nodes.for(host).call("getVolumeInfo", { sdUUID: c.disk.storage_domain_id, spUUID: dc.id, imgUUID: c.disk.id, volUUID: vol });
+      try {
+        const topGone = await info(top).then(
+          () => false,
+          (err: unknown) => {
+            if (err instanceof NodeError && err.code === VOLUME_GONE) return true;
+            throw err;
+          },
+        );
+        if (!topGone) return false;
+        return String((await info(c.vol.id)).legality) === "LEGAL";
+      } catch (err) {
+        e.log.debug({ err, host: host.name, disk: c.disk.id }, "cannot read the merge's volumes there yet");
+      }
+    }
+    if (Date.now() > deadline) {
+      e.log.warn({ disk: c.disk.id }, "could not tell whether a merge is done on storage");
+      return false;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 export const RemoveSnapshot: CommandDef<{ vmId: string; snapId: string }, SnapPlan & { children: Image[] }, Started> = {
   name: "remove Snapshot",
   locks: (i) => [`vm:${i.vmId}`],
@@ -346,7 +385,10 @@ export const RemoveSnapshot: CommandDef<{ vmId: string; snapId: string }, SnapPl
         const child = children[i] as Image;
         await nodeStep(e, x.jobId, c.spm, `Merging volume ${child.id} into ${c.vol.id} of disk ${c.disk.alias}`, () =>
           e.nodes.for(c.spm).call("mergeSnapshots", { sdUUID: c.disk.storage_domain_id, spUUID: c.dc.id, imgUUID: c.disk.id, ancestor: c.vol.id, successor: child.id }),
-        );
+        ).catch(async (err: unknown) => {
+          if (!(await mergedOnStorage(e, c, child.id))) throw err;
+          e.log.warn({ err, disk: c.disk.id, base: c.vol.id, top: child.id }, "merge task did not succeed, but storage shows it done (rolled forward)");
+        });
         // The node kept the snapshot's volume: it now holds the child's data and takes its place.
         await e.db.updateTable("images").set({ snapshot_id: child.snapshot_id }).where("id", "=", c.vol.id).execute();
         await e.db.updateTable("images").set({ parent_id: c.vol.id }).where("parent_id", "=", child.id).where("disk_id", "=", c.disk.id).execute();

@@ -127,6 +127,23 @@ async function spmNow(e: Engine, host: NodeTarget): Promise<NodeTarget | undefin
   return { address: row.address, port: row.port };
 }
 
+/** Whether the node says it is the SPM of its data center's pool now (false when it cannot say). */
+async function isSpm(e: Engine, host: NodeTarget): Promise<boolean> {
+  const row = await e.db
+    .selectFrom("hosts as h")
+    .innerJoin("clusters as c", "c.id", "h.cluster_id")
+    .select("c.data_center_id")
+    .where("h.address", "=", host.address)
+    .where("h.port", "=", host.port)
+    .executeTakeFirst();
+  if (!row?.data_center_id) return true; // not in a pool: nobody else could know the task
+  const st = await e.nodes
+    .for(host)
+    .call("getSpmStatus", { spUUID: row.data_center_id })
+    .catch(() => undefined);
+  return st?.spmStatus === "SPM";
+}
+
 /**
  * Polls getTaskStatus until the task ends; clears it on the node afterwards. An unreachable node
  * is retried for `unreachableMs`, since SPM tasks survive a node restart. When the node stops
@@ -163,7 +180,13 @@ export async function waitTask(
       if (err instanceof NodeError && err.code === UNKNOWN_TASK) {
         // A restarted former SPM has no record of it; the SPM that took its tasks over may.
         if (await follow("unknown to this node")) continue;
-        throw new TaskLost(taskId);
+        // Only the SPM's word is final: it loads every persisted task before it says it is SPM.
+        // A node that just restarted and has not taken the role back yet will know it then.
+        if (await isSpm(e, target)) throw new TaskLost(taskId);
+        unreachableSince ??= Date.now();
+        if (Date.now() - unreachableSince > (opts.unreachableMs ?? 300_000)) throw new TaskLost(taskId);
+        await sleep(1000);
+        continue;
       }
       if (err instanceof NodeUnreachable) {
         if (await follow("unreachable")) continue;

@@ -1,0 +1,95 @@
+/**
+ * Removing a VM snapshot is a cold merge on the SPM, and a node merge only ever rolls forward: an
+ * SPM killed mid-merge finishes it when it (or the next SPM) recovers the task, which then ends
+ * "cleanSuccess", not "success". The engine once took that for a failure and put the snapshot
+ * back, while storage had already merged it away: the VM's records named a volume that no longer
+ * existed, and every retry failed. Here the node dies at the merge's fault point (after
+ * `qemu-img commit`), comes back, and the engine must record what storage shows: snapshot gone,
+ * the disk on the snapshot's volume, the guest's data from both layers there, the checker clean.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { addLocalDomain, type Engine, firstClusterId, firstDcId, hostUp, items, type Node, type Snap, startEngine, startNode, tempDir, until } from "./support.js";
+
+const TOKEN = "merge-crash-token";
+const MiB = 2 ** 20;
+const dir = tempDir("vela-merge-crash-");
+let eng: Engine;
+let node: Node;
+let sd = "";
+let clusterId = "";
+
+before(async () => {
+  // A short lease: the restarted node takes its own SPM role back once its old lease expired.
+  eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_ENGINE_HOST_POLL_MS: "300", VELA_ENGINE_LEASE_TIME_SEC: "6", VELA_ENGINE_LEASE_RENEW_SEC: "1" } });
+  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "merge-host", env: { VELA_TEST_FAULTS: "mergeSnapshots.afterCommit" } });
+  const h = await hostUp(eng);
+  clusterId = await firstClusterId(eng);
+  sd = await addLocalDomain(eng, await firstDcId(eng), h.id, "merge-sd", dir);
+});
+
+after(async () => {
+  await node?.stop();
+  await eng?.stop();
+});
+
+interface Disk {
+  id: string;
+  image_id: string;
+  status: string;
+}
+
+const vol = (img: string, v: string) => join(dir, sd, "images", img, v);
+const qio = (path: string, cmd: string) => execFileSync("qemu-io", ["-f", "qcow2", "-c", cmd, path], { stdio: "pipe" });
+
+async function checkDomain(): Promise<string[]> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const mod = (await import(pathToFileURL(resolve(here, "../../../node/dist/src/storage/check.js")).href)) as {
+    checkFileDomain(dir: string): Promise<{ problems: string[] }>;
+  };
+  return (await mod.checkFileDomain(join(dir, sd))).problems;
+}
+
+test("the SPM dies mid-merge; the recovered merge is recorded as done, not put back", { timeout: 240_000 }, async () => {
+  const d0 = await eng.post<Disk>("/disks", { name: "merge-disk", provisioned_size: 16 * MiB, format: "cow", storage_domains: { storage_domain: [{ id: sd }] } });
+  const disk = await until("disk ok", async () => {
+    const x = await eng.get<Disk>(`/disks/${d0.id}`);
+    return x.status === "ok" ? x : undefined;
+  });
+  const base = disk.image_id;
+  qio(vol(disk.id, base), "write -P 0xa1 0 1M");
+  const vm = await eng.post<{ id: string }>("/vms", { name: "merge-vm", cluster: { id: clusterId }, memory: 64 * MiB });
+  assert.equal((await eng.api("POST", `/vms/${vm.id}/diskattachments`, { body: { disk: { id: disk.id }, interface: "virtio", bootable: true } })).status, 201);
+  const snap = await eng.post<Snap>(`/vms/${vm.id}/snapshots`, { description: "before the crash" });
+  await until("snapshot ok", async () => ((await eng.get<Snap>(`/vms/${vm.id}/snapshots/${snap.id}`)).snapshot_status === "ok" ? true : undefined));
+  const leaf = (await eng.get<Disk>(`/disks/${disk.id}`)).image_id;
+  assert.notEqual(leaf, base);
+  qio(vol(disk.id, leaf), "write -P 0xb2 2M 1M");
+
+  // The merge kills the node after committing the leaf into the snapshot's volume.
+  const del = await eng.api("DELETE", `/vms/${vm.id}/snapshots/${snap.id}`);
+  assert.ok(del.status === 200 || del.status === 202, del.text);
+  await until("node died at the fault point", async () => (node.proc.exitCode !== null || node.proc.signalCode !== null ? true : undefined), 60_000);
+  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "merge-host", runDir: node.runDir, port: node.port });
+
+  await until("snapshot gone from the engine", async () => {
+    const list = items<Snap>((await eng.api("GET", `/vms/${vm.id}/snapshots`)).json, "snapshot");
+    if (list.some((s) => s.snapshot_status === "locked")) return undefined;
+    return list.some((s) => s.id === snap.id) ? "kept" : "gone";
+  }, 180_000, 250).then((v) => assert.equal(v, "gone", "the merge was finished on storage, so the snapshot is gone"));
+
+  const after = await eng.get<Disk>(`/disks/${disk.id}`);
+  assert.equal(after.status, "ok");
+  assert.equal(after.image_id, base, "the disk now stands on the snapshot's volume, which holds the merged data");
+  assert.deepEqual(readdirSync(join(dir, sd, "images", disk.id)).filter((f) => !f.includes(".")), [base]);
+  qio(vol(disk.id, base), "read -P 0xa1 0 1M");
+  qio(vol(disk.id, base), "read -P 0xb2 2M 1M");
+  assert.deepEqual(await checkDomain(), []);
+  // And the VM's snapshots can be used again: a new one on the merged volume.
+  const again = await eng.post<Snap>(`/vms/${vm.id}/snapshots`, { description: "after the crash" });
+  await until("new snapshot ok", async () => ((await eng.get<Snap>(`/vms/${vm.id}/snapshots/${again.id}`)).snapshot_status === "ok" ? true : undefined));
+});
