@@ -30,7 +30,7 @@ async function main() {
     const f = s.failovers.map((x) => x.ms);
     console.log(`chaos seed=${SEED} lease_s=${LEASE} renew_s=2 hosts=3 load1=${loadavg()[0]!.toFixed(2)}`);
     console.log(`chaos requests=${s.requests} node=${s.nodeRequests} engine=${s.engineRequests} all_done=1`);
-    console.log(`chaos sends=${s.sent} retries=${s.retries} spm_redirects=${s.redirects} tasks_lost_and_redone=${s.lostTasks}`);
+    console.log(`chaos sends=${s.sent} retries=${s.retries} spm_redirects=${s.redirects} tasks_lost_and_redone=${s.lostTasks} vm_snapshot_removals=${s.snapshotRemovals}`);
     console.log(`chaos failovers=${s.failovers.length} kinds=${s.failovers.map((x) => x.kind).join(",")} failover_ms=${f.join(",")} max_ms=${Math.max(...f)}`);
     console.log(`chaos time_ms=${s.durationMs} throughput_req_s=${((s.requests * 1000) / s.durationMs).toFixed(2)}`);
     console.log(`chaos request_p50_ms=${percentile(s.latenciesMs, 50).toFixed(0)} request_p99_ms=${percentile(s.latenciesMs, 99).toFixed(0)} max_ms=${Math.max(...s.latenciesMs).toFixed(0)}`);

@@ -2,8 +2,8 @@
  * Chaos, short variant: three real agents share one storage directory and a real engine built the
  * pool (as `vela up --hosts 3` does); 100 requests with caller-chosen keys: create / snapshot /
  * delete volumes sent through non-SPM hosts (which answer SpmStatusError, so the client finds the
- * SPM and retries there), and disk add / remove (caller-chosen disk ids) and VM snapshots (keyed by
- * their description) through the engine's REST API, while the SPM is killed (and restarted) and
+ * SPM and retries there), and disk add / remove (caller-chosen disk ids) and VM snapshot create /
+ * remove (keyed by their description) through the engine's REST API, while the SPM is killed (and restarted) and
  * frozen past its lease. Every request ends done (retried idempotently where an SPM died under
  * it); afterwards no volume, disk or snapshot is lost, duplicated or half-created, every chain is
  * valid (on-disk checker, qemu-img included), the engine lists exactly the disks and snapshots
@@ -34,7 +34,7 @@ test("~100 requests through non-SPM hosts and the engine survive SPM kills and f
   });
   const s = await chaos.run(240_000);
   console.log(
-    `cluster-chaos: ${s.requests} requests (${s.nodeRequests} node, ${s.engineRequests} engine) done in ${s.durationMs} ms; ${s.sent} sends, ${s.redirects} SpmStatusError redirects, ${s.retries} retries, ${s.lostTasks} tasks lost with their SPM and redone`,
+    `cluster-chaos: ${s.requests} requests (${s.nodeRequests} node, ${s.engineRequests} engine) done in ${s.durationMs} ms; ${s.sent} sends, ${s.redirects} SpmStatusError redirects, ${s.retries} retries, ${s.lostTasks} tasks lost with their SPM and redone, ${s.snapshotRemovals} VM snapshots removed`,
   );
   assert.equal(s.requests, 100);
   assert.ok(s.engineRequests > 0 && s.nodeRequests > 0);

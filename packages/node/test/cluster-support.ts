@@ -379,7 +379,7 @@ export interface ChaosOptions {
   engineWorkers?: number;
   /** SPM failures, in order; each hits whoever is SPM at that moment. */
   events: ("kill" | "freeze")[];
-  /** Engine clients also take VM snapshots (a VM with one disk each). */
+  /** Engine clients also take and remove (cold merge) VM snapshots (a VM with one disk each). */
   vmSnapshots?: boolean;
   seed: number;
   log?: (line: string) => void;
@@ -393,6 +393,8 @@ export interface ChaosStats {
   redirects: number;
   retries: number;
   lostTasks: number;
+  /** VM snapshots removed through the engine (merges), retries not counted. */
+  snapshotRemovals: number;
   failovers: { kind: string; host: number; next: number; ms: number }[];
   durationMs: number;
   latenciesMs: number[];
@@ -404,7 +406,7 @@ type NodeOp = { kind: "create" | "snapshot" | "delete"; img: string; vol: string
  * The chaos workload (issue 4): clients send create/snapshot/delete requests with caller-chosen
  * UUIDs through hosts that are not the SPM (they answer SpmStatusError; the client finds the SPM
  * and retries there) and, in engine mode, disk add/remove through the engine's REST API with
- * caller-chosen disk ids, while the SPM is killed (then restarted) or frozen past its lease (then
+ * caller-chosen disk ids and VM snapshot create/remove (keyed by description), while the SPM is killed (then restarted) or frozen past its lease (then
  * continued). Every request is retried until done; a retry is idempotent because the ids are the
  * caller's. `verify` then checks the storage is exactly what the clients were told.
  */
@@ -417,6 +419,7 @@ export class Chaos {
     redirects: 0,
     retries: 0,
     lostTasks: 0,
+    snapshotRemovals: 0,
     failovers: [],
     durationMs: 0,
     latenciesMs: [],
@@ -576,11 +579,49 @@ export class Chaos {
     throw new Error(`remove disk ${id}: not done after 300 attempts`);
   }
 
-  /** The VM's snapshot with this description: its status, or undefined when there is none. */
-  private async snapshotStatus(vm: string, description: string): Promise<string | undefined> {
+  /** The VM's snapshot with this description, or undefined when there is none. */
+  private async snapshotOf(vm: string, description: string): Promise<{ id: string; snapshot_status: string } | undefined> {
     const r = await this.c.engine!.rest("GET", `/vms/${vm}/snapshots`, undefined, 10_000);
     if (r.status !== 200) throw new Error(`snapshots of ${vm}: HTTP ${r.status}`);
-    return restItems<{ description: string; snapshot_status: string }>(r.json, "snapshot").find((x) => x.description === description)?.snapshot_status;
+    return restItems<{ id: string; description: string; snapshot_status: string }>(r.json, "snapshot").find((x) => x.description === description);
+  }
+
+  /** The VM's snapshot with this description: its status, or undefined when there is none. */
+  private async snapshotStatus(vm: string, description: string): Promise<string | undefined> {
+    return (await this.snapshotOf(vm, description))?.snapshot_status;
+  }
+
+  /**
+   * Engine: removes a VM snapshot (a cold merge on the SPM), keyed by its description. Before each
+   * try the client waits for the snapshot to settle: gone is done (also when an earlier try's
+   * merge was finished by a new SPM), ok means the last try was undone and is sent again.
+   */
+  private async removeVmSnapshot(vm: string, description: string): Promise<void> {
+    const eng = this.c.engine!;
+    const label = `remove vm snapshot ${description}`;
+    for (let attempt = 0; attempt < 300; attempt++) {
+      if (this.stopAll) throw new Error("stopped: another request failed");
+      if (attempt > 0) this.stats.retries++;
+      const snap = await until(`snapshot ${description} settled`, async () => {
+        const s = await this.snapshotOf(vm, description);
+        return s?.snapshot_status === "locked" ? undefined : (s ?? null);
+      }, 120_000, 250).catch(() => undefined);
+      this.note(label, `settled as ${snap === undefined ? "unknown" : (snap?.snapshot_status ?? "gone")}`);
+      if (snap === null) {
+        if (attempt === 0) throw new Error(`${label}: no such snapshot`);
+        return;
+      }
+      if (snap === undefined || snap.snapshot_status !== "ok") {
+        await sleep(500);
+        continue;
+      }
+      this.stats.sent++;
+      const r = await eng.rest("DELETE", `/vms/${vm}/snapshots/${snap.id}`, undefined, 60_000).catch(() => undefined);
+      this.note(label, r ? `HTTP ${r.status} ${r.text.slice(0, 200)}` : "no reply");
+      if (r && r.status >= 400 && r.status < 500 && r.status !== 409) throw new Error(`${label}: HTTP ${r.status} ${r.text}`);
+      if (!r || r.status >= 300) await sleep(500);
+    }
+    throw new Error(`${label}: not done after 300 attempts`);
   }
 
   /**
@@ -694,7 +735,13 @@ export class Chaos {
     let vm: string | undefined;
     while (budget()) {
       this.stats.engineRequests++;
-      if (this.o.vmSnapshots && this.rand() < 0.3) {
+      const snaps = vm ? this.vms.get(vm)!.snapshots : [];
+      if (this.o.vmSnapshots && vm && snaps.length && this.rand() < 0.15) {
+        const description = snaps[Math.floor(this.rand() * snaps.length)]!;
+        await this.timed(`remove vm snapshot ${description}`, () => this.removeVmSnapshot(vm!, description));
+        snaps.splice(snaps.indexOf(description), 1);
+        this.stats.snapshotRemovals++;
+      } else if (this.o.vmSnapshots && this.rand() < 0.3) {
         vm ??= await this.newVm();
         const description = `chaos snapshot ${randomUUID()}`;
         await this.timed(`vm snapshot ${description}`, () => this.snapshotVm(vm!, description));
