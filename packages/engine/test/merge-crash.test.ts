@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -92,4 +92,22 @@ test("the SPM dies mid-merge; the recovered merge is recorded as done, not put b
   // And the VM's snapshots can be used again: a new one on the merged volume.
   const again = await eng.post<Snap>(`/vms/${vm.id}/snapshots`, { description: "after the crash" });
   await until("new snapshot ok", async () => ((await eng.get<Snap>(`/vms/${vm.id}/snapshots/${again.id}`)).snapshot_status === "ok" ? true : undefined));
+});
+
+test("the SPM dies mid-delete of a disk; the recovered delete is recorded as done", { timeout: 240_000 }, async () => {
+  const d0 = await eng.post<Disk>("/disks", { name: "delete-disk", provisioned_size: 16 * MiB, format: "cow", storage_domains: { storage_domain: [{ id: sd }] } });
+  await until("disk ok", async () => ((await eng.get<Disk>(`/disks/${d0.id}`)).status === "ok" ? true : undefined));
+  // Restart the node with the delete's fault point armed: it dies once the image is renamed away.
+  await node.stop();
+  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "merge-host", runDir: node.runDir, port: node.port, env: { VELA_TEST_FAULTS: "deleteImage.afterRename" } });
+  await until("SPM again", async () => (items<{ spm?: { status?: string } }>((await eng.api("GET", "/hosts")).json, "host")[0]?.spm?.status === "spm" ? true : undefined), 120_000, 250);
+
+  const del = eng.api("DELETE", `/disks/${d0.id}`);
+  await until("node died at the fault point", async () => (node.proc.exitCode !== null || node.proc.signalCode !== null ? true : undefined), 60_000);
+  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "merge-host", runDir: node.runDir, port: node.port });
+  const r = await del;
+  assert.equal(r.status, 200, `the delete is done, as storage shows: ${r.text}`);
+  assert.equal((await eng.api("GET", `/disks/${d0.id}`)).status, 404);
+  assert.equal(existsSync(join(dir, sd, "images", d0.id)), false);
+  assert.deepEqual(await checkDomain(), []);
 });

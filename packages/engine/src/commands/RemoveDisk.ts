@@ -5,7 +5,7 @@
  * exists on storage (e.g. a disk whose creation failed) counts as removed.
  */
 import { conflict } from "../api/fault.js";
-import type { Disk } from "../db/schema.js";
+import type { Disk, Host } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import { NodeError } from "../hosts/client.js";
 import { nodeStep, TaskFailed } from "../jobs/jobs.js";
@@ -13,9 +13,24 @@ import { ensureNotLocked } from "./AddDisk.js";
 import { ensureNotInPreview } from "./chains.js";
 import type { CommandDef } from "./command.js";
 import { attachmentOf, mustById, spmOf } from "./lookup.js";
+import { askStorage } from "./storageTruth.js";
 
 const GONE = new Set([201, 268, 358]); // VolumeDoesNotExist, ImageDoesNotExistInSD, StorageDomainDoesNotExist
 
+
+/**
+ * Whether the disk's image is gone from its domain although the delete did not report success:
+ * an image delete rolls forward once its image is renamed away, so the SPM that recovers the
+ * task (after a crash or a lost lease) finishes it.
+ */
+async function imageGoneOnStorage(e: Engine, dcId: string, host: Host, disk: Disk): Promise<boolean> {
+  const images = await askStorage(e, dcId, host, async (node) => {
+    const list: unknown = await node.call("getImagesList", { sdUUID: disk.storage_domain_id });
+    if (!Array.isArray(list)) throw new Error("getImagesList: not a list");
+    return list.map(String);
+  });
+  return images !== undefined && !images.includes(disk.id);
+}
 
 export async function validateRemovable(e: Engine, disk: Disk, allowVm?: string): Promise<void> {
   ensureNotLocked(disk, "remove Disk");
@@ -50,7 +65,7 @@ export async function deleteDisk(e: Engine, disk: Disk, jobId: string): Promise<
         e.nodes.for(spm).call("deleteImage", { sdUUID: disk.storage_domain_id, spUUID: dc.id, imgUUID: disk.id, postZero: disk.wipe_after_delete !== 0 }),
       );
     } catch (err) {
-      const gone = (err instanceof NodeError || err instanceof TaskFailed) && GONE.has(err.code);
+      const gone = ((err instanceof NodeError || err instanceof TaskFailed) && GONE.has(err.code)) || (await imageGoneOnStorage(e, dc.id, spm, disk));
       if (!gone) {
         await e.db.updateTable("disks").set({ status: disk.status }).where("id", "=", disk.id).execute();
         throw err;

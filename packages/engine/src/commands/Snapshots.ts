@@ -24,7 +24,8 @@ import { engineStep, nodeStep, setJobPayload } from "../jobs/jobs.js";
 import { inBackground, type Started } from "./background.js";
 import { chainOf, ensureUsable, poolOf, setDiskStatus } from "./chains.js";
 import type { CommandDef, Exec } from "./command.js";
-import { mustById, spmOf } from "./lookup.js";
+import { mustById } from "./lookup.js";
+import { askStorage } from "./storageTruth.js";
 
 export const ACTIVE_DESCRIPTION = "Active VM";
 export const PREVIEW_DESCRIPTION = "Active VM before the preview";
@@ -325,41 +326,23 @@ async function recordPayload(e: Engine, jobId: string, payload: SnapJobPayload):
 
 /**
  * Whether a merge of `top` into the snapshot's volume is done on storage although its task did
- * not report success. A node merge only ever rolls forward: an SPM that died or was fenced
- * mid-merge leaves the finishing to the next SPM (or to itself after a restart), whose task then
- * ends "cleanSuccess", and a retried merge finds its top volume gone. Done means: top gone, base
- * there and LEGAL. Asked of the data center's SPM, else of the host that ran the merge (any host
- * in the pool can read volumes; right after a restart the engine may not know the SPM yet), for
- * up to 30 s; no answer counts as not done.
+ * not report success: a node merge only ever rolls forward, so an SPM that died or was fenced
+ * mid-merge leaves the finishing to the next SPM (or to itself after a restart), and a retried
+ * merge finds its top volume gone. Done means: top gone, base there and LEGAL.
  */
 async function mergedOnStorage(e: Engine, c: DiskCtx & { vol: Image }, top: string): Promise<boolean> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const dc = await mustById(e, "data_centers", c.dc.id);
-    const spm = await spmOf(e, dc, "remove Snapshot").catch(() => undefined);
-    for (const host of spm ? [spm, c.spm] : [c.spm]) {
-      const info = (vol: string) =>
-        e.nodes.for(host).call("getVolumeInfo", { sdUUID: c.disk.storage_domain_id, spUUID: dc.id, imgUUID: c.disk.id, volUUID: vol });
-      try {
-        const topGone = await info(top).then(
-          () => false,
-          (err: unknown) => {
-            if (err instanceof NodeError && err.code === VOLUME_GONE) return true;
-            throw err;
-          },
-        );
-        if (!topGone) return false;
-        return String((await info(c.vol.id)).legality) === "LEGAL";
-      } catch (err) {
-        e.log.debug({ err, host: host.name, disk: c.disk.id }, "cannot read the merge's volumes there yet");
-      }
-    }
-    if (Date.now() > deadline) {
-      e.log.warn({ disk: c.disk.id }, "could not tell whether a merge is done on storage");
-      return false;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  const done = await askStorage(e, c.dc.id, c.spm, async (node, dc) => {
+    const info = (vol: string) => node.call("getVolumeInfo", { sdUUID: c.disk.storage_domain_id, spUUID: dc.id, imgUUID: c.disk.id, volUUID: vol });
+    const topGone = await info(top).then(
+      () => false,
+      (err: unknown) => {
+        if (err instanceof NodeError && err.code === VOLUME_GONE) return true;
+        throw err;
+      },
+    );
+    return topGone && String((await info(c.vol.id)).legality) === "LEGAL";
+  });
+  return done === true;
 }
 
 export const RemoveSnapshot: CommandDef<{ vmId: string; snapId: string }, SnapPlan & { children: Image[] }, Started> = {

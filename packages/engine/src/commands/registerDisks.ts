@@ -89,7 +89,7 @@ function aliasOnChain(chain: VolInfo[], imgId: string): { alias: string; descrip
 
 export async function registerDomainDisks(e: Engine, host: NodeTarget, dcId: string, sdId: string): Promise<number> {
   const client = e.nodes.for(host);
-  const images = (await client.call("getImagesList", { sdUUID: sdId })) as unknown;
+  const images: unknown = await client.call("getImagesList", { sdUUID: sdId });
   const list = Array.isArray(images) ? images.map(String) : [];
   let added = 0;
   for (const img of list) {

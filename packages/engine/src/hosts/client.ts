@@ -73,6 +73,8 @@ export interface ResultOf {
   getStorageDomainInfo: Record<string, unknown>;
   getStorageDomainStats: Record<string, unknown>;
   getVolumeInfo: Record<string, unknown>;
+  /** JSON-RPC's StorageDomain.getImages answers the list itself (XML-RPC wraps it in `imageslist`). */
+  getImagesList: string[];
 }
 export type Result<K extends VerbName> = K extends keyof ResultOf ? ResultOf[K] : unknown;
 
