@@ -19,6 +19,7 @@ import { inBackground, type Started } from "./background.js";
 import { actualSizeOf, ensureNotInPreview, ensureUsable, poolOf, runningUsers, setDiskStatus, templateBaseOf } from "./chains.js";
 import type { CommandDef } from "./command.js";
 import { activeDomain, byRef, mustById } from "./lookup.js";
+import { askStorage } from "./storageTruth.js";
 
 const ActionInput = z.object({
   storage_domain: Ref,
@@ -124,6 +125,19 @@ export const CopyDisk: CommandDef<{ id: string; body: unknown }, MovePlan & { co
   },
 };
 
+/** Whether the image is on the target domain and gone from the source (a move rolled forward). */
+async function movedOnStorage(e: Engine, dcId: string, host: Host, img: string, src: string, dst: string): Promise<boolean> {
+  const where = await askStorage(e, dcId, host, async (node) => {
+    const on = async (sd: string) => {
+      const list: unknown = await node.call("getImagesList", { sdUUID: sd });
+      if (!Array.isArray(list)) throw new Error("getImagesList: not a list");
+      return list.map(String).includes(img);
+    };
+    return { src: await on(src), dst: await on(dst) };
+  });
+  return where !== undefined && where.dst && !where.src;
+}
+
 export const MoveDisk: CommandDef<{ id: string; body: unknown }, MovePlan, Started> = {
   name: "move Disk",
   locks: (i) => [`disk:${i.id}`],
@@ -147,7 +161,12 @@ export const MoveDisk: CommandDef<{ id: string; body: unknown }, MovePlan, Start
         `Moving image ${disk.id} to ${target.name} on ${spm.name}`,
         () => e.nodes.for(spm).call("moveImage", { spUUID: dc.id, srcDomUUID: disk.storage_domain_id, dstDomUUID: target.id, imgUUID: disk.id, op: 2 }),
         copyProgress(e, spm, dc.id, target.id, disk.id, disk.image_id, Math.max(num(disk.actual_size), 1)),
-      );
+      ).catch(async (err: unknown) => {
+        // Once the copy is whole the node's move rolls forward (the source delete is finished by
+        // whichever SPM recovers the task): then the disk is on the target, whatever the task said.
+        if (!(await movedOnStorage(e, dc.id, spm, disk.id, disk.storage_domain_id, target.id))) throw err;
+        e.log.warn({ err, disk: disk.id, target: target.id }, "move task did not succeed, but storage shows it done (rolled forward)");
+      });
       await engineStep(e, x.jobId, "finalizing", "Recording the disk's new domain", async () => {
         await e.db.updateTable("disks").set({ storage_domain_id: target.id, status: disk.status }).where("id", "=", disk.id).execute();
       });

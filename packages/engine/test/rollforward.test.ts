@@ -1,11 +1,11 @@
 /**
- * Removing a VM snapshot is a cold merge on the SPM, and a node merge only ever rolls forward: an
- * SPM killed mid-merge finishes it when it (or the next SPM) recovers the task, which then ends
- * "cleanSuccess", not "success". The engine once took that for a failure and put the snapshot
- * back, while storage had already merged it away: the VM's records named a volume that no longer
- * existed, and every retry failed. Here the node dies at the merge's fault point (after
- * `qemu-img commit`), comes back, and the engine must record what storage shows: snapshot gone,
- * the disk on the snapshot's volume, the guest's data from both layers there, the checker clean.
+ * Node operations that roll forward, through the engine: a cold merge (VM snapshot removal), an
+ * image delete (disk removal) once its image is renamed away, and a move once its copy is whole.
+ * An SPM killed there finishes the work when it (or the next SPM) recovers the task, which then
+ * ends "cleanSuccess", not "success". The engine once took that for a failure and put its records
+ * back while storage had already done the work: a VM's records named a volume that no longer
+ * existed, a removed disk stayed listed, a moved disk was looked for on its old domain. Here the
+ * node dies at each fault point, comes back, and the engine must record what storage shows.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -15,9 +15,9 @@ import { after, before, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { addLocalDomain, type Engine, firstClusterId, firstDcId, hostUp, items, type Node, type Snap, startEngine, startNode, tempDir, until } from "./support.js";
 
-const TOKEN = "merge-crash-token";
+const TOKEN = "rollforward-token";
 const MiB = 2 ** 20;
-const dir = tempDir("vela-merge-crash-");
+const dir = tempDir("vela-rollforward-");
 let eng: Engine;
 let node: Node;
 let sd = "";
@@ -109,5 +109,36 @@ test("the SPM dies mid-delete of a disk; the recovered delete is recorded as don
   assert.equal(r.status, 200, `the delete is done, as storage shows: ${r.text}`);
   assert.equal((await eng.api("GET", `/disks/${d0.id}`)).status, 404);
   assert.equal(existsSync(join(dir, sd, "images", d0.id)), false);
+  assert.deepEqual(await checkDomain(), []);
+});
+
+test("the SPM dies after a move's copy is whole; the recovered move is recorded on the target", { timeout: 240_000 }, async () => {
+  const h = items<{ id: string }>((await eng.api("GET", "/hosts")).json, "host")[0]!;
+  const dir2 = tempDir("vela-rollforward-b-");
+  const sd2 = await addLocalDomain(eng, await firstDcId(eng), h.id, "rollforward-b", dir2);
+  const d0 = await eng.post<Disk>("/disks", { name: "move-disk", provisioned_size: 16 * MiB, format: "cow", storage_domains: { storage_domain: [{ id: sd }] } });
+  const disk = await until("disk ok", async () => {
+    const x = await eng.get<Disk>(`/disks/${d0.id}`);
+    return x.status === "ok" ? x : undefined;
+  });
+  qio(vol(disk.id, disk.image_id), "write -P 0xc3 0 1M");
+  // The move's source delete is the image delete: the node dies once the source is renamed away.
+  await node.stop();
+  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "merge-host", runDir: node.runDir, port: node.port, env: { VELA_TEST_FAULTS: "deleteImage.afterRename" } });
+  await until("SPM again", async () => (items<{ spm?: { status?: string } }>((await eng.api("GET", "/hosts")).json, "host")[0]?.spm?.status === "spm" ? true : undefined), 120_000, 250);
+
+  const mv = await eng.api("POST", `/disks/${disk.id}/move`, { body: { storage_domain: { id: sd2 } } });
+  assert.ok(mv.status < 300, mv.text);
+  await until("node died at the fault point", async () => (node.proc.exitCode !== null || node.proc.signalCode !== null ? true : undefined), 60_000);
+  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "merge-host", runDir: node.runDir, port: node.port });
+
+  const settled = await until("disk settled", async () => {
+    const x = await eng.get<Disk & { storage_domains: { storage_domain: { id: string }[] } }>(`/disks/${disk.id}`);
+    return x.status === "locked" ? undefined : x;
+  }, 180_000, 250);
+  assert.equal(settled.status, "ok");
+  assert.equal(settled.storage_domains.storage_domain[0]?.id, sd2, "the engine has the disk where storage has it");
+  assert.equal(existsSync(join(dir, sd, "images", disk.id)), false);
+  qio(join(dir2, sd2, "images", disk.id, disk.image_id), "read -P 0xc3 0 1M");
   assert.deepEqual(await checkDomain(), []);
 });
