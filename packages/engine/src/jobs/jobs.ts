@@ -106,6 +106,21 @@ export class TaskLost extends Error {
 
 const UNKNOWN_TASK = 401;
 
+/** The data center of the host at this address, and the host the engine knows as its SPM. */
+async function poolOf(e: Engine, host: NodeTarget): Promise<{ dcId: string | null; spm?: NodeTarget } | undefined> {
+  const row = await e.db
+    .selectFrom("hosts as h")
+    .innerJoin("clusters as c", "c.id", "h.cluster_id")
+    .leftJoin("data_centers as dc", "dc.id", "c.data_center_id")
+    .leftJoin("hosts as spm", "spm.id", "dc.spm_host_id")
+    .select(["c.data_center_id", "spm.address", "spm.port"])
+    .where("h.address", "=", host.address)
+    .where("h.port", "=", host.port)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  return { dcId: row.data_center_id, spm: row.address && row.port ? { address: row.address, port: row.port } : undefined };
+}
+
 /**
  * Where an SPM task lives now. The node that started it may have lost the SPM role (killed, or
  * frozen past its lease): a fenced task then sits in "cleaning" there for good, and the next SPM
@@ -114,32 +129,18 @@ const UNKNOWN_TASK = 401;
  * knows no other SPM for the host's data center.
  */
 async function spmNow(e: Engine, host: NodeTarget): Promise<NodeTarget | undefined> {
-  const row = await e.db
-    .selectFrom("hosts as h")
-    .innerJoin("clusters as c", "c.id", "h.cluster_id")
-    .innerJoin("data_centers as dc", "dc.id", "c.data_center_id")
-    .innerJoin("hosts as spm", "spm.id", "dc.spm_host_id")
-    .select(["spm.address", "spm.port"])
-    .where("h.address", "=", host.address)
-    .where("h.port", "=", host.port)
-    .executeTakeFirst();
-  if (!row || (row.address === host.address && row.port === host.port)) return undefined;
-  return { address: row.address, port: row.port };
+  const spm = (await poolOf(e, host))?.spm;
+  if (!spm || (spm.address === host.address && spm.port === host.port)) return undefined;
+  return spm;
 }
 
 /** Whether the node says it is the SPM of its data center's pool now (false when it cannot say). */
 async function isSpm(e: Engine, host: NodeTarget): Promise<boolean> {
-  const row = await e.db
-    .selectFrom("hosts as h")
-    .innerJoin("clusters as c", "c.id", "h.cluster_id")
-    .select("c.data_center_id")
-    .where("h.address", "=", host.address)
-    .where("h.port", "=", host.port)
-    .executeTakeFirst();
-  if (!row?.data_center_id) return true; // not in a pool: nobody else could know the task
+  const dcId = (await poolOf(e, host))?.dcId;
+  if (!dcId) return true; // not in a pool: nobody else could know the task
   const st = await e.nodes
     .for(host)
-    .call("getSpmStatus", { spUUID: row.data_center_id })
+    .call("getSpmStatus", { spUUID: dcId })
     .catch(() => undefined);
   return st?.spmStatus === "SPM";
 }
