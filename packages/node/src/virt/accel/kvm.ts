@@ -5,8 +5,8 @@
  * catches hosts that reject `-cpu host`), then a stock Linux kernel with no root device to the point where it looks
  * for one ("Unable to mount root fs"), which needs long mode, paging, interrupts, timers and
  * every early driver to work. The kernel comes from the node's boot directories or /boot; without
- * one only the firmware step is possible, which is said in the log. Answers at once when there is
- * no usable /dev/kvm. It never touches a VM.
+ * one KVM is not trusted (said in the log; VELA_NODE_ACCEL=kvm forces it). Answers at once when
+ * there is no usable /dev/kvm. It never touches a VM.
  */
 import { spawn } from "node:child_process";
 import { accessSync, constants, readdirSync, statSync } from "node:fs";
@@ -101,8 +101,10 @@ async function probe({ log, bootDirs }: ProbeContext): Promise<boolean> {
   if (!(await bootsFirmware(kvm.argv(), log))) return false;
   const kernel = probeKernel(bootDirs);
   if (!kernel) {
-    log.warn("kvm probe: no kernel in the boot directories or /boot, so only firmware was tried");
-    return true;
+    // Firmware alone is no proof: the hosts where KVM hangs kernels run it fine. Real hosts have
+    // /boot; where there is none, the operator can force KVM.
+    log.warn("kvm probe: no kernel in the boot directories or /boot to try KVM with; using TCG (VELA_NODE_ACCEL=kvm forces KVM)");
+    return false;
   }
   return bootsKernel(kvm.argv(), kernel, log);
 }
