@@ -5,7 +5,8 @@
  * SPM is let go on. The old SPM keeps its fenced task in "cleaning" for good, so an engine that
  * polls only the host that started a task waits forever: seen as a chaos run that never ended.
  * The engine must follow the task to the data center's new SPM, fail the job, drop the copy and
- * unlock the source; the storage is left as the checker wants it and new work goes through.
+ * unlock the source; the storage is left as the checker wants it and new work goes through; the
+ * old SPM drops its fenced task once it sees the newer SPM.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -100,6 +101,12 @@ test("a copy whose SPM is frozen mid-task ends on the new SPM's word; the copy i
   }
   const report = await checkFileDomain(c.domainDir);
   assert.deepEqual(report.problems, []);
+
+  // The old SPM, told by the pool's metadata that a newer SPM exists, lets go of the task it was
+  // fenced with: that SPM owns it now. Nothing is left "cleaning" there.
+  assert.notEqual((await c.spmStatus(spm)).spmStatus, "SPM");
+  const left = (await spm.node.json("Host.getAllTasksStatuses", {})) as Record<string, { taskState: string }>;
+  assert.deepEqual(Object.entries(left).filter(([, t]) => t.taskState === "cleaning"), [], "no fenced task left on the old SPM");
 
   // And the data center works on: a new disk through the new SPM.
   const fresh = String((await rest("POST", "/disks", { name: "follow-after", provisioned_size: 2 ** 20, format: "cow", storage_domains: { storage_domain: [{ id: c.sdUUID }] } })).id);

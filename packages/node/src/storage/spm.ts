@@ -9,11 +9,12 @@
  * guard (fence.ts) check both, so a process that was frozen past its lease drops the role when it
  * wakes instead of writing.
  */
-import { VdsmError } from "@vela/protocol";
+
 import { randomBytes } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { VdsmError } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { FileDomain } from "./domain/file.js";
 import { AuditLog } from "./fence.js";
@@ -165,6 +166,10 @@ export class Spm {
   async status(): Promise<SpmStatus> {
     if (this.isSpm()) return { spmStatus: "SPM", spmLver: this.lver, spmId: this.hostID };
     const md = await (await this.master()).metadata({ fresh: true });
+    if (int(md.POOL_SPM_LVER) > this.lver) {
+      const gone = this.tasks.forgetFenced();
+      if (gone.length) this.ctx.log.info({ tasks: gone, lver: int(md.POOL_SPM_LVER) }, "a newer SPM owns the tasks fenced with our term");
+    }
     return { spmStatus: this.role, spmLver: int(md.POOL_SPM_LVER), spmId: int(md.POOL_SPM_ID) };
   }
 

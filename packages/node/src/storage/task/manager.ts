@@ -7,7 +7,7 @@
 import { VdsmError } from "@vela/protocol";
 import type { Logger } from "../../log.js";
 import { WorkerPool } from "../sync.js";
-import { type Recovery, Task, type TaskStatus } from "./task.js";
+import type { Recovery, Task, TaskStatus } from "./task.js";
 
 export type RecoveryFn = (params: string[]) => Promise<void>;
 
@@ -206,6 +206,22 @@ export class TaskManager {
   /** Tasks still running (spmStop refuses while there are). */
   running(): Task[] {
     return this.list().filter((t) => !t.isDone());
+  }
+
+  /**
+   * Drops the tasks fenced with a lost SPM term, once a newer SPM exists: it loaded them from
+   * storage and alone can tell their end (VDSM gets the same by restarting a fenced agent).
+   * Their persisted copies are the new SPM's and stay.
+   */
+  forgetFenced(): string[] {
+    const gone: string[] = [];
+    for (const [id, t] of this.tasks) {
+      if (!t.fenced || t.isDone()) continue;
+      this.tasks.delete(id);
+      this.saved.delete(id);
+      gone.push(id);
+    }
+    return gone;
   }
 }
 
