@@ -113,6 +113,8 @@ test("the SPM dies mid-delete of a disk; the recovered delete is recorded as don
 });
 
 test("the SPM dies after a move's copy is whole; the recovered move is recorded on the target", { timeout: 240_000 }, async () => {
+  const spmAgain = async () => (items<{ spm?: { status?: string } }>((await eng.api("GET", "/hosts")).json, "host")[0]?.spm?.status === "spm" ? true : undefined);
+  await until("SPM after the last test's restart", spmAgain, 120_000, 250);
   const h = items<{ id: string }>((await eng.api("GET", "/hosts")).json, "host")[0]!;
   const dir2 = tempDir("vela-rollforward-b-");
   const sd2 = await addLocalDomain(eng, await firstDcId(eng), h.id, "rollforward-b", dir2);

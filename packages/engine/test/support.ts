@@ -236,7 +236,12 @@ export async function firstClusterId(eng: Engine): Promise<string> {
 /** Adds a local data domain on `dir` through `hostId` and attaches it to `dcId`; returns its id. */
 export async function addLocalDomain(eng: Engine, dcId: string, hostId: string, name: string, dir: string): Promise<string> {
   const sd = await eng.post<{ id: string }>("/storagedomains", { name, type: "data", host: { id: hostId }, storage: { type: "localfs", path: dir } });
-  const r = await eng.api("POST", `/datacenters/${dcId}/storagedomains`, { body: { id: sd.id } });
+  // The API asks to try again while the data center is busy (an SPM election after a host came
+  // back); a client does so.
+  const r = await until(`attach ${name}`, async () => {
+    const res = await eng.api("POST", `/datacenters/${dcId}/storagedomains`, { body: { id: sd.id } });
+    return res.status === 409 && /try again later/i.test(res.text) ? undefined : res;
+  }, 60_000, 500);
   if (r.status !== 201) throw new Error(`attach ${name}: ${r.status} ${r.text}`);
   return sd.id;
 }
