@@ -7,10 +7,9 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { addLocalDomain, type Engine, firstClusterId, firstDcId, hostUp, items, type Node, qemuOf, type Snap, startEngine, startNode, tempDir, until } from "./support.js";
+import { addLocalDomain, checkDomain, type Engine, firstClusterId, firstDcId, hostUp, items, type Node, qemuOf, type Snap, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "img-token";
 const MiB = 2 ** 20;
@@ -67,15 +66,6 @@ async function stopVm(vmId: string): Promise<void> {
   assert.equal(r.status, 200, r.text);
   await until("VM down", async () => ((await eng.get<{ status: string }>(`/vms/${vmId}`)).status === "down" ? true : undefined));
   await until("QEMU gone", async () => (qemuOf(vmId).length === 0 ? true : undefined), 10_000);
-}
-
-/** The node's on-disk checker (check.ts) on a domain directory: its list of problems. */
-async function checkDomain(domainDir: string): Promise<string[]> {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const mod = (await import(pathToFileURL(resolve(here, "../../../node/dist/src/storage/check.js")).href)) as {
-    checkFileDomain(dir: string): Promise<{ problems: string[] }>;
-  };
-  return (await mod.checkFileDomain(domainDir)).problems;
 }
 
 function volPath(dir: string, sd: string, img: string, vol: string): string {

@@ -10,10 +10,9 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { addLocalDomain, type Engine, firstClusterId, firstDcId, hostUp, items, type Node, type Snap, startEngine, startNode, tempDir, until } from "./support.js";
+import { addLocalDomain, checkDomain, type Engine, firstClusterId, firstDcId, hostUp, items, type Node, type Snap, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "rollforward-token";
 const MiB = 2 ** 20;
@@ -46,20 +45,31 @@ interface Disk {
 const vol = (img: string, v: string) => join(dir, sd, "images", img, v);
 const qio = (path: string, cmd: string) => execFileSync("qemu-io", ["-f", "qcow2", "-c", cmd, path], { stdio: "pipe" });
 
-async function checkDomain(): Promise<string[]> {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const mod = (await import(pathToFileURL(resolve(here, "../../../node/dist/src/storage/check.js")).href)) as {
-    checkFileDomain(dir: string): Promise<{ problems: string[] }>;
-  };
-  return (await mod.checkFileDomain(join(dir, sd))).problems;
+async function newDisk(name: string): Promise<Disk> {
+  const d = await eng.post<Disk>("/disks", { name, provisioned_size: 16 * MiB, format: "cow", storage_domains: { storage_domain: [{ id: sd }] } });
+  return until(`disk ${name} ok`, async () => {
+    const x = await eng.get<Disk>(`/disks/${d.id}`);
+    return x.status === "ok" ? x : undefined;
+  });
+}
+
+/** The agent again, on its run dir and port, with these fault points armed (none by default). */
+async function restartNode(faults?: string): Promise<void> {
+  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "merge-host", runDir: node.runDir, port: node.port, env: faults ? { VELA_TEST_FAULTS: faults } : {} });
+}
+
+/** Waits for the agent to kill itself at its armed fault point, then starts it without faults. */
+async function restartAfterFault(): Promise<void> {
+  await until("node died at the fault point", async () => (node.proc.exitCode !== null || node.proc.signalCode !== null ? true : undefined), 60_000);
+  await restartNode();
+}
+
+function spmAgain(what: string): Promise<true> {
+  return until(what, async () => (items<{ spm?: { status?: string } }>((await eng.api("GET", "/hosts")).json, "host")[0]?.spm?.status === "spm" ? true : undefined), 120_000, 250);
 }
 
 test("the SPM dies mid-merge; the recovered merge is recorded as done, not put back", { timeout: 240_000 }, async () => {
-  const d0 = await eng.post<Disk>("/disks", { name: "merge-disk", provisioned_size: 16 * MiB, format: "cow", storage_domains: { storage_domain: [{ id: sd }] } });
-  const disk = await until("disk ok", async () => {
-    const x = await eng.get<Disk>(`/disks/${d0.id}`);
-    return x.status === "ok" ? x : undefined;
-  });
+  const disk = await newDisk("merge-disk");
   const base = disk.image_id;
   qio(vol(disk.id, base), "write -P 0xa1 0 1M");
   const vm = await eng.post<{ id: string }>("/vms", { name: "merge-vm", cluster: { id: clusterId }, memory: 64 * MiB });
@@ -73,8 +83,7 @@ test("the SPM dies mid-merge; the recovered merge is recorded as done, not put b
   // The merge kills the node after committing the leaf into the snapshot's volume.
   const del = await eng.api("DELETE", `/vms/${vm.id}/snapshots/${snap.id}`);
   assert.ok(del.status === 200 || del.status === 202, del.text);
-  await until("node died at the fault point", async () => (node.proc.exitCode !== null || node.proc.signalCode !== null ? true : undefined), 60_000);
-  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "merge-host", runDir: node.runDir, port: node.port });
+  await restartAfterFault();
 
   await until("snapshot gone from the engine", async () => {
     const list = items<Snap>((await eng.api("GET", `/vms/${vm.id}/snapshots`)).json, "snapshot");
@@ -88,51 +97,43 @@ test("the SPM dies mid-merge; the recovered merge is recorded as done, not put b
   assert.deepEqual(readdirSync(join(dir, sd, "images", disk.id)).filter((f) => !f.includes(".")), [base]);
   qio(vol(disk.id, base), "read -P 0xa1 0 1M");
   qio(vol(disk.id, base), "read -P 0xb2 2M 1M");
-  assert.deepEqual(await checkDomain(), []);
+  assert.deepEqual(await checkDomain(join(dir, sd)), []);
   // And the VM's snapshots can be used again: a new one on the merged volume.
   const again = await eng.post<Snap>(`/vms/${vm.id}/snapshots`, { description: "after the crash" });
   await until("new snapshot ok", async () => ((await eng.get<Snap>(`/vms/${vm.id}/snapshots/${again.id}`)).snapshot_status === "ok" ? true : undefined));
 });
 
 test("the SPM dies mid-delete of a disk; the recovered delete is recorded as done", { timeout: 240_000 }, async () => {
-  const d0 = await eng.post<Disk>("/disks", { name: "delete-disk", provisioned_size: 16 * MiB, format: "cow", storage_domains: { storage_domain: [{ id: sd }] } });
-  await until("disk ok", async () => ((await eng.get<Disk>(`/disks/${d0.id}`)).status === "ok" ? true : undefined));
+  const d0 = await newDisk("delete-disk");
   // Restart the node with the delete's fault point armed: it dies once the image is renamed away.
   await node.stop();
-  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "merge-host", runDir: node.runDir, port: node.port, env: { VELA_TEST_FAULTS: "deleteImage.afterRename" } });
-  await until("SPM again", async () => (items<{ spm?: { status?: string } }>((await eng.api("GET", "/hosts")).json, "host")[0]?.spm?.status === "spm" ? true : undefined), 120_000, 250);
+  await restartNode("deleteImage.afterRename");
+  await spmAgain("SPM again");
 
   const del = eng.api("DELETE", `/disks/${d0.id}`);
-  await until("node died at the fault point", async () => (node.proc.exitCode !== null || node.proc.signalCode !== null ? true : undefined), 60_000);
-  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "merge-host", runDir: node.runDir, port: node.port });
+  await restartAfterFault();
   const r = await del;
   assert.equal(r.status, 200, `the delete is done, as storage shows: ${r.text}`);
   assert.equal((await eng.api("GET", `/disks/${d0.id}`)).status, 404);
   assert.equal(existsSync(join(dir, sd, "images", d0.id)), false);
-  assert.deepEqual(await checkDomain(), []);
+  assert.deepEqual(await checkDomain(join(dir, sd)), []);
 });
 
 test("the SPM dies after a move's copy is whole; the recovered move is recorded on the target", { timeout: 240_000 }, async () => {
-  const spmAgain = async () => (items<{ spm?: { status?: string } }>((await eng.api("GET", "/hosts")).json, "host")[0]?.spm?.status === "spm" ? true : undefined);
-  await until("SPM after the last test's restart", spmAgain, 120_000, 250);
+  await spmAgain("SPM after the last test's restart");
   const h = items<{ id: string }>((await eng.api("GET", "/hosts")).json, "host")[0]!;
   const dir2 = tempDir("vela-rollforward-b-");
   const sd2 = await addLocalDomain(eng, await firstDcId(eng), h.id, "rollforward-b", dir2);
-  const d0 = await eng.post<Disk>("/disks", { name: "move-disk", provisioned_size: 16 * MiB, format: "cow", storage_domains: { storage_domain: [{ id: sd }] } });
-  const disk = await until("disk ok", async () => {
-    const x = await eng.get<Disk>(`/disks/${d0.id}`);
-    return x.status === "ok" ? x : undefined;
-  });
+  const disk = await newDisk("move-disk");
   qio(vol(disk.id, disk.image_id), "write -P 0xc3 0 1M");
   // The move's source delete is the image delete: the node dies once the source is renamed away.
   await node.stop();
-  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "merge-host", runDir: node.runDir, port: node.port, env: { VELA_TEST_FAULTS: "deleteImage.afterRename" } });
-  await until("SPM again", async () => (items<{ spm?: { status?: string } }>((await eng.api("GET", "/hosts")).json, "host")[0]?.spm?.status === "spm" ? true : undefined), 120_000, 250);
+  await restartNode("deleteImage.afterRename");
+  await spmAgain("SPM again");
 
   const mv = await eng.api("POST", `/disks/${disk.id}/move`, { body: { storage_domain: { id: sd2 } } });
   assert.ok(mv.status < 300, mv.text);
-  await until("node died at the fault point", async () => (node.proc.exitCode !== null || node.proc.signalCode !== null ? true : undefined), 60_000);
-  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "merge-host", runDir: node.runDir, port: node.port });
+  await restartAfterFault();
 
   const settled = await until("disk settled", async () => {
     const x = await eng.get<Disk & { storage_domains: { storage_domain: { id: string }[] } }>(`/disks/${disk.id}`);
@@ -142,5 +143,5 @@ test("the SPM dies after a move's copy is whole; the recovered move is recorded 
   assert.equal(settled.storage_domains.storage_domain[0]?.id, sd2, "the engine has the disk where storage has it");
   assert.equal(existsSync(join(dir, sd, "images", disk.id)), false);
   qio(join(dir2, sd2, "images", disk.id, disk.image_id), "read -P 0xc3 0 1M");
-  assert.deepEqual(await checkDomain(), []);
+  assert.deepEqual(await checkDomain(join(dir, sd)), []);
 });

@@ -8,13 +8,24 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** packages/engine/dist/src/main.js, from packages/engine/dist/test/. */
 export const ENGINE_MAIN = resolve(here, "../src/main.js");
 /** packages/node/dist/src/main.js. */
 export const NODE_MAIN = resolve(here, "../../../node/dist/src/main.js");
+
+/**
+ * The node's on-disk checker (check.ts) on a domain directory: its list of problems. Loaded from
+ * the node's build by path, as the agent is started by path: the engine shares no code with it.
+ */
+export async function checkDomain(domainDir: string): Promise<string[]> {
+  const mod = (await import(pathToFileURL(resolve(here, "../../../node/dist/src/storage/check.js")).href)) as {
+    checkFileDomain(dir: string): Promise<{ problems: string[] }>;
+  };
+  return (await mod.checkFileDomain(domainDir)).problems;
+}
 
 /**
  * A free TCP port below Linux's ephemeral range (32768–60999). Ports from `listen(0)` come from

@@ -19,7 +19,7 @@ import { inBackground, type Started } from "./background.js";
 import { actualSizeOf, ensureNotInPreview, ensureUsable, poolOf, runningUsers, setDiskStatus, templateBaseOf } from "./chains.js";
 import type { CommandDef } from "./command.js";
 import { activeDomain, byRef, mustById } from "./lookup.js";
-import { askStorage } from "./storageTruth.js";
+import { askStorage, hasImage } from "./storageTruth.js";
 
 const ActionInput = z.object({
   storage_domain: Ref,
@@ -127,14 +127,7 @@ export const CopyDisk: CommandDef<{ id: string; body: unknown }, MovePlan & { co
 
 /** Whether the image is on the target domain and gone from the source (a move rolled forward). */
 async function movedOnStorage(e: Engine, dcId: string, host: Host, img: string, src: string, dst: string): Promise<boolean> {
-  const where = await askStorage(e, dcId, host, async (node) => {
-    const on = async (sd: string) => {
-      const list: unknown = await node.call("getImagesList", { sdUUID: sd });
-      if (!Array.isArray(list)) throw new Error("getImagesList: not a list");
-      return list.map(String).includes(img);
-    };
-    return { src: await on(src), dst: await on(dst) };
-  });
+  const where = await askStorage(e, dcId, host, async (node) => ({ src: await hasImage(node, src, img), dst: await hasImage(node, dst, img) }));
   return where !== undefined && where.dst && !where.src;
 }
 

@@ -13,7 +13,7 @@ import { ensureNotLocked } from "./AddDisk.js";
 import { ensureNotInPreview } from "./chains.js";
 import type { CommandDef } from "./command.js";
 import { attachmentOf, mustById, spmOf } from "./lookup.js";
-import { askStorage } from "./storageTruth.js";
+import { askStorage, hasImage } from "./storageTruth.js";
 
 const GONE = new Set([201, 268, 358]); // VolumeDoesNotExist, ImageDoesNotExistInSD, StorageDomainDoesNotExist
 
@@ -24,12 +24,8 @@ const GONE = new Set([201, 268, 358]); // VolumeDoesNotExist, ImageDoesNotExistI
  * task (after a crash or a lost lease) finishes it.
  */
 async function imageGoneOnStorage(e: Engine, dcId: string, host: Host, disk: Disk): Promise<boolean> {
-  const images = await askStorage(e, dcId, host, async (node) => {
-    const list: unknown = await node.call("getImagesList", { sdUUID: disk.storage_domain_id });
-    if (!Array.isArray(list)) throw new Error("getImagesList: not a list");
-    return list.map(String);
-  });
-  return images !== undefined && !images.includes(disk.id);
+  const listed = await askStorage(e, dcId, host, (node) => hasImage(node, disk.storage_domain_id, disk.id));
+  return listed === false;
 }
 
 export async function validateRemovable(e: Engine, disk: Disk, allowVm?: string): Promise<void> {
