@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { internalRoutes, apiRoutes, preload } from "./api/routes.js";
 import { buildServer } from "./api/server.js";
 import { loadConfig } from "./config.js";
+import { DbConfigError } from "./db/dialect.js";
 import { openDb } from "./db/index.js";
 import { createEngine } from "./engine.js";
 import { createLogger } from "./log.js";
@@ -17,7 +18,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const cfg = loadConfig();
   const log = createLogger("vela-engine");
-  const store = await openDb({ dbFile: cfg.dbFile, url: process.env.VELA_DB_URL });
+  const store = await openDb({ dbFile: cfg.dbFile, url: cfg.dbUrl, poolMax: cfg.dbPoolMax });
   const engine = createEngine(cfg, log, store.db);
   const app = buildServer(engine, apiRoutes, internalRoutes);
   await app.listen({ port: cfg.port, host: cfg.listen });
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${addr.port}`;
   const ms = Math.round(performance.now() - t0);
-  log.info({ url, home: cfg.home, db: store.kind, startMs: ms }, "engine API ready");
+  log.info({ url, home: cfg.home, db: store.kind, dbTarget: store.target, startMs: ms }, "engine API ready");
   if (cfg.passwordGenerated) log.warn({ file: `${cfg.home}/admin-password` }, "generated an admin password (printed on the READY line)");
   process.stdout.write(`VELA-ENGINE-READY url=${url} user=${cfg.adminUser} password=${cfg.adminPassword}\n`);
 
@@ -51,6 +52,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`vela-engine: failed to start: ${(err as Error)?.stack ?? String(err)}\n`);
+  // A database that cannot be reached is a configuration problem: its message says it all.
+  const text = err instanceof DbConfigError ? `${err.code}: ${err.message}` : ((err as Error)?.stack ?? String(err));
+  process.stderr.write(`vela-engine: failed to start: ${text}\n`);
   process.exit(1);
 });

@@ -9,6 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { databaseFor, testDb } from "./pg.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** packages/engine/dist/src/main.js, from packages/engine/dist/test/. */
@@ -121,12 +122,21 @@ export interface Res {
   json?: Record<string, unknown>;
 }
 
-export async function startEngine(opts: { home?: string; port?: number; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Engine> {
+/**
+ * Starts an engine. Its database is SQLite in its home, or — with `db: "postgres"`, or when the
+ * file runs under VELA_TEST_DB=postgres (test/postgres/*) — a fresh database on the process's
+ * private PostgreSQL server, found again when the same home is started again.
+ */
+export async function startEngine(
+  opts: { home?: string; port?: number; env?: Record<string, string>; timeoutMs?: number; db?: "sqlite" | "postgres" } = {},
+): Promise<Engine> {
   const home = opts.home ?? tempDir("vela-engine-");
   const port = opts.port ?? (await freePort());
+  const db = opts.db ?? testDb();
+  const dbEnv: Record<string, string> = db === "postgres" && opts.env?.VELA_DB_URL === undefined ? { VELA_DB_URL: await databaseFor(home) } : {};
   const p = await spawnReady(
     ENGINE_MAIN,
-    { VELA_HOME: home, VELA_ENGINE_PORT: String(port), VELA_LOG_LEVEL: "info", ...opts.env },
+    { VELA_HOME: home, VELA_ENGINE_PORT: String(port), VELA_LOG_LEVEL: "info", ...dbEnv, ...opts.env },
     "VELA-ENGINE-READY",
     opts.timeoutMs ?? 20_000,
   );
