@@ -12,7 +12,7 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { openDb } from "../src/db/index.js";
 import { pgServer } from "./pg.js";
-import { ENGINE_MAIN, type Engine, freePort, items, startEngine, tempDir } from "./support.js";
+import { ENGINE_MAIN, type Engine, freePort, items, startEngine, tempDir, until } from "./support.js";
 
 let onPg: Engine;
 let onSqlite: Engine;
@@ -69,10 +69,13 @@ function failedStart(url: string): { status: number | null; out: string } {
 
 describe("same engine, two databases", () => {
   test("the engine says it runs on PostgreSQL, and the migrations made the same tables and columns as on SQLite", async () => {
+    // The log line is written asynchronously: it may follow the READY line on stdout.
+    const readyLog = (e: Engine, db: string) =>
+      until(`the "engine API ready" log of the ${db} engine`, async () => /"dbTarget":"([^"]+)"/.exec(e.output())?.[1], 10_000).catch((err: Error) => assert.fail(`${err.message}: ${e.output().slice(-2000)}`));
+    const url = await readyLog(onPg, "postgres");
+    await readyLog(onSqlite, "sqlite");
     assert.match(onPg.output(), /"db":"postgres"/, onPg.output().slice(-2000));
     assert.match(onSqlite.output(), /"db":"sqlite"/, onSqlite.output().slice(-2000));
-    const url = /"dbTarget":"([^"]+)"/.exec(onPg.output())?.[1];
-    assert.ok(url, `no dbTarget in the ready log: ${onPg.output().slice(-2000)}`);
     const database = url.split("/").pop()!;
     const pgTables = await pgShape(pgServer().url(database));
     const sqliteTables = sqliteShape(join(onSqlite.home, "engine.db"));
@@ -119,12 +122,19 @@ describe("same engine, two databases", () => {
 
 describe("a database the engine cannot use stops the start, with a code and no password", () => {
   const secret = "s3cr3t-Pw";
-  test("malformed URLs: DB_URL_INVALID", () => {
-    for (const url of [`postgres://vela:${secret}@localhost:99999/vela`, `postgres://vela:${secret}@localhost`, `postgres://vela:${secret}@local host/vela`, `mysql://vela:${secret}@localhost/vela`]) {
-      const r = failedStart(url);
-      assert.notEqual(r.status, 0, `${url.replace(secret, "…")} started: ${r.out}`);
-      assert.match(r.out, /DB_URL_INVALID/, r.out);
-      assert.ok(!r.out.includes(secret), `password in the output: ${r.out}`);
+  test("malformed URLs: DB_URL_INVALID", async () => {
+    // The engine process once (its exit path), the other shapes through openDb (its cause).
+    const r = failedStart(`postgres://vela:${secret}@localhost:99999/vela`);
+    assert.notEqual(r.status, 0, `started: ${r.out}`);
+    assert.match(r.out, /DB_URL_INVALID: VELA_DB_URL is not a valid URL/, r.out);
+    assert.ok(!r.out.includes(secret), `password in the output: ${r.out}`);
+    for (const url of [`postgres://vela:${secret}@localhost`, `postgres://vela:${secret}@local host/vela`, `mysql://vela:${secret}@localhost/vela`, `postgres://vela:${secret}@[::1/vela`]) {
+      const err = await openDb({ dbFile: "", url }).then(
+        () => assert.fail(`${url.replace(secret, "…")} was accepted`),
+        (e: unknown) => e as Error & { code?: string },
+      );
+      assert.equal(err.code, "DB_URL_INVALID", `${url.replace(secret, "…")}: ${err.message}`);
+      assert.ok(!`${err.message}${err.stack}`.includes(secret), `password in the error: ${err.stack}`);
     }
   });
 
