@@ -65,8 +65,31 @@ function reportFreeSpace(dir: string, when: string): void {
   step(`${gib} GiB free for ${dir} ${when} the tests${when === "before" && free < NEEDED_BYTES ? " (less than the 4 GiB the suite may need)" : ""}`);
 }
 
+/**
+ * Stops PostgreSQL servers a killed test process left running in the run's TMPDIR (the test kit
+ * makes them there and stops them on a normal exit): their `postmaster.pid` names the process.
+ */
+function stopLeftoverPostgres(dir: string): void {
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile() || e.name !== "postmaster.pid") continue;
+    const parent = (e as { parentPath?: string; path?: string }).parentPath ?? (e as { path?: string }).path ?? dir;
+    const pid = Number(readFileSync(join(parent, e.name), "utf8").split("\n")[0]);
+    if (!Number.isInteger(pid) || pid <= 1) continue;
+    try {
+      // The pid file outlives a killed server: signal only a postgres process of that pid.
+      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("postgres")) continue;
+      // SIGQUIT: PostgreSQL's immediate shutdown (the data is thrown away anyway).
+      process.kill(pid, "SIGQUIT");
+      step(`stopped a PostgreSQL server left running by a test (pid ${pid})`);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
 /** Removes the run's TMPDIR, first unmounting anything a failed test left mounted inside it. */
 function removeTree(dir: string): void {
+  stopLeftoverPostgres(dir);
   const mounts = readFileSync("/proc/self/mounts", "utf8")
     .split("\n")
     .map((l) => l.split(" ")[1]?.replace(/\\040/g, " "))
