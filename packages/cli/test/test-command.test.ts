@@ -41,3 +41,33 @@ test("leaves files", () => {
   assert.equal(existsSync(used), false, "and removed with everything in it");
   assert.match(r.stderr + r.stdout, /GiB free for .* before the tests/);
 });
+
+test("vela test stops a PostgreSQL server that a killed test process left running", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "vela-cli-test-"));
+  const report = join(dir, "postmaster.txt");
+  const fixture = join(dir, "killed-with-pg.test.mjs");
+  const kit = join(ROOT, "packages/engine/dist/test/pg.js");
+  // The engine's test kit starts its server, then the process dies before its exit handler runs.
+  writeFileSync(
+    fixture,
+    `import { test } from "node:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pgServer } from ${JSON.stringify(kit)};
+test("dies with a server running", () => {
+  const s = pgServer();
+  writeFileSync(${JSON.stringify(report)}, readFileSync(join(s.dataDir, "postmaster.pid"), "utf8").split("\\n")[0]);
+  process.kill(process.pid, "SIGKILL");
+});
+`,
+  );
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  const r = spawnSync(process.execPath, [join(ROOT, "packages/cli/dist/src/main.js"), "test", fixture], { cwd: ROOT, env, encoding: "utf8" });
+  const pid = existsSync(report) ? Number(readFileSync(report, "utf8")) : 0;
+  assert.ok(pid > 1, `no postmaster pid reported: ${r.stdout}${r.stderr}`);
+  assert.match(r.stdout + r.stderr, new RegExp(`stopped a PostgreSQL server left running by a test \\(pid ${pid}\\)`));
+  const deadline = Date.now() + 15_000;
+  while (existsSync(`/proc/${pid}`) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+  assert.equal(existsSync(`/proc/${pid}`), false, `postmaster ${pid} still running after vela test ended`);
+});

@@ -9,7 +9,7 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import pg from "pg";
 
 /** Where Debian puts the server programs (they are not on PATH). */
@@ -49,9 +49,14 @@ function handOver(dir: string): void {
   const uid = Number(spawnSync("id", ["-u", SUPERUSER], { encoding: "utf8" }).stdout.trim());
   const gid = Number(spawnSync("id", ["-g", SUPERUSER], { encoding: "utf8" }).stdout.trim());
   if (!Number.isInteger(uid) || !Number.isInteger(gid)) throw new Error(`no ${SUPERUSER} user to run PostgreSQL as (install Debian's postgresql)`);
-  // Search (x) only, no listing: enough to reach the cluster directory by name.
-  const parent = tmpdir();
-  chmodSync(parent, statSync(parent).mode | 0o011);
+  // Search (x) only, no listing: enough to reach the cluster directory by name. Only the run's
+  // own private directories (TMPDIR and `vela test`'s vt-* above it, when runs nest) are opened.
+  for (let d = tmpdir(); d !== dirname(d); d = dirname(d)) {
+    const mode = statSync(d).mode;
+    if ((mode & 0o001) !== 0) break;
+    if (d !== tmpdir() && !basename(d).startsWith("vt-")) throw new Error(`the ${SUPERUSER} user cannot reach ${d} (mode ${(mode & 0o7777).toString(8)}): choose a TMPDIR it can search`);
+    chmodSync(d, (mode & 0o7777) | 0o011);
+  }
   chownSync(dir, uid, gid);
 }
 
