@@ -3,7 +3,9 @@
  * PostgreSQL (a private server from the engine's test kit). The VMs are inserted straight into
  * the engine's database while the engine is stopped (as if made over time), then the engine is
  * started again and the list asked for one request at a time, after a few warm-up requests.
- *   node bench/dist/src/vms-list.js [vms=10000] [requests=50]
+ * A second line per database times the list's query alone (`SELECT * FROM vms ORDER BY name`,
+ * straight through the driver), to tell the database's share from the engine's rendering.
+ *   node bench/dist/src/vms-list.js [vms=10000] [requests=10]
  */
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
@@ -13,7 +15,7 @@ import { databaseFor, pgServer } from "@vela/engine/dist/test/pg.js";
 import { type Engine, startEngine, tempDir } from "@vela/engine/dist/test/support.js";
 
 const VMS = Number(process.argv[2] ?? 10_000);
-const REQUESTS = Number(process.argv[3] ?? 50);
+const REQUESTS = Number(process.argv[3] ?? 10);
 const BLANK = "00000000-0000-0000-0000-000000000000";
 const COLUMNS = ["id", "name", "cluster_id", "template_id", "memory", "cpu_sockets", "cpu_cores", "cpu_threads", "os_type", "boot_devices", "display_type", "status", "created_at"];
 
@@ -50,6 +52,39 @@ async function insertPostgres(url: string, all: unknown[][]): Promise<void> {
   }
 }
 
+/** The list's query alone, `REQUESTS` times after a warm-up: p50/p99 in ms. */
+async function queryOnly(db: "sqlite" | "postgres", home: string): Promise<{ p50: number; p99: number }> {
+  const q = "SELECT * FROM vms ORDER BY name";
+  const ms: number[] = [];
+  if (db === "sqlite") {
+    const d = new Database(join(home, "engine.db"), { readonly: true });
+    try {
+      const stmt = d.prepare(q);
+      for (let i = -3; i < REQUESTS; i++) {
+        const t = performance.now();
+        if (stmt.all().length !== VMS) throw new Error("rows missing");
+        if (i >= 0) ms.push(performance.now() - t);
+      }
+    } finally {
+      d.close();
+    }
+  } else {
+    const c = new pg.Client({ connectionString: await databaseFor(home) });
+    await c.connect();
+    try {
+      for (let i = -3; i < REQUESTS; i++) {
+        const t = performance.now();
+        if ((await c.query(q)).rows.length !== VMS) throw new Error("rows missing");
+        if (i >= 0) ms.push(performance.now() - t);
+      }
+    } finally {
+      await c.end();
+    }
+  }
+  ms.sort((a, b) => a - b);
+  return { p50: pct(ms, 50), p99: pct(ms, 99) };
+}
+
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
@@ -70,7 +105,12 @@ async function measure(eng: Engine, accept: "json" | "xml"): Promise<{ p50: numb
   return { p50: pct(ms, 50), p99: pct(ms, 99), bytes };
 }
 
+let running: Engine | undefined;
+
 async function main() {
+  // An interrupted run leaves no engine; exiting then stops the PostgreSQL server (its kit's
+  // exit handler).
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void (running?.kill() ?? Promise.resolve()).then(() => process.exit(130)));
   const pgs = pgServer();
   try {
     for (const db of ["sqlite", "postgres"] as const) {
@@ -79,16 +119,21 @@ async function main() {
       const first = await startEngine({ home, db, env });
       const cluster = (await first.get<{ cluster: { id: string }[] }>("/clusters")).cluster[0]!.id;
       await first.stop();
+      process.stderr.write(`vms-list: ${db}: inserting ${VMS} VMs\n`);
       const all = rows(cluster);
       if (db === "sqlite") insertSqlite(join(home, "engine.db"), all);
       else await insertPostgres(await databaseFor(home), all);
+      const sel = await queryOnly(db, home);
+      console.log(`vms-select db=${db} vms=${VMS} requests=${REQUESTS} p50_ms=${sel.p50.toFixed(1)} p99_ms=${sel.p99.toFixed(1)}`);
       const eng = await startEngine({ home, port: first.port, db, env });
+      running = eng;
       try {
         for (const accept of ["json", "xml"] as const) {
           const r = await measure(eng, accept);
           console.log(`vms-list db=${db} vms=${VMS} format=${accept} requests=${REQUESTS} p50_ms=${r.p50.toFixed(0)} p99_ms=${r.p99.toFixed(0)} bytes=${r.bytes} target_p50<=50`);
         }
       } finally {
+        running = undefined;
         await eng.stop();
       }
     }

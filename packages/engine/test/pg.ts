@@ -3,11 +3,11 @@
  * one test process, and a fresh database per engine. The cluster is made with `initdb` in the
  * run's TMPDIR and listens only on a unix socket in its own directory, so parallel test files and
  * other users' servers never meet. Tests run as root, which PostgreSQL refuses: the server runs
- * as the `postgres` user. It is stopped when the process exits (and `vela test` stops any left
- * behind by a killed process before it removes the TMPDIR).
+ * as the `postgres` user. It is stopped and removed when the process exits or is interrupted
+ * (and `vela test` stops any left behind by a killed process before it removes the TMPDIR).
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { basename, dirname, join } from "node:path";
 import pg from "pg";
@@ -96,9 +96,19 @@ export function startPgServer(): PgServer {
       } catch {
         /* already gone */
       }
+      rmSync(base, { recursive: true, force: true });
     },
   };
   process.once("exit", () => server.stop());
+  // Ctrl-C / SIGTERM skip "exit" handlers unless the process exits by itself: do it here (the
+  // handler is only added where nothing else handles the signal, so test runners keep theirs).
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    if (process.listenerCount(sig) === 0)
+      process.once(sig, () => {
+        server.stop();
+        process.exit(130);
+      });
+  }
   return server;
 }
 
