@@ -23,6 +23,7 @@ export async function openDb(opts: { dbFile: string; url?: string; poolMax?: num
   const choice = chooseDialect(opts);
   await choice.ping();
   const db = new kysely.Kysely<Database>({ dialect: choice.dialect });
+  if (await upToDate(db)) return { db, kind: choice.kind, target: choice.target, close: () => db.destroy() };
   const migrator = new kyselyMigration.Migrator({ db, provider });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
@@ -31,4 +32,21 @@ export async function openDb(opts: { dbFile: string; url?: string; poolMax?: num
     throw new Error(`database migration ${failed ?? ""} failed: ${(error as Error).message ?? String(error)}`, { cause: error });
   }
   return { db, kind: choice.kind, target: choice.target, close: () => db.destroy() };
+}
+
+/**
+ * True when every migration is already recorded: the usual restart, which then skips the
+ * Migrator (its table introspection and lock cost a few hundred ms on PostgreSQL, from a start
+ * budget of one second). Anything else — no migration table yet, one missing — migrates.
+ */
+async function upToDate(db: Db): Promise<boolean> {
+  const wanted = Object.keys(await provider.getMigrations());
+  try {
+    // biome-ignore lint/suspicious/noExplicitAny: the migrator's own table is not in the schema type
+    const rows = await (db as Kysely<any>).selectFrom(kyselyMigration.DEFAULT_MIGRATION_TABLE).select("name").execute();
+    const done = new Set(rows.map((r: { name: string }) => r.name));
+    return wanted.every((n) => done.has(n)) && done.size === wanted.length;
+  } catch {
+    return false;
+  }
 }
