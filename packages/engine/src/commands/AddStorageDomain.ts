@@ -26,6 +26,32 @@ export const StoragePath = z
   .refine((s) => !s.includes("//"), "must be normalised (no //)")
   .transform((s) => (s.length > 1 && s.endsWith("/") ? s.slice(0, -1) : s));
 
+/** System directories: never a storage domain, nor inside one, whatever the configured roots say. */
+const SYSTEM_DIRS = ["/etc", "/proc", "/sys", "/boot", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/usr", "/root", "/run", "/var/run", "/var/log"];
+const SYSTEM_EXACT = ["/", "/dev", "/home", "/opt", "/tmp", "/var", "/var/lib", "/var/tmp", "/srv", "/mnt", "/data"];
+
+function inside(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir === "/" ? "/" : `${dir}/`);
+}
+
+/**
+ * Where a domain may be made: local paths (and POSIX mount sources that are paths, except for
+ * tmpfs, whose source is only a label) inside a configured root, never a system directory, and
+ * no path component that reads as a command-line option. Bind mounts would make any host
+ * directory a domain, so they are refused as POSIX mount options.
+ */
+export function checkStoragePath(roots: readonly string[], s: { type: string; path: string; vfs_type?: string; mount_options?: string }): void {
+  const p = s.path;
+  if (p.split("/").some((c) => c.startsWith("-"))) throw invalid(`storage.path ${p}: a path component must not start with '-'`);
+  if (s.type === "nfs") return;
+  if (s.type === "posixfs" && /(^|,)(r?bind|remount|move)(,|$)/.test(s.mount_options ?? "")) throw invalid("storage.mount_options must not bind, move or remount");
+  if (s.type === "posixfs" && s.vfs_type === "tmpfs") return;
+  if (SYSTEM_EXACT.includes(p) || SYSTEM_DIRS.some((d) => inside(p, d))) throw invalid(`storage.path ${p} is a system directory`);
+  if (!roots.some((r) => inside(p, r))) {
+    throw invalid(`storage.path ${p} is not inside an allowed storage root (${roots.join(":") || "none configured"}; see VELA_STORAGE_ROOTS)`);
+  }
+}
+
 /** A host name, IPv4 address, or bracketed IPv6 address. */
 export const Address = z
   .string()
@@ -70,6 +96,7 @@ export const AddStorageDomain: CommandDef<unknown, Plan, StorageDomain> = {
     if (s.type === "nfs" && !s.address) throw invalid("storage.address is required for nfs");
     if (s.type === "localfs" && s.address) throw invalid("storage.address must not be set for localfs");
     if (s.type === "posixfs" && !s.vfs_type) throw invalid("storage.vfs_type is required for posixfs");
+    checkStoragePath(e.cfg.storageRoots, s);
     const host = await byRef(e, "hosts", input.host);
     if (host.status !== "up") throw conflict(`Cannot add Storage Domain: host ${host.name} is ${host.status}, not up`);
     if (input.name !== undefined) {

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
-import { BLANK_UUID, VdsmError } from "@vela/protocol";
+import { BLANK_UUID, initialSizeProblem, VdsmError } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { PartialHandlers } from "../api/handlers.js";
 import type { ImageService, Subsystem } from "../api/services.js";
@@ -284,12 +284,9 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
       const capacity = vol.roundUp(a.size, 4096);
       const format = a.volFormat as vol.VolFormat;
       const type = a.preallocate as vol.VolType;
-      if (a.initialSize !== undefined && a.initialSize !== 0) {
-        // File volumes grow by themselves; VDSM refuses an initial size for sparse ones.
-        if (format === "COW" || type === "SPARSE" || a.initialSize > capacity) {
-          throw new VdsmError("InvalidParameter", `initialSize ${a.initialSize} is not valid for a ${format}/${type} file volume`);
-        }
-      }
+      // The same rule the engine's input schema applies (protocol's volume-rules).
+      const initialProblem = initialSizeProblem({ format, preallocate: type, initialSize: a.initialSize, capacity });
+      if (initialProblem) throw new VdsmError("InvalidParameter", `initialSize ${a.initialSize}: ${initialProblem}`);
       let parent: vol.CreateSpec["parent"];
       if (a.srcVolUUID !== BLANK_UUID) {
         if (format !== "COW") throw new VdsmError("IncorrectFormat", "a volume with a parent must be COW");
