@@ -5,3 +5,4 @@ export * from "./verb.js";
 export * from "./verbs/index.js";
 export * from "./validate.js";
 export * from "./volume-rules.js";
+export * from "./limits.js";

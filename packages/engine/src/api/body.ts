@@ -7,6 +7,7 @@
  */
 import { createRequire } from "node:module";
 import type * as Fxp from "fast-xml-parser";
+import { jsonDepth, MAX_BODY_DEPTH, xmlDepth } from "@vela/protocol/limits";
 import { ApiFault } from "./fault.js";
 
 export type Tree = { [k: string]: TreeValue };
@@ -20,46 +21,6 @@ export interface ParsedBody {
 
 function malformed(kind: string, detail: string): ApiFault {
   return new ApiFault(400, "Bad Request", `Malformed ${kind} body: ${detail}`);
-}
-
-/** Deeper bodies are refused: oVirt's deepest representations nest about ten levels. */
-export const MAX_BODY_DEPTH = 64;
-
-/** Deepest `{`/`[` nesting of a JSON text, strings skipped; stops counting past the limit. */
-function jsonDepth(text: string): number {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    if (inString) {
-      if (ch === 0x5c) i++; // backslash: skip the escaped character
-      else if (ch === 0x22) inString = false;
-    } else if (ch === 0x22) inString = true;
-    else if (ch === 0x7b || ch === 0x5b) {
-      if (++depth > MAX_BODY_DEPTH) return depth;
-    } else if (ch === 0x7d || ch === 0x5d) depth--;
-  }
-  return 0;
-}
-
-/**
- * Deepest element nesting of an XML text (comments, CDATA, declarations and processing
- * instructions skipped). One pass with indexOf: linear even on unclosed constructs.
- */
-function xmlDepth(text: string): number {
-  let depth = 0;
-  let i = text.indexOf("<");
-  while (i >= 0) {
-    const skip = text.startsWith("<!--", i) ? "-->" : text.startsWith("<![CDATA[", i) ? "]]>" : text.startsWith("<?", i) ? "?>" : text.startsWith("<!", i) ? ">" : undefined;
-    const end = text.indexOf(skip ?? ">", i + 1);
-    if (end < 0) return 0; // unclosed: the parser reports it
-    if (skip === undefined) {
-      if (text[i + 1] === "/") depth--;
-      else if (text[end - 1] !== "/" && ++depth > MAX_BODY_DEPTH) return depth;
-    }
-    i = text.indexOf("<", end);
-  }
-  return 0;
 }
 
 let fxp: typeof Fxp | undefined;

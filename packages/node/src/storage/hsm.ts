@@ -305,6 +305,12 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
       } else if (a.srcImgUUID !== BLANK_UUID) {
         throw new VdsmError("InvalidParameter", "srcImgUUID given without srcVolUUID");
       }
+      if (format === "RAW" && dom instanceof FileDomain) {
+        // A raw file is the disk's full size: refuse sizes the file system cannot hold now,
+        // rather than in the task (which left an illegal disk behind).
+        const tooBig = await dom.fileSizeProblem(capacity);
+        if (tooBig) throw new VdsmError("InvalidParameter", `size ${capacity}: ${tooBig}`);
+      }
       if (type === "PREALLOCATED") {
         const sp = await dom.space();
         if (sp.free < capacity) throw new VdsmError("NoSpaceLeftOnDomain", `${a.sdUUID}: ${sp.free} bytes free, ${capacity} asked`);
