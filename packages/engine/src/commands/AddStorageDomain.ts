@@ -28,7 +28,7 @@ export const StoragePath = z
 
 /** System directories: never a storage domain, nor inside one, whatever the configured roots say. */
 const SYSTEM_DIRS = ["/etc", "/proc", "/sys", "/boot", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/usr", "/root", "/run", "/var/run", "/var/log"];
-const SYSTEM_EXACT = ["/", "/dev", "/home", "/opt", "/tmp", "/var", "/var/lib", "/var/tmp", "/srv", "/mnt", "/data"];
+const SYSTEM_EXACT = ["/", "/dev", "/home", "/opt", "/tmp", "/var", "/var/lib", "/var/tmp"];
 
 function inside(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir === "/" ? "/" : `${dir}/`);
