@@ -49,14 +49,28 @@ function raw(request: string): Promise<string> {
 
 describe("1: search wildcards", () => {
   test("matching is linear: 30 wildcards against a 54-character name answer in < 50 ms", async () => {
-    const q = encodeURIComponent(`name=${"*".repeat(30)}!`);
-    await eng.api("GET", `/vms?search=${q}`); // warm the route
-    const t0 = performance.now();
-    const r = await eng.api("GET", `/vms?search=${q}`);
-    const ms = performance.now() - t0;
-    assert.equal(r.status, 200, r.text);
-    assert.equal(items(r.json, "vm").length, 0);
-    assert.ok(ms < 50, `30-wildcard search took ${ms.toFixed(1)} ms`);
+    const name = "bad-in-vm-with-a-rather-long-name-of-fifty-four-chars";
+    const pattern = `${"*".repeat(30)}!`;
+    let t0 = performance.now();
+    assert.equal(wildcardMatch(pattern, name), false);
+    const matchMs = performance.now() - t0;
+    assert.ok(matchMs < 50, `the match alone took ${matchMs.toFixed(1)} ms`);
+    // Through the API: the best of five against the best of five plain searches, so a loaded
+    // machine's round trip is not counted as search time (the old regular expression took seconds).
+    const best = async (search: string) => {
+      let min = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < 5; i++) {
+        t0 = performance.now();
+        const r = await eng.api("GET", `/vms?search=${encodeURIComponent(search)}`);
+        min = Math.min(min, performance.now() - t0);
+        assert.equal(r.status, 200, r.text);
+        assert.equal(items(r.json, "vm").length, 0);
+      }
+      return min;
+    };
+    const plain = await best("name=nobody");
+    const wild = await best(`name=${pattern}`);
+    assert.ok(wild < plain + 50, `30-wildcard search took ${wild.toFixed(1)} ms, a plain one ${plain.toFixed(1)} ms`);
   });
 
   test("wildcardMatch keeps the semantics of `*`", () => {
