@@ -119,6 +119,8 @@ describe("3: media types", () => {
       const r = await eng.api("POST", `/vms/${vmId}/diskattachments`, { body: "name=x", type });
       assertJsonFault(r, 415);
     }
+    const empty = await eng.api("POST", "/vms/00000000-0000-4000-8000-000000000001/start", { body: "", type: "application/x-www-form-urlencoded" });
+    assertJsonFault(empty, 404); // an empty form is no body: the request goes on to the handler
   });
 });
 

@@ -157,7 +157,10 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
   });
   // Forms are what the SSO endpoint takes; the API itself speaks XML and JSON only.
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (req, body, done) => {
-    if (!req.url.startsWith(SSO)) return done(unsupportedMedia(), undefined);
+    if (!req.url.startsWith(SSO)) {
+      // `curl -d ''` sends an empty form: no body, not a wrong one.
+      return (body as string).trim() === "" ? done(null, undefined) : done(unsupportedMedia(), undefined);
+    }
     done(null, { form: Object.fromEntries(new URLSearchParams(body as string)) });
   });
   app.addContentTypeParser("*", { parseAs: "string" }, (req, body, done) => {
