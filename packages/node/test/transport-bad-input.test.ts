@@ -137,3 +137,17 @@ describe("4/6: createVolume refuses early", () => {
     assert.deepEqual(readdirSync(pool.domainDir).filter((n) => n.startsWith(".size-probe")), [], "the probe file is gone");
   });
 });
+
+describe("9: the node keeps domains out of system directories", () => {
+  test("connectStorageServer refuses /, /etc and /usr/lib as local paths and bind mounts (per-connection status 390/1000)", async () => {
+    const links = readdirSync(`${node.runDir}/data-center/mnt`);
+    for (const connection of ["/", "/etc", "/usr/lib/x", "/var"]) {
+      const r = await node.xml("connectStorageServer", 4, BLANK, [{ id: randomUUID(), connection }]);
+      const list = r.statuslist as { status: number }[];
+      assert.equal(list[0]?.status, 390, `${connection}: ${JSON.stringify(r)}`);
+    }
+    const b = await node.xml("connectStorageServer", 6, BLANK, [{ id: randomUUID(), connection: "/srv/x", vfs_type: "none", mnt_options: "bind" }]);
+    assert.equal((b.statuslist as { status: number }[])[0]?.status, 1000, JSON.stringify(b));
+    assert.deepEqual(readdirSync(`${node.runDir}/data-center/mnt`), links, "nothing was linked or mounted");
+  });
+});

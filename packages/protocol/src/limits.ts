@@ -45,3 +45,20 @@ export function xmlDepth(text: string): number {
   }
   return 0;
 }
+
+/**
+ * System directories: never a storage domain nor inside one (the node runs as root). Directories
+ * in the first list are refused with everything below them; those in the second only exactly
+ * (their subdirectories are where data may live).
+ */
+export const SYSTEM_DIRS: readonly string[] = ["/etc", "/proc", "/sys", "/boot", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/usr", "/root", "/run", "/var/run", "/var/log"];
+export const SYSTEM_DIRS_EXACT: readonly string[] = ["/", "/dev", "/home", "/opt", "/tmp", "/var", "/var/lib", "/var/tmp"];
+
+/** The system directory a normalised absolute path is or lies in, else undefined. */
+export function systemDirectoryOf(path: string): string | undefined {
+  if (SYSTEM_DIRS_EXACT.includes(path)) return path;
+  return SYSTEM_DIRS.find((d) => path === d || path.startsWith(`${d}/`));
+}
+
+/** Mount options that would make any host directory a domain (bind) or change other mounts. */
+export const FORBIDDEN_MOUNT_OPTION = /(^|,)(r?bind|move|remount|r?shared|r?slave|r?private)(,|$)/;

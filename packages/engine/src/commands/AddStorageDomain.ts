@@ -6,6 +6,7 @@
  * file system types are checked against strict allow-lists before they reach a node.
  */
 import { randomUUID } from "node:crypto";
+import { FORBIDDEN_MOUNT_OPTION, systemDirectoryOf } from "@vela/protocol";
 import { z } from "zod";
 import { conflict, invalid } from "../api/fault.js";
 import { Bool, Enum, Name, parseInput, Ref, Text, Uuid } from "../api/input.js";
@@ -26,10 +27,6 @@ export const StoragePath = z
   .refine((s) => !s.includes("//"), "must be normalised (no //)")
   .transform((s) => (s.length > 1 && s.endsWith("/") ? s.slice(0, -1) : s));
 
-/** System directories: never a storage domain, nor inside one, whatever the configured roots say. */
-const SYSTEM_DIRS = ["/etc", "/proc", "/sys", "/boot", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/usr", "/root", "/run", "/var/run", "/var/log"];
-const SYSTEM_EXACT = ["/", "/dev", "/home", "/opt", "/tmp", "/var", "/var/lib", "/var/tmp"];
-
 function inside(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir === "/" ? "/" : `${dir}/`);
 }
@@ -44,9 +41,9 @@ export function checkStoragePath(roots: readonly string[], s: { type: string; pa
   const p = s.path;
   if (p.split("/").some((c) => c.startsWith("-"))) throw invalid(`storage.path ${p}: a path component must not start with '-'`);
   if (s.type === "nfs") return;
-  if (s.type === "posixfs" && /(^|,)(r?bind|remount|move)(,|$)/.test(s.mount_options ?? "")) throw invalid("storage.mount_options must not bind, move or remount");
+  if (s.type === "posixfs" && FORBIDDEN_MOUNT_OPTION.test(s.mount_options ?? "")) throw invalid("storage.mount_options must not bind, move, remount or change propagation");
   if (s.type === "posixfs" && s.vfs_type === "tmpfs") return;
-  if (SYSTEM_EXACT.includes(p) || SYSTEM_DIRS.some((d) => inside(p, d))) throw invalid(`storage.path ${p} is a system directory`);
+  if (systemDirectoryOf(p)) throw invalid(`storage.path ${p} is a system directory (${systemDirectoryOf(p)})`);
   if (!roots.some((r) => inside(p, r))) {
     throw invalid(`storage.path ${p} is not inside an allowed storage root (${roots.join(":") || "none configured"}; see VELA_STORAGE_ROOTS)`);
   }
