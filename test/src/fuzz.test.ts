@@ -122,6 +122,9 @@ async function settledSnapshot(): Promise<string> {
 const nasty = fc.constantFrom(
   "../../etc/passwd",
   "/etc/shadow",
+  "/",
+  "/etc",
+  "/tmp",
   "..%2F..%2Fetc",
   "$(touch /tmp/vela-fuzz-pwned)",
   "`id`",
