@@ -13,7 +13,7 @@ import { registerXmlRpc } from "./api/xmlrpc.js";
 
 export async function startServer(handlers: Handlers, log: Logger, port: number, host: string): Promise<FastifyInstance> {
   const app = Fastify({ bodyLimit: 16 * 2 ** 20, keepAliveTimeout: 30_000, ...faultOptions });
-  registerFaults(app);
+  registerFaults(app, log);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => done(null, body));
   registerXmlRpc(app, handlers, log.child({ api: "xmlrpc" }));

@@ -6,6 +6,7 @@
 import type { Socket } from "node:net";
 import { ErrorCodes } from "@vela/protocol/errors";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Logger } from "../log.js";
 import { INVALID_REQUEST } from "./json.js";
 import { encodeFault } from "./xmlrpc-codec.js";
 
@@ -39,11 +40,11 @@ export const faultOptions = {
 };
 
 /** Error and not-found handlers: every answer a fault of the path's protocol. */
-export function registerFaults(app: FastifyInstance): void {
+export function registerFaults(app: FastifyInstance, log: Logger): void {
   app.setErrorHandler((err: { statusCode?: number; code?: string; message?: string }, req, reply) => {
     if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") return sendProtocolFault(req, reply, 413, ErrorCodes.InvalidParameter.code, "request body too large");
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) req.log.error({ err }, "request failed");
+    if (status === 500) log.error({ err, url: req.url }, "request failed");
     return sendProtocolFault(req, reply, status, status === 500 ? ErrorCodes.GeneralException.code : ErrorCodes.InvalidParameter.code, err.message ?? "bad request");
   });
   app.setNotFoundHandler((req, reply) => {
