@@ -4,7 +4,7 @@
  * names and named parameters) and the engine's typed client are generated from that declaration.
  * This module does no I/O.
  */
-import type { z } from "zod";
+import { z } from "zod";
 
 export interface ParamDef<N extends string = string, S extends z.ZodType = z.ZodType> {
   /** Name seen by handlers (VDSM's XML-RPC argument name). */
@@ -14,7 +14,7 @@ export interface ParamDef<N extends string = string, S extends z.ZodType = z.Zod
   readonly schema: S;
 }
 
-export interface VerbDef<P extends readonly ParamDef[] = readonly ParamDef[]> {
+export interface VerbDef<P extends readonly ParamDef[] = readonly ParamDef[], R extends z.ZodType = z.ZodType> {
   /** Flat XML-RPC method name, e.g. `createVolume`. */
   readonly xml: string;
   /** JSON-RPC method name, e.g. `Volume.create`. */
@@ -26,20 +26,51 @@ export interface VerbDef<P extends readonly ParamDef[] = readonly ParamDef[]> {
    * same); without it JSON-RPC returns `true`.
    */
   readonly result?: string;
+  /**
+   * Schema of what JSON-RPC returns as `result`: the `result` member's value, or `true` for a
+   * verb without one. The engine's client is typed from it; a node test parses real answers.
+   */
+  readonly returns: R;
+  /** False for a verb declared without a result schema (`returns` is then `unknown`). */
+  readonly typed: boolean;
 }
+
+/** How a verb answers: the member JSON-RPC returns and its schema. */
+export interface Returns<R extends z.ZodType = z.ZodType> {
+  readonly key: string | undefined;
+  readonly schema: R;
+}
+
+/** The verb answers its response member `key`, shaped as `schema`. */
+export function out<R extends z.ZodType>(key: string, schema: R): Returns<R> {
+  return { key, schema };
+}
+
+/** `result` of a verb whose JSON-RPC answer is its whole response but `status` (VDSM's Volume.getSize). */
+export const ALL_MEMBERS = "*";
+
+/** The verb answers all members of its response (but `status`), shaped as `schema`. */
+export function members<R extends z.ZodType>(schema: R): Returns<R> {
+  return { key: ALL_MEMBERS, schema };
+}
+
+/** The verb answers nothing but success: JSON-RPC's `result` is `true`. */
+export const done: Returns<z.ZodLiteral<true>> = { key: undefined, schema: z.literal(true) };
 
 /** A parameter; `json` defaults to the XML name. */
 export function p<N extends string, S extends z.ZodType>(name: N, schema: S, json?: string): ParamDef<N, S> {
   return { name, schema, json: json ?? name };
 }
 
-export function verb<const P extends readonly ParamDef[]>(
-  xml: string,
-  json: string,
-  params: P,
-  result?: string,
-): VerbDef<P> {
-  return { xml, json, params, result };
+/**
+ * Declares a verb. `returns` is `out(key, schema)` or `done`; a bare member name (or nothing) is
+ * the untyped form a verb may use while its answer has no schema yet (protocol's test names it).
+ */
+export function verb<const P extends readonly ParamDef[], R extends z.ZodType>(xml: string, json: string, params: P, returns: Returns<R>): VerbDef<P, R>;
+export function verb<const P extends readonly ParamDef[]>(xml: string, json: string, params: P, result?: string): VerbDef<P, z.ZodUnknown>;
+export function verb(xml: string, json: string, params: readonly ParamDef[], returns?: Returns | string): VerbDef {
+  if (returns === undefined || typeof returns === "string") return { xml, json, params, result: returns, returns: z.unknown(), typed: false };
+  return { xml, json, params, result: returns.key, returns: returns.schema, typed: true };
 }
 
 /** The typed argument object a handler receives for a verb. */
@@ -51,6 +82,9 @@ export type ParamsOf<V extends VerbDef> = {
 export type InputOf<V extends VerbDef> = {
   [E in V["params"][number] as E["name"]]: z.input<E["schema"]>;
 };
+
+/** What the verb's JSON-RPC call resolves with. */
+export type ResultOf<V extends VerbDef> = z.output<V["returns"]>;
 
 /**
  * What a handler returns: the members of VDSM's response other than `status`

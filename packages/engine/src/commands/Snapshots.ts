@@ -130,7 +130,7 @@ export async function dropVolumes(e: Engine, jobId: string, c: DiskCtx, vols: st
   const client = e.nodes.for(c.spm);
   for (let attempt = 0; ; attempt++) {
     const listed = await client.call("getVolumesList", { sdUUID: c.disk.storage_domain_id, spUUID: c.dc.id, imgUUID: c.disk.id });
-    const present = new Set(Array.isArray(listed) ? listed.map(String) : []);
+    const present = new Set(listed);
     const left = vols.filter((v) => present.has(v));
     if (!left.length) return;
     try {
@@ -340,7 +340,7 @@ async function mergedOnStorage(e: Engine, c: DiskCtx & { vol: Image }, top: stri
         throw err;
       },
     );
-    return topGone && String((await info(c.vol.id)).legality) === "LEGAL";
+    return topGone && (await info(c.vol.id)).legality === "LEGAL";
   });
   return done === true;
 }
@@ -562,7 +562,7 @@ export const UndoSnapshot: CommandDef<{ vmId: string }, EndPlan, Started> = {
     for (const c of plan.disks) {
       const branch = (await branchAbove(e, c.disk, c.old.id, c.point)) ?? [];
       const listed = await e.nodes.for(c.spm).call("getVolumesList", { sdUUID: c.disk.storage_domain_id, spUUID: c.dc.id, imgUUID: c.disk.id });
-      const present = new Set(Array.isArray(listed) ? listed.map(String) : []);
+      const present = new Set(listed);
       const gone = branch.filter((b) => !present.has(b.id));
       if (gone.length) {
         throw conflict(

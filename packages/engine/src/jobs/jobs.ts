@@ -7,7 +7,8 @@
 import { randomUUID } from "node:crypto";
 import { now } from "../db/schema.js";
 import { type Engine, sleep } from "../engine.js";
-import { NodeError, type NodeTarget, NodeUnreachable, type TaskStatus } from "../hosts/client.js";
+import type { TaskStatus } from "@vela/protocol";
+import { NodeError, type NodeTarget, NodeUnreachable } from "../hosts/client.js";
 
 export type JobStatus = "started" | "finished" | "failed" | "aborted";
 export type StepType = "validating" | "executing" | "finalizing";
@@ -198,11 +199,11 @@ export async function waitTask(
       }
       throw err;
     }
-    const state = String(st.taskState ?? "");
+    const state = st.taskState;
     if (state === "finished" || state === "failed") {
       await client.call("clearTask", { taskID: taskId }).catch((err: unknown) => e.log.warn({ err, taskId }, "clearTask failed"));
       if (st.taskResult === "success") return;
-      throw new TaskFailed(taskId, Number(st.code ?? -1), String(st.message ?? "task failed"));
+      throw new TaskFailed(taskId, st.code, st.message || "task failed");
     }
     if (state === "cleaning" && (await follow("left for the next SPM"))) continue;
     if (opts.onPoll) await opts.onPoll().catch((err: unknown) => e.log.debug({ err, taskId }, "progress probe failed"));

@@ -24,4 +24,4 @@ export const byJsonName: ReadonlyMap<string, [VerbName, VerbDef]> = new Map(
 export * from "./common.js";
 export * from "./storage.js";
 export * from "./vm.js";
-export { hostVerbs };
+export * from "./host.js";
