@@ -1,5 +1,6 @@
 /** @vela/protocol: what engine and node share — ids, errors, the verb table. No I/O. */
 export * from "./ids.js";
+export * from "./schemas.js";
 export * from "./errors.js";
 export * from "./verb.js";
 export * from "./verbs/index.js";

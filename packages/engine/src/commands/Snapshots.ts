@@ -15,6 +15,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
+import { Code } from "@vela/protocol/errors";
 import { badRequest, conflict, invalid, notFound } from "../api/fault.js";
 import { Bool, ListOf, parseInput, Text, Uuid } from "../api/input.js";
 import { type DataCenter, type Disk, type Host, type Image, now, num, type Snapshot, type Vm } from "../db/schema.js";
@@ -118,8 +119,6 @@ export async function newLeaf(e: Engine, jobId: string, c: DiskCtx, parent: stri
   );
 }
 
-const VOLUME_GONE = 201; // VolumeDoesNotExist
-
 /**
  * deleteVolume of volumes of the disk's image (leaf first), awaited as a job step. Only those
  * still on storage are asked for, so a commit or undo retried after a failure (or resumed after
@@ -139,7 +138,7 @@ export async function dropVolumes(e: Engine, jobId: string, c: DiskCtx, vols: st
       );
       return;
     } catch (err) {
-      if (!(err instanceof NodeError && err.code === VOLUME_GONE) || attempt >= 4) throw err;
+      if (!(err instanceof NodeError && err.code === Code.VolumeDoesNotExist) || attempt >= 4) throw err;
     }
   }
 }
@@ -336,7 +335,7 @@ async function mergedOnStorage(e: Engine, c: DiskCtx & { vol: Image }, top: stri
     const topGone = await info(top).then(
       () => false,
       (err: unknown) => {
-        if (err instanceof NodeError && err.code === VOLUME_GONE) return true;
+        if (err instanceof NodeError && err.code === Code.VolumeDoesNotExist) return true;
         throw err;
       },
     );

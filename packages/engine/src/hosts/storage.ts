@@ -3,12 +3,13 @@
  * storage server and to a data center's pool, and making a host the SPM. The pool id is the data
  * center id, as in oVirt. Never changes the database except the SPM record of a data center.
  */
-import { BLANK_TEMPLATE_ID } from "../db/ids.js";
+import { Code } from "@vela/protocol/errors";
+import { BLANK_UUID } from "@vela/protocol/ids";
 import type { DataCenter, Host, StorageDomain } from "../db/schema.js";
 import { type Engine, sleep } from "../engine.js";
 import { NodeError } from "./client.js";
 
-const BLANK = BLANK_TEMPLATE_ID;
+const BLANK = BLANK_UUID;
 
 /** VDSM storage type numbers. */
 const DOM_TYPE: Record<string, number> = { nfs: 1, localfs: 4, posixfs: 6 };
@@ -115,7 +116,7 @@ async function runSpmStart(
         throw new NodeError("StoragePool.spmStart", t.code, t.message || "spmStart failed");
       }
     }
-    if (Date.now() > deadline) throw new NodeError("StoragePool.spmStart", 851, `host ${host.name} did not become SPM in ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new NodeError("StoragePool.spmStart", Code.ResourceTimeout, `host ${host.name} did not become SPM in ${timeoutMs} ms`);
     await sleep(delay);
     delay = Math.min(delay * 2, 500);
   }

@@ -1,6 +1,6 @@
 /** Schemas reused by several verb groups. */
 import { z } from "zod";
-import { Uuid } from "../ids.js";
+import { Uuid } from "../schemas.js";
 
 export const PoolId = Uuid;
 export const DomainId = Uuid;

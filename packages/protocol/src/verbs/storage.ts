@@ -4,7 +4,8 @@
  * Enumerations carry VDSM's numbers (storage-format.md).
  */
 import { z } from "zod";
-import { BLANK_UUID, Bytes, Text, Uuid } from "../ids.js";
+import { BLANK_UUID } from "../ids.js";
+import { Bytes, Text, Uuid } from "../schemas.js";
 import { done, members, out, p, verb } from "../verb.js";
 import { Bool, DomainId, IdList, ImageId, Int, PoolId, TaskId, TaskInfo, TaskStatus, UuidString, VolumeId } from "./common.js";
 

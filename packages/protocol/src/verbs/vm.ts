@@ -4,7 +4,7 @@
  * optional direct kernel boot whose files must lie in a directory the node allows.
  */
 import { z } from "zod";
-import { Text, Uuid } from "../ids.js";
+import { Text, Uuid } from "../schemas.js";
 import { done, out, p, verb } from "../verb.js";
 import { DomainId, ImageId, Int, PoolId, VolumeId } from "./common.js";
 
