@@ -2,10 +2,10 @@
  * Host capabilities and statistics as VDSM reported them (getVdsCapabilities / getVdsStats),
  * read from /proc and os each time: the node caches nothing it could get wrong.
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { cpus, freemem, loadavg, release, totalmem, uptime } from "node:os";
 import type { NodeConfig } from "../config.js";
+import { run } from "../exec.js";
 
 export const SOFTWARE_VERSION = "0.1.0";
 
@@ -19,19 +19,17 @@ function osRelease(): { name: string; version: string; release: string } {
   }
 }
 
-let qemuVersion: string | undefined;
-function qemu(): string {
-  if (qemuVersion === undefined) {
-    try {
-      qemuVersion = /version ([0-9.]+)/.exec(execFileSync("qemu-system-x86_64", ["--version"], { encoding: "utf8" }))?.[1] ?? "";
-    } catch {
-      qemuVersion = "";
-    }
-  }
+/** QEMU's version, asked once per agent ("" when QEMU does not answer in time). */
+let qemuVersion: Promise<string> | undefined;
+function qemu(): Promise<string> {
+  qemuVersion ??= run(["qemu-system-x86_64", "--version"], { timeoutMs: 10_000 }).then(
+    (r) => /version ([0-9.]+)/.exec(r.stdout)?.[1] ?? "",
+    () => "",
+  );
   return qemuVersion;
 }
 
-export function capabilities(config: NodeConfig): Record<string, unknown> {
+export async function capabilities(config: NodeConfig): Promise<Record<string, unknown>> {
   const cpu = cpus();
   return {
     uuid: config.hostUuid,
@@ -50,7 +48,7 @@ export function capabilities(config: NodeConfig): Record<string, unknown> {
     kvmEnabled: String(existsSync("/dev/kvm")),
     vmTypes: ["kvm"],
     operatingSystem: osRelease(),
-    packages2: { "qemu-kvm": { version: qemu() }, vela: { version: SOFTWARE_VERSION } },
+    packages2: { "qemu-kvm": { version: await qemu() }, vela: { version: SOFTWARE_VERSION } },
     storageDomainTypes: ["LOCALFS", "POSIXFS", "NFS"],
   };
 }

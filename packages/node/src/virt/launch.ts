@@ -16,7 +16,7 @@ import { type BootPlan, planBoot } from "./config/boot.js";
 import { checkDrives, driveNames, driveRecord, drivesArgv } from "./config/drive.js";
 import { checkNics, createTap, deleteTap, nicsArgv, tapName } from "./config/nic.js";
 import { isVmProcess, signalVm, waitGone } from "./process.js";
-import { QmpClient } from "./qmp.js";
+import { QmpClient } from "../qemu/qmp.js";
 import { Revert } from "./revert.js";
 import {
   createVmDir,

@@ -7,7 +7,7 @@
 import type { Logger } from "../log.js";
 import { VNC_LISTEN } from "./config/display.js";
 import { alive, waitGone } from "./process.js";
-import { type QmpBlockStatsEntry, type QmpClient, QmpClosedError } from "./qmp.js";
+import { type QmpBlockStatsEntry, type QmpClient, QmpClosedError } from "../qemu/qmp.js";
 import { type ExitInfo, type VmPaths, type VmRecord, writeRecord } from "./rundir.js";
 import { ExitReason, fromQemuStatus, type VmStatus } from "./status.js";
 
