@@ -10,7 +10,6 @@
  * volumes stay, recorded as volumes of the disk (deleted with it), never deleted here. Reads
  * only; never changes storage.
  */
-import { BLANK_TEMPLATE_ID } from "../db/ids.js";
 import { type Disk, now } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import type { VolumeInfo } from "@vela/protocol";
