@@ -14,7 +14,7 @@ export interface ParamDef<N extends string = string, S extends z.ZodType = z.Zod
   readonly schema: S;
 }
 
-export interface VerbDef<P extends readonly ParamDef[] = readonly ParamDef[], R extends z.ZodType = z.ZodType> {
+export interface VerbDef<P extends readonly ParamDef[] = readonly ParamDef[], R extends z.ZodType = z.ZodType, K extends string | undefined = string | undefined> {
   /** Flat XML-RPC method name, e.g. `createVolume`. */
   readonly xml: string;
   /** JSON-RPC method name, e.g. `Volume.create`. */
@@ -25,7 +25,7 @@ export interface VerbDef<P extends readonly ParamDef[] = readonly ParamDef[], R 
    * The member of the VDSM response that JSON-RPC returns as `result` (VDSM's API bridge did the
    * same); without it JSON-RPC returns `true`.
    */
-  readonly result?: string;
+  readonly result: K;
   /**
    * Schema of what JSON-RPC returns as `result`: the `result` member's value, or `true` for a
    * verb without one. The engine's client is typed from it; a node test parses real answers.
@@ -36,26 +36,26 @@ export interface VerbDef<P extends readonly ParamDef[] = readonly ParamDef[], R 
 }
 
 /** How a verb answers: the member JSON-RPC returns and its schema. */
-export interface Returns<R extends z.ZodType = z.ZodType> {
-  readonly key: string | undefined;
+export interface Returns<R extends z.ZodType = z.ZodType, K extends string | undefined = string | undefined> {
+  readonly key: K;
   readonly schema: R;
 }
 
 /** The verb answers its response member `key`, shaped as `schema`. */
-export function out<R extends z.ZodType>(key: string, schema: R): Returns<R> {
+export function out<const K extends string, R extends z.ZodType>(key: K, schema: R): Returns<R, K> {
   return { key, schema };
 }
 
 /** `result` of a verb whose JSON-RPC answer is its whole response but `status` (VDSM's Volume.getSize). */
-export const ALL_MEMBERS = "*";
+export const ALL_MEMBERS = "*" as const;
 
 /** The verb answers all members of its response (but `status`), shaped as `schema`. */
-export function members<R extends z.ZodType>(schema: R): Returns<R> {
+export function members<R extends z.ZodType>(schema: R): Returns<R, typeof ALL_MEMBERS> {
   return { key: ALL_MEMBERS, schema };
 }
 
 /** The verb answers nothing but success: JSON-RPC's `result` is `true`. */
-export const done: Returns<z.ZodLiteral<true>> = { key: undefined, schema: z.literal(true) };
+export const done: Returns<z.ZodLiteral<true>, undefined> = { key: undefined, schema: z.literal(true) };
 
 /** A parameter; `json` defaults to the XML name. */
 export function p<N extends string, S extends z.ZodType>(name: N, schema: S, json?: string): ParamDef<N, S> {
@@ -66,7 +66,7 @@ export function p<N extends string, S extends z.ZodType>(name: N, schema: S, jso
  * Declares a verb. `returns` is `out(key, schema)` or `done`; a bare member name (or nothing) is
  * the untyped form a verb may use while its answer has no schema yet (protocol's test names it).
  */
-export function verb<const P extends readonly ParamDef[], R extends z.ZodType>(xml: string, json: string, params: P, returns: Returns<R>): VerbDef<P, R>;
+export function verb<const P extends readonly ParamDef[], R extends z.ZodType, K extends string | undefined>(xml: string, json: string, params: P, returns: Returns<R, K>): VerbDef<P, R, K>;
 export function verb<const P extends readonly ParamDef[]>(xml: string, json: string, params: P, result?: string): VerbDef<P, z.ZodUnknown>;
 export function verb(xml: string, json: string, params: readonly ParamDef[], returns?: Returns | string): VerbDef {
   if (returns === undefined || typeof returns === "string") return { xml, json, params, result: returns, returns: z.unknown(), typed: false };
@@ -91,3 +91,13 @@ export type ResultOf<V extends VerbDef> = z.output<V["returns"]>;
  * (e.g. `{ uuid: taskId }` for createVolume).
  */
 export type VerbResult = Record<string, unknown>;
+
+/**
+ * What a verb's handler returns, typed from its result schema: the member JSON-RPC answers (with
+ * any others XML-RPC shows), all the members for `members()`, or anything for `done`.
+ */
+export type HandlerResult<V extends VerbDef> = V["result"] extends typeof ALL_MEMBERS
+  ? z.input<V["returns"]> & VerbResult
+  : V["result"] extends string
+    ? { [M in V["result"]]: z.input<V["returns"]> } & VerbResult
+    : VerbResult;

@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { cpus, freemem, loadavg, release, totalmem, uptime } from "node:os";
+import type { HostCapabilities, HostStats } from "@vela/protocol";
 import type { NodeConfig } from "../config.js";
 import { run } from "../exec.js";
 
@@ -29,7 +30,7 @@ function qemu(): Promise<string> {
   return qemuVersion;
 }
 
-export async function capabilities(config: NodeConfig): Promise<Record<string, unknown>> {
+export async function capabilities(config: NodeConfig): Promise<HostCapabilities> {
   const cpu = cpus();
   return {
     uuid: config.hostUuid,
@@ -72,7 +73,7 @@ function cpuPercent(): { cpuUser: string; cpuSys: string; cpuIdle: string } {
   return { cpuUser: pct(user - prev.user), cpuSys: pct(sys - prev.sys), cpuIdle: pct(idle - prev.idle) };
 }
 
-export function stats(): Record<string, unknown> {
+export function stats(): HostStats {
   const memTotal = Math.floor(totalmem() / 2 ** 20);
   const memFree = Math.floor(freemem() / 2 ** 20);
   return {

@@ -11,7 +11,7 @@ export function createHost(ctx: NodeContext, providers: StatsProvider[]): Subsys
   const handlers: PartialHandlers = {
     getVdsCapabilities: async () => ({ info: await capabilities(ctx.config) }),
     getVdsStats: async () => {
-      const info: Record<string, unknown> = stats();
+      const info = stats();
       for (const p of providers) Object.assign(info, await p());
       return { info };
     },
