@@ -47,10 +47,13 @@ export function testCommand(args: string[]): number {
   reportFreeSpace(tmp, "before");
   try {
     const env = { ...process.env, TMPDIR: tmp };
-    const r = spawnSync(process.execPath, ["--test", `--test-concurrency=${concurrency}`, ...files], { stdio: "inherit", cwd: ROOT, env });
+    // --test-force-exit: a file whose tests ended is done even if a child it started lives on
+    // (seen: agents that were not ready in time kept a file, and so the whole CI run, hanging).
+    const r = spawnSync(process.execPath, ["--test", "--test-force-exit", `--test-concurrency=${concurrency}`, ...files], { stdio: "inherit", cwd: ROOT, env });
     return r.status ?? 1;
   } finally {
     reportFreeSpace(tmp, "after");
+    killLeftovers(tmp);
     removeTree(tmp);
   }
 }
@@ -66,30 +69,35 @@ function reportFreeSpace(dir: string, when: string): void {
 }
 
 /**
- * Stops PostgreSQL servers a killed test process left running in the run's TMPDIR (the test kit
- * makes them there and stops them on a normal exit): their `postmaster.pid` names the process.
+ * Kills what the run left running: every process the tests started inherits the run's TMPDIR,
+ * so an agent, engine or QEMU still alive with it in its environment is a leftover. Left alone,
+ * it would hold ports and files into the next run.
  */
-function stopLeftoverPostgres(dir: string): void {
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!e.isFile() || e.name !== "postmaster.pid") continue;
-    const parent = (e as { parentPath?: string; path?: string }).parentPath ?? (e as { path?: string }).path ?? dir;
-    const pid = Number(readFileSync(join(parent, e.name), "utf8").split("\n")[0]);
-    if (!Number.isInteger(pid) || pid <= 1) continue;
+export function killLeftovers(tmp: string): number {
+  const mark = `TMPDIR=${tmp}`;
+  let killed = 0;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    if (Number(pid) === process.pid) continue;
+    let env: string[];
     try {
-      // The pid file outlives a killed server: signal only a postgres process of that pid.
-      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("postgres")) continue;
-      // SIGQUIT: PostgreSQL's immediate shutdown (the data is thrown away anyway).
-      process.kill(pid, "SIGQUIT");
-      step(`stopped a PostgreSQL server left running by a test (pid ${pid})`);
+      env = readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    if (!env.includes(mark)) continue;
+    try {
+      process.kill(Number(pid), "SIGKILL");
+      killed++;
     } catch {
       /* already gone */
     }
   }
+  if (killed) step(`killed ${killed} process(es) the tests left running`);
+  return killed;
 }
 
 /** Removes the run's TMPDIR, first unmounting anything a failed test left mounted inside it. */
 function removeTree(dir: string): void {
-  stopLeftoverPostgres(dir);
   const mounts = readFileSync("/proc/self/mounts", "utf8")
     .split("\n")
     .map((l) => l.split(" ")[1]?.replace(/\\040/g, " "))
