@@ -9,10 +9,10 @@
  */
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
-import Database from "better-sqlite3";
-import pg from "pg";
 import { databaseFor, pgServer } from "@vela/engine/dist/test/pg.js";
 import { type Engine, startEngine, tempDir } from "@vela/engine/dist/test/support.js";
+import Database from "better-sqlite3";
+import pg from "pg";
 
 const VMS = Number(process.argv[2] ?? 10_000);
 const REQUESTS = Number(process.argv[3] ?? 10);

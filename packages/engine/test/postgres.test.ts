@@ -52,7 +52,10 @@ function sqliteShape(file: string): Shape {
 
 function group(pairs: [string, string][]): Shape {
   const out: Shape = {};
-  for (const [t, c] of pairs) (out[t] ??= []).push(c);
+  for (const [t, c] of pairs) {
+    out[t] ??= [];
+    out[t].push(c);
+  }
   for (const t of Object.keys(out)) out[t]!.sort();
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
 }
