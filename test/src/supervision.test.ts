@@ -2,8 +2,7 @@
  * `vela up` supervision, as systemd's Restart=always would do on a real host: with a VM running,
  * the node agent is killed with SIGKILL — it is started again, recovers the VM (same QEMU), and the
  * engine shows the host and the VM `up` again with nothing left `unknown`; then the engine is
- * killed the same way and comes back with the same host and VM up. Prints how long "agent killed →
- * VM shown up again" took (docs/benchmarks.md).
+ * killed the same way and comes back with the same host and VM up.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync } from "node:fs";
@@ -29,11 +28,17 @@ interface Named {
 
 const vmStatus = async () => (await rest.get<Named>(`/vms/${vmId}`)).status;
 const hostStatuses = async () => list<Named>(await rest.get("/hosts"), "host").map((h) => h.status);
-const logTail = (f: string) => readFileSync(join(home, "logs", f), "utf8").slice(-1500);
+const logText = (f: string) => readFileSync(join(home, "logs", f), "utf8");
+const logTail = (f: string) => logText(f).slice(-1500);
 
 before(async () => {
   home = mkdtempSync(join(tmpdir(), "vela-sup-"));
-  started = await up({ hosts: 1, home, enginePort: await freePort(), nodePort: await freePort() });
+  // Fast engine polls and a slow first restart: the engine must see the agent gone (host
+  // non_responsive, VM unknown) before it comes back — the state a dead agent used to leave for good.
+  process.env.VELA_ENGINE_HOST_POLL_MS = "500";
+  process.env.VELA_ENGINE_VM_POLL_MS = "500";
+  const backoff = { initialMs: 3000, maxMs: 30_000, stableMs: 60_000 };
+  started = await up({ hosts: 1, home, enginePort: await freePort(), nodePort: await freePort(), backoff });
   rest = new Rest(started.info.url, started.info.user, started.info.password);
   const disk = await rest.post<{ id: string }>("/disks", {
     name: "sup-disk",
@@ -64,6 +69,11 @@ test("an agent killed -9 with a VM running is started again; the VM and host are
   const oldPid = node.pid!;
   const t0 = performance.now();
   process.kill(oldPid, "SIGKILL");
+  const gone = await waitFor("the engine sees the agent gone", async () => {
+    const [v, hs] = [await vmStatus(), await hostStatuses()];
+    return hs[0] !== "up" && v !== "up" ? `vm ${v}, host ${hs[0]}` : undefined;
+  });
+  assert.equal(gone, "vm unknown, host non_responsive");
   await waitFor("agent restarted", () => (node.pid !== oldPid && node.restarts === 1 ? true : undefined), 30_000).catch((e: Error) => {
     throw new Error(`${e.message}; node log:\n${logTail("node-1.log")}`);
   });
@@ -80,15 +90,14 @@ test("an agent killed -9 with a VM running is started again; the VM and host are
     throw new Error(`${e.message}: ${seen}; node log:\n${logTail("node-1.log")}`);
   });
   const secs = (performance.now() - t0) / 1000;
-  process.stderr.write(`BENCH agent killed -> VM shown up again: ${secs.toFixed(1)} s\n`);
-  assert.ok(secs <= 10, `VM up again within 10 s of the kill (took ${secs.toFixed(1)} s)`);
+  process.stderr.write(`agent killed -> VM shown up again: ${secs.toFixed(1)} s (3 s restart delay, 0.5 s polls)\n`);
   assert.doesNotThrow(() => process.kill(qemuPid, 0), "the VM's QEMU survived the agent");
   assert.deepEqual(
     findProcesses("qemu-system", vmId).map((p) => p.pid),
     [qemuPid],
     "the restarted agent adopted the same QEMU, no second one",
   );
-  assert.match(logTail("node-1.log"), /starting it again in/, "the restart is said in the agent's log");
+  assert.match(logText("node-1.log"), /starting it again in/, "the restart is said in the agent's log");
 });
 
 test("the engine killed -9 is started again and shows the same host and VM up", async () => {
@@ -114,5 +123,5 @@ test("the engine killed -9 is started again and shows the same host and VM up", 
     throw new Error(`${e.message}: ${seen}; engine log:\n${logTail("engine.log")}`);
   });
   assert.doesNotThrow(() => process.kill(qemuPid, 0), "the VM's QEMU survived the engine restart");
-  assert.match(logTail("engine.log"), /starting it again in/);
+  assert.match(logText("engine.log"), /starting it again in/);
 });
