@@ -97,7 +97,7 @@ export class Supervised {
     const delay = backoffDelay(this.backoff, this.failures);
     this.failures++;
     this.restarts++;
-    const msg = `${this.o.name} (pid ${proc.pid}) died (${signal ?? `exit ${code}`}) after ${(ranMs / 1000).toFixed(1)} s; starting it again in ${(delay / 1000).toFixed(1)} s (restart ${this.restarts})`;
+    const msg = `${this.o.name} (pid ${proc.pid}) died (${signal ?? `exit ${code}`}) after ${(ranMs / 1000).toFixed(1)} s; starting it again in ${delay / 1000} s (restart ${this.restarts})`;
     step(msg);
     this.note(msg);
     this.timer = setTimeout(() => {
