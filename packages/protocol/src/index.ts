@@ -4,3 +4,4 @@ export * from "./errors.js";
 export * from "./verb.js";
 export * from "./verbs/index.js";
 export * from "./validate.js";
+export * from "./conf.js";
