@@ -28,23 +28,29 @@ function unquote(raw: string): string | undefined {
   return /["'\\]/.test(v) ? undefined : v;
 }
 
+/** Takes one line into `out`; returns what is wrong with it, if anything. */
+function parseLine(line: string, allowed: Set<string>, out: Record<string, string>): string | undefined {
+  const t = line.trim();
+  if (t === "" || t.startsWith("#")) return undefined;
+  const eq = t.indexOf("=");
+  const key = eq > 0 ? t.slice(0, eq).trim() : "";
+  if (!KEY.test(key)) return `expected KEY=VALUE, got ${JSON.stringify(t.slice(0, 60))}`;
+  if (!allowed.has(key)) return `unknown key ${key} (known: ${[...allowed].join(", ")})`;
+  if (key in out) return `${key} given twice`;
+  const value = unquote(t.slice(eq + 1));
+  if (value === undefined) return `${key} has a malformed value (quote the whole value, no quotes or backslashes inside)`;
+  out[key] = value;
+  return undefined;
+}
+
 /** Parses `text` (from `file`, for messages); keys must be in `known`. Throws ConfError. */
 export function parseConf(text: string, known: readonly string[], file: string): Record<string, string> {
   const out: Record<string, string> = {};
   const problems: string[] = [];
   const allowed = new Set(known);
   text.split("\n").forEach((line, i) => {
-    const where = `line ${i + 1}`;
-    const t = line.trim();
-    if (t === "" || t.startsWith("#")) return;
-    const eq = t.indexOf("=");
-    const key = eq > 0 ? t.slice(0, eq).trim() : "";
-    if (!KEY.test(key)) return problems.push(`${where}: expected KEY=VALUE, got ${JSON.stringify(t.slice(0, 60))}`);
-    if (!allowed.has(key)) return problems.push(`${where}: unknown key ${key} (known: ${known.join(", ")})`);
-    if (key in out) return problems.push(`${where}: ${key} given twice`);
-    const value = unquote(t.slice(eq + 1));
-    if (value === undefined) return problems.push(`${where}: ${key} has a malformed value (quote the whole value, no quotes or backslashes inside)`);
-    out[key] = value;
+    const problem = parseLine(line, allowed, out);
+    if (problem) problems.push(`line ${i + 1}: ${problem}`);
   });
   if (problems.length) throw new ConfError(file, problems);
   return out;
