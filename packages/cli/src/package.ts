@@ -76,8 +76,8 @@ function prodDeps(side: Side): string[] {
   return [...new Set(rel)];
 }
 
-/** Not needed to run a module: dotfiles (VCS, linter and npm configs), docs, shell test scripts. */
-const NOT_RUNTIME = /^(\..*|.*\.md|.*\.markdown|.*\.sh)$/i;
+/** Not needed to run a module: dotfiles (VCS, linter and npm configs), docs (md, html), shell test scripts, type declarations, source maps. */
+const NOT_RUNTIME = /^(\..*|.*\.html?|.*\.md|.*\.markdown|.*\.sh|.*\.d\.[cm]?ts|.*\.map)$/i;
 
 /** What a deployed module does not need: see NOT_RUNTIME; better-sqlite3's sources and build leftovers. */
 function prune(modules: string): void {

@@ -74,7 +74,7 @@ test("vela-engine: depends on Node.js and no QEMU; ships its unit, conffile, cod
     "./usr/lib/vela/engine/node_modules/@vela/protocol/dist/src/index.js",
     "./usr/share/doc/vela-engine/copyright",
   ]) assert.ok(c.includes(` ${f}\n`), `${f} in vela-engine`);
-  assert.doesNotMatch(c, /\/test\/|\.d\.ts\n|\.map\n|node_modules\/(typescript|@biomejs|@types)\//, "no tests, declarations or dev dependencies");
+  assert.doesNotMatch(c, /\/vela\/engine\/dist\/test\/|\.d\.ts\n|\.map\n|node_modules\/(typescript|@biomejs|@types)\//, "no tests, declarations, source maps or dev dependencies");
   assert.match(execFileSync("dpkg-deb", ["-I", debs.engine, "conffiles"], { encoding: "utf8" }), /^\/etc\/vela\/engine\.conf$/m);
 });
 
