@@ -21,6 +21,7 @@ export const ENGINE_CONF_KEYS = [
   "VELA_ENGINE_NODE_TIMEOUT_MS",
   "VELA_ENGINE_LEASE_TIME_SEC",
   "VELA_ENGINE_LEASE_RENEW_SEC",
+  "VELA_ENGINE_MAX_CLOCK_SKEW_SEC",
 ] as const;
 
 function readIfExists(file: string): string | undefined {

@@ -30,6 +30,8 @@ export interface EngineConfig {
    * SPM can take over only once the old holder's lease expired, so this bounds failover time.
    */
   leaseTimeSec: number;
+  /** A registering host whose clock differs from the engine's by more is refused. */
+  maxClockSkewSec: number;
   leaseRenewalSec: number;
 }
 
@@ -63,6 +65,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     nodeCallTimeoutMs: int("VELA_ENGINE_NODE_TIMEOUT_MS", env.VELA_ENGINE_NODE_TIMEOUT_MS, 30_000, 100, 3_600_000),
     leaseTimeSec: int("VELA_ENGINE_LEASE_TIME_SEC", env.VELA_ENGINE_LEASE_TIME_SEC, 60, 5, 3600),
     leaseRenewalSec: int("VELA_ENGINE_LEASE_RENEW_SEC", env.VELA_ENGINE_LEASE_RENEW_SEC, 5, 1, 600),
+    maxClockSkewSec: int("VELA_ENGINE_MAX_CLOCK_SKEW_SEC", env.VELA_ENGINE_MAX_CLOCK_SKEW_SEC, 30, 1, 86_400),
   };
   const home = resolve(env.VELA_HOME || "/var/lib/vela");
   mkdirSync(home, { recursive: true, mode: 0o700 });
