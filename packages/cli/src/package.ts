@@ -207,6 +207,6 @@ export function packageCommand(): number {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  step(`packages are in ${out} (${basename(out)}); install: apt-get install ./vela-engine_*.deb or ./vela-node_*.deb`);
+  step(`packages are in ${out}; install one with apt-get install <path of the file> (docs/operations.md)`);
   return 0;
 }
