@@ -22,6 +22,9 @@ export const ENGINE_CONF_KEYS = [
   "VELA_ENGINE_LEASE_TIME_SEC",
   "VELA_ENGINE_LEASE_RENEW_SEC",
   "VELA_ENGINE_MAX_CLOCK_SKEW_SEC",
+  "VELA_STORAGE_ROOTS",
+  "VELA_BOOT_DIRS",
+  "VELA_NODE_BOOT_DIRS",
 ] as const;
 
 function readIfExists(file: string): string | undefined {
