@@ -9,6 +9,8 @@ import type { AddressInfo } from "node:net";
 import { internalRoutes, apiRoutes, preload } from "./api/routes.js";
 import { buildServer } from "./api/server.js";
 import { loadConfig } from "./config.js";
+import { loadEngineConfFile } from "./conffile.js";
+import { ConfError } from "@vela/protocol";
 import { DbConfigError } from "./db/dialect.js";
 import { openDb } from "./db/index.js";
 import { createEngine } from "./engine.js";
@@ -16,8 +18,10 @@ import { createLogger } from "./log.js";
 
 async function main(): Promise<void> {
   const t0 = performance.now();
+  const conf = loadEngineConfFile();
   const cfg = loadConfig();
   const log = createLogger("vela-engine");
+  if (conf.file) log.info({ file: conf.file, keys: conf.keys }, "config file read");
   const store = await openDb({ dbFile: cfg.dbFile, url: cfg.dbUrl, poolMax: cfg.dbPoolMax });
   const engine = createEngine(cfg, log, store.db);
   const app = buildServer(engine, apiRoutes, internalRoutes);
@@ -52,8 +56,14 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  // A database that cannot be reached is a configuration problem: its message says it all.
-  const text = err instanceof DbConfigError ? `${err.code}: ${err.message}` : ((err as Error)?.stack ?? String(err));
-  process.stderr.write(`vela-engine: failed to start: ${text}\n`);
+  // A configuration mistake (a database that cannot be used is one) is said in one message,
+  // with its stable code when it has one; anything else with its stack.
+  const why =
+    err instanceof DbConfigError
+      ? `${err.code}: ${err.message}`
+      : err instanceof ConfError || (err instanceof Error && /^VELA_/.test(err.message))
+        ? err.message
+        : ((err as Error)?.stack ?? String(err));
+  process.stderr.write(`vela-engine: failed to start: ${why}\n`);
   process.exit(1);
 });
