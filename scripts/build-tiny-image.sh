@@ -247,13 +247,14 @@ function val(line) { sub(/^[^:]*:[ \t]*/, "", line); return unq(line) }
   if (top == "ssh_authorized_keys" && line ~ /^[ \t]*- /) { l = line; sub(/^[ \t]*- /, "", l); print "key\troot\t" unq(l); next }
   if (top == "config") {
     k = keyval(line)
-    if (line ~ /^[ \t]*- *type:/ && ind <= 4 && k == "type") { flushnet(); ifname = ""; kind = val(line); next }
+    if (line ~ /^[ \t]*- *type:/ && ind <= 4 && k == "type") { flushnet(); ifname = ""; nskey = ""; kind = val(line); next }
     if (k == "name" && kind == "physical" && ind <= 4) { ifname = val(line); next }
     if (line ~ /^[ \t]*- *type:/) { flushnet(); stype = val(line); next }
     if (k == "address" && kind == "physical") { addr = val(line); if (addr ~ /\//) { pfx = addr; sub(/.*\//, "", pfx); sub(/\/.*/, "", addr) }; next }
     if (k == "netmask") { pfx = prefix(val(line)); next }
     if (k == "gateway") { gw = val(line); next }
-    if (kind == "nameserver" && line ~ /^[ \t]*- /) { l = line; sub(/^[ \t]*- /, "", l); print "dns\t" unq(l); next }
+    if (kind == "nameserver" && line ~ /^[ \t]*[a-z_]+:/) nskey = k
+    if (kind == "nameserver" && nskey == "address" && line ~ /^[ \t]*- /) { l = line; sub(/^[ \t]*- /, "", l); print "dns\t" unq(l); next }
     if (kind == "nameserver" && k == "address" && line ~ /\[/) { l = val(line); gsub(/[\[\]" ]/, "", l); n = split(l, a, ","); for (i = 1; i <= n; i++) print "dns\t" a[i]; next }
     if (k == "dns_nameservers" && line ~ /\[/) { l = val(line); gsub(/[\[\]" ]/, "", l); n = split(l, a, ","); for (i = 1; i <= n; i++) print "dns\t" a[i]; next }
   }

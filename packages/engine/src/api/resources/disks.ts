@@ -4,6 +4,7 @@ import { runCommand } from "../../commands/command.js";
 import { mustById } from "../../commands/lookup.js";
 import { RemoveDisk } from "../../commands/RemoveDisk.js";
 import { CopyDisk, MoveDisk, UpdateDisk } from "../../commands/DiskActions.js";
+import { ImportDisk } from "../../commands/ImportDisk.js";
 import { longAction } from "../actions.js";
 import { ref } from "../href.js";
 import type { Disk } from "../../db/schema.js";
@@ -52,5 +53,12 @@ export async function copy(c: Call): Promise<Reply> {
 export async function move(c: Call): Promise<Reply> {
   const id = pathId(c, "id", "Disk");
   const r = await runCommand(c.engine, MoveDisk, { id, body: bodyOf(c, ["action"]) });
+  return longAction(c, r, { disk: ref("disks", id) });
+}
+
+/** Vela extension: fill the disk from an image file the SPM host may read (see ImportDisk). */
+export async function importFile(c: Call): Promise<Reply> {
+  const id = pathId(c, "id", "Disk");
+  const r = await runCommand(c.engine, ImportDisk, { id, body: bodyOf(c, ["action"]) });
   return longAction(c, r, { disk: ref("disks", id) });
 }

@@ -2,6 +2,7 @@
 import { AddDiskAttachment } from "../../commands/AddDiskAttachment.js";
 import { AddVm } from "../../commands/AddVm.js";
 import { runCommand } from "../../commands/command.js";
+import { initializationView, loadInitialization } from "../../commands/cloudinit.js";
 import { AttachDisk, DetachDisk } from "../../commands/DiskAttachments.js";
 import { mustById } from "../../commands/lookup.js";
 import { RemoveVm } from "../../commands/RemoveVm.js";
@@ -23,7 +24,7 @@ import { longAction, settleIfAsked } from "../actions.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { notFound } from "../fault.js";
 import { ref } from "../href.js";
-import { collection } from "../repr.js";
+import { collection, type Rep } from "../repr.js";
 import { applySearch } from "../search.js";
 import { diskAttachmentView, snapshotDiskView, snapshotView, vmView } from "../views.js";
 
@@ -39,20 +40,26 @@ export async function list(c: Call): Promise<Reply> {
   return ok("vms", collection("vm", found.map(vmView)));
 }
 
+/** A VM with its cloud-init initialization (without the password), as oVirt shows it. */
+async function fullView(c: Call, vm: Vm): Promise<Rep> {
+  const init = await loadInitialization(c.engine, vm.id);
+  return { ...vmView(vm), ...(init ? { initialization: initializationView(init) } : {}) };
+}
+
 export async function get(c: Call): Promise<Reply> {
-  return ok("vm", vmView(await mustById(c.engine, "vms", pathId(c, "id", "VM"))));
+  return ok("vm", await fullView(c, await mustById(c.engine, "vms", pathId(c, "id", "VM"))));
 }
 
 export async function add(c: Call): Promise<Reply> {
   const clone = (c.query.clone ?? "false").toLowerCase() === "true";
   const r = await runCommand(c.engine, AddVm, { body: bodyOf(c, ["vm"]), clone });
   if (r.started) await settleIfAsked(c, r.started);
-  return ok("vm", vmView((await c.engine.db.selectFrom("vms").selectAll().where("id", "=", r.vm.id).executeTakeFirst()) ?? r.vm), 201);
+  return ok("vm", await fullView(c, (await c.engine.db.selectFrom("vms").selectAll().where("id", "=", r.vm.id).executeTakeFirst()) ?? r.vm), 201);
 }
 
 export async function update(c: Call): Promise<Reply> {
   const id = pathId(c, "id", "VM");
-  return ok("vm", vmView(await runCommand(c.engine, UpdateVm, { id, body: bodyOf(c, ["vm"]) })));
+  return ok("vm", await fullView(c, await runCommand(c.engine, UpdateVm, { id, body: bodyOf(c, ["vm"]) })));
 }
 
 export async function remove(c: Call): Promise<Reply> {
