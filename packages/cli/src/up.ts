@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { ENGINE_MAIN, NODE_MAIN, velaHome } from "./paths.js";
 import { step } from "./progress.js";
 import { list, Rest } from "./rest.js";
+import { buildTinyImage, ensureTinyTemplate } from "./tiny.js";
 
 export interface UpOptions {
   hosts: number;
@@ -19,6 +20,8 @@ export interface UpOptions {
   home: string;
   /** Resolves when the cluster is ready (tests); `vela up` itself then waits for a signal. */
   onReady?: (info: ReadyInfo) => void;
+  /** Register the `tiny` template (`vela up` does unless VELA_UP_TINY=0; tests ask for it). */
+  tiny?: boolean;
 }
 
 export interface ReadyInfo {
@@ -55,7 +58,9 @@ function spawnLogged(name: string, main: string, env: NodeJS.ProcessEnv, logFile
 
 export async function up(opts: UpOptions): Promise<{ stop: () => Promise<void>; info: ReadyInfo }> {
   const home = opts.home;
-  for (const d of ["logs", "nodes", "storage/local"]) mkdirSync(join(home, d), { recursive: true });
+  for (const d of ["logs", "nodes", "storage/local", "images"]) mkdirSync(join(home, d), { recursive: true });
+  // Built (or found in the cache) while the engine and nodes start; a failure only skips `tiny`.
+  const tinyImage = !opts.tiny ? undefined : buildTinyImage(join(home, "images"), join(home, "logs/build-tiny-image.log"));
   const regToken = token(home);
   const procs: ChildProcess[] = [];
   const stop = async () => {
@@ -98,6 +103,8 @@ export async function up(opts: UpOptions): Promise<{ stop: () => Promise<void>; 
           VELA_ENGINE_URL: info.url,
           VELA_REGISTRATION_TOKEN: regToken,
           VELA_NODE_BOOT_DIRS: [join(home, "boot"), process.env.VELA_NODE_BOOT_DIRS ?? ""].filter(Boolean).join(":"),
+          // image files the node may import into disks (the tiny template's image)
+          VELA_NODE_IMPORT_DIRS: [join(home, "images"), process.env.VELA_NODE_IMPORT_DIRS ?? ""].filter(Boolean).join(":"),
         },
         join(home, "logs", `node-${i + 1}.log`),
       );
@@ -114,6 +121,7 @@ export async function up(opts: UpOptions): Promise<{ stop: () => Promise<void>; 
       60_000,
     );
     await ensureLocalDomain(rest, home, hosts[0]!.name);
+    if (tinyImage) await ensureTinyTemplate(rest, await tinyImage);
     return { stop, info };
   } catch (err) {
     await stop();
@@ -169,6 +177,7 @@ export async function upCommand(args: string[]): Promise<void> {
     home,
     enginePort: Number(process.env.VELA_ENGINE_PORT ?? 8080),
     nodePort: Number(process.env.VELA_NODE_PORT ?? 54321),
+    tiny: process.env.VELA_UP_TINY !== "0",
   });
   process.stdout.write(
     [
