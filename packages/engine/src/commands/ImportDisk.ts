@@ -11,7 +11,7 @@ import { conflict } from "../api/fault.js";
 import { Enum, parseInput } from "../api/input.js";
 import type { DataCenter, Disk, Host } from "../db/schema.js";
 import type { Engine } from "../engine.js";
-import { engineStep, nodeStep } from "../jobs/jobs.js";
+import { engineStep } from "../jobs/jobs.js";
 import { BootPath } from "./AddVm.js";
 import { inBackground, type Started } from "./background.js";
 import { actualSizeOf, ensureNotInPreview, ensureUsable, poolOf, runningUsers, setDiskStatus } from "./chains.js";
@@ -49,7 +49,8 @@ export const ImportDisk: CommandDef<{ id: string; body: unknown }, Plan, Started
     await setDiskStatus(e, disk.id, "locked");
     x.revert.push("unlock the disk", () => setDiskStatus(e, disk.id, disk.status));
     return inBackground(e, x, "import Disk", async () => {
-      await nodeStep(e, x.jobId, spm, `Importing ${path} into image ${disk.id} on ${spm.name}`, () =>
+      // A synchronous verb (no SPM task): the node answers when the copy is done.
+      await engineStep(e, x.jobId, "executing", `Importing ${path} into image ${disk.id} on ${spm.name}`, () =>
         e.nodes.for(spm).call("importImageFile", {
           sdUUID: disk.storage_domain_id,
           spUUID: dc.id,
