@@ -8,7 +8,8 @@
  * fault and nothing changes; passwords appear in no log and not in the API.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,10 +24,13 @@ const PASSWORD = 'Tiny"pa:ss w0rd';
 let stop: () => Promise<void>;
 let rest: Rest;
 let home: string;
+/** The seed the node wrote for the first VM, kept for the NIC test below. */
+let seedCopy = "";
 
 before(async () => {
   process.env.VELA_NODE_ACCEL = "tcg";
   home = mkdtempSync(join(tmpdir(), "vela-tiny-"));
+  seedCopy = join(home, "seed-copy.iso");
   const started = await up({ hosts: 1, home, enginePort: await freePort(), nodePort: await freePort(), tiny: true });
   stop = started.stop;
   rest = new Rest(started.info.url, started.info.user, started.info.password);
@@ -112,7 +116,7 @@ describe("tiny template with cloud-init", () => {
         host_name: "web-1.example.test",
         root_password: PASSWORD,
         authorized_ssh_keys: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRpbnkgdGVzdCBrZXk test@vela",
-        custom_script: "#!/bin/sh\necho \"CUSTOM-$((6*7))-$(hostname)\"\n",
+        custom_script: "#!/bin/sh\necho \"CUSTOM-$((6*7))-$(hostname)\"\nip -4 -o addr show dev eth0 2>&1 | sed 's/^/ADDR /'\n",
         dns_servers: "192.0.2.53",
         nic_configurations: { nic_configuration: [{ name: "eth0", boot_protocol: "static", ip: { address: "192.0.2.10", netmask: "255.255.255.0", gateway: "192.0.2.1" } }] },
       },
@@ -140,6 +144,7 @@ describe("tiny template with cloud-init", () => {
     // The seed is a packed ISO in the run dir; the loose files and vm.json hold no password.
     assert.ok(existsSync(join(vmDir(vm.id), "payload.iso")));
     assert.ok(!existsSync(join(vmDir(vm.id), "payload.d")));
+    copyFileSync(join(vmDir(vm.id), "payload.iso"), seedCopy);
     assert.ok(!readFileSync(join(vmDir(vm.id), "vm.json"), "utf8").includes("pa:ss"));
 
     const session = await serialSession(
@@ -208,5 +213,37 @@ describe("tiny template with cloud-init", () => {
     const badFmt = await fault(rest.post(`/disks/${disk.id}/import`, { path: `${home}/images/tiny.qcow2`, format: "vmdk", async: false }));
     assert.equal(badFmt.status, 400, badFmt.detail);
     assert.equal((await rest.get<{ status: string }>(`/disks/${disk.id}`)).status, "ok");
+  });
+
+  // VMs get no NICs from the engine yet (RunVm sends none): the network part of the same seed is
+  // proven on the tiny image itself, with a QEMU user-mode NIC as eth0.
+  test("the tiny image applies the seed's static address to eth0", async () => {
+    assert.ok(existsSync(seedCopy), "the first test kept the seed");
+    const dir = mkdtempSync(join(home, "direct-"));
+    const top = join(dir, "top.qcow2");
+    const log = join(dir, "serial.log");
+    await new Promise<void>((res, rej) =>
+      spawn("qemu-img", ["create", "-q", "-f", "qcow2", "-b", join(home, "images", "tiny.qcow2"), "-F", "qcow2", top]).once("exit", (c) => (c === 0 ? res() : rej(new Error(`qemu-img ${c}`)))),
+    );
+    const q = spawn(
+      "qemu-system-x86_64",
+      ["-accel", "tcg", "-m", "256", "-nodefaults", "-display", "none", "-machine", "pc", "-serial", `file:${log}`,
+        "-blockdev", JSON.stringify({ driver: "qcow2", "node-name": "d0", file: { driver: "file", filename: top } }),
+        "-device", "virtio-blk-pci,drive=d0,bootindex=1",
+        "-blockdev", JSON.stringify({ driver: "raw", "node-name": "s0", "read-only": true, file: { driver: "file", filename: seedCopy, "read-only": true } }),
+        "-device", "virtio-blk-pci,drive=s0",
+        "-nic", "user,model=virtio-net-pci"],
+      { stdio: "ignore" },
+    );
+    try {
+      const text = await waitFor("login prompt", () => {
+        const t = existsSync(log) ? readFileSync(log, "utf8") : "";
+        return t.includes("TINY-LOGIN-READY") ? t : undefined;
+      }, 120_000, 100);
+      assert.match(text, /TINY-NET-UP eth0 192\.0\.2\.10\/24/, text.slice(-2000));
+      assert.match(text, /ADDR .*eth0\s+inet 192\.0\.2\.10\/24/, text.slice(-2000));
+    } finally {
+      q.kill("SIGKILL");
+    }
   });
 });

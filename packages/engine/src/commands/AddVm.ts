@@ -10,11 +10,11 @@ import { Bool, Enum, Int, Name, parseInput, Ref, Text } from "../api/input.js";
 import { BLANK_TEMPLATE_ID } from "../db/ids.js";
 import { now, num, type Vm } from "../db/schema.js";
 import type { Started } from "./background.js";
-import type { CommandDef } from "./command.js";
 import { Initialization, saveInitialization } from "./cloudinit.js";
+import type { CommandDef } from "./command.js";
+import { byRef } from "./lookup.js";
 import { activeSnapshot } from "./Snapshots.js";
 import { createVmDisks, planVmDisks, type VmDiskPlan } from "./Templates.js";
-import { byRef } from "./lookup.js";
 
 const MiB = 1024 * 1024;
 

@@ -10,7 +10,6 @@ import { z } from "zod";
 import { conflict } from "../api/fault.js";
 import { Enum, parseInput } from "../api/input.js";
 import type { DataCenter, Disk, Host } from "../db/schema.js";
-import type { Engine } from "../engine.js";
 import { engineStep } from "../jobs/jobs.js";
 import { BootPath } from "./AddVm.js";
 import { inBackground, type Started } from "./background.js";

@@ -10,8 +10,8 @@ import { Bool, parseInput, Ref } from "../api/input.js";
 import { type Host, now, num, type Vm } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import { vmStatusOf } from "../monitoring/vmstatus.js";
-import type { CommandDef } from "./command.js";
 import { asStored, cloudInitPayload, Initialization, loadInitialization } from "./cloudinit.js";
+import type { CommandDef } from "./command.js";
 import { driveSpec, drivesOf, teardownDrives, type VmDrive } from "./drives.js";
 import { byRef, mustById } from "./lookup.js";
 

@@ -26,6 +26,7 @@ const UserName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "not a user name (
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
 const Password = z.string().min(1, "must not be empty").max(256, "longer than 256 characters").regex(NO_CONTROL, "contains control characters");
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters in the comment
 const SSH_KEY = /^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\u0000-\u001f\u007f]{0,255})?$/;
 const SshKeys = z
   .string()

@@ -1,14 +1,14 @@
 /** /disks: list, get, add (201 locked → ok when the node task ends), update (extend), remove; copy and move. */
 import { AddDisk } from "../../commands/AddDisk.js";
 import { runCommand } from "../../commands/command.js";
-import { mustById } from "../../commands/lookup.js";
-import { RemoveDisk } from "../../commands/RemoveDisk.js";
 import { CopyDisk, MoveDisk, UpdateDisk } from "../../commands/DiskActions.js";
 import { ImportDisk } from "../../commands/ImportDisk.js";
-import { longAction } from "../actions.js";
-import { ref } from "../href.js";
+import { mustById } from "../../commands/lookup.js";
+import { RemoveDisk } from "../../commands/RemoveDisk.js";
 import type { Disk } from "../../db/schema.js";
+import { longAction } from "../actions.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
+import { ref } from "../href.js";
 import { collection } from "../repr.js";
 import { applySearch } from "../search.js";
 import { diskView } from "../views.js";

@@ -1,15 +1,12 @@
 /** /vms: list, get, add, remove; start/stop/shutdown; disk attachments; snapshots and their preview. */
 import { AddDiskAttachment } from "../../commands/AddDiskAttachment.js";
 import { AddVm } from "../../commands/AddVm.js";
-import { runCommand } from "../../commands/command.js";
 import { initializationView, loadInitialization } from "../../commands/cloudinit.js";
+import { runCommand } from "../../commands/command.js";
 import { AttachDisk, DetachDisk } from "../../commands/DiskAttachments.js";
 import { mustById } from "../../commands/lookup.js";
 import { RemoveVm } from "../../commands/RemoveVm.js";
 import { RunVm } from "../../commands/RunVm.js";
-import { ShutdownVm, StopVm } from "../../commands/StopVm.js";
-import { UpdateVm } from "../../commands/UpdateVm.js";
-import type { Disk, Vm } from "../../db/schema.js";
 import {
   activeSnapshot,
   CommitSnapshot,
@@ -20,6 +17,9 @@ import {
   snapshotOf,
   UndoSnapshot,
 } from "../../commands/Snapshots.js";
+import { ShutdownVm, StopVm } from "../../commands/StopVm.js";
+import { UpdateVm } from "../../commands/UpdateVm.js";
+import type { Disk, Vm } from "../../db/schema.js";
 import { longAction, settleIfAsked } from "../actions.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { notFound } from "../fault.js";
