@@ -12,7 +12,7 @@ const MAX_FILES = 8;
 
 export const PayloadFileName = z.string().regex(/^[a-z][a-z0-9._-]{0,63}$/, "not a plain payload file name");
 /** ISO9660 volume ids are short upper/lower-case words; `cidata` is what cloud-init looks for. */
-export const PayloadVolId = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, "not a volume id");
+export const PayloadVolId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, "not a volume id");
 
 export const VmPayload = z.object({
   volId: PayloadVolId,

@@ -6,7 +6,7 @@
  * File names and the volume id were checked by the verb table (plain names, no paths); contents
  * are never logged (they may hold passwords).
  */
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { VdsmError, type VmPayload } from "@vela/protocol";
 import { CommandError, run } from "../../exec.js";
@@ -28,6 +28,7 @@ export async function writePayload(dir: string, payload: VmPayload, log: Logger)
       log,
       timeoutMs: 30_000,
     });
+    await chmod(iso, 0o600); // it may hold a password
   } catch (e) {
     const msg = e instanceof CommandError ? e.stderr.trim() : (e as Error).message;
     throw new VdsmError("createErr", `cannot write the payload image: ${msg.slice(0, 300)}`);
