@@ -8,7 +8,7 @@
  * fault and nothing changes; passwords appear in no log and not in the API.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -23,6 +23,8 @@ const MiB = 2 ** 20;
 const PASSWORD = 'Tiny"pa:ss w0rd';
 let stop: () => Promise<void>;
 let rest: Rest;
+let auth = "";
+let apiUrl = "";
 let home: string;
 /** The seed the node wrote for the first VM, kept for the NIC test below. */
 let seedCopy = "";
@@ -34,6 +36,8 @@ before(async () => {
   const started = await up({ hosts: 1, home, enginePort: await freePort(), nodePort: await freePort(), tiny: true });
   stop = started.stop;
   rest = new Rest(started.info.url, started.info.user, started.info.password);
+  auth = `Basic ${Buffer.from(`${started.info.user}:${started.info.password}`).toString("base64")}`;
+  apiUrl = `${started.info.url}/ovirt-engine/api`;
 });
 after(async () => {
   for (const p of findProcesses("qemu-system", home)) process.kill(p.pid, "SIGKILL");
@@ -116,9 +120,14 @@ describe("tiny template with cloud-init", () => {
         host_name: "web-1.example.test",
         root_password: PASSWORD,
         authorized_ssh_keys: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRpbnkgdGVzdCBrZXk test@vela",
-        custom_script: "#!/bin/sh\necho \"CUSTOM-$((6*7))-$(hostname)\"\nip -4 -o addr show dev eth0 2>&1 | sed 's/^/ADDR /'\n",
+        custom_script: "#!/bin/sh\necho \"CUSTOM-$((6*7))-$(hostname)\"\nfor i in eth0 eth1; do ip -4 -o addr show dev $i 2>&1 | sed 's/^/ADDR /'; done\n",
         dns_servers: "192.0.2.53",
-        nic_configurations: { nic_configuration: [{ name: "eth0", boot_protocol: "static", ip: { address: "192.0.2.10", netmask: "255.255.255.0", gateway: "192.0.2.1" } }] },
+        nic_configurations: {
+          nic_configuration: [
+            { name: "eth0", boot_protocol: "static", ip: { address: "192.0.2.10", netmask: "255.255.255.0", gateway: "192.0.2.1" } },
+            { name: "eth1", boot_protocol: "dhcp" },
+          ],
+        },
       },
     });
     const shown = await rest.get<Vm>(`/vms/${vm.id}`);
@@ -217,7 +226,7 @@ describe("tiny template with cloud-init", () => {
 
   // VMs get no NICs from the engine yet (RunVm sends none): the network part of the same seed is
   // proven on the tiny image itself, with a QEMU user-mode NIC as eth0.
-  test("the tiny image applies the seed's static address to eth0", async () => {
+  test("the tiny image applies the seed's static address to eth0 and DHCP on eth1", async () => {
     assert.ok(existsSync(seedCopy), "the first test kept the seed");
     const dir = mkdtempSync(join(home, "direct-"));
     const top = join(dir, "top.qcow2");
@@ -232,6 +241,7 @@ describe("tiny template with cloud-init", () => {
         "-device", "virtio-blk-pci,drive=d0,bootindex=1",
         "-blockdev", JSON.stringify({ driver: "raw", "node-name": "s0", "read-only": true, file: { driver: "file", filename: seedCopy, "read-only": true } }),
         "-device", "virtio-blk-pci,drive=s0",
+        "-nic", "user,model=virtio-net-pci",
         "-nic", "user,model=virtio-net-pci"],
       { stdio: "ignore" },
     );
@@ -242,8 +252,43 @@ describe("tiny template with cloud-init", () => {
       }, 120_000, 100);
       assert.match(text, /TINY-NET-UP eth0 192\.0\.2\.10\/24/, text.slice(-2000));
       assert.match(text, /ADDR .*eth0\s+inet 192\.0\.2\.10\/24/, text.slice(-2000));
+      // QEMU's user-mode network hands out 10.0.2.15 by DHCP
+      assert.match(text, /TINY-NET-UP eth1 10\.0\.2\.15\/24/, text.slice(-2000));
     } finally {
       q.kill("SIGKILL");
     }
+  });
+
+  test("initialization in oVirt XML; a run-once initialization on start is what the seed holds", async () => {
+    const xml = `<vm><name>ci-xml</name><cluster><name>Default</name></cluster><template><name>tiny</name></template>
+      <initialization><host_name>xml-host</host_name><user_name>alice</user_name><root_password>pw-xml-1</root_password>
+      <dns_servers>192.0.2.53 192.0.2.54</dns_servers>
+      <nic_configurations><nic_configuration><name>eth0</name><boot_protocol>dhcp</boot_protocol></nic_configuration></nic_configurations>
+      </initialization></vm>`;
+    const res = await fetch(`${apiUrl}/vms`, { method: "POST", headers: { authorization: auth, "content-type": "application/xml", accept: "application/xml" }, body: xml });
+    const text = await res.text();
+    assert.equal(res.status, 201, text);
+    assert.match(text, /<host_name>xml-host<\/host_name>/);
+    assert.ok(!text.includes("pw-xml-1"), "no password in the answer");
+    const id = /<vm href="[^"]*" id="([^"]+)"/.exec(text)?.[1];
+    assert.ok(id, text.slice(0, 300));
+    await waitFor("VM down", async () => ((await rest.get<Vm>(`/vms/${id}`)).status === "down" ? true : undefined), 60_000);
+    const shown = await rest.get<Vm>(`/vms/${id}`);
+    assert.equal(shown.initialization?.user_name, "alice");
+    assert.deepEqual(shown.initialization?.nic_configurations, { nic_configuration: [{ name: "eth0", boot_protocol: "dhcp" }] });
+
+    // Run once: this start's initialization replaces the stored one in the seed, and is not saved.
+    await rest.post(`/vms/${id}/start`, { use_cloud_init: true, vm: { initialization: { host_name: "once-host", custom_script: "echo once" } } });
+    const iso = join(vmDir(id!), "payload.iso");
+    await waitFor("seed written", () => (existsSync(iso) ? true : undefined), 30_000);
+    const read = (f: string) => execFileSync("isoinfo", ["-R", "-x", `/${f}`, "-i", iso], { encoding: "utf8" });
+    assert.match(read("meta-data"), /local-hostname: "once-host"/);
+    const ud = read("user-data");
+    assert.match(ud, /^Content-Type: multipart\/mixed; boundary="(==vela-[0-9a-f]+==)"/);
+    assert.match(ud, /Content-Type: text\/x-shellscript[^]*#!\/bin\/sh\necho once\n/);
+    assert.ok(!ud.includes("alice"), "the stored initialization is not mixed in");
+    assert.equal((await rest.get<Vm>(`/vms/${id}`)).initialization?.host_name, "xml-host", "run-once is not stored");
+    await rest.post(`/vms/${id}/stop`, {});
+    await waitFor("VM down", async () => ((await rest.get<Vm>(`/vms/${id}`)).status === "down" ? true : undefined), 30_000);
   });
 });
