@@ -40,10 +40,30 @@ interface Obj {
   status?: string;
 }
 
+/** Registers `tiny` unless it exists; a failure is reported and leaves `vela up` running without it. */
 export async function ensureTinyTemplate(rest: Rest, image: string | undefined): Promise<void> {
   if (!image) return;
-  if (list<Obj>(await rest.get(`/templates?search=name%3D${TINY}`), "template").some((t) => t.name === TINY)) return;
+  if (list<Obj>(await rest.get("/templates"), "template").some((t) => t.name === TINY)) return;
   step("registering the tiny template");
+  try {
+    await register(rest, image);
+  } catch (err) {
+    step(`the tiny template could not be registered: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * A base VM left by an interrupted registration would clash by name: it is ours, remove it (with
+ * its disks). Disks never clash (names need not be unique), so user disks are never touched.
+ */
+async function removeLeftovers(rest: Rest): Promise<void> {
+  for (const vm of list<Obj>(await rest.get("/vms"), "vm").filter((v) => v.name === `${TINY}-base`)) {
+    await rest.del(`/vms/${vm.id}`);
+  }
+}
+
+async function register(rest: Rest, image: string): Promise<void> {
+  await removeLeftovers(rest);
   const sd = list<Obj>(await rest.get("/storagedomains"), "storage_domain").find((s) => s.name === "local");
   const cluster = list<Obj>(await rest.get("/clusters"), "cluster").find((c) => c.name === "Default");
   if (!sd || !cluster) throw new Error("no local storage domain or Default cluster for the tiny template");
