@@ -5,6 +5,7 @@
 # partition file). Cached OUTSIDE the repository in ${VELA_CACHE:-$HOME/.cache/vela}/tiny/:
 # tiny.qcow2, stamp. Prints that directory on stdout (and nothing else), like
 # build-test-guest.sh. Idempotent: returns at once when the stamp holds this script's hash.
+# It may apt-get install syslinux-common when its MBR code is missing.
 #
 # The guest (see /etc/init.d/rcS below) reads cloud-init NoCloud data from a disk labelled
 # cidata (ISO9660 or vfat: meta-data, user-data, network-config), applies the host name, users,
@@ -45,6 +46,11 @@ for tool in syslinux mcopy mkfs.vfat sfdisk qemu-img cpio dpkg-deb; do
   command -v "$tool" >/dev/null 2>&1 || [[ -x "/sbin/$tool" || -x "/usr/sbin/$tool" ]] ||
     { log "missing $tool (./vela installs DEB_NEEDS: syslinux mtools dosfstools fdisk qemu-utils cpio)"; exit 1; }
 done
+# mbr.bin is in syslinux-common, only a Recommends of syslinux (./vela installs without those).
+if [[ ! -f "$MBR_BIN" ]]; then
+  log "installing syslinux-common (for $MBR_BIN)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends syslinux-common >&2
+fi
 [[ -f "$MBR_BIN" ]] || { log "missing $MBR_BIN (Debian package syslinux-common)"; exit 1; }
 export PATH="$PATH:/sbin:/usr/sbin"
 
