@@ -290,5 +290,18 @@ describe("tiny template with cloud-init", () => {
     assert.equal((await rest.get<Vm>(`/vms/${id}`)).initialization?.host_name, "xml-host", "run-once is not stored");
     await rest.post(`/vms/${id}/stop`, {});
     await waitFor("VM down", async () => ((await rest.get<Vm>(`/vms/${id}`)).status === "down" ? true : undefined), 30_000);
+
+    await waitFor("the old seed gone", () => (!existsSync(iso) ? true : undefined), 10_000);
+    // An update without root_password (as a client PUTs back what it read) keeps the password.
+    await rest.call("PUT", `/vms/${id}`, { initialization: { ...shown.initialization, host_name: "xml-host2" } });
+    await rest.post(`/vms/${id}/start`, {});
+    await waitFor("seed written", () => (existsSync(iso) ? true : undefined), 30_000);
+    assert.match(read("meta-data"), /local-hostname: "xml-host2"/);
+    assert.match(read("user-data"), /password: "pw-xml-1"/);
+    await rest.post(`/vms/${id}/stop`, {});
+    await waitFor("VM down", async () => ((await rest.get<Vm>(`/vms/${id}`)).status === "down" ? true : undefined), 30_000);
+    // An empty initialization clears it: the next start has no seed.
+    await rest.call("PUT", `/vms/${id}`, { initialization: {} });
+    assert.equal((await rest.get<Vm>(`/vms/${id}`)).initialization, undefined);
   });
 });
