@@ -13,8 +13,9 @@
 # scripts with their output on the console, then offers busybox getty logins on ttyS0 and tty1.
 # Console markers: TINY-UP <kver>, TINY-CIDATA <dev> | TINY-NO-CIDATA, TINY-HOSTNAME <name>,
 # TINY-NET-UP <if> <addr/prefix>, TINY-NET-FAILED <if> <why>, TINY-USER <name>,
-# TINY-SCRIPT-START <n>, TINY-SCRIPT-DONE <n> rc=<rc>, TINY-CLOUD-INIT-DONE, TINY-LOGIN-READY,
-# TINY-POWEROFF (power button).
+# TINY-SCRIPT-START <n>, TINY-SCRIPT-DONE <n> rc=<rc>, TINY-CLOUD-INIT-DONE (after the scripts,
+# which run in the background), TINY-LOGIN-READY <hostname> (before them), TINY-POWEROFF (power
+# button, e.g. QMP system_powerdown).
 set -euo pipefail
 
 log() { printf 'build-tiny-image: %s\n' "$*" >&2; }
@@ -365,16 +366,20 @@ else
         fi ;;
     esac
   done </run/cloud/records
-  n=0
-  for f in /run/cloud/part-*.shellscript; do
-    [ -f "$f" ] || continue
-    n=$((n + 1))
-    chmod 700 "$f"
-    echo "TINY-SCRIPT-START $n"
-    ( cd /root && "$f" ) </dev/null; rc=$?
-    echo "TINY-SCRIPT-DONE $n rc=$rc"
-  done
-  echo TINY-CLOUD-INIT-DONE
+  # User scripts run in order but in the background (as cloud-init's final stage): a script that
+  # waits for a peer or never ends must not keep the logins away.
+  (
+    n=0
+    for f in /run/cloud/part-*.shellscript; do
+      [ -f "$f" ] || continue
+      n=$((n + 1))
+      chmod 700 "$f"
+      echo "TINY-SCRIPT-START $n"
+      ( cd /root && "$f" ) </dev/null; rc=$?
+      echo "TINY-SCRIPT-DONE $n rc=$rc"
+    done
+    echo TINY-CLOUD-INIT-DONE
+  ) &
 fi
 echo "TINY-LOGIN-READY $(hostname)"
 EOF

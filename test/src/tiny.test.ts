@@ -111,7 +111,7 @@ function serialSession(sock: string, steps: { wait: string; send: string }[], wa
 }
 
 describe("tiny template with cloud-init", () => {
-  test("vela up registers tiny; a VM from it boots from its disk with the seed: host name, script marker, password login", async () => {
+  test("vela up registers tiny; a VM from it boots from its disk with the seed: host name, script marker, password login, ACPI shutdown", async () => {
     const templates = list<{ name: string; status: string }>(await rest.get("/templates"), "template");
     assert.equal(templates.find((t) => t.name === "tiny")?.status, "ok", JSON.stringify(templates));
 
@@ -136,7 +136,8 @@ describe("tiny template with cloud-init", () => {
 
     const t0 = Date.now();
     await rest.post(`/vms/${vm.id}/start`, { use_cloud_init: true });
-    const text = await waitFor("the guest's login prompt after cloud-init", () => (consoleText(vm.id).includes("TINY-LOGIN-READY") ? consoleText(vm.id) : undefined), 120_000, 100);
+    const ready = (t: string) => t.includes("TINY-LOGIN-READY") && t.includes("TINY-CLOUD-INIT-DONE");
+    const text = await waitFor("the guest's login prompt and cloud-init done", () => (ready(consoleText(vm.id)) ? consoleText(vm.id) : undefined), 120_000, 100);
     const upMs = Date.now() - t0;
     assert.match(text, /TINY-CIDATA \/dev\/vd/);
     assert.match(text, /TINY-HOSTNAME web-1/);
@@ -171,8 +172,10 @@ describe("tiny template with cloud-init", () => {
     }
     console.log(`tiny VM: API start → login prompt after cloud-init: ${upMs} ms (TCG)`);
 
-    await rest.post(`/vms/${vm.id}/stop`, {});
-    await waitFor("VM down", async () => ((await rest.get<Vm>(`/vms/${vm.id}`)).status === "down" ? true : undefined), 30_000);
+    // ACPI shutdown: the guest sees the power button and powers off (the engine only asks; a
+    // guest that ignored it would stay up).
+    await rest.post(`/vms/${vm.id}/shutdown`, {});
+    await waitFor("VM down after ACPI shutdown", async () => ((await rest.get<Vm>(`/vms/${vm.id}`)).status === "down" ? true : undefined), 60_000);
     await waitFor("run dir (and seed) gone", () => (!existsSync(join(vmDir(vm.id), "payload.iso")) ? true : undefined), 10_000);
   });
 
@@ -248,7 +251,7 @@ describe("tiny template with cloud-init", () => {
     try {
       const text = await waitFor("login prompt", () => {
         const t = existsSync(log) ? readFileSync(log, "utf8") : "";
-        return t.includes("TINY-LOGIN-READY") ? t : undefined;
+        return t.includes("TINY-LOGIN-READY") && t.includes("TINY-CLOUD-INIT-DONE") ? t : undefined;
       }, 120_000, 100);
       assert.match(text, /TINY-NET-UP eth0 192\.0\.2\.10\/24/, text.slice(-2000));
       assert.match(text, /ADDR .*eth0\s+inet 192\.0\.2\.10\/24/, text.slice(-2000));
