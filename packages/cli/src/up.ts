@@ -188,6 +188,7 @@ export async function upCommand(args: string[]): Promise<void> {
       `  password:  ${info.password}`,
       `  data:      ${home}   (logs in ${join(home, "logs")})`,
       `  try:       curl -u '${info.user}:${info.password}' -H 'Accept: application/json' ${info.url}/ovirt-engine/api/hosts`,
+      "  template:  tiny — a VM from it boots to a login prompt and reads cloud-init (see README)",
       "Press Ctrl-C to stop.",
       "",
     ].join("\n"),
