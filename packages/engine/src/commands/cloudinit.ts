@@ -14,7 +14,6 @@ import { randomBytes } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
 import { z } from "zod";
 import { Bool, Enum } from "../api/input.js";
-import type { Rep } from "../api/repr.js";
 import type { Engine } from "../engine.js";
 
 const HOST_LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
@@ -101,7 +100,7 @@ export const Initialization = z.object({
 export type Initialization = z.output<typeof Initialization>;
 
 /** The stored form: the validated output, SSH keys and DNS as lists. */
-interface Stored {
+export interface Stored {
   host_name?: string;
   user_name?: string;
   root_password?: string;
@@ -133,28 +132,6 @@ export async function saveInitialization(e: Engine, vmId: string, init: Initiali
   if (init === undefined) return;
   const { cloud_init_network_protocol: _p, regenerate_ssh_keys: _r, timezone: _t, ...kept } = init;
   await e.db.insertInto("vm_initialization").values({ vm_id: vmId, data: JSON.stringify(kept) }).execute();
-}
-
-/** The API view: everything but the password (oVirt never returns it). */
-export function initializationView(s: Stored): Rep {
-  return {
-    host_name: s.host_name,
-    user_name: s.user_name,
-    authorized_ssh_keys: s.authorized_ssh_keys?.join("\n"),
-    custom_script: s.custom_script,
-    dns_servers: s.dns_servers?.join(" "),
-    dns_search: s.dns_search?.join(" "),
-    nic_configurations: s.nic_configurations
-      ? {
-          nic_configuration: s.nic_configurations.map((n) => ({
-            name: n.name,
-            boot_protocol: n.boot_protocol,
-            on_boot: n.on_boot,
-            ip: n.ip ? { address: n.ip.address, netmask: n.ip.netmask, gateway: n.ip.gateway } : undefined,
-          })),
-        }
-      : undefined,
-  };
 }
 
 /** A YAML double-quoted scalar: JSON's string syntax is a subset of it. */

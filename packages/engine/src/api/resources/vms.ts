@@ -1,7 +1,7 @@
 /** /vms: list, get, add, remove; start/stop/shutdown; disk attachments; snapshots and their preview. */
 import { AddDiskAttachment } from "../../commands/AddDiskAttachment.js";
 import { AddVm } from "../../commands/AddVm.js";
-import { initializationView, loadInitialization } from "../../commands/cloudinit.js";
+import { loadInitialization, type Stored } from "../../commands/cloudinit.js";
 import { runCommand } from "../../commands/command.js";
 import { AttachDisk, DetachDisk } from "../../commands/DiskAttachments.js";
 import { mustById } from "../../commands/lookup.js";
@@ -38,6 +38,28 @@ export async function list(c: Call): Promise<Reply> {
     host: (r) => r.run_on_host_id,
   });
   return ok("vms", collection("vm", found.map(vmView)));
+}
+
+/** The API view: everything but the password (oVirt never returns it). */
+function initializationView(s: Stored): Rep {
+  return {
+    host_name: s.host_name,
+    user_name: s.user_name,
+    authorized_ssh_keys: s.authorized_ssh_keys?.join("\n"),
+    custom_script: s.custom_script,
+    dns_servers: s.dns_servers?.join(" "),
+    dns_search: s.dns_search?.join(" "),
+    nic_configurations: s.nic_configurations
+      ? {
+          nic_configuration: s.nic_configurations.map((n) => ({
+            name: n.name,
+            boot_protocol: n.boot_protocol,
+            on_boot: n.on_boot,
+            ip: n.ip ? { address: n.ip.address, netmask: n.ip.netmask, gateway: n.ip.gateway } : undefined,
+          })),
+        }
+      : undefined,
+  };
 }
 
 /** A VM with its cloud-init initialization (without the password), as oVirt shows it. */
