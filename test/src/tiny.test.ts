@@ -20,7 +20,7 @@ import { freePort } from "@vela/node/test/harness";
 import { findProcesses, waitFor } from "./support/proc.js";
 
 const MiB = 2 ** 20;
-const PASSWORD = 'Tiny"pa:ss w0rd';
+const PASSWORD = 'Tiny"pa:ss \\w0rd';
 let stop: () => Promise<void>;
 let rest: Rest;
 let auth = "";
@@ -186,6 +186,9 @@ describe("tiny template with cloud-init", () => {
       ["host_name with a quote", { host_name: 'a"b' }],
       ["root_password with a newline", { root_password: "a\nb" }],
       ["root_password with NUL", { root_password: "a\u0000b" }],
+      ["root_password with a YAML 1.1 line break (U+2028)", { root_password: "a\u2028b" }],
+      ["root_password with a C1 control (NEL)", { root_password: "a\u0085b" }],
+      ["custom_script with a BOM inside", { custom_script: "#!/bin/sh\necho \ufeff" }],
       ["custom_script with NUL", { custom_script: "#!/bin/sh\necho \u0000" }],
       ["user_name with a colon", { user_name: "root:x" }],
       ["not an SSH key", { authorized_ssh_keys: "hello: world" }],

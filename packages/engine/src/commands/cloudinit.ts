@@ -23,10 +23,12 @@ const HostName = z
   .regex(new RegExp(`^${HOST_LABEL}(\\.${HOST_LABEL})*$`), "not a host name (letters, digits, hyphens and dots)");
 const UserName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "not a user name (lower-case letters, digits, _ and -; at most 32)");
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters
-const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
+// C0/C1 controls, and what YAML 1.1 (PyYAML, as cloud-init uses it) takes as line breaks (NEL,
+// U+2028/2029) or refuses as non-printable (BOM, U+FFFE/FFFF): none may reach the seed.
+const NO_CONTROL = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]*$/;
 const Password = z.string().min(1, "must not be empty").max(256, "longer than 256 characters").regex(NO_CONTROL, "contains control characters");
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters in the comment
-const SSH_KEY = /^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\u0000-\u001f\u007f]{0,255})?$/;
+const SSH_KEY = /^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\u0000-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]{0,255})?$/;
 const SshKeys = z
   .string()
   .max(16384, "longer than 16384 characters")
@@ -43,7 +45,7 @@ const SshKeys = z
     return keys;
   });
 // biome-ignore lint/suspicious/noControlCharactersInRegex: scripts keep tabs and line ends only
-const Script = z.string().max(32768, "longer than 32768 characters").regex(/^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$/, "contains control characters other than tab and line ends");
+const Script = z.string().max(32768, "longer than 32768 characters").regex(/^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]*$/, "contains control characters other than tab and line ends");
 const Ipv4 = z.string().refine((s) => isIPv4(s), "not an IPv4 address");
 const Netmask = z.string().refine((s) => /^([0-9]|[12][0-9]|3[0-2])$/.test(s) || (isIPv4(s) && maskPrefix(s) !== undefined), "not a netmask (dotted or a prefix length 0..32)");
 const Words = (check: (w: string) => boolean, what: string) =>
