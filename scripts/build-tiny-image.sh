@@ -196,7 +196,8 @@ chmod 755 "$ROOT/etc/udhcpc/default.script"
 # for these keys are understood; anything else is ignored and said on the console.
 cat >"$ROOT/etc/cloud.awk" <<'EOF'
 # Reads cloud-config or network-config (v1) YAML; prints tab-separated records for rcS:
-#   host NAME | user NAME | pass NAME PASSWORD | key NAME KEY | net IF dhcp | net IF static ADDR PREFIX GW | dns ADDR
+#   host NAME | user NAME | pass NAME PASSWORD | key NAME KEY | net IF dhcp | net IF static ADDR PREFIX GW
+#   dns ADDR | search DOMAIN
 function unq(s,   out, i, c, n) {
   sub(/^[ \t]+/, "", s); sub(/[ \t]+$/, "", s)
   if (s ~ /^"/) {
@@ -262,6 +263,7 @@ function val(line) { sub(/^[^:]*:[ \t]*/, "", line); return unq(line) }
     if (k == "gateway") { gw = val(line); next }
     if (kind == "nameserver" && line ~ /^[ \t]*[a-z_]+:/) nskey = k
     if (kind == "nameserver" && nskey == "address" && line ~ /^[ \t]*- /) { l = line; sub(/^[ \t]*- /, "", l); print "dns\t" unq(l); next }
+    if (kind == "nameserver" && nskey == "search" && line ~ /^[ \t]*- /) { l = line; sub(/^[ \t]*- /, "", l); print "search\t" unq(l); next }
     if (kind == "nameserver" && k == "address" && line ~ /\[/) { l = val(line); gsub(/[\[\]" ]/, "", l); n = split(l, a, ","); for (i = 1; i <= n; i++) print "dns\t" a[i]; next }
     if (k == "dns_nameservers" && line ~ /\[/) { l = val(line); gsub(/[\[\]" ]/, "", l); n = split(l, a, ","); for (i = 1; i <= n; i++) print "dns\t" a[i]; next }
   }
@@ -354,6 +356,8 @@ else
         chmod 700 "$home/.ssh"; chmod 600 "$home/.ssh/authorized_keys"
         chown -R "$a" "$home/.ssh"; echo "TINY-SSH-KEY $a" ;;
       dns) echo "nameserver $a" >>/etc/resolv.conf ;;
+      search)
+        case "$a" in ""|*[!A-Za-z0-9.-]*) echo "TINY-BAD-SEARCH" ;; *) echo "search $a" >>/etc/resolv.conf ;; esac ;;
       net)
         if ! ip link set "$a" up 2>/dev/null; then echo "TINY-NET-FAILED $a no such interface"; continue; fi
         if [ "$b" = dhcp ]; then

@@ -120,8 +120,9 @@ describe("tiny template with cloud-init", () => {
         host_name: "web-1.example.test",
         root_password: PASSWORD,
         authorized_ssh_keys: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRpbnkgdGVzdCBrZXk test@vela",
-        custom_script: "#!/bin/sh\necho \"CUSTOM-$((6*7))-$(hostname)\"\nfor i in eth0 eth1; do ip -4 -o addr show dev $i 2>&1 | sed 's/^/ADDR /'; done\n",
+        custom_script: "#!/bin/sh\necho \"CUSTOM-$((6*7))-$(hostname)\"\nfor i in eth0 eth1; do ip -4 -o addr show dev $i 2>&1 | sed 's/^/ADDR /'; done\nsed 's/^/RESOLV /' /etc/resolv.conf\n",
         dns_servers: "192.0.2.53",
+        dns_search: "example.test",
         nic_configurations: {
           nic_configuration: [
             { name: "eth0", boot_protocol: "static", ip: { address: "192.0.2.10", netmask: "255.255.255.0", gateway: "192.0.2.1" } },
@@ -143,6 +144,8 @@ describe("tiny template with cloud-init", () => {
     assert.match(text, /TINY-HOSTNAME web-1/);
     assert.match(text, /CUSTOM-42-web-1/, `the custom script's output is on the console:\n${text.slice(-2000)}`);
     assert.match(text, /TINY-SCRIPT-DONE 1 rc=0/);
+    assert.match(text, /RESOLV nameserver 192\.0\.2\.53/);
+    assert.match(text, /RESOLV search example\.test/);
     assert.match(text, /TINY-PASSWORD root/);
     assert.match(text, /TINY-SSH-KEY root/);
     assert.match(text, /TINY-CLOUD-INIT-DONE/);
