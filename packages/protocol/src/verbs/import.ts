@@ -5,7 +5,7 @@
  * (createVolume); the copy only writes its data, as an upload through imageio would.
  */
 import { z } from "zod";
-import { p, verb } from "../verb.js";
+import { done, p, verb } from "../verb.js";
 import { DomainId, ImageId, PoolId, VolumeId } from "./common.js";
 import { AbsPath } from "./vm.js";
 
@@ -21,5 +21,6 @@ export const importVerbs = {
       p("path", AbsPath, "path"),
       p("format", z.enum(["qcow2", "raw"]), "format"),
     ],
+    done,
   ),
 } as const;
