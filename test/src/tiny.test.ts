@@ -294,7 +294,7 @@ describe("tiny template with cloud-init", () => {
     assert.match(read("meta-data"), /local-hostname: "once-host"/);
     const ud = read("user-data");
     assert.match(ud, /^Content-Type: multipart\/mixed; boundary="(==vela-[0-9a-f]+==)"/);
-    assert.match(ud, /Content-Type: text\/x-shellscript[^]*#!\/bin\/sh\necho once\n/);
+    assert.match(ud, /Content-Type: text\/x-shellscript[\s\S]*#!\/bin\/sh\necho once\n/);
     assert.ok(!ud.includes("alice"), "the stored initialization is not mixed in");
     assert.equal((await rest.get<Vm>(`/vms/${id}`)).initialization?.host_name, "xml-host", "run-once is not stored");
     await rest.post(`/vms/${id}/stop`, {});

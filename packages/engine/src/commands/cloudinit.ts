@@ -22,9 +22,9 @@ const HostName = z
   .max(253, "longer than 253 characters")
   .regex(new RegExp(`^${HOST_LABEL}(\\.${HOST_LABEL})*$`), "not a host name (letters, digits, hyphens and dots)");
 const UserName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "not a user name (lower-case letters, digits, _ and -; at most 32)");
-// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters
 // C0/C1 controls, and what YAML 1.1 (PyYAML, as cloud-init uses it) takes as line breaks (NEL,
 // U+2028/2029) or refuses as non-printable (BOM, U+FFFE/FFFF): none may reach the seed.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters
 const NO_CONTROL = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]*$/;
 const Password = z.string().min(1, "must not be empty").max(256, "longer than 256 characters").regex(NO_CONTROL, "contains control characters");
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters in the comment

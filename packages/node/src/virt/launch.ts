@@ -10,6 +10,7 @@ import { Revert, VdsmError, type VmParams } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { ImageService } from "../api/services.js";
 import { CommandError, run } from "../exec.js";
+import { QmpClient } from "../qemu/qmp.js";
 import { accelerators, vmAccel } from "./accel/index.js";
 import { buildArgv } from "./config/argv.js";
 import { type BootPlan, planBoot } from "./config/boot.js";
@@ -17,7 +18,6 @@ import { checkDrives, driveNames, driveRecord, drivesArgv } from "./config/drive
 import { checkNics, createTap, deleteTap, nicsArgv, tapName } from "./config/nic.js";
 import { payloadArgv, writePayload } from "./config/payload.js";
 import { isVmProcess, signalVm, waitGone } from "./process.js";
-import { QmpClient } from "../qemu/qmp.js";
 import {
   createVmDir,
   type DriveRecord,
