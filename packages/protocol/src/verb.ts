@@ -26,6 +26,8 @@ export interface VerbDef<P extends readonly ParamDef[] = readonly ParamDef[]> {
    * same); without it JSON-RPC returns `true`.
    */
   readonly result?: string;
+  /** Schema of that result member, for callers that parse what a node answers. */
+  readonly resultSchema?: z.ZodType;
 }
 
 /** A parameter; `json` defaults to the XML name. */
@@ -38,8 +40,9 @@ export function verb<const P extends readonly ParamDef[]>(
   json: string,
   params: P,
   result?: string,
+  resultSchema?: z.ZodType,
 ): VerbDef<P> {
-  return { xml, json, params, result };
+  return { xml, json, params, result, resultSchema };
 }
 
 /** The typed argument object a handler receives for a verb. */

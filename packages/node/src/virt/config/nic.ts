@@ -10,7 +10,7 @@ import { type NicSpec, VdsmError } from "@vela/protocol";
 import { run } from "../../exec.js";
 import type { Logger } from "../../log.js";
 
-const NIC_DRIVER: Record<NicSpec["nicModel"], string> = { virtio: "virtio-net-pci", e1000: "e1000", rtl8139: "rtl8139" };
+export const NIC_DRIVER: Record<NicSpec["nicModel"], string> = { virtio: "virtio-net-pci", e1000: "e1000", rtl8139: "rtl8139" };
 
 /** 14 characters: "vt", 11 hex digits of the hash, one hex digit of the NIC index. */
 export function tapName(runDir: string, vmId: string, index: number): string {
