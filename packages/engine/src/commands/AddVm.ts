@@ -11,6 +11,7 @@ import { BLANK_TEMPLATE_ID } from "../db/ids.js";
 import { now, num, type Vm } from "../db/schema.js";
 import type { Started } from "./background.js";
 import type { CommandDef } from "./command.js";
+import { copyTemplateNics } from "./VmNics.js";
 import { activeSnapshot } from "./Snapshots.js";
 import { createVmDisks, planVmDisks, type VmDiskPlan } from "./Templates.js";
 import { byRef } from "./lookup.js";
@@ -115,9 +116,11 @@ export const AddVm: CommandDef<{ body: unknown; clone?: boolean }, Plan, { vm: V
     await e.db.insertInto("vms").values(vm).execute();
     await activeSnapshot(e, vm.id);
     x.revert.push("forget the VM", async () => {
+      await e.db.deleteFrom("vm_nics").where("owner_id", "=", vm.id).execute();
       await e.db.deleteFrom("snapshots").where("vm_id", "=", vm.id).execute();
       await e.db.deleteFrom("vms").where("id", "=", vm.id).execute();
     });
+    await copyTemplateNics(e, vm.template_id, vm.id, vm.cluster_id);
     if (!disks.length) return { vm };
     const started = await createVmDisks(e, x, vm, disks, clone);
     return { vm, started };

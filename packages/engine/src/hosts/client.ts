@@ -6,7 +6,7 @@
  * The protocol module (and zod with it) is loaded on the first call, off the start-up path.
  */
 import { Agent, request } from "node:http";
-import type { InputOf, VerbName, Verbs } from "@vela/protocol";
+import type { InputOf, NetworkCapabilities, VerbName, Verbs } from "@vela/protocol";
 import type { Logger } from "../log.js";
 
 /** The node answered with a JSON-RPC error (VDSM code and message). */
@@ -75,6 +75,7 @@ export interface ResultOf {
   getVolumeInfo: Record<string, unknown>;
   /** JSON-RPC's StorageDomain.getImages answers the list itself (XML-RPC wraps it in `imageslist`). */
   getImagesList: string[];
+  getNetworkCapabilities: NetworkCapabilities;
 }
 export type Result<K extends VerbName> = K extends keyof ResultOf ? ResultOf[K] : unknown;
 
@@ -130,6 +131,12 @@ export class NodeClient {
     this.log.debug({ node: this.label, verb: def.json, ms: Date.now() - started, ok: !r.error }, "node call");
     if (r.error) throw new NodeError(def.json, Number(r.error.code ?? -1), String(r.error.message ?? "unknown error"));
     if (!("result" in r)) throw new NodeError(def.json, -1, "reply without result");
+    if (def.resultSchema) {
+      // verbs that declare their result's shape: what the node answers is parsed, not trusted
+      const parsed = def.resultSchema.safeParse(r.result);
+      if (!parsed.success) throw new NodeError(def.json, -1, `malformed result: ${parsed.error.issues[0]?.path.join(".")} ${parsed.error.issues[0]?.message}`);
+      return parsed.data as Result<K>;
+    }
     return r.result as Result<K>;
   }
 
