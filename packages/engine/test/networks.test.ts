@@ -88,6 +88,7 @@ before(async () => {
     const addr = `192.0.2.${octet()}`;
     plug(ns, "eth0", mgmt);
     plug(ns, "eth1", data);
+    plug(ns, "eth2", data);
     ip("-n", ns, "addr", "add", `${addr}/24`, "dev", "eth0");
     ip("route", "add", `${addr}/32`, "dev", mgmt, "src", rootAddr);
     hostAddr.push(addr);
@@ -198,7 +199,7 @@ describe("host networks", () => {
       const att = items<{ network: { id: string }; host_nic: { name: string } }>(await eng.get(`/hosts/${h}/networkattachments`), "network_attachment");
       assert.deepEqual(att.map((a) => [a.network.id, a.host_nic.name]), [[vmnet.id, "eth1"]]);
       const nics = items<{ name: string; ip?: { address: string }; network?: { id: string }; bridged: boolean }>(await eng.get(`/hosts/${h}/nics`), "host_nic");
-      assert.deepEqual(nics.map((n) => n.name), ["eth0", "eth1"]);
+      assert.deepEqual(nics.map((n) => n.name), ["eth0", "eth1", "eth2"]);
       const eth1 = nics.find((n) => n.name === "eth1");
       assert.equal(eth1?.network?.id, vmnet.id);
       assert.equal(eth1?.ip?.address, `198.51.100.${11 + i}`);
@@ -227,6 +228,34 @@ describe("host networks", () => {
     await fault("POST", `/hosts/${h}/setupnetworks`, att({ id: other.id }, "eth1"), 409, /not attached to cluster/);
     await fault("POST", `/hosts/${h}/setupnetworks`, { modified_bonds: { host_nic: { name: "bond0", bonding: { slaves: { host_nic: [{ name: "eth1" }] } } } } }, 500, /bond/);
     assert.equal(hostState(ns), before);
+  });
+});
+
+describe("required networks", () => {
+  test("a host missing a required network is non_operational with the reason; setting it up fixes that", async () => {
+    const h = await hostId(1);
+    const status = async () => eng.get<{ status: string; status_detail?: string }>(`/hosts/${h}`);
+    const req = await eng.post<Ided>("/networks", { name: "req", data_center: { id: await firstDcId(eng) } });
+    await eng.post(`/clusters/${await firstClusterId(eng)}/networks`, { id: req.id, required: true });
+    try {
+      let r = await eng.api("POST", `/hosts/${h}/deactivate`, { body: {} });
+      assert.equal(r.status, 200, r.text);
+      await until("host in maintenance", async () => ((await status()).status === "maintenance" ? true : undefined));
+      r = await eng.api("POST", `/hosts/${h}/activate`, { body: {} });
+      assert.equal(r.status, 200, r.text);
+      const down = await until("host non_operational", async () => {
+        const s = await status();
+        return s.status === "non_operational" ? s : undefined;
+      });
+      assert.match(down.status_detail ?? "", /required network\(s\) req/);
+      r = await eng.api("POST", `/hosts/${h}/setupnetworks`, { body: { modified_network_attachments: { network_attachment: { network: { id: req.id }, host_nic: { name: "eth2" } } } } });
+      assert.equal(r.status, 200, r.text);
+      r = await eng.api("POST", `/hosts/${h}/activate`, { body: {} });
+      assert.equal(r.status, 200, r.text);
+      await until("host up again", async () => ((await status()).status === "up" ? true : undefined));
+    } finally {
+      await eng.api("DELETE", `/clusters/${await firstClusterId(eng)}/networks/${req.id}`);
+    }
   });
 });
 

@@ -109,7 +109,7 @@ export const SetupNetworks: CommandDef<{ hostId: string; body: unknown }, Plan, 
   async validate(e, { hostId, body }) {
     const host = await mustById(e, "hosts", hostId);
     const input = parseInput(Input, body, "Action", "setupnetworks");
-    if (host.status !== "up") throw conflict(`Cannot setup Networks on host ${host.name}: the host is ${host.status}`);
+    if (!["up", "non_operational", "maintenance"].includes(host.status)) throw conflict(`Cannot setup Networks on host ${host.name}: the host is ${host.status}`);
     const cluster = await mustById(e, "clusters", host.cluster_id);
     const { names, engineDev } = await hostNics(e, host);
     const existing = await e.db.selectFrom("network_attachments").selectAll().where("host_id", "=", host.id).execute();

@@ -329,6 +329,7 @@ const networks: Migration = {
       .addColumn("created_at", "text", (c) => c.notNull())
       .execute();
     await db.schema.alterTable("clusters").addColumn("mac_pool_id", "text").execute();
+    await db.schema.alterTable("hosts").addColumn("non_operational_reason", "text").execute();
     for (const t of ["vm_nics", "template_nics"]) {
       await db.schema
         .createTable(t)

@@ -58,6 +58,8 @@ export interface HostsTable {
   capabilities: string;
   last_seen: string | null;
   created_at: string;
+  /** Why the host is non_operational (e.g. a required network is missing), shown as status_detail. */
+  non_operational_reason: Generated<string | null>;
 }
 
 export interface StorageDomainsTable {
