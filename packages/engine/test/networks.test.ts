@@ -226,6 +226,11 @@ describe("host networks", () => {
     );
     const other = await eng.post<Ided>("/networks", { name: "other", data_center: { id: await firstDcId(eng) } });
     await fault("POST", `/hosts/${h}/setupnetworks`, att({ id: other.id }, "eth1"), 409, /not attached to cluster/);
+    const clash = await eng.post<Ided>("/networks", { name: "eth2", data_center: { id: await firstDcId(eng) } });
+    await eng.post(`/clusters/${await firstClusterId(eng)}/networks`, { id: clash.id, required: false });
+    await fault("POST", `/hosts/${h}/setupnetworks`, att({ id: clash.id }, "eth1"), 409, /already has an interface named eth2/);
+    await eng.api("DELETE", `/clusters/${await firstClusterId(eng)}/networks/${clash.id}`);
+    await eng.api("DELETE", `/networks/${clash.id}`);
     await fault("POST", `/hosts/${h}/setupnetworks`, { modified_bonds: { host_nic: { name: "bond0", bonding: { slaves: { host_nic: [{ name: "eth1" }] } } } } }, 500, /bond/);
     assert.equal(hostState(ns), before);
   });

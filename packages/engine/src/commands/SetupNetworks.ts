@@ -140,6 +140,10 @@ export const SetupNetworks: CommandDef<{ hostId: string; body: unknown }, Plan, 
       if (!nicName) throw parseInput(z.object({ host_nic: HostNicName }), {}, "NetworkAttachment", "setupnetworks");
       if (!names.has(nicName)) throw invalid(`Cannot setup Networks: host ${host.name} has no NIC ${nicName}`);
       if (networks[network.name]) throw invalid(`Cannot setup Networks: network ${network.name} appears twice`);
+      // the network's bridge takes its name: an interface of that name on the host would collide
+      if (network.vm === 1 && names.has(network.name)) {
+        throw conflict(`Cannot setup Networks: host ${host.name} already has an interface named ${network.name}, the name network ${network.name}'s bridge needs`);
+      }
       const addr = assignmentOf(a, network);
       const bridged = network.vm === 1;
       // the engine's own link: the NIC holding the host's address must keep it
