@@ -5,11 +5,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
+import { request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encodeCall, parseMethodResponse, type XmlRpcValue } from "../src/api/xmlrpc-codec.js";
+import { BLANK_UUID as BLANK } from "@vela/protocol";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** packages/node/dist/src/main.js, from packages/node/dist/test/. */
@@ -74,6 +76,25 @@ export class RpcError extends Error {
   }
 }
 
+/**
+ * One POST on a connection of its own. Not fetch: its pooled keep-alive connections went stale
+ * while a test blocked its event loop (qemu-io run synchronously for longer than the agent's
+ * keep-alive under a loaded CI box), and the next call failed with "fetch failed" (other side
+ * closed) on a request the agent never saw.
+ */
+function post(url: string, contentType: string, body: string): Promise<{ status: number; text: string }> {
+  return new Promise((res, rej) => {
+    const req = request(url, { method: "POST", agent: false, headers: { "content-type": contentType, "content-length": Buffer.byteLength(body) } }, (r) => {
+      let text = "";
+      r.setEncoding("utf8").on("data", (d: string) => (text += d));
+      r.on("end", () => res({ status: r.statusCode ?? 0, text }));
+      r.on("error", rej);
+    });
+    req.on("error", rej);
+    req.end(body);
+  });
+}
+
 export async function startNode(opts: StartOptions = {}): Promise<NodeProc> {
   const port = opts.port ?? (await freePort());
   const runDir = opts.runDir ?? mkdtempSync(join(tmpdir(), "vela-node-"));
@@ -102,8 +123,8 @@ export async function startNode(opts: StartOptions = {}): Promise<NodeProc> {
   const url = `http://${opts.host ?? "127.0.0.1"}:${port}`;
   let nextId = 1;
   const jsonRaw = async (body: unknown) => {
-    const res = await fetch(`${url}/jsonrpc`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-    return res.status === 204 ? undefined : res.json();
+    const res = await post(`${url}/jsonrpc`, "application/json", JSON.stringify(body));
+    return res.status === 204 ? undefined : JSON.parse(res.text);
   };
   const exited = new Promise<void>((res) => proc.once("exit", () => res()));
   return {
@@ -113,8 +134,8 @@ export async function startNode(opts: StartOptions = {}): Promise<NodeProc> {
     proc,
     output: () => out,
     async xml(method, ...args) {
-      const res = await fetch(`${url}/RPC2`, { method: "POST", headers: { "content-type": "text/xml" }, body: encodeCall(method, args) });
-      return parseMethodResponse(await res.text()) as never;
+      const res = await post(`${url}/RPC2`, "text/xml", encodeCall(method, args));
+      return parseMethodResponse(res.text) as never;
     },
     async json(method, params = {}) {
       const r = (await jsonRaw({ jsonrpc: "2.0", id: nextId++, method, params })) as {
@@ -150,8 +171,6 @@ export async function waitTask(
     await new Promise((r) => setTimeout(r, 5));
   }
 }
-
-const BLANK = "00000000-0000-0000-0000-000000000000";
 
 export interface LocalPool {
   dir: string;
@@ -198,7 +217,6 @@ export async function waitTaskXml(node: NodeProc, taskID: string, timeoutMs = 60
   }
 }
 
-
 /**
  * After a restart: connects a node to an existing local pool (as host 1) and makes it SPM,
  * which recovers the tasks the previous SPM left.
@@ -219,7 +237,8 @@ export async function rejoinPool(node: NodeProc, p: { dir: string; sd: string; s
 export async function waitExit(node: NodeProc, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (node.proc.exitCode === null && node.proc.signalCode === null) {
-    if (Date.now() > deadline) throw new Error("node did not die at the fault point");
+    // Say why: the log shows whether the task failed (or was refused) before its fault point.
+    if (Date.now() > deadline) throw new Error(`node did not die at the fault point in ${ms} ms; its log ends:\n${node.output().slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -6,7 +6,7 @@
  * The protocol module (and zod with it) is loaded on the first call, off the start-up path.
  */
 import { Agent, request } from "node:http";
-import type { InputOf, NetworkCapabilities, VerbName, Verbs } from "@vela/protocol";
+import type { InputOf, ResultOf, VerbName, Verbs } from "@vela/protocol";
 import type { Logger } from "../log.js";
 
 /** The node answered with a JSON-RPC error (VDSM code and message). */
@@ -38,46 +38,8 @@ export interface NodeTarget {
   port: number;
 }
 
-/** What the verbs the engine uses return as JSON-RPC `result` (VDSM 4.x shapes). */
-export interface TaskStatus {
-  taskID?: string;
-  taskState: string;
-  taskResult: string;
-  code: number;
-  message: string;
-}
-export interface SpmStatus {
-  spmStatus: string;
-  spmLver: number | string;
-  spmId: number | string;
-}
-export interface VmStats {
-  vmId: string;
-  status: string;
-  exitCode?: number;
-  exitMessage?: string;
-  [k: string]: unknown;
-}
-export interface ResultOf {
-  createVolume: string;
-  deleteVolume: string;
-  spmStart: string;
-  getSpmStatus: SpmStatus;
-  getTaskStatus: TaskStatus;
-  getAllVmStats: VmStats[];
-  connectStorageServer: { id: string; status: number }[];
-  create: Record<string, unknown>;
-  prepareImage: Record<string, unknown>;
-  getVdsStats: Record<string, unknown>;
-  getVdsCapabilities: Record<string, unknown>;
-  getStorageDomainInfo: Record<string, unknown>;
-  getStorageDomainStats: Record<string, unknown>;
-  getVolumeInfo: Record<string, unknown>;
-  /** JSON-RPC's StorageDomain.getImages answers the list itself (XML-RPC wraps it in `imageslist`). */
-  getImagesList: string[];
-  getNetworkCapabilities: NetworkCapabilities;
-}
-export type Result<K extends VerbName> = K extends keyof ResultOf ? ResultOf[K] : unknown;
+/** What a verb's JSON-RPC call resolves with, from the verb's result schema in the protocol table. */
+export type Result<K extends VerbName> = ResultOf<Verbs[K]>;
 
 /** A verb's arguments, where those that may be undefined (optional, defaulted) may be left out. */
 type Required_<T> = { [K in keyof T as undefined extends T[K] ? never : K]: T[K] };
@@ -131,12 +93,6 @@ export class NodeClient {
     this.log.debug({ node: this.label, verb: def.json, ms: Date.now() - started, ok: !r.error }, "node call");
     if (r.error) throw new NodeError(def.json, Number(r.error.code ?? -1), String(r.error.message ?? "unknown error"));
     if (!("result" in r)) throw new NodeError(def.json, -1, "reply without result");
-    if (def.resultSchema) {
-      // verbs that declare their result's shape: what the node answers is parsed, not trusted
-      const parsed = def.resultSchema.safeParse(r.result);
-      if (!parsed.success) throw new NodeError(def.json, -1, `malformed result: ${parsed.error.issues[0]?.path.join(".")} ${parsed.error.issues[0]?.message}`);
-      return parsed.data as Result<K>;
-    }
     return r.result as Result<K>;
   }
 

@@ -8,10 +8,10 @@
  * parses what a node answers instead of trusting it.
  */
 import { z } from "zod";
-import { Uuid } from "../ids.js";
-import { p, verb } from "../verb.js";
+import { Uuid } from "../schemas.js";
+import { done, out, p, verb } from "../verb.js";
 import { Bool, Int } from "./common.js";
-import { IfName, MacAddr, NicSpec } from "./vm.js";
+import { IfName, MacAddr, NicSpec, VmSummary } from "./vm.js";
 
 /** A network name doubles as its bridge's name: an interface name without dots (dots mean VLAN devices). */
 export const NetName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,14}$/, "not a network name (1-15 of a-z A-Z 0-9 _ -)");
@@ -105,14 +105,14 @@ export const UpdateDeviceParams = z
   .strict();
 
 export const networkVerbs = {
-  getNetworkCapabilities: verb("getNetworkCapabilities", "Host.getNetworkCapabilities", [], "info", NetworkCapabilities),
+  getNetworkCapabilities: verb("getNetworkCapabilities", "Host.getNetworkCapabilities", [], out("info", NetworkCapabilities)),
   setupNetworks: verb("setupNetworks", "Host.setupNetworks", [
     p("networks", NetworksParam.default({})),
     p("bondings", BondingsParam.default({})),
     p("options", SetupOptions.default({ connectivityCheck: false, connectivityTimeout: 120 })),
-  ]),
-  setSafeNetworkConfig: verb("setSafeNetworkConfig", "Host.setSafeNetworkConfig", []),
-  hotplugNic: verb("hotplugNic", "VM.hotplugNic", [p("params", HotplugNicParams)], "vmList"),
-  hotunplugNic: verb("hotunplugNic", "VM.hotunplugNic", [p("params", HotunplugNicParams)], "vmList"),
-  vmUpdateDevice: verb("vmUpdateDevice", "VM.updateDevice", [p("vmId", Uuid, "vmID"), p("params", UpdateDeviceParams)], "vmList"),
+  ], done),
+  setSafeNetworkConfig: verb("setSafeNetworkConfig", "Host.setSafeNetworkConfig", [], done),
+  hotplugNic: verb("hotplugNic", "VM.hotplugNic", [p("params", HotplugNicParams)], out("vmList", VmSummary)),
+  hotunplugNic: verb("hotunplugNic", "VM.hotunplugNic", [p("params", HotunplugNicParams)], out("vmList", VmSummary)),
+  vmUpdateDevice: verb("vmUpdateDevice", "VM.updateDevice", [p("vmId", Uuid, "vmID"), p("params", UpdateDeviceParams)], out("vmList", VmSummary)),
 } as const;
