@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { verbs } from "@vela/protocol";
 import { type NodeProc, RpcError, startNode } from "./harness.js";
 import { Lab, type LabHost, nsIp } from "./netlab.js";
 
@@ -32,7 +33,13 @@ async function start(dir?: string): Promise<NodeProc> {
   });
 }
 
-const caps = async () => (await node.json("Host.getNetworkCapabilities")) as Caps;
+/** getNetworkCapabilities, checked against its result schema in the verb table. */
+async function caps(): Promise<Caps> {
+  const answer = await node.json("Host.getNetworkCapabilities");
+  const r = verbs.getNetworkCapabilities.returns.safeParse(answer);
+  assert.ok(r.success, `capabilities do not match their schema: ${JSON.stringify(r.error?.issues.slice(0, 2))}`);
+  return answer as Caps;
+}
 
 /** What the kernel in the host namespace has: links with their masters and IPv4 addresses. */
 function hostState(): string {

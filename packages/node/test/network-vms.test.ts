@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import { type VerbName, verbs } from "@vela/protocol";
 import { type NodeProc, RpcError } from "./harness.js";
 import { Lab, type LabHost, nsIp, nsRun } from "./netlab.js";
 import { consoleLog, guestVm, startVirtNode, stopWithVms, waitConsole, waitFor } from "./virt-support.js";
@@ -36,6 +37,14 @@ async function marker(node: NodeProc, vmId: string, text: string, ms: number): P
   } catch (e) {
     throw new Error(`${(e as Error).message}; console tail:\n${consoleLog(node.runDir, vmId).slice(-1500)}`);
   }
+}
+
+/** A verb's answer must parse with its result schema in the verb table. */
+async function checked(node: NodeProc, name: VerbName, params: Record<string, unknown>): Promise<unknown> {
+  const answer = await node.json(verbs[name].json, params);
+  const r = verbs[name].returns.safeParse(answer);
+  assert.ok(r.success, `${verbs[name].json} answered ${JSON.stringify(answer).slice(0, 400)}`);
+  return answer;
 }
 
 const reachesA = () => nsRun(hosts[0]!.ns, "busybox", "ping", "-c", "1", "-W", "2", "198.51.100.21");
@@ -74,7 +83,7 @@ describe("VMs on networks across hosts", () => {
 
   test("pulling the link cuts the VM off; putting it back restores it", async () => {
     await waitFor("VM A answering pings", () => reachesA() || undefined, 30_000, 500);
-    await nodes[0]!.json("VM.updateDevice", { vmID: vmA, params: { deviceType: "interface", macAddr: macA, linkActive: false } });
+    await checked(nodes[0]!, "vmUpdateDevice", { vmID: vmA, params: { deviceType: "interface", macAddr: macA, linkActive: false } });
     assert.equal(reachesA(), false, "no answer with the link down");
     await nodes[0]!.json("VM.updateDevice", { vmID: vmA, params: { deviceType: "interface", macAddr: macA, linkActive: true } });
     await waitFor("VM A answering again", () => reachesA() || undefined, 30_000, 500);
@@ -89,11 +98,11 @@ describe("VMs on networks across hosts", () => {
 
   test("hot-unplug removes the NIC and its tap; hot-plug adds one", async () => {
     const [tap] = bridgePorts(hosts[0]!.ns, "vmnet").filter((p) => p !== "eth1");
-    await nodes[0]!.json("VM.hotunplugNic", { params: { vmId: vmA, nic: { macAddr: macA } } });
+    await checked(nodes[0]!, "hotunplugNic", { params: { vmId: vmA, nic: { macAddr: macA } } });
     assert.deepEqual(bridgePorts(hosts[0]!.ns, "vmnet"), ["eth1"], "the tap left the bridge");
     assert.equal(nsRun(hosts[0]!.ns, "test", "-e", `/sys/class/net/${tap}`), false, "the tap is gone");
     assert.equal(reachesA(), false);
-    const list = (await nodes[0]!.json("VM.hotplugNic", { params: { vmId: vmA, nic: { macAddr: mac(), network: "vmnet", nicModel: "e1000" } } })) as { nics: unknown[] };
+    const list = (await checked(nodes[0]!, "hotplugNic", { params: { vmId: vmA, nic: { macAddr: mac(), network: "vmnet", nicModel: "e1000" } } })) as { nics: unknown[] };
     assert.equal(list.nics.length, 1);
     assert.equal(bridgePorts(hosts[0]!.ns, "vmnet").length, 2);
     await assert.rejects(
