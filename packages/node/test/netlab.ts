@@ -68,6 +68,15 @@ export class Lab {
     return name;
   }
 
+  /** A bare namespace (loopback up), removed by close(). */
+  addNamespace(): string {
+    const ns = `vela-${this.id}-n${this.namespaces.length}`;
+    ip("netns", "add", ns);
+    this.namespaces.push(ns);
+    nsIp(ns, "link", "set", "lo", "up");
+    return ns;
+  }
+
   /** A host namespace whose eth0 is on the management switch with a 192.0.2.Y/24 address. */
   addHost(): LabHost {
     const ns = `vela-${this.id}-h${this.namespaces.length}`;

@@ -7,6 +7,10 @@
  * back the safe configuration (rebuilding what a reboot removed, undoing unsafe changes).
  */
 import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { verbs } from "@vela/protocol";
 import { type NodeProc, RpcError, startNode } from "./harness.js";
@@ -16,6 +20,7 @@ const lab = new Lab();
 let host: LabHost;
 let node: NodeProc;
 let runDir: string;
+let dhcpd: ChildProcess | undefined;
 
 interface Caps {
   nics: Record<string, { addr: string; ipv4addrs: string[] }>;
@@ -63,15 +68,18 @@ async function refused(params: Record<string, unknown>, code: number, match: Reg
   assert.equal(hostState(), before, "a refused request changes nothing on the host");
 }
 
+let sw: string;
+
 before(async () => {
   host = lab.addHost();
-  const sw = lab.addSwitch();
+  sw = lab.addSwitch();
   lab.plug(host.ns, "eth1", sw);
   lab.plug(host.ns, "eth2", sw);
   node = await start();
   runDir = node.runDir;
 });
 after(async () => {
+  dhcpd?.kill("SIGKILL");
   await node?.stop();
   lab.close();
 });
@@ -206,5 +214,33 @@ describe("persistence", () => {
     assert.deepEqual(c.networks, {});
     assert.equal(c.bridges.vmnet, undefined);
     assert.doesNotMatch(nsIp(host.ns, "link", "show", "eth1"), /master/);
+  });
+});
+
+describe("DHCP", () => {
+  test("a network with bootproto dhcp takes its address from a DHCP server on the segment", async () => {
+    // a DHCP server (busybox udhcpd) in a namespace of its own on the same switch as eth2
+    const server = lab.addNamespace();
+    lab.plug(server, "eth0", sw);
+    nsIp(server, "addr", "add", "198.51.100.1/24", "dev", "eth0");
+    const dir = mkdtempSync(join(tmpdir(), "vela-dhcpd-"));
+    const conf = join(dir, "udhcpd.conf");
+    writeFileSync(conf, `start 198.51.100.100\nend 198.51.100.110\ninterface eth0\nlease_file ${join(dir, "leases")}\noption subnet 255.255.255.0\noption router 198.51.100.1\n`);
+    writeFileSync(join(dir, "leases"), "");
+    dhcpd = spawn("ip", ["netns", "exec", server, "busybox", "udhcpd", "-f", conf], { stdio: "ignore" });
+    await node.json("Host.setupNetworks", { networks: { dnet: { nic: "eth2", bootproto: "dhcp" } } });
+    const c = await caps();
+    assert.match(c.networks.dnet?.addr ?? "", /^198\.51\.100\.1(0[0-9]|10)$/, JSON.stringify(c.networks.dnet));
+    assert.equal(c.networks.dnet?.netmask, "255.255.255.0");
+    assert.deepEqual(c.bridges.dnet?.ports, ["eth2"]);
+    await node.json("Host.setupNetworks", { networks: { dnet: { remove: true } } });
+    assert.equal((await caps()).bridges.dnet, undefined);
+  });
+
+  test("without a DHCP server the network is rolled back", async () => {
+    dhcpd?.kill("SIGKILL");
+    const before = hostState();
+    await refused({ networks: { dnet: { nic: "eth2", bootproto: "dhcp" } } }, 22, /no DHCP lease/);
+    assert.equal(hostState(), before);
   });
 });

@@ -11,7 +11,8 @@ import type { Subsystem } from "../api/services.js";
 import { waitPingAfter } from "./activity.js";
 import { networkCapabilities } from "./caps.js";
 import { emptyConfig, type NetConfig, NetConfigStore } from "./config.js";
-import { apply, checkRequest, present, restoreNetworks, type SetupRequest } from "./setup.js";
+import { writeDhcpScript } from "./dhcp.js";
+import { apply, checkRequest, present, restoreNetworks, type SetupRequest, useDhcpScript } from "./setup.js";
 
 export function netConfDir(ctx: NodeContext): string {
   return process.env.VELA_NODE_NETCONF || join(ctx.config.runDir, "netconf");
@@ -37,6 +38,7 @@ async function restoreSafe(store: NetConfigStore, running: NetConfig, ctx: NodeC
 export async function createNetwork(ctx: NodeContext): Promise<Subsystem> {
   const log = ctx.log.child({ subsystem: "network" });
   const store = new NetConfigStore(netConfDir(ctx));
+  useDhcpScript(await writeDhcpScript(join(ctx.config.runDir, "netconf-bin")));
   const running = (await store.readRunning()) ?? emptyConfig();
   await restoreSafe(store, running, { ...ctx, log });
   let queue: Promise<unknown> = Promise.resolve();

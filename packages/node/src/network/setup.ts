@@ -12,6 +12,7 @@ import type { Logger } from "../log.js";
 import { createBridge, deleteLink, linkUp, noMaster, setMaster, setMtu } from "./bridge.js";
 import type { NetAttrs, NetConfig } from "./config.js";
 import { addrs, bridgePorts, ip, isBridge, type IpLink, linkExists, links } from "./ip.js";
+import { dhcpAddress } from "./dhcp.js";
 import { bondingSupported, createVlan, vlanDevName, vlanSupported } from "./vlan.js";
 
 export interface SetupRequest {
@@ -74,7 +75,6 @@ export async function checkRequest(req: SetupRequest, running: NetConfig, engine
       if (!vlanSupported()) throw new VdsmError("ERR_BAD_VLAN", `network ${name}: this host's kernel has no 802.1Q VLAN support`);
       vlanDevName(nic, a.vlan);
     }
-    if (a.bootproto === "dhcp") throw new VdsmError("ERR_BAD_PARAMS", `network ${name}: DHCP addressing is not implemented by this node yet`);
     // a bridge name collision: something not ours already has this name
     if (byName.has(name) && !(running.networks[name]?.bridged && isBridge(name))) {
       throw new VdsmError("ERR_USED_BRIDGE", `network ${name}: an interface named ${name} already exists on this host`);
@@ -134,9 +134,16 @@ export async function teardown(name: string, a: NetAttrs, log: Logger, bestEffor
     if (linkExists(lower)) await step(() => deleteLink(lower, log));
   } else if (linkExists(lower)) {
     if (!a.bridged && a.ipaddr) await step(() => ip(["addr", "del", `${a.ipaddr}/${a.prefix}`, "dev", lower], log));
+    else if (!a.bridged && a.bootproto === "dhcp") await step(() => ip(["-4", "addr", "flush", "dev", lower], log));
     else if (a.bridged) await step(() => noMaster(lower, log));
   }
   return ports;
+}
+
+/** Where the DHCP event script lives; set once by the subsystem at start. */
+let dhcpScript = "";
+export function useDhcpScript(path: string): void {
+  dhcpScript = path;
 }
 
 export async function build(name: string, a: NetAttrs, ports: readonly string[], log: Logger): Promise<void> {
@@ -157,6 +164,7 @@ export async function build(name: string, a: NetAttrs, ports: readonly string[],
   await linkUp(lower, log);
   const top = topDev(name, a);
   if (a.ipaddr !== undefined) await ip(["addr", "replace", `${a.ipaddr}/${a.prefix}`, "dev", top], log);
+  if (a.bootproto === "dhcp") await dhcpAddress(top, dhcpScript, a.defaultRoute, log);
   if (a.gateway !== undefined && a.defaultRoute) await ip(["route", "replace", "default", "via", a.gateway, "dev", top], log);
 }
 
