@@ -283,6 +283,8 @@ describe("VM NICs", () => {
       nics.push(await eng.post(`/vms/${vm.id}/nics`, { name: "nic1", vnic_profile: { id: vmnetProfile.id } }));
     }
     const [a, b] = nics.map((n) => n.mac.address);
+    const pools = items<{ name: string; ranges: { range: { from: string; to: string }[] } }>(await eng.get("/macpools"), "mac_pool");
+    assert.deepEqual(pools.map((p) => [p.name, p.ranges.range[0]?.from, p.ranges.range[0]?.to]), [["Default", "56:6f:00:00:00:00", "56:6f:00:00:ff:ff"]]);
     assert.match(a as string, /^56:6f:00:00:/);
     assert.notEqual(a, b, "no MAC twice");
     const v = vms[0] as Ided;

@@ -135,6 +135,8 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/vms/:id/nics/:nic", h(networks, "vmNic")),
   r("PUT", "/vms/:id/nics/:nic", h(networks, "updateVmNic")),
   r("DELETE", "/vms/:id/nics/:nic", h(networks, "removeVmNic")),
+  r("GET", "/macpools", h(networks, "macPools")),
+  r("GET", "/macpools/:id", h(networks, "macPool")),
   r("GET", "/hosts/:id/nics", h(networks, "hostNics")),
   r("POST", "/hosts/:id/setupnetworks", h(networks, "setupNetworks")),
   r("GET", "/hosts/:id/networkattachments", h(networks, "networkAttachments")),

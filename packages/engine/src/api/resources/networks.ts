@@ -20,7 +20,7 @@ import {
 } from "../../commands/Networks.js";
 import { SetupNetworks } from "../../commands/SetupNetworks.js";
 import { AddVmNic, mustNic, RemoveVmNic, UpdateVmNic } from "../../commands/VmNics.js";
-import type { Network, NetworkAttachment, NetworkCluster, Nic, VnicProfile } from "../../db/schema.js";
+import type { MacPool, Network, NetworkAttachment, NetworkCluster, Nic, VnicProfile } from "../../db/schema.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { notFound } from "../fault.js";
 import { href, links, ref } from "../href.js";
@@ -226,6 +226,32 @@ export async function updateVmNic(c: Call): Promise<Reply> {
 export async function removeVmNic(c: Call): Promise<Reply> {
   await runCommand(c.engine, RemoveVmNic, { vmId: pathId(c, "id", "VM"), nicId: pathId(c, "nic", "NIC") });
   return { status: 200 };
+}
+
+// ---- MAC pools --------------------------------------------------------------------------------
+
+function macPoolView(p: MacPool): Rep {
+  return {
+    href: href("macpools", p.id),
+    id: p.id,
+    name: p.name,
+    link: links(href("macpools", p.id), ["permissions"]),
+    allow_duplicates: false,
+    default_pool: p.name === "Default",
+    ranges: { range: [{ from: p.range_from, to: p.range_to }] },
+  };
+}
+
+export async function macPools(c: Call): Promise<Reply> {
+  const rows = await c.engine.db.selectFrom("mac_pools").selectAll().orderBy("name").execute();
+  return ok("mac_pools", collection("mac_pool", rows.map(macPoolView)));
+}
+
+export async function macPool(c: Call): Promise<Reply> {
+  const id = pathId(c, "id", "MacPool");
+  const row = await c.engine.db.selectFrom("mac_pools").selectAll().where("id", "=", id).executeTakeFirst();
+  if (!row) throw notFound("MacPool", id);
+  return ok("mac_pool", macPoolView(row));
 }
 
 // ---- host NICs and network attachments -------------------------------------------------------
