@@ -79,7 +79,7 @@ before(async () => {
   };
   const rootAddr = `192.0.2.${octet()}`;
   ip("addr", "add", `${rootAddr}/32`, "dev", mgmt);
-  eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_ENGINE_LISTEN: rootAddr, VELA_ENGINE_HOST_POLL_MS: "300", VELA_ENGINE_VM_POLL_MS: "300" } });
+  eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_BOOT_DIRS: dir, VELA_ENGINE_LISTEN: rootAddr, VELA_ENGINE_HOST_POLL_MS: "300", VELA_ENGINE_VM_POLL_MS: "300" } });
   for (let i = 0; i < 2; i++) {
     const ns = `vela-${id}-e${i}`;
     ip("netns", "add", ns);
