@@ -51,6 +51,7 @@ export const RemoveVm: CommandDef<{ id: string; detachOnly: boolean }, Plan, voi
     await e.db.deleteFrom("snapshots").where("vm_id", "=", vm.id).execute();
     // the VM's NICs go with it, and their MAC addresses back to the pool
     await e.db.deleteFrom("vm_nics").where("owner_id", "=", vm.id).execute();
+    await e.db.deleteFrom("vm_initialization").where("vm_id", "=", vm.id).execute();
     await e.db.deleteFrom("vms").where("id", "=", vm.id).execute();
   },
 };

@@ -303,6 +303,13 @@ export interface NetworkAttachmentsTable {
   created_at: string;
 }
 
+/** A VM's cloud-init configuration (oVirt's `initialization`), validated, as JSON. */
+export interface VmInitializationTable {
+  vm_id: string;
+  /** JSON of the validated initialization, root_password included (never shown by the API). */
+  data: string;
+}
+
 export interface Database {
   data_centers: DataCentersTable;
   clusters: ClustersTable;
@@ -325,6 +332,7 @@ export interface Database {
   vm_nics: NicsTable;
   template_nics: NicsTable;
   network_attachments: NetworkAttachmentsTable;
+  vm_initialization: VmInitializationTable;
 }
 
 export type DataCenter = Selectable<DataCentersTable>;
