@@ -63,9 +63,11 @@ export interface Proc {
   kill(): Promise<void>;
 }
 
-function spawnReady(main: string, env: Record<string, string>, marker: string, timeoutMs: number): Promise<Proc & { readyLine: string; readyMs: number }> {
+function spawnReady(main: string, env: Record<string, string>, marker: string, timeoutMs: number, netns?: string): Promise<Proc & { readyLine: string; readyMs: number }> {
   const t0 = Date.now();
-  const proc = spawn(process.execPath, [main], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  // in a network namespace: `ip netns exec` execs the agent itself, so signals reach it
+  const argv = netns ? ["ip", "netns", "exec", netns, process.execPath, main] : [process.execPath, main];
+  const proc = spawn(argv[0] as string, argv.slice(1), { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let stdout = "";
   proc.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d));
@@ -190,7 +192,7 @@ export interface Node extends Proc {
   name: string;
 }
 
-export async function startNode(opts: { engineUrl: string; token?: string; name: string; runDir?: string; port?: number; env?: Record<string, string> }): Promise<Node> {
+export async function startNode(opts: { engineUrl: string; token?: string; name: string; runDir?: string; port?: number; env?: Record<string, string>; netns?: string }): Promise<Node> {
   const port = opts.port ?? (await freePort());
   const runDir = opts.runDir ?? tempDir("vela-node-");
   const env: Record<string, string> = {
@@ -202,7 +204,7 @@ export async function startNode(opts: { engineUrl: string; token?: string; name:
     ...opts.env,
   };
   if (opts.token) env.VELA_REGISTRATION_TOKEN = opts.token;
-  const p = await spawnReady(NODE_MAIN, env, "VELA-NODE-READY", 20_000);
+  const p = await spawnReady(NODE_MAIN, env, "VELA-NODE-READY", 20_000, opts.netns);
   return { ...p, port, runDir, name: opts.name };
 }
 
