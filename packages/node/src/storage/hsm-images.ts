@@ -30,9 +30,9 @@ export interface HsmDeps {
 /** Recovery actions of these operations (names are persisted: never rename one). */
 export function registerRecoveries(d: Pick<HsmDeps, "ctx" | "domains" | "tasks">): void {
   const log = d.ctx.log;
-  d.tasks.register("image.purge", async ([sd, img]) => ops.purgeRemoved(await d.domains.get(sd), img));
-  d.tasks.register("volume.finishExtend", async ([sd, img, v, cap]) => ops.finishExtend(log, await d.domains.get(sd), img, v, Number(cap)));
-  d.tasks.register("merge.finish", async ([sd, img, base, top]) => ops.finishMerge(log, await d.domains.get(sd), img, base, top));
+  d.tasks.register("image.purge", async ([sd, img]) => ops.purgeRemoved(await d.domains.getFile(sd), img));
+  d.tasks.register("volume.finishExtend", async ([sd, img, v, cap]) => ops.finishExtend(log, await d.domains.getFile(sd), img, v, Number(cap)));
+  d.tasks.register("merge.finish", async ([sd, img, base, top]) => ops.finishMerge(log, await d.domains.getFile(sd), img, base, top));
 }
 
 export function imageHandlers(d: HsmDeps): PartialHandlers {
@@ -252,7 +252,7 @@ export function imageHandlers(d: HsmDeps): PartialHandlers {
     },
 
     formatStorageDomain: async ({ sdUUID, autoDetach }) => {
-      const dom = await d.domains.get(sdUUID);
+      const dom = await d.domains.getFile(sdUUID);
       const md = await dom.metadata({ fresh: true });
       const pools = poolsOf(md);
       for (const p of d.pools.all()) if (pools.includes(p.spUUID)) throw new VdsmError("CannotFormatAttachedStorageDomain", `${sdUUID} is in connected pool ${p.spUUID}`);

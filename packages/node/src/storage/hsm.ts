@@ -15,7 +15,7 @@ import type { ImageService, Subsystem } from "../api/services.js";
 import { Clusters } from "./cluster.js";
 import { Connections, typeName } from "./connection.js";
 import { writerTask } from "./fence.js";
-import { DomainRegistry, FileDomain } from "./domain/index.js";
+import { asFile, DomainRegistry, FileDomain } from "./domain/index.js";
 import { poolsOf } from "./domain/file.js";
 import { isDir } from "./fileutil.js";
 import { Images } from "./image.js";
@@ -60,8 +60,8 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
   /** createVolume requests by target volume, for idempotent retries. */
   const creates = new Map<string, { taskId: string; sig: string }>();
 
-  tasks.register("volume.removeFiles", async ([sd, img, v]) => vol.removeVolumeFiles(await domains.get(sd), img, v));
-  tasks.register("image.rmdirIfEmpty", async ([sd, img]) => vol.rmdirIfEmpty((await domains.get(sd)).imageDir(img)));
+  tasks.register("volume.removeFiles", async ([sd, img, v]) => vol.removeVolumeFiles(await domains.getFile(sd), img, v));
+  tasks.register("image.rmdirIfEmpty", async ([sd, img]) => vol.rmdirIfEmpty((await domains.getFile(sd)).imageDir(img)));
   registerRecoveries({ ctx: sctx, domains, tasks });
   const monitor = new DomainMonitor(sctx, domains, pools);
   tasks.register("volume.setVolType", async ([sd, img, v, t]) => {
@@ -84,7 +84,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
 
   /** A domain that belongs to the pool, with its metadata. */
   async function poolDomain(sdUUID: string, spUUID: string): Promise<{ dom: FileDomain; md: Record<string, string> }> {
-    const dom = await domains.get(sdUUID);
+    const dom = await domains.getFile(sdUUID);
     const md = await dom.metadata();
     if (!poolsOf(md).includes(spUUID)) throw new VdsmError("StorageDomainNotInPool", `${sdUUID} is not in ${spUUID}`);
     return { dom, md };
@@ -108,7 +108,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
       for (const sd of await domains.all()) {
         const md = await sd.metadata().catch(() => undefined);
         if (!md || !poolsOf(md).includes(p.spUUID)) continue;
-        const purged = await collectGarbage(sd).catch((err) => {
+        const purged = await collectGarbage(asFile(sd)).catch((err) => {
           log.warn({ err, sd: sd.sdUUID }, "garbage collection failed");
           return [] as string[];
         });
@@ -388,10 +388,10 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
       return { uuid: id };
     },
 
-    getVolumeInfo: async ({ sdUUID, imgUUID, volUUID }) => ({ info: await vol.volumeInfo(await domains.get(sdUUID), imgUUID, volUUID) }),
+    getVolumeInfo: async ({ sdUUID, imgUUID, volUUID }) => ({ info: await vol.volumeInfo(await domains.getFile(sdUUID), imgUUID, volUUID) }),
 
     getVolumeSize: async ({ sdUUID, imgUUID, volUUID }) => {
-      const d = await domains.get(sdUUID);
+      const d = await domains.getFile(sdUUID);
       await vol.readMeta(d, imgUUID, volUUID);
       const sz = await vol.volumeSize(d, imgUUID, volUUID);
       return { apparentsize: String(sz.apparentsize), truesize: String(sz.truesize) };

@@ -9,8 +9,9 @@ import { VdsmError } from "@vela/protocol";
 import { chmod, mkdir, open, readdir, readFile, stat, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { atomicWrite, errno, exists } from "../fileutil.js";
-import { type Md, formatDomainMd, parseDomainMd } from "../metadata.js";
+import { type Md, formatDomainMd, formatVolumeMd, parseDomainMd, parseVolumeMd, type VolumeMd } from "../metadata.js";
 import { Mutex } from "../sync.js";
+import type { StorageDomain } from "./driver.js";
 
 export const DOM_MD = "dom_md";
 export const IMAGES = "images";
@@ -30,7 +31,8 @@ export interface CreateDomainArgs {
   blockSize: number;
 }
 
-export class FileDomain {
+export class FileDomain implements StorageDomain {
+  readonly driver = "file" as const;
   readonly dir: string;
   readonly mdDir: string;
   readonly mdPath: string;
@@ -136,6 +138,32 @@ export class FileDomain {
       await atomicWrite(this.mdPath, formatDomainMd(md), { durable: true });
       return md;
     });
+  }
+
+  async present(): Promise<boolean> {
+    return exists(this.mdPath);
+  }
+
+  /** `<vol>.meta` beside the data file. */
+  async readVolumeMeta(imgUUID: string, volUUID: string): Promise<VolumeMd> {
+    let text: string;
+    try {
+      text = await readFile(`${this.volumePath(imgUUID, volUUID)}.meta`, "utf8");
+    } catch (err) {
+      if (errno(err) === "ENOENT") throw new VdsmError("VolumeDoesNotExist", `${volUUID} in image ${imgUUID} of ${this.sdUUID}`);
+      throw new VdsmError("VolumeMetadataReadError", `${volUUID}: ${(err as Error).message}`);
+    }
+    return parseVolumeMd(text, `metadata of volume ${volUUID}`);
+  }
+
+  /** Written aside and renamed over the old `.meta`: readers see the old or the new, never half. */
+  async writeVolumeMeta(imgUUID: string, volUUID: string, md: VolumeMd): Promise<void> {
+    try {
+      await atomicWrite(`${this.volumePath(imgUUID, volUUID)}.meta`, formatVolumeMd(md));
+    } catch (err) {
+      if (err instanceof VdsmError) throw err;
+      throw new VdsmError("VolumeMetadataWriteError", `${volUUID}: ${(err as Error).message}`);
+    }
   }
 
   imagesDir(): string {
