@@ -39,6 +39,27 @@ export interface NodeConfig {
    * default on) instead of one qemu-img process each; off mainly to compare the two.
    */
   storageDaemon: boolean;
+  /**
+   * Directories whose files, attached as loop devices, are the LUNs this host may use for block
+   * domains (VELA_NODE_LUN_DIRS, colon-separated absolute paths; none by default, so a node never
+   * touches a disk it was not given).
+   */
+  lunDirs: string[];
+  /**
+   * How LVs become block devices: `device-mapper` (lvchange -ay, real hosts) or `loop` (a loop
+   * device over the PV range, hosts without device-mapper). VELA_NODE_BLOCK_PATH; default: probe
+   * for /dev/mapper/control.
+   */
+  blockDataPath: "device-mapper" | "loop";
+}
+
+/** The kernel's device-mapper (a /dev/mapper/control node can exist without it: ask /proc/misc). */
+function hasDeviceMapper(): boolean {
+  try {
+    return /\sdevice-mapper$/m.test(readFileSync("/proc/misc", "utf8"));
+  } catch {
+    return false;
+  }
 }
 
 function int(v: string | undefined, dflt: number): number {
@@ -75,5 +96,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     spmPriority: Math.min(100, Math.max(0, int(env.VELA_NODE_SPM_PRIORITY, 5))),
     spmAutoElect: !["0", "false", "no", "off"].includes((env.VELA_NODE_SPM_AUTO ?? "1").toLowerCase()),
     storageDaemon: !["0", "false", "no", "off"].includes((env.VELA_NODE_STORAGE_DAEMON ?? "1").toLowerCase()),
+    lunDirs: (env.VELA_NODE_LUN_DIRS ?? "").split(":").filter((d) => d.startsWith("/")),
+    blockDataPath:
+      env.VELA_NODE_BLOCK_PATH === "loop" || env.VELA_NODE_BLOCK_PATH === "device-mapper"
+        ? env.VELA_NODE_BLOCK_PATH
+        : hasDeviceMapper()
+          ? "device-mapper"
+          : "loop",
   };
 }

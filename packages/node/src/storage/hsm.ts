@@ -8,7 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
-import { BLANK_UUID, VdsmError } from "@vela/protocol";
+import { BLANK_UUID, LvmUuid, VdsmError } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { PartialHandlers } from "../api/handlers.js";
 import type { ImageService, Subsystem } from "../api/services.js";
@@ -22,6 +22,7 @@ import { Images } from "./image.js";
 import { SafeLease } from "./lease/index.js";
 import { type ConnectedPool, Pools } from "./pool.js";
 import { SPM_LEASE_OFFSET } from "./spm.js";
+import { createBlockStorage } from "./hsm-block.js";
 import { imageHandlers, registerRecoveries } from "./hsm-images.js";
 import { poolHandlers } from "./hsm-pool.js";
 import { collectGarbage } from "./image-ops.js";
@@ -38,6 +39,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()
 
 const CLASS_NAMES = { 1: "Data", 2: "Iso", 3: "Backup" } as const;
 const FILE_TYPES = new Set(["NFS", "LOCALFS", "POSIXFS"]);
+const BLOCK_TYPES = new Set(["FCP", "ISCSI"]);
 
 export interface Storage extends Subsystem {
   images: ImageService;
@@ -50,6 +52,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
   const sctx: NodeContext = { ...ctx, log };
   const conns = new Connections(sctx);
   const domains = new DomainRegistry(conns.mntRoot);
+  const block = createBlockStorage(sctx, domains);
   const lock = new SafeLease(log);
   const tasks = new TaskManager(log, Number(process.env.VELA_STORAGE_WORKERS ?? 4));
   const pools = new Pools(sctx, domains, lock, tasks);
@@ -136,13 +139,22 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
 
     createStorageDomain: async (a) => {
       const kind = typeName(a.storageType);
-      if (!FILE_TYPES.has(kind)) throw new VdsmError("StorageDomainTypeError", `${kind} domains are not supported on this node yet`);
+      const isBlock = BLOCK_TYPES.has(kind);
+      if (!FILE_TYPES.has(kind) && !isBlock) throw new VdsmError("StorageDomainTypeError", `${kind} domains are not supported on this node yet`);
       if (a.domVersion !== 5) throw new VdsmError("UnsupportedDomainVersion", String(a.domVersion));
       const blockSize = a.blockSize === 0 ? 512 : a.blockSize;
       if (blockSize !== 512 && blockSize !== 4096) throw new VdsmError("InvalidParameter", `blockSize ${a.blockSize}`);
       const domClass = CLASS_NAMES[a.domClass as 1 | 2 | 3];
       if (!domClass) throw new VdsmError("StorageDomainClassError", String(a.domClass));
       if (!a.domainName || /[\n\r\0]/.test(a.domainName)) throw new VdsmError("InvalidParameter", "domainName");
+      if (isBlock) {
+        // typeSpecificArg is the VG's LVM UUID (createVG's answer), as in VDSM.
+        const vgUUID = LvmUuid.safeParse(a.typeSpecificArg);
+        if (!vgUUID.success) throw new VdsmError("InvalidParameter", "typeSpecificArg: not an LVM VG UUID");
+        if (await domains.find(a.sdUUID)) throw new VdsmError("StorageDomainAlreadyExists", a.sdUUID);
+        await block.createDomain({ sdUUID: a.sdUUID, vgUUID: vgUUID.data, name: a.domainName, type: kind as "FCP" | "ISCSI", domClass, version: a.domVersion, blockSize });
+        return {};
+      }
       const remote = conns.checkConnection(kind, { connection: a.typeSpecificArg });
       const mnt = conns.mountPointOf(kind, remote);
       if (!(await isDir(mnt))) throw new VdsmError("StorageDomainFSNotMounted", remote);
@@ -177,6 +189,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
         block_size: Number(md.BLOCK_SIZE ?? 512),
         alignment: Number(md.ALIGNMENT ?? 1048576),
         remotePath: md.REMOTE_PATH ?? "",
+        ...(md.VGUUID ? { vguuid: md.VGUUID } : {}),
       };
       if (md.ROLE === "Master") {
         Object.assign(info, { lver: md.POOL_SPM_LVER, spm_id: md.POOL_SPM_ID, master_ver: md.MASTER_VERSION });
@@ -428,6 +441,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
     ...imageHandlers({ ctx: sctx, domains, pools, tasks, spmOf, poolDomain, startTask, withImageLock }),
     ...poolHandlers({ ctx: sctx, domains, pools, tasks, lock, spmOf, startTask, connected: (p) => (p.spm.onStarted = recoverOnStart(p)) }),
     ...clusters.handlers(),
+    ...block.handlers,
   };
 
   return {

@@ -1,10 +1,11 @@
 /** The verb table: every node verb, once. Transports and the engine's client are built from it. */
 import type { ParamsOf, VerbDef, VerbResult } from "../verb.js";
+import { blockVerbs } from "./block.js";
 import { hostVerbs } from "./host.js";
 import { storageVerbs } from "./storage.js";
 import { vmVerbs } from "./vm.js";
 
-export const verbs = { ...hostVerbs, ...storageVerbs, ...vmVerbs } as const;
+export const verbs = { ...hostVerbs, ...storageVerbs, ...blockVerbs, ...vmVerbs } as const;
 export type Verbs = typeof verbs;
 export type VerbName = keyof Verbs;
 
@@ -23,5 +24,6 @@ export const byJsonName: ReadonlyMap<string, [VerbName, VerbDef]> = new Map(
 
 export * from "./common.js";
 export * from "./storage.js";
+export * from "./block.js";
 export * from "./vm.js";
 export { hostVerbs };
