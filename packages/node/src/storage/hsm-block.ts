@@ -30,8 +30,8 @@ export function createBlockStorage(ctx: NodeContext, domains: DomainRegistry): B
   const log = ctx.log.child({ sub: "block" });
   const luns = new LunScanner(log, ctx.config.lunDirs);
   const lvm = new Lvm(log, async () => (await luns.list()).map((l) => l.device), ctx.config.blockDataPath === "device-mapper");
-  const env: BlockEnv = { lvm, root: join(ctx.config.runDir, "blockSD") };
   const dataPath: DataPath = ctx.config.blockDataPath === "device-mapper" ? new DmDataPath(lvm) : new LoopDataPath(log);
+  const env: BlockEnv = { lvm, dataPath, root: join(ctx.config.runDir, "blockSD") };
   domains.register(new BlockDriver(env));
   if (!ctx.config.lunDirs.length) log.info("no LUN directories configured (VELA_NODE_LUN_DIRS): no block storage on this host");
   else log.info({ lunDirs: ctx.config.lunDirs, dataPath: dataPath.kind }, "block storage: LUNs are loop devices over files in these directories");

@@ -8,10 +8,10 @@
  * loop device over the PV range) can map it. Never changes the VG except through lvm with a
  * validated name, and never writes a slot another LV's `MD_` tag claims.
  */
-import { open } from "node:fs/promises";
+import { mkdir, open, rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { BLANK_UUID, VdsmError } from "@vela/protocol";
-import type { LvRange } from "../block/datapath.js";
+import type { DataPath, LvRange } from "../block/datapath.js";
 import { decodeTag, encodeTag, type LvInfo, type Lvm, MiB, type VgInfo } from "../block/lvm.js";
 import { CHECKSUM_KEY, domainChecksum, type Md, parseVolumeMd, type VolumeMd, formatVolumeMd, VOLUME_MD_MAX } from "../metadata.js";
 import { Mutex } from "../sync.js";
@@ -53,6 +53,8 @@ export interface CreateBlockDomainArgs {
 /** What the domain needs from its host: lvm and where its host view lives. */
 export interface BlockEnv {
   lvm: Lvm;
+  /** How LVs become devices on this host (device-mapper or loop). */
+  dataPath: DataPath;
   /** `<runDir>/blockSD`: the per-domain directory with dom_md links to LV devices. */
   root: string;
 }
@@ -308,8 +310,73 @@ export class BlockDomain implements StorageDomain {
   }
 
   async writeVolumeMeta(imgUUID: string, volUUID: string, md: VolumeMd): Promise<void> {
-    const { slot } = await this.volumeLv(imgUUID, volUUID);
+    const { lv, slot } = await this.volumeLv(imgUUID, volUUID);
     await this.writeSlot(slot, formatVolumeMd(md));
+    // The first metadata write ends the create: the LV is no longer garbage if its creator dies.
+    if (lv.tags.includes(INITIALIZING_TAG)) await this.finishVolume(volUUID);
+  }
+
+  async createVolumeArea(imgUUID: string, volUUID: string, parentUUID: string, bytes: number): Promise<void> {
+    const slot = await this.createVolumeLv(imgUUID, volUUID, parentUUID, bytes);
+    // A slot freed by an earlier volume may still hold its text: clear it before anyone reads it.
+    await this.writeSlot(slot, null);
+  }
+
+  async removeVolumeArea(imgUUID: string, volUUID: string): Promise<void> {
+    const lv = (await this.volumeLvs()).find((l) => l.name === volUUID);
+    if (!lv) return;
+    await this.teardownVolume(imgUUID, volUUID);
+    await this.removeVolumeLv(imgUUID, volUUID);
+  }
+
+  /** `<dir>/images/<img>/<vol>` → the LV's device, so qcow2 backing names resolve in the image dir. */
+  private linkPath(imgUUID: string, volUUID: string): string {
+    return join(this.dir, "images", imgUUID, volUUID);
+  }
+
+  async prepareVolume(imgUUID: string, volUUID: string): Promise<string> {
+    await this.volumeLv(imgUUID, volUUID);
+    const dev = await this.env.dataPath.activate(this.sdUUID, volUUID, await this.range(volUUID));
+    const link = this.linkPath(imgUUID, volUUID);
+    await mkdir(join(this.dir, "images", imgUUID), { recursive: true, mode: 0o755 });
+    await rm(link, { force: true });
+    await symlink(dev, link);
+    return link;
+  }
+
+  async teardownVolume(imgUUID: string, volUUID: string): Promise<void> {
+    const r = await this.range(volUUID).catch(() => undefined);
+    if (r) await this.env.dataPath.deactivate(this.sdUUID, volUUID, r);
+    await rm(this.linkPath(imgUUID, volUUID), { force: true });
+  }
+
+  async volumeAreaSize(imgUUID: string, volUUID: string): Promise<number> {
+    return (await this.volumeLv(imgUUID, volUUID)).lv.size;
+  }
+
+  /**
+   * Grows a volume's LV in place to at least `bytes` (metadata only: lvextend onto the extents
+   * right after its last one) and refreshes its device here. Refuses when those extents belong
+   * to another LV or lie past the PV's end: the LV would become two segments, which no data path
+   * without device-mapper can map.
+   */
+  async extendVolumeArea(imgUUID: string, volUUID: string, bytes: number): Promise<number> {
+    return this.slotLock.run(async () => {
+      const lvs = await this.lvm.lvs(this.sdUUID);
+      const { lv } = await this.volumeLv(imgUUID, volUUID);
+      const vg = await this.vg();
+      const want = extentsFor(bytes, vg.extentSize);
+      const r = await this.range(volUUID, lvs);
+      if (want <= r.count) return lv.size;
+      const from = r.first + r.count;
+      const to = r.first + want - 1;
+      if (to >= vg.extentCount) throw new VdsmError("VolumeGroupSizeError", `${this.sdUUID}/${volUUID}: growing to ${want} extents passes the end of the PV`);
+      const blocker = lvs.find((l) => l.name !== volUUID && l.segments.some((sg) => sg.first <= to && sg.last >= from));
+      if (blocker) throw new VdsmError("LogicalVolumeExtendError", `${this.sdUUID}/${volUUID} cannot grow in place: extents ${from}-${to} hold ${blocker.name}`);
+      await this.lvm.lvextend(this.sdUUID, volUUID, r.pv, want, from, to);
+      await this.env.dataPath.refresh(this.sdUUID, volUUID, { ...r, count: want });
+      return want * vg.extentSize;
+    });
   }
 
   /**
@@ -343,7 +410,7 @@ export class BlockDomain implements StorageDomain {
     const lv = (await this.volumeLvs()).find((l) => l.name === volUUID);
     if (!lv) return;
     const img = tagValue(lv, "IU_");
-    if (img === imgUUID) await this.lvm.lvtags(this.sdUUID, volUUID, [`IU_${REMOVED_IMAGE_PREFIX}${imgUUID}`], [`IU_${imgUUID}`]);
+    if (img === imgUUID && !img.startsWith(REMOVED_IMAGE_PREFIX)) await this.lvm.lvtags(this.sdUUID, volUUID, [`IU_${REMOVED_IMAGE_PREFIX}${imgUUID}`], [`IU_${imgUUID}`]);
     const slot = Number(tagValue(lv, "MD_"));
     if (Number.isInteger(slot)) await this.writeSlot(slot, null);
     await this.lvm.lvremove(this.sdUUID, volUUID);
@@ -357,15 +424,28 @@ export class BlockDomain implements StorageDomain {
   }
 }
 
-/** First run of `count` free extents, preferring the start of the largest free gap's start. */
+/**
+ * Where a new LV of `count` extents goes: in the largest free gap that fits; at its start when
+ * the extent before the gap is a special LV (it never grows), else halfway through it, so the
+ * volume before the gap keeps room to grow in place (an LV mapped without device-mapper must stay
+ * one segment). Undefined when no gap fits.
+ */
 export function freeRun(lvs: LvInfo[], extentCount: number, count: number): number | undefined {
-  const used = lvs.flatMap((l) => l.segments.map((s) => [s.first, s.last] as const)).sort((a, b) => a[0] - b[0]);
+  const used = lvs.flatMap((l) => l.segments.map((s) => ({ first: s.first, last: s.last, grows: !SPECIAL_NAMES.has(l.name) }))).sort((a, b) => a.first - b.first);
+  const gaps: { start: number; len: number; afterVolume: boolean }[] = [];
   let at = 0;
-  for (const [first, last] of used) {
-    if (first - at >= count) return at;
-    at = Math.max(at, last + 1);
+  let afterVolume = false;
+  for (const u of used) {
+    if (u.first > at) gaps.push({ start: at, len: u.first - at, afterVolume });
+    if (u.last + 1 > at) {
+      at = u.last + 1;
+      afterVolume = u.grows;
+    }
   }
-  return extentCount - at >= count ? at : undefined;
+  if (extentCount > at) gaps.push({ start: at, len: extentCount - at, afterVolume });
+  const fit = gaps.filter((g) => g.len >= count).sort((a, b) => b.len - a.len || a.start - b.start)[0];
+  if (!fit) return undefined;
+  return fit.afterVolume ? fit.start + Math.floor((fit.len - count) / 2) : fit.start;
 }
 
 async function zeroRange(lvm: Lvm, pv: string, offset: number, length: number): Promise<void> {

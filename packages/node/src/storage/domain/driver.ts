@@ -44,6 +44,20 @@ export interface StorageDomain {
   readVolumeMeta(imgUUID: string, volUUID: string): Promise<VolumeMd>;
   /** Replaces one volume's metadata in one write. */
   writeVolumeMeta(imgUUID: string, volUUID: string, md: VolumeMd): Promise<void>;
+  /**
+   * Claims storage for a new volume (file: image dir, `.meta`, `.lease`, a data file of `bytes`;
+   * block: one-segment LV of at least `bytes` with IU_/PU_/MD_ tags and a metadata slot).
+   * VolumeAlreadyExists if the id is taken. The volume has no metadata until writeVolumeMeta.
+   */
+  createVolumeArea(imgUUID: string, volUUID: string, parentUUID: string, bytes: number): Promise<void>;
+  /** Releases what createVolumeArea claimed (crash-safe order; a no-op for a volume already gone). */
+  removeVolumeArea(imgUUID: string, volUUID: string): Promise<void>;
+  /** A path QEMU and qemu-img can open for the volume's data (block: an activated LV). */
+  prepareVolume(imgUUID: string, volUUID: string): Promise<string>;
+  /** Undoes prepareVolume (block: deactivates the LV; file: nothing). */
+  teardownVolume(imgUUID: string, volUUID: string): Promise<void>;
+  /** Bytes the volume's storage holds now (file: the data file's size; block: the LV size). */
+  volumeAreaSize(imgUUID: string, volUUID: string): Promise<number>;
   /** The leases area (the SPM lease lives at a fixed offset in it). */
   leasesPath(): string;
   /** The pool's `master/` area when this domain is the master. */

@@ -6,7 +6,7 @@
  * replace), and never builds a path from anything but validated UUIDs.
  */
 import { VdsmError } from "@vela/protocol";
-import { chmod, mkdir, open, readdir, readFile, stat, statfs } from "node:fs/promises";
+import { chmod, mkdir, open, readdir, readFile, rm, rmdir, stat, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { atomicWrite, errno, exists } from "../fileutil.js";
 import { type Md, formatDomainMd, formatVolumeMd, parseDomainMd, parseVolumeMd, type VolumeMd } from "../metadata.js";
@@ -163,6 +163,56 @@ export class FileDomain implements StorageDomain {
     } catch (err) {
       if (err instanceof VdsmError) throw err;
       throw new VdsmError("VolumeMetadataWriteError", `${volUUID}: ${(err as Error).message}`);
+    }
+  }
+
+  async createVolumeArea(imgUUID: string, volUUID: string, _parentUUID: string, bytes: number): Promise<void> {
+    const dir = this.imageDir(imgUUID);
+    await mkdir(dir, { mode: 0o775 }).catch((err) => {
+      if (errno(err) !== "EEXIST") throw err;
+    });
+    await chmod(dir, 0o775);
+    const data = this.volumePath(imgUUID, volUUID);
+    // 'wx' on the .meta claims the id, as createVolumeJob does.
+    const meta = await open(`${data}.meta`, "wx", 0o660).catch((err) => {
+      if (errno(err) === "EEXIST") throw new VdsmError("VolumeAlreadyExists", volUUID);
+      throw err;
+    });
+    await meta.close();
+    for (const [path, size] of [
+      [`${data}.lease`, MiB],
+      [data, bytes],
+    ] as const) {
+      const fh = await open(path, "w", 0o660);
+      try {
+        await fh.truncate(size);
+      } finally {
+        await fh.close();
+      }
+    }
+  }
+
+  async removeVolumeArea(imgUUID: string, volUUID: string): Promise<void> {
+    const data = this.volumePath(imgUUID, volUUID);
+    // .meta last: while any file is left the volume stays visible to a checker.
+    for (const p of [data, `${data}.lease`, `${data}.meta`, `${data}.meta.new`]) await rm(p, { force: true });
+    await rmdir(this.imageDir(imgUUID)).catch(() => {});
+  }
+
+  async prepareVolume(imgUUID: string, volUUID: string): Promise<string> {
+    const p = this.volumePath(imgUUID, volUUID);
+    if (!(await exists(p))) throw new VdsmError("VolumeDoesNotExist", `${volUUID} in image ${imgUUID} of ${this.sdUUID}`);
+    return p;
+  }
+
+  async teardownVolume(): Promise<void> {}
+
+  async volumeAreaSize(imgUUID: string, volUUID: string): Promise<number> {
+    try {
+      return (await stat(this.volumePath(imgUUID, volUUID))).size;
+    } catch (err) {
+      if (errno(err) === "ENOENT") throw new VdsmError("VolumeDoesNotExist", volUUID);
+      throw err;
     }
   }
 
