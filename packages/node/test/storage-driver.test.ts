@@ -16,7 +16,9 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { VdsmError } from "@vela/protocol";
 import { createLogger } from "../src/log.js";
+import { checkBlockDomain } from "../src/storage/block/check.js";
 import { LoopDataPath } from "../src/storage/block/datapath.js";
+import { checkFileDomain } from "../src/storage/check.js";
 import { Lvm } from "../src/storage/block/lvm.js";
 import { BlockDomain, SD_UNREADY_TAG } from "../src/storage/domain/block.js";
 import type { StorageDomain } from "../src/storage/domain/driver.js";
@@ -35,6 +37,8 @@ interface Fixture {
   /** Changes a key behind the driver's back, seal untouched. */
   tamper(): void;
   untamper(): void;
+  /** The driver's on-disk checker: problems found (none for a clean domain). */
+  check(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -50,6 +54,9 @@ async function fileFixture(): Promise<Fixture> {
     },
     untamper() {
       writeFileSync(dom.mdPath, saved);
+    },
+    async check() {
+      return (await checkFileDomain(dom.dir)).problems;
     },
     async close() {
       rmSync(mnt, { recursive: true, force: true });
@@ -80,6 +87,9 @@ async function blockFixture(): Promise<Fixture> {
       },
       untamper() {
         luns.lvm("vgchange", "--deltag", "MDT_DESCRIPTION=evil", "--addtag", saved, sd);
+      },
+      async check() {
+        return (await checkBlockDomain(dom)).problems;
       },
       async close() {
         luns.cleanup();
@@ -135,8 +145,12 @@ for (const [name, make] of drivers) {
       const md2 = await fx.dom.metadata({ fresh: true });
       assert.equal(md2.DESCRIPTION, "renamed: café & co");
       assert.equal(md2.POOL_UUID, BLANK.replace(/0/g, "1"));
-      await fx.dom.update({ POOL_UUID: null });
-      assert.equal((await fx.dom.metadata({ fresh: true })).POOL_UUID, undefined);
+      await fx.dom.update({ POOL_UUID: "", SCRATCH: "x" });
+      assert.equal((await fx.dom.metadata({ fresh: true })).SCRATCH, "x");
+      await fx.dom.update({ SCRATCH: null });
+      const md3 = await fx.dom.metadata({ fresh: true });
+      assert.equal(md3.SCRATCH, undefined);
+      assert.equal(md3.POOL_UUID, "");
     });
 
     test("a metadata key changed behind the driver's back breaks the seal and is refused", async () => {
@@ -179,6 +193,7 @@ for (const [name, make] of drivers) {
       execFileSync("qemu-img", ["check", "-q", "-f", "qcow2", tp]);
       await fx.dom.teardownVolume(img, top);
       await fx.dom.teardownVolume(img, base);
+      assert.deepEqual(await fx.check(), [], "the on-disk checker finds the domain clean");
     });
 
     test("removing volumes: gone from listings and metadata; removing again is a no-op", async () => {
@@ -189,6 +204,7 @@ for (const [name, make] of drivers) {
       await fx.dom.removeVolumeArea(img, base);
       assert.deepEqual(await fx.dom.listImages(), []);
       assert.equal(await fx.dom.hasImage(img), false);
+      assert.deepEqual(await fx.check(), [], "nothing left behind");
     });
   });
 }
@@ -245,6 +261,7 @@ describe("block only: thin LVs and VDSM's delete", () => {
     const lvm = dom.lvm;
     await lvm.lvtags(dom.sdUUID, b, [`IU__remove_me_${img}`], [`IU_${img}`]);
     assert.deepEqual(await dom.listVolumes(img), [a], "the half-deleted volume is not listed");
+    assert.ok((await fx.check()).some((p) => p.includes("interrupted delete")), "the checker reports the interrupted delete");
     const tags = (await lvm.lvs(dom.sdUUID)).find((l) => l.name === b)!.tags;
     assert.ok(tags.includes(`IU__remove_me_${img}`), tags.join(","));
     await dom.removeVolumeArea(`_remove_me_${img}`, b);
@@ -252,6 +269,18 @@ describe("block only: thin LVs and VDSM's delete", () => {
     await dom.removeVolumeArea(img, a);
     assert.deepEqual(await dom.listImages(), []);
     assert.deepEqual((await lvm.lvs(dom.sdUUID)).map((l) => l.name).sort(), ["ids", "inbox", "leases", "master", "metadata", "outbox", "xleases"]);
+    assert.deepEqual(await fx.check(), []);
+  });
+
+  test("the checker reports an interrupted create and metadata that disagrees with the tags", async () => {
+    const c = randomUUID();
+    await dom.createVolumeArea(img, c, BLANK, MiB);
+    assert.ok((await fx.check()).some((p) => p.includes("OVIRT_VOL_INITIALIZING")), "a create that never wrote metadata");
+    await dom.writeVolumeMeta(img, c, { ...volMd(dom.sdUUID, img, BLANK), PUUID: randomUUID() });
+    const problems = await fx.check();
+    assert.ok(problems.some((p) => p.includes("but PUUID=")), problems.join("; "));
+    await dom.removeVolumeArea(img, c);
+    assert.deepEqual(await fx.check(), []);
   });
 });
 
