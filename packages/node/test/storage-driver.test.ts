@@ -17,7 +17,7 @@ import { after, before, describe, test } from "node:test";
 import { VdsmError } from "@vela/protocol";
 import { createLogger } from "../src/log.js";
 import { checkBlockDomain } from "../src/storage/block/check.js";
-import { LoopDataPath } from "../src/storage/block/datapath.js";
+import { DmDataPath, LoopDataPath } from "../src/storage/block/datapath.js";
 import { checkFileDomain } from "../src/storage/check.js";
 import { Lvm } from "../src/storage/block/lvm.js";
 import { BlockDomain, SD_UNREADY_TAG } from "../src/storage/domain/block.js";
@@ -270,6 +270,15 @@ describe("block only: thin LVs and VDSM's delete", () => {
     assert.deepEqual(await dom.listImages(), []);
     assert.deepEqual((await lvm.lvs(dom.sdUUID)).map((l) => l.name).sort(), ["ids", "inbox", "leases", "master", "metadata", "outbox", "xleases"]);
     assert.deepEqual(await fx.check(), []);
+  });
+
+  test("the device-mapper data path runs VDSM's lvchange command lines; without device-mapper it fails clearly", async () => {
+    assert.deepEqual(DmDataPath.argv("activate", "vg", "lv"), ["lvchange", "--activate", "y", "vg/lv"]);
+    assert.deepEqual(DmDataPath.argv("refresh", "vg", "lv"), ["lvchange", "--refresh", "vg/lv"]);
+    assert.deepEqual(DmDataPath.argv("deactivate", "vg", "lv"), ["lvchange", "--activate", "n", "vg/lv"]);
+    // This machine kind has no device-mapper: the real command runs and its failure is a typed error.
+    const dmLvm = new Lvm(log, async () => [(await dom.range("metadata")).pv], true);
+    await rejects(new DmDataPath(dmLvm).activate(dom.sdUUID, "ids"), "CannotActivateLogicalVolume", "lvchange -ay without device-mapper");
   });
 
   test("the checker reports an interrupted create and metadata that disagrees with the tags", async () => {

@@ -6,8 +6,10 @@
  * - hosts without device-mapper (this machine kind: loop and FUSE only): a loop device over the
  *   PV with `--offset/--sizelimit` on the LV's single segment (the block driver keeps every LV one
  *   segment by choosing its extents). Limits: an LV in more than one segment cannot be mapped;
- *   growing a mapped LV needs the LOOP_SET_STATUS64 ioctl (util-linux has no option for it), so
- *   `refresh` re-attaches a mapping that nobody holds open and refuses one that is in use.
+ *   growing a mapped LV in place needs the LOOP_SET_STATUS64 ioctl (util-linux has no option for
+ *   it), so `refresh` here detaches and re-attaches the mapping: whoever still holds the old
+ *   device open (a running VM) keeps the old size, since the kernel detaches a busy loop device
+ *   only when it is closed. Growth under a running VM is therefore not done by this path yet.
  */
 import { type ErrorName, VdsmError } from "@vela/protocol";
 import { run } from "../../exec.js";
@@ -114,7 +116,7 @@ export class LoopDataPath implements DataPath {
     const { size } = byteRange(r);
     for (const l of await this.mapping(r)) {
       if (Number(l.sizelimit ?? 0) === size) continue;
-      // An in-use loop cannot be re-attached; growing it in place needs LOOP_SET_STATUS64.
+      // Re-attach at the new size; a holder of the old device keeps it (lazy detach).
       await this.detach(l.name, `${vg}/${lv}`, "LogicalVolumeRefreshError");
       await this.activate(vg, lv, r);
     }
