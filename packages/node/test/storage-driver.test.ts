@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -232,11 +232,19 @@ describe("block only: thin LVs and VDSM's delete", () => {
     qemuIo(p, `write -P 0x71 0 ${64 * MiB}`);
     // Past the LV's end the device refuses the write (what a VM sees as ENOSPC).
     assert.throws(() => qemuIo(p, `write -P 0x72 ${200 * MiB} ${64 * MiB}`), /No space|Input\/output|error/i);
-    assert.equal(await dom.extendVolumeArea(img, a, 384 * MiB), 384 * MiB);
-    assert.equal(await dom.volumeAreaSize(img, a), 384 * MiB);
-    assert.equal((await dom.range(a)).count, 3, "still one segment of 3 extents");
+    // The device stays open across the extend, as a running VM holds it.
+    const dev = readlink(p);
+    const held = openSync(dev, "r");
+    try {
+      assert.equal(await dom.extendVolumeArea(img, a, 384 * MiB), 384 * MiB);
+      assert.equal(await dom.volumeAreaSize(img, a), 384 * MiB);
+      assert.equal((await dom.range(a)).count, 3, "still one segment of 3 extents");
+      assert.equal(Number(execFileSync("blockdev", ["--getsize64", dev], { encoding: "utf8" })), 384 * MiB, "the open device grew in place");
+    } finally {
+      closeSync(held);
+    }
     const p2 = await dom.prepareVolume(img, a);
-    assert.equal(Number(execFileSync("blockdev", ["--getsize64", readlink(p2)], { encoding: "utf8" })), 384 * MiB, "the device shows the new size");
+    assert.equal(readlink(p2), dev, "the same device, not a new mapping");
     qemuIo(p2, `write -P 0x72 ${200 * MiB} ${64 * MiB}`);
     assert.doesNotMatch(qemuIo(p2, `read -P 0x71 0 ${64 * MiB}`), /verification failed/, "data written before the extend is intact");
     assert.doesNotMatch(qemuIo(p2, `read -P 0x72 ${200 * MiB} ${64 * MiB}`), /verification failed/);

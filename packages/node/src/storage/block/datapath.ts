@@ -5,11 +5,10 @@
  *   picks up an extend made by the SPM, `lvchange -an` deactivates; the device is /dev/VG/LV.
  * - hosts without device-mapper (this machine kind: loop and FUSE only): a loop device over the
  *   PV with `--offset/--sizelimit` on the LV's single segment (the block driver keeps every LV one
- *   segment by choosing its extents). Limits: an LV in more than one segment cannot be mapped;
- *   growing a mapped LV in place needs the LOOP_SET_STATUS64 ioctl (util-linux has no option for
- *   it), so `refresh` here detaches and re-attaches the mapping: whoever still holds the old
- *   device open (a running VM) keeps the old size, since the kernel detaches a busy loop device
- *   only when it is closed. Growth under a running VM is therefore not done by this path yet.
+ *   segment by choosing its extents). An LV in more than one segment cannot be mapped. `refresh`
+ *   grows a mapping in place, while it is open, with the LOOP_SET_STATUS64 ioctl (new
+ *   `lo_sizelimit`); util-linux's losetup has no option for it and Node.js has no ioctl, so a
+ *   few lines of python3 (already a Vela dependency) make the call.
  */
 import { type ErrorName, VdsmError } from "@vela/protocol";
 import { run } from "../../exec.js";
@@ -79,6 +78,26 @@ interface LoopRow {
   sizelimit?: number | string;
 }
 
+/**
+ * LOOP_GET_STATUS64 (0x4C05), a new lo_sizelimit (bytes 32–39 of the 232-byte loop_info64),
+ * LOOP_SET_STATUS64 (0x4C04); the kernel answers EAGAIN while it drops the device's page cache,
+ * so the call is retried briefly. argv: device, new size limit in bytes.
+ */
+const SET_SIZELIMIT = [
+  "import fcntl, os, struct, sys, time",
+  "fd = os.open(sys.argv[1], os.O_RDWR)",
+  "info = bytearray(232)",
+  "fcntl.ioctl(fd, 0x4C05, info, True)",
+  "struct.pack_into('=Q', info, 32, int(sys.argv[2]))",
+  "for i in range(50):",
+  "    try:",
+  "        fcntl.ioctl(fd, 0x4C04, bytes(info)); break",
+  "    except BlockingIOError:",
+  "        time.sleep(0.02)",
+  "else:",
+  "    sys.exit('LOOP_SET_STATUS64 kept answering EAGAIN')",
+].join("\n");
+
 /** This machine kind: a loop device over the LV's byte range of the PV. */
 export class LoopDataPath implements DataPath {
   readonly kind = "loop" as const;
@@ -116,9 +135,12 @@ export class LoopDataPath implements DataPath {
     const { size } = byteRange(r);
     for (const l of await this.mapping(r)) {
       if (Number(l.sizelimit ?? 0) === size) continue;
-      // Re-attach at the new size; a holder of the old device keeps it (lazy detach).
-      await this.detach(l.name, `${vg}/${lv}`, "LogicalVolumeRefreshError");
-      await this.activate(vg, lv, r);
+      if (!/^\/dev\/loop\d+$/.test(l.name)) throw new VdsmError("LogicalVolumeRefreshError", `${vg}/${lv}: unexpected device ${l.name}`);
+      try {
+        await run(["python3", "-c", SET_SIZELIMIT, l.name, String(size)], { log: this.log, timeoutMs: 30_000 });
+      } catch (err) {
+        throw new VdsmError("LogicalVolumeRefreshError", `${vg}/${lv} (${l.name}): ${(err as Error).message}`);
+      }
     }
   }
 
