@@ -214,7 +214,8 @@ export async function rejoinPool(node: NodeProc, p: { dir: string; sd: string; s
 export async function waitExit(node: NodeProc, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (node.proc.exitCode === null && node.proc.signalCode === null) {
-    if (Date.now() > deadline) throw new Error("node did not die at the fault point");
+    // Say why: the log shows whether the task failed (or was refused) before its fault point.
+    if (Date.now() > deadline) throw new Error(`node did not die at the fault point in ${ms} ms; its log ends:\n${node.output().slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
