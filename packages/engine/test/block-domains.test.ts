@@ -124,4 +124,11 @@ test("GET /hosts/{id}/storage lists the host's LUNs; POST /storagedomains makes 
   assert.equal(again.status, 409, again.text);
   assert.equal(lvm("vgs", "--noheadings", "-o", "vg_name").trim(), sd.id);
   assert.equal(items((await eng.api("GET", "/storagedomains")).json, "storage_domain").length, items(JSON.parse(known), "storage_domain").length + 1);
+
+  // Remove with format: the VG and the PV label go, the LUN is free for a new domain.
+  const del = await eng.api("DELETE", `/storagedomains/${sd.id}?host=${h.id}&format=true`);
+  assert.equal(del.status, 200, del.text);
+  assert.equal(lvm("vgs", "--noheadings", "-o", "vg_name").trim(), "", "the VG is gone");
+  assert.ok((await lus(h.id)).every((l) => l.status === "free"), "the LUN is free again");
+  assert.equal(await domains(), known);
 });

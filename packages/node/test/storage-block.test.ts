@@ -191,5 +191,13 @@ describe("LUNs and volume groups", () => {
       assert.equal(r.status.code, 372, r.status.message);
       assert.match(r.status.message, /file domains only/);
     });
+
+    test("formatStorageDomain removes the domain, its VG and the PV label: the LUN is free again", async () => {
+      await ok(node.xml("formatStorageDomain", sd, false), "formatStorageDomain");
+      assert.equal(luns.lvm("vgs", "--noheadings", "-o", "vg_name").trim(), "", "no VG left");
+      assert.equal(luns.lvm("pvs", "--noheadings", "-o", "pv_name").trim(), "", "no PV label left");
+      assert.ok((await devList()).every((l) => l.status === "free"), "both LUNs free");
+      assert.equal((await node.xml("getStorageDomainInfo", sd)).status.code, 358, "the domain is gone");
+    });
   });
 });

@@ -103,6 +103,7 @@ export const ErrorCodes = {
   VolumeGroupSizeError: { code: 504, message: "Volume Group not big enough" },
   VolumeGroupAlreadyExistsError: { code: 505, message: "Volume Group Already Exists" },
   VolumeGroupDoesNotExist: { code: 506, message: "Volume Group does not exist" },
+  VolumeGroupRemoveError: { code: 508, message: "Volume Group remove error" },
   GetVolumeGroupListError: { code: 514, message: "Get Volume Group list error" },
   VolumeGroupHasDomainTag: { code: 515, message: "Volume Group has domain tag - requires cleaning" },
   VolumeGroupReplaceTagError: { code: 516, message: "Replace Volume Group tag error" },

@@ -5,6 +5,7 @@
  * only ever named by GUID from our own scan, never by a device path from a request.
  */
 import { DeviceListResult, type LunInfo, VdsmError, VgInfoResult, CreateVgResult } from "@vela/protocol";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { NodeContext } from "../api/context.js";
 import type { PartialHandlers } from "../api/handlers.js";
@@ -33,6 +34,8 @@ export function createBlockStorage(ctx: NodeContext, domains: DomainRegistry): B
   const dataPath: DataPath = ctx.config.blockDataPath === "device-mapper" ? new DmDataPath(lvm) : new LoopDataPath(log);
   const env: BlockEnv = { lvm, dataPath, root: join(ctx.config.runDir, "blockSD") };
   domains.register(new BlockDriver(env));
+  // iSCSI logins (iscsiadm, ISCSIConnection verbs) are not implemented; say so where it matters.
+  if (!existsSync("/sys/module/iscsi_tcp")) log.info("this kernel has no iscsi_tcp: no iSCSI connections on this host (LUNs must already be attached)");
   if (!ctx.config.lunDirs.length) log.info("no LUN directories configured (VELA_NODE_LUN_DIRS): no block storage on this host");
   else log.info({ lunDirs: ctx.config.lunDirs, dataPath: dataPath.kind }, "block storage: LUNs are loop devices over files in these directories");
 

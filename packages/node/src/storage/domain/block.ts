@@ -416,6 +416,25 @@ export class BlockDomain implements StorageDomain {
     await this.lvm.lvremove(this.sdUUID, volUUID);
   }
 
+  /**
+   * Destroys the domain: the domain tag goes first (a half-formatted VG never looks like a
+   * domain), then every mapping of its LVs on this host, the VG and the PV labels, so the LUN is
+   * free again.
+   */
+  async format(): Promise<void> {
+    const vg = await this.vg();
+    const pvs = (await this.lvm.pvs()).filter((p) => p.vgName === vg.name).map((p) => p.name);
+    await this.lvm.vgtags(vg.name, [], [SD_TAG]);
+    const lvs = await this.lvm.lvs(vg.name);
+    for (const lv of lvs) {
+      const r = await this.range(lv.name, lvs).catch(() => undefined);
+      if (r) await this.env.dataPath.deactivate(vg.name, lv.name, r);
+    }
+    await this.lvm.cmd(["vgremove", "--force", "--yes", vg.name], "VolumeGroupRemoveError");
+    for (const pv of pvs) await this.lvm.cmd(["pvremove", "--yes", pv], "PhysDevInitializationError");
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
   leasesPath(): string {
     return join(this.mdDir, "leases");
   }
