@@ -192,6 +192,26 @@ describe("LUNs and volume groups", () => {
       assert.match(r.status.message, /file domains only/);
     });
 
+    test("a VG that is not a domain: not listed, not described, and not made into one without createVG's tag", async () => {
+      // Made by hand on the small LUN: named like a domain, no tags.
+      const fake = randomUUID();
+      luns.lvm("pvcreate", "--yes", small.device);
+      luns.lvm("vgcreate", "--physicalextentsize", "128m", fake, small.device);
+      try {
+        const fakeUuid = luns.lvm("vgs", "--noheadings", "-o", "vg_uuid", fake).trim();
+        assert.equal((await node.xml("getStorageDomainInfo", fake)).status.code, 358, "a plain VG is not a domain");
+        assert.ok(!((await ok(node.xml("getStorageDomainsList", "00000000-0000-0000-0000-000000000000"), "list")).domlist as string[]).includes(fake));
+        const before = lunState();
+        const r = await node.xml("createStorageDomain", 3, fake, "fake", fakeUuid, 1, 5);
+        assert.equal(r.status.code, 500, r.status.message);
+        assert.match(r.status.message, /not made by createVG/);
+        assert.equal(lunState(), before, "the VG is untouched");
+      } finally {
+        luns.lvm("vgremove", "--force", "--yes", fake);
+        luns.lvm("pvremove", "--yes", small.device);
+      }
+    });
+
     test("formatStorageDomain removes the domain, its VG and the PV label: the LUN is free again", async () => {
       await ok(node.xml("formatStorageDomain", sd, false), "formatStorageDomain");
       assert.equal(luns.lvm("vgs", "--noheadings", "-o", "vg_name").trim(), "", "no VG left");
