@@ -24,6 +24,7 @@ import { BlockDomain, SD_UNREADY_TAG } from "../src/storage/domain/block.js";
 import type { StorageDomain } from "../src/storage/domain/driver.js";
 import { FileDomain } from "../src/storage/domain/file.js";
 import type { VolumeMd } from "../src/storage/metadata.js";
+import { extendVolume } from "../src/storage/spm-mailbox.js";
 import { LunSet } from "./block-support.js";
 
 const BLANK = "00000000-0000-0000-0000-000000000000";
@@ -278,6 +279,19 @@ describe("block only: thin LVs and VDSM's delete", () => {
     assert.deepEqual(await dom.listImages(), []);
     assert.deepEqual((await lvm.lvs(dom.sdUUID)).map((l) => l.name).sort(), ["ids", "inbox", "leases", "master", "metadata", "outbox", "xleases"]);
     assert.deepEqual(await fx.check(), []);
+  });
+
+  test("the SPM's extend for an xtnd request grows a block volume in place, capped at capacity × 1.1; refuses ILLEGAL and unknown volumes", async () => {
+    const c = randomUUID();
+    await dom.createVolumeArea(img, c, BLANK, MiB);
+    await dom.writeVolumeMeta(img, c, volMd(dom.sdUUID, img, BLANK));
+    assert.equal(await extendVolume(dom, c, 1024), Math.ceil(256 * 1.1), "granted up to CAP × 1.1 (CAP 256 MiB)");
+    assert.equal(await dom.volumeAreaSize(img, c), 384 * MiB, "the LV in whole extents");
+    assert.equal((await dom.range(c)).count, 3, "one segment");
+    await dom.writeVolumeMeta(img, c, { ...volMd(dom.sdUUID, img, BLANK), LEGALITY: "ILLEGAL" });
+    await rejects(extendVolume(dom, c, 200), "VolumeExtendingError", "an ILLEGAL volume");
+    await rejects(extendVolume(dom, randomUUID(), 200), "VolumeDoesNotExist", "an unknown volume");
+    await dom.removeVolumeArea(img, c);
   });
 
   test("the device-mapper data path runs VDSM's lvchange command lines; without device-mapper it fails clearly", async () => {
