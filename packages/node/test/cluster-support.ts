@@ -16,11 +16,12 @@ import { fileURLToPath } from "node:url";
 import { checkFileDomain } from "../src/storage/check.js";
 import { readAudit } from "../src/storage/fence.js";
 import { freePort, type NodeProc, RpcError, startNode } from "./harness.js";
+import { BLANK_UUID as BLANK } from "@vela/protocol";
+export { BLANK };
 
 /** packages/engine/dist/src/main.js, from packages/node/dist/test/. */
 const ENGINE_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), "../../../engine/dist/src/main.js");
 
-export const BLANK = "00000000-0000-0000-0000-000000000000";
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface ClusterOptions {
@@ -63,7 +64,11 @@ async function startEngine(home: string, env: Record<string, string>): Promise<E
   proc.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
   proc.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d));
   const ready = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`engine did not start:\n${out.slice(-3000)}`)), 30_000);
+    // Not ready in time: killed, or it keeps the test file alive after its tests end (a hung run).
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      rej(new Error(`engine did not start:\n${out.slice(-3000)}`));
+    }, 30_000);
     const check = () => {
       const m = /^VELA-ENGINE-READY.*$/m.exec(out);
       if (m) {

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encodeCall, parseMethodResponse, type XmlRpcValue } from "../src/api/xmlrpc-codec.js";
+import { BLANK_UUID as BLANK } from "@vela/protocol";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** packages/node/dist/src/main.js, from packages/node/dist/test/. */
@@ -101,7 +102,12 @@ export async function startNode(opts: StartOptions = {}): Promise<NodeProc> {
   proc.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
   proc.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d));
   await new Promise<void>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`node did not start in time:\n${out}`)), opts.timeoutMs ?? 20_000);
+    // A child that is not ready in time is killed: left running, it kept the test file's event loop
+    // alive after its tests ended and the run hung (seen under load: 14 agents, a CI run that never ended).
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      rej(new Error(`node did not start in time:\n${out}`));
+    }, opts.timeoutMs ?? 20_000);
     const check = () => {
       if (out.includes("VELA-NODE-READY")) {
         clearTimeout(timer);
@@ -166,8 +172,6 @@ export async function waitTask(
   }
 }
 
-const BLANK = "00000000-0000-0000-0000-000000000000";
-
 export interface LocalPool {
   dir: string;
   sdUUID: string;
@@ -212,7 +216,6 @@ export async function waitTaskXml(node: NodeProc, taskID: string, timeoutMs = 60
     await new Promise((res) => setTimeout(res, 25));
   }
 }
-
 
 /**
  * After a restart: connects a node to an existing local pool (as host 1) and makes it SPM,

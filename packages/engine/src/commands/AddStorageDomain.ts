@@ -6,7 +6,8 @@
  * file system types are checked against strict allow-lists before they reach a node.
  */
 import { randomUUID } from "node:crypto";
-import { type LunInfo, LunGuid } from "@vela/protocol";
+import { FORBIDDEN_MOUNT_OPTION, type LunInfo, LunGuid, systemDirectoryOf } from "@vela/protocol";
+import type { DomainInfo } from "@vela/protocol";
 import { z } from "zod";
 import { conflict, invalid } from "../api/fault.js";
 import { Bool, Enum, Name, parseInput, Ref, Text, Uuid } from "../api/input.js";
@@ -26,6 +27,28 @@ export const StoragePath = z
   .refine((s) => !s.split("/").some((c) => c === "." || c === ".."), "must not contain . or .. components")
   .refine((s) => !s.includes("//"), "must be normalised (no //)")
   .transform((s) => (s.length > 1 && s.endsWith("/") ? s.slice(0, -1) : s));
+
+function inside(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir === "/" ? "/" : `${dir}/`);
+}
+
+/**
+ * Where a domain may be made: local paths (and POSIX mount sources that are paths, except for
+ * tmpfs, whose source is only a label) inside a configured root, never a system directory, and
+ * no path component that reads as a command-line option. Bind mounts would make any host
+ * directory a domain, so they are refused as POSIX mount options.
+ */
+export function checkStoragePath(roots: readonly string[], s: { type: string; path: string; vfs_type?: string; mount_options?: string }): void {
+  const p = s.path;
+  if (p.split("/").some((c) => c.startsWith("-"))) throw invalid(`storage.path ${p}: a path component must not start with '-'`);
+  if (s.type === "nfs") return;
+  if (s.type === "posixfs" && FORBIDDEN_MOUNT_OPTION.test(s.mount_options ?? "")) throw invalid("storage.mount_options must not bind, move, remount or change propagation");
+  if (s.type === "posixfs" && s.vfs_type === "tmpfs") return;
+  if (systemDirectoryOf(p)) throw invalid(`storage.path ${p} is a system directory (${systemDirectoryOf(p)})`);
+  if (!roots.some((r) => inside(p, r))) {
+    throw invalid(`storage.path ${p} is not inside an allowed storage root (${roots.join(":") || "none configured"}; see VELA_STORAGE_ROOTS)`);
+  }
+}
 
 /** A host name, IPv4 address, or bracketed IPv6 address. */
 export const Address = z
@@ -88,6 +111,7 @@ export const AddStorageDomain: CommandDef<unknown, Plan, StorageDomain> = {
     if (s.type === "nfs" && !s.address) throw invalid("storage.address is required for nfs");
     if (s.type === "localfs" && s.address) throw invalid("storage.address must not be set for localfs");
     if (s.type === "posixfs" && !s.vfs_type) throw invalid("storage.vfs_type is required for posixfs");
+    if (!isBlockType(s.type)) checkStoragePath(e.cfg.storageRoots, { ...s, path: s.path! });
     const host = await byRef(e, "hosts", input.host);
     if (host.status !== "up") throw conflict(`Cannot add Storage Domain: host ${host.name} is ${host.status}, not up`);
     if (input.name !== undefined) {
@@ -197,12 +221,12 @@ async function fillStats(e: Engine, host: Host, row: StorageDomain): Promise<voi
  */
 async function importFound(e: Engine, host: Host, row: StorageDomain, connection: string, wanted: string | undefined): Promise<void> {
   const client = e.nodes.for(host);
-  const listed = (await client.call("getStorageDomainsList", {})) as unknown;
-  const found: { id: string; info: Record<string, unknown> }[] = [];
-  for (const id of Array.isArray(listed) ? listed.map(String) : []) {
+  const listed = await client.call("getStorageDomainsList", {});
+  const found: { id: string; info: DomainInfo }[] = [];
+  for (const id of listed) {
     if (await e.db.selectFrom("storage_domains").select("id").where("id", "=", id).executeTakeFirst()) continue;
-    const info = (await client.call("getStorageDomainInfo", { sdUUID: id }).catch(() => undefined)) as Record<string, unknown> | undefined;
-    if (info && String(info.remotePath ?? "") === connection) found.push({ id, info });
+    const info = await client.call("getStorageDomainInfo", { sdUUID: id }).catch(() => undefined);
+    if (info && info.remotePath === connection) found.push({ id, info });
   }
   const pick = wanted ? found.find((f) => f.id === wanted) : found.length === 1 ? found[0] : undefined;
   if (!pick) {
@@ -210,19 +234,19 @@ async function importFound(e: Engine, host: Host, row: StorageDomain, connection
     throw new ApiFault(404, "Operation Failed", `Cannot import Storage Domain: no storage domain unknown to the engine found at ${connection}${wanted ? ` with id ${wanted}` : ""}`);
   }
   const info = pick.info;
-  if (String(info.class ?? "") !== "Data") throw conflict(`Cannot import Storage Domain ${pick.id}: its class is ${String(info.class)}, only Data domains are supported`);
-  if (String(info.type ?? "") !== MD_TYPE[row.storage_type]) {
-    throw conflict(`Cannot import Storage Domain ${pick.id}: it is a ${String(info.type)} domain, not ${row.storage_type}`);
+  if (info.class !== "Data") throw conflict(`Cannot import Storage Domain ${pick.id}: its class is ${info.class}, only Data domains are supported`);
+  if (info.type !== MD_TYPE[row.storage_type]) {
+    throw conflict(`Cannot import Storage Domain ${pick.id}: it is a ${info.type} domain, not ${row.storage_type}`);
   }
-  const pools = Array.isArray(info.pool) ? info.pool.map(String).filter(Boolean) : [];
+  const pools = info.pool.filter(Boolean);
   if (pools.length) throw conflict(`Cannot import Storage Domain ${pick.id}: it is still attached to storage pool ${pools.join(", ")}; detach it there first`);
   row.id = pick.id;
   if (!row.name) {
-    const name = String(info.name ?? "").trim();
+    const name = info.name.trim();
     if (!Name.safeParse(name).success || name.length > 50) throw badRequest(`StorageDomain [name] required for import: the domain's own name '${name.slice(0, 60)}' is not usable`);
     row.name = name;
   }
   const clash = await e.db.selectFrom("storage_domains").select("id").where("name", "=", row.name).executeTakeFirst();
   if (clash) throw conflict(`Cannot import Storage Domain. The name ${row.name} is already in use.`);
-  row.storage_format = `v${Number(info.version ?? 5)}`;
+  row.storage_format = `v${Number(info.version)}`;
 }

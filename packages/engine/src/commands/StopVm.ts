@@ -4,14 +4,13 @@
  * The recorded status follows the node's answer, never a guess.
  */
 import { conflict } from "../api/fault.js";
+import { Code } from "@vela/protocol/errors";
 import { type Host, now, type Vm } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import { NodeError } from "../hosts/client.js";
 import type { CommandDef } from "./command.js";
 import { drivesOf, teardownDrives } from "./drives.js";
 import { byId, mustById } from "./lookup.js";
-
-const NO_VM = 1;
 
 interface Plan {
   vm: Vm;
@@ -44,7 +43,7 @@ export const StopVm: CommandDef<{ id: string }, Plan, Vm> = {
       try {
         await e.nodes.for(host).call("destroy", { vmId: vm.id });
       } catch (err) {
-        if (!(err instanceof NodeError && err.code === NO_VM)) throw err;
+        if (!(err instanceof NodeError && err.code === Code.noVM)) throw err;
       }
     }
     const out = await settleDown(e, vm, host);
@@ -63,7 +62,7 @@ export const ShutdownVm: CommandDef<{ id: string }, Plan, Vm> = {
     try {
       await e.nodes.for(host).call("shutdown", { vmId: vm.id, delay: 0 });
     } catch (err) {
-      if (err instanceof NodeError && err.code === NO_VM) return settleDown(e, vm, host);
+      if (err instanceof NodeError && err.code === Code.noVM) return settleDown(e, vm, host);
       throw err;
     }
     return vm;

@@ -4,7 +4,7 @@
  * before the first await so two creates of the same id cannot both proceed. Never keeps VM
  * configuration beyond what is needed to run and recover the VMs it was given.
  */
-import { VdsmError, type VmParams } from "@vela/protocol";
+import { VdsmError, type VmParams, type VmStats, type VmSummary } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { ImageService } from "../api/services.js";
 import { hostAccel } from "./accel/index.js";
@@ -53,7 +53,7 @@ export class VmManager {
     return next;
   }
 
-  async create(params: VmParams, vmID?: string): Promise<Record<string, unknown>> {
+  async create(params: VmParams, vmID?: string): Promise<{ vmList: VmSummary }> {
     if (vmID !== undefined && vmID !== params.vmId) {
       throw new VdsmError("createErr", `vmID ${vmID} differs from vmParams.vmId ${params.vmId}`);
     }
@@ -124,9 +124,9 @@ export class VmManager {
     });
   }
 
-  async list(full: boolean, only?: string[]): Promise<Record<string, unknown>> {
+  async list(full: boolean, only?: string[]): Promise<{ vmList: VmSummary[] }> {
     const wanted = only ? new Set(only) : undefined;
-    const out: Record<string, unknown>[] = [];
+    const out: VmSummary[] = [];
     for (const vm of this.vms.values()) {
       if (wanted && !wanted.has(vm.id)) continue;
       out.push(vm.summary((await vm.status()).status, full));
@@ -134,11 +134,11 @@ export class VmManager {
     return { vmList: out };
   }
 
-  async stats(vmId: string): Promise<Record<string, unknown>> {
+  async stats(vmId: string): Promise<{ statsList: VmStats[] }> {
     return { statsList: [await this.get(vmId).stats()] };
   }
 
-  async allStats(): Promise<Record<string, unknown>> {
+  async allStats(): Promise<{ statsList: VmStats[] }> {
     return { statsList: await Promise.all([...this.vms.values()].map((vm) => vm.stats())) };
   }
 

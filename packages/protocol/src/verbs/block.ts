@@ -4,8 +4,8 @@
  * A LUN is named by its GUID (a multipath WWID on real hosts; `vela<hex>` for a loop LUN).
  */
 import { z } from "zod";
-import { Uuid } from "../ids.js";
-import { p, verb } from "../verb.js";
+import { Uuid } from "../schemas.js";
+import { out, p, verb } from "../verb.js";
 import { Bool, DomainId } from "./common.js";
 import { StorageTypeId } from "./storage.js";
 
@@ -58,15 +58,15 @@ export const blockVerbs = {
       p("guids", z.array(LunGuid).max(256).optional(), "guids"),
       p("checkStatus", Bool.optional().default(true), "checkStatus"),
     ],
-    "devList",
+    out("devList", z.array(LunInfo)),
   ),
   createVG: verb(
     "createVG",
     "LVMVolumeGroup.create",
     [p("vgname", DomainId, "name"), p("devlist", z.array(LunGuid).min(1).max(64), "devlist"), p("force", Bool.optional().default(false), "force")],
-    "uuid",
+    out("uuid", z.string()),
   ),
-  getVGInfo: verb("getVGInfo", "LVMVolumeGroup.getInfo", [p("vgUUID", LvmUuid, "lvmvolumegroupID")], "info"),
+  getVGInfo: verb("getVGInfo", "LVMVolumeGroup.getInfo", [p("vgUUID", LvmUuid, "lvmvolumegroupID")], out("info", VgInfo)),
 } as const;
 
 /** The VG name createVG is given for a domain is the domain's UUID. */

@@ -5,7 +5,8 @@
  * metadata. Never writes the metadata except through `update` (one writer at a time, atomic
  * replace), and never builds a path from anything but validated UUIDs.
  */
-import { VdsmError } from "@vela/protocol";
+import { UUID_RE, VdsmError } from "@vela/protocol";
+import { randomUUID } from "node:crypto";
 import { chmod, mkdir, open, readdir, readFile, rm, rmdir, stat, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { atomicWrite, errno, exists } from "../fileutil.js";
@@ -18,7 +19,6 @@ export const IMAGES = "images";
 export const MASTER = "master";
 export const REMOVED_PREFIX = "_remove_me_";
 const MiB = 2 ** 20;
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface CreateDomainArgs {
   mountPoint: string;
@@ -257,6 +257,26 @@ export class FileDomain implements StorageDomain {
 
   async hasImage(imgUUID: string): Promise<boolean> {
     return exists(this.imageDir(imgUUID));
+  }
+
+  /**
+   * Whether this file system can hold one file of `bytes` (ext4 stops at 16 TiB): a sparse probe
+   * file is truncated to the size and removed again, so a create that would fail with EFBIG in
+   * its task is refused before anything is recorded. Undefined when it fits, else why not.
+   */
+  async fileSizeProblem(bytes: number): Promise<string | undefined> {
+    const probe = join(this.dir, `.size-probe-${randomUUID()}`);
+    const fh = await open(probe, "wx", 0o600);
+    try {
+      await fh.truncate(bytes);
+      return undefined;
+    } catch (err) {
+      if (errno(err) === "EFBIG" || errno(err) === "EINVAL") return `the domain's file system cannot hold a ${bytes}-byte file`;
+      throw err;
+    } finally {
+      await fh.close();
+      await rm(probe, { force: true });
+    }
   }
 
   async space(): Promise<{ total: number; free: number; blockSize: number }> {

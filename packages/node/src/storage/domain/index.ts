@@ -5,7 +5,7 @@
  * group named sdUUID on the LUNs this host may use. Never trusts a cached domain without checking
  * it is still there.
  */
-import { VdsmError } from "@vela/protocol";
+import { UUID_RE, VdsmError } from "@vela/protocol";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { exists } from "../fileutil.js";
@@ -14,8 +14,6 @@ import { FileDomain } from "./file.js";
 
 export { FileDomain } from "./file.js";
 export type { DomainDriver, DriverName, StorageDomain } from "./driver.js";
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** File domains: a directory `<mount>/<sdUUID>` with `dom_md/metadata`, on a connected mount. */
 export class FileDriver implements DomainDriver<FileDomain> {
