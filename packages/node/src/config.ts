@@ -42,6 +42,27 @@ export interface NodeConfig {
    * default on) instead of one qemu-img process each; off mainly to compare the two.
    */
   storageDaemon: boolean;
+  /**
+   * Directories whose files, attached as loop devices, are the LUNs this host may use for block
+   * domains (VELA_NODE_LUN_DIRS, colon-separated absolute paths; none by default, so a node never
+   * touches a disk it was not given).
+   */
+  lunDirs: string[];
+  /**
+   * How LVs become block devices: `device-mapper` (lvchange -ay, real hosts) or `loop` (a loop
+   * device over the PV range, hosts without device-mapper). VELA_NODE_BLOCK_PATH; default: probe
+   * for /dev/mapper/control.
+   */
+  blockDataPath: "device-mapper" | "loop";
+}
+
+/** The kernel's device-mapper (a /dev/mapper/control node can exist without it: ask /proc/misc). */
+function hasDeviceMapper(): boolean {
+  try {
+    return /\sdevice-mapper$/m.test(readFileSync("/proc/misc", "utf8"));
+  } catch {
+    return false;
+  }
 }
 
 /** An integer setting; a value that is set but not an integer in range stops the start (no silent default). */
@@ -97,5 +118,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     accel,
     faults: new Set((env.VELA_TEST_FAULTS ?? "").split(",").filter(Boolean)),
     ...checked,
+    lunDirs: (env.VELA_NODE_LUN_DIRS ?? "").split(":").filter((d) => d.startsWith("/")),
+    blockDataPath:
+      env.VELA_NODE_BLOCK_PATH === "loop" || env.VELA_NODE_BLOCK_PATH === "device-mapper"
+        ? env.VELA_NODE_BLOCK_PATH
+        : hasDeviceMapper()
+          ? "device-mapper"
+          : "loop",
   };
 }

@@ -63,6 +63,7 @@ export const apiRoutes: RouteDef[] = [
 
   r("GET", "/hosts", h(hosts, "list")),
   r("GET", "/hosts/:id", h(hosts, "get")),
+  r("GET", "/hosts/:id/storage", h(hosts, "storage")),
   r("DELETE", "/hosts/:id", h(hosts, "remove")),
   r("POST", "/hosts/:id/activate", h(hosts, "activate")),
   r("POST", "/hosts/:id/deactivate", h(hosts, "deactivate")),

@@ -124,6 +124,8 @@ export function hostView(h: Host, spmRole: SpmRole): Rep {
 
 export function storageDomainView(sd: StorageDomain, att?: StorageDomainAttachment, inDc = false): Rep {
   const base = inDc && att ? href("datacenters", att.data_center_id, "storagedomains", sd.id) : href("storagedomains", sd.id);
+  // Block domains keep the VG UUID in storage_path and the LUN GUID in storage_address.
+  const block = sd.storage_type === "fcp" || sd.storage_type === "iscsi";
   return {
     href: base,
     id: sd.id,
@@ -138,7 +140,9 @@ export function storageDomainView(sd: StorageDomain, att?: StorageDomainAttachme
     master: att ? b(att.master) : undefined,
     // oVirt shows the global status only for unattached domains; the per-DC one in the DC's view.
     status: att ? (inDc ? att.status : undefined) : "unattached",
-    storage: {
+    storage: block
+      ? { type: sd.storage_type, volume_group: { id: sd.storage_path, logical_units: { logical_unit: [{ id: sd.storage_address }] } } }
+      : {
       type: sd.storage_type,
       address: sd.storage_address || undefined,
       mount_options: sd.mount_options || undefined,

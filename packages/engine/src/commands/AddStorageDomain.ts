@@ -6,7 +6,7 @@
  * file system types are checked against strict allow-lists before they reach a node.
  */
 import { randomUUID } from "node:crypto";
-import { FORBIDDEN_MOUNT_OPTION, systemDirectoryOf } from "@vela/protocol";
+import { FORBIDDEN_MOUNT_OPTION, type LunInfo, LunGuid, systemDirectoryOf } from "@vela/protocol";
 import type { DomainInfo } from "@vela/protocol";
 import { z } from "zod";
 import { conflict, invalid } from "../api/fault.js";
@@ -15,7 +15,7 @@ import { ApiFault, badRequest } from "../api/fault.js";
 import type { Engine } from "../engine.js";
 import type { Host } from "../db/schema.js";
 import { now, type StorageDomain } from "../db/schema.js";
-import { connectionOf, connectServer, disconnectServer } from "../hosts/storage.js";
+import { connectionOf, connectServer, disconnectServer, isBlockType } from "../hosts/storage.js";
 import type { CommandDef } from "./command.js";
 import { byRef } from "./lookup.js";
 
@@ -59,6 +59,11 @@ export const Address = z
 const MountOptions = z.string().max(1024).regex(/^[A-Za-z0-9_.,=:/-]*$/, "mount options may hold only letters, digits and _.,=:/-");
 const VfsType = z.string().max(32).regex(/^[a-z0-9._-]*$/, "not a file system type");
 
+/** oVirt sends `logical_units: {logical_unit: [...]}` (XML shape) or a plain list. */
+const LogicalUnits = z
+  .union([z.array(z.object({ id: LunGuid })), z.object({ logical_unit: z.array(z.object({ id: LunGuid })) })])
+  .transform((v) => (Array.isArray(v) ? v : v.logical_unit).map((l) => l.id));
+
 export const Input = z.object({
   /** Required, except on import (the domain's metadata names it). */
   name: Name.refine((s) => s.length <= 50, "longer than 50 characters").optional(),
@@ -70,11 +75,14 @@ export const Input = z.object({
   storage_format: Enum(["v5"]).optional(),
   host: Ref,
   storage: z.object({
-    type: Enum(["localfs", "posixfs", "nfs"]),
-    path: StoragePath,
+    type: Enum(["localfs", "posixfs", "nfs", "fcp", "iscsi"]),
+    /** File domains only. */
+    path: StoragePath.optional(),
     address: Address.optional(),
     mount_options: MountOptions.optional(),
     vfs_type: VfsType.optional(),
+    /** Block domains only: the LUNs of the new VG. */
+    volume_group: z.object({ logical_units: LogicalUnits }).optional(),
   }),
 });
 type Plan = z.output<typeof Input> & { hostRow: Awaited<ReturnType<typeof byRef<"hosts">>> };
@@ -91,10 +99,19 @@ export const AddStorageDomain: CommandDef<unknown, Plan, StorageDomain> = {
     if (!input.import && input.name === undefined) throw badRequest("StorageDomain [name] required for add");
     if (!input.import && input.id !== undefined) throw invalid("StorageDomain id can only be given with import=true");
     const s = input.storage;
+    if (isBlockType(s.type)) {
+      if (!s.volume_group || !s.volume_group.logical_units.length) throw badRequest("StorageDomain [storage.volume_group.logical_units] required for fcp and iscsi");
+      if (s.path !== undefined || s.address !== undefined || s.mount_options !== undefined || s.vfs_type !== undefined) throw invalid("storage.path, address, mount_options and vfs_type are for file domains, not fcp/iscsi");
+      if (s.volume_group.logical_units.length !== 1) throw invalid("one logical unit per block storage domain is supported today");
+      if (input.import) throw invalid("importing block storage domains is not supported yet");
+    } else {
+      if (s.path === undefined) throw badRequest("StorageDomain [storage.path] required for file storage");
+      if (s.volume_group) throw invalid("storage.volume_group is for fcp and iscsi domains");
+    }
     if (s.type === "nfs" && !s.address) throw invalid("storage.address is required for nfs");
     if (s.type === "localfs" && s.address) throw invalid("storage.address must not be set for localfs");
     if (s.type === "posixfs" && !s.vfs_type) throw invalid("storage.vfs_type is required for posixfs");
-    checkStoragePath(e.cfg.storageRoots, s);
+    if (!isBlockType(s.type)) checkStoragePath(e.cfg.storageRoots, { ...s, path: s.path! });
     const host = await byRef(e, "hosts", input.host);
     if (host.status !== "up") throw conflict(`Cannot add Storage Domain: host ${host.name} is ${host.status}, not up`);
     if (input.name !== undefined) {
@@ -104,12 +121,20 @@ export const AddStorageDomain: CommandDef<unknown, Plan, StorageDomain> = {
     if (input.id !== undefined && (await e.db.selectFrom("storage_domains").select("id").where("id", "=", input.id).executeTakeFirst())) {
       throw conflict(`Cannot import Storage Domain ${input.id}: the engine already knows it`);
     }
+    if (isBlockType(s.type)) {
+      const lun = s.volume_group!.logical_units[0]!;
+      const devs = (await e.nodes.for(host).call("getDeviceList", { guids: [lun] })) as unknown as LunInfo[];
+      const found = (Array.isArray(devs) ? devs : []).find((d) => d.GUID === lun);
+      if (!found) throw invalid(`logical unit ${lun} is not visible on host ${host.name}`);
+      if (found.status !== "free") throw conflict(`Cannot add Storage Domain: logical unit ${lun} is already in use${found.vgUUID ? ` (volume group ${found.vgUUID})` : ""}`);
+      return { ...input, hostRow: host };
+    }
     const same = await e.db
       .selectFrom("storage_domains")
       .select("name")
       .where("storage_type", "=", s.type)
       .where("storage_address", "=", s.address ?? "")
-      .where("storage_path", "=", s.path)
+      .where("storage_path", "=", s.path!)
       .executeTakeFirst();
     if (same) throw conflict(`Cannot add Storage Domain: storage ${s.address ? `${s.address}:` : ""}${s.path} is already used by ${same.name}`);
     return { ...input, hostRow: host };
@@ -124,8 +149,9 @@ export const AddStorageDomain: CommandDef<unknown, Plan, StorageDomain> = {
       comment: p.comment ?? "",
       type: p.type,
       storage_type: p.storage.type,
-      storage_address: p.storage.address ?? "",
-      storage_path: p.storage.path,
+      storage_address: p.storage.address ?? p.storage.volume_group?.logical_units[0] ?? "",
+      // Block domains: the VG's UUID (filled below) in storage_path, the LUN's GUID in storage_address.
+      storage_path: p.storage.path ?? "",
       mount_options: p.storage.mount_options ?? "",
       vfs_type: p.storage.vfs_type ?? "",
       connection_id: randomUUID(),
@@ -138,6 +164,22 @@ export const AddStorageDomain: CommandDef<unknown, Plan, StorageDomain> = {
       last_check: null,
       created_at: now(),
     };
+    if (isBlockType(row.storage_type)) {
+      // VDSM's order: a VG named after the domain on the LUN, then the domain on that VG.
+      const vgUUID = String(await e.nodes.for(host).call("createVG", { vgname: row.id, devlist: [row.storage_address], force: false }));
+      row.storage_path = vgUUID;
+      await e.nodes.for(host).call("createStorageDomain", {
+        storageType: connectionOf(row).domType,
+        sdUUID: row.id,
+        domainName: row.name,
+        typeSpecificArg: vgUUID,
+        domClass: 1,
+        domVersion: 5,
+      });
+      await fillStats(e, host, row);
+      await e.db.insertInto("storage_domains").values(row).execute();
+      return row;
+    }
     await connectServer(e, host, row);
     revert.push("disconnect storage server", () => disconnectServer(e, host, row));
     const conn = connectionOf(row);

@@ -12,7 +12,12 @@ import { NodeError } from "./client.js";
 const BLANK = BLANK_UUID;
 
 /** VDSM storage type numbers. */
-const DOM_TYPE: Record<string, number> = { nfs: 1, localfs: 4, posixfs: 6 };
+const DOM_TYPE: Record<string, number> = { nfs: 1, fcp: 2, iscsi: 3, localfs: 4, posixfs: 6 };
+
+/** Block domains (a VG on LUNs): no storage server to mount; their typeSpecificArg is the VG UUID. */
+export function isBlockType(storageType: string): boolean {
+  return storageType === "fcp" || storageType === "iscsi";
+}
 
 export interface ConnectionSpec {
   domType: number;
@@ -33,6 +38,8 @@ export function connectionOf(sd: Pick<StorageDomain, "storage_type" | "storage_a
 
 /** connectStorageServer reports per-connection status codes; any non-zero is a failure. */
 export async function connectServer(e: Engine, host: Host, sd: StorageDomain, poolId = BLANK): Promise<void> {
+  // FCP LUNs are there or not; iSCSI logins are not implemented yet (this machine kind has no iscsi_tcp).
+  if (isBlockType(sd.storage_type)) return;
   const c = connectionOf(sd);
   const res = await e.nodes.for(host).call("connectStorageServer", { domType: c.domType, spUUID: poolId, conList: c.conList });
   const bad = res.find((s) => s.status !== 0);
@@ -40,6 +47,7 @@ export async function connectServer(e: Engine, host: Host, sd: StorageDomain, po
 }
 
 export async function disconnectServer(e: Engine, host: Host, sd: StorageDomain, poolId = BLANK): Promise<void> {
+  if (isBlockType(sd.storage_type)) return;
   const c = connectionOf(sd);
   await e.nodes.for(host).call("disconnectStorageServer", { domType: c.domType, spUUID: poolId, conList: c.conList });
 }

@@ -20,7 +20,7 @@ import { HostIds, type HostView } from "./hostid.js";
 import type { ClusterLock, HeldLease, LeaseParams, LeaseRecord } from "./lease/index.js";
 import type { Md } from "./metadata.js";
 import type { ConnectedPool, Pools } from "./pool.js";
-import { extendFileVolume, PoolMailbox } from "./spm-mailbox.js";
+import { extendVolume, PoolMailbox } from "./spm-mailbox.js";
 import { leaseParamsOf, SPM_LEASE_OFFSET } from "./spm.js";
 
 /** Host records read per tick (VDSM's default maxHostID). */
@@ -106,7 +106,7 @@ export class PoolCluster {
         log: this.log.child({ mailbox: this.pool.spUUID }),
         poolDomains: async () => new Set(this.memberIds(await this.master.metadata())),
         assertSpm: () => spm.assertSpm(),
-        extend: async (sd, vol, mib) => extendFileVolume(await this.domains.get(sd), vol, mib),
+        extend: async (sd, vol, mib) => extendVolume(await this.domains.get(sd), vol, mib),
       });
       this.zone = fenceZone(await this.memberDirs(md), (path, what) => spm.guard(path, what));
     } catch (err) {
@@ -390,7 +390,7 @@ export class Clusters {
       this.byPool.delete(p.spUUID);
       await old.stop();
     }
-    const c = new PoolCluster(this.ctx, p, await this.domains.get(p.masterSdUUID), this.lock, this.domains);
+    const c = new PoolCluster(this.ctx, p, await this.domains.getFile(p.masterSdUUID), this.lock, this.domains);
     await c.start();
     this.byPool.set(p.spUUID, c);
   }

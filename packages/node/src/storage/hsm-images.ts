@@ -8,7 +8,8 @@ import { rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { NodeContext } from "../api/context.js";
 import type { PartialHandlers } from "../api/handlers.js";
-import type { DomainRegistry, FileDomain } from "./domain/index.js";
+import { BlockDomain } from "./domain/block.js";
+import { asFile, type DomainRegistry, type FileDomain } from "./domain/index.js";
 import { formatPoolDomains, parsePoolDomains, poolsOf } from "./domain/file.js";
 import * as ops from "./image-ops.js";
 import type { ConnectedPool, Pools } from "./pool.js";
@@ -30,9 +31,9 @@ export interface HsmDeps {
 /** Recovery actions of these operations (names are persisted: never rename one). */
 export function registerRecoveries(d: Pick<HsmDeps, "ctx" | "domains" | "tasks">): void {
   const log = d.ctx.log;
-  d.tasks.register("image.purge", async ([sd, img]) => ops.purgeRemoved(await d.domains.get(sd), img));
-  d.tasks.register("volume.finishExtend", async ([sd, img, v, cap]) => ops.finishExtend(log, await d.domains.get(sd), img, v, Number(cap)));
-  d.tasks.register("merge.finish", async ([sd, img, base, top]) => ops.finishMerge(log, await d.domains.get(sd), img, base, top));
+  d.tasks.register("image.purge", async ([sd, img]) => ops.purgeRemoved(await d.domains.getFile(sd), img));
+  d.tasks.register("volume.finishExtend", async ([sd, img, v, cap]) => ops.finishExtend(log, await d.domains.getFile(sd), img, v, Number(cap)));
+  d.tasks.register("merge.finish", async ([sd, img, base, top]) => ops.finishMerge(log, await d.domains.getFile(sd), img, base, top));
 }
 
 export function imageHandlers(d: HsmDeps): PartialHandlers {
@@ -252,11 +253,17 @@ export function imageHandlers(d: HsmDeps): PartialHandlers {
     },
 
     formatStorageDomain: async ({ sdUUID, autoDetach }) => {
-      const dom = await d.domains.get(sdUUID);
-      const md = await dom.metadata({ fresh: true });
+      const any = await d.domains.get(sdUUID);
+      const md = await any.metadata({ fresh: true });
       const pools = poolsOf(md);
       for (const p of d.pools.all()) if (pools.includes(p.spUUID)) throw new VdsmError("CannotFormatAttachedStorageDomain", `${sdUUID} is in connected pool ${p.spUUID}`);
       if (pools.length && !autoDetach) throw new VdsmError("CannotFormatAttachedStorageDomain", `${sdUUID} is in ${pools.join(",")}`);
+      if (any instanceof BlockDomain) {
+        await any.format();
+        d.domains.forget(sdUUID);
+        return {};
+      }
+      const dom = asFile(any);
       // Rename first: a half-removed tree must never look like a domain.
       const trash = join(dom.mountPoint, `_remove_me_${sdUUID}`);
       await rename(dom.dir, trash);

@@ -88,7 +88,7 @@ export function poolHandlers(d: PoolVerbDeps): PartialHandlers {
       }
       const members = parsePoolDomains(omd.POOL_DOMAINS);
       if (members.get(newMasterUUID) !== "Active") throw new VdsmError("StorageDomainNotMemberOfPool", `${newMasterUUID} is not an active member of ${spUUID}`);
-      const nu = await d.domains.get(newMasterUUID);
+      const nu = await d.domains.getFile(newMasterUUID);
       const nmd = await nu.metadata({ fresh: true });
       if (nmd.CLASS !== "Data") throw new VdsmError("StorageDomainClassError", `${newMasterUUID} is ${nmd.CLASS}`);
       if (nmd.VERSION !== omd.VERSION) throw new VdsmError("MixedSDVersionError", `${newMasterUUID} v${nmd.VERSION}`);
@@ -141,7 +141,7 @@ export function poolHandlers(d: PoolVerbDeps): PartialHandlers {
       if (existing && existing.spm.role !== "Free") throw new VdsmError("IsSpm", a.spUUID);
       if (!(a.masterDom in a.domDict)) throw new VdsmError("InvalidParameter", `masterDom ${a.masterDom} is not in domDict`);
       checkLeaseTimes(a.leaseTimeSec, a.lockRenewalIntervalSec);
-      const msd = await d.domains.get(a.masterDom);
+      const msd = await d.domains.getFile(a.masterDom);
       const mmd = await msd.metadata({ fresh: true });
       if (mmd.CLASS !== "Data") throw new VdsmError("StorageDomainClassError", `${a.masterDom} is ${mmd.CLASS}`);
       if (!poolsOf(mmd).includes(a.spUUID)) throw new VdsmError("StorageDomainNotInPool", `${a.masterDom} is not in ${a.spUUID}`);
@@ -149,7 +149,7 @@ export function poolHandlers(d: PoolVerbDeps): PartialHandlers {
       const members: FileDomain[] = [];
       let lver = -1;
       for (const sd of Object.keys(a.domDict)) {
-        const dom = await d.domains.find(sd);
+        const dom = await d.domains.findFile(sd);
         if (!dom) continue; // unreachable: listed in POOL_DOMAINS, fixed when it comes back
         const md = await dom.metadata({ fresh: true });
         if (!poolsOf(md).includes(a.spUUID)) throw new VdsmError("StorageDomainNotInPool", `${sd} is not in ${a.spUUID}`);

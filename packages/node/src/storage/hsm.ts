@@ -8,20 +8,21 @@
  */
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
-import { BLANK_UUID, type DomainInfo, initialSizeProblem, VdsmError } from "@vela/protocol";
+import { BLANK_UUID, type DomainInfo, initialSizeProblem, LvmUuid, VdsmError } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { PartialHandlers } from "../api/handlers.js";
 import type { ImageService, Subsystem } from "../api/services.js";
 import { Clusters } from "./cluster.js";
 import { Connections, typeName } from "./connection.js";
 import { writerTask } from "./fence.js";
-import { DomainRegistry, FileDomain } from "./domain/index.js";
+import { asFile, DomainRegistry, FileDomain } from "./domain/index.js";
 import { poolsOf } from "./domain/file.js";
 import { isDir } from "./fileutil.js";
 import { Images } from "./image.js";
 import { SafeLease } from "./lease/index.js";
 import { type ConnectedPool, Pools } from "./pool.js";
 import { SPM_LEASE_OFFSET } from "./spm.js";
+import { createBlockStorage } from "./hsm-block.js";
 import { imageHandlers, registerRecoveries } from "./hsm-images.js";
 import { poolHandlers } from "./hsm-pool.js";
 import { collectGarbage } from "./image-ops.js";
@@ -39,6 +40,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()
 
 const CLASS_NAMES = { 1: "Data", 2: "Iso", 3: "Backup" } as const;
 const FILE_TYPES = new Set(["NFS", "LOCALFS", "POSIXFS"]);
+const BLOCK_TYPES = new Set(["FCP", "ISCSI"]);
 
 export interface Storage extends Subsystem {
   images: ImageService;
@@ -51,6 +53,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
   const sctx: NodeContext = { ...ctx, log };
   const conns = new Connections(sctx);
   const domains = new DomainRegistry(conns.mntRoot);
+  const block = createBlockStorage(sctx, domains);
   const lock = new SafeLease(log);
   const tasks = new TaskManager(log, Number(process.env.VELA_STORAGE_WORKERS ?? 4));
   const pools = new Pools(sctx, domains, lock, tasks);
@@ -61,8 +64,8 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
   /** createVolume requests by target volume, for idempotent retries. */
   const creates = new Map<string, { taskId: string; sig: string }>();
 
-  tasks.register("volume.removeFiles", async ([sd, img, v]) => vol.removeVolumeFiles(await domains.get(sd), img, v));
-  tasks.register("image.rmdirIfEmpty", async ([sd, img]) => vol.rmdirIfEmpty((await domains.get(sd)).imageDir(img)));
+  tasks.register("volume.removeFiles", async ([sd, img, v]) => vol.removeVolumeFiles(await domains.getFile(sd), img, v));
+  tasks.register("image.rmdirIfEmpty", async ([sd, img]) => vol.rmdirIfEmpty((await domains.getFile(sd)).imageDir(img)));
   registerRecoveries({ ctx: sctx, domains, tasks });
   const monitor = new DomainMonitor(sctx, domains, pools);
   tasks.register("volume.setVolType", async ([sd, img, v, t]) => {
@@ -85,7 +88,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
 
   /** A domain that belongs to the pool, with its metadata. */
   async function poolDomain(sdUUID: string, spUUID: string): Promise<{ dom: FileDomain; md: Record<string, string> }> {
-    const dom = await domains.get(sdUUID);
+    const dom = await domains.getFile(sdUUID);
     const md = await dom.metadata();
     if (!poolsOf(md).includes(spUUID)) throw new VdsmError("StorageDomainNotInPool", `${sdUUID} is not in ${spUUID}`);
     return { dom, md };
@@ -109,7 +112,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
       for (const sd of await domains.all()) {
         const md = await sd.metadata().catch(() => undefined);
         if (!md || !poolsOf(md).includes(p.spUUID)) continue;
-        const purged = await collectGarbage(sd).catch((err) => {
+        const purged = await collectGarbage(asFile(sd)).catch((err) => {
           log.warn({ err, sd: sd.sdUUID }, "garbage collection failed");
           return [] as string[];
         });
@@ -137,13 +140,22 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
 
     createStorageDomain: async (a) => {
       const kind = typeName(a.storageType);
-      if (!FILE_TYPES.has(kind)) throw new VdsmError("StorageDomainTypeError", `${kind} domains are not supported on this node yet`);
+      const isBlock = BLOCK_TYPES.has(kind);
+      if (!FILE_TYPES.has(kind) && !isBlock) throw new VdsmError("StorageDomainTypeError", `${kind} domains are not supported on this node yet`);
       if (a.domVersion !== 5) throw new VdsmError("UnsupportedDomainVersion", String(a.domVersion));
       const blockSize = a.blockSize === 0 ? 512 : a.blockSize;
       if (blockSize !== 512 && blockSize !== 4096) throw new VdsmError("InvalidParameter", `blockSize ${a.blockSize}`);
       const domClass = CLASS_NAMES[a.domClass as 1 | 2 | 3];
       if (!domClass) throw new VdsmError("StorageDomainClassError", String(a.domClass));
       if (!a.domainName || /[\n\r\0]/.test(a.domainName)) throw new VdsmError("InvalidParameter", "domainName");
+      if (isBlock) {
+        // typeSpecificArg is the VG's LVM UUID (createVG's answer), as in VDSM.
+        const vgUUID = LvmUuid.safeParse(a.typeSpecificArg);
+        if (!vgUUID.success) throw new VdsmError("InvalidParameter", "typeSpecificArg: not an LVM VG UUID");
+        if (await domains.find(a.sdUUID)) throw new VdsmError("StorageDomainAlreadyExists", a.sdUUID);
+        await block.createDomain({ sdUUID: a.sdUUID, vgUUID: vgUUID.data, name: a.domainName, type: kind as "FCP" | "ISCSI", domClass, version: a.domVersion, blockSize });
+        return {};
+      }
       const remote = conns.checkConnection(kind, { connection: a.typeSpecificArg });
       const mnt = conns.mountPointOf(kind, remote);
       if (!(await isDir(mnt))) throw new VdsmError("StorageDomainFSNotMounted", remote);
@@ -178,6 +190,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
         block_size: Number(md.BLOCK_SIZE ?? 512),
         alignment: Number(md.ALIGNMENT ?? 1048576),
         remotePath: md.REMOTE_PATH ?? "",
+        ...(md.VGUUID ? { vguuid: md.VGUUID } : {}),
       };
       if (md.ROLE === "Master") {
         Object.assign(info, { lver: md.POOL_SPM_LVER, spm_id: md.POOL_SPM_ID, master_ver: md.MASTER_VERSION });
@@ -392,10 +405,10 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
       return { uuid: id };
     },
 
-    getVolumeInfo: async ({ sdUUID, imgUUID, volUUID }) => ({ info: await vol.volumeInfo(await domains.get(sdUUID), imgUUID, volUUID) }),
+    getVolumeInfo: async ({ sdUUID, imgUUID, volUUID }) => ({ info: await vol.volumeInfo(await domains.getFile(sdUUID), imgUUID, volUUID) }),
 
     getVolumeSize: async ({ sdUUID, imgUUID, volUUID }) => {
-      const d = await domains.get(sdUUID);
+      const d = await domains.getFile(sdUUID);
       await vol.readMeta(d, imgUUID, volUUID);
       const sz = await vol.volumeSize(d, imgUUID, volUUID);
       return { apparentsize: String(sz.apparentsize), truesize: String(sz.truesize) };
@@ -433,6 +446,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
     ...poolHandlers({ ctx: sctx, domains, pools, tasks, lock, spmOf, startTask, connected: (p) => (p.spm.onStarted = recoverOnStart(p)) }),
     ...clusters.handlers(),
     ...importHandlers({ ctx: sctx, domains, images, withImageLock }),
+    ...block.handlers,
   };
 
   return {

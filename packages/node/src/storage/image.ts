@@ -24,7 +24,7 @@ export class Images implements ImageService {
   }
 
   async prepareVerb(sdUUID: string, spUUID: string, img: string, leaf: string, allowIllegal: boolean) {
-    const dom = await this.domains.get(sdUUID);
+    const dom = await this.domains.getFile(sdUUID);
     if (!(await dom.hasImage(img))) throw new VdsmError("ImageDoesNotExistInSD", `${img} in ${sdUUID}`);
     const chain = await chainOf(dom, img, leaf);
     for (const { vol, md } of chain) {

@@ -6,7 +6,7 @@
  */
 import { VdsmError } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
-import type { DomainRegistry, FileDomain } from "./domain/index.js";
+import type { DomainRegistry, StorageDomain } from "./domain/index.js";
 import { parsePoolDomains } from "./domain/file.js";
 import type { Pools } from "./pool.js";
 
@@ -67,7 +67,7 @@ export class DomainMonitor {
     }
   }
 
-  private async check(d: FileDomain): Promise<void> {
+  private async check(d: StorageDomain): Promise<void> {
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
     try {

@@ -73,7 +73,7 @@ export class Pools {
   }
 
   async master(p: ConnectedPool): Promise<FileDomain> {
-    return this.domains.get(p.masterSdUUID);
+    return this.domains.getFile(p.masterSdUUID);
   }
 
   async create(a: CreatePoolArgs): Promise<void> {
@@ -83,7 +83,7 @@ export class Pools {
     const doms: FileDomain[] = [];
     let masterVersion = "";
     for (const sd of new Set(a.domList)) {
-      const d = await this.domains.get(sd);
+      const d = await this.domains.getFile(sd);
       const md = await d.metadata();
       if (md.CLASS !== "Iso" && poolsOf(md).length) throw new VdsmError("StorageDomainAlreadyAttached", `${sd} is in pool ${poolsOf(md)[0]}`);
       if (sd === a.masterDom) {
@@ -148,7 +148,7 @@ export class Pools {
     }
     const pool = { spUUID, hostID, masterSdUUID: msdUUID, masterVersion } as ConnectedPool;
     // The role follows the master when switchMaster moves it (remaster below).
-    pool.spm = new Spm(this.ctx, this.lock, spUUID, hostID, () => this.domains.get(pool.masterSdUUID), this.tasks);
+    pool.spm = new Spm(this.ctx, this.lock, spUUID, hostID, () => this.domains.getFile(pool.masterSdUUID), this.tasks);
     await this.buildLinks(pool);
     this.connected.set(spUUID, pool);
     try {

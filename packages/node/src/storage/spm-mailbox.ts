@@ -9,7 +9,10 @@
 import { join } from "node:path";
 import { VdsmError } from "@vela/protocol";
 import type { Logger } from "../log.js";
+import { BlockDomain } from "./domain/block.js";
+import type { StorageDomain } from "./domain/driver.js";
 import type { FileDomain } from "./domain/file.js";
+import { asFile } from "./domain/index.js";
 import { exists } from "./fileutil.js";
 import { type Decoded, decodeMessage, HostMailbox, type Request, SpmMailbox } from "./mailbox.js";
 import { readMeta } from "./volume.js";
@@ -129,9 +132,30 @@ export class PoolMailbox {
   }
 }
 
+/** What an `xtnd` request runs on the SPM, by the domain's driver. Answers the size granted (MiB). */
+export async function extendVolume(dom: StorageDomain, volUUID: string, sizeMiB: number): Promise<number> {
+  if (dom instanceof BlockDomain) return extendBlockVolume(dom, volUUID, sizeMiB);
+  return extendFileVolume(asFile(dom), volUUID, sizeMiB);
+}
+
+/**
+ * The SPM's extend for block volumes: lvextend in place (metadata only) up to the size asked,
+ * never past VDSM's cap for a thin volume (capacity × 1.1); the LV grows in whole extents.
+ */
+export async function extendBlockVolume(dom: BlockDomain, volUUID: string, sizeMiB: number): Promise<number> {
+  const lv = (await dom.volumeLvs()).find((l) => l.name === volUUID);
+  const img = lv?.tags.find((t) => t.startsWith("IU_"))?.slice(3);
+  if (!lv || !img) throw new VdsmError("VolumeDoesNotExist", `${volUUID} in ${dom.sdUUID}`);
+  const md = await dom.readVolumeMeta(img, volUUID);
+  if (md.LEGALITY !== "LEGAL") throw new VdsmError("VolumeExtendingError", `${volUUID} is ${md.LEGALITY}`);
+  const granted = Math.min(sizeMiB, Math.ceil((md.CAP * 1.1) / MiB));
+  await dom.extendVolumeArea(img, volUUID, granted * MiB);
+  return granted;
+}
+
 /**
  * The SPM's extend for file volumes: files grow by themselves, so extending means checking the
- * volume is there and usable and granting the size. Block volumes (lvextend) plug in here.
+ * volume is there and usable and granting the size.
  */
 export async function extendFileVolume(dom: FileDomain, volUUID: string, sizeMiB: number): Promise<number> {
   for (const img of await dom.listImages()) {

@@ -9,9 +9,10 @@ import { chmod, link, mkdir, open, readFile, readdir, rmdir, stat } from "node:f
 import { dirname } from "node:path";
 import type { Logger } from "../log.js";
 import type { FileDomain } from "./domain/file.js";
+import type { StorageDomain } from "./domain/driver.js";
 import { guardWrite } from "./fence.js";
-import { atomicWrite, errno, type StagedWrite, stageWrite, unlinkQuiet } from "./fileutil.js";
-import { formatVolumeMd, parseVolumeMd, type VolumeMd } from "./metadata.js";
+import { errno, type StagedWrite, stageWrite, unlinkQuiet } from "./fileutil.js";
+import { formatVolumeMd, type VolumeMd } from "./metadata.js";
 import * as qemuimg from "./qemuimg.js";
 import type { Task } from "./task/task.js";
 
@@ -47,36 +48,23 @@ export class VolumePaths {
   }
 }
 
-export async function readMeta(dom: FileDomain, img: string, vol: string): Promise<VolumeMd> {
-  const p = new VolumePaths(dom, img, vol);
-  let text: string;
-  try {
-    text = await readFile(p.meta, "utf8");
-  } catch (err) {
-    if (errno(err) === "ENOENT") throw new VdsmError("VolumeDoesNotExist", `${vol} in image ${img} of ${dom.sdUUID}`);
-    throw new VdsmError("VolumeMetadataReadError", `${vol}: ${(err as Error).message}`);
-  }
-  return parseVolumeMd(text, `metadata of volume ${vol}`);
+export async function readMeta(dom: StorageDomain, img: string, vol: string): Promise<VolumeMd> {
+  return dom.readVolumeMeta(img, vol);
 }
 
-export async function writeMeta(dom: FileDomain, img: string, vol: string, md: VolumeMd): Promise<void> {
-  try {
-    await atomicWrite(new VolumePaths(dom, img, vol).meta, formatVolumeMd(md));
-  } catch (err) {
-    if (err instanceof VdsmError) throw err;
-    throw new VdsmError("VolumeMetadataWriteError", `${vol}: ${(err as Error).message}`);
-  }
+export async function writeMeta(dom: StorageDomain, img: string, vol: string, md: VolumeMd): Promise<void> {
+  return dom.writeVolumeMeta(img, vol, md);
 }
 
 /** Read-modify-write of one volume's metadata (callers hold the image lock). */
-export async function updateMeta(dom: FileDomain, img: string, vol: string, change: Partial<VolumeMd>): Promise<VolumeMd> {
+export async function updateMeta(dom: StorageDomain, img: string, vol: string, change: Partial<VolumeMd>): Promise<VolumeMd> {
   const md = { ...(await readMeta(dom, img, vol)), ...change };
   await writeMeta(dom, img, vol, md);
   return md;
 }
 
 /** All volumes of an image with their metadata. */
-export async function imageVolumes(dom: FileDomain, img: string): Promise<Map<string, VolumeMd>> {
+export async function imageVolumes(dom: StorageDomain, img: string): Promise<Map<string, VolumeMd>> {
   const out = new Map<string, VolumeMd>();
   for (const v of await dom.listVolumes(img)) out.set(v, await readMeta(dom, img, v));
   return out;
@@ -88,7 +76,7 @@ export function childrenOf(vols: Map<string, VolumeMd>, vol: string): string[] {
 }
 
 /** The chain leaf → base by following PUUID; refuses loops and missing parents. */
-export async function chainOf(dom: FileDomain, img: string, leaf: string): Promise<{ vol: string; md: VolumeMd }[]> {
+export async function chainOf(dom: StorageDomain, img: string, leaf: string): Promise<{ vol: string; md: VolumeMd }[]> {
   const out: { vol: string; md: VolumeMd }[] = [];
   const seen = new Set<string>();
   for (let v = leaf; v && v !== BLANK_UUID; ) {

@@ -2,7 +2,9 @@
 import { runCommand } from "../../commands/command.js";
 import { ActivateHost, ApproveHost, DeactivateHost, ForceSelectSpm, RemoveHost } from "../../commands/HostActions.js";
 import { mustById } from "../../commands/lookup.js";
+import type { LunInfo } from "@vela/protocol";
 import type { Host } from "../../db/schema.js";
+import { conflict } from "../fault.js";
 import type { Engine } from "../../engine.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import type { Rep } from "../repr.js";
@@ -28,6 +30,41 @@ export async function list(c: Call): Promise<Reply> {
     cluster: (r) => r.cluster_id,
   });
   return ok("hosts", collection("host", found.map((h) => hostView(h, role(h)))));
+}
+
+/**
+ * GET /hosts/{id}/storage: the LUNs the host can use for block domains (oVirt's host_storage with
+ * logical_unit entries), asked from the host itself (getDeviceList).
+ */
+export async function storage(c: Call): Promise<Reply> {
+  const h = await mustById(c.engine, "hosts", pathId(c, "id", "Host"));
+  if (h.status !== "up") throw conflict(`Cannot list storage of host ${h.name}: it is ${h.status}, not up`);
+  const devs = (await c.engine.nodes.for(h).call("getDeviceList", {})) as unknown as LunInfo[];
+  const blockSds = await c.engine.db.selectFrom("storage_domains").select(["id", "storage_path"]).where("storage_type", "in", ["fcp", "iscsi"]).execute();
+  const sdOfVg = new Map(blockSds.map((r) => [r.storage_path, r.id]));
+  const entries: Rep[] = (Array.isArray(devs) ? devs : []).map((d) => ({
+    id: d.GUID,
+    type: d.devtype === "iSCSI" ? "iscsi" : "fcp",
+    host: { id: h.id, href: `/ovirt-engine/api/hosts/${h.id}` },
+    logical_units: {
+      logical_unit: [
+        {
+          id: d.GUID,
+          size: d.capacity,
+          vendor_id: d.vendorID,
+          product_id: d.productID,
+          serial: d.serial,
+          status: d.status,
+          volume_group_id: d.vgUUID || undefined,
+          storage_domain_id: d.vgUUID ? sdOfVg.get(d.vgUUID) : undefined,
+          paths: String(d.pathstatus.length),
+          logical_block_size: d.logicalblocksize,
+          physical_block_size: d.physicalblocksize,
+        },
+      ],
+    },
+  }));
+  return ok("host_storages", collection("host_storage", entries));
 }
 
 export async function get(c: Call): Promise<Reply> {

@@ -7,11 +7,12 @@
  */
 import { UUID_RE, VdsmError } from "@vela/protocol";
 import { randomUUID } from "node:crypto";
-import { chmod, mkdir, open, readdir, readFile, rm, stat, statfs } from "node:fs/promises";
+import { chmod, mkdir, open, readdir, readFile, rm, rmdir, stat, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { atomicWrite, errno, exists } from "../fileutil.js";
-import { type Md, formatDomainMd, parseDomainMd } from "../metadata.js";
+import { type Md, formatDomainMd, formatVolumeMd, parseDomainMd, parseVolumeMd, type VolumeMd } from "../metadata.js";
 import { Mutex } from "../sync.js";
+import type { StorageDomain } from "./driver.js";
 
 export const DOM_MD = "dom_md";
 export const IMAGES = "images";
@@ -30,7 +31,8 @@ export interface CreateDomainArgs {
   blockSize: number;
 }
 
-export class FileDomain {
+export class FileDomain implements StorageDomain {
+  readonly driver = "file" as const;
   readonly dir: string;
   readonly mdDir: string;
   readonly mdPath: string;
@@ -136,6 +138,82 @@ export class FileDomain {
       await atomicWrite(this.mdPath, formatDomainMd(md), { durable: true });
       return md;
     });
+  }
+
+  async present(): Promise<boolean> {
+    return exists(this.mdPath);
+  }
+
+  /** `<vol>.meta` beside the data file. */
+  async readVolumeMeta(imgUUID: string, volUUID: string): Promise<VolumeMd> {
+    let text: string;
+    try {
+      text = await readFile(`${this.volumePath(imgUUID, volUUID)}.meta`, "utf8");
+    } catch (err) {
+      if (errno(err) === "ENOENT") throw new VdsmError("VolumeDoesNotExist", `${volUUID} in image ${imgUUID} of ${this.sdUUID}`);
+      throw new VdsmError("VolumeMetadataReadError", `${volUUID}: ${(err as Error).message}`);
+    }
+    return parseVolumeMd(text, `metadata of volume ${volUUID}`);
+  }
+
+  /** Written aside and renamed over the old `.meta`: readers see the old or the new, never half. */
+  async writeVolumeMeta(imgUUID: string, volUUID: string, md: VolumeMd): Promise<void> {
+    try {
+      await atomicWrite(`${this.volumePath(imgUUID, volUUID)}.meta`, formatVolumeMd(md));
+    } catch (err) {
+      if (err instanceof VdsmError) throw err;
+      throw new VdsmError("VolumeMetadataWriteError", `${volUUID}: ${(err as Error).message}`);
+    }
+  }
+
+  async createVolumeArea(imgUUID: string, volUUID: string, _parentUUID: string, bytes: number): Promise<void> {
+    const dir = this.imageDir(imgUUID);
+    await mkdir(dir, { mode: 0o775 }).catch((err) => {
+      if (errno(err) !== "EEXIST") throw err;
+    });
+    await chmod(dir, 0o775);
+    const data = this.volumePath(imgUUID, volUUID);
+    // 'wx' on the .meta claims the id, as createVolumeJob does.
+    const meta = await open(`${data}.meta`, "wx", 0o660).catch((err) => {
+      if (errno(err) === "EEXIST") throw new VdsmError("VolumeAlreadyExists", volUUID);
+      throw err;
+    });
+    await meta.close();
+    for (const [path, size] of [
+      [`${data}.lease`, MiB],
+      [data, bytes],
+    ] as const) {
+      const fh = await open(path, "w", 0o660);
+      try {
+        await fh.truncate(size);
+      } finally {
+        await fh.close();
+      }
+    }
+  }
+
+  async removeVolumeArea(imgUUID: string, volUUID: string): Promise<void> {
+    const data = this.volumePath(imgUUID, volUUID);
+    // .meta last: while any file is left the volume stays visible to a checker.
+    for (const p of [data, `${data}.lease`, `${data}.meta`, `${data}.meta.new`]) await rm(p, { force: true });
+    await rmdir(this.imageDir(imgUUID)).catch(() => {});
+  }
+
+  async prepareVolume(imgUUID: string, volUUID: string): Promise<string> {
+    const p = this.volumePath(imgUUID, volUUID);
+    if (!(await exists(p))) throw new VdsmError("VolumeDoesNotExist", `${volUUID} in image ${imgUUID} of ${this.sdUUID}`);
+    return p;
+  }
+
+  async teardownVolume(): Promise<void> {}
+
+  async volumeAreaSize(imgUUID: string, volUUID: string): Promise<number> {
+    try {
+      return (await stat(this.volumePath(imgUUID, volUUID))).size;
+    } catch (err) {
+      if (errno(err) === "ENOENT") throw new VdsmError("VolumeDoesNotExist", volUUID);
+      throw err;
+    }
   }
 
   imagesDir(): string {

@@ -1,0 +1,134 @@
+/**
+ * Block storage domains through the REST API with a real node agent whose LUNs are loop devices
+ * over sparse files in this test's TMPDIR: GET /hosts/{id}/storage lists them as logical units;
+ * POST /storagedomains with `storage: {type: iscsi|fcp, volume_group: {logical_units: [{id}]}}`
+ * makes a VG named after the domain in VDSM's layout; bad input (missing or malformed LUNs, file
+ * fields on a block domain, an unknown or used LUN) is refused with a fault and changes nothing.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { type Engine, hostUp, items, type Node, startEngine, startNode, tempDir } from "./support.js";
+
+const TOKEN = "blk-token";
+const GiB = 2 ** 30;
+let eng: Engine;
+let node: Node;
+const lunDir = tempDir("vela-eng-luns-");
+const devices: string[] = [];
+
+function lvmConfig(): string {
+  const accept = devices.map((d) => `"a|^${d}$|"`).join(",");
+  return `global{activation=0} devices{filter=[${accept},"r|.*|"] global_filter=[${accept},"r|.*|"] use_devicesfile=0} backup{backup=0 archive=0}`;
+}
+function lvm(cmd: string, ...args: string[]): string {
+  return execFileSync("lvm", [cmd, "--config", lvmConfig(), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LVM_SUPPRESS_FD_WARNINGS: "1" } });
+}
+
+before(async () => {
+  for (const [name, size] of [
+    ["lun-a", 6 * GiB],
+    ["lun-b", 6 * GiB],
+  ] as const) {
+    execFileSync("truncate", ["-s", String(size), join(lunDir, name)]);
+    devices.push(execFileSync("losetup", ["--find", "--show", join(lunDir, name)], { encoding: "utf8" }).trim());
+  }
+  eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_ENGINE_HOST_POLL_MS: "300" } });
+  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "blk-host", env: { VELA_NODE_LUN_DIRS: lunDir, VELA_NODE_BLOCK_PATH: "loop" } });
+});
+
+after(async () => {
+  await node?.stop();
+  await eng?.stop();
+  const quiet = (f: () => unknown) => {
+    try {
+      f();
+    } catch {
+      // best effort
+    }
+  };
+  quiet(() => {
+    for (const vg of lvm("vgs", "--noheadings", "-o", "vg_name").split("\n").map((s) => s.trim()).filter(Boolean)) quiet(() => lvm("vgremove", "--force", "--yes", vg));
+  });
+  for (const d of devices) quiet(() => lvm("pvremove", "--force", "--yes", d));
+  for (const d of devices) quiet(() => execFileSync("losetup", ["--detach", d]));
+  rmSync(lunDir, { recursive: true, force: true });
+});
+
+interface Lu {
+  id: string;
+  size: string;
+  status: string;
+  volume_group_id?: string;
+  storage_domain_id?: string;
+}
+async function lus(hostId: string): Promise<Lu[]> {
+  const r = await eng.api("GET", `/hosts/${hostId}/storage`);
+  assert.equal(r.status, 200, r.text);
+  return items<{ logical_units: { logical_unit: Lu[] } }>(r.json, "host_storage").flatMap((s) => s.logical_units.logical_unit);
+}
+
+test("GET /hosts/{id}/storage lists the host's LUNs; POST /storagedomains makes a block domain on one; bad input changes nothing", async () => {
+  const h = await hostUp(eng);
+  const before = await lus(h.id);
+  assert.equal(before.length, 2, JSON.stringify(before));
+  for (const l of before) {
+    assert.equal(l.status, "free");
+    assert.equal(l.size, String(6 * GiB));
+  }
+  const [a, b] = before.map((l) => l.id) as [string, string];
+  const add = (storage: Record<string, unknown>, name = "blk") => eng.api("POST", "/storagedomains", { body: { name, type: "data", host: { id: h.id }, storage } });
+  const domains = async () => (await eng.api("GET", "/storagedomains")).text;
+  const known = await domains();
+  const bad: [string, Record<string, unknown>, number][] = [
+    ["no logical units", { type: "iscsi" }, 400],
+    ["an empty list", { type: "iscsi", volume_group: { logical_units: [] } }, 400],
+    ["a malformed LUN id", { type: "fcp", volume_group: { logical_units: [{ id: "../../dev/sda" }] } }, 400],
+    ["a path on a block domain", { type: "fcp", path: "/srv", volume_group: { logical_units: [{ id: a }] } }, 400],
+    ["an unknown LUN", { type: "fcp", volume_group: { logical_units: [{ id: "vela0000000000000000000000000000" }] } }, 400],
+    ["two LUNs (one per domain today)", { type: "fcp", volume_group: { logical_units: [{ id: a }, { id: b }] } }, 400],
+  ];
+  for (const [what, storage, status] of bad) {
+    const r = await add(storage);
+    assert.equal(r.status, status, `${what}: ${r.text}`);
+    assert.match(r.text, /fault|reason|detail/i, `${what}: answered in the fault shape`);
+  }
+  assert.equal(await domains(), known, "no domain recorded by a refused request");
+  assert.equal(lvm("vgs", "--noheadings", "-o", "vg_name").trim(), "", "no VG made by a refused request");
+
+  // oVirt's XML-shaped body (logical_units.logical_unit) is accepted as well as a plain list.
+  const r = await add({ type: "iscsi", volume_group: { logical_units: { logical_unit: [{ id: a }] } } });
+  assert.equal(r.status, 201, r.text);
+  const sd = r.json as { id: string; storage: { type: string; volume_group: { id: string; logical_units: { logical_unit: { id: string }[] } } } };
+  assert.equal(sd.storage.type, "iscsi");
+  assert.deepEqual(sd.storage.volume_group.logical_units.logical_unit.map((l) => l.id), [a]);
+  const tags = lvm("vgs", "--noheadings", "-o", "vg_tags", sd.id).trim().split(",");
+  assert.ok(tags.includes("RHAT_storage_domain"), tags.join(","));
+  assert.ok(tags.includes("MDT_TYPE=ISCSI"), tags.join(","));
+  assert.equal(lvm("vgs", "--noheadings", "-o", "vg_uuid", sd.id).trim(), sd.storage.volume_group.id);
+  const lvs = lvm("lvs", "--noheadings", "-o", "lv_name", sd.id).split("\n").map((s) => s.trim()).filter(Boolean).sort();
+  assert.deepEqual(lvs, ["ids", "inbox", "leases", "master", "metadata", "outbox", "xleases"]);
+  const got = (await eng.api("GET", `/storagedomains/${sd.id}`)).json as typeof sd;
+  assert.equal(got.storage.volume_group.id, sd.storage.volume_group.id);
+
+  const after1 = await lus(h.id);
+  const usedA = after1.find((l) => l.id === a)!;
+  assert.equal(usedA.status, "used");
+  assert.equal(usedA.volume_group_id, sd.storage.volume_group.id);
+  assert.equal(usedA.storage_domain_id, sd.id);
+
+  // The same LUN again: a conflict, nothing new on storage or in the engine.
+  const again = await add({ type: "fcp", volume_group: { logical_units: [{ id: a }] } }, "blk2");
+  assert.equal(again.status, 409, again.text);
+  assert.equal(lvm("vgs", "--noheadings", "-o", "vg_name").trim(), sd.id);
+  assert.equal(items((await eng.api("GET", "/storagedomains")).json, "storage_domain").length, items(JSON.parse(known), "storage_domain").length + 1);
+
+  // Remove with format: the VG and the PV label go, the LUN is free for a new domain.
+  const del = await eng.api("DELETE", `/storagedomains/${sd.id}?host=${h.id}&format=true`);
+  assert.equal(del.status, 200, del.text);
+  assert.equal(lvm("vgs", "--noheadings", "-o", "vg_name").trim(), "", "the VG is gone");
+  assert.ok((await lus(h.id)).every((l) => l.status === "free"), "the LUN is free again");
+  assert.equal(await domains(), known);
+});

@@ -1,0 +1,198 @@
+/**
+ * lvm2 for block storage domains: one runner that passes every command an explicit `--config`
+ * (a device filter naming only the LUNs this host may use, no host backups/archives, and
+ * `activation=0` where the kernel has no device-mapper) and reads reports as JSON. Never puts
+ * anything in argv that was not validated: VG/LV names are UUIDs or fixed names, devices come
+ * from our own LUN discovery, tags are encoded by `encodeTag`.
+ */
+import { type ErrorName, VdsmError } from "@vela/protocol";
+import { CommandError, run } from "../../exec.js";
+import type { Logger } from "../../log.js";
+
+export const MiB = 2 ** 20;
+/** VDSM's extent size for block domains. */
+export const EXTENT = 128 * MiB;
+const NAME_RE = /^[A-Za-z0-9_+.-]{1,128}$/;
+const DEV_RE = /^\/dev\/[A-Za-z0-9/_.-]{1,120}$/;
+/** Characters LVM takes in a tag unencoded (storage-format.md); others become `&<ord>&`. */
+const TAG_SAFE = /[a-zA-Z0-9_+.\-/=!:#]/;
+
+export function encodeTag(s: string): string {
+  let out = "";
+  for (const ch of s) out += TAG_SAFE.test(ch) ? ch : `&${ch.codePointAt(0)}&`;
+  return out;
+}
+
+export function decodeTag(s: string): string {
+  return s.replace(/&(\d{1,7})&/g, (_, n: string) => String.fromCodePoint(Number(n)));
+}
+
+export interface PvInfo {
+  name: string;
+  uuid: string;
+  vgName: string;
+  size: number;
+  peStart: number;
+  peCount: number;
+}
+export interface VgInfo {
+  name: string;
+  uuid: string;
+  size: number;
+  free: number;
+  extentSize: number;
+  extentCount: number;
+  freeCount: number;
+  tags: string[];
+  attr: string;
+}
+export interface LvSegment {
+  pv: string;
+  first: number;
+  last: number;
+}
+export interface LvInfo {
+  name: string;
+  vgName: string;
+  size: number;
+  tags: string[];
+  segments: LvSegment[];
+}
+
+type Report = { report: Record<string, Record<string, string>[]>[] };
+
+function need(name: string, what: string): string {
+  if (!NAME_RE.test(name)) throw new VdsmError("InvalidParameter", `${what} ${JSON.stringify(name)}`);
+  return name;
+}
+function dev(d: string): string {
+  if (!DEV_RE.test(d)) throw new VdsmError("InvalidParameter", `device ${JSON.stringify(d)}`);
+  return d;
+}
+function tags(list: string): string[] {
+  return list ? list.split(",").filter(Boolean) : [];
+}
+/** `/dev/loop3:0-2 /dev/loop3:5-5` → segments. */
+export function parsePeRanges(s: string): LvSegment[] {
+  return s
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((r) => {
+      const m = /^(.*):(\d+)-(\d+)$/.exec(r);
+      if (!m) throw new VdsmError("LogicalVolumeScanError", `unreadable PE range ${r}`);
+      return { pv: m[1]!, first: Number(m[2]), last: Number(m[3]) };
+    });
+}
+
+export class Lvm {
+  /**
+   * @param devices the LUN devices this host may use (the filter accepts only those)
+   * @param activation false where there is no device-mapper (this machine kind)
+   */
+  constructor(
+    private readonly log: Logger,
+    private readonly devices: () => Promise<string[]>,
+    readonly activation: boolean,
+  ) {}
+
+  async config(): Promise<string> {
+    const accept = (await this.devices()).map((d) => `"a|^${dev(d)}$|"`);
+    const filter = [...accept, `"r|.*|"`].join(",");
+    return `global{activation=${this.activation ? 1 : 0}} devices{filter=[${filter}] global_filter=[${filter}] use_devicesfile=0} backup{backup=0 archive=0}`;
+  }
+
+  async cmd(args: string[], errName: ErrorName = "VolumeGroupActionError"): Promise<string> {
+    const argv = ["lvm", args[0]!, "--config", await this.config(), ...args.slice(1)];
+    try {
+      return (await run(argv, { log: this.log, timeoutMs: 60_000, env: { ...process.env, LVM_SUPPRESS_FD_WARNINGS: "1" } })).stdout;
+    } catch (err) {
+      if (err instanceof CommandError) throw new VdsmError(errName, `${args.slice(0, 2).join(" ")}: ${err.stderr.replace(/^\s*WARNING:.*$/gm, "").trim().slice(0, 500)}`);
+      throw err;
+    }
+  }
+
+  private async report(args: string[], key: string, errName: ErrorName): Promise<Record<string, string>[]> {
+    const out = await this.cmd([...args, "--reportformat", "json", "--units", "b", "--nosuffix"], errName);
+    return ((JSON.parse(out) as Report).report[0]?.[key] ?? []) as Record<string, string>[];
+  }
+
+  async pvs(): Promise<PvInfo[]> {
+    if (!(await this.devices()).length) return [];
+    const rows = await this.report(["pvs", "-o", "pv_name,pv_uuid,vg_name,pv_size,pe_start,pv_pe_count"], "pv", "CouldNotRetrievePhysicalVolumeList");
+    return rows.map((r) => ({ name: r.pv_name!, uuid: r.pv_uuid!, vgName: r.vg_name ?? "", size: Number(r.pv_size), peStart: Number(r.pe_start), peCount: Number(r.pv_pe_count) }));
+  }
+
+  async vgs(): Promise<VgInfo[]> {
+    if (!(await this.devices()).length) return [];
+    const rows = await this.report(["vgs", "-o", "vg_name,vg_uuid,vg_size,vg_free,vg_extent_size,vg_extent_count,vg_free_count,vg_tags,vg_attr"], "vg", "GetVolumeGroupListError");
+    return rows.map((r) => ({
+      name: r.vg_name!,
+      uuid: r.vg_uuid!,
+      size: Number(r.vg_size),
+      free: Number(r.vg_free),
+      extentSize: Number(r.vg_extent_size),
+      extentCount: Number(r.vg_extent_count),
+      freeCount: Number(r.vg_free_count),
+      tags: tags(r.vg_tags ?? ""),
+      attr: r.vg_attr ?? "",
+    }));
+  }
+
+  async vg(name: string): Promise<VgInfo | undefined> {
+    return (await this.vgs()).find((v) => v.name === name);
+  }
+
+  async lvs(vg: string): Promise<LvInfo[]> {
+    const rows = await this.report(["lvs", "-o", "lv_name,vg_name,lv_size,lv_tags,seg_pe_ranges", need(vg, "VG")], "lv", "LogicalVolumesListError");
+    // One row per segment: merge by LV name.
+    const byName = new Map<string, LvInfo>();
+    for (const r of rows) {
+      const cur = byName.get(r.lv_name!) ?? { name: r.lv_name!, vgName: r.vg_name!, size: Number(r.lv_size), tags: tags(r.lv_tags ?? ""), segments: [] };
+      cur.segments.push(...parsePeRanges(r.seg_pe_ranges ?? ""));
+      byName.set(cur.name, cur);
+    }
+    for (const lv of byName.values()) lv.segments.sort((a, b) => a.first - b.first);
+    return [...byName.values()];
+  }
+
+  async pvcreate(device: string): Promise<void> {
+    // VDSM's PV layout: a 128 MiB metadata area, so the first extent starts at 129 MiB.
+    await this.cmd(["pvcreate", "--metadatasize", "128m", "--yes", dev(device)], "PhysDevInitializationError");
+  }
+
+  async vgcreate(name: string, device: string, tag: string): Promise<void> {
+    await this.cmd(["vgcreate", "--physicalextentsize", "128m", "--addtag", tag, need(name, "VG"), dev(device)], "VolumeGroupCreateError");
+  }
+
+  /** An LV on exactly the extents [first, first+count) of `pv`, so it is one segment. */
+  async lvcreate(vg: string, lv: string, pv: string, first: number, count: number, lvTags: string[] = []): Promise<void> {
+    const args = ["lvcreate", "--activate", this.activation ? "y" : "n", "--zero", "n", "--wipesignatures", "n", "--extents", String(count), "--name", need(lv, "LV")];
+    for (const t of lvTags) args.push("--addtag", t);
+    args.push(need(vg, "VG"), `${dev(pv)}:${first}-${first + count - 1}`);
+    await this.cmd(args, "CannotCreateLogicalVolume");
+  }
+
+  /** Grows an LV onto the extents right after its last one (kept one segment). */
+  async lvextend(vg: string, lv: string, pv: string, toCount: number, nextFirst: number, nextLast: number): Promise<void> {
+    await this.cmd(["lvextend", "--extents", String(toCount), `${need(vg, "VG")}/${need(lv, "LV")}`, `${dev(pv)}:${nextFirst}-${nextLast}`], "LogicalVolumeExtendError");
+  }
+
+  async lvremove(vg: string, lv: string): Promise<void> {
+    await this.cmd(["lvremove", "--force", `${need(vg, "VG")}/${need(lv, "LV")}`], "CannotRemoveLogicalVolume");
+  }
+
+  async lvtags(vg: string, lv: string, add: string[], del: string[]): Promise<void> {
+    const args = ["lvchange"];
+    for (const t of del) args.push("--deltag", t);
+    for (const t of add) args.push("--addtag", t);
+    await this.cmd([...args, `${need(vg, "VG")}/${need(lv, "LV")}`], "LogicalVolumeReplaceTagError");
+  }
+
+  /** Tag changes in one lvm command: one metadata commit, so readers see all or none. */
+  async vgtags(vg: string, add: string[], del: string[]): Promise<void> {
+    const args = ["vgchange"];
+    for (const t of del) args.push("--deltag", t);
+    for (const t of add) args.push("--addtag", t);
+    await this.cmd([...args, need(vg, "VG")], "VolumeGroupReplaceTagError");
+  }
+}

@@ -1,0 +1,490 @@
+/**
+ * A block storage domain (FCP, ISCSI) in VDSM's layout: a volume group named sdUUID on shared
+ * LUNs, the domain metadata in VG tags `MDT_<KEY>=<VALUE>` (sealed by `MDT__SHA_CKSUM`), the
+ * special LVs (`metadata`, `ids`, `inbox`, `outbox`, `leases`, `xleases`, `master`), and each
+ * volume an LV named by its UUID with tags `IU_<image>`, `PU_<parent>`, `MD_<slot>`; its metadata
+ * lives in slot `<slot>` (8 KiB at 1 MiB + slot × 8 KiB) of the `metadata` LV. Every LV the
+ * driver makes is one segment on extents it chooses itself, so any data path (device-mapper or a
+ * loop device over the PV range) can map it. Never changes the VG except through lvm with a
+ * validated name, and never writes a slot another LV's `MD_` tag claims.
+ */
+import { mkdir, open, rm, symlink } from "node:fs/promises";
+import { join } from "node:path";
+import { BLANK_UUID, VdsmError } from "@vela/protocol";
+import type { DataPath, LvRange } from "../block/datapath.js";
+import { decodeTag, encodeTag, type LvInfo, type Lvm, MiB, type VgInfo } from "../block/lvm.js";
+import { CHECKSUM_KEY, domainChecksum, type Md, parseVolumeMd, type VolumeMd, formatVolumeMd, VOLUME_MD_MAX } from "../metadata.js";
+import { Mutex } from "../sync.js";
+import type { DomainDriver, DomainSpace, StorageDomain } from "./driver.js";
+
+export const SD_TAG = "RHAT_storage_domain";
+export const SD_UNREADY_TAG = "RHAT_storage_domain_UNREADY";
+export const MDT_PREFIX = "MDT_";
+export const REMOVED_IMAGE_PREFIX = "_remove_me_";
+export const INITIALIZING_TAG = "OVIRT_VOL_INITIALIZING";
+/** Volume metadata slots: 8 KiB each from 1 MiB into the `metadata` LV, 512 bytes used. */
+export const SLOT_BASE = MiB;
+export const SLOT_SIZE = 8192;
+/** Special LVs in VDSM's sizes (MiB), in the order the driver lays them out from extent 0. */
+export const SPECIAL_LVS: readonly [string, number][] = [
+  ["metadata", 128],
+  ["ids", 8],
+  ["inbox", 16],
+  ["outbox", 16],
+  ["leases", 2048],
+  ["xleases", 1024],
+  ["master", 1024],
+];
+const SPECIAL_NAMES = new Set(SPECIAL_LVS.map(([n]) => n));
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export interface CreateBlockDomainArgs {
+  sdUUID: string;
+  vgUUID: string;
+  name: string;
+  type: "FCP" | "ISCSI";
+  domClass: "Data" | "Iso" | "Backup";
+  version: number;
+  blockSize: number;
+  /** The LUN GUID of each PV device (for the `PV<n>` keys). */
+  guidOf: (device: string) => string | undefined;
+}
+
+/** What the domain needs from its host: lvm and where its host view lives. */
+export interface BlockEnv {
+  lvm: Lvm;
+  /** How LVs become devices on this host (device-mapper or loop). */
+  dataPath: DataPath;
+  /** `<runDir>/blockSD`: the per-domain directory with dom_md links to LV devices. */
+  root: string;
+}
+
+export function extentsFor(bytes: number, extentSize: number): number {
+  return Math.max(1, Math.ceil(bytes / extentSize));
+}
+
+/** VG tags → domain metadata (without verifying the seal). */
+export function mdFromTags(tags: string[]): { md: Md; checksum?: string } {
+  const md: Md = {};
+  let checksum: string | undefined;
+  for (const t of tags) {
+    if (!t.startsWith(MDT_PREFIX)) continue;
+    const kv = decodeTag(t.slice(MDT_PREFIX.length));
+    const i = kv.indexOf("=");
+    if (i < 0) continue;
+    const k = kv.slice(0, i);
+    if (k === CHECKSUM_KEY) checksum = kv.slice(i + 1);
+    else md[k] = kv.slice(i + 1);
+  }
+  return { md, checksum };
+}
+
+/** Domain metadata → VG tags, seal last. */
+export function tagsFromMd(md: Md): string[] {
+  const clean: Md = {};
+  for (const [k, v] of Object.entries(md)) {
+    if (k === CHECKSUM_KEY) continue;
+    if (!/^[A-Za-z0-9_]+$/.test(k) || /[\n\r\0]/.test(v)) throw new VdsmError("MetaDataKeyError", `bad metadata ${k}`);
+    clean[k] = v;
+  }
+  const keys = Object.keys(clean).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return [...keys.map((k) => `${MDT_PREFIX}${encodeTag(`${k}=${clean[k]}`)}`), `${MDT_PREFIX}${CHECKSUM_KEY}=${domainChecksum(clean)}`];
+}
+
+function tagValue(lv: LvInfo, prefix: string): string | undefined {
+  return lv.tags.find((t) => t.startsWith(prefix))?.slice(prefix.length);
+}
+
+export class BlockDomain implements StorageDomain {
+  readonly driver = "block" as const;
+  readonly dir: string;
+  readonly mdDir: string;
+  private readonly mdLock = new Mutex();
+  private readonly slotLock = new Mutex();
+
+  constructor(
+    readonly sdUUID: string,
+    private readonly env: BlockEnv,
+  ) {
+    this.dir = join(env.root, sdUUID);
+    this.mdDir = join(this.dir, "dom_md");
+  }
+
+  get lvm(): Lvm {
+    return this.env.lvm;
+  }
+
+  /** Turns a VG made by createVG (tagged UNREADY, named sdUUID) into a domain. */
+  static async create(env: BlockEnv, a: CreateBlockDomainArgs): Promise<BlockDomain> {
+    const { lvm } = env;
+    const vg = (await lvm.vgs()).find((v) => v.uuid === a.vgUUID);
+    if (!vg) throw new VdsmError("VolumeGroupDoesNotExist", `no VG with uuid ${a.vgUUID}`);
+    if (vg.tags.includes(SD_TAG)) throw new VdsmError("VolumeGroupHasDomainTag", `VG ${vg.name} is already a domain`);
+    if (vg.name !== a.sdUUID) throw new VdsmError("InvalidParameter", `VG ${vg.name} is not named after domain ${a.sdUUID} (createVG with the domain UUID)`);
+    if (!vg.tags.includes(SD_UNREADY_TAG)) throw new VdsmError("VolumeGroupActionError", `VG ${vg.name} was not made by createVG (no ${SD_UNREADY_TAG} tag)`);
+    if ((await lvm.lvs(vg.name)).length) throw new VdsmError("StorageDomainNotEmpty", `VG ${vg.name} already has LVs`);
+    const pvs = (await lvm.pvs()).filter((p) => p.vgName === vg.name);
+    const pv = pvs[0];
+    if (!pv || pvs.length !== 1) throw new VdsmError("VolumeGroupActionError", `VG ${vg.name}: one PV supported today, found ${pvs.length}`);
+    const plan: [string, number, number][] = [];
+    let next = 0;
+    for (const [name, mib] of SPECIAL_LVS) {
+      const n = extentsFor(mib * MiB, vg.extentSize);
+      plan.push([name, next, n]);
+      next += n;
+    }
+    // Room for the special LVs and at least one volume extent.
+    if (next + 1 > vg.freeCount) throw new VdsmError("VolumeGroupSizeError", `VG ${vg.name} has ${vg.freeCount} free extents; a domain needs ${next + 1}`);
+    const d = new BlockDomain(a.sdUUID, env);
+    const made: string[] = [];
+    try {
+      for (const [name, first, n] of plan) {
+        await lvm.lvcreate(vg.name, name, pv.name, first, n);
+        made.push(name);
+      }
+      // Unused slots, host ids and mailboxes read as zeroes whatever the LUN held before.
+      for (const [name, first, n] of plan) {
+        if (name === "leases" || name === "xleases" || name === "master") continue;
+        await zeroRange(lvm, pv.name, pv.peStart + first * vg.extentSize, n * vg.extentSize);
+      }
+      const md: Md = {
+        VERSION: String(a.version),
+        SDUUID: a.sdUUID,
+        TYPE: a.type,
+        CLASS: a.domClass,
+        DESCRIPTION: a.name,
+        ROLE: "Regular",
+        POOL_UUID: "",
+        LOCKPOLICY: "",
+        LOCKRENEWALINTERVALSEC: "5",
+        LEASETIMESEC: "60",
+        IOOPTIMEOUTSEC: "10",
+        LEASERETRIES: "3",
+        VGUUID: vg.uuid,
+        LOGBLKSIZE: String(a.blockSize),
+        PHYBLKSIZE: String(a.blockSize),
+        ALIGNMENT: String(MiB),
+        BLOCK_SIZE: String(a.blockSize),
+        PV0: `pv:${a.guidOf(pv.name) ?? pv.name},uuid:${pv.uuid},pestart:0,pecount:${pv.peCount},mapoffset:0`,
+      };
+      // Metadata and readiness in one lvm commit: the VG is a domain with its metadata, or not one.
+      await lvm.vgtags(vg.name, [...tagsFromMd(md), SD_TAG], [SD_UNREADY_TAG]);
+      return d;
+    } catch (err) {
+      // No orphans: a failed create leaves the VG as createVG made it.
+      for (const name of made.reverse()) await lvm.lvremove(vg.name, name).catch(() => {});
+      throw err instanceof VdsmError ? err : new VdsmError("StorageDomainCreationError", `${a.sdUUID}: ${(err as Error).message}`);
+    }
+  }
+
+  async vg(): Promise<VgInfo> {
+    const vg = await this.lvm.vg(this.sdUUID);
+    if (!vg || !vg.tags.includes(SD_TAG)) throw new VdsmError("StorageDomainDoesNotExist", this.sdUUID);
+    return vg;
+  }
+
+  async present(): Promise<boolean> {
+    return this.vg().then(
+      () => true,
+      () => false,
+    );
+  }
+
+  async metadata(_opts: { fresh?: boolean } = {}): Promise<Md> {
+    // LVM reads the VG metadata from the PV on every command: always fresh.
+    const { md, checksum } = mdFromTags((await this.vg()).tags);
+    if (checksum !== undefined && checksum !== domainChecksum(md)) {
+      throw new VdsmError("MetaDataSealIsBroken", `VG tags of ${this.sdUUID}: stored ${checksum}, computed ${domainChecksum(md)}`);
+    }
+    if (md.SDUUID && md.SDUUID !== this.sdUUID) throw new VdsmError("MetaDataValidationError", `VG ${this.sdUUID} holds metadata of ${md.SDUUID}`);
+    return md;
+  }
+
+  async update(changes: Record<string, string | null>): Promise<Md> {
+    return this.mdLock.run(async () => {
+      const vg = await this.vg();
+      const md = await this.metadata();
+      for (const [k, v] of Object.entries(changes)) {
+        if (v === null) delete md[k];
+        else md[k] = v;
+      }
+      const old = vg.tags.filter((t) => t.startsWith(MDT_PREFIX));
+      const nu = tagsFromMd(md);
+      await this.lvm.vgtags(this.sdUUID, nu.filter((t) => !old.includes(t)), old.filter((t) => !nu.includes(t)));
+      return md;
+    });
+  }
+
+  /** Volume LVs (every LV but the special ones). */
+  async volumeLvs(): Promise<LvInfo[]> {
+    return (await this.lvm.lvs(this.sdUUID)).filter((lv) => !SPECIAL_NAMES.has(lv.name) && UUID_RE.test(lv.name));
+  }
+
+  async listImages(): Promise<string[]> {
+    const imgs = new Set<string>();
+    for (const lv of await this.volumeLvs()) {
+      const img = tagValue(lv, "IU_");
+      if (img && UUID_RE.test(img)) imgs.add(img);
+    }
+    return [...imgs].sort();
+  }
+
+  async listVolumes(imgUUID: string): Promise<string[]> {
+    const vols = (await this.volumeLvs()).filter((lv) => tagValue(lv, "IU_") === imgUUID).map((lv) => lv.name);
+    if (!vols.length) throw new VdsmError("ImageDoesNotExistInSD", `${imgUUID} in ${this.sdUUID}`);
+    return vols.sort();
+  }
+
+  async hasImage(imgUUID: string): Promise<boolean> {
+    return (await this.listImages()).includes(imgUUID);
+  }
+
+  async space(): Promise<DomainSpace> {
+    const vg = await this.vg();
+    return { total: vg.size, free: vg.free, blockSize: 512 };
+  }
+
+  /** Where an LV's bytes are; refuses an LV in more than one segment (no data path maps it). */
+  async range(lvName: string, lvs?: LvInfo[]): Promise<LvRange> {
+    const lv = (lvs ?? (await this.lvm.lvs(this.sdUUID))).find((l) => l.name === lvName);
+    if (!lv) throw new VdsmError("LogicalVolumeDoesNotExistError", `${this.sdUUID}/${lvName}`);
+    const seg = lv.segments[0];
+    if (!seg || lv.segments.length !== 1) throw new VdsmError("CannotAccessLogicalVolume", `${this.sdUUID}/${lvName} is in ${lv.segments.length} segments`);
+    const vg = await this.vg();
+    const pv = (await this.lvm.pvs()).find((p) => p.name === seg.pv);
+    if (!pv) throw new VdsmError("InaccessiblePhysDev", seg.pv);
+    return { pv: pv.name, peStart: pv.peStart, extentSize: vg.extentSize, first: seg.first, count: seg.last - seg.first + 1 };
+  }
+
+  private async volumeLv(imgUUID: string, volUUID: string): Promise<{ lv: LvInfo; slot: number }> {
+    const lv = (await this.volumeLvs()).find((l) => l.name === volUUID);
+    if (!lv) throw new VdsmError("VolumeDoesNotExist", `${volUUID} in image ${imgUUID} of ${this.sdUUID}`);
+    const img = tagValue(lv, "IU_");
+    if (img !== imgUUID) throw new VdsmError("VolumeDoesNotExist", `${volUUID} is in image ${img} of ${this.sdUUID}, not ${imgUUID}`);
+    const slot = Number(tagValue(lv, "MD_"));
+    if (!Number.isInteger(slot) || slot < 0) throw new VdsmError("MissingTagOnLogicalVolume", `${volUUID}: MD_ tag`);
+    return { lv, slot };
+  }
+
+  private async slotOffset(slot: number): Promise<{ pv: string; offset: number }> {
+    const r = await this.range("metadata");
+    if ((slot + 1) * SLOT_SIZE + SLOT_BASE > r.count * r.extentSize) throw new VdsmError("MetadataOverflowError", `slot ${slot}`);
+    return { pv: r.pv, offset: r.peStart + r.first * r.extentSize + SLOT_BASE + slot * SLOT_SIZE };
+  }
+
+  async readSlot(slot: number): Promise<Buffer> {
+    const { pv, offset } = await this.slotOffset(slot);
+    const fh = await open(pv, "r");
+    try {
+      const buf = Buffer.alloc(VOLUME_MD_MAX);
+      await fh.read(buf, 0, VOLUME_MD_MAX, offset);
+      return buf;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** One 512-byte write, NUL padded, synced before it returns. */
+  async writeSlot(slot: number, text: string | null): Promise<void> {
+    const { pv, offset } = await this.slotOffset(slot);
+    const buf = Buffer.alloc(VOLUME_MD_MAX);
+    if (text !== null) {
+      const b = Buffer.from(text, "utf8");
+      if (b.length > VOLUME_MD_MAX) throw new VdsmError("MetadataOverflowError", `${b.length} bytes`);
+      b.copy(buf);
+    }
+    const fh = await open(pv, "r+");
+    try {
+      await fh.write(buf, 0, VOLUME_MD_MAX, offset);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async readVolumeMeta(imgUUID: string, volUUID: string): Promise<VolumeMd> {
+    const { slot } = await this.volumeLv(imgUUID, volUUID);
+    const text = (await this.readSlot(slot)).toString("utf8").replace(/\0+$/, "");
+    if (!text.trim()) throw new VdsmError("MetadataCleared", `${volUUID}: slot ${slot} is empty`);
+    return parseVolumeMd(text, `metadata of volume ${volUUID} (slot ${slot})`);
+  }
+
+  async writeVolumeMeta(imgUUID: string, volUUID: string, md: VolumeMd): Promise<void> {
+    const { lv, slot } = await this.volumeLv(imgUUID, volUUID);
+    await this.writeSlot(slot, formatVolumeMd(md));
+    // The first metadata write ends the create: the LV is no longer garbage if its creator dies.
+    if (lv.tags.includes(INITIALIZING_TAG)) await this.finishVolume(volUUID);
+  }
+
+  async createVolumeArea(imgUUID: string, volUUID: string, parentUUID: string, bytes: number): Promise<void> {
+    const slot = await this.createVolumeLv(imgUUID, volUUID, parentUUID, bytes);
+    // A slot freed by an earlier volume may still hold its text: clear it before anyone reads it.
+    await this.writeSlot(slot, null);
+  }
+
+  async removeVolumeArea(imgUUID: string, volUUID: string): Promise<void> {
+    const lv = (await this.volumeLvs()).find((l) => l.name === volUUID);
+    if (!lv) return;
+    await this.teardownVolume(imgUUID, volUUID);
+    await this.removeVolumeLv(imgUUID, volUUID);
+  }
+
+  /** `<dir>/images/<img>/<vol>` → the LV's device, so qcow2 backing names resolve in the image dir. */
+  private linkPath(imgUUID: string, volUUID: string): string {
+    return join(this.dir, "images", imgUUID, volUUID);
+  }
+
+  async prepareVolume(imgUUID: string, volUUID: string): Promise<string> {
+    await this.volumeLv(imgUUID, volUUID);
+    const dev = await this.env.dataPath.activate(this.sdUUID, volUUID, await this.range(volUUID));
+    const link = this.linkPath(imgUUID, volUUID);
+    await mkdir(join(this.dir, "images", imgUUID), { recursive: true, mode: 0o755 });
+    await rm(link, { force: true });
+    await symlink(dev, link);
+    return link;
+  }
+
+  async teardownVolume(imgUUID: string, volUUID: string): Promise<void> {
+    const r = await this.range(volUUID).catch(() => undefined);
+    if (r) await this.env.dataPath.deactivate(this.sdUUID, volUUID, r);
+    await rm(this.linkPath(imgUUID, volUUID), { force: true });
+  }
+
+  async volumeAreaSize(imgUUID: string, volUUID: string): Promise<number> {
+    return (await this.volumeLv(imgUUID, volUUID)).lv.size;
+  }
+
+  /**
+   * Grows a volume's LV in place to at least `bytes` (metadata only: lvextend onto the extents
+   * right after its last one) and refreshes its device here. Refuses when those extents belong
+   * to another LV or lie past the PV's end: the LV would become two segments, which no data path
+   * without device-mapper can map.
+   */
+  async extendVolumeArea(imgUUID: string, volUUID: string, bytes: number): Promise<number> {
+    return this.slotLock.run(async () => {
+      const lvs = await this.lvm.lvs(this.sdUUID);
+      const { lv } = await this.volumeLv(imgUUID, volUUID);
+      const vg = await this.vg();
+      const want = extentsFor(bytes, vg.extentSize);
+      const r = await this.range(volUUID, lvs);
+      if (want <= r.count) return lv.size;
+      const from = r.first + r.count;
+      const to = r.first + want - 1;
+      if (to >= vg.extentCount) throw new VdsmError("VolumeGroupSizeError", `${this.sdUUID}/${volUUID}: growing to ${want} extents passes the end of the PV`);
+      const blocker = lvs.find((l) => l.name !== volUUID && l.segments.some((sg) => sg.first <= to && sg.last >= from));
+      if (blocker) throw new VdsmError("LogicalVolumeExtendError", `${this.sdUUID}/${volUUID} cannot grow in place: extents ${from}-${to} hold ${blocker.name}`);
+      await this.lvm.lvextend(this.sdUUID, volUUID, r.pv, want, from, to);
+      await this.env.dataPath.refresh(this.sdUUID, volUUID, { ...r, count: want });
+      return want * vg.extentSize;
+    });
+  }
+
+  /**
+   * A volume's LV: one segment on free extents chosen here, tagged `OVIRT_VOL_INITIALIZING`
+   * until `finishVolume`, with the first free metadata slot. Returns the slot.
+   */
+  async createVolumeLv(imgUUID: string, volUUID: string, parent: string, bytes: number): Promise<number> {
+    return this.slotLock.run(async () => {
+      const lvs = await this.lvm.lvs(this.sdUUID);
+      if (lvs.some((l) => l.name === volUUID)) throw new VdsmError("VolumeAlreadyExists", volUUID);
+      const used = new Set(lvs.map((l) => Number(tagValue(l, "MD_"))).filter((n) => Number.isInteger(n)));
+      let slot = 0;
+      while (used.has(slot)) slot++;
+      const vg = await this.vg();
+      const count = extentsFor(bytes, vg.extentSize);
+      const place = freeRun(lvs, vg.extentCount, count);
+      if (!place) throw new VdsmError("VolumeGroupSizeError", `${this.sdUUID}: no ${count} contiguous free extents`);
+      const pv = (await this.lvm.pvs()).find((p) => p.vgName === this.sdUUID);
+      if (!pv) throw new VdsmError("InaccessiblePhysDev", this.sdUUID);
+      await this.lvm.lvcreate(this.sdUUID, volUUID, pv.name, place, count, [`IU_${imgUUID}`, `PU_${parent || BLANK_UUID}`, `MD_${slot}`, INITIALIZING_TAG]);
+      return slot;
+    });
+  }
+
+  async finishVolume(volUUID: string): Promise<void> {
+    await this.lvm.lvtags(this.sdUUID, volUUID, [], [INITIALIZING_TAG]);
+  }
+
+  /** VDSM's delete: the image tag becomes `IU__remove_me_<img>` first, the slot is cleared, then lvremove. */
+  async removeVolumeLv(imgUUID: string, volUUID: string): Promise<void> {
+    const lv = (await this.volumeLvs()).find((l) => l.name === volUUID);
+    if (!lv) return;
+    const img = tagValue(lv, "IU_");
+    if (img === imgUUID && !img.startsWith(REMOVED_IMAGE_PREFIX)) await this.lvm.lvtags(this.sdUUID, volUUID, [`IU_${REMOVED_IMAGE_PREFIX}${imgUUID}`], [`IU_${imgUUID}`]);
+    const slot = Number(tagValue(lv, "MD_"));
+    if (Number.isInteger(slot)) await this.writeSlot(slot, null);
+    await this.lvm.lvremove(this.sdUUID, volUUID);
+  }
+
+  /**
+   * Destroys the domain: the domain tag goes first (a half-formatted VG never looks like a
+   * domain), then every mapping of its LVs on this host, the VG and the PV labels, so the LUN is
+   * free again.
+   */
+  async format(): Promise<void> {
+    const vg = await this.vg();
+    const pvs = (await this.lvm.pvs()).filter((p) => p.vgName === vg.name).map((p) => p.name);
+    await this.lvm.vgtags(vg.name, [], [SD_TAG]);
+    const lvs = await this.lvm.lvs(vg.name);
+    for (const lv of lvs) {
+      const r = await this.range(lv.name, lvs).catch(() => undefined);
+      if (r) await this.env.dataPath.deactivate(vg.name, lv.name, r);
+    }
+    await this.lvm.cmd(["vgremove", "--force", "--yes", vg.name], "VolumeGroupRemoveError");
+    for (const pv of pvs) await this.lvm.cmd(["pvremove", "--yes", pv], "PhysDevInitializationError");
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  leasesPath(): string {
+    return join(this.mdDir, "leases");
+  }
+  masterDir(): string {
+    return join(this.dir, "master");
+  }
+}
+
+/**
+ * Where a new LV of `count` extents goes: in the largest free gap that fits; at its start when
+ * the extent before the gap is a special LV (it never grows), else halfway through it, so the
+ * volume before the gap keeps room to grow in place (an LV mapped without device-mapper must stay
+ * one segment). Undefined when no gap fits.
+ */
+export function freeRun(lvs: LvInfo[], extentCount: number, count: number): number | undefined {
+  const used = lvs.flatMap((l) => l.segments.map((s) => ({ first: s.first, last: s.last, grows: !SPECIAL_NAMES.has(l.name) }))).sort((a, b) => a.first - b.first);
+  const gaps: { start: number; len: number; afterVolume: boolean }[] = [];
+  let at = 0;
+  let afterVolume = false;
+  for (const u of used) {
+    if (u.first > at) gaps.push({ start: at, len: u.first - at, afterVolume });
+    if (u.last + 1 > at) {
+      at = u.last + 1;
+      afterVolume = u.grows;
+    }
+  }
+  if (extentCount > at) gaps.push({ start: at, len: extentCount - at, afterVolume });
+  const fit = gaps.filter((g) => g.len >= count).sort((a, b) => b.len - a.len || a.start - b.start)[0];
+  if (!fit) return undefined;
+  return fit.afterVolume ? fit.start + Math.floor((fit.len - count) / 2) : fit.start;
+}
+
+async function zeroRange(lvm: Lvm, pv: string, offset: number, length: number): Promise<void> {
+  void lvm;
+  const { run } = await import("../../exec.js");
+  await run(["blkdiscard", "--zeroout", "--offset", String(offset), "--length", String(length), pv], { timeoutMs: 120_000 });
+}
+
+/** Block domains: VGs named by a domain UUID and tagged RHAT_storage_domain on this host's LUNs. */
+export class BlockDriver implements DomainDriver<BlockDomain> {
+  readonly name = "block" as const;
+  constructor(readonly env: BlockEnv) {}
+
+  async find(sdUUID: string): Promise<BlockDomain | undefined> {
+    const vg = await this.env.lvm.vg(sdUUID).catch(() => undefined);
+    return vg?.tags.includes(SD_TAG) ? new BlockDomain(sdUUID, this.env) : undefined;
+  }
+
+  async all(): Promise<BlockDomain[]> {
+    const vgs = await this.env.lvm.vgs().catch(() => [] as VgInfo[]);
+    return vgs.filter((v) => v.tags.includes(SD_TAG) && UUID_RE.test(v.name)).map((v) => new BlockDomain(v.name, this.env));
+  }
+}
