@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -39,11 +40,20 @@ export interface NodeConfig {
    * default on) instead of one qemu-img process each; off mainly to compare the two.
    */
   storageDaemon: boolean;
+  /** Address VNC servers listen on (VELA_NODE_DISPLAY_ADDRESS): the host's display network; default loopback. */
+  displayAddress: string;
 }
 
 function int(v: string | undefined, dflt: number): number {
   const n = v === undefined ? Number.NaN : Number(v);
   return Number.isInteger(n) ? n : dflt;
+}
+
+/** A display address must be an IP literal: it goes into QEMU's -vnc option. */
+function displayAddress(v: string | undefined): string {
+  if (!v) return "127.0.0.1";
+  if (!isIP(v)) throw new Error(`VELA_NODE_DISPLAY_ADDRESS=${JSON.stringify(v)} is not an IP address`);
+  return v;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
@@ -74,6 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     faults: new Set((env.VELA_TEST_FAULTS ?? "").split(",").filter(Boolean)),
     spmPriority: Math.min(100, Math.max(0, int(env.VELA_NODE_SPM_PRIORITY, 5))),
     spmAutoElect: !["0", "false", "no", "off"].includes((env.VELA_NODE_SPM_AUTO ?? "1").toLowerCase()),
+    displayAddress: displayAddress(env.VELA_NODE_DISPLAY_ADDRESS),
     storageDaemon: !["0", "false", "no", "off"].includes((env.VELA_NODE_STORAGE_DAEMON ?? "1").toLowerCase()),
   };
 }

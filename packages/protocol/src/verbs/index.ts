@@ -1,10 +1,11 @@
 /** The verb table: every node verb, once. Transports and the engine's client are built from it. */
 import type { ParamsOf, VerbDef, VerbResult } from "../verb.js";
+import { consoleVerbs } from "./console.js";
 import { hostVerbs } from "./host.js";
 import { storageVerbs } from "./storage.js";
 import { vmVerbs } from "./vm.js";
 
-export const verbs = { ...hostVerbs, ...storageVerbs, ...vmVerbs } as const;
+export const verbs = { ...hostVerbs, ...storageVerbs, ...vmVerbs, ...consoleVerbs } as const;
 export type Verbs = typeof verbs;
 export type VerbName = keyof Verbs;
 
@@ -22,6 +23,7 @@ export const byJsonName: ReadonlyMap<string, [VerbName, VerbDef]> = new Map(
 );
 
 export * from "./common.js";
+export * from "./console.js";
 export * from "./storage.js";
 export * from "./vm.js";
 export { hostVerbs };

@@ -1,0 +1,88 @@
+/**
+ * Console and guest-control verbs over the VM table: console tickets (a one-time VNC password
+ * with an expiry, set through QMP on a server that refuses everyone without one), the tail of
+ * the serial console log, screenshots, keys, NMI, reset, pause and continue. Each acts only on a
+ * VM whose QEMU answers QMP; the console log is read even from a Down VM until it is destroyed.
+ */
+import { randomBytes } from "node:crypto";
+import { open, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { VdsmError } from "@vela/protocol";
+import type { PartialHandlers } from "../api/handlers.js";
+import type { Logger } from "../log.js";
+import type { VmManager } from "./manager.js";
+import type { QmpClient } from "./qmp.js";
+import type { Vm } from "./vm.js";
+
+/** What consoleoutput shows by default: the last 64 KiB. */
+export const CONSOLE_TAIL_BYTES = 64 * 1024;
+
+function needsDisplay(vm: Vm, what: string): void {
+  if (vm.rec.params.display !== "vnc") throw new VdsmError("createErr", `VM ${vm.id} has no display: cannot ${what}`);
+}
+
+/** Sets the VNC password and its expiry. The password itself is never logged. */
+async function setTicket(vm: Vm, qmp: QmpClient, password: string, ttlSec: number, log: Logger): Promise<void> {
+  needsDisplay(vm, "set a console ticket");
+  await qmp.setPassword("vnc", password);
+  await qmp.expirePassword("vnc", `+${ttlSec}`);
+  log.info({ vmId: vm.id, ttlSec }, "console ticket set");
+}
+
+/** The last `max` bytes of a file and its size; an absent file is empty. */
+async function tail(path: string, max: number): Promise<{ data: Buffer; size: number }> {
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    fh = await open(path, "r");
+    const { size } = await fh.stat();
+    const n = Math.min(size, max);
+    const buf = Buffer.alloc(n);
+    const { bytesRead } = await fh.read(buf, 0, n, size - n);
+    return { data: buf.subarray(0, bytesRead), size };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { data: Buffer.alloc(0), size: 0 };
+    throw e;
+  } finally {
+    await fh?.close();
+  }
+}
+
+async function screenshot(vm: Vm, qmp: QmpClient): Promise<{ format: "png"; data: string }> {
+  needsDisplay(vm, "take a screenshot");
+  // QEMU writes the file itself; it lives in the VM's own run directory for the moment it takes.
+  const file = join(vm.paths.dir, `screendump-${randomBytes(6).toString("hex")}.png`);
+  try {
+    await qmp.screendump(file);
+    return { format: "png", data: (await readFile(file)).toString("base64") };
+  } finally {
+    await rm(file, { force: true });
+  }
+}
+
+export function consoleHandlers(vms: VmManager, log: Logger): PartialHandlers {
+  return {
+    setTicket: ({ vmId, password, ttl }) => vms.controlled(vmId, "set a console ticket", (vm, qmp) => setTicket(vm, qmp, password, ttl, log).then(() => ({}))),
+    updateDevice: ({ vmId, params }) =>
+      vms.controlled(vmId, "update the graphics device", async (vm, qmp) => {
+        await setTicket(vm, qmp, params.password, params.ttl, log);
+        return { vmList: vm.summary((await vm.status()).status, false) };
+      }),
+    getConsoleOutput: async ({ vmId, maxBytes }) => {
+      const vm = vms.known(vmId);
+      const t = await tail(vm.paths.consoleLog, maxBytes ?? CONSOLE_TAIL_BYTES);
+      return { consoleOutput: { data: t.data.toString("base64"), size: t.size } };
+    },
+    screenshot: ({ vmId }) => vms.controlled(vmId, "take a screenshot", async (vm, qmp) => ({ screenshot: await screenshot(vm, qmp) })),
+    sendKeys: ({ vmId, keys }) =>
+      vms.controlled(vmId, "send keys", async (_vm, qmp) => {
+        await qmp.sendKey(keys).catch((e: unknown) => {
+          throw new VdsmError("InvalidParameter", `cannot send keys ${keys.join("+")}: ${(e as Error).message}`);
+        });
+        return {};
+      }),
+    injectNmi: ({ vmId }) => vms.controlled(vmId, "inject an NMI", (_vm, qmp) => qmp.injectNmi().then(() => ({}))),
+    reset: ({ vmId }) => vms.controlled(vmId, "reset", (_vm, qmp) => qmp.systemReset().then(() => ({}))),
+    pause: ({ vmId }) => vms.controlled(vmId, "pause", (_vm, qmp) => qmp.stop().then(() => ({}))),
+    cont: ({ vmId }) => vms.controlled(vmId, "continue", (_vm, qmp) => qmp.cont().then(() => ({}))),
+  };
+}
