@@ -31,6 +31,8 @@ export interface EngineConfig {
    */
   leaseTimeSec: number;
   leaseRenewalSec: number;
+  /** Seconds a guest gets to obey shutdown (ACPI) or reboot (Ctrl+Alt+Del) before power off / hard reset. */
+  shutdownTimeoutSec: number;
 }
 
 function int(v: string | undefined, dflt: number, min: number, max: number): number {
@@ -72,5 +74,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     nodeCallTimeoutMs: int(env.VELA_ENGINE_NODE_TIMEOUT_MS, 30_000, 100, 3_600_000),
     leaseTimeSec: int(env.VELA_ENGINE_LEASE_TIME_SEC, 60, 5, 3600),
     leaseRenewalSec: int(env.VELA_ENGINE_LEASE_RENEW_SEC, 5, 1, 600),
+    shutdownTimeoutSec: int(env.VELA_ENGINE_SHUTDOWN_TIMEOUT_SEC, 120, 1, 3600),
   };
 }

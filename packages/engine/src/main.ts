@@ -20,6 +20,8 @@ async function main(): Promise<void> {
   const store = await openDb({ dbFile: cfg.dbFile, url: process.env.VELA_DB_URL });
   const engine = createEngine(cfg, log, store.db);
   const app = buildServer(engine, apiRoutes, internalRoutes);
+  const { attachConsoleProxy } = await import("./console/proxy.js");
+  attachConsoleProxy(app.server, engine);
   await app.listen({ port: cfg.port, host: cfg.listen });
   const addr = app.server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;

@@ -4,7 +4,10 @@
  * the serial console log, screenshots, keys, NMI, reset, pause and continue. Each acts only on a
  * VM whose QEMU answers QMP; the console log is read even from a Down VM until it is destroyed.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import { connect } from "node:net";
+import type { Duplex } from "node:stream";
 import { open, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { VdsmError } from "@vela/protocol";
@@ -59,8 +62,87 @@ async function screenshot(vm: Vm, qmp: QmpClient): Promise<{ format: "png"; data
   }
 }
 
-export function consoleHandlers(vms: VmManager, log: Logger): PartialHandlers {
+const SERIAL_PATH_RE = /^\/vela\/console\/([0-9a-f-]{36})\/serial$/;
+
+function digest(ticket: string): Buffer {
+  return createHash("sha256").update(ticket).digest();
+}
+
+/**
+ * The serial console relay: the engine sets a one-use ticket (setSerialTicket), then upgrades an
+ * HTTP request to `/vela/console/<vmId>/serial` presenting it; the node answers 101 and relays
+ * bytes to and from the VM's serial socket. Only a digest of the ticket is kept, never logged.
+ */
+export class SerialRelay {
+  private tickets = new Map<string, { digest: Buffer; exp: number }>();
+
+  constructor(
+    private readonly vms: VmManager,
+    private readonly log: Logger,
+  ) {}
+
+  set(vmId: string, ticket: string, ttlSec: number): void {
+    this.vms.known(vmId);
+    this.tickets.set(vmId, { digest: digest(ticket), exp: Date.now() + ttlSec * 1000 });
+  }
+
+  /** Uses up the VM's ticket if `presented` matches it and it has not expired. */
+  private redeem(vmId: string, presented: string | undefined): boolean {
+    const t = this.tickets.get(vmId);
+    if (!t || !presented) return false;
+    const ok = timingSafeEqual(t.digest, digest(presented)) && t.exp > Date.now();
+    if (ok) this.tickets.delete(vmId);
+    return ok;
+  }
+
+  upgrade(req: IncomingMessage, socket: Duplex): boolean {
+    const m = SERIAL_PATH_RE.exec((req.url ?? "").split("?")[0] ?? "");
+    if (!m) return false;
+    const vmId = m[1] as string;
+    const header = req.headers["x-vela-console-ticket"];
+    const refuse = (status: string) => socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    socket.on("error", () => {});
+    if (!this.redeem(vmId, typeof header === "string" ? header : undefined)) {
+      this.log.warn({ vmId }, "serial console ticket refused");
+      refuse("403 Forbidden");
+      return true;
+    }
+    let vm: Vm;
+    try {
+      vm = this.vms.known(vmId);
+    } catch {
+      refuse("404 Not Found");
+      return true;
+    }
+    const serial = connect({ path: vm.paths.console });
+    serial.once("error", (e) => {
+      this.log.warn({ vmId, err: String(e) }, "serial console not reachable");
+      refuse("502 Bad Gateway");
+    });
+    serial.once("connect", () => {
+      serial.removeAllListeners("error");
+      socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: vela-serial\r\nConnection: Upgrade\r\n\r\n");
+      this.log.info({ vmId }, "serial console session opened");
+      serial.pipe(socket).on("error", () => {});
+      socket.pipe(serial).on("error", () => {});
+      const end = () => {
+        serial.destroy();
+        socket.destroy();
+      };
+      serial.once("close", end);
+      socket.once("close", end);
+      serial.on("error", () => {});
+    });
+    return true;
+  }
+}
+
+export function consoleHandlers(vms: VmManager, log: Logger, relay: SerialRelay): PartialHandlers {
   return {
+    setSerialTicket: async ({ vmId, ticket, ttl }) => {
+      relay.set(vmId, ticket, ttl);
+      return {};
+    },
     setTicket: ({ vmId, password, ttl }) => vms.controlled(vmId, "set a console ticket", (vm, qmp) => setTicket(vm, qmp, password, ttl, log).then(() => ({}))),
     updateDevice: ({ vmId, params }) =>
       vms.controlled(vmId, "update the graphics device", async (vm, qmp) => {

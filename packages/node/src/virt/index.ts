@@ -5,14 +5,16 @@
  */
 import type { NodeContext } from "../api/context.js";
 import type { ImageService, Subsystem } from "../api/services.js";
-import { consoleHandlers } from "./console.js";
+import { consoleHandlers, SerialRelay } from "./console.js";
 import { VmManager } from "./manager.js";
 
 export async function createVirt(ctx: NodeContext, images: ImageService): Promise<Subsystem> {
   const log = ctx.log.child({ subsystem: "virt" });
   const vms = new VmManager({ ...ctx, log }, images);
   await vms.recover();
+  const relay = new SerialRelay(vms, log);
   return {
+    upgrade: (req, socket) => relay.upgrade(req, socket),
     handlers: {
       create: ({ vmParams, vmID }) => vms.create(vmParams, vmID),
       destroy: ({ vmId }) => vms.destroy(vmId),
@@ -20,7 +22,7 @@ export async function createVirt(ctx: NodeContext, images: ImageService): Promis
       list: ({ full, vmList }) => vms.list(full, vmList),
       getVmStats: ({ vmId }) => vms.stats(vmId),
       getAllVmStats: () => vms.allStats(),
-      ...consoleHandlers(vms, log),
+      ...consoleHandlers(vms, log, relay),
     },
     close: () => vms.close(),
   };

@@ -55,6 +55,15 @@ export const consoleVerbs = {
     p("params", z.record(z.string(), z.unknown()).optional(), "params"),
   ]),
   updateDevice: verb("updateDevice", "VM.updateDevice", [p("vmId", Uuid, "vmID"), p("params", GraphicsDeviceUpdate, "params")], "vmList"),
+  /**
+   * Vela: a one-use ticket for the node's serial console relay (`GET /vela/console/<vmId>/serial`
+   * with Upgrade and the ticket in `X-Vela-Console-Ticket`), which the engine's proxy uses.
+   */
+  setSerialTicket: verb("setSerialTicket", "VM.setSerialTicket", [
+    p("vmId", Uuid, "vmID"),
+    p("ticket", z.string().regex(/^[A-Za-z0-9_-]{22,128}$/, "not a serial console ticket"), "ticket"),
+    p("ttl", TicketTtl, "ttl"),
+  ]),
   getConsoleOutput: verb(
     "getConsoleOutput",
     "VM.getConsoleOutput",

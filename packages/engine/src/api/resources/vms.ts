@@ -8,6 +8,7 @@ import { RemoveVm } from "../../commands/RemoveVm.js";
 import { RunVm } from "../../commands/RunVm.js";
 import { ShutdownVm, StopVm } from "../../commands/StopVm.js";
 import { UpdateVm } from "../../commands/UpdateVm.js";
+import { ResumeVm } from "../../commands/VmControl.js";
 import type { Disk, Vm } from "../../db/schema.js";
 import {
   activeSnapshot,
@@ -67,6 +68,12 @@ function actionReply(vm: Vm): Reply {
 
 export async function start(c: Call): Promise<Reply> {
   const id = pathId(c, "id", "VM");
+  // As in oVirt, starting a paused (suspended) VM resumes it.
+  const current = await mustById(c.engine, "vms", id);
+  if (current.status === "paused" || current.status === "suspended") {
+    bodyOf(c, ["action"]);
+    return actionReply(await runCommand(c.engine, ResumeVm, { id }));
+  }
   return actionReply(await runCommand(c.engine, RunVm, { id, body: bodyOf(c, ["action"]) }));
 }
 
