@@ -18,6 +18,7 @@ import type { ConsoleKind } from "../../console/tickets.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { ApiFault, notFound } from "../fault.js";
 import { actions, href, ref } from "../href.js";
+import { Int, parseInput } from "../input.js";
 import { collection, type Rep } from "../repr.js";
 
 /** The consoleoutput size: OpenStack-style "recent output", the last 64 KiB. */
@@ -107,15 +108,19 @@ export async function remoteViewerConnectionFile(c: Call): Promise<Reply> {
   return ok("action", { remote_viewer_connection_file: await remoteViewerFile(c.engine, vmId), status: "complete" });
 }
 
+/** Vela: `<action><ticket><expiry>seconds</expiry></ticket></action>` bounds the proxy ticket's life. */
+const ProxyTicketInput = z.object({ ticket: z.object({ expiry: Int(1, 3600).optional() }).optional() });
+
 /** A signed one-use ticket for the WebSocket proxy, for the calling user and this VM's console. */
 async function proxyTicket(c: Call, kind: ConsoleKind): Promise<Reply> {
   const vmId = pathId(c, "id", "VM");
-  bodyOf(c, ["action"]);
+  const p = parseInput(ProxyTicketInput, bodyOf(c, ["action"]), "action", "proxyticket");
   const { vm } = await runningOn(c.engine, vmId, `open the ${kind === "vnc" ? "graphics" : "serial"} console`);
-  const { ticket: value } = ticketsOf(c.engine).issue({ vm: vm.id, kind, user: c.engine.cfg.adminUser }, PROXY_TICKET_TTL_SEC);
+  const ttl = p.ticket?.expiry ?? PROXY_TICKET_TTL_SEC;
+  const { ticket: value } = ticketsOf(c.engine).issue({ vm: vm.id, kind, user: c.engine.cfg.adminUser }, ttl);
   return ok("action", {
     status: "complete",
-    proxy_ticket: { value },
+    proxy_ticket: { value, expiry: ttl },
     // Vela: where to open the WebSocket with it (relative to the engine's URL).
     proxy_path: `${CONSOLE_PATH}/${vm.id}/${kind}`,
   });
