@@ -195,6 +195,42 @@ test("ticket: a one-time VNC password that works, and stops working at its expir
   assert.equal((await eng.api("POST", `/vms/${randomUUID()}/ticket`, { body: {} })).status, 404);
 });
 
+/** A JSON-RPC call straight to the node agent (the verb table's validation, VDSM's answer shape). */
+async function nodeCall(method: string, params: Record<string, unknown>): Promise<{ result?: unknown; error?: { code: number; message: string } }> {
+  const r = await fetch(`http://127.0.0.1:${node.port}/jsonrpc`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  return (await r.json()) as { result?: unknown; error?: { code: number; message: string } };
+}
+
+test("node verbs: VM.updateDevice sets a graphics ticket; bad tickets are InvalidParameter", async () => {
+  const set = await nodeCall("VM.updateDevice", { vmID: vmId, params: { deviceType: "graphics", graphicsType: "vnc", password: "N0de-Tkt", ttl: 60 } });
+  assert.equal(set.error, undefined, JSON.stringify(set.error));
+  const c = await RfbClient.tcp(await vncPort());
+  await c.handshake("N0de-Tkt");
+  c.close();
+  for (const [method, params] of [
+    ["VM.setTicket", { vmID: vmId, password: "no spaces", ttl: 60 }],
+    ["VM.setTicket", { vmID: vmId, password: "x", ttl: 0 }],
+    ["VM.setTicket", { vmID: vmId, password: "", ttl: 60 }],
+    ["VM.setTicket", { vmID: "../../etc", password: "abc", ttl: 60 }],
+    ["VM.updateDevice", { vmID: vmId, params: { deviceType: "graphics", password: "abc" } }],
+    ["VM.updateDevice", { vmID: vmId, params: { deviceType: "disk", password: "abc", ttl: 5 } }],
+    ["VM.sendKeys", { vmID: vmId, keys: ["ctrl;reboot"] }],
+    ["VM.getConsoleOutput", { vmID: vmId, maxBytes: 0 }],
+  ] as const) {
+    const r = await nodeCall(method, params);
+    assert.equal(r.error?.code, 1000, `${method} ${JSON.stringify(params)} → ${JSON.stringify(r)}`);
+  }
+  assert.equal((await nodeCall("VM.setTicket", { vmID: randomUUID(), password: "abc", ttl: 5 })).error?.code, 1, "unknown VM: noVM");
+  // The earlier password still works: refused calls changed nothing.
+  const again = await RfbClient.tcp(await vncPort());
+  await again.handshake("N0de-Tkt");
+  again.close();
+});
+
 test("remote-viewer file: Accept application/x-virt-viewer and the remoteviewerconnectionfile action", async () => {
   const r = await fetch(`${eng.url}/ovirt-engine/api/vms/${vmId}/graphicsconsoles/${VNC}`, {
     headers: { accept: "application/x-virt-viewer", authorization: `Basic ${Buffer.from(`${eng.user}:${eng.password}`).toString("base64")}` },
@@ -323,8 +359,10 @@ test("NMI, send keys, reset and reboot reach the guest", async () => {
   assert.equal((await eng.api("POST", `/vms/${vmId}/injectnmi`, { body: {} })).status, 200);
   await consoleShows("NMI received");
 
+  // Alt+SysRq+H: the guest kernel prints its SysRq help on the (serial) console.
   const keys = await eng.api("POST", `/vms/${vmId}/sendkeys`, { body: { keys: { key: ["alt", "sysrq", "h"] } } });
   assert.equal(keys.status, 200, keys.text);
+  await consoleShows("HELP");
   for (const bad of [{ keys: { key: ["Ctrl;rm"] } }, { keys: {} }, { keys: { key: Array(17).fill("a") } }]) {
     const r = await eng.api("POST", `/vms/${vmId}/sendkeys`, { body: bad });
     assert.equal(r.status, 400, `${JSON.stringify(bad)} → ${r.status} ${r.text}`);
