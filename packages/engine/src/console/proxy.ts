@@ -6,7 +6,7 @@
  * server's TCP stream; the serial console through its node). Anything else is refused before the
  * upgrade with an HTTP status; the ticket is never logged.
  */
-import type { IncomingMessage, Server } from "node:http";
+import type { IncomingMessage } from "node:http";
 import { connect, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
@@ -84,21 +84,14 @@ function relay(ws: WebSocket, upstream: Duplex, closed: () => void): void {
   ws.on("error", end);
 }
 
-/** Handles upgrades on the engine's HTTP server (other upgrade paths are refused). */
-export function attachConsoleProxy(server: Server, e: Engine): WebSocketServer {
+/** The handler of upgrades on the engine's HTTP server (other upgrade paths are refused). */
+export function consoleProxy(e: Engine): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
   const log = e.log.child({ mod: "console-proxy" });
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: 4 * 1024 * 1024,
     perMessageDeflate: false,
     handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
-  });
-  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on("error", () => {});
-    void accept(req, socket, head).catch((err: unknown) => {
-      log.warn({ err: String(err) }, "console upgrade failed");
-      refuse(socket, 500, "Internal Server Error");
-    });
   });
 
   async function accept(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -132,5 +125,11 @@ export function attachConsoleProxy(server: Server, e: Engine): WebSocketServer {
       relay(ws, upstream, () => log.info({ vmId, kind, user }, "console session closed"));
     });
   }
-  return wss;
+  return (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", () => {});
+    void accept(req, socket, head).catch((err: unknown) => {
+      log.warn({ err: String(err) }, "console upgrade failed");
+      refuse(socket, 500, "Internal Server Error");
+    });
+  };
 }
