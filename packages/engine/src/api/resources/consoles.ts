@@ -91,7 +91,6 @@ async function remoteViewerFile(e: Engine, vmId: string): Promise<string> {
     `host=${d.address}`,
     `port=${d.port}`,
     `password=${t.value}`,
-    "# Password is valid for the seconds below (the file is deleted once read).",
     "delete-this-file=1",
     `title=${t.vm.name.replace(/[\r\n]/g, " ")}:%d`,
     "toggle-fullscreen=shift+f11",
