@@ -4,10 +4,11 @@
  * Frames: updates per second as a viewer asks for them (incremental requests, raw encoding) while
  * the guest rewrites its text screen in a loop; latency: round trips QEMU answers at once (RFB
  * handshake steps), so the proxy's added time is not hidden by QEMU's display refresh timer.
- * Direct and proxied rounds alternate so that load drifts hit both alike.
+ * A bare TCP relay in its own Node process is measured too: the floor of any user-space hop on
+ * the same box under the same load. The three ways take turns so that load drifts hit all alike.
  *   node bench/dist/src/console-proxy.js [seconds_per_round=5] [rounds=3] [connections_per_round=100]
  */
-import { execFileSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { join } from "node:path";
 import { loadavg } from "node:os";
 import { GUEST_SCRIPT } from "@vela/cli/paths";
@@ -68,6 +69,17 @@ async function handshakeRtts(open: () => Promise<RfbClient>, connections: number
   return out;
 }
 
+/**
+ * The floor of any user-space relay under the same load: a bare TCP relay in its own Node
+ * process (as the engine is one), no WebSocket framing, no tickets.
+ */
+async function bareRelay(target: number): Promise<{ port: number; proc: ChildProcess }> {
+  const code = `const net=require("net");const s=net.createServer((c)=>{const u=net.connect(${target},"127.0.0.1");c.setNoDelay(true);u.setNoDelay(true);c.pipe(u);u.pipe(c);const e=()=>{c.destroy();u.destroy()};c.on("error",e);u.on("error",e);c.on("close",e);u.on("close",e)});s.listen(0,"127.0.0.1",()=>console.log(s.address().port))`;
+  const proc = spawn(process.execPath, ["-e", code], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((res) => proc.stdout?.once("data", (d: Buffer) => res(Number(d.toString().trim()))));
+  return { port, proc };
+}
+
 /** Starts a loop in the guest's serial shell that rewrites the VGA text console without pause. */
 async function keepScreenBusy(eng: Awaited<ReturnType<typeof startEngine>>, vmId: string): Promise<void> {
   const pt = await eng.post<{ proxy_ticket: { value: string }; proxy_path: string }>(`/vms/${vmId}/serialconsole/proxyticket`, {});
@@ -109,37 +121,55 @@ async function main(): Promise<void> {
     const gc = `/vms/${vmId}/graphicsconsoles/${VNC}`;
     const port = Number((await eng.get<{ port: string }>(gc)).port);
     const password = (await eng.post<{ ticket: { value: string } }>(`${gc}/ticket`, { ticket: { expiry: 3600 } })).ticket.value;
-    const connect = async (proxied: boolean): Promise<RfbClient> => {
-      if (!proxied) return RfbClient.tcp(port);
+    const relay = await bareRelay(port);
+    type Way = "direct" | "relay" | "proxy";
+    const connect = async (way: Way): Promise<RfbClient> => {
+      if (way === "direct") return RfbClient.tcp(port);
+      if (way === "relay") return RfbClient.tcp(relay.port);
       const pt = await eng.post<{ proxy_ticket: { value: string }; proxy_path: string }>(`${gc}/proxyticket`, {});
       return RfbClient.ws(`${eng.url.replace(/^http/, "ws")}${pt.proxy_path}?ticket=${encodeURIComponent(pt.proxy_ticket.value)}`);
     };
-    const open = async (proxied: boolean): Promise<RfbClient> => {
-      const c = await connect(proxied);
+    const open = async (way: Way): Promise<RfbClient> => {
+      const c = await connect(way);
       await c.handshake(password);
       return c;
     };
     await keepScreenBusy(eng, vmId);
-    const res = { direct: { fps: [] as number[], mib: [] as number[], ms: [] as number[] }, proxy: { fps: [] as number[], mib: [] as number[], ms: [] as number[] } };
-    for (let r = 0; r < ROUNDS; r++) {
-      for (const proxied of r % 2 === 0 ? [false, true] : [true, false]) {
-        const c = await open(proxied);
-        const k = proxied ? res.proxy : res.direct;
-        await frames(c, 0.5); // warm-up
-        const f = await frames(c, SECONDS);
-        k.fps.push(f.fps);
-        k.mib.push(f.mibPerS);
-        c.close();
-        k.ms.push(...(await handshakeRtts(() => connect(proxied), PINGS)));
+    const res: Record<Way, { fps: number[]; mib: number[]; ms: number[] }> = {
+      direct: { fps: [], mib: [], ms: [] },
+      relay: { fps: [], mib: [], ms: [] },
+      proxy: { fps: [], mib: [], ms: [] },
+    };
+    const orders: Way[][] = [["direct", "relay", "proxy"], ["proxy", "relay", "direct"], ["relay", "proxy", "direct"]];
+    try {
+      for (let r = 0; r < ROUNDS; r++) {
+        for (const way of orders[r % orders.length] as Way[]) {
+          const c = await open(way);
+          const k = res[way];
+          await frames(c, 0.5); // warm-up
+          const f = await frames(c, SECONDS);
+          k.fps.push(f.fps);
+          k.mib.push(f.mibPerS);
+          c.close();
+          k.ms.push(...(await handshakeRtts(() => connect(way), PINGS)));
+        }
       }
+    } finally {
+      relay.proc.kill();
     }
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const { direct: d, proxy: p } = res;
+    const line = (name: string, k: { fps: number[]; mib: number[]; ms: number[] }) =>
+      `console-proxy ${name} fps=${mean(k.fps).toFixed(1)} MiB_s=${mean(k.mib).toFixed(1)} handshake_rtt_p50_ms=${percentile(k.ms, 50).toFixed(3)} handshake_rtt_p99_ms=${percentile(k.ms, 99).toFixed(3)}`;
+    const { direct: d, relay: b, proxy: p } = res;
     console.log(`console-proxy seconds_per_round=${SECONDS} rounds=${ROUNDS} connections_per_round=${PINGS} updates=incremental_raw load1=${loadavg()[0]?.toFixed(2)}`);
-    console.log(`console-proxy direct fps=${mean(d.fps).toFixed(1)} MiB_s=${mean(d.mib).toFixed(1)} handshake_rtt_p50_ms=${percentile(d.ms, 50).toFixed(3)} handshake_rtt_p99_ms=${percentile(d.ms, 99).toFixed(3)}`);
-    console.log(`console-proxy proxied fps=${mean(p.fps).toFixed(1)} MiB_s=${mean(p.mib).toFixed(1)} handshake_rtt_p50_ms=${percentile(p.ms, 50).toFixed(3)} handshake_rtt_p99_ms=${percentile(p.ms, 99).toFixed(3)}`);
+    console.log(line("direct", d));
+    console.log(line("bare_tcp_relay", b));
+    console.log(line("ws_proxy", p));
     console.log(
-      `console-proxy fps_loss_pct=${((1 - mean(p.fps) / mean(d.fps)) * 100).toFixed(1)} added_p50_ms=${(percentile(p.ms, 50) - percentile(d.ms, 50)).toFixed(3)} (targets: ≤ 5 %, ≤ 2 ms)`,
+      `console-proxy vs_direct fps_loss_pct=${((1 - mean(p.fps) / mean(d.fps)) * 100).toFixed(1)} added_p50_ms=${(percentile(p.ms, 50) - percentile(d.ms, 50)).toFixed(3)} (targets: ≤ 5 %, ≤ 2 ms)`,
+    );
+    console.log(
+      `console-proxy vs_bare_relay fps_loss_pct=${((1 - mean(p.fps) / mean(b.fps)) * 100).toFixed(1)} added_p50_ms=${(percentile(p.ms, 50) - percentile(b.ms, 50)).toFixed(3)}`,
     );
   } finally {
     for (const pid of qemuOf(vmId || "none")) process.kill(pid, "SIGKILL");
