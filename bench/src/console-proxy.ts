@@ -9,12 +9,12 @@
  *   node bench/dist/src/console-proxy.js [seconds_per_round=5] [rounds=3] [connections_per_round=100]
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { join } from "node:path";
 import { loadavg } from "node:os";
+import { join } from "node:path";
 import { GUEST_SCRIPT } from "@vela/cli/paths";
-import WebSocket from "ws";
 import { RfbClient } from "@vela/engine/dist/test/rfb.js";
 import { hostUp, qemuOf, startEngine, startNode, until } from "@vela/engine/dist/test/support.js";
+import WebSocket from "ws";
 
 const SECONDS = Number(process.argv[2] ?? 5);
 const ROUNDS = Number(process.argv[3] ?? 3);

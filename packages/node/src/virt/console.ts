@@ -5,11 +5,11 @@
  * VM whose QEMU answers QMP; the console log is read even from a Down VM until it is destroyed.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { open, readFile, rm } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import { connect } from "node:net";
-import type { Duplex } from "node:stream";
-import { open, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import type { Duplex } from "node:stream";
 import { VdsmError } from "@vela/protocol";
 import type { PartialHandlers } from "../api/handlers.js";
 import type { Logger } from "../log.js";

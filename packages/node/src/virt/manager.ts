@@ -11,9 +11,9 @@ import { hostAccel } from "./accel/index.js";
 import { deleteTap } from "./config/nic.js";
 import { prepareVm, startVm } from "./launch.js";
 import { alive, signalVm, waitGone } from "./process.js";
+import type { QmpClient } from "./qmp.js";
 import { recoverVms } from "./recovery.js";
 import { removeVmDir } from "./rundir.js";
-import type { QmpClient } from "./qmp.js";
 import type { Vm } from "./vm.js";
 
 const QUIT_WAIT_MS = 10_000;

@@ -7,14 +7,14 @@
  * to read its console output (the engine has one administrator today).
  */
 import { z } from "zod";
-import { CONSOLE_PATH } from "../../console/proxy.js";
 import { runCommand } from "../../commands/command.js";
 import { mustById } from "../../commands/lookup.js";
-import { ResetVm, InjectNmi, rebootVm, SendKeys, SetVmTicket, SuspendVm, type Ticket } from "../../commands/VmControl.js";
+import { InjectNmi, ResetVm, rebootVm, SendKeys, SetVmTicket, SuspendVm, type Ticket } from "../../commands/VmControl.js";
+import { displayOf, runningOn, ticketsOf, VNC_CONSOLE_ID } from "../../console/index.js";
+import { CONSOLE_PATH } from "../../console/proxy.js";
+import type { ConsoleKind } from "../../console/tickets.js";
 import type { Vm } from "../../db/schema.js";
 import type { Engine } from "../../engine.js";
-import { displayOf, runningOn, ticketsOf, VNC_CONSOLE_ID } from "../../console/index.js";
-import type { ConsoleKind } from "../../console/tickets.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { ApiFault, notFound } from "../fault.js";
 import { actions, href, ref } from "../href.js";
