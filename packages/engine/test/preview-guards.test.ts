@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { addLocalDomain, type Engine, firstClusterId, firstDcId, hostUp, items, type Node, type Snap, startEngine, startNode, tempDir, until } from "./support.js";
+import { addLocalDomain, type Engine, firstClusterId, firstDcId, hostUp, items, type Node, nodeCall, type Snap, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "pg-token";
 const MiB = 2 ** 20;
@@ -159,21 +159,9 @@ describe("disk operations during a preview", () => {
   });
 });
 
-/** A JSON-RPC call to the node; throws on an error answer. */
-async function nodeCall<T>(method: string, params: Record<string, unknown>): Promise<T> {
-  const res = await fetch(`http://127.0.0.1:${node.port}/jsonrpc`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-  });
-  const body = (await res.json()) as { result?: T; error?: { code: number; message: string } };
-  if (body.error) throw new Error(`${method}: ${body.error.message} (${body.error.code})`);
-  return body.result as T;
-}
-
 /** createVolume of a COW volume on `parent` in the image, through the node's own verb, awaited. */
 async function nodeSnapshotVolume(sd: string, img: string, parent: string, vol: string): Promise<void> {
-  const task = await nodeCall<string>("Volume.create", {
+  const task = await nodeCall<string>(node, "Volume.create", {
     storagedomainID: sd,
     storagepoolID: dcId,
     imageID: img,
@@ -187,11 +175,11 @@ async function nodeSnapshotVolume(sd: string, img: string, parent: string, vol: 
     srcVolUUID: parent,
   });
   const st = await until(`task ${task}`, async () => {
-    const s = await nodeCall<{ taskState: string; taskResult: string }>("Task.getStatus", { taskID: task });
+    const s = await nodeCall<{ taskState: string; taskResult: string }>(node, "Task.getStatus", { taskID: task });
     return s.taskState === "finished" || s.taskState === "failed" ? s : undefined;
   });
   assert.equal(st.taskResult, "success", `createVolume ${vol}`);
-  await nodeCall("Task.clear", { taskID: task });
+  await nodeCall(node, "Task.clear", { taskID: task });
 }
 
 describe("domain import", () => {
@@ -354,13 +342,13 @@ describe("engine restart", () => {
 });
 
 async function nodeDeleteVolumes(sd: string, img: string, vols: string[]): Promise<void> {
-  const task = await nodeCall<string>("Volume.delete", { storagedomainID: sd, storagepoolID: dcId, imageID: img, volumeID: vols });
+  const task = await nodeCall<string>(node, "Volume.delete", { storagedomainID: sd, storagepoolID: dcId, imageID: img, volumeID: vols });
   const st = await until(`task ${task}`, async () => {
-    const s = await nodeCall<{ taskState: string; taskResult: string }>("Task.getStatus", { taskID: task });
+    const s = await nodeCall<{ taskState: string; taskResult: string }>(node, "Task.getStatus", { taskID: task });
     return s.taskState === "finished" || s.taskState === "failed" ? s : undefined;
   });
   assert.equal(st.taskResult, "success", `deleteVolume ${vols.join(",")}`);
-  await nodeCall("Task.clear", { taskID: task });
+  await nodeCall(node, "Task.clear", { taskID: task });
 }
 
 describe("a delete phase that fails", () => {

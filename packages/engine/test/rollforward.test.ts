@@ -12,7 +12,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { addLocalDomain, checkDomain, type Engine, firstClusterId, firstDcId, hostUp, items, type Node, type Snap, startEngine, startNode, tempDir, until } from "./support.js";
+import { addLocalDomain, checkDomain, type Engine, type Res, firstClusterId, firstDcId, hostUp, items, type Node, nodeRpc, type Snap, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "rollforward-token";
 const MiB = 2 ** 20;
@@ -58,14 +58,42 @@ async function restartNode(faults?: string): Promise<void> {
   node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "merge-host", runDir: node.runDir, port: node.port, env: faults ? { VELA_TEST_FAULTS: faults } : {} });
 }
 
-/** Waits for the agent to kill itself at its armed fault point, then starts it without faults. */
-async function restartAfterFault(): Promise<void> {
-  await until("node died at the fault point", async () => (node.proc.exitCode !== null || node.proc.signalCode !== null ? true : undefined), 60_000);
+/**
+ * Waits for the agent to kill itself at its armed fault point while `req` (the request, or the
+ * job it started, that should reach that point) runs, then starts the agent without faults. Work
+ * that ends first never reached the fault point: fail at once with how it ended and the node's log
+ * tail, rather than after a timeout.
+ */
+async function restartAfterFault(req: Promise<string>): Promise<void> {
+  const died = new Promise<"died">((res) => {
+    if (node.proc.exitCode !== null || node.proc.signalCode !== null) res("died");
+    else node.proc.once("exit", () => res("died"));
+  });
+  const first = await Promise.race([died, req.then((answer) => ({ answer }))]);
+  if (first !== "died") {
+    // The answer may come just before the exit it caused (a refused task, a lost connection).
+    const late = await Promise.race([died, new Promise<undefined>((r) => setTimeout(r, 2_000, undefined))]);
+    if (late !== "died") {
+      assert.fail(`the request ended without the node dying at its fault point: ${first.answer}\nnode log tail:\n${node.output().slice(-3000)}`);
+    }
+  }
   await restartNode();
 }
 
+/** What a request answered, for a failure message. */
+const answer = (r: Promise<Res>): Promise<string> => r.then((x) => `${x.status} ${x.text}`);
+
+/**
+ * Until the running agent itself says it is SPM again, and the engine shows it so. The engine's
+ * record alone is not enough: an agent restarted within one poll is still recorded as SPM while it
+ * waits for its old lease to expire (work sent then was refused, and the fault point never hit).
+ */
 function spmAgain(what: string): Promise<true> {
-  return until(what, async () => (items<{ spm?: { status?: string } }>((await eng.api("GET", "/hosts")).json, "host")[0]?.spm?.status === "spm" ? true : undefined), 120_000, 250);
+  return until(what, async () => {
+    const st = await nodeRpc<{ spmStatus?: string }>(node, "StoragePool.getSpmStatus", { storagepoolID: await firstDcId(eng) });
+    if (st.result?.spmStatus !== "SPM") return undefined;
+    return items<{ spm?: { status?: string } }>((await eng.api("GET", "/hosts")).json, "host")[0]?.spm?.status === "spm" ? true : undefined;
+  }, 120_000, 250);
 }
 
 test("the SPM dies mid-merge; the recovered merge is recorded as done, not put back", { timeout: 240_000 }, async () => {
@@ -83,7 +111,10 @@ test("the SPM dies mid-merge; the recovered merge is recorded as done, not put b
   // The merge kills the node after committing the leaf into the snapshot's volume.
   const del = await eng.api("DELETE", `/vms/${vm.id}/snapshots/${snap.id}`);
   assert.ok(del.status === 200 || del.status === 202, del.text);
-  await restartAfterFault();
+  await restartAfterFault(until("the removal to settle", async () => {
+    const s = items<Snap>((await eng.api("GET", `/vms/${vm.id}/snapshots`)).json, "snapshot");
+    return s.some((x) => x.snapshot_status === "locked") ? undefined : `snapshots settled: ${JSON.stringify(s)}`;
+  }, 240_000, 250));
 
   await until("snapshot gone from the engine", async () => {
     const list = items<Snap>((await eng.api("GET", `/vms/${vm.id}/snapshots`)).json, "snapshot");
@@ -111,7 +142,7 @@ test("the SPM dies mid-delete of a disk; the recovered delete is recorded as don
   await spmAgain("SPM again");
 
   const del = eng.api("DELETE", `/disks/${d0.id}`);
-  await restartAfterFault();
+  await restartAfterFault(answer(del));
   const r = await del;
   assert.equal(r.status, 200, `the delete is done, as storage shows: ${r.text}`);
   assert.equal((await eng.api("GET", `/disks/${d0.id}`)).status, 404);
@@ -133,7 +164,10 @@ test("the SPM dies after a move's copy is whole; the recovered move is recorded 
 
   const mv = await eng.api("POST", `/disks/${disk.id}/move`, { body: { storage_domain: { id: sd2 } } });
   assert.ok(mv.status < 300, mv.text);
-  await restartAfterFault();
+  await restartAfterFault(until("the move to settle", async () => {
+    const x = await eng.get<Disk>(`/disks/${disk.id}`);
+    return x.status === "locked" ? undefined : `disk settled: ${JSON.stringify(x)}`;
+  }, 240_000, 250));
 
   const settled = await until("disk settled", async () => {
     const x = await eng.get<Disk & { storage_domains: { storage_domain: { id: string }[] } }>(`/disks/${disk.id}`);

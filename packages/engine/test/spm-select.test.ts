@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type Engine, items, type Node, startEngine, startNode, tempDir, until } from "./support.js";
+import { type Engine, items, type Node, nodeRpc, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "spm-sel-token";
 let eng: Engine;
@@ -34,15 +34,6 @@ interface Dc {
   id: string;
   status: string;
   spm?: { host?: { id: string }; lver?: string };
-}
-
-async function jsonrpc(node: Node, method: string, params: Record<string, unknown>) {
-  const res = await fetch(`http://127.0.0.1:${node.port}/jsonrpc`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-  });
-  return (await res.json()) as { result?: Record<string, unknown>; error?: { code: number; message: string } };
 }
 
 test("SPM per data center and host; forceselectspm; maintenance hands the role over; contend during a takeover", async () => {
@@ -84,7 +75,7 @@ test("SPM per data center and host; forceselectspm; maintenance hands the role o
   const dc1 = await eng.get<Dc>(`/datacenters/${dcId}`);
   assert.equal(dc1.spm?.host?.id, b.id);
   assert.equal(Number(dc1.spm?.lver), lver0 + 1);
-  assert.equal(((await jsonrpc(nb, "StoragePool.getSpmStatus", { storagepoolID: dcId })).result as { spmStatus?: string })?.spmStatus ?? "", "SPM");
+  assert.equal((await nodeRpc<{ spmStatus?: string }>(nb, "StoragePool.getSpmStatus", { storagepoolID: dcId })).result?.spmStatus ?? "", "SPM");
   const xml = await eng.api("GET", `/hosts/${b.id}`, { accept: "xml" });
   assert.match(xml.text, /<spm><priority>5<\/priority><status>spm<\/status><\/spm>/);
   const job = items<{ description: string; status: string }>((await eng.api("GET", "/jobs")).json, "job").find((j) => j.description.startsWith("Force selecting Host sel-b"));
@@ -101,7 +92,7 @@ test("SPM per data center and host; forceselectspm; maintenance hands the role o
 
   // b back; then the SPM's node dies: while b takes over the data center contends, then is up.
   assert.equal((await eng.api("POST", `/hosts/${b.id}/activate`, { body: {} })).status, 200);
-  await until("b connected to the pool", async () => ((await jsonrpc(nb, "StoragePool.getInfo", { storagepoolID: dcId })).error === undefined ? true : undefined), 20_000, 250);
+  await until("b connected to the pool", async () => ((await nodeRpc(nb, "StoragePool.getInfo", { storagepoolID: dcId })).error === undefined ? true : undefined), 20_000, 250);
   await na.kill();
   let sawContend = false;
   await until(

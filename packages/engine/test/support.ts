@@ -192,6 +192,29 @@ export async function startNode(opts: { engineUrl: string; token?: string; name:
   return { ...p, port, runDir, name: opts.name };
 }
 
+/** A node's JSON-RPC answer: the result, or the error it gave. */
+export interface RpcAnswer<T> {
+  result?: T;
+  error?: { code: number; message: string };
+}
+
+/** One JSON-RPC call to a node agent (VDSM 4.x names, e.g. StoragePool.getSpmStatus). */
+export async function nodeRpc<T = Record<string, unknown>>(node: { port: number }, method: string, params: Record<string, unknown>): Promise<RpcAnswer<T>> {
+  const res = await fetch(`http://127.0.0.1:${node.port}/jsonrpc`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  return (await res.json()) as RpcAnswer<T>;
+}
+
+/** nodeRpc that must succeed: its result, or an error naming the method and the node's answer. */
+export async function nodeCall<T>(node: { port: number }, method: string, params: Record<string, unknown>): Promise<T> {
+  const body = await nodeRpc<T>(node, method, params);
+  if (body.error) throw new Error(`${method}: ${body.error.message} (${body.error.code})`);
+  return body.result as T;
+}
+
 /** Polls until fn returns something other than undefined. */
 export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000, stepMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
+import { request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -70,6 +71,25 @@ export class RpcError extends Error {
   }
 }
 
+/**
+ * One POST on a connection of its own. Not fetch: its pooled keep-alive connections went stale
+ * while a test blocked its event loop (qemu-io run synchronously for longer than the agent's
+ * keep-alive under a loaded CI box), and the next call failed with "fetch failed" (other side
+ * closed) on a request the agent never saw.
+ */
+function post(url: string, contentType: string, body: string): Promise<{ status: number; text: string }> {
+  return new Promise((res, rej) => {
+    const req = request(url, { method: "POST", agent: false, headers: { "content-type": contentType, "content-length": Buffer.byteLength(body) } }, (r) => {
+      let text = "";
+      r.setEncoding("utf8").on("data", (d: string) => (text += d));
+      r.on("end", () => res({ status: r.statusCode ?? 0, text }));
+      r.on("error", rej);
+    });
+    req.on("error", rej);
+    req.end(body);
+  });
+}
+
 export async function startNode(opts: StartOptions = {}): Promise<NodeProc> {
   const port = opts.port ?? (await freePort());
   const runDir = opts.runDir ?? mkdtempSync(join(tmpdir(), "vela-node-"));
@@ -97,8 +117,8 @@ export async function startNode(opts: StartOptions = {}): Promise<NodeProc> {
   const url = `http://127.0.0.1:${port}`;
   let nextId = 1;
   const jsonRaw = async (body: unknown) => {
-    const res = await fetch(`${url}/jsonrpc`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-    return res.status === 204 ? undefined : res.json();
+    const res = await post(`${url}/jsonrpc`, "application/json", JSON.stringify(body));
+    return res.status === 204 ? undefined : JSON.parse(res.text);
   };
   const exited = new Promise<void>((res) => proc.once("exit", () => res()));
   return {
@@ -108,8 +128,8 @@ export async function startNode(opts: StartOptions = {}): Promise<NodeProc> {
     proc,
     output: () => out,
     async xml(method, ...args) {
-      const res = await fetch(`${url}/RPC2`, { method: "POST", headers: { "content-type": "text/xml" }, body: encodeCall(method, args) });
-      return parseMethodResponse(await res.text()) as never;
+      const res = await post(`${url}/RPC2`, "text/xml", encodeCall(method, args));
+      return parseMethodResponse(res.text) as never;
     },
     async json(method, params = {}) {
       const r = (await jsonRaw({ jsonrpc: "2.0", id: nextId++, method, params })) as {
@@ -214,7 +234,8 @@ export async function rejoinPool(node: NodeProc, p: { dir: string; sd: string; s
 export async function waitExit(node: NodeProc, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (node.proc.exitCode === null && node.proc.signalCode === null) {
-    if (Date.now() > deadline) throw new Error("node did not die at the fault point");
+    // Say why: the log shows whether the task failed (or was refused) before its fault point.
+    if (Date.now() > deadline) throw new Error(`node did not die at the fault point in ${ms} ms; its log ends:\n${node.output().slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

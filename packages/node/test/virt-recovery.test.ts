@@ -108,8 +108,16 @@ describe("agent death and restart", () => {
     await node!.stop();
     node = await startVirtNode({ runDir, port, env: { VELA_TEST_FAULTS: "virt.start.before-cont" } });
     const vmId = randomUUID();
-    await node.json("VM.create", { vmParams: guestVm(vmId, { display: "none" }) }).catch(() => {});
-    await waitFor("the agent to die at the fault point", () => node!.proc.exitCode !== null || node!.proc.signalCode !== null, 20_000);
+    // The create dies with the agent, so its answer is only kept to explain a start that never got there.
+    let answer = "none";
+    const dying = node;
+    node.json("VM.create", { vmParams: guestVm(vmId, { display: "none" }) }).then(
+      (r) => (answer = JSON.stringify(r)),
+      (err: unknown) => (answer = String(err)),
+    );
+    await waitFor("the agent to die at the fault point", () => dying.proc.exitCode !== null || dying.proc.signalCode !== null, 20_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}; VM.create answered ${answer}; the agent's log ends:\n${dying.output().slice(-3000)}`);
+    });
     node = await startVirtNode({ runDir, port });
     const st = await waitStatus(node, vmId, "Up", 20_000);
     assert.equal(st.qemuStatus, "running");

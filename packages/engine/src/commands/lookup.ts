@@ -7,6 +7,7 @@ import type { Ref } from "../api/input.js";
 import { conflict, notFound } from "../api/fault.js";
 import type { Engine } from "../engine.js";
 import type { Database, DataCenter, Host, StorageDomain } from "../db/schema.js";
+import { spmStatus } from "../hosts/storage.js";
 
 /** Every table looked up here has an id and (most) a name: enough for one generic query. */
 type AnyTable = Kysely<Record<string, { id: string; name: string }>>;
@@ -57,13 +58,28 @@ export async function hostsOfDc(e: Engine, dcId: string, status?: string): Promi
   return q.orderBy("hosts.spm_id").execute();
 }
 
-/** The data center's SPM host, which must be up: the only host that may change pool metadata. */
+/**
+ * The data center's SPM host, which must be up and not say it lost the role: the only host that
+ * may change pool metadata. The engine's record alone is not enough: an agent restarted faster
+ * than one poll is still recorded as SPM while it waits for its old lease to expire, and work sent
+ * to it then was refused (seen: a disk delete sent to a restarted SPM failed instead of running).
+ * So the host is asked, as VDSM's clients confirmed the role; one that says it is not SPM gets a
+ * "try again later" (409), which clients retry. One that does not answer in time is used as before:
+ * the work waits for it (a frozen SPM thaws, or its tasks move to the next SPM).
+ */
 export async function spmOf(e: Engine, dc: DataCenter, what: string): Promise<Host> {
   if (!dc.master_domain_id) throw conflict(`Cannot ${what}: data center ${dc.name} has no storage pool (no master storage domain attached)`);
   const host = dc.spm_host_id ? await byId(e, "hosts", dc.spm_host_id) : undefined;
   if (host?.status !== "up") throw conflict(`Cannot ${what}: data center ${dc.name} has no SPM host up`);
+  const st = await spmStatus(e, host, dc, { timeoutMs: SPM_CONFIRM_MS }).catch(() => undefined);
+  if (st && st.status !== "SPM") {
+    throw conflict(`Cannot ${what}: host ${host.name} of data center ${dc.name} is taking the SPM role again (it says ${st.status}); try again later`);
+  }
   return host;
 }
+
+/** How long a command waits for the SPM to confirm its role before going ahead on the record. */
+const SPM_CONFIRM_MS = 2000;
 
 /** A domain usable for images: attached to a data center and active there. */
 export async function activeDomain(e: Engine, sd: StorageDomain, what: string): Promise<DataCenter> {

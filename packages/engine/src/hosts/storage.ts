@@ -57,8 +57,8 @@ export async function connectPool(e: Engine, host: Host, dc: DataCenter): Promis
 /** Last known SPM generation per pool, for a takeover (prevLVER). */
 const lastLver = new Map<string, { id: number; lver: string }>();
 
-export async function spmStatus(e: Engine, host: Host, dc: DataCenter): Promise<{ status: string; id: number; lver: string }> {
-  const st = await e.nodes.for(host).call("getSpmStatus", { spUUID: dc.id });
+export async function spmStatus(e: Engine, host: Host, dc: DataCenter, opts?: { timeoutMs?: number }): Promise<{ status: string; id: number; lver: string }> {
+  const st = await e.nodes.for(host).call("getSpmStatus", { spUUID: dc.id }, opts);
   const out = { status: String(st.spmStatus ?? ""), id: Number(st.spmId ?? -1), lver: String(st.spmLver ?? -1) };
   e.spmRole.set(host.id, out.status === "SPM" ? "spm" : out.status === "Contend" ? "contending" : "none");
   if (out.status === "SPM") {
