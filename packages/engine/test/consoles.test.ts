@@ -403,5 +403,19 @@ test("shutdown: a guest that ignores the power button is powered off after the t
   assert.ok(Date.now() - t0 >= SHUTDOWN_TIMEOUT_SEC * 1000, "powered off only after the timeout");
   assert.equal((await eng.api("GET", `/vms/${vmId}/consoleoutput`)).status, 409, "no console output from a VM that does not run");
   assert.equal((await eng.api("POST", `/vms/${vmId}/graphicsconsoles/${VNC}/proxyticket`, { body: {} })).status, 409, "no console for a VM that does not run");
+  for (const [method, path] of [
+    ["POST", `/vms/${vmId}/ticket`],
+    ["POST", `/vms/${vmId}/reset`],
+    ["POST", `/vms/${vmId}/reboot`],
+    ["POST", `/vms/${vmId}/suspend`],
+    ["POST", `/vms/${vmId}/injectnmi`],
+    ["GET", `/vms/${vmId}/screenshot`],
+  ] as const) {
+    const r = await eng.api(method, path, method === "POST" ? { body: {} } : {});
+    assert.equal(r.status, 409, `${method} ${path} on a down VM → ${r.status} ${r.text}`);
+    assert.match(r.text, /not running/, "an oVirt fault that says why");
+  }
+  assert.equal((await eng.api("POST", `/vms/${randomUUID()}/reset`, { body: {} })).status, 404, "unknown VM");
+  assert.equal((await eng.api("POST", "/vms/not-a-uuid/sendkeys", { body: { keys: { key: ["a"] } } })).status, 404, "malformed VM id");
   assert.equal(qemuOf(vmId).length, 0, "QEMU is gone");
 });
