@@ -10,7 +10,7 @@ import type { IncomingMessage } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
 import type { Duplex } from "node:stream";
-import { VdsmError } from "@vela/protocol";
+import { type ConsoleOutputResult, type ScreenshotResult, VdsmError } from "@vela/protocol";
 import type { PartialHandlers } from "../api/handlers.js";
 import type { Logger } from "../log.js";
 import type { VmManager } from "./manager.js";
@@ -50,7 +50,7 @@ async function tail(path: string, max: number): Promise<{ data: Buffer; size: nu
   }
 }
 
-async function screenshot(vm: Vm, qmp: QmpClient): Promise<{ format: "png"; data: string }> {
+async function screenshot(vm: Vm, qmp: QmpClient): Promise<ScreenshotResult> {
   needsDisplay(vm, "take a screenshot");
   // QEMU writes the file itself; it lives in the VM's own run directory for the moment it takes.
   const file = join(vm.paths.dir, `screendump-${randomBytes(6).toString("hex")}.png`);
@@ -152,7 +152,8 @@ export function consoleHandlers(vms: VmManager, log: Logger, relay: SerialRelay)
     getConsoleOutput: async ({ vmId, maxBytes }) => {
       const vm = vms.known(vmId);
       const t = await tail(vm.paths.consoleLog, maxBytes ?? CONSOLE_TAIL_BYTES);
-      return { consoleOutput: { data: t.data.toString("base64"), size: t.size } };
+      const consoleOutput: ConsoleOutputResult = { data: t.data.toString("base64"), size: t.size };
+      return { consoleOutput };
     },
     screenshot: ({ vmId }) => vms.controlled(vmId, "take a screenshot", async (vm, qmp) => ({ screenshot: await screenshot(vm, qmp) })),
     sendKeys: ({ vmId, keys }) =>

@@ -6,6 +6,7 @@
  * send-keys/NMI actions. Every route sits behind the API's authentication; seeing a VM is enough
  * to read its console output (the engine has one administrator today).
  */
+import { ConsoleOutputResult, ScreenshotResult } from "@vela/protocol";
 import { z } from "zod";
 import { runCommand } from "../../commands/command.js";
 import { mustById } from "../../commands/lookup.js";
@@ -134,8 +135,6 @@ export async function serialProxyTicket(c: Call): Promise<Reply> {
   return proxyTicket(c, "serial");
 }
 
-const ConsoleOutputResult = z.object({ data: z.string(), size: z.number() });
-
 export async function consoleOutput(c: Call): Promise<Reply> {
   const { vm, host } = await runningOn(c.engine, pathId(c, "id", "VM"), "read the console output");
   const raw = await c.engine.nodes.for(host).call("getConsoleOutput", { vmId: vm.id, maxBytes: CONSOLE_OUTPUT_BYTES });
@@ -143,8 +142,6 @@ export async function consoleOutput(c: Call): Promise<Reply> {
   if (!out.success) throw new ApiFault(500, "Operation Failed", "the node's console output was malformed");
   return { status: 200, raw: { type: "text/plain; charset=utf-8", body: Buffer.from(out.data.data, "base64") } };
 }
-
-const ScreenshotResult = z.object({ format: z.literal("png"), data: z.string().min(1) });
 
 export async function screenshot(c: Call): Promise<Reply> {
   const { vm, host } = await runningOn(c.engine, pathId(c, "id", "VM"), "take a screenshot");
