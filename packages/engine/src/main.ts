@@ -22,6 +22,14 @@ async function main(): Promise<void> {
   const store = await openDb({ dbFile: cfg.dbFile, url: process.env.VELA_DB_URL });
   const engine = createEngine(cfg, log, store.db);
   const app = buildServer(engine, apiRoutes, internalRoutes);
+  // The browser console's static files (noVNC and our page), loaded on first use.
+  app.get("/ovirt-engine/services/novnc/*", async (req, reply) => {
+    const { novncAsset } = await import("./console/novnc.js");
+    const rel = decodeURIComponent((req.params as { "*": string })["*"] ?? "");
+    const asset = await novncAsset(rel);
+    if (!asset) return reply.code(404).type("text/plain").send("Not Found");
+    return reply.type(asset.type).header("cache-control", "no-cache").send(asset.body);
+  });
   // The console WebSocket proxy (and ws) loads on the first upgrade, off the start-up path.
   let proxy: Promise<(req: IncomingMessage, socket: Duplex, head: Buffer) => void> | undefined;
   app.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
