@@ -11,6 +11,7 @@ import { after, before, test } from "node:test";
 import { ROOT } from "@vela/cli/paths";
 import { type NodeProc, startNode } from "@vela/node/test/harness";
 import { type LocalPool, parseVolumeMeta, qemuImgInfo, readDomainMetadata, setupLocalPool } from "./support/storage.js";
+import { BLANK_UUID } from "@vela/protocol/ids";
 
 let node: NodeProc;
 let pool: LocalPool;
@@ -46,7 +47,7 @@ test("README's Python script creates a 1 GiB thin qcow2 volume in VDSM's format"
   assert.equal(meta.LEGALITY, "LEGAL");
   assert.equal(meta.DOMAIN, pool.sdUUID);
   assert.equal(meta.IMAGE, kv.image);
-  assert.equal(meta.PUUID, "00000000-0000-0000-0000-000000000000");
+  assert.equal(meta.PUUID, BLANK_UUID);
   assert.equal(meta.DESCRIPTION, "created by create_volume.py");
   assert.equal(meta.DISKTYPE, "DATA");
 

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { request } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { type Engine, items, startEngine } from "./support.js";
+import { BLANK_UUID as BLANK } from "@vela/protocol/ids";
 
-const BLANK = "00000000-0000-0000-0000-000000000000";
 let eng: Engine;
 
 before(async () => {

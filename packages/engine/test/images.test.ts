@@ -10,10 +10,10 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { addLocalDomain, checkDomain, type Engine, firstClusterId, firstDcId, hostUp, items, type Node, qemuOf, type Snap, startEngine, startNode, tempDir, until } from "./support.js";
+import { BLANK_UUID as BLANK } from "@vela/protocol/ids";
 
 const TOKEN = "img-token";
 const MiB = 2 ** 20;
-const BLANK = "00000000-0000-0000-0000-000000000000";
 const NOPE = "5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 let eng: Engine;
 let node: Node;
@@ -452,7 +452,7 @@ describe("templates", () => {
     assert.equal((await eng.api("POST", "/templates", { body: { name: "t1", vm: { id: src } } })).status, 409, "names are unique");
     assert.equal((await eng.api("POST", "/templates", { body: { name: "t2", vm: { id: NOPE } } })).status, 404);
     assert.equal((await eng.api("POST", "/templates", { body: { vm: { id: src } } })).status, 400);
-    assert.equal((await eng.api("DELETE", "/templates/00000000-0000-0000-0000-000000000000")).status, 409, "Blank stays");
+    assert.equal((await eng.api("DELETE", `/templates/${BLANK}`)).status, 409, "Blank stays");
     assert.ok(existsSync(tvol));
 
     // Once the thin VM is gone the template can go; the clone keeps working.

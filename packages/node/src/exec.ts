@@ -1,9 +1,10 @@
 /**
- * The one runner for external commands (qemu-img, lvm, safelease, mount, ip). It never uses a
- * shell, always has a timeout, logs the argv, and turns failures into CommandError with stderr,
- * so callers map them to typed storage errors.
+ * The one runner for external commands (qemu-img, lvm, safelease, mount, ip, QEMU's probes). It
+ * never uses a shell, always has a timeout, logs the argv, and turns failures into CommandError
+ * with stderr, so callers map them to typed storage errors. Long-lived helpers (the storage
+ * daemon) are started here too, by `startDaemon`, and bounded by their owner's start-up wait.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import type { Logger } from "./log.js";
 
 export class CommandError extends Error {
@@ -31,6 +32,9 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
+/** Default limit of a command's run time. */
+export const DEFAULT_TIMEOUT_MS = 120_000;
+
 export interface RunResult {
   stdout: string;
   stderr: string;
@@ -52,7 +56,7 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
       stderr += d;
       opts.onStderr?.(d);
     });
-    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 120_000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     const abort = () => child.kill("SIGKILL");
     if (opts.signal?.aborted) abort();
     else opts.signal?.addEventListener("abort", abort, { once: true });
@@ -70,4 +74,42 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
     if (opts.input !== undefined) child.stdin.end(opts.input);
     else child.stdin.end();
   });
+}
+
+/**
+ * Runs a command until its output (stdout and stderr, last 8 KiB) contains `marker`, then kills
+ * it: for a program whose success is a line it prints while it keeps running (a QEMU probe).
+ * Resolves with whether the marker came before the timeout or the command's end, and the tail.
+ */
+export async function runUntil(
+  argv: readonly string[],
+  marker: string,
+  opts: { timeoutMs: number; log?: Logger },
+): Promise<{ seen: boolean; tail: string }> {
+  const stop = new AbortController();
+  let tail = "";
+  const onData = (d: string) => {
+    // Keep only the tail: a kernel prints tens of KiB and only the end matters.
+    tail = (tail + d).slice(-8192);
+    if (tail.includes(marker)) stop.abort();
+  };
+  try {
+    await run(argv, { timeoutMs: opts.timeoutMs, log: opts.log, onStdout: onData, onStderr: onData, signal: stop.signal });
+  } catch (err) {
+    if (!(err instanceof CommandError)) throw err;
+    // Killed at the marker, at the timeout, or it failed: the output says which.
+  }
+  return { seen: tail.includes(marker), tail };
+}
+
+/**
+ * Starts a long-lived helper process (no shell, argv logged) whose lifetime its caller owns: the
+ * caller bounds its start-up (waits for it to answer, with a deadline) and kills it on close.
+ * Its stdin and stdout are closed; stderr is piped for the caller's start-up diagnostics.
+ */
+export function startDaemon(argv: readonly string[], log?: Logger): ChildProcess {
+  const [cmd, ...args] = argv;
+  if (!cmd) throw new Error("startDaemon: empty argv");
+  log?.debug({ argv }, "daemon start");
+  return spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
 }

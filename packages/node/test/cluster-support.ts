@@ -16,11 +16,12 @@ import { fileURLToPath } from "node:url";
 import { checkFileDomain } from "../src/storage/check.js";
 import { readAudit } from "../src/storage/fence.js";
 import { freePort, type NodeProc, RpcError, startNode } from "./harness.js";
+import { BLANK_UUID as BLANK } from "@vela/protocol";
+export { BLANK };
 
 /** packages/engine/dist/src/main.js, from packages/node/dist/test/. */
 const ENGINE_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), "../../../engine/dist/src/main.js");
 
-export const BLANK = "00000000-0000-0000-0000-000000000000";
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface ClusterOptions {

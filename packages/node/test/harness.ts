@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encodeCall, parseMethodResponse, type XmlRpcValue } from "../src/api/xmlrpc-codec.js";
+import { BLANK_UUID as BLANK } from "@vela/protocol";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** packages/node/dist/src/main.js, from packages/node/dist/test/. */
@@ -166,8 +167,6 @@ export async function waitTask(
   }
 }
 
-const BLANK = "00000000-0000-0000-0000-000000000000";
-
 export interface LocalPool {
   dir: string;
   sdUUID: string;
@@ -212,7 +211,6 @@ export async function waitTaskXml(node: NodeProc, taskID: string, timeoutMs = 60
     await new Promise((res) => setTimeout(res, 25));
   }
 }
-
 
 /**
  * After a restart: connects a node to an existing local pool (as host 1) and makes it SPM,

@@ -18,8 +18,8 @@ import { parseVolumeMd } from "../src/storage/metadata.js";
 import { type LocalPool, type NodeProc, rejoinPool, startNode, waitExit, waitTask } from "./harness.js";
 import { usePoolNode } from "./pool-fixture.js";
 import { snapshotTree } from "./tree.js";
+import { BLANK_UUID as BLANK } from "@vela/protocol";
 
-const BLANK = "00000000-0000-0000-0000-000000000000";
 const MiB = 2 ** 20;
 const SIZE = 32 * MiB;
 

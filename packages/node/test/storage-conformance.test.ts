@@ -22,8 +22,8 @@ import { VDSM_EXAMPLE_MD, VDSM_EXAMPLE_SD } from "./fixtures.js";
 import { type LocalPool, type NodeProc, startNode, waitTask } from "./harness.js";
 import { usePoolNode } from "./pool-fixture.js";
 import { snapshotTree } from "./tree.js";
+import { BLANK_UUID as BLANK } from "@vela/protocol";
 
-const BLANK = "00000000-0000-0000-0000-000000000000";
 const MiB = 2 ** 20;
 const SIZE = 64 * MiB;
 
@@ -278,7 +278,6 @@ describe("concurrency", () => {
 });
 
 // ---------------------------------------------------------------- bad input
-
 
 describe("bad input on every image and volume verb changes nothing on disk", () => {
   // A fixture image: base (INTERNAL) ← leaf, plus a template image with one SHARED volume, and

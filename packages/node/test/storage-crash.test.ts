@@ -17,8 +17,8 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { checkFileDomain } from "../src/storage/check.js";
 import { type NodeProc, rejoinPool, startNode, waitExit, waitTask } from "./harness.js";
+import { BLANK_UUID as BLANK } from "@vela/protocol";
 
-const BLANK = "00000000-0000-0000-0000-000000000000";
 const MiB = 2 ** 20;
 const SIZE = 32 * MiB;
 const nodes: NodeProc[] = [];

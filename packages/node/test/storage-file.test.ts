@@ -17,8 +17,8 @@ import { VDSM_EXAMPLE_MD } from "./fixtures.js";
 import { type LocalPool, type NodeProc, startNode, waitTask } from "./harness.js";
 import { usePoolNode } from "./pool-fixture.js";
 import { snapshotTree } from "./tree.js";
+import { BLANK_UUID as BLANK } from "@vela/protocol";
 
-const BLANK = "00000000-0000-0000-0000-000000000000";
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 
@@ -76,7 +76,6 @@ function qemuInfo(path: string): { format: string; "virtual-size": number; "actu
 function volPath(img: string, vol: string): string {
   return join(pool.domainDir, "images", img, vol);
 }
-
 
 async function assertDomainOk(): Promise<void> {
   const rep = await checkFileDomain(pool.domainDir);

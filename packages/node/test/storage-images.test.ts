@@ -14,8 +14,8 @@ import { after, before, describe, test } from "node:test";
 import { checkFileDomain } from "../src/storage/check.js";
 import { parseDomainMd, parseVolumeMd } from "../src/storage/metadata.js";
 import { type LocalPool, type NodeProc, setupLocalPool, startNode, waitTask } from "./harness.js";
+import { BLANK_UUID as BLANK } from "@vela/protocol";
 
-const BLANK = "00000000-0000-0000-0000-000000000000";
 const MiB = 2 ** 20;
 const SIZE = 64 * MiB;
 

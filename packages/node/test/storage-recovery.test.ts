@@ -12,8 +12,8 @@ import { after, test } from "node:test";
 import { checkFileDomain } from "../src/storage/check.js";
 import { parseVolumeMd } from "../src/storage/metadata.js";
 import { type NodeProc, rejoinPool, startNode, waitExit, waitTask } from "./harness.js";
+import { BLANK_UUID as BLANK } from "@vela/protocol";
 
-const BLANK = "00000000-0000-0000-0000-000000000000";
 const nodes: NodeProc[] = [];
 after(async () => {
   for (const n of nodes) await n.kill("SIGKILL").catch(() => {});

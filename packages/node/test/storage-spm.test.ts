@@ -13,8 +13,8 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { parseDomainMd } from "../src/storage/metadata.js";
 import { type NodeProc, startNode, waitTask } from "./harness.js";
+import { BLANK_UUID as BLANK } from "@vela/protocol";
 
-const BLANK = "00000000-0000-0000-0000-000000000000";
 const nodes: NodeProc[] = [];
 after(async () => {
   for (const n of nodes) await n.kill("SIGKILL").catch(() => {});

@@ -14,8 +14,8 @@ import { after, before, test } from "node:test";
 import { checkFileDomain } from "../src/storage/check.js";
 import { parseDomainMd } from "../src/storage/metadata.js";
 import { type NodeProc, startNode, waitTask } from "./harness.js";
+import { BLANK_UUID as BLANK } from "@vela/protocol";
 
-const BLANK = "00000000-0000-0000-0000-000000000000";
 const MiB = 2 ** 20;
 type Resp = { status: { code: number; message: string } } & Record<string, unknown>;
 

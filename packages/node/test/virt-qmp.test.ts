@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { QmpClient, QmpClosedError, QmpError } from "../src/virt/qmp.js";
+import { QmpClient, QmpClosedError, QmpError } from "../src/qemu/qmp.js";
 import { processAlive, testGuest, waitFor } from "./virt-support.js";
 
 const dir = mkdtempSync(join(tmpdir(), "vela-qmp-"));

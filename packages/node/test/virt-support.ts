@@ -11,6 +11,7 @@ import { connect } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type LocalPool, type NodeProc, RpcError, startNode, waitTaskXml } from "./harness.js";
+import { BLANK_UUID } from "@vela/protocol";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** scripts/build-test-guest.sh, from packages/node/dist/test/. */
@@ -160,7 +161,7 @@ export function rfbBanner(port: number, timeoutMs = 5000): Promise<string> {
 export async function createQcow2(node: NodeProc, pool: LocalPool, sizeMiB: number) {
   const imageID = randomUUID();
   const volumeID = randomUUID();
-  const r = await node.xml("createVolume", pool.sdUUID, pool.spUUID, imageID, String(sizeMiB * 2 ** 20), 4, 2, "DATA", volumeID, "virt test", "00000000-0000-0000-0000-000000000000", "00000000-0000-0000-0000-000000000000");
+  const r = await node.xml("createVolume", pool.sdUUID, pool.spUUID, imageID, String(sizeMiB * 2 ** 20), 4, 2, "DATA", volumeID, "virt test", BLANK_UUID, BLANK_UUID);
   if (r.status.code !== 0) throw new Error(`createVolume: ${r.status.message}`);
   await waitTaskXml(node, r.uuid as string);
   return {

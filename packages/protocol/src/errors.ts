@@ -1,7 +1,8 @@
 /**
  * Error codes shared by node and engine, numbered as VDSM numbers them (lib/vdsm/common/define.py
  * and lib/vdsm/storage/exception.py), so that a code means the same thing to an oVirt-era tool.
- * A code is stable forever; add new ones, never renumber.
+ * A code is stable forever; add new ones, never renumber. No zod and no I/O: the engine imports
+ * it as `@vela/protocol/errors` on its start-up path.
  */
 
 export const ErrorCodes = {
@@ -145,3 +146,8 @@ export class VdsmError extends Error {
     return { code: this.code, message: this.message };
   }
 }
+
+/** Each named error's number, e.g. `Code.noVM === 1`: what a caller compares a node's error code with. */
+export const Code = Object.fromEntries(Object.entries(ErrorCodes).map(([k, v]) => [k, v.code])) as {
+  readonly [K in ErrorName]: (typeof ErrorCodes)[K]["code"];
+};

@@ -1,39 +1,23 @@
 /**
- * Typed identifiers and sizes shared by engine and node. Every id that crosses a process
- * boundary is validated here once, at the edge; inner code trusts the branded types.
- * Never accepts anything that could act as a path component other than a canonical UUID.
+ * Identifiers shared by engine and node: the blank UUID and the canonical UUID form. Free of zod
+ * and of any I/O, so that the engine can import it (as `@vela/protocol/ids`) on its start-up path;
+ * the zod schemas built on it are in schemas.ts.
  */
-import { z } from "zod";
 
 /** The zero UUID: VDSM's BLANK_UUID, "no parent" and the Blank template's id. */
 export const BLANK_UUID = "00000000-0000-0000-0000-000000000000";
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A canonical (lower-case) UUID; the zero UUID included. Also what names a directory of ids. */
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** A canonical lower-case UUID (the zero UUID included). Upper case is accepted and folded. */
-export const Uuid = z
-  .string()
-  .transform((s) => s.toLowerCase())
-  .refine((s) => UUID_RE.test(s), { message: "not a UUID" });
-export type Uuid = z.infer<typeof Uuid>;
-
+/** Whether `s` is a UUID in any case. */
 export function isUuid(s: unknown): s is string {
   return typeof s === "string" && UUID_RE.test(s.toLowerCase());
 }
 
-/** Largest volume Vela accepts: 1 PiB. Anything above is a typo, not a disk. */
-export const MAX_VOLUME_BYTES = 2 ** 50;
-
-/**
- * A size in bytes. XML-RPC clients send sizes as strings (VDSM did, since XML-RPC ints are
- * 32-bit), so both numbers and decimal strings are accepted.
- */
-export const Bytes = z
-  .union([z.number(), z.string().regex(/^[0-9]+$/, "not a decimal size")])
-  .transform((v) => Number(v))
-  .refine((n) => Number.isSafeInteger(n) && n >= 0, { message: "size must be a non-negative integer" })
-  .refine((n) => n <= MAX_VOLUME_BYTES, { message: "size is larger than 1 PiB" });
-export type Bytes = z.infer<typeof Bytes>;
-
-/** Free text with a bound, as VDSM bounds descriptions. */
-export const Text = (max: number) => z.string().max(max, `longer than ${max} characters`);
+/** The canonical lower-case form of a UUID, or undefined when `s` is not one. */
+export function asUuid(s: unknown): string | undefined {
+  if (typeof s !== "string") return undefined;
+  const l = s.toLowerCase();
+  return UUID_RE.test(l) ? l : undefined;
+}

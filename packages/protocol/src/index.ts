@@ -1,6 +1,8 @@
-/** @vela/protocol: what engine and node share — ids, errors, the verb table. No I/O. */
+/** @vela/protocol: what engine and node share — ids, errors, the verb table, the revert stack. No I/O. */
 export * from "./ids.js";
+export * from "./schemas.js";
 export * from "./errors.js";
 export * from "./verb.js";
 export * from "./verbs/index.js";
 export * from "./validate.js";
+export * from "./revert.js";

@@ -7,9 +7,9 @@ import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { BLANK_UUID as BLANK } from "@vela/protocol/ids";
+export { BLANK };
 export { type LocalPool, setupLocalPool, waitTaskXml } from "@vela/node/test/harness";
-
-export const BLANK = "00000000-0000-0000-0000-000000000000";
 
 /** Parses `KEY=VALUE` lines; returns keys and the verified-or-not checksum. */
 export function parseDomainMetadata(text: string): { keys: Record<string, string>; checksum?: string; computed: string } {

@@ -107,6 +107,7 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/vms/:id/snapshots/:snap", h(vms, "snapshot")),
   r("DELETE", "/vms/:id/snapshots/:snap", h(vms, "removeSnapshot")),
   r("GET", "/vms/:id/snapshots/:snap/disks", h(vms, "snapshotDisks")),
+  r("GET", "/vms/:id/snapshots/:snap/disks/:disk", h(vms, "snapshotDisk")),
   r("POST", "/vms/:id/snapshots/:snap/restore", h(vms, "restoreSnapshot")),
   r("POST", "/vms/:id/previewsnapshot", h(vms, "previewSnapshot")),
   r("POST", "/vms/:id/commitsnapshot", h(vms, "commitSnapshot")),
@@ -129,6 +130,7 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/jobs", h(jobs, "list")),
   r("GET", "/jobs/:id", h(jobs, "get")),
   r("GET", "/jobs/:id/steps", h(jobs, "steps")),
+  r("GET", "/jobs/:id/steps/:step", h(jobs, "step")),
 ];
 
 /** Vela's own endpoints outside the oVirt API (JSON only). */

@@ -149,7 +149,7 @@ export async function finishAddDisk(
       ok = await e.nodes
         .for(a.host)
         .call("getVolumeInfo", { sdUUID: disk.storage_domain_id, spUUID: a.dcId, imgUUID: disk.id, volUUID: disk.image_id })
-        .then((info) => String(info.legality ?? "LEGAL") === "LEGAL")
+        .then((info) => info.legality === "LEGAL")
         .catch(() => false);
     } else if (err instanceof TaskFailed || err instanceof NodeError) {
       e.log.warn({ err, disk: disk.id }, "createVolume failed");
@@ -162,7 +162,7 @@ export async function finishAddDisk(
     actual = await e.nodes
       .for(a.host)
       .call("getVolumeInfo", { sdUUID: disk.storage_domain_id, spUUID: a.dcId, imgUUID: disk.id, volUUID: disk.image_id })
-      .then((info) => Number(info.truesize ?? info.apparentsize ?? 0) || 0)
+      .then((info) => Number(info.truesize) || 0)
       .catch(() => 0);
   }
   await e.db

@@ -6,6 +6,7 @@
  * file system types are checked against strict allow-lists before they reach a node.
  */
 import { randomUUID } from "node:crypto";
+import type { DomainInfo } from "@vela/protocol";
 import { z } from "zod";
 import { conflict, invalid } from "../api/fault.js";
 import { Bool, Enum, Name, parseInput, Ref, Text, Uuid } from "../api/input.js";
@@ -154,12 +155,12 @@ async function fillStats(e: Engine, host: Host, row: StorageDomain): Promise<voi
  */
 async function importFound(e: Engine, host: Host, row: StorageDomain, connection: string, wanted: string | undefined): Promise<void> {
   const client = e.nodes.for(host);
-  const listed = (await client.call("getStorageDomainsList", {})) as unknown;
-  const found: { id: string; info: Record<string, unknown> }[] = [];
-  for (const id of Array.isArray(listed) ? listed.map(String) : []) {
+  const listed = await client.call("getStorageDomainsList", {});
+  const found: { id: string; info: DomainInfo }[] = [];
+  for (const id of listed) {
     if (await e.db.selectFrom("storage_domains").select("id").where("id", "=", id).executeTakeFirst()) continue;
-    const info = (await client.call("getStorageDomainInfo", { sdUUID: id }).catch(() => undefined)) as Record<string, unknown> | undefined;
-    if (info && String(info.remotePath ?? "") === connection) found.push({ id, info });
+    const info = await client.call("getStorageDomainInfo", { sdUUID: id }).catch(() => undefined);
+    if (info && info.remotePath === connection) found.push({ id, info });
   }
   const pick = wanted ? found.find((f) => f.id === wanted) : found.length === 1 ? found[0] : undefined;
   if (!pick) {
@@ -167,19 +168,19 @@ async function importFound(e: Engine, host: Host, row: StorageDomain, connection
     throw new ApiFault(404, "Operation Failed", `Cannot import Storage Domain: no storage domain unknown to the engine found at ${connection}${wanted ? ` with id ${wanted}` : ""}`);
   }
   const info = pick.info;
-  if (String(info.class ?? "") !== "Data") throw conflict(`Cannot import Storage Domain ${pick.id}: its class is ${String(info.class)}, only Data domains are supported`);
-  if (String(info.type ?? "") !== MD_TYPE[row.storage_type]) {
-    throw conflict(`Cannot import Storage Domain ${pick.id}: it is a ${String(info.type)} domain, not ${row.storage_type}`);
+  if (info.class !== "Data") throw conflict(`Cannot import Storage Domain ${pick.id}: its class is ${info.class}, only Data domains are supported`);
+  if (info.type !== MD_TYPE[row.storage_type]) {
+    throw conflict(`Cannot import Storage Domain ${pick.id}: it is a ${info.type} domain, not ${row.storage_type}`);
   }
-  const pools = Array.isArray(info.pool) ? info.pool.map(String).filter(Boolean) : [];
+  const pools = info.pool.filter(Boolean);
   if (pools.length) throw conflict(`Cannot import Storage Domain ${pick.id}: it is still attached to storage pool ${pools.join(", ")}; detach it there first`);
   row.id = pick.id;
   if (!row.name) {
-    const name = String(info.name ?? "").trim();
+    const name = info.name.trim();
     if (!Name.safeParse(name).success || name.length > 50) throw badRequest(`StorageDomain [name] required for import: the domain's own name '${name.slice(0, 60)}' is not usable`);
     row.name = name;
   }
   const clash = await e.db.selectFrom("storage_domains").select("id").where("name", "=", row.name).executeTakeFirst();
   if (clash) throw conflict(`Cannot import Storage Domain. The name ${row.name} is already in use.`);
-  row.storage_format = `v${Number(info.version ?? 5)}`;
+  row.storage_format = `v${Number(info.version)}`;
 }

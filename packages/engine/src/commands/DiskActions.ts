@@ -55,8 +55,8 @@ async function plan(e: Engine, diskId: string, body: unknown, what: string): Pro
 function copyProgress(e: Engine, spm: Host, dcId: string, sdId: string, img: string, vol: string, expected: number) {
   return async (): Promise<number | undefined> => {
     if (expected <= 0) return undefined;
-    const r = (await e.nodes.for(spm).call("getVolumeSize", { sdUUID: sdId, spUUID: dcId, imgUUID: img, volUUID: vol })) as { truesize?: unknown };
-    const n = Number(r?.truesize);
+    const r = await e.nodes.for(spm).call("getVolumeSize", { sdUUID: sdId, spUUID: dcId, imgUUID: img, volUUID: vol });
+    const n = Number(r.truesize);
     return Number.isFinite(n) ? (100 * n) / expected : undefined;
   };
 }
@@ -238,7 +238,7 @@ export const UpdateDisk: CommandDef<{ id: string; body: unknown }, UpdatePlan, D
         throw err;
       }
       const info = await client.call("getVolumeInfo", { sdUUID: disk.storage_domain_id, spUUID: dc.id, imgUUID: disk.id, volUUID: disk.image_id });
-      const cap = Number(info.capacity ?? size) || size;
+      const cap = Number(info.capacity) || size;
       await e.db.updateTable("disks").set({ provisioned_size: cap, status: disk.status }).where("id", "=", disk.id).execute();
       out = { ...out, provisioned_size: cap };
     }

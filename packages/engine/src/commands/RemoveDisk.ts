@@ -5,6 +5,7 @@
  * exists on storage (e.g. a disk whose creation failed) counts as removed.
  */
 import { conflict } from "../api/fault.js";
+import { Code } from "@vela/protocol/errors";
 import type { Disk, Host } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import { NodeError } from "../hosts/client.js";
@@ -15,8 +16,7 @@ import type { CommandDef } from "./command.js";
 import { attachmentOf, mustById, spmOf } from "./lookup.js";
 import { askStorage, hasImage } from "./storageTruth.js";
 
-const GONE = new Set([201, 268, 358]); // VolumeDoesNotExist, ImageDoesNotExistInSD, StorageDomainDoesNotExist
-
+const GONE = new Set<number>([Code.VolumeDoesNotExist, Code.ImageDoesNotExistInSD, Code.StorageDomainDoesNotExist]);
 
 /**
  * Whether the disk's image is gone from its domain although the delete did not report success:

@@ -92,7 +92,7 @@ export const RunVm: CommandDef<{ id: string; body: unknown }, Plan, Vm> = {
         kernelArgs: vm.cmdline ?? undefined,
       },
     });
-    const reported = vmStatusOf((result as { status?: unknown } | undefined)?.status);
+    const reported = vmStatusOf(result.status);
     const status = reported === "unknown" || reported === "down" ? "wait_for_launch" : reported;
     const at = now();
     e.vmTouched.set(vm.id, Date.now());

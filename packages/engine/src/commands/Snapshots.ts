@@ -15,6 +15,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
+import { Code } from "@vela/protocol/errors";
 import { badRequest, conflict, invalid, notFound } from "../api/fault.js";
 import { Bool, ListOf, parseInput, Text, Uuid } from "../api/input.js";
 import { type DataCenter, type Disk, type Host, type Image, now, num, type Snapshot, type Vm } from "../db/schema.js";
@@ -118,8 +119,6 @@ export async function newLeaf(e: Engine, jobId: string, c: DiskCtx, parent: stri
   );
 }
 
-const VOLUME_GONE = 201; // VolumeDoesNotExist
-
 /**
  * deleteVolume of volumes of the disk's image (leaf first), awaited as a job step. Only those
  * still on storage are asked for, so a commit or undo retried after a failure (or resumed after
@@ -130,7 +129,7 @@ export async function dropVolumes(e: Engine, jobId: string, c: DiskCtx, vols: st
   const client = e.nodes.for(c.spm);
   for (let attempt = 0; ; attempt++) {
     const listed = await client.call("getVolumesList", { sdUUID: c.disk.storage_domain_id, spUUID: c.dc.id, imgUUID: c.disk.id });
-    const present = new Set(Array.isArray(listed) ? listed.map(String) : []);
+    const present = new Set(listed);
     const left = vols.filter((v) => present.has(v));
     if (!left.length) return;
     try {
@@ -139,7 +138,7 @@ export async function dropVolumes(e: Engine, jobId: string, c: DiskCtx, vols: st
       );
       return;
     } catch (err) {
-      if (!(err instanceof NodeError && err.code === VOLUME_GONE) || attempt >= 4) throw err;
+      if (!(err instanceof NodeError && err.code === Code.VolumeDoesNotExist) || attempt >= 4) throw err;
     }
   }
 }
@@ -336,11 +335,11 @@ async function mergedOnStorage(e: Engine, c: DiskCtx & { vol: Image }, top: stri
     const topGone = await info(top).then(
       () => false,
       (err: unknown) => {
-        if (err instanceof NodeError && err.code === VOLUME_GONE) return true;
+        if (err instanceof NodeError && err.code === Code.VolumeDoesNotExist) return true;
         throw err;
       },
     );
-    return topGone && String((await info(c.vol.id)).legality) === "LEGAL";
+    return topGone && (await info(c.vol.id)).legality === "LEGAL";
   });
   return done === true;
 }
@@ -562,7 +561,7 @@ export const UndoSnapshot: CommandDef<{ vmId: string }, EndPlan, Started> = {
     for (const c of plan.disks) {
       const branch = (await branchAbove(e, c.disk, c.old.id, c.point)) ?? [];
       const listed = await e.nodes.for(c.spm).call("getVolumesList", { sdUUID: c.disk.storage_domain_id, spUUID: c.dc.id, imgUUID: c.disk.id });
-      const present = new Set(Array.isArray(listed) ? listed.map(String) : []);
+      const present = new Set(listed);
       const gone = branch.filter((b) => !present.has(b.id));
       if (gone.length) {
         throw conflict(

@@ -5,14 +5,13 @@
  * The recorded status follows the node's answer, never a guess.
  */
 import { conflict } from "../api/fault.js";
+import { Code } from "@vela/protocol/errors";
 import { type Host, now, type Vm } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import { NodeError } from "../hosts/client.js";
 import type { CommandDef } from "./command.js";
 import { drivesOf, teardownDrives } from "./drives.js";
 import { byId, mustById } from "./lookup.js";
-
-const NO_VM = 1;
 
 interface Plan {
   vm: Vm;
@@ -45,7 +44,7 @@ export const StopVm: CommandDef<{ id: string }, Plan, Vm> = {
       try {
         await e.nodes.for(host).call("destroy", { vmId: vm.id });
       } catch (err) {
-        if (!(err instanceof NodeError && err.code === NO_VM)) throw err;
+        if (!(err instanceof NodeError && err.code === Code.noVM)) throw err;
       }
     }
     const out = await settleDown(e, vm, host);
@@ -65,7 +64,7 @@ export const ShutdownVm: CommandDef<{ id: string }, Plan, Vm> = {
       // A guest that ignores the power button is powered off by its node after the timeout.
       await e.nodes.for(host).call("shutdown", { vmId: vm.id, delay: 0, force: true, timeout: e.cfg.shutdownTimeoutSec });
     } catch (err) {
-      if (err instanceof NodeError && err.code === NO_VM) return settleDown(e, vm, host);
+      if (err instanceof NodeError && err.code === Code.noVM) return settleDown(e, vm, host);
       throw err;
     }
     return vm;

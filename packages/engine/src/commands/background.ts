@@ -38,7 +38,7 @@ export function inBackground(e: Engine, x: Exec, name: string, work: () => Promi
       await work();
     } catch (err) {
       e.log.warn({ err, command: name, job: x.jobId }, "background command failed");
-      await x.revert.run(e);
+      await x.revert.run();
       const f = faultOf(err, name);
       outcome = { ok: false, fault: f instanceof Fault ? f : new Fault(500, "Operation Failed", `Cannot ${name}: ${(err as Error)?.message ?? String(err)}`) };
     } finally {

@@ -109,7 +109,7 @@ export async function actualSizeOf(e: Engine, host: Host, dcId: string, disk: Pi
       .for(host)
       .call("getVolumeInfo", { sdUUID: disk.storage_domain_id, spUUID: dcId, imgUUID: disk.id, volUUID: v.id })
       .catch(() => undefined);
-    n += Number(info?.truesize ?? 0) || 0;
+    n += Number(info?.truesize) || 0;
   }
   return n;
 }

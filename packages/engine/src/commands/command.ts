@@ -9,25 +9,13 @@ import type { Engine } from "../engine.js";
 import { ApiFault, nodeFailed } from "../api/fault.js";
 import { NodeError, NodeUnreachable } from "../hosts/client.js";
 import { endJob, startJob, TaskFailed, TaskLost } from "../jobs/jobs.js";
+import { Revert } from "@vela/protocol/revert";
 
-/** Undo steps of a command, run last-in first-out. */
-export class Revert {
-  private undos: { what: string; fn: () => Promise<unknown> }[] = [];
+export { Revert };
 
-  push(what: string, fn: () => Promise<unknown>): void {
-    this.undos.push({ what, fn });
-  }
-
-  async run(e: Engine): Promise<void> {
-    for (const u of this.undos.reverse()) {
-      try {
-        await u.fn();
-      } catch (err) {
-        e.log.error({ err, undo: u.what }, "compensation step failed");
-      }
-    }
-    this.undos = [];
-  }
+/** A command's revert stack: a failed undo is logged and the others still run. */
+export function commandRevert(e: Engine): Revert {
+  return new Revert((what, err) => e.log.error({ err, undo: what }, "compensation step failed"));
 }
 
 export interface Exec {
@@ -71,7 +59,7 @@ export async function runCommand<I, P, O>(e: Engine, cmd: CommandDef<I, P, O>, i
     const plan = await cmd.validate(e, input);
     const description = cmd.describe(plan);
     const jobId = cmd.quiet ? "" : await startJob(e, description, cmd.name);
-    const revert = new Revert();
+    const revert = commandRevert(e);
     const exec: Exec = {
       revert,
       jobId,
@@ -91,7 +79,7 @@ export async function runCommand<I, P, O>(e: Engine, cmd: CommandDef<I, P, O>, i
       if (!detached && jobId) await endJob(e, jobId, "finished");
       return out;
     } catch (err) {
-      await revert.run(e);
+      await revert.run();
       if (jobId) await endJob(e, jobId, "failed").catch(() => undefined);
       e.log.warn({ err, command: cmd.name, job: jobId }, "command failed");
       detached = false;

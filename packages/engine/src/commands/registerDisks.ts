@@ -10,9 +10,9 @@
  * volumes stay, recorded as volumes of the disk (deleted with it), never deleted here. Reads
  * only; never changes storage.
  */
-import { BLANK_TEMPLATE_ID } from "../db/ids.js";
 import { type Disk, now } from "../db/schema.js";
 import type { Engine } from "../engine.js";
+import type { VolumeInfo } from "@vela/protocol";
 import type { NodeTarget } from "../hosts/client.js";
 
 interface VolInfo {
@@ -28,18 +28,19 @@ interface VolInfo {
   ctime: number;
 }
 
-function volInfo(raw: Record<string, unknown>): VolInfo {
+/** The node's volume info with its sizes and times as numbers. */
+function volInfo(raw: VolumeInfo): VolInfo {
   return {
-    uuid: String(raw.uuid ?? ""),
-    parent: String(raw.parent ?? BLANK_TEMPLATE_ID),
-    voltype: String(raw.voltype ?? ""),
-    format: String(raw.format ?? ""),
-    type: String(raw.type ?? ""),
-    capacity: Number(raw.capacity ?? 0),
-    truesize: Number(raw.truesize ?? 0),
-    legality: String(raw.legality ?? ""),
-    description: String(raw.description ?? ""),
-    ctime: Number(raw.ctime ?? 0) || 0,
+    uuid: raw.uuid,
+    parent: raw.parent,
+    voltype: raw.voltype,
+    format: raw.format,
+    type: raw.type,
+    capacity: Number(raw.capacity),
+    truesize: Number(raw.truesize),
+    legality: raw.legality,
+    description: raw.description,
+    ctime: Number(raw.ctime) || 0,
   };
 }
 
@@ -89,16 +90,14 @@ function aliasOnChain(chain: VolInfo[], imgId: string): { alias: string; descrip
 
 export async function registerDomainDisks(e: Engine, host: NodeTarget, dcId: string, sdId: string): Promise<number> {
   const client = e.nodes.for(host);
-  const images: unknown = await client.call("getImagesList", { sdUUID: sdId });
-  const list = Array.isArray(images) ? images.map(String) : [];
+  const list = await client.call("getImagesList", { sdUUID: sdId });
   let added = 0;
   for (const img of list) {
     if (await e.db.selectFrom("disks").select("id").where("id", "=", img).executeTakeFirst()) continue;
-    const vols = (await client.call("getVolumesList", { sdUUID: sdId, spUUID: dcId, imgUUID: img })) as unknown;
+    const vols = await client.call("getVolumesList", { sdUUID: sdId, spUUID: dcId, imgUUID: img });
     const infos: VolInfo[] = [];
-    for (const v of Array.isArray(vols) ? vols.map(String) : []) {
-      const raw = (await client.call("getVolumeInfo", { sdUUID: sdId, spUUID: dcId, imgUUID: img, volUUID: v })) as Record<string, unknown>;
-      infos.push(volInfo(raw));
+    for (const v of vols) {
+      infos.push(volInfo(await client.call("getVolumeInfo", { sdUUID: sdId, spUUID: dcId, imgUUID: img, volUUID: v })));
     }
     const own = infos.filter((i) => i.voltype !== "SHARED" || !infos.some((x) => x.parent === i.uuid));
     if (infos.some((i) => i.voltype === "SHARED" && own.includes(i))) continue; // a template's image

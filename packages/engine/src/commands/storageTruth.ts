@@ -39,7 +39,5 @@ export async function askStorage<T>(e: Engine, dcId: string, fallback: Host, rea
 
 /** Whether the domain lists the image (read through `askStorage`; throws when it cannot tell). */
 export async function hasImage(node: NodeClient, sdUUID: string, img: string): Promise<boolean> {
-  const list: unknown = await node.call("getImagesList", { sdUUID });
-  if (!Array.isArray(list)) throw new Error("getImagesList: not a list");
-  return list.map(String).includes(img);
+  return (await node.call("getImagesList", { sdUUID })).includes(img);
 }

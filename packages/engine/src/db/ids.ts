@@ -1,15 +1,10 @@
 /**
- * Identifier helpers the engine needs on its start-up path. Kept free of zod (and of
- * @vela/protocol's runtime) so that importing them costs nothing; the regex is the same one the
- * protocol's Uuid schema applies.
+ * Identifiers of the engine's own objects. The UUID helpers are protocol's ids module (zod-free,
+ * so importing it costs nothing on the start-up path).
  */
-export const BLANK_TEMPLATE_ID = "00000000-0000-0000-0000-000000000000";
+import { BLANK_UUID } from "@vela/protocol/ids";
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export { asUuid } from "@vela/protocol/ids";
 
-/** Canonical lower-case UUID or undefined. */
-export function asUuid(s: unknown): string | undefined {
-  if (typeof s !== "string") return undefined;
-  const l = s.toLowerCase();
-  return UUID_RE.test(l) ? l : undefined;
-}
+/** The Blank template's id: the blank UUID, as in oVirt. */
+export const BLANK_TEMPLATE_ID = BLANK_UUID;

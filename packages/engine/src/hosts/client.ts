@@ -6,7 +6,7 @@
  * The protocol module (and zod with it) is loaded on the first call, off the start-up path.
  */
 import { Agent, request } from "node:http";
-import type { InputOf, VerbName, Verbs } from "@vela/protocol";
+import type { InputOf, ResultOf, VerbName, Verbs } from "@vela/protocol";
 import type { Logger } from "../log.js";
 
 /** The node answered with a JSON-RPC error (VDSM code and message). */
@@ -38,45 +38,8 @@ export interface NodeTarget {
   port: number;
 }
 
-/** What the verbs the engine uses return as JSON-RPC `result` (VDSM 4.x shapes). */
-export interface TaskStatus {
-  taskID?: string;
-  taskState: string;
-  taskResult: string;
-  code: number;
-  message: string;
-}
-export interface SpmStatus {
-  spmStatus: string;
-  spmLver: number | string;
-  spmId: number | string;
-}
-export interface VmStats {
-  vmId: string;
-  status: string;
-  exitCode?: number;
-  exitMessage?: string;
-  [k: string]: unknown;
-}
-export interface ResultOf {
-  createVolume: string;
-  deleteVolume: string;
-  spmStart: string;
-  getSpmStatus: SpmStatus;
-  getTaskStatus: TaskStatus;
-  getAllVmStats: VmStats[];
-  connectStorageServer: { id: string; status: number }[];
-  create: Record<string, unknown>;
-  prepareImage: Record<string, unknown>;
-  getVdsStats: Record<string, unknown>;
-  getVdsCapabilities: Record<string, unknown>;
-  getStorageDomainInfo: Record<string, unknown>;
-  getStorageDomainStats: Record<string, unknown>;
-  getVolumeInfo: Record<string, unknown>;
-  /** JSON-RPC's StorageDomain.getImages answers the list itself (XML-RPC wraps it in `imageslist`). */
-  getImagesList: string[];
-}
-export type Result<K extends VerbName> = K extends keyof ResultOf ? ResultOf[K] : unknown;
+/** What a verb's JSON-RPC call resolves with, from the verb's result schema in the protocol table. */
+export type Result<K extends VerbName> = ResultOf<Verbs[K]>;
 
 /** A verb's arguments, where those that may be undefined (optional, defaulted) may be left out. */
 type Required_<T> = { [K in keyof T as undefined extends T[K] ? never : K]: T[K] };

@@ -3,12 +3,13 @@
  * storage server and to a data center's pool, and making a host the SPM. The pool id is the data
  * center id, as in oVirt. Never changes the database except the SPM record of a data center.
  */
-import { BLANK_TEMPLATE_ID } from "../db/ids.js";
+import { Code } from "@vela/protocol/errors";
+import { BLANK_UUID } from "@vela/protocol/ids";
 import type { DataCenter, Host, StorageDomain } from "../db/schema.js";
 import { type Engine, sleep } from "../engine.js";
 import { NodeError } from "./client.js";
 
-const BLANK = BLANK_TEMPLATE_ID;
+const BLANK = BLANK_UUID;
 
 /** VDSM storage type numbers. */
 const DOM_TYPE: Record<string, number> = { nfs: 1, localfs: 4, posixfs: 6 };
@@ -34,8 +35,8 @@ export function connectionOf(sd: Pick<StorageDomain, "storage_type" | "storage_a
 export async function connectServer(e: Engine, host: Host, sd: StorageDomain, poolId = BLANK): Promise<void> {
   const c = connectionOf(sd);
   const res = await e.nodes.for(host).call("connectStorageServer", { domType: c.domType, spUUID: poolId, conList: c.conList });
-  const bad = (Array.isArray(res) ? res : []).find((s) => Number(s.status) !== 0);
-  if (bad) throw new NodeError("StoragePool.connectStorageServer", Number(bad.status), `cannot connect to storage server ${c.connection}`);
+  const bad = res.find((s) => s.status !== 0);
+  if (bad) throw new NodeError("StoragePool.connectStorageServer", bad.status, `cannot connect to storage server ${c.connection}`);
 }
 
 export async function disconnectServer(e: Engine, host: Host, sd: StorageDomain, poolId = BLANK): Promise<void> {
@@ -59,7 +60,7 @@ const lastLver = new Map<string, { id: number; lver: string }>();
 
 export async function spmStatus(e: Engine, host: Host, dc: DataCenter, opts?: { timeoutMs?: number }): Promise<{ status: string; id: number; lver: string }> {
   const st = await e.nodes.for(host).call("getSpmStatus", { spUUID: dc.id }, opts);
-  const out = { status: String(st.spmStatus ?? ""), id: Number(st.spmId ?? -1), lver: String(st.spmLver ?? -1) };
+  const out = { status: st.spmStatus, id: st.spmId, lver: String(st.spmLver) };
   e.spmRole.set(host.id, out.status === "SPM" ? "spm" : out.status === "Contend" ? "contending" : "none");
   if (out.status === "SPM") {
     lastLver.set(dc.id, { id: out.id, lver: out.lver });
@@ -112,10 +113,10 @@ async function runSpmStart(
       const t = await client.call("getTaskStatus", { taskID: taskId }).catch(() => undefined);
       if (t && (t.taskState === "finished" || t.taskState === "failed") && t.taskResult !== "success") {
         await client.call("clearTask", { taskID: taskId }).catch(() => undefined);
-        throw new NodeError("StoragePool.spmStart", Number(t.code ?? -1), String(t.message ?? "spmStart failed"));
+        throw new NodeError("StoragePool.spmStart", t.code, t.message || "spmStart failed");
       }
     }
-    if (Date.now() > deadline) throw new NodeError("StoragePool.spmStart", 851, `host ${host.name} did not become SPM in ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new NodeError("StoragePool.spmStart", Code.ResourceTimeout, `host ${host.name} did not become SPM in ${timeoutMs} ms`);
     await sleep(delay);
     delay = Math.min(delay * 2, 500);
   }

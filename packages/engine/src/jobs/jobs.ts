@@ -7,7 +7,9 @@
 import { randomUUID } from "node:crypto";
 import { now } from "../db/schema.js";
 import { type Engine, sleep } from "../engine.js";
-import { NodeError, type NodeTarget, NodeUnreachable, type TaskStatus } from "../hosts/client.js";
+import type { TaskStatus } from "@vela/protocol";
+import { Code } from "@vela/protocol/errors";
+import { NodeError, type NodeTarget, NodeUnreachable } from "../hosts/client.js";
 
 export type JobStatus = "started" | "finished" | "failed" | "aborted";
 export type StepType = "validating" | "executing" | "finalizing";
@@ -104,7 +106,6 @@ export class TaskLost extends Error {
   }
 }
 
-const UNKNOWN_TASK = 401;
 
 /** The data center of the host at this address, and the host the engine knows as its SPM. */
 async function poolOf(e: Engine, host: NodeTarget): Promise<{ dcId: string | null; spm?: NodeTarget } | undefined> {
@@ -178,7 +179,7 @@ export async function waitTask(
       st = await client.call("getTaskStatus", { taskID: taskId });
       unreachableSince = undefined;
     } catch (err) {
-      if (err instanceof NodeError && err.code === UNKNOWN_TASK) {
+      if (err instanceof NodeError && err.code === Code.UnknownTask) {
         // A restarted former SPM has no record of it; the SPM that took its tasks over may.
         if (await follow("unknown to this node")) continue;
         // Only the SPM's word is final: it loads every persisted task before it says it is SPM.
@@ -198,11 +199,11 @@ export async function waitTask(
       }
       throw err;
     }
-    const state = String(st.taskState ?? "");
+    const state = st.taskState;
     if (state === "finished" || state === "failed") {
       await client.call("clearTask", { taskID: taskId }).catch((err: unknown) => e.log.warn({ err, taskId }, "clearTask failed"));
       if (st.taskResult === "success") return;
-      throw new TaskFailed(taskId, Number(st.code ?? -1), String(st.message ?? "task failed"));
+      throw new TaskFailed(taskId, st.code, st.message || "task failed");
     }
     if (state === "cleaning" && (await follow("left for the next SPM"))) continue;
     if (opts.onPoll) await opts.onPoll().catch((err: unknown) => e.log.debug({ err, taskId }, "progress probe failed"));

@@ -5,6 +5,7 @@
  * error); it is active again as soon as one host finds it valid. Only active/inactive domains
  * are touched: maintenance, locked and domains under a command's lock are left alone.
  */
+import type { HostStats } from "@vela/protocol";
 import type { Engine } from "../engine.js";
 
 /** A domain monitor that has not checked for this long is stuck (VDSM's hung storage). */
@@ -26,17 +27,16 @@ export class DomainHealth {
   constructor(private e: Engine) {}
 
   /** Takes one host's getVdsStats result and updates the statuses of its data center's domains. */
-  async record(hostId: string, stats: unknown): Promise<void> {
-    const sds = (stats as { storageDomains?: unknown } | undefined)?.storageDomains;
-    if (!sds || typeof sds !== "object") return;
+  async record(hostId: string, stats: HostStats | undefined): Promise<void> {
+    const sds = stats?.storageDomains;
+    if (!sds) return;
     const at = Date.now();
-    for (const [sdId, raw] of Object.entries(sds as Record<string, unknown>)) {
-      const r = (raw ?? {}) as Record<string, unknown>;
-      const lastCheckSec = Number(r.lastCheck ?? 0);
+    for (const [sdId, r] of Object.entries(sds)) {
+      const lastCheckSec = Number(r.lastCheck);
       const rep: Report = {
-        valid: r.valid === true || r.valid === "true",
+        valid: r.valid,
         lastCheckSec: Number.isFinite(lastCheckSec) ? lastCheckSec : 0,
-        delaySec: Number(r.delay ?? 0) || 0,
+        delaySec: Number(r.delay) || 0,
         at,
       };
       let m = this.reports.get(sdId.toLowerCase());

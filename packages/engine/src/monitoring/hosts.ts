@@ -5,6 +5,7 @@
  * its pool. Never changes a host an administrator put in maintenance or has not approved.
  */
 import { now } from "../db/schema.js";
+import type { HostStats } from "@vela/protocol";
 import type { Engine } from "../engine.js";
 import { ensureSpm, joinPool } from "../hosts/storage.js";
 import { DomainHealth } from "./domains.js";
@@ -43,7 +44,7 @@ export class HostMonitor {
     const e = this.e;
     const timeoutMs = Math.max(1000, Math.min(e.cfg.hostPollMs * 2, 10_000));
     let ok = true;
-    let stats: unknown;
+    let stats: HostStats | undefined;
     try {
       stats = await e.nodes.for({ address, port }).call("getVdsStats", {}, { timeoutMs });
     } catch (err) {

@@ -6,7 +6,7 @@
  */
 import { StopVmSettle } from "./settle.js";
 import type { Engine } from "../engine.js";
-import type { VmStats } from "../hosts/client.js";
+import type { VmStats } from "@vela/protocol";
 import { vmStatusOf } from "./vmstatus.js";
 
 export class VmMonitor {
@@ -34,7 +34,7 @@ export class VmMonitor {
     let stats: VmStats[];
     try {
       const r = await e.nodes.for({ address, port }).call("getAllVmStats", {}, { timeoutMs: 10_000 });
-      stats = Array.isArray(r) ? r : [];
+      stats = r;
     } catch (err) {
       e.log.debug({ err, host: name }, "VM stats poll failed");
       return;

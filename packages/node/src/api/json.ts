@@ -1,10 +1,10 @@
 /**
  * JSON-RPC 2.0 transport at /jsonrpc with VDSM 4.x names (`Volume.create`) and named parameters.
  * As VDSM's bridge did, a success returns one member of the VDSM response (the verb's `result`
- * key) and a failure returns `error: {code, message}` with the storage error's code.
+ * key, or all of it but `status` for a verb whose answer is the response) and a failure returns `error: {code, message}` with the storage error's code.
  * Batches are supported; notifications (no id) get no answer.
  */
-import { byJsonName, ErrorCodes, type Handlers, parseNamed } from "@vela/protocol";
+import { ALL_MEMBERS, byJsonName, ErrorCodes, type Handlers, parseNamed } from "@vela/protocol";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "../log.js";
 import { dispatch } from "./dispatch.js";
@@ -47,7 +47,17 @@ async function one(handlers: Handlers, req: unknown, log: Logger): Promise<RpcRe
   );
   if (r.id === undefined) return undefined;
   if (resp.status.code !== 0) return { jsonrpc: "2.0", id, error: { code: resp.status.code, message: resp.status.message } };
-  return { jsonrpc: "2.0", id, result: def.result ? (resp[def.result] ?? null) : true };
+  return { jsonrpc: "2.0", id, result: resultOf(def.result, resp) };
+}
+
+/** The JSON-RPC `result` of a successful response: one member, all but `status`, or `true`. */
+function resultOf(key: string | undefined, resp: Record<string, unknown>): unknown {
+  if (key === undefined) return true;
+  if (key === ALL_MEMBERS) {
+    const { status: _status, ...rest } = resp;
+    return rest;
+  }
+  return resp[key] ?? null;
 }
 
 export function registerJsonRpc(app: FastifyInstance, handlers: Handlers, log: Logger): void {

@@ -2,10 +2,11 @@
  * Host capabilities and statistics as VDSM reported them (getVdsCapabilities / getVdsStats),
  * read from /proc and os each time: the node caches nothing it could get wrong.
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { cpus, freemem, loadavg, release, totalmem, uptime } from "node:os";
+import type { HostCapabilities, HostStats } from "@vela/protocol";
 import type { NodeConfig } from "../config.js";
+import { run } from "../exec.js";
 
 export const SOFTWARE_VERSION = "0.1.0";
 
@@ -19,19 +20,17 @@ function osRelease(): { name: string; version: string; release: string } {
   }
 }
 
-let qemuVersion: string | undefined;
-function qemu(): string {
-  if (qemuVersion === undefined) {
-    try {
-      qemuVersion = /version ([0-9.]+)/.exec(execFileSync("qemu-system-x86_64", ["--version"], { encoding: "utf8" }))?.[1] ?? "";
-    } catch {
-      qemuVersion = "";
-    }
-  }
+/** QEMU's version, asked once per agent ("" when QEMU does not answer in time). */
+let qemuVersion: Promise<string> | undefined;
+function qemu(): Promise<string> {
+  qemuVersion ??= run(["qemu-system-x86_64", "--version"], { timeoutMs: 10_000 }).then(
+    (r) => /version ([0-9.]+)/.exec(r.stdout)?.[1] ?? "",
+    () => "",
+  );
   return qemuVersion;
 }
 
-export function capabilities(config: NodeConfig): Record<string, unknown> {
+export async function capabilities(config: NodeConfig): Promise<HostCapabilities> {
   const cpu = cpus();
   return {
     uuid: config.hostUuid,
@@ -50,7 +49,7 @@ export function capabilities(config: NodeConfig): Record<string, unknown> {
     kvmEnabled: String(existsSync("/dev/kvm")),
     vmTypes: ["kvm"],
     operatingSystem: osRelease(),
-    packages2: { "qemu-kvm": { version: qemu() }, vela: { version: SOFTWARE_VERSION } },
+    packages2: { "qemu-kvm": { version: await qemu() }, vela: { version: SOFTWARE_VERSION } },
     storageDomainTypes: ["LOCALFS", "POSIXFS", "NFS"],
   };
 }
@@ -74,7 +73,7 @@ function cpuPercent(): { cpuUser: string; cpuSys: string; cpuIdle: string } {
   return { cpuUser: pct(user - prev.user), cpuSys: pct(sys - prev.sys), cpuIdle: pct(idle - prev.idle) };
 }
 
-export function stats(): Record<string, unknown> {
+export function stats(): HostStats {
   const memTotal = Math.floor(totalmem() / 2 ** 20);
   const memFree = Math.floor(freemem() / 2 ** 20);
   return {

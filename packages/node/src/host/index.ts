@@ -9,9 +9,9 @@ export type StatsProvider = () => Promise<Record<string, unknown>>;
 
 export function createHost(ctx: NodeContext, providers: StatsProvider[]): Subsystem {
   const handlers: PartialHandlers = {
-    getVdsCapabilities: async () => ({ info: capabilities(ctx.config) }),
+    getVdsCapabilities: async () => ({ info: await capabilities(ctx.config) }),
     getVdsStats: async () => {
-      const info: Record<string, unknown> = stats();
+      const info = stats();
       for (const p of providers) Object.assign(info, await p());
       return { info };
     },

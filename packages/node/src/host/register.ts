@@ -29,7 +29,7 @@ export function startRegistration(config: NodeConfig, log: Logger, periodMs = 60
           address: config.address,
           port: config.port,
           token: config.registrationToken,
-          capabilities: capabilities(config),
+          capabilities: await capabilities(config),
         }),
         signal: AbortSignal.timeout(10_000),
       });

@@ -6,13 +6,12 @@
  * PUUID chain matches what `qemu-img info --backing-chain` sees in the data files; a data or
  * lease file without its .meta is an orphan. Read-only: it never repairs.
  */
+import { BLANK_UUID as BLANK, UUID_RE } from "@vela/protocol";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { run } from "../exec.js";
 import { parseDomainMd, parseVolumeMd, type Md, type VolumeMd, VOLUME_MD_MAX } from "./metadata.js";
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const BLANK = "00000000-0000-0000-0000-000000000000";
 const REQUIRED_KEYS = ["VERSION", "SDUUID", "TYPE", "ROLE", "DESCRIPTION", "CLASS", "POOL_UUID", "LEASETIMESEC", "LOCKRENEWALINTERVALSEC", "IOOPTIMEOUTSEC", "LEASERETRIES"];
 
 export interface CheckedVolume {

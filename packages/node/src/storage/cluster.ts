@@ -7,7 +7,7 @@
  * (hosts status, SPM priority, mailbox requests).
  * Never writes pool metadata itself: taking the role goes through Spm.contend().
  */
-import { BLANK_UUID, VdsmError } from "@vela/protocol";
+import { BLANK_UUID, type PoolHostsStatus, VdsmError } from "@vela/protocol";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import type { NodeContext } from "../api/context.js";
@@ -324,7 +324,7 @@ export class PoolCluster {
   }
 
   /** The pool as this host sees it; host records are read afresh. */
-  async status(): Promise<Record<string, unknown>> {
+  async status(): Promise<PoolHostsStatus> {
     this.hosts = await this.ids.readAll(this.maxHostID);
     const spm = this.pool.spm;
     return {

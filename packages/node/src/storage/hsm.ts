@@ -8,7 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
-import { BLANK_UUID, VdsmError } from "@vela/protocol";
+import { BLANK_UUID, type DomainInfo, VdsmError } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { PartialHandlers } from "../api/handlers.js";
 import type { ImageService, Subsystem } from "../api/services.js";
@@ -166,7 +166,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
     getStorageDomainInfo: async ({ sdUUID }) => {
       const d = await domains.get(sdUUID);
       const md = await d.metadata();
-      const info: Record<string, unknown> = {
+      const info: DomainInfo = {
         uuid: sdUUID,
         type: md.TYPE,
         class: md.CLASS,

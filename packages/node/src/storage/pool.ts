@@ -5,7 +5,7 @@
  * Everything a pool is lives on storage; this module only keeps which pool this host joined.
  * Never connects to a master domain whose MASTER_VERSION differs from what the caller expects.
  */
-import { VdsmError } from "@vela/protocol";
+import { type PoolInfo, VdsmError } from "@vela/protocol";
 import { mkdir, readdir, rm, symlink, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { NodeContext } from "../api/context.js";
@@ -206,7 +206,7 @@ export class Pools {
   }
 
   /** VDSM's getStoragePoolInfo: `info` and per-domain `dominfo`. */
-  async info(spUUID: string): Promise<{ info: Record<string, unknown>; dominfo: Record<string, unknown> }> {
+  async info(spUUID: string): Promise<{ info: PoolInfo; dominfo: Record<string, unknown> }> {
     const p = this.get(spUUID);
     const msd = await this.master(p);
     const md = await msd.metadata();

@@ -10,11 +10,12 @@
  * outlives the agent: it runs under a parent-death signal, so a kill -9 of the agent takes it
  * along. When the daemon is missing or dies, callers fall back to spawning qemu-img.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { open, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { startDaemon } from "../exec.js";
 import type { Logger } from "../log.js";
-import { QmpClient, type QmpEvent } from "../virt/qmp.js";
+import { QmpClient, type QmpEvent } from "../qemu/qmp.js";
 
 const DAEMON = "qemu-storage-daemon";
 /** util-linux's setpriv sets PR_SET_PDEATHSIG for the daemon before it execs. */
@@ -61,8 +62,8 @@ export class StorageDaemon {
   static async start(runDir: string, log: Logger): Promise<StorageDaemon | undefined> {
     const sock = join(runDir, "qsd.qmp");
     await rm(sock, { force: true });
-    const argv = ["--pdeathsig", "KILL", DAEMON, "--chardev", `socket,id=qmp,path=${sock},server=on,wait=off`, "--monitor", "chardev=qmp"];
-    const proc = spawn(SETPRIV, argv, { stdio: ["ignore", "ignore", "pipe"] });
+    const argv = [SETPRIV, "--pdeathsig", "KILL", DAEMON, "--chardev", `socket,id=qmp,path=${sock},server=on,wait=off`, "--monitor", "chardev=qmp"];
+    const proc = startDaemon(argv, log);
     let stderr = "";
     // Only what it says at start-up is kept (for the warning below); later output is dropped.
     proc.stderr?.setEncoding("utf8").on("data", (d: string) => {

@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { VdsmError } from "@vela/protocol";
+import { type SpmStatus, VdsmError } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { FileDomain } from "./domain/file.js";
 import { AuditLog } from "./fence.js";
@@ -51,11 +51,8 @@ export function leaseParamsOf(md: Md, path: string): LeaseParams {
   };
 }
 
-export interface SpmStatus {
-  spmStatus: SpmRole;
-  spmLver: number;
-  spmId: number;
-}
+/** getSpmStatus's answer, as the verb table declares it (`spmStatus` is a SpmRole). */
+export type { SpmStatus };
 
 export type SpmEvent = "contend" | "started" | "stopped" | "lost" | "failed";
 

@@ -4,7 +4,7 @@
  * recovery stack. Never changes a volume's metadata except ILLEGAL → work → LEGAL with GEN+1, and
  * never deletes a volume another volume is based on (unless forced by the caller).
  */
-import { BLANK_UUID, VdsmError } from "@vela/protocol";
+import { BLANK_UUID, VdsmError, type VolumeInfo } from "@vela/protocol";
 import { chmod, link, mkdir, open, readFile, readdir, rmdir, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Logger } from "../log.js";
@@ -122,9 +122,23 @@ export async function volumeSize(dom: FileDomain, img: string, vol: string): Pro
 }
 
 /** VDSM's getVolumeInfo shape (sizes as decimal strings, as VDSM sent them over XML-RPC). */
-export async function volumeInfo(dom: FileDomain, img: string, vol: string): Promise<Record<string, unknown>> {
+export async function volumeInfo(dom: FileDomain, img: string, vol: string): Promise<VolumeInfo> {
   const md = await readMeta(dom, img, vol);
-  const info: Record<string, unknown> = {
+  // The sizes, the lease and the status as storage shows them; an unreadable file is INVALID.
+  let sized: Pick<VolumeInfo, "apparentsize" | "truesize" | "status"> & { lease?: unknown };
+  try {
+    const sz = await volumeSize(dom, img, vol);
+    sized = {
+      apparentsize: String(sz.apparentsize),
+      truesize: String(sz.truesize),
+      status: "OK",
+      lease: { path: new VolumePaths(dom, img, vol).lease, offset: 0, owners: [], version: null },
+    };
+  } catch {
+    sized = { apparentsize: "0", truesize: "0", status: "INVALID" };
+  }
+  const vols = await imageVolumes(dom, img).catch(() => new Map<string, VolumeMd>());
+  return {
     uuid: vol,
     type: md.TYPE,
     format: md.FORMAT,
@@ -141,22 +155,10 @@ export async function volumeInfo(dom: FileDomain, img: string, vol: string): Pro
     legality: md.LEGALITY,
     generation: md.GEN,
     sequence: md.SEQ,
+    ...sized,
+    status: md.LEGALITY === "ILLEGAL" ? "ILLEGAL" : sized.status,
+    children: childrenOf(vols, vol),
   };
-  try {
-    const sz = await volumeSize(dom, img, vol);
-    info.apparentsize = String(sz.apparentsize);
-    info.truesize = String(sz.truesize);
-    info.status = "OK";
-    info.lease = { path: new VolumePaths(dom, img, vol).lease, offset: 0, owners: [], version: null };
-  } catch {
-    info.apparentsize = "0";
-    info.truesize = "0";
-    info.status = "INVALID";
-  }
-  const vols = await imageVolumes(dom, img).catch(() => new Map<string, VolumeMd>());
-  info.children = childrenOf(vols, vol);
-  if (md.LEGALITY === "ILLEGAL") info.status = "ILLEGAL";
-  return info;
 }
 
 export interface CreateSpec {

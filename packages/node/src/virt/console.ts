@@ -14,7 +14,7 @@ import { type ConsoleOutputResult, type ScreenshotResult, VdsmError } from "@vel
 import type { PartialHandlers } from "../api/handlers.js";
 import type { Logger } from "../log.js";
 import type { VmManager } from "./manager.js";
-import type { QmpClient } from "./qmp.js";
+import type { QmpClient } from "../qemu/qmp.js";
 import type { Vm } from "./vm.js";
 
 /** What consoleoutput shows by default: the last 64 KiB. */

@@ -6,7 +6,7 @@
  * (daemonized, paused), attaches QMP and lets the guest run. A failure there makes the VM Down
  * with the reason; its resources stay until destroy, as VDSM does.
  */
-import { VdsmError, type VmParams } from "@vela/protocol";
+import { Revert, VdsmError, type VmParams } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { ImageService } from "../api/services.js";
 import { CommandError, run } from "../exec.js";
@@ -16,8 +16,7 @@ import { type BootPlan, planBoot } from "./config/boot.js";
 import { checkDrives, driveNames, driveRecord, drivesArgv } from "./config/drive.js";
 import { checkNics, createTap, deleteTap, nicsArgv, tapName } from "./config/nic.js";
 import { isVmProcess, signalVm, waitGone } from "./process.js";
-import { QmpClient } from "./qmp.js";
-import { Revert } from "./revert.js";
+import { QmpClient } from "../qemu/qmp.js";
 import {
   createVmDir,
   type DriveRecord,
@@ -62,7 +61,7 @@ async function prepareDrives(params: VmParams, images: ImageService, revert: Rev
 /** The create verb's part: everything that can refuse bad input, undone on failure. */
 export async function prepareVm(ctx: NodeContext, images: ImageService, params: VmParams): Promise<Prepared> {
   const log = ctx.log.child({ vmId: params.vmId });
-  const revert = new Revert(log);
+  const revert = new Revert((what, err) => log.warn({ undo: what, err: String(err) }, "revert step failed"));
   try {
     socketPathsFit(ctx.config.runDir, params.vmId);
     const boot = await planBoot(params, ctx.config.bootDirs);
@@ -91,7 +90,7 @@ export async function prepareVm(ctx: NodeContext, images: ImageService, params: 
     revert.success();
     return { vm: new Vm(rec, paths, log), boot };
   } catch (e) {
-    await revert.fail();
+    await revert.run();
     if (e instanceof VdsmError) throw e;
     throw new VdsmError("createErr", (e as Error).message, { cause: e });
   }

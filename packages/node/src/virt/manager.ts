@@ -4,14 +4,14 @@
  * before the first await so two creates of the same id cannot both proceed. Never keeps VM
  * configuration beyond what is needed to run and recover the VMs it was given.
  */
-import { VdsmError, type VmParams } from "@vela/protocol";
+import { VdsmError, type VmParams, type VmStats, type VmSummary } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { ImageService } from "../api/services.js";
 import { hostAccel } from "./accel/index.js";
 import { deleteTap } from "./config/nic.js";
 import { prepareVm, startVm } from "./launch.js";
 import { alive, signalVm, waitGone } from "./process.js";
-import type { QmpClient } from "./qmp.js";
+import type { QmpClient } from "../qemu/qmp.js";
 import { recoverVms } from "./recovery.js";
 import { removeVmDir } from "./rundir.js";
 import type { Vm } from "./vm.js";
@@ -62,7 +62,7 @@ export class VmManager {
     return next;
   }
 
-  async create(params: VmParams, vmID?: string): Promise<Record<string, unknown>> {
+  async create(params: VmParams, vmID?: string): Promise<{ vmList: VmSummary }> {
     if (vmID !== undefined && vmID !== params.vmId) {
       throw new VdsmError("createErr", `vmID ${vmID} differs from vmParams.vmId ${params.vmId}`);
     }
@@ -184,9 +184,9 @@ export class VmManager {
     return this.get(vmId);
   }
 
-  async list(full: boolean, only?: string[]): Promise<Record<string, unknown>> {
+  async list(full: boolean, only?: string[]): Promise<{ vmList: VmSummary[] }> {
     const wanted = only ? new Set(only) : undefined;
-    const out: Record<string, unknown>[] = [];
+    const out: VmSummary[] = [];
     for (const vm of this.vms.values()) {
       if (wanted && !wanted.has(vm.id)) continue;
       out.push(vm.summary((await vm.status()).status, full));
@@ -194,11 +194,11 @@ export class VmManager {
     return { vmList: out };
   }
 
-  async stats(vmId: string): Promise<Record<string, unknown>> {
+  async stats(vmId: string): Promise<{ statsList: VmStats[] }> {
     return { statsList: [await this.get(vmId).stats()] };
   }
 
-  async allStats(): Promise<Record<string, unknown>> {
+  async allStats(): Promise<{ statsList: VmStats[] }> {
     return { statsList: await Promise.all([...this.vms.values()].map((vm) => vm.stats())) };
   }
 

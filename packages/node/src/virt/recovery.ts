@@ -7,7 +7,7 @@
  */
 import type { NodeContext } from "../api/context.js";
 import { isVmProcess, signalVm, waitGone } from "./process.js";
-import { QmpClient } from "./qmp.js";
+import { QmpClient } from "../qemu/qmp.js";
 import { listVmDirs, readPid, readRecord, removeVmDir, vmPaths } from "./rundir.js";
 import { ExitReason } from "./status.js";
 import { Vm } from "./vm.js";

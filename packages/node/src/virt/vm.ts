@@ -4,10 +4,11 @@
  * request — the node keeps no guessed state — and a VM becomes Down only when its QEMU process is
  * really gone. Never starts QEMU (launch.ts does) and never frees resources (destroy does).
  */
+import type { VmStats, VmSummary } from "@vela/protocol";
 import type { Logger } from "../log.js";
 import { VNC_LISTEN } from "./config/display.js";
 import { alive, waitGone } from "./process.js";
-import { type QmpBlockStatsEntry, type QmpClient, QmpClosedError } from "./qmp.js";
+import { type QmpBlockStatsEntry, type QmpClient, QmpClosedError } from "../qemu/qmp.js";
 import { type ExitInfo, type VmPaths, type VmRecord, writeRecord } from "./rundir.js";
 import { ExitReason, fromQemuStatus, type VmStatus } from "./status.js";
 
@@ -153,13 +154,13 @@ export class Vm {
   }
 
   /** The VM's entry in VDSM's getVmStats/getAllVmStats `statsList`. */
-  async stats(): Promise<Record<string, unknown>> {
+  async stats(): Promise<VmStats> {
     const p = this.rec.params;
     const st = await this.status();
     const down = st.status === "Down";
     const port = !down && this.vncPort !== undefined ? String(this.vncPort) : "-1";
     const displayIp = this.vncHost ?? VNC_LISTEN;
-    const out: Record<string, unknown> = {
+    const out: VmStats = {
       vmId: p.vmId,
       vmName: p.vmName,
       status: st.status,
@@ -189,9 +190,9 @@ export class Vm {
   }
 
   /** The VM's entry in `list` / `create`'s `vmList`. */
-  summary(status: VmStatus, full: boolean): Record<string, unknown> {
+  summary(status: VmStatus, full: boolean): VmSummary {
     const p = this.rec.params;
-    const base: Record<string, unknown> = { vmId: p.vmId, status };
+    const base: VmSummary = { vmId: p.vmId, status };
     if (!full) return base;
     return {
       ...Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)),

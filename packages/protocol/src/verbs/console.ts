@@ -5,9 +5,10 @@
  * schema of that answer, which the engine checks what it receives against.
  */
 import { z } from "zod";
-import { Uuid } from "../ids.js";
-import { p, verb } from "../verb.js";
+import { Uuid } from "../schemas.js";
+import { done, out, p, verb } from "../verb.js";
 import { Int } from "./common.js";
+import { VmSummary } from "./vm.js";
 
 /**
  * A console password. VNC's authentication uses only its first 8 bytes (DES keys), so the engine
@@ -53,8 +54,8 @@ export const consoleVerbs = {
     p("ttl", TicketTtl, "ttl"),
     p("existingConnAction", z.enum(["keep", "disconnect", "fail"]).optional().default("keep"), "existingConnAction"),
     p("params", z.record(z.string(), z.unknown()).optional(), "params"),
-  ]),
-  updateDevice: verb("updateDevice", "VM.updateDevice", [p("vmId", Uuid, "vmID"), p("params", GraphicsDeviceUpdate, "params")], "vmList"),
+  ], done),
+  updateDevice: verb("updateDevice", "VM.updateDevice", [p("vmId", Uuid, "vmID"), p("params", GraphicsDeviceUpdate, "params")], out("vmList", VmSummary)),
   /**
    * Vela: a one-use ticket for the node's serial console relay (`GET /vela/console/<vmId>/serial`
    * with Upgrade and the ticket in `X-Vela-Console-Ticket`), which the engine's proxy uses.
@@ -63,17 +64,17 @@ export const consoleVerbs = {
     p("vmId", Uuid, "vmID"),
     p("ticket", z.string().regex(/^[A-Za-z0-9_-]{22,128}$/, "not a serial console ticket"), "ticket"),
     p("ttl", TicketTtl, "ttl"),
-  ]),
+  ], done),
   getConsoleOutput: verb(
     "getConsoleOutput",
     "VM.getConsoleOutput",
     [p("vmId", Uuid, "vmID"), p("maxBytes", Int.refine((n) => n >= 1 && n <= MAX_CONSOLE_OUTPUT, { message: "maxBytes out of range" }).optional(), "maxBytes")],
-    "consoleOutput",
+    out("consoleOutput", ConsoleOutputResult),
   ),
-  screenshot: verb("screenshot", "VM.screenshot", [p("vmId", Uuid, "vmID")], "screenshot"),
-  sendKeys: verb("sendKeys", "VM.sendKeys", [p("vmId", Uuid, "vmID"), p("keys", z.array(KeyName).min(1).max(16), "keys")]),
-  injectNmi: verb("injectNmi", "VM.injectNmi", [p("vmId", Uuid, "vmID")]),
-  reset: verb("reset", "VM.reset", [p("vmId", Uuid, "vmID")]),
-  pause: verb("pause", "VM.pause", [p("vmId", Uuid, "vmID")]),
-  cont: verb("cont", "VM.cont", [p("vmId", Uuid, "vmID")]),
+  screenshot: verb("screenshot", "VM.screenshot", [p("vmId", Uuid, "vmID")], out("screenshot", ScreenshotResult)),
+  sendKeys: verb("sendKeys", "VM.sendKeys", [p("vmId", Uuid, "vmID"), p("keys", z.array(KeyName).min(1).max(16), "keys")], done),
+  injectNmi: verb("injectNmi", "VM.injectNmi", [p("vmId", Uuid, "vmID")], done),
+  reset: verb("reset", "VM.reset", [p("vmId", Uuid, "vmID")], done),
+  pause: verb("pause", "VM.pause", [p("vmId", Uuid, "vmID")], done),
+  cont: verb("cont", "VM.cont", [p("vmId", Uuid, "vmID")], done),
 } as const;

@@ -1,5 +1,5 @@
 /** The verb table: every node verb, once. Transports and the engine's client are built from it. */
-import type { ParamsOf, VerbDef, VerbResult } from "../verb.js";
+import type { HandlerResult, ParamsOf, VerbDef } from "../verb.js";
 import { consoleVerbs } from "./console.js";
 import { hostVerbs } from "./host.js";
 import { storageVerbs } from "./storage.js";
@@ -11,7 +11,7 @@ export type VerbName = keyof Verbs;
 
 /** One implementation per verb; the node's api layer fills this from storage/, virt/ and host/. */
 export type Handlers = {
-  [K in VerbName]: (params: ParamsOf<Verbs[K]>) => Promise<VerbResult>;
+  [K in VerbName]: (params: ParamsOf<Verbs[K]>) => Promise<HandlerResult<Verbs[K]>>;
 };
 
 /** Lookup by XML-RPC name and by JSON-RPC name. */
@@ -26,4 +26,4 @@ export * from "./common.js";
 export * from "./console.js";
 export * from "./storage.js";
 export * from "./vm.js";
-export { hostVerbs };
+export * from "./host.js";

@@ -4,9 +4,10 @@
  * Enumerations carry VDSM's numbers (storage-format.md).
  */
 import { z } from "zod";
-import { BLANK_UUID, Bytes, Text, Uuid } from "../ids.js";
-import { p, verb } from "../verb.js";
-import { Bool, DomainId, ImageId, Int, PoolId, TaskId, VolumeId } from "./common.js";
+import { BLANK_UUID } from "../ids.js";
+import { Bytes, Text, Uuid } from "../schemas.js";
+import { done, members, out, p, verb } from "../verb.js";
+import { Bool, DomainId, IdList, ImageId, Int, PoolId, TaskId, TaskInfo, TaskStatus, UuidString, VolumeId } from "./common.js";
 
 /** VDSM's storage types (sd.py): NFS=1, FCP=2, ISCSI=3, LOCALFS=4, CIFS=5, POSIXFS=6, GLUSTERFS=7. */
 export const StorageType = { NFS: 1, FCP: 2, ISCSI: 3, LOCALFS: 4, CIFS: 5, POSIXFS: 6, GLUSTERFS: 7 } as const;
@@ -80,6 +81,106 @@ const VolRoleOrDefault = z
 const VolFormatOrSame = z.union([z.literal(0), z.literal("0"), z.literal("")]).optional().transform(() => "SAME" as const).or(VolFormat);
 const PreallocateOrSame = z.union([z.literal(0), z.literal("0"), z.literal("")]).optional().transform(() => "SAME" as const).or(Preallocate);
 
+
+// Result shapes (what JSON-RPC returns as `result`). Metadata values come as VDSM sent them:
+// mostly strings, even for numbers.
+
+/** connectStorageServer: one status per connection, 0 = connected (else a VDSM error code). */
+export const ConnectionStatus = z.array(z.object({ id: z.string(), status: z.number() }));
+
+/** StorageDomain.getInfo: the domain's metadata; `pool` lists the pools it belongs to. */
+export const DomainInfo = z.looseObject({
+  uuid: z.string(),
+  /** LOCALFS, POSIXFS, NFS… */
+  type: z.string(),
+  /** Data, Iso, Backup. */
+  class: z.string(),
+  name: z.string(),
+  role: z.string(),
+  pool: z.array(z.string()),
+  version: z.string(),
+  remotePath: z.string(),
+  /** On a master domain: the SPM's generation and id, and the master version. */
+  lver: z.string().optional(),
+  spm_id: z.string().optional(),
+  master_ver: z.string().optional(),
+});
+export type DomainInfo = z.infer<typeof DomainInfo>;
+
+/** StorageDomain.getStats: space in bytes (as strings) and, once checked, the monitor's health. */
+export const DomainStats = z.looseObject({
+  disktotal: z.string(),
+  diskfree: z.string(),
+  valid: z.boolean().optional(),
+  code: z.number().optional(),
+});
+export type DomainStats = z.infer<typeof DomainStats>;
+
+/** StoragePool.getInfo's `info` (the per-domain `dominfo` stays on XML-RPC). */
+export const PoolInfo = z.looseObject({
+  spm_id: z.number(),
+  master_uuid: z.string(),
+  name: z.string(),
+  pool_status: z.string(),
+  master_ver: z.number(),
+  lver: z.number(),
+});
+export type PoolInfo = z.infer<typeof PoolInfo>;
+
+/** StoragePool.getSpmStatus: this host's role (Free, Contend, SPM) and the pool's SPM id and LVER. */
+export const SpmStatus = z.looseObject({ spmStatus: z.enum(["Free", "Contend", "SPM"]), spmLver: z.number(), spmId: z.number() });
+export type SpmStatus = z.infer<typeof SpmStatus>;
+
+/** StoragePool.getHostsStatus: this host's election view and the host ids it sees. */
+export const PoolHostsStatus = z.looseObject({
+  hostId: z.number(),
+  hostUuid: z.string(),
+  role: z.string(),
+  lver: z.number(),
+  priority: z.number(),
+  autoElect: z.boolean(),
+  hosts: z.array(z.looseObject({ hostId: z.number(), live: z.boolean(), state: z.string() })),
+});
+export type PoolHostsStatus = z.infer<typeof PoolHostsStatus>;
+
+/** StoragePool.mailboxRequest: the SPM's reply and how long it took. */
+export const MailboxReply = z.looseObject({ elapsedMs: z.number() });
+
+/** Volume.getInfo: the volume's metadata (VDSM's names) and its sizes on storage. */
+export const VolumeInfo = z.looseObject({
+  uuid: z.string(),
+  /** PREALLOCATED or SPARSE. */
+  type: z.string(),
+  /** COW or RAW. */
+  format: z.string(),
+  disktype: z.string(),
+  /** LEAF, INTERNAL or SHARED. */
+  voltype: z.string(),
+  /** Virtual size in bytes. */
+  capacity: z.string(),
+  /** The parent volume, BLANK_UUID for a base. */
+  parent: z.string(),
+  description: z.string(),
+  domain: z.string(),
+  image: z.string(),
+  ctime: z.string(),
+  /** LEGAL, ILLEGAL or FAKE. */
+  legality: z.string(),
+  generation: z.number(),
+  apparentsize: z.string(),
+  truesize: z.string(),
+  /** OK, INVALID (unreadable) or ILLEGAL. */
+  status: z.string(),
+  children: z.array(z.string()),
+});
+export type VolumeInfo = z.infer<typeof VolumeInfo>;
+
+/** Volume.getSize: bytes as strings (apparent: the file's size; true: what it occupies). */
+export const VolumeSize = z.looseObject({ apparentsize: z.string(), truesize: z.string() });
+
+/** Image.prepare's `info`: where the leaf volume is. */
+export const PreparedImageInfo = z.looseObject({ type: z.string(), path: z.string(), volType: z.string() });
+
 export const storageVerbs = {
   connectStorageServer: verb(
     "connectStorageServer",
@@ -89,7 +190,7 @@ export const storageVerbs = {
       p("spUUID", z.union([PoolId, z.literal("")]).transform((v) => v || BLANK_UUID), "storagepoolID"),
       p("conList", z.array(Connection).max(64), "connectionParams"),
     ],
-    "statuslist",
+    out("statuslist", ConnectionStatus),
   ),
   disconnectStorageServer: verb(
     "disconnectStorageServer",
@@ -99,7 +200,7 @@ export const storageVerbs = {
       p("spUUID", z.union([PoolId, z.literal("")]).transform((v) => v || BLANK_UUID), "storagepoolID"),
       p("conList", z.array(Connection).max(64), "connectionParams"),
     ],
-    "statuslist",
+    out("statuslist", ConnectionStatus),
   ),
   createStorageDomain: verb(
     "createStorageDomain",
@@ -114,26 +215,27 @@ export const storageVerbs = {
       p("blockSize", Int.optional().default(512), "blockSize"),
       p("maxHosts", Int.optional().default(250), "maxHosts"),
     ],
+    done,
   ),
   getStorageDomainInfo: verb(
     "getStorageDomainInfo",
     "StorageDomain.getInfo",
     [p("sdUUID", DomainId, "storagedomainID")],
-    "info",
+    out("info", DomainInfo),
   ),
   getStorageDomainStats: verb(
     "getStorageDomainStats",
     "StorageDomain.getStats",
     [p("sdUUID", DomainId, "storagedomainID")],
-    "stats",
+    out("stats", DomainStats),
   ),
   getStorageDomainsList: verb(
     "getStorageDomainsList",
     "Host.getStorageDomains",
     [p("spUUID", OptUuid, "storagepoolID")],
-    "domlist",
+    out("domlist", IdList),
   ),
-  getImagesList: verb("getImagesList", "StorageDomain.getImages", [p("sdUUID", DomainId, "storagedomainID")], "imageslist"),
+  getImagesList: verb("getImagesList", "StorageDomain.getImages", [p("sdUUID", DomainId, "storagedomainID")], out("imageslist", IdList)),
   getVolumesList: verb(
     "getVolumesList",
     "StorageDomain.getVolumes",
@@ -142,7 +244,7 @@ export const storageVerbs = {
       p("spUUID", PoolId, "storagepoolID"),
       p("imgUUID", OptUuid, "imageID"),
     ],
-    "uuidlist",
+    out("uuidlist", IdList),
   ),
   createStoragePool: verb(
     "createStoragePool",
@@ -160,6 +262,7 @@ export const storageVerbs = {
       p("ioOpTimeoutSec", Int.optional().default(10), "ioOpTimeoutSec"),
       p("leaseRetries", Int.optional().default(3), "leaseRetries"),
     ],
+    done,
   ),
   connectStoragePool: verb(
     "connectStoragePool",
@@ -171,17 +274,19 @@ export const storageVerbs = {
       p("msdUUID", DomainId, "masterSdUUID"),
       p("masterVersion", Int, "masterVersion"),
     ],
+    done,
   ),
   disconnectStoragePool: verb(
     "disconnectStoragePool",
     "StoragePool.disconnect",
     [p("spUUID", PoolId, "storagepoolID"), p("hostID", Int, "hostID"), p("scsiKey", z.string().max(64).optional(), "scsiKey")],
+    done,
   ),
   getStoragePoolInfo: verb(
     "getStoragePoolInfo",
     "StoragePool.getInfo",
     [p("spUUID", PoolId, "storagepoolID")],
-    "info",
+    out("info", PoolInfo),
   ),
   spmStart: verb(
     "spmStart",
@@ -195,20 +300,22 @@ export const storageVerbs = {
       p("maxHostID", Int.optional().default(250), "maxHostID"),
       p("domVersion", Int.optional().default(5), "domVersion"),
     ],
-    "uuid",
+    out("uuid", UuidString),
   ),
-  spmStop: verb("spmStop", "StoragePool.spmStop", [p("spUUID", PoolId, "storagepoolID")]),
+  spmStop: verb("spmStop", "StoragePool.spmStop", [p("spUUID", PoolId, "storagepoolID")], done),
   /** Re-reads the pool from its (possibly new) master domain; the SPM refuses a master change. */
   refreshStoragePool: verb(
     "refreshStoragePool",
     "StoragePool.refresh",
     [p("spUUID", PoolId, "storagepoolID"), p("msdUUID", DomainId, "masterSdUUID"), p("masterVersion", Int, "masterVersion")],
+    done,
   ),
   /** Detaches every domain and takes the master role away; the pool is gone from storage. */
   destroyStoragePool: verb(
     "destroyStoragePool",
     "StoragePool.destroy",
     [p("spUUID", PoolId, "storagepoolID"), p("hostID", Int, "hostID"), p("scsiKey", z.string().max(64).optional(), "scsiKey")],
+    done,
   ),
   /** Rebuilds the pool's metadata on `masterDom` when the master domain is lost. */
   reconstructMaster: verb(
@@ -233,6 +340,7 @@ export const storageVerbs = {
       p("leaseRetries", Int.optional().default(3), "leaseRetries"),
       p("hostId", Int.optional().default(1), "hostID"),
     ],
+    done,
   ),
   /** Moves the master role (master/ and the pool keys) to another active data domain (SPM task). */
   switchMaster: verb(
@@ -244,12 +352,12 @@ export const storageVerbs = {
       p("newMasterUUID", DomainId, "newMasterUUID"),
       p("masterVersion", Int, "masterVersion"),
     ],
-    "uuid",
+    out("uuid", UuidString),
   ),
-  getSpmStatus: verb("getSpmStatus", "StoragePool.getSpmStatus", [p("spUUID", PoolId, "storagepoolID")], "spm_st"),
+  getSpmStatus: verb("getSpmStatus", "StoragePool.getSpmStatus", [p("spUUID", PoolId, "storagepoolID")], out("spm_st", SpmStatus)),
   // Vela additions for SPM self-election and the pool mailbox (no VDSM equivalent).
   /** Host ids, liveness and election state of the pool as seen from this host. */
-  getPoolHostsStatus: verb("getPoolHostsStatus", "StoragePool.getHostsStatus", [p("spUUID", PoolId, "storagepoolID")], "hostsStatus"),
+  getPoolHostsStatus: verb("getPoolHostsStatus", "StoragePool.getHostsStatus", [p("spUUID", PoolId, "storagepoolID")], out("hostsStatus", PoolHostsStatus)),
   /** This host's SPM priority (0 = never by itself) and whether it self-elects. */
   setSpmPriority: verb(
     "setSpmPriority",
@@ -259,6 +367,7 @@ export const storageVerbs = {
       p("priority", Int.refine((n) => n >= 0 && n <= 100, { message: "priority must be 0..100" }), "priority"),
       p("autoElect", Bool.optional(), "autoElect"),
     ],
+    done,
   ),
   /** Sends a request through the pool mailbox to the SPM and waits for its reply. */
   sendMailboxRequest: verb(
@@ -272,7 +381,7 @@ export const storageVerbs = {
       p("sizeMiB", Int.refine((n) => n >= 0 && n <= 0xffffffff, { message: "size out of range" }).optional().default(0), "sizeMiB"),
       p("timeoutMs", Int.refine((n) => n >= 1 && n <= 600_000, { message: "timeout out of range" }).optional().default(30_000), "timeoutMs"),
     ],
-    "mailboxReply",
+    out("mailboxReply", MailboxReply),
   ),
   createVolume: verb(
     "createVolume",
@@ -291,7 +400,7 @@ export const storageVerbs = {
       p("srcVolUUID", OptUuid, "srcVolUUID"),
       p("initialSize", Bytes.optional(), "initialSize"),
     ],
-    "uuid",
+    out("uuid", UuidString),
   ),
   deleteVolume: verb(
     "deleteVolume",
@@ -304,7 +413,7 @@ export const storageVerbs = {
       p("postZero", Bool.optional().default(false), "postZero"),
       p("force", Bool.optional().default(false), "force"),
     ],
-    "uuid",
+    out("uuid", UuidString),
   ),
   getVolumeInfo: verb(
     "getVolumeInfo",
@@ -315,7 +424,7 @@ export const storageVerbs = {
       p("imgUUID", ImageId, "imageID"),
       p("volUUID", VolumeId, "volumeID"),
     ],
-    "info",
+    out("info", VolumeInfo),
   ),
   getVolumeSize: verb(
     "getVolumeSize",
@@ -326,6 +435,7 @@ export const storageVerbs = {
       p("imgUUID", ImageId, "imageID"),
       p("volUUID", VolumeId, "volumeID"),
     ],
+    members(VolumeSize),
   ),
   prepareImage: verb(
     "prepareImage",
@@ -337,7 +447,7 @@ export const storageVerbs = {
       p("leafUUID", VolumeId, "volumeID"),
       p("allowIllegal", Bool.optional().default(false), "allowIllegal"),
     ],
-    "info",
+    out("info", PreparedImageInfo),
   ),
   teardownImage: verb(
     "teardownImage",
@@ -348,12 +458,13 @@ export const storageVerbs = {
       p("imgUUID", ImageId, "imageID"),
       p("volUUID", OptUuid, "leafVolID"),
     ],
+    done,
   ),
-  getTaskStatus: verb("getTaskStatus", "Task.getStatus", [p("taskID", TaskId)], "taskStatus"),
-  getTaskInfo: verb("getTaskInfo", "Task.getInfo", [p("taskID", TaskId)], "TaskInfo"),
-  clearTask: verb("clearTask", "Task.clear", [p("taskID", TaskId)]),
-  stopTask: verb("stopTask", "Task.stop", [p("taskID", TaskId)]),
-  revertTask: verb("revertTask", "Task.revert", [p("taskID", TaskId)]),
+  getTaskStatus: verb("getTaskStatus", "Task.getStatus", [p("taskID", TaskId)], out("taskStatus", TaskStatus)),
+  getTaskInfo: verb("getTaskInfo", "Task.getInfo", [p("taskID", TaskId)], out("TaskInfo", TaskInfo)),
+  clearTask: verb("clearTask", "Task.clear", [p("taskID", TaskId)], done),
+  stopTask: verb("stopTask", "Task.stop", [p("taskID", TaskId)], done),
+  revertTask: verb("revertTask", "Task.revert", [p("taskID", TaskId)], done),
 
   // Images and volumes, second round (VDSM's hsm.py positional order; JSON names from vdsm-api.yml).
   deleteImage: verb(
@@ -367,7 +478,7 @@ export const storageVerbs = {
       p("force", Bool.optional().default(false), "force"),
       p("discard", Bool.optional().default(false), "discard"),
     ],
-    "uuid",
+    out("uuid", UuidString),
   ),
   moveImage: verb(
     "moveImage",
@@ -383,7 +494,7 @@ export const storageVerbs = {
       p("force", Bool.optional().default(false), "force"),
       p("discard", Bool.optional().default(false), "discard"),
     ],
-    "uuid",
+    out("uuid", UuidString),
   ),
   copyImage: verb(
     "copyImage",
@@ -405,7 +516,7 @@ export const storageVerbs = {
       p("force", Bool.optional().default(false), "force"),
       p("discard", Bool.optional().default(false), "discard"),
     ],
-    "uuid",
+    out("uuid", UuidString),
   ),
   /** Cold merge of `successor` into its parent `ancestor` (Vela keeps VDSM's pre-4.x XML verb). */
   mergeSnapshots: verb(
@@ -421,7 +532,7 @@ export const storageVerbs = {
       p("postZero", Bool.optional().default(false), "postZero"),
       p("discard", Bool.optional().default(false), "discard"),
     ],
-    "uuid",
+    out("uuid", UuidString),
   ),
   extendVolumeSize: verb(
     "extendVolumeSize",
@@ -433,7 +544,7 @@ export const storageVerbs = {
       p("volUUID", VolumeId, "volumeID"),
       p("newSize", Bytes, "newSize"),
     ],
-    "uuid",
+    out("uuid", UuidString),
   ),
   setVolumeDescription: verb(
     "setVolumeDescription",
@@ -445,6 +556,7 @@ export const storageVerbs = {
       p("volUUID", VolumeId, "volumeID"),
       p("description", Text(210).regex(/^[^\n\r\0]*$/, "line break in description"), "description"),
     ],
+    done,
   ),
   setVolumeLegality: verb(
     "setVolumeLegality",
@@ -456,11 +568,13 @@ export const storageVerbs = {
       p("volUUID", VolumeId, "volumeID"),
       p("legality", z.enum(["LEGAL", "ILLEGAL"]), "legality"),
     ],
+    done,
   ),
   attachStorageDomain: verb(
     "attachStorageDomain",
     "StorageDomain.attach",
     [p("sdUUID", DomainId, "storagedomainID"), p("spUUID", PoolId, "storagepoolID")],
+    done,
   ),
   detachStorageDomain: verb(
     "detachStorageDomain",
@@ -472,11 +586,13 @@ export const storageVerbs = {
       p("masterVersion", Int.optional(), "masterVersion"),
       p("force", Bool.optional().default(false), "force"),
     ],
+    done,
   ),
   activateStorageDomain: verb(
     "activateStorageDomain",
     "StorageDomain.activate",
     [p("sdUUID", DomainId, "storagedomainID"), p("spUUID", PoolId, "storagepoolID")],
+    done,
   ),
   deactivateStorageDomain: verb(
     "deactivateStorageDomain",
@@ -487,10 +603,12 @@ export const storageVerbs = {
       p("msdUUID", OptUuid, "masterSdUUID"),
       p("masterVersion", Int.optional(), "masterVersion"),
     ],
+    done,
   ),
   formatStorageDomain: verb(
     "formatStorageDomain",
     "StorageDomain.format",
     [p("sdUUID", DomainId, "storagedomainID"), p("autoDetach", Bool.optional().default(false), "autoDetach")],
+    done,
   ),
 } as const;

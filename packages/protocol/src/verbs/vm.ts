@@ -4,8 +4,8 @@
  * optional direct kernel boot whose files must lie in a directory the node allows.
  */
 import { z } from "zod";
-import { Text, Uuid } from "../ids.js";
-import { p, verb } from "../verb.js";
+import { Text, Uuid } from "../schemas.js";
+import { done, out, p, verb } from "../verb.js";
 import { DomainId, ImageId, Int, PoolId, VolumeId } from "./common.js";
 
 export const DriveSpec = z.object({
@@ -60,9 +60,33 @@ export const VmParams = z.object({
 });
 export type VmParams = z.infer<typeof VmParams>;
 
+/** VDSM's VM statuses ("Up", "Powering up", "Down", …), as the node derives them from QEMU. */
+export const VmStatusName = z.string();
+
+/** A VM as VM.create and Host.getVMList answer it (the full form adds its definition). */
+export const VmSummary = z.looseObject({ vmId: z.string(), status: VmStatusName });
+export type VmSummary = z.infer<typeof VmSummary>;
+
+/** VM.getStats / Host.getAllVmStats: one VM's run-time state (numbers as strings, as VDSM). */
+export const VmStats = z.looseObject({
+  vmId: z.string(),
+  vmName: z.string(),
+  status: VmStatusName,
+  pid: z.string(),
+  displayType: z.string(),
+  displayPort: z.string(),
+  /** Set once the VM is down: VDSM's exit code (0 normal, 1 error) and why. */
+  exitCode: z.number().optional(),
+  exitMessage: z.string().optional(),
+  exitReason: z.number().optional(),
+  /** Per drive name: ids, path and I/O counters. */
+  disks: z.record(z.string(), z.record(z.string(), z.string())),
+});
+export type VmStats = z.infer<typeof VmStats>;
+
 export const vmVerbs = {
-  create: verb("create", "VM.create", [p("vmParams", VmParams, "vmParams"), p("vmID", Uuid.optional(), "vmID")], "vmList"),
-  destroy: verb("destroy", "VM.destroy", [p("vmId", Uuid, "vmID")]),
+  create: verb("create", "VM.create", [p("vmParams", VmParams, "vmParams"), p("vmID", Uuid.optional(), "vmID")], out("vmList", VmSummary)),
+  destroy: verb("destroy", "VM.destroy", [p("vmId", Uuid, "vmID")], done),
   shutdown: verb("shutdown", "VM.shutdown", [
     p("vmId", Uuid, "vmID"),
     p("delay", Int.optional().default(0), "delay"),
@@ -72,13 +96,13 @@ export const vmVerbs = {
     /** Seconds the guest gets before `force` acts: power off, or a hard reset when rebooting. */
     p("timeout", Int.refine((n) => n >= 0 && n <= 3600, { message: "timeout out of range (0..3600 s)" }).optional(), "timeout"),
     p("force", z.boolean().optional().default(false), "force"),
-  ]),
+  ], done),
   list: verb(
     "list",
     "Host.getVMList",
     [p("full", z.boolean().optional().default(false), "fullStatus"), p("vmList", z.array(Uuid).max(1000).optional(), "vmList")],
-    "vmList",
+    out("vmList", z.array(VmSummary)),
   ),
-  getVmStats: verb("getVmStats", "VM.getStats", [p("vmId", Uuid, "vmID")], "statsList"),
-  getAllVmStats: verb("getAllVmStats", "Host.getAllVmStats", [], "statsList"),
+  getVmStats: verb("getVmStats", "VM.getStats", [p("vmId", Uuid, "vmID")], out("statsList", z.array(VmStats))),
+  getAllVmStats: verb("getAllVmStats", "Host.getAllVmStats", [], out("statsList", z.array(VmStats))),
 } as const;

@@ -29,3 +29,12 @@ export async function steps(c: Call): Promise<Reply> {
   return ok("steps", collection("step", rows.map(stepView)));
 }
 
+/** One step, at the href its view gives. */
+export async function step(c: Call): Promise<Reply> {
+  const j = await job(c);
+  const id = pathId(c, "step", "Step");
+  const row = await c.engine.db.selectFrom("steps").selectAll().where("job_id", "=", j.id).where("id", "=", id).executeTakeFirst();
+  if (!row) throw notFound("Step", id);
+  return ok("step", stepView(row));
+}
+

@@ -16,9 +16,6 @@ const COLLECTIONS: [string, boolean][] = [
   ["vms", true],
 ];
 
-/** oVirt's root tag and built-in admin user carry fixed ids as well. */
-const ROOT_TAG_ID = BLANK_TEMPLATE_ID;
-const ADMIN_USER_ID = "fdfc627c-d875-11e0-90f0-83df133b58cc";
 
 export async function get(c: Call): Promise<Reply> {
   const db = c.engine.db;
@@ -45,7 +42,6 @@ export async function get(c: Call): Promise<Reply> {
   }
   const rep: Rep = {
     link,
-    authenticated_user: { href: href("users", ADMIN_USER_ID), id: ADMIN_USER_ID },
     product_info: {
       name: "Vela",
       vendor: "Vela project",
@@ -53,7 +49,6 @@ export async function get(c: Call): Promise<Reply> {
     },
     special_objects: {
       blank_template: { href: href("templates", BLANK_TEMPLATE_ID), id: BLANK_TEMPLATE_ID },
-      root_tag: { href: href("tags", ROOT_TAG_ID), id: ROOT_TAG_ID },
     },
     summary: {
       hosts: { active: Number(hosts.up ?? 0), total: n(hosts) },

@@ -138,6 +138,21 @@ export async function snapshot(c: Call): Promise<Reply> {
 }
 
 export async function snapshotDisks(c: Call): Promise<Reply> {
+  const { s, rows } = await snapshotDiskRows(c);
+  return ok("disks", collection("disk", rows.map((r) => snapshotDiskView(r.disk, s, r.vol))));
+}
+
+/** One disk of a snapshot, at the href its view gives. */
+export async function snapshotDisk(c: Call): Promise<Reply> {
+  const diskId = pathId(c, "disk", "Disk");
+  const { s, rows } = await snapshotDiskRows(c);
+  const r = rows.find((x) => x.disk.id === diskId);
+  if (!r) throw notFound("Disk", diskId);
+  return ok("disk", snapshotDiskView(r.disk, s, r.vol));
+}
+
+/** The disks a snapshot holds, each with the snapshot's volume of it. */
+async function snapshotDiskRows(c: Call) {
   const vmId = pathId(c, "id", "VM");
   await mustById(c.engine, "vms", vmId);
   const s = await snapshotOf(c.engine, vmId, pathId(c, "snap", "Snapshot"));
@@ -154,7 +169,7 @@ export async function snapshotDisks(c: Call): Promise<Reply> {
     const vols = await c.engine.db.selectFrom("images").innerJoin("disks", "disks.id", "images.disk_id").selectAll("disks").select("images.id as vol").where("images.snapshot_id", "=", s.id).execute();
     rows = vols.map(({ vol, ...d }) => ({ disk: d as Disk, vol }));
   }
-  return ok("disks", collection("disk", rows.map((r) => snapshotDiskView(r.disk, s, r.vol))));
+  return { s, rows };
 }
 
 export async function addSnapshot(c: Call): Promise<Reply> {

@@ -5,7 +5,7 @@
  * metadata. Never writes the metadata except through `update` (one writer at a time, atomic
  * replace), and never builds a path from anything but validated UUIDs.
  */
-import { VdsmError } from "@vela/protocol";
+import { UUID_RE, VdsmError } from "@vela/protocol";
 import { chmod, mkdir, open, readdir, readFile, stat, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { atomicWrite, errno, exists } from "../fileutil.js";
@@ -17,7 +17,6 @@ export const IMAGES = "images";
 export const MASTER = "master";
 export const REMOVED_PREFIX = "_remove_me_";
 const MiB = 2 ** 20;
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface CreateDomainArgs {
   mountPoint: string;

@@ -4,7 +4,7 @@
  * registered here in one place; file domains today, block (LVM) ones plug in beside them.
  * Never trusts a cached location without checking the metadata file is still there.
  */
-import { VdsmError } from "@vela/protocol";
+import { UUID_RE, VdsmError } from "@vela/protocol";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { exists } from "../fileutil.js";
@@ -12,8 +12,6 @@ import { FileDomain } from "./file.js";
 
 export { FileDomain } from "./file.js";
 export type StorageDomain = FileDomain;
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export class DomainRegistry {
   private readonly cache = new Map<string, FileDomain>();

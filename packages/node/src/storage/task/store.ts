@@ -6,6 +6,7 @@
  * in the task file instead of VDSM's separate `.recover.N` files: one rename per change instead
  * of a directory swap. Never writes a value with a line break.
  */
+import { UUID_RE } from "@vela/protocol";
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { guardWrite } from "../fence.js";
@@ -13,7 +14,6 @@ import { atomicWrite, stageWrite } from "../fileutil.js";
 import type { TaskSink } from "./manager.js";
 import { type Recovery, Task, type TaskState } from "./task.js";
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const STATES: ReadonlySet<string> = new Set([
   "init", "preparing", "blocked", "acquiring", "queued", "running", "finished", "aborting",
   "waitrecover", "racquiring", "recovering", "raborting", "recovered", "failed",

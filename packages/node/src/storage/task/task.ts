@@ -5,7 +5,7 @@
  * named actions with string params, not closures, so the stack can be persisted and replayed by
  * a new SPM after a crash. A task never reports success until its job's last write is done.
  */
-import { VdsmError } from "@vela/protocol";
+import { type TaskStatus, VdsmError } from "@vela/protocol";
 
 export type TaskState =
   | "init"
@@ -56,13 +56,8 @@ export interface Recovery {
   params: string[];
 }
 
-export interface TaskStatus {
-  taskID: string;
-  taskState: string;
-  taskResult: string;
-  code: number;
-  message: string;
-}
+/** getTaskStatus's answer, as the verb table declares it. */
+export type { TaskStatus };
 
 export class Task {
   state: TaskState = "init";

@@ -8,9 +8,9 @@
  * one KVM is not trusted (said in the log; VELA_NODE_ACCEL=kvm forces it). Answers at once when
  * there is no usable /dev/kvm. It never touches a VM.
  */
-import { spawn } from "node:child_process";
 import { accessSync, constants, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { runUntil } from "../../exec.js";
 import type { Logger } from "../../log.js";
 import type { Accelerator, ProbeContext } from "./index.js";
 
@@ -51,34 +51,14 @@ export function probeKernel(bootDirs: readonly string[]): string | undefined {
 }
 
 /**
- * Runs QEMU until `marker` appears on the serial line. Uses spawn directly rather than exec.run
- * because success is a line of output while QEMU keeps running, and the probe must kill QEMU.
+ * Runs QEMU until `marker` appears on the serial line (success is a line of output while QEMU
+ * keeps running; the runner kills QEMU then, or at the timeout).
  */
-function runsTo(args: string[], marker: string, timeoutMs: number, log: Logger, step: string): Promise<boolean> {
-  const argv = ["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-nic", "none", ...args];
-  return new Promise((resolve) => {
-    const child = spawn("qemu-system-x86_64", argv, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let done = false;
-    const finish = (ok: boolean) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      child.kill("SIGKILL");
-      if (!ok) log.info({ step, output: out.slice(-800) }, "kvm probe: guest did not get there");
-      resolve(ok);
-    };
-    const timer = setTimeout(() => finish(false), timeoutMs);
-    const onData = (d: Buffer) => {
-      // Keep only the tail: a kernel prints tens of KiB and only the end matters.
-      out = (out + d.toString("latin1")).slice(-8192);
-      if (out.includes(marker)) finish(true);
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-    child.on("error", () => finish(false));
-    child.on("exit", () => finish(out.includes(marker)));
-  });
+async function runsTo(args: string[], marker: string, timeoutMs: number, log: Logger, step: string): Promise<boolean> {
+  const argv = ["qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-nic", "none", ...args];
+  const { seen, tail } = await runUntil(argv, marker, { timeoutMs, log });
+  if (!seen) log.info({ step, output: tail.slice(-800) }, "kvm probe: guest did not get there");
+  return seen;
 }
 
 /**

@@ -1,0 +1,101 @@
+/**
+ * Representations advertise only what exists: starting at the API root, every href the API
+ * returns (links, references, actions) of every object type is followed. A link or reference
+ * must answer GET with something other than 404; an action must be a POST route: probed with an
+ * XML body whose root is not <action>, it answers 400 (every action checks its body's root
+ * before it runs, so none runs here), never 404/405.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { addLocalDomain, type Engine, firstClusterId, firstDcId, hostUp, type Node, startEngine, startNode, tempDir, until } from "./support.js";
+
+const TOKEN = "links-token";
+const MiB = 2 ** 20;
+const API = "/ovirt-engine/api";
+let eng: Engine;
+let node: Node;
+
+before(async () => {
+  eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_ENGINE_HOST_POLL_MS: "300" } });
+  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "links-host", env: { VELA_NODE_ACCEL: "tcg" } });
+  const host = await hostUp(eng);
+  const dcId = await firstDcId(eng);
+  const clusterId = await firstClusterId(eng);
+  // One object of each type the API returns: an attached and an unattached storage domain, a
+  // disk, a VM with the disk attached, a snapshot (a job with steps) and a template.
+  await addLocalDomain(eng, dcId, host.id, "links-a", tempDir("vela-links-a-"));
+  await eng.post("/storagedomains", { name: "links-b", type: "data", host: { id: host.id }, storage: { type: "localfs", path: tempDir("vela-links-b-") } });
+  const sd = (await eng.get<{ storage_domain: { id: string; name: string }[] }>("/storagedomains")).storage_domain.find((s) => s.name === "links-a");
+  const disk = await eng.post<{ id: string }>("/disks", { name: "links-d", provisioned_size: 8 * MiB, format: "cow", storage_domains: { storage_domain: [{ id: sd?.id }] } });
+  await until("disk ok", async () => ((await eng.get<{ status: string }>(`/disks/${disk.id}`)).status === "ok" ? true : undefined), 60_000);
+  const vm = await eng.post<{ id: string }>("/vms", { name: "links-vm", cluster: { id: clusterId }, memory: 64 * MiB });
+  const att = await eng.api("POST", `/vms/${vm.id}/diskattachments`, { body: { disk: { id: disk.id }, interface: "virtio", bootable: true } });
+  assert.equal(att.status, 201, att.text);
+  await eng.post(`/vms/${vm.id}/snapshots`, { description: "links-snap" });
+  await until("snapshot ok", async () => {
+    const s = (await eng.get<{ snapshot?: { snapshot_status: string }[] }>(`/vms/${vm.id}/snapshots`)).snapshot ?? [];
+    return s.length >= 2 && s.every((x) => x.snapshot_status === "ok") ? true : undefined;
+  }, 60_000);
+  const t = await eng.api("POST", "/templates", { body: { name: "links-t", vm: { id: vm.id } } });
+  assert.ok(t.status === 201 || t.status === 202, t.text);
+  await until("template ok", async () => ((await eng.get<{ template?: { name: string; status: string }[] }>("/templates")).template?.find((x) => x.name === "links-t")?.status === "ok" ? true : undefined), 60_000);
+});
+
+after(async () => {
+  await node?.stop();
+  await eng?.stop();
+});
+
+interface Found {
+  href: string;
+  action: boolean;
+  from: string;
+}
+
+/** Every href in a representation; those inside `actions` are actions. */
+function hrefs(v: unknown, from: string, action = false, out: Found[] = []): Found[] {
+  if (Array.isArray(v)) for (const x of v) hrefs(x, from, action, out);
+  else if (v && typeof v === "object") {
+    for (const [k, x] of Object.entries(v)) {
+      if (k === "href" && typeof x === "string") out.push({ href: x, action, from });
+      else hrefs(x, from, action || k === "actions", out);
+    }
+  }
+  return out;
+}
+
+test("every advertised link, reference and action of every object type exists", async () => {
+  const seen = new Set<string>();
+  const queue: Found[] = [{ href: API, action: false, from: "(root)" }];
+  const dead: string[] = [];
+  const kinds = new Set<string>();
+  while (queue.length) {
+    const f = queue.shift()!;
+    // Search templates (`?search={query}`) are forms, not links.
+    if (f.href.includes("{query}")) continue;
+    const key = `${f.action ? "POST" : "GET"} ${f.href}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    assert.ok(f.href.startsWith(API), `${f.from} advertises ${f.href}, outside the API`);
+    const path = f.href.slice(API.length);
+    if (f.action) {
+      const r = await eng.api("POST", path, { body: "<probe/>", type: "application/xml", accept: "json" });
+      if (r.status === 404 || r.status === 405) dead.push(`action ${f.href} (from ${f.from}): ${r.status}`);
+      else assert.ok(r.status === 400 && /expected <action>/.test(r.text), `action ${f.href} did not refuse a body that is not <action>: ${r.status} ${r.text.slice(0, 300)}`);
+      continue;
+    }
+    const r = await eng.api("GET", path);
+    if (r.status === 404 || r.status === 405) {
+      dead.push(`link ${f.href} (from ${f.from}): ${r.status}`);
+      continue;
+    }
+    assert.equal(r.status, 200, `GET ${f.href}: ${r.text.slice(0, 300)}`);
+    for (const k of Object.keys(r.json ?? {})) kinds.add(k);
+    queue.push(...hrefs(r.json, f.href));
+  }
+  assert.deepEqual(dead, [], `advertised but not served:\n${dead.join("\n")}`);
+  // The walk reached every object type (the collections' member names).
+  for (const k of ["data_center", "cluster", "host", "storage_domain", "disk", "vm", "template", "job", "step", "snapshot", "disk_attachment"]) {
+    assert.ok(kinds.has(k), `no ${k} reached (reached: ${[...kinds].sort().join(", ")})`);
+  }
+});
