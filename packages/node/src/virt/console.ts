@@ -13,8 +13,8 @@ import type { Duplex } from "node:stream";
 import { type ConsoleOutputResult, type ScreenshotResult, VdsmError } from "@vela/protocol";
 import type { PartialHandlers } from "../api/handlers.js";
 import type { Logger } from "../log.js";
-import type { VmManager } from "./manager.js";
 import type { QmpClient } from "../qemu/qmp.js";
+import type { VmManager } from "./manager.js";
 import type { Vm } from "./vm.js";
 
 /** What consoleoutput shows by default: the last 64 KiB. */

@@ -7,11 +7,11 @@
 import { VdsmError, type VmParams, type VmStats, type VmSummary } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { ImageService } from "../api/services.js";
+import type { QmpClient } from "../qemu/qmp.js";
 import { hostAccel } from "./accel/index.js";
 import { deleteTap } from "./config/nic.js";
 import { prepareVm, startVm } from "./launch.js";
 import { alive, signalVm, waitGone } from "./process.js";
-import type { QmpClient } from "../qemu/qmp.js";
 import { recoverVms } from "./recovery.js";
 import { removeVmDir } from "./rundir.js";
 import type { Vm } from "./vm.js";
