@@ -62,14 +62,19 @@ function pageUrl(t: { password: string; ticket: string }): string {
 }
 
 /** Opens the page and waits for noVNC's verdict in the title. */
-async function openConsole(url: string): Promise<{ title: string; lit: number }> {
+async function openConsole(what: string, url: string): Promise<{ title: string; lit: number }> {
   const page = await (browser as Browser).newPage();
+  const said: string[] = [];
+  page.on("console", (m) => said.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => said.push(`error: ${String(e)}`));
   try {
     await page.goto(url);
-    const title = await until("noVNC's verdict", async () => {
+    const title = await until(`noVNC's verdict (${what})`, async () => {
       const t = await page.title();
       return t === "Vela console" ? undefined : t;
-    }, 60_000, 200);
+    }, 60_000, 200).catch((e: Error) => {
+      throw new Error(`${e.message}; page said:\n${said.slice(-20).join("\n")}`);
+    });
     if (title !== "connected") return { title, lit: 0 };
     // Pixels drawn on noVNC's canvas that are not black: the guest's screen arrived.
     const lit = await until("the screen drawn", async () => {
@@ -93,13 +98,13 @@ async function openConsole(url: string): Promise<{ title: string; lit: number }>
 
 test("noVNC in Chromium: connects through the proxy with tickets and draws the guest's screen", async () => {
   const t = await tickets();
-  const first = await openConsole(pageUrl(t));
+  const first = await openConsole("fresh tickets", pageUrl(t));
   assert.equal(first.title, "connected");
   assert.ok(first.lit > 0, "the canvas shows the guest's screen");
-  const again = await openConsole(pageUrl(t));
+  const again = await openConsole("used proxy ticket", pageUrl(t));
   assert.notEqual(again.title, "connected", "a used proxy ticket does not connect again");
   const wrong = await tickets();
-  const bad = await openConsole(pageUrl({ ...wrong, password: wrong.password === "AAAAAAAA" ? "BBBBBBBB" : "AAAAAAAA" }));
+  const bad = await openConsole("wrong VNC password", pageUrl({ ...wrong, password: wrong.password === "AAAAAAAA" ? "BBBBBBBB" : "AAAAAAAA" }));
   assert.match(bad.title, /security failure|disconnected/, `a wrong VNC password fails: ${bad.title}`);
   const missing = await fetch(`${eng.url}/ovirt-engine/services/novnc/../../api`);
   assert.notEqual(missing.status, 200);
