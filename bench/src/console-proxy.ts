@@ -103,7 +103,7 @@ async function keepScreenBusy(eng: Awaited<ReturnType<typeof startEngine>>, vmId
 
 async function main(): Promise<void> {
   const dir = execFileSync("bash", [GUEST_SCRIPT], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").pop() as string;
-  const eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: "bench", VELA_ENGINE_VM_POLL_MS: "500", VELA_LOG_LEVEL: "warn" } });
+  const eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: "bench", VELA_ENGINE_VM_POLL_MS: "500", VELA_LOG_LEVEL: "warn", VELA_BOOT_DIRS: dir } });
   const node = await startNode({ engineUrl: eng.url, token: "bench", name: "bench-host", env: { VELA_NODE_ACCEL: "tcg", VELA_NODE_BOOT_DIRS: dir, VELA_LOG_LEVEL: "warn" } });
   let vmId = "";
   try {

@@ -3,7 +3,7 @@
  * nothing is created — neither rows (the collections are unchanged) nor files on the storage.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -51,10 +51,10 @@ function assertFault(r: { status: number; json?: Record<string, unknown> }, stat
   assert.equal(typeof r.json?.detail, "string", "JSON fault has a detail");
 }
 
-describe("REST bad input creates nothing", () => {
-  const disk = (over: Record<string, unknown>) =>
-    JSON.stringify({ name: "bad", provisioned_size: 2 ** 30, format: "cow", sparse: true, storage_domains: { storage_domain: [{ name: "local" }] }, ...over });
+const disk = (over: Record<string, unknown>) =>
+  JSON.stringify({ name: "bad", provisioned_size: 2 ** 30, format: "cow", sparse: true, storage_domains: { storage_domain: [{ name: "local" }] }, ...over });
 
+describe("REST bad input creates nothing", () => {
   test("each class of bad input gets a fault and leaves state unchanged", async () => {
     const filesBefore = storageFiles();
     const countsBefore = await counts();
@@ -86,5 +86,44 @@ describe("REST bad input creates nothing", () => {
     const res = await fetch(`${info.url}/ovirt-engine/api`, { headers: { authorization: `Basic ${Buffer.from("admin@internal:wrong").toString("base64")}` } });
     assert.equal(res.status, 401);
     assert.match(res.headers.get("www-authenticate") ?? "", /^Basic realm="RESTAPI"/);
+  });
+});
+
+describe("issue 15: the node's refusals are the client's 4xx, and nothing is half-made", () => {
+  const sd = (path: string) => JSON.stringify({ name: "bad-sd", type: "data", host: { name: "host1" }, storage: { type: "localfs", path } });
+
+  test("a local domain path that is missing or a file: 400 with the node's reason, no domain recorded", async () => {
+    const before = (await call("GET", "/storagedomains")).text;
+    const file = join(home, "storage", "a-file");
+    writeFileSync(file, "x");
+    for (const path of [join(home, "storage", "missing-dir"), file]) {
+      const r = await call("POST", "/storagedomains", sd(path));
+      assertFault(r, 400);
+      assert.match(String(r.json?.detail), /VDSM code \d+/, "the node's message is the detail");
+    }
+    assert.equal((await call("GET", "/storagedomains")).text, before);
+  });
+
+  test("a 1 PiB raw disk is refused at once (400) and leaves no disk behind", async () => {
+    const filesBefore = storageFiles();
+    const countsBefore = await counts();
+    const r = await call("POST", "/disks", disk({ name: "pib", provisioned_size: 2 ** 50, format: "raw", sparse: true }));
+    assertFault(r, 400);
+    assert.match(String(r.json?.detail), /cannot hold/);
+    assert.deepEqual(await counts(), countsBefore, "no disk recorded");
+    assert.deepEqual(storageFiles(), filesBefore, "no file left on the storage");
+  });
+
+  test("cow + initial_size is refused by the engine (400) before the node sees it", async () => {
+    assertFault(await call("POST", "/disks", disk({ name: "init", initial_size: " 1 " })), 400);
+  });
+
+  test("a start the node refuses (kernel missing on the host) is a 409 with its reason", async () => {
+    mkdirSync(join(home, "boot"), { recursive: true });
+    const vm = (await call("POST", "/vms", JSON.stringify({ name: "kern-missing", cluster: { name: "Default" }, os: { kernel: join(home, "boot", "no-such-vmlinuz") } }))).json as { id: string };
+    const r = await call("POST", `/vms/${vm.id}/start`, "{}");
+    assertFault(r, 409);
+    assert.match(String(r.json?.detail), /does not exist/);
+    assert.equal(((await call("GET", `/vms/${vm.id}`)).json as { status: string }).status, "down");
   });
 });

@@ -47,10 +47,13 @@ export function testCommand(args: string[]): number {
   reportFreeSpace(tmp, "before");
   try {
     const env = { ...process.env, TMPDIR: tmp };
-    const r = spawnSync(process.execPath, ["--test", `--test-concurrency=${concurrency}`, ...files], { stdio: "inherit", cwd: ROOT, env });
+    // --test-force-exit: a file whose tests ended is done even if a child it started lives on
+    // (seen: agents that were not ready in time kept a file, and so the whole CI run, hanging).
+    const r = spawnSync(process.execPath, ["--test", "--test-force-exit", `--test-concurrency=${concurrency}`, ...files], { stdio: "inherit", cwd: ROOT, env });
     return r.status ?? 1;
   } finally {
     reportFreeSpace(tmp, "after");
+    killLeftovers(tmp);
     removeTree(tmp);
   }
 }
@@ -63,6 +66,34 @@ function reportFreeSpace(dir: string, when: string): void {
   const free = fs.bavail * fs.bsize;
   const gib = (free / 2 ** 30).toFixed(1);
   step(`${gib} GiB free for ${dir} ${when} the tests${when === "before" && free < NEEDED_BYTES ? " (less than the 4 GiB the suite may need)" : ""}`);
+}
+
+/**
+ * Kills what the run left running: every process the tests started inherits the run's TMPDIR,
+ * so an agent, engine or QEMU still alive with it in its environment is a leftover. Left alone,
+ * it would hold ports and files into the next run.
+ */
+export function killLeftovers(tmp: string): number {
+  const mark = `TMPDIR=${tmp}`;
+  let killed = 0;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    if (Number(pid) === process.pid) continue;
+    let env: string[];
+    try {
+      env = readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    if (!env.includes(mark)) continue;
+    try {
+      process.kill(Number(pid), "SIGKILL");
+      killed++;
+    } catch {
+      /* already gone */
+    }
+  }
+  if (killed) step(`killed ${killed} process(es) the tests left running`);
+  return killed;
 }
 
 /** Removes the run's TMPDIR, first unmounting anything a failed test left mounted inside it. */

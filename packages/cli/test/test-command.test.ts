@@ -41,3 +41,40 @@ test("leaves files", () => {
   assert.equal(existsSync(used), false, "and removed with everything in it");
   assert.match(r.stderr + r.stdout, /GiB free for .* before the tests/);
 });
+
+/** Whether the process is gone (or only a zombie waiting for its reaper). */
+function gone(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.startsWith("Z") ?? true;
+  } catch {
+    return true;
+  }
+}
+
+test("vela test ends though a test file leaves a child running, and kills the child", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "vela-cli-test-"));
+  const report = join(dir, "child.pid");
+  const fixture = join(dir, "leaks-a-child.test.mjs");
+  // As a node agent that was not ready in time used to be left: alive, its pipes open.
+  writeFileSync(
+    fixture,
+    `import { test } from "node:test";
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+test("leaks a child", () => {
+  const c = spawn("sleep", ["600"], { stdio: ["ignore", "pipe", "pipe"] });
+  writeFileSync(${JSON.stringify(report)}, String(c.pid));
+});
+`,
+  );
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  const r = spawnSync(process.execPath, [join(ROOT, "packages/cli/dist/src/main.js"), "test", fixture], { cwd: ROOT, env, encoding: "utf8", timeout: 120_000 });
+  assert.equal(r.error, undefined, `vela test did not end: ${String(r.error)}\n${r.stdout}${r.stderr}`);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const pid = Number(readFileSync(report, "utf8"));
+  const deadline = Date.now() + 10_000;
+  while (!gone(pid) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+  assert.ok(gone(pid), `the leaked child ${pid} still runs`);
+  assert.match(r.stderr + r.stdout, /killed 1 process\(es\) the tests left running/);
+});

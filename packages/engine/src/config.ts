@@ -4,7 +4,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { tmpdir } from "node:os";
+import { isAbsolute, join, normalize, resolve } from "node:path";
 
 export interface EngineConfig {
   port: number;
@@ -31,8 +32,28 @@ export interface EngineConfig {
    */
   leaseTimeSec: number;
   leaseRenewalSec: number;
+  /**
+   * Directories under which local and POSIX storage domains may live (VELA_STORAGE_ROOTS,
+   * colon-separated). The node runs as root: a domain path elsewhere is refused before it
+   * reaches a node.
+   */
+  storageRoots: string[];
+  /**
+   * Directories a VM's kernel and initrd may come from (VELA_BOOT_DIRS): the engine refuses other
+   * paths when the VM is added or updated, rather than when it starts. The nodes confine boot files
+   * to their own VELA_NODE_BOOT_DIRS at start; by default the engine allows those too.
+   */
+  bootDirs: string[];
   /** Seconds a guest gets to obey shutdown (ACPI) or reboot (Ctrl+Alt+Del) before power off / hard reset. */
   shutdownTimeoutSec: number;
+}
+
+/** A colon-separated list of absolute directories, normalised; relative entries are dropped. */
+function dirs(v: string | undefined): string[] {
+  return (v ?? "")
+    .split(":")
+    .filter((d) => isAbsolute(d))
+    .map((d) => normalize(d).replace(/(.)\/$/, "$1"));
 }
 
 function int(v: string | undefined, dflt: number, min: number, max: number): number {
@@ -75,5 +96,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     leaseTimeSec: int(env.VELA_ENGINE_LEASE_TIME_SEC, 60, 5, 3600),
     leaseRenewalSec: int(env.VELA_ENGINE_LEASE_RENEW_SEC, 5, 1, 600),
     shutdownTimeoutSec: int(env.VELA_ENGINE_SHUTDOWN_TIMEOUT_SEC, 120, 1, 3600),
+    // Default: the data directory, the usual places for storage, and the temporary directory
+    // (tests and `vela up` make their domains there or under VELA_HOME).
+    storageRoots: env.VELA_STORAGE_ROOTS ? dirs(env.VELA_STORAGE_ROOTS) : [home, "/var/lib/vela", "/srv", "/mnt", "/data", ...dirs(tmpdir())],
+    bootDirs: env.VELA_BOOT_DIRS ? dirs(env.VELA_BOOT_DIRS) : ["/boot", join(home, "boot"), "/var/lib/vela/boot", ...dirs(env.VELA_NODE_BOOT_DIRS)],
   };
 }

@@ -40,7 +40,7 @@ async function startAgent(port?: number): Promise<Node> {
 before(async () => {
   guest();
   eng = await startEngine({
-    env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_ENGINE_HOST_POLL_MS: "300", VELA_ENGINE_VM_POLL_MS: "300", VELA_ENGINE_SHUTDOWN_TIMEOUT_SEC: String(SHUTDOWN_TIMEOUT_SEC) },
+    env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_ENGINE_HOST_POLL_MS: "300", VELA_ENGINE_VM_POLL_MS: "300", VELA_ENGINE_SHUTDOWN_TIMEOUT_SEC: String(SHUTDOWN_TIMEOUT_SEC), VELA_BOOT_DIRS: guest().dir },
   });
   node = await startAgent();
   await hostUp(eng);

@@ -27,7 +27,7 @@ let vmId = "";
 before(async () => {
   assert.ok(existsSync(CHROMIUM), "Debian's chromium package is needed (./vela installs it)");
   const dir = execFileSync("bash", [GUEST_SCRIPT], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").pop() as string;
-  eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: "novnc", VELA_ENGINE_VM_POLL_MS: "300" } });
+  eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: "novnc", VELA_ENGINE_VM_POLL_MS: "300", VELA_BOOT_DIRS: dir } });
   node = await startNode({ engineUrl: eng.url, token: "novnc", name: "novnc-host", env: { VELA_NODE_ACCEL: "tcg", VELA_NODE_BOOT_DIRS: dir } });
   await hostUp(eng);
   const vm = await eng.post<{ id: string }>("/vms", {

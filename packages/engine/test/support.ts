@@ -74,7 +74,11 @@ function spawnReady(main: string, env: Record<string, string>, marker: string, t
     await exited;
   };
   return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`${main} not ready in ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    // Not ready in time: killed, or it keeps the test file alive after its tests end (a hung run).
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      rej(new Error(`${main} not ready in ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
     proc.stdout!.setEncoding("utf8").on("data", (d: string) => {
       out += d;
       stdout += d;

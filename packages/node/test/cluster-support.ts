@@ -64,7 +64,11 @@ async function startEngine(home: string, env: Record<string, string>): Promise<E
   proc.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
   proc.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d));
   const ready = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`engine did not start:\n${out.slice(-3000)}`)), 30_000);
+    // Not ready in time: killed, or it keeps the test file alive after its tests end (a hung run).
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      rej(new Error(`engine did not start:\n${out.slice(-3000)}`));
+    }, 30_000);
     const check = () => {
       const m = /^VELA-ENGINE-READY.*$/m.exec(out);
       if (m) {

@@ -102,7 +102,12 @@ export async function startNode(opts: StartOptions = {}): Promise<NodeProc> {
   proc.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
   proc.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d));
   await new Promise<void>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`node did not start in time:\n${out}`)), opts.timeoutMs ?? 20_000);
+    // A child that is not ready in time is killed: left running, it kept the test file's event loop
+    // alive after its tests ended and the run hung (seen under load: 14 agents, a CI run that never ended).
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      rej(new Error(`node did not start in time:\n${out}`));
+    }, opts.timeoutMs ?? 20_000);
     const check = () => {
       if (out.includes("VELA-NODE-READY")) {
         clearTimeout(timer);

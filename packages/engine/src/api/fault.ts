@@ -5,7 +5,7 @@
  */
 export class ApiFault extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 500 | 501 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 405 | 408 | 409 | 413 | 414 | 415 | 431 | 500 | 501 | 503,
     readonly reason: string,
     readonly detail: string,
     options?: { cause?: unknown },

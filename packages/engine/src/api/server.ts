@@ -7,11 +7,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { fastify } from "../deps.js";
 import type { Engine } from "../engine.js";
 import { NodeError, NodeUnreachable } from "../hosts/client.js";
+import type { Socket } from "node:net";
 import { Auth } from "./auth.js";
 import { type ParsedBody, parseAnyBody, parseJsonBody, parseXmlBody } from "./body.js";
 import type { Call, Handler, Reply } from "./call.js";
 import { ApiFault } from "./fault.js";
 import { API } from "./href.js";
+import { nodeFault } from "./node-fault.js";
 import { toJson, toXml } from "./repr.js";
 
 export type Method = "GET" | "POST" | "PUT" | "DELETE";
@@ -28,6 +30,7 @@ export interface InternalRouteDef extends RouteDef {
 }
 
 const BODY_LIMIT = 1024 * 1024;
+const SSO = "/ovirt-engine/sso/";
 
 function wantsJson(req: FastifyRequest): boolean {
   if (req.url.startsWith("/vela/")) return true; // Vela's own endpoints speak JSON only
@@ -72,16 +75,62 @@ function firstValues(q: unknown): Record<string, string> {
   return out;
 }
 
+/** The SSO request's fields: a form, or a JSON object whose members are all strings; else undefined. */
+function ssoForm(body: unknown): Record<string, string> | undefined {
+  if (body === undefined) return {};
+  const b = body as { form?: Record<string, string> } | ParsedBody;
+  if ("form" in b && b.form) return b.form;
+  if (!("value" in b)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(b.value)) {
+    if (typeof v !== "string") return undefined;
+    out[k] = v;
+  }
+  return out;
+}
+
 function toFault(err: unknown, engine: Engine, req: FastifyRequest): ApiFault {
   if (err instanceof ApiFault) return err;
-  if (err instanceof NodeError) return new ApiFault(500, "Operation Failed", err.message);
+  if (err instanceof NodeError) return nodeFault(err.code, err.message, err);
   if (err instanceof NodeUnreachable) return new ApiFault(503, "Operation Failed", err.message);
   const e = err as { statusCode?: number; message?: string; code?: string };
   if (e.statusCode === 413) return new ApiFault(413, "Payload Too Large", `request body larger than ${BODY_LIMIT} bytes`);
-  if (e.statusCode === 415) return new ApiFault(415, "Unsupported Media Type", "send application/xml or application/json");
+  if (e.statusCode === 415) return unsupportedMedia();
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return new ApiFault(400, "Bad Request", e.message ?? "bad request");
   engine.log.error({ err, url: req.url, method: req.method }, "request failed");
   return new ApiFault(500, "Operation Failed", e.message ?? "internal error");
+}
+
+function unsupportedMedia(): ApiFault {
+  return new ApiFault(415, "Unsupported Media Type", "send application/xml or application/json");
+}
+
+/** Errors the router raises before any handler (over-long path parameters, undecodable URLs). */
+function frameworkFault(err: { code?: string; message?: string }): ApiFault {
+  if (err.code === "FST_ERR_MAX_PARAM_LENGTH") return new ApiFault(414, "URI Too Long", "a path parameter is longer than 500 characters");
+  return new ApiFault(400, "Bad Request", err.code === "FST_ERR_BAD_URL" ? "the URL is not validly encoded" : "bad request");
+}
+
+/**
+ * The HTTP parser refused the request (oversized headers, conflicting lengths, bad chunks,
+ * garbage request lines): no request object exists, so the fault is written to the socket in
+ * XML, the API's default representation.
+ */
+function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const [status, text, detail] =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "Request Header Fields Too Large", "request headers are too large"]
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "Request Timeout", "the request was not received in time"]
+        : [400, "Bad Request", "malformed HTTP request"];
+  const body = toXml("fault", { reason: text, detail });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }
 
 export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteDef[]): FastifyInstance {
@@ -90,6 +139,8 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
     logger: false,
     bodyLimit: BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    frameworkErrors: (err, req, reply) => sendFault(reply, frameworkFault(err), wantsJson(req)),
+    clientErrorHandler: clientError,
   });
 
   // Our own parsers so that malformed bodies become oVirt faults.
@@ -108,10 +159,17 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
       done(err as Error, undefined);
     }
   });
-  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) => {
+  // Forms are what the SSO endpoint takes; the API itself speaks XML and JSON only.
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (req, body, done) => {
+    if (!req.url.startsWith(SSO)) {
+      // `curl -d ''` sends an empty form: no body, not a wrong one.
+      return (body as string).trim() === "" ? done(null, undefined) : done(unsupportedMedia(), undefined);
+    }
     done(null, { form: Object.fromEntries(new URLSearchParams(body as string)) });
   });
-  app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
+  app.addContentTypeParser("*", { parseAs: "string" }, (req, body, done) => {
+    // No Content-Type at all: sniff (curl and scripts); any other declared type is not ours.
+    if (req.headers["content-type"] !== undefined && (body as string).trim() !== "") return done(unsupportedMedia(), undefined);
     try {
       done(null, parseAnyBody(body as string));
     } catch (err) {
@@ -162,11 +220,15 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
 
   // oVirt SSO: what the SDKs call before any API request.
   app.post("/ovirt-engine/sso/oauth/token", async (req, reply) => {
-    const b = req.body as { form?: Record<string, string> } | ParsedBody | undefined;
+    const denied = (error: string) => reply.code(400).type("application/json").send(JSON.stringify({ error_code: "access_denied", error }));
     const q = firstValues(req.query);
-    const form: Record<string, string> = { ...q, ...(b && "form" in b ? b.form : b && "value" in b ? firstValues(b.value) : {}) };
+    // Credentials in a URL end up in access logs and proxies: only the body may carry them.
+    if (q.password !== undefined || q.username !== undefined) return denied("Credentials are accepted in the request body only, not in the query string.");
+    const body = ssoForm(req.body);
+    if (!body) return denied("Send the credentials as a form (or a JSON object) of strings.");
+    const form: Record<string, string | undefined> = { grant_type: q.grant_type, scope: q.scope, ...body };
     if (form.grant_type !== "password" || !form.username || form.password === undefined || !auth.checkPassword(form.username, form.password)) {
-      return reply.code(400).type("application/json").send(JSON.stringify({ error_code: "access_denied", error: "Cannot authenticate user: wrong username or password." }));
+      return denied("Cannot authenticate user: wrong username or password.");
     }
     const { token, exp } = auth.issue(engine.cfg.adminUser);
     return reply

@@ -7,6 +7,7 @@
  * without making a second disk: the retry is refused with 409 while the first one exists.
  */
 import { randomUUID } from "node:crypto";
+import { initialSizeProblem } from "@vela/protocol";
 import { z } from "zod";
 import { badRequest, conflict, invalid } from "../api/fault.js";
 import { Bool, Enum, Int, ListOf, Name, parseInput, Ref, Text, Uuid } from "../api/input.js";
@@ -35,6 +36,15 @@ export const Input = z.object({
   content_type: Enum(["data"]).optional(),
   storage_type: Enum(["image"]).optional(),
   storage_domains: ListOf("storage_domain", Ref),
+}).superRefine((d, ctx) => {
+  // The node's own rule (protocol's volume-rules), with the API's defaults: cow, sparse.
+  const problem = initialSizeProblem({
+    format: d.format === "raw" ? "RAW" : "COW",
+    preallocate: d.sparse === false ? "PREALLOCATED" : "SPARSE",
+    initialSize: d.initial_size,
+    capacity: d.provisioned_size,
+  });
+  if (problem) ctx.addIssue({ code: "custom", path: ["initial_size"], message: problem });
 });
 
 interface Plan {
@@ -61,9 +71,6 @@ export const AddDisk: CommandDef<unknown, Plan, Disk> = {
     const format = p.format ?? "cow";
     const sparse = p.sparse ?? true;
     if (p.shareable && format === "cow") throw invalid("Cannot add Disk: a shareable disk must have raw format");
-    if (p.initial_size !== undefined && (format !== "cow" || p.initial_size > p.provisioned_size)) {
-      throw invalid("Cannot add Disk: initial_size applies to cow disks and must not exceed provisioned_size");
-    }
     if (p.id && (await e.db.selectFrom("disks").select("id").where("id", "=", p.id).executeTakeFirst())) {
       throw conflict(`Cannot add Disk. A disk with id ${p.id} already exists.`);
     }

@@ -6,6 +6,7 @@
  * file system types are checked against strict allow-lists before they reach a node.
  */
 import { randomUUID } from "node:crypto";
+import { FORBIDDEN_MOUNT_OPTION, systemDirectoryOf } from "@vela/protocol";
 import type { DomainInfo } from "@vela/protocol";
 import { z } from "zod";
 import { conflict, invalid } from "../api/fault.js";
@@ -26,6 +27,28 @@ export const StoragePath = z
   .refine((s) => !s.split("/").some((c) => c === "." || c === ".."), "must not contain . or .. components")
   .refine((s) => !s.includes("//"), "must be normalised (no //)")
   .transform((s) => (s.length > 1 && s.endsWith("/") ? s.slice(0, -1) : s));
+
+function inside(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir === "/" ? "/" : `${dir}/`);
+}
+
+/**
+ * Where a domain may be made: local paths (and POSIX mount sources that are paths, except for
+ * tmpfs, whose source is only a label) inside a configured root, never a system directory, and
+ * no path component that reads as a command-line option. Bind mounts would make any host
+ * directory a domain, so they are refused as POSIX mount options.
+ */
+export function checkStoragePath(roots: readonly string[], s: { type: string; path: string; vfs_type?: string; mount_options?: string }): void {
+  const p = s.path;
+  if (p.split("/").some((c) => c.startsWith("-"))) throw invalid(`storage.path ${p}: a path component must not start with '-'`);
+  if (s.type === "nfs") return;
+  if (s.type === "posixfs" && FORBIDDEN_MOUNT_OPTION.test(s.mount_options ?? "")) throw invalid("storage.mount_options must not bind, move, remount or change propagation");
+  if (s.type === "posixfs" && s.vfs_type === "tmpfs") return;
+  if (systemDirectoryOf(p)) throw invalid(`storage.path ${p} is a system directory (${systemDirectoryOf(p)})`);
+  if (!roots.some((r) => inside(p, r))) {
+    throw invalid(`storage.path ${p} is not inside an allowed storage root (${roots.join(":") || "none configured"}; see VELA_STORAGE_ROOTS)`);
+  }
+}
 
 /** A host name, IPv4 address, or bracketed IPv6 address. */
 export const Address = z
@@ -71,6 +94,7 @@ export const AddStorageDomain: CommandDef<unknown, Plan, StorageDomain> = {
     if (s.type === "nfs" && !s.address) throw invalid("storage.address is required for nfs");
     if (s.type === "localfs" && s.address) throw invalid("storage.address must not be set for localfs");
     if (s.type === "posixfs" && !s.vfs_type) throw invalid("storage.vfs_type is required for posixfs");
+    checkStoragePath(e.cfg.storageRoots, s);
     const host = await byRef(e, "hosts", input.host);
     if (host.status !== "up") throw conflict(`Cannot add Storage Domain: host ${host.name} is ${host.status}, not up`);
     if (input.name !== undefined) {

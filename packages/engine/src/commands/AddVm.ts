@@ -24,6 +24,21 @@ export const BootPath = z
   .regex(/^\/[A-Za-z0-9._+/-]*$/, "must be an absolute path of letters, digits and ._+/-")
   .refine((s) => !s.split("/").some((c) => c === "." || c === "..") && !s.includes("//") && !s.endsWith("/"), "must be a normalised file path");
 
+/**
+ * Kernel and initrd must lie inside one of the configured boot directories (the path is already
+ * normalised by BootPath, so a prefix test is exact). The node checks again, symlinks resolved,
+ * at start; refusing here makes a bad path a 400 on add or update rather than a failed start.
+ */
+export function checkBootPaths(dirs: readonly string[], os: { kernel?: string | null; initrd?: string | null } | undefined): void {
+  for (const what of ["kernel", "initrd"] as const) {
+    const path = os?.[what];
+    if (!path) continue;
+    if (!dirs.some((d) => path.startsWith(d.endsWith("/") ? d : `${d}/`))) {
+      throw invalid(`Invalid VM os.${what}: ${path} is not inside an allowed boot directory (${dirs.join(":") || "none configured"}; see VELA_BOOT_DIRS)`);
+    }
+  }
+}
+
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters
 export const Cmdline = z.string().max(2048, "longer than 2048 characters").regex(/^[^\u0000-\u001f\u007f]*$/, "contains control characters");
 
@@ -79,6 +94,7 @@ export const AddVm: CommandDef<{ body: unknown; clone?: boolean }, Plan, { vm: V
     const threads = t.threads ?? template.cpu_threads;
     if (sockets * cores * threads > 288) throw invalid("Invalid VM cpu topology: more than 288 vCPUs");
     if (p.os?.initrd && !p.os.kernel) throw invalid("Invalid VM os: initrd needs a kernel");
+    checkBootPaths(e.cfg.bootDirs, p.os);
     if (p.os?.type && !(OsTypes as readonly string[]).includes(p.os.type)) e.log.debug({ os: p.os.type }, "unlisted OS type kept as given");
     const dev = p.os?.boot?.devices?.device;
     const vm: Vm = {

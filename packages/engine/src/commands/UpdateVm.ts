@@ -7,7 +7,7 @@ import { z } from "zod";
 import { conflict, invalid } from "../api/fault.js";
 import { Bool, Enum, Int, Name, parseInput, Text } from "../api/input.js";
 import { num, type Vm } from "../db/schema.js";
-import { BootPath, Cmdline } from "./AddVm.js";
+import { BootPath, Cmdline, checkBootPaths } from "./AddVm.js";
 import type { CommandDef } from "./command.js";
 import { mustById } from "./lookup.js";
 
@@ -63,6 +63,8 @@ export const UpdateVm: CommandDef<{ id: string; body: unknown }, { vm: Vm; next:
     if (num(next.memory) % MiB !== 0) throw invalid("Invalid VM memory: must be a whole number of MiB");
     if (next.cpu_sockets * next.cpu_cores * next.cpu_threads > 288) throw invalid("Invalid VM cpu topology: more than 288 vCPUs");
     if (next.initrd && !next.kernel) throw invalid("Invalid VM os: initrd needs a kernel");
+    // Only what this update sets: a path stored before the rule existed still starts (the node checks it).
+    checkBootPaths(e.cfg.bootDirs, { kernel: p.os?.kernel, initrd: p.os?.initrd });
     const hardware: (keyof Vm)[] = ["memory", "cpu_sockets", "cpu_cores", "cpu_threads", "os_type", "kernel", "initrd", "cmdline", "display_type", "stateless"];
     const changed = hardware.filter((k) => String(next[k]) !== String(vm[k]));
     if (changed.length > 0 && vm.status !== "down") throw conflict(`Cannot update VM ${vm.name} while it is ${vm.status}: ${changed.join(", ")} can change only when it is down`);

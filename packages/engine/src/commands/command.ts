@@ -7,6 +7,7 @@
  */
 import type { Engine } from "../engine.js";
 import { ApiFault, nodeFailed } from "../api/fault.js";
+import { nodeFault } from "../api/node-fault.js";
 import { NodeError, NodeUnreachable } from "../hosts/client.js";
 import { endJob, startJob, TaskFailed, TaskLost } from "../jobs/jobs.js";
 import { Revert } from "@vela/protocol/revert";
@@ -45,7 +46,7 @@ export function faultOf(err: unknown, what: string): unknown {
   if (err instanceof ApiFault) return err;
   if (err instanceof NodeError || err instanceof TaskFailed) {
     const msg = err instanceof NodeError ? err.nodeMessage : err.nodeMessage;
-    return nodeFailed(`Cannot ${what}: ${msg} (VDSM code ${err.code})`, err);
+    return nodeFault(err.code, `Cannot ${what}: ${msg} (VDSM code ${err.code})`, err);
   }
   if (err instanceof NodeUnreachable) return new ApiFault(503, "Operation Failed", `Cannot ${what}: ${err.message}`, { cause: err });
   if (err instanceof TaskLost) return nodeFailed(`Cannot ${what}: ${err.message}`, err);

@@ -4,7 +4,7 @@
  * key, or all of it but `status` for a verb whose answer is the response) and a failure returns `error: {code, message}` with the storage error's code.
  * Batches are supported; notifications (no id) get no answer.
  */
-import { ALL_MEMBERS, byJsonName, ErrorCodes, type Handlers, parseNamed } from "@vela/protocol";
+import { ALL_MEMBERS, byJsonName, ErrorCodes, type Handlers, jsonDepth, MAX_BODY_DEPTH, parseNamed } from "@vela/protocol";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "../log.js";
 import { dispatch } from "./dispatch.js";
@@ -15,8 +15,10 @@ interface RpcError {
 }
 type RpcReply = { jsonrpc: "2.0"; id: unknown } & ({ result: unknown } | { error: RpcError });
 
-const INVALID_REQUEST = -32600;
+export const INVALID_REQUEST = -32600;
 const PARSE_ERROR = -32700;
+/** The most requests one batch may carry: each runs a verb. */
+const MAX_BATCH = 100;
 
 async function one(handlers: Handlers, req: unknown, log: Logger): Promise<RpcReply | undefined> {
   if (typeof req !== "object" || req === null || Array.isArray(req)) {
@@ -64,12 +66,18 @@ export function registerJsonRpc(app: FastifyInstance, handlers: Handlers, log: L
   app.post("/jsonrpc", async (req, reply) => {
     const raw = req.body;
     let body: unknown;
+    if (typeof raw === "string" && jsonDepth(raw) > MAX_BODY_DEPTH) {
+      return reply.send({ jsonrpc: "2.0", id: null, error: { code: INVALID_REQUEST, message: `nested deeper than ${MAX_BODY_DEPTH} levels` } });
+    }
     try {
       body = typeof raw === "string" ? JSON.parse(raw) : raw;
     } catch {
       return reply.send({ jsonrpc: "2.0", id: null, error: { code: PARSE_ERROR, message: "parse error" } });
     }
     if (Array.isArray(body)) {
+      if (body.length === 0 || body.length > MAX_BATCH) {
+        return reply.send({ jsonrpc: "2.0", id: null, error: { code: INVALID_REQUEST, message: `a batch holds 1 to ${MAX_BATCH} requests` } });
+      }
       const replies = (await Promise.all(body.map((b) => one(handlers, b, log)))).filter((x) => x !== undefined);
       return reply.send(replies);
     }

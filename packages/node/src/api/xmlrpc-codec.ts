@@ -1,9 +1,12 @@
 /**
  * XML-RPC encoding and decoding (the spec at xmlrpc.com, as Python's xmlrpc.client speaks it).
  * Parsing is done by fast-xml-parser in order-preserving mode; this module only maps its tree to
- * JavaScript values and back. It never evaluates entities beyond XML's five predefined ones.
+ * JavaScript values and back. It never evaluates entities beyond XML's five predefined ones: a
+ * document with a DOCTYPE (where entities would be declared) is refused, as is any document that
+ * is not well-formed (unclosed or mismatched tags) or nested deeper than the protocol's bound.
  */
-import { XMLParser } from "fast-xml-parser";
+import { MAX_BODY_DEPTH, xmlDepth } from "@vela/protocol/limits";
+import { XMLParser, XMLValidator } from "fast-xml-parser";
 
 export type XmlRpcValue =
   | string
@@ -107,7 +110,16 @@ export interface MethodCall {
   params: XmlRpcValue[];
 }
 
+/** Refuses what no XML-RPC client sends: DTDs, malformed XML, absurd nesting. */
+function checkDocument(xml: string): void {
+  if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new XmlRpcParseError("DOCTYPE and entity declarations are not accepted");
+  if (xmlDepth(xml) > MAX_BODY_DEPTH) throw new XmlRpcParseError(`elements nested deeper than ${MAX_BODY_DEPTH} levels`);
+  const valid = XMLValidator.validate(xml);
+  if (valid !== true) throw new XmlRpcParseError(`malformed XML: ${valid.err.msg} (line ${valid.err.line})`);
+}
+
 export function parseMethodCall(xml: string): MethodCall {
+  checkDocument(xml);
   let tree: Node[];
   try {
     tree = parser.parse(xml) as Node[];

@@ -5,7 +5,7 @@
  * Never lets a connection string reach mount(8) or a path without passing the allow-lists below.
  */
 import type { Connection, StorageTypeName } from "@vela/protocol";
-import { ErrorCodes, StorageType, VdsmError } from "@vela/protocol";
+import { ErrorCodes, FORBIDDEN_MOUNT_OPTION, StorageType, systemDirectoryOf, VdsmError } from "@vela/protocol";
 import { constants } from "node:fs";
 import { access, mkdir, readlink, rmdir, stat, symlink, unlink } from "node:fs/promises";
 import { join, posix } from "node:path";
@@ -30,6 +30,13 @@ export function checkLocalPath(p: string): string {
   return norm;
 }
 
+/** A local domain path must not be a system directory (the engine's rule too: protocol's limits). */
+function notSystem(p: string): string {
+  const sys = systemDirectoryOf(p);
+  if (sys) throw new VdsmError("StorageDomainIllegalRemotePath", `${p} is a system directory (${sys})`);
+  return p;
+}
+
 /** `host:/export/path`, host a DNS name, IPv4 or [IPv6]. */
 export function checkRemotePath(p: string): string {
   const m = /^([A-Za-z0-9][A-Za-z0-9.-]{0,252}|\[[0-9A-Fa-f:.]+\]):(\/.*)$/.exec(p);
@@ -39,7 +46,7 @@ export function checkRemotePath(p: string): string {
 
 /** Mount options: comma list of word[=value], nothing that could be another argument. */
 function checkOptions(opts: string): string {
-  if (!/^[A-Za-z0-9_.=:,-]*$/.test(opts) || opts.startsWith("-")) throw new VdsmError("InvalidParameter", `mount options ${JSON.stringify(opts)}`);
+  if (!/^[A-Za-z0-9_.=:,-]*$/.test(opts) || opts.startsWith("-") || FORBIDDEN_MOUNT_OPTION.test(opts)) throw new VdsmError("InvalidParameter", `mount options ${JSON.stringify(opts)}`);
   return opts;
 }
 
@@ -60,9 +67,9 @@ export class Connections {
 
   /** Normalises and checks a connection string for a storage type; throws on anything odd. */
   checkConnection(kind: StorageTypeName, c: Pick<Connection, "connection" | "vfs_type">): string {
-    if (kind === "LOCALFS") return checkLocalPath(c.connection);
+    if (kind === "LOCALFS") return notSystem(checkLocalPath(c.connection));
     if (kind === "NFS") return checkRemotePath(c.connection);
-    if (kind === "POSIXFS") return c.connection.startsWith("/") ? checkLocalPath(c.connection) : checkRemotePath(c.connection);
+    if (kind === "POSIXFS") return c.connection.startsWith("/") ? notSystem(checkLocalPath(c.connection)) : checkRemotePath(c.connection);
     throw new VdsmError("StorageDomainTypeError", `${kind} is not a file storage type this node serves`);
   }
 

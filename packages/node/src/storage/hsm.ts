@@ -8,7 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
-import { BLANK_UUID, type DomainInfo, VdsmError } from "@vela/protocol";
+import { BLANK_UUID, type DomainInfo, initialSizeProblem, VdsmError } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { PartialHandlers } from "../api/handlers.js";
 import type { ImageService, Subsystem } from "../api/services.js";
@@ -284,12 +284,9 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
       const capacity = vol.roundUp(a.size, 4096);
       const format = a.volFormat as vol.VolFormat;
       const type = a.preallocate as vol.VolType;
-      if (a.initialSize !== undefined && a.initialSize !== 0) {
-        // File volumes grow by themselves; VDSM refuses an initial size for sparse ones.
-        if (format === "COW" || type === "SPARSE" || a.initialSize > capacity) {
-          throw new VdsmError("InvalidParameter", `initialSize ${a.initialSize} is not valid for a ${format}/${type} file volume`);
-        }
-      }
+      // The same rule the engine's input schema applies (protocol's volume-rules).
+      const initialProblem = initialSizeProblem({ format, preallocate: type, initialSize: a.initialSize, capacity });
+      if (initialProblem) throw new VdsmError("InvalidParameter", `initialSize ${a.initialSize}: ${initialProblem}`);
       let parent: vol.CreateSpec["parent"];
       if (a.srcVolUUID !== BLANK_UUID) {
         if (format !== "COW") throw new VdsmError("IncorrectFormat", "a volume with a parent must be COW");
@@ -307,6 +304,12 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
         parent = { img: srcImg, vol: a.srcVolUUID, md: pmd };
       } else if (a.srcImgUUID !== BLANK_UUID) {
         throw new VdsmError("InvalidParameter", "srcImgUUID given without srcVolUUID");
+      }
+      if (format === "RAW" && dom instanceof FileDomain) {
+        // A raw file is the disk's full size: refuse sizes the file system cannot hold now,
+        // rather than in the task (which left an illegal disk behind).
+        const tooBig = await dom.fileSizeProblem(capacity);
+        if (tooBig) throw new VdsmError("InvalidParameter", `size ${capacity}: ${tooBig}`);
       }
       if (type === "PREALLOCATED") {
         const sp = await dom.space();

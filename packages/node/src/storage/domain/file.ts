@@ -6,7 +6,8 @@
  * replace), and never builds a path from anything but validated UUIDs.
  */
 import { UUID_RE, VdsmError } from "@vela/protocol";
-import { chmod, mkdir, open, readdir, readFile, stat, statfs } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import { chmod, mkdir, open, readdir, readFile, rm, stat, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { atomicWrite, errno, exists } from "../fileutil.js";
 import { type Md, formatDomainMd, parseDomainMd } from "../metadata.js";
@@ -178,6 +179,26 @@ export class FileDomain {
 
   async hasImage(imgUUID: string): Promise<boolean> {
     return exists(this.imageDir(imgUUID));
+  }
+
+  /**
+   * Whether this file system can hold one file of `bytes` (ext4 stops at 16 TiB): a sparse probe
+   * file is truncated to the size and removed again, so a create that would fail with EFBIG in
+   * its task is refused before anything is recorded. Undefined when it fits, else why not.
+   */
+  async fileSizeProblem(bytes: number): Promise<string | undefined> {
+    const probe = join(this.dir, `.size-probe-${randomUUID()}`);
+    const fh = await open(probe, "wx", 0o600);
+    try {
+      await fh.truncate(bytes);
+      return undefined;
+    } catch (err) {
+      if (errno(err) === "EFBIG" || errno(err) === "EINVAL") return `the domain's file system cannot hold a ${bytes}-byte file`;
+      throw err;
+    } finally {
+      await fh.close();
+      await rm(probe, { force: true });
+    }
   }
 
   async space(): Promise<{ total: number; free: number; blockSize: number }> {

@@ -1,0 +1,67 @@
+/**
+ * What a node's refusal means to the API client: VDSM error codes mapped to HTTP statuses, so a
+ * path that does not exist is a 400 and a missing volume a 404, not a 500. The node's own message
+ * is the fault's detail. Codes not listed (the node or its storage failed) stay 500. Imports only
+ * the protocol's error table (no zod), so the server can use it before any resource is loaded.
+ */
+import { type ErrorName, ErrorCodes } from "@vela/protocol/errors";
+import { ApiFault } from "./fault.js";
+
+/** The request was wrong: bad arguments, paths, sizes or formats. */
+const BAD_REQUEST: ErrorName[] = [
+  "InvalidParameter",
+  "unsupFormat",
+  "IncorrectFormat",
+  "IncorrectType",
+  "createVolumeSizeError",
+  "VolumeResizeValueError",
+  "StorageDomainTypeError",
+  "StorageDomainClassError",
+  "StorageDomainDescriptionTooLongError",
+  "StoragePoolDescriptionTooLongError",
+  "StorageDomainIllegalRemotePath",
+  "StorageServerValidationError",
+  "StorageServerAccessPermissionError",
+  "UnsupportedDomainVersion",
+];
+
+/** Something named does not exist on the node. */
+const NOT_FOUND: ErrorName[] = ["noVM", "VolumeDoesNotExist", "ImageDoesNotExistInSD", "StorageDomainDoesNotExist", "StorageDomainMetadataNotFound", "UnknownTask"];
+
+/** The state on the node forbids it now (exists already, busy, in use, full). */
+const CONFLICT: ErrorName[] = [
+  "exist",
+  // The host cannot run this VM definition (boot files outside its allowed directories, a
+  // missing bridge, an accelerator it lacks): the request may be fine for another host.
+  "createErr",
+  "VolumeAlreadyExists",
+  "VolumeIsBusy",
+  "VolumeImageHasChildren",
+  "StorageDomainAlreadyExists",
+  "StorageDomainAlreadyAttached",
+  "StorageDomainNotEmpty",
+  "StoragePoolAlreadyExists",
+  "CannotFormatAttachedStorageDomain",
+  "CannotDetachMasterStorageDomain",
+  "StorageDomainStateTransitionIllegal",
+  "NoSpaceLeftOnDomain",
+  "TaskInProgress",
+  "MiscOperationInProgress",
+  "SpmStatusError",
+];
+
+const STATUS = new Map<number, 400 | 404 | 409>([
+  ...BAD_REQUEST.map((n) => [ErrorCodes[n].code, 400] as const),
+  ...NOT_FOUND.map((n) => [ErrorCodes[n].code, 404] as const),
+  ...CONFLICT.map((n) => [ErrorCodes[n].code, 409] as const),
+]);
+
+/** The HTTP status for a VDSM code: 400/404/409 for refusals the client can act on, else 500. */
+export function statusOfNodeCode(code: number): 400 | 404 | 409 | 500 {
+  return STATUS.get(code) ?? 500;
+}
+
+/** The fault for a node's refusal; `detail` already carries the node's message. */
+export function nodeFault(code: number, detail: string, cause?: unknown): ApiFault {
+  return new ApiFault(statusOfNodeCode(code), "Operation Failed", detail, { cause });
+}
