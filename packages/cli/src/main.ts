@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `vela` command. Usually run through ./vela, which installs and builds first. */
 import { benchCommand } from "./bench.js";
+import { packageCommand } from "./package.js";
 import { testCommand } from "./test.js";
 import { upCommand } from "./up.js";
 
@@ -8,6 +9,7 @@ const USAGE = `usage: vela <command>
   up [--hosts N]   run the engine, N node agents and a local storage domain
   test [files…]    run the test suite
   bench [name…]    run benchmarks (bench/)
+  package          build the Debian packages vela-engine and vela-node (into $VELA_PACKAGE_OUT, default ./dist-packages)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -20,6 +22,8 @@ async function main(argv: string[]): Promise<number> {
       return testCommand(rest);
     case "bench":
       return benchCommand(rest);
+    case "package":
+      return packageCommand();
     default:
       process.stderr.write(USAGE);
       return cmd === undefined || cmd === "help" || cmd === "--help" ? 0 : 2;

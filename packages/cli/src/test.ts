@@ -46,7 +46,9 @@ export function testCommand(args: string[]): number {
   const tmp = mkdtempSync(join(tmpdir(), "vt-"));
   reportFreeSpace(tmp, "before");
   try {
-    const env = { ...process.env, TMPDIR: tmp };
+    // No config file of an installed vela-engine/vela-node package (/etc/vela) reaches the engines
+    // and agents the tests start: they are configured by their environment only.
+    const env = { VELA_ENGINE_CONF: "", VELA_NODE_CONF: "", ...process.env, TMPDIR: tmp };
     // --test-force-exit: a file whose tests ended is done even if a child it started lives on
     // (seen: agents that were not ready in time kept a file, and so the whole CI run, hanging).
     const r = spawnSync(process.execPath, ["--test", "--test-force-exit", `--test-concurrency=${concurrency}`, ...files], { stdio: "inherit", cwd: ROOT, env });

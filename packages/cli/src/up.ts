@@ -4,13 +4,13 @@
  * ready, then URL and credentials printed. Ctrl-C stops everything; a second `vela up` keeps the
  * data (everything lives under VELA_HOME).
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ENGINE_MAIN, NODE_MAIN, velaHome } from "./paths.js";
 import { step } from "./progress.js";
 import { list, Rest } from "./rest.js";
+import { type Backoff, Supervised } from "./supervise.js";
 
 export interface UpOptions {
   hosts: number;
@@ -19,6 +19,16 @@ export interface UpOptions {
   home: string;
   /** Resolves when the cluster is ready (tests); `vela up` itself then waits for a signal. */
   onReady?: (info: ReadyInfo) => void;
+  /** Restart back-off of the supervised processes (default: supervise.ts DEFAULT_BACKOFF). */
+  backoff?: Backoff;
+}
+
+export interface Started {
+  stop: () => Promise<void>;
+  info: ReadyInfo;
+  /** The supervised engine and node agents (current pids, restart counts). */
+  engine: Supervised;
+  nodes: Supervised[];
 }
 
 export interface ReadyInfo {
@@ -36,73 +46,55 @@ function token(home: string): string {
   return t;
 }
 
-function spawnLogged(name: string, main: string, env: NodeJS.ProcessEnv, logFile: string): { proc: ChildProcess; firstLine: Promise<string> } {
-  const proc = spawn(process.execPath, [main], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  const log = createWriteStream(logFile, { flags: "a" });
-  proc.stderr!.pipe(log);
-  let buf = "";
-  const firstLine = new Promise<string>((res, rej) => {
-    proc.stdout!.setEncoding("utf8").on("data", (d: string) => {
-      log.write(d);
-      buf += d;
-      const m = /^VELA-[A-Z]+-READY.*$/m.exec(buf);
-      if (m) res(m[0]);
-    });
-    proc.once("exit", (code) => rej(new Error(`${name} exited (${code}) before it was ready; see ${logFile}`)));
-  });
-  return { proc, firstLine };
-}
-
-export async function up(opts: UpOptions): Promise<{ stop: () => Promise<void>; info: ReadyInfo }> {
+export async function up(opts: UpOptions): Promise<Started> {
   const home = opts.home;
   for (const d of ["logs", "nodes", "storage/local"]) mkdirSync(join(home, d), { recursive: true });
   const regToken = token(home);
-  const procs: ChildProcess[] = [];
+  const procs: Supervised[] = [];
   const stop = async () => {
-    await Promise.all(
-      procs.reverse().map(
-        (p) =>
-          new Promise<void>((res) => {
-            if (p.exitCode !== null || p.signalCode !== null) return res();
-            p.once("exit", () => res());
-            p.kill("SIGTERM");
-            setTimeout(() => p.kill("SIGKILL"), 10_000).unref();
-          }),
-      ),
-    );
+    // Agents first (they may still report to the engine), then the engine.
+    await Promise.all(procs.slice(1).map((p) => p.stop()));
+    await procs[0]?.stop();
   };
   try {
     step(`starting engine (VELA_HOME=${home})`);
-    const engine = spawnLogged(
-      "engine",
-      ENGINE_MAIN,
-      { VELA_HOME: home, VELA_ENGINE_PORT: String(opts.enginePort), VELA_REGISTRATION_TOKEN: regToken },
-      join(home, "logs/engine.log"),
-    );
-    procs.push(engine.proc);
-    const ready = await engine.firstLine;
+    const engine = new Supervised({
+      name: "engine",
+      main: ENGINE_MAIN,
+      // An empty VELA_ENGINE_CONF: `vela up` configures by environment only, never from an
+      // installed package's /etc/vela/engine.conf.
+      env: { VELA_HOME: home, VELA_ENGINE_PORT: String(opts.enginePort), VELA_REGISTRATION_TOKEN: regToken, VELA_ENGINE_CONF: "" },
+      logFile: join(home, "logs/engine.log"),
+      backoff: opts.backoff,
+    });
+    procs.push(engine);
+    const ready = await engine.start();
     const kv = Object.fromEntries([...ready.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
     const info: ReadyInfo = { url: kv.url ?? `http://127.0.0.1:${opts.enginePort}`, user: kv.user ?? "admin@internal", password: kv.password ?? "", home };
     const rest = new Rest(info.url, info.user, info.password);
 
+    const nodes: Supervised[] = [];
     for (let i = 0; i < opts.hosts; i++) {
       const port = opts.nodePort + i;
       step(`starting node agent ${i + 1}/${opts.hosts} on port ${port}`);
-      const node = spawnLogged(
-        `node ${i + 1}`,
-        NODE_MAIN,
-        {
+      const node = new Supervised({
+        name: `node agent ${i + 1}`,
+        main: NODE_MAIN,
+        env: {
           VELA_NODE_PORT: String(port),
           VELA_NODE_RUN: join(home, "nodes", `node-${i + 1}`),
           VELA_NODE_NAME: `host${i + 1}`,
           VELA_ENGINE_URL: info.url,
           VELA_REGISTRATION_TOKEN: regToken,
           VELA_NODE_BOOT_DIRS: [join(home, "boot"), process.env.VELA_NODE_BOOT_DIRS ?? ""].filter(Boolean).join(":"),
+          VELA_NODE_CONF: "",
         },
-        join(home, "logs", `node-${i + 1}.log`),
-      );
-      procs.push(node.proc);
-      await node.firstLine;
+        logFile: join(home, "logs", `node-${i + 1}.log`),
+        backoff: opts.backoff,
+      });
+      procs.push(node);
+      nodes.push(node);
+      await node.start();
     }
     step("waiting for hosts to be up");
     const hosts = await Rest.until(
@@ -114,7 +106,7 @@ export async function up(opts: UpOptions): Promise<{ stop: () => Promise<void>; 
       60_000,
     );
     await ensureLocalDomain(rest, home, hosts[0]!.name);
-    return { stop, info };
+    return { stop, info, engine, nodes };
   } catch (err) {
     await stop();
     throw err;
@@ -178,6 +170,7 @@ export async function upCommand(args: string[]): Promise<void> {
       `  user:      ${info.user}`,
       `  password:  ${info.password}`,
       `  data:      ${home}   (logs in ${join(home, "logs")})`,
+      `  restarts:  an engine or agent that dies is started again (back-off 0.5 s doubling to 30 s); said here and in its log`,
       `  try:       curl -u '${info.user}:${info.password}' -H 'Accept: application/json' ${info.url}/ovirt-engine/api/hosts`,
       "Press Ctrl-C to stop.",
       "",

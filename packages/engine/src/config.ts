@@ -31,6 +31,8 @@ export interface EngineConfig {
    * SPM can take over only once the old holder's lease expired, so this bounds failover time.
    */
   leaseTimeSec: number;
+  /** A registering host whose clock differs from the engine's by more is refused. */
+  maxClockSkewSec: number;
   leaseRenewalSec: number;
   /**
    * Directories under which local and POSIX storage domains may live (VELA_STORAGE_ROOTS,
@@ -56,10 +58,10 @@ function dirs(v: string | undefined): string[] {
     .map((d) => normalize(d).replace(/(.)\/$/, "$1"));
 }
 
-function int(v: string | undefined, dflt: number, min: number, max: number): number {
+function int(name: string, v: string | undefined, dflt: number, min: number, max: number): number {
   if (v === undefined || v === "") return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`bad integer ${JSON.stringify(v)} (expected ${min}..${max})`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name}: bad integer ${JSON.stringify(v)} (expected ${min}..${max})`);
   return n;
 }
 
@@ -77,11 +79,22 @@ function adminPassword(env: NodeJS.ProcessEnv, home: string): { password: string
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
+  // Every value is checked before anything is written (no data directory made by a bad start).
+  const checked = {
+    port: int("VELA_ENGINE_PORT", env.VELA_ENGINE_PORT, 8080, 0, 65535),
+    hostPollMs: int("VELA_ENGINE_HOST_POLL_MS", env.VELA_ENGINE_HOST_POLL_MS, 3000, 100, 600_000),
+    vmPollMs: int("VELA_ENGINE_VM_POLL_MS", env.VELA_ENGINE_VM_POLL_MS, 2000, 100, 600_000),
+    hostFailuresBeforeNonResponsive: int("VELA_ENGINE_HOST_FAILURES", env.VELA_ENGINE_HOST_FAILURES, 2, 1, 100),
+    nodeCallTimeoutMs: int("VELA_ENGINE_NODE_TIMEOUT_MS", env.VELA_ENGINE_NODE_TIMEOUT_MS, 30_000, 100, 3_600_000),
+    leaseTimeSec: int("VELA_ENGINE_LEASE_TIME_SEC", env.VELA_ENGINE_LEASE_TIME_SEC, 60, 5, 3600),
+    leaseRenewalSec: int("VELA_ENGINE_LEASE_RENEW_SEC", env.VELA_ENGINE_LEASE_RENEW_SEC, 5, 1, 600),
+    maxClockSkewSec: int("VELA_ENGINE_MAX_CLOCK_SKEW_SEC", env.VELA_ENGINE_MAX_CLOCK_SKEW_SEC, 30, 1, 86_400),
+    shutdownTimeoutSec: int("VELA_ENGINE_SHUTDOWN_TIMEOUT_SEC", env.VELA_ENGINE_SHUTDOWN_TIMEOUT_SEC, 120, 1, 3600),
+  };
   const home = resolve(env.VELA_HOME || "/var/lib/vela");
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const { password, generated } = adminPassword(env, home);
   return {
-    port: int(env.VELA_ENGINE_PORT, 8080, 0, 65535),
     listen: env.VELA_ENGINE_LISTEN || "127.0.0.1",
     home,
     dbFile: join(home, "engine.db"),
@@ -89,13 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     adminPassword: password,
     passwordGenerated: generated,
     registrationToken: env.VELA_REGISTRATION_TOKEN || undefined,
-    hostPollMs: int(env.VELA_ENGINE_HOST_POLL_MS, 3000, 100, 600_000),
-    vmPollMs: int(env.VELA_ENGINE_VM_POLL_MS, 2000, 100, 600_000),
-    hostFailuresBeforeNonResponsive: int(env.VELA_ENGINE_HOST_FAILURES, 2, 1, 100),
-    nodeCallTimeoutMs: int(env.VELA_ENGINE_NODE_TIMEOUT_MS, 30_000, 100, 3_600_000),
-    leaseTimeSec: int(env.VELA_ENGINE_LEASE_TIME_SEC, 60, 5, 3600),
-    leaseRenewalSec: int(env.VELA_ENGINE_LEASE_RENEW_SEC, 5, 1, 600),
-    shutdownTimeoutSec: int(env.VELA_ENGINE_SHUTDOWN_TIMEOUT_SEC, 120, 1, 3600),
+    ...checked,
     // Default: the data directory, the usual places for storage, and the temporary directory
     // (tests and `vela up` make their domains there or under VELA_HOME).
     storageRoots: env.VELA_STORAGE_ROOTS ? dirs(env.VELA_STORAGE_ROOTS) : [home, "/var/lib/vela", "/srv", "/mnt", "/data", ...dirs(tmpdir())],

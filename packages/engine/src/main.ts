@@ -11,14 +11,18 @@ import type { Duplex } from "node:stream";
 import { internalRoutes, apiRoutes, preload } from "./api/routes.js";
 import { buildServer } from "./api/server.js";
 import { loadConfig } from "./config.js";
+import { loadEngineConfFile } from "./conffile.js";
+import { ConfError } from "@vela/protocol";
 import { openDb } from "./db/index.js";
 import { createEngine } from "./engine.js";
 import { createLogger } from "./log.js";
 
 async function main(): Promise<void> {
   const t0 = performance.now();
+  const conf = loadEngineConfFile();
   const cfg = loadConfig();
   const log = createLogger("vela-engine");
+  if (conf.file) log.info({ file: conf.file, keys: conf.keys }, "config file read");
   const store = await openDb({ dbFile: cfg.dbFile, url: process.env.VELA_DB_URL });
   const engine = createEngine(cfg, log, store.db);
   const app = buildServer(engine, apiRoutes, internalRoutes);
@@ -70,6 +74,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`vela-engine: failed to start: ${(err as Error)?.stack ?? String(err)}\n`);
+  // A configuration mistake is said in one message; anything else with its stack.
+  const why = err instanceof ConfError || (err instanceof Error && /^VELA_/.test(err.message)) ? err.message : ((err as Error)?.stack ?? String(err));
+  process.stderr.write(`vela-engine: failed to start: ${why}\n`);
   process.exit(1);
 });

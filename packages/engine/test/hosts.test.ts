@@ -51,6 +51,23 @@ describe("registration", () => {
     assert.equal((await eng.api("POST", `/hosts/${b}/approve`, { body: {} })).status, 409, "approving twice is a conflict");
   });
 
+  test("a host whose clock is far off the engine's is refused, and nothing is recorded", async () => {
+    const id = randomUUID();
+    const port = await freePort();
+    for (const off of [-120_000, 45_000]) {
+      const r = await register({ hostUuid: id, name: "skewed", address: "127.0.0.1", port, token: TOKEN, time: Date.now() + off });
+      assert.equal(r.status, 409, JSON.stringify(r.json));
+      assert.match(JSON.stringify(r.json), new RegExp(`clock is (119|120|121|44|45|46) s ${off < 0 ? "behind" : "ahead of"} the engine's \\(at most 30 s`));
+    }
+    assert.equal(items((await eng.api("GET", "/hosts?search=name%3Dskewed")).json, "host").length, 0, "no host record");
+    const fine = await register({ hostUuid: id, name: "skewed", address: "127.0.0.1", port, token: TOKEN, time: Date.now() + 2000 });
+    assert.equal(fine.status, 200, "a few seconds off is accepted");
+    for (const bad of [-1, 1.5, "now"]) {
+      const r = await register({ hostUuid: randomUUID(), name: "bad-time", address: "127.0.0.1", port, time: bad });
+      assert.equal(r.status, 400, `time ${JSON.stringify(bad)}: ${JSON.stringify(r.json)}`);
+    }
+  });
+
   test("an approved host re-registering from another address without the token must be approved again", async () => {
     const id = randomUUID();
     const port = await freePort();

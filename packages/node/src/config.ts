@@ -1,5 +1,6 @@
 /**
- * Node agent configuration, read once from the environment. The node keeps no state of its own
+ * Node agent configuration, read once from the environment (which the config file, conffile.ts,
+ * fills in first). The node keeps no state of its own
  * beyond this run directory (mounts, pool links, VM sockets); everything durable lives on shared
  * storage or in the engine.
  */
@@ -44,9 +45,21 @@ export interface NodeConfig {
   displayAddress: string;
 }
 
-function int(v: string | undefined, dflt: number): number {
-  const n = v === undefined ? Number.NaN : Number(v);
-  return Number.isInteger(n) ? n : dflt;
+/** An integer setting; a value that is set but not an integer in range stops the start (no silent default). */
+function int(name: string, v: string | undefined, dflt: number, min: number, max: number): number {
+  if (v === undefined || v === "") return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name}: bad integer ${JSON.stringify(v)} (expected ${min}..${max})`);
+  return n;
+}
+
+/** A boolean setting: 1/true/yes/on or 0/false/no/off; anything else stops the start. */
+function bool(name: string, v: string | undefined, dflt: boolean): boolean {
+  if (v === undefined || v === "") return dflt;
+  const t = v.toLowerCase();
+  if (["1", "true", "yes", "on"].includes(t)) return true;
+  if (["0", "false", "no", "off"].includes(t)) return false;
+  throw new Error(`${name}: expected yes or no, got ${JSON.stringify(v)}`);
 }
 
 /** A display address must be an IP literal: it goes into QEMU's -vnc option. */
@@ -57,7 +70,17 @@ function displayAddress(v: string | undefined): string {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
-  const port = int(env.VELA_NODE_PORT, 54321);
+  const port = int("VELA_NODE_PORT", env.VELA_NODE_PORT, 54321, 1, 65535);
+  // Every value is checked before anything is written (no run directory made by a bad start).
+  const a = env.VELA_NODE_ACCEL ?? "";
+  if (a !== "" && a !== "kvm" && a !== "tcg") throw new Error(`VELA_NODE_ACCEL: expected kvm or tcg (or unset to probe), got ${JSON.stringify(a)}`);
+  const accel = a === "" ? undefined : a;
+  const checked = {
+    spmPriority: int("VELA_NODE_SPM_PRIORITY", env.VELA_NODE_SPM_PRIORITY, 5, 0, 100),
+    spmAutoElect: bool("VELA_NODE_SPM_AUTO", env.VELA_NODE_SPM_AUTO, true),
+    storageDaemon: bool("VELA_NODE_STORAGE_DAEMON", env.VELA_NODE_STORAGE_DAEMON, true),
+    displayAddress: displayAddress(env.VELA_NODE_DISPLAY_ADDRESS),
+  };
   const runDir = resolve(env.VELA_NODE_RUN ?? `/var/run/vela/node-${port}`);
   mkdirSync(runDir, { recursive: true, mode: 0o755 });
   const idFile = join(runDir, "host.id");
@@ -69,7 +92,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
       writeFileSync(idFile, `${hostUuid}\n`);
     }
   }
-  const accel = env.VELA_NODE_ACCEL === "kvm" || env.VELA_NODE_ACCEL === "tcg" ? env.VELA_NODE_ACCEL : undefined;
   return {
     port,
     listen: env.VELA_NODE_LISTEN ?? "127.0.0.1",
@@ -82,9 +104,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     bootDirs: (env.VELA_NODE_BOOT_DIRS ?? "").split(":").filter((d) => d.startsWith("/")),
     accel,
     faults: new Set((env.VELA_TEST_FAULTS ?? "").split(",").filter(Boolean)),
-    spmPriority: Math.min(100, Math.max(0, int(env.VELA_NODE_SPM_PRIORITY, 5))),
-    spmAutoElect: !["0", "false", "no", "off"].includes((env.VELA_NODE_SPM_AUTO ?? "1").toLowerCase()),
-    displayAddress: displayAddress(env.VELA_NODE_DISPLAY_ADDRESS),
-    storageDaemon: !["0", "false", "no", "off"].includes((env.VELA_NODE_STORAGE_DAEMON ?? "1").toLowerCase()),
+    ...checked,
   };
 }

@@ -5,9 +5,11 @@
  * SIGINT/SIGTERM. Running VMs are left running when the agent stops: the node is stateless and a
  * restarted agent recovers them.
  */
+import { ConfError } from "@vela/protocol";
 import { assemble } from "./api/handlers.js";
 import type { NodeContext } from "./api/context.js";
 import { loadConfig } from "./config.js";
+import { loadNodeConfFile } from "./conffile.js";
 import { createHost } from "./host/index.js";
 import { startRegistration } from "./host/register.js";
 import { createLogger } from "./log.js";
@@ -18,8 +20,10 @@ import { DaemonSupervisor } from "./storage/qsd.js";
 import { createVirt } from "./virt/index.js";
 
 async function main(): Promise<void> {
+  const conf = loadNodeConfFile();
   const config = loadConfig();
   const log = createLogger("vela-node").child({ port: config.port });
+  if (conf.file) log.info({ file: conf.file, keys: conf.keys }, "config file read");
   const ctx: NodeContext = {
     config,
     log,
@@ -70,6 +74,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`vela-node failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  // A configuration mistake is said in one message; anything else with its stack.
+  const why = err instanceof ConfError || (err instanceof Error && /^VELA_/.test(err.message)) ? err.message : err instanceof Error ? err.stack : String(err);
+  process.stderr.write(`vela-node failed to start: ${why}\n`);
   process.exit(1);
 });

@@ -5,6 +5,7 @@ export * from "./errors.js";
 export * from "./verb.js";
 export * from "./verbs/index.js";
 export * from "./validate.js";
+export * from "./conf.js";
 export * from "./volume-rules.js";
 export * from "./limits.js";
 export * from "./revert.js";

@@ -21,6 +21,8 @@ export const Input = z.object({
   port: Int(1, 65535),
   token: z.string().max(1024).optional(),
   capabilities: z.record(z.string(), z.unknown()).optional(),
+  /** The node's clock at sending (ms since the epoch); older agents do not send it. */
+  time: z.number().int().min(0).max(8.64e15).optional(),
 });
 type In = z.output<typeof Input>;
 
@@ -47,6 +49,20 @@ async function freeSpmId(e: Engine): Promise<number> {
   throw conflict(`Cannot add Host: all ${MAX_HOST_ID} host ids are in use`);
 }
 
+/**
+ * SPM leases and the storage mailbox compare times written by different hosts: a host whose clock
+ * is far off the engine's is refused (the node logs the answer on every try) until NTP fixes it.
+ */
+function checkClock(e: Engine, input: In): void {
+  if (input.time === undefined) return;
+  const skewSec = Math.round((input.time - Date.now()) / 1000);
+  if (Math.abs(skewSec) <= e.cfg.maxClockSkewSec) return;
+  e.log.warn({ host: input.name, address: input.address, skewSec }, "host refused: its clock is off");
+  throw conflict(
+    `Cannot register Host ${input.name}: its clock is ${Math.abs(skewSec)} s ${skewSec > 0 ? "ahead of" : "behind"} the engine's (at most ${e.cfg.maxClockSkewSec} s allowed; storage leases depend on it) — synchronize it (chrony or systemd-timesyncd)`,
+  );
+}
+
 export const RegisterHost: CommandDef<unknown, Plan, Host> = {
   name: "register Host",
   // Nodes re-register every minute: that is bookkeeping, not a job worth listing.
@@ -57,6 +73,7 @@ export const RegisterHost: CommandDef<unknown, Plan, Host> = {
   },
   async validate(e, body) {
     const input = parseInput(Input, body, "registration", "register");
+    checkClock(e, input);
     const caps = JSON.stringify(input.capabilities ?? {});
     if (caps.length > 256 * 1024) throw conflict("capabilities larger than 256 KiB");
     const existing = await e.db.selectFrom("hosts").selectAll().where("id", "=", input.hostUuid).executeTakeFirst();

@@ -30,6 +30,8 @@ export function startRegistration(config: NodeConfig, log: Logger, periodMs = 60
           port: config.port,
           token: config.registrationToken,
           capabilities: await capabilities(config),
+          // The engine refuses a host whose clock is far off its own (lease safety).
+          time: Date.now(),
         }),
         signal: AbortSignal.timeout(10_000),
       });
@@ -38,7 +40,8 @@ export function startRegistration(config: NodeConfig, log: Logger, periodMs = 60
       failures = 0;
     } catch (err) {
       failures++;
-      if (failures === 1 || failures % 30 === 0) log.warn({ engine: config.engineUrl, err: String(err) }, "registration failed; will retry");
+      // A refusal for the clock is said every time: nothing works until it is fixed.
+      if (failures === 1 || failures % 30 === 0 || /clock is/.test(String(err))) log.warn({ engine: config.engineUrl, err: String(err) }, "registration failed; will retry");
     }
     if (!stopped) timer = setTimeout(attempt, failures ? Math.min(1000 * failures, 10_000) : periodMs);
   };

@@ -1,0 +1,41 @@
+/**
+ * The engine's config file (/etc/vela/engine.conf, or VELA_ENGINE_CONF; "" = none): KEY=VALUE
+ * lines of the environment variables below, merged into the environment before anything reads
+ * it (a variable set in the environment wins). Unknown keys or bad lines stop the start.
+ */
+import { readFileSync } from "node:fs";
+import { loadConfInto } from "@vela/protocol";
+
+/** Every setting the engine reads from its environment (a style test keeps this list complete). */
+export const ENGINE_CONF_KEYS = [
+  "VELA_HOME",
+  "VELA_ENGINE_PORT",
+  "VELA_ENGINE_LISTEN",
+  "VELA_ADMIN_PASSWORD",
+  "VELA_REGISTRATION_TOKEN",
+  "VELA_DB_URL",
+  "VELA_LOG_LEVEL",
+  "VELA_ENGINE_HOST_POLL_MS",
+  "VELA_ENGINE_VM_POLL_MS",
+  "VELA_ENGINE_HOST_FAILURES",
+  "VELA_ENGINE_NODE_TIMEOUT_MS",
+  "VELA_ENGINE_LEASE_TIME_SEC",
+  "VELA_ENGINE_LEASE_RENEW_SEC",
+  "VELA_ENGINE_MAX_CLOCK_SKEW_SEC",
+  "VELA_STORAGE_ROOTS",
+  "VELA_BOOT_DIRS",
+  "VELA_NODE_BOOT_DIRS",
+] as const;
+
+function readIfExists(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+}
+
+export function loadEngineConfFile(env: NodeJS.ProcessEnv = process.env): { file?: string; keys: string[] } {
+  return loadConfInto(env, { envVar: "VELA_ENGINE_CONF", defaultPath: "/etc/vela/engine.conf", known: ENGINE_CONF_KEYS, read: readIfExists });
+}
