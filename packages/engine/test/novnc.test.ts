@@ -68,10 +68,21 @@ async function openConsole(what: string, url: string): Promise<{ title: string; 
   page.on("console", (m) => said.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => said.push(`error: ${String(e)}`));
   try {
+    // Other tests on this box add and remove network interfaces; Chromium then aborts loads with
+    // ERR_NETWORK_CHANGED. Load again while our page's module has not run (no WebSocket opened
+    // yet, so no ticket was used).
+    let loads = 0;
     await page.goto(url);
     const title = await until(`noVNC's verdict (${what})`, async () => {
       const t = await page.title();
-      return t === "Vela console" ? undefined : t;
+      if (t !== "Vela console") return t;
+      const ran = (await page.evaluate("typeof window.velaRfb !== 'undefined'")) as boolean;
+      if (!ran && said.some((l) => l.includes("ERR_NETWORK_CHANGED")) && loads < 5) {
+        loads++;
+        said.length = 0;
+        await page.goto(url.replace("#", `?load=${loads}#`));
+      }
+      return undefined;
     }, 60_000, 200).catch((e: Error) => {
       throw new Error(`${e.message}; page said:\n${said.slice(-20).join("\n")}`);
     });
