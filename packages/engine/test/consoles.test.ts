@@ -339,6 +339,8 @@ test("serial console through the proxy, its output in consoleoutput, kept across
   await node.stop();
   node = await startAgent(port);
   await hostUp(eng, 30_000);
+  // The engine may have marked the VM unknown while its host did not answer: wait for it again.
+  await statusIs("up");
   await consoleShows("SERIAL-42");
 
   assert.equal((await eng.api("GET", `/vms/${vmId}/consoleoutput`, { auth: null })).status, 401);
@@ -356,7 +358,8 @@ test("screenshot is a PNG", async () => {
 });
 
 test("NMI, send keys, reset and reboot reach the guest", async () => {
-  assert.equal((await eng.api("POST", `/vms/${vmId}/injectnmi`, { body: {} })).status, 200);
+  const nmi = await eng.api("POST", `/vms/${vmId}/injectnmi`, { body: {} });
+  assert.equal(nmi.status, 200, nmi.text);
   await consoleShows("NMI received");
 
   // Alt+SysRq+H: the guest kernel prints its SysRq help on the (serial) console.
