@@ -8,6 +8,7 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../../.
 export const ENGINE_MAIN = join(ROOT, "packages/engine/dist/src/main.js");
 export const NODE_MAIN = join(ROOT, "packages/node/dist/src/main.js");
 export const GUEST_SCRIPT = join(ROOT, "scripts/build-test-guest.sh");
+export const TINY_SCRIPT = join(ROOT, "scripts/build-tiny-image.sh");
 
 export function velaHome(): string {
   if (process.env.VELA_HOME) return resolve(process.env.VELA_HOME);

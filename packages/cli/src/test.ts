@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GUEST_SCRIPT, ROOT } from "./paths.js";
+import { GUEST_SCRIPT, ROOT, TINY_SCRIPT } from "./paths.js";
 import { step } from "./progress.js";
 
 function testFiles(dir: string): string[] {
@@ -35,6 +35,15 @@ export function testCommand(args: string[]): number {
       return 1;
     }
     process.env.VELA_GUEST_DIR = r.stdout.trim().split("\n").pop();
+  }
+  // The tiny image too (the tiny tests and `vela up` in tests use it): built once, outside the tests' clocks.
+  if (existsSync(TINY_SCRIPT)) {
+    step("preparing the tiny image (cached after the first run)");
+    const r = spawnSync("bash", [TINY_SCRIPT], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
+    if (r.status !== 0) {
+      step("could not build the tiny image");
+      return 1;
+    }
   }
   const files = args.length ? args : allTestFiles();
   if (files.length === 0) {

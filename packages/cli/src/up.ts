@@ -11,6 +11,7 @@ import { ENGINE_MAIN, NODE_MAIN, velaHome } from "./paths.js";
 import { step } from "./progress.js";
 import { list, Rest } from "./rest.js";
 import { type Backoff, Supervised } from "./supervise.js";
+import { buildTinyImage, ensureTinyTemplate } from "./tiny.js";
 
 export interface UpOptions {
   hosts: number;
@@ -21,6 +22,8 @@ export interface UpOptions {
   onReady?: (info: ReadyInfo) => void;
   /** Restart back-off of the supervised processes (default: supervise.ts DEFAULT_BACKOFF). */
   backoff?: Backoff;
+  /** Register the `tiny` template (`vela up` does unless VELA_UP_TINY=0; tests ask for it). */
+  tiny?: boolean;
 }
 
 export interface Started {
@@ -48,7 +51,9 @@ function token(home: string): string {
 
 export async function up(opts: UpOptions): Promise<Started> {
   const home = opts.home;
-  for (const d of ["logs", "nodes", "storage/local"]) mkdirSync(join(home, d), { recursive: true });
+  for (const d of ["logs", "nodes", "storage/local", "images"]) mkdirSync(join(home, d), { recursive: true });
+  // Built (or found in the cache) while the engine and nodes start; a failure only skips `tiny`.
+  const tinyImage = !opts.tiny ? undefined : buildTinyImage(join(home, "images"), join(home, "logs/build-tiny-image.log"));
   const regToken = token(home);
   const procs: Supervised[] = [];
   const stop = async () => {
@@ -88,6 +93,8 @@ export async function up(opts: UpOptions): Promise<Started> {
           VELA_REGISTRATION_TOKEN: regToken,
           VELA_NODE_BOOT_DIRS: [join(home, "boot"), process.env.VELA_NODE_BOOT_DIRS ?? ""].filter(Boolean).join(":"),
           VELA_NODE_CONF: "",
+          // image files the node may import into disks (the tiny template's image)
+          VELA_NODE_IMPORT_DIRS: [join(home, "images"), process.env.VELA_NODE_IMPORT_DIRS ?? ""].filter(Boolean).join(":"),
         },
         logFile: join(home, "logs", `node-${i + 1}.log`),
         backoff: opts.backoff,
@@ -106,6 +113,7 @@ export async function up(opts: UpOptions): Promise<Started> {
       60_000,
     );
     await ensureLocalDomain(rest, home, hosts[0]!.name);
+    if (tinyImage) await ensureTinyTemplate(rest, await tinyImage);
     return { stop, info, engine, nodes };
   } catch (err) {
     await stop();
@@ -161,6 +169,7 @@ export async function upCommand(args: string[]): Promise<void> {
     home,
     enginePort: Number(process.env.VELA_ENGINE_PORT ?? 8080),
     nodePort: Number(process.env.VELA_NODE_PORT ?? 54321),
+    tiny: process.env.VELA_UP_TINY !== "0",
   });
   process.stdout.write(
     [
@@ -172,6 +181,7 @@ export async function upCommand(args: string[]): Promise<void> {
       `  data:      ${home}   (logs in ${join(home, "logs")})`,
       `  restarts:  an engine or agent that dies is started again (back-off 0.5 s doubling to 30 s); said here and in its log`,
       `  try:       curl -u '${info.user}:${info.password}' -H 'Accept: application/json' ${info.url}/ovirt-engine/api/hosts`,
+      "  template:  tiny — a VM from it boots to a login prompt and reads cloud-init (see README)",
       "Press Ctrl-C to stop.",
       "",
     ].join("\n"),

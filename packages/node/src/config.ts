@@ -28,6 +28,8 @@ export interface NodeConfig {
   registrationToken?: string;
   /** Directories a VM definition may take a kernel/initrd from. */
   bootDirs: string[];
+  /** Directories the importImageFile verb may read image files from (VELA_NODE_IMPORT_DIRS). */
+  importDirs: string[];
   /** Forced accelerator; default: probe. */
   accel?: "kvm" | "tcg";
   /** Test-only fault injection points (VELA_TEST_FAULTS=name,name); never set in production. */
@@ -102,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     engineUrl: env.VELA_ENGINE_URL || undefined,
     registrationToken: env.VELA_REGISTRATION_TOKEN || undefined,
     bootDirs: (env.VELA_NODE_BOOT_DIRS ?? "").split(":").filter((d) => d.startsWith("/")),
+    importDirs: (env.VELA_NODE_IMPORT_DIRS ?? "").split(":").filter((d) => d.startsWith("/")),
     accel,
     faults: new Set((env.VELA_TEST_FAULTS ?? "").split(",").filter(Boolean)),
     ...checked,

@@ -82,6 +82,7 @@ export const apiRoutes: RouteDef[] = [
   r("DELETE", "/disks/:id", h(disks, "remove")),
   r("POST", "/disks/:id/copy", h(disks, "copy")),
   r("POST", "/disks/:id/move", h(disks, "move")),
+  r("POST", "/disks/:id/import", h(disks, "importFile")),
 
   r("GET", "/templates", h(templates, "list")),
   r("POST", "/templates", h(templates, "add")),

@@ -10,10 +10,11 @@ import { Bool, Enum, Int, Name, parseInput, Ref, Text } from "../api/input.js";
 import { BLANK_TEMPLATE_ID } from "../db/ids.js";
 import { now, num, type Vm } from "../db/schema.js";
 import type { Started } from "./background.js";
+import { Initialization, saveInitialization } from "./cloudinit.js";
 import type { CommandDef } from "./command.js";
+import { byRef } from "./lookup.js";
 import { activeSnapshot } from "./Snapshots.js";
 import { createVmDisks, planVmDisks, type VmDiskPlan } from "./Templates.js";
-import { byRef } from "./lookup.js";
 
 const MiB = 1024 * 1024;
 
@@ -68,11 +69,13 @@ export const Input = z.object({
   display: z.object({ type: Enum(["vnc", "spice"]).optional() }).optional(),
   stateless: Bool.optional(),
   high_availability: z.object({ enabled: Bool.optional() }).optional(),
+  initialization: Initialization.optional(),
 });
 type In = z.output<typeof Input>;
 
 interface Plan {
   vm: Vm;
+  init?: Initialization;
   disks: VmDiskPlan[];
   clone: boolean;
 }
@@ -124,13 +127,15 @@ export const AddVm: CommandDef<{ body: unknown; clone?: boolean }, Plan, { vm: V
     };
     const disks = template.id === BLANK_TEMPLATE_ID ? [] : await planVmDisks(e, template, clone);
     if (disks.length) vm.status = "image_locked";
-    return { vm, disks, clone };
+    return { vm, disks, clone, init: p.initialization };
   },
   describe: (p) => `Creating VM ${p.vm.name}${p.disks.length ? (p.clone ? " (cloning the template's disks)" : " (thin, on the template's disks)") : ""}`,
-  async execute(e, { vm, disks, clone }, x) {
+  async execute(e, { vm, disks, clone, init }, x) {
     await e.db.insertInto("vms").values(vm).execute();
     await activeSnapshot(e, vm.id);
+    await saveInitialization(e, vm.id, init);
     x.revert.push("forget the VM", async () => {
+      await saveInitialization(e, vm.id, undefined);
       await e.db.deleteFrom("snapshots").where("vm_id", "=", vm.id).execute();
       await e.db.deleteFrom("vms").where("id", "=", vm.id).execute();
     });

@@ -5,24 +5,41 @@
  * Compensation tears down what was prepared.
  */
 import { z } from "zod";
-import { conflict } from "../api/fault.js";
-import { parseInput, Ref } from "../api/input.js";
+import { conflict, invalid } from "../api/fault.js";
+import { Bool, parseInput, Ref } from "../api/input.js";
 import { type Host, now, num, type Vm } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import { vmStatusOf } from "../monitoring/vmstatus.js";
+import { asStored, cloudInitPayload, Initialization, loadInitialization } from "./cloudinit.js";
 import type { CommandDef } from "./command.js";
 import { driveSpec, drivesOf, teardownDrives, type VmDrive } from "./drives.js";
 import { byRef, mustById } from "./lookup.js";
 
 const MiB = 1024 * 1024;
 
-/** The action body: oVirt's start parameters are accepted and ignored, except a host to run on (Vela extension). */
-const Input = z.object({ host: Ref.optional(), vm: z.object({ placement_policy: z.object({ hosts: z.object({ host: z.union([Ref, z.array(Ref)]) }).optional() }).optional() }).optional() });
+/**
+ * The action body: oVirt's start parameters are accepted and ignored, except a host to run on
+ * (Vela extension) and cloud-init: `use_cloud_init` with the VM's stored initialization or one
+ * given here for this run (`vm.initialization`, oVirt's run-once). A VM with a stored
+ * initialization gets its seed unless use_cloud_init is false.
+ */
+const Input = z.object({
+  host: Ref.optional(),
+  use_cloud_init: Bool.optional(),
+  vm: z
+    .object({
+      placement_policy: z.object({ hosts: z.object({ host: z.union([Ref, z.array(Ref)]) }).optional() }).optional(),
+      initialization: Initialization.optional(),
+    })
+    .optional(),
+});
 
 interface Plan {
   vm: Vm;
   host: Host;
   drives: VmDrive[];
+  /** The cloud-init seed files; they may hold a password: never logged. */
+  payload?: ReturnType<typeof cloudInitPayload>;
 }
 
 /** Up hosts of the cluster, least loaded first. */
@@ -51,6 +68,10 @@ export const RunVm: CommandDef<{ id: string; body: unknown }, Plan, Vm> = {
       if (e.locks.isHeld(`disk:${d.disk.id}`)) throw conflict(`Cannot run VM ${vm.name}: an operation on disk ${d.disk.alias} is in progress`);
       if (!d.dcId || d.domainStatus !== "active") throw conflict(`Cannot run VM ${vm.name}: the storage domain of disk ${d.disk.alias} is not active`);
     }
+    const given = p.vm?.initialization ? asStored(p.vm.initialization) : undefined;
+    const init = given ?? (p.use_cloud_init === false ? undefined : await loadInitialization(e, vm.id));
+    if (p.use_cloud_init === true && !init) throw invalid(`Cannot run VM ${vm.name}: use_cloud_init needs an initialization (on the VM or in the action's vm)`);
+    const payload = init && p.use_cloud_init !== false ? cloudInitPayload(vm.id, init) : undefined;
     const cluster = await mustById(e, "clusters", vm.cluster_id);
     if (drives.some((d) => d.dcId !== cluster.data_center_id)) throw conflict(`Cannot run VM ${vm.name}: a disk lies outside the cluster's data center`);
     const pinned = p.host ?? (() => {
@@ -66,10 +87,10 @@ export const RunVm: CommandDef<{ id: string; body: unknown }, Plan, Vm> = {
       host = (await candidates(e, vm.cluster_id))[0];
       if (!host) throw conflict(`Cannot run VM ${vm.name}. There is no host up in cluster ${cluster.name}.`);
     }
-    return { vm, host, drives };
+    return { vm, host, drives, payload };
   },
   describe: (p) => `Launching VM ${p.vm.name}`,
-  async execute(e, { vm, host, drives }, { revert }) {
+  async execute(e, { vm, host, drives, payload }, { revert }) {
     const client = e.nodes.for(host);
     const prepared: VmDrive[] = [];
     revert.push("tear down images", () => teardownDrives(e, host, prepared));
@@ -90,6 +111,7 @@ export const RunVm: CommandDef<{ id: string; body: unknown }, Plan, Vm> = {
         kernel: vm.kernel ?? undefined,
         initrd: vm.initrd ?? undefined,
         kernelArgs: vm.cmdline ?? undefined,
+        payload,
       },
     });
     const reported = vmStatusOf(result.status);
@@ -97,7 +119,7 @@ export const RunVm: CommandDef<{ id: string; body: unknown }, Plan, Vm> = {
     const at = now();
     e.vmTouched.set(vm.id, Date.now());
     await e.db.updateTable("vms").set({ status, run_on_host_id: host.id, start_time: at, stop_time: null }).where("id", "=", vm.id).execute();
-    e.log.info({ vm: vm.name, host: host.name, status }, "VM started");
+    e.log.info({ vm: vm.name, host: host.name, status, cloudInit: payload !== undefined }, "VM started");
     return { ...vm, status, run_on_host_id: host.id, start_time: at, stop_time: null };
   },
 };

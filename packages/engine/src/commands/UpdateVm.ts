@@ -8,6 +8,7 @@ import { conflict, invalid } from "../api/fault.js";
 import { Bool, Enum, Int, Name, parseInput, Text } from "../api/input.js";
 import { num, type Vm } from "../db/schema.js";
 import { BootPath, Cmdline, checkBootPaths } from "./AddVm.js";
+import { Initialization, loadInitialization, saveInitialization } from "./cloudinit.js";
 import type { CommandDef } from "./command.js";
 import { mustById } from "./lookup.js";
 
@@ -34,9 +35,22 @@ const Input = z.object({
   display: z.object({ type: Enum(["vnc", "spice"]).optional() }).optional(),
   stateless: Bool.optional(),
   high_availability: z.object({ enabled: Bool.optional() }).optional(),
+  /** cloud-init; an empty one clears it. Used at the next start. */
+  initialization: Clearable(Initialization).optional(),
 });
 
-export const UpdateVm: CommandDef<{ id: string; body: unknown }, { vm: Vm; next: Vm }, Vm> = {
+/**
+ * The API never shows root_password, so a client that PUTs the initialization it read back would
+ * erase it: an update without one keeps the stored password (clear the whole initialization to
+ * drop it).
+ */
+async function keepPassword(e: Parameters<typeof loadInitialization>[0], vmId: string, init: Initialization): Promise<Initialization> {
+  if (init.root_password !== undefined) return init;
+  const stored = await loadInitialization(e, vmId);
+  return stored?.root_password ? { ...init, root_password: stored.root_password } : init;
+}
+
+export const UpdateVm: CommandDef<{ id: string; body: unknown }, { vm: Vm; next: Vm; init?: Initialization | null }, Vm> = {
   name: "update VM",
   locks: (i) => [`vm:${i.id}`, "vm:names"],
   async validate(e, { id, body }) {
@@ -72,12 +86,13 @@ export const UpdateVm: CommandDef<{ id: string; body: unknown }, { vm: Vm; next:
       const clash = await e.db.selectFrom("vms").select("id").where("name", "=", next.name).executeTakeFirst();
       if (clash) throw conflict(`Cannot update VM. The VM name ${next.name} is already in use.`);
     }
-    return { vm, next };
+    return { vm, next, init: p.initialization };
   },
   describe: (p) => `Updating VM ${p.vm.name}`,
-  async execute(e, { next }) {
+  async execute(e, { next, init }) {
     const { id, ...rest } = next;
     await e.db.updateTable("vms").set(rest).where("id", "=", id).execute();
+    if (init !== undefined) await saveInitialization(e, id, init === null ? undefined : await keepPassword(e, id, init));
     return next;
   },
 };

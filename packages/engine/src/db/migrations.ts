@@ -276,10 +276,22 @@ const chains: Migration = {
   },
 };
 
+/** cloud-init `initialization` of VMs, one row per VM that has one. */
+const vmInitialization: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable("vm_initialization")
+      .addColumn("vm_id", "text", (c) => c.primaryKey().references("vms.id"))
+      .addColumn("data", "text", (c) => c.notNull())
+      .execute();
+  },
+};
+
 const migrations: Record<string, Migration> = {
   "0001_initial": initial,
   "0002_seed": seed,
   "0003_chains_snapshots_templates": chains,
+  "0004_vm_initialization": vmInitialization,
 };
 
 export const provider: MigrationProvider = {

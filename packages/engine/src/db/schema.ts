@@ -236,6 +236,13 @@ export interface StepsTable {
   end_time: string | null;
 }
 
+/** A VM's cloud-init configuration (oVirt's `initialization`), validated, as JSON. */
+export interface VmInitializationTable {
+  vm_id: string;
+  /** JSON of the validated initialization, root_password included (never shown by the API). */
+  data: string;
+}
+
 export interface Database {
   data_centers: DataCentersTable;
   clusters: ClustersTable;
@@ -251,6 +258,7 @@ export interface Database {
   images: ImagesTable;
   snapshots: SnapshotsTable;
   template_disk_attachments: TemplateDiskAttachmentsTable;
+  vm_initialization: VmInitializationTable;
 }
 
 export type DataCenter = Selectable<DataCentersTable>;

@@ -25,6 +25,7 @@ import { SPM_LEASE_OFFSET } from "./spm.js";
 import { imageHandlers, registerRecoveries } from "./hsm-images.js";
 import { poolHandlers } from "./hsm-pool.js";
 import { collectGarbage } from "./image-ops.js";
+import { importHandlers } from "./import.js";
 import { DomainMonitor } from "./monitor.js";
 import type { VolumeMd } from "./metadata.js";
 import { KeyedRwLock } from "./sync.js";
@@ -431,6 +432,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
     ...imageHandlers({ ctx: sctx, domains, pools, tasks, spmOf, poolDomain, startTask, withImageLock }),
     ...poolHandlers({ ctx: sctx, domains, pools, tasks, lock, spmOf, startTask, connected: (p) => (p.spm.onStarted = recoverOnStart(p)) }),
     ...clusters.handlers(),
+    ...importHandlers({ ctx: sctx, domains, images, withImageLock }),
   };
 
   return {

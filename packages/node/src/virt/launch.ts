@@ -10,13 +10,14 @@ import { Revert, VdsmError, type VmParams } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { ImageService } from "../api/services.js";
 import { CommandError, run } from "../exec.js";
+import { QmpClient } from "../qemu/qmp.js";
 import { accelerators, vmAccel } from "./accel/index.js";
 import { buildArgv } from "./config/argv.js";
 import { type BootPlan, planBoot } from "./config/boot.js";
 import { checkDrives, driveNames, driveRecord, drivesArgv } from "./config/drive.js";
 import { checkNics, createTap, deleteTap, nicsArgv, tapName } from "./config/nic.js";
+import { payloadArgv, writePayload } from "./config/payload.js";
 import { isVmProcess, signalVm, waitGone } from "./process.js";
-import { QmpClient } from "../qemu/qmp.js";
 import {
   createVmDir,
   type DriveRecord,
@@ -85,7 +86,10 @@ export async function prepareVm(ctx: NodeContext, images: ImageService, params: 
     await removeVmDir(paths);
     await createVmDir(paths);
     revert.push("remove run dir", () => removeVmDir(paths));
-    const rec: VmRecord = { version: 1, params, accel: accel.name, createdAt: Date.now(), drives, taps };
+    // The payload may carry secrets: it is written out once and kept out of vm.json.
+    const { payload, ...kept } = params;
+    const payloadPath = payload ? await writePayload(paths.dir, payload, log) : undefined;
+    const rec: VmRecord = { version: 1, params: kept, accel: accel.name, createdAt: Date.now(), drives, taps, payload: payloadPath };
     await writeRecord(paths, rec);
     revert.success();
     return { vm: new Vm(rec, paths, log), boot };
@@ -112,7 +116,7 @@ export async function startVm(ctx: NodeContext, prepared: Prepared): Promise<voi
       accel: accelerators[vm.rec.accel],
       paths: vm.paths,
       boot,
-      drives: await drivesArgv(params.drives, vm.rec.drives),
+      drives: [...(await drivesArgv(params.drives, vm.rec.drives)), ...payloadArgv(vm.rec.payload)],
       nics: nicsArgv(params.nics, vm.rec.taps),
       displayAddress: ctx.config.displayAddress,
     });

@@ -43,6 +43,8 @@ export interface VmRecord {
   createdAt: number;
   drives: DriveRecord[];
   taps: string[];
+  /** The payload (cloud-init seed) image in the run directory, when the VM has one. */
+  payload?: string;
   /** Set once the VM is known to be Down. */
   exit?: ExitInfo;
 }

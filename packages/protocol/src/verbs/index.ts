@@ -2,10 +2,11 @@
 import type { HandlerResult, ParamsOf, VerbDef } from "../verb.js";
 import { consoleVerbs } from "./console.js";
 import { hostVerbs } from "./host.js";
+import { importVerbs } from "./import.js";
 import { storageVerbs } from "./storage.js";
 import { vmVerbs } from "./vm.js";
 
-export const verbs = { ...hostVerbs, ...storageVerbs, ...vmVerbs, ...consoleVerbs } as const;
+export const verbs = { ...hostVerbs, ...storageVerbs, ...vmVerbs, ...consoleVerbs, ...importVerbs } as const;
 export type Verbs = typeof verbs;
 export type VerbName = keyof Verbs;
 
@@ -24,6 +25,7 @@ export const byJsonName: ReadonlyMap<string, [VerbName, VerbDef]> = new Map(
 
 export * from "./common.js";
 export * from "./console.js";
+export * from "./payload.js";
 export * from "./storage.js";
 export * from "./vm.js";
 export * from "./host.js";

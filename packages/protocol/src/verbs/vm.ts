@@ -7,6 +7,7 @@ import { z } from "zod";
 import { Text, Uuid } from "../schemas.js";
 import { done, out, p, verb } from "../verb.js";
 import { DomainId, ImageId, Int, PoolId, VolumeId } from "./common.js";
+import { VmPayload } from "./payload.js";
 
 export const DriveSpec = z.object({
   poolID: PoolId,
@@ -57,6 +58,8 @@ export const VmParams = z.object({
   kernelArgs: z.string().max(2048).regex(/^[^\0\n]*$/).optional(),
   /** Forces an accelerator for this VM; default is the host's probe result. */
   accel: z.enum(["kvm", "tcg"]).optional(),
+  /** A read-only seed disk (cloud-init NoCloud) the node writes into the VM's run directory. */
+  payload: VmPayload.optional(),
 });
 export type VmParams = z.infer<typeof VmParams>;
 

@@ -1,13 +1,14 @@
 /** /disks: list, get, add (201 locked → ok when the node task ends), update (extend), remove; copy and move. */
 import { AddDisk } from "../../commands/AddDisk.js";
 import { runCommand } from "../../commands/command.js";
+import { CopyDisk, MoveDisk, UpdateDisk } from "../../commands/DiskActions.js";
+import { ImportDisk } from "../../commands/ImportDisk.js";
 import { mustById } from "../../commands/lookup.js";
 import { RemoveDisk } from "../../commands/RemoveDisk.js";
-import { CopyDisk, MoveDisk, UpdateDisk } from "../../commands/DiskActions.js";
-import { longAction } from "../actions.js";
-import { ref } from "../href.js";
 import type { Disk } from "../../db/schema.js";
+import { longAction } from "../actions.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
+import { ref } from "../href.js";
 import { collection } from "../repr.js";
 import { applySearch } from "../search.js";
 import { diskView } from "../views.js";
@@ -52,5 +53,12 @@ export async function copy(c: Call): Promise<Reply> {
 export async function move(c: Call): Promise<Reply> {
   const id = pathId(c, "id", "Disk");
   const r = await runCommand(c.engine, MoveDisk, { id, body: bodyOf(c, ["action"]) });
+  return longAction(c, r, { disk: ref("disks", id) });
+}
+
+/** Vela extension: fill the disk from an image file the SPM host may read (see ImportDisk). */
+export async function importFile(c: Call): Promise<Reply> {
+  const id = pathId(c, "id", "Disk");
+  const r = await runCommand(c.engine, ImportDisk, { id, body: bodyOf(c, ["action"]) });
   return longAction(c, r, { disk: ref("disks", id) });
 }

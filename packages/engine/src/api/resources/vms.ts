@@ -1,15 +1,12 @@
 /** /vms: list, get, add, remove; start/stop/shutdown; disk attachments; snapshots and their preview. */
 import { AddDiskAttachment } from "../../commands/AddDiskAttachment.js";
 import { AddVm } from "../../commands/AddVm.js";
+import { loadInitialization, type Stored } from "../../commands/cloudinit.js";
 import { runCommand } from "../../commands/command.js";
 import { AttachDisk, DetachDisk } from "../../commands/DiskAttachments.js";
 import { mustById } from "../../commands/lookup.js";
 import { RemoveVm } from "../../commands/RemoveVm.js";
 import { RunVm } from "../../commands/RunVm.js";
-import { ShutdownVm, StopVm } from "../../commands/StopVm.js";
-import { UpdateVm } from "../../commands/UpdateVm.js";
-import { ResumeVm } from "../../commands/VmControl.js";
-import type { Disk, Vm } from "../../db/schema.js";
 import {
   activeSnapshot,
   CommitSnapshot,
@@ -20,11 +17,15 @@ import {
   snapshotOf,
   UndoSnapshot,
 } from "../../commands/Snapshots.js";
+import { ShutdownVm, StopVm } from "../../commands/StopVm.js";
+import { UpdateVm } from "../../commands/UpdateVm.js";
+import { ResumeVm } from "../../commands/VmControl.js";
+import type { Disk, Vm } from "../../db/schema.js";
 import { longAction, settleIfAsked } from "../actions.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { notFound } from "../fault.js";
 import { ref } from "../href.js";
-import { collection } from "../repr.js";
+import { collection, type Rep } from "../repr.js";
 import { applySearch } from "../search.js";
 import { diskAttachmentView, snapshotDiskView, snapshotView, vmView } from "../views.js";
 
@@ -40,20 +41,48 @@ export async function list(c: Call): Promise<Reply> {
   return ok("vms", collection("vm", found.map(vmView)));
 }
 
+/** The API view: everything but the password (oVirt never returns it). */
+function initializationView(s: Stored): Rep {
+  return {
+    host_name: s.host_name,
+    user_name: s.user_name,
+    authorized_ssh_keys: s.authorized_ssh_keys?.join("\n"),
+    custom_script: s.custom_script,
+    dns_servers: s.dns_servers?.join(" "),
+    dns_search: s.dns_search?.join(" "),
+    nic_configurations: s.nic_configurations
+      ? {
+          nic_configuration: s.nic_configurations.map((n) => ({
+            name: n.name,
+            boot_protocol: n.boot_protocol,
+            on_boot: n.on_boot,
+            ip: n.ip ? { address: n.ip.address, netmask: n.ip.netmask, gateway: n.ip.gateway } : undefined,
+          })),
+        }
+      : undefined,
+  };
+}
+
+/** A VM with its cloud-init initialization (without the password), as oVirt shows it. */
+async function fullView(c: Call, vm: Vm): Promise<Rep> {
+  const init = await loadInitialization(c.engine, vm.id);
+  return { ...vmView(vm), ...(init ? { initialization: initializationView(init) } : {}) };
+}
+
 export async function get(c: Call): Promise<Reply> {
-  return ok("vm", vmView(await mustById(c.engine, "vms", pathId(c, "id", "VM"))));
+  return ok("vm", await fullView(c, await mustById(c.engine, "vms", pathId(c, "id", "VM"))));
 }
 
 export async function add(c: Call): Promise<Reply> {
   const clone = (c.query.clone ?? "false").toLowerCase() === "true";
   const r = await runCommand(c.engine, AddVm, { body: bodyOf(c, ["vm"]), clone });
   if (r.started) await settleIfAsked(c, r.started);
-  return ok("vm", vmView((await c.engine.db.selectFrom("vms").selectAll().where("id", "=", r.vm.id).executeTakeFirst()) ?? r.vm), 201);
+  return ok("vm", await fullView(c, (await c.engine.db.selectFrom("vms").selectAll().where("id", "=", r.vm.id).executeTakeFirst()) ?? r.vm), 201);
 }
 
 export async function update(c: Call): Promise<Reply> {
   const id = pathId(c, "id", "VM");
-  return ok("vm", vmView(await runCommand(c.engine, UpdateVm, { id, body: bodyOf(c, ["vm"]) })));
+  return ok("vm", await fullView(c, await runCommand(c.engine, UpdateVm, { id, body: bodyOf(c, ["vm"]) })));
 }
 
 export async function remove(c: Call): Promise<Reply> {
