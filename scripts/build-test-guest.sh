@@ -13,6 +13,8 @@
 #   vela.wsrc=pattern|urandom    data for vela.write/vela.rate (pattern: one random MiB repeated)
 #   vela.rate=MiB_PER_S          keep writing at that rate forever (after vela.write)
 #   vela.disk=vda                the disk to write (a name under /dev, letters and digits only)
+#   vela.ping=ADDR[,TRIES]       ping ADDR (once a second, TRIES times, default 30) in the background:
+#                                GUEST-PING-OK ADDR at the first answer, else GUEST-PING-FAIL ADDR
 #   vela.poweroff                power off when the steps are done
 #   vela.shell                   run a shell on the console when the steps are done
 # Marker lines on the serial console: GUEST-UP, GUEST-NET-UP <addr>, GUEST-WRITE-START,
@@ -228,6 +230,19 @@ netcfg() {
   fi
 }
 netcfg
+
+if p=$(opt ping); then
+  target=${p%%,*}; tries=30
+  case "$p" in *,*) tries=${p#*,} ;; esac
+  (
+    n=0
+    while [ "$n" -lt "$tries" ]; do
+      if ping -c 1 -W 1 "$target" >/dev/null 2>&1; then echo "GUEST-PING-OK $target"; exit 0; fi
+      n=$((n + 1)); sleep 1
+    done
+    echo "GUEST-PING-FAIL $target"
+  ) &
+fi
 
 # Data source: one random MiB repeated (fast under TCG, never zero) or /dev/urandom (slow).
 wsrc=$(opt wsrc || echo pattern)

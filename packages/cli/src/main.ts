@@ -6,7 +6,8 @@ import { testCommand } from "./test.js";
 import { upCommand } from "./up.js";
 
 const USAGE = `usage: vela <command>
-  up [--hosts N]   run the engine, N node agents and a local storage domain
+  up [--hosts N] [--db postgres://…]
+                   run the engine, N node agents and a local storage domain
   test [files…]    run the test suite
   bench [name…]    run benchmarks (bench/)
   package          build the Debian packages vela-engine and vela-node (into $VELA_PACKAGE_OUT, default ./dist-packages)

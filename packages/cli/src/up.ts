@@ -18,6 +18,8 @@ export interface UpOptions {
   enginePort: number;
   nodePort: number;
   home: string;
+  /** PostgreSQL for the engine (`--db postgres://…`; VELA_DB_URL in the environment does the same). */
+  dbUrl?: string;
   /** Resolves when the cluster is ready (tests); `vela up` itself then waits for a signal. */
   onReady?: (info: ReadyInfo) => void;
   /** Restart back-off of the supervised processes (default: supervise.ts DEFAULT_BACKOFF). */
@@ -68,7 +70,7 @@ export async function up(opts: UpOptions): Promise<Started> {
       main: ENGINE_MAIN,
       // An empty VELA_ENGINE_CONF: `vela up` configures by environment only, never from an
       // installed package's /etc/vela/engine.conf.
-      env: { VELA_HOME: home, VELA_ENGINE_PORT: String(opts.enginePort), VELA_REGISTRATION_TOKEN: regToken, VELA_ENGINE_CONF: "" },
+      env: { VELA_HOME: home, VELA_ENGINE_PORT: String(opts.enginePort), VELA_REGISTRATION_TOKEN: regToken, VELA_ENGINE_CONF: "", ...(opts.dbUrl ? { VELA_DB_URL: opts.dbUrl } : {}) },
       logFile: join(home, "logs/engine.log"),
       backoff: opts.backoff,
     });
@@ -162,10 +164,14 @@ export async function upCommand(args: string[]): Promise<void> {
   const hostsArg = args.indexOf("--hosts");
   const hosts = hostsArg >= 0 ? Number(args[hostsArg + 1]) : 1;
   if (!Number.isInteger(hosts) || hosts < 1 || hosts > 16) throw new Error("--hosts takes a number from 1 to 16");
+  const dbArg = args.indexOf("--db");
+  const dbUrl = dbArg >= 0 ? args[dbArg + 1] : undefined;
+  if (dbArg >= 0 && !/^postgres(ql)?:\/\//i.test(dbUrl ?? "")) throw new Error("--db takes a postgres:// URL (without --db the engine uses SQLite in VELA_HOME)");
   const home = velaHome();
   mkdirSync(home, { recursive: true });
   const { stop, info } = await up({
     hosts,
+    dbUrl,
     home,
     enginePort: Number(process.env.VELA_ENGINE_PORT ?? 8080),
     nodePort: Number(process.env.VELA_NODE_PORT ?? 54321),

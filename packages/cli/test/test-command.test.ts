@@ -78,3 +78,32 @@ test("leaks a child", () => {
   assert.ok(gone(pid), `the leaked child ${pid} still runs`);
   assert.match(r.stderr + r.stdout, /killed 1 process\(es\) the tests left running/);
 });
+
+test("vela test stops a PostgreSQL server that a killed test process left running", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "vela-cli-test-"));
+  const report = join(dir, "postmaster.txt");
+  const fixture = join(dir, "killed-with-pg.test.mjs");
+  const kit = join(ROOT, "packages/engine/dist/test/pg.js");
+  // The engine's test kit starts its server, then the process dies before its exit handler runs.
+  writeFileSync(
+    fixture,
+    `import { test } from "node:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pgServer } from ${JSON.stringify(kit)};
+test("dies with a server running", () => {
+  const s = pgServer();
+  writeFileSync(${JSON.stringify(report)}, readFileSync(join(s.dataDir, "postmaster.pid"), "utf8").split("\\n")[0]);
+  process.kill(process.pid, "SIGKILL");
+});
+`,
+  );
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  const r = spawnSync(process.execPath, [join(ROOT, "packages/cli/dist/src/main.js"), "test", fixture], { cwd: ROOT, env, encoding: "utf8", timeout: 120_000 });
+  const pid = existsSync(report) ? Number(readFileSync(report, "utf8")) : 0;
+  assert.ok(pid > 1, `no postmaster pid reported: ${r.stdout}${r.stderr}`);
+  const deadline = Date.now() + 15_000;
+  while (!gone(pid) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+  assert.ok(gone(pid), `postmaster ${pid} still running after vela test ended: ${r.stdout}${r.stderr}`);
+});

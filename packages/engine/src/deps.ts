@@ -9,6 +9,7 @@ import type BetterSqlite3 from "better-sqlite3";
 import type * as FastifyNs from "fastify";
 import type * as KyselyNs from "kysely";
 import type * as KyselyMigration from "kysely/migration";
+import type * as PgNs from "pg";
 import type * as PinoNs from "pino";
 
 const require = createRequire(import.meta.url);
@@ -18,3 +19,8 @@ export const kyselyMigration = require("kysely/migration") as typeof KyselyMigra
 export const Database = require("better-sqlite3") as typeof BetterSqlite3;
 export const fastify = require("fastify") as typeof FastifyNs;
 export const pino = (require("pino") as typeof PinoNs).pino;
+
+/** `pg`, loaded only when VELA_DB_URL chooses PostgreSQL (SQLite starts never pay for it). */
+export function loadPg(): typeof PgNs {
+  return require("pg") as typeof PgNs;
+}

@@ -13,6 +13,7 @@ import { buildServer } from "./api/server.js";
 import { loadConfig } from "./config.js";
 import { loadEngineConfFile } from "./conffile.js";
 import { ConfError } from "@vela/protocol";
+import { DbConfigError } from "./db/dialect.js";
 import { openDb } from "./db/index.js";
 import { createEngine } from "./engine.js";
 import { createLogger } from "./log.js";
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
   const cfg = loadConfig();
   const log = createLogger("vela-engine");
   if (conf.file) log.info({ file: conf.file, keys: conf.keys }, "config file read");
-  const store = await openDb({ dbFile: cfg.dbFile, url: process.env.VELA_DB_URL });
+  const store = await openDb({ dbFile: cfg.dbFile, url: cfg.dbUrl, poolMax: cfg.dbPoolMax });
   const engine = createEngine(cfg, log, store.db);
   const app = buildServer(engine, apiRoutes, internalRoutes);
   // The browser console's static files (noVNC and our page), loaded on first use.
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${addr.port}`;
   const ms = Math.round(performance.now() - t0);
-  log.info({ url, home: cfg.home, db: store.kind, startMs: ms }, "engine API ready");
+  log.info({ url, home: cfg.home, db: store.kind, dbTarget: store.target, startMs: ms }, "engine API ready");
   if (cfg.passwordGenerated) log.warn({ file: `${cfg.home}/admin-password` }, "generated an admin password (printed on the READY line)");
   process.stdout.write(`VELA-ENGINE-READY url=${url} user=${cfg.adminUser} password=${cfg.adminPassword}\n`);
 
@@ -74,8 +75,14 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  // A configuration mistake is said in one message; anything else with its stack.
-  const why = err instanceof ConfError || (err instanceof Error && /^VELA_/.test(err.message)) ? err.message : ((err as Error)?.stack ?? String(err));
+  // A configuration mistake (a database that cannot be used is one) is said in one message,
+  // with its stable code when it has one; anything else with its stack.
+  const why =
+    err instanceof DbConfigError
+      ? `${err.code}: ${err.message}`
+      : err instanceof ConfError || (err instanceof Error && /^VELA_/.test(err.message))
+        ? err.message
+        : ((err as Error)?.stack ?? String(err));
   process.stderr.write(`vela-engine: failed to start: ${why}\n`);
   process.exit(1);
 });

@@ -205,8 +205,8 @@ async function nodeCall(method: string, params: Record<string, unknown>): Promis
   return (await r.json()) as { result?: unknown; error?: { code: number; message: string } };
 }
 
-test("node verbs: VM.updateDevice sets a graphics ticket; bad tickets are InvalidParameter", async () => {
-  const set = await nodeCall("VM.updateDevice", { vmID: vmId, params: { deviceType: "graphics", graphicsType: "vnc", password: "N0de-Tkt", ttl: 60 } });
+test("node verbs: VM.setTicket sets a console ticket; bad tickets are InvalidParameter", async () => {
+  const set = await nodeCall("VM.setTicket", { vmID: vmId, password: "N0de-Tkt", ttl: 60 });
   assert.equal(set.error, undefined, JSON.stringify(set.error));
   const c = await RfbClient.tcp(await vncPort());
   await c.handshake("N0de-Tkt");
@@ -216,8 +216,6 @@ test("node verbs: VM.updateDevice sets a graphics ticket; bad tickets are Invali
     ["VM.setTicket", { vmID: vmId, password: "x", ttl: 0 }],
     ["VM.setTicket", { vmID: vmId, password: "", ttl: 60 }],
     ["VM.setTicket", { vmID: "../../etc", password: "abc", ttl: 60 }],
-    ["VM.updateDevice", { vmID: vmId, params: { deviceType: "graphics", password: "abc" } }],
-    ["VM.updateDevice", { vmID: vmId, params: { deviceType: "disk", password: "abc", ttl: 5 } }],
     ["VM.sendKeys", { vmID: vmId, keys: ["ctrl;reboot"] }],
     ["VM.getConsoleOutput", { vmID: vmId, maxBytes: 0 }],
   ] as const) {

@@ -9,6 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { databaseFor, testDb } from "./pg.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** packages/engine/dist/src/main.js, from packages/engine/dist/test/. */
@@ -62,9 +63,11 @@ export interface Proc {
   kill(): Promise<void>;
 }
 
-function spawnReady(main: string, env: Record<string, string>, marker: string, timeoutMs: number): Promise<Proc & { readyLine: string; readyMs: number }> {
+function spawnReady(main: string, env: Record<string, string>, marker: string, timeoutMs: number, netns?: string): Promise<Proc & { readyLine: string; readyMs: number }> {
   const t0 = Date.now();
-  const proc = spawn(process.execPath, [main], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  // in a network namespace: `ip netns exec` execs the agent itself, so signals reach it
+  const argv = netns ? ["ip", "netns", "exec", netns, process.execPath, main] : [process.execPath, main];
+  const proc = spawn(argv[0] as string, argv.slice(1), { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let stdout = "";
   proc.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d));
@@ -125,12 +128,21 @@ export interface Res {
   json?: Record<string, unknown>;
 }
 
-export async function startEngine(opts: { home?: string; port?: number; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Engine> {
+/**
+ * Starts an engine. Its database is SQLite in its home, or — with `db: "postgres"`, or when the
+ * file runs under VELA_TEST_DB=postgres (test/postgres/*) — a fresh database on the process's
+ * private PostgreSQL server, found again when the same home is started again.
+ */
+export async function startEngine(
+  opts: { home?: string; port?: number; env?: Record<string, string>; timeoutMs?: number; db?: "sqlite" | "postgres" } = {},
+): Promise<Engine> {
   const home = opts.home ?? tempDir("vela-engine-");
   const port = opts.port ?? (await freePort());
+  const db = opts.db ?? testDb();
+  const dbEnv: Record<string, string> = db === "postgres" && opts.env?.VELA_DB_URL === undefined ? { VELA_DB_URL: await databaseFor(home) } : {};
   const p = await spawnReady(
     ENGINE_MAIN,
-    { VELA_HOME: home, VELA_ENGINE_PORT: String(port), VELA_LOG_LEVEL: "info", ...opts.env },
+    { VELA_HOME: home, VELA_ENGINE_PORT: String(port), VELA_LOG_LEVEL: "info", ...dbEnv, ...opts.env },
     "VELA-ENGINE-READY",
     opts.timeoutMs ?? 20_000,
   );
@@ -180,7 +192,7 @@ export interface Node extends Proc {
   name: string;
 }
 
-export async function startNode(opts: { engineUrl: string; token?: string; name: string; runDir?: string; port?: number; env?: Record<string, string> }): Promise<Node> {
+export async function startNode(opts: { engineUrl: string; token?: string; name: string; runDir?: string; port?: number; env?: Record<string, string>; netns?: string }): Promise<Node> {
   const port = opts.port ?? (await freePort());
   const runDir = opts.runDir ?? tempDir("vela-node-");
   const env: Record<string, string> = {
@@ -192,7 +204,7 @@ export async function startNode(opts: { engineUrl: string; token?: string; name:
     ...opts.env,
   };
   if (opts.token) env.VELA_REGISTRATION_TOKEN = opts.token;
-  const p = await spawnReady(NODE_MAIN, env, "VELA-NODE-READY", 20_000);
+  const p = await spawnReady(NODE_MAIN, env, "VELA-NODE-READY", 20_000, opts.netns);
   return { ...p, port, runDir, name: opts.name };
 }
 

@@ -13,6 +13,7 @@ import { loadNodeConfFile } from "./conffile.js";
 import { createHost } from "./host/index.js";
 import { startRegistration } from "./host/register.js";
 import { createLogger } from "./log.js";
+import { createNetwork } from "./network/index.js";
 import { startServer } from "./server.js";
 import { createStorage } from "./storage/hsm.js";
 import { useStorageDaemon } from "./storage/qemuimg.js";
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
   await qsd?.get();
   useStorageDaemon(qsd);
   const storage = await createStorage(ctx);
+  const network = await createNetwork(ctx);
   const virt = await createVirt(ctx, storage.images);
   const host = createHost(ctx, [
     () => storage.stats(),
@@ -47,7 +49,7 @@ async function main(): Promise<void> {
       return { vmCount: Array.isArray(listed?.vmList) ? listed.vmList.length : 0 };
     },
   ]);
-  const handlers = assemble(host.handlers, storage.handlers, virt.handlers);
+  const handlers = assemble(host.handlers, storage.handlers, virt.handlers, network.handlers);
   const app = await startServer(handlers, log, config.port, config.listen);
   // Upgrades (the serial console relay) go to the subsystem that serves them; others are refused.
   app.server.on("upgrade", (req, socket, head) => {

@@ -61,6 +61,10 @@ export interface StartOptions {
   runDir?: string;
   port?: number;
   timeoutMs?: number;
+  /** Run the agent inside this network namespace (`ip netns exec`), reached at `host`. */
+  netns?: string;
+  /** Address the test reaches the agent at (default 127.0.0.1). */
+  host?: string;
 }
 
 export class RpcError extends Error {
@@ -94,7 +98,8 @@ function post(url: string, contentType: string, body: string): Promise<{ status:
 export async function startNode(opts: StartOptions = {}): Promise<NodeProc> {
   const port = opts.port ?? (await freePort());
   const runDir = opts.runDir ?? mkdtempSync(join(tmpdir(), "vela-node-"));
-  const proc = spawn(process.execPath, [NODE_MAIN], {
+  const argv = opts.netns ? ["ip", "netns", "exec", opts.netns, process.execPath, NODE_MAIN] : [process.execPath, NODE_MAIN];
+  const proc = spawn(argv[0] as string, argv.slice(1), {
     env: { ...process.env, VELA_NODE_PORT: String(port), VELA_NODE_RUN: runDir, VELA_LOG_LEVEL: "info", ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -120,7 +125,7 @@ export async function startNode(opts: StartOptions = {}): Promise<NodeProc> {
       rej(new Error(`node exited with ${code} before ready:\n${out}`));
     });
   });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${opts.host ?? "127.0.0.1"}:${port}`;
   let nextId = 1;
   const jsonRaw = async (body: unknown) => {
     const res = await post(`${url}/jsonrpc`, "application/json", JSON.stringify(body));

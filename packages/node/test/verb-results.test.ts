@@ -102,6 +102,12 @@ test("volume, image, task and VM verbs answer as declared", async () => {
   await call("destroy", { vmID: vmId });
 });
 
+test("network verbs answer as declared", async () => {
+  await call("getNetworkCapabilities");
+  await call("setupNetworks", {}); // nothing asked: nothing changes on this host
+  await call("setSafeNetworkConfig");
+});
+
 test("the checks above cover each group of the table", () => {
   for (const k of ["ping", "getVdsStats", "getSpmStatus", "getTaskStatus", "getVolumeInfo", "getVolumeSize", "create", "getAllVmStats", "destroy"] as VerbName[]) {
     assert.ok(seen.has(k), `${k} was not checked`);

@@ -33,10 +33,12 @@ export function testGuest(): Guest {
 }
 
 /** A node whose boot directory allow-list is the guest's cache directory; TCG forced (no KVM here). */
-export function startVirtNode(opts: { runDir?: string; port?: number; env?: Record<string, string> } = {}): Promise<NodeProc> {
+export function startVirtNode(opts: { runDir?: string; port?: number; env?: Record<string, string>; netns?: string; host?: string } = {}): Promise<NodeProc> {
   return startNode({
     runDir: opts.runDir,
     port: opts.port,
+    netns: opts.netns,
+    host: opts.host,
     env: { VELA_NODE_BOOT_DIRS: testGuest().dir, VELA_NODE_ACCEL: "tcg", ...opts.env },
   });
 }

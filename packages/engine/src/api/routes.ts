@@ -27,8 +27,9 @@ const vms = lazy(() => import("./resources/vms.js"));
 const jobs = lazy(() => import("./resources/jobs.js"));
 const consoles = lazy(() => import("./resources/consoles.js"));
 const internal = lazy(() => import("./resources/internal.js"));
+const networks = lazy(() => import("./resources/networks.js"));
 
-const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal];
+const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks];
 
 function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): Handler {
   return async (c: Call): Promise<Reply> => {
@@ -127,6 +128,35 @@ export const apiRoutes: RouteDef[] = [
   r("POST", "/vms/:id/suspend", h(consoles, "suspend")),
   r("POST", "/vms/:id/sendkeys", h(consoles, "sendKeys")),
   r("POST", "/vms/:id/injectnmi", h(consoles, "injectNmi")),
+
+  // networking (issue 10)
+  r("GET", "/networks", h(networks, "list")),
+  r("POST", "/networks", h(networks, "add")),
+  r("GET", "/networks/:id", h(networks, "get")),
+  r("DELETE", "/networks/:id", h(networks, "remove")),
+  r("GET", "/networks/:id/vnicprofiles", h(networks, "networkProfiles")),
+  r("POST", "/networks/:id/vnicprofiles", h(networks, "addNetworkProfile")),
+  r("GET", "/datacenters/:id/networks", h(networks, "dcNetworks")),
+  r("POST", "/datacenters/:id/networks", h(networks, "addDcNetwork")),
+  r("GET", "/clusters/:id/networks", h(networks, "clusterNetworks")),
+  r("POST", "/clusters/:id/networks", h(networks, "attachClusterNetwork")),
+  r("GET", "/clusters/:id/networks/:net", h(networks, "clusterNetwork")),
+  r("DELETE", "/clusters/:id/networks/:net", h(networks, "detachClusterNetwork")),
+  r("GET", "/vnicprofiles", h(networks, "profiles")),
+  r("POST", "/vnicprofiles", h(networks, "addProfile")),
+  r("GET", "/vnicprofiles/:id", h(networks, "profile")),
+  r("DELETE", "/vnicprofiles/:id", h(networks, "removeProfile")),
+  r("GET", "/vms/:id/nics", h(networks, "vmNics")),
+  r("POST", "/vms/:id/nics", h(networks, "addVmNic")),
+  r("GET", "/vms/:id/nics/:nic", h(networks, "vmNic")),
+  r("PUT", "/vms/:id/nics/:nic", h(networks, "updateVmNic")),
+  r("DELETE", "/vms/:id/nics/:nic", h(networks, "removeVmNic")),
+  r("GET", "/macpools", h(networks, "macPools")),
+  r("GET", "/macpools/:id", h(networks, "macPool")),
+  r("GET", "/hosts/:id/nics", h(networks, "hostNics")),
+  r("POST", "/hosts/:id/setupnetworks", h(networks, "setupNetworks")),
+  r("GET", "/hosts/:id/networkattachments", h(networks, "networkAttachments")),
+  r("GET", "/hosts/:id/networkattachments/:att", h(networks, "networkAttachment")),
 
   r("GET", "/jobs", h(jobs, "list")),
   r("GET", "/jobs/:id", h(jobs, "get")),

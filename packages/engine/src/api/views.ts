@@ -116,6 +116,7 @@ export function hostView(h: Host, spmRole: SpmRole): Rep {
     port: h.port,
     spm: { priority: h.spm_priority, status: spmRole },
     status: h.status,
+    status_detail: h.status === "non_operational" ? (h.non_operational_reason ?? undefined) : undefined,
     type: "rhel",
     cluster: ref("clusters", h.cluster_id),
   };

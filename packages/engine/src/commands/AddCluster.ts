@@ -6,6 +6,7 @@ import { Enum, Int, Name, parseInput, Ref, Text } from "../api/input.js";
 import { type Cluster, now } from "../db/schema.js";
 import type { CommandDef } from "./command.js";
 import { byRef } from "./lookup.js";
+import { setUpClusterNetworking } from "./Networks.js";
 
 export const Input = z.object({
   name: Name.refine((s) => s.length <= 40, "longer than 40 characters"),
@@ -39,8 +40,10 @@ export const AddCluster: CommandDef<unknown, z.output<typeof Input> & { dcId: st
       version_major: p.version?.major ?? 4,
       version_minor: p.version?.minor ?? 7,
       created_at: now(),
+      mac_pool_id: null,
     };
     await e.db.insertInto("clusters").values(row).execute();
-    return row;
+    await setUpClusterNetworking(e, row.id, row.data_center_id);
+    return (await e.db.selectFrom("clusters").selectAll().where("id", "=", row.id).executeTakeFirst()) ?? row;
   },
 };

@@ -6,6 +6,7 @@ import { Bool, Int, Name, parseInput, Text } from "../api/input.js";
 import { type DataCenter, now } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import type { CommandDef } from "./command.js";
+import { addManagementNetwork } from "./Networks.js";
 
 export const Input = z.object({
   name: Name.refine((s) => s.length <= 40, "longer than 40 characters"),
@@ -44,6 +45,7 @@ export const AddDataCenter: CommandDef<unknown, z.output<typeof Input>, DataCent
       created_at: now(),
     };
     await e.db.insertInto("data_centers").values(row).execute();
+    await addManagementNetwork(e, row.id);
     return row;
   },
 };

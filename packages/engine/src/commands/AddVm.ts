@@ -12,6 +12,7 @@ import { now, num, type Vm } from "../db/schema.js";
 import type { Started } from "./background.js";
 import { Initialization, saveInitialization } from "./cloudinit.js";
 import type { CommandDef } from "./command.js";
+import { copyTemplateNics } from "./VmNics.js";
 import { byRef } from "./lookup.js";
 import { activeSnapshot } from "./Snapshots.js";
 import { createVmDisks, planVmDisks, type VmDiskPlan } from "./Templates.js";
@@ -135,10 +136,12 @@ export const AddVm: CommandDef<{ body: unknown; clone?: boolean }, Plan, { vm: V
     await activeSnapshot(e, vm.id);
     await saveInitialization(e, vm.id, init);
     x.revert.push("forget the VM", async () => {
+      await e.db.deleteFrom("vm_nics").where("owner_id", "=", vm.id).execute();
       await saveInitialization(e, vm.id, undefined);
       await e.db.deleteFrom("snapshots").where("vm_id", "=", vm.id).execute();
       await e.db.deleteFrom("vms").where("id", "=", vm.id).execute();
     });
+    await copyTemplateNics(e, vm.template_id, vm.id, vm.cluster_id);
     if (!disks.length) return { vm };
     const started = await createVmDisks(e, x, vm, disks, clone);
     return { vm, started };

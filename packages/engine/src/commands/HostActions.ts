@@ -10,6 +10,7 @@ import type { DataCenter, Host } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import { ensureSpm, joinPool, startSpm } from "../hosts/storage.js";
 import { engineStep } from "../jobs/jobs.js";
+import { missingRequiredNetworks } from "../monitoring/networks.js";
 import type { CommandDef } from "./command.js";
 import { byRef, mustById } from "./lookup.js";
 
@@ -55,6 +56,14 @@ export const ActivateHost: CommandDef<{ id: string }, Host, Host> = {
   },
   describe: (h) => `Activating Host ${h.name}`,
   async execute(e, host) {
+    // as oVirt on activation: a host without the cluster's required networks is non_operational
+    const missing = await missingRequiredNetworks(e, host.id).catch(() => []);
+    if (missing.length > 0) {
+      const reason = `the host lacks the cluster's required network(s) ${missing.join(", ")}`;
+      await e.db.updateTable("hosts").set({ status: "non_operational", non_operational_reason: reason }).where("id", "=", host.id).execute();
+      e.log.warn({ host: host.name, missing }, "host is non operational");
+      return mustById(e, "hosts", host.id);
+    }
     const h = await setStatus(e, host.id, "up");
     afterUp(e, h.id);
     return h;

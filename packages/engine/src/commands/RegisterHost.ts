@@ -122,6 +122,7 @@ export const RegisterHost: CommandDef<unknown, Plan, Host> = {
       capabilities: caps,
       last_seen: at,
       created_at: at,
+      non_operational_reason: null,
     };
     await e.db.insertInto("hosts").values(row).execute();
     return row;

@@ -17,6 +17,7 @@ export const RemoveCluster: CommandDef<{ id: string }, Cluster, void> = {
   },
   describe: (c) => `Removing Cluster ${c.name}`,
   async execute(e, c) {
+    await e.db.deleteFrom("network_clusters").where("cluster_id", "=", c.id).execute();
     await e.db.deleteFrom("clusters").where("id", "=", c.id).execute();
   },
 };

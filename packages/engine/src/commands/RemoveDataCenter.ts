@@ -2,6 +2,7 @@
 import { conflict } from "../api/fault.js";
 import type { DataCenter } from "../db/schema.js";
 import type { CommandDef } from "./command.js";
+import { removeDcNetworks } from "./Networks.js";
 import { mustById } from "./lookup.js";
 
 export const RemoveDataCenter: CommandDef<{ id: string }, DataCenter, void> = {
@@ -17,6 +18,7 @@ export const RemoveDataCenter: CommandDef<{ id: string }, DataCenter, void> = {
   },
   describe: (dc) => `Removing Data Center ${dc.name}`,
   async execute(e, dc) {
+    await removeDcNetworks(e, dc.id);
     await e.db.deleteFrom("data_centers").where("id", "=", dc.id).execute();
   },
 };

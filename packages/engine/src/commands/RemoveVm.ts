@@ -49,6 +49,8 @@ export const RemoveVm: CommandDef<{ id: string; detachOnly: boolean }, Plan, voi
     const snaps = (await e.db.selectFrom("snapshots").select("id").where("vm_id", "=", vm.id).execute()).map((s) => s.id);
     if (snaps.length) await e.db.updateTable("images").set({ snapshot_id: null }).where("snapshot_id", "in", snaps).execute();
     await e.db.deleteFrom("snapshots").where("vm_id", "=", vm.id).execute();
+    // the VM's NICs go with it, and their MAC addresses back to the pool
+    await e.db.deleteFrom("vm_nics").where("owner_id", "=", vm.id).execute();
     await e.db.deleteFrom("vm_initialization").where("vm_id", "=", vm.id).execute();
     await e.db.deleteFrom("vms").where("id", "=", vm.id).execute();
   },

@@ -14,6 +14,7 @@ import { asStored, cloudInitPayload, Initialization, loadInitialization } from "
 import type { CommandDef } from "./command.js";
 import { driveSpec, drivesOf, teardownDrives, type VmDrive } from "./drives.js";
 import { byRef, mustById } from "./lookup.js";
+import { nicSpecsOf } from "./VmNics.js";
 
 const MiB = 1024 * 1024;
 
@@ -99,6 +100,7 @@ export const RunVm: CommandDef<{ id: string; body: unknown }, Plan, Vm> = {
       prepared.push(d);
     }
     e.vmTouched.set(vm.id, Date.now());
+    const nics = await nicSpecsOf(e, vm.id);
     const result = await client.call("create", {
       vmParams: {
         vmId: vm.id,
@@ -106,7 +108,7 @@ export const RunVm: CommandDef<{ id: string; body: unknown }, Plan, Vm> = {
         memSize: num(vm.memory) / MiB,
         smp: vm.cpu_sockets * vm.cpu_cores * vm.cpu_threads,
         drives: drives.map(driveSpec),
-        nics: [],
+        nics,
         display: "vnc",
         kernel: vm.kernel ?? undefined,
         initrd: vm.initrd ?? undefined,

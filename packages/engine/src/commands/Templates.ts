@@ -22,6 +22,7 @@ import { inBackground, type Started } from "./background.js";
 import { actualSizeOf, ensureNotInPreview, ensureUsable, poolOf, setDiskStatus } from "./chains.js";
 import type { CommandDef, Exec } from "./command.js";
 import { activeDomain, byRef, mustById } from "./lookup.js";
+import { copyVmNicsToTemplate } from "./VmNics.js";
 
 const Input = z.object({
   name: Name.refine((s) => s.length <= 64, "longer than 64 characters"),
@@ -114,7 +115,9 @@ export const AddTemplate: CommandDef<unknown, AddPlan, { template: Template } & 
   async execute(e, { vm, template, disks }, x) {
     // The VM stays image_locked (so no command changes it) until the copies end.
     await e.db.insertInto("templates").values(template).execute();
+    await copyVmNicsToTemplate(e, vm.id, template.id);
     x.revert.push("forget the template", async () => {
+      await e.db.deleteFrom("template_nics").where("owner_id", "=", template.id).execute();
       await e.db.deleteFrom("template_disk_attachments").where("template_id", "=", template.id).execute();
       for (const d of disks) {
         await e.db.deleteFrom("images").where("disk_id", "=", d.copy.id).execute();
@@ -232,6 +235,7 @@ export const RemoveTemplate: CommandDef<{ id: string }, RemovePlan, void> = {
       await e.db.deleteFrom("disks").where("id", "=", d.id).execute();
     }
     await e.db.updateTable("vms").set({ template_id: BLANK_TEMPLATE_ID }).where("template_id", "=", template.id).execute();
+    await e.db.deleteFrom("template_nics").where("owner_id", "=", template.id).execute();
     await e.db.deleteFrom("templates").where("id", "=", template.id).execute();
   },
 };

@@ -276,6 +276,106 @@ const chains: Migration = {
   },
 };
 
+
+/** The management network every data center has, and its vNIC profile (oVirt's defaults). */
+export const MANAGEMENT_NETWORK = "ovirtmgmt";
+/** oVirt's default MAC pool is in 00:1a:4a; Vela's is locally administered so it never meets a vendor's. */
+export const DEFAULT_MAC_POOL = { name: "Default", from: "56:6f:00:00:00:00", to: "56:6f:00:00:ff:ff" };
+
+/**
+ * Issue 10: logical networks per data center (the default `ovirtmgmt` for every existing one, on
+ * every existing cluster, with its vNIC profile), vNIC profiles, MAC pools (a default pool every
+ * cluster uses), VM NICs and template NICs, and the network attachments of hosts.
+ */
+const networks: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable("networks")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("name", "text", (c) => c.notNull())
+      .addColumn("description", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("comment", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("data_center_id", "text", (c) => c.notNull())
+      .addColumn("vlan_id", "integer")
+      .addColumn("mtu", "integer", (c) => c.notNull().defaultTo(0))
+      .addColumn("vm", "integer", (c) => c.notNull().defaultTo(1))
+      .addColumn("created_at", "text", (c) => c.notNull())
+      .addUniqueConstraint("networks_dc_name", ["data_center_id", "name"])
+      .execute();
+    await db.schema
+      .createTable("network_clusters")
+      .addColumn("network_id", "text", (c) => c.notNull())
+      .addColumn("cluster_id", "text", (c) => c.notNull())
+      .addColumn("required", "integer", (c) => c.notNull().defaultTo(1))
+      .addColumn("display", "integer", (c) => c.notNull().defaultTo(0))
+      .addColumn("management", "integer", (c) => c.notNull().defaultTo(0))
+      .addPrimaryKeyConstraint("network_clusters_pk", ["network_id", "cluster_id"])
+      .execute();
+    await db.schema
+      .createTable("vnic_profiles")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("name", "text", (c) => c.notNull())
+      .addColumn("description", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("network_id", "text", (c) => c.notNull())
+      .addColumn("created_at", "text", (c) => c.notNull())
+      .addUniqueConstraint("vnic_profiles_net_name", ["network_id", "name"])
+      .execute();
+    await db.schema
+      .createTable("mac_pools")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("name", "text", (c) => c.notNull().unique())
+      .addColumn("range_from", "text", (c) => c.notNull())
+      .addColumn("range_to", "text", (c) => c.notNull())
+      .addColumn("created_at", "text", (c) => c.notNull())
+      .execute();
+    await db.schema.alterTable("clusters").addColumn("mac_pool_id", "text").execute();
+    await db.schema.alterTable("hosts").addColumn("non_operational_reason", "text").execute();
+    for (const t of ["vm_nics", "template_nics"]) {
+      await db.schema
+        .createTable(t)
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("owner_id", "text", (c) => c.notNull())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("interface", "text", (c) => c.notNull())
+        .addColumn("mac", "text", (c) => c.notNull())
+        .addColumn("vnic_profile_id", "text")
+        .addColumn("linked", "integer", (c) => c.notNull().defaultTo(1))
+        .addColumn("plugged", "integer", (c) => c.notNull().defaultTo(1))
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addUniqueConstraint(`${t}_owner_name`, ["owner_id", "name"])
+        .execute();
+    }
+    // one VM NIC per MAC address, ever: the pool never hands out a MAC twice
+    await db.schema.createIndex("vm_nics_mac").on("vm_nics").column("mac").unique().execute();
+    await db.schema
+      .createTable("network_attachments")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("host_id", "text", (c) => c.notNull())
+      .addColumn("network_id", "text", (c) => c.notNull())
+      .addColumn("nic_name", "text", (c) => c.notNull())
+      .addColumn("boot_protocol", "text", (c) => c.notNull().defaultTo("none"))
+      .addColumn("address", "text")
+      .addColumn("netmask", "text")
+      .addColumn("gateway", "text")
+      .addColumn("created_at", "text", (c) => c.notNull())
+      .addUniqueConstraint("network_attachments_host_net", ["host_id", "network_id"])
+      .execute();
+
+    const at = new Date().toISOString();
+    const poolId = randomUUID();
+    await db.insertInto("mac_pools").values({ id: poolId, name: DEFAULT_MAC_POOL.name, range_from: DEFAULT_MAC_POOL.from, range_to: DEFAULT_MAC_POOL.to, created_at: at }).execute();
+    await db.updateTable("clusters").set({ mac_pool_id: poolId }).execute();
+    for (const dc of await db.selectFrom("data_centers").select("id").execute()) {
+      const netId = randomUUID();
+      await db.insertInto("networks").values({ id: netId, name: MANAGEMENT_NETWORK, description: "Management Network", data_center_id: dc.id, created_at: at }).execute();
+      await db.insertInto("vnic_profiles").values({ id: randomUUID(), name: MANAGEMENT_NETWORK, network_id: netId, created_at: at }).execute();
+      for (const c of await db.selectFrom("clusters").select("id").where("data_center_id", "=", dc.id).execute()) {
+        await db.insertInto("network_clusters").values({ network_id: netId, cluster_id: c.id, required: 1, display: 1, management: 1 }).execute();
+      }
+    }
+  },
+};
+
 /** cloud-init `initialization` of VMs, one row per VM that has one. */
 const vmInitialization: Migration = {
   async up(db: AnyDb) {
@@ -292,6 +392,7 @@ const migrations: Record<string, Migration> = {
   "0002_seed": seed,
   "0003_chains_snapshots_templates": chains,
   "0004_vm_initialization": vmInitialization,
+  "0005_networks": networks,
 };
 
 export const provider: MigrationProvider = {

@@ -38,6 +38,8 @@ export interface ClustersTable {
   version_major: number;
   version_minor: number;
   created_at: string;
+  /** The MAC pool the cluster's VM NICs take addresses from. */
+  mac_pool_id: string | null;
 }
 
 export interface HostsTable {
@@ -56,6 +58,8 @@ export interface HostsTable {
   capabilities: string;
   last_seen: string | null;
   created_at: string;
+  /** Why the host is non_operational (e.g. a required network is missing), shown as status_detail. */
+  non_operational_reason: Generated<string | null>;
 }
 
 export interface StorageDomainsTable {
@@ -236,6 +240,69 @@ export interface StepsTable {
   end_time: string | null;
 }
 
+export interface NetworksTable {
+  id: string;
+  name: string;
+  description: string;
+  comment: string;
+  data_center_id: string;
+  vlan_id: number | null;
+  /** 0 = the host's default. */
+  mtu: number;
+  /** 1 = a VM network (bridged); 0 = host-only. */
+  vm: number;
+  created_at: string;
+}
+
+export interface NetworkClustersTable {
+  network_id: string;
+  cluster_id: string;
+  required: number;
+  display: number;
+  management: number;
+}
+
+export interface VnicProfilesTable {
+  id: string;
+  name: string;
+  description: string;
+  network_id: string;
+  created_at: string;
+}
+
+export interface MacPoolsTable {
+  id: string;
+  name: string;
+  range_from: string;
+  range_to: string;
+  created_at: string;
+}
+
+/** VM NICs and template NICs share a shape; `owner_id` is the VM or template. */
+export interface NicsTable {
+  id: string;
+  owner_id: string;
+  name: string;
+  interface: string;
+  mac: string;
+  vnic_profile_id: string | null;
+  linked: number;
+  plugged: number;
+  created_at: string;
+}
+
+export interface NetworkAttachmentsTable {
+  id: string;
+  host_id: string;
+  network_id: string;
+  nic_name: string;
+  boot_protocol: string;
+  address: string | null;
+  netmask: string | null;
+  gateway: string | null;
+  created_at: string;
+}
+
 /** A VM's cloud-init configuration (oVirt's `initialization`), validated, as JSON. */
 export interface VmInitializationTable {
   vm_id: string;
@@ -258,6 +325,13 @@ export interface Database {
   images: ImagesTable;
   snapshots: SnapshotsTable;
   template_disk_attachments: TemplateDiskAttachmentsTable;
+  networks: NetworksTable;
+  network_clusters: NetworkClustersTable;
+  vnic_profiles: VnicProfilesTable;
+  mac_pools: MacPoolsTable;
+  vm_nics: NicsTable;
+  template_nics: NicsTable;
+  network_attachments: NetworkAttachmentsTable;
   vm_initialization: VmInitializationTable;
 }
 
@@ -275,6 +349,12 @@ export type Step = Selectable<StepsTable>;
 export type Image = Selectable<ImagesTable>;
 export type Snapshot = Selectable<SnapshotsTable>;
 export type TemplateDiskAttachment = Selectable<TemplateDiskAttachmentsTable>;
+export type Network = Selectable<NetworksTable>;
+export type NetworkCluster = Selectable<NetworkClustersTable>;
+export type VnicProfile = Selectable<VnicProfilesTable>;
+export type MacPool = Selectable<MacPoolsTable>;
+export type Nic = Selectable<NicsTable>;
+export type NetworkAttachment = Selectable<NetworkAttachmentsTable>;
 export type NewVm = Insertable<VmsTable>;
 export type VmUpdate = Updateable<VmsTable>;
 export type { Generated };

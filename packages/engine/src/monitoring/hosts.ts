@@ -9,6 +9,7 @@ import type { HostStats } from "@vela/protocol";
 import type { Engine } from "../engine.js";
 import { ensureSpm, joinPool } from "../hosts/storage.js";
 import { DomainHealth } from "./domains.js";
+import { missingRequiredNetworks } from "./networks.js";
 import { watchSpm } from "./spm.js";
 
 const POLLED = ["up", "non_responsive", "connecting", "initializing"];
@@ -58,7 +59,20 @@ export class HostMonitor {
       this.failures.delete(id);
       const n = (this.goodPolls.get(id) ?? 0) + 1;
       this.goodPolls.set(id, n);
-      await e.db.updateTable("hosts").set({ last_seen: now(), status: "up" }).where("id", "=", id).execute();
+      // checked on the way up, and on the first good poll (a host registered up, or an engine restart)
+      if (current.status !== "up" || n === 1) {
+        const missing = await missingRequiredNetworks(e, id).catch((err: unknown) => {
+          e.log.warn({ err, host: name }, "cannot read the host's networks");
+          return [];
+        });
+        if (missing.length > 0) {
+          const reason = `the host lacks the cluster's required network(s) ${missing.join(", ")}`;
+          await e.db.updateTable("hosts").set({ last_seen: now(), status: "non_operational", non_operational_reason: reason }).where("id", "=", id).execute();
+          e.log.warn({ host: name, missing }, "host is non operational");
+          return;
+        }
+      }
+      await e.db.updateTable("hosts").set({ last_seen: now(), status: "up", non_operational_reason: null }).where("id", "=", id).execute();
       if (current.status !== "up") e.log.info({ host: name, was: current.status }, "host is up again");
       if (current.status !== "up" || n % RECHECK_EVERY === 1) e.bg.run(`join pool ${id}`, () => joinPool(e, id));
       await this.domains.record(id, stats).catch((err: unknown) => e.log.warn({ err, host: name }, "recording domain health failed"));

@@ -3,6 +3,7 @@ import { verbs } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { PartialHandlers } from "../api/handlers.js";
 import type { Subsystem } from "../api/services.js";
+import { notePing } from "../network/activity.js";
 import { capabilities, stats } from "./capabilities.js";
 
 export type StatsProvider = () => Promise<Record<string, unknown>>;
@@ -15,7 +16,10 @@ export function createHost(ctx: NodeContext, providers: StatsProvider[]): Subsys
       for (const p of providers) Object.assign(info, await p());
       return { info };
     },
-    ping: async () => ({}),
+    ping: async () => {
+      notePing(); // the evidence setupNetworks' connectivity check waits for
+      return {};
+    },
     getVerbs: async ({ filter }) => ({
       verbs: Object.values(verbs)
         .filter((v) => !filter || v.xml.includes(filter) || v.json.includes(filter))

@@ -26,6 +26,7 @@ export interface QmpEventMap {
   VNC_CONNECTED: { server: unknown; client: unknown };
   VNC_DISCONNECTED: { server: unknown; client: unknown };
   JOB_STATUS_CHANGE: { id: string; status: string };
+  DEVICE_DELETED: { device?: string; path: string };
 }
 
 export interface QmpEvent {
@@ -302,6 +303,30 @@ export class QmpClient {
 
   jobDismiss(id: string): Promise<void> {
     return this.execute("job-dismiss", { id }) as Promise<void>;
+  }
+
+  // ---- NICs: link state and hot-plug ----------------------------------------------------------
+
+  /** Sets a NIC's link (by device id) up or down, as a cable plugged in or pulled. */
+  setLink(name: string, up: boolean): Promise<void> {
+    return this.execute("set_link", { name, up }) as Promise<void>;
+  }
+
+  netdevAdd(args: Record<string, unknown>): Promise<void> {
+    return this.execute("netdev_add", args) as Promise<void>;
+  }
+
+  netdevDel(id: string): Promise<void> {
+    return this.execute("netdev_del", { id }) as Promise<void>;
+  }
+
+  deviceAdd(args: Record<string, unknown>): Promise<void> {
+    return this.execute("device_add", args) as Promise<void>;
+  }
+
+  /** Asks for removal; the device is gone only at its DEVICE_DELETED event (the guest must agree). */
+  deviceDel(id: string): Promise<void> {
+    return this.execute("device_del", { id }) as Promise<void>;
   }
 
   // ---- wire ---------------------------------------------------------------------------------

@@ -144,11 +144,6 @@ export function consoleHandlers(vms: VmManager, log: Logger, relay: SerialRelay)
       return {};
     },
     setTicket: ({ vmId, password, ttl }) => vms.controlled(vmId, "set a console ticket", (vm, qmp) => setTicket(vm, qmp, password, ttl, log).then(() => ({}))),
-    updateDevice: ({ vmId, params }) =>
-      vms.controlled(vmId, "update the graphics device", async (vm, qmp) => {
-        await setTicket(vm, qmp, params.password, params.ttl, log);
-        return { vmList: vm.summary((await vm.status()).status, false) };
-      }),
     getConsoleOutput: async ({ vmId, maxBytes }) => {
       const vm = vms.known(vmId);
       const t = await tail(vm.paths.consoleLog, maxBytes ?? CONSOLE_TAIL_BYTES);

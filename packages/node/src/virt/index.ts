@@ -7,6 +7,7 @@ import type { NodeContext } from "../api/context.js";
 import type { ImageService, Subsystem } from "../api/services.js";
 import { consoleHandlers, SerialRelay } from "./console.js";
 import { VmManager } from "./manager.js";
+import { hotplugNic, hotunplugNic, setLink } from "./nics.js";
 
 export async function createVirt(ctx: NodeContext, images: ImageService): Promise<Subsystem> {
   const log = ctx.log.child({ subsystem: "virt" });
@@ -22,6 +23,18 @@ export async function createVirt(ctx: NodeContext, images: ImageService): Promis
       list: ({ full, vmList }) => vms.list(full, vmList),
       getVmStats: ({ vmId }) => vms.stats(vmId),
       getAllVmStats: () => vms.allStats(),
+      hotplugNic: ({ params }) => vms.withVm(params.vmId, async (vm) => {
+        await hotplugNic(ctx, vm, params.nic);
+        return { vmList: vm.summary((await vm.status()).status, true) };
+      }),
+      hotunplugNic: ({ params }) => vms.withVm(params.vmId, async (vm) => {
+        await hotunplugNic(ctx, vm, params.nic.macAddr);
+        return { vmList: vm.summary((await vm.status()).status, true) };
+      }),
+      vmUpdateDevice: ({ vmId, params }) => vms.withVm(vmId, async (vm) => {
+        await setLink(vm, params.macAddr, params.linkActive);
+        return { vmList: vm.summary((await vm.status()).status, true) };
+      }),
       ...consoleHandlers(vms, log, relay),
     },
     close: () => vms.close(),

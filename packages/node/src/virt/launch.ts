@@ -140,6 +140,8 @@ export async function startVm(ctx: NodeContext, prepared: Prepared): Promise<voi
     if (pid === undefined || !(await isVmProcess(pid, vm.paths.qmp))) throw new Error("QEMU exited right after starting");
     qmp = await QmpClient.connect(vm.paths.qmp, { timeoutMs: 10_000 });
     await vm.attach(pid, qmp);
+    // a NIC defined unlinked starts with its cable pulled, before the guest runs
+    for (const [i, nic] of params.nics.entries()) if (!nic.linkActive) await qmp.setLink(`nic${i}`, false);
     ctx.fault("virt.start.before-cont");
     if (!vm.destroying) await qmp.cont();
     log.info({ pid, accel: vm.rec.accel, vncPort: vm.vncPort }, "VM started");

@@ -202,6 +202,16 @@ export class VmManager {
     return { statsList: await Promise.all([...this.vms.values()].map((vm) => vm.stats())) };
   }
 
+  /** Runs fn on a VM, serialised with its other operations (NIC hot-plug, link state). */
+  withVm<T>(vmId: string, fn: (vm: Vm) => Promise<T>): Promise<T> {
+    this.get(vmId);
+    return this.serial(vmId, async () => {
+      const vm = this.get(vmId);
+      await vm.launching;
+      return fn(vm);
+    });
+  }
+
   /** Agent stopping: let go of every QEMU, leave the VMs running. */
   async close(): Promise<void> {
     for (const vm of this.vms.values()) vm.detach();

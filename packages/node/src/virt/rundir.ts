@@ -43,6 +43,8 @@ export interface VmRecord {
   createdAt: number;
   drives: DriveRecord[];
   taps: string[];
+  /** QEMU id number of each NIC (`net<n>`/`nic<n>`, tap index); absent: 0, 1, 2 … (no hot-plug yet). */
+  nicSlots?: number[];
   /** The payload (cloud-init seed) image in the run directory, when the VM has one. */
   payload?: string;
   /** Set once the VM is known to be Down. */

@@ -1,6 +1,6 @@
 /**
- * Console and guest-control verbs of a running VM: console tickets (VDSM's `setTicket` and the
- * graphics form of `updateDevice`), the serial console's recent output, a screenshot, keys, NMI,
+ * Console and guest-control verbs of a running VM: console tickets (VDSM's `setTicket`; the
+ * table's `VM.updateDevice` belongs to network.ts), the serial console's recent output, a screenshot, keys, NMI,
  * reset, pause and continue. Each declares its parameters and, where it answers data, the zod
  * schema of that answer, which the engine checks what it receives against.
  */
@@ -19,7 +19,7 @@ export const ConsolePassword = z.string().min(1).max(64).regex(/^[\x21-\x7e]+$/,
 /** Seconds a ticket stays valid: at least one, at most a day. */
 export const TicketTtl = Int.refine((n) => n >= 1 && n <= 86_400, { message: "ttl out of range (1..86400 s)" });
 
-/** What `updateDevice` accepts: VDSM's graphics device form (a ticket); other device types answer noimpl. */
+/** VDSM's graphics device form of updateDevice (a ticket), for when VM.updateDevice takes graphics devices too. */
 export const GraphicsDeviceUpdate = z.object({
   deviceType: z.literal("graphics"),
   graphicsType: z.enum(["vnc"]).default("vnc"),
@@ -55,7 +55,6 @@ export const consoleVerbs = {
     p("existingConnAction", z.enum(["keep", "disconnect", "fail"]).optional().default("keep"), "existingConnAction"),
     p("params", z.record(z.string(), z.unknown()).optional(), "params"),
   ], done),
-  updateDevice: verb("updateDevice", "VM.updateDevice", [p("vmId", Uuid, "vmID"), p("params", GraphicsDeviceUpdate, "params")], out("vmList", VmSummary)),
   /**
    * Vela: a one-use ticket for the node's serial console relay (`GET /vela/console/<vmId>/serial`
    * with Upgrade and the ticket in `X-Vela-Console-Ticket`), which the engine's proxy uses.

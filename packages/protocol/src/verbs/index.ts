@@ -3,10 +3,11 @@ import type { HandlerResult, ParamsOf, VerbDef } from "../verb.js";
 import { consoleVerbs } from "./console.js";
 import { hostVerbs } from "./host.js";
 import { importVerbs } from "./import.js";
+import { networkVerbs } from "./network.js";
 import { storageVerbs } from "./storage.js";
 import { vmVerbs } from "./vm.js";
 
-export const verbs = { ...hostVerbs, ...storageVerbs, ...vmVerbs, ...consoleVerbs, ...importVerbs } as const;
+export const verbs = { ...hostVerbs, ...storageVerbs, ...vmVerbs, ...consoleVerbs, ...importVerbs, ...networkVerbs } as const;
 export type Verbs = typeof verbs;
 export type VerbName = keyof Verbs;
 
@@ -28,4 +29,5 @@ export * from "./console.js";
 export * from "./payload.js";
 export * from "./storage.js";
 export * from "./vm.js";
+export * from "./network.js";
 export * from "./host.js";

@@ -33,6 +33,8 @@ export const NicSpec = z.object({
   /** Bridge the tap joins; "user" is QEMU user-mode networking (no bridge). */
   network: z.union([IfName, z.literal("user")]),
   nicModel: z.enum(["virtio", "e1000", "rtl8139"]).default("virtio"),
+  /** Link state at start (oVirt's `linked`): false starts the NIC with its cable pulled. */
+  linkActive: z.boolean().default(true),
 });
 export type NicSpec = z.infer<typeof NicSpec>;
 

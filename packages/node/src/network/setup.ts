@@ -1,0 +1,230 @@
+/**
+ * setupNetworks: checks a request against the host and the running configuration, then applies
+ * it — removals and edits tear the old network down first (keeping VM taps to re-join the new
+ * bridge), then each network is built: optional VLAN device on the NIC, a bridge named after the
+ * network with the NIC/VLAN device as its port, MTU, a static address and default route. Any
+ * failure puts back every touched network as it was. Nothing from the request reaches `ip`
+ * without the protocol's schema checks plus the host checks here (NIC exists and is a NIC, no name
+ * collision, one untagged network per NIC, the engine's own link is not cut).
+ */
+import { type NetworkAttrs, VdsmError } from "@vela/protocol";
+import type { Logger } from "../log.js";
+import { createBridge, deleteLink, linkUp, noMaster, setMaster, setMtu } from "./bridge.js";
+import type { NetAttrs, NetConfig } from "./config.js";
+import { addrs, bridgePorts, ip, isBridge, type IpLink, linkExists, links } from "./ip.js";
+import { dhcpAddress } from "./dhcp.js";
+import { bondingSupported, createVlan, vlanDevName, vlanSupported } from "./vlan.js";
+
+export interface SetupRequest {
+  networks: Record<string, NetworkAttrs>;
+  bondings: Record<string, unknown>;
+}
+
+/** The device a network's ports hang under: the VLAN device, else the NIC. */
+export function lowerDev(a: NetAttrs): string {
+  return a.vlan !== undefined ? vlanDevName(a.nic as string, a.vlan) : (a.nic as string);
+}
+
+/** The device that carries the network's address: its bridge, else the lower device. */
+export function topDev(name: string, a: NetAttrs): string {
+  return a.bridged ? name : lowerDev(a);
+}
+
+/** Kinds `ip -d link` reports that may serve as a network's NIC (physical has no kind). */
+const NIC_KINDS = new Set([undefined, "veth", "dummy"]);
+
+export function isNic(l: IpLink): boolean {
+  return l.link_type !== "loopback" && NIC_KINDS.has(l.linkinfo?.info_kind);
+}
+
+function strip(a: NetworkAttrs): NetAttrs {
+  const { remove: _r, ...rest } = a;
+  return rest;
+}
+
+/** Which device holds the address the engine reaches this node at (none for loopback). */
+async function engineLinkDev(address: string): Promise<string | undefined> {
+  if (address.startsWith("127.")) return undefined;
+  return (await addrs()).find((a) => a.addr_info.some((i) => i.family === "inet" && i.local === address))?.ifname;
+}
+
+/** Refuses, before anything changes, what cannot or must not be applied. */
+export async function checkRequest(req: SetupRequest, running: NetConfig, engineAddress: string): Promise<void> {
+  if (Object.keys(req.bondings).length > 0) {
+    throw new VdsmError("ERR_BAD_BONDING", bondingSupported() ? "bonds are not implemented by this node yet" : "this host's kernel has no bonding driver");
+  }
+  const all = await links();
+  const byName = new Map(all.map((l) => [l.ifname, l]));
+  const final: Record<string, NetAttrs> = { ...running.networks };
+  for (const [name, a] of Object.entries(req.networks)) {
+    if (a.remove) {
+      if (!running.networks[name]) throw new VdsmError("ERR_BAD_BRIDGE", `network ${name} is not configured on this host`);
+      const cur = running.networks[name];
+      if (cur.bridged) {
+        const vms = bridgePorts(name).filter((p) => p !== lowerDev(cur));
+        if (vms.length > 0) throw new VdsmError("ERR_USED_BRIDGE", `network ${name} still has ports ${vms.join(", ")} (running VMs)`);
+      }
+      delete final[name];
+      continue;
+    }
+    const nic = a.nic as string;
+    const dev = byName.get(nic);
+    if (!dev) throw new VdsmError("ERR_BAD_NIC", `network ${name}: no interface ${nic} on this host`);
+    if (!isNic(dev)) throw new VdsmError("ERR_BAD_NIC", `network ${name}: ${nic} is a ${dev.linkinfo?.info_kind ?? dev.link_type}, not a NIC`);
+    if (a.vlan !== undefined) {
+      if (!vlanSupported()) throw new VdsmError("ERR_BAD_VLAN", `network ${name}: this host's kernel has no 802.1Q VLAN support`);
+      vlanDevName(nic, a.vlan);
+    }
+    // a bridge name collision: something not ours already has this name
+    if (byName.has(name) && !(running.networks[name]?.bridged && isBridge(name))) {
+      throw new VdsmError("ERR_USED_BRIDGE", `network ${name}: an interface named ${name} already exists on this host`);
+    }
+    final[name] = strip(a);
+  }
+  const untagged = new Map<string, string>();
+  const tagged = new Map<string, string>();
+  for (const [name, a] of Object.entries(final)) {
+    const nic = a.nic as string;
+    if (final[nic]) throw new VdsmError("ERR_USED_BRIDGE", `network ${nic} has the name of the NIC network ${name} uses`);
+    const key = a.vlan === undefined ? nic : `${nic}.${a.vlan}`;
+    const map = a.vlan === undefined ? untagged : tagged;
+    const other = map.get(key);
+    if (other) throw new VdsmError("ERR_USED_NIC", `networks ${other} and ${name} both want ${a.vlan === undefined ? `untagged ${nic}` : `VLAN ${a.vlan} on ${nic}`}`);
+    map.set(key, name);
+  }
+  await checkEngineLink(req, running, engineAddress);
+}
+
+/**
+ * The engine's own link: a change that would take the address the engine reaches this node at
+ * away from its device (enslaving that NIC to a bridge, or deleting the bridge holding it) without
+ * carrying the same address over is refused. (A change that cuts it in a way this cannot foresee
+ * is caught by the connectivity check instead.)
+ */
+async function checkEngineLink(req: SetupRequest, running: NetConfig, engineAddress: string): Promise<void> {
+  const dev = await engineLinkDev(engineAddress);
+  if (!dev) return;
+  for (const [name, a] of Object.entries(req.networks)) {
+    const cur = running.networks[name];
+    const holdsNow = cur !== undefined && topDev(name, cur) === dev;
+    const takesNic = !a.remove && a.bridged && a.vlan === undefined && a.nic === dev;
+    if ((holdsNow || takesNic) && (a.remove || a.ipaddr !== engineAddress)) {
+      throw new VdsmError("ERR_USED_NIC", `network ${name} would cut the link the engine reaches this host on (${engineAddress} on ${dev})`);
+    }
+  }
+}
+
+/** Removes a network's devices; returns the VM ports its bridge had, to re-join them later. */
+export async function teardown(name: string, a: NetAttrs, log: Logger, bestEffort = false): Promise<string[]> {
+  const step = async (fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (e) {
+      if (!bestEffort) throw e;
+      log.warn({ network: name, err: (e as Error).message }, "teardown step failed");
+    }
+  };
+  const lower = lowerDev(a);
+  let ports: string[] = [];
+  if (a.bridged && isBridge(name)) {
+    ports = bridgePorts(name).filter((p) => p !== lower);
+    await step(() => deleteLink(name, log));
+  }
+  if (a.vlan !== undefined) {
+    if (linkExists(lower)) await step(() => deleteLink(lower, log));
+  } else if (linkExists(lower)) {
+    if (!a.bridged && a.ipaddr) await step(() => ip(["addr", "del", `${a.ipaddr}/${a.prefix}`, "dev", lower], log));
+    else if (!a.bridged && a.bootproto === "dhcp") await step(() => ip(["-4", "addr", "flush", "dev", lower], log));
+    else if (a.bridged) await step(() => noMaster(lower, log));
+  }
+  return ports;
+}
+
+/** Where the DHCP event script lives; set once by the subsystem at start. */
+let dhcpScript = "";
+export function useDhcpScript(path: string): void {
+  dhcpScript = path;
+}
+
+export async function build(name: string, a: NetAttrs, ports: readonly string[], log: Logger): Promise<void> {
+  const nic = a.nic as string;
+  await linkUp(nic, log);
+  if (a.mtu !== undefined) await setMtu(nic, a.mtu, log);
+  const lower = a.vlan !== undefined ? await createVlan(nic, a.vlan, log) : nic;
+  if (a.mtu !== undefined && lower !== nic) await setMtu(lower, a.mtu, log);
+  if (a.bridged) {
+    await createBridge(name, log);
+    // the NIC's own addresses would shadow the bridge's: a bridge port carries no address
+    await ip(["-4", "addr", "flush", "dev", lower], log);
+    await setMaster(lower, name, log);
+    for (const p of ports) if (linkExists(p)) await setMaster(p, name, log);
+    if (a.mtu !== undefined) await setMtu(name, a.mtu, log);
+    await linkUp(name, log);
+  }
+  await linkUp(lower, log);
+  const top = topDev(name, a);
+  if (a.ipaddr !== undefined) await ip(["addr", "replace", `${a.ipaddr}/${a.prefix}`, "dev", top], log);
+  if (a.bootproto === "dhcp") await dhcpAddress(top, dhcpScript, a.defaultRoute, log);
+  if (a.gateway !== undefined && a.defaultRoute) await ip(["route", "replace", "default", "via", a.gateway, "dev", top], log);
+}
+
+/**
+ * Applies the (checked) request to `running` in place. On failure every touched network is torn
+ * down and rebuilt as it was, `running` is restored, and the error is thrown.
+ */
+export async function apply(req: SetupRequest, running: NetConfig, log: Logger): Promise<void> {
+  const before: NetConfig = structuredClone(running);
+  const touched = Object.keys(req.networks);
+  const ports = new Map<string, string[]>();
+  try {
+    for (const name of touched) {
+      const cur = running.networks[name];
+      if (!cur) continue;
+      ports.set(name, await teardown(name, cur, log));
+      delete running.networks[name];
+    }
+    for (const [name, a] of Object.entries(req.networks)) {
+      if (a.remove) continue;
+      running.networks[name] = strip(a);
+      await build(name, strip(a), ports.get(name) ?? [], log);
+    }
+  } catch (e) {
+    log.warn({ err: (e as Error).message }, "setupNetworks failed, rolling back");
+    await restoreNetworks(touched, running, before, log);
+    if (e instanceof VdsmError) throw e;
+    throw new VdsmError("ERR_FAILED_IFUP", (e as Error).message, { cause: e });
+  }
+}
+
+/** Puts the named networks back as `target` has them (best effort: every step is tried). */
+export async function restoreNetworks(names: readonly string[], running: NetConfig, target: NetConfig, log: Logger): Promise<void> {
+  const ports = new Map<string, string[]>();
+  for (const name of names) {
+    const cur = running.networks[name];
+    if (cur) ports.set(name, await teardown(name, cur, log, true));
+    else if (target.networks[name] && linkExists(name) && isBridge(name)) {
+      // half-built by the failed step: the bridge exists though `running` never recorded it
+      ports.set(name, await teardown(name, target.networks[name], log, true));
+    }
+    delete running.networks[name];
+  }
+  for (const name of names) {
+    const want = target.networks[name];
+    if (!want) continue;
+    try {
+      await build(name, want, ports.get(name) ?? [], log);
+    } catch (e) {
+      log.error({ network: name, err: (e as Error).message }, "cannot restore network");
+      await teardown(name, want, log, true);
+      continue;
+    }
+    running.networks[name] = want;
+  }
+}
+
+/** Whether a configured network's devices are all present (false after a reboot). */
+export function present(name: string, a: NetAttrs): boolean {
+  const lower = lowerDev(a);
+  if (!linkExists(lower)) return false;
+  return !a.bridged || bridgePorts(name).includes(lower);
+}
