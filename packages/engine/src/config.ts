@@ -50,6 +50,8 @@ export interface EngineConfig {
    * to their own VELA_NODE_BOOT_DIRS at start; by default the engine allows those too.
    */
   bootDirs: string[];
+  /** Seconds a guest gets to obey shutdown (ACPI) or reboot (Ctrl+Alt+Del) before power off / hard reset. */
+  shutdownTimeoutSec: number;
 }
 
 /** A colon-separated list of absolute directories, normalised; relative entries are dropped. */
@@ -92,6 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     leaseRenewalSec: int("VELA_ENGINE_LEASE_RENEW_SEC", env.VELA_ENGINE_LEASE_RENEW_SEC, 5, 1, 600),
     maxClockSkewSec: int("VELA_ENGINE_MAX_CLOCK_SKEW_SEC", env.VELA_ENGINE_MAX_CLOCK_SKEW_SEC, 30, 1, 86_400),
     dbPoolMax: int("VELA_DB_POOL_MAX", env.VELA_DB_POOL_MAX, 10, 1, 200),
+    shutdownTimeoutSec: int("VELA_ENGINE_SHUTDOWN_TIMEOUT_SEC", env.VELA_ENGINE_SHUTDOWN_TIMEOUT_SEC, 120, 1, 3600),
   };
   const home = resolve(env.VELA_HOME || "/var/lib/vela");
   mkdirSync(home, { recursive: true, mode: 0o700 });

@@ -5,7 +5,9 @@
  * so start-up stays well under a second. Never exits silently: a failed start prints why and
  * exits non-zero.
  */
+import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { internalRoutes, apiRoutes, preload } from "./api/routes.js";
 import { buildServer } from "./api/server.js";
 import { loadConfig } from "./config.js";
@@ -25,6 +27,23 @@ async function main(): Promise<void> {
   const store = await openDb({ dbFile: cfg.dbFile, url: cfg.dbUrl, poolMax: cfg.dbPoolMax });
   const engine = createEngine(cfg, log, store.db);
   const app = buildServer(engine, apiRoutes, internalRoutes);
+  // The browser console's static files (noVNC and our page), loaded on first use.
+  app.get("/ovirt-engine/services/novnc/*", async (req, reply) => {
+    const { novncAsset } = await import("./console/novnc.js");
+    const rel = decodeURIComponent((req.params as { "*": string })["*"] ?? "");
+    const asset = await novncAsset(rel);
+    if (!asset) return reply.code(404).type("text/plain").send("Not Found");
+    return reply.type(asset.type).header("cache-control", "no-cache").send(asset.body);
+  });
+  // The console WebSocket proxy (and ws) loads on the first upgrade, off the start-up path.
+  let proxy: Promise<(req: IncomingMessage, socket: Duplex, head: Buffer) => void> | undefined;
+  app.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    proxy ??= import("./console/proxy.js").then((m) => m.consoleProxy(engine));
+    proxy.then((handle) => handle(req, socket, head)).catch((err: unknown) => {
+      log.error({ err }, "console proxy unavailable");
+      socket.destroy();
+    });
+  });
   await app.listen({ port: cfg.port, host: cfg.listen });
   const addr = app.server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -42,6 +43,8 @@ export interface NodeConfig {
    * default on) instead of one qemu-img process each; off mainly to compare the two.
    */
   storageDaemon: boolean;
+  /** Address VNC servers listen on (VELA_NODE_DISPLAY_ADDRESS): the host's display network; default loopback. */
+  displayAddress: string;
   /**
    * Directories whose files, attached as loop devices, are the LUNs this host may use for block
    * domains (VELA_NODE_LUN_DIRS, colon-separated absolute paths; none by default, so a node never
@@ -82,6 +85,13 @@ function bool(name: string, v: string | undefined, dflt: boolean): boolean {
   throw new Error(`${name}: expected yes or no, got ${JSON.stringify(v)}`);
 }
 
+/** A display address must be an IP literal: it goes into QEMU's -vnc option. */
+function displayAddress(v: string | undefined): string {
+  if (!v) return "127.0.0.1";
+  if (!isIP(v)) throw new Error(`VELA_NODE_DISPLAY_ADDRESS=${JSON.stringify(v)} is not an IP address`);
+  return v;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
   const port = int("VELA_NODE_PORT", env.VELA_NODE_PORT, 54321, 1, 65535);
   // Every value is checked before anything is written (no run directory made by a bad start).
@@ -92,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     spmPriority: int("VELA_NODE_SPM_PRIORITY", env.VELA_NODE_SPM_PRIORITY, 5, 0, 100),
     spmAutoElect: bool("VELA_NODE_SPM_AUTO", env.VELA_NODE_SPM_AUTO, true),
     storageDaemon: bool("VELA_NODE_STORAGE_DAEMON", env.VELA_NODE_STORAGE_DAEMON, true),
+    displayAddress: displayAddress(env.VELA_NODE_DISPLAY_ADDRESS),
   };
   const runDir = resolve(env.VELA_NODE_RUN ?? `/var/run/vela/node-${port}`);
   mkdirSync(runDir, { recursive: true, mode: 0o755 });

@@ -51,6 +51,10 @@ async function main(): Promise<void> {
   ]);
   const handlers = assemble(host.handlers, storage.handlers, virt.handlers, network.handlers);
   const app = await startServer(handlers, log, config.port, config.listen);
+  // Upgrades (the serial console relay) go to the subsystem that serves them; others are refused.
+  app.server.on("upgrade", (req, socket, head) => {
+    if (!virt.upgrade?.(req, socket, head)) socket.destroy();
+  });
   const registrar = startRegistration(config, log);
   log.info({ hostUuid: config.hostUuid, runDir: config.runDir }, "vela-node ready");
   process.stdout.write(`VELA-NODE-READY port=${config.port} host=${config.hostUuid}\n`);

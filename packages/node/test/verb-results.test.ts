@@ -91,6 +91,14 @@ test("volume, image, task and VM verbs answer as declared", async () => {
   await call("getAllVmStats");
   await call("list", { fullStatus: true });
   await call("list", {});
+  // Console and control verbs (this VM has no display: the VNC ones are in the engine's console test).
+  await call("getConsoleOutput", { vmID: vmId, maxBytes: 4096 });
+  await call("setSerialTicket", { vmID: vmId, ticket: "a".repeat(43), ttl: 30 });
+  await call("sendKeys", { vmID: vmId, keys: ["shift"] });
+  await call("injectNmi", { vmID: vmId });
+  await call("pause", { vmID: vmId });
+  await call("cont", { vmID: vmId });
+  await call("reset", { vmID: vmId });
   await call("destroy", { vmID: vmId });
 });
 

@@ -13,6 +13,8 @@ export interface Call {
   params: Record<string, string>;
   query: Record<string, string>;
   body?: ParsedBody;
+  /** The request's Accept header (for replies that are not XML/JSON, such as a .vv file). */
+  accept?: string;
 }
 
 export interface Reply {
@@ -20,6 +22,8 @@ export interface Reply {
   /** Root element name (XML); absent for an empty body. */
   root?: string;
   rep?: Rep;
+  /** A body that is not a representation (image/png, text/plain, a .vv file), sent as is. */
+  raw?: { type: string; body: string | Buffer; filename?: string };
 }
 
 export type Handler = (c: Call) => Promise<Reply>;

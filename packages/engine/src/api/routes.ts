@@ -25,10 +25,11 @@ const disks = lazy(() => import("./resources/disks.js"));
 const templates = lazy(() => import("./resources/templates.js"));
 const vms = lazy(() => import("./resources/vms.js"));
 const jobs = lazy(() => import("./resources/jobs.js"));
+const consoles = lazy(() => import("./resources/consoles.js"));
 const internal = lazy(() => import("./resources/internal.js"));
 const networks = lazy(() => import("./resources/networks.js"));
 
-const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, internal, networks];
+const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks];
 
 function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): Handler {
   return async (c: Call): Promise<Reply> => {
@@ -114,6 +115,20 @@ export const apiRoutes: RouteDef[] = [
   r("POST", "/vms/:id/previewsnapshot", h(vms, "previewSnapshot")),
   r("POST", "/vms/:id/commitsnapshot", h(vms, "commitSnapshot")),
   r("POST", "/vms/:id/undosnapshot", h(vms, "undoSnapshot")),
+  r("GET", "/vms/:id/graphicsconsoles", h(consoles, "graphicsConsoles")),
+  r("GET", "/vms/:id/graphicsconsoles/:gid", h(consoles, "graphicsConsole")),
+  r("POST", "/vms/:id/graphicsconsoles/:gid/ticket", h(consoles, "ticket")),
+  r("POST", "/vms/:id/graphicsconsoles/:gid/proxyticket", h(consoles, "vncProxyTicket")),
+  r("POST", "/vms/:id/graphicsconsoles/:gid/remoteviewerconnectionfile", h(consoles, "remoteViewerConnectionFile")),
+  r("POST", "/vms/:id/ticket", h(consoles, "ticket")),
+  r("POST", "/vms/:id/serialconsole/proxyticket", h(consoles, "serialProxyTicket")),
+  r("GET", "/vms/:id/consoleoutput", h(consoles, "consoleOutput")),
+  r("GET", "/vms/:id/screenshot", h(consoles, "screenshot")),
+  r("POST", "/vms/:id/reset", h(consoles, "reset")),
+  r("POST", "/vms/:id/reboot", h(consoles, "reboot")),
+  r("POST", "/vms/:id/suspend", h(consoles, "suspend")),
+  r("POST", "/vms/:id/sendkeys", h(consoles, "sendKeys")),
+  r("POST", "/vms/:id/injectnmi", h(consoles, "injectNmi")),
 
   // networking (issue 10)
   r("GET", "/networks", h(networks, "list")),

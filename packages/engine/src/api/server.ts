@@ -46,6 +46,10 @@ function sendFault(reply: FastifyReply, f: ApiFault, json: boolean): FastifyRepl
 
 function render(reply: FastifyReply, r: Reply, json: boolean): FastifyReply {
   reply.code(r.status);
+  if (r.raw) {
+    if (r.raw.filename) reply.header("content-disposition", `attachment; filename="${r.raw.filename}"`);
+    return reply.type(r.raw.type).send(r.raw.body);
+  }
   if (!r.rep || !r.root) return reply.send();
   if (r.status === 201 && typeof r.rep.href === "string") reply.header("location", r.rep.href);
   if (json) return reply.type("application/json").send(toJson(r.rep));
@@ -202,6 +206,7 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
           params: (req.params ?? {}) as Record<string, string>,
           query: firstValues(req.query),
           body: req.body as ParsedBody | undefined,
+          accept: req.headers.accept,
         };
         return render(reply, await r.handler(c), json(req));
       },

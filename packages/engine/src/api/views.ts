@@ -209,7 +209,7 @@ function bootDevices(json: string): string[] {
   }
 }
 
-export const VM_ACTIONS = ["commitsnapshot", "previewsnapshot", "shutdown", "start", "stop", "undosnapshot"];
+export const VM_ACTIONS = ["commitsnapshot", "injectnmi", "previewsnapshot", "reboot", "reset", "sendkeys", "shutdown", "start", "stop", "suspend", "ticket", "undosnapshot"];
 
 export function vmView(v: Vm): Rep {
   const base = href("vms", v.id);
@@ -221,7 +221,7 @@ export function vmView(v: Vm): Rep {
     name: v.name,
     description: v.description || undefined,
     comment: v.comment || undefined,
-    link: links(base, ["diskattachments", "snapshots"]),
+    link: links(base, ["consoleoutput", "diskattachments", "graphicsconsoles", "screenshot", "snapshots"]),
     cpu: { architecture: "x86_64", topology: { cores: v.cpu_cores, sockets: v.cpu_sockets, threads: v.cpu_threads } },
     creation_time: date(v.created_at),
     display: { type: v.display_type, monitors: 1 },

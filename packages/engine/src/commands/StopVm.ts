@@ -1,6 +1,7 @@
 /**
  * Stops a VM: `stop` destroys it on its host at once (power off), `shutdown` asks the guest to
- * power down and lets the VM monitor see it go. A VM the node no longer knows counts as stopped.
+ * power down (powered off by the node if it has not after the configured timeout) and lets the
+ * VM monitor see it go. A VM the node no longer knows counts as stopped.
  * The recorded status follows the node's answer, never a guess.
  */
 import { conflict } from "../api/fault.js";
@@ -60,7 +61,8 @@ export const ShutdownVm: CommandDef<{ id: string }, Plan, Vm> = {
   async execute(e, { vm, host }) {
     if (!host) throw conflict(`Cannot shut down VM ${vm.name}: it has no host`);
     try {
-      await e.nodes.for(host).call("shutdown", { vmId: vm.id, delay: 0 });
+      // A guest that ignores the power button is powered off by its node after the timeout.
+      await e.nodes.for(host).call("shutdown", { vmId: vm.id, delay: 0, force: true, timeout: e.cfg.shutdownTimeoutSec });
     } catch (err) {
       if (err instanceof NodeError && err.code === Code.noVM) return settleDown(e, vm, host);
       throw err;

@@ -2,6 +2,8 @@
  * Interfaces between the node's subsystems, so virt/ depends on what storage/ offers and not on
  * how it is built.
  */
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
 import type { DriveSpec } from "@vela/protocol";
 import type { PartialHandlers } from "./handlers.js";
 
@@ -29,5 +31,7 @@ export interface ImageService {
 /** A subsystem of the agent: its verbs, and how to stop it. */
 export interface Subsystem {
   handlers: PartialHandlers;
+  /** Takes an HTTP upgrade request it serves (true), or leaves it (false). */
+  upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   close(): Promise<void>;
 }

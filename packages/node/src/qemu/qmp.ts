@@ -263,6 +263,35 @@ export class QmpClient {
     return this.execute("query-vnc") as Promise<QmpVncInfo>;
   }
 
+  /** Sets the password of a display protocol (VNC). A VNC server started with password=on refuses everyone until this. */
+  setPassword(protocol: "vnc", password: string): Promise<void> {
+    return this.execute("set_password", { protocol, password }) as Promise<void>;
+  }
+
+  /** When the display password stops working: "+N" seconds from now, "now" or "never". */
+  expirePassword(protocol: "vnc", time: string): Promise<void> {
+    return this.execute("expire_password", { protocol, time }) as Promise<void>;
+  }
+
+  /** Hard reset, as the reset button: the guest gets no say. */
+  systemReset(): Promise<void> {
+    return this.execute("system_reset") as Promise<void>;
+  }
+
+  /** Presses keys together (a chord), by QKeyCode name, and releases them. */
+  sendKey(keys: string[], holdTimeMs = 100): Promise<void> {
+    return this.execute("send-key", { keys: keys.map((k) => ({ type: "qcode", data: k })), "hold-time": holdTimeMs }) as Promise<void>;
+  }
+
+  injectNmi(): Promise<void> {
+    return this.execute("inject-nmi") as Promise<void>;
+  }
+
+  /** Writes the current display to a PNG file (QEMU 7.1+). */
+  screendump(filename: string): Promise<void> {
+    return this.execute("screendump", { filename, format: "png" }) as Promise<void>;
+  }
+
   /** Starts a `blockdev-create` job (image creation in qemu-storage-daemon); ends as a JOB_STATUS_CHANGE. */
   blockdevCreate(jobId: string, options: Record<string, unknown>): Promise<void> {
     return this.execute("blockdev-create", { "job-id": jobId, options }) as Promise<void>;

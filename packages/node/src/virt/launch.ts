@@ -118,6 +118,7 @@ export async function startVm(ctx: NodeContext, prepared: Prepared): Promise<voi
       boot,
       drives: [...(await drivesArgv(params.drives, vm.rec.drives)), ...payloadArgv(vm.rec.payload)],
       nics: nicsArgv(params.nics, vm.rec.taps),
+      displayAddress: ctx.config.displayAddress,
     });
   } catch (e) {
     await vm.markDown(startFailure(`cannot build the QEMU command line: ${(e as Error).message}`));

@@ -7,6 +7,7 @@
 import { VdsmError, type VmParams, type VmStats, type VmSummary } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { ImageService } from "../api/services.js";
+import type { QmpClient } from "../qemu/qmp.js";
 import { hostAccel } from "./accel/index.js";
 import { deleteTap } from "./config/nic.js";
 import { prepareVm, startVm } from "./launch.js";
@@ -16,6 +17,14 @@ import { removeVmDir } from "./rundir.js";
 import type { Vm } from "./vm.js";
 
 const QUIT_WAIT_MS = 10_000;
+/** How long a forced shutdown or reboot waits for the guest by default (VDSM: 30 s). */
+const DEFAULT_SHUTDOWN_TIMEOUT_SEC = 30;
+
+export interface ShutdownOptions {
+  reboot?: boolean;
+  timeoutSec?: number;
+  force?: boolean;
+}
 const TERM_WAIT_MS = 5_000;
 
 export class VmManager {
@@ -111,17 +120,68 @@ export class VmManager {
     await removeVmDir(vm.paths);
   }
 
-  async shutdown(vmId: string): Promise<Record<string, unknown>> {
+  /**
+   * Asks the guest to power off (ACPI power button) or, with `reboot`, to restart (Ctrl+Alt+Del,
+   * the one reboot request a guest without an agent understands). With `force`, a guest that has
+   * not obeyed after `timeout` seconds is powered off (QMP quit) or hard-reset (system_reset).
+   */
+  async shutdown(vmId: string, opts: ShutdownOptions = {}): Promise<Record<string, unknown>> {
     this.get(vmId);
     return this.serial(vmId, async () => {
       const vm = this.get(vmId);
       await vm.launching;
       if (vm.isDown) return {};
-      if (!vm.qmp?.isOpen) throw new VdsmError("createErr", `VM ${vmId} has no monitor connection; use destroy`);
+      const qmp = vm.qmp;
+      if (!qmp?.isOpen) throw new VdsmError("createErr", `VM ${vmId} has no monitor connection; use destroy`);
+      const timeoutMs = (opts.timeoutSec ?? DEFAULT_SHUTDOWN_TIMEOUT_SEC) * 1000;
+      if (opts.reboot) {
+        const reset = qmp.once("RESET", timeoutMs);
+        await qmp.sendKey(["ctrl", "alt", "delete"]);
+        if (opts.force) void this.forceAfter(vm, qmp, reset, "system_reset", () => qmp.systemReset());
+        else reset.catch(() => {});
+        return {};
+      }
       vm.shutdownRequested = true;
-      await vm.qmp.systemPowerdown();
+      await qmp.systemPowerdown();
+      if (opts.force) void this.forceAfter(vm, qmp, qmp.closed.then(() => undefined), "power off", () => qmp.quit(), timeoutMs);
       return {};
     });
+  }
+
+  /** Runs `act` unless `obeyed` settles first (within `timeoutMs` when given), while QMP is still this VM's. */
+  private async forceAfter(vm: Vm, qmp: QmpClient, obeyed: Promise<unknown>, what: string, act: () => Promise<void>, timeoutMs?: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = timeoutMs === undefined ? obeyed.then(() => false, () => true) : Promise.race([
+      obeyed.then(() => false),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(true), timeoutMs);
+      }),
+    ]);
+    const late = await timedOut;
+    clearTimeout(timer);
+    if (!late || vm.isDown || vm.qmp !== qmp || !qmp.isOpen) return;
+    this.ctx.log.info({ vmId: vm.id, action: what }, "guest did not obey in time: forcing");
+    await this.serial(vm.id, act).catch((e: unknown) => this.ctx.log.warn({ vmId: vm.id, err: String(e) }, `forced ${what} failed`));
+  }
+
+  /**
+   * Runs fn on a VM whose QEMU is up and answers QMP, after earlier operations on it. A Down VM
+   * or one without a monitor is refused (VDSM code 1 / 9), never guessed at.
+   */
+  async controlled<T>(vmId: string, what: string, fn: (vm: Vm, qmp: QmpClient) => Promise<T>): Promise<T> {
+    this.get(vmId);
+    return this.serial(vmId, async () => {
+      const vm = this.get(vmId);
+      await vm.launching;
+      if (vm.isDown) throw new VdsmError("noVM", `${vmId} is down: cannot ${what}`);
+      if (!vm.qmp?.isOpen) throw new VdsmError("createErr", `VM ${vmId} has no monitor connection: cannot ${what}`);
+      return fn(vm, vm.qmp);
+    });
+  }
+
+  /** A VM known here, running or not (the console log outlives QEMU until destroy). */
+  known(vmId: string): Vm {
+    return this.get(vmId);
   }
 
   async list(full: boolean, only?: string[]): Promise<{ vmList: VmSummary[] }> {

@@ -19,6 +19,8 @@ export class Vm {
   pid?: number;
   qmp?: QmpClient;
   vncPort?: number;
+  /** Address the VNC server listens on, as query-vnc reports it. */
+  vncHost?: string;
   /** Set while the node is starting QEMU; settles when it is running or has failed. */
   launching?: Promise<void>;
   /** The agent asked the guest to power off (shutdown verb). */
@@ -57,6 +59,7 @@ export class Vm {
       const vnc = await qmp.queryVnc();
       const port = Number(vnc.service);
       if (vnc.enabled && Number.isInteger(port)) this.vncPort = port;
+      if (vnc.enabled && vnc.host) this.vncHost = vnc.host;
     }
   }
 
@@ -156,6 +159,7 @@ export class Vm {
     const st = await this.status();
     const down = st.status === "Down";
     const port = !down && this.vncPort !== undefined ? String(this.vncPort) : "-1";
+    const displayIp = this.vncHost ?? VNC_LISTEN;
     const out: VmStats = {
       vmId: p.vmId,
       vmName: p.vmName,
@@ -172,8 +176,8 @@ export class Vm {
       displayType: p.display === "vnc" ? "vnc" : "none",
       displayPort: port,
       displaySecurePort: "-1",
-      displayIp: VNC_LISTEN,
-      displayInfo: p.display === "vnc" ? [{ type: "vnc", port, tlsPort: "-1", ipAddress: VNC_LISTEN }] : [],
+      displayIp,
+      displayInfo: p.display === "vnc" ? [{ type: "vnc", port, tlsPort: "-1", ipAddress: displayIp }] : [],
       disks: await this.disks(),
     };
     if (st.qemu) out.qemuStatus = st.qemu;

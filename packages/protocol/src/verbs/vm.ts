@@ -96,6 +96,11 @@ export const vmVerbs = {
     p("vmId", Uuid, "vmID"),
     p("delay", Int.optional().default(0), "delay"),
     p("message", z.string().max(256).optional(), "message"),
+    /** Reboot instead of power off (VDSM's order: delay, message, reboot, timeout, force). */
+    p("reboot", z.boolean().optional().default(false), "reboot"),
+    /** Seconds the guest gets before `force` acts: power off, or a hard reset when rebooting. */
+    p("timeout", Int.refine((n) => n >= 0 && n <= 3600, { message: "timeout out of range (0..3600 s)" }).optional(), "timeout"),
+    p("force", z.boolean().optional().default(false), "force"),
   ], done),
   list: verb(
     "list",

@@ -19,6 +19,7 @@ import {
 } from "../../commands/Snapshots.js";
 import { ShutdownVm, StopVm } from "../../commands/StopVm.js";
 import { UpdateVm } from "../../commands/UpdateVm.js";
+import { ResumeVm } from "../../commands/VmControl.js";
 import type { Disk, Vm } from "../../db/schema.js";
 import { longAction, settleIfAsked } from "../actions.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
@@ -96,6 +97,12 @@ function actionReply(vm: Vm): Reply {
 
 export async function start(c: Call): Promise<Reply> {
   const id = pathId(c, "id", "VM");
+  // As in oVirt, starting a paused (suspended) VM resumes it.
+  const current = await mustById(c.engine, "vms", id);
+  if (current.status === "paused" || current.status === "suspended") {
+    bodyOf(c, ["action"]);
+    return actionReply(await runCommand(c.engine, ResumeVm, { id }));
+  }
   return actionReply(await runCommand(c.engine, RunVm, { id, body: bodyOf(c, ["action"]) }));
 }
 

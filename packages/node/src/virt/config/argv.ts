@@ -20,6 +20,8 @@ export interface ArgvPlan {
   boot: BootPlan;
   drives: string[];
   nics: string[];
+  /** Address the VNC server listens on (the host's display network address). */
+  displayAddress?: string;
 }
 
 export function buildArgv(plan: ArgvPlan): string[] {
@@ -57,7 +59,7 @@ export function buildArgv(plan: ArgvPlan): string[] {
     `socket,id=serial0,${pathOpt(paths.console)},server=on,wait=off,logfile=${optValue(paths.consoleLog)},logappend=on`,
     "-serial",
     "chardev:serial0",
-    ...displayArgv(params.display),
+    ...displayArgv(params.display, plan.displayAddress),
     ...bootArgv(plan.boot),
     ...plan.drives,
     ...plan.nics,
