@@ -94,10 +94,11 @@ export class AuditLog {
     this.path = join(dir, `host-${hostID}.log`);
   }
 
-  record(lver: number, op: string, path: string): void {
+  /** One allowed write; `at` is when the guard allowed it (default: now). */
+  record(lver: number, op: string, path: string, at = Date.now()): void {
     if (this.fd === undefined) this.fd = openSync(this.path, "a", 0o644);
     const rel = relative(this.domainRoot, path) || ".";
-    writeSync(this.fd, `${Date.now()} host=${this.hostID} lver=${lver} op=${op.replace(/\s+/g, "_")} path=${rel}\n`);
+    writeSync(this.fd, `${at} host=${this.hostID} lver=${lver} op=${op.replace(/\s+/g, "_")} path=${rel}\n`);
   }
 
   close(): void {

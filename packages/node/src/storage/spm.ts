@@ -191,9 +191,15 @@ export class Spm {
    * start()'s own LVER write under a just-acquired lease), and audits each one.
    */
   guard(path: string, what: string): void {
+    // The audit records when a write was allowed: the time of this check. A process frozen after
+    // the check (here, or before its write syscall) still writes late when it thaws; that window
+    // is what lease-based fencing leaves open (VDSM's SafeLease too) and only storage-side fencing
+    // (sanlock, SCSI reservations) closes. Stamping the entry after the checks made a freeze that
+    // landed between them look like a write allowed after the takeover (seen in cluster-freeze).
+    const at = Date.now();
     if (this.startingLver !== undefined && this.role === "Contend") {
       if (!this.leaseFresh()) throw new VdsmError("SpmStatusError", `lease lost while starting: refusing ${what}`);
-      this.audit?.record(this.startingLver, what, path);
+      this.audit?.record(this.startingLver, what, path, at);
       return;
     }
     if (!this.checkFresh()) throw new VdsmError("SpmStatusError", `not SPM of ${this.spUUID}: refusing ${what} of ${path}`);
@@ -208,7 +214,7 @@ export class Spm {
       this.fence(`pool moved to SPM ${onDisk.id} LVER ${onDisk.lver}`);
       throw new VdsmError("SpmStatusError", `stale SPM (LVER ${this.lver}, pool at ${onDisk.lver}): refusing ${what}`);
     }
-    this.audit?.record(this.lver, what, path);
+    this.audit?.record(this.lver, what, path, at);
   }
 
   /**
