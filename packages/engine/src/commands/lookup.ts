@@ -5,7 +5,7 @@
 import type { Kysely, Selectable } from "kysely";
 import type { Ref } from "../api/input.js";
 import { conflict, notFound } from "../api/fault.js";
-import type { Engine } from "../engine.js";
+import { type Engine, sleep } from "../engine.js";
 import type { Database, DataCenter, Host, StorageDomain } from "../db/schema.js";
 import { spmStatus } from "../hosts/storage.js";
 
@@ -71,7 +71,13 @@ export async function spmOf(e: Engine, dc: DataCenter, what: string): Promise<Ho
   if (!dc.master_domain_id) throw conflict(`Cannot ${what}: data center ${dc.name} has no storage pool (no master storage domain attached)`);
   const host = dc.spm_host_id ? await byId(e, "hosts", dc.spm_host_id) : undefined;
   if (host?.status !== "up") throw conflict(`Cannot ${what}: data center ${dc.name} has no SPM host up`);
-  const st = await spmStatus(e, host, dc, { timeoutMs: SPM_CONFIRM_MS }).catch(() => undefined);
+  let st = await spmStatus(e, host, dc, { timeoutMs: SPM_CONFIRM_MS }).catch(() => undefined);
+  // A host that is taking the role back (a restarted agent, a pool being refreshed) has it again
+  // within moments: wait a little before sending the client away.
+  for (const deadline = Date.now() + SPM_REGAIN_MS; st && st.status !== "SPM" && Date.now() < deadline; ) {
+    await sleep(250);
+    st = await spmStatus(e, host, dc, { timeoutMs: SPM_CONFIRM_MS }).catch(() => undefined);
+  }
   if (st && st.status !== "SPM") {
     throw conflict(`Cannot ${what}: host ${host.name} of data center ${dc.name} is taking the SPM role again (it says ${st.status}); try again later`);
   }
@@ -80,6 +86,8 @@ export async function spmOf(e: Engine, dc: DataCenter, what: string): Promise<Ho
 
 /** How long a command waits for the SPM to confirm its role before going ahead on the record. */
 const SPM_CONFIRM_MS = 2000;
+/** How long a command waits for a recorded SPM that says it lacks the role to take it back. */
+const SPM_REGAIN_MS = 5000;
 
 /** A domain usable for images: attached to a data center and active there. */
 export async function activeDomain(e: Engine, sd: StorageDomain, what: string): Promise<DataCenter> {
