@@ -4,7 +4,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { isIP } from "node:net";
+import { hostname, tmpdir } from "node:os";
 import { isAbsolute, join, normalize, resolve } from "node:path";
 
 export interface EngineConfig {
@@ -50,6 +51,15 @@ export interface EngineConfig {
    * to their own VELA_NODE_BOOT_DIRS at start; by default the engine allows those too.
    */
   bootDirs: string[];
+  /**
+   * HTTPS with the engine's CA (VELA_ENGINE_TLS, default on) for the API, consoles and portal, and
+   * mutual TLS towards nodes. Off only when asked for (`VELA_ENGINE_TLS=off`: plain HTTP everywhere).
+   */
+  tls: boolean;
+  /** Host names and addresses the engine certificate covers (VELA_ENGINE_TLS_NAMES, comma-separated). */
+  tlsNames: string[];
+  /** Where the CA and the engine's certificate live: $VELA_HOME/pki. */
+  pkiDir: string;
   /** Seconds a guest gets to obey shutdown (ACPI) or reboot (Ctrl+Alt+Del) before power off / hard reset. */
   shutdownTimeoutSec: number;
 }
@@ -67,6 +77,25 @@ function int(name: string, v: string | undefined, dflt: number, min: number, max
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name}: bad integer ${JSON.stringify(v)} (expected ${min}..${max})`);
   return n;
+}
+
+/** A boolean setting: on/off (yes/no, 1/0, true/false); anything else stops the start. */
+function onOff(name: string, v: string | undefined, dflt: boolean): boolean {
+  if (v === undefined || v === "") return dflt;
+  const t = v.toLowerCase();
+  if (["1", "true", "yes", "on"].includes(t)) return true;
+  if (["0", "false", "no", "off"].includes(t)) return false;
+  throw new Error(`${name}: expected on or off, got ${JSON.stringify(v)}`);
+}
+
+/** The names the engine certificate covers: the configured ones, else loopback, this host's name and the listen address. */
+function tlsNames(v: string | undefined, listen: string): string[] {
+  if (v) return [...new Set(v.split(",").map((n) => n.trim()).filter(Boolean))];
+  const names = ["localhost", "127.0.0.1", "::1"];
+  const h = hostname();
+  if (/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/.test(h) && !h.endsWith(".")) names.push(h);
+  if (isIP(listen) && listen !== "0.0.0.0" && listen !== "::") names.push(listen);
+  return [...new Set(names)];
 }
 
 /** The admin password: from env, else from $VELA_HOME/admin-password, else generated and saved there. */
@@ -96,12 +125,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     dbPoolMax: int("VELA_DB_POOL_MAX", env.VELA_DB_POOL_MAX, 10, 1, 200),
     shutdownTimeoutSec: int("VELA_ENGINE_SHUTDOWN_TIMEOUT_SEC", env.VELA_ENGINE_SHUTDOWN_TIMEOUT_SEC, 120, 1, 3600),
   };
+  const listen = env.VELA_ENGINE_LISTEN || "127.0.0.1";
+  const tls = onOff("VELA_ENGINE_TLS", env.VELA_ENGINE_TLS, true);
   const home = resolve(env.VELA_HOME || "/var/lib/vela");
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const { password, generated } = adminPassword(env, home);
   return {
-    listen: env.VELA_ENGINE_LISTEN || "127.0.0.1",
+    listen,
     home,
+    tls,
+    tlsNames: tlsNames(env.VELA_ENGINE_TLS_NAMES, listen),
+    pkiDir: join(home, "pki"),
     dbFile: join(home, "engine.db"),
     dbUrl: env.VELA_DB_URL || undefined,
     adminUser: "admin@internal",

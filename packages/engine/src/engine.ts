@@ -6,6 +6,7 @@ import type { EngineConfig } from "./config.js";
 import type { Db } from "./db/index.js";
 import { NodeClients } from "./hosts/client.js";
 import type { Logger } from "./log.js";
+import type { Pki } from "./pki/ca.js";
 import { conflict } from "./api/fault.js";
 
 /**
@@ -66,6 +67,8 @@ export interface Engine {
   log: Logger;
   db: Db;
   nodes: NodeClients;
+  /** The engine's CA and certificate; absent when TLS is off (VELA_ENGINE_TLS=off). */
+  pki?: Pki;
   locks: Locks;
   bg: Background;
   startedAt: Date;
@@ -78,12 +81,14 @@ export interface Engine {
   spmRole: Map<string, "spm" | "contending" | "none">;
 }
 
-export function createEngine(cfg: EngineConfig, log: Logger, db: Db): Engine {
+export function createEngine(cfg: EngineConfig, log: Logger, db: Db, pki?: Pki): Engine {
+  const tls = pki ? { ca: pki.caPem, cert: pki.cert, key: pki.key } : undefined;
   return {
     cfg,
     log,
     db,
-    nodes: new NodeClients({ timeoutMs: cfg.nodeCallTimeoutMs, log: log.child({ mod: "node-client" }) }),
+    pki,
+    nodes: new NodeClients({ timeoutMs: cfg.nodeCallTimeoutMs, log: log.child({ mod: "node-client" }), tls }),
     locks: new Locks(),
     bg: new Background(log),
     startedAt: new Date(),

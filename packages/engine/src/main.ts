@@ -17,6 +17,8 @@ import { DbConfigError } from "./db/dialect.js";
 import { openDb } from "./db/index.js";
 import { createEngine } from "./engine.js";
 import { createLogger } from "./log.js";
+import { ensurePki, PkiError } from "./pki/ca.js";
+import { registerPkiResource } from "./pki/resource.js";
 
 async function main(): Promise<void> {
   const t0 = performance.now();
@@ -25,8 +27,12 @@ async function main(): Promise<void> {
   const log = createLogger("vela-engine");
   if (conf.file) log.info({ file: conf.file, keys: conf.keys }, "config file read");
   const store = await openDb({ dbFile: cfg.dbFile, url: cfg.dbUrl, poolMax: cfg.dbPoolMax });
-  const engine = createEngine(cfg, log, store.db);
-  const app = buildServer(engine, apiRoutes, internalRoutes);
+  // The CA and the engine certificate: made on first start (openssl, tens of ms), then reused.
+  const pki = cfg.tls ? await ensurePki(cfg.pkiDir, cfg.tlsNames, log) : undefined;
+  if (!cfg.tls) log.warn("TLS is off (VELA_ENGINE_TLS=off): the API, consoles and node links are plain HTTP");
+  const engine = createEngine(cfg, log, store.db, pki);
+  const app = buildServer(engine, apiRoutes, internalRoutes, pki);
+  registerPkiResource(app, pki);
   // The browser console's static files (noVNC and our page), loaded on first use.
   app.get("/ovirt-engine/services/novnc/*", async (req, reply) => {
     const { novncAsset } = await import("./console/novnc.js");
@@ -47,11 +53,11 @@ async function main(): Promise<void> {
   await app.listen({ port: cfg.port, host: cfg.listen });
   const addr = app.server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${addr.port}`;
+  const url = `${pki ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${addr.port}`;
   const ms = Math.round(performance.now() - t0);
   log.info({ url, home: cfg.home, db: store.kind, dbTarget: store.target, startMs: ms }, "engine API ready");
   if (cfg.passwordGenerated) log.warn({ file: `${cfg.home}/admin-password` }, "generated an admin password (printed on the READY line)");
-  process.stdout.write(`VELA-ENGINE-READY url=${url} user=${cfg.adminUser} password=${cfg.adminPassword}\n`);
+  process.stdout.write(`VELA-ENGINE-READY url=${url} user=${cfg.adminUser} password=${cfg.adminPassword}${pki ? ` ca=${pki.caFile}` : ""}\n`);
 
   const monitoring = await import("./monitoring/index.js");
   const monitors = monitoring.startMonitors(engine);
@@ -78,7 +84,7 @@ main().catch((err: unknown) => {
   // A configuration mistake (a database that cannot be used is one) is said in one message,
   // with its stable code when it has one; anything else with its stack.
   const why =
-    err instanceof DbConfigError
+    err instanceof DbConfigError || err instanceof PkiError
       ? `${err.code}: ${err.message}`
       : err instanceof ConfError || (err instanceof Error && /^VELA_/.test(err.message))
         ? err.message

@@ -28,8 +28,9 @@ const jobs = lazy(() => import("./resources/jobs.js"));
 const consoles = lazy(() => import("./resources/consoles.js"));
 const internal = lazy(() => import("./resources/internal.js"));
 const networks = lazy(() => import("./resources/networks.js"));
+const enroll = lazy(() => import("../pki/enroll.js"));
 
-const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks];
+const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks, enroll];
 
 function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): Handler {
   return async (c: Call): Promise<Reply> => {
@@ -166,7 +167,11 @@ export const apiRoutes: RouteDef[] = [
 ];
 
 /** Vela's own endpoints outside the oVirt API (JSON only). */
-export const internalRoutes: RouteDef[] = [r("POST", "/vela/v1/hosts/register", h(internal, "register"))];
+export const internalRoutes: RouteDef[] = [
+  r("POST", "/vela/v1/hosts/register", h(internal, "register")),
+  r("POST", "/vela/v1/hosts/enroll", h(enroll, "enroll")),
+  r("GET", "/vela/v1/pki/ca", h(enroll, "caForToken")),
+];
 
 export async function preload(): Promise<void> {
   await Promise.all(ALL.map((m) => m()));

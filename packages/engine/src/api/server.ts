@@ -133,9 +133,16 @@ function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
   socket.destroy();
 }
 
-export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteDef[]): FastifyInstance {
+/** The HTTPS server's certificate and key (PEM); without them the server speaks plain HTTP. */
+export interface ServerTls {
+  key: string;
+  cert: string;
+}
+
+export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteDef[], tls?: ServerTls): FastifyInstance {
   const auth = new Auth(engine.cfg);
   const app = fastify.fastify({
+    ...(tls ? { https: { key: tls.key, cert: tls.cert, minVersion: "TLSv1.2" as const } } : {}),
     logger: false,
     bodyLimit: BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },

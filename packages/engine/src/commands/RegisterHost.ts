@@ -34,7 +34,7 @@ interface Plan extends In {
 
 export const MAX_HOST_ID = 250;
 
-function tokenOk(e: Engine, token: string | undefined): boolean {
+export function tokenOk(e: Engine, token: string | undefined): boolean {
   const want = e.cfg.registrationToken;
   if (!want || token === undefined) return false;
   const a = Buffer.from(token);

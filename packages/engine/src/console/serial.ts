@@ -4,7 +4,6 @@
  * socket carries the console's raw bytes both ways.
  */
 import { randomBytes } from "node:crypto";
-import { request } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Engine } from "../engine.js";
 import { runningOn } from "./index.js";
@@ -18,7 +17,7 @@ export async function openSerial(e: Engine, vmId: string): Promise<Duplex> {
   const ticket = randomBytes(32).toString("base64url");
   await e.nodes.for(host).call("setSerialTicket", { vmId: vm.id, ticket, ttl: NODE_TICKET_TTL_SEC });
   return new Promise((res, rej) => {
-    const req = request({
+    const req = e.nodes.request({
       host: host.address,
       port: host.port,
       path: `/vela/console/${vm.id}/serial`,

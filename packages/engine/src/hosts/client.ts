@@ -1,11 +1,13 @@
 /**
- * The engine's client of a node agent: JSON-RPC 2.0 over HTTP (POST /jsonrpc), typed from the
+ * The engine's client of a node agent: JSON-RPC 2.0 over HTTPS with the engine's client
+ * certificate (plain HTTP only when TLS is off) (POST /jsonrpc), typed from the
  * protocol verb table. Arguments are checked against the verb's schemas before they leave (an
  * engine bug must not reach a node); the wire uses the VDSM 4.x JSON names.
  * Never retries a call by itself: callers decide, since most verbs are not idempotent.
  * The protocol module (and zod with it) is loaded on the first call, off the start-up path.
  */
-import { Agent, request } from "node:http";
+import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { InputOf, ResultOf, VerbName, Verbs } from "@vela/protocol";
 import type { Logger } from "../log.js";
 
@@ -38,6 +40,16 @@ export interface NodeTarget {
   port: number;
 }
 
+/** The engine's CA (the only one a node certificate may chain to) and its client certificate. */
+export interface NodeTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** Opens a request to a node: over TLS with the engine's certificate, or plain when TLS is off. */
+export type NodeRequest = (opts: RequestOptions, cb?: (res: IncomingMessage) => void) => ClientRequest;
+
 /** What a verb's JSON-RPC call resolves with, from the verb's result schema in the protocol table. */
 export type Result<K extends VerbName> = ResultOf<Verbs[K]>;
 
@@ -59,6 +71,7 @@ export class NodeClient {
   constructor(
     readonly target: NodeTarget,
     private agent: Agent,
+    private request: NodeRequest,
     private timeoutMs: number,
     private log: Logger,
   ) {}
@@ -98,7 +111,7 @@ export class NodeClient {
 
   private post(body: string, timeoutMs: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const req = request(
+      const req = this.request(
         {
           host: this.target.address,
           port: this.target.port,
@@ -135,12 +148,25 @@ export class NodeClient {
 
 /** One client per node address, sharing a keep-alive agent. */
 export class NodeClients {
-  private agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  private agent: Agent;
+  /** Requests to nodes without the shared agent (connection upgrades: the serial console). */
+  readonly request: NodeRequest;
 
-  constructor(private opts: { timeoutMs: number; log: Logger }) {}
+  constructor(private opts: { timeoutMs: number; log: Logger; tls?: NodeTls }) {
+    const tls = opts.tls;
+    if (tls) {
+      // The node's certificate must chain to our CA and name the address we call (default identity check).
+      this.agent = new HttpsAgent({ keepAlive: true, maxSockets: 8, ca: tls.ca, cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" });
+      this.request = (o, cb) => httpsRequest({ ...o, ca: tls.ca, cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" }, cb);
+    } else {
+      this.agent = new Agent({ keepAlive: true, maxSockets: 8 });
+      this.request = (o, cb) => httpRequest(o, cb);
+    }
+  }
 
   for(target: NodeTarget): NodeClient {
-    return new NodeClient({ address: target.address, port: target.port }, this.agent, this.opts.timeoutMs, this.opts.log);
+    const request: NodeRequest = (o, cb) => (this.opts.tls ? httpsRequest(o, cb) : httpRequest(o, cb));
+    return new NodeClient({ address: target.address, port: target.port }, this.agent, request, this.opts.timeoutMs, this.opts.log);
   }
 
   close(): void {

@@ -2,6 +2,8 @@
  * Vela's internal endpoints for nodes (JSON only). Registration is authenticated by the shared
  * registration token, not by the admin password; without it a host only gets pending_approval.
  */
+import type { Host } from "../../db/schema.js";
+import type { Engine } from "../../engine.js";
 import { runCommand } from "../../commands/command.js";
 import { RegisterHost } from "../../commands/RegisterHost.js";
 import { joinPool } from "../../hosts/storage.js";
@@ -11,11 +13,17 @@ import { href } from "../href.js";
 /** Registrations run one at a time: each may allocate a host id and checks name uniqueness. */
 let queue: Promise<unknown> = Promise.resolve();
 
-export async function register(c: Call): Promise<Reply> {
-  const run = queue.then(() => runCommand(c.engine, RegisterHost, c.body?.value ?? {}));
+/** Registers (or re-registers) the host a node describes; an approved host joins its pool. */
+export async function registerHost(e: Engine, body: unknown): Promise<Host> {
+  const run = queue.then(() => runCommand(e, RegisterHost, body));
   queue = run.catch(() => undefined);
   const host = await run;
-  c.engine.log.info({ host: host.name, id: host.id, address: `${host.address}:${host.port}`, status: host.status }, "host registered");
-  if (host.status === "up") c.engine.bg.run(`join pool ${host.id}`, () => joinPool(c.engine, host.id));
+  e.log.info({ host: host.name, id: host.id, address: `${host.address}:${host.port}`, status: host.status }, "host registered");
+  if (host.status === "up") e.bg.run(`join pool ${host.id}`, () => joinPool(e, host.id));
+  return host;
+}
+
+export async function register(c: Call): Promise<Reply> {
+  const host = await registerHost(c.engine, c.body?.value ?? {});
   return ok("host", { hostId: host.id, id: host.id, href: href("hosts", host.id), name: host.name, status: host.status }, 200);
 }
