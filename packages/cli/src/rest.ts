@@ -1,4 +1,9 @@
-/** A small client of the engine's REST API (JSON), for the CLI and the tests. */
+/**
+ * A small client of the engine's REST API (JSON), for the CLI and the tests. Over HTTPS it trusts
+ * the engine CA it is given (`vela up` reads it from the engine's READY line).
+ */
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 
 export class RestError extends Error {
   constructor(
@@ -15,29 +20,44 @@ export class Rest {
     readonly base: string,
     user: string,
     password: string,
+    /** The engine CA (PEM) for an https base; default: the system's trust store. */
+    private readonly ca?: string,
   ) {
     this.auth = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
   }
 
   async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${this.base}/ovirt-engine/api${path}`, {
-      method,
-      headers: {
-        authorization: this.auth,
-        accept: "application/json",
-        ...(body !== undefined ? { "content-type": "application/json" } : {}),
-      },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
+    const payload = body !== undefined ? JSON.stringify(body) : undefined;
+    const headers: Record<string, string | number> = { authorization: this.auth, accept: "application/json" };
+    if (payload !== undefined) {
+      headers["content-type"] = "application/json";
+      headers["content-length"] = Buffer.byteLength(payload);
+    }
+    const { status, text } = await this.send(new URL(`${this.base}/ovirt-engine/api${path}`), method, headers, payload);
     let parsed: unknown = text;
     try {
       parsed = text ? JSON.parse(text) : {};
     } catch {
       /* keep text */
     }
-    if (!res.ok) throw new RestError(res.status, parsed);
+    if (status < 200 || status >= 300) throw new RestError(status, parsed);
     return parsed as T;
+  }
+
+  private send(url: URL, method: string, headers: Record<string, string | number>, payload?: string): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const onRes = (res: import("node:http").IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+        res.on("error", reject);
+      };
+      const opts = { method, headers, timeout: 120_000 };
+      const req = url.protocol === "https:" ? httpsRequest(url, { ...opts, ...(this.ca ? { ca: this.ca } : {}) }, onRes) : httpRequest(url, opts, onRes);
+      req.on("timeout", () => req.destroy(new Error(`${method} ${url.pathname}: no answer in 120 s`)));
+      req.on("error", reject);
+      req.end(payload);
+    });
   }
 
   get<T = Record<string, unknown>>(path: string) {

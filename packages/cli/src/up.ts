@@ -41,6 +41,10 @@ export interface ReadyInfo {
   user: string;
   password: string;
   home: string;
+  /** The engine CA's file (PEM), absent when TLS is off. */
+  caFile?: string;
+  /** Its contents, for clients of the API. */
+  ca?: string;
 }
 
 function token(home: string): string {
@@ -77,8 +81,12 @@ export async function up(opts: UpOptions): Promise<Started> {
     procs.push(engine);
     const ready = await engine.start();
     const kv = Object.fromEntries([...ready.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
-    const info: ReadyInfo = { url: kv.url ?? `http://127.0.0.1:${opts.enginePort}`, user: kv.user ?? "admin@internal", password: kv.password ?? "", home };
-    const rest = new Rest(info.url, info.user, info.password);
+    const info: ReadyInfo = { url: kv.url ?? `https://127.0.0.1:${opts.enginePort}`, user: kv.user ?? "admin@internal", password: kv.password ?? "", home };
+    if (kv.ca) {
+      info.caFile = kv.ca;
+      info.ca = readFileSync(kv.ca, "utf8");
+    }
+    const rest = new Rest(info.url, info.user, info.password, info.ca);
 
     const nodes: Supervised[] = [];
     for (let i = 0; i < opts.hosts; i++) {
@@ -93,6 +101,8 @@ export async function up(opts: UpOptions): Promise<Started> {
           VELA_NODE_NAME: `host${i + 1}`,
           VELA_ENGINE_URL: info.url,
           VELA_REGISTRATION_TOKEN: regToken,
+          // same machine: the node trusts the engine CA from its file, and enrolls with the token
+          ...(info.caFile ? { VELA_ENGINE_CA: info.caFile } : {}),
           VELA_NODE_BOOT_DIRS: [join(home, "boot"), process.env.VELA_NODE_BOOT_DIRS ?? ""].filter(Boolean).join(":"),
           VELA_NODE_CONF: "",
           // image files the node may import into disks (the tiny template's image)
@@ -184,9 +194,10 @@ export async function upCommand(args: string[]): Promise<void> {
       `  URL:       ${info.url}/ovirt-engine/api`,
       `  user:      ${info.user}`,
       `  password:  ${info.password}`,
+      ...(info.caFile ? [`  CA:        ${info.caFile}   (curl --cacert it; also at /ovirt-engine/services/pki-resource?resource=ca-certificate&format=X509-PEM-CA)`] : []),
       `  data:      ${home}   (logs in ${join(home, "logs")})`,
       `  restarts:  an engine or agent that dies is started again (back-off 0.5 s doubling to 30 s); said here and in its log`,
-      `  try:       curl -u '${info.user}:${info.password}' -H 'Accept: application/json' ${info.url}/ovirt-engine/api/hosts`,
+      `  try:       curl${info.caFile ? ` --cacert ${info.caFile}` : ""} -u '${info.user}:${info.password}' -H 'Accept: application/json' ${info.url}/ovirt-engine/api/hosts`,
       "  template:  tiny — a VM from it boots to a login prompt and reads cloud-init (see README)",
       "Press Ctrl-C to stop.",
       "",

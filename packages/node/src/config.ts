@@ -26,6 +26,18 @@ export interface NodeConfig {
   engineUrl?: string;
   /** Shared secret that lets the engine approve this host without an administrator. */
   registrationToken?: string;
+  /**
+   * Mutual TLS on the agent's port (VELA_NODE_TLS, default on): it serves with a certificate the
+   * engine CA signed and answers only clients whose certificate that CA signed for a client.
+   */
+  tls: boolean;
+  /**
+   * Where the node's key, certificate and the engine CA live (VELA_NODE_PKI). Default: `pki` in an
+   * explicitly given VELA_NODE_RUN (one agent per run directory), else /var/lib/vela/node/pki.
+   */
+  pkiDir: string;
+  /** The engine CA to trust when enrolling (VELA_ENGINE_CA, a PEM file); else checked with the token. */
+  engineCaFile?: string;
   /** Directories a VM definition may take a kernel/initrd from. */
   bootDirs: string[];
   /** Directories the importImageFile verb may read image files from (VELA_NODE_IMPORT_DIRS). */
@@ -103,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     spmAutoElect: bool("VELA_NODE_SPM_AUTO", env.VELA_NODE_SPM_AUTO, true),
     storageDaemon: bool("VELA_NODE_STORAGE_DAEMON", env.VELA_NODE_STORAGE_DAEMON, true),
     displayAddress: displayAddress(env.VELA_NODE_DISPLAY_ADDRESS),
+    tls: bool("VELA_NODE_TLS", env.VELA_NODE_TLS, true),
   };
   const runDir = resolve(env.VELA_NODE_RUN ?? `/var/run/vela/node-${port}`);
   mkdirSync(runDir, { recursive: true, mode: 0o755 });
@@ -124,6 +137,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     hostName: env.VELA_NODE_NAME ?? `${hostname()}-${port}`,
     engineUrl: env.VELA_ENGINE_URL || undefined,
     registrationToken: env.VELA_REGISTRATION_TOKEN || undefined,
+    pkiDir: resolve(env.VELA_NODE_PKI || (env.VELA_NODE_RUN ? join(runDir, "pki") : "/var/lib/vela/node/pki")),
+    engineCaFile: env.VELA_ENGINE_CA || undefined,
     bootDirs: (env.VELA_NODE_BOOT_DIRS ?? "").split(":").filter((d) => d.startsWith("/")),
     importDirs: (env.VELA_NODE_IMPORT_DIRS ?? "").split(":").filter((d) => d.startsWith("/")),
     accel,

@@ -5,14 +5,16 @@
  * SIGINT/SIGTERM. Running VMs are left running when the agent stops: the node is stateless and a
  * restarted agent recovers them.
  */
+import { readFileSync } from "node:fs";
 import { ConfError } from "@vela/protocol";
 import { assemble } from "./api/handlers.js";
 import type { NodeContext } from "./api/context.js";
-import { loadConfig } from "./config.js";
+import { loadConfig, type NodeConfig } from "./config.js";
 import { loadNodeConfFile } from "./conffile.js";
 import { createHost } from "./host/index.js";
-import { startRegistration } from "./host/register.js";
-import { createLogger } from "./log.js";
+import { registrationBody, startRegistration } from "./host/register.js";
+import { createLogger, type Logger } from "./log.js";
+import { EnrollError, enroll, installed, type NodeTlsFiles } from "./pki/enroll.js";
 import { createNetwork } from "./network/index.js";
 import { startServer } from "./server.js";
 import { createStorage } from "./storage/hsm.js";
@@ -20,7 +22,38 @@ import { useStorageDaemon } from "./storage/qemuimg.js";
 import { DaemonSupervisor } from "./storage/qsd.js";
 import { createVirt } from "./virt/index.js";
 
+/**
+ * `vela-node join https://ENGINE --token T [--ca FILE]`: the same as setting VELA_ENGINE_URL,
+ * VELA_REGISTRATION_TOKEN and VELA_ENGINE_CA — the agent enrolls (or waits for approval), then runs.
+ */
+function joinArgs(argv: string[]): void {
+  if (argv[0] !== "join") {
+    if (argv.length > 0) throw new Error(`VELA: unknown arguments ${JSON.stringify(argv.join(" "))} (usage: vela-node [join https://ENGINE [--token T] [--ca FILE]])`);
+    return;
+  }
+  const url = argv[1];
+  if (!url || !/^https:\/\/[^\s/]+\/?$/.test(url)) throw new Error("VELA: usage: vela-node join https://ENGINE[:PORT] [--token T] [--ca FILE]");
+  process.env.VELA_ENGINE_URL = url;
+  for (let i = 2; i < argv.length; i += 2) {
+    const v = argv[i + 1];
+    if (v === undefined) throw new Error(`VELA: ${argv[i]} needs a value`);
+    if (argv[i] === "--token") process.env.VELA_REGISTRATION_TOKEN = v;
+    else if (argv[i] === "--ca") process.env.VELA_ENGINE_CA = v;
+    else throw new Error(`VELA: unknown option ${argv[i]} (join takes --token and --ca)`);
+  }
+}
+
+/** The agent's certificate: installed, or enrolled for now; none when TLS is off. */
+async function nodeTls(config: NodeConfig, log: Logger): Promise<NodeTlsFiles | undefined> {
+  if (!config.tls) {
+    log.warn("TLS is off (VELA_NODE_TLS=off): anyone who reaches this port can drive the host");
+    return undefined;
+  }
+  return installed(config.pkiDir) ?? (await enroll(config, log, () => registrationBody(config)));
+}
+
 async function main(): Promise<void> {
+  joinArgs(process.argv.slice(2));
   const conf = loadNodeConfFile();
   const config = loadConfig();
   const log = createLogger("vela-node").child({ port: config.port });
@@ -35,6 +68,7 @@ async function main(): Promise<void> {
       }
     },
   };
+  const tls = await nodeTls(config, log);
   // Started now (not on first create) so a host that cannot run it says so in its start-up log.
   const qsd = config.storageDaemon ? new DaemonSupervisor(config.runDir, log) : undefined;
   await qsd?.get();
@@ -50,14 +84,15 @@ async function main(): Promise<void> {
     },
   ]);
   const handlers = assemble(host.handlers, storage.handlers, virt.handlers, network.handlers);
-  const app = await startServer(handlers, log, config.port, config.listen);
+  const app = await startServer(handlers, log, config.port, config.listen, tls);
   // Upgrades (the serial console relay) go to the subsystem that serves them; others are refused.
   app.server.on("upgrade", (req, socket, head) => {
     if (!virt.upgrade?.(req, socket, head)) socket.destroy();
   });
-  const registrar = startRegistration(config, log);
+  const engineCa = tls?.ca ?? (config.engineCaFile ? readFileSync(config.engineCaFile, "utf8") : undefined);
+  const registrar = startRegistration(config, log, engineCa ? { ca: engineCa } : undefined);
   log.info({ hostUuid: config.hostUuid, runDir: config.runDir }, "vela-node ready");
-  process.stdout.write(`VELA-NODE-READY port=${config.port} host=${config.hostUuid}\n`);
+  process.stdout.write(`VELA-NODE-READY port=${config.port} host=${config.hostUuid} tls=${tls ? "on" : "off"}\n`);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -77,7 +112,7 @@ async function main(): Promise<void> {
 
 main().catch((err) => {
   // A configuration mistake is said in one message; anything else with its stack.
-  const why = err instanceof ConfError || (err instanceof Error && /^VELA_/.test(err.message)) ? err.message : err instanceof Error ? err.stack : String(err);
+  const why = err instanceof EnrollError ? `${err.code}: ${err.message}` : err instanceof ConfError || (err instanceof Error && /^VELA_/.test(err.message)) ? err.message : err instanceof Error ? err.stack : String(err);
   process.stderr.write(`vela-node failed to start: ${why}\n`);
   process.exit(1);
 });
