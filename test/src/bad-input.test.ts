@@ -10,6 +10,7 @@ import { after, before, describe, test } from "node:test";
 import type { ReadyInfo } from "@vela/cli/up";
 import { up } from "@vela/cli/up";
 import { freePort } from "@vela/node/test/harness";
+import { seedEnginePki } from "@vela/node/test/tls";
 
 let stop: () => Promise<void>;
 let info: ReadyInfo;
@@ -18,6 +19,7 @@ let auth: string;
 
 before(async () => {
   home = mkdtempSync(join(tmpdir(), "vela-home-"));
+  seedEnginePki(home); // the run's test CA: fetch() trusts it
   const started = await up({ hosts: 1, home, enginePort: await freePort(), nodePort: await freePort() });
   stop = started.stop;
   info = started.info;

@@ -53,7 +53,7 @@ function run(main: string, env: NodeJS.ProcessEnv): Promise<{ ready?: string; co
 test("the engine takes its settings from the config file; the environment wins over it", async () => {
   const [p1, p2] = [await freePort(), await freePort()];
   const home = join(dir, "engine-home");
-  const f = confFile(`# engine settings\n\nVELA_HOME=${home}\nVELA_ENGINE_PORT = ${p1}\nVELA_ADMIN_PASSWORD="from-the-file 1"\n`);
+  const f = confFile(`# engine settings\n\nVELA_HOME=${home}\nVELA_ENGINE_PORT = ${p1}\nVELA_ADMIN_PASSWORD="from-the-file 1"\n# plain HTTP only when asked for\nVELA_ENGINE_TLS=off\n`);
   const r = await run(ENGINE_MAIN, { VELA_ENGINE_CONF: f });
   assert.match(r.ready ?? "", new RegExp(`url=http://127.0.0.1:${p1} user=admin@internal password=from-the-file 1$`), r.stderr);
   assert.match(r.stderr, /"msg":"config file read"/);

@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync } from "node:fs";
-import { request } from "node:http";
+import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -19,6 +19,7 @@ import type { ReadyInfo } from "@vela/cli/up";
 import { up } from "@vela/cli/up";
 import { type VerbDef, verbs } from "@vela/protocol";
 import { freePort } from "@vela/node/test/harness";
+import { rawRequest, seedEnginePki } from "@vela/node/test/tls";
 import { parseMethodResponse, XmlRpcFault } from "@vela/node/xmlrpc-codec";
 import fc from "fast-check";
 
@@ -46,10 +47,11 @@ const real: Record<string, string[]> = {};
 before(async () => {
   home = mkdtempSync(join(tmpdir(), "vela-fuzz-"));
   const nodePort = await freePort();
+  seedEnginePki(home); // the run's test CA: fetch() trusts it
   const started = await up({ hosts: 1, home, enginePort: await freePort(), nodePort });
   stop = started.stop;
   info = started.info;
-  nodeUrl = `http://127.0.0.1:${nodePort}`;
+  nodeUrl = `https://127.0.0.1:${nodePort}`;
   basic = `Basic ${Buffer.from(`${info.user}:${info.password}`).toString("base64")}`;
   // The route table, loaded from the engine's build by path (the engine is started by path too).
   const mod = (await import(pathToFileURL(resolve(here, "../../../packages/engine/dist/src/api/routes.js")).href)) as { apiRoutes: RouteDef[]; internalRoutes: RouteDef[] };
@@ -93,8 +95,8 @@ function engine(method: string, path: string, body?: string, type?: string, auth
 
 async function node(path: string, body: string, type: string): Promise<Res> {
   const t0 = performance.now();
-  const res = await fetch(`${nodeUrl}${path}`, { method: "POST", headers: { "content-type": type }, body, signal: AbortSignal.timeout(30_000) });
-  return { status: res.status, text: await res.text(), ms: performance.now() - t0 };
+  const res = await rawRequest(`${nodeUrl}${path}`, { method: "POST", headers: { "content-type": type }, body, timeoutMs: 30_000 });
+  return { status: res.status, text: res.text, ms: performance.now() - t0 };
 }
 
 // ---- state ----

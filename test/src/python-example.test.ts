@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ROOT } from "@vela/cli/paths";
 import { type NodeProc, startNode } from "@vela/node/test/harness";
+import { testPki } from "@vela/node/test/tls";
 import { type LocalPool, parseVolumeMeta, qemuImgInfo, readDomainMetadata, setupLocalPool } from "./support/storage.js";
 import { BLANK_UUID } from "@vela/protocol/ids";
 
@@ -22,7 +23,9 @@ before(async () => {
 after(async () => node?.stop());
 
 test("README's Python script creates a 1 GiB thin qcow2 volume in VDSM's format", () => {
-  const out = execFileSync("python3", [join(ROOT, "examples/create_volume.py"), node.url, "--size", String(2 ** 30), "--domain", pool.sdUUID], {
+  const pki = testPki();
+  const tls = ["--ca", join(pki, "ca.pem"), "--cert", join(pki, "client.pem"), "--key", join(pki, "client.key")];
+  const out = execFileSync("python3", [join(ROOT, "examples/create_volume.py"), node.url, "--size", String(2 ** 30), "--domain", pool.sdUUID, ...tls], {
     encoding: "utf8",
   });
   const kv = Object.fromEntries(out.trim().split("\n").map((l) => l.split("=", 2) as [string, string]));

@@ -13,6 +13,7 @@ import { list, Rest } from "@vela/cli/rest";
 import { type Started, up } from "@vela/cli/up";
 import { freePort } from "@vela/node/test/harness";
 import { findProcesses, waitFor } from "./support/proc.js";
+import { seedEnginePki } from "@vela/node/test/tls";
 
 let started: Started;
 let rest: Rest;
@@ -38,6 +39,7 @@ before(async () => {
   process.env.VELA_ENGINE_HOST_POLL_MS = "500";
   process.env.VELA_ENGINE_VM_POLL_MS = "500";
   const backoff = { initialMs: 3000, maxMs: 30_000, stableMs: 60_000 };
+  seedEnginePki(home); // the run's test CA: fetch() trusts it
   started = await up({ hosts: 1, home, enginePort: await freePort(), nodePort: await freePort(), backoff });
   rest = new Rest(started.info.url, started.info.user, started.info.password);
   const disk = await rest.post<{ id: string }>("/disks", {

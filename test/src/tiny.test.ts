@@ -18,6 +18,7 @@ import { list, Rest, RestError } from "@vela/cli/rest";
 import { up } from "@vela/cli/up";
 import { freePort } from "@vela/node/test/harness";
 import { findProcesses, waitFor } from "./support/proc.js";
+import { seedEnginePki } from "@vela/node/test/tls";
 
 const MiB = 2 ** 20;
 const PASSWORD = 'Tiny"pa:ss \\w0rd';
@@ -33,6 +34,7 @@ before(async () => {
   process.env.VELA_NODE_ACCEL = "tcg";
   home = mkdtempSync(join(tmpdir(), "vela-tiny-"));
   seedCopy = join(home, "seed-copy.iso");
+  seedEnginePki(home); // the run's test CA: fetch() trusts it
   const started = await up({ hosts: 1, home, enginePort: await freePort(), nodePort: await freePort(), tiny: true });
   stop = started.stop;
   rest = new Rest(started.info.url, started.info.user, started.info.password);

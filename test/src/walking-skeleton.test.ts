@@ -14,6 +14,7 @@ import { freePort } from "@vela/node/test/harness";
 import { testGuest } from "./support/guest.js";
 import { findProcesses, waitFor } from "./support/proc.js";
 import { qemuImgInfo } from "./support/storage.js";
+import { seedEnginePki } from "@vela/node/test/tls";
 
 let stop: () => Promise<void>;
 let rest: Rest;
@@ -23,6 +24,7 @@ before(async () => {
   const guest = testGuest();
   process.env.VELA_NODE_BOOT_DIRS = guest.dir;
   home = mkdtempSync(join(tmpdir(), "vela-home-"));
+  seedEnginePki(home); // the run's test CA: fetch() trusts it
   const started = await up({ hosts: 1, home, enginePort: await freePort(), nodePort: await freePort() });
   stop = started.stop;
   rest = new Rest(started.info.url, started.info.user, started.info.password);

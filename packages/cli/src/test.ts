@@ -7,6 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { makeTestPki } from "./testpki.js";
 import { join } from "node:path";
 import { GUEST_SCRIPT, ROOT, TINY_SCRIPT } from "./paths.js";
 import { step } from "./progress.js";
@@ -57,7 +58,9 @@ export function testCommand(args: string[]): number {
   try {
     // No config file of an installed vela-engine/vela-node package (/etc/vela) reaches the engines
     // and agents the tests start: they are configured by their environment only.
-    const env = { VELA_ENGINE_CONF: "", VELA_NODE_CONF: "", ...process.env, TMPDIR: tmp };
+    const pki = join(tmp, "test-pki");
+    makeTestPki(pki);
+    const env = { VELA_ENGINE_CONF: "", VELA_NODE_CONF: "", ...process.env, TMPDIR: tmp, VELA_TEST_PKI: pki, NODE_EXTRA_CA_CERTS: join(pki, "ca.pem") };
     // --test-force-exit: a file whose tests ended is done even if a child it started lives on
     // (seen: agents that were not ready in time kept a file, and so the whole CI run, hanging).
     const r = spawnSync(process.execPath, ["--test", "--test-force-exit", `--test-concurrency=${concurrency}`, ...files], { stdio: "inherit", cwd: ROOT, env });

@@ -4,7 +4,7 @@
  * that leave the state unchanged.
  */
 import assert from "node:assert/strict";
-import { request } from "node:http";
+import { request } from "node:https";
 import { after, before, describe, test } from "node:test";
 import { type Engine, items, startEngine } from "./support.js";
 import { BLANK_UUID as BLANK } from "@vela/protocol/ids";

@@ -4,7 +4,7 @@
  * as 400/404/409, oversized raw disks) are in test/src/bad-input.test.ts.
  */
 import assert from "node:assert/strict";
-import { connect } from "node:net";
+import { connect } from "node:tls";
 import { after, before, describe, test } from "node:test";
 import { initialSizeProblem } from "@vela/protocol";
 import { wildcardMatch } from "../src/api/search.js";
@@ -33,16 +33,16 @@ function assertXmlFault(text: string) {
   assert.match(text, /<fault><reason>[^<]+<\/reason><detail>[^<]*<\/detail><\/fault>/, text);
 }
 
-/** Sends raw bytes over TCP: for requests fetch() refuses to make. */
+/** Sends raw bytes over TLS (the CA comes from NODE_EXTRA_CA_CERTS): for requests fetch() refuses to make. */
 function raw(request: string): Promise<string> {
   return new Promise((res, rej) => {
-    const s = connect(eng.port, "127.0.0.1");
+    const s = connect({ port: eng.port, host: "127.0.0.1" });
     let out = "";
     s.setEncoding("utf8");
     s.on("data", (d: string) => (out += d));
     s.on("error", (e) => (out ? res(out) : rej(e)));
     s.on("close", () => res(out));
-    s.write(request);
+    s.once("secureConnect", () => s.write(request));
     setTimeout(() => s.end(), 2000).unref();
   });
 }

@@ -14,7 +14,7 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 import { AuthFailed, RfbClient, UpgradeRefused } from "./rfb.js";
-import { type Engine, hostUp, items, type Node, qemuOf, startEngine, startNode, tempDir, until } from "./support.js";
+import { type Engine, hostUp, items, type Node, nodeRpc, qemuOf, startEngine, startNode, tempDir, until } from "./support.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const GUEST_SCRIPT = resolve(here, "../../../../scripts/build-test-guest.sh");
@@ -197,12 +197,7 @@ test("ticket: a one-time VNC password that works, and stops working at its expir
 
 /** A JSON-RPC call straight to the node agent (the verb table's validation, VDSM's answer shape). */
 async function nodeCall(method: string, params: Record<string, unknown>): Promise<{ result?: unknown; error?: { code: number; message: string } }> {
-  const r = await fetch(`http://127.0.0.1:${node.port}/jsonrpc`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-  });
-  return (await r.json()) as { result?: unknown; error?: { code: number; message: string } };
+  return nodeRpc<unknown>(node, method, params);
 }
 
 test("node verbs: VM.setTicket sets a console ticket; bad tickets are InvalidParameter", async () => {

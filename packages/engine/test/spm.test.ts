@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { type Engine, items, type Node, startEngine, startNode, tempDir, until } from "./support.js";
+import { type Engine, items, type Node, nodeRpc, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "spm-token";
 let eng: Engine;
@@ -39,12 +39,7 @@ async function hosts(): Promise<Host[]> {
 }
 
 async function jsonrpc(node: Node, method: string, params: Record<string, unknown>) {
-  const res = await fetch(`http://127.0.0.1:${node.port}/jsonrpc`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-  });
-  return (await res.json()) as { result?: unknown; error?: { code: number; message: string } };
+  return nodeRpc<unknown>(node, method, params);
 }
 
 async function diskOk(name: string, sdId: string): Promise<void> {

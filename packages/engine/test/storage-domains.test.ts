@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type Engine, firstDcId, hostUp, items, type Node, startEngine, startNode, tempDir, until } from "./support.js";
+import { type Engine, firstDcId, hostUp, items, type Node, nodeRpc, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "sd-token";
 let eng: Engine;
@@ -105,8 +105,7 @@ test("a second domain: attach, deactivate, activate, detach, remove, import with
   renameSync(join(dirB, b.id), join(dirB, "away"));
   try {
     await until("domain inactive", async () => ((await inDc(b.id)).status === "inactive" ? true : undefined), 15_000).catch(async (err) => {
-      const res = await fetch(`http://127.0.0.1:${node.port}/jsonrpc`, { method: "POST", body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "Host.getStats", params: {} }), headers: { "content-type": "application/json" } });
-      const stats = ((await res.json()) as { result?: { storageDomains?: unknown } }).result?.storageDomains;
+      const stats = (await nodeRpc<{ storageDomains?: unknown }>(node, "Host.getStats", {})).result?.storageDomains;
       throw new Error(`${(err as Error).message}; node reports ${JSON.stringify(stats)}; engine log: ${eng.output().slice(-3000)}`);
     });
     assert.equal((await inDc(b.id)).external_status, "error");

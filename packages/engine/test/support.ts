@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { databaseFor, testDb } from "./pg.js";
+import { rawRequest, seedEnginePki, seedNodePki } from "./tls.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** packages/engine/dist/src/main.js, from packages/engine/dist/test/. */
@@ -134,12 +135,22 @@ export interface Res {
  * private PostgreSQL server, found again when the same home is started again.
  */
 export async function startEngine(
-  opts: { home?: string; port?: number; env?: Record<string, string>; timeoutMs?: number; db?: "sqlite" | "postgres" } = {},
+  opts: {
+    home?: string;
+    port?: number;
+    env?: Record<string, string>;
+    timeoutMs?: number;
+    db?: "sqlite" | "postgres";
+    /** Let the engine make its own CA (the PKI tests); default: the run's test CA. */
+    ownPki?: boolean;
+  } = {},
 ): Promise<Engine> {
   const home = opts.home ?? tempDir("vela-engine-");
   const port = opts.port ?? (await freePort());
   const db = opts.db ?? testDb();
   const dbEnv: Record<string, string> = db === "postgres" && opts.env?.VELA_DB_URL === undefined ? { VELA_DB_URL: await databaseFor(home) } : {};
+  // The run's CA and engine certificate (made once per run): no CA made per engine, and fetch() trusts it.
+  if (!opts.ownPki && opts.env?.VELA_ENGINE_TLS !== "off") seedEnginePki(home);
   const p = await spawnReady(
     ENGINE_MAIN,
     { VELA_HOME: home, VELA_ENGINE_PORT: String(port), VELA_LOG_LEVEL: "info", ...dbEnv, ...opts.env },
@@ -192,9 +203,20 @@ export interface Node extends Proc {
   name: string;
 }
 
-export async function startNode(opts: { engineUrl: string; token?: string; name: string; runDir?: string; port?: number; env?: Record<string, string>; netns?: string }): Promise<Node> {
+export async function startNode(opts: {
+  engineUrl: string;
+  token?: string;
+  name: string;
+  runDir?: string;
+  port?: number;
+  env?: Record<string, string>;
+  netns?: string;
+  /** Enroll with the engine for a certificate (default: the run's shared node certificate). */
+  enroll?: boolean;
+}): Promise<Node> {
   const port = opts.port ?? (await freePort());
   const runDir = opts.runDir ?? tempDir("vela-node-");
+  if (!opts.enroll && opts.env?.VELA_NODE_TLS !== "off" && !opts.env?.VELA_NODE_PKI) seedNodePki(join(runDir, "pki"));
   const env: Record<string, string> = {
     VELA_NODE_PORT: String(port),
     VELA_NODE_RUN: runDir,
@@ -216,12 +238,17 @@ export interface RpcAnswer<T> {
 
 /** One JSON-RPC call to a node agent (VDSM 4.x names, e.g. StoragePool.getSpmStatus). */
 export async function nodeRpc<T = Record<string, unknown>>(node: { port: number }, method: string, params: Record<string, unknown>): Promise<RpcAnswer<T>> {
-  const res = await fetch(`http://127.0.0.1:${node.port}/jsonrpc`, {
+  // over mutual TLS with the run's client certificate, as the engine calls nodes
+  const res = await rawRequest(`https://127.0.0.1:${node.port}/jsonrpc`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
   });
-  return (await res.json()) as RpcAnswer<T>;
+  try {
+    return JSON.parse(res.text) as RpcAnswer<T>;
+  } catch {
+    throw new Error(`${method}: HTTP ${res.status}, not JSON: ${res.text.slice(0, 200)}`);
+  }
 }
 
 /** nodeRpc that must succeed: its result, or an error naming the method and the node's answer. */

@@ -5,13 +5,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
-import { request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encodeCall, parseMethodResponse, type XmlRpcValue } from "../src/api/xmlrpc-codec.js";
 import { BLANK_UUID as BLANK } from "@vela/protocol";
+import { rawRequest, seedNodePki } from "./tls.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** packages/node/dist/src/main.js, from packages/node/dist/test/. */
@@ -76,29 +76,18 @@ export class RpcError extends Error {
   }
 }
 
-/**
- * One POST on a connection of its own. Not fetch: its pooled keep-alive connections went stale
- * while a test blocked its event loop (qemu-io run synchronously for longer than the agent's
- * keep-alive under a loaded CI box), and the next call failed with "fetch failed" (other side
- * closed) on a request the agent never saw.
- */
-function post(url: string, contentType: string, body: string): Promise<{ status: number; text: string }> {
-  return new Promise((res, rej) => {
-    const req = request(url, { method: "POST", agent: false, headers: { "content-type": contentType, "content-length": Buffer.byteLength(body) } }, (r) => {
-      let text = "";
-      r.setEncoding("utf8").on("data", (d: string) => (text += d));
-      r.on("end", () => res({ status: r.statusCode ?? 0, text }));
-      r.on("error", rej);
-    });
-    req.on("error", rej);
-    req.end(body);
-  });
+/** One POST on a connection of its own, with the run's client certificate (tls.ts rawRequest). */
+async function post(url: string, contentType: string, body: string): Promise<{ status: number; text: string }> {
+  return rawRequest(url, { method: "POST", headers: { "content-type": contentType }, body });
 }
 
 export async function startNode(opts: StartOptions = {}): Promise<NodeProc> {
   const port = opts.port ?? (await freePort());
   const runDir = opts.runDir ?? mkdtempSync(join(tmpdir(), "vela-node-"));
   const argv = opts.netns ? ["ip", "netns", "exec", opts.netns, process.execPath, NODE_MAIN] : [process.execPath, NODE_MAIN];
+  // the agent serves mutual TLS with the run's node certificate, unless the test turns TLS off or names its own
+  const tls = (opts.env?.VELA_NODE_TLS ?? "on") !== "off";
+  if (tls && !opts.env?.VELA_NODE_PKI) seedNodePki(join(runDir, "pki"));
   const proc = spawn(argv[0] as string, argv.slice(1), {
     env: { ...process.env, VELA_NODE_PORT: String(port), VELA_NODE_RUN: runDir, VELA_LOG_LEVEL: "info", ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -125,7 +114,7 @@ export async function startNode(opts: StartOptions = {}): Promise<NodeProc> {
       rej(new Error(`node exited with ${code} before ready:\n${out}`));
     });
   });
-  const url = `http://${opts.host ?? "127.0.0.1"}:${port}`;
+  const url = `${tls ? "https" : "http"}://${opts.host ?? "127.0.0.1"}:${port}`;
   let nextId = 1;
   const jsonRaw = async (body: unknown) => {
     const res = await post(`${url}/jsonrpc`, "application/json", JSON.stringify(body));

@@ -7,9 +7,10 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { readdirSync } from "node:fs";
-import { connect } from "node:net";
+import { connect } from "node:tls";
 import { after, before, describe, test } from "node:test";
 import { type LocalPool, type NodeProc, setupLocalPool, startNode } from "./harness.js";
+import { clientTls, rawRequest } from "./tls.js";
 
 const BLANK = "00000000-0000-0000-0000-000000000000";
 let node: NodeProc;
@@ -22,8 +23,8 @@ before(async () => {
 after(async () => node?.stop());
 
 async function send(method: string, path: string, body?: string | Buffer, type = "text/xml") {
-  const res = await fetch(`${node.url}${path}`, { method, headers: body === undefined ? {} : { "content-type": type }, body });
-  return { status: res.status, text: await res.text() };
+  const res = await rawRequest(`${node.url}${path}`, { method, headers: body === undefined ? {} : { "content-type": type }, body });
+  return { status: res.status, text: res.text };
 }
 
 function assertXmlFault(text: string, message?: RegExp) {
@@ -33,13 +34,14 @@ function assertXmlFault(text: string, message?: RegExp) {
 
 function raw(request: string): Promise<string> {
   return new Promise((res, rej) => {
-    const s = connect(node.port, "127.0.0.1");
+    // over TLS with the run's client certificate: the agent answers nothing else
+    const s = connect({ port: node.port, host: "127.0.0.1", ...clientTls() });
     let out = "";
     s.setEncoding("utf8");
     s.on("data", (d: string) => (out += d));
     s.on("error", (e) => (out ? res(out) : rej(e)));
     s.on("close", () => res(out));
-    s.write(request);
+    s.once("secureConnect", () => s.write(request));
     setTimeout(() => s.end(), 2000).unref();
   });
 }

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { type NodeProc, startNode } from "./harness.js";
+import { rawRequest } from "./tls.js";
 
 let node: NodeProc;
 before(async () => {
@@ -15,8 +16,7 @@ after(async () => {
 });
 
 async function postRaw(path: string, body: string, type = "text/xml"): Promise<string> {
-  const res = await fetch(`${node.url}${path}`, { method: "POST", headers: { "content-type": type }, body });
-  return res.text();
+  return (await rawRequest(`${node.url}${path}`, { method: "POST", headers: { "content-type": type }, body })).text;
 }
 
 describe("XML-RPC", () => {
