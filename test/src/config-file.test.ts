@@ -14,6 +14,7 @@ import { test } from "node:test";
 import { ENGINE_MAIN, NODE_MAIN, ROOT } from "@vela/cli/paths";
 import { freePort } from "@vela/node/test/harness";
 import { ConfError, parseConf } from "@vela/protocol";
+import { seedNodePki } from "@vela/node/test/tls";
 
 const dir = mkdtempSync(join(tmpdir(), "vela-conf-"));
 let n = 0;
@@ -94,6 +95,11 @@ test("the node agent takes its settings from its config file; bad keys and value
   const port = await freePort();
   const run1 = join(dir, "node-run");
   const f = confFile(`VELA_NODE_PORT=${port}\nVELA_NODE_RUN=${run1}\nVELA_NODE_NAME='conf host'\nVELA_NODE_ACCEL=tcg\n`);
+  // without a certificate and an engine to enroll with, the agent does not start (it never serves in the clear by itself)
+  const noCert = await run(NODE_MAIN, { VELA_NODE_CONF: f });
+  assert.equal(noCert.code, 1, noCert.stderr);
+  assert.match(noCert.stderr, /ENROLL_FAILED: no certificate in .*node-run\/pki .*vela-node join/);
+  seedNodePki(join(run1, "pki"));
   const ok = await run(NODE_MAIN, { VELA_NODE_CONF: f });
   assert.match(ok.ready ?? "", new RegExp(`^VELA-NODE-READY port=${port} `), ok.stderr.slice(-2000));
   assert.ok(existsSync(join(run1, "host.id")), "the run directory of the file was used");
@@ -104,6 +110,7 @@ test("the node agent takes its settings from its config file; bad keys and value
     [`VELA_NODE_RUN=${run2}\nVELA_NODE_PORT=99999\n`, /VELA_NODE_PORT: bad integer "99999" \(expected 1\.\.65535\)/],
     [`VELA_NODE_RUN=${run2}\nVELA_NODE_ACCEL=xen\n`, /VELA_NODE_ACCEL: expected kvm or tcg/],
     [`VELA_NODE_RUN=${run2}\nVELA_NODE_SPM_AUTO=maybe\n`, /VELA_NODE_SPM_AUTO: expected yes or no, got "maybe"/],
+    [`VELA_NODE_RUN=${run2}\nVELA_NODE_TLS=perhaps\n`, /VELA_NODE_TLS: expected yes or no, got "perhaps"/],
   ] as const) {
     const r = await run(NODE_MAIN, { VELA_NODE_CONF: confFile(text) });
     assert.equal(r.code, 1, `${text}: ${r.stderr}`);

@@ -64,10 +64,10 @@ export interface Proc {
   kill(): Promise<void>;
 }
 
-function spawnReady(main: string, env: Record<string, string>, marker: string, timeoutMs: number, netns?: string): Promise<Proc & { readyLine: string; readyMs: number }> {
+function spawnReady(main: string, env: Record<string, string>, marker: string, timeoutMs: number, netns?: string, args: string[] = []): Promise<Proc & { readyLine: string; readyMs: number }> {
   const t0 = Date.now();
   // in a network namespace: `ip netns exec` execs the agent itself, so signals reach it
-  const argv = netns ? ["ip", "netns", "exec", netns, process.execPath, main] : [process.execPath, main];
+  const argv = netns ? ["ip", "netns", "exec", netns, process.execPath, main, ...args] : [process.execPath, main, ...args];
   const proc = spawn(argv[0] as string, argv.slice(1), { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let stdout = "";
@@ -143,6 +143,8 @@ export async function startEngine(
     db?: "sqlite" | "postgres";
     /** Let the engine make its own CA (the PKI tests); default: the run's test CA. */
     ownPki?: boolean;
+    /** Run the engine in this network namespace. */
+    netns?: string;
   } = {},
 ): Promise<Engine> {
   const home = opts.home ?? tempDir("vela-engine-");
@@ -156,6 +158,7 @@ export async function startEngine(
     { VELA_HOME: home, VELA_ENGINE_PORT: String(port), VELA_LOG_LEVEL: "info", ...dbEnv, ...opts.env },
     "VELA-ENGINE-READY",
     opts.timeoutMs ?? 20_000,
+    opts.netns,
   );
   const kv = Object.fromEntries([...p.readyLine.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]])) as Record<string, string>;
   const url = kv.url as string;
@@ -213,6 +216,8 @@ export async function startNode(opts: {
   netns?: string;
   /** Enroll with the engine for a certificate (default: the run's shared node certificate). */
   enroll?: boolean;
+  /** Command-line arguments of the agent (`join https://ENGINE --token T`). */
+  args?: string[];
 }): Promise<Node> {
   const port = opts.port ?? (await freePort());
   const runDir = opts.runDir ?? tempDir("vela-node-");
@@ -221,12 +226,12 @@ export async function startNode(opts: {
     VELA_NODE_PORT: String(port),
     VELA_NODE_RUN: runDir,
     VELA_NODE_NAME: opts.name,
-    VELA_ENGINE_URL: opts.engineUrl,
+    ...(opts.engineUrl ? { VELA_ENGINE_URL: opts.engineUrl } : {}),
     VELA_LOG_LEVEL: "info",
     ...opts.env,
   };
   if (opts.token) env.VELA_REGISTRATION_TOKEN = opts.token;
-  const p = await spawnReady(NODE_MAIN, env, "VELA-NODE-READY", 20_000, opts.netns);
+  const p = await spawnReady(NODE_MAIN, env, "VELA-NODE-READY", 30_000, opts.netns, opts.args);
   return { ...p, port, runDir, name: opts.name };
 }
 

@@ -1,0 +1,176 @@
+/**
+ * TLS everywhere: the engine makes its CA on first start and serves HTTPS with it, gives the CA
+ * at oVirt's pki-resource address without authentication, and keeps both across restarts; a node
+ * agent answers only clients whose certificate the engine CA signed for a client (not plain
+ * HTTP, not TLS without a certificate, not another CA's, not a node's own); a node enrolls with
+ * the registration token and is driven by the engine over mutual TLS.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { createServer, request as httpsRequest } from "node:https";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { type Engine, hostUp, type Node, nodeRpc, startEngine, startNode, tempDir } from "./support.js";
+import { testPki } from "./tls.js";
+
+const XML_CALL = '<?xml version="1.0"?><methodCall><methodName>getVdsCapabilities</methodName><params/></methodCall>';
+const cleanup: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const c of cleanup.reverse()) await c().catch(() => undefined);
+});
+
+interface Answer {
+  status: number;
+  text: string;
+}
+
+/** One HTTPS request with exactly the given trust and client certificate (no defaults). */
+function tlsGet(url: string, tls: { ca?: string; cert?: string; key?: string; servername?: string }, opts: { method?: string; body?: string; auth?: string } = {}): Promise<Answer> {
+  return new Promise((res, rej) => {
+    const headers: Record<string, string> = { "content-type": "text/xml" };
+    if (opts.auth) headers.authorization = `Basic ${Buffer.from(opts.auth).toString("base64")}`;
+    const req = httpsRequest(url, { method: opts.method ?? "GET", agent: false, headers, timeout: 10_000, ...tls }, (r) => {
+      let text = "";
+      r.setEncoding("utf8").on("data", (d: string) => (text += d));
+      r.on("end", () => res({ status: r.statusCode ?? 0, text }));
+      r.on("error", rej);
+    });
+    req.on("timeout", () => req.destroy(new Error("no answer")));
+    req.on("error", rej);
+    req.end(opts.body);
+  });
+}
+
+function plainGet(url: string, body?: string): Promise<Answer> {
+  return new Promise((res, rej) => {
+    const req = httpRequest(url, { method: body ? "POST" : "GET", agent: false, timeout: 10_000 }, (r) => {
+      let text = "";
+      r.setEncoding("utf8").on("data", (d: string) => (text += d));
+      r.on("end", () => res({ status: r.statusCode ?? 0, text }));
+    });
+    req.on("timeout", () => req.destroy(new Error("no answer")));
+    req.on("error", rej);
+    req.end(body);
+  });
+}
+
+/** A throw-away CA of our own and a client certificate it signed ("wrong CA"). */
+function strangerClient(dir: string): { cert: string; key: string } {
+  const o = (...a: string[]) => execFileSync("openssl", a, { cwd: dir, stdio: ["ignore", "pipe", "pipe"], timeout: 20_000 });
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  o("req", "-x509", "-new", ...ec, "-keyout", "sca.key", "-out", "sca.pem", "-days", "2", "-subj", "/CN=stranger CA", "-addext", "basicConstraints=critical,CA:TRUE");
+  o("req", "-new", ...ec, "-keyout", "s.key", "-out", "s.csr", "-subj", "/CN=stranger");
+  execFileSync("sh", ["-c", "printf 'extendedKeyUsage=clientAuth\\n' > s.ext"], { cwd: dir });
+  o("x509", "-req", "-in", "s.csr", "-CA", "sca.pem", "-CAkey", "sca.key", "-set_serial", "7", "-days", "2", "-extfile", "s.ext", "-out", "s.pem");
+  return { cert: readFileSync(join(dir, "s.pem"), "utf8"), key: readFileSync(join(dir, "s.key"), "utf8") };
+}
+
+test("first start makes the engine CA (key 0600) and serves HTTPS with it; pki-resource gives the CA without authentication; a restart keeps both", async () => {
+  const eng = await startEngine({ ownPki: true });
+  cleanup.push(() => eng.stop());
+  const dir = join(eng.home, "pki");
+  assert.equal(statSync(dir).mode & 0o777, 0o700, "the pki directory is the engine's alone");
+  assert.equal(statSync(join(dir, "ca.key")).mode & 0o777, 0o600, "the CA key is readable by its owner only");
+  assert.equal(statSync(join(dir, "engine.key")).mode & 0o777, 0o600);
+  assert.match(eng.url, /^https:\/\/127\.0\.0\.1:\d+$/, "the engine announces an https URL");
+  const caFile = readFileSync(join(dir, "ca.pem"), "utf8");
+
+  // as a client that trusts nothing yet: the CA, then everything else verified against it
+  const first = await tlsGet(`${eng.url}/ovirt-engine/services/pki-resource?resource=ca-certificate&format=X509-PEM-CA`, { rejectUnauthorized: false } as never);
+  assert.equal(first.status, 200, first.text);
+  assert.equal(first.text, caFile, "pki-resource serves the CA of the engine's pki directory");
+  const ca = first.text;
+  assert.ok(new X509Certificate(ca).ca, "a CA certificate");
+  for (const host of ["127.0.0.1", "localhost"]) {
+    const r = await tlsGet(`https://${host}:${eng.port}/ovirt-engine/api`, { ca }, { auth: `${eng.user}:${eng.password}` });
+    assert.equal(r.status, 200, `the API's certificate verifies for ${host} against the served CA: ${r.text.slice(0, 200)}`);
+  }
+  const engCert = await tlsGet(`${eng.url}/ovirt-engine/services/pki-resource?resource=engine-certificate&format=X509-PEM`, { ca });
+  assert.ok(new X509Certificate(engCert.text).verify(new X509Certificate(ca).publicKey), "engine-certificate is signed by the CA");
+  for (const q of ["resource=ca-key&format=X509-PEM", "resource=ca-certificate&format=OPENSSH-PUBKEY", "format=X509-PEM-CA", ""]) {
+    const r = await tlsGet(`${eng.url}/ovirt-engine/services/pki-resource?${q}`, { ca });
+    assert.equal(r.status, 400, `${q}: ${r.text}`);
+    assert.match(r.text, /<fault><reason>Bad Request<\/reason>/, q);
+    assert.doesNotMatch(r.text, /PRIVATE KEY/);
+  }
+  // the API is never answered in the clear
+  const plain = await plainGet(`http://127.0.0.1:${eng.port}/ovirt-engine/api`).catch((err: Error) => ({ status: 0, text: err.message }));
+  assert.notEqual(plain.status, 200, `plain HTTP must not reach the API: ${plain.status}`);
+  assert.doesNotMatch(plain.text, /<api>|"product_info"/);
+
+  const certBefore = readFileSync(join(dir, "engine.pem"), "utf8");
+  await eng.stop();
+  const again = await startEngine({ home: eng.home, ownPki: true });
+  cleanup.push(() => again.stop());
+  assert.equal(readFileSync(join(dir, "ca.pem"), "utf8"), caFile, "the CA is kept");
+  assert.equal(readFileSync(join(dir, "engine.pem"), "utf8"), certBefore, "the engine certificate is kept while it fits");
+  const r = await tlsGet(`${again.url}/ovirt-engine/api`, { ca }, { auth: `${again.user}:${again.password}` });
+  assert.equal(r.status, 200);
+  await again.stop();
+});
+
+test("a host name that cannot go into a certificate stops the start with PKI_FAILED", async () => {
+  await assert.rejects(startEngine({ ownPki: true, env: { VELA_ENGINE_TLS_NAMES: "good.example,bad name/../x" } }), /PKI_FAILED: not a host name or IP address: "bad name\/..\/x"/);
+  await assert.rejects(startEngine({ env: { VELA_ENGINE_TLS: "maybe" } }), /VELA_ENGINE_TLS: expected on or off, got "maybe"/);
+});
+
+test("a node answers only clients with a client certificate from the engine CA: not plain HTTP, not without one, not another CA's, not a node's", async () => {
+  const node = await startNode({ engineUrl: "", name: "tls-alone" });
+  cleanup.push(() => node.stop());
+  const pki = testPki();
+  const ca = readFileSync(join(pki, "ca.pem"), "utf8");
+  const url = `https://127.0.0.1:${node.port}/RPC2`;
+  const post = (tls: { cert?: string; key?: string }) => tlsGet(url, { ca, ...tls }, { method: "POST", body: XML_CALL });
+  const good = await post({ cert: readFileSync(join(pki, "client.pem"), "utf8"), key: readFileSync(join(pki, "client.key"), "utf8") });
+  assert.equal(good.status, 200, "the CA's client certificate is answered");
+  assert.match(good.text, /<methodResponse>/);
+
+  const refused = async (what: string, p: Promise<Answer>) => {
+    const r = await p.then(
+      (a) => `answered HTTP ${a.status}: ${a.text.slice(0, 100)}`,
+      () => undefined,
+    );
+    assert.equal(r, undefined, `${what}: the node must not answer, but ${r}`);
+  };
+  await refused("TLS without a client certificate", post({}));
+  await refused("a client certificate from another CA", post(strangerClient(tempDir("vela-stranger-"))));
+  await refused("a node certificate used as a client", post({ cert: readFileSync(join(pki, "node.pem"), "utf8"), key: readFileSync(join(pki, "node.key"), "utf8") }));
+  await refused("plain HTTP", plainGet(`http://127.0.0.1:${node.port}/RPC2`, XML_CALL).then((a) => (a.status === 200 ? a : Promise.reject(new Error(String(a.status))))));
+  await node.stop();
+});
+
+test("a node enrolls with the registration token: its own key, a certificate from the engine CA for its host id and address; the engine drives it over mutual TLS", async () => {
+  const token = "enroll-token-1";
+  const eng: Engine = await startEngine({ env: { VELA_REGISTRATION_TOKEN: token, VELA_ENGINE_HOST_POLL_MS: "300" } });
+  cleanup.push(() => eng.stop());
+  const node: Node = await startNode({ engineUrl: eng.url, token, name: "enrolled", enroll: true });
+  cleanup.push(() => node.stop());
+  const host = await hostUp(eng);
+  const dir = join(node.runDir, "pki");
+  assert.equal(statSync(join(dir, "node.key")).mode & 0o777, 0o600, "the node's key is its own");
+  const cert = new X509Certificate(readFileSync(join(dir, "node.pem")));
+  const ca = new X509Certificate(readFileSync(join(testPki(), "ca.pem")));
+  assert.ok(cert.verify(ca.publicKey), "signed by the engine CA");
+  assert.match(cert.subject, new RegExp(`CN=${host.id}`), "named for the host id");
+  assert.equal(cert.checkIP("127.0.0.1"), "127.0.0.1", "for the address it registered");
+  assert.match(cert.subject, /OU=node/);
+  assert.equal(readFileSync(join(dir, "ca.pem"), "utf8"), ca.toString(), "the node keeps the CA it checked with the token");
+  assert.ok((await nodeRpc(node, "Host.getStats", {})).result, "the node answers the engine CA's client");
+
+  // a wrong token: the CA the engine sends is not vouched for; the agent says so and stops
+  await assert.rejects(startNode({ engineUrl: eng.url, token: "not-the-token", name: "intruder", enroll: true }), /ENROLL_FAILED: the CA .* is not vouched for by our registration token/);
+
+  // an https server that is not a Vela engine
+  const tp = testPki();
+  const other = createServer({ key: readFileSync(join(tp, "engine.key")), cert: readFileSync(join(tp, "engine.pem")) }, (_req, res) => res.writeHead(404, { "content-type": "text/html" }).end("<html>nginx</html>"));
+  await new Promise<void>((r) => other.listen(0, "127.0.0.1", r));
+  cleanup.push(() => new Promise((r) => other.close(() => r())));
+  const port = (other.address() as AddressInfo).port;
+  await assert.rejects(startNode({ engineUrl: `https://127.0.0.1:${port}`, token, name: "lost", enroll: true }), /ENROLL_FAILED: https:\/\/127\.0\.0\.1:\d+ does not look like a Vela engine/);
+  // plain http: the token would travel in the clear
+  await assert.rejects(startNode({ engineUrl: `http://127.0.0.1:${eng.port}`, token, name: "clear", enroll: true }), /ENROLL_FAILED: VELA_ENGINE_URL=http:.*needs the engine's https URL/);
+});
