@@ -31,13 +31,13 @@ const SPECS: Spec[] = [
     side: "engine",
     description: "Vela engine: REST API (oVirt API v4 shape), database, monitoring\n The central manager of a Vela installation: it keeps the inventory in SQLite,\n serves the REST API and drives the node agents. It runs no VMs itself.",
     // better-sqlite3's compiled module links libc and libstdc++; no QEMU on the engine side.
-    depends: [NODEJS, "adduser", "libc6", "libstdc++6", "init-system-helpers (>= 1.54)"],
+    depends: [NODEJS, "adduser", "libc6", "libstdc++6", "openssl", "init-system-helpers (>= 1.54)"],
     recommends: [],
   },
   {
     side: "node",
     description: "Vela node agent: runs the VMs, storage and networks of one host\n The host agent of Vela (its VDSM): QEMU over QMP, storage domains in VDSM's\n on-disk format, SPM leases, bridges and taps, driven by the Vela engine.",
-    depends: [NODEJS, "qemu-system-x86", "qemu-utils", "qemu-system-common", "lvm2", "safelease", "iproute2", "init-system-helpers (>= 1.54)"],
+    depends: [NODEJS, "qemu-system-x86", "qemu-utils", "qemu-system-common", "lvm2", "safelease", "iproute2", "openssl", "init-system-helpers (>= 1.54)"],
     recommends: ["nfs-common"],
   },
 ];

@@ -1,6 +1,7 @@
 /**
- * The test run's one CA (made once per `vela test` run, shared by every test file): ca.pem and
- * ca.key to seed the engines the tests start, engine.pem/key for them, node.pem/key for the node
+ * Certificates the CLI issues itself with openssl: `vela up`'s administrator client certificate
+ * from the engine CA, and the test run's one CA (made once per `vela test` run, shared by every
+ * test file): ca.pem and ca.key to seed the engines the tests start, engine.pem/key for them, node.pem/key for the node
  * agents the tests start without enrolling, and client.pem/key, the certificate the test harness
  * presents to nodes. Names cover loopback and the documentation ranges tests put hosts in
  * (192.0.2.0/24, 198.51.100.0/24). The run passes the directory as VELA_TEST_PKI and the CA as
@@ -8,7 +9,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 
@@ -26,16 +27,30 @@ function names(): string {
 
 const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
 
-function issue(dir: string, name: string, ou: string, ext: string[]): void {
+function issue(dir: string, name: string, ou: string, ext: string[], cn = name === "client" ? "vela-test-client" : `vela-test-${name}`): void {
   const csr = openssl(["req", "-new", ...EC, "-keyout", join(dir, `${name}.key`), "-subj", `/CN=${name}`]);
   writeFileSync(join(dir, `${name}.csr`), csr);
   writeFileSync(join(dir, `${name}.ext`), `${ext.join("\n")}\n`);
   const cert = openssl([
     "x509", "-req", "-in", join(dir, `${name}.csr`), "-CA", join(dir, "ca.pem"), "-CAkey", join(dir, "ca.key"),
-    "-set_serial", `0x1${randomBytes(15).toString("hex")}`, "-days", "30", "-extfile", join(dir, `${name}.ext`),
-    "-subj", `/O=Vela/OU=${ou}/CN=${name === "client" ? "vela-test-client" : `vela-test-${name}`}`,
+    "-set_serial", `0x1${randomBytes(15).toString("hex")}`, "-days", name === "admin-client" ? "825" : "30", "-extfile", join(dir, `${name}.ext`),
+    "-subj", `/O=Vela/OU=${ou}/CN=${cn}`,
   ]);
   writeFileSync(join(dir, `${name}.pem`), cert);
+  rmSync(join(dir, `${name}.csr`), { force: true });
+  rmSync(join(dir, `${name}.ext`), { force: true });
+}
+
+/**
+ * `vela up`: an administrator's client certificate from the engine CA in `pkiDir` (made once:
+ * admin-client.pem/.key), for scripts that talk to a node directly (examples/create_volume.py).
+ */
+export function ensureAdminClient(pkiDir: string): { cert: string; key: string } {
+  const files = { cert: join(pkiDir, "admin-client.pem"), key: join(pkiDir, "admin-client.key") };
+  if (!existsSync(files.cert) || !existsSync(files.key)) {
+    issue(pkiDir, "admin-client", "client", ["basicConstraints=critical,CA:FALSE", "authorityKeyIdentifier=keyid", "keyUsage=critical,digitalSignature", "extendedKeyUsage=clientAuth"], "admin@internal");
+  }
+  return files;
 }
 
 /** Makes the test PKI in `dir` (about half a second). */

@@ -6,11 +6,12 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { ENGINE_MAIN, NODE_MAIN, velaHome } from "./paths.js";
 import { step } from "./progress.js";
 import { list, Rest } from "./rest.js";
 import { type Backoff, Supervised } from "./supervise.js";
+import { ensureAdminClient } from "./testpki.js";
 import { buildTinyImage, ensureTinyTemplate } from "./tiny.js";
 
 export interface UpOptions {
@@ -37,6 +38,8 @@ export interface Started {
 }
 
 export interface ReadyInfo {
+  /** An administrator's client certificate and key for talking to nodes directly (files). */
+  adminClient?: { cert: string; key: string };
   url: string;
   user: string;
   password: string;
@@ -124,6 +127,7 @@ export async function up(opts: UpOptions): Promise<Started> {
       },
       60_000,
     );
+    if (info.caFile) info.adminClient = ensureAdminClient(dirname(info.caFile));
     await ensureLocalDomain(rest, home, hosts[0]!.name);
     if (tinyImage) await ensureTinyTemplate(rest, await tinyImage);
     return { stop, info, engine, nodes };
@@ -195,6 +199,9 @@ export async function upCommand(args: string[]): Promise<void> {
       `  user:      ${info.user}`,
       `  password:  ${info.password}`,
       ...(info.caFile ? [`  CA:        ${info.caFile}   (curl --cacert it; also at /ovirt-engine/services/pki-resource?resource=ca-certificate&format=X509-PEM-CA)`] : []),
+      ...(info.adminClient && info.caFile
+        ? [`  node TLS:  client certificate ${info.adminClient.cert}, key ${info.adminClient.key} (nodes answer only the engine CA's clients)`]
+        : []),
       `  data:      ${home}   (logs in ${join(home, "logs")})`,
       `  restarts:  an engine or agent that dies is started again (back-off 0.5 s doubling to 30 s); said here and in its log`,
       `  try:       curl${info.caFile ? ` --cacert ${info.caFile}` : ""} -u '${info.user}:${info.password}' -H 'Accept: application/json' ${info.url}/ovirt-engine/api/hosts`,

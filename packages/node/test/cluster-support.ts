@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { checkFileDomain } from "../src/storage/check.js";
 import { readAudit } from "../src/storage/fence.js";
 import { freePort, type NodeProc, RpcError, startNode } from "./harness.js";
+import { seedEnginePki } from "./tls.js";
 import { BLANK_UUID as BLANK } from "@vela/protocol";
 export { BLANK };
 
@@ -56,6 +57,7 @@ const REG_TOKEN = "cluster-support-token";
 
 async function startEngine(home: string, env: Record<string, string>): Promise<EngineProc> {
   const port = await freePort();
+  seedEnginePki(home); // the run's test CA: fetch() trusts it, the agents' certificates chain to it
   const proc = spawn(process.execPath, [ENGINE_MAIN], {
     env: { ...process.env, VELA_HOME: home, VELA_ENGINE_PORT: String(port), VELA_REGISTRATION_TOKEN: REG_TOKEN, VELA_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
