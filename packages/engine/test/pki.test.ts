@@ -14,7 +14,7 @@ import { createServer, request as httpsRequest } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { type Engine, hostUp, type Node, nodeRpc, startEngine, startNode, tempDir } from "./support.js";
+import { type Engine, hostUp, items, type Node, nodeRpc, startEngine, startNode, tempDir, until } from "./support.js";
 import { testPki } from "./tls.js";
 
 const XML_CALL = '<?xml version="1.0"?><methodCall><methodName>getVdsCapabilities</methodName><params/></methodCall>';
@@ -173,4 +173,43 @@ test("a node enrolls with the registration token: its own key, a certificate fro
   await assert.rejects(startNode({ engineUrl: `https://127.0.0.1:${port}`, token, name: "lost", enroll: true }), /ENROLL_FAILED: https:\/\/127\.0\.0\.1:\d+ does not look like a Vela engine/);
   // plain http: the token would travel in the clear
   await assert.rejects(startNode({ engineUrl: `http://127.0.0.1:${eng.port}`, token, name: "clear", enroll: true }), /ENROLL_FAILED: VELA_ENGINE_URL=http:.*needs the engine's https URL/);
+});
+
+test("without the token a node waits for approval with its key recorded; approving the host issues its certificate; another key for it is refused", async () => {
+  const eng = await startEngine({ env: { VELA_ENGINE_HOST_POLL_MS: "300" } });
+  cleanup.push(() => eng.stop());
+  const starting = startNode({ engineUrl: eng.url, name: "approve-me", enroll: true, env: { VELA_ENGINE_CA: join(testPki(), "ca.pem") } });
+  starting.catch(() => undefined);
+  const pending = await until("host pending approval", async () => items<{ id: string; status: string }>((await eng.api("GET", "/hosts")).json, "host").find((h) => h.status === "pending_approval"), 30_000);
+  await until("the engine logged the key to approve", async () => (/host waits for approval/.test(eng.output()) ? true : undefined), 10_000);
+  const key = /"key":"([0-9A-F:]+)"/.exec(eng.output())?.[1];
+  assert.ok(key, "the engine logs the key fingerprint");
+
+  // someone else's key under the same host id: refused while the first waits
+  const csr = execFileSync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "/dev/null", "-subj", "/CN=x"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const intruder = await fetch(`${eng.url}/vela/v1/hosts/enroll`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ hostUuid: pending.id, name: "approve-me", address: "127.0.0.1", port: 1, csr }),
+  });
+  assert.equal(intruder.status, 409, await intruder.text());
+
+  const approved = await eng.api("POST", `/hosts/${pending.id}/approve`, { body: "<action/>" });
+  assert.equal(approved.status, 200, approved.text);
+  const node = await starting;
+  cleanup.push(() => node.stop());
+  assert.match(node.output(), new RegExp(`"key":"${key}"`), "the node logged the same key fingerprint");
+  await hostUp(eng, 30_000);
+  const cert = new X509Certificate(readFileSync(join(node.runDir, "pki", "node.pem")));
+  assert.match(cert.subject, new RegExp(`CN=${pending.id}`));
+
+  // after the approval, a request for another key is still refused
+  const late = await fetch(`${eng.url}/vela/v1/hosts/enroll`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ hostUuid: pending.id, name: "approve-me", address: "127.0.0.1", port: node.port, csr }),
+  });
+  assert.equal(late.status, 403, await late.text());
+  const bad = await fetch(`${eng.url}/vela/v1/hosts/enroll`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ hostUuid: pending.id, name: "approve-me", address: "127.0.0.1", port: 1, csr: "not a request" }) });
+  assert.equal(bad.status, 400, await bad.text());
 });

@@ -387,12 +387,25 @@ const vmInitialization: Migration = {
   },
 };
 
+/** The key a host enrolling without the token asked a certificate for, until an administrator approves it. */
+const hostEnrollments: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable("host_enrollments")
+      .addColumn("host_id", "text", (c) => c.primaryKey())
+      .addColumn("key_sha256", "text", (c) => c.notNull())
+      .addColumn("created_at", "text", (c) => c.notNull())
+      .execute();
+  },
+};
+
 const migrations: Record<string, Migration> = {
   "0001_initial": initial,
   "0002_seed": seed,
   "0003_chains_snapshots_templates": chains,
   "0004_vm_initialization": vmInitialization,
   "0005_networks": networks,
+  "0009_host_enrollments": hostEnrollments,
 };
 
 export const provider: MigrationProvider = {

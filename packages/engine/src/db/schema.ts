@@ -310,7 +310,15 @@ export interface VmInitializationTable {
   data: string;
 }
 
+/** A pending enrollment: the SHA-256 of the public key a host asked a certificate for. */
+export interface HostEnrollmentsTable {
+  host_id: string;
+  key_sha256: string;
+  created_at: string;
+}
+
 export interface Database {
+  host_enrollments: HostEnrollmentsTable;
   data_centers: DataCentersTable;
   clusters: ClustersTable;
   hosts: HostsTable;

@@ -53,6 +53,19 @@ export function fingerprint(pem: string): string {
   return createHash("sha256").update(Buffer.from(b64, "base64")).digest("hex").toUpperCase().replace(/(..)(?!$)/g, "$1:");
 }
 
+/** SHA-256 fingerprint of the public key a certificate request carries (what an approval is for). */
+export async function requestKeyFingerprint(csrPem: string): Promise<string> {
+  checkRequest(csrPem);
+  const pub = await openssl(["req", "-noout", "-pubkey"], csrPem);
+  return fingerprint(pub);
+}
+
+function checkRequest(csrPem: string): void {
+  if (!/^-----BEGIN CERTIFICATE REQUEST-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE REQUEST-----\n?$/.test(csrPem) || csrPem.length > 16_384) {
+    throw new PkiError("not a PEM certificate request");
+  }
+}
+
 function serial(): string {
   return `0x${randomBytes(16).toString("hex").replace(/^./, "1")}`;
 }
@@ -101,9 +114,7 @@ async function makeCa(dir: string): Promise<void> {
 function signWith(dir: string) {
   return async (csrPem: string, p: { cn: string; kind: CertKind; sans: string[]; days: number }): Promise<string> => {
     if (!CN.test(p.cn)) throw new PkiError(`bad certificate name ${JSON.stringify(p.cn)}`);
-    if (!/^-----BEGIN CERTIFICATE REQUEST-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE REQUEST-----\n?$/.test(csrPem) || csrPem.length > 16_384) {
-      throw new PkiError("not a PEM certificate request");
-    }
+    checkRequest(csrPem);
     const tag = randomBytes(6).toString("hex");
     const csr = join(dir, `req-${tag}.csr`);
     const ext = join(dir, `req-${tag}.ext`);

@@ -6,7 +6,7 @@
  * checked against an HMAC under the registration token (so a man in the middle without the token
  * cannot pose as the engine).
  */
-import { createHmac, createPrivateKey, timingSafeEqual, X509Certificate } from "node:crypto";
+import { createHash, createHmac, createPrivateKey, createPublicKey, timingSafeEqual, X509Certificate } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { NodeConfig } from "../config.js";
@@ -89,6 +89,12 @@ async function keyAndRequest(dir: string, cn: string, log: Logger): Promise<{ ke
   return { keyFile, csr: stdout };
 }
 
+/** SHA-256 of the node's public key (DER), as the engine logs it for the approval. */
+function keyFingerprint(keyFile: string): string {
+  const der = createPublicKey(createPrivateKey(readFileSync(keyFile))).export({ type: "spki", format: "der" });
+  return createHash("sha256").update(der).digest("hex").toUpperCase().replace(/(..)(?!$)/g, "$1:");
+}
+
 function checkIssued(cert: string, ca: string, keyFile: string): void {
   const c = new X509Certificate(cert);
   if (!c.verify(new X509Certificate(ca).publicKey)) throw new EnrollError("the engine answered a certificate its CA did not sign");
@@ -121,7 +127,7 @@ export async function enroll(config: NodeConfig, log: Logger, registration: () =
         return { key: readFileSync(keyFile, "utf8"), cert, ca };
       }
       if (a.status === 202) {
-        if (!waiting) log.warn({ engine: engine.origin, host: a.body.id }, "waiting for an administrator to approve this host");
+        if (!waiting) log.warn({ engine: engine.origin, host: a.body.id, key: keyFingerprint(keyFile) }, "waiting for an administrator to approve this host: the engine's log must show this key fingerprint");
         waiting = true;
       } else if (a.status >= 400 && a.status < 500 && a.status !== 409) {
         throw new EnrollError(`the engine refused the enrollment: HTTP ${a.status} ${a.text.slice(0, 300)}`);
