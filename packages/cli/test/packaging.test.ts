@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -121,8 +121,12 @@ test("the unpacked packages run: engine and agent start from /usr/lib/vela with 
   for (const d of [debs.engine, debs.node]) execFileSync("dpkg-deb", ["-x", d, root]);
   const engineConf = join(work, "engine.conf");
   writeFileSync(engineConf, `${readFileSync(join(root, "etc/vela/engine.conf"), "utf8")}\nVELA_ENGINE_PORT=0\n`.replace("VELA_HOME=/var/lib/vela/engine", `VELA_HOME=${join(work, "engine-home")}`));
-  assert.match(await startUntilReady(join(root, "usr/lib/vela/engine/dist/src/main.js"), { VELA_ENGINE_CONF: engineConf }), /^VELA-ENGINE-READY url=http:\/\/127\.0\.0\.1:\d+ /);
+  assert.match(await startUntilReady(join(root, "usr/lib/vela/engine/dist/src/main.js"), { VELA_ENGINE_CONF: engineConf }), /^VELA-ENGINE-READY url=https:\/\/127\.0\.0\.1:\d+ .* ca=\S+engine-home\/pki\/ca\.pem$/);
+  // the agent serves only with a certificate: the run's test node certificate stands for an enrolled one
+  const pki = process.env.VELA_TEST_PKI ?? "";
+  mkdirSync(join(work, "node-run", "pki"), { recursive: true, mode: 0o700 });
+  for (const f of ["ca.pem", "node.pem", "node.key"]) copyFileSync(join(pki, f), join(work, "node-run", "pki", f));
   const nodeConf = join(work, "node.conf");
   writeFileSync(nodeConf, readFileSync(join(root, "etc/vela/node.conf"), "utf8").replace("VELA_NODE_RUN=/var/lib/vela/node", `VELA_NODE_RUN=${join(work, "node-run")}\nVELA_NODE_PORT=${await freePort()}\nVELA_NODE_ACCEL=tcg`));
-  assert.match(await startUntilReady(join(root, "usr/lib/vela/node/dist/src/main.js"), { VELA_NODE_CONF: nodeConf }), /^VELA-NODE-READY /);
+  assert.match(await startUntilReady(join(root, "usr/lib/vela/node/dist/src/main.js"), { VELA_NODE_CONF: nodeConf }), /^VELA-NODE-READY .* tls=on$/);
 });
