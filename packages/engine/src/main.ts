@@ -18,6 +18,7 @@ import { openDb } from "./db/index.js";
 import { type Leadership, takeLeadership } from "./db/leader.js";
 import { createEngine } from "./engine.js";
 import { createLogger } from "./log.js";
+import { removeEnginePid, writeEnginePid } from "./tools/pidfile.js";
 
 async function main(): Promise<void> {
   const t0 = performance.now();
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
   const ms = Math.round(performance.now() - t0);
   log.info({ url, home: cfg.home, db: store.kind, dbTarget: store.target, startMs: ms }, "engine API ready");
   if (cfg.passwordGenerated) log.warn({ file: `${cfg.home}/admin-password` }, "generated an admin password (printed on the READY line)");
+  writeEnginePid(cfg.home);
   process.stdout.write(`VELA-ENGINE-READY url=${url} user=${cfg.adminUser} password=${cfg.adminPassword}\n`);
 
   const monitoring = await import("./monitoring/index.js");
@@ -71,6 +73,7 @@ async function main(): Promise<void> {
     engine.nodes.close();
     await store.close();
     await leader?.release();
+    removeEnginePid(cfg.home);
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
