@@ -5,8 +5,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { conflict, invalid } from "../api/fault.js";
-import { Bool, Enum, Int, Name, parseInput, Ref, Text } from "../api/input.js";
+import { conflict, invalid } from "../errors/fault.js";
+import { Bool, Enum, Int, Name, parseInput, Ref, Text } from "../input/input.js";
 import { BLANK_TEMPLATE_ID } from "../db/ids.js";
 import { now, num, type Vm } from "../db/schema.js";
 import type { Started } from "./background.js";

@@ -5,8 +5,8 @@
  * Compensation tears down what was prepared.
  */
 import { z } from "zod";
-import { conflict, invalid } from "../api/fault.js";
-import { Bool, parseInput, Ref } from "../api/input.js";
+import { conflict, invalid } from "../errors/fault.js";
+import { Bool, parseInput, Ref } from "../input/input.js";
 import { type Host, now, num, type Vm } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import { vmStatusOf } from "../monitoring/vmstatus.js";

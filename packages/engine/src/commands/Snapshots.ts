@@ -16,8 +16,8 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { Code } from "@vela/protocol/errors";
-import { badRequest, conflict, invalid, notFound } from "../api/fault.js";
-import { Bool, ListOf, parseInput, Text, Uuid } from "../api/input.js";
+import { badRequest, conflict, invalid, notFound } from "../errors/fault.js";
+import { Bool, ListOf, parseInput, Text, Uuid } from "../input/input.js";
 import { type DataCenter, type Disk, type Host, type Image, now, num, type Snapshot, type Vm } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import { NodeError } from "../hosts/client.js";

@@ -1,7 +1,8 @@
 /**
  * The one error type the REST layer turns into an oVirt fault (`<fault><reason/><detail/></fault>`).
  * Commands throw it for anything the client did wrong; any other error becomes a 500 whose
- * detail never leaks internals beyond the message.
+ * detail never leaks internals beyond the message. It sits below api/ and commands/ so both can
+ * throw it while commands never import api/ (the layers point one way: api → commands → db).
  */
 export class ApiFault extends Error {
   constructor(

@@ -2,11 +2,12 @@
  * Validation of API input into typed values (zod). XML gives every value as a string and oVirt's
  * JSON does too, so numbers and booleans accept both forms. Every check names the offending field;
  * a missing required field is oVirt's "Incomplete parameters" fault, anything else "Operation
- * Failed" with the reason, both 400. Nothing leaves here unchecked.
+ * Failed" with the reason, both 400. Nothing leaves here unchecked. Commands parse their own input
+ * with these, so this module sits below api/ and commands/ and imports neither.
  */
 import { z } from "zod";
 import { asUuid } from "../db/ids.js";
-import { ApiFault } from "./fault.js";
+import { ApiFault } from "../errors/fault.js";
 
 export const Uuid = z.string().transform((s, ctx) => {
   const u = asUuid(s);
