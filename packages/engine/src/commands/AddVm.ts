@@ -14,7 +14,7 @@ import { Initialization, saveInitialization } from "./cloudinit.js";
 import type { CommandDef } from "./command.js";
 import { copyTemplateNics } from "./VmNics.js";
 import { byRef } from "./lookup.js";
-import { activeSnapshot } from "./Snapshots.js";
+import { activeSnapshot } from "./snapshotSteps.js";
 import { createVmDisks, planVmDisks, type VmDiskPlan } from "./Templates.js";
 
 const MiB = 1024 * 1024;
