@@ -10,18 +10,18 @@
 import { BLANK_UUID, type PoolHostsStatus, VdsmError } from "@vela/protocol";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
-import type { NodeContext } from "../api/context.js";
-import type { PartialHandlers } from "../api/handlers.js";
-import type { DomainRegistry, FileDomain } from "./domain/index.js";
-import { parsePoolDomains } from "./domain/file.js";
-import { type Decision, decide, type ElectionTimings, holderAlive, LeaseWatch } from "./election.js";
-import { fenceZone } from "./fence.js";
-import { HostIds, type HostView } from "./hostid.js";
-import type { ClusterLock, HeldLease, LeaseParams, LeaseRecord } from "./lease/index.js";
-import type { Md } from "./metadata.js";
+import type { NodeContext } from "../../api/context.js";
+import type { PartialHandlers } from "../../api/handlers.js";
+import type { DomainRegistry, FileDomain } from "../domain/index.js";
+import { parsePoolDomains } from "../domain/file.js";
+import { type Decision, decide, type ElectionTimings, holderAlive, LeaseWatch } from "../spm/election.js";
+import { fenceZone } from "../spm/fence.js";
+import { HostIds, type HostView } from "../lease/hostid.js";
+import type { ClusterLock, HeldLease, LeaseParams, LeaseRecord } from "../lease/index.js";
+import type { Md } from "../metadata.js";
 import type { ConnectedPool, Pools } from "./pool.js";
-import { extendVolume, PoolMailbox } from "./spm-mailbox.js";
-import { leaseParamsOf, SPM_LEASE_OFFSET } from "./spm.js";
+import { extendVolume, PoolMailbox } from "../mailbox/pool-mailbox.js";
+import { leaseParamsOf, SPM_LEASE_OFFSET } from "../spm/spm.js";
 
 /** Host records read per tick (VDSM's default maxHostID). */
 const DEFAULT_MAX_HOST_ID = 250;

@@ -7,14 +7,14 @@
 import { BLANK_UUID, VdsmError, type VolumeInfo } from "@vela/protocol";
 import { chmod, link, mkdir, open, readFile, readdir, rmdir, stat } from "node:fs/promises";
 import { dirname } from "node:path";
-import type { Logger } from "../log.js";
-import type { FileDomain } from "./domain/file.js";
-import type { StorageDomain } from "./domain/driver.js";
-import { guardWrite } from "./fence.js";
-import { errno, type StagedWrite, stageWrite, unlinkQuiet } from "./fileutil.js";
-import { formatVolumeMd, type VolumeMd } from "./metadata.js";
+import type { Logger } from "../../log.js";
+import type { FileDomain } from "../domain/file.js";
+import type { StorageDomain } from "../domain/driver.js";
+import { guardWrite } from "../spm/fence.js";
+import { errno, type StagedWrite, stageWrite, unlinkQuiet } from "../fileutil.js";
+import { formatVolumeMd, type VolumeMd } from "../metadata.js";
 import * as qemuimg from "./qemuimg.js";
-import type { Task } from "./task/task.js";
+import type { Task } from "../task/task.js";
 
 const MiB = 2 ** 20;
 /** Volume lease files are one alignment unit (1 MiB), sparse. */

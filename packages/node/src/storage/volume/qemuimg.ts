@@ -4,8 +4,8 @@
  * come from a validated UUID under a domain directory; backing files are bare volume UUIDs
  * (relative to the image directory), as VDSM writes them.
  */
-import type { Logger } from "../log.js";
-import { run } from "../exec.js";
+import type { Logger } from "../../log.js";
+import { run } from "../../exec.js";
 import { DaemonUnavailable, type DaemonSupervisor } from "./qsd.js";
 
 export type ImgFormat = "qcow2" | "raw";

@@ -1,6 +1,6 @@
 /**
  * Pool-level verbs that move or remove the master role: refreshStoragePool, switchMaster,
- * reconstructMaster and destroyStoragePool, plus revertTask. The master domain is where a pool
+ * reconstructMaster and destroyStoragePool. The master domain is where a pool
  * lives on storage (pool keys in its metadata, master/ with tasks and VM definitions, the SPM
  * lease), so each of these rewrites domain metadata in an order where a crash leaves a pool that
  * connectStoragePool or reconstructMaster can still find: the new master is sealed before the old
@@ -11,31 +11,16 @@
 import { cp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { VdsmError } from "@vela/protocol";
-import type { NodeContext } from "../api/context.js";
-import type { PartialHandlers } from "../api/handlers.js";
-import { parsePoolDomains, poolsOf } from "./domain/file.js";
-import type { DomainRegistry, FileDomain } from "./domain/index.js";
-import type { ClusterLock } from "./lease/index.js";
-import { type ConnectedPool, checkLeaseTimes, type Pools, writeMaster } from "./pool.js";
-import { leaseParamsOf, SPM_LEASE_OFFSET } from "./spm.js";
-import type { TaskManager } from "./task/manager.js";
-import { TaskStore } from "./task/store.js";
-import type { Task } from "./task/task.js";
+import type { PartialHandlers } from "../../api/handlers.js";
+import type { StorageDeps } from "../deps.js";
+import { parsePoolDomains, poolsOf } from "../domain/file.js";
+import type { FileDomain } from "../domain/index.js";
+import { type ConnectedPool, checkLeaseTimes, writeMaster } from "./pool.js";
+import { leaseParamsOf, SPM_LEASE_OFFSET } from "../spm/spm.js";
+import { TaskStore } from "../task/store.js";
 
 /** Keys only the master domain carries. */
 const POOL_KEYS = ["POOL_DESCRIPTION", "POOL_DOMAINS", "POOL_SPM_ID", "POOL_SPM_LVER", "MASTER_VERSION"] as const;
-
-export interface PoolVerbDeps {
-  ctx: NodeContext;
-  domains: DomainRegistry;
-  pools: Pools;
-  tasks: TaskManager;
-  lock: ClusterLock;
-  spmOf(spUUID: string): ConnectedPool;
-  startTask(name: string, job: (t: Task) => Promise<unknown>, persistent?: boolean): string;
-  /** What connectStoragePool does after connecting (task recovery hook on the new master). */
-  connected(p: ConnectedPool): void;
-}
 
 /** The changes that demote a master to a regular member of `spUUID` (or of no pool). */
 function demotion(keepPool: boolean, spUUID: string): Record<string, string | null> {
@@ -44,7 +29,7 @@ function demotion(keepPool: boolean, spUUID: string): Record<string, string | nu
   return ch;
 }
 
-export function poolHandlers(d: PoolVerbDeps): PartialHandlers {
+export function masterVerbs(d: StorageDeps): PartialHandlers {
   const log = d.ctx.log.child({ sub: "pool-verbs" });
 
   /** Reconnects this host to the pool through `msdUUID` (after the master moved). */
@@ -199,15 +184,6 @@ export function poolHandlers(d: PoolVerbDeps): PartialHandlers {
       await p.spm.handOver();
       await d.pools.disconnect(spUUID, p.hostID);
       log.info({ spUUID }, "storage pool destroyed");
-      return {};
-    },
-
-    revertTask: async ({ taskID }) => {
-      // An SPM task's undo writes pool metadata: only an SPM may replay it.
-      if (d.tasks.get(taskID).persistent && !d.pools.all().some((p) => p.spm.isSpm())) {
-        throw new VdsmError("SpmStatusError", `reverting ${taskID} needs the SPM`);
-      }
-      await d.tasks.revert(taskID);
       return {};
     },
   };

@@ -10,13 +10,13 @@
 import { realpath, stat } from "node:fs/promises";
 import { sep } from "node:path";
 import { VdsmError } from "@vela/protocol";
-import type { NodeContext } from "../api/context.js";
-import type { PartialHandlers } from "../api/handlers.js";
-import { CommandError, run } from "../exec.js";
-import type { DomainRegistry } from "./domain/index.js";
-import type { Images } from "./image.js";
-import * as qemuimg from "./qemuimg.js";
-import * as vol from "./volume.js";
+import type { NodeContext } from "../../api/context.js";
+import type { PartialHandlers } from "../../api/handlers.js";
+import { CommandError, run } from "../../exec.js";
+import type { DomainRegistry } from "../domain/index.js";
+import type { Images } from "./prepare.js";
+import * as qemuimg from "../volume/qemuimg.js";
+import * as vol from "../volume/volume.js";
 
 type WithImageLock = <T>(sd: string, img: string, mode: "shared" | "exclusive", fn: () => Promise<T>) => Promise<T>;
 

@@ -8,13 +8,13 @@
 import { type PoolInfo, VdsmError } from "@vela/protocol";
 import { mkdir, readdir, rm, symlink, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import type { NodeContext } from "../api/context.js";
-import type { DomainRegistry, FileDomain } from "./domain/index.js";
-import { formatPoolDomains, parsePoolDomains, poolsOf } from "./domain/file.js";
-import { errno } from "./fileutil.js";
-import type { ClusterLock } from "./lease/index.js";
-import { Spm, leaseParamsOf, SPM_LEASE_OFFSET } from "./spm.js";
-import type { TaskManager } from "./task/manager.js";
+import type { NodeContext } from "../../api/context.js";
+import type { DomainRegistry, FileDomain } from "../domain/index.js";
+import { formatPoolDomains, parsePoolDomains, poolsOf } from "../domain/file.js";
+import { errno } from "../fileutil.js";
+import type { ClusterLock } from "../lease/index.js";
+import { Spm, leaseParamsOf, SPM_LEASE_OFFSET } from "../spm/spm.js";
+import type { TaskManager } from "../task/manager.js";
 
 export interface ConnectedPool {
   spUUID: string;

@@ -9,15 +9,15 @@
 import { BLANK_UUID, VdsmError } from "@vela/protocol";
 import { chmod, mkdir, open, readdir, rename, rmdir, stat, truncate } from "node:fs/promises";
 import { join } from "node:path";
-import type { Logger } from "../log.js";
-import type { FileDomain } from "./domain/file.js";
-import { REMOVED_PREFIX } from "./domain/file.js";
-import { errno, exists, unlinkQuiet } from "./fileutil.js";
-import { guardWrite } from "./fence.js";
-import { formatVolumeMd, type VolumeMd } from "./metadata.js";
-import * as qemuimg from "./qemuimg.js";
-import type { Task } from "./task/task.js";
-import { chainOf, childrenOf, fmtToImg, imageVolumes, LEASE_SIZE, readMeta, roundUp, VolumePaths, writeMeta } from "./volume.js";
+import type { Logger } from "../../log.js";
+import type { FileDomain } from "../domain/file.js";
+import { REMOVED_PREFIX } from "../domain/file.js";
+import { errno, exists, unlinkQuiet } from "../fileutil.js";
+import { guardWrite } from "../spm/fence.js";
+import { formatVolumeMd, type VolumeMd } from "../metadata.js";
+import * as qemuimg from "../volume/qemuimg.js";
+import type { Task } from "../task/task.js";
+import { chainOf, childrenOf, fmtToImg, imageVolumes, LEASE_SIZE, readMeta, roundUp, VolumePaths, writeMeta } from "../volume/volume.js";
 
 export type Fault = (point: string) => void;
 

@@ -9,8 +9,8 @@
 import { BLANK_UUID as BLANK, UUID_RE } from "@vela/protocol";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { run } from "../exec.js";
-import { parseDomainMd, parseVolumeMd, type Md, type VolumeMd, VOLUME_MD_MAX } from "./metadata.js";
+import { run } from "../../exec.js";
+import { parseDomainMd, parseVolumeMd, type Md, type VolumeMd, VOLUME_MD_MAX } from "../metadata.js";
 
 const REQUIRED_KEYS = ["VERSION", "SDUUID", "TYPE", "ROLE", "DESCRIPTION", "CLASS", "POOL_UUID", "LEASETIMESEC", "LOCKRENEWALINTERVALSEC", "IOOPTIMEOUTSEC", "LEASERETRIES"];
 

@@ -13,9 +13,9 @@
 import type { ChildProcess } from "node:child_process";
 import { open, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { startDaemon } from "../exec.js";
-import type { Logger } from "../log.js";
-import { QmpClient, type QmpEvent } from "../qemu/qmp.js";
+import { startDaemon } from "../../exec.js";
+import type { Logger } from "../../log.js";
+import { QmpClient, type QmpEvent } from "../../qemu/qmp.js";
 
 const DAEMON = "qemu-storage-daemon";
 /** util-linux's setpriv sets PR_SET_PDEATHSIG for the daemon before it execs. */

@@ -15,13 +15,13 @@ import { readFileSync, statSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type SpmStatus, VdsmError } from "@vela/protocol";
-import type { NodeContext } from "../api/context.js";
-import type { FileDomain } from "./domain/file.js";
+import type { NodeContext } from "../../api/context.js";
+import type { FileDomain } from "../domain/file.js";
 import { AuditLog } from "./fence.js";
-import type { ClusterLock, HeldLease, LeaseParams } from "./lease/index.js";
-import { MIN_OP_MAX_MS } from "./lease/safelease.js";
-import { type Md, parseDomainMd } from "./metadata.js";
-import type { TaskManager } from "./task/manager.js";
+import type { ClusterLock, HeldLease, LeaseParams } from "../lease/index.js";
+import { MIN_OP_MAX_MS } from "../lease/safelease.js";
+import { type Md, parseDomainMd } from "../metadata.js";
+import type { TaskManager } from "../task/manager.js";
 
 export type SpmRole = "Free" | "Contend" | "SPM";
 
@@ -382,7 +382,7 @@ export class Spm {
    * master); from then on the guard and audit follow `nu`; `retire` demotes the old master, whose
    * lease is then released; `rejoin` re-points the pool's services, and the role is announced
    * again ("started") for them. If the role or the new lease is lost on the way, it fences as
-   * usual. Added for switchMaster (hsm-pool.ts).
+   * usual. Added for switchMaster (pool/master-verbs.ts).
    */
   async moveMaster(nu: FileDomain, steps: { seal(): Promise<void>; retire(): Promise<void>; rejoin(): Promise<void> }): Promise<void> {
     this.assertSpm();

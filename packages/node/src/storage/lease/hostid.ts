@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { constants } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { VdsmError } from "@vela/protocol";
-import type { Logger } from "../log.js";
+import type { Logger } from "../../log.js";
 
 export const ID_RECORD_SIZE = 512;
 /** VDSM/sanlock allow host ids 1..2000. */

@@ -12,7 +12,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, constants, fdatasyncSync, openSync, readSync, writeSync } from "node:fs";
-import type { Logger } from "../log.js";
+import type { Logger } from "../../log.js";
 
 export const MAILBOX_SIZE = 4096;
 export const MESSAGE_SIZE = 64;

@@ -5,10 +5,10 @@
  * it never blocks a verb, and a hung mount shows as a timed-out, invalid domain.
  */
 import { VdsmError } from "@vela/protocol";
-import type { NodeContext } from "../api/context.js";
-import type { DomainRegistry, StorageDomain } from "./domain/index.js";
-import { parsePoolDomains } from "./domain/file.js";
-import type { Pools } from "./pool.js";
+import type { NodeContext } from "../../api/context.js";
+import type { DomainRegistry, StorageDomain } from "./index.js";
+import { parsePoolDomains } from "./file.js";
+import type { Pools } from "../pool/pool.js";
 
 interface Health {
   valid: boolean;

@@ -8,14 +8,14 @@
  */
 import { join } from "node:path";
 import { VdsmError } from "@vela/protocol";
-import type { Logger } from "../log.js";
-import { BlockDomain } from "./domain/block.js";
-import type { StorageDomain } from "./domain/driver.js";
-import type { FileDomain } from "./domain/file.js";
-import { asFile } from "./domain/index.js";
-import { exists } from "./fileutil.js";
+import type { Logger } from "../../log.js";
+import { BlockDomain } from "../domain/block.js";
+import type { StorageDomain } from "../domain/driver.js";
+import type { FileDomain } from "../domain/file.js";
+import { asFile } from "../domain/index.js";
+import { exists } from "../fileutil.js";
 import { type Decoded, decodeMessage, HostMailbox, type Request, SpmMailbox } from "./mailbox.js";
-import { readMeta } from "./volume.js";
+import { readMeta } from "../volume/volume.js";
 
 const MiB = 2 ** 20;
 

@@ -9,9 +9,9 @@ import { ErrorCodes, FORBIDDEN_MOUNT_OPTION, StorageType, systemDirectoryOf, Vds
 import { constants } from "node:fs";
 import { access, mkdir, readlink, rmdir, stat, symlink, unlink } from "node:fs/promises";
 import { join, posix } from "node:path";
-import type { NodeContext } from "../api/context.js";
-import { CommandError, run } from "../exec.js";
-import { errno, isSymlink, mangleRemotePath } from "./fileutil.js";
+import type { NodeContext } from "../../api/context.js";
+import { CommandError, run } from "../../exec.js";
+import { errno, isSymlink, mangleRemotePath } from "../fileutil.js";
 
 export function typeName(domType: number): StorageTypeName {
   const e = Object.entries(StorageType).find(([, n]) => n === domType);

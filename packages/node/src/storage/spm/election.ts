@@ -19,8 +19,8 @@
  * auto-election off, or within the hold-off after an explicit spmStop (so the engine can move the
  * role to the host it chose).
  */
-import type { HostView } from "./hostid.js";
-import type { LeaseRecord } from "./lease/index.js";
+import type { HostView } from "../lease/hostid.js";
+import type { LeaseRecord } from "../lease/index.js";
 import { hostOfOwner } from "./spm.js";
 
 export interface ElectionTimings {

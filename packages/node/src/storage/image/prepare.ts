@@ -6,10 +6,10 @@
  */
 import { BLANK_UUID, VdsmError } from "@vela/protocol";
 import { join } from "node:path";
-import type { ChainVolume, ImageService, PreparedImage } from "../api/services.js";
-import type { DomainRegistry, FileDomain } from "./domain/index.js";
-import type { Pools } from "./pool.js";
-import { chainOf, fmtToImg, LEASE_EXT } from "./volume.js";
+import type { ChainVolume, ImageService, PreparedImage } from "../../api/services.js";
+import type { DomainRegistry, FileDomain } from "../domain/index.js";
+import type { Pools } from "../pool/pool.js";
+import { chainOf, fmtToImg, LEASE_EXT } from "../volume/volume.js";
 
 export class Images implements ImageService {
   constructor(
