@@ -18,11 +18,11 @@ export const ENGINE_MAIN = resolve(here, "../src/main.js");
 export const NODE_MAIN = resolve(here, "../../../node/dist/src/main.js");
 
 /**
- * The node's on-disk checker (check.ts) on a domain directory: its list of problems. Loaded from
+ * The node's on-disk checker (storage/domain/check.ts) on a domain directory: its list of problems. Loaded from
  * the node's build by path, as the agent is started by path: the engine shares no code with it.
  */
 export async function checkDomain(domainDir: string): Promise<string[]> {
-  const mod = (await import(pathToFileURL(resolve(here, "../../../node/dist/src/storage/check.js")).href)) as {
+  const mod = (await import(pathToFileURL(resolve(here, "../../../node/dist/src/storage/domain/check.js")).href)) as {
     checkFileDomain(dir: string): Promise<{ problems: string[] }>;
   };
   return (await mod.checkFileDomain(domainDir)).problems;
