@@ -7,7 +7,7 @@ import type { Db } from "./db/index.js";
 import { NodeClients } from "./hosts/client.js";
 import type { Logger } from "./log.js";
 import type { Pki } from "./pki/ca.js";
-import { conflict } from "./api/fault.js";
+import { conflict } from "./errors/fault.js";
 
 /**
  * Exclusive in-memory locks on entities (oVirt's "EngineLock"): a command takes the locks of the

@@ -18,8 +18,8 @@ import { EnrollError, enroll, installed, type NodeTlsFiles } from "./pki/enroll.
 import { createNetwork } from "./network/index.js";
 import { startServer } from "./server.js";
 import { createStorage } from "./storage/hsm.js";
-import { useStorageDaemon } from "./storage/qemuimg.js";
-import { DaemonSupervisor } from "./storage/qsd.js";
+import { useStorageDaemon } from "./storage/volume/qemuimg.js";
+import { DaemonSupervisor } from "./storage/volume/qsd.js";
 import { createVirt } from "./virt/index.js";
 
 /**

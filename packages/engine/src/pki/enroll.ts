@@ -12,7 +12,7 @@
 import { createHmac } from "node:crypto";
 import { z } from "zod";
 import { tokenOk } from "../commands/RegisterHost.js";
-import { ApiFault, conflict } from "../api/fault.js";
+import { ApiFault, conflict } from "../errors/fault.js";
 import { type Call, ok, type Reply } from "../api/call.js";
 import { registerHost } from "../api/resources/internal.js";
 import { type Host, now } from "../db/schema.js";
