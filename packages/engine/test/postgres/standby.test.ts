@@ -30,7 +30,7 @@ async function waiters(): Promise<number> {
 
 async function refuses(port: number): Promise<boolean> {
   try {
-    await fetch(`http://127.0.0.1:${port}/ovirt-engine/api`);
+    await fetch(`https://127.0.0.1:${port}/ovirt-engine/api`);
     return false;
   } catch {
     return true;
