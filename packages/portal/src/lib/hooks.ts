@@ -31,7 +31,6 @@ export function usePoll<T>(load: () => Promise<T>, everyMs = 2000, deps: unknown
       },
     );
   }, []);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: the caller names what restarts the poll
   useEffect(() => {
     run();
     const t = setInterval(() => {

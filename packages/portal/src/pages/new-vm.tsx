@@ -66,7 +66,7 @@ export function NewVm(p: { onClose: (made: boolean) => void }): JSX.Element {
       <Alert text={error ?? opts.error} />
       <div class="grid">
         <label for="vm-name">Name</label>
-        <input id="vm-name" value={name} onInput={(e) => setName(e.currentTarget.value)} required autoFocus />
+        <input id="vm-name" value={name} onInput={(e) => setName(e.currentTarget.value)} required />
         <label for="vm-cluster">Cluster</label>
         <select id="vm-cluster" value={clusterId} onChange={(e) => setCluster(e.currentTarget.value)}>
           {clusters.map((c) => (

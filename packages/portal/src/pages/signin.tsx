@@ -35,7 +35,7 @@ export function SignIn(p: { notice?: string }): JSX.Element {
         {p.notice && !error && <p class="notice">{p.notice}</p>}
         <Alert text={error} />
         <label for="user">User name</label>
-        <input id="user" name="username" autocomplete="username" value={user} onInput={(e) => setUser(e.currentTarget.value)} placeholder="admin@internal" autoFocus />
+        <input id="user" name="username" autocomplete="username" value={user} onInput={(e) => setUser(e.currentTarget.value)} placeholder="admin@internal" />
         <label for="password">Password</label>
         <input id="password" name="password" type="password" autocomplete="current-password" value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
         <button type="submit" class="primary" disabled={busy}>

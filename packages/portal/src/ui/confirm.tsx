@@ -44,7 +44,10 @@ export function ConfirmHost(): JSX.Element {
   return (
     <dialog ref={ref} class="confirm" aria-labelledby="confirm-title" onCancel={() => answer(false)}>
       {ask && (
-        <form method="dialog" onSubmit={(e) => (e.preventDefault(), answer(true))}>
+        <form method="dialog" onSubmit={(e) => {
+            e.preventDefault();
+            answer(true);
+          }}>
           <h2 id="confirm-title">{ask.title}</h2>
           <p>{ask.text}</p>
           <div class="buttons">
