@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -89,6 +89,17 @@ async function open(url: string): Promise<void> {
   }
 }
 
+/**
+ * With PORTAL_SCREENSHOTS=<dir> (how docs/screenshots/ is made), saves the page as <dir>/<name>.png;
+ * otherwise nothing.
+ */
+async function shot(name: string): Promise<void> {
+  const dir = process.env.PORTAL_SCREENSHOTS;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, `${name}.png`) });
+}
+
 function vmRow(name: string): Locator {
   return page.locator("tbody tr", { has: page.locator(".name", { hasText: new RegExp(`^${name}$`) }) });
 }
@@ -117,6 +128,7 @@ test("portal: a wrong password shows the engine's refusal and keeps the user on 
   await signIn(eng.user, `${eng.password}-wrong`);
   const alert = await see("an error", page.getByRole("alert"));
   assert.match(await alert.innerText(), /wrong username or password/i);
+  await shot("sign-in-refused");
   assert.equal(await page.getByLabel("Password").inputValue(), "", "the password field is cleared");
   await page.getByLabel("User name").fill("");
   await page.getByRole("button", { name: "Sign in" }).click();
@@ -131,6 +143,7 @@ test("portal: the administrator signs in, runs a VM and sees it come up, opens i
   await page.getByRole("button", { name: "Run portal-vm" }).click();
   await see("portal-vm up (live, without reloading)", row.locator(".badge", { hasText: /^up$/ }), 90_000);
   assert.equal((await eng.get<{ status: string }>(`/vms/${vmId}`)).status, "up");
+  await shot("vms");
 
   // The console opens in a new window: the engine's noVNC page, connected through the proxy.
   const popup = ctx.waitForEvent("page");
@@ -143,11 +156,13 @@ test("portal: the administrator signs in, runs a VM and sees it come up, opens i
     throw new Error(`${e.message}; console url ${con.url().split("#")[0]}; page said:\n${said.slice(-15).join("\n")}`);
   });
   assert.equal(title, "connected", "the console connects with the tickets the portal got");
+  if (process.env.PORTAL_SCREENSHOTS) await con.screenshot({ path: join(process.env.PORTAL_SCREENSHOTS, "console.png") });
   await con.close();
 
   // Power off asks first; Cancel leaves the VM running.
   await page.getByRole("button", { name: "Power off portal-vm" }).click();
   const dialog = await see("the confirmation", page.getByRole("dialog"));
+  await shot("confirm-power-off");
   assert.match(await dialog.innerText(), /Power off portal-vm\?/);
   await dialog.getByRole("button", { name: "Cancel" }).click();
   assert.equal((await eng.get<{ status: string }>(`/vms/${vmId}`)).status, "up", "cancelled: still up");
@@ -163,6 +178,7 @@ test("portal: New VM from a template; bad names are refused in the page, a taken
   await form.getByLabel("Name").fill("bad name!");
   await form.getByRole("button", { name: "Create" }).click();
   assert.match(await form.getByRole("alert").innerText(), /Name: 1 to 64/);
+  await shot("new-vm");
   await form.getByLabel("Name").fill("portal-vm");
   await form.getByRole("button", { name: "Create" }).click();
   await see("the engine's fault", form.getByRole("alert").filter({ hasText: /already in use/i }));
@@ -178,6 +194,7 @@ test("portal: New VM from a template; bad names are refused in the page, a taken
 test("portal: hosts, storage, disks, networks, jobs, events and the VM portal show the engine's data", async () => {
   await page.getByRole("link", { name: "Hosts" }).click();
   await see("the host, up", page.locator("tbody tr", { hasText: "portal-host" }).locator(".badge", { hasText: /^up$/ }));
+  await shot("hosts");
   for (const [link, heading] of [
     ["Storage domains", "Storage domains"],
     ["Disks", "Disks"],
@@ -190,9 +207,18 @@ test("portal: hosts, storage, disks, networks, jobs, events and the VM portal sh
   }
   await page.getByRole("link", { name: "Jobs" }).click();
   await see("a finished job of the VM run", page.locator("tbody tr", { hasText: /portal-vm/i }).locator(".badge", { hasText: "finished" }));
+  await shot("jobs");
   await page.getByRole("link", { name: "VM portal" }).click();
   const card = await see("portal-vm's card", page.getByRole("listitem", { name: "portal-vm" }));
   await see("its Run button", card.getByRole("button", { name: "Run portal-vm" }));
+  await shot("vm-portal");
+  // On a phone-sized screen the cards fit: nothing scrolls sideways.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await see("the card on a phone", page.getByRole("listitem", { name: "portal-vm" }));
+  const overflow = (await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")) as number;
+  assert.ok(overflow <= 0, `the VM portal scrolls sideways by ${overflow} px on a phone`);
+  await shot("vm-portal-phone");
+  await page.setViewportSize({ width: 1280, height: 800 });
   assert.deepEqual(foreign, [], "every request stays on the engine");
 });
 
@@ -205,7 +231,12 @@ test("portal: signing out revokes the token; a token the engine no longer accept
   assert.equal(after.status, 401, "the engine no longer takes the token");
   assert.match(after.headers.get("www-authenticate") ?? "", /^Bearer/, "a Bearer challenge, so the browser shows no password dialog");
 
-  await signIn(eng.user, eng.password);
+  // Keyboard only: type, Tab to the password, Enter submits.
+  await page.getByLabel("User name").focus();
+  await page.keyboard.type(eng.user);
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(eng.password);
+  await page.keyboard.press("Enter");
   await see("the VM list", page.getByRole("heading", { name: "Virtual machines" }));
   const second = (await page.evaluate("sessionStorage.getItem('vela.token')")) as string;
   await fetch(`${eng.url}/ovirt-engine/services/sso-logout?token=${encodeURIComponent(second)}`, { method: "POST" });
