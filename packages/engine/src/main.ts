@@ -6,7 +6,6 @@
  * exits non-zero.
  */
 import type { IncomingMessage } from "node:http";
-import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { ConfError } from "@vela/protocol";
@@ -19,6 +18,7 @@ import { openDb } from "./db/index.js";
 import { type Leadership, takeLeadership } from "./db/leader.js";
 import { createEngine } from "./engine.js";
 import { createLogger } from "./log.js";
+import { registerPortal } from "./portal/static.js";
 
 async function main(): Promise<void> {
   const t0 = performance.now();
@@ -38,25 +38,8 @@ async function main(): Promise<void> {
     if (!asset) return reply.code(404).type("text/plain").send("Not Found");
     return reply.type(asset.type).header("cache-control", "no-cache").send(asset.body);
   });
-  // The web portal's built files; `/` leads there (browsers only: API clients use /ovirt-engine/api).
-  app.get("/", async (_req, reply) => reply.redirect("/ovirt-engine/web/"));
-  const portal = async (req: FastifyRequest, reply: FastifyReply) => {
-    const { portalAsset, PORTAL_CSP } = await import("./portal/static.js");
-    let rel = "";
-    try {
-      rel = decodeURIComponent((req.params as { "*"?: string })["*"] ?? "");
-    } catch {
-      rel = "\0"; // not validly encoded: no such file
-    }
-    const asset = await portalAsset(rel);
-    if (!asset) {
-      const why = rel === "" ? "The portal is not built: run ./vela (it builds packages/portal)." : "Not Found";
-      return reply.code(404).type("text/plain").send(why);
-    }
-    return reply.type(asset.type).header("cache-control", "no-cache").header("content-security-policy", PORTAL_CSP).header("x-content-type-options", "nosniff").send(asset.body);
-  };
-  app.get("/ovirt-engine/web", portal);
-  app.get("/ovirt-engine/web/*", portal);
+  // The web portal's built files at /ovirt-engine/web/; `/` leads there.
+  registerPortal(app);
   // The console WebSocket proxy (and ws) loads on the first upgrade, off the start-up path.
   let proxy: Promise<(req: IncomingMessage, socket: Duplex, head: Buffer) => void> | undefined;
   app.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -5,6 +5,7 @@
  * Only files the build wrote are served (the list is read once from `dist/`), never a path made
  * from the request. It must never serve anything outside the portal's `dist/`.
  */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { readdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, extname, join } from "node:path";
@@ -70,4 +71,31 @@ export async function portalAsset(rel: string): Promise<PortalAsset | undefined>
     return undefined;
   }
   return { type: TYPES[extname(name)] as string, body: await readFile(abs) };
+}
+
+async function servePortal(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  let rel: string;
+  try {
+    rel = decodeURIComponent((req.params as { "*"?: string })["*"] ?? "");
+  } catch {
+    rel = "\0"; // not validly encoded: no such file
+  }
+  const asset = await portalAsset(rel);
+  if (!asset) {
+    const why = rel === "" ? "The portal is not built: run ./vela (it builds packages/portal)." : "Not Found";
+    return reply.code(404).type("text/plain").send(why);
+  }
+  return reply
+    .type(asset.type)
+    .header("cache-control", "no-cache")
+    .header("content-security-policy", PORTAL_CSP)
+    .header("x-content-type-options", "nosniff")
+    .send(asset.body);
+}
+
+/** `/` redirects browsers to the portal; the portal's files below PORTAL_PATH. No authentication: static files only. */
+export function registerPortal(app: FastifyInstance): void {
+  app.get("/", async (_req, reply) => reply.redirect(`${PORTAL_PATH}/`));
+  app.get(PORTAL_PATH, servePortal);
+  app.get(`${PORTAL_PATH}/*`, servePortal);
 }
