@@ -160,6 +160,15 @@ test("portal: the administrator signs in, runs a VM and sees it come up, opens i
   if (process.env.PORTAL_SCREENSHOTS) await con.screenshot({ path: join(process.env.PORTAL_SCREENSHOTS, "console.png") });
   await con.close();
 
+  // The engine's refusal reaches the page in its own words: no maintenance with a VM running.
+  await page.getByRole("link", { name: "Hosts" }).click();
+  await page.getByRole("button", { name: "Maintenance" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Maintenance" }).click();
+  await see("the engine's fault", page.getByRole("alert").filter({ hasText: "Cannot switch Host portal-host to Maintenance mode: VM portal-vm is running on it" }));
+  await shot("fault");
+  assert.equal((await hostUp(eng)).status, "up", "the host stayed up");
+  await page.getByRole("link", { name: "Virtual machines" }).click();
+
   // Power off asks first; Cancel leaves the VM running.
   await page.getByRole("button", { name: "Power off portal-vm" }).click();
   const dialog = await see("the confirmation", page.getByRole("dialog"));
