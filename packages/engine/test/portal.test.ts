@@ -205,6 +205,13 @@ test("portal: hosts, storage, disks, networks, jobs, events and the VM portal sh
   await page.getByRole("link", { name: "Hosts" }).click();
   await see("the host, up", page.locator("tbody tr", { hasText: "portal-host" }).locator(".badge", { hasText: /^up$/ }));
   await shot("hosts");
+  await page.getByRole("link", { name: "Data centers" }).click();
+  const tree = await see("the data center tree", page.locator(".tree"));
+  await see("Default → Default cluster → portal-host", tree.locator("li li li", { hasText: "portal-host" }));
+  assert.match(await tree.innerText(), /Default[\s\S]*cluster — 1 host, 2 VMs/);
+  await shot("datacenters");
+  await page.getByRole("link", { name: "Templates" }).click();
+  await see("the Blank template", page.locator("tbody tr", { hasText: "Blank" }));
   for (const [link, heading] of [
     ["Storage domains", "Storage domains"],
     ["Disks", "Disks"],

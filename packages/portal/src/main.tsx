@@ -11,6 +11,7 @@ import { ApiError, api, currentSession, onSession, type Session, signOut } from 
 import { useHash } from "./lib/hooks";
 import { Events, Jobs } from "./pages/activity";
 import { Disks, Hosts, Networks, StorageDomains } from "./pages/infra";
+import { Overview, Templates } from "./pages/overview";
 import { SignIn } from "./pages/signin";
 import { VmPortal } from "./pages/vm-portal";
 import { Vms } from "./pages/vms";
@@ -25,9 +26,11 @@ interface Route {
 
 const ROUTES: Route[] = [
   { path: "/vms", label: "Virtual machines", admin: true, view: Vms },
+  { path: "/datacenters", label: "Data centers", admin: true, view: Overview },
   { path: "/hosts", label: "Hosts", admin: true, view: Hosts },
   { path: "/storage", label: "Storage domains", admin: true, view: StorageDomains },
   { path: "/disks", label: "Disks", admin: true, view: Disks },
+  { path: "/templates", label: "Templates", admin: true, view: Templates },
   { path: "/networks", label: "Networks", admin: true, view: Networks },
   { path: "/jobs", label: "Jobs", admin: true, view: Jobs },
   { path: "/events", label: "Events", admin: true, view: Events },

@@ -14,8 +14,9 @@ import { Alert, type Column, Page, Status, Table, Usage } from "../ui/widgets";
 function HostActions(p: { host: Host; onDone: () => void; onError: (t: string) => void }): JSX.Element {
   const [busy, setBusy] = useState(false);
   const { host } = p;
-  const act = async (action: string, ask?: string) => {
-    if (ask && !(await confirm(`Maintenance for ${host.name}?`, ask, "Maintenance"))) return;
+  /** `ask`: [button label, what happens] for a confirmation first. */
+  const act = async (action: string, ask?: [string, string]) => {
+    if (ask && !(await confirm(`${ask[0]} for ${host.name}?`, ask[1], ask[0]))) return;
     setBusy(true);
     try {
       await api("POST", `/hosts/${encodeURIComponent(host.id)}/${action}`, {});
@@ -39,8 +40,17 @@ function HostActions(p: { host: Host; onDone: () => void; onError: (t: string) =
         </button>
       )}
       {(host.status === "up" || host.status === "non_operational") && (
-        <button type="button" class="danger" disabled={busy} onClick={() => act("deactivate", "The host stops taking VMs; it must have none running.")}>
+        <button type="button" class="danger" disabled={busy} onClick={() => act("deactivate", ["Maintenance", "The host stops taking VMs; it must have none running."])}>
           Maintenance
+        </button>
+      )}
+      {host.status === "up" && host.spm?.status !== "spm" && (
+        <button
+          type="button"
+          disabled={busy}
+          onClick={() => act("forceselectspm", ["Select as SPM", "This host becomes its data center's SPM once the current one hands the role over."])}
+        >
+          Select as SPM
         </button>
       )}
     </div>
