@@ -5,7 +5,7 @@
  * opens its console (noVNC through the proxy), powers it off after a confirmation, creates a VM
  * from a template with the form (bad input refused in the page and by the engine), reads the
  * other administration pages and the VM portal, and signs out; a token the engine revokes sends
- * the page back to sign-in. Every request the page makes stays on the engine. Real engine, node
+ * the page back to sign-in, keeping a half-filled form for after. Every request the page makes stays on the engine. Real engine, node
  * and QEMU guest (TCG).
  */
 import assert from "node:assert/strict";
@@ -137,7 +137,7 @@ test("portal: a wrong password shows the engine's refusal and keeps the user on 
 
 test("portal: the administrator signs in, runs a VM and sees it come up, opens its console, powers it off", async () => {
   await signIn(eng.user, eng.password);
-  await see("the VM list", page.getByRole("heading", { name: "Virtual machines" }));
+  await see("the VM list", page.getByRole("heading", { name: "Virtual machines", exact: true }));
   const row = vmRow("portal-vm");
   await see("portal-vm down", row.locator(".badge", { hasText: "down" }));
   await page.getByRole("button", { name: "Run portal-vm" }).click();
@@ -239,7 +239,7 @@ test("portal: hosts, storage, disks, networks, jobs, events and the VM portal sh
   assert.deepEqual(foreign, [], "every request stays on the engine");
 });
 
-test("portal: signing out revokes the token; a token the engine no longer accepts returns to sign-in", async () => {
+test("portal: signing out revokes the token; a token the engine no longer accepts returns to sign-in, and the form survives", async () => {
   const token = (await page.evaluate("sessionStorage.getItem('vela.token')")) as string;
   assert.ok(token, "signed in with a token");
   await page.getByRole("button", { name: "Sign out" }).click();
@@ -254,8 +254,17 @@ test("portal: signing out revokes the token; a token the engine no longer accept
   await page.keyboard.press("Tab");
   await page.keyboard.type(eng.password);
   await page.keyboard.press("Enter");
-  await see("the VM list", page.getByRole("heading", { name: "Virtual machines" }));
+  await see("the VM portal, where the user was", page.getByRole("heading", { name: "My virtual machines" }));
+  await page.getByRole("link", { name: "Virtual machines" }).click();
+  await see("the VM list", page.getByRole("heading", { name: "Virtual machines", exact: true }));
+  // A half-filled form survives the session's end: signing in again carries on.
+  await page.getByRole("button", { name: "New VM" }).click();
+  await page.getByLabel("Name", { exact: true }).fill("kept-name");
   const second = (await page.evaluate("sessionStorage.getItem('vela.token')")) as string;
   await fetch(`${eng.url}/ovirt-engine/services/sso-logout?token=${encodeURIComponent(second)}`, { method: "POST" });
   await see("sign-in after the engine dropped the session", page.getByText("Your session has ended"));
+  await shot("session-ended");
+  await signIn(eng.user, eng.password);
+  await see("the page again", page.getByRole("heading", { name: "New virtual machine" }));
+  assert.equal(await page.getByLabel("Name", { exact: true }).inputValue(), "kept-name", "the form kept what was typed");
 });

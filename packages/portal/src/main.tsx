@@ -89,20 +89,32 @@ function Shell(p: { session: Session }): JSX.Element {
   );
 }
 
+/**
+ * Sign-in, or the portal. When the engine ends the session (expiry, restart, revocation) the page
+ * stays underneath, inert, with sign-in over it: signing in again as the same user carries on
+ * where the user was, a half-filled form included. Signing out, or in as someone else, starts afresh.
+ */
 function App(): JSX.Element {
   const [session, setSession] = useState(currentSession());
+  const [shown, setShown] = useState(session);
   const [notice, setNotice] = useState<string>();
   useEffect(
     () =>
       onSession((s, expired) => {
         setNotice(expired ? "Your session has ended; sign in again." : undefined);
         setSession(s);
+        setShown((was) => (s ? (was?.user === s.user ? was : s) : expired ? was : undefined));
       }),
     [],
   );
   return (
     <>
-      {session ? <Shell session={session} key={session.token} /> : <SignIn notice={notice} />}
+      {shown && (
+        <div inert={!session} aria-hidden={!session}>
+          <Shell session={shown} key={shown.user} />
+        </div>
+      )}
+      {!session && <SignIn notice={notice} overlay={shown !== undefined} />}
       <ConfirmHost />
     </>
   );

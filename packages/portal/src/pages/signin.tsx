@@ -7,7 +7,8 @@ import { useState } from "preact/hooks";
 import { message, signIn } from "../lib/api";
 import { Alert } from "../ui/widgets";
 
-export function SignIn(p: { notice?: string }): JSX.Element {
+/** `overlay`: shown over the page of a session that ended, which stays underneath. */
+export function SignIn(p: { notice?: string; overlay?: boolean }): JSX.Element {
   const [user, setUser] = useState("");
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string>();
@@ -28,7 +29,7 @@ export function SignIn(p: { notice?: string }): JSX.Element {
     }
   };
   return (
-    <main class="signin">
+    <main class={p.overlay ? "signin overlay" : "signin"}>
       <form onSubmit={submit} aria-labelledby="signin-title" noValidate>
         <div class="brand big">Vela</div>
         <h1 id="signin-title">Sign in</h1>
