@@ -19,6 +19,7 @@ import { type Leadership, takeLeadership } from "./db/leader.js";
 import { createEngine } from "./engine.js";
 import { createLogger } from "./log.js";
 import { registerPortal } from "./portal/static.js";
+import { removeEnginePid, writeEnginePid } from "./tools/pidfile.js";
 
 async function main(): Promise<void> {
   const t0 = performance.now();
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
   const ms = Math.round(performance.now() - t0);
   log.info({ url, home: cfg.home, db: store.kind, dbTarget: store.target, startMs: ms }, "engine API ready");
   if (cfg.passwordGenerated) log.warn({ file: `${cfg.home}/admin-password` }, "generated an admin password (printed on the READY line)");
+  writeEnginePid(cfg.home);
   process.stdout.write(`VELA-ENGINE-READY url=${url} user=${cfg.adminUser} password=${cfg.adminPassword}\n`);
 
   const monitoring = await import("./monitoring/index.js");
@@ -74,6 +76,7 @@ async function main(): Promise<void> {
     engine.nodes.close();
     await store.close();
     await leader?.release();
+    removeEnginePid(cfg.home);
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
