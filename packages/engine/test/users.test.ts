@@ -83,14 +83,17 @@ before(async () => {
   const vm = async (name: string) => (await eng.post<{ id: string }>("/vms", { name, cluster: { id: cluster }, template: { name: "Blank" }, memory: 134217728 })).id;
   va = await vm("u-a");
   vb = await vm("u-b");
+  // alice as an operator adds users (the CLI); the others through the API
+  const r = cli(["user", "add", "alice", "--password-stdin"], "Alice-Secret-9\n");
+  assert.equal(r.status, 0, `vela user add alice: ${r.err}`);
   for (const [n, pw] of [
-    ["alice", "Alice-Secret-9"],
     ["bob", "Bob-Secret-99"],
     ["carol", "Carol-Secret-9"],
     ["dave", "Dave-Secret-99"],
+    ["gina", "Gina-Secret-9"],
+    ["gina2", "Gina2-Secret-9"],
   ] as const) {
-    const r = cli(["user", "add", n, "--password-stdin"], `${pw}\n`);
-    assert.equal(r.status, 0, `vela user add ${n}: ${r.err}`);
+    await eng.post("/users", { user_name: `${n}@internal`, password: pw });
   }
   for (const u of (await eng.get<{ user: { id: string; principal: string }[] }>("/users")).user) ids[u.principal] = u.id;
 });
@@ -115,9 +118,7 @@ describe("internal users", () => {
       [["user", "add", "alice", "--password-stdin"], "Other-Secret-1", /USER_EXISTS/],
       [["user", "add", "erin", "--password-stdin"], "Sh0rt", /PASSWORD_WEAK/],
       [["user", "add", "erin", "--password-stdin"], "\n", /PASSWORD_WEAK.*empty/],
-      [["user", "add", "erin", "--password-stdin"], "alllowercaseletters", /PASSWORD_WEAK/],
       [["user", "add", "../etc", "--password-stdin"], "Erin-Secret-9", /USER_NAME_INVALID/],
-      [["user", "add", "erin@otherdomain", "--password-stdin"], "Erin-Secret-9", /USER_NAME_INVALID/],
     ] as const) {
       const r = cli([...args], pw);
       assert.equal(r.status, 1, `${args.join(" ")}: ${r.out} ${r.err}`);
@@ -129,6 +130,10 @@ describe("internal users", () => {
       [{ user_name: "alice@internal", password: "Other-Secret-1" }, 409],
       [{ user_name: "erin@internal", password: "" }, 400],
       [{ user_name: "erin@internal", password: "weak" }, 400],
+      [{ user_name: "erin@internal", password: "alllowercaseletters" }, 400],
+      [{ user_name: "../etc@internal", password: "Erin-Secret-9" }, 400],
+      [{ user_name: "erin@otherdomain", password: "Erin-Secret-9" }, 400],
+      [{ user_name: "x".repeat(100), password: "Erin-Secret-9" }, 400],
       [{ user_name: "erin@internal" }, 400],
       [{ user_name: "erin@internal", password: "Erin-Secret-9", domain: { name: "ldap" } }, 400],
       [{ password: "Erin-Secret-9" }, 400],
@@ -190,7 +195,6 @@ describe("sign-in and logout", () => {
   });
 
   test("wrong passwords: 401, then the login is locked even for the right password", async () => {
-    assert.equal(cli(["user", "add", "gina", "--password-stdin"], "Gina-Secret-9").status, 0);
     for (let i = 0; i < 10; i++) assert.equal((await as(basic("gina", `wrong-${i}`), "GET", "")).status, 401);
     assert.equal((await as(basic("gina", "Gina-Secret-9"), "GET", "")).status, 401, "locked after 10 failures");
     assert.equal((await as(ALICE, "GET", "")).status, 200, "other users are not locked");
@@ -283,9 +287,11 @@ describe("permissions and the user view", () => {
   });
 
   test("a permission given to a group reaches its members", async () => {
-    assert.equal(cli(["group", "add", "ops"]).status, 0);
-    assert.equal(cli(["group", "member", "ops", "dave"]).status, 0);
-    assert.equal(cli(["group", "add", "ops"]).status, 1, "duplicate group");
+    assert.equal((await eng.api("POST", "/groups", { body: { name: "ops" } })).status, 201);
+    assert.equal((await eng.api("POST", "/groups", { body: { name: "ops" } })).status, 409, "duplicate group");
+    assert.equal((await eng.api("POST", "/groups", { body: { name: "a/b" } })).status, 400);
+    const m = cli(["group", "member", "ops", "dave"]);
+    assert.equal(m.status, 0, m.err);
     const g = (await eng.get<{ group: { id: string; name: string }[] }>("/groups")).group.find((x) => x.name === "ops");
     assert.ok(g);
     const r = await eng.api("POST", `/vms/${vb}/permissions`, { body: { role: { name: "UserRole" }, group: { id: g.id } } });
@@ -330,6 +336,32 @@ describe("permissions and the user view", () => {
     assert.equal((await eng.api("DELETE", `/vms/${vb}/permissions/${pid}`)).status, 200);
     assert.equal((await eng.api("DELETE", `/vms/${vb}/permissions/${pid}`)).status, 404);
     assert.equal((await eng.api("GET", `/vms/${va}/permissions/${pid}`)).status, 404, "a permission is found only under its own object");
+  });
+});
+
+describe("owners", () => {
+  test("PowerUserRole on a cluster: the user creates a VM there, becomes its UserVmManager, and may remove it; its permissions go with it", async () => {
+    await grant(`/clusters/${cluster}`, "PowerUserRole", "gina2");
+    const G = basic("gina2", "Gina2-Secret-9");
+    const r = await as(G, "POST", "/vms", { body: { name: "ginas", cluster: { name: "Default" }, template: { name: "Blank" }, memory: 134217728 } });
+    assert.equal(r.status, 201, r.text);
+    const id = (r.json as { id: string }).id;
+    const perms = await eng.get<{ permission: { role: { id: string }; user?: { id: string } }[] }>(`/vms/${id}/permissions`);
+    const roles = await eng.get<{ role: { id: string; name: string }[] }>("/roles");
+    const mgr = roles.role.find((x) => x.name === "UserVmManager")?.id;
+    assert.ok(perms.permission.some((p) => p.role.id === mgr && p.user?.id === ids.gina2), JSON.stringify(perms));
+    assert.equal((await as(G, "DELETE", `/vms/${id}`)).status, 200);
+    const left = await eng.get<{ permission?: { vm?: { id: string } }[] }>(`/users/${ids.gina2}/permissions`);
+    assert.ok(!(left.permission ?? []).some((p) => p.vm?.id === id), `permissions of the removed VM remain: ${JSON.stringify(left)}`);
+  });
+
+  test("search on users; the API root names the authenticated user and links users, groups, roles", async () => {
+    const r = await eng.get<{ user?: { principal: string }[] }>("/users?search=usrname%3Dali*");
+    assert.deepEqual((r.user ?? []).map((u) => u.principal), ["alice"]);
+    const root = await as(ALICE, "GET", "");
+    assert.equal((root.json?.authenticated_user as { id: string }).id, ids.alice);
+    const rels = ((root.json?.link as { rel: string }[]) ?? []).map((l) => l.rel);
+    for (const rel of ["users", "groups", "roles", "permissions"]) assert.ok(rels.includes(rel), `${rel} in ${rels}`);
   });
 });
 

@@ -204,6 +204,7 @@ export const apiRoutes: RouteDef[] = [
   ...permissionRoutes("/disks/:id", "disk"),
   ...permissionRoutes("/storagedomains/:id", "storage_domain"),
   ...permissionRoutes("/networks/:id", "network"),
+  ...permissionRoutes("/vnicprofiles/:id", "vnic_profile"),
 
   r("GET", "/jobs", h(jobs, "list")),
   r("GET", "/jobs/:id", h(jobs, "get")),

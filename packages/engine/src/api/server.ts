@@ -9,7 +9,7 @@ import type { Engine } from "../engine.js";
 import { NodeError, NodeUnreachable } from "../hosts/client.js";
 import type { Socket } from "node:net";
 import { Access, type Principal } from "../permissions/access.js";
-import { authorize, filterReply, wantsFilter } from "../permissions/enforce.js";
+import { authorize, afterReply, wantsFilter } from "../permissions/enforce.js";
 import { Auth } from "./auth.js";
 import { type ParsedBody, parseAnyBody, parseJsonBody, parseXmlBody } from "./body.js";
 import type { Call, Handler, Reply } from "./call.js";
@@ -232,7 +232,7 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
         if (!user) return render(reply, await r.handler(c), json(req)); // internal routes authenticate themselves
         const access = new Access(engine, user);
         const after = await authorize(engine, access, r.method, r.path, c, wantsFilter(req.headers.filter, c.query));
-        return render(reply, await filterReply(access, await r.handler(c), after), json(req));
+        return render(reply, await afterReply(access, await r.handler(c), after), json(req));
       },
     });
   };

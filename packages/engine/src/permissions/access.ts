@@ -27,15 +27,15 @@ export class Access {
   private upward?: Promise<Set<string>>;
 
   constructor(
-    private e: Engine,
+    readonly engine: Engine,
     readonly user: Principal,
   ) {}
 
   private load(): Promise<Held[]> {
     this.held ??= (async () => {
-      const groups = await this.e.db.selectFrom("group_members").select("group_id").where("user_id", "=", this.user.id).execute();
+      const groups = await this.engine.db.selectFrom("group_members").select("group_id").where("user_id", "=", this.user.id).execute();
       const gids = groups.map((g) => g.group_id);
-      let q = this.e.db.selectFrom("permissions").selectAll();
+      let q = this.engine.db.selectFrom("permissions").selectAll();
       q = gids.length ? q.where((w) => w.or([w("user_id", "=", this.user.id), w("group_id", "in", gids)])) : q.where("user_id", "=", this.user.id);
       const rows = await q.execute();
       const out: Held[] = [];
@@ -57,7 +57,7 @@ export class Access {
   async can(group: ActionGroup, o: ObjRef): Promise<boolean> {
     const held = (await this.load()).filter((h) => h.permits.has(group));
     if (!held.length) return false;
-    const above = new Set((await ancestors(this.e, o)).map(key));
+    const above = new Set((await ancestors(this.engine, o)).map(key));
     return held.some((h) => above.has(key(h.object)));
   }
 
@@ -66,7 +66,7 @@ export class Access {
     const held = await this.load();
     if (!held.length) return false;
     const mine = new Set(held.map((h) => key(h.object)));
-    if ((await ancestors(this.e, o)).some((a) => mine.has(key(a)))) return true;
+    if ((await ancestors(this.engine, o)).some((a) => mine.has(key(a)))) return true;
     return (await this.containers()).has(key(o));
   }
 
@@ -74,7 +74,7 @@ export class Access {
   private containers(): Promise<Set<string>> {
     this.upward ??= (async () => {
       const out = new Set<string>();
-      for (const h of await this.load()) for (const a of await ancestors(this.e, h.object)) out.add(key(a));
+      for (const h of await this.load()) for (const a of await ancestors(this.engine, h.object)) out.add(key(a));
       return out;
     })();
     return this.upward;

@@ -9,8 +9,12 @@ import { ApiFault } from "../api/fault.js";
 import type { Rep, RepValue } from "../api/repr.js";
 import type { Engine } from "../engine.js";
 import type { Access } from "./access.js";
-import { needOf } from "./needs.js";
-import { type ObjectType, SYSTEM } from "./tree.js";
+import { randomUUID } from "node:crypto";
+import { ADMIN_USER_ID } from "../db/ids.js";
+import { now } from "../db/schema.js";
+import { needOf, type Owner } from "./needs.js";
+import { roleByName } from "./roles.js";
+import { type ObjectType, type ObjRef, SYSTEM } from "./tree.js";
 
 export const PERMISSION_DENIED = "PERMISSION_DENIED";
 
@@ -28,8 +32,8 @@ export function wantsFilter(header: string | string[] | undefined, query: Record
   return (h ?? query.filter ?? "").trim().toLowerCase() === "true";
 }
 
-/** What to do with the handler's reply: filter a collection's items by what the user sees. */
-export type After = { item: string; type: ObjectType } | undefined;
+/** What to do with the handler's reply: filter a collection's items by what the user sees, or make the creator the new object's owner. */
+export type After = { item: string; type: ObjectType } | { owner: Owner } | { removed: ObjRef } | undefined;
 
 /** Throws 403/404 when the user may not make this request; says how to filter the reply. */
 export async function authorize(e: Engine, access: Access, method: string, path: string, c: Call, filter: boolean): Promise<After> {
@@ -53,14 +57,24 @@ export async function authorize(e: Engine, access: Access, method: string, path:
     return undefined;
   }
   const target = await need.on(e, c);
-  if (await access.can(need.act, target)) return undefined;
+  if (await access.can(need.act, target)) return need.owner ? { owner: need.owner } : need.removes ? { removed: target } : undefined;
   if (filter && target.type !== "system" && !(await access.sees(target))) throw hidden(target.type, target.id);
   throw forbidden(`The action needs the permit ${need.act} on ${target.type} ${target.type === "system" ? "" : target.id}`.trim());
 }
 
-/** Keeps only the items of a collection reply the user sees. */
-export async function filterReply(access: Access, reply: Reply, after: After): Promise<Reply> {
-  if (!after || !reply.rep) return reply;
+/** Keeps only the items of a collection reply the user sees; gives the creator of a new object its owner's role. */
+export async function afterReply(access: Access, reply: Reply, after: After): Promise<Reply> {
+  if (!after) return reply;
+  if ("owner" in after) {
+    await grantOwner(access, reply, after.owner);
+    return reply;
+  }
+  if ("removed" in after) {
+    // the object is gone (or going): nobody keeps a permission on it
+    if (reply.status < 300) await access.engine.db.deleteFrom("permissions").where("object_type", "=", after.removed.type).where("object_id", "=", after.removed.id).execute();
+    return reply;
+  }
+  if (!reply.rep) return reply;
   const items = reply.rep[after.item];
   if (!Array.isArray(items)) return reply;
   const kept: RepValue[] = [];
@@ -69,4 +83,15 @@ export async function filterReply(access: Access, reply: Reply, after: After): P
     if (typeof id === "string" && (await access.sees({ type: after.type, id }))) kept.push(it);
   }
   return { ...reply, rep: { ...reply.rep, [after.item]: kept } };
+}
+
+/** The creator of an object becomes its owner (admin@internal, who may do everything, is not recorded). */
+async function grantOwner(access: Access, reply: Reply, owner: Owner): Promise<void> {
+  const id = reply.rep?.id;
+  const role = roleByName(owner.role);
+  if (reply.status >= 300 || typeof id !== "string" || !role || access.user.id === ADMIN_USER_ID) return;
+  await access.engine.db
+    .insertInto("permissions")
+    .values({ id: randomUUID(), role_id: role.id, user_id: access.user.id, group_id: null, object_type: owner.type, object_id: id, created_at: now() })
+    .execute();
 }

@@ -19,7 +19,17 @@ export type Need =
   /** Administrators only, in either view (jobs, MAC pools, users). */
   | { admin: true }
   /** An action group on an object. */
-  | { act: ActionGroup; on: (e: Engine, c: Call) => Promise<ObjRef> | ObjRef };
+  | { act: ActionGroup; on: (e: Engine, c: Call) => Promise<ObjRef> | ObjRef; owner?: Owner; removes?: boolean };
+
+/** The role the creator of a new object is given on it (oVirt makes the creator its manager). */
+export interface Owner {
+  role: string;
+  type: ObjectType;
+}
+
+/** A removal: the object's permissions go with it. */
+const removing = (n: Need): Need => ("act" in n ? { ...n, removes: true } : n);
+const owning = (n: Need, role: string, type: ObjectType): Need => ("act" in n ? { ...n, owner: { role, type } } : n);
 
 const list = (t: ObjectType, item: string): Need => ({ list: t, item });
 const view = (t: ObjectType, param = "id"): Need => ({ view: t, param });
@@ -54,6 +64,7 @@ export const PERMISSION_PARENTS: [string, ObjectType][] = [
   ["disks", "disk"],
   ["storagedomains", "storage_domain"],
   ["networks", "network"],
+  ["vnicprofiles", "vnic_profile"],
 ];
 
 const needs: Record<string, Need> = {
@@ -62,7 +73,7 @@ const needs: Record<string, Need> = {
   "GET /datacenters": list("data_center", "data_center"),
   "POST /datacenters": onSystem("create_storage_pool"),
   "GET /datacenters/:id": view("data_center"),
-  "DELETE /datacenters/:id": onParam("delete_storage_pool", "data_center"),
+  "DELETE /datacenters/:id": removing(onParam("delete_storage_pool", "data_center")),
   "GET /datacenters/:id/clusters": view("data_center"),
   "GET /datacenters/:id/storagedomains": view("data_center"),
   "POST /datacenters/:id/storagedomains": onParam("manipulate_storage_domain", "data_center"),
@@ -74,12 +85,12 @@ const needs: Record<string, Need> = {
   "GET /clusters": list("cluster", "cluster"),
   "POST /clusters": fromBody("create_cluster", "data_center", "data_center", "data_centers"),
   "GET /clusters/:id": view("cluster"),
-  "DELETE /clusters/:id": onParam("delete_cluster", "cluster"),
+  "DELETE /clusters/:id": removing(onParam("delete_cluster", "cluster")),
 
   "GET /hosts": list("host", "host"),
   "GET /hosts/:id": view("host"),
   "GET /hosts/:id/storage": view("host"),
-  "DELETE /hosts/:id": onParam("delete_host", "host"),
+  "DELETE /hosts/:id": removing(onParam("delete_host", "host")),
   "POST /hosts/:id/activate": onParam("manipulate_host", "host"),
   "POST /hosts/:id/deactivate": onParam("manipulate_host", "host"),
   "POST /hosts/:id/approve": onParam("manipulate_host", "host"),
@@ -88,30 +99,30 @@ const needs: Record<string, Need> = {
   "GET /storagedomains": list("storage_domain", "storage_domain"),
   "POST /storagedomains": onSystem("create_storage_domain"),
   "GET /storagedomains/:id": view("storage_domain"),
-  "DELETE /storagedomains/:id": onParam("delete_storage_domain", "storage_domain"),
+  "DELETE /storagedomains/:id": removing(onParam("delete_storage_domain", "storage_domain")),
   "GET /storagedomains/:id/disks": view("storage_domain"),
 
   "GET /disks": list("disk", "disk"),
-  "POST /disks": onSystem("create_disk"),
+  "POST /disks": owning(onSystem("create_disk"), "DiskOperator", "disk"),
   "GET /disks/:id": view("disk"),
   "PUT /disks/:id": onParam("edit_disk_properties", "disk"),
-  "DELETE /disks/:id": onParam("delete_disk", "disk"),
+  "DELETE /disks/:id": removing(onParam("delete_disk", "disk")),
   "POST /disks/:id/copy": onParam("configure_disk_storage", "disk"),
   "POST /disks/:id/move": onParam("configure_disk_storage", "disk"),
   "POST /disks/:id/import": onParam("edit_disk_properties", "disk"),
 
   "GET /templates": list("template", "template"),
-  "POST /templates": fromBody("create_template", "vm", "vm", "vms"),
+  "POST /templates": owning(fromBody("create_template", "vm", "vm", "vms"), "TemplateOwner", "template"),
   "GET /templates/:id": view("template"),
-  "DELETE /templates/:id": onParam("delete_template", "template"),
+  "DELETE /templates/:id": removing(onParam("delete_template", "template")),
   "GET /templates/:id/diskattachments": view("template"),
   "GET /templates/:id/diskattachments/:disk": view("template"),
 
   "GET /vms": list("vm", "vm"),
-  "POST /vms": fromBody("create_vm", "cluster", "cluster", "clusters"),
+  "POST /vms": owning(fromBody("create_vm", "cluster", "cluster", "clusters"), "UserVmManager", "vm"),
   "GET /vms/:id": view("vm"),
   "PUT /vms/:id": onParam("edit_vm_properties", "vm"),
-  "DELETE /vms/:id": onParam("delete_vm", "vm"),
+  "DELETE /vms/:id": removing(onParam("delete_vm", "vm")),
   "POST /vms/:id/start": onParam("vm_basic_operations", "vm"),
   "POST /vms/:id/stop": onParam("vm_basic_operations", "vm"),
   "POST /vms/:id/shutdown": onParam("vm_basic_operations", "vm"),
@@ -147,7 +158,7 @@ const needs: Record<string, Need> = {
   "GET /networks": list("network", "network"),
   "POST /networks": fromBody("create_storage_pool_network", "data_center", "data_center", "data_centers"),
   "GET /networks/:id": view("network"),
-  "DELETE /networks/:id": onParam("delete_storage_pool_network", "network"),
+  "DELETE /networks/:id": removing(onParam("delete_storage_pool_network", "network")),
   "GET /networks/:id/vnicprofiles": view("network"),
   "POST /networks/:id/vnicprofiles": onParam("configure_network_vnic_profile", "network"),
   "GET /datacenters/:id/networks": view("data_center"),
@@ -159,7 +170,7 @@ const needs: Record<string, Need> = {
   "GET /vnicprofiles": list("vnic_profile", "vnic_profile"),
   "POST /vnicprofiles": fromBody("configure_network_vnic_profile", "network", "network", "networks"),
   "GET /vnicprofiles/:id": view("vnic_profile"),
-  "DELETE /vnicprofiles/:id": onParam("configure_network_vnic_profile", "vnic_profile"),
+  "DELETE /vnicprofiles/:id": removing(onParam("configure_network_vnic_profile", "vnic_profile")),
   "GET /vms/:id/nics": view("vm"),
   "POST /vms/:id/nics": onParam("configure_vm_network", "vm"),
   "GET /vms/:id/nics/:nic": view("vm"),

@@ -9,6 +9,7 @@ import { ApiFault, notFound } from "../api/fault.js";
 import { href, links } from "../api/href.js";
 import { parseInput, Text } from "../api/input.js";
 import { collection, type Rep } from "../api/repr.js";
+import { applySearch } from "../api/search.js";
 import type { Group, User } from "../db/schema.js";
 import { permissionsOf } from "../permissions/resources.js";
 import { addGroup, addUser, DOMAIN, DOMAIN_ID, groupById, groupsOf, listGroups, listUsers, removeGroup, removeUser, UserError, userById } from "./store.js";
@@ -70,7 +71,8 @@ async function mustGroup(c: Call): Promise<Group> {
 }
 
 export async function listAll(c: Call): Promise<Reply> {
-  return ok("users", collection("user", (await listUsers(c.engine.db)).map(userView)));
+  const found = applySearch(await listUsers(c.engine.db), c.query, { name: (u: User) => u.name, usrname: (u) => `${u.name}@${DOMAIN}`, id: (u) => u.id, lastname: (u) => u.last_name });
+  return ok("users", collection("user", found.map(userView)));
 }
 
 export async function get(c: Call): Promise<Reply> {
@@ -105,7 +107,8 @@ export async function userPermissions(c: Call): Promise<Reply> {
 }
 
 export async function groups(c: Call): Promise<Reply> {
-  return ok("groups", collection("group", (await listGroups(c.engine.db)).map(groupView)));
+  const found = applySearch(await listGroups(c.engine.db), c.query, { name: (g: Group) => g.name, id: (g) => g.id });
+  return ok("groups", collection("group", found.map(groupView)));
 }
 
 export async function group(c: Call): Promise<Reply> {
