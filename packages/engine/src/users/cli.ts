@@ -5,7 +5,8 @@
  * Passwords come only on standard input (--password-stdin), never as arguments (they would show
  * in `ps` and shell history). Exit codes: 0 done, 1 refused (the message says why), 2 usage.
  */
-import { resolve, join } from "node:path";
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { loadEngineConfFile } from "../conffile.js";
 import { openDb } from "../db/index.js";
 import { addGroup, addMember, addUser, DOMAIN, findGroup, findUser, listGroups, listUsers, removeGroup, removeUser, setPassword, UserError } from "./store.js";
@@ -35,7 +36,10 @@ function need(v: string | undefined, what: string): string {
 async function run(argv: string[]): Promise<string> {
   const [kind, op, ...args] = argv;
   loadEngineConfFile();
+  // the database holds password hashes: nothing this command creates is readable by others
+  process.umask(0o077);
   const home = resolve(process.env.VELA_HOME || "/var/lib/vela");
+  mkdirSync(home, { recursive: true, mode: 0o700 });
   const store = await openDb({ dbFile: join(home, "engine.db"), url: process.env.VELA_DB_URL || undefined });
   const db = store.db;
   try {
