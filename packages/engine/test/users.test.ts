@@ -10,6 +10,8 @@ import { spawnSync } from "node:child_process";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
+import { apiRoutes } from "../src/api/routes.js";
+import { needOf } from "../src/permissions/needs.js";
 import { databaseFor, testDb } from "./pg.js";
 import { type Engine, startEngine } from "./support.js";
 
@@ -335,6 +337,43 @@ describe("permissions and the user view", () => {
     assert.equal((await eng.api("DELETE", `/vms/${vb}/permissions/${pid}`)).status, 200);
     assert.equal((await eng.api("DELETE", `/vms/${vb}/permissions/${pid}`)).status, 404);
     assert.equal((await eng.api("GET", `/vms/${va}/permissions/${pid}`)).status, 404, "a permission is found only under its own object");
+  });
+});
+
+describe("every route, as a user with UserRole on another VM", () => {
+  test("each route refuses (403, or 404 where the object is hidden) in both views, and nothing changes", async () => {
+    const other = "00000000-0000-0000-0000-00000000f00d";
+    const idFor: Record<string, string> = { datacenters: dc, clusters: cluster, vms: vb };
+    const snapshot = async () =>
+      JSON.stringify(
+        await Promise.all(
+          ["/vms", `/vms/${vb}`, "/clusters", "/datacenters", "/users", "/groups", "/permissions", `/vms/${vb}/permissions`, `/vms/${vb}/snapshots`, `/vms/${vb}/nics`, "/disks", "/templates", "/networks"].map(
+            async (p) => (await eng.api("GET", p)).text,
+          ),
+        ),
+      );
+    const before = await snapshot();
+    const wrong: string[] = [];
+    for (const r of apiRoutes) {
+      const need = needOf(r.method, r.path);
+      if (!need || "open" in need) continue;
+      const coll = r.path.split("/")[1] ?? "";
+      const path = r.path.replace(/:id\b/, idFor[coll] ?? other).replace(/:[a-z]+/g, other);
+      for (const filter of [true, false]) {
+        const res = await as(ALICE, r.method, path, { filter, body: r.method === "POST" || r.method === "PUT" ? {} : undefined });
+        // a list, or the data center and cluster that hold her VM: readable, but nothing of the other VM shows
+        const okRead = filter && res.status === 200 && r.method === "GET" && ("list" in need || path.includes(dc) || path.includes(cluster));
+        if (okRead) {
+          if (res.text.includes(vb)) wrong.push(`${r.method} ${path} shows the other VM: ${res.text.slice(0, 200)}`);
+          if (r.path.endsWith("/permissions") && idsOf(res, "permission").length) wrong.push(`${path} shows others' permissions: ${res.text.slice(0, 200)}`);
+        }
+        if ("list" in need && res.status === 200) {
+          if (idsOf(res, need.item).some((id) => id !== va && id !== cluster && id !== dc)) wrong.push(`${r.method} ${path} lists ${res.text.slice(0, 200)}`);
+        } else if (!okRead && res.status !== 403 && res.status !== 404) wrong.push(`${r.method} ${path} filter=${filter}: ${res.status} ${res.text.slice(0, 120)}`);
+      }
+    }
+    assert.deepEqual(wrong, []);
+    assert.equal(await snapshot(), before, "a refused request changed something");
   });
 });
 

@@ -24,6 +24,7 @@ interface Held {
 
 export class Access {
   private held?: Promise<Held[]>;
+  private groups?: Promise<string[]>;
   private upward?: Promise<Set<string>>;
 
   constructor(
@@ -33,8 +34,7 @@ export class Access {
 
   private load(): Promise<Held[]> {
     this.held ??= (async () => {
-      const groups = await this.engine.db.selectFrom("group_members").select("group_id").where("user_id", "=", this.user.id).execute();
-      const gids = groups.map((g) => g.group_id);
+      const gids = await this.groupIds();
       let q = this.engine.db.selectFrom("permissions").selectAll();
       q = gids.length ? q.where((w) => w.or([w("user_id", "=", this.user.id), w("group_id", "in", gids)])) : q.where("user_id", "=", this.user.id);
       const rows = await q.execute();
@@ -47,6 +47,17 @@ export class Access {
       return out;
     })();
     return this.held;
+  }
+
+  /** The groups the user is a member of. */
+  groupIds(): Promise<string[]> {
+    this.groups ??= this.engine.db
+      .selectFrom("group_members")
+      .select("group_id")
+      .where("user_id", "=", this.user.id)
+      .execute()
+      .then((rows) => rows.map((g) => g.group_id));
+    return this.groups;
   }
 
   async isAdmin(): Promise<boolean> {

@@ -33,7 +33,7 @@ export function wantsFilter(header: string | string[] | undefined, query: Record
 }
 
 /** What to do with the handler's reply: filter a collection's items by what the user sees, or make the creator the new object's owner. */
-export type After = { item: string; type: ObjectType } | { owner: Owner } | { removed: ObjRef } | undefined;
+export type After = { item: string; type: ObjectType } | { owner: Owner } | { removed: ObjRef } | { own: "permission" } | undefined;
 
 /** Throws 403/404 when the user may not make this request; says how to filter the reply. */
 export async function authorize(e: Engine, access: Access, method: string, path: string, c: Call, filter: boolean): Promise<After> {
@@ -54,7 +54,9 @@ export async function authorize(e: Engine, access: Access, method: string, path:
   if ("view" in need) {
     const id = c.params[need.param] ?? "";
     if (filter && !(await access.sees({ type: need.view, id }))) throw hidden(need.view, id);
-    return undefined;
+    if (!filter || !need.items) return undefined;
+    // the user view of an object's permissions shows the user's own only
+    return need.items.item === "permission" ? { own: "permission" } : need.items;
   }
   const target = await need.on(e, c);
   if (await access.can(need.act, target)) return need.owner ? { owner: need.owner } : need.removes ? { removed: target } : undefined;
@@ -75,6 +77,7 @@ export async function afterReply(access: Access, reply: Reply, after: After): Pr
     return reply;
   }
   if (!reply.rep) return reply;
+  if ("own" in after) return ownPermissions(access, reply);
   const items = reply.rep[after.item];
   if (!Array.isArray(items)) return reply;
   const kept: RepValue[] = [];
@@ -94,4 +97,16 @@ async function grantOwner(access: Access, reply: Reply, owner: Owner): Promise<v
     .insertInto("permissions")
     .values({ id: randomUUID(), role_id: role.id, user_id: access.user.id, group_id: null, object_type: owner.type, object_id: id, created_at: now() })
     .execute();
+}
+
+/** Keeps the permissions given to the user or to a group of theirs. */
+async function ownPermissions(access: Access, reply: Reply): Promise<Reply> {
+  const items = reply.rep?.permission;
+  if (!Array.isArray(items)) return reply;
+  const mine = new Set([access.user.id, ...(await access.groupIds())]);
+  const kept = items.filter((p) => {
+    const r = p as { user?: { id?: string }; group?: { id?: string } };
+    return mine.has(r.user?.id ?? "") || mine.has(r.group?.id ?? "");
+  });
+  return { ...reply, rep: { ...reply.rep, permission: kept } };
 }

@@ -15,7 +15,7 @@ export type Need =
   /** A top-level collection: the admin view needs an administrative role; the user view lists what the user sees. */
   | { list: ObjectType; item: string }
   /** An object (or something under it): the user view needs to see it (404 otherwise). */
-  | { view: ObjectType; param: string }
+  | { view: ObjectType; param: string; items?: { item: string; type: ObjectType } }
   /** Administrators only, in either view (jobs, MAC pools, users). */
   | { admin: true }
   /** An action group on an object. */
@@ -33,6 +33,8 @@ const owning = (n: Need, role: string, type: ObjectType): Need => ("act" in n ? 
 
 const list = (t: ObjectType, item: string): Need => ({ list: t, item });
 const view = (t: ObjectType, param = "id"): Need => ({ view: t, param });
+/** An object's sub-collection whose items the user view filters too (a data center's clusters). */
+const viewItems = (t: ObjectType, item: string, type: ObjectType): Need => ({ view: t, param: "id", items: { item, type } });
 const admin: Need = { admin: true };
 const open: Need = { open: true };
 const onParam = (act: ActionGroup, type: ObjectType, param = "id"): Need => ({ act, on: (_e, c) => ({ type, id: c.params[param] ?? "" }) });
@@ -74,8 +76,8 @@ const needs: Record<string, Need> = {
   "POST /datacenters": onSystem("create_storage_pool"),
   "GET /datacenters/:id": view("data_center"),
   "DELETE /datacenters/:id": removing(onParam("delete_storage_pool", "data_center")),
-  "GET /datacenters/:id/clusters": view("data_center"),
-  "GET /datacenters/:id/storagedomains": view("data_center"),
+  "GET /datacenters/:id/clusters": viewItems("data_center", "cluster", "cluster"),
+  "GET /datacenters/:id/storagedomains": viewItems("data_center", "storage_domain", "storage_domain"),
   "POST /datacenters/:id/storagedomains": onParam("manipulate_storage_domain", "data_center"),
   "GET /datacenters/:id/storagedomains/:sd": view("data_center"),
   "DELETE /datacenters/:id/storagedomains/:sd": onParam("manipulate_storage_domain", "data_center"),
@@ -100,7 +102,7 @@ const needs: Record<string, Need> = {
   "POST /storagedomains": onSystem("create_storage_domain"),
   "GET /storagedomains/:id": view("storage_domain"),
   "DELETE /storagedomains/:id": removing(onParam("delete_storage_domain", "storage_domain")),
-  "GET /storagedomains/:id/disks": view("storage_domain"),
+  "GET /storagedomains/:id/disks": viewItems("storage_domain", "disk", "disk"),
 
   "GET /disks": list("disk", "disk"),
   "POST /disks": owning(onSystem("create_disk"), "DiskOperator", "disk"),
@@ -161,7 +163,7 @@ const needs: Record<string, Need> = {
   "DELETE /networks/:id": removing(onParam("delete_storage_pool_network", "network")),
   "GET /networks/:id/vnicprofiles": view("network"),
   "POST /networks/:id/vnicprofiles": onParam("configure_network_vnic_profile", "network"),
-  "GET /datacenters/:id/networks": view("data_center"),
+  "GET /datacenters/:id/networks": viewItems("data_center", "network", "network"),
   "POST /datacenters/:id/networks": onParam("create_storage_pool_network", "data_center"),
   "GET /clusters/:id/networks": view("cluster"),
   "POST /clusters/:id/networks": onParam("configure_cluster_network", "cluster"),
@@ -211,7 +213,7 @@ const needs: Record<string, Need> = {
 };
 
 for (const [coll, type] of PERMISSION_PARENTS) {
-  needs[`GET /${coll}/:id/permissions`] = view(type);
+  needs[`GET /${coll}/:id/permissions`] = { view: type, param: "id", items: { item: "permission", type: "system" } };
   needs[`POST /${coll}/:id/permissions`] = onParam("manipulate_permissions", type);
   needs[`GET /${coll}/:id/permissions/:perm`] = view(type);
   needs[`DELETE /${coll}/:id/permissions/:perm`] = onParam("manipulate_permissions", type);
