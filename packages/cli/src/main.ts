@@ -2,8 +2,8 @@
 /** The `vela` command. Usually run through ./vela, which installs and builds first. */
 import { spawn } from "node:child_process";
 import { benchCommand } from "./bench.js";
-import { ENGINE_USERS, velaHome } from "./paths.js";
 import { packageCommand } from "./package.js";
+import { ENGINE_BACKUP, ENGINE_USERS, velaHome } from "./paths.js";
 import { testCommand } from "./test.js";
 import { upCommand } from "./up.js";
 
@@ -15,16 +15,15 @@ const USAGE = `usage: vela <command>
   user add|passwd NAME --password-stdin, user remove NAME, user list
   group add|remove NAME, group member GROUP USER, group list
                    internal users and groups of the engine in VELA_HOME (or VELA_DB_URL)
+  backup FILE      save the engine's database, CA and secrets to FILE (.tar.gz; works while it runs)
+  restore FILE     put a backup back (the engine must be stopped)
   package          build the Debian packages vela-engine and vela-node (into $VELA_PACKAGE_OUT, default ./dist-packages)
 `;
 
-/** Runs the engine's user command on the database of `vela up` (VELA_HOME), passing stdin through. */
-function usersCommand(args: string[]): Promise<number> {
-  return new Promise((res, rej) => {
-    const p = spawn(process.execPath, [ENGINE_USERS, ...args], { stdio: "inherit", env: { ...process.env, VELA_HOME: velaHome(), VELA_ENGINE_CONF: process.env.VELA_ENGINE_CONF ?? "" } });
-    p.once("error", rej);
-    p.once("exit", (code) => res(code ?? 1));
-  });
+/** Runs an engine-side tool with this VELA_HOME; its output and exit code are ours. */
+function engineTool(main: string, args: string[]): Promise<number> {
+  const p = spawn(process.execPath, [main, ...args], { stdio: "inherit", env: { ...process.env, VELA_HOME: velaHome() } });
+  return new Promise((res) => p.once("exit", (code, signal) => res(code ?? (signal ? 1 : 0))));
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -37,9 +36,12 @@ async function main(argv: string[]): Promise<number> {
       return testCommand(rest);
     case "bench":
       return benchCommand(rest);
+    case "backup":
+    case "restore":
+      return engineTool(ENGINE_BACKUP, [cmd, ...rest]);
     case "user":
     case "group":
-      return usersCommand([cmd, ...rest]);
+      return engineTool(ENGINE_USERS, [cmd, ...rest]);
     case "package":
       return packageCommand();
     default:

@@ -13,9 +13,9 @@ import { authorize, afterReply, wantsFilter } from "../permissions/enforce.js";
 import { Auth } from "./auth.js";
 import { type ParsedBody, parseAnyBody, parseJsonBody, parseXmlBody } from "./body.js";
 import type { Call, Handler, Reply } from "./call.js";
-import { ApiFault } from "./fault.js";
+import { ApiFault } from "../errors/fault.js";
 import { API } from "./href.js";
-import { nodeFault } from "./node-fault.js";
+import { nodeFault } from "../errors/node-fault.js";
 import { toJson, toXml } from "./repr.js";
 
 export type Method = "GET" | "POST" | "PUT" | "DELETE";

@@ -5,7 +5,7 @@
  * sees, hiding the rest as absent (404), as oVirt does.
  */
 import type { Call, Reply } from "../api/call.js";
-import { ApiFault } from "../api/fault.js";
+import { ApiFault } from "../errors/fault.js";
 import type { Rep, RepValue } from "../api/repr.js";
 import type { Engine } from "../engine.js";
 import type { Access } from "./access.js";

@@ -5,9 +5,9 @@
  */
 import { z } from "zod";
 import { type Call, bodyOf, ok, pathId, type Reply } from "../api/call.js";
-import { ApiFault, notFound } from "../api/fault.js";
+import { ApiFault, notFound } from "../errors/fault.js";
 import { href, links } from "../api/href.js";
-import { parseInput, Text } from "../api/input.js";
+import { parseInput, Text } from "../input/input.js";
 import { collection, type Rep } from "../api/repr.js";
 import { applySearch } from "../api/search.js";
 import type { Group, User } from "../db/schema.js";
