@@ -197,6 +197,7 @@ export async function upCommand(args: string[]): Promise<void> {
       "",
       "Vela is up.",
       `  URL:       ${info.url}/ovirt-engine/api`,
+      `  portal:    ${info.url}/   (sign in with the user and password below)`,
       `  user:      ${info.user}`,
       `  password:  ${info.password}`,
       ...(info.caFile ? [`  CA:        ${info.caFile}   (curl --cacert it; also at /ovirt-engine/services/pki-resource?resource=ca-certificate&format=X509-PEM-CA)`] : []),

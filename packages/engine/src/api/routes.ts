@@ -29,14 +29,34 @@ const consoles = lazy(() => import("./resources/consoles.js"));
 const internal = lazy(() => import("./resources/internal.js"));
 const networks = lazy(() => import("./resources/networks.js"));
 const enroll = lazy(() => import("../pki/enroll.js"));
+const users = lazy(() => import("../users/resources.js"));
+const perms = lazy(() => import("../permissions/resources.js"));
 
-const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks, enroll];
+const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks, users, perms, enroll];
 
 function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): Handler {
   return async (c: Call): Promise<Reply> => {
     const m = await mod();
     return (m[name] as unknown as Handler)(c);
   };
+}
+
+type PermOp = "list" | "get" | "add" | "remove";
+type PermType = import("../permissions/tree.js").ObjectType;
+
+/** A permissions handler bound to the object type its path names. */
+function p(op: PermOp, type: PermType): Handler {
+  return async (c: Call): Promise<Reply> => (await perms())[op](type)(c);
+}
+
+/** The four permission routes of one object collection (or of the system, at /permissions). */
+function permissionRoutes(base: string, type: PermType): RouteDef[] {
+  return [
+    r("GET", `${base}/permissions`, p("list", type)),
+    r("POST", `${base}/permissions`, p("add", type)),
+    r("GET", `${base}/permissions/:perm`, p("get", type)),
+    r("DELETE", `${base}/permissions/:perm`, p("remove", type)),
+  ];
 }
 
 function r(method: Method, path: string, handler: Handler): RouteDef {
@@ -159,6 +179,33 @@ export const apiRoutes: RouteDef[] = [
   r("POST", "/hosts/:id/setupnetworks", h(networks, "setupNetworks")),
   r("GET", "/hosts/:id/networkattachments", h(networks, "networkAttachments")),
   r("GET", "/hosts/:id/networkattachments/:att", h(networks, "networkAttachment")),
+
+  // users, groups, roles, permissions (issue 12)
+  r("GET", "/users", h(users, "listAll")),
+  r("POST", "/users", h(users, "add")),
+  r("GET", "/users/:id", h(users, "get")),
+  r("DELETE", "/users/:id", h(users, "remove")),
+  r("GET", "/users/:id/groups", h(users, "userGroups")),
+  r("GET", "/users/:id/permissions", h(users, "userPermissions")),
+  r("GET", "/groups", h(users, "groups")),
+  r("POST", "/groups", h(users, "addGroupCall")),
+  r("GET", "/groups/:id", h(users, "group")),
+  r("DELETE", "/groups/:id", h(users, "removeGroupCall")),
+  r("GET", "/groups/:id/permissions", h(users, "groupPermissions")),
+  r("GET", "/roles", h(perms, "roles")),
+  r("GET", "/roles/:id", h(perms, "role")),
+  r("GET", "/roles/:id/permits", h(perms, "permits")),
+  r("GET", "/roles/:id/permits/:permit", h(perms, "permit")),
+  ...permissionRoutes("", "system"),
+  ...permissionRoutes("/datacenters/:id", "data_center"),
+  ...permissionRoutes("/clusters/:id", "cluster"),
+  ...permissionRoutes("/hosts/:id", "host"),
+  ...permissionRoutes("/vms/:id", "vm"),
+  ...permissionRoutes("/templates/:id", "template"),
+  ...permissionRoutes("/disks/:id", "disk"),
+  ...permissionRoutes("/storagedomains/:id", "storage_domain"),
+  ...permissionRoutes("/networks/:id", "network"),
+  ...permissionRoutes("/vnicprofiles/:id", "vnic_profile"),
 
   r("GET", "/jobs", h(jobs, "list")),
   r("GET", "/jobs/:id", h(jobs, "get")),

@@ -8,6 +8,8 @@ import { fastify } from "../deps.js";
 import type { Engine } from "../engine.js";
 import { NodeError, NodeUnreachable } from "../hosts/client.js";
 import type { Socket } from "node:net";
+import { Access, type Principal } from "../permissions/access.js";
+import { authorize, afterReply, wantsFilter } from "../permissions/enforce.js";
 import { Auth } from "./auth.js";
 import { type ParsedBody, parseAnyBody, parseJsonBody, parseXmlBody } from "./body.js";
 import type { Call, Handler, Reply } from "./call.js";
@@ -31,6 +33,7 @@ export interface InternalRouteDef extends RouteDef {
 
 const BODY_LIMIT = 1024 * 1024;
 const SSO = "/ovirt-engine/sso/";
+const SSO_LOGOUT = "/ovirt-engine/services/sso-logout";
 
 function wantsJson(req: FastifyRequest): boolean {
   if (req.url.startsWith("/vela/")) return true; // Vela's own endpoints speak JSON only
@@ -39,7 +42,12 @@ function wantsJson(req: FastifyRequest): boolean {
 }
 
 function sendFault(reply: FastifyReply, f: ApiFault, json: boolean): FastifyReply {
-  if (f.status === 401) reply.header("www-authenticate", 'Basic realm="RESTAPI"');
+  if (f.status === 401) {
+    // A refused bearer token gets a Bearer challenge (RFC 6750): a Basic one would make browsers
+    // pop up their own password dialog over the portal, whose fetch calls carry tokens.
+    const bearer = /^bearer\s/i.test(reply.request.headers.authorization ?? "");
+    reply.header("www-authenticate", bearer ? 'Bearer realm="RESTAPI", error="invalid_token"' : 'Basic realm="RESTAPI"');
+  }
   if (json) return reply.code(f.status).type("application/json").send(toJson({ reason: f.reason, detail: f.detail }));
   return reply.code(f.status).type("application/xml").send(toXml("fault", { reason: f.reason, detail: f.detail }));
 }
@@ -54,6 +62,14 @@ function render(reply: FastifyReply, r: Reply, json: boolean): FastifyReply {
   if (r.status === 201 && typeof r.rep.href === "string") reply.header("location", r.rep.href);
   if (json) return reply.type("application/json").send(toJson(r.rep));
   return reply.type("application/xml").send(toXml(r.root, r.rep));
+}
+
+/**
+ * An empty body is no body, whatever its declared type (the SDKs send `Content-Type:
+ * application/xml` on every request); a GET or DELETE body is never read (oVirt ignores it).
+ */
+function bodyIgnored(req: FastifyRequest, body: string): boolean {
+  return req.method === "GET" || req.method === "DELETE" || body.trim() === "";
 }
 
 function sessionCookie(header: string | undefined): string | undefined {
@@ -140,7 +156,9 @@ export interface ServerTls {
 }
 
 export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteDef[], tls?: ServerTls): FastifyInstance {
-  const auth = new Auth(engine.cfg);
+  const auth = new Auth(engine.cfg, engine.db);
+  // who sent each API request, set by the authentication hook
+  const principals = new WeakMap<FastifyRequest, Principal>();
   const app = fastify.fastify({
     ...(tls ? { https: { key: tls.key, cert: tls.cert, minVersion: "TLSv1.2" as const } } : {}),
     logger: false,
@@ -152,14 +170,16 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
 
   // Our own parsers so that malformed bodies become oVirt faults.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(["application/xml", "text/xml"], { parseAs: "string" }, (_req, body, done) => {
+  app.addContentTypeParser(["application/xml", "text/xml"], { parseAs: "string" }, (req, body, done) => {
+    if (bodyIgnored(req, body as string)) return done(null, undefined);
     try {
       done(null, parseXmlBody(body as string));
     } catch (err) {
       done(err as Error, undefined);
     }
   });
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
+    if (bodyIgnored(req, body as string)) return done(null, undefined);
     try {
       done(null, parseJsonBody(body as string));
     } catch (err) {
@@ -168,13 +188,15 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
   });
   // Forms are what the SSO endpoint takes; the API itself speaks XML and JSON only.
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (req, body, done) => {
-    if (!req.url.startsWith(SSO)) {
+    if (bodyIgnored(req, body as string)) return done(null, undefined);
+    if (!req.url.startsWith(SSO) && !req.url.startsWith(SSO_LOGOUT)) {
       // `curl -d ''` sends an empty form: no body, not a wrong one.
       return (body as string).trim() === "" ? done(null, undefined) : done(unsupportedMedia(), undefined);
     }
     done(null, { form: Object.fromEntries(new URLSearchParams(body as string)) });
   });
   app.addContentTypeParser("*", { parseAs: "string" }, (req, body, done) => {
+    if (bodyIgnored(req, body as string)) return done(null, undefined);
     // No Content-Type at all: sniff (curl and scripts); any other declared type is not ours.
     if (req.headers["content-type"] !== undefined && (body as string).trim() !== "") return done(unsupportedMedia(), undefined);
     try {
@@ -187,12 +209,13 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
   app.addHook("onRequest", async (req, reply) => {
     if (!req.url.startsWith(API)) return;
     const session = sessionCookie(req.headers.cookie);
-    const user = auth.check(req.headers.authorization) ?? (session ? auth.check(`Bearer ${session}`) : undefined);
+    const user = (await auth.check(req.headers.authorization)) ?? (session ? await auth.check(`Bearer ${session}`) : undefined);
     if (user && req.headers.authorization && /persistent-auth/i.test(String(req.headers.prefer ?? ""))) {
       // oVirt's persistent authentication: later requests carry the cookie instead of credentials.
       const { token } = auth.issue(user);
       reply.header("set-cookie", `JSESSIONID=${token}; Path=${API}; HttpOnly`);
     }
+    if (user) principals.set(req, user);
     if (!user) {
       return sendFault(reply, new ApiFault(401, "Unauthorized", "Authentication required: HTTP Basic (user@domain) or an SSO bearer token"), wantsJson(req));
     }
@@ -208,14 +231,20 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
       method: r.method,
       url: `${prefix}${r.path}` || "/",
       handler: async (req, reply) => {
+        const user = principals.get(req);
         const c: Call = {
           engine,
           params: (req.params ?? {}) as Record<string, string>,
           query: firstValues(req.query),
-          body: req.body as ParsedBody | undefined,
+          // GET and DELETE carry no body: whatever a client sends with them is ignored
+          body: r.method === "GET" || r.method === "DELETE" ? undefined : (req.body as ParsedBody | undefined),
           accept: req.headers.accept,
+          user,
         };
-        return render(reply, await r.handler(c), json(req));
+        if (!user) return render(reply, await r.handler(c), json(req)); // internal routes authenticate themselves
+        const access = new Access(engine, user);
+        const after = await authorize(engine, access, r.method, r.path, c, wantsFilter(req.headers.filter, c.query));
+        return render(reply, await afterReply(access, await r.handler(c), after), json(req));
       },
     });
   };
@@ -234,18 +263,20 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
     const body = ssoForm(req.body);
     if (!body) return denied("Send the credentials as a form (or a JSON object) of strings.");
     const form: Record<string, string | undefined> = { grant_type: q.grant_type, scope: q.scope, ...body };
-    if (form.grant_type !== "password" || !form.username || form.password === undefined || !auth.checkPassword(form.username, form.password)) {
-      return denied("Cannot authenticate user: wrong username or password.");
-    }
-    const { token, exp } = auth.issue(engine.cfg.adminUser);
+    const who = form.grant_type === "password" && form.username && form.password !== undefined ? await auth.login(form.username, form.password) : undefined;
+    if (!who) return denied("Cannot authenticate user: wrong username or password.");
+    const { token, exp } = auth.issue(who);
     return reply
       .type("application/json")
       .send(JSON.stringify({ access_token: token, token_type: "bearer", scope: form.scope ?? "ovirt-app-api", exp: String(exp) }));
   });
   const logout = async (req: FastifyRequest, reply: FastifyReply) => {
-    const token = firstValues(req.query).token;
+    // the token comes in the query (the SDKs), a form (curl, browsers) or as the bearer itself
+    const form = ssoForm(req.body) ?? {};
+    const bearer = /^bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "")?.[1];
+    const token = firstValues(req.query).token ?? form.token ?? bearer;
     if (token) auth.revoke(token);
-    return reply.code(200).send();
+    return reply.code(200).type("application/json").send("{}");
   };
   app.get("/ovirt-engine/services/sso-logout", logout);
   app.post("/ovirt-engine/services/sso-logout", logout);

@@ -317,6 +317,40 @@ export interface HostEnrollmentsTable {
   created_at: string;
 }
 
+/** Internal users; `name` is the principal (alice), the user name is name@internal. */
+export interface UsersTable {
+  id: string;
+  name: string;
+  /** scrypt hash (users/password.ts); null for admin@internal, whose password is configuration. */
+  password_hash: string | null;
+  first_name: string;
+  last_name: string;
+  email: string;
+  created_at: string;
+}
+
+export interface GroupsTable {
+  id: string;
+  name: string;
+  created_at: string;
+}
+
+export interface GroupMembersTable {
+  group_id: string;
+  user_id: string;
+}
+
+/** A role given to a user or a group on one object (object_type "system": everything). */
+export interface PermissionsTable {
+  id: string;
+  role_id: string;
+  user_id: string | null;
+  group_id: string | null;
+  object_type: string;
+  object_id: string;
+  created_at: string;
+}
+
 export interface Database {
   host_enrollments: HostEnrollmentsTable;
   data_centers: DataCentersTable;
@@ -341,6 +375,10 @@ export interface Database {
   template_nics: NicsTable;
   network_attachments: NetworkAttachmentsTable;
   vm_initialization: VmInitializationTable;
+  users: UsersTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  permissions: PermissionsTable;
 }
 
 export type DataCenter = Selectable<DataCentersTable>;
@@ -363,6 +401,9 @@ export type VnicProfile = Selectable<VnicProfilesTable>;
 export type MacPool = Selectable<MacPoolsTable>;
 export type Nic = Selectable<NicsTable>;
 export type NetworkAttachment = Selectable<NetworkAttachmentsTable>;
+export type User = Selectable<UsersTable>;
+export type Group = Selectable<GroupsTable>;
+export type Permission = Selectable<PermissionsTable>;
 export type NewVm = Insertable<VmsTable>;
 export type VmUpdate = Updateable<VmsTable>;
 export type { Generated };
