@@ -28,8 +28,10 @@ const jobs = lazy(() => import("./resources/jobs.js"));
 const consoles = lazy(() => import("./resources/consoles.js"));
 const internal = lazy(() => import("./resources/internal.js"));
 const networks = lazy(() => import("./resources/networks.js"));
+const vmpools = lazy(() => import("./resources/vmpools.js"));
+const clientLinks = lazy(() => import("./resources/client-links.js"));
 
-const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks];
+const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks, vmpools, clientLinks];
 
 function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): Handler {
   return async (c: Call): Promise<Reply> => {
@@ -61,11 +63,13 @@ export const apiRoutes: RouteDef[] = [
   r("POST", "/clusters", h(clusters, "add")),
   r("GET", "/clusters/:id", h(clusters, "get")),
   r("DELETE", "/clusters/:id", h(clusters, "remove")),
+  r("GET", "/clusters/:id/hosts", h(clientLinks, "clusterHosts")),
 
   r("GET", "/hosts", h(hosts, "list")),
   r("GET", "/hosts/:id", h(hosts, "get")),
   r("GET", "/hosts/:id/storage", h(hosts, "storage")),
   r("DELETE", "/hosts/:id", h(hosts, "remove")),
+  r("GET", "/hosts/:id/vms", h(clientLinks, "hostVms")),
   r("POST", "/hosts/:id/activate", h(hosts, "activate")),
   r("POST", "/hosts/:id/deactivate", h(hosts, "deactivate")),
   r("POST", "/hosts/:id/approve", h(hosts, "approve")),
@@ -101,6 +105,8 @@ export const apiRoutes: RouteDef[] = [
   r("POST", "/vms/:id/start", h(vms, "start")),
   r("POST", "/vms/:id/stop", h(vms, "stop")),
   r("POST", "/vms/:id/shutdown", h(vms, "shutdown")),
+  r("GET", "/vms/:id/cdroms", h(clientLinks, "vmCdroms")),
+  r("GET", "/vms/:id/cdroms/:cd", h(clientLinks, "vmCdrom")),
   r("GET", "/vms/:id/diskattachments", h(vms, "diskAttachments")),
   r("POST", "/vms/:id/diskattachments", h(vms, "attachDisk")),
   r("GET", "/vms/:id/diskattachments/:disk", h(vms, "diskAttachment")),
@@ -158,6 +164,9 @@ export const apiRoutes: RouteDef[] = [
   r("POST", "/hosts/:id/setupnetworks", h(networks, "setupNetworks")),
   r("GET", "/hosts/:id/networkattachments", h(networks, "networkAttachments")),
   r("GET", "/hosts/:id/networkattachments/:att", h(networks, "networkAttachment")),
+
+  r("GET", "/vmpools", h(vmpools, "list")),
+  r("GET", "/vmpools/:id", h(vmpools, "get")),
 
   r("GET", "/jobs", h(jobs, "list")),
   r("GET", "/jobs/:id", h(jobs, "get")),

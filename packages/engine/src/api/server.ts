@@ -13,6 +13,7 @@ import { type ParsedBody, parseAnyBody, parseJsonBody, parseXmlBody } from "./bo
 import type { Call, Handler, Reply } from "./call.js";
 import { ApiFault } from "./fault.js";
 import { API } from "./href.js";
+import { closeIfBodyUnread } from "./ignored-body.js";
 import { nodeFault } from "./node-fault.js";
 import { toJson, toXml } from "./repr.js";
 
@@ -31,6 +32,7 @@ export interface InternalRouteDef extends RouteDef {
 
 const BODY_LIMIT = 1024 * 1024;
 const SSO = "/ovirt-engine/sso/";
+const SSO_LOGOUT = "/ovirt-engine/services/sso-logout";
 
 function wantsJson(req: FastifyRequest): boolean {
   if (req.url.startsWith("/vela/")) return true; // Vela's own endpoints speak JSON only
@@ -147,7 +149,8 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(["application/xml", "text/xml"], { parseAs: "string" }, (_req, body, done) => {
     try {
-      done(null, parseXmlBody(body as string));
+      // The SDKs declare XML on DELETE and on actions without parameters and send nothing.
+      done(null, (body as string).trim() === "" ? undefined : parseXmlBody(body as string));
     } catch (err) {
       done(err as Error, undefined);
     }
@@ -161,7 +164,7 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
   });
   // Forms are what the SSO endpoint takes; the API itself speaks XML and JSON only.
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (req, body, done) => {
-    if (!req.url.startsWith(SSO)) {
+    if (!req.url.startsWith(SSO) && !req.url.startsWith(SSO_LOGOUT)) {
       // `curl -d ''` sends an empty form: no body, not a wrong one.
       return (body as string).trim() === "" ? done(null, undefined) : done(unsupportedMedia(), undefined);
     }
@@ -178,15 +181,21 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
   });
 
   app.addHook("onRequest", async (req, reply) => {
+    // GET and HEAD bodies are ignored and never read (see ignored-body.ts).
+    if (req.method === "GET" || req.method === "HEAD") closeIfBodyUnread(req, reply);
     if (!req.url.startsWith(API)) return;
     const session = sessionCookie(req.headers.cookie);
-    const user = auth.check(req.headers.authorization) ?? (session ? auth.check(`Bearer ${session}`) : undefined);
-    if (user && req.headers.authorization && /persistent-auth/i.test(String(req.headers.prefer ?? ""))) {
-      // oVirt's persistent authentication: later requests carry the cookie instead of credentials.
+    const sessionUser = session ? auth.check(`Bearer ${session}`) : undefined;
+    const user = auth.check(req.headers.authorization) ?? sessionUser;
+    if (user && !sessionUser && req.headers.authorization && /persistent-auth/i.test(String(req.headers.prefer ?? ""))) {
+      // oVirt's persistent authentication: later requests carry the cookie instead of credentials
+      // (libgovirt sends both; a live session is kept, not replaced by a new one per request).
       const { token } = auth.issue(user);
       reply.header("set-cookie", `JSESSIONID=${token}; Path=${API}; HttpOnly`);
     }
     if (!user) {
+      // The answer goes out before any body is read.
+      closeIfBodyUnread(req, reply);
       return sendFault(reply, new ApiFault(401, "Unauthorized", "Authentication required: HTTP Basic (user@domain) or an SSO bearer token"), wantsJson(req));
     }
   });
@@ -235,13 +244,15 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
       .type("application/json")
       .send(JSON.stringify({ access_token: token, token_type: "bearer", scope: form.scope ?? "ovirt-app-api", exp: String(exp) }));
   });
+  // The SDKs log out with the token in the query (GET) or in a form (POST); the answer is JSON.
   const logout = async (req: FastifyRequest, reply: FastifyReply) => {
-    const token = firstValues(req.query).token;
+    const form = ssoForm(req.body) ?? {};
+    const token = firstValues(req.query).token ?? form.token;
     if (token) auth.revoke(token);
-    return reply.code(200).send();
+    return reply.code(200).type("application/json").send("{}");
   };
-  app.get("/ovirt-engine/services/sso-logout", logout);
-  app.post("/ovirt-engine/services/sso-logout", logout);
+  app.get(SSO_LOGOUT, logout);
+  app.post(SSO_LOGOUT, logout);
 
   return app;
 }

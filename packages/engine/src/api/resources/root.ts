@@ -11,9 +11,13 @@ const COLLECTIONS: [string, boolean][] = [
   ["disks", true],
   ["hosts", true],
   ["jobs", false],
+  ["macpools", false],
+  ["networks", true],
   ["storagedomains", true],
   ["templates", true],
+  ["vmpools", true],
   ["vms", true],
+  ["vnicprofiles", false],
 ];
 
 
