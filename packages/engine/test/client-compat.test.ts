@@ -202,3 +202,46 @@ describe("oVirt's search language", () => {
     }
   });
 });
+
+describe("PUT and the sub-collections the Ansible modules read", () => {
+  test("PUT on a data center, cluster and template: name, description, comment; read-only members ignored; state kept on bad input", async () => {
+    const dc = await eng.post<{ id: string }>("/datacenters", { name: "put-dc", local: false });
+    const cl = await eng.post<{ id: string }>("/clusters", { name: "put-cl", data_center: { id: dc.id }, cpu: { architecture: "x86_64" } });
+    const x = await eng.api("PUT", `/datacenters/${dc.id}`, { body: "<data_center><name>put-dc2</name><description>d</description><status>up</status></data_center>", accept: "xml" });
+    assert.equal(x.status, 200, x.text);
+    assert.match(x.text, /<name>put-dc2<\/name><description>d<\/description>/);
+    assert.match(x.text, /<status>uninitialized<\/status>/, "status is not updatable");
+    const c = await eng.api("PUT", `/clusters/${cl.id}`, { body: { comment: "c1", version: { major: "4", minor: "7" } } });
+    assert.equal(c.status, 200, c.text);
+    assert.equal(c.json?.comment, "c1");
+    const blank = "00000000-0000-0000-0000-000000000000";
+    const t = await eng.api("PUT", `/templates/${blank}`, { body: { description: "the blank one" } });
+    assert.equal(t.status, 200, t.text);
+    assert.equal(t.json?.description, "the blank one");
+    // bad input: a taken name (409), a wrong root element, a bad name, an unknown id — nothing changes
+    assert.equal((await eng.api("PUT", `/datacenters/${dc.id}`, { body: { name: "Default" } })).status, 409);
+    assert.equal((await eng.api("PUT", `/datacenters/${dc.id}`, { body: "<cluster><name>x</name></cluster>" })).status, 400);
+    assert.equal((await eng.api("PUT", `/datacenters/${dc.id}`, { body: { name: "a/b" } })).status, 400);
+    assert.equal((await eng.api("PUT", "/datacenters/00000000-0000-0000-0000-0000000000ff", { body: { name: "zz" } })).status, 404);
+    const after = await eng.get<{ name: string; description: string }>(`/datacenters/${dc.id}`);
+    assert.deepEqual([after.name, after.description], ["put-dc2", "d"]);
+    await eng.api("DELETE", `/clusters/${cl.id}`);
+    await eng.api("DELETE", `/datacenters/${dc.id}`);
+  });
+
+  test("a VM's numanodes, watchdogs, host devices …: empty collections in oVirt's element names; unknown VM 404", async () => {
+    const vm = await eng.post<{ id: string }>("/vms", { name: "compat-numa", cluster: { name: "Default" }, template: { name: "Blank" }, memory: 64 * 2 ** 20 });
+    const numa = await eng.api("GET", `/vms/${vm.id}/numanodes`, { accept: "xml" });
+    assert.equal(numa.status, 200, numa.text);
+    assert.match(numa.text, /<vm_numa_nodes(\/>|><\/vm_numa_nodes>)/);
+    for (const sub of ["watchdogs", "hostdevices", "tags", "affinitylabels", "applications", "sessions", "reporteddevices"]) {
+      const r = await eng.api("GET", `/vms/${vm.id}/${sub}`);
+      assert.equal(r.status, 200, `${sub}: ${r.text}`);
+    }
+    const cl = items<{ id: string }>(await eng.get("/clusters"), "cluster")[0]!;
+    assert.equal((await eng.api("GET", `/clusters/${cl.id}/affinitygroups`)).status, 200);
+    assert.equal((await eng.api("GET", "/vms/00000000-0000-0000-0000-0000000000ff/numanodes")).status, 404);
+    assert.equal((await eng.api("GET", "/vms/not-a-uuid/numanodes")).status, 404);
+    await eng.api("DELETE", `/vms/${vm.id}`);
+  });
+});

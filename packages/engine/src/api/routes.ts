@@ -4,6 +4,7 @@
  * `preload()` warms them all right after the engine reports ready.
  */
 import type { Call, Handler, Reply } from "./call.js";
+import { EMPTY_SUBCOLLECTIONS } from "./empty-collections.js";
 import type { Method, RouteDef } from "./server.js";
 
 type Module = Record<string, unknown>;
@@ -30,8 +31,10 @@ const internal = lazy(() => import("./resources/internal.js"));
 const networks = lazy(() => import("./resources/networks.js"));
 const vmpools = lazy(() => import("./resources/vmpools.js"));
 const clientLinks = lazy(() => import("./resources/client-links.js"));
+const updates = lazy(() => import("./resources/updates.js"));
+const empty = lazy(() => import("./resources/empty.js"));
 
-const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks, vmpools, clientLinks];
+const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks, vmpools, clientLinks, updates, empty];
 
 function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): Handler {
   return async (c: Call): Promise<Reply> => {
@@ -50,6 +53,7 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/datacenters", h(datacenters, "list")),
   r("POST", "/datacenters", h(datacenters, "add")),
   r("GET", "/datacenters/:id", h(datacenters, "get")),
+  r("PUT", "/datacenters/:id", h(updates, "updateDataCenter")),
   r("DELETE", "/datacenters/:id", h(datacenters, "remove")),
   r("GET", "/datacenters/:id/clusters", h(datacenters, "clusters")),
   r("GET", "/datacenters/:id/storagedomains", h(datacenters, "storageDomains")),
@@ -62,11 +66,13 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/clusters", h(clusters, "list")),
   r("POST", "/clusters", h(clusters, "add")),
   r("GET", "/clusters/:id", h(clusters, "get")),
+  r("PUT", "/clusters/:id", h(updates, "updateCluster")),
   r("DELETE", "/clusters/:id", h(clusters, "remove")),
   r("GET", "/clusters/:id/hosts", h(clientLinks, "clusterHosts")),
 
   r("GET", "/hosts", h(hosts, "list")),
   r("GET", "/hosts/:id", h(hosts, "get")),
+  r("PUT", "/hosts/:id", h(updates, "updateHost")),
   r("GET", "/hosts/:id/storage", h(hosts, "storage")),
   r("DELETE", "/hosts/:id", h(hosts, "remove")),
   r("GET", "/hosts/:id/vms", h(clientLinks, "hostVms")),
@@ -78,6 +84,7 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/storagedomains", h(storagedomains, "list")),
   r("POST", "/storagedomains", h(storagedomains, "add")),
   r("GET", "/storagedomains/:id", h(storagedomains, "get")),
+  r("PUT", "/storagedomains/:id", h(updates, "updateStorageDomain")),
   r("DELETE", "/storagedomains/:id", h(storagedomains, "remove")),
   r("GET", "/storagedomains/:id/disks", h(storagedomains, "disks")),
 
@@ -93,6 +100,7 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/templates", h(templates, "list")),
   r("POST", "/templates", h(templates, "add")),
   r("GET", "/templates/:id", h(templates, "get")),
+  r("PUT", "/templates/:id", h(updates, "updateTemplate")),
   r("DELETE", "/templates/:id", h(templates, "remove")),
   r("GET", "/templates/:id/diskattachments", h(templates, "diskAttachments")),
   r("GET", "/templates/:id/diskattachments/:disk", h(templates, "diskAttachment")),
@@ -172,6 +180,9 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/jobs/:id", h(jobs, "get")),
   r("GET", "/jobs/:id/steps", h(jobs, "steps")),
   r("GET", "/jobs/:id/steps/:step", h(jobs, "step")),
+
+  // Sub-collections clients read that Vela serves empty (empty-collections.ts).
+  ...EMPTY_SUBCOLLECTIONS.map((s) => r("GET", `/${s.parent}/:id/${s.sub}`, async (c) => (await empty()).list(c, s))),
 ];
 
 /** Vela's own endpoints outside the oVirt API (JSON only). */

@@ -24,7 +24,8 @@ export interface Query {
   page?: number;
 }
 
-const TOKEN = /\s*("[^"]*"|<=|>=|!=|=|<|>|[^\s=!<>"]+)/y;
+// A bare word may hold `!` (not `!=`): `name=*!` is a value like any other.
+const TOKEN = /\s*("[^"]*"|<=|>=|!=|=|<|>|(?:[^\s=!<>"]|!(?!=))+)/y;
 const OPS = new Set(["=", "!=", "<", ">", "<=", ">="]);
 
 function fault(detail: string): ApiFault {

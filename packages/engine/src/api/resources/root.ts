@@ -11,13 +11,10 @@ const COLLECTIONS: [string, boolean][] = [
   ["disks", true],
   ["hosts", true],
   ["jobs", false],
-  ["macpools", false],
-  ["networks", true],
   ["storagedomains", true],
   ["templates", true],
   ["vmpools", true],
   ["vms", true],
-  ["vnicprofiles", false],
 ];
 
 
