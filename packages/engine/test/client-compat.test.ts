@@ -245,3 +245,30 @@ describe("PUT and the sub-collections the Ansible modules read", () => {
     await eng.api("DELETE", `/vms/${vm.id}`);
   });
 });
+
+describe("OpenAPI document", () => {
+  test("GET /openapi.json lists every route of the table with its method and path parameters; needs authentication", async () => {
+    const { apiRoutes } = await import("../src/api/routes.js");
+    const r = await eng.api("GET", "/openapi.json", { accept: "xml" });
+    assert.equal(r.status, 200, r.text.slice(0, 300));
+    assert.match(r.headers.get("content-type") ?? "", /application\/json/);
+    const doc = JSON.parse(r.text) as { openapi: string; paths: Record<string, Record<string, { parameters: { name: string; in: string }[] }>> };
+    assert.equal(doc.openapi, "3.0.3");
+    const missing: string[] = [];
+    for (const route of apiRoutes) {
+      const path = route.path.replace(/:([A-Za-z_]+)/g, "{$1}") || "/";
+      const op = doc.paths[path]?.[route.method.toLowerCase()];
+      if (!op) {
+        missing.push(`${route.method} ${path}`);
+        continue;
+      }
+      const want = [...route.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => m[1]);
+      assert.deepEqual(op.parameters.filter((p) => p.in === "path").map((p) => p.name), want, `${route.method} ${path}`);
+    }
+    assert.deepEqual(missing, [], "every route is in the document");
+    const operations = Object.values(doc.paths).reduce((n, p) => n + Object.keys(p).length, 0);
+    assert.equal(operations, apiRoutes.length, "and nothing else");
+    assert.ok(doc.paths["/vms"]?.get?.parameters.some((p) => p.name === "search"));
+    assert.equal((await eng.api("GET", "/openapi.json", { auth: null })).status, 401);
+  });
+});

@@ -33,8 +33,9 @@ const vmpools = lazy(() => import("./resources/vmpools.js"));
 const clientLinks = lazy(() => import("./resources/client-links.js"));
 const updates = lazy(() => import("./resources/updates.js"));
 const empty = lazy(() => import("./resources/empty.js"));
+const openapi = lazy(() => import("./resources/openapi.js"));
 
-const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks, vmpools, clientLinks, updates, empty];
+const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks, vmpools, clientLinks, updates, empty, openapi];
 
 function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): Handler {
   return async (c: Call): Promise<Reply> => {
@@ -49,6 +50,8 @@ function r(method: Method, path: string, handler: Handler): RouteDef {
 
 export const apiRoutes: RouteDef[] = [
   r("GET", "", h(root, "get")),
+  // The OpenAPI document of this table (resources/openapi.ts).
+  r("GET", "/openapi.json", h(openapi, "get")),
 
   r("GET", "/datacenters", h(datacenters, "list")),
   r("POST", "/datacenters", h(datacenters, "add")),
