@@ -6,7 +6,7 @@
  * `cluster`) whose values hold both the id and the name. The text and the number of terms are
  * bounded; a parse error is oVirt's 400 "Operation Failed".
  */
-import { ApiFault } from "./fault.js";
+import { ApiFault } from "../errors/fault.js";
 
 export const MAX_SEARCH_CHARS = 1024;
 const MAX_TERMS = 16;

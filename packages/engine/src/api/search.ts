@@ -6,7 +6,7 @@
  * regular expressions (a pattern built from user input backtracks exponentially: seven `*` took
  * seconds and blocked the event loop), in time linear in pattern × value.
  */
-import { ApiFault } from "./fault.js";
+import { ApiFault } from "../errors/fault.js";
 import { type Op, parseQuery, type Term } from "./search-grammar.js";
 
 export { MAX_SEARCH_CHARS } from "./search-grammar.js";

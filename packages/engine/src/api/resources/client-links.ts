@@ -7,7 +7,7 @@
 import { mustById } from "../../commands/lookup.js";
 import { BLANK_UUID } from "@vela/protocol/ids";
 import { type Call, ok, pathId, type Reply } from "../call.js";
-import { notFound } from "../fault.js";
+import { notFound } from "../../errors/fault.js";
 import { href, ref } from "../href.js";
 import { collection, type Rep } from "../repr.js";
 import { applySearch } from "../search.js";

@@ -4,7 +4,7 @@
  */
 import type { Call, Reply } from "../call.js";
 import { ok, pathId } from "../call.js";
-import { notFound } from "../fault.js";
+import { notFound } from "../../errors/fault.js";
 import { collection } from "../repr.js";
 import { applySearch } from "../search.js";
 
