@@ -121,6 +121,7 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/vms/:id/diskattachments", h(vms, "diskAttachments")),
   r("POST", "/vms/:id/diskattachments", h(vms, "attachDisk")),
   r("GET", "/vms/:id/diskattachments/:disk", h(vms, "diskAttachment")),
+  r("PUT", "/vms/:id/diskattachments/:disk", h(updates, "updateDiskAttachment")),
   r("DELETE", "/vms/:id/diskattachments/:disk", h(vms, "detachDisk")),
   r("GET", "/vms/:id/snapshots", h(vms, "snapshots")),
   r("POST", "/vms/:id/snapshots", h(vms, "addSnapshot")),
