@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ROOT } from "@vela/cli/paths";
-import { Rest } from "@vela/cli/rest";
+import { Rest, RestError } from "@vela/cli/rest";
 import { type Started, up } from "@vela/cli/up";
 import { freePort } from "@vela/node/test/harness";
 import { findProcesses } from "./support/proc.js";
@@ -28,12 +28,13 @@ const PYTHON = "/usr/bin/python3";
 const VM = "govirt-vm";
 
 let started: Started;
+let rest: Rest;
 let vmId = "";
 
 before(async () => {
   const home = mkdtempSync(join(tmpdir(), "vela-govirt-"));
   started = await up({ hosts: 1, home, enginePort: await freePort(), nodePort: await freePort() });
-  const rest = new Rest(started.info.url, started.info.user, started.info.password);
+  rest = new Rest(started.info.url, started.info.user, started.info.password);
   // No disk and no kernel: the firmware idles, which is all a running VM with a console needs.
   vmId = (await rest.post<{ id: string }>("/vms", { name: VM, cluster: { name: "Default" }, template: { name: "Blank" }, memory: 128 * 2 ** 20 })).id;
 });
@@ -88,4 +89,32 @@ test("libgovirt: Basic and SSO sign-in, every collection, links from a VM, start
   assert.ok(Number(c.expiry) > 0);
   assert.equal(steps.stopped?.state, "down");
   assert.deepEqual(steps.sso?.vms, [VM]);
+});
+
+test("PUT on a disk attachment of a down VM (what Ansible's ovirt_disk sends): interface, bootable, read_only; one bootable disk", async () => {
+  const vm = await rest.call<{ id: string }>("POST", "/vms", { name: "att-vm", cluster: { name: "Default" }, template: { name: "Blank" }, memory: 64 * 2 ** 20 });
+  const disks: string[] = [];
+  for (const alias of ["att-a", "att-b"]) {
+    const d = await rest.call<{ id: string }>("POST", "/disks", { name: alias, provisioned_size: 2 ** 20, format: "raw", sparse: true, storage_domains: { storage_domain: [{ name: "local" }] } });
+    disks.push(d.id);
+  }
+  for (const id of disks) {
+    for (let i = 0; (await rest.call<{ status: string }>("GET", `/disks/${id}`)).status !== "ok"; i++) {
+      assert.ok(i < 300, `disk ${id} ok in time`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await rest.call("POST", `/vms/${vm.id}/diskattachments`, { disk: { id }, interface: "virtio", bootable: false, active: true });
+  }
+  const [a, b] = disks as [string, string];
+  const put = (id: string, body: unknown) => rest.call<Record<string, string>>("PUT", `/vms/${vm.id}/diskattachments/${id}`, body);
+  const got = await put(a, { interface: "virtio_scsi", bootable: "true", read_only: "true", disk: { id: a } });
+  assert.deepEqual([got.interface, got.bootable, got.read_only], ["virtio_scsi", "true", "true"]);
+  const again = await rest.call<Record<string, string>>("GET", `/vms/${vm.id}/diskattachments/${a}`);
+  assert.deepEqual([again.interface, again.bootable, again.read_only], ["virtio_scsi", "true", "true"]);
+  const refused = await put(b, { bootable: true }).then(() => undefined, (e: unknown) => e);
+  assert.ok(refused instanceof RestError && refused.status === 409, `a second bootable disk: ${String(refused)}`);
+  const bad = await put(b, { interface: "floppy" }).then(() => undefined, (e: unknown) => e);
+  assert.ok(bad instanceof RestError && bad.status === 400, `a bad interface: ${String(bad)}`);
+  assert.equal((await rest.call<Record<string, string>>("GET", `/vms/${vm.id}/diskattachments/${b}`)).bootable, "false", "unchanged");
+  await rest.call("DELETE", `/vms/${vm.id}`);
 });
