@@ -118,3 +118,28 @@ test("PUT on a disk attachment of a down VM (what Ansible's ovirt_disk sends): i
   assert.equal((await rest.call<Record<string, string>>("GET", `/vms/${vm.id}/diskattachments/${b}`)).bootable, "false", "unchanged");
   await rest.call("DELETE", `/vms/${vm.id}`);
 });
+
+test("follow=: a VM's disk attachments with their disks, and its cluster, inlined in one answer (JSON and XML); bad follow 400", async () => {
+  const vm = await rest.call<{ id: string }>("POST", "/vms", { name: "follow-vm", cluster: { name: "Default" }, template: { name: "Blank" }, memory: 64 * 2 ** 20 });
+  const d = await rest.call<{ id: string }>("POST", "/disks", { name: "follow-d", provisioned_size: 2 ** 20, format: "raw", sparse: true, storage_domains: { storage_domain: [{ name: "local" }] } });
+  for (let i = 0; (await rest.call<{ status: string }>("GET", `/disks/${d.id}`)).status !== "ok"; i++) {
+    assert.ok(i < 300, "disk ok in time");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await rest.call("POST", `/vms/${vm.id}/diskattachments`, { disk: { id: d.id }, interface: "virtio", bootable: true, active: true });
+  type Followed = { disk_attachments: { disk_attachment: { disk: { alias: string; provisioned_size: string } }[] }; cluster: { name: string } };
+  const one = await rest.call<Followed>("GET", `/vms/${vm.id}?follow=disk_attachments.disk,cluster`);
+  assert.equal(one.disk_attachments.disk_attachment[0]?.disk.alias, "follow-d");
+  assert.equal(one.disk_attachments.disk_attachment[0]?.disk.provisioned_size, String(2 ** 20));
+  assert.equal(one.cluster.name, "Default");
+  const list = await rest.call<{ vm: (Followed & { name: string })[] }>("GET", `/vms?search=name%3Dfollow-vm&follow=disk_attachments.disk`);
+  assert.equal(list.vm[0]?.disk_attachments.disk_attachment[0]?.disk.alias, "follow-d");
+  const { url, user, password } = started.info;
+  const xml = await fetch(`${url}/ovirt-engine/api/vms/${vm.id}?follow=disk_attachments.disk`, {
+    headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` },
+  }).then((r) => r.text());
+  assert.match(xml, /<disk_attachments><disk_attachment [^>]*>.*<disk [^>]*>.*<alias>follow-d<\/alias>/s);
+  const bad = await rest.call("GET", `/vms/${vm.id}?follow=${encodeURIComponent("../etc")}`).then(() => undefined, (e: unknown) => e);
+  assert.ok(bad instanceof RestError && bad.status === 400, `bad follow: ${String(bad)}`);
+  await rest.call("DELETE", `/vms/${vm.id}`);
+});

@@ -3,8 +3,9 @@
  * host, storage domain or template by its name (`cluster=Default`, `Storage.name=local`), so a
  * reference field answers with both the id and the name. Loaded per search (small tables).
  */
-import type { Engine } from "../engine.js";
+
 import { BLANK_TEMPLATE_ID } from "../db/ids.js";
+import type { Engine } from "../engine.js";
 
 type Ids = string | null | undefined;
 

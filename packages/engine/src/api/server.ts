@@ -3,18 +3,20 @@
  * `Accept: application/json`), oVirt faults for every error, and the route table mounted at
  * /ovirt-engine/api and /ovirt-engine/api/v4. Knows nothing of resources beyond the table.
  */
+
+import type { Socket } from "node:net";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { fastify } from "../deps.js";
 import type { Engine } from "../engine.js";
+import { ApiFault } from "../errors/fault.js";
+import { nodeFault } from "../errors/node-fault.js";
 import { NodeError, NodeUnreachable } from "../hosts/client.js";
-import type { Socket } from "node:net";
 import { Auth } from "./auth.js";
 import { type ParsedBody, parseAnyBody, parseJsonBody, parseXmlBody } from "./body.js";
 import type { Call, Handler, Reply } from "./call.js";
-import { ApiFault } from "../errors/fault.js";
+import { applyFollow, getRoutes } from "./follow.js";
 import { API } from "./href.js";
 import { closeIfBodyUnread } from "./ignored-body.js";
-import { nodeFault } from "../errors/node-fault.js";
 import { toJson, toXml } from "./repr.js";
 
 export type Method = "GET" | "POST" | "PUT" | "DELETE";
@@ -205,6 +207,7 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
     sendFault(reply, new ApiFault(404, "Not Found", `No resource at ${req.method} ${req.url.split("?")[0]}`), wantsJson(req)),
   );
 
+  const gets = getRoutes(routes);
   const mount = (prefix: string, r: RouteDef, json: (req: FastifyRequest) => boolean) => {
     app.route({
       method: r.method,
@@ -217,7 +220,10 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
           body: req.body as ParsedBody | undefined,
           accept: req.headers.accept,
         };
-        return render(reply, await r.handler(c), json(req));
+        const out = await r.handler(c);
+        // `follow=`: linked objects inlined, read through the same GET handlers (follow.ts).
+        if (c.query.follow && out.rep && r.method === "GET") await applyFollow(out.rep, c.query.follow, { engine, accept: c.accept }, gets);
+        return render(reply, out, json(req));
       },
     });
   };

@@ -5,9 +5,9 @@
  * client may PUT back what it read (an unchanged attachment is accepted on a running VM too).
  */
 import { z } from "zod";
+import type { DiskAttachment, Vm } from "../db/schema.js";
 import { conflict, notFound } from "../errors/fault.js";
 import { Bool, Enum, parseInput } from "../input/input.js";
-import type { DiskAttachment, Vm } from "../db/schema.js";
 import type { CommandDef } from "./command.js";
 import { mustById } from "./lookup.js";
 

@@ -5,9 +5,9 @@
  * ignored, as oVirt ignores read-only members. A new name must be free among its kind.
  */
 import { z } from "zod";
+import type { Engine } from "../engine.js";
 import { conflict } from "../errors/fault.js";
 import { Name, parseInput, Text } from "../input/input.js";
-import type { Engine } from "../engine.js";
 import type { CommandDef } from "./command.js";
 import { mustById } from "./lookup.js";
 

@@ -4,15 +4,16 @@
  * and a VM's CD-ROMs through `<link rel="cdroms">` (oVirt's cdroms collection, which the Ansible
  * modules read too). Vela VMs have one CD-ROM device, empty, with oVirt's fixed id.
  */
-import { mustById } from "../../commands/lookup.js";
+
 import { BLANK_UUID } from "@vela/protocol/ids";
-import { type Call, ok, pathId, type Reply } from "../call.js";
+import { mustById } from "../../commands/lookup.js";
 import { notFound } from "../../errors/fault.js";
+import { type Call, ok, pathId, type Reply } from "../call.js";
 import { href, ref } from "../href.js";
 import { collection, type Rep } from "../repr.js";
 import { applySearch } from "../search.js";
-import { spmRoles } from "./hosts.js";
 import { hostView, vmView } from "../views.js";
+import { spmRoles } from "./hosts.js";
 
 export async function clusterHosts(c: Call): Promise<Reply> {
   const cluster = await mustById(c.engine, "clusters", pathId(c, "id", "Cluster"));

@@ -4,10 +4,11 @@
  * oVirt's (see the oVirt API model); this document lists paths, methods, path and query
  * parameters, the answers and the two ways to authenticate.
  */
-import { apiRoutes } from "../routes.js";
+
 import type { Call, Reply } from "../call.js";
-import type { RouteDef } from "../server.js";
 import { API } from "../href.js";
+import { apiRoutes } from "../routes.js";
+import type { RouteDef } from "../server.js";
 
 type Json = Record<string, unknown>;
 

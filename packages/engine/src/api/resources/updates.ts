@@ -4,9 +4,9 @@
  */
 import { runCommand } from "../../commands/command.js";
 import { UpdateDiskAttachment } from "../../commands/UpdateDiskAttachment.js";
-import { diskAttachmentView } from "../views.js";
-import { type Kind, KINDS, UpdateEntity } from "../../commands/UpdateEntity.js";
+import { KINDS, type Kind, UpdateEntity } from "../../commands/UpdateEntity.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
+import { diskAttachmentView } from "../views.js";
 import * as clusters from "./clusters.js";
 import * as datacenters from "./datacenters.js";
 import * as hosts from "./hosts.js";

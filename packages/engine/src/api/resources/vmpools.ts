@@ -2,9 +2,10 @@
  * VM pools: Vela has none yet, but clients list them (libgovirt's API object, remote-viewer's VM
  * chooser): an empty collection, searchable, and 404 for any id.
  */
+
+import { notFound } from "../../errors/fault.js";
 import type { Call, Reply } from "../call.js";
 import { ok, pathId } from "../call.js";
-import { notFound } from "../../errors/fault.js";
 import { collection } from "../repr.js";
 import { applySearch } from "../search.js";
 
