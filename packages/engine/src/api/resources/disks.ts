@@ -10,18 +10,21 @@ import { longAction } from "../actions.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { ref } from "../href.js";
 import { collection } from "../repr.js";
+import { refNames } from "../ref-names.js";
 import { applySearch } from "../search.js";
 import { diskView } from "../views.js";
 
 export async function list(c: Call): Promise<Reply> {
   const rows = await c.engine.db.selectFrom("disks").selectAll().orderBy("alias").execute();
+  const n = await refNames(c.engine);
   const found = applySearch(rows, c.query, {
     name: (r: Disk) => r.alias,
     alias: (r) => r.alias,
     id: (r) => r.id,
     status: (r) => r.status,
     format: (r) => r.format,
-    storage: (r) => r.storage_domain_id,
+    storage: (r) => n.storage(r.storage_domain_id),
+    provisioned_size: (r) => r.provisioned_size,
   });
   return ok("disks", collection("disk", found.map(diskView)));
 }

@@ -25,6 +25,7 @@ import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { notFound } from "../../errors/fault.js";
 import { href, links, ref } from "../href.js";
 import { collection, type Rep } from "../repr.js";
+import { refNames } from "../ref-names.js";
 import { applySearch } from "../search.js";
 
 // ---- views ------------------------------------------------------------------------------------
@@ -113,7 +114,8 @@ function attachmentView(a: NetworkAttachment): Rep {
 
 export async function list(c: Call): Promise<Reply> {
   const rows = await c.engine.db.selectFrom("networks").selectAll().orderBy("name").execute();
-  const found = applySearch(rows, c.query, { name: (r: Network) => r.name, id: (r) => r.id, datacenter: (r) => r.data_center_id });
+  const n = await refNames(c.engine);
+  const found = applySearch(rows, c.query, { name: (r: Network) => r.name, id: (r) => r.id, datacenter: (r) => n.dc(r.data_center_id) });
   return ok("networks", collection("network", found.map(networkView)));
 }
 

@@ -17,6 +17,7 @@ const COLLECTIONS: [string, boolean][] = [
   ["storagedomains", true],
   ["templates", true],
   ["users", true],
+  ["vmpools", true],
   ["vms", true],
 ];
 
