@@ -9,6 +9,7 @@ import type { HostStats } from "@vela/protocol";
 import type { Engine } from "../engine.js";
 import { ensureSpm, joinPool } from "../hosts/storage.js";
 import { DomainHealth } from "./domains.js";
+import { ensureManagementNetwork } from "./mgmtnet.js";
 import { missingRequiredNetworks } from "./networks.js";
 import { watchSpm } from "./spm.js";
 
@@ -61,6 +62,7 @@ export class HostMonitor {
       this.goodPolls.set(id, n);
       // checked on the way up, and on the first good poll (a host registered up, or an engine restart)
       if (current.status !== "up" || n === 1) {
+        await ensureManagementNetwork(e, id).catch((err: unknown) => e.log.warn({ err, host: name }, "cannot set up the management network"));
         const missing = await missingRequiredNetworks(e, id).catch((err: unknown) => {
           e.log.warn({ err, host: name }, "cannot read the host's networks");
           return [];
