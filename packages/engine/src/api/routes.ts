@@ -28,8 +28,9 @@ const jobs = lazy(() => import("./resources/jobs.js"));
 const consoles = lazy(() => import("./resources/consoles.js"));
 const internal = lazy(() => import("./resources/internal.js"));
 const networks = lazy(() => import("./resources/networks.js"));
+const statistics = lazy(() => import("./resources/statistics.js"));
 
-const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks];
+const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks, statistics];
 
 function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): Handler {
   return async (c: Call): Promise<Reply> => {
@@ -158,6 +159,12 @@ export const apiRoutes: RouteDef[] = [
   r("POST", "/hosts/:id/setupnetworks", h(networks, "setupNetworks")),
   r("GET", "/hosts/:id/networkattachments", h(networks, "networkAttachments")),
   r("GET", "/hosts/:id/networkattachments/:att", h(networks, "networkAttachment")),
+
+  // statistics (issue 10)
+  r("GET", "/hosts/:id/statistics", h(statistics, "host")),
+  r("GET", "/vms/:id/statistics", h(statistics, "vm")),
+  r("GET", "/vms/:id/nics/:nic/statistics", h(statistics, "nic")),
+  r("GET", "/disks/:id/statistics", h(statistics, "disk")),
 
   r("GET", "/jobs", h(jobs, "list")),
   r("GET", "/jobs/:id", h(jobs, "get")),

@@ -101,7 +101,7 @@ export function hostView(h: Host, spmRole: SpmRole): Rep {
     name: h.name,
     description: h.description || undefined,
     comment: h.comment || undefined,
-    link: undefined,
+    link: links(base, ["statistics"]),
     address: h.address,
     cpu:
       caps.cpuModel || caps.cpuCores
@@ -165,7 +165,7 @@ export function diskView(d: Disk): Rep {
     actions: actions(base, ["copy", "move"]),
     name: d.alias,
     description: d.description || undefined,
-    link: undefined,
+    link: links(base, ["statistics"]),
     actual_size: num(d.actual_size),
     alias: d.alias,
     content_type: d.content_type,
@@ -221,7 +221,7 @@ export function vmView(v: Vm): Rep {
     name: v.name,
     description: v.description || undefined,
     comment: v.comment || undefined,
-    link: links(base, ["consoleoutput", "diskattachments", "graphicsconsoles", "screenshot", "snapshots"]),
+    link: links(base, ["consoleoutput", "diskattachments", "graphicsconsoles", "nics", "screenshot", "snapshots", "statistics"]),
     cpu: { architecture: "x86_64", topology: { cores: v.cpu_cores, sockets: v.cpu_sockets, threads: v.cpu_threads } },
     creation_time: date(v.created_at),
     display: { type: v.display_type, monitors: 1 },

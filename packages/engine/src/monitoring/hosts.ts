@@ -12,6 +12,7 @@ import { DomainHealth } from "./domains.js";
 import { ensureManagementNetwork } from "./mgmtnet.js";
 import { missingRequiredNetworks } from "./networks.js";
 import { watchSpm } from "./spm.js";
+import { recordHostStats } from "./stats.js";
 
 const POLLED = ["up", "non_responsive", "connecting", "initializing"];
 /** Every this many good polls, re-check that the host is still in its pool (a node may restart quickly). */
@@ -57,6 +58,7 @@ export class HostMonitor {
     const current = await e.db.selectFrom("hosts").select(["status"]).where("id", "=", id).executeTakeFirst();
     if (!current || !POLLED.includes(current.status)) return;
     if (ok) {
+      if (stats) recordHostStats(e, id, stats);
       this.failures.delete(id);
       const n = (this.goodPolls.get(id) ?? 0) + 1;
       this.goodPolls.set(id, n);

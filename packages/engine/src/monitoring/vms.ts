@@ -7,6 +7,7 @@
 import { StopVmSettle } from "./settle.js";
 import type { Engine } from "../engine.js";
 import type { VmStats } from "@vela/protocol";
+import { forgetVmStats, recordVmStats } from "./stats.js";
 import { vmStatusOf } from "./vmstatus.js";
 
 export class VmMonitor {
@@ -46,6 +47,8 @@ export class VmMonitor {
       if (e.locks.isHeld(`vm:${vm.id}`) || (e.vmTouched.get(vm.id) ?? 0) >= started) continue;
       const s = stats.find((x) => x.vmId?.toLowerCase() === vm.id);
       const status = s ? vmStatusOf(s.status) : "down";
+      if (s && status !== "down") recordVmStats(e, vm.id, s);
+      else forgetVmStats(e, vm.id);
       if (status === "down") {
         await this.settle.down(vm, hostId, s !== undefined, started);
         continue;
