@@ -29,8 +29,9 @@ const consoles = lazy(() => import("./resources/consoles.js"));
 const internal = lazy(() => import("./resources/internal.js"));
 const networks = lazy(() => import("./resources/networks.js"));
 const statistics = lazy(() => import("./resources/statistics.js"));
+const events = lazy(() => import("./resources/events.js"));
 
-const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks, statistics];
+const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks, statistics, events];
 
 function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): Handler {
   return async (c: Call): Promise<Reply> => {
@@ -165,6 +166,8 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/vms/:id/statistics", h(statistics, "vm")),
   r("GET", "/vms/:id/nics/:nic/statistics", h(statistics, "nic")),
   r("GET", "/disks/:id/statistics", h(statistics, "disk")),
+  r("GET", "/events", h(events, "list")),
+  r("GET", "/events/:id", h(events, "get")),
 
   r("GET", "/jobs", h(jobs, "list")),
   r("GET", "/jobs/:id", h(jobs, "get")),

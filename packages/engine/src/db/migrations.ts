@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Migration, MigrationProvider } from "kysely/migration";
 import { BLANK_TEMPLATE_ID } from "./ids.js";
+import { events } from "./migration-events.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: migrations must not depend on the current schema type
 type AnyDb = Kysely<any>;
@@ -393,6 +394,7 @@ const migrations: Record<string, Migration> = {
   "0003_chains_snapshots_templates": chains,
   "0004_vm_initialization": vmInitialization,
   "0005_networks": networks,
+  "0006_events": events,
 };
 
 export const provider: MigrationProvider = {

@@ -9,6 +9,8 @@ import type { HostStats } from "@vela/protocol";
 import type { Engine } from "../engine.js";
 import { ensureSpm, joinPool } from "../hosts/storage.js";
 import { DomainHealth } from "./domains.js";
+import { Code } from "../events/codes.js";
+import { logEvent } from "../events/index.js";
 import { ensureManagementNetwork } from "./mgmtnet.js";
 import { missingRequiredNetworks } from "./networks.js";
 import { watchSpm } from "./spm.js";
@@ -73,11 +75,15 @@ export class HostMonitor {
           const reason = `the host lacks the cluster's required network(s) ${missing.join(", ")}`;
           await e.db.updateTable("hosts").set({ last_seen: now(), status: "non_operational", non_operational_reason: reason }).where("id", "=", id).execute();
           e.log.warn({ host: name, missing }, "host is non operational");
+          if (current.status !== "non_operational") await logEvent(e, { hostId: id, code: Code.HOST_NON_OPERATIONAL, severity: "error", description: `Host ${name} is non operational: ${reason}.` });
           return;
         }
       }
       await e.db.updateTable("hosts").set({ last_seen: now(), status: "up", non_operational_reason: null }).where("id", "=", id).execute();
-      if (current.status !== "up") e.log.info({ host: name, was: current.status }, "host is up again");
+      if (current.status !== "up") {
+        e.log.info({ host: name, was: current.status }, "host is up again");
+        await logEvent(e, { hostId: id, code: Code.HOST_UP, severity: "normal", description: `Status of host ${name} was set to Up.` });
+      }
       if (current.status !== "up" || n % RECHECK_EVERY === 1) e.bg.run(`join pool ${id}`, () => joinPool(e, id));
       await this.domains.record(id, stats).catch((err: unknown) => e.log.warn({ err, host: name }, "recording domain health failed"));
       await watchSpm(e, id).catch((err: unknown) => e.log.warn({ err, host: name }, "SPM watch failed"));
@@ -92,6 +98,7 @@ export class HostMonitor {
     // What runs there can no longer be observed: say so rather than guess.
     await e.db.updateTable("vms").set({ status: "unknown" }).where("run_on_host_id", "=", id).where("status", "!=", "down").execute();
     e.log.warn({ host: name, failures: f, was: status }, "host is non responsive");
+    await logEvent(e, { hostId: id, code: Code.HOST_NON_RESPONSIVE, severity: "error", description: `Host ${name} is non responsive.` });
     const dcs = await e.db.selectFrom("data_centers").select("id").where("spm_host_id", "=", id).execute();
     for (const dc of dcs) e.bg.run(`elect SPM ${dc.id}`, () => ensureSpm(e, dc.id));
   }

@@ -9,6 +9,7 @@ const COLLECTIONS: [string, boolean][] = [
   ["clusters", true],
   ["datacenters", true],
   ["disks", true],
+  ["events", true],
   ["hosts", true],
   ["jobs", false],
   ["storagedomains", true],
