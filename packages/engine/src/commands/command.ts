@@ -73,14 +73,14 @@ export async function runCommand<I, P, O>(e: Engine, cmd: CommandDef<I, P, O>, i
           finished = true;
           release();
           if (jobId) await endJob(e, jobId, status);
-          if (!cmd.quiet) await logAction(e, cmd.name, description, status === "finished", eventRefs(input, plan));
+          if (!cmd.quiet) await logAction(e, cmd.name, description, status === "finished", eventRefs(cmd.name, input, plan));
         };
       },
     };
     try {
       const out = await cmd.execute(e, plan, exec);
       if (!detached && jobId) await endJob(e, jobId, "finished");
-      if (!detached && !cmd.quiet) await logAction(e, cmd.name, description, true, eventRefs(input, plan));
+      if (!detached && !cmd.quiet) await logAction(e, cmd.name, description, true, eventRefs(cmd.name, input, plan));
       return out;
     } catch (err) {
       await revert.run();
@@ -88,7 +88,7 @@ export async function runCommand<I, P, O>(e: Engine, cmd: CommandDef<I, P, O>, i
       e.log.warn({ err, command: cmd.name, job: jobId }, "command failed");
       detached = false;
       const fault = faultOf(err, cmd.name);
-      if (!cmd.quiet) await logAction(e, cmd.name, description, false, eventRefs(input, plan), fault instanceof ApiFault ? fault.detail : undefined);
+      if (!cmd.quiet) await logAction(e, cmd.name, description, false, eventRefs(cmd.name, input, plan), fault instanceof ApiFault ? fault.detail : undefined);
       throw fault;
     }
   } finally {

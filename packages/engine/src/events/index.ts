@@ -78,8 +78,25 @@ function idIn(o: unknown, key: string): string | undefined {
   return undefined;
 }
 
+/** A command on one object names it `id` in its input: which reference that is, by the command's noun. */
+const NOUN_REF: [RegExp, keyof EventInput][] = [
+  [/ VM$/, "vmId"],
+  [/ Host$/, "hostId"],
+  [/ Storage Domain$/, "storageDomainId"],
+  [/ Data Center$/, "dataCenterId"],
+  [/ Cluster$/, "clusterId"],
+];
+
 /** The objects a command concerns, read from its input and plan by the names commands use. */
-export function eventRefs(input: unknown, plan: unknown): Partial<EventInput> {
+export function eventRefs(name: string, input: unknown, plan: unknown): Partial<EventInput> {
+  const refs = namedRefs(input, plan);
+  const own = NOUN_REF.find(([re]) => re.test(name))?.[1];
+  const id = idIn(input, "id");
+  if (own && id && !refs[own]) Object.assign(refs, { [own]: id });
+  return refs;
+}
+
+function namedRefs(input: unknown, plan: unknown): Partial<EventInput> {
   const pick = (...keys: string[]) => {
     for (const src of [plan, input]) for (const k of keys) {
       const id = idIn(src, k);
