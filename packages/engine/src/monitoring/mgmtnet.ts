@@ -29,7 +29,7 @@ export async function ensureManagementNetwork(e: Engine, hostId: string): Promis
     .where("network_clusters.cluster_id", "=", host.cluster_id)
     .where("network_clusters.management", "=", 1)
     .executeTakeFirst();
-  if (!mgmt || mgmt.vm !== 1) return;
+  if (mgmt?.vm !== 1) return;
   const client = e.nodes.for(host);
   const caps = await client.call("getNetworkCapabilities", {});
   if (caps.networks[mgmt.name]) return;
