@@ -3,7 +3,7 @@
  * polling), `max`, and `search` (severity, code, vm, host, description); GET /events/{id}.
  */
 import type { EngineEvent } from "../../db/schema.js";
-import { invalid, notFound } from "../fault.js";
+import { invalid, notFound } from "../../errors/fault.js";
 import { type Call, ok, type Reply } from "../call.js";
 import { href, ref } from "../href.js";
 import { collection, type Rep } from "../repr.js";
