@@ -52,7 +52,11 @@ export function logEvent(e: Engine, ev: EventInput): Promise<void> {
     await e.db.insertInto("events").values(row).execute();
     c.next++;
   };
-  const p = c.tail.then(write, write).catch((err: unknown) => e.log.warn({ err, code: ev.code }, "cannot record event"));
+  const p = c.tail.then(write, write).catch((err: unknown) => {
+    // read the highest id again next time (another engine on the database may have written)
+    c.next = undefined;
+    e.log.warn({ err, code: ev.code }, "cannot record event");
+  });
   c.tail = p;
   return p;
 }
