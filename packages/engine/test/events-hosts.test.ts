@@ -62,6 +62,8 @@ describe("host events", () => {
       return Number(total?.values.value[0]?.datum) > 0 ? total : undefined;
     }, 10_000);
     assert.deepEqual([mem.unit, mem.kind], ["bytes", "gauge"]);
+    const xml = await eng.api("GET", `/hosts/${h.id}/statistics`, { accept: "xml" });
+    assert.match(xml.text, /<statistics><statistic id="[0-9a-f-]{36}"><name>memory\.total<\/name><description>[^<]+<\/description><kind>gauge<\/kind><type>integer<\/type><unit>bytes<\/unit><values><value><datum>\d+<\/datum><\/value><\/values><host href="[^"]+" id="[0-9a-f-]{36}"\/><\/statistic>/, xml.text.slice(0, 400));
     const last = Number((await events("?max=1"))[0]?.id ?? 0);
     assert.equal((await eng.api("POST", `/hosts/${h.id}/deactivate`, { body: {} })).status, 200);
     assert.equal((await eng.api("POST", `/hosts/${h.id}/activate`, { body: {} })).status, 200);
