@@ -23,6 +23,8 @@ let stop: () => Promise<void>;
 let rest: Rest;
 let home: string;
 let hostId = "";
+/** The test's VMs (a, b), powered off at the end. */
+const vms: { id: string; status: string }[] = [];
 const run = randomBytes(3).toString("hex");
 const octets = (() => {
   const a = 10 + ((randomBytes(1)[0] as number) % 200);
@@ -52,6 +54,12 @@ before(async () => {
   hostId = list<{ id: string }>(await rest.get("/hosts"), "host")[0]!.id;
 });
 after(async () => {
+  // powered off through the API, so the node removes their taps from the shared ovirtmgmt bridge
+  for (const v of vms) await rest.post(`/vms/${v.id}/stop`, {}).catch(() => undefined);
+  await waitFor("VMs down", async () => {
+    for (const v of vms) if ((await rest.get<Vm>(`/vms/${v.id}`)).status !== "down") return undefined;
+    return true;
+  }, 30_000).catch(() => undefined);
   for (const p of findProcesses("qemu-system", home)) process.kill(p.pid, "SIGKILL");
   await stop?.();
 });
@@ -70,8 +78,6 @@ async function fault(p: Promise<unknown>): Promise<number> {
   }
   assert.fail("the request was accepted");
 }
-
-const vms: Vm[] = [];
 
 async function tinyVm(name: string, ip: string, script: string, profile: string): Promise<Vm> {
   const vm = await rest.post<Vm>("/vms", { name, cluster: { name: "Default" }, template: { name: "tiny" } });
