@@ -36,8 +36,10 @@ const clientLinks = lazy(() => import("./resources/client-links.js"));
 const updates = lazy(() => import("./resources/updates.js"));
 const empty = lazy(() => import("./resources/empty.js"));
 const openapi = lazy(() => import("./resources/openapi.js"));
+const statistics = lazy(() => import("./resources/statistics.js"));
+const events = lazy(() => import("./resources/events.js"));
 
-const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks, users, perms, vmpools, clientLinks, updates, empty, openapi];
+const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks, users, perms, vmpools, clientLinks, updates, empty, openapi, statistics, events];
 
 function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): Handler {
   return async (c: Call): Promise<Reply> => {
@@ -226,6 +228,14 @@ export const apiRoutes: RouteDef[] = [
 
   r("GET", "/vmpools", h(vmpools, "list")),
   r("GET", "/vmpools/:id", h(vmpools, "get")),
+
+  // statistics (issue 10)
+  r("GET", "/hosts/:id/statistics", h(statistics, "host")),
+  r("GET", "/vms/:id/statistics", h(statistics, "vm")),
+  r("GET", "/vms/:id/nics/:nic/statistics", h(statistics, "nic")),
+  r("GET", "/disks/:id/statistics", h(statistics, "disk")),
+  r("GET", "/events", h(events, "list")),
+  r("GET", "/events/:id", h(events, "get")),
 
   r("GET", "/jobs", h(jobs, "list")),
   r("GET", "/jobs/:id", h(jobs, "get")),

@@ -103,7 +103,7 @@ export function hostView(h: Host, spmRole: SpmRole): Rep {
     description: h.description || undefined,
     comment: h.comment || undefined,
     // libgovirt follows rel="vms" to the VMs a host runs.
-    link: links(base, ["permissions", "vms"]),
+    link: links(base, ["permissions", "statistics", "vms"]),
     address: h.address,
     cpu:
       caps.cpuModel || caps.cpuCores
@@ -167,7 +167,7 @@ export function diskView(d: Disk): Rep {
     actions: actions(base, ["copy", "move"]),
     name: d.alias,
     description: d.description || undefined,
-    link: links(base, ["permissions"]),
+    link: links(base, ["permissions", "statistics"]),
     actual_size: num(d.actual_size),
     alias: d.alias,
     content_type: d.content_type,
@@ -223,7 +223,7 @@ export function vmView(v: Vm): Rep {
     name: v.name,
     description: v.description || undefined,
     comment: v.comment || undefined,
-    link: links(base, ["cdroms", "consoleoutput", "diskattachments", "graphicsconsoles", "permissions", "screenshot", "snapshots"]),
+    link: links(base, ["cdroms", "consoleoutput", "diskattachments", "graphicsconsoles", "nics", "permissions", "screenshot", "snapshots", "statistics"]),
     cpu: { architecture: "x86_64", topology: { cores: v.cpu_cores, sockets: v.cpu_sockets, threads: v.cpu_threads } },
     creation_time: date(v.created_at),
     display: { type: v.display_type, monitors: 1 },

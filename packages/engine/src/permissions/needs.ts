@@ -87,6 +87,14 @@ const needs: Record<string, Need> = {
   "GET /vms/:id/cdroms": view("vm"),
   "GET /vms/:id/cdroms/:cd": view("vm"),
   "PUT /vms/:id/diskattachments/:disk": onParam("configure_vm_storage", "vm"),
+  // statistics and events (issue 10)
+  "GET /hosts/:id/statistics": view("host"),
+  "GET /vms/:id/statistics": view("vm"),
+  "GET /vms/:id/nics/:nic/statistics": view("vm"),
+  "GET /disks/:id/statistics": view("disk"),
+  // the audit log is the administrators' (a user's own events come with per-event filtering)
+  "GET /events": admin,
+  "GET /events/:id": admin,
   // VM pools do not exist yet: the collection is empty for everyone
   "GET /vmpools": open,
   "GET /vmpools/:id": open,

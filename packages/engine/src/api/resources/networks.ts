@@ -96,7 +96,8 @@ function attachmentView(a: NetworkAttachment): Rep {
     href: base,
     id: a.id,
     host: ref("hosts", a.host_id),
-    host_nic: { ...ref("hosts", a.host_id), href: href("hosts", a.host_id, "nics", hostNicId(a.host_id, a.nic_name)), id: hostNicId(a.host_id, a.nic_name), name: a.nic_name },
+    // none for a host-local bridge without uplink (mgmtnet.ts)
+    host_nic: a.nic_name ? { ...ref("hosts", a.host_id), href: href("hosts", a.host_id, "nics", hostNicId(a.host_id, a.nic_name)), id: hostNicId(a.host_id, a.nic_name), name: a.nic_name } : undefined,
     network: ref("networks", a.network_id),
     ip_address_assignments: {
       ip_address_assignment: [
