@@ -1,7 +1,9 @@
 /** /disks: list, get, add (201 locked → ok when the node task ends), update (extend), remove; copy and move. */
 import { AddDisk } from "../../commands/AddDisk.js";
 import { runCommand } from "../../commands/command.js";
-import { CopyDisk, MoveDisk, UpdateDisk } from "../../commands/DiskActions.js";
+import { CopyDisk } from "../../commands/CopyDisk.js";
+import { MoveDisk } from "../../commands/MoveDisk.js";
+import { UpdateDisk } from "../../commands/UpdateDisk.js";
 import { ImportDisk } from "../../commands/ImportDisk.js";
 import { mustById } from "../../commands/lookup.js";
 import { RemoveDisk } from "../../commands/RemoveDisk.js";

@@ -1,6 +1,10 @@
 /** /hosts: list, get, remove, and the activate/deactivate/approve actions. */
 import { runCommand } from "../../commands/command.js";
-import { ActivateHost, ApproveHost, DeactivateHost, ForceSelectSpm, RemoveHost } from "../../commands/HostActions.js";
+import { ActivateHost } from "../../commands/ActivateHost.js";
+import { ApproveHost } from "../../commands/ApproveHost.js";
+import { DeactivateHost } from "../../commands/DeactivateHost.js";
+import { ForceSelectSpm } from "../../commands/ForceSelectSpm.js";
+import { RemoveHost } from "../../commands/RemoveHost.js";
 import { mustById } from "../../commands/lookup.js";
 import type { LunInfo } from "@vela/protocol";
 import type { Host } from "../../db/schema.js";
