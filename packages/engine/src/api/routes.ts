@@ -4,6 +4,7 @@
  * `preload()` warms them all right after the engine reports ready.
  */
 import type { Call, Handler, Reply } from "./call.js";
+import { EMPTY_SUBCOLLECTIONS } from "./empty-collections.js";
 import type { Method, RouteDef } from "./server.js";
 
 type Module = Record<string, unknown>;
@@ -31,8 +32,15 @@ const networks = lazy(() => import("./resources/networks.js"));
 const enroll = lazy(() => import("../pki/enroll.js"));
 const users = lazy(() => import("../users/resources.js"));
 const perms = lazy(() => import("../permissions/resources.js"));
+const vmpools = lazy(() => import("./resources/vmpools.js"));
+const clientLinks = lazy(() => import("./resources/client-links.js"));
+const updates = lazy(() => import("./resources/updates.js"));
+const empty = lazy(() => import("./resources/empty.js"));
+const openapi = lazy(() => import("./resources/openapi.js"));
+const statistics = lazy(() => import("./resources/statistics.js"));
+const events = lazy(() => import("./resources/events.js"));
 
-const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks, users, perms, enroll];
+const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks, users, perms, vmpools, clientLinks, updates, empty, openapi, statistics, events, enroll];
 
 function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): Handler {
   return async (c: Call): Promise<Reply> => {
@@ -65,10 +73,13 @@ function r(method: Method, path: string, handler: Handler): RouteDef {
 
 export const apiRoutes: RouteDef[] = [
   r("GET", "", h(root, "get")),
+  // The OpenAPI document of this table (resources/openapi.ts).
+  r("GET", "/openapi.json", h(openapi, "get")),
 
   r("GET", "/datacenters", h(datacenters, "list")),
   r("POST", "/datacenters", h(datacenters, "add")),
   r("GET", "/datacenters/:id", h(datacenters, "get")),
+  r("PUT", "/datacenters/:id", h(updates, "updateDataCenter")),
   r("DELETE", "/datacenters/:id", h(datacenters, "remove")),
   r("GET", "/datacenters/:id/clusters", h(datacenters, "clusters")),
   r("GET", "/datacenters/:id/storagedomains", h(datacenters, "storageDomains")),
@@ -81,12 +92,16 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/clusters", h(clusters, "list")),
   r("POST", "/clusters", h(clusters, "add")),
   r("GET", "/clusters/:id", h(clusters, "get")),
+  r("PUT", "/clusters/:id", h(updates, "updateCluster")),
   r("DELETE", "/clusters/:id", h(clusters, "remove")),
+  r("GET", "/clusters/:id/hosts", h(clientLinks, "clusterHosts")),
 
   r("GET", "/hosts", h(hosts, "list")),
   r("GET", "/hosts/:id", h(hosts, "get")),
+  r("PUT", "/hosts/:id", h(updates, "updateHost")),
   r("GET", "/hosts/:id/storage", h(hosts, "storage")),
   r("DELETE", "/hosts/:id", h(hosts, "remove")),
+  r("GET", "/hosts/:id/vms", h(clientLinks, "hostVms")),
   r("POST", "/hosts/:id/activate", h(hosts, "activate")),
   r("POST", "/hosts/:id/deactivate", h(hosts, "deactivate")),
   r("POST", "/hosts/:id/approve", h(hosts, "approve")),
@@ -95,6 +110,7 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/storagedomains", h(storagedomains, "list")),
   r("POST", "/storagedomains", h(storagedomains, "add")),
   r("GET", "/storagedomains/:id", h(storagedomains, "get")),
+  r("PUT", "/storagedomains/:id", h(updates, "updateStorageDomain")),
   r("DELETE", "/storagedomains/:id", h(storagedomains, "remove")),
   r("GET", "/storagedomains/:id/disks", h(storagedomains, "disks")),
 
@@ -110,6 +126,7 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/templates", h(templates, "list")),
   r("POST", "/templates", h(templates, "add")),
   r("GET", "/templates/:id", h(templates, "get")),
+  r("PUT", "/templates/:id", h(updates, "updateTemplate")),
   r("DELETE", "/templates/:id", h(templates, "remove")),
   r("GET", "/templates/:id/diskattachments", h(templates, "diskAttachments")),
   r("GET", "/templates/:id/diskattachments/:disk", h(templates, "diskAttachment")),
@@ -122,9 +139,12 @@ export const apiRoutes: RouteDef[] = [
   r("POST", "/vms/:id/start", h(vms, "start")),
   r("POST", "/vms/:id/stop", h(vms, "stop")),
   r("POST", "/vms/:id/shutdown", h(vms, "shutdown")),
+  r("GET", "/vms/:id/cdroms", h(clientLinks, "vmCdroms")),
+  r("GET", "/vms/:id/cdroms/:cd", h(clientLinks, "vmCdrom")),
   r("GET", "/vms/:id/diskattachments", h(vms, "diskAttachments")),
   r("POST", "/vms/:id/diskattachments", h(vms, "attachDisk")),
   r("GET", "/vms/:id/diskattachments/:disk", h(vms, "diskAttachment")),
+  r("PUT", "/vms/:id/diskattachments/:disk", h(updates, "updateDiskAttachment")),
   r("DELETE", "/vms/:id/diskattachments/:disk", h(vms, "detachDisk")),
   r("GET", "/vms/:id/snapshots", h(vms, "snapshots")),
   r("POST", "/vms/:id/snapshots", h(vms, "addSnapshot")),
@@ -207,10 +227,24 @@ export const apiRoutes: RouteDef[] = [
   ...permissionRoutes("/networks/:id", "network"),
   ...permissionRoutes("/vnicprofiles/:id", "vnic_profile"),
 
+  r("GET", "/vmpools", h(vmpools, "list")),
+  r("GET", "/vmpools/:id", h(vmpools, "get")),
+
+  // statistics (issue 10)
+  r("GET", "/hosts/:id/statistics", h(statistics, "host")),
+  r("GET", "/vms/:id/statistics", h(statistics, "vm")),
+  r("GET", "/vms/:id/nics/:nic/statistics", h(statistics, "nic")),
+  r("GET", "/disks/:id/statistics", h(statistics, "disk")),
+  r("GET", "/events", h(events, "list")),
+  r("GET", "/events/:id", h(events, "get")),
+
   r("GET", "/jobs", h(jobs, "list")),
   r("GET", "/jobs/:id", h(jobs, "get")),
   r("GET", "/jobs/:id/steps", h(jobs, "steps")),
   r("GET", "/jobs/:id/steps/:step", h(jobs, "step")),
+
+  // Sub-collections clients read that Vela serves empty (empty-collections.ts).
+  ...EMPTY_SUBCOLLECTIONS.map((s) => r("GET", `/${s.parent}/:id/${s.sub}`, async (c) => (await empty()).list(c, s))),
 ];
 
 /** Vela's own endpoints outside the oVirt API (JSON only). */

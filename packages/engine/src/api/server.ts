@@ -3,19 +3,22 @@
  * `Accept: application/json`), oVirt faults for every error, and the route table mounted at
  * /ovirt-engine/api and /ovirt-engine/api/v4. Knows nothing of resources beyond the table.
  */
+
+import type { Socket } from "node:net";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { fastify } from "../deps.js";
 import type { Engine } from "../engine.js";
+import { ApiFault } from "../errors/fault.js";
+import { nodeFault } from "../errors/node-fault.js";
 import { NodeError, NodeUnreachable } from "../hosts/client.js";
-import type { Socket } from "node:net";
 import { Access, type Principal } from "../permissions/access.js";
 import { authorize, afterReply, wantsFilter } from "../permissions/enforce.js";
 import { Auth } from "./auth.js";
 import { type ParsedBody, parseAnyBody, parseJsonBody, parseXmlBody } from "./body.js";
 import type { Call, Handler, Reply } from "./call.js";
-import { ApiFault } from "../errors/fault.js";
+import { applyFollow, getRoutes } from "./follow.js";
 import { API } from "./href.js";
-import { nodeFault } from "../errors/node-fault.js";
+import { closeIfBodyUnread } from "./ignored-body.js";
 import { toJson, toXml } from "./repr.js";
 
 export type Method = "GET" | "POST" | "PUT" | "DELETE";
@@ -171,6 +174,7 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
   // Our own parsers so that malformed bodies become oVirt faults.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(["application/xml", "text/xml"], { parseAs: "string" }, (req, body, done) => {
+    // The SDKs declare XML on DELETE and on actions without parameters and send nothing.
     if (bodyIgnored(req, body as string)) return done(null, undefined);
     try {
       done(null, parseXmlBody(body as string));
@@ -207,16 +211,22 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
   });
 
   app.addHook("onRequest", async (req, reply) => {
+    // GET and HEAD bodies are ignored and never read (see ignored-body.ts).
+    if (req.method === "GET" || req.method === "HEAD") closeIfBodyUnread(req, reply);
     if (!req.url.startsWith(API)) return;
     const session = sessionCookie(req.headers.cookie);
-    const user = (await auth.check(req.headers.authorization)) ?? (session ? await auth.check(`Bearer ${session}`) : undefined);
-    if (user && req.headers.authorization && /persistent-auth/i.test(String(req.headers.prefer ?? ""))) {
-      // oVirt's persistent authentication: later requests carry the cookie instead of credentials.
+    const sessionUser = session ? await auth.check(`Bearer ${session}`) : undefined;
+    const user = (await auth.check(req.headers.authorization)) ?? sessionUser;
+    if (user && !sessionUser && req.headers.authorization && /persistent-auth/i.test(String(req.headers.prefer ?? ""))) {
+      // oVirt's persistent authentication: later requests carry the cookie instead of credentials
+      // (libgovirt sends both; a live session is kept, not replaced by a new one per request).
       const { token } = auth.issue(user);
       reply.header("set-cookie", `JSESSIONID=${token}; Path=${API}; HttpOnly`);
     }
     if (user) principals.set(req, user);
     if (!user) {
+      // The answer goes out before any body is read.
+      closeIfBodyUnread(req, reply);
       return sendFault(reply, new ApiFault(401, "Unauthorized", "Authentication required: HTTP Basic (user@domain) or an SSO bearer token"), wantsJson(req));
     }
   });
@@ -226,6 +236,7 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
     sendFault(reply, new ApiFault(404, "Not Found", `No resource at ${req.method} ${req.url.split("?")[0]}`), wantsJson(req)),
   );
 
+  const gets = getRoutes(routes);
   const mount = (prefix: string, r: RouteDef, json: (req: FastifyRequest) => boolean) => {
     app.route({
       method: r.method,
@@ -243,8 +254,19 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
         };
         if (!user) return render(reply, await r.handler(c), json(req)); // internal routes authenticate themselves
         const access = new Access(engine, user);
-        const after = await authorize(engine, access, r.method, r.path, c, wantsFilter(req.headers.filter, c.query));
-        return render(reply, await afterReply(access, await r.handler(c), after), json(req));
+        const filter = wantsFilter(req.headers.filter, c.query);
+        const after = await authorize(engine, access, r.method, r.path, c, filter);
+        const out = await afterReply(access, await r.handler(c), after);
+        if (c.query.follow && out.rep && r.method === "GET") {
+          // `follow=`: linked objects inlined, read through the same GET handlers (follow.ts),
+          // each passing the same permission check as its own URL would.
+          const guarded = gets.map((g) => ({
+            ...g,
+            handler: async (fc: Call) => afterReply(access, await g.handler(fc), await authorize(engine, access, "GET", g.path, fc, filter)),
+          }));
+          await applyFollow(out.rep, c.query.follow, { engine, accept: c.accept, user }, guarded);
+        }
+        return render(reply, out, json(req));
       },
     });
   };
@@ -270,6 +292,7 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
       .type("application/json")
       .send(JSON.stringify({ access_token: token, token_type: "bearer", scope: form.scope ?? "ovirt-app-api", exp: String(exp) }));
   });
+  // The SDKs log out with the token in the query (GET) or in a form (POST); the answer is JSON.
   const logout = async (req: FastifyRequest, reply: FastifyReply) => {
     // the token comes in the query (the SDKs), a form (curl, browsers) or as the bearer itself
     const form = ssoForm(req.body) ?? {};
@@ -278,8 +301,8 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
     if (token) auth.revoke(token);
     return reply.code(200).type("application/json").send("{}");
   };
-  app.get("/ovirt-engine/services/sso-logout", logout);
-  app.post("/ovirt-engine/services/sso-logout", logout);
+  app.get(SSO_LOGOUT, logout);
+  app.post(SSO_LOGOUT, logout);
 
   return app;
 }

@@ -68,7 +68,8 @@ export function clusterView(c: Cluster): Rep {
     name: c.name,
     description: c.description || undefined,
     comment: c.comment || undefined,
-    link: links(base, ["permissions"]),
+    // libgovirt follows rel="hosts" to a cluster's hosts.
+    link: links(base, ["hosts", "permissions"]),
     cpu: { architecture: c.cpu_architecture, type: c.cpu_type || undefined },
     memory_policy: { over_commit: { percent: 100 } },
     supported_versions: { version: SUPPORTED_VERSIONS },
@@ -101,7 +102,8 @@ export function hostView(h: Host, spmRole: SpmRole): Rep {
     name: h.name,
     description: h.description || undefined,
     comment: h.comment || undefined,
-    link: links(base, ["permissions"]),
+    // libgovirt follows rel="vms" to the VMs a host runs.
+    link: links(base, ["permissions", "statistics", "vms"]),
     address: h.address,
     cpu:
       caps.cpuModel || caps.cpuCores
@@ -165,7 +167,7 @@ export function diskView(d: Disk): Rep {
     actions: actions(base, ["copy", "move"]),
     name: d.alias,
     description: d.description || undefined,
-    link: links(base, ["permissions"]),
+    link: links(base, ["permissions", "statistics"]),
     actual_size: num(d.actual_size),
     alias: d.alias,
     content_type: d.content_type,
@@ -221,7 +223,7 @@ export function vmView(v: Vm): Rep {
     name: v.name,
     description: v.description || undefined,
     comment: v.comment || undefined,
-    link: links(base, ["consoleoutput", "diskattachments", "graphicsconsoles", "permissions", "screenshot", "snapshots"]),
+    link: links(base, ["cdroms", "consoleoutput", "diskattachments", "graphicsconsoles", "nics", "permissions", "screenshot", "snapshots", "statistics"]),
     cpu: { architecture: "x86_64", topology: { cores: v.cpu_cores, sockets: v.cpu_sockets, threads: v.cpu_threads } },
     creation_time: date(v.created_at),
     display: { type: v.display_type, monitors: 1 },

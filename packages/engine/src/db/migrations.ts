@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Migration, MigrationProvider } from "kysely/migration";
 import { ADMIN_USER_ID, BLANK_TEMPLATE_ID, SUPER_USER_ROLE_ID, SYSTEM_ID } from "./ids.js";
+import { events } from "./migration-events.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: migrations must not depend on the current schema type
 type AnyDb = Kysely<any>;
@@ -457,6 +458,7 @@ const migrations: Record<string, Migration> = {
   "0003_chains_snapshots_templates": chains,
   "0004_vm_initialization": vmInitialization,
   "0005_networks": networks,
+  "0006_events": events,
   "0007_users_permissions": usersPermissions,
   "0009_host_enrollments": hostEnrollments,
 };

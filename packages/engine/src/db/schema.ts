@@ -351,6 +351,21 @@ export interface PermissionsTable {
   created_at: string;
 }
 
+/** The audit log (`/events`); ids increase. */
+export interface EventsTable {
+  id: number;
+  code: number;
+  severity: "normal" | "warning" | "error" | "alert";
+  description: string;
+  time: string;
+  vm_id: string | null;
+  host_id: string | null;
+  storage_domain_id: string | null;
+  data_center_id: string | null;
+  cluster_id: string | null;
+  correlation_id: string | null;
+}
+
 export interface Database {
   host_enrollments: HostEnrollmentsTable;
   data_centers: DataCentersTable;
@@ -379,6 +394,7 @@ export interface Database {
   groups: GroupsTable;
   group_members: GroupMembersTable;
   permissions: PermissionsTable;
+  events: EventsTable;
 }
 
 export type DataCenter = Selectable<DataCentersTable>;
@@ -388,6 +404,7 @@ export type StorageDomain = Selectable<StorageDomainsTable>;
 export type StorageDomainAttachment = Selectable<StorageDomainAttachmentsTable>;
 export type Disk = Selectable<DisksTable>;
 export type Vm = Selectable<VmsTable>;
+export type EngineEvent = Selectable<EventsTable>;
 export type DiskAttachment = Selectable<DiskAttachmentsTable>;
 export type Template = Selectable<TemplatesTable>;
 export type Job = Selectable<JobsTable>;

@@ -56,6 +56,11 @@ function fromBody(act: ActionGroup, field: string, type: ObjectType, table: "clu
   };
 }
 
+/** Read-only sub-collections of an object (empty today): seen by whoever sees the object. */
+function emptyUnder(parent: string, type: ObjectType, names: string[]): Record<string, Need> {
+  return Object.fromEntries(names.map((n) => [`GET ${parent}/${n}`, view(type)]));
+}
+
 /** The permission sub-collection of each object type that has one. */
 export const PERMISSION_PARENTS: [string, ObjectType][] = [
   ["datacenters", "data_center"],
@@ -70,6 +75,34 @@ export const PERMISSION_PARENTS: [string, ObjectType][] = [
 ];
 
 const needs: Record<string, Need> = {
+  // What real clients read and update (issue 12 §1: the SDK, Ansible, libgovirt)
+  "GET /openapi.json": open,
+  "PUT /datacenters/:id": onParam("edit_storage_pool_configuration", "data_center"),
+  "PUT /clusters/:id": onParam("edit_cluster_configuration", "cluster"),
+  "GET /clusters/:id/hosts": admin,
+  "PUT /hosts/:id": onParam("edit_host_configuration", "host"),
+  "GET /hosts/:id/vms": admin,
+  "PUT /storagedomains/:id": onParam("edit_storage_domain_configuration", "storage_domain"),
+  "PUT /templates/:id": onParam("edit_template_properties", "template"),
+  "GET /vms/:id/cdroms": view("vm"),
+  "GET /vms/:id/cdroms/:cd": view("vm"),
+  "PUT /vms/:id/diskattachments/:disk": onParam("configure_vm_storage", "vm"),
+  // statistics and events (issue 10)
+  "GET /hosts/:id/statistics": view("host"),
+  "GET /vms/:id/statistics": view("vm"),
+  "GET /vms/:id/nics/:nic/statistics": view("vm"),
+  "GET /disks/:id/statistics": view("disk"),
+  // the audit log is the administrators' (a user's own events come with per-event filtering)
+  "GET /events": admin,
+  "GET /events/:id": admin,
+  // VM pools do not exist yet: the collection is empty for everyone
+  "GET /vmpools": open,
+  "GET /vmpools/:id": open,
+  ...emptyUnder("/vms/:id", "vm", ["numanodes", "hostdevices", "watchdogs", "tags", "affinitylabels", "applications", "sessions", "reporteddevices", "katelloerrata", "mediateddevices"]),
+  ...emptyUnder("/hosts/:id", "host", ["numanodes", "hooks", "devices", "tags", "affinitylabels", "katelloerrata"]),
+  ...emptyUnder("/datacenters/:id", "data_center", ["quotas", "qoss", "iscsibonds"]),
+  ...emptyUnder("/clusters/:id", "cluster", ["affinitygroups", "cpuprofiles", "enabledfeatures"]),
+  ...emptyUnder("/templates/:id", "template", ["watchdogs", "tags", "cdroms"]),
   "GET ": open,
 
   "GET /datacenters": list("data_center", "data_center"),

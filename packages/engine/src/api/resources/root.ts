@@ -10,6 +10,7 @@ const COLLECTIONS: [string, boolean][] = [
   ["datacenters", true],
   ["groups", true],
   ["disks", true],
+  ["events", true],
   ["hosts", true],
   ["jobs", false],
   ["permissions", false],
@@ -17,6 +18,7 @@ const COLLECTIONS: [string, boolean][] = [
   ["storagedomains", true],
   ["templates", true],
   ["users", true],
+  ["vmpools", true],
   ["vms", true],
 ];
 
