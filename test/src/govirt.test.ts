@@ -21,6 +21,7 @@ import { Rest, RestError } from "@vela/cli/rest";
 import { type Started, up } from "@vela/cli/up";
 import { freePort } from "@vela/node/test/harness";
 import { findProcesses } from "./support/proc.js";
+import { seedEnginePki } from "@vela/node/test/tls";
 
 const SCRIPT = join(ROOT, "test/scripts/govirt-journey.py");
 /** Debian's python3 (the one python3-gi is built for), whatever python3 comes first on PATH. */
@@ -33,6 +34,7 @@ let vmId = "";
 
 before(async () => {
   const home = mkdtempSync(join(tmpdir(), "vela-govirt-"));
+  seedEnginePki(home); // the run's test CA: fetch() and Rest trust it
   started = await up({ hosts: 1, home, enginePort: await freePort(), nodePort: await freePort() });
   rest = new Rest(started.info.url, started.info.user, started.info.password);
   // No disk and no kernel: the firmware idles, which is all a running VM with a console needs.
