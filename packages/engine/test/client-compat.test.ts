@@ -7,9 +7,11 @@
  * (`All-Content`, `Version`, `Filter`) change nothing.
  */
 import assert from "node:assert/strict";
-import { connect } from "node:net";
+import { connect as tcpConnect } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { after, before, describe, test } from "node:test";
 import { type Engine, items, startEngine } from "./support.js";
+import { clientTls } from "./tls.js";
 
 let eng: Engine;
 let basic: string;
@@ -25,8 +27,10 @@ after(async () => eng?.stop());
  * is complete; returns the status lines and whether the server closed the connection.
  */
 async function rawSequence(requests: string[]): Promise<{ statuses: string[]; closedAfter: number[] }> {
-  const { port } = new URL(eng.url);
-  const sock = connect(Number(port), "127.0.0.1");
+  const u = new URL(eng.url);
+  const port = Number(u.port);
+  // The engine speaks HTTPS unless told otherwise; the raw requests go inside TLS then.
+  const sock = u.protocol === "https:" ? tlsConnect({ port, host: "127.0.0.1", ca: clientTls().ca, servername: "localhost" }) : tcpConnect(port, "127.0.0.1");
   const statuses: string[] = [];
   const closedAfter: number[] = [];
   let buf = "";
@@ -34,7 +38,7 @@ async function rawSequence(requests: string[]): Promise<{ statuses: string[]; cl
   sock.setEncoding("utf8").on("data", (d: string) => (buf += d));
   sock.on("close", () => (closed = true));
   sock.on("error", () => (closed = true));
-  await new Promise<void>((r) => sock.once("connect", () => r()));
+  await new Promise<void>((r) => sock.once(u.protocol === "https:" ? "secureConnect" : "connect", () => r()));
   for (const req of requests) {
     if (closed) break;
     buf = "";
