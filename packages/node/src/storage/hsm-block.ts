@@ -14,6 +14,7 @@ import { type Lun, LunScanner } from "./block/devices.js";
 import { Lvm, type PvInfo } from "./block/lvm.js";
 import { BlockDomain, BlockDriver, type BlockEnv, SD_UNREADY_TAG, SPECIAL_LVS } from "./domain/block.js";
 import type { DomainRegistry } from "./domain/index.js";
+import { formatMaster } from "./block/hostview.js";
 
 const MiB = 2 ** 20;
 /** Smallest LUN a domain can live on: the special LVs (VDSM's sizes) plus one 128 MiB extent. */
@@ -32,7 +33,7 @@ export function createBlockStorage(ctx: NodeContext, domains: DomainRegistry): B
   const luns = new LunScanner(log, ctx.config.lunDirs);
   const lvm = new Lvm(log, async () => (await luns.list()).map((l) => l.device), ctx.config.blockDataPath === "device-mapper");
   const dataPath: DataPath = ctx.config.blockDataPath === "device-mapper" ? new DmDataPath(lvm) : new LoopDataPath(log);
-  const env: BlockEnv = { lvm, dataPath, root: join(ctx.config.runDir, "blockSD") };
+  const env: BlockEnv = { lvm, dataPath, root: join(ctx.config.runDir, "blockSD"), log };
   domains.register(new BlockDriver(env));
   // iSCSI logins (iscsiadm, ISCSIConnection verbs) are not implemented; say so where it matters.
   if (!existsSync("/sys/module/iscsi_tcp")) log.info("this kernel has no iscsi_tcp: no iSCSI connections on this host (LUNs must already be attached)");
@@ -69,6 +70,22 @@ export function createBlockStorage(ctx: NodeContext, domains: DomainRegistry): B
       out.push(lunInfo(l, pv, vgUUIDs, !!pv || (await luns.hasSignature(l.device))));
     }
     return out;
+  }
+
+  /**
+   * A failed createStorageDomain leaves no VG behind (VDSM's removeVG): the VG createVG made for
+   * it goes, with its PV label, so the LUN is free again. Only ever a VG of this domain's name.
+   */
+  async function removeUnreadyVg(sdUUID: string, vgUUID: string): Promise<void> {
+    const vg = await lvm.vg(sdUUID).catch(() => undefined);
+    if (!vg || vg.uuid !== vgUUID) return;
+    const pvs = (await lvm.pvs()).filter((p) => p.vgName === vg.name).map((p) => p.name);
+    for (const lv of await lvm.lvs(vg.name).catch(() => [])) {
+      const r = await new BlockDomain(sdUUID, env).range(lv.name).catch(() => undefined);
+      if (r) await dataPath.deactivate(vg.name, lv.name, r).catch(() => {});
+    }
+    await lvm.cmd(["vgremove", "--force", "--yes", vg.name], "VolumeGroupRemoveError").catch((err) => log.warn({ err: String(err), vg: vg.name }, "vgremove after a failed create"));
+    for (const pv of pvs) await lvm.cmd(["pvremove", "--yes", pv], "PhysDevInitializationError").catch(() => {});
   }
 
   const handlers: PartialHandlers = {
@@ -124,7 +141,14 @@ export function createBlockStorage(ctx: NodeContext, domains: DomainRegistry): B
     handlers,
     async createDomain(a) {
       const list = await luns.list();
-      const d = await BlockDomain.create(env, { ...a, guidOf: (dev) => list.find((l) => l.device === dev)?.guid });
+      let d: BlockDomain;
+      try {
+        d = await BlockDomain.create(env, { ...a, guidOf: (dev) => list.find((l) => l.device === dev)?.guid });
+        await formatMaster(log, d);
+      } catch (err) {
+        await removeUnreadyVg(a.sdUUID, a.vgUUID);
+        throw err;
+      }
       domains.remember(d);
       log.info({ sdUUID: a.sdUUID, vgUUID: a.vgUUID }, "block storage domain created");
       return d;

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { NodeContext } from "../api/context.js";
 import type { PartialHandlers } from "../api/handlers.js";
 import { BlockDomain } from "./domain/block.js";
-import { asFile, type DomainRegistry, type FileDomain } from "./domain/index.js";
+import { asFile, type DomainRegistry, type FileDomain, type StorageDomain } from "./domain/index.js";
 import { formatPoolDomains, parsePoolDomains, poolsOf } from "./domain/file.js";
 import * as ops from "./image-ops.js";
 import type { ConnectedPool, Pools } from "./pool.js";
@@ -41,7 +41,7 @@ export function imageHandlers(d: HsmDeps): PartialHandlers {
   const fault = (pt: string) => d.ctx.fault(pt);
 
   /** The master domain of a pool this host is SPM of. */
-  async function masterOf(p: ConnectedPool): Promise<FileDomain> {
+  async function masterOf(p: ConnectedPool): Promise<StorageDomain> {
     return d.pools.master(p);
   }
 

@@ -14,7 +14,7 @@ import { VdsmError } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { PartialHandlers } from "../api/handlers.js";
 import { parsePoolDomains, poolsOf } from "./domain/file.js";
-import type { DomainRegistry, FileDomain } from "./domain/index.js";
+import type { DomainRegistry, StorageDomain } from "./domain/index.js";
 import type { ClusterLock } from "./lease/index.js";
 import { type ConnectedPool, checkLeaseTimes, type Pools, writeMaster } from "./pool.js";
 import { leaseParamsOf, SPM_LEASE_OFFSET } from "./spm.js";
@@ -146,7 +146,7 @@ export function poolHandlers(d: PoolVerbDeps): PartialHandlers {
       if (mmd.CLASS !== "Data") throw new VdsmError("StorageDomainClassError", `${a.masterDom} is ${mmd.CLASS}`);
       if (!poolsOf(mmd).includes(a.spUUID)) throw new VdsmError("StorageDomainNotInPool", `${a.masterDom} is not in ${a.spUUID}`);
       // Every reachable member: it must belong to the pool; a surviving master must be older.
-      const members: FileDomain[] = [];
+      const members: StorageDomain[] = [];
       let lver = -1;
       for (const sd of Object.keys(a.domDict)) {
         const dom = await d.domains.findFile(sd);

@@ -15,7 +15,11 @@ import type { ImageService, Subsystem } from "../api/services.js";
 import { Clusters } from "./cluster.js";
 import { Connections, typeName } from "./connection.js";
 import { writerTask } from "./fence.js";
-import { asFile, DomainRegistry, FileDomain } from "./domain/index.js";
+import { asFile, DomainRegistry, FileDomain, type StorageDomain } from "./domain/index.js";
+import { BlockDomain } from "./domain/block.js";
+import { blockVolumeInfo, checkBlockCreate, createBlockVolumeJob, deleteBlockVolumesJob } from "./block/volume.js";
+import { blockImageHandlers } from "./block/handlers.js";
+import { teardownBlockImage } from "./block/image.js";
 import { poolsOf } from "./domain/file.js";
 import { isDir } from "./fileutil.js";
 import { Images } from "./image.js";
@@ -65,6 +69,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
   const creates = new Map<string, { taskId: string; sig: string }>();
 
   tasks.register("volume.removeFiles", async ([sd, img, v]) => vol.removeVolumeFiles(await domains.getFile(sd), img, v));
+  tasks.register("block.removeVolume", async ([sd, img, v]) => (await domains.get(sd)).removeVolumeArea(img, v));
   tasks.register("image.rmdirIfEmpty", async ([sd, img]) => vol.rmdirIfEmpty((await domains.getFile(sd)).imageDir(img)));
   registerRecoveries({ ctx: sctx, domains, tasks });
   const monitor = new DomainMonitor(sctx, domains, pools);
@@ -87,11 +92,16 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
   }
 
   /** A domain that belongs to the pool, with its metadata. */
-  async function poolDomain(sdUUID: string, spUUID: string): Promise<{ dom: FileDomain; md: Record<string, string> }> {
-    const dom = await domains.getFile(sdUUID);
+  async function poolAnyDomain(sdUUID: string, spUUID: string): Promise<{ dom: StorageDomain; md: Record<string, string> }> {
+    const dom = await domains.get(sdUUID);
     const md = await dom.metadata();
     if (!poolsOf(md).includes(spUUID)) throw new VdsmError("StorageDomainNotInPool", `${sdUUID} is not in ${spUUID}`);
     return { dom, md };
+  }
+  /** The same, for operations only file domains implement (a block domain gets a clear refusal). */
+  async function poolDomain(sdUUID: string, spUUID: string): Promise<{ dom: FileDomain; md: Record<string, string> }> {
+    const { dom, md } = await poolAnyDomain(sdUUID, spUUID);
+    return { dom: asFile(dom), md };
   }
 
   /** Starts an SPM task; persistent ones are written to master/tasks for a new SPM to recover. */
@@ -134,6 +144,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
     }
   }
 
+  const fileImageHandlers = imageHandlers({ ctx: sctx, domains, pools, tasks, spmOf, poolDomain, startTask, withImageLock });
   const handlers: PartialHandlers = {
     connectStorageServer: async ({ domType, conList }) => ({ statuslist: await conns.connect(domType, conList) }),
     disconnectStorageServer: async ({ domType, conList }) => ({ statuslist: await conns.disconnect(domType, conList) }),
@@ -292,7 +303,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
 
     createVolume: async (a) => {
       spmOf(a.spUUID);
-      const { dom, md } = await poolDomain(a.sdUUID, a.spUUID);
+      const { dom, md } = await poolAnyDomain(a.sdUUID, a.spUUID);
       if (md.CLASS !== "Data") throw new VdsmError("StorageDomainClassError", `${a.sdUUID} is ${md.CLASS}`);
       if (a.size < 1) throw new VdsmError("createVolumeSizeError", String(a.size));
       const capacity = vol.roundUp(a.size, 4096);
@@ -325,6 +336,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
         const tooBig = await dom.fileSizeProblem(capacity);
         if (tooBig) throw new VdsmError("InvalidParameter", `size ${capacity}: ${tooBig}`);
       }
+      if (dom instanceof BlockDomain) checkBlockCreate({ format, type, parent, img: a.imgUUID });
       if (type === "PREALLOCATED") {
         const sp = await dom.space();
         if (sp.free < capacity) throw new VdsmError("NoSpaceLeftOnDomain", `${a.sdUUID}: ${sp.free} bytes free, ${capacity} asked`);
@@ -350,11 +362,12 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
           return { uuid: id };
         }
       }
-      const spec: vol.CreateSpec = { dom, img: a.imgUUID, vol: a.volUUID, capacity, format, type, diskType: a.diskType, desc: a.desc, parent };
+      const spec = { dom, img: a.imgUUID, vol: a.volUUID, capacity, format, type, diskType: a.diskType, desc: a.desc, parent };
       const id = startTask("createVolume", (t) =>
         withImageLock(a.sdUUID, a.imgUUID, "exclusive", async () => {
           spmOf(a.spUUID);
-          await vol.createVolumeJob(log, t, spec, (pt) => ctx.fault(pt));
+          if (dom instanceof BlockDomain) await createBlockVolumeJob(log, t, { ...spec, dom, initialSize: a.initialSize }, (pt) => ctx.fault(pt));
+          else await vol.createVolumeJob(log, t, { ...spec, dom: asFile(dom) }, (pt) => ctx.fault(pt));
         }),
       );
       creates.set(key, { taskId: id, sig });
@@ -363,7 +376,8 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
 
     deleteVolume: async ({ sdUUID, spUUID, imgUUID, volumes, force }) => {
       spmOf(spUUID);
-      const { dom } = await poolDomain(sdUUID, spUUID);
+      const { dom: any } = await poolAnyDomain(sdUUID, spUUID);
+      const dom = any;
       const all = await vol.imageVolumes(dom, imgUUID);
       const doomed = new Set(volumes);
       for (const v of volumes) {
@@ -373,6 +387,10 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
         const kids = vol.childrenOf(all, v).filter((c) => !doomed.has(c));
         if (kids.length && !force) throw new VdsmError("VolumeImageHasChildren", `${v} has ${kids.join(",")}`);
       }
+      if (dom instanceof BlockDomain) {
+        return { uuid: startTask("deleteVolume", (t) => withImageLock(sdUUID, imgUUID, "exclusive", () => deleteBlockVolumesJob(t, dom, imgUUID, volumes))) };
+      }
+      const file = asFile(dom);
       const id = startTask("deleteVolume", (t) =>
         withImageLock(sdUUID, imgUUID, "exclusive", async () => {
           for (const v of volumes) {
@@ -390,7 +408,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
             // A template volume linked into this image only loses this image's names.
             if (md.IMAGE === imgUUID) await vol.writeMeta(dom, imgUUID, v, { ...md, LEGALITY: "ILLEGAL" });
             ctx.fault("deleteVolume.afterIllegal");
-            await vol.removeVolumeFiles(dom, imgUUID, v);
+            await vol.removeVolumeFiles(file, imgUUID, v);
             const pv = md.PUUID;
             if (pv !== BLANK_UUID && md.IMAGE === imgUUID) {
               const rest = await vol.imageVolumes(dom, imgUUID);
@@ -405,10 +423,18 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
       return { uuid: id };
     },
 
-    getVolumeInfo: async ({ sdUUID, imgUUID, volUUID }) => ({ info: await vol.volumeInfo(await domains.getFile(sdUUID), imgUUID, volUUID) }),
+    getVolumeInfo: async ({ sdUUID, imgUUID, volUUID }) => {
+      const d = await domains.get(sdUUID);
+      return { info: d instanceof BlockDomain ? await blockVolumeInfo(d, imgUUID, volUUID) : await vol.volumeInfo(asFile(d), imgUUID, volUUID) };
+    },
 
     getVolumeSize: async ({ sdUUID, imgUUID, volUUID }) => {
-      const d = await domains.getFile(sdUUID);
+      const any = await domains.get(sdUUID);
+      if (any instanceof BlockDomain) {
+        const size = String(await any.volumeAreaSize(imgUUID, volUUID));
+        return { apparentsize: size, truesize: size };
+      }
+      const d = asFile(any);
       await vol.readMeta(d, imgUUID, volUUID);
       const sz = await vol.volumeSize(d, imgUUID, volUUID);
       return { apparentsize: String(sz.apparentsize), truesize: String(sz.truesize) };
@@ -418,8 +444,10 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
       const r = await withImageLock(sdUUID, imgUUID, "shared", () => images.prepareVerb(sdUUID, spUUID, imgUUID, leafUUID, allowIllegal));
       return { path: r.path, info: r.info, imgVolumesInfo: r.imgVolumesInfo };
     },
-    teardownImage: async ({ sdUUID }) => {
-      await domains.get(sdUUID);
+    teardownImage: async ({ sdUUID, imgUUID, volUUID }) => {
+      const d = await domains.get(sdUUID);
+      // Block volumes free their devices; file volumes have none.
+      if (d instanceof BlockDomain && volUUID) await withImageLock(sdUUID, imgUUID, "shared", () => teardownBlockImage(d, imgUUID, volUUID));
       return {};
     },
 
@@ -442,7 +470,9 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
       tasks.stop(taskID);
       return {};
     },
-    ...imageHandlers({ ctx: sctx, domains, pools, tasks, spmOf, poolDomain, startTask, withImageLock }),
+    ...fileImageHandlers,
+    // Block domains take their own way through the image verbs they implement.
+    ...blockImageHandlers({ spmOf, poolAnyDomain, startTask, withImageLock }, fileImageHandlers),
     ...poolHandlers({ ctx: sctx, domains, pools, tasks, lock, spmOf, startTask, connected: (p) => (p.spm.onStarted = recoverOnStart(p)) }),
     ...clusters.handlers(),
     ...importHandlers({ ctx: sctx, domains, images, withImageLock }),

@@ -12,8 +12,10 @@ import { mkdir, open, rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { BLANK_UUID, VdsmError } from "@vela/protocol";
 import type { DataPath, LvRange } from "../block/datapath.js";
+import { ensureHostView, mountMaster, unmountMaster } from "../block/hostview.js";
 import { decodeTag, encodeTag, type LvInfo, type Lvm, MiB, type VgInfo } from "../block/lvm.js";
 import { CHECKSUM_KEY, domainChecksum, type Md, parseVolumeMd, type VolumeMd, formatVolumeMd, VOLUME_MD_MAX } from "../metadata.js";
+import type { Logger } from "../../log.js";
 import { Mutex } from "../sync.js";
 import type { DomainDriver, DomainSpace, StorageDomain } from "./driver.js";
 
@@ -57,6 +59,7 @@ export interface BlockEnv {
   dataPath: DataPath;
   /** `<runDir>/blockSD`: the per-domain directory with dom_md links to LV devices. */
   root: string;
+  log: Logger;
 }
 
 export function extentsFor(bytes: number, extentSize: number): number {
@@ -104,7 +107,7 @@ export class BlockDomain implements StorageDomain {
 
   constructor(
     readonly sdUUID: string,
-    private readonly env: BlockEnv,
+    readonly env: BlockEnv,
   ) {
     this.dir = join(env.root, sdUUID);
     this.mdDir = join(this.dir, "dom_md");
@@ -256,7 +259,7 @@ export class BlockDomain implements StorageDomain {
     return { pv: pv.name, peStart: pv.peStart, extentSize: vg.extentSize, first: seg.first, count: seg.last - seg.first + 1 };
   }
 
-  private async volumeLv(imgUUID: string, volUUID: string): Promise<{ lv: LvInfo; slot: number }> {
+  async volumeLv(imgUUID: string, volUUID: string): Promise<{ lv: LvInfo; slot: number }> {
     const lv = (await this.volumeLvs()).find((l) => l.name === volUUID);
     if (!lv) throw new VdsmError("VolumeDoesNotExist", `${volUUID} in image ${imgUUID} of ${this.sdUUID}`);
     const img = tagValue(lv, "IU_");
@@ -441,6 +444,9 @@ export class BlockDomain implements StorageDomain {
   masterDir(): string {
     return join(this.dir, "master");
   }
+  prepareHost = () => ensureHostView(this);
+  prepareMaster = async () => (await this.prepareHost(), mountMaster(this.env.log, this));
+  releaseMaster = () => unmountMaster(this.env.log, this);
 }
 
 /**
