@@ -17,9 +17,10 @@ import { Connections, typeName } from "./connection.js";
 import { writerTask } from "./fence.js";
 import { asFile, DomainRegistry, FileDomain, type StorageDomain } from "./domain/index.js";
 import { BlockDomain } from "./domain/block.js";
-import { blockVolumeInfo, checkBlockCreate, createBlockVolumeJob, deleteBlockVolumesJob } from "./block/volume.js";
+import { blockVolumeInfo, checkBlockCreate, collectBlockGarbage, createBlockVolumeJob, deleteBlockVolumesJob } from "./block/volume.js";
 import { blockImageHandlers } from "./block/handlers.js";
 import { teardownBlockImage } from "./block/image.js";
+import { thinImages } from "./block/thin.js";
 import { poolsOf } from "./domain/file.js";
 import { isDir } from "./fileutil.js";
 import { Images } from "./image.js";
@@ -122,7 +123,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
       for (const sd of await domains.all()) {
         const md = await sd.metadata().catch(() => undefined);
         if (!md || !poolsOf(md).includes(p.spUUID)) continue;
-        const purged = await collectGarbage(asFile(sd)).catch((err) => {
+        const purged = await (sd instanceof BlockDomain ? collectBlockGarbage(sd) : collectGarbage(asFile(sd))).catch((err) => {
           log.warn({ err, sd: sd.sdUUID }, "garbage collection failed");
           return [] as string[];
         });
@@ -481,7 +482,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
 
   return {
     handlers,
-    images,
+    images: thinImages(images, log, domains, pools, clusters),
     async stats() {
       return { storageDomains: monitor.report() };
     },

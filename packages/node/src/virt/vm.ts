@@ -11,6 +11,7 @@ import { alive, waitGone } from "./process.js";
 import { type QmpBlockStatsEntry, type QmpClient, QmpClosedError } from "../qemu/qmp.js";
 import { type ExitInfo, type VmPaths, type VmRecord, writeRecord } from "./rundir.js";
 import { ExitReason, fromQemuStatus, type VmStatus } from "./status.js";
+import type { ThinWatch } from "./thin.js";
 
 /** How long QEMU may take between closing QMP and leaving the process table. */
 const EXIT_GRACE_MS = 10_000;
@@ -27,6 +28,8 @@ export class Vm {
   shutdownRequested = false;
   /** destroy is under way: the exit is expected, not an event to report. */
   destroying = false;
+  /** The thin-drive watch (extensions, ENOSPC pauses), when the VM has thin drives. */
+  thin?: ThinWatch;
   private lastShutdown?: { guest: boolean; reason: string };
   private downSettled?: Promise<void>;
   private detached = false;

@@ -9,7 +9,7 @@
 import { BLANK_UUID, VdsmError, type VolumeInfo } from "@vela/protocol";
 import { run } from "../../exec.js";
 import type { Logger } from "../../log.js";
-import type { BlockDomain } from "../domain/block.js";
+import { type BlockDomain, REMOVED_IMAGE_PREFIX } from "../domain/block.js";
 import type { VolumeMd } from "../metadata.js";
 import type { Task } from "../task/task.js";
 import { childrenOf, fmtToImg, imageVolumes, type VolFormat, type VolType } from "../volume.js";
@@ -164,4 +164,16 @@ export async function blockVolumeInfo(dom: BlockDomain, img: string, vol: string
     lease: { path: dom.leasesPath(), offset: (LEASE_SLOT_BASE_MIB + slot) * MiB, owners: [], version: null },
     children: childrenOf(vols, vol),
   };
+}
+
+/** On SPM start: finishes deletes a crash interrupted (LVs tagged `IU__remove_me_<img>`). */
+export async function collectBlockGarbage(dom: BlockDomain): Promise<string[]> {
+  const purged: string[] = [];
+  for (const lv of await dom.volumeLvs()) {
+    const img = lv.tags.find((t) => t.startsWith(`IU_${REMOVED_IMAGE_PREFIX}`));
+    if (!img) continue;
+    await dom.removeVolumeLv(img.slice(3 + REMOVED_IMAGE_PREFIX.length), lv.name);
+    purged.push(lv.name);
+  }
+  return purged;
 }
