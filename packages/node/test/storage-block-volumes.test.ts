@@ -6,6 +6,9 @@
  * - a thin (COW SPARSE) volume is an LV named by its UUID with IU_/PU_/MD_ tags, starting at one
  *   chunk, its metadata in its slot; prepareImage gives a block device QEMU's tools read and write;
  *   a snapshot keeps the data; deleteVolume/deleteImage remove the LVs and clear the slots;
+ * - a VM writing into a thin disk: the node arms QMP write thresholds, the LV is extended in steps
+ *   by the SPM (this host) while the guest runs, a guest that outruns it is resumed after ENOSPC;
+ *   the guest's writes all land and the image checks clean;
  * - RAW SPARSE on block is refused and leaves the VG unchanged; a failed createStorageDomain
  *   leaves no VG behind.
  */
@@ -17,7 +20,8 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { BLANK_UUID as BLANK } from "@vela/protocol";
 import { LunSet } from "./block-support.js";
-import { type NodeProc, startNode, waitTask } from "./harness.js";
+import { type NodeProc, waitTask } from "./harness.js";
+import { guestVm, startVirtNode, stopWithVms, waitConsole, waitFor } from "./virt-support.js";
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -50,7 +54,7 @@ function createVolume(img: string, vol: string, size: number, format: number, pr
 
 before(async () => {
   luns.add("lun", 12 * GiB);
-  node = await startNode({ env: { VELA_LOG_LEVEL: "warn", VELA_NODE_LUN_DIRS: luns.dir, VELA_NODE_BLOCK_PATH: "loop", VELA_NODE_THIN_CHUNK_MIB: String(CHUNK_MIB) } });
+  node = await startVirtNode({ env: { VELA_LOG_LEVEL: "info", VELA_NODE_LUN_DIRS: luns.dir, VELA_NODE_BLOCK_PATH: "loop", VELA_NODE_THIN_CHUNK_MIB: String(CHUNK_MIB) } });
   const guid = ((await ok(node.xml("getDeviceList"), "getDeviceList")).devList as { GUID: string }[])[0]!.GUID;
   const vgUUID = (await ok(node.xml("createVG", sd, [guid], false), "createVG")).uuid as string;
   await ok(node.xml("createStorageDomain", 3, sd, "block master", vgUUID, 1, 5), "createStorageDomain");
@@ -60,7 +64,7 @@ before(async () => {
 });
 
 after(async () => {
-  await node?.stop();
+  await stopWithVms(node);
   luns.cleanup();
 });
 
@@ -131,4 +135,45 @@ test("a preallocated raw volume holds its capacity; RAW SPARSE on block is refus
   assert.match(bad.status.message, /RAW SPARSE/);
   assert.deepEqual(lvNames(), before);
   await task(node.xml("deleteImage", sd, sp, img, false, false), "deleteImage raw");
+});
+
+test("a VM writing 400 MiB into a thin disk: the LV grows in steps while it runs, the image stays clean", async () => {
+  const img = randomUUID();
+  const vol = randomUUID();
+  await task(createVolume(img, vol, GiB, 4, 2), "createVolume thin");
+  const s0 = Number(lv(vol, "lv_size"));
+  assert.equal(s0, CHUNK_MIB * MiB);
+  const vmId = randomUUID();
+  const drive = { poolID: sp, domainID: sd, imageID: img, volumeID: vol, iface: "virtio" };
+  await node.json("VM.create", { vmParams: guestVm(vmId, { args: "vela.disk=vda vela.wsrc=pattern vela.write=400 vela.poweroff", drives: [drive], display: "none" }) });
+  const sizes = new Set<number>([s0]);
+  const watch = setInterval(() => {
+    try {
+      sizes.add(Number(lv(vol, "lv_size")));
+    } catch {
+      // the LV is being changed: next poll
+    }
+  }, 500);
+  try {
+    await waitConsole(node.runDir, vmId, "GUEST-WRITE-DONE", 300_000);
+  } finally {
+    clearInterval(watch);
+  }
+  const end = Number(lv(vol, "lv_size"));
+  sizes.add(end);
+  assert.ok(end >= 400 * MiB, `LV ${end} bytes after the guest wrote 400 MiB`);
+  assert.ok(sizes.size >= 3, `the LV grew in steps: ${[...sizes].join(" → ")}`);
+  const log = node.output();
+  assert.match(log, /watching thin drives/);
+  assert.match(log, /thin volume extended/);
+  const stats = ((await node.json("VM.getStats", { vmID: vmId })) as Record<string, string>[])[0]!;
+  assert.ok(Number(stats.thinExtensions) >= 2, `extensions counted: ${JSON.stringify(stats)}`);
+  assert.match(stats.enospcPauses ?? "", /^\d+$/, "ENOSPC pauses are counted");
+  await waitFor("VM down after poweroff", async () => ((await node.json("VM.getStats", { vmID: vmId })) as { status: string }[])[0]?.status === "Down" || undefined, 60_000);
+  await node.json("VM.destroy", { vmID: vmId });
+  const p = (await ok(node.xml("prepareImage", sd, sp, img, vol), "prepareImage")).path as string;
+  execFileSync("qemu-img", ["check", "-q", p]);
+  const out = execFileSync("qemu-io", ["-r", "-f", "qcow2", "-c", `read -v ${399 * MiB} 512`, p], { encoding: "utf8" });
+  assert.doesNotMatch(out, /^[0-9a-f]+: {2}00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00/m, "the last MiB the guest wrote is there");
+  await ok(node.xml("teardownImage", sd, sp, img, vol), "teardownImage");
 });

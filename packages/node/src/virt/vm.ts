@@ -184,6 +184,8 @@ export class Vm {
       disks: await this.disks(),
     };
     if (st.qemu) out.qemuStatus = st.qemu;
+    // Thin drives: extensions made and ENOSPC pauses seen (the guest outran extension).
+    if (this.thin) Object.assign(out, { thinExtensions: String(this.thin.counters.extensions), enospcPauses: String(this.thin.counters.pauses) });
     if (this.rec.exit) {
       out.exitCode = this.rec.exit.code;
       out.exitReason = this.rec.exit.reason;
