@@ -202,7 +202,9 @@ export async function upCommand(args: string[]): Promise<void> {
       `  data:      ${home}   (logs in ${join(home, "logs")})`,
       `  restarts:  an engine or agent that dies is started again (back-off 0.5 s doubling to 30 s); said here and in its log`,
       `  try:       curl -u '${info.user}:${info.password}' -H 'Accept: application/json' ${info.url}/ovirt-engine/api/hosts`,
-      "  template:  tiny — a VM from it boots to a login prompt and reads cloud-init (see README)",
+      block
+        ? `  storage:   block domain "block" on the loop-backed LUN ${join(home, "storage/block/lun0")} (no tiny template)`
+        : "  template:  tiny — a VM from it boots to a login prompt and reads cloud-init (see README)",
       "Press Ctrl-C to stop.",
       "",
     ].join("\n"),
