@@ -12,7 +12,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { Chaos, Cluster, percentile, prng } from "@vela/node/test/cluster-support";
+import { Chaos, percentile, prng } from "@vela/node/test/chaos";
+import { Cluster } from "@vela/node/test/cluster-support";
 
 const REQUESTS = Number(process.argv[2] ?? 1000);
 const LEASE = Number(process.argv[3] ?? 10);

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /** The `vela` command. Usually run through ./vela, which installs and builds first. */
+import { spawn } from "node:child_process";
 import { benchCommand } from "./bench.js";
 import { packageCommand } from "./package.js";
+import { ENGINE_BACKUP, velaHome } from "./paths.js";
 import { testCommand } from "./test.js";
 import { upCommand } from "./up.js";
 
@@ -10,8 +12,16 @@ const USAGE = `usage: vela <command>
                    run the engine, N node agents and a local storage domain
   test [files…]    run the test suite
   bench [name…]    run benchmarks (bench/)
+  backup FILE      save the engine's database, CA and secrets to FILE (.tar.gz; works while it runs)
+  restore FILE     put a backup back (the engine must be stopped)
   package          build the Debian packages vela-engine and vela-node (into $VELA_PACKAGE_OUT, default ./dist-packages)
 `;
+
+/** Runs an engine-side tool with this VELA_HOME; its output and exit code are ours. */
+function engineTool(main: string, args: string[]): Promise<number> {
+  const p = spawn(process.execPath, [main, ...args], { stdio: "inherit", env: { ...process.env, VELA_HOME: velaHome() } });
+  return new Promise((res) => p.once("exit", (code, signal) => res(code ?? (signal ? 1 : 0))));
+}
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -23,6 +33,9 @@ async function main(argv: string[]): Promise<number> {
       return testCommand(rest);
     case "bench":
       return benchCommand(rest);
+    case "backup":
+    case "restore":
+      return engineTool(ENGINE_BACKUP, [cmd, ...rest]);
     case "package":
       return packageCommand();
     default:

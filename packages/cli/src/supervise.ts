@@ -120,10 +120,20 @@ export class Supervised {
     this.log.write(`${JSON.stringify({ level: 40, time: Date.now(), name: "vela-up", msg })}\n`);
   }
 
-  /** Stops the process (SIGTERM, then SIGKILL after 10 s) and any pending restart. */
-  async stop(): Promise<void> {
+  /**
+   * From now on an exit is expected: no restart, no "died" line. `vela up` calls this on every
+   * process before stopping any, because a signal to its process group reaches the children
+   * directly too, and one may exit while another is still being stopped.
+   */
+  quiesce(): void {
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Stops the process (SIGTERM, then SIGKILL after 10 s) and any pending restart. */
+  async stop(): Promise<void> {
+    this.quiesce();
     const p = this.proc;
     if (p && p.exitCode === null && p.signalCode === null) {
       await new Promise<void>((res) => {

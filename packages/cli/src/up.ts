@@ -62,6 +62,7 @@ export async function up(opts: UpOptions): Promise<Started> {
   const regToken = token(home);
   const procs: Supervised[] = [];
   const stop = async () => {
+    for (const p of procs) p.quiesce();
     // Agents first (they may still report to the engine), then the engine.
     await Promise.all(procs.slice(1).map((p) => p.stop()));
     await procs[0]?.stop();

@@ -73,3 +73,23 @@ test("stop() ends the process and cancels a pending restart", async () => {
   assert.throws(() => process.kill(pid, 0), "the process is gone");
   assert.equal(s.restarts, 0, "a stopped process is not restarted");
 });
+
+test("after quiesce() a process that exits (a signal to vela up's whole group) is neither restarted nor announced", async () => {
+  const log = join(dir, "quiesce.log");
+  const s = new Supervised({ name: "quiet", main: script("quiet", 60_000), env: {}, logFile: log, backoff: { initialMs: 10, maxMs: 10, stableMs: 1000 } });
+  await s.start();
+  const pid = s.pid!;
+  s.quiesce();
+  process.kill(pid, "SIGTERM");
+  await until("the child is gone", () => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  await s.stop();
+  assert.equal(s.restarts, 0, readFileSync(log, "utf8"));
+  assert.doesNotMatch(readFileSync(log, "utf8"), /died/);
+});

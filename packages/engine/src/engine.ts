@@ -6,7 +6,7 @@ import type { EngineConfig } from "./config.js";
 import type { Db } from "./db/index.js";
 import { NodeClients } from "./hosts/client.js";
 import type { Logger } from "./log.js";
-import { conflict } from "./api/fault.js";
+import { conflict } from "./errors/fault.js";
 
 /**
  * Exclusive in-memory locks on entities (oVirt's "EngineLock"): a command takes the locks of the

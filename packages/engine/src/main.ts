@@ -8,15 +8,17 @@
 import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { internalRoutes, apiRoutes, preload } from "./api/routes.js";
-import { buildServer } from "./api/server.js";
-import { loadConfig } from "./config.js";
-import { loadEngineConfFile } from "./conffile.js";
 import { ConfError } from "@vela/protocol";
-import { DbConfigError } from "./db/dialect.js";
+import { apiRoutes, internalRoutes, preload } from "./api/routes.js";
+import { buildServer } from "./api/server.js";
+import { loadEngineConfFile } from "./conffile.js";
+import { loadConfig } from "./config.js";
+import { DbConfigError, isPostgresUrl } from "./db/dialect.js";
 import { openDb } from "./db/index.js";
+import { type Leadership, takeLeadership } from "./db/leader.js";
 import { createEngine } from "./engine.js";
 import { createLogger } from "./log.js";
+import { removeEnginePid, writeEnginePid } from "./tools/pidfile.js";
 
 async function main(): Promise<void> {
   const t0 = performance.now();
@@ -24,6 +26,7 @@ async function main(): Promise<void> {
   const cfg = loadConfig();
   const log = createLogger("vela-engine");
   if (conf.file) log.info({ file: conf.file, keys: conf.keys }, "config file read");
+  const leader = await activeOnly(cfg.dbUrl, log);
   const store = await openDb({ dbFile: cfg.dbFile, url: cfg.dbUrl, poolMax: cfg.dbPoolMax });
   const engine = createEngine(cfg, log, store.db);
   const app = buildServer(engine, apiRoutes, internalRoutes);
@@ -51,6 +54,7 @@ async function main(): Promise<void> {
   const ms = Math.round(performance.now() - t0);
   log.info({ url, home: cfg.home, db: store.kind, dbTarget: store.target, startMs: ms }, "engine API ready");
   if (cfg.passwordGenerated) log.warn({ file: `${cfg.home}/admin-password` }, "generated an admin password (printed on the READY line)");
+  writeEnginePid(cfg.home);
   process.stdout.write(`VELA-ENGINE-READY url=${url} user=${cfg.adminUser} password=${cfg.adminPassword}\n`);
 
   const monitoring = await import("./monitoring/index.js");
@@ -68,10 +72,25 @@ async function main(): Promise<void> {
     await engine.bg.drain();
     engine.nodes.close();
     await store.close();
+    await leader?.release();
+    removeEnginePid(cfg.home);
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+/**
+ * On PostgreSQL, waits until this is the database's one active engine (db/leader.ts); says so on
+ * stdout while it stands by, for supervisors and tests. Losing the lock later ends the process.
+ */
+async function activeOnly(url: string | undefined, log: ReturnType<typeof createLogger>): Promise<Leadership | undefined> {
+  if (!url || !isPostgresUrl(url)) return undefined;
+  const lost = (why: string) => {
+    log.fatal({ why }, "lost the active-engine lock: stopping so that one engine acts at a time");
+    process.exit(1);
+  };
+  return takeLeadership(url, log, lost, () => process.stdout.write("VELA-ENGINE-STANDBY another engine is active on this database\n"));
 }
 
 main().catch((err: unknown) => {

@@ -8,7 +8,7 @@ import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { initialSizeProblem } from "@vela/protocol";
 import { wildcardMatch } from "../src/api/search.js";
-import { statusOfNodeCode } from "../src/api/node-fault.js";
+import { statusOfNodeCode } from "../src/errors/node-fault.js";
 import { ErrorCodes } from "@vela/protocol";
 import { type Engine, items, startEngine } from "./support.js";
 

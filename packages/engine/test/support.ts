@@ -4,11 +4,10 @@
  * ones `vela up` starts.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { freePort, tempDir, until as kitUntil } from "@vela/testkit";
 import { databaseFor, testDb } from "./pg.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -18,41 +17,18 @@ export const ENGINE_MAIN = resolve(here, "../src/main.js");
 export const NODE_MAIN = resolve(here, "../../../node/dist/src/main.js");
 
 /**
- * The node's on-disk checker (check.ts) on a domain directory: its list of problems. Loaded from
+ * The node's on-disk checker (storage/domain/check.ts) on a domain directory: its list of problems. Loaded from
  * the node's build by path, as the agent is started by path: the engine shares no code with it.
  */
 export async function checkDomain(domainDir: string): Promise<string[]> {
-  const mod = (await import(pathToFileURL(resolve(here, "../../../node/dist/src/storage/check.js")).href)) as {
+  const mod = (await import(pathToFileURL(resolve(here, "../../../node/dist/src/storage/domain/check.js")).href)) as {
     checkFileDomain(dir: string): Promise<{ problems: string[] }>;
   };
   return (await mod.checkFileDomain(domainDir)).problems;
 }
 
-/**
- * A free TCP port below Linux's ephemeral range (32768–60999). Ports from `listen(0)` come from
- * that range, where the kernel also picks the local ports of outgoing connections and of other
- * tests' `listen(0)`: a node restarted on its old port then found it taken (EADDRINUSE, seen in
- * CI). Below the range only another random pick can collide, and the bind checks that.
- */
-export async function freePort(): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if (await canListen(port)) return port;
-  }
-  throw new Error("no free port below the ephemeral range");
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.once("error", () => res(false));
-    s.listen(port, "127.0.0.1", () => s.close(() => res(true)));
-  });
-}
-
-export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+// Shared with the node's and the integration tests (the test kit).
+export { freePort, tempDir } from "@vela/testkit";
 
 export interface Proc {
   proc: ChildProcess;
@@ -231,20 +207,9 @@ export async function nodeCall<T>(node: { port: number }, method: string, params
   return body.result as T;
 }
 
-/** Polls until fn returns something other than undefined. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000, stepMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
+/** Polls until fn returns something other than undefined (the kit's, with this suite's 30 s default). */
+export function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000, stepMs = 100): Promise<T> {
+  return kitUntil(what, fn, timeoutMs, stepMs);
 }
 
 /** oVirt JSON collections: {"vm": [...]}. */

@@ -16,8 +16,8 @@ import { createLogger } from "./log.js";
 import { createNetwork } from "./network/index.js";
 import { startServer } from "./server.js";
 import { createStorage } from "./storage/hsm.js";
-import { useStorageDaemon } from "./storage/qemuimg.js";
-import { DaemonSupervisor } from "./storage/qsd.js";
+import { useStorageDaemon } from "./storage/volume/qemuimg.js";
+import { DaemonSupervisor } from "./storage/volume/qsd.js";
 import { createVirt } from "./virt/index.js";
 
 async function main(): Promise<void> {

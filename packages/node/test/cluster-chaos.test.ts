@@ -12,7 +12,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { Chaos, Cluster } from "./cluster-support.js";
+import { Chaos } from "./chaos.js";
+import { Cluster } from "./cluster-support.js";
 
 const c = new Cluster({ hosts: 3, leaseTimeSec: 6, renewSec: 1, engine: true });
 before(() => c.start());

@@ -4,9 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { decide, type ElectionInput, LeaseWatch, rankOf, takeoverMs } from "../src/storage/election.js";
-import { decodeRecord, encodeRecord, type HostRecord, type HostView, ID_RECORD_SIZE } from "../src/storage/hostid.js";
-import { hostOfOwner, ownerOf } from "../src/storage/spm.js";
+import { decide, type ElectionInput, LeaseWatch, rankOf, takeoverMs } from "../src/storage/spm/election.js";
+import { decodeRecord, encodeRecord, type HostRecord, type HostView, ID_RECORD_SIZE } from "../src/storage/lease/hostid.js";
+import { hostOfOwner, ownerOf } from "../src/storage/spm/spm.js";
 
 const t = { leaseMs: 10_000, renewMs: 2000, opMaxMs: 1000, backoffMs: 4000 };
 const host = (hostID: number, extra: Partial<HostView> = {}): HostView => ({

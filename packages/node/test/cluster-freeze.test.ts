@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
-import { checkFileDomain } from "../src/storage/check.js";
-import { readAudit } from "../src/storage/fence.js";
+import { checkFileDomain } from "../src/storage/domain/check.js";
+import { readAudit } from "../src/storage/spm/fence.js";
 import { Cluster, createParams, isRpcError, retryNet, sleep } from "./cluster-support.js";
 
 // Host 1 has the highest priority, so it is the first SPM.

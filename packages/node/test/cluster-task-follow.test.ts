@@ -13,7 +13,7 @@ import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { checkFileDomain } from "../src/storage/check.js";
+import { checkFileDomain } from "../src/storage/domain/check.js";
 import { Cluster, type Host, restItems, until } from "./cluster-support.js";
 
 const c = new Cluster({ hosts: 2, leaseTimeSec: 6, renewSec: 1, engine: true });

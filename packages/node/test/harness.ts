@@ -6,38 +6,19 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { request } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encodeCall, parseMethodResponse, type XmlRpcValue } from "../src/api/xmlrpc-codec.js";
 import { BLANK_UUID as BLANK } from "@vela/protocol";
+import { freePort } from "@vela/testkit";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** packages/node/dist/src/main.js, from packages/node/dist/test/. */
 export const NODE_MAIN = resolve(here, "../src/main.js");
 
-/**
- * A free TCP port below Linux's ephemeral range (32768–60999). Ports from `listen(0)` come from
- * that range, where the kernel also picks the local ports of outgoing connections and of other
- * tests' `listen(0)`: a node restarted on its old port then found it taken (EADDRINUSE, seen in
- * CI). Below the range only another random pick can collide, and the bind checks that.
- */
-export async function freePort(): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if (await canListen(port)) return port;
-  }
-  throw new Error("no free port below the ephemeral range");
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.once("error", () => res(false));
-    s.listen(port, "127.0.0.1", () => s.close(() => res(true)));
-  });
-}
+// Shared with the engine's and the integration tests (the test kit).
+export { freePort } from "@vela/testkit";
 
 export interface NodeProc {
   port: number;

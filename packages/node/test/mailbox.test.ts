@@ -20,7 +20,7 @@ import {
   seal,
   SpmMailbox,
   unpackUuid,
-} from "../src/storage/mailbox.js";
+} from "../src/storage/mailbox/mailbox.js";
 
 let dir: string;
 let inbox: string;

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before } from "node:test";
-import { checkFileDomain } from "../src/storage/check.js";
+import { checkFileDomain } from "../src/storage/domain/check.js";
 import { type LocalPool, type NodeProc, setupLocalPool, startNode } from "./harness.js";
 
 export function usePoolNode(ready: (node: NodeProc, pool: LocalPool) => void, env: Record<string, string> = {}): void {

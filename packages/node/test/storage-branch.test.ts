@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { checkFileDomain } from "../src/storage/check.js";
+import { checkFileDomain } from "../src/storage/domain/check.js";
 import { parseVolumeMd } from "../src/storage/metadata.js";
 import { type LocalPool, type NodeProc, rejoinPool, startNode, waitExit, waitTask } from "./harness.js";
 import { usePoolNode } from "./pool-fixture.js";

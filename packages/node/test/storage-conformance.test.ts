@@ -16,7 +16,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { checkFileDomain } from "../src/storage/check.js";
+import { checkFileDomain } from "../src/storage/domain/check.js";
 import { parseDomainMd, parseVolumeMd } from "../src/storage/metadata.js";
 import { VDSM_EXAMPLE_MD, VDSM_EXAMPLE_SD } from "./fixtures.js";
 import { type LocalPool, type NodeProc, startNode, waitTask } from "./harness.js";

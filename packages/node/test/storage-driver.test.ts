@@ -18,13 +18,13 @@ import { VdsmError } from "@vela/protocol";
 import { createLogger } from "../src/log.js";
 import { checkBlockDomain } from "../src/storage/block/check.js";
 import { DmDataPath, LoopDataPath } from "../src/storage/block/datapath.js";
-import { checkFileDomain } from "../src/storage/check.js";
+import { checkFileDomain } from "../src/storage/domain/check.js";
 import { Lvm } from "../src/storage/block/lvm.js";
 import { BlockDomain, SD_UNREADY_TAG } from "../src/storage/domain/block.js";
 import type { StorageDomain } from "../src/storage/domain/driver.js";
 import { FileDomain } from "../src/storage/domain/file.js";
 import type { VolumeMd } from "../src/storage/metadata.js";
-import { extendVolume } from "../src/storage/spm-mailbox.js";
+import { extendVolume } from "../src/storage/mailbox/pool-mailbox.js";
 import { LunSet } from "./block-support.js";
 
 const BLANK = "00000000-0000-0000-0000-000000000000";

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, realpathSync, statSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { checkFileDomain } from "../src/storage/check.js";
+import { checkFileDomain } from "../src/storage/domain/check.js";
 import { domainChecksum, formatDomainMd, parseDomainMd, parseVolumeMd } from "../src/storage/metadata.js";
 import { VDSM_EXAMPLE_MD } from "./fixtures.js";
 import { type LocalPool, type NodeProc, startNode, waitTask } from "./harness.js";

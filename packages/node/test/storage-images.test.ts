@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { checkFileDomain } from "../src/storage/check.js";
+import { checkFileDomain } from "../src/storage/domain/check.js";
 import { parseDomainMd, parseVolumeMd } from "../src/storage/metadata.js";
 import { type LocalPool, type NodeProc, setupLocalPool, startNode, waitTask } from "./harness.js";
 import { BLANK_UUID as BLANK } from "@vela/protocol";

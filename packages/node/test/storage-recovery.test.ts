@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { checkFileDomain } from "../src/storage/check.js";
+import { checkFileDomain } from "../src/storage/domain/check.js";
 import { parseVolumeMd } from "../src/storage/metadata.js";
 import { type NodeProc, rejoinPool, startNode, waitExit, waitTask } from "./harness.js";
 import { BLANK_UUID as BLANK } from "@vela/protocol";

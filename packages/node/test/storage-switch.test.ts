@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { checkFileDomain } from "../src/storage/check.js";
+import { checkFileDomain } from "../src/storage/domain/check.js";
 import { parseDomainMd } from "../src/storage/metadata.js";
 import { type NodeProc, startNode, waitTask } from "./harness.js";
 import { BLANK_UUID as BLANK } from "@vela/protocol";

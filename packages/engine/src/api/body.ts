@@ -8,7 +8,7 @@
 import { createRequire } from "node:module";
 import type * as Fxp from "fast-xml-parser";
 import { jsonDepth, MAX_BODY_DEPTH, xmlDepth } from "@vela/protocol/limits";
-import { ApiFault } from "./fault.js";
+import { ApiFault } from "../errors/fault.js";
 
 export type Tree = { [k: string]: TreeValue };
 export type TreeValue = string | number | boolean | null | Tree | TreeValue[];

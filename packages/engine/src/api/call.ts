@@ -5,7 +5,7 @@
 import { asUuid } from "../db/ids.js";
 import type { Engine } from "../engine.js";
 import type { ParsedBody } from "./body.js";
-import { ApiFault, notFound } from "./fault.js";
+import { ApiFault, notFound } from "../errors/fault.js";
 import type { Rep } from "./repr.js";
 
 export interface Call {

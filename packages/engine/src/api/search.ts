@@ -6,7 +6,7 @@
  * exponentially: seven `*` took seconds and blocked the event loop), in time linear in
  * pattern × value, and the query text is bounded.
  */
-import { ApiFault } from "./fault.js";
+import { ApiFault } from "../errors/fault.js";
 
 export type Fields<R> = Record<string, (row: R) => string | number | null | undefined>;
 

@@ -11,9 +11,9 @@ import type { Socket } from "node:net";
 import { Auth } from "./auth.js";
 import { type ParsedBody, parseAnyBody, parseJsonBody, parseXmlBody } from "./body.js";
 import type { Call, Handler, Reply } from "./call.js";
-import { ApiFault } from "./fault.js";
+import { ApiFault } from "../errors/fault.js";
 import { API } from "./href.js";
-import { nodeFault } from "./node-fault.js";
+import { nodeFault } from "../errors/node-fault.js";
 import { toJson, toXml } from "./repr.js";
 
 export type Method = "GET" | "POST" | "PUT" | "DELETE";

@@ -1,8 +1,8 @@
 /** Adds a cluster to a data center. */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { conflict } from "../api/fault.js";
-import { Enum, Int, Name, parseInput, Ref, Text } from "../api/input.js";
+import { conflict } from "../errors/fault.js";
+import { Enum, Int, Name, parseInput, Ref, Text } from "../input/input.js";
 import { type Cluster, now } from "../db/schema.js";
 import type { CommandDef } from "./command.js";
 import { byRef } from "./lookup.js";

@@ -1,8 +1,8 @@
 /** Adds a data center (no pool yet: status uninitialized until a storage domain is attached). */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { conflict } from "../api/fault.js";
-import { Bool, Int, Name, parseInput, Text } from "../api/input.js";
+import { conflict } from "../errors/fault.js";
+import { Bool, Int, Name, parseInput, Text } from "../input/input.js";
 import { type DataCenter, now } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import type { CommandDef } from "./command.js";

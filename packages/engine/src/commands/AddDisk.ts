@@ -9,8 +9,8 @@
 import { randomUUID } from "node:crypto";
 import { initialSizeProblem } from "@vela/protocol";
 import { z } from "zod";
-import { badRequest, conflict, invalid } from "../api/fault.js";
-import { Bool, Enum, Int, ListOf, Name, parseInput, Ref, Text, Uuid } from "../api/input.js";
+import { badRequest, conflict, invalid } from "../errors/fault.js";
+import { Bool, Enum, Int, ListOf, Name, parseInput, Ref, Text, Uuid } from "../input/input.js";
 import { BLANK_TEMPLATE_ID } from "../db/ids.js";
 import { type Disk, now } from "../db/schema.js";
 import type { Engine } from "../engine.js";

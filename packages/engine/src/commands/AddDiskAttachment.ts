@@ -4,8 +4,8 @@
  * ends) and attached at once; the VM cannot start until the disk is ok.
  */
 import { z } from "zod";
-import { conflict } from "../api/fault.js";
-import { Bool, Enum, parseInput } from "../api/input.js";
+import { conflict } from "../errors/fault.js";
+import { Bool, Enum, parseInput } from "../input/input.js";
 import type { DiskAttachment, Vm } from "../db/schema.js";
 import { AddDisk } from "./AddDisk.js";
 import { ensureNotInPreview } from "./chains.js";

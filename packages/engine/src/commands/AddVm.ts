@@ -5,8 +5,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { conflict, invalid } from "../api/fault.js";
-import { Bool, Enum, Int, Name, parseInput, Ref, Text } from "../api/input.js";
+import { conflict, invalid } from "../errors/fault.js";
+import { Bool, Enum, Int, Name, parseInput, Ref, Text } from "../input/input.js";
 import { BLANK_TEMPLATE_ID } from "../db/ids.js";
 import { now, num, type Vm } from "../db/schema.js";
 import type { Started } from "./background.js";
@@ -14,7 +14,7 @@ import { Initialization, saveInitialization } from "./cloudinit.js";
 import type { CommandDef } from "./command.js";
 import { copyTemplateNics } from "./VmNics.js";
 import { byRef } from "./lookup.js";
-import { activeSnapshot } from "./Snapshots.js";
+import { activeSnapshot } from "./snapshotSteps.js";
 import { createVmDisks, planVmDisks, type VmDiskPlan } from "./Templates.js";
 
 const MiB = 1024 * 1024;

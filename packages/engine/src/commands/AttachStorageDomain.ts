@@ -5,8 +5,8 @@
  * storage server, the SPM attaches and activates it, and the images already on it (a domain
  * imported or detached from elsewhere) are registered as disks. Either way the domain ends active.
  */
-import { conflict, invalid } from "../api/fault.js";
-import { parseInput, Ref } from "../api/input.js";
+import { conflict, invalid } from "../errors/fault.js";
+import { parseInput, Ref } from "../input/input.js";
 import type { DataCenter, Host, StorageDomain, StorageDomainAttachment } from "../db/schema.js";
 import { addStep, endStep, engineStep } from "../jobs/jobs.js";
 import { connectPool, connectServer, disconnectServer, refreshPoolViews, startSpm } from "../hosts/storage.js";

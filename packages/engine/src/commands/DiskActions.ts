@@ -8,8 +8,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { conflict, invalid } from "../api/fault.js";
-import { Bool, Int, Name, parseInput, Ref, Text } from "../api/input.js";
+import { conflict, invalid } from "../errors/fault.js";
+import { Bool, Int, Name, parseInput, Ref, Text } from "../input/input.js";
 import { BLANK_TEMPLATE_ID } from "../db/ids.js";
 import { type DataCenter, type Disk, type Host, now, num } from "../db/schema.js";
 import type { Engine } from "../engine.js";

@@ -3,8 +3,8 @@
  * VM's active disks can only change while it is down.
  */
 import { z } from "zod";
-import { badRequest, conflict, notFound } from "../api/fault.js";
-import { Bool, Enum, parseInput, Uuid } from "../api/input.js";
+import { badRequest, conflict, notFound } from "../errors/fault.js";
+import { Bool, Enum, parseInput, Uuid } from "../input/input.js";
 import type { Disk, DiskAttachment, Vm } from "../db/schema.js";
 import { ensureNotLocked } from "./AddDisk.js";
 import { ensureNotInPreview } from "./chains.js";

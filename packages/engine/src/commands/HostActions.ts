@@ -4,8 +4,8 @@
  * comes up joins its data center's pool in the background.
  */
 import { z } from "zod";
-import { conflict } from "../api/fault.js";
-import { parseInput, Ref } from "../api/input.js";
+import { conflict } from "../errors/fault.js";
+import { parseInput, Ref } from "../input/input.js";
 import type { DataCenter, Host } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import { ensureSpm, joinPool, startSpm } from "../hosts/storage.js";

@@ -7,8 +7,8 @@
  * import runs as a job. `vela up` uses it to fill the `tiny` template's disk.
  */
 import { z } from "zod";
-import { conflict } from "../api/fault.js";
-import { Enum, parseInput } from "../api/input.js";
+import { conflict } from "../errors/fault.js";
+import { Enum, parseInput } from "../input/input.js";
 import type { DataCenter, Disk, Host } from "../db/schema.js";
 import { engineStep } from "../jobs/jobs.js";
 import { BootPath } from "./AddVm.js";

@@ -6,8 +6,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { conflict, invalid, notFound } from "../api/fault.js";
-import { Bool, Int, parseInput, Ref, Text, Uuid } from "../api/input.js";
+import { conflict, invalid, notFound } from "../errors/fault.js";
+import { Bool, Int, parseInput, Ref, Text, Uuid } from "../input/input.js";
 import { DEFAULT_MAC_POOL, MANAGEMENT_NETWORK } from "../db/migrations.js";
 import { type Network, type NetworkCluster, now, type VnicProfile } from "../db/schema.js";
 import type { Engine } from "../engine.js";

@@ -7,8 +7,8 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import { conflict } from "../api/fault.js";
-import { Int, Name, parseInput, Uuid } from "../api/input.js";
+import { conflict } from "../errors/fault.js";
+import { Int, Name, parseInput, Uuid } from "../input/input.js";
 import { Address } from "./AddStorageDomain.js";
 import { type Host, now } from "../db/schema.js";
 import type { Engine } from "../engine.js";

@@ -1,5 +1,5 @@
 /** Removes a cluster that holds no hosts and no VMs. */
-import { conflict } from "../api/fault.js";
+import { conflict } from "../errors/fault.js";
 import type { Cluster } from "../db/schema.js";
 import type { CommandDef } from "./command.js";
 import { mustById } from "./lookup.js";

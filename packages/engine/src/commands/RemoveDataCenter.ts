@@ -1,5 +1,5 @@
 /** Removes an empty data center: no clusters, no attached storage domains. */
-import { conflict } from "../api/fault.js";
+import { conflict } from "../errors/fault.js";
 import type { DataCenter } from "../db/schema.js";
 import type { CommandDef } from "./command.js";
 import { removeDcNetworks } from "./Networks.js";

@@ -4,7 +4,7 @@
  * Refused while the disk is locked or attached to a VM that is not down. A volume that no longer
  * exists on storage (e.g. a disk whose creation failed) counts as removed.
  */
-import { conflict } from "../api/fault.js";
+import { conflict } from "../errors/fault.js";
 import { Code } from "@vela/protocol/errors";
 import type { Disk, Host } from "../db/schema.js";
 import type { Engine } from "../engine.js";

@@ -4,7 +4,7 @@
  * without it the engine only forgets the domain and its data stays, ready to be imported again.
  * An attached domain must be detached first. Never formats through a host that is not up.
  */
-import { badRequest, conflict } from "../api/fault.js";
+import { badRequest, conflict } from "../errors/fault.js";
 import { asUuid } from "../db/ids.js";
 import type { Host, StorageDomain } from "../db/schema.js";
 import { connectServer, disconnectServer } from "../hosts/storage.js";

@@ -2,7 +2,7 @@
  * Removes a VM that is down, with its disks (as oVirt does) unless `detach_only` asks to keep
  * them. Disks go first: if one cannot be removed the VM stays, with its remaining disks.
  */
-import { conflict } from "../api/fault.js";
+import { conflict } from "../errors/fault.js";
 import type { Disk, Vm } from "../db/schema.js";
 import type { CommandDef } from "./command.js";
 import { ensureNotInPreview } from "./chains.js";

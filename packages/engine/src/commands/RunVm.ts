@@ -1,19 +1,20 @@
 /**
- * Starts a VM: pick an up host of its cluster (fewest running VMs), prepare each active disk's
+ * Starts a VM: pick an up host of its cluster (scheduling/hosts.ts), prepare each active disk's
  * image there, then hand the node the full VM definition (nodes keep no VM configuration). The
  * status recorded is the one the node returns; later ones come from the VM monitor.
  * Compensation tears down what was prepared.
  */
 import { z } from "zod";
-import { conflict, invalid } from "../api/fault.js";
-import { Bool, parseInput, Ref } from "../api/input.js";
+import { conflict, invalid } from "../errors/fault.js";
+import { Bool, parseInput, Ref } from "../input/input.js";
 import { type Host, now, num, type Vm } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import { vmStatusOf } from "../monitoring/vmstatus.js";
+import { chooseHost } from "../scheduling/hosts.js";
 import { asStored, cloudInitPayload, Initialization, loadInitialization } from "./cloudinit.js";
 import type { CommandDef } from "./command.js";
 import { driveSpec, drivesOf, teardownDrives, type VmDrive } from "./drives.js";
-import { byRef, mustById } from "./lookup.js";
+import { mustById } from "./lookup.js";
 import { nicSpecsOf } from "./VmNics.js";
 
 const MiB = 1024 * 1024;
@@ -43,19 +44,6 @@ interface Plan {
   payload?: ReturnType<typeof cloudInitPayload>;
 }
 
-/** Up hosts of the cluster, least loaded first. */
-async function candidates(e: Engine, clusterId: string): Promise<Host[]> {
-  const hosts = await e.db.selectFrom("hosts").selectAll().where("cluster_id", "=", clusterId).where("status", "=", "up").execute();
-  const load = await e.db
-    .selectFrom("vms")
-    .select(["run_on_host_id", (eb) => eb.fn.countAll<number>().as("n")])
-    .where("status", "!=", "down")
-    .groupBy("run_on_host_id")
-    .execute();
-  const byHost = new Map(load.map((l) => [l.run_on_host_id, Number(l.n)]));
-  return hosts.sort((a, b) => (byHost.get(a.id) ?? 0) - (byHost.get(b.id) ?? 0) || a.spm_id - b.spm_id);
-}
-
 export const RunVm: CommandDef<{ id: string; body: unknown }, Plan, Vm> = {
   name: "run VM",
   locks: (i) => [`vm:${i.id}`],
@@ -79,15 +67,7 @@ export const RunVm: CommandDef<{ id: string; body: unknown }, Plan, Vm> = {
       const h = p.vm?.placement_policy?.hosts?.host;
       return Array.isArray(h) ? h[0] : h;
     })();
-    let host: Host | undefined;
-    if (pinned) {
-      host = await byRef(e, "hosts", pinned);
-      if (host.cluster_id !== vm.cluster_id) throw conflict(`Cannot run VM ${vm.name} on host ${host.name}: the host is in another cluster`);
-      if (host.status !== "up") throw conflict(`Cannot run VM ${vm.name} on host ${host.name}: the host is ${host.status}`);
-    } else {
-      host = (await candidates(e, vm.cluster_id))[0];
-      if (!host) throw conflict(`Cannot run VM ${vm.name}. There is no host up in cluster ${cluster.name}.`);
-    }
+    const host = await chooseHost(e, vm, cluster, pinned);
     return { vm, host, drives, payload };
   },
   describe: (p) => `Launching VM ${p.vm.name}`,

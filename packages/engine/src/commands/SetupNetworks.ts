@@ -8,8 +8,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { conflict, invalid, notFound } from "../api/fault.js";
-import { Bool, Enum, Int, parseInput, Ref, Uuid } from "../api/input.js";
+import { conflict, invalid, notFound } from "../errors/fault.js";
+import { Bool, Enum, Int, parseInput, Ref, Uuid } from "../input/input.js";
 import { type Host, type Network, type NetworkAttachment, now } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import type { CommandDef } from "./command.js";

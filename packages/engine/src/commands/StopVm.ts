@@ -4,7 +4,7 @@
  * VM monitor see it go. A VM the node no longer knows counts as stopped.
  * The recorded status follows the node's answer, never a guess.
  */
-import { conflict } from "../api/fault.js";
+import { conflict } from "../errors/fault.js";
 import { Code } from "@vela/protocol/errors";
 import { type Host, now, type Vm } from "../db/schema.js";
 import type { Engine } from "../engine.js";

@@ -5,7 +5,7 @@
  * the SPM, which alone changes pool metadata. The master domain can be neither deactivated nor
  * detached: Vela cannot move the master role yet (no reconstructMaster).
  */
-import { conflict, notFound } from "../api/fault.js";
+import { conflict, notFound } from "../errors/fault.js";
 import type { DataCenter, Host, StorageDomain, StorageDomainAttachment } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import { disconnectServer, refreshPoolViews } from "../hosts/storage.js";

@@ -11,8 +11,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { conflict } from "../api/fault.js";
-import { Int, Name, parseInput, Ref, Text } from "../api/input.js";
+import { conflict } from "../errors/fault.js";
+import { Int, Name, parseInput, Ref, Text } from "../input/input.js";
 import { BLANK_TEMPLATE_ID } from "../db/ids.js";
 import { type DataCenter, type Disk, type Host, now, num, type Template, type TemplateDiskAttachment, type Vm } from "../db/schema.js";
 import type { Engine } from "../engine.js";

@@ -4,8 +4,8 @@
  * An empty kernel, initrd or cmdline clears it.
  */
 import { z } from "zod";
-import { conflict, invalid } from "../api/fault.js";
-import { Bool, Enum, Int, Name, parseInput, Text } from "../api/input.js";
+import { conflict, invalid } from "../errors/fault.js";
+import { Bool, Enum, Int, Name, parseInput, Text } from "../input/input.js";
 import { num, type Vm } from "../db/schema.js";
 import { BootPath, Cmdline, checkBootPaths } from "./AddVm.js";
 import { Initialization, loadInitialization, saveInitialization } from "./cloudinit.js";

@@ -8,8 +8,8 @@
  */
 import { randomInt } from "node:crypto";
 import { z } from "zod";
-import { conflict, invalid } from "../api/fault.js";
-import { Int, parseInput, Text } from "../api/input.js";
+import { conflict, invalid } from "../errors/fault.js";
+import { Int, parseInput, Text } from "../input/input.js";
 import type { Host, Vm } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import type { CommandDef } from "./command.js";

@@ -7,8 +7,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { conflict, notFound } from "../api/fault.js";
-import { Bool, Enum, parseInput, Uuid } from "../api/input.js";
+import { conflict, notFound } from "../errors/fault.js";
+import { Bool, Enum, parseInput, Uuid } from "../input/input.js";
 import { type Host, type Network, type Nic, now, type Vm } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import type { CommandDef } from "./command.js";

@@ -5,8 +5,8 @@
  * pushed (before and after detaching) runs, last first, and the job fails. Never leaves a job
  * open or a lock held, whatever the work throws.
  */
-import type { ApiFault } from "../api/fault.js";
-import { ApiFault as Fault } from "../api/fault.js";
+import type { ApiFault } from "../errors/fault.js";
+import { ApiFault as Fault } from "../errors/fault.js";
 import type { Engine } from "../engine.js";
 import { type Exec, faultOf } from "./command.js";
 

@@ -4,7 +4,7 @@
  * are, and the bookkeeping of a disk's status while an operation holds it. Reads the engine's
  * records only; never calls a node.
  */
-import { conflict } from "../api/fault.js";
+import { conflict } from "../errors/fault.js";
 import { BLANK_TEMPLATE_ID } from "../db/ids.js";
 import type { DataCenter, Disk, Host, Image } from "../db/schema.js";
 import type { Engine } from "../engine.js";

@@ -13,7 +13,7 @@
 import { randomBytes } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
 import { z } from "zod";
-import { Bool, Enum } from "../api/input.js";
+import { Bool, Enum } from "../input/input.js";
 import type { Engine } from "../engine.js";
 
 const HOST_LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?";

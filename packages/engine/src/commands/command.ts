@@ -6,8 +6,8 @@
  * request (`detach`) when a node task finishes later.
  */
 import type { Engine } from "../engine.js";
-import { ApiFault, nodeFailed } from "../api/fault.js";
-import { nodeFault } from "../api/node-fault.js";
+import { ApiFault, nodeFailed } from "../errors/fault.js";
+import { nodeFault } from "../errors/node-fault.js";
 import { NodeError, NodeUnreachable } from "../hosts/client.js";
 import { endJob, startJob, TaskFailed, TaskLost } from "../jobs/jobs.js";
 import { Revert } from "@vela/protocol/revert";

@@ -3,8 +3,8 @@
  * share (a domain's data center, a data center's SPM). Missing entities are 404 faults.
  */
 import type { Kysely, Selectable } from "kysely";
-import type { Ref } from "../api/input.js";
-import { conflict, notFound } from "../api/fault.js";
+import type { Ref } from "../input/input.js";
+import { conflict, notFound } from "../errors/fault.js";
 import { type Engine, sleep } from "../engine.js";
 import type { Database, DataCenter, Host, StorageDomain } from "../db/schema.js";
 import { spmStatus } from "../hosts/storage.js";

@@ -26,7 +26,7 @@ import {
   newLeaf,
   PREVIEW_DESCRIPTION,
   type SnapJobPayload,
-} from "./Snapshots.js";
+} from "./snapshotSteps.js";
 
 const KINDS: Record<string, SnapJobPayload["kind"]> = {
   "preview Snapshot": "preview",

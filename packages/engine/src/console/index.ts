@@ -4,7 +4,7 @@
  * now (getVmStats), never a remembered guess.
  */
 import { z } from "zod";
-import { conflict } from "../api/fault.js";
+import { conflict } from "../errors/fault.js";
 import { mustById } from "../commands/lookup.js";
 import type { Host, Vm } from "../db/schema.js";
 import type { Engine } from "../engine.js";

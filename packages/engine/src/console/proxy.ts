@@ -10,7 +10,7 @@ import type { IncomingMessage } from "node:http";
 import { connect, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
-import { ApiFault } from "../api/fault.js";
+import { ApiFault } from "../errors/fault.js";
 import { asUuid } from "../db/ids.js";
 import type { Engine } from "../engine.js";
 import { displayOf, knownUser, ticketsOf } from "./index.js";

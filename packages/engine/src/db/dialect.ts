@@ -66,6 +66,25 @@ export function describePgUrl(url: string): string {
   return `postgres://${user}${where}${u.pathname || "/"}`;
 }
 
+/**
+ * The URL as libpq environment variables, for PostgreSQL's own programs (pg_dump, pg_restore):
+ * the password travels in PGPASSWORD, never on a command line where `ps` would show it.
+ */
+export function pgEnv(url: string): Record<string, string> {
+  const u = parsePgUrl(url);
+  const env: Record<string, string> = { PGDATABASE: decodeURIComponent(u.pathname.slice(1)) };
+  const socket = u.searchParams.get("host");
+  env.PGHOST = socket ?? (u.hostname ? decodeURIComponent(u.hostname) : "localhost");
+  if (u.port) env.PGPORT = u.port;
+  const user = u.searchParams.get("user") ?? decodeURIComponent(u.username);
+  if (user) env.PGUSER = user;
+  const password = u.searchParams.get("password") ?? decodeURIComponent(u.password);
+  if (password) env.PGPASSWORD = password;
+  const sslmode = u.searchParams.get("sslmode");
+  if (sslmode) env.PGSSLMODE = sslmode;
+  return env;
+}
+
 function parsePgUrl(url: string): URL {
   let u: URL;
   try {

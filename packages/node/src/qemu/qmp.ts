@@ -3,7 +3,7 @@
  * command the node uses, and QMP events re-emitted by name. It speaks only the wire protocol
  * (line-delimited JSON, greeting, `qmp_capabilities`, `id`-tagged commands); it never decides
  * anything about the VM — callers read state through it, never guess it. Shared by the VMs'
- * QEMU (virt/) and the storage daemon (storage/qsd.ts): QEMU's home in the node, apart from both.
+ * QEMU (virt/) and the storage daemon (storage/volume/qsd.ts): QEMU's home in the node, apart from both.
  */
 import { EventEmitter } from "node:events";
 import { connect, type Socket } from "node:net";

@@ -5,7 +5,7 @@
  */
 import { constants } from "node:fs";
 import { access, lstat, open, rename, stat, unlink } from "node:fs/promises";
-import { guardWrite } from "./fence.js";
+import { guardWrite } from "./spm/fence.js";
 
 /** This process's umask, read once (files are created with mode & ~umask). */
 const UMASK = (() => {

@@ -17,9 +17,9 @@ import type { ConsoleKind } from "../../console/tickets.js";
 import type { Vm } from "../../db/schema.js";
 import type { Engine } from "../../engine.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
-import { ApiFault, notFound } from "../fault.js";
+import { ApiFault, notFound } from "../../errors/fault.js";
 import { actions, href, ref } from "../href.js";
-import { Int, parseInput } from "../input.js";
+import { Int, parseInput } from "../../input/input.js";
 import { collection, type Rep } from "../repr.js";
 
 /** The consoleoutput size: OpenStack-style "recent output", the last 64 KiB. */

@@ -9,7 +9,7 @@ import { ref } from "../href.js";
 import type { DataCenter, Host } from "../../db/schema.js";
 import type { Engine } from "../../engine.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
-import { notFound } from "../fault.js";
+import { notFound } from "../../errors/fault.js";
 import { collection } from "../repr.js";
 import { applySearch } from "../search.js";
 import { clusterView, dataCenterView, dcStatus, storageDomainView } from "../views.js";

@@ -4,7 +4,7 @@ import { ActivateHost, ApproveHost, DeactivateHost, ForceSelectSpm, RemoveHost }
 import { mustById } from "../../commands/lookup.js";
 import type { LunInfo } from "@vela/protocol";
 import type { Host } from "../../db/schema.js";
-import { conflict } from "../fault.js";
+import { conflict } from "../../errors/fault.js";
 import type { Engine } from "../../engine.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import type { Rep } from "../repr.js";

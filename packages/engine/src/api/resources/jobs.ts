@@ -1,7 +1,7 @@
 /** /jobs and their steps: read-only views of command execution. */
 import type { Job } from "../../db/schema.js";
 import { type Call, ok, pathId, type Reply } from "../call.js";
-import { notFound } from "../fault.js";
+import { notFound } from "../../errors/fault.js";
 import { collection } from "../repr.js";
 import { applySearch } from "../search.js";
 import { jobView, stepView } from "../views.js";

@@ -22,7 +22,7 @@ import { SetupNetworks } from "../../commands/SetupNetworks.js";
 import { AddVmNic, mustNic, RemoveVmNic, UpdateVmNic } from "../../commands/VmNics.js";
 import type { MacPool, Network, NetworkAttachment, NetworkCluster, Nic, VnicProfile } from "../../db/schema.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
-import { notFound } from "../fault.js";
+import { notFound } from "../../errors/fault.js";
 import { href, links, ref } from "../href.js";
 import { collection, type Rep } from "../repr.js";
 import { applySearch } from "../search.js";

@@ -5,7 +5,7 @@ import { AddTemplate, RemoveTemplate, templateDisks } from "../../commands/Templ
 import type { Template } from "../../db/schema.js";
 import { settleIfAsked } from "../actions.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
-import { notFound } from "../fault.js";
+import { notFound } from "../../errors/fault.js";
 import { href, ref } from "../href.js";
 import { collection, type Rep } from "../repr.js";
 import { applySearch } from "../search.js";

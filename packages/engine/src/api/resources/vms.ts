@@ -7,23 +7,20 @@ import { AttachDisk, DetachDisk } from "../../commands/DiskAttachments.js";
 import { mustById } from "../../commands/lookup.js";
 import { RemoveVm } from "../../commands/RemoveVm.js";
 import { RunVm } from "../../commands/RunVm.js";
-import {
-  activeSnapshot,
-  CommitSnapshot,
-  CreateSnapshot,
-  PreviewSnapshot,
-  RemoveSnapshot,
-  RestoreSnapshot,
-  snapshotOf,
-  UndoSnapshot,
-} from "../../commands/Snapshots.js";
+import { CommitSnapshot } from "../../commands/CommitSnapshot.js";
+import { CreateSnapshot } from "../../commands/CreateSnapshot.js";
+import { PreviewSnapshot } from "../../commands/PreviewSnapshot.js";
+import { RemoveSnapshot } from "../../commands/RemoveSnapshot.js";
+import { RestoreSnapshot } from "../../commands/RestoreSnapshot.js";
+import { activeSnapshot, snapshotOf } from "../../commands/snapshotSteps.js";
+import { UndoSnapshot } from "../../commands/UndoSnapshot.js";
 import { ShutdownVm, StopVm } from "../../commands/StopVm.js";
 import { UpdateVm } from "../../commands/UpdateVm.js";
 import { ResumeVm } from "../../commands/VmControl.js";
 import type { Disk, Vm } from "../../db/schema.js";
 import { longAction, settleIfAsked } from "../actions.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
-import { notFound } from "../fault.js";
+import { notFound } from "../../errors/fault.js";
 import { ref } from "../href.js";
 import { collection, type Rep } from "../repr.js";
 import { applySearch } from "../search.js";

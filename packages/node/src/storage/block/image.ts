@@ -8,7 +8,7 @@ import { VdsmError } from "@vela/protocol";
 import { join } from "node:path";
 import type { BlockDomain } from "../domain/block.js";
 import type { VolumeMd } from "../metadata.js";
-import { chainOf } from "../volume.js";
+import { chainOf } from "../volume/volume.js";
 import { LEASE_SLOT_BASE_MIB } from "./volume.js";
 import { MiB } from "./lvm.js";
 

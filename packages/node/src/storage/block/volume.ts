@@ -12,7 +12,7 @@ import type { Logger } from "../../log.js";
 import { type BlockDomain, REMOVED_IMAGE_PREFIX } from "../domain/block.js";
 import type { VolumeMd } from "../metadata.js";
 import type { Task } from "../task/task.js";
-import { childrenOf, fmtToImg, imageVolumes, type VolFormat, type VolType } from "../volume.js";
+import { childrenOf, fmtToImg, imageVolumes, type VolFormat, type VolType } from "../volume/volume.js";
 import { MiB } from "./lvm.js";
 
 /** VDSM's thin provisioning defaults (storage-format.md): chunk 2560 MiB, extend at 20 % of it left. */

@@ -9,7 +9,7 @@
 import { UUID_RE } from "@vela/protocol";
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { guardWrite } from "../fence.js";
+import { guardWrite } from "../spm/fence.js";
 import { atomicWrite, stageWrite } from "../fileutil.js";
 import type { TaskSink } from "./manager.js";
 import { type Recovery, Task, type TaskState } from "./task.js";
