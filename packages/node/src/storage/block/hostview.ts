@@ -48,7 +48,7 @@ export async function formatMaster(log: Logger, dom: BlockDomain): Promise<void>
   const r = await dom.range("master");
   const dev = await dom.env.dataPath.activate(dom.sdUUID, "master", r);
   try {
-    await run(["mkfs.ext3", "-q", "-F", "-E", "nodiscard", "-L", "master", dev], { log, timeoutMs: 120_000 });
+    await run(["mkfs.ext3", "-q", "-F", "-E", "nodiscard,lazy_itable_init=1,lazy_journal_init=1", "-L", "master", dev], { log, timeoutMs: 120_000 });
   } catch (err) {
     throw new VdsmError("StorageDomainCreationError", `${dom.sdUUID}: mkfs of the master LV failed: ${(err as Error).message}`);
   } finally {
