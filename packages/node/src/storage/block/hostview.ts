@@ -5,9 +5,10 @@
  * master exactly as on a file one; `master/` is the `master` LV's ext3 file system, made when the
  * domain is created and mounted only by the SPM (as VDSM does: one writer, never two mounts).
  */
-import { VdsmError } from "@vela/protocol";
-import { readFile, readlink, rm, symlink, mkdir } from "node:fs/promises";
+
+import { mkdir, readFile, readlink, rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
+import { VdsmError } from "@vela/protocol";
 import { run } from "../../exec.js";
 import type { Logger } from "../../log.js";
 import type { BlockDomain } from "../domain/block.js";

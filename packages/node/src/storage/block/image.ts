@@ -4,13 +4,14 @@
  * `<domain dir>/images/<img>/<vol>`, so qcow2 backing names (bare volume UUIDs) resolve beside the
  * leaf. Teardown removes the devices again. The metadata chain is the source of truth, as on file.
  */
-import { VdsmError } from "@vela/protocol";
+
 import { join } from "node:path";
+import { VdsmError } from "@vela/protocol";
 import type { BlockDomain } from "../domain/block.js";
 import type { VolumeMd } from "../metadata.js";
 import { chainOf } from "../volume/volume.js";
-import { LEASE_SLOT_BASE_MIB } from "./volume.js";
 import { MiB } from "./lvm.js";
+import { LEASE_SLOT_BASE_MIB } from "./volume.js";
 
 export async function prepareBlockImage(dom: BlockDomain, img: string, leaf: string, allowIllegal: boolean) {
   if (!(await dom.hasImage(img))) throw new VdsmError("ImageDoesNotExistInSD", `${img} in ${dom.sdUUID}`);

@@ -8,11 +8,11 @@
 import { VdsmError } from "@vela/protocol";
 import type { ImageService, ThinAllocation } from "../../api/services.js";
 import type { Logger } from "../../log.js";
-import type { Clusters } from "../pool/cluster.js";
 import { BlockDomain } from "../domain/block.js";
 import type { DomainRegistry } from "../domain/index.js";
-import type { Pools } from "../pool/pool.js";
 import { extendBlockVolume } from "../mailbox/pool-mailbox.js";
+import type { Clusters } from "../pool/cluster.js";
+import type { Pools } from "../pool/pool.js";
 import { MiB } from "./lvm.js";
 import { chunkBytes } from "./volume.js";
 

@@ -4,17 +4,18 @@
  * type FCP or ISCSI), and the block domain driver registered with the domain registry. LUNs are
  * only ever named by GUID from our own scan, never by a device path from a request.
  */
-import { DeviceListResult, type LunInfo, VdsmError, VgInfoResult, CreateVgResult } from "@vela/protocol";
+
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { CreateVgResult, DeviceListResult, type LunInfo, VdsmError, VgInfoResult } from "@vela/protocol";
 import type { NodeContext } from "../../api/context.js";
 import type { PartialHandlers } from "../../api/handlers.js";
-import { type DataPath, DmDataPath, LoopDataPath } from "./datapath.js";
-import { type Lun, LunScanner } from "./devices.js";
-import { Lvm, type PvInfo } from "./lvm.js";
 import { BlockDomain, BlockDriver, type BlockEnv, SD_UNREADY_TAG, SPECIAL_LVS } from "../domain/block.js";
 import type { DomainRegistry } from "../domain/index.js";
+import { type DataPath, DmDataPath, LoopDataPath } from "./datapath.js";
+import { type Lun, LunScanner } from "./devices.js";
 import { formatMaster } from "./hostview.js";
+import { Lvm, type PvInfo } from "./lvm.js";
 
 const MiB = 2 ** 20;
 /** Smallest LUN a domain can live on: the special LVs (VDSM's sizes) plus one 128 MiB extent. */
