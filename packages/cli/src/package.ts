@@ -123,6 +123,13 @@ function buildOne(spec: Spec, version: string, out: string, work: string): strin
   cpSync(join(ROOT, "packages/protocol/package.json"), join(proto, "package.json"));
   copyDist(join(ROOT, "packages/protocol/dist/src"), join(proto, "dist/src"));
   prune(modules);
+  if (spec.side === "engine") {
+    // The web portal's built files (after prune, which drops .html): the engine finds them as @vela/portal.
+    const portal = join(modules, "@vela/portal");
+    mkdirSync(portal, { recursive: true });
+    writeFileSync(join(portal, "package.json"), `${JSON.stringify({ name: "@vela/portal", version, private: true }, null, 2)}\n`);
+    cpSync(join(ROOT, "packages/portal/dist"), join(portal, "dist"), { recursive: true });
+  }
 
   const etc = join(root, "etc/vela");
   mkdirSync(etc, { recursive: true });

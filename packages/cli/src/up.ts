@@ -198,6 +198,7 @@ export async function upCommand(args: string[]): Promise<void> {
       "",
       "Vela is up.",
       `  URL:       ${info.url}/ovirt-engine/api`,
+      `  portal:    ${info.url}/   (sign in with the user and password below)`,
       `  user:      ${info.user}`,
       `  password:  ${info.password}`,
       `  data:      ${home}   (logs in ${join(home, "logs")})`,

@@ -72,6 +72,8 @@ test("vela-engine: depends on Node.js and no QEMU; ships its unit, conffile, cod
     "./usr/lib/vela/engine/node_modules/fastify/package.json",
     "./usr/lib/vela/engine/node_modules/better-sqlite3/build/Release/better_sqlite3.node",
     "./usr/lib/vela/engine/node_modules/@vela/protocol/dist/src/index.js",
+    "./usr/lib/vela/engine/node_modules/@vela/portal/dist/index.html",
+    "./usr/lib/vela/engine/node_modules/@vela/portal/dist/main.js",
     "./usr/share/doc/vela-engine/copyright",
   ]) assert.ok(c.includes(` ${f}\n`), `${f} in vela-engine`);
   assert.doesNotMatch(c, /\/vela\/engine\/dist\/test\/|\.d\.ts\n|\.map\n|node_modules\/(typescript|@biomejs|@types)\//, "no tests, declarations, source maps or dev dependencies");
@@ -94,8 +96,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts `main` until its READY line; returns it (or throws with what it said). */
-function startUntilReady(main: string, env: NodeJS.ProcessEnv): Promise<string> {
+/** Starts `main` until its READY line, runs `check` against it, stops it; returns the line (or throws with what it said). */
+function startUntilReady(main: string, env: NodeJS.ProcessEnv, check: (ready: string) => Promise<void> = async () => undefined): Promise<string> {
   return new Promise((res, rej) => {
     const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("VELA_") && k !== "NODE_PATH"));
     // cwd / and no NODE_PATH: modules can only come from the unpacked tree.
@@ -106,9 +108,11 @@ function startUntilReady(main: string, env: NodeJS.ProcessEnv): Promise<string> 
     p.stdout.setEncoding("utf8").on("data", (d: string) => {
       out += d;
       const m = /^VELA-[A-Z]+-READY.*$/m.exec(out);
-      if (m) {
-        p.kill("SIGTERM");
-        res(m[0]);
+      if (m && !p.killed) {
+        const line = m[0];
+        check(line)
+          .then(() => res(line), rej)
+          .finally(() => p.kill("SIGTERM"));
       }
     });
     p.on("exit", (code) => rej(new Error(`${main} exited (${code}) before READY: ${err.slice(-1500)}`)));
@@ -121,7 +125,15 @@ test("the unpacked packages run: engine and agent start from /usr/lib/vela with 
   for (const d of [debs.engine, debs.node]) execFileSync("dpkg-deb", ["-x", d, root]);
   const engineConf = join(work, "engine.conf");
   writeFileSync(engineConf, `${readFileSync(join(root, "etc/vela/engine.conf"), "utf8")}\nVELA_ENGINE_PORT=0\n`.replace("VELA_HOME=/var/lib/vela/engine", `VELA_HOME=${join(work, "engine-home")}`));
-  assert.match(await startUntilReady(join(root, "usr/lib/vela/engine/dist/src/main.js"), { VELA_ENGINE_CONF: engineConf }), /^VELA-ENGINE-READY url=http:\/\/127\.0\.0\.1:\d+ /);
+  // The engine from the package serves the portal from the package.
+  const portal = async (ready: string) => {
+    const url = /url=(\S+)/.exec(ready)?.[1];
+    const page = await fetch(`${url}/ovirt-engine/web/`);
+    assert.equal(page.status, 200, "the portal's page");
+    assert.match(await page.text(), /<script type="module" src="\/ovirt-engine\/web\/main\.js">/);
+    assert.equal((await fetch(`${url}/ovirt-engine/web/main.js`)).status, 200, "the portal's JavaScript");
+  };
+  assert.match(await startUntilReady(join(root, "usr/lib/vela/engine/dist/src/main.js"), { VELA_ENGINE_CONF: engineConf }, portal), /^VELA-ENGINE-READY url=http:\/\/127\.0\.0\.1:\d+ /);
   const nodeConf = join(work, "node.conf");
   writeFileSync(nodeConf, readFileSync(join(root, "etc/vela/node.conf"), "utf8").replace("VELA_NODE_RUN=/var/lib/vela/node", `VELA_NODE_RUN=${join(work, "node-run")}\nVELA_NODE_PORT=${await freePort()}\nVELA_NODE_ACCEL=tcg`));
   assert.match(await startUntilReady(join(root, "usr/lib/vela/node/dist/src/main.js"), { VELA_NODE_CONF: nodeConf }), /^VELA-NODE-READY /);

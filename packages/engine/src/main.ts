@@ -18,6 +18,7 @@ import { openDb } from "./db/index.js";
 import { type Leadership, takeLeadership } from "./db/leader.js";
 import { createEngine } from "./engine.js";
 import { createLogger } from "./log.js";
+import { registerPortal } from "./portal/static.js";
 import { removeEnginePid, writeEnginePid } from "./tools/pidfile.js";
 
 async function main(): Promise<void> {
@@ -38,6 +39,8 @@ async function main(): Promise<void> {
     if (!asset) return reply.code(404).type("text/plain").send("Not Found");
     return reply.type(asset.type).header("cache-control", "no-cache").send(asset.body);
   });
+  // The web portal's built files at /ovirt-engine/web/; `/` leads there.
+  registerPortal(app);
   // The console WebSocket proxy (and ws) loads on the first upgrade, off the start-up path.
   let proxy: Promise<(req: IncomingMessage, socket: Duplex, head: Buffer) => void> | undefined;
   app.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {

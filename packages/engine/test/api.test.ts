@@ -33,6 +33,13 @@ describe("authentication", () => {
     assertXmlFault(r.text);
   });
 
+  test("an unknown bearer token: 401 with a Bearer challenge (a Basic one makes browsers pop up a password dialog over the portal)", async () => {
+    const r = await eng.api("GET", "/vms", { auth: "Bearer not-a-token" });
+    assert.equal(r.status, 401);
+    assert.equal(r.headers.get("www-authenticate"), 'Bearer realm="RESTAPI", error="invalid_token"');
+    assertJsonFault(r);
+  });
+
   test("wrong password: 401; right password as user@domain or short user: 200", async () => {
     const wrong = await eng.api("GET", "/vms", { auth: `Basic ${Buffer.from(`${eng.user}:nope`).toString("base64")}` });
     assert.equal(wrong.status, 401);

@@ -1,5 +1,5 @@
 /**
- * The console in a real browser: Debian's Chromium (headless, driven by puppeteer-core) opens the
+ * The console in a real browser: Debian's Chromium (headless, driven by playwright-core) opens the
  * engine's noVNC page with a proxy ticket and a VNC ticket in the URL fragment, noVNC connects
  * through the engine's WebSocket proxy, does VNC authentication itself and draws the guest's
  * screen; a used proxy ticket does not connect again, and a wrong VNC password fails security.
@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import puppeteer, { type Browser } from "puppeteer-core";
+import { type Browser, chromium } from "playwright-core";
 import { type Engine, hostUp, type Node, qemuOf, startEngine, startNode, until } from "./support.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -39,7 +39,7 @@ before(async () => {
   vmId = vm.id;
   await eng.post(`/vms/${vmId}/start`, {});
   await until("VM up", async () => ((await eng.get<{ status: string }>(`/vms/${vmId}`)).status === "up" ? true : undefined), 60_000, 200);
-  browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
 });
 
 after(async () => {

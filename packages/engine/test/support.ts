@@ -30,6 +30,13 @@ export async function checkDomain(domainDir: string): Promise<string[]> {
 // Shared with the node's and the integration tests (the test kit).
 export { freePort, tempDir } from "@vela/testkit";
 
+/**
+ * How long a started engine or agent may take to say READY before the start counts as hung. It
+ * starts in well under a second on a quiet machine; a CI box running many test files (or other
+ * work) at once can be 20+ s, and a start that is merely slow must not fail a test.
+ */
+const READY_TIMEOUT_MS = 90_000;
+
 export interface Proc {
   proc: ChildProcess;
   output(): string;
@@ -120,7 +127,7 @@ export async function startEngine(
     ENGINE_MAIN,
     { VELA_HOME: home, VELA_ENGINE_PORT: String(port), VELA_LOG_LEVEL: "info", ...dbEnv, ...opts.env },
     "VELA-ENGINE-READY",
-    opts.timeoutMs ?? 20_000,
+    opts.timeoutMs ?? READY_TIMEOUT_MS,
   );
   const kv = Object.fromEntries([...p.readyLine.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]])) as Record<string, string>;
   const url = kv.url as string;
@@ -180,7 +187,7 @@ export async function startNode(opts: { engineUrl: string; token?: string; name:
     ...opts.env,
   };
   if (opts.token) env.VELA_REGISTRATION_TOKEN = opts.token;
-  const p = await spawnReady(NODE_MAIN, env, "VELA-NODE-READY", 20_000, opts.netns);
+  const p = await spawnReady(NODE_MAIN, env, "VELA-NODE-READY", READY_TIMEOUT_MS, opts.netns);
   return { ...p, port, runDir, name: opts.name };
 }
 

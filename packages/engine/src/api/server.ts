@@ -39,7 +39,12 @@ function wantsJson(req: FastifyRequest): boolean {
 }
 
 function sendFault(reply: FastifyReply, f: ApiFault, json: boolean): FastifyReply {
-  if (f.status === 401) reply.header("www-authenticate", 'Basic realm="RESTAPI"');
+  if (f.status === 401) {
+    // A refused bearer token gets a Bearer challenge (RFC 6750): a Basic one would make browsers
+    // pop up their own password dialog over the portal, whose fetch calls carry tokens.
+    const bearer = /^bearer\s/i.test(reply.request.headers.authorization ?? "");
+    reply.header("www-authenticate", bearer ? 'Bearer realm="RESTAPI", error="invalid_token"' : 'Basic realm="RESTAPI"');
+  }
   if (json) return reply.code(f.status).type("application/json").send(toJson({ reason: f.reason, detail: f.detail }));
   return reply.code(f.status).type("application/xml").send(toXml("fault", { reason: f.reason, detail: f.detail }));
 }

@@ -1,0 +1,142 @@
+/**
+ * Administration pages for the infrastructure: hosts (maintenance, activate, approve), storage
+ * domains with their usage, disks, and networks. Each is a live table over one API collection.
+ */
+import type { JSX } from "preact";
+import { useState } from "preact/hooks";
+import { api, items, message } from "../lib/api";
+import { bytes } from "../lib/format";
+import { usePoll } from "../lib/hooks";
+import type { Disk, Host, Network, StorageDomain } from "../lib/model";
+import { confirm } from "../ui/confirm";
+import { Alert, type Column, Page, Status, Table, Usage } from "../ui/widgets";
+
+function HostActions(p: { host: Host; onDone: () => void; onError: (t: string) => void }): JSX.Element {
+  const [busy, setBusy] = useState(false);
+  const { host } = p;
+  /** `ask`: [button label, what happens] for a confirmation first. */
+  const act = async (action: string, ask?: [string, string]) => {
+    if (ask && !(await confirm(`${ask[0]} for ${host.name}?`, ask[1], ask[0]))) return;
+    setBusy(true);
+    try {
+      await api("POST", `/hosts/${encodeURIComponent(host.id)}/${action}`, {});
+      p.onDone();
+    } catch (err) {
+      p.onError(`${host.name}: ${message(err)}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="actions">
+      {host.status === "pending_approval" && (
+        <button type="button" disabled={busy} onClick={() => act("approve")}>
+          Approve
+        </button>
+      )}
+      {(host.status === "maintenance" || host.status === "non_operational") && (
+        <button type="button" disabled={busy} onClick={() => act("activate")}>
+          Activate
+        </button>
+      )}
+      {(host.status === "up" || host.status === "non_operational") && (
+        <button type="button" class="danger" disabled={busy} onClick={() => act("deactivate", ["Maintenance", "The host stops taking VMs; it must have none running."])}>
+          Maintenance
+        </button>
+      )}
+      {host.status === "up" && host.spm?.status !== "spm" && (
+        <button
+          type="button"
+          disabled={busy}
+          onClick={() => act("forceselectspm", ["Select as SPM", "This host becomes its data center's SPM once the current one hands the role over."])}
+        >
+          Select as SPM
+        </button>
+      )}
+    </div>
+  );
+}
+
+export function Hosts(): JSX.Element {
+  const view = usePoll(async () => items<Host>(await api("GET", "/hosts"), "host"), 3000);
+  const [error, setError] = useState<string>();
+  const columns: Column<Host>[] = [
+    { label: "Name", cell: (h) => <span class="name">{h.name}</span> },
+    { label: "Status", cell: (h) => <Status value={h.status} /> },
+    { label: "Address", cell: (h) => h.address ?? "" },
+    { label: "SPM", cell: (h) => (h.spm?.status && h.spm.status !== "none" ? <Status value={h.spm.status} /> : "") },
+    { label: "CPU", cell: (h) => h.cpu?.name ?? "" },
+    { label: "Memory", num: true, cell: (h) => bytes(h.memory) },
+    { label: "Actions", cell: (h) => <HostActions host={h} onDone={view.reload} onError={setError} /> },
+  ];
+  return (
+    <Page title="Hosts">
+      <Alert text={error} onClose={() => setError(undefined)} />
+      <Alert text={view.error} />
+      <Table caption="Hosts" columns={columns} rows={view.data} empty="No hosts: start a vela-node with this engine's URL and registration token." />
+    </Page>
+  );
+}
+
+export function StorageDomains(): JSX.Element {
+  const view = usePoll(async () => items<StorageDomain>(await api("GET", "/storagedomains"), "storage_domain"), 5000);
+  const total = (d: StorageDomain) => String(Number(d.used ?? 0) + Number(d.available ?? 0));
+  const columns: Column<StorageDomain>[] = [
+    { label: "Name", cell: (d) => <span class="name">{d.name}</span> },
+    { label: "Status", cell: (d) => <Status value={d.external_status && d.external_status !== "ok" ? d.external_status : (d.status ?? "attached")} /> },
+    { label: "Type", cell: (d) => `${d.type ?? ""}${d.master === "true" ? " (master)" : ""}` },
+    { label: "Storage", cell: (d) => [d.storage?.type, d.storage?.path ?? d.storage?.address].filter(Boolean).join(": ") },
+    { label: "Used", num: true, cell: (d) => bytes(d.used) },
+    { label: "Free", num: true, cell: (d) => bytes(d.available) },
+    { label: "Usage", cell: (d) => <Usage used={d.used} total={total(d)} /> },
+    { label: "Allocated", num: true, cell: (d) => bytes(d.committed) },
+  ];
+  return (
+    <Page title="Storage domains">
+      <Alert text={view.error} />
+      <Table caption="Storage domains" columns={columns} rows={view.data} empty="No storage domains." />
+    </Page>
+  );
+}
+
+export function Disks(): JSX.Element {
+  const view = usePoll(async () => {
+    const [d, s] = await Promise.all([api("GET", "/disks"), api("GET", "/storagedomains")]);
+    return { disks: items<Disk>(d, "disk"), sds: new Map(items<StorageDomain>(s, "storage_domain").map((x) => [x.id, x.name])) };
+  }, 3000);
+  const columns: Column<Disk>[] = [
+    { label: "Alias", cell: (d) => <span class="name">{d.alias ?? d.name ?? d.id}</span> },
+    { label: "Status", cell: (d) => <Status value={d.status} /> },
+    { label: "Virtual size", num: true, cell: (d) => bytes(d.provisioned_size) },
+    { label: "Actual size", num: true, cell: (d) => bytes(d.actual_size) },
+    { label: "Format", cell: (d) => `${d.format ?? ""}${d.sparse === "true" ? ", thin" : ""}` },
+    { label: "Storage domain", cell: (d) => d.storage_domains?.storage_domain?.map((r) => view.data?.sds.get(r.id) ?? r.id).join(", ") ?? "" },
+  ];
+  return (
+    <Page title="Disks">
+      <Alert text={view.error} />
+      <Table caption="Disks" columns={columns} rows={view.data?.disks} empty="No disks." />
+    </Page>
+  );
+}
+
+export function Networks(): JSX.Element {
+  const view = usePoll(async () => {
+    const [n, d] = await Promise.all([api("GET", "/networks"), api("GET", "/datacenters")]);
+    return { nets: items<Network>(n, "network"), dcs: new Map(items<{ id: string; name: string }>(d, "data_center").map((x) => [x.id, x.name])) };
+  }, 5000);
+  const columns: Column<Network>[] = [
+    { label: "Name", cell: (n) => <span class="name">{n.name}</span> },
+    { label: "Data center", cell: (n) => (n.data_center ? (view.data?.dcs.get(n.data_center.id) ?? "") : "") },
+    { label: "VLAN", num: true, cell: (n) => n.vlan?.id ?? "" },
+    { label: "MTU", num: true, cell: (n) => (n.mtu && n.mtu !== "0" ? n.mtu : "default") },
+    { label: "Role", cell: (n) => n.usages?.usage?.join(", ") ?? "" },
+    { label: "Description", cell: (n) => n.description ?? "" },
+  ];
+  return (
+    <Page title="Networks">
+      <Alert text={view.error} />
+      <Table caption="Networks" columns={columns} rows={view.data?.nets} empty="No networks." />
+    </Page>
+  );
+}

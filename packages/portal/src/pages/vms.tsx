@@ -1,0 +1,59 @@
+/**
+ * Administration: every VM with its live status (refreshed every 2 s), host, memory and uptime,
+ * the per-VM actions, and "New VM" from a template.
+ */
+import type { JSX } from "preact";
+import { useState } from "preact/hooks";
+import { api, items } from "../lib/api";
+import { bytes, since } from "../lib/format";
+import { usePoll } from "../lib/hooks";
+import type { Host, Vm } from "../lib/model";
+import { NewVm } from "./new-vm";
+import { VmActions } from "../ui/vm-actions";
+import { Alert, type Column, Page, Status, Table } from "../ui/widgets";
+
+interface View {
+  vms: Vm[];
+  hosts: Map<string, string>;
+}
+
+async function load(): Promise<View> {
+  const [v, h] = await Promise.all([api("GET", "/vms"), api("GET", "/hosts")]);
+  return { vms: items<Vm>(v, "vm"), hosts: new Map(items<Host>(h, "host").map((x) => [x.id, x.name])) };
+}
+
+export function Vms(): JSX.Element {
+  const view = usePoll(load, 2000);
+  const [error, setError] = useState<string>();
+  const [creating, setCreating] = useState(false);
+  const columns: Column<Vm>[] = [
+    { label: "Name", cell: (v) => <span class="name">{v.name}</span> },
+    { label: "Status", cell: (v) => <Status value={v.status} /> },
+    { label: "Host", cell: (v) => (v.host ? (view.data?.hosts.get(v.host.id) ?? "") : "") },
+    { label: "Memory", num: true, cell: (v) => bytes(v.memory) },
+    { label: "Uptime", num: true, cell: (v) => (v.status === "up" ? since(v.start_time) : "") },
+    { label: "Actions", cell: (v) => <VmActions vm={v} onDone={view.reload} onError={setError} /> },
+  ];
+  return (
+    <Page
+      title="Virtual machines"
+      actions={
+        <button type="button" class="primary" onClick={() => setCreating(true)} disabled={creating}>
+          New VM
+        </button>
+      }
+    >
+      {creating && (
+        <NewVm
+          onClose={(made) => {
+            setCreating(false);
+            if (made) view.reload();
+          }}
+        />
+      )}
+      <Alert text={error} onClose={() => setError(undefined)} />
+      <Alert text={view.error} />
+      <Table caption="Virtual machines" columns={columns} rows={view.data?.vms} empty="No virtual machines yet: create one with New VM." />
+    </Page>
+  );
+}

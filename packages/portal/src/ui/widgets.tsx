@@ -1,0 +1,126 @@
+/**
+ * The portal's building blocks: a data table, status badges coloured by what the status means,
+ * an alert for API faults, and a usage bar. Plain semantic HTML (table, th scope, role=alert) so
+ * screen readers and keyboards work without extra wiring.
+ */
+import type { ComponentChildren, JSX } from "preact";
+
+export interface Column<T> {
+  label: string;
+  cell: (row: T) => ComponentChildren;
+  /** Right-aligned (numbers, sizes). */
+  num?: boolean;
+}
+
+export function Table<T extends { id: string }>(p: { caption: string; columns: Column<T>[]; rows?: T[]; empty: string }): JSX.Element {
+  return (
+    <div class="table-wrap">
+      <table>
+        <caption class="sr-only">{p.caption}</caption>
+        <thead>
+          <tr>
+            {p.columns.map((c) => (
+              <th scope="col" class={c.num ? "num" : undefined} key={c.label}>
+                {c.label}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {p.rows === undefined ? (
+            <tr>
+              <td colSpan={p.columns.length} class="muted">
+                Loading…
+              </td>
+            </tr>
+          ) : p.rows.length === 0 ? (
+            <tr>
+              <td colSpan={p.columns.length} class="muted">
+                {p.empty}
+              </td>
+            </tr>
+          ) : (
+            p.rows.map((r) => (
+              <tr key={r.id} data-id={r.id}>
+                {p.columns.map((c) => (
+                  <td class={c.num ? "num" : undefined} key={c.label}>
+                    {c.cell(r)}
+                  </td>
+                ))}
+              </tr>
+            ))
+          )}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+const GOOD = new Set(["up", "active", "ok", "finished", "operational", "spm"]);
+const BUSY = new Set([
+  "powering_up",
+  "powering_down",
+  "wait_for_launch",
+  "reboot_in_progress",
+  "saving_state",
+  "restoring_state",
+  "migrating",
+  "locked",
+  "started",
+  "image_locked",
+  "initializing",
+  "installing",
+  "preparing_for_maintenance",
+  "activating",
+  "connecting",
+  "contending",
+  "preview",
+]);
+const BAD = new Set(["error", "failed", "illegal", "non_responsive", "non_operational", "not_responding", "inactive", "install_failed", "unknown", "aborted"]);
+
+/** `up` in green, `powering_up` in blue, `non_responsive` in red, everything else grey. */
+export function Status(p: { value?: string }): JSX.Element {
+  const v = p.value ?? "unknown";
+  const kind = GOOD.has(v) ? "good" : BUSY.has(v) ? "busy" : BAD.has(v) ? "bad" : "idle";
+  return <span class={`badge badge-${kind}`}>{v.replace(/_/g, " ")}</span>;
+}
+
+/** The API's fault (reason: detail), announced to screen readers. */
+export function Alert(p: { text?: string; onClose?: () => void }): JSX.Element | null {
+  if (!p.text) return null;
+  return (
+    <div class="alert" role="alert">
+      <span>{p.text}</span>
+      {p.onClose && (
+        <button type="button" class="link" onClick={p.onClose} aria-label="Dismiss">
+          ×
+        </button>
+      )}
+    </div>
+  );
+}
+
+/** Used of total as a bar with its percentage. */
+export function Usage(p: { used?: string; total?: string }): JSX.Element | null {
+  const used = Number(p.used);
+  const total = Number(p.total);
+  if (!Number.isFinite(used) || !Number.isFinite(total) || total <= 0) return null;
+  const pct = Math.min(100, Math.round((used / total) * 100));
+  return (
+    <span class="usage">
+      <meter min={0} max={100} value={pct} high={85} optimum={0} aria-label={`${pct} % used`} /> {pct} %
+    </span>
+  );
+}
+
+export function Page(p: { title: string; actions?: ComponentChildren; children: ComponentChildren }): JSX.Element {
+  return (
+    <section class="page" aria-labelledby="page-title">
+      <header class="page-head">
+        <h1 id="page-title">{p.title}</h1>
+        <div class="page-actions">{p.actions}</div>
+      </header>
+      {p.children}
+    </section>
+  );
+}
