@@ -154,7 +154,7 @@ test("a block domain as a data center's master: a thin disk on it is an LV of on
   assert.ok(bad.status >= 400 && bad.status < 500, `raw sparse on block refused: ${bad.status} ${bad.text}`);
 
   const disk = await eng.post<{ id: string; image_id: string }>("/disks", { name: "thin", provisioned_size: 4 * GiB, format: "cow", sparse: true, storage_domains: { storage_domain: [{ id: sd.id }] } });
-  await until("disk ok", async () => ((await eng.api("GET", `/disks/${disk.id}`)).json as { status?: string }).status === "ok" || undefined, 120_000, 500);
+  await until("disk ok", async () => ((await eng.api("GET", `/disks/${disk.id}`)).json as { status?: string }).status === "ok" || undefined, 300_000, 500);
   const leaf = ((await eng.api("GET", `/disks/${disk.id}`)).json as { image_id: string }).image_id;
   const size = Number(lvm("lvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "lv_size", `${sd.id}/${leaf}`).trim());
   assert.equal(size, 512 * 2 ** 20, "a thin LV starts at one chunk (512 MiB here)");
