@@ -79,7 +79,8 @@ export function createBlockStorage(ctx: NodeContext, domains: DomainRegistry): B
    */
   async function removeUnreadyVg(sdUUID: string, vgUUID: string): Promise<void> {
     const vg = await lvm.vg(sdUUID).catch(() => undefined);
-    if (!vg || vg.uuid !== vgUUID) return;
+    // Only a VG createVG made for this domain and still UNREADY: never a VG someone else made.
+    if (!vg || vg.uuid !== vgUUID || !vg.tags.includes(SD_UNREADY_TAG)) return;
     const pvs = (await lvm.pvs()).filter((p) => p.vgName === vg.name).map((p) => p.name);
     for (const lv of await lvm.lvs(vg.name).catch(() => [])) {
       const r = await new BlockDomain(sdUUID, env).range(lv.name).catch(() => undefined);
