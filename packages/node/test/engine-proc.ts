@@ -43,7 +43,7 @@ export async function startEngine(home: string, env: Record<string, string>): Pr
     const timer = setTimeout(() => {
       proc.kill("SIGKILL");
       rej(new Error(`engine did not start:\n${out.slice(-3000)}`));
-    }, 30_000);
+    }, 90_000); // slow starts on a loaded machine are not hangs
     const check = () => {
       const m = /^VELA-ENGINE-READY.*$/m.exec(out);
       if (m) {

@@ -13,8 +13,11 @@ import type { NodeProc } from "./harness.js";
 import { guestVm, startVirtNode, waitConsole, waitStatus, stopWithVms } from "./virt-support.js";
 
 const bridge = `vtb${randomBytes(3).toString("hex")}`;
-// a /24 unlikely to clash with the host's own networks
-const subnet = `10.${200 + (randomBytes(1)[0] % 50)}.${randomBytes(1)[0]}`;
+// a random /29 of TEST-NET-2 (198.51.100.0/24): a documentation range, never a real network, and
+// small enough that concurrent runs on this machine rarely pick the same one
+const block = 8 * (1 + ((randomBytes(1)[0] as number) % 30));
+const hostAddr = `198.51.100.${block + 1}`;
+const guestAddr = `198.51.100.${block + 2}`;
 let node: NodeProc;
 
 function ip(...args: string[]): void {
@@ -28,7 +31,7 @@ function tapsOnBridge(): string[] {
 
 before(async () => {
   ip("link", "add", bridge, "type", "bridge");
-  ip("addr", "add", `${subnet}.1/24`, "dev", bridge);
+  ip("addr", "add", `${hostAddr}/29`, "dev", bridge);
   ip("link", "set", bridge, "up");
   node = await startVirtNode();
 });
@@ -43,14 +46,14 @@ describe("bridged NIC", () => {
 
   test("the guest is reachable from the host over the bridge", async () => {
     await node.json("VM.create", {
-      vmParams: guestVm(vmId, { display: "none", args: `vela.ip=${subnet}.2/24`, nics: [{ macAddr: mac, network: bridge }] }),
+      vmParams: guestVm(vmId, { display: "none", args: `vela.ip=${guestAddr}/29`, nics: [{ macAddr: mac, network: bridge }] }),
     });
     await waitStatus(node, vmId, "Up", 30_000);
     assert.equal(tapsOnBridge().length, 1, "one tap joined the bridge");
-    await waitConsole(node.runDir, vmId, `GUEST-NET-UP ${subnet}.2/24`, 60_000);
+    await waitConsole(node.runDir, vmId, `GUEST-NET-UP ${guestAddr}/29`, 60_000);
     // busybox's ping: the host has no iputils
-    execFileSync("busybox", ["ping", "-c", "1", "-W", "5", `${subnet}.2`], { stdio: "ignore" });
-    const neigh = execFileSync("ip", ["neigh", "show", `${subnet}.2`, "dev", bridge], { encoding: "utf8" });
+    execFileSync("busybox", ["ping", "-c", "1", "-W", "5", guestAddr], { stdio: "ignore" });
+    const neigh = execFileSync("ip", ["neigh", "show", guestAddr, "dev", bridge], { encoding: "utf8" });
     assert.match(neigh, new RegExp(mac), "the guest answers with the MAC the engine chose");
   });
 

@@ -4,6 +4,7 @@
  * on failure they run newest first, each once. An undo that fails is reported (through the
  * owner's callback, which logs it) and the others still run — a failed cleanup must never hide
  * the error that caused it. No I/O and no imports: the engine loads it as `@vela/protocol/revert`.
+ * A storage task keeps the same stack in persisted form (`PersistedUndo`, below).
  */
 
 /** One undo: what it undoes (for logs) and how. */
@@ -44,4 +45,20 @@ export class Revert {
       }
     }
   }
+}
+
+/**
+ * An undo in the form one process persists and another replays: a storage task's recovery stack
+ * on the master domain, which a new SPM rolls back after a crash. Instead of a closure it names a
+ * registered action and its string params. The stack reads as a Revert's — each undo pushed (and
+ * written) before the change it covers, replayed newest first — with one difference that
+ * persistence needs: a replay stops at the first undo that fails and keeps it and the older ones,
+ * so a later recovery (the next SPM, revertTask) finishes them in order.
+ */
+export interface PersistedUndo {
+  /** What it undoes, for logs (as Undo's). */
+  readonly what: string;
+  /** A registered action name, e.g. "volume.removeFiles"; persisted, so never renamed. */
+  readonly action: string;
+  readonly params: readonly string[];
 }

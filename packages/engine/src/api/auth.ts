@@ -1,13 +1,24 @@
 /**
- * Authentication of API calls: HTTP Basic with admin@internal, and bearer tokens issued by the
- * oVirt SSO endpoint (/ovirt-engine/sso/oauth/token), which the oVirt SDKs use by default.
- * Tokens live in memory only (a restart logs clients out; they log in again). Never logs a
- * password or a token.
+ * Authentication of API calls: HTTP Basic with user@internal (admin@internal's password is the
+ * engine's configuration, everyone else's an scrypt hash in the users table), and bearer tokens
+ * issued by the oVirt SSO endpoint (/ovirt-engine/sso/oauth/token), which the oVirt SDKs use by
+ * default. Tokens live in memory only (a restart logs clients out; they log in again); a token
+ * stops working when revoked (logout) or when its user is removed. A login that fails too often
+ * is refused for a while. Never logs a password or a token.
  */
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { EngineConfig } from "../config.js";
+import type { Db } from "../db/index.js";
+import { ADMIN_USER_ID } from "../db/ids.js";
+import type { Principal } from "../permissions/access.js";
+import { findUser, passwordMatches, principalOf, userById } from "../users/store.js";
 
 const TOKEN_TTL_MS = 10 * 60 * 60 * 1000;
+/** Basic credentials verified against a hash are remembered (keyed by hash and password) so a client does not pay scrypt per request. */
+const VERIFIED_TTL_MS = 60_000;
+/** After this many failures in a row a login is refused for LOCK_MS, even with the right password. */
+const MAX_FAILURES = 10;
+const LOCK_MS = 60_000;
 
 function same(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -16,18 +27,45 @@ function same(a: string, b: string): boolean {
 }
 
 export class Auth {
-  private tokens = new Map<string, { user: string; exp: number }>();
+  private tokens = new Map<string, { userId: string; exp: number }>();
+  private verified = new Map<string, number>();
+  private failures = new Map<string, { n: number; until: number }>();
 
-  constructor(private cfg: EngineConfig) {}
+  constructor(
+    private cfg: EngineConfig,
+    private db: Db,
+  ) {}
 
-  /** `admin` and `admin@internal` both name the built-in administrator, as in oVirt. */
-  checkPassword(user: string, password: string): boolean {
-    const u = user === "admin" ? "admin@internal" : user;
-    return same(u, this.cfg.adminUser) && same(password, this.cfg.adminPassword);
+  /** The user these credentials name, or undefined. `admin` and `admin@internal` both name the built-in administrator, as in oVirt. */
+  async login(login: string, password: string): Promise<Principal | undefined> {
+    const name = principalOf(login);
+    if (!name) return undefined;
+    const f = this.failures.get(name);
+    if (f && f.n >= MAX_FAILURES && f.until > Date.now()) return undefined;
+    const who = await this.verify(name, password);
+    if (who) this.failures.delete(name);
+    else {
+      const n = (f && f.until > Date.now() ? f.n : 0) + 1;
+      this.failures.set(name, { n, until: Date.now() + LOCK_MS });
+    }
+    return who;
+  }
+
+  private async verify(name: string, password: string): Promise<Principal | undefined> {
+    if (name === "admin") return same(password, this.cfg.adminPassword) ? { id: ADMIN_USER_ID, name } : undefined;
+    const u = await findUser(this.db, name);
+    if (!u || u.password_hash === null) return undefined;
+    const k = createHash("sha256").update(u.password_hash).update("\0").update(password).digest("base64");
+    const until = this.verified.get(k);
+    if (until && until > Date.now()) return { id: u.id, name: u.name };
+    if (!(await passwordMatches(u, password))) return undefined;
+    if (this.verified.size > 10_000) this.verified.clear();
+    this.verified.set(k, Date.now() + VERIFIED_TTL_MS);
+    return { id: u.id, name: u.name };
   }
 
   /** Returns the authenticated user, or undefined. */
-  check(authorization: string | undefined): string | undefined {
+  async check(authorization: string | undefined): Promise<Principal | undefined> {
     if (!authorization) return undefined;
     const [scheme, value] = authorization.split(/\s+/, 2);
     if (!scheme || !value) return undefined;
@@ -35,8 +73,7 @@ export class Auth {
       const decoded = Buffer.from(value, "base64").toString("utf8");
       const i = decoded.indexOf(":");
       if (i < 0) return undefined;
-      const user = decoded.slice(0, i);
-      return this.checkPassword(user, decoded.slice(i + 1)) ? this.cfg.adminUser : undefined;
+      return this.login(decoded.slice(0, i), decoded.slice(i + 1));
     }
     if (scheme.toLowerCase() === "bearer") {
       const t = this.tokens.get(value);
@@ -45,15 +82,21 @@ export class Auth {
         this.tokens.delete(value);
         return undefined;
       }
-      return t.user;
+      // a removed user's tokens die with the user
+      const u = await userById(this.db, t.userId);
+      if (!u) {
+        this.tokens.delete(value);
+        return undefined;
+      }
+      return { id: u.id, name: u.name };
     }
     return undefined;
   }
 
-  issue(user: string): { token: string; exp: number } {
+  issue(user: Principal): { token: string; exp: number } {
     const token = randomBytes(32).toString("base64url");
     const exp = Date.now() + TOKEN_TTL_MS;
-    this.tokens.set(token, { user, exp });
+    this.tokens.set(token, { userId: user.id, exp });
     return { token, exp };
   }
 

@@ -7,6 +7,7 @@ import type { Engine } from "../engine.js";
 import type { ParsedBody } from "./body.js";
 import { ApiFault, notFound } from "../errors/fault.js";
 import type { Rep } from "./repr.js";
+import type { Principal } from "../permissions/access.js";
 
 export interface Call {
   engine: Engine;
@@ -15,6 +16,8 @@ export interface Call {
   body?: ParsedBody;
   /** The request's Accept header (for replies that are not XML/JSON, such as a .vv file). */
   accept?: string;
+  /** Who sent the request (absent on Vela's internal routes, which authenticate themselves). */
+  user?: Principal;
 }
 
 export interface Reply {

@@ -4,6 +4,7 @@
  * `preload()` warms them all right after the engine reports ready.
  */
 import type { Call, Handler, Reply } from "./call.js";
+import { EMPTY_SUBCOLLECTIONS } from "./empty-collections.js";
 import type { Method, RouteDef } from "./server.js";
 
 type Module = Record<string, unknown>;
@@ -28,8 +29,17 @@ const jobs = lazy(() => import("./resources/jobs.js"));
 const consoles = lazy(() => import("./resources/consoles.js"));
 const internal = lazy(() => import("./resources/internal.js"));
 const networks = lazy(() => import("./resources/networks.js"));
+const users = lazy(() => import("../users/resources.js"));
+const perms = lazy(() => import("../permissions/resources.js"));
+const vmpools = lazy(() => import("./resources/vmpools.js"));
+const clientLinks = lazy(() => import("./resources/client-links.js"));
+const updates = lazy(() => import("./resources/updates.js"));
+const empty = lazy(() => import("./resources/empty.js"));
+const openapi = lazy(() => import("./resources/openapi.js"));
+const statistics = lazy(() => import("./resources/statistics.js"));
+const events = lazy(() => import("./resources/events.js"));
 
-const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks];
+const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks, users, perms, vmpools, clientLinks, updates, empty, openapi, statistics, events];
 
 function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): Handler {
   return async (c: Call): Promise<Reply> => {
@@ -38,16 +48,37 @@ function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K):
   };
 }
 
+type PermOp = "list" | "get" | "add" | "remove";
+type PermType = import("../permissions/tree.js").ObjectType;
+
+/** A permissions handler bound to the object type its path names. */
+function p(op: PermOp, type: PermType): Handler {
+  return async (c: Call): Promise<Reply> => (await perms())[op](type)(c);
+}
+
+/** The four permission routes of one object collection (or of the system, at /permissions). */
+function permissionRoutes(base: string, type: PermType): RouteDef[] {
+  return [
+    r("GET", `${base}/permissions`, p("list", type)),
+    r("POST", `${base}/permissions`, p("add", type)),
+    r("GET", `${base}/permissions/:perm`, p("get", type)),
+    r("DELETE", `${base}/permissions/:perm`, p("remove", type)),
+  ];
+}
+
 function r(method: Method, path: string, handler: Handler): RouteDef {
   return { method, path, handler };
 }
 
 export const apiRoutes: RouteDef[] = [
   r("GET", "", h(root, "get")),
+  // The OpenAPI document of this table (resources/openapi.ts).
+  r("GET", "/openapi.json", h(openapi, "get")),
 
   r("GET", "/datacenters", h(datacenters, "list")),
   r("POST", "/datacenters", h(datacenters, "add")),
   r("GET", "/datacenters/:id", h(datacenters, "get")),
+  r("PUT", "/datacenters/:id", h(updates, "updateDataCenter")),
   r("DELETE", "/datacenters/:id", h(datacenters, "remove")),
   r("GET", "/datacenters/:id/clusters", h(datacenters, "clusters")),
   r("GET", "/datacenters/:id/storagedomains", h(datacenters, "storageDomains")),
@@ -60,12 +91,16 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/clusters", h(clusters, "list")),
   r("POST", "/clusters", h(clusters, "add")),
   r("GET", "/clusters/:id", h(clusters, "get")),
+  r("PUT", "/clusters/:id", h(updates, "updateCluster")),
   r("DELETE", "/clusters/:id", h(clusters, "remove")),
+  r("GET", "/clusters/:id/hosts", h(clientLinks, "clusterHosts")),
 
   r("GET", "/hosts", h(hosts, "list")),
   r("GET", "/hosts/:id", h(hosts, "get")),
+  r("PUT", "/hosts/:id", h(updates, "updateHost")),
   r("GET", "/hosts/:id/storage", h(hosts, "storage")),
   r("DELETE", "/hosts/:id", h(hosts, "remove")),
+  r("GET", "/hosts/:id/vms", h(clientLinks, "hostVms")),
   r("POST", "/hosts/:id/activate", h(hosts, "activate")),
   r("POST", "/hosts/:id/deactivate", h(hosts, "deactivate")),
   r("POST", "/hosts/:id/approve", h(hosts, "approve")),
@@ -74,6 +109,7 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/storagedomains", h(storagedomains, "list")),
   r("POST", "/storagedomains", h(storagedomains, "add")),
   r("GET", "/storagedomains/:id", h(storagedomains, "get")),
+  r("PUT", "/storagedomains/:id", h(updates, "updateStorageDomain")),
   r("DELETE", "/storagedomains/:id", h(storagedomains, "remove")),
   r("GET", "/storagedomains/:id/disks", h(storagedomains, "disks")),
 
@@ -89,6 +125,7 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/templates", h(templates, "list")),
   r("POST", "/templates", h(templates, "add")),
   r("GET", "/templates/:id", h(templates, "get")),
+  r("PUT", "/templates/:id", h(updates, "updateTemplate")),
   r("DELETE", "/templates/:id", h(templates, "remove")),
   r("GET", "/templates/:id/diskattachments", h(templates, "diskAttachments")),
   r("GET", "/templates/:id/diskattachments/:disk", h(templates, "diskAttachment")),
@@ -101,9 +138,12 @@ export const apiRoutes: RouteDef[] = [
   r("POST", "/vms/:id/start", h(vms, "start")),
   r("POST", "/vms/:id/stop", h(vms, "stop")),
   r("POST", "/vms/:id/shutdown", h(vms, "shutdown")),
+  r("GET", "/vms/:id/cdroms", h(clientLinks, "vmCdroms")),
+  r("GET", "/vms/:id/cdroms/:cd", h(clientLinks, "vmCdrom")),
   r("GET", "/vms/:id/diskattachments", h(vms, "diskAttachments")),
   r("POST", "/vms/:id/diskattachments", h(vms, "attachDisk")),
   r("GET", "/vms/:id/diskattachments/:disk", h(vms, "diskAttachment")),
+  r("PUT", "/vms/:id/diskattachments/:disk", h(updates, "updateDiskAttachment")),
   r("DELETE", "/vms/:id/diskattachments/:disk", h(vms, "detachDisk")),
   r("GET", "/vms/:id/snapshots", h(vms, "snapshots")),
   r("POST", "/vms/:id/snapshots", h(vms, "addSnapshot")),
@@ -159,10 +199,51 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/hosts/:id/networkattachments", h(networks, "networkAttachments")),
   r("GET", "/hosts/:id/networkattachments/:att", h(networks, "networkAttachment")),
 
+  // users, groups, roles, permissions (issue 12)
+  r("GET", "/users", h(users, "listAll")),
+  r("POST", "/users", h(users, "add")),
+  r("GET", "/users/:id", h(users, "get")),
+  r("DELETE", "/users/:id", h(users, "remove")),
+  r("GET", "/users/:id/groups", h(users, "userGroups")),
+  r("GET", "/users/:id/permissions", h(users, "userPermissions")),
+  r("GET", "/groups", h(users, "groups")),
+  r("POST", "/groups", h(users, "addGroupCall")),
+  r("GET", "/groups/:id", h(users, "group")),
+  r("DELETE", "/groups/:id", h(users, "removeGroupCall")),
+  r("GET", "/groups/:id/permissions", h(users, "groupPermissions")),
+  r("GET", "/roles", h(perms, "roles")),
+  r("GET", "/roles/:id", h(perms, "role")),
+  r("GET", "/roles/:id/permits", h(perms, "permits")),
+  r("GET", "/roles/:id/permits/:permit", h(perms, "permit")),
+  ...permissionRoutes("", "system"),
+  ...permissionRoutes("/datacenters/:id", "data_center"),
+  ...permissionRoutes("/clusters/:id", "cluster"),
+  ...permissionRoutes("/hosts/:id", "host"),
+  ...permissionRoutes("/vms/:id", "vm"),
+  ...permissionRoutes("/templates/:id", "template"),
+  ...permissionRoutes("/disks/:id", "disk"),
+  ...permissionRoutes("/storagedomains/:id", "storage_domain"),
+  ...permissionRoutes("/networks/:id", "network"),
+  ...permissionRoutes("/vnicprofiles/:id", "vnic_profile"),
+
+  r("GET", "/vmpools", h(vmpools, "list")),
+  r("GET", "/vmpools/:id", h(vmpools, "get")),
+
+  // statistics (issue 10)
+  r("GET", "/hosts/:id/statistics", h(statistics, "host")),
+  r("GET", "/vms/:id/statistics", h(statistics, "vm")),
+  r("GET", "/vms/:id/nics/:nic/statistics", h(statistics, "nic")),
+  r("GET", "/disks/:id/statistics", h(statistics, "disk")),
+  r("GET", "/events", h(events, "list")),
+  r("GET", "/events/:id", h(events, "get")),
+
   r("GET", "/jobs", h(jobs, "list")),
   r("GET", "/jobs/:id", h(jobs, "get")),
   r("GET", "/jobs/:id/steps", h(jobs, "steps")),
   r("GET", "/jobs/:id/steps/:step", h(jobs, "step")),
+
+  // Sub-collections clients read that Vela serves empty (empty-collections.ts).
+  ...EMPTY_SUBCOLLECTIONS.map((s) => r("GET", `/${s.parent}/:id/${s.sub}`, async (c) => (await empty()).list(c, s))),
 ];
 
 /** Vela's own endpoints outside the oVirt API (JSON only). */

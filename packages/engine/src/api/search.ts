@@ -1,25 +1,21 @@
 /**
- * A small subset of oVirt's search language for `?search=`: `field=value` terms joined by `and`,
- * `*` wildcards, `!=`, optional `sortby <field> [asc|desc]`; plus `max`. Applied to rows already
- * loaded (collections here are small). A field the resource does not know is a 400, as in oVirt.
- * Wildcards are matched without regular expressions (a pattern built from user input backtracks
- * exponentially: seven `*` took seconds and blocked the event loop), in time linear in
- * pattern × value, and the query text is bounded.
+ * `?search=` (oVirt's query language, parsed in search-grammar.ts), `max` and `page`, applied to
+ * rows already loaded (collections here are small). A field maps a row to one value or several
+ * (a reference field gives the id and the name, so `cluster=Default` and `cluster=<uuid>` both
+ * match). A field the resource does not know is a 400, as in oVirt. Wildcards are matched without
+ * regular expressions (a pattern built from user input backtracks exponentially: seven `*` took
+ * seconds and blocked the event loop), in time linear in pattern × value.
  */
 import { ApiFault } from "../errors/fault.js";
+import { type Op, parseQuery, type Term } from "./search-grammar.js";
 
-export type Fields<R> = Record<string, (row: R) => string | number | null | undefined>;
+export { MAX_SEARCH_CHARS } from "./search-grammar.js";
 
-/** Longer search texts are refused: no oVirt client sends kilobytes of search. */
-export const MAX_SEARCH_CHARS = 1024;
-const MAX_TERMS = 16;
+type Value = string | number | null | undefined;
+export type Fields<R> = Record<string, (row: R) => Value | Value[]>;
 
-interface Term {
-  field: string;
-  op: "=" | "!=";
-  pattern: string;
-  caseSensitive: boolean;
-}
+/** oVirt's default page size when `page N` comes without `max`. */
+const PAGE_SIZE = 100;
 
 /**
  * Does `value` match `pattern`, where `*` stands for any run of characters? Greedy two-pointer
@@ -51,61 +47,68 @@ export function wildcardMatch(pattern: string, value: string, caseSensitive = tr
   return i === p.length;
 }
 
-function parse<R>(search: string, fields: Fields<R>, caseSensitive: boolean): { terms: Term[]; sort?: { field: string; desc: boolean } } {
-  if (search.length > MAX_SEARCH_CHARS) throw new ApiFault(400, "Operation Failed", `Search: longer than ${MAX_SEARCH_CHARS} characters`);
-  let text = search.trim();
-  let sort: { field: string; desc: boolean } | undefined;
-  const m = /\s*sortby\s+([a-z_.]+)(\s+(asc|desc))?\s*$/i.exec(text);
-  if (m) {
-    const field = (m[1] ?? "").toLowerCase();
-    if (!fields[field]) throw new ApiFault(400, "Operation Failed", `Search: cannot sort by unknown field '${field}'`);
-    sort = { field, desc: (m[3] ?? "").toLowerCase() === "desc" };
-    text = text.slice(0, m.index);
+function compare(a: string, b: string): number {
+  const x = Number(a);
+  const y = Number(b);
+  if (a.trim() !== "" && b.trim() !== "" && Number.isFinite(x) && Number.isFinite(y)) return x - y;
+  return a.localeCompare(b);
+}
+
+function one(op: Op, pattern: string, v: string, caseSensitive: boolean): boolean {
+  switch (op) {
+    case "=":
+      return wildcardMatch(pattern, v, caseSensitive);
+    case "!=":
+      return !wildcardMatch(pattern, v, caseSensitive);
+    case "<":
+      return compare(v, pattern) < 0;
+    case ">":
+      return compare(v, pattern) > 0;
+    case "<=":
+      return compare(v, pattern) <= 0;
+    case ">=":
+      return compare(v, pattern) >= 0;
   }
-  text = text.replace(/\s*page\s+[0-9]+\s*$/i, "");
-  const terms: Term[] = [];
-  if (text.trim() === "") return { terms, sort };
-  const parts = text.split(/\s+and\s+/i);
-  if (parts.length > MAX_TERMS) throw new ApiFault(400, "Operation Failed", `Search: more than ${MAX_TERMS} terms`);
-  for (const part of parts) {
-    const t = /^\s*([a-z_.]+)\s*(!=|=)\s*(?:"([^"]*)"|(\S*))\s*$/i.exec(part);
-    if (!t) throw new ApiFault(400, "Operation Failed", `Search: cannot parse '${part.slice(0, 80)}'`);
-    const field = (t[1] ?? "").toLowerCase();
-    if (!fields[field]) throw new ApiFault(400, "Operation Failed", `Search: unknown field '${field}'`);
-    terms.push({ field, op: t[2] as "=" | "!=", pattern: t[3] ?? t[4] ?? "", caseSensitive });
-  }
-  return { terms, sort };
+}
+
+function values(v: Value | Value[]): string[] {
+  const arr = Array.isArray(v) ? v : [v];
+  return arr.map((x) => (x === null || x === undefined ? "" : String(x)));
+}
+
+function matches<R>(row: R, t: Term, fields: Fields<R>, caseSensitive: boolean): boolean {
+  const get = fields[t.field];
+  const vs = get ? values(get(row)) : [""];
+  // `!=` holds when no value matches; the others when some value does.
+  if (t.op === "!=") return vs.every((v) => one("!=", t.value, v, caseSensitive));
+  return vs.some((v) => one(t.op, t.value, v, caseSensitive));
 }
 
 export function applySearch<R>(rows: R[], query: Record<string, string>, fields: Fields<R>): R[] {
   let out = rows;
+  let page: number | undefined;
   if (query.search) {
     const caseSensitive = (query.case_sensitive ?? "true").toLowerCase() !== "false";
-    const { terms, sort } = parse(query.search, fields, caseSensitive);
-    out = out.filter((r) =>
-      terms.every((t) => {
-        const get = fields[t.field];
-        const v = get ? String(get(r) ?? "") : "";
-        const m = wildcardMatch(t.pattern, v, t.caseSensitive);
-        return t.op === "=" ? m : !m;
-      }),
-    );
-    if (sort) {
-      const get = fields[sort.field];
-      if (get) {
-        out = [...out].sort((a, b) => {
-          const x = get(a) ?? "";
-          const y = get(b) ?? "";
-          const c = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
-          return sort.desc ? -c : c;
-        });
-      }
+    const q = parseQuery(query.search, (f) => Object.hasOwn(fields, f));
+    page = q.page;
+    out = out.filter((r) => q.any.some((all) => all.every((t) => matches(r, t, fields, caseSensitive))));
+    const sort = q.sort;
+    const get = sort ? fields[sort.field] : undefined;
+    if (sort && get) {
+      out = [...out].sort((a, b) => {
+        const c = compare(values(get(a))[0] ?? "", values(get(b))[0] ?? "");
+        return sort.desc ? -c : c;
+      });
     }
   }
+  let max = -1;
   if (query.max !== undefined) {
-    const max = Number(query.max);
+    max = Number(query.max);
     if (!Number.isInteger(max) || max < -1) throw new ApiFault(400, "Operation Failed", `Invalid max '${query.max.slice(0, 20)}'`);
-    if (max >= 0) out = out.slice(0, max);
   }
-  return out;
+  if (page !== undefined) {
+    const size = max >= 0 ? max : PAGE_SIZE;
+    return out.slice((page - 1) * size, page * size);
+  }
+  return max >= 0 ? out.slice(0, max) : out;
 }

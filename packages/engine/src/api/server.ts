@@ -3,17 +3,22 @@
  * `Accept: application/json`), oVirt faults for every error, and the route table mounted at
  * /ovirt-engine/api and /ovirt-engine/api/v4. Knows nothing of resources beyond the table.
  */
+
+import type { Socket } from "node:net";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { fastify } from "../deps.js";
 import type { Engine } from "../engine.js";
+import { ApiFault } from "../errors/fault.js";
+import { nodeFault } from "../errors/node-fault.js";
 import { NodeError, NodeUnreachable } from "../hosts/client.js";
-import type { Socket } from "node:net";
+import { Access, type Principal } from "../permissions/access.js";
+import { authorize, afterReply, wantsFilter } from "../permissions/enforce.js";
 import { Auth } from "./auth.js";
 import { type ParsedBody, parseAnyBody, parseJsonBody, parseXmlBody } from "./body.js";
 import type { Call, Handler, Reply } from "./call.js";
-import { ApiFault } from "../errors/fault.js";
+import { applyFollow, getRoutes } from "./follow.js";
 import { API } from "./href.js";
-import { nodeFault } from "../errors/node-fault.js";
+import { closeIfBodyUnread } from "./ignored-body.js";
 import { toJson, toXml } from "./repr.js";
 
 export type Method = "GET" | "POST" | "PUT" | "DELETE";
@@ -31,6 +36,7 @@ export interface InternalRouteDef extends RouteDef {
 
 const BODY_LIMIT = 1024 * 1024;
 const SSO = "/ovirt-engine/sso/";
+const SSO_LOGOUT = "/ovirt-engine/services/sso-logout";
 
 function wantsJson(req: FastifyRequest): boolean {
   if (req.url.startsWith("/vela/")) return true; // Vela's own endpoints speak JSON only
@@ -59,6 +65,14 @@ function render(reply: FastifyReply, r: Reply, json: boolean): FastifyReply {
   if (r.status === 201 && typeof r.rep.href === "string") reply.header("location", r.rep.href);
   if (json) return reply.type("application/json").send(toJson(r.rep));
   return reply.type("application/xml").send(toXml(r.root, r.rep));
+}
+
+/**
+ * An empty body is no body, whatever its declared type (the SDKs send `Content-Type:
+ * application/xml` on every request); a GET or DELETE body is never read (oVirt ignores it).
+ */
+function bodyIgnored(req: FastifyRequest, body: string): boolean {
+  return req.method === "GET" || req.method === "DELETE" || body.trim() === "";
 }
 
 function sessionCookie(header: string | undefined): string | undefined {
@@ -139,7 +153,9 @@ function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
 }
 
 export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteDef[]): FastifyInstance {
-  const auth = new Auth(engine.cfg);
+  const auth = new Auth(engine.cfg, engine.db);
+  // who sent each API request, set by the authentication hook
+  const principals = new WeakMap<FastifyRequest, Principal>();
   const app = fastify.fastify({
     logger: false,
     bodyLimit: BODY_LIMIT,
@@ -150,14 +166,17 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
 
   // Our own parsers so that malformed bodies become oVirt faults.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(["application/xml", "text/xml"], { parseAs: "string" }, (_req, body, done) => {
+  app.addContentTypeParser(["application/xml", "text/xml"], { parseAs: "string" }, (req, body, done) => {
+    // The SDKs declare XML on DELETE and on actions without parameters and send nothing.
+    if (bodyIgnored(req, body as string)) return done(null, undefined);
     try {
       done(null, parseXmlBody(body as string));
     } catch (err) {
       done(err as Error, undefined);
     }
   });
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
+    if (bodyIgnored(req, body as string)) return done(null, undefined);
     try {
       done(null, parseJsonBody(body as string));
     } catch (err) {
@@ -166,13 +185,15 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
   });
   // Forms are what the SSO endpoint takes; the API itself speaks XML and JSON only.
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (req, body, done) => {
-    if (!req.url.startsWith(SSO)) {
+    if (bodyIgnored(req, body as string)) return done(null, undefined);
+    if (!req.url.startsWith(SSO) && !req.url.startsWith(SSO_LOGOUT)) {
       // `curl -d ''` sends an empty form: no body, not a wrong one.
       return (body as string).trim() === "" ? done(null, undefined) : done(unsupportedMedia(), undefined);
     }
     done(null, { form: Object.fromEntries(new URLSearchParams(body as string)) });
   });
   app.addContentTypeParser("*", { parseAs: "string" }, (req, body, done) => {
+    if (bodyIgnored(req, body as string)) return done(null, undefined);
     // No Content-Type at all: sniff (curl and scripts); any other declared type is not ours.
     if (req.headers["content-type"] !== undefined && (body as string).trim() !== "") return done(unsupportedMedia(), undefined);
     try {
@@ -183,15 +204,22 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
   });
 
   app.addHook("onRequest", async (req, reply) => {
+    // GET and HEAD bodies are ignored and never read (see ignored-body.ts).
+    if (req.method === "GET" || req.method === "HEAD") closeIfBodyUnread(req, reply);
     if (!req.url.startsWith(API)) return;
     const session = sessionCookie(req.headers.cookie);
-    const user = auth.check(req.headers.authorization) ?? (session ? auth.check(`Bearer ${session}`) : undefined);
-    if (user && req.headers.authorization && /persistent-auth/i.test(String(req.headers.prefer ?? ""))) {
-      // oVirt's persistent authentication: later requests carry the cookie instead of credentials.
+    const sessionUser = session ? await auth.check(`Bearer ${session}`) : undefined;
+    const user = (await auth.check(req.headers.authorization)) ?? sessionUser;
+    if (user && !sessionUser && req.headers.authorization && /persistent-auth/i.test(String(req.headers.prefer ?? ""))) {
+      // oVirt's persistent authentication: later requests carry the cookie instead of credentials
+      // (libgovirt sends both; a live session is kept, not replaced by a new one per request).
       const { token } = auth.issue(user);
       reply.header("set-cookie", `JSESSIONID=${token}; Path=${API}; HttpOnly`);
     }
+    if (user) principals.set(req, user);
     if (!user) {
+      // The answer goes out before any body is read.
+      closeIfBodyUnread(req, reply);
       return sendFault(reply, new ApiFault(401, "Unauthorized", "Authentication required: HTTP Basic (user@domain) or an SSO bearer token"), wantsJson(req));
     }
   });
@@ -201,19 +229,37 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
     sendFault(reply, new ApiFault(404, "Not Found", `No resource at ${req.method} ${req.url.split("?")[0]}`), wantsJson(req)),
   );
 
+  const gets = getRoutes(routes);
   const mount = (prefix: string, r: RouteDef, json: (req: FastifyRequest) => boolean) => {
     app.route({
       method: r.method,
       url: `${prefix}${r.path}` || "/",
       handler: async (req, reply) => {
+        const user = principals.get(req);
         const c: Call = {
           engine,
           params: (req.params ?? {}) as Record<string, string>,
           query: firstValues(req.query),
-          body: req.body as ParsedBody | undefined,
+          // GET and DELETE carry no body: whatever a client sends with them is ignored
+          body: r.method === "GET" || r.method === "DELETE" ? undefined : (req.body as ParsedBody | undefined),
           accept: req.headers.accept,
+          user,
         };
-        return render(reply, await r.handler(c), json(req));
+        if (!user) return render(reply, await r.handler(c), json(req)); // internal routes authenticate themselves
+        const access = new Access(engine, user);
+        const filter = wantsFilter(req.headers.filter, c.query);
+        const after = await authorize(engine, access, r.method, r.path, c, filter);
+        const out = await afterReply(access, await r.handler(c), after);
+        if (c.query.follow && out.rep && r.method === "GET") {
+          // `follow=`: linked objects inlined, read through the same GET handlers (follow.ts),
+          // each passing the same permission check as its own URL would.
+          const guarded = gets.map((g) => ({
+            ...g,
+            handler: async (fc: Call) => afterReply(access, await g.handler(fc), await authorize(engine, access, "GET", g.path, fc, filter)),
+          }));
+          await applyFollow(out.rep, c.query.follow, { engine, accept: c.accept, user }, guarded);
+        }
+        return render(reply, out, json(req));
       },
     });
   };
@@ -232,21 +278,24 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
     const body = ssoForm(req.body);
     if (!body) return denied("Send the credentials as a form (or a JSON object) of strings.");
     const form: Record<string, string | undefined> = { grant_type: q.grant_type, scope: q.scope, ...body };
-    if (form.grant_type !== "password" || !form.username || form.password === undefined || !auth.checkPassword(form.username, form.password)) {
-      return denied("Cannot authenticate user: wrong username or password.");
-    }
-    const { token, exp } = auth.issue(engine.cfg.adminUser);
+    const who = form.grant_type === "password" && form.username && form.password !== undefined ? await auth.login(form.username, form.password) : undefined;
+    if (!who) return denied("Cannot authenticate user: wrong username or password.");
+    const { token, exp } = auth.issue(who);
     return reply
       .type("application/json")
       .send(JSON.stringify({ access_token: token, token_type: "bearer", scope: form.scope ?? "ovirt-app-api", exp: String(exp) }));
   });
+  // The SDKs log out with the token in the query (GET) or in a form (POST); the answer is JSON.
   const logout = async (req: FastifyRequest, reply: FastifyReply) => {
-    const token = firstValues(req.query).token;
+    // the token comes in the query (the SDKs), a form (curl, browsers) or as the bearer itself
+    const form = ssoForm(req.body) ?? {};
+    const bearer = /^bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "")?.[1];
+    const token = firstValues(req.query).token ?? form.token ?? bearer;
     if (token) auth.revoke(token);
-    return reply.code(200).send();
+    return reply.code(200).type("application/json").send("{}");
   };
-  app.get("/ovirt-engine/services/sso-logout", logout);
-  app.post("/ovirt-engine/services/sso-logout", logout);
+  app.get(SSO_LOGOUT, logout);
+  app.post(SSO_LOGOUT, logout);
 
   return app;
 }

@@ -15,7 +15,7 @@ import type { CommandDef } from "./command.js";
 import { copyTemplateNics } from "./VmNics.js";
 import { byRef } from "./lookup.js";
 import { activeSnapshot } from "./snapshotSteps.js";
-import { createVmDisks, planVmDisks, type VmDiskPlan } from "./Templates.js";
+import { createVmDisks, planVmDisks, type VmDiskPlan } from "./templateDisks.js";
 
 const MiB = 1024 * 1024;
 

@@ -8,7 +8,6 @@ import { z } from "zod";
 import { conflict, invalid } from "../errors/fault.js";
 import { Bool, parseInput, Ref } from "../input/input.js";
 import { type Host, now, num, type Vm } from "../db/schema.js";
-import type { Engine } from "../engine.js";
 import { vmStatusOf } from "../monitoring/vmstatus.js";
 import { chooseHost } from "../scheduling/hosts.js";
 import { asStored, cloudInitPayload, Initialization, loadInitialization } from "./cloudinit.js";

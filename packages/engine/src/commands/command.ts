@@ -10,6 +10,7 @@ import { ApiFault, nodeFailed } from "../errors/fault.js";
 import { nodeFault } from "../errors/node-fault.js";
 import { NodeError, NodeUnreachable } from "../hosts/client.js";
 import { endJob, startJob, TaskFailed, TaskLost } from "../jobs/jobs.js";
+import { eventRefs, logAction } from "../events/index.js";
 import { Revert } from "@vela/protocol/revert";
 
 export { Revert };
@@ -72,19 +73,23 @@ export async function runCommand<I, P, O>(e: Engine, cmd: CommandDef<I, P, O>, i
           finished = true;
           release();
           if (jobId) await endJob(e, jobId, status);
+          if (!cmd.quiet) await logAction(e, cmd.name, description, status === "finished", eventRefs(cmd.name, input, plan));
         };
       },
     };
     try {
       const out = await cmd.execute(e, plan, exec);
       if (!detached && jobId) await endJob(e, jobId, "finished");
+      if (!detached && !cmd.quiet) await logAction(e, cmd.name, description, true, eventRefs(cmd.name, input, plan));
       return out;
     } catch (err) {
       await revert.run();
       if (jobId) await endJob(e, jobId, "failed").catch(() => undefined);
       e.log.warn({ err, command: cmd.name, job: jobId }, "command failed");
       detached = false;
-      throw faultOf(err, cmd.name);
+      const fault = faultOf(err, cmd.name);
+      if (!cmd.quiet) await logAction(e, cmd.name, description, false, eventRefs(cmd.name, input, plan), fault instanceof ApiFault ? fault.detail : undefined);
+      throw fault;
     }
   } finally {
     if (!detached) release();

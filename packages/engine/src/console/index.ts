@@ -8,6 +8,7 @@ import { conflict } from "../errors/fault.js";
 import { mustById } from "../commands/lookup.js";
 import type { Host, Vm } from "../db/schema.js";
 import type { Engine } from "../engine.js";
+import { findUser } from "../users/store.js";
 import { ConsoleTickets, loadSecret } from "./tickets.js";
 
 /** oVirt names a graphics console by the hex of its protocol: "vnc" → 766e63. */
@@ -24,9 +25,10 @@ export function ticketsOf(e: Engine): ConsoleTickets {
   return t;
 }
 
-/** The users a ticket may name: the engine knows only its administrator. */
-export function knownUser(e: Engine, user: string): boolean {
-  return user === e.cfg.adminUser;
+/** The users a ticket may name: admin@internal, or an internal user who still exists. */
+export async function knownUser(e: Engine, user: string): Promise<boolean> {
+  if (user === e.cfg.adminUser) return true;
+  return (await findUser(e.db, user)) !== undefined;
 }
 
 export interface Display {

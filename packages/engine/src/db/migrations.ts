@@ -6,7 +6,8 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Migration, MigrationProvider } from "kysely/migration";
-import { BLANK_TEMPLATE_ID } from "./ids.js";
+import { ADMIN_USER_ID, BLANK_TEMPLATE_ID, SUPER_USER_ROLE_ID, SYSTEM_ID } from "./ids.js";
+import { events } from "./migration-events.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: migrations must not depend on the current schema type
 type AnyDb = Kysely<any>;
@@ -387,12 +388,66 @@ const vmInitialization: Migration = {
   },
 };
 
+/**
+ * Internal users and groups (the `internal` domain), group membership, and permissions: a role
+ * given to a user or group on one object (or the whole system). Roles and their permits are
+ * code (permissions/roles.ts), so only their ids are stored. admin@internal is a row with no
+ * password hash (its password is the engine's configuration) and SuperUser on the system.
+ */
+const usersPermissions: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable("users")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("name", "text", (c) => c.notNull().unique())
+      .addColumn("password_hash", "text")
+      .addColumn("first_name", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("last_name", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("email", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("created_at", "text", (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable("groups")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("name", "text", (c) => c.notNull().unique())
+      .addColumn("created_at", "text", (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable("group_members")
+      .addColumn("group_id", "text", (c) => c.notNull().references("groups.id"))
+      .addColumn("user_id", "text", (c) => c.notNull().references("users.id"))
+      .addPrimaryKeyConstraint("group_members_pk", ["group_id", "user_id"])
+      .execute();
+    await db.schema
+      .createTable("permissions")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("role_id", "text", (c) => c.notNull())
+      // exactly one of user_id and group_id is set
+      .addColumn("user_id", "text")
+      .addColumn("group_id", "text")
+      .addColumn("object_type", "text", (c) => c.notNull())
+      .addColumn("object_id", "text", (c) => c.notNull())
+      .addColumn("created_at", "text", (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex("permissions_user").on("permissions").column("user_id").execute();
+    await db.schema.createIndex("permissions_object").on("permissions").columns(["object_type", "object_id"]).execute();
+    const at = new Date().toISOString();
+    await db.insertInto("users").values({ id: ADMIN_USER_ID, name: "admin", password_hash: null, created_at: at }).execute();
+    await db
+      .insertInto("permissions")
+      .values({ id: randomUUID(), role_id: SUPER_USER_ROLE_ID, user_id: ADMIN_USER_ID, group_id: null, object_type: "system", object_id: SYSTEM_ID, created_at: at })
+      .execute();
+  },
+};
+
 const migrations: Record<string, Migration> = {
   "0001_initial": initial,
   "0002_seed": seed,
   "0003_chains_snapshots_templates": chains,
   "0004_vm_initialization": vmInitialization,
   "0005_networks": networks,
+  "0006_events": events,
+  "0007_users_permissions": usersPermissions,
 };
 
 export const provider: MigrationProvider = {

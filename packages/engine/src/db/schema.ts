@@ -310,6 +310,55 @@ export interface VmInitializationTable {
   data: string;
 }
 
+/** Internal users; `name` is the principal (alice), the user name is name@internal. */
+export interface UsersTable {
+  id: string;
+  name: string;
+  /** scrypt hash (users/password.ts); null for admin@internal, whose password is configuration. */
+  password_hash: string | null;
+  first_name: string;
+  last_name: string;
+  email: string;
+  created_at: string;
+}
+
+export interface GroupsTable {
+  id: string;
+  name: string;
+  created_at: string;
+}
+
+export interface GroupMembersTable {
+  group_id: string;
+  user_id: string;
+}
+
+/** A role given to a user or a group on one object (object_type "system": everything). */
+export interface PermissionsTable {
+  id: string;
+  role_id: string;
+  user_id: string | null;
+  group_id: string | null;
+  object_type: string;
+  object_id: string;
+  created_at: string;
+}
+
+/** The audit log (`/events`); ids increase. */
+export interface EventsTable {
+  id: number;
+  code: number;
+  severity: "normal" | "warning" | "error" | "alert";
+  description: string;
+  time: string;
+  vm_id: string | null;
+  host_id: string | null;
+  storage_domain_id: string | null;
+  data_center_id: string | null;
+  cluster_id: string | null;
+  correlation_id: string | null;
+}
+
 export interface Database {
   data_centers: DataCentersTable;
   clusters: ClustersTable;
@@ -333,6 +382,11 @@ export interface Database {
   template_nics: NicsTable;
   network_attachments: NetworkAttachmentsTable;
   vm_initialization: VmInitializationTable;
+  users: UsersTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  permissions: PermissionsTable;
+  events: EventsTable;
 }
 
 export type DataCenter = Selectable<DataCentersTable>;
@@ -342,6 +396,7 @@ export type StorageDomain = Selectable<StorageDomainsTable>;
 export type StorageDomainAttachment = Selectable<StorageDomainAttachmentsTable>;
 export type Disk = Selectable<DisksTable>;
 export type Vm = Selectable<VmsTable>;
+export type EngineEvent = Selectable<EventsTable>;
 export type DiskAttachment = Selectable<DiskAttachmentsTable>;
 export type Template = Selectable<TemplatesTable>;
 export type Job = Selectable<JobsTable>;
@@ -355,6 +410,9 @@ export type VnicProfile = Selectable<VnicProfilesTable>;
 export type MacPool = Selectable<MacPoolsTable>;
 export type Nic = Selectable<NicsTable>;
 export type NetworkAttachment = Selectable<NetworkAttachmentsTable>;
+export type User = Selectable<UsersTable>;
+export type Group = Selectable<GroupsTable>;
+export type Permission = Selectable<PermissionsTable>;
 export type NewVm = Insertable<VmsTable>;
 export type VmUpdate = Updateable<VmsTable>;
 export type { Generated };

@@ -5,6 +5,8 @@
  * error); it is active again as soon as one host finds it valid. Only active/inactive domains
  * are touched: maintenance, locked and domains under a command's lock are left alone.
  */
+import { Code } from "../events/codes.js";
+import { logEvent } from "../events/index.js";
 import type { HostStats } from "@vela/protocol";
 import type { Engine } from "../engine.js";
 
@@ -80,6 +82,14 @@ export class DomainHealth {
           .execute();
         const log = good ? e.log.info.bind(e.log) : e.log.warn.bind(e.log);
         log({ sd: att.storage_domain_id, dc: att.data_center_id, status, was: att.status }, good ? "storage domain answers again" : "storage domain does not answer");
+        const sd = await e.db.selectFrom("storage_domains").select("name").where("id", "=", att.storage_domain_id).executeTakeFirst();
+        await logEvent(e, {
+          storageDomainId: att.storage_domain_id,
+          dataCenterId: att.data_center_id,
+          code: good ? Code.STORAGE_DOMAIN_ACTIVE : Code.STORAGE_DOMAIN_INACTIVE,
+          severity: good ? "normal" : "error",
+          description: good ? `Storage domain ${sd?.name ?? att.storage_domain_id} answers again and is active.` : `Storage domain ${sd?.name ?? att.storage_domain_id} does not answer and is inactive.`,
+        });
       }
     }
   }

@@ -9,8 +9,12 @@ import type { HostStats } from "@vela/protocol";
 import type { Engine } from "../engine.js";
 import { ensureSpm, joinPool } from "../hosts/storage.js";
 import { DomainHealth } from "./domains.js";
+import { Code } from "../events/codes.js";
+import { logEvent } from "../events/index.js";
+import { ensureManagementNetwork } from "./mgmtnet.js";
 import { missingRequiredNetworks } from "./networks.js";
 import { watchSpm } from "./spm.js";
+import { recordHostStats } from "./stats.js";
 
 const POLLED = ["up", "non_responsive", "connecting", "initializing"];
 /** Every this many good polls, re-check that the host is still in its pool (a node may restart quickly). */
@@ -56,11 +60,13 @@ export class HostMonitor {
     const current = await e.db.selectFrom("hosts").select(["status"]).where("id", "=", id).executeTakeFirst();
     if (!current || !POLLED.includes(current.status)) return;
     if (ok) {
+      if (stats) recordHostStats(e, id, stats);
       this.failures.delete(id);
       const n = (this.goodPolls.get(id) ?? 0) + 1;
       this.goodPolls.set(id, n);
       // checked on the way up, and on the first good poll (a host registered up, or an engine restart)
       if (current.status !== "up" || n === 1) {
+        await ensureManagementNetwork(e, id).catch((err: unknown) => e.log.warn({ err, host: name }, "cannot set up the management network"));
         const missing = await missingRequiredNetworks(e, id).catch((err: unknown) => {
           e.log.warn({ err, host: name }, "cannot read the host's networks");
           return [];
@@ -69,11 +75,15 @@ export class HostMonitor {
           const reason = `the host lacks the cluster's required network(s) ${missing.join(", ")}`;
           await e.db.updateTable("hosts").set({ last_seen: now(), status: "non_operational", non_operational_reason: reason }).where("id", "=", id).execute();
           e.log.warn({ host: name, missing }, "host is non operational");
+          if (current.status !== "non_operational") await logEvent(e, { hostId: id, code: Code.HOST_NON_OPERATIONAL, severity: "error", description: `Host ${name} is non operational: ${reason}.` });
           return;
         }
       }
       await e.db.updateTable("hosts").set({ last_seen: now(), status: "up", non_operational_reason: null }).where("id", "=", id).execute();
-      if (current.status !== "up") e.log.info({ host: name, was: current.status }, "host is up again");
+      if (current.status !== "up") {
+        e.log.info({ host: name, was: current.status }, "host is up again");
+        await logEvent(e, { hostId: id, code: Code.HOST_UP, severity: "normal", description: `Status of host ${name} was set to Up.` });
+      }
       if (current.status !== "up" || n % RECHECK_EVERY === 1) e.bg.run(`join pool ${id}`, () => joinPool(e, id));
       await this.domains.record(id, stats).catch((err: unknown) => e.log.warn({ err, host: name }, "recording domain health failed"));
       await watchSpm(e, id).catch((err: unknown) => e.log.warn({ err, host: name }, "SPM watch failed"));
@@ -88,6 +98,7 @@ export class HostMonitor {
     // What runs there can no longer be observed: say so rather than guess.
     await e.db.updateTable("vms").set({ status: "unknown" }).where("run_on_host_id", "=", id).where("status", "!=", "down").execute();
     e.log.warn({ host: name, failures: f, was: status }, "host is non responsive");
+    await logEvent(e, { hostId: id, code: Code.HOST_NON_RESPONSIVE, severity: "error", description: `Host ${name} is non responsive.` });
     const dcs = await e.db.selectFrom("data_centers").select("id").where("spm_host_id", "=", id).execute();
     for (const dc of dcs) e.bg.run(`elect SPM ${dc.id}`, () => ensureSpm(e, dc.id));
   }

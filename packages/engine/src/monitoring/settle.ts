@@ -9,16 +9,17 @@ import type { Engine } from "../engine.js";
 export class StopVmSettle {
   constructor(private e: Engine) {}
 
-  async down(vm: Vm, hostId: string, stillListed: boolean, pollStarted: number): Promise<void> {
+  /** Whether it recorded the VM down (false: a command works on it, try again next poll). */
+  async down(vm: Vm, hostId: string, stillListed: boolean, pollStarted: number): Promise<boolean> {
     const e = this.e;
     let release: () => void;
     try {
       release = e.locks.acquire([`vm:${vm.id}`], "record VM down");
     } catch {
-      return; // a command is working on it
+      return false; // a command is working on it
     }
     try {
-      if ((e.vmTouched.get(vm.id) ?? 0) >= pollStarted) return;
+      if ((e.vmTouched.get(vm.id) ?? 0) >= pollStarted) return false;
       const host = await e.db.selectFrom("hosts").selectAll().where("id", "=", hostId).executeTakeFirst();
       if (host && stillListed) {
         await e.nodes
@@ -28,6 +29,7 @@ export class StopVmSettle {
       }
       await settleDown(e, vm, host);
       e.log.info({ vm: vm.name, host: host?.name }, "VM is down");
+      return true;
     } finally {
       release();
     }

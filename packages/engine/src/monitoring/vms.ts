@@ -7,6 +7,8 @@
 import { StopVmSettle } from "./settle.js";
 import type { Engine } from "../engine.js";
 import type { VmStats } from "@vela/protocol";
+import { forgetVmStats, recordVmStats } from "./stats.js";
+import { vmDownEvent, vmStatusEvent } from "./vmevents.js";
 import { vmStatusOf } from "./vmstatus.js";
 
 export class VmMonitor {
@@ -46,13 +48,16 @@ export class VmMonitor {
       if (e.locks.isHeld(`vm:${vm.id}`) || (e.vmTouched.get(vm.id) ?? 0) >= started) continue;
       const s = stats.find((x) => x.vmId?.toLowerCase() === vm.id);
       const status = s ? vmStatusOf(s.status) : "down";
+      if (s && status !== "down") recordVmStats(e, vm.id, s);
+      else forgetVmStats(e, vm.id);
       if (status === "down") {
-        await this.settle.down(vm, hostId, s !== undefined, started);
+        if (await this.settle.down(vm, hostId, s !== undefined, started)) await vmDownEvent(e, vm, hostId, name, s);
         continue;
       }
       if (status !== vm.status) {
         await e.db.updateTable("vms").set({ status }).where("id", "=", vm.id).where("run_on_host_id", "=", hostId).execute();
         e.log.info({ vm: vm.name, host: name, status, was: vm.status }, "VM status changed");
+        await vmStatusEvent(e, vm, hostId, name, status);
       }
     }
     // VMs the engine thought were down or elsewhere but this node runs (e.g. the engine died mid-start).

@@ -73,6 +73,19 @@ function cpuPercent(): { cpuUser: string; cpuSys: string; cpuIdle: string } {
   return { cpuUser: pct(user - prev.user), cpuSys: pct(sys - prev.sys), cpuIdle: pct(idle - prev.idle) };
 }
 
+/** Swap, buffers and page cache in MiB from /proc/meminfo (the rest comes from node:os). */
+function meminfo(): Record<string, string> {
+  let text = "";
+  try {
+    text = readFileSync("/proc/meminfo", "utf8");
+  } catch {
+    return {};
+  }
+  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? 0);
+  const mib = (key: string) => String(Math.floor(kib(key) / 1024));
+  return { swapTotal: mib("SwapTotal"), swapFree: mib("SwapFree"), memBuffers: mib("Buffers"), memCached: mib("Cached") };
+}
+
 export function stats(): HostStats {
   const memTotal = Math.floor(totalmem() / 2 ** 20);
   const memFree = Math.floor(freemem() / 2 ** 20);
@@ -82,6 +95,8 @@ export function stats(): HostStats {
     memFree: String(memFree),
     memAvailable: String(memFree),
     memUsed: String(Math.round((100 * (memTotal - memFree)) / memTotal)),
+    memTotal: String(memTotal),
+    ...meminfo(),
     elapsedTime: String(Math.floor(process.uptime())),
     hostUptime: String(Math.floor(uptime())),
   };

@@ -48,7 +48,7 @@ export async function networkCapabilities(running: NetConfig): Promise<NetworkCa
     caps.networks[name] = {
       iface: top.ifname,
       bridged: a.bridged,
-      ports: a.bridged ? (caps.bridges[name]?.ports ?? []) : [lowerDev(a)],
+      ports: a.bridged ? (caps.bridges[name]?.ports ?? []) : [lowerDev(a) ?? ""],
       vlanid: a.vlan,
       ...addrOf(top),
       gateway: gw,

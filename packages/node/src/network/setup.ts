@@ -20,18 +20,29 @@ export interface SetupRequest {
   bondings: Record<string, unknown>;
 }
 
-/** The device a network's ports hang under: the VLAN device, else the NIC. */
-export function lowerDev(a: NetAttrs): string {
-  return a.vlan !== undefined ? vlanDevName(a.nic as string, a.vlan) : (a.nic as string);
+/** The device a network's ports hang under: the VLAN device, else the NIC (none for a nicless bridge). */
+export function lowerDev(a: NetAttrs): string | undefined {
+  if (a.nic === undefined) return undefined;
+  return a.vlan !== undefined ? vlanDevName(a.nic, a.vlan) : a.nic;
 }
 
 /** The device that carries the network's address: its bridge, else the lower device. */
 export function topDev(name: string, a: NetAttrs): string {
-  return a.bridged ? name : lowerDev(a);
+  return a.bridged ? name : (lowerDev(a) as string);
 }
 
 /** Kinds `ip -d link` reports that may serve as a network's NIC (physical has no kind). */
 const NIC_KINDS = new Set([undefined, "veth", "dummy"]);
+
+/** A bridged network without NIC or bond: a bridge only VM taps join (`vela up`'s ovirtmgmt). */
+export function isNicless(a: NetAttrs): boolean {
+  return a.nic === undefined && a.bonding === undefined;
+}
+
+/** An existing bridge another agent made for a nicless network: its ports are all VM taps. */
+function sharedBridgeOk(name: string, byName: Map<string, IpLink>): boolean {
+  return bridgePorts(name).every((p) => byName.get(p)?.linkinfo?.info_kind === "tun");
+}
 
 export function isNic(l: IpLink): boolean {
   return l.link_type !== "loopback" && NIC_KINDS.has(l.linkinfo?.info_kind);
@@ -60,11 +71,21 @@ export async function checkRequest(req: SetupRequest, running: NetConfig, engine
     if (a.remove) {
       if (!running.networks[name]) throw new VdsmError("ERR_BAD_BRIDGE", `network ${name} is not configured on this host`);
       const cur = running.networks[name];
-      if (cur.bridged) {
+      // a nicless bridge is shared with other agents: its teardown leaves it while taps remain
+      if (cur.bridged && !isNicless(cur)) {
         const vms = bridgePorts(name).filter((p) => p !== lowerDev(cur));
         if (vms.length > 0) throw new VdsmError("ERR_USED_BRIDGE", `network ${name} still has ports ${vms.join(", ")} (running VMs)`);
       }
       delete final[name];
+      continue;
+    }
+    if (isNicless(a)) {
+      // a host-local bridge: several agents on one machine share it, so an uplink-less bridge
+      // of that name (whatever other agents' VM taps it has) is adopted rather than refused
+      if (byName.has(name) && !(isBridge(name) && sharedBridgeOk(name, byName))) {
+        throw new VdsmError("ERR_USED_BRIDGE", `network ${name}: an interface named ${name} already exists on this host and is not an uplink-less bridge`);
+      }
+      final[name] = strip(a);
       continue;
     }
     const nic = a.nic as string;
@@ -84,6 +105,7 @@ export async function checkRequest(req: SetupRequest, running: NetConfig, engine
   const untagged = new Map<string, string>();
   const tagged = new Map<string, string>();
   for (const [name, a] of Object.entries(final)) {
+    if (isNicless(a)) continue;
     const nic = a.nic as string;
     if (final[nic]) throw new VdsmError("ERR_USED_BRIDGE", `network ${nic} has the name of the NIC network ${name} uses`);
     const key = a.vlan === undefined ? nic : `${nic}.${a.vlan}`;
@@ -126,6 +148,12 @@ export async function teardown(name: string, a: NetAttrs, log: Logger, bestEffor
   };
   const lower = lowerDev(a);
   let ports: string[] = [];
+  if (lower === undefined) {
+    // nicless: other agents' VMs may use the same bridge; it goes only once nothing is plugged in
+    if (isBridge(name) && bridgePorts(name).length === 0) await step(() => deleteLink(name, log));
+    else if (a.ipaddr && isBridge(name)) await step(() => ip(["addr", "del", `${a.ipaddr}/${a.prefix}`, "dev", name], log));
+    return [];
+  }
   if (a.bridged && isBridge(name)) {
     ports = bridgePorts(name).filter((p) => p !== lower);
     await step(() => deleteLink(name, log));
@@ -146,7 +174,23 @@ export function useDhcpScript(path: string): void {
   dhcpScript = path;
 }
 
+/** A nicless network: its bridge (made once, then shared), up, with its address if it has one. */
+async function buildNicless(name: string, a: NetAttrs, log: Logger): Promise<void> {
+  if (!isBridge(name)) {
+    try {
+      await createBridge(name, log);
+    } catch (e) {
+      // another agent on this machine made it meanwhile: that is the bridge we want
+      if (!isBridge(name)) throw e;
+    }
+  }
+  if (a.mtu !== undefined) await setMtu(name, a.mtu, log);
+  await linkUp(name, log);
+  if (a.ipaddr !== undefined) await ip(["addr", "replace", `${a.ipaddr}/${a.prefix}`, "dev", name], log);
+}
+
 export async function build(name: string, a: NetAttrs, ports: readonly string[], log: Logger): Promise<void> {
+  if (isNicless(a)) return buildNicless(name, a, log);
   const nic = a.nic as string;
   await linkUp(nic, log);
   if (a.mtu !== undefined) await setMtu(nic, a.mtu, log);
@@ -225,6 +269,7 @@ export async function restoreNetworks(names: readonly string[], running: NetConf
 /** Whether a configured network's devices are all present (false after a reboot). */
 export function present(name: string, a: NetAttrs): boolean {
   const lower = lowerDev(a);
+  if (lower === undefined) return isBridge(name);
   if (!linkExists(lower)) return false;
   return !a.bridged || bridgePorts(name).includes(lower);
 }

@@ -8,6 +8,7 @@ import type { VmStats, VmSummary } from "@vela/protocol";
 import type { Logger } from "../log.js";
 import { VNC_LISTEN } from "./config/display.js";
 import { alive, waitGone } from "./process.js";
+import { nicCounters, vmCpu, vmRssKiB } from "./usage.js";
 import { type QmpBlockStatsEntry, type QmpClient, QmpClosedError } from "../qemu/qmp.js";
 import { type ExitInfo, type VmPaths, type VmRecord, writeRecord } from "./rundir.js";
 import { ExitReason, fromQemuStatus, type VmStatus } from "./status.js";
@@ -183,6 +184,7 @@ export class Vm {
       displayInfo: p.display === "vnc" ? [{ type: "vnc", port, tlsPort: "-1", ipAddress: displayIp }] : [],
       disks: await this.disks(),
     };
+    if (!down && this.pid !== undefined) Object.assign(out, await this.usage(this.pid));
     if (st.qemu) out.qemuStatus = st.qemu;
     // Thin drives: extensions made and ENOSPC pauses seen (the guest outran extension).
     if (this.thin) Object.assign(out, { thinExtensions: String(this.thin.counters.extensions), enospcPauses: String(this.thin.counters.pauses) });
@@ -192,6 +194,24 @@ export class Vm {
       out.exitMessage = this.rec.exit.message;
     }
     return out;
+  }
+
+  /** CPU, memory and NIC figures of the running QEMU process (usage.ts). */
+  private async usage(pid: number): Promise<Partial<VmStats>> {
+    const p = this.rec.params;
+    const rss = await vmRssKiB(pid);
+    const network: Record<string, Record<string, string>> = {};
+    for (const [i, nic] of p.nics.entries()) {
+      const tap = this.rec.taps[i];
+      if (tap) network[tap] = await nicCounters(tap, nic.macAddr);
+    }
+    const memKiB = Number(p.memSize) * 1024;
+    return {
+      ...(await vmCpu(pid, Number(p.smp) || 1)),
+      memUsage: rss === undefined ? "0" : String(Math.min(100, Math.round((100 * rss) / memKiB))),
+      memRss: rss === undefined ? "0" : String(rss),
+      network,
+    };
   }
 
   /** The VM's entry in `list` / `create`'s `vmList`. */

@@ -41,7 +41,10 @@ export const NetworkAttrs = z
   .strict()
   .superRefine((a, ctx) => {
     if (a.remove) return;
-    if ((a.nic === undefined) === (a.bonding === undefined)) ctx.addIssue({ code: "custom", message: "needs exactly one of nic or bonding" });
+    // a bridged network may have no uplink at all (VDSM's nicless network): a host-local bridge
+    if (a.nic !== undefined && a.bonding !== undefined) ctx.addIssue({ code: "custom", message: "takes at most one of nic or bonding" });
+    if (a.nic === undefined && a.bonding === undefined && !a.bridged) ctx.addIssue({ code: "custom", message: "a bridgeless network needs a nic or bonding" });
+    if (a.nic === undefined && a.bonding === undefined && a.vlan !== undefined) ctx.addIssue({ code: "custom", message: "a VLAN needs a nic or bonding" });
     if (a.ipaddr !== undefined && a.prefix === undefined) ctx.addIssue({ code: "custom", message: "ipaddr needs a prefix" });
     if (a.ipaddr !== undefined && a.bootproto === "dhcp") ctx.addIssue({ code: "custom", message: "ipaddr and bootproto dhcp exclude each other" });
     if (a.gateway !== undefined && a.ipaddr === undefined) ctx.addIssue({ code: "custom", message: "gateway needs ipaddr" });

@@ -6,12 +6,14 @@ import { RemoveCluster } from "../../commands/RemoveCluster.js";
 import type { Cluster } from "../../db/schema.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { collection } from "../repr.js";
+import { refNames } from "../ref-names.js";
 import { applySearch } from "../search.js";
 import { clusterView } from "../views.js";
 
 export async function list(c: Call): Promise<Reply> {
   const rows = await c.engine.db.selectFrom("clusters").selectAll().orderBy("name").execute();
-  const found = applySearch(rows, c.query, { name: (r: Cluster) => r.name, id: (r) => r.id, datacenter: (r) => r.data_center_id });
+  const n = await refNames(c.engine);
+  const found = applySearch(rows, c.query, { name: (r: Cluster) => r.name, id: (r) => r.id, datacenter: (r) => n.dc(r.data_center_id) });
   return ok("clusters", collection("cluster", found.map(clusterView)));
 }
 

@@ -117,7 +117,7 @@ async function proxyTicket(c: Call, kind: ConsoleKind): Promise<Reply> {
   const p = parseInput(ProxyTicketInput, bodyOf(c, ["action"]), "action", "proxyticket");
   const { vm } = await runningOn(c.engine, vmId, `open the ${kind === "vnc" ? "graphics" : "serial"} console`);
   const ttl = p.ticket?.expiry ?? PROXY_TICKET_TTL_SEC;
-  const { ticket: value } = ticketsOf(c.engine).issue({ vm: vm.id, kind, user: c.engine.cfg.adminUser }, ttl);
+  const { ticket: value } = ticketsOf(c.engine).issue({ vm: vm.id, kind, user: c.user && c.user.name !== "admin" ? `${c.user.name}@internal` : c.engine.cfg.adminUser }, ttl);
   return ok("action", {
     status: "complete",
     proxy_ticket: { value, expiry: ttl },

@@ -1,7 +1,9 @@
 /** /disks: list, get, add (201 locked → ok when the node task ends), update (extend), remove; copy and move. */
 import { AddDisk } from "../../commands/AddDisk.js";
 import { runCommand } from "../../commands/command.js";
-import { CopyDisk, MoveDisk, UpdateDisk } from "../../commands/DiskActions.js";
+import { CopyDisk } from "../../commands/CopyDisk.js";
+import { MoveDisk } from "../../commands/MoveDisk.js";
+import { UpdateDisk } from "../../commands/UpdateDisk.js";
 import { ImportDisk } from "../../commands/ImportDisk.js";
 import { mustById } from "../../commands/lookup.js";
 import { RemoveDisk } from "../../commands/RemoveDisk.js";
@@ -10,18 +12,21 @@ import { longAction } from "../actions.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { ref } from "../href.js";
 import { collection } from "../repr.js";
+import { refNames } from "../ref-names.js";
 import { applySearch } from "../search.js";
 import { diskView } from "../views.js";
 
 export async function list(c: Call): Promise<Reply> {
   const rows = await c.engine.db.selectFrom("disks").selectAll().orderBy("alias").execute();
+  const n = await refNames(c.engine);
   const found = applySearch(rows, c.query, {
     name: (r: Disk) => r.alias,
     alias: (r) => r.alias,
     id: (r) => r.id,
     status: (r) => r.status,
     format: (r) => r.format,
-    storage: (r) => r.storage_domain_id,
+    storage: (r) => n.storage(r.storage_domain_id),
+    provisioned_size: (r) => r.provisioned_size,
   });
   return ok("disks", collection("disk", found.map(diskView)));
 }

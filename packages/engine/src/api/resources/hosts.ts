@@ -1,6 +1,10 @@
 /** /hosts: list, get, remove, and the activate/deactivate/approve actions. */
 import { runCommand } from "../../commands/command.js";
-import { ActivateHost, ApproveHost, DeactivateHost, ForceSelectSpm, RemoveHost } from "../../commands/HostActions.js";
+import { ActivateHost } from "../../commands/ActivateHost.js";
+import { ApproveHost } from "../../commands/ApproveHost.js";
+import { DeactivateHost } from "../../commands/DeactivateHost.js";
+import { ForceSelectSpm } from "../../commands/ForceSelectSpm.js";
+import { RemoveHost } from "../../commands/RemoveHost.js";
 import { mustById } from "../../commands/lookup.js";
 import type { LunInfo } from "@vela/protocol";
 import type { Host } from "../../db/schema.js";
@@ -9,11 +13,12 @@ import type { Engine } from "../../engine.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import type { Rep } from "../repr.js";
 import { collection } from "../repr.js";
+import { refNames } from "../ref-names.js";
 import { applySearch } from "../search.js";
 import { hostView, type SpmRole } from "../views.js";
 
 /** Each host's SPM role: the data centers' records say who is SPM; the nodes' reports who contends. */
-async function spmRoles(e: Engine): Promise<(h: Host) => SpmRole> {
+export async function spmRoles(e: Engine): Promise<(h: Host) => SpmRole> {
   const rows = await e.db.selectFrom("data_centers").select("spm_host_id").where("spm_host_id", "is not", null).execute();
   const spm = new Set(rows.map((r) => r.spm_host_id as string));
   return (h) => (spm.has(h.id) ? "spm" : h.status === "up" && e.spmRole.get(h.id) === "contending" ? "contending" : "none");
@@ -22,12 +27,14 @@ async function spmRoles(e: Engine): Promise<(h: Host) => SpmRole> {
 export async function list(c: Call): Promise<Reply> {
   const rows = await c.engine.db.selectFrom("hosts").selectAll().orderBy("name").execute();
   const role = await spmRoles(c.engine);
+  const n = await refNames(c.engine);
   const found = applySearch(rows, c.query, {
     name: (r: Host) => r.name,
     id: (r) => r.id,
     status: (r) => r.status,
     address: (r) => r.address,
-    cluster: (r) => r.cluster_id,
+    cluster: (r) => n.cluster(r.cluster_id),
+    datacenter: (r) => n.dcOfCluster(r.cluster_id),
   });
   return ok("hosts", collection("host", found.map((h) => hostView(h, role(h)))));
 }

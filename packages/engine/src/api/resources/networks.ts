@@ -25,6 +25,7 @@ import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { notFound } from "../../errors/fault.js";
 import { href, links, ref } from "../href.js";
 import { collection, type Rep } from "../repr.js";
+import { refNames } from "../ref-names.js";
 import { applySearch } from "../search.js";
 
 // ---- views ------------------------------------------------------------------------------------
@@ -95,7 +96,8 @@ function attachmentView(a: NetworkAttachment): Rep {
     href: base,
     id: a.id,
     host: ref("hosts", a.host_id),
-    host_nic: { ...ref("hosts", a.host_id), href: href("hosts", a.host_id, "nics", hostNicId(a.host_id, a.nic_name)), id: hostNicId(a.host_id, a.nic_name), name: a.nic_name },
+    // none for a host-local bridge without uplink (mgmtnet.ts)
+    host_nic: a.nic_name ? { ...ref("hosts", a.host_id), href: href("hosts", a.host_id, "nics", hostNicId(a.host_id, a.nic_name)), id: hostNicId(a.host_id, a.nic_name), name: a.nic_name } : undefined,
     network: ref("networks", a.network_id),
     ip_address_assignments: {
       ip_address_assignment: [
@@ -113,7 +115,8 @@ function attachmentView(a: NetworkAttachment): Rep {
 
 export async function list(c: Call): Promise<Reply> {
   const rows = await c.engine.db.selectFrom("networks").selectAll().orderBy("name").execute();
-  const found = applySearch(rows, c.query, { name: (r: Network) => r.name, id: (r) => r.id, datacenter: (r) => r.data_center_id });
+  const n = await refNames(c.engine);
+  const found = applySearch(rows, c.query, { name: (r: Network) => r.name, id: (r) => r.id, datacenter: (r) => n.dc(r.data_center_id) });
   return ok("networks", collection("network", found.map(networkView)));
 }
 

@@ -8,11 +8,17 @@ import type { Rep } from "../repr.js";
 const COLLECTIONS: [string, boolean][] = [
   ["clusters", true],
   ["datacenters", true],
+  ["groups", true],
   ["disks", true],
+  ["events", true],
   ["hosts", true],
   ["jobs", false],
+  ["permissions", false],
+  ["roles", false],
   ["storagedomains", true],
   ["templates", true],
+  ["users", true],
+  ["vmpools", true],
   ["vms", true],
 ];
 
@@ -28,6 +34,7 @@ export async function get(c: Call): Promise<Reply> {
     .selectFrom("hosts")
     .select((eb) => [eb.fn.countAll<number>().as("n"), eb.fn.sum<number>(eb.case().when("status", "=", "up").then(1).else(0).end()).as("up")])
     .executeTakeFirstOrThrow();
+  const users = await db.selectFrom("users").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
   const sds = await db.selectFrom("storage_domains").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
   const sdActive = await db
     .selectFrom("storage_domain_attachments")
@@ -53,10 +60,11 @@ export async function get(c: Call): Promise<Reply> {
     summary: {
       hosts: { active: Number(hosts.up ?? 0), total: n(hosts) },
       storage_domains: { active: n(sdActive), total: n(sds) },
-      users: { active: 1, total: 1 },
+      users: { active: n(users), total: n(users) },
       vms: { active: Number(vms.up ?? 0), total: n(vms) },
     },
     time: new Date(),
+    authenticated_user: c.user ? { href: href("users", c.user.id), id: c.user.id } : undefined,
   };
   return { status: 200, root: "api", rep };
 }

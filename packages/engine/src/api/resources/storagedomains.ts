@@ -6,6 +6,7 @@ import { RemoveStorageDomain } from "../../commands/RemoveStorageDomain.js";
 import type { StorageDomain, StorageDomainAttachment } from "../../db/schema.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { collection } from "../repr.js";
+import { refNames } from "../ref-names.js";
 import { applySearch } from "../search.js";
 import { diskView, storageDomainView } from "../views.js";
 
@@ -17,11 +18,14 @@ async function attachments(c: Call): Promise<Map<string, StorageDomainAttachment
 export async function list(c: Call): Promise<Reply> {
   const rows = await c.engine.db.selectFrom("storage_domains").selectAll().orderBy("name").execute();
   const atts = await attachments(c);
+  const n = await refNames(c.engine);
   const found = applySearch(rows, c.query, {
     name: (r: StorageDomain) => r.name,
     id: (r) => r.id,
     type: (r) => r.type,
     status: (r) => atts.get(r.id)?.status ?? "unattached",
+    datacenter: (r) => n.dc(atts.get(r.id)?.data_center_id),
+    storage_type: (r) => r.storage_type,
   });
   return ok("storage_domains", collection("storage_domain", found.map((sd) => storageDomainView(sd, atts.get(sd.id)))));
 }

@@ -1,19 +1,30 @@
 /** /templates: list, get, add from a VM (201 locked → ok when the copies end), remove; their disk attachments. */
 import { runCommand } from "../../commands/command.js";
 import { mustById } from "../../commands/lookup.js";
-import { AddTemplate, RemoveTemplate, templateDisks } from "../../commands/Templates.js";
+import { AddTemplate } from "../../commands/AddTemplate.js";
+import { RemoveTemplate } from "../../commands/RemoveTemplate.js";
+import { templateDisks } from "../../commands/templateDisks.js";
 import type { Template } from "../../db/schema.js";
 import { settleIfAsked } from "../actions.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { notFound } from "../../errors/fault.js";
 import { href, ref } from "../href.js";
 import { collection, type Rep } from "../repr.js";
+import { isBlankTemplate, refNames } from "../ref-names.js";
 import { applySearch } from "../search.js";
 import { templateView } from "../views.js";
 
 export async function list(c: Call): Promise<Reply> {
   const rows = await c.engine.db.selectFrom("templates").selectAll().orderBy("name").execute();
-  const found = applySearch(rows, c.query, { name: (r: Template) => r.name, id: (r) => r.id, status: (r) => r.status });
+  const n = await refNames(c.engine);
+  const found = applySearch(rows, c.query, {
+    name: (r: Template) => r.name,
+    id: (r) => r.id,
+    status: (r) => r.status,
+    cluster: (r) => n.cluster(r.cluster_id),
+    // The Blank template is in every data center (`name=Blank and datacenter=Default` finds it).
+    datacenter: (r) => (isBlankTemplate(r.id) ? n.allDcs() : n.dcOfCluster(r.cluster_id)),
+  });
   return ok("templates", collection("template", found.map(templateView)));
 }
 

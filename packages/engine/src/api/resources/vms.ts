@@ -1,9 +1,11 @@
 /** /vms: list, get, add, remove; start/stop/shutdown; disk attachments; snapshots and their preview. */
+import { displayOf } from "../../console/index.js";
 import { AddDiskAttachment } from "../../commands/AddDiskAttachment.js";
 import { AddVm } from "../../commands/AddVm.js";
 import { loadInitialization, type Stored } from "../../commands/cloudinit.js";
 import { runCommand } from "../../commands/command.js";
-import { AttachDisk, DetachDisk } from "../../commands/DiskAttachments.js";
+import { AttachDisk } from "../../commands/AttachDisk.js";
+import { DetachDisk } from "../../commands/DetachDisk.js";
 import { mustById } from "../../commands/lookup.js";
 import { RemoveVm } from "../../commands/RemoveVm.js";
 import { RunVm } from "../../commands/RunVm.js";
@@ -23,17 +25,22 @@ import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { notFound } from "../../errors/fault.js";
 import { ref } from "../href.js";
 import { collection, type Rep } from "../repr.js";
+import { refNames } from "../ref-names.js";
 import { applySearch } from "../search.js";
 import { diskAttachmentView, snapshotDiskView, snapshotView, vmView } from "../views.js";
 
 export async function list(c: Call): Promise<Reply> {
   const rows = await c.engine.db.selectFrom("vms").selectAll().orderBy("name").execute();
+  const n = await refNames(c.engine);
   const found = applySearch(rows, c.query, {
     name: (r: Vm) => r.name,
     id: (r) => r.id,
     status: (r) => r.status,
-    cluster: (r) => r.cluster_id,
-    host: (r) => r.run_on_host_id,
+    cluster: (r) => n.cluster(r.cluster_id),
+    datacenter: (r) => n.dcOfCluster(r.cluster_id),
+    host: (r) => n.host(r.run_on_host_id),
+    template: (r) => n.template(r.template_id),
+    memory: (r) => r.memory,
   });
   return ok("vms", collection("vm", found.map(vmView)));
 }
@@ -67,7 +74,12 @@ async function fullView(c: Call, vm: Vm): Promise<Rep> {
 }
 
 export async function get(c: Call): Promise<Reply> {
-  return ok("vm", await fullView(c, await mustById(c.engine, "vms", pathId(c, "id", "VM"))));
+  const vm = await mustById(c.engine, "vms", pathId(c, "id", "VM"));
+  const rep = await fullView(c, vm);
+  // A running VM's display says where its console listens (remote-viewer through libgovirt reads it).
+  const live = vm.status === "down" ? undefined : await displayOf(c.engine, vm.id).catch(() => undefined);
+  if (live) rep.display = { ...(rep.display as Rep), address: live.address, port: live.port };
+  return ok("vm", rep);
 }
 
 export async function add(c: Call): Promise<Reply> {

@@ -71,7 +71,7 @@ export async function templateUsers(dom: FileDomain, img: string): Promise<strin
 
 export async function deleteImageJob(task: Task, dom: FileDomain, img: string, fault: Fault): Promise<void> {
   // Roll-forward: once renamed, the image is gone for everyone; the purge just finishes it.
-  await task.push({ name: "purge removed image", action: "image.purge", params: [dom.sdUUID, img] });
+  await task.push({ what: "purge removed image", action: "image.purge", params: [dom.sdUUID, img] });
   fault("deleteImage.beforeRename");
   guardWrite(dom.imageDir(img), "rename image for removal");
   try {
@@ -112,7 +112,7 @@ export async function finishExtend(log: Logger, dom: FileDomain, img: string, vo
 
 export async function extendJob(log: Logger, task: Task, dom: FileDomain, img: string, vol: string, cap: number, fault: Fault): Promise<void> {
   const md = await readMeta(dom, img, vol);
-  await task.push({ name: "finish extension", action: "volume.finishExtend", params: [dom.sdUUID, img, vol, String(cap)] });
+  await task.push({ what: "finish extension", action: "volume.finishExtend", params: [dom.sdUUID, img, vol, String(cap)] });
   await writeMeta(dom, img, vol, { ...md, LEGALITY: "ILLEGAL" });
   fault("extendVolumeSize.afterIllegal");
   await finishExtend(log, dom, img, vol, cap);
@@ -138,8 +138,8 @@ export interface CopySpec {
 /** Makes a new volume's directory, ILLEGAL .meta and .lease; the caller fills the data. */
 async function beginVolume(task: Task, dom: FileDomain, img: string, vol: string, md: VolumeMd): Promise<VolumePaths> {
   await task.push(
-    { name: "remove new image dir", action: "image.rmdirIfEmpty", params: [dom.sdUUID, img] },
-    { name: "remove half-made volume", action: "volume.removeFiles", params: [dom.sdUUID, img, vol] },
+    { what: "remove new image dir", action: "image.rmdirIfEmpty", params: [dom.sdUUID, img] },
+    { what: "remove half-made volume", action: "volume.removeFiles", params: [dom.sdUUID, img, vol] },
   );
   const p = new VolumePaths(dom, img, vol);
   guardWrite(dom.imageDir(img), "mkdir image");
@@ -315,7 +315,7 @@ export async function finishMerge(log: Logger, dom: FileDomain, img: string, bas
 }
 
 export async function mergeJob(log: Logger, task: Task, dom: FileDomain, img: string, base: string, top: string, fault: Fault): Promise<void> {
-  await task.push({ name: "finish merge", action: "merge.finish", params: [dom.sdUUID, img, base, top] });
+  await task.push({ what: "finish merge", action: "merge.finish", params: [dom.sdUUID, img, base, top] });
   const bmd = await readMeta(dom, img, base);
   // Base is about to hold top's data: it is not a valid snapshot on its own until the end.
   await writeMeta(dom, img, base, { ...bmd, LEGALITY: "ILLEGAL" });

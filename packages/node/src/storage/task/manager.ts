@@ -9,7 +9,7 @@ import type { Logger } from "../../log.js";
 import { WorkerPool } from "../sync.js";
 import type { Recovery, Task, TaskStatus } from "./task.js";
 
-export type RecoveryFn = (params: string[]) => Promise<void>;
+export type RecoveryFn = (params: readonly string[]) => Promise<void>;
 
 /** Where persistent tasks are written (master/tasks on the SPM); see store.ts. */
 export interface TaskSink {
@@ -161,7 +161,7 @@ export class TaskManager {
         task.recoveries.pop();
         await this.save(task).catch(() => {});
       } catch (err) {
-        this.log.error({ task: task.id, step: r.name, err }, "rollback step failed");
+        this.log.error({ task: task.id, step: r.what, err }, "rollback step failed");
         task.state = "failed";
         await this.save(task).catch(() => {});
         return;

@@ -34,7 +34,7 @@ export function formatTask(t: Task): string {
     `nrecoveries = ${t.nrecoveries}`,
     `progress = ${Math.round(t.progress)}`,
   ];
-  for (const [i, r] of t.recoveries.entries()) lines.push(`recover.${i} = ${enc(r.name)}|${enc(r.action)}|${r.params.map(enc).join(",")}`);
+  for (const [i, r] of t.recoveries.entries()) lines.push(`recover.${i} = ${enc(r.what)}|${enc(r.action)}|${r.params.map(enc).join(",")}`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -56,7 +56,7 @@ export function parseTask(text: string): Task {
   const recs: Recovery[] = [];
   for (let i = 0; f.has(`recover.${i}`); i++) {
     const [name, action, params] = (f.get(`recover.${i}`) ?? "").split("|");
-    recs.push({ name: dec(name ?? ""), action: dec(action ?? ""), params: params ? params.split(",").map(dec) : [] });
+    recs.push({ what: dec(name ?? ""), action: dec(action ?? ""), params: params ? params.split(",").map(dec) : [] });
   }
   t.recoveries = recs;
   return t;

@@ -2,10 +2,12 @@
  * One storage task, VDSM-style: a job that runs in the background with a stable id, a state
  * machine, a result (code, message), and a LIFO stack of named rollback steps pushed as the job
  * makes changes. On failure (or abort) the stack is replayed newest first. Rollback steps are
- * named actions with string params, not closures, so the stack can be persisted and replayed by
+ * protocol's `PersistedUndo`s (the persisted form of its one `Revert`): named actions with string
+ * params, not closures, so the stack can be persisted and replayed by
  * a new SPM after a crash. A task never reports success until its job's last write is done.
  */
 import { type TaskStatus, VdsmError } from "@vela/protocol";
+import type { PersistedUndo } from "@vela/protocol/revert";
 
 export type TaskState =
   | "init"
@@ -48,13 +50,8 @@ const DEPRECATED_RESULT: Partial<Record<TaskState, string>> = {
 
 export const DONE_STATES: ReadonlySet<TaskState> = new Set(["finished", "recovered", "failed"]);
 
-export interface Recovery {
-  /** Human name, e.g. "remove half-made volume". */
-  name: string;
-  /** Registered action name, e.g. "volume.removeFiles". */
-  action: string;
-  params: string[];
-}
+/** One step of the recovery stack: protocol's persisted undo (a registered action and its params). */
+export type Recovery = PersistedUndo;
 
 /** getTaskStatus's answer, as the verb table declares it. */
 export type { TaskStatus };

@@ -145,11 +145,11 @@ export function volumeVerbs(d: StorageDeps): VolumeVerbs {
             // If this SPM dies between removing the child and fixing the parent, the next one
             // finishes the parent from the persisted stack (the client's retry finds no volume).
             if (md.PUUID !== BLANK_UUID && md.IMAGE === imgUUID) {
-              await t.push({ name: "parent is the leaf again", action: "volume.leafIfChildless", params: [sdUUID, imgUUID, md.PUUID] });
+              await t.push({ what: "parent is the leaf again", action: "volume.leafIfChildless", params: [sdUUID, imgUUID, md.PUUID] });
             }
             // Roll-forward like deleteImage: once started, an interrupted delete is finished by
             // the next SPM (files first, then the parent step above), never left ILLEGAL.
-            await t.push({ name: "finish removing the volume", action: "volume.removeFiles", params: [sdUUID, imgUUID, v] });
+            await t.push({ what: "finish removing the volume", action: "volume.removeFiles", params: [sdUUID, imgUUID, v] });
             // A template volume linked into this image only loses this image's names.
             if (md.IMAGE === imgUUID) await vol.writeMeta(dom, imgUUID, v, { ...md, LEGALITY: "ILLEGAL" });
             ctx.fault("deleteVolume.afterIllegal");

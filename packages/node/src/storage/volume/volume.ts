@@ -203,9 +203,9 @@ export async function createVolumeJob(
   // parent's type; every undo step is idempotent (the parent is LEAF until this job changes it,
   // under the image lock), so they are safe whatever point a crash interrupts.
   await task.push(
-    { name: "remove new image dir", action: "image.rmdirIfEmpty", params: [sd, s.img] },
-    { name: "remove half-made volume", action: "volume.removeFiles", params: [sd, s.img, s.vol] },
-    ...(snapshotOf ? [{ name: "parent back to LEAF", action: "volume.setVolType", params: [sd, s.img, snapshotOf.vol, "LEAF"] }] : []),
+    { what: "remove new image dir", action: "image.rmdirIfEmpty", params: [sd, s.img] },
+    { what: "remove half-made volume", action: "volume.removeFiles", params: [sd, s.img, s.vol] },
+    ...(snapshotOf ? [{ what: "parent back to LEAF", action: "volume.setVolType", params: [sd, s.img, snapshotOf.vol, "LEAF"] }] : []),
   );
   guardWrite(imgDir, "mkdir image");
   try {
@@ -218,7 +218,7 @@ export async function createVolumeJob(
     // Template: hard-link the shared volume's files into this image.
     const src = new VolumePaths(s.dom, s.parent.img, s.parent.vol);
     const dst = new VolumePaths(s.dom, s.img, s.parent.vol);
-    await task.push({ name: "unlink template volume", action: "volume.removeFiles", params: [sd, s.img, s.parent.vol] });
+    await task.push({ what: "unlink template volume", action: "volume.removeFiles", params: [sd, s.img, s.parent.vol] });
     for (const [a, b] of [
       [src.data, dst.data],
       [src.meta, dst.meta],

@@ -1,9 +1,9 @@
 /**
- * Attaching an existing disk to a VM and detaching it. Hot-plug is not supported yet: a running
- * VM's active disks can only change while it is down.
+ * Attach an existing disk to a VM (POST /vms/{id}/diskattachments). Hot-plug is not supported
+ * yet: a running VM's active disks can only change while it is down (DetachDisk.ts detaches).
  */
 import { z } from "zod";
-import { badRequest, conflict, notFound } from "../errors/fault.js";
+import { badRequest, conflict } from "../errors/fault.js";
 import { Bool, Enum, parseInput, Uuid } from "../input/input.js";
 import type { Disk, DiskAttachment, Vm } from "../db/schema.js";
 import { ensureNotLocked } from "./AddDisk.js";
@@ -57,22 +57,5 @@ export const AttachDisk: CommandDef<{ vmId: string; body: unknown }, { vm: Vm; d
   async execute(e, { att }) {
     await e.db.insertInto("disk_attachments").values(att).execute();
     return att;
-  },
-};
-
-export const DetachDisk: CommandDef<{ vmId: string; diskId: string }, { vm: Vm; att: DiskAttachment }, void> = {
-  name: "detach Disk",
-  locks: (i) => [`vm:${i.vmId}`],
-  async validate(e, { vmId, diskId }) {
-    const vm = await mustById(e, "vms", vmId);
-    const att = await e.db.selectFrom("disk_attachments").selectAll().where("vm_id", "=", vmId).where("disk_id", "=", diskId).executeTakeFirst();
-    if (!att) throw notFound("Disk attachment", diskId);
-    if (att.active && vm.status !== "down") throw conflict(`Cannot detach Disk: VM ${vm.name} is ${vm.status} and hot-unplug is not supported yet`);
-    await ensureNotInPreview(e, "detach Disk", { vmIds: [vm.id], diskId });
-    return { vm, att };
-  },
-  describe: (p) => `Detaching Disk ${p.att.disk_id} from VM ${p.vm.name}`,
-  async execute(e, { att }) {
-    await e.db.deleteFrom("disk_attachments").where("vm_id", "=", att.vm_id).where("disk_id", "=", att.disk_id).execute();
   },
 };

@@ -1,0 +1,44 @@
+/**
+ * Sub-collections oVirt has and Vela does not fill yet, served empty so that clients which read
+ * them on every run work unchanged: Ansible's ovirt_vm reads a VM's numanodes (and the SDK's
+ * `follow`/info modules walk watchdogs, host devices, tags, affinity labels, …). The parent must
+ * exist (404 otherwise). Only the table: the handler is in resources/empty.ts, loaded lazily.
+ */
+export interface EmptySub {
+  /** Parent collection path and its table, for the existence check. */
+  parent: "vms" | "hosts" | "datacenters" | "clusters" | "templates";
+  sub: string;
+  /** XML root (plural) and item (singular) element names, as oVirt names them. */
+  root: string;
+  item: string;
+}
+
+const e = (parent: EmptySub["parent"], sub: string, root: string, item: string): EmptySub => ({ parent, sub, root, item });
+
+export const EMPTY_SUBCOLLECTIONS: EmptySub[] = [
+  e("vms", "numanodes", "vm_numa_nodes", "vm_numa_node"),
+  e("vms", "hostdevices", "host_devices", "host_device"),
+  e("vms", "watchdogs", "watchdogs", "watchdog"),
+  e("vms", "tags", "tags", "tag"),
+  e("vms", "affinitylabels", "affinity_labels", "affinity_label"),
+  e("vms", "applications", "applications", "application"),
+  e("vms", "sessions", "sessions", "session"),
+  e("vms", "reporteddevices", "reported_devices", "reported_device"),
+  e("vms", "katelloerrata", "katello_errata", "katello_erratum"),
+  e("vms", "mediateddevices", "vm_mediated_devices", "vm_mediated_device"),
+  e("hosts", "numanodes", "host_numa_nodes", "host_numa_node"),
+  e("hosts", "hooks", "hooks", "hook"),
+  e("hosts", "devices", "host_devices", "host_device"),
+  e("hosts", "tags", "tags", "tag"),
+  e("hosts", "affinitylabels", "affinity_labels", "affinity_label"),
+  e("hosts", "katelloerrata", "katello_errata", "katello_erratum"),
+  e("datacenters", "quotas", "quotas", "quota"),
+  e("datacenters", "qoss", "qoss", "qos"),
+  e("datacenters", "iscsibonds", "iscsi_bonds", "iscsi_bond"),
+  e("clusters", "affinitygroups", "affinity_groups", "affinity_group"),
+  e("clusters", "cpuprofiles", "cpu_profiles", "cpu_profile"),
+  e("clusters", "enabledfeatures", "cluster_features", "cluster_feature"),
+  e("templates", "watchdogs", "watchdogs", "watchdog"),
+  e("templates", "tags", "tags", "tag"),
+  e("templates", "cdroms", "cdroms", "cdrom"),
+];

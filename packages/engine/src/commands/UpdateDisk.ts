@@ -1,0 +1,92 @@
+/**
+ * Update a disk (PUT /disks/{id}): alias and description, and a larger provisioned_size through
+ * extendVolumeSize; shrinking is refused.
+ */
+import { z } from "zod";
+import { conflict, invalid } from "../errors/fault.js";
+import { Int, Name, parseInput, Text } from "../input/input.js";
+import { type Disk, num } from "../db/schema.js";
+import { engineStep, nodeStep } from "../jobs/jobs.js";
+import { MAX_DISK_BYTES, volumeDescription } from "./AddDisk.js";
+import { ensureNotInPreview, ensureUsable, poolOf, runningUsers, setDiskStatus } from "./chains.js";
+import type { CommandDef } from "./command.js";
+import { mustById } from "./lookup.js";
+
+const UpdateInput = z.object({
+  provisioned_size: Int(1, MAX_DISK_BYTES).optional(),
+  name: Name.optional(),
+  alias: Name.optional(),
+  description: Text(500).optional(),
+  // Accepted as oVirt clients send the whole disk back; anything else changing is refused below.
+  id: z.string().optional(),
+});
+
+interface UpdatePlan {
+  disk: Disk;
+  size?: number;
+  alias?: string;
+  description?: string;
+}
+
+export const UpdateDisk: CommandDef<{ id: string; body: unknown }, UpdatePlan, Disk> = {
+  name: "update Disk",
+  locks: (i) => [`disk:${i.id}`],
+  async validate(e, { id, body }) {
+    const disk = await mustById(e, "disks", id);
+    const p = parseInput(UpdateInput, body, "Disk", "update");
+    if (p.id !== undefined && p.id.toLowerCase() !== disk.id) throw invalid("Cannot update Disk: the id cannot change");
+    const current = num(disk.provisioned_size);
+    const size = p.provisioned_size !== undefined && p.provisioned_size !== current ? p.provisioned_size : undefined;
+    if (size !== undefined && size < current) {
+      throw invalid(`Cannot update Disk ${disk.alias}: provisioned_size ${size} is smaller than the current ${current}; disks cannot shrink`);
+    }
+    const alias = p.name ?? p.alias;
+    if (size === undefined && alias === undefined && p.description === undefined) return { disk };
+    if (disk.template_id) throw conflict(`Cannot update Disk ${disk.alias}: it belongs to a template`);
+    ensureUsable(e, disk, "update Disk", true);
+    // The preview leaf is not the disk for good: a new size or description there would be lost
+    // (or differ from the old branch's) on undo.
+    await ensureNotInPreview(e, `${size !== undefined ? "extend" : "update"} Disk ${disk.alias}`, { diskId: disk.id });
+    if (size !== undefined) {
+      const vm = (await runningUsers(e, disk.id))[0];
+      if (vm) throw conflict(`Cannot extend Disk ${disk.alias}: VM ${vm.name} using it is ${vm.status} (no live extension yet)`);
+    }
+    return { disk, size, alias, description: p.description };
+  },
+  describe: (p) => `Updating Disk ${p.disk.alias}${p.size !== undefined ? ` (extending to ${p.size} bytes)` : ""}`,
+  async execute(e, { disk, size, alias, description }, x) {
+    if (size === undefined && alias === undefined && description === undefined) return disk;
+    const { dc, spm } = await poolOf(e, disk, "update Disk");
+    const client = e.nodes.for(spm);
+    let out: Disk = { ...disk };
+    if (alias !== undefined || description !== undefined) {
+      out = { ...out, alias: alias ?? disk.alias, description: description ?? disk.description };
+      await engineStep(e, x.jobId, "executing", "Writing the volume description", () =>
+        client.call("setVolumeDescription", {
+          sdUUID: disk.storage_domain_id,
+          spUUID: dc.id,
+          imgUUID: disk.id,
+          volUUID: disk.image_id,
+          description: volumeDescription(out.alias, out.description),
+        }),
+      );
+      await e.db.updateTable("disks").set({ alias: out.alias, description: out.description }).where("id", "=", disk.id).execute();
+    }
+    if (size !== undefined) {
+      await setDiskStatus(e, disk.id, "locked");
+      try {
+        await nodeStep(e, x.jobId, spm, `Extending volume ${disk.image_id} to ${size} bytes on ${spm.name}`, () =>
+          client.call("extendVolumeSize", { spUUID: dc.id, sdUUID: disk.storage_domain_id, imgUUID: disk.id, volUUID: disk.image_id, newSize: size }),
+        );
+      } catch (err) {
+        await setDiskStatus(e, disk.id, disk.status);
+        throw err;
+      }
+      const info = await client.call("getVolumeInfo", { sdUUID: disk.storage_domain_id, spUUID: dc.id, imgUUID: disk.id, volUUID: disk.image_id });
+      const cap = Number(info.capacity) || size;
+      await e.db.updateTable("disks").set({ provisioned_size: cap, status: disk.status }).where("id", "=", disk.id).execute();
+      out = { ...out, provisioned_size: cap };
+    }
+    return out;
+  },
+};

@@ -1,0 +1,64 @@
+/**
+ * The latest run-time figures the monitors collected: each host's getVdsStats answer and each
+ * running VM's getAllVmStats entry, with when they were taken. Kept in memory, as oVirt's engine
+ * keeps its statistics in memory and flushes them: they describe now, and a restarted engine has
+ * them again after one poll. The statistics API (api/statistics.ts) reads them.
+ */
+import type { HostStats, VmStats } from "@vela/protocol";
+import type { Engine } from "../engine.js";
+
+export interface Sample<T> {
+  at: Date;
+  stats: T;
+  /** The sample before, for rates (bytes per second). */
+  prev?: { at: Date; stats: T };
+}
+
+interface Store {
+  hosts: Map<string, Sample<HostStats>>;
+  vms: Map<string, Sample<VmStats>>;
+}
+
+const stores = new WeakMap<Engine, Store>();
+
+function store(e: Engine): Store {
+  let s = stores.get(e);
+  if (!s) {
+    s = { hosts: new Map(), vms: new Map() };
+    stores.set(e, s);
+  }
+  return s;
+}
+
+export function recordHostStats(e: Engine, hostId: string, stats: HostStats): void {
+  store(e).hosts.set(hostId, { at: new Date(), stats });
+}
+
+export function recordVmStats(e: Engine, vmId: string, stats: VmStats): void {
+  const old = store(e).vms.get(vmId);
+  store(e).vms.set(vmId, { at: new Date(), stats, prev: old ? { at: old.at, stats: old.stats } : undefined });
+}
+
+/** A VM that is down has no run-time figures. */
+export function forgetVmStats(e: Engine, vmId: string): void {
+  store(e).vms.delete(vmId);
+}
+
+export function hostStats(e: Engine, hostId: string): Sample<HostStats> | undefined {
+  return store(e).hosts.get(hostId);
+}
+
+export function vmStats(e: Engine, vmId: string): Sample<VmStats> | undefined {
+  return store(e).vms.get(vmId);
+}
+
+/** The running VM whose drive is this disk (image id), with that drive's counters. */
+export function diskStats(e: Engine, diskId: string): { at: Date; drive: Record<string, string>; prev?: { at: Date; drive: Record<string, string> } } | undefined {
+  const find = (st: VmStats) => Object.values(st.disks ?? {}).find((d) => d.imageID === diskId);
+  for (const s of store(e).vms.values()) {
+    const drive = find(s.stats);
+    const before = s.prev ? find(s.prev.stats) : undefined;
+    if (drive) return { at: s.at, drive, prev: s.prev && before ? { at: s.prev.at, drive: before } : undefined };
+  }
+  return undefined;
+}

@@ -1,0 +1,157 @@
+/**
+ * /roles (the predefined roles and their permits) and permissions: /permissions (the system's),
+ * `<object>/{id}/permissions` on data centers, clusters, hosts, VMs, templates, disks, storage
+ * domains and networks, and a user's or group's own. Adding checks the role, the user or group
+ * and the object before anything is written; a duplicate is 409.
+ */
+import { randomUUID } from "node:crypto";
+import type { SelectQueryBuilder } from "kysely";
+import { z } from "zod";
+import { type Call, bodyOf, ok, pathId, type Reply } from "../api/call.js";
+import { ApiFault, conflict, notFound } from "../errors/fault.js";
+import { href, links, ref } from "../api/href.js";
+import { Name, parseInput, Uuid } from "../input/input.js";
+import { collection, type Rep } from "../api/repr.js";
+import { type Database, now, type Permission } from "../db/schema.js";
+import { type ActionGroup, permitId, type Role, roleById, roleByName, ROLES } from "./roles.js";
+import { exists, type ObjectType, type ObjRef, SYSTEM } from "./tree.js";
+
+/** Each object type's collection name and representation element. */
+const COLL: Record<Exclude<ObjectType, "system">, [string, string]> = {
+  data_center: ["datacenters", "data_center"],
+  cluster: ["clusters", "cluster"],
+  host: ["hosts", "host"],
+  vm: ["vms", "vm"],
+  template: ["templates", "template"],
+  disk: ["disks", "disk"],
+  storage_domain: ["storagedomains", "storage_domain"],
+  network: ["networks", "network"],
+  vnic_profile: ["vnicprofiles", "vnic_profile"],
+};
+
+function roleView(r: Role): Rep {
+  const base = href("roles", r.id);
+  return { href: base, id: r.id, name: r.name, description: r.description, link: links(base, ["permits"]), administrative: r.administrative, mutable: false };
+}
+
+function permitView(r: Role, g: ActionGroup): Rep {
+  const id = permitId(g);
+  const admin = !ROLES.some((x) => !x.administrative && x.permits.includes(g));
+  return { href: href("roles", r.id, "permits", id), id, name: g, administrative: admin, role: ref("roles", r.id) };
+}
+
+function permissionView(p: Permission, base: string): Rep {
+  const obj: Rep = {};
+  if (p.object_type !== "system") {
+    const [coll, el] = COLL[p.object_type as Exclude<ObjectType, "system">] ?? [];
+    if (coll && el) obj[el] = ref(coll, p.object_id);
+  }
+  return {
+    href: `${base}/${p.id}`,
+    id: p.id,
+    role: ref("roles", p.role_id),
+    ...(p.user_id ? { user: ref("users", p.user_id) } : {}),
+    ...(p.group_id ? { group: ref("groups", p.group_id) } : {}),
+    ...obj,
+  };
+}
+
+function mustRole(c: Call): Role {
+  const id = pathId(c, "id", "Role");
+  const r = roleById(id);
+  if (!r) throw notFound("Role", id);
+  return r;
+}
+
+export async function roles(_c: Call): Promise<Reply> {
+  return ok("roles", collection("role", ROLES.map(roleView)));
+}
+
+export async function role(c: Call): Promise<Reply> {
+  return ok("role", roleView(mustRole(c)));
+}
+
+export async function permits(c: Call): Promise<Reply> {
+  const r = mustRole(c);
+  return ok("permits", collection("permit", r.permits.map((g) => permitView(r, g))));
+}
+
+export async function permit(c: Call): Promise<Reply> {
+  const r = mustRole(c);
+  const raw = c.params.permit ?? "";
+  const g = r.permits.find((x) => permitId(x) === raw);
+  if (!g) throw notFound("Permit", raw.slice(0, 80));
+  return ok("permit", permitView(r, g));
+}
+
+type PermQuery = SelectQueryBuilder<Database, "permissions", Permission>;
+
+/** The permissions a query selects, as a collection whose hrefs sit under the request's path. */
+export async function permissionsOf(c: Call, where: (q: PermQuery) => PermQuery, base = href("permissions")): Promise<Reply> {
+  const rows = await where(c.engine.db.selectFrom("permissions").selectAll()).orderBy("created_at").execute();
+  return ok("permissions", collection("permission", rows.map((p) => permissionView(p, base))));
+}
+
+/** The object a request's path names (`/vms/{id}/permissions` → the VM; `/permissions` → the system). */
+async function target(c: Call, type: ObjectType): Promise<{ obj: ObjRef; base: string }> {
+  if (type === "system") return { obj: SYSTEM, base: href("permissions") };
+  const id = pathId(c, "id", type);
+  const obj = { type, id };
+  if (!(await exists(c.engine, obj))) throw notFound(type, id);
+  const [collName] = COLL[type as Exclude<ObjectType, "system">];
+  return { obj, base: href(collName, id, "permissions") };
+}
+
+const NewPermission = z.object({
+  role: z.object({ id: Uuid.optional(), name: Name.optional() }),
+  user: z.object({ id: Uuid }).optional(),
+  group: z.object({ id: Uuid }).optional(),
+});
+
+export const list = (type: ObjectType) => async (c: Call): Promise<Reply> => {
+  const { obj, base } = await target(c, type);
+  return permissionsOf(c, (q) => q.where("object_type", "=", obj.type).where("object_id", "=", obj.id), base);
+};
+
+export const get = (type: ObjectType) => async (c: Call): Promise<Reply> => {
+  const { obj, base } = await target(c, type);
+  const pid = pathId(c, "perm", "Permission");
+  const p = await c.engine.db.selectFrom("permissions").selectAll().where("id", "=", pid).where("object_type", "=", obj.type).where("object_id", "=", obj.id).executeTakeFirst();
+  if (!p) throw notFound("Permission", pid);
+  return ok("permission", permissionView(p, base));
+};
+
+export const add = (type: ObjectType) => async (c: Call): Promise<Reply> => {
+  const { obj, base } = await target(c, type);
+  const b = parseInput(NewPermission, bodyOf(c, ["permission"]), "Permission");
+  const r = b.role.id ? roleById(b.role.id) : b.role.name ? roleByName(b.role.name) : undefined;
+  if (!r) throw new ApiFault(400, "Operation Failed", `[ROLE_NOT_FOUND] no role ${(b.role.id ?? b.role.name ?? "(none given)").slice(0, 80)}; see /roles`);
+  if ((b.user ? 1 : 0) + (b.group ? 1 : 0) !== 1) throw new ApiFault(400, "Incomplete parameters", "Permission [user.id or group.id] required for add (exactly one)");
+  const db = c.engine.db;
+  if (b.user && !(await db.selectFrom("users").select("id").where("id", "=", b.user.id).executeTakeFirst())) {
+    throw new ApiFault(400, "Operation Failed", `[USER_NOT_FOUND] no user ${b.user.id}`);
+  }
+  if (b.group && !(await db.selectFrom("groups").select("id").where("id", "=", b.group.id).executeTakeFirst())) {
+    throw new ApiFault(400, "Operation Failed", `[GROUP_NOT_FOUND] no group ${b.group.id}`);
+  }
+  let dup = db.selectFrom("permissions").select("id").where("role_id", "=", r.id).where("object_type", "=", obj.type).where("object_id", "=", obj.id);
+  dup = b.user ? dup.where("user_id", "=", b.user.id) : dup.where("group_id", "=", b.group?.id ?? "");
+  if (await dup.executeTakeFirst()) throw conflict(`[PERMISSION_EXISTS] the ${b.user ? "user" : "group"} already has ${r.name} on this object`);
+  const p: Permission = { id: randomUUID(), role_id: r.id, user_id: b.user?.id ?? null, group_id: b.group?.id ?? null, object_type: obj.type, object_id: obj.id, created_at: now() };
+  await db.insertInto("permissions").values(p).execute();
+  c.engine.log.info({ role: r.name, object: obj, user: p.user_id, group: p.group_id, by: c.user?.name }, "permission added");
+  return ok("permission", permissionView(p, base), 201);
+};
+
+export const remove = (type: ObjectType) => async (c: Call): Promise<Reply> => {
+  const { obj } = await target(c, type);
+  const pid = pathId(c, "perm", "Permission");
+  const p = await c.engine.db.selectFrom("permissions").selectAll().where("id", "=", pid).where("object_type", "=", obj.type).where("object_id", "=", obj.id).executeTakeFirst();
+  if (!p) throw notFound("Permission", pid);
+  if (p.user_id === c.user?.id && p.role_id === roleByName("SuperUser")?.id && obj.type === "system") {
+    throw conflict("[PERMISSION_PROTECTED] a user cannot remove their own system-wide SuperUser permission");
+  }
+  await c.engine.db.deleteFrom("permissions").where("id", "=", pid).execute();
+  return { status: 200 };
+};
+
