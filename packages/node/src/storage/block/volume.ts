@@ -60,8 +60,8 @@ export async function createBlockVolumeJob(log: Logger, task: Task, s: BlockCrea
   const sd = s.dom.sdUUID;
   const snapshotOf = s.parent && s.parent.md.VOLTYPE === "LEAF" ? s.parent : undefined;
   await task.push(
-    { name: "remove half-made LV", action: "block.removeVolume", params: [sd, s.img, s.vol] },
-    ...(snapshotOf ? [{ name: "parent back to LEAF", action: "volume.setVolType", params: [sd, s.img, snapshotOf.vol, "LEAF"] }] : []),
+    { what: "remove half-made LV", action: "block.removeVolume", params: [sd, s.img, s.vol] },
+    ...(snapshotOf ? [{ what: "parent back to LEAF", action: "volume.setVolType", params: [sd, s.img, snapshotOf.vol, "LEAF"] }] : []),
   );
   await s.dom.createVolumeArea(s.img, s.vol, s.parent?.vol ?? BLANK_UUID, initialLvBytes(s));
   const md: VolumeMd = {
@@ -108,7 +108,7 @@ export async function createBlockVolumeJob(log: Logger, task: Task, s: BlockCrea
 export async function deleteBlockVolumesJob(task: Task, dom: BlockDomain, img: string, volumes: readonly string[]): Promise<void> {
   for (const v of volumes) {
     const md = await dom.readVolumeMeta(img, v).catch(() => undefined);
-    await task.push({ name: "finish removing the LV", action: "block.removeVolume", params: [dom.sdUUID, img, v] });
+    await task.push({ what: "finish removing the LV", action: "block.removeVolume", params: [dom.sdUUID, img, v] });
     if (md) await dom.writeVolumeMeta(img, v, { ...md, LEGALITY: "ILLEGAL" });
     await dom.removeVolumeArea(img, v);
     if (md && md.PUUID !== BLANK_UUID) {
@@ -122,7 +122,7 @@ export async function deleteBlockVolumesJob(task: Task, dom: BlockDomain, img: s
 /** deleteImage on a block domain: every volume ILLEGAL, then each LV renamed `_remove_me_` and removed. */
 export async function deleteBlockImageJob(task: Task, dom: BlockDomain, img: string): Promise<void> {
   const vols = await imageVolumes(dom, img);
-  await task.push(...[...vols.keys()].map((v) => ({ name: "finish removing the LV", action: "block.removeVolume", params: [dom.sdUUID, img, v] })));
+  await task.push(...[...vols.keys()].map((v) => ({ what: "finish removing the LV", action: "block.removeVolume", params: [dom.sdUUID, img, v] })));
   for (const [v, md] of vols) await dom.writeVolumeMeta(img, v, { ...md, LEGALITY: "ILLEGAL" });
   // Leaf first, so a crash never leaves a child without its parent.
   const order = [...vols.keys()].sort((a, b) => depth(vols, b) - depth(vols, a));
