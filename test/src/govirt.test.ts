@@ -49,7 +49,7 @@ after(async () => {
 function journey(): Promise<{ steps: Record<string, Record<string, unknown>>; stderr: string }> {
   const { url, user, password } = started.info;
   return new Promise((res, rej) => {
-    execFile(PYTHON, [SCRIPT, url, user, password, VM], { timeout: 180_000, encoding: "utf8" }, (err, stdout, stderr) => {
+    execFile(PYTHON, [SCRIPT, url, user, password, VM, ...(started.info.caFile ? [started.info.caFile] : [])], { timeout: 180_000, encoding: "utf8" }, (err, stdout, stderr) => {
       const steps: Record<string, Record<string, unknown>> = {};
       for (const line of stdout.split("\n").filter((l) => l.startsWith("{"))) {
         const o = JSON.parse(line) as { step: string };

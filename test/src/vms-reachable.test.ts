@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { list, Rest, RestError } from "@vela/cli/rest";
 import { up } from "@vela/cli/up";
+import { seedEnginePki } from "@vela/node/test/tls";
 import { freePort } from "@vela/node/test/harness";
 import { findProcesses, waitFor } from "./support/proc.js";
 
@@ -48,6 +49,7 @@ interface Stat {
 before(async () => {
   process.env.VELA_NODE_ACCEL = "tcg";
   home = mkdtempSync(join(tmpdir(), "vela-reach-"));
+  seedEnginePki(home); // the run's test CA: fetch() and Rest trust it
   const started = await up({ hosts: 1, home, enginePort: await freePort(), nodePort: await freePort(), tiny: true });
   stop = started.stop;
   rest = new Rest(started.info.url, started.info.user, started.info.password);

@@ -8,7 +8,7 @@ import { testCommand } from "./test.js";
 import { upCommand } from "./up.js";
 
 const USAGE = `usage: vela <command>
-  up [--hosts N] [--db postgres://…]
+  up [--hosts N] [--db postgres://…] [--block]
                    run the engine, N node agents and a local storage domain
   test [files…]    run the test suite
   bench [name…]    run benchmarks (bench/)

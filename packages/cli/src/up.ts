@@ -13,6 +13,7 @@ import { list, Rest } from "./rest.js";
 import { type Backoff, Supervised } from "./supervise.js";
 import { ensureAdminClient } from "./testpki.js";
 import { buildTinyImage, ensureTinyTemplate } from "./tiny.js";
+import { attachLun, detachLun, ensureBlockDomain, lunDir } from "./block.js";
 
 export interface UpOptions {
   hosts: number;
@@ -27,6 +28,8 @@ export interface UpOptions {
   backoff?: Backoff;
   /** Register the `tiny` template (`vela up` does unless VELA_UP_TINY=0; tests ask for it). */
   tiny?: boolean;
+  /** The data center on a block domain over a loop-backed LUN file (`--block`) instead of a local one. */
+  block?: boolean;
 }
 
 export interface Started {
@@ -70,7 +73,9 @@ export async function up(opts: UpOptions): Promise<Started> {
     // Agents first (they may still report to the engine), then the engine.
     await Promise.all(procs.slice(1).map((p) => p.stop()));
     await procs[0]?.stop();
+    if (opts.block) detachLun(home);
   };
+  if (opts.block) attachLun(home);
   try {
     step(`starting engine (VELA_HOME=${home})`);
     const engine = new Supervised({
@@ -109,6 +114,7 @@ export async function up(opts: UpOptions): Promise<Started> {
           ...(info.caFile ? { VELA_ENGINE_CA: info.caFile } : {}),
           VELA_NODE_BOOT_DIRS: [join(home, "boot"), process.env.VELA_NODE_BOOT_DIRS ?? ""].filter(Boolean).join(":"),
           VELA_NODE_CONF: "",
+          ...(opts.block ? { VELA_NODE_LUN_DIRS: lunDir(home) } : {}),
           // image files the node may import into disks (the tiny template's image)
           VELA_NODE_IMPORT_DIRS: [join(home, "images"), process.env.VELA_NODE_IMPORT_DIRS ?? ""].filter(Boolean).join(":"),
         },
@@ -129,7 +135,8 @@ export async function up(opts: UpOptions): Promise<Started> {
       60_000,
     );
     if (info.caFile) info.adminClient = ensureAdminClient(dirname(info.caFile));
-    await ensureLocalDomain(rest, home, hosts[0]!.name);
+    if (opts.block) await attachMaster(rest, await ensureBlockDomain(rest, hosts[0]!));
+    else await attachMaster(rest, await ensureLocalDomain(rest, home, hosts[0]!.name));
     if (tinyImage) await ensureTinyTemplate(rest, await tinyImage);
     return { stop, info, engine, nodes };
   } catch (err) {
@@ -144,9 +151,7 @@ interface Sd {
   status?: string;
 }
 
-async function ensureLocalDomain(rest: Rest, home: string, hostName: string): Promise<void> {
-  const dc = list<{ id: string; name: string; status: string }>(await rest.get("/datacenters"), "data_center").find((d) => d.name === "Default");
-  if (!dc) throw new Error("the engine has no Default data center");
+async function ensureLocalDomain(rest: Rest, home: string, hostName: string): Promise<Sd> {
   let sd = list<Sd>(await rest.get("/storagedomains"), "storage_domain").find((s) => s.name === "local");
   if (!sd) {
     step("creating the local storage domain");
@@ -157,7 +162,14 @@ async function ensureLocalDomain(rest: Rest, home: string, hostName: string): Pr
       storage: { type: "localfs", path: join(home, "storage/local") },
     });
   }
-  const attached = list<Sd>(await rest.get(`/datacenters/${dc.id}/storagedomains`), "storage_domain").find((s) => s.id === sd!.id);
+  return sd;
+}
+
+/** Attaches the first data domain to the Default data center (it becomes master) and waits for it. */
+async function attachMaster(rest: Rest, sd: Sd): Promise<void> {
+  const dc = list<{ id: string; name: string; status: string }>(await rest.get("/datacenters"), "data_center").find((d) => d.name === "Default");
+  if (!dc) throw new Error("the engine has no Default data center");
+  const attached = list<Sd>(await rest.get(`/datacenters/${dc.id}/storagedomains`), "storage_domain").find((s) => s.id === sd.id);
   if (!attached) {
     step("attaching it to the Default data center as master");
     await rest.post(`/datacenters/${dc.id}/storagedomains`, { id: sd.id });
@@ -167,7 +179,7 @@ async function ensureLocalDomain(rest: Rest, home: string, hostName: string): Pr
     "data center up with an active master domain",
     async () => {
       const d = await rest.get<{ status: string }>(`/datacenters/${dc.id}`);
-      const s = await rest.get<{ status: string }>(`/datacenters/${dc.id}/storagedomains/${sd!.id}`);
+      const s = await rest.get<{ status: string }>(`/datacenters/${dc.id}/storagedomains/${sd.id}`);
       return d.status === "up" && s.status === "active" ? true : undefined;
     },
     120_000,
@@ -181,6 +193,7 @@ export async function upCommand(args: string[]): Promise<void> {
   if (!Number.isInteger(hosts) || hosts < 1 || hosts > 16) throw new Error("--hosts takes a number from 1 to 16");
   const dbArg = args.indexOf("--db");
   const dbUrl = dbArg >= 0 ? args[dbArg + 1] : undefined;
+  const block = args.includes("--block");
   if (dbArg >= 0 && !/^postgres(ql)?:\/\//i.test(dbUrl ?? "")) throw new Error("--db takes a postgres:// URL (without --db the engine uses SQLite in VELA_HOME)");
   const home = velaHome();
   mkdirSync(home, { recursive: true });
@@ -190,7 +203,9 @@ export async function upCommand(args: string[]): Promise<void> {
     home,
     enginePort: Number(process.env.VELA_ENGINE_PORT ?? 8080),
     nodePort: Number(process.env.VELA_NODE_PORT ?? 54321),
-    tiny: process.env.VELA_UP_TINY !== "0",
+    // The tiny template's image import is implemented for file domains only so far.
+    tiny: process.env.VELA_UP_TINY !== "0" && !block,
+    block,
   });
   process.stdout.write(
     [
@@ -207,7 +222,9 @@ export async function upCommand(args: string[]): Promise<void> {
       `  data:      ${home}   (logs in ${join(home, "logs")})`,
       `  restarts:  an engine or agent that dies is started again (back-off 0.5 s doubling to 30 s); said here and in its log`,
       `  try:       curl${info.caFile ? ` --cacert ${info.caFile}` : ""} -u '${info.user}:${info.password}' -H 'Accept: application/json' ${info.url}/ovirt-engine/api/hosts`,
-      "  template:  tiny — a VM from it boots to a login prompt and reads cloud-init (see README)",
+      block
+        ? `  storage:   block domain "block" on the loop-backed LUN ${join(home, "storage/block/lun0")} (no tiny template)`
+        : "  template:  tiny — a VM from it boots to a login prompt and reads cloud-init (see README)",
       "Press Ctrl-C to stop.",
       "",
     ].join("\n"),

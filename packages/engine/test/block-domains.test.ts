@@ -4,13 +4,16 @@
  * POST /storagedomains with `storage: {type: iscsi|fcp, volume_group: {logical_units: [{id}]}}`
  * makes a VG named after the domain in VDSM's layout; bad input (missing or malformed LUNs, file
  * fields on a block domain, an unknown or used LUN) is refused with a fault and changes nothing.
+ * Attached to a data center a block domain becomes its master, and a thin disk on it is an LV named
+ * by the volume id with the IU_<disk> tag, starting well below its virtual size; removing the disk
+ * removes the LV.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type Engine, hostUp, items, type Node, startEngine, startNode, tempDir } from "./support.js";
+import { type Engine, firstDcId, hostUp, items, type Node, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "blk-token";
 const GiB = 2 ** 30;
@@ -36,7 +39,7 @@ before(async () => {
     devices.push(execFileSync("losetup", ["--find", "--show", join(lunDir, name)], { encoding: "utf8" }).trim());
   }
   eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_ENGINE_HOST_POLL_MS: "300" } });
-  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "blk-host", env: { VELA_NODE_LUN_DIRS: lunDir, VELA_NODE_BLOCK_PATH: "loop" } });
+  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "blk-host", env: { VELA_NODE_LUN_DIRS: lunDir, VELA_NODE_BLOCK_PATH: "loop", VELA_NODE_THIN_CHUNK_MIB: "512" } });
 });
 
 after(async () => {
@@ -131,4 +134,33 @@ test("GET /hosts/{id}/storage lists the host's LUNs; POST /storagedomains makes 
   assert.equal(lvm("vgs", "--noheadings", "-o", "vg_name").trim(), "", "the VG is gone");
   assert.ok((await lus(h.id)).every((l) => l.status === "free"), "the LUN is free again");
   assert.equal(await domains(), known);
+});
+
+test("a block domain as a data center's master: a thin disk on it is an LV of one chunk tagged IU_<disk>; remove drops the LV", async () => {
+  const h = await hostUp(eng);
+  const free = (await lus(h.id)).find((l) => l.status === "free");
+  assert.ok(free, "a free LUN");
+  const sd = await eng.post<{ id: string }>("/storagedomains", { name: "blk-master", type: "data", host: { id: h.id }, storage: { type: "fcp", volume_group: { logical_units: [{ id: free.id }] } } });
+  const dc = await firstDcId(eng);
+  const att = await until("attach", async () => {
+    const res = await eng.api("POST", `/datacenters/${dc}/storagedomains`, { body: { id: sd.id } });
+    return res.status === 409 && /try again later/i.test(res.text) ? undefined : res;
+  }, 120_000, 500);
+  assert.equal(att.status, 201, att.text);
+  await until("domain active", async () => ((await eng.api("GET", `/datacenters/${dc}/storagedomains/${sd.id}`)).json as { status?: string }).status === "active" || undefined, 120_000, 500);
+  assert.match(lvm("vgs", "--noheadings", "-o", "vg_tags", sd.id), /MDT_ROLE=Master/);
+
+  const bad = await eng.api("POST", "/disks", { body: { name: "raw-sparse", provisioned_size: GiB, format: "raw", sparse: true, storage_domains: { storage_domain: [{ id: sd.id }] } } });
+  assert.ok(bad.status >= 400 && bad.status < 500, `raw sparse on block refused: ${bad.status} ${bad.text}`);
+
+  const disk = await eng.post<{ id: string; image_id: string }>("/disks", { name: "thin", provisioned_size: 4 * GiB, format: "cow", sparse: true, storage_domains: { storage_domain: [{ id: sd.id }] } });
+  await until("disk ok", async () => ((await eng.api("GET", `/disks/${disk.id}`)).json as { status?: string }).status === "ok" || undefined, 300_000, 500);
+  const leaf = ((await eng.api("GET", `/disks/${disk.id}`)).json as { image_id: string }).image_id;
+  const size = Number(lvm("lvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "lv_size", `${sd.id}/${leaf}`).trim());
+  assert.equal(size, 512 * 2 ** 20, "a thin LV starts at one chunk (512 MiB here)");
+  assert.match(lvm("lvs", "--noheadings", "-o", "lv_tags", `${sd.id}/${leaf}`), new RegExp(`IU_${disk.id}`));
+
+  const del = await eng.api("DELETE", `/disks/${disk.id}`);
+  assert.ok(del.status === 200 || del.status === 204, del.text);
+  await until("LV removed", async () => !lvm("lvs", "--noheadings", "-o", "lv_name", sd.id).includes(leaf) || undefined, 120_000, 500);
 });

@@ -186,12 +186,6 @@ describe("LUNs and volume groups", () => {
       assert.equal(lunState(), before);
     });
 
-    test("a block domain cannot (yet) be a pool's master: a clear StorageDomainTypeError", async () => {
-      const r = await node.xml("createStoragePool", 0, randomUUID(), "blk pool", sd, [sd], 1, "", 1, 5, 10, 3);
-      assert.equal(r.status.code, 372, r.status.message);
-      assert.match(r.status.message, /file domains only/);
-    });
-
     test("a VG that is not a domain: not listed, not described, and not made into one without createVG's tag", async () => {
       // Made by hand on the small LUN: named like a domain, no tags.
       const fake = randomUUID();

@@ -76,7 +76,7 @@ async function blockFixture(): Promise<Fixture> {
     const vg = (await lvm.vg(sd))!;
     const root = mkdtempSync(join(tmpdir(), "vela-drv-blocksd-"));
     const dom = await BlockDomain.create(
-      { lvm, dataPath: new LoopDataPath(log), root },
+      { lvm, dataPath: new LoopDataPath(log), root, log },
       { sdUUID: sd, vgUUID: vg.uuid, name: "block dom", type: "ISCSI", domClass: "Data", version: 5, blockSize: 512, guidOf: () => "velatest" },
     );
     let saved = "";

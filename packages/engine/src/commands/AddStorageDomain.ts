@@ -19,6 +19,9 @@ import { connectionOf, connectServer, disconnectServer, isBlockType } from "../h
 import type { CommandDef } from "./command.js";
 import { byRef } from "./lookup.js";
 
+/** Node calls that make or remove a block domain (lvm, zeroing, mkfs): minutes, not seconds, on a loaded host. */
+export const BLOCK_VERB_MS = 180_000;
+
 /** Absolute, normalised, no `.`/`..` components, a conservative character set. */
 export const StoragePath = z
   .string()
@@ -166,16 +169,16 @@ export const AddStorageDomain: CommandDef<unknown, Plan, StorageDomain> = {
     };
     if (isBlockType(row.storage_type)) {
       // VDSM's order: a VG named after the domain on the LUN, then the domain on that VG.
-      const vgUUID = String(await e.nodes.for(host).call("createVG", { vgname: row.id, devlist: [row.storage_address], force: false }));
+      // lvm commands, zeroing the special LVs and the master file system take longer than a
+      // usual verb on a busy host: a timeout here would leave a domain the engine never recorded.
+      const slow = { timeoutMs: BLOCK_VERB_MS };
+      const vgUUID = String(await e.nodes.for(host).call("createVG", { vgname: row.id, devlist: [row.storage_address], force: false }, slow));
       row.storage_path = vgUUID;
-      await e.nodes.for(host).call("createStorageDomain", {
-        storageType: connectionOf(row).domType,
-        sdUUID: row.id,
-        domainName: row.name,
-        typeSpecificArg: vgUUID,
-        domClass: 1,
-        domVersion: 5,
-      });
+      await e.nodes.for(host).call(
+        "createStorageDomain",
+        { storageType: connectionOf(row).domType, sdUUID: row.id, domainName: row.name, typeSpecificArg: vgUUID, domClass: 1, domVersion: 5 },
+        slow,
+      );
       await fillStats(e, host, row);
       await e.db.insertInto("storage_domains").values(row).execute();
       return row;

@@ -11,6 +11,7 @@ import { connectServer, disconnectServer } from "../hosts/storage.js";
 import { engineStep } from "../jobs/jobs.js";
 import type { CommandDef } from "./command.js";
 import { byRef, mustById } from "./lookup.js";
+import { BLOCK_VERB_MS } from "./AddStorageDomain.js";
 
 interface In {
   id: string;
@@ -49,7 +50,7 @@ export const RemoveStorageDomain: CommandDef<In, Plan, void> = {
       await engineStep(e, x.jobId, "executing", `Formatting the domain on ${host.name}`, async () => {
         await connectServer(e, host, sd);
         try {
-          await e.nodes.for(host).call("formatStorageDomain", { sdUUID: sd.id, autoDetach: false });
+          await e.nodes.for(host).call("formatStorageDomain", { sdUUID: sd.id, autoDetach: false }, { timeoutMs: BLOCK_VERB_MS });
         } finally {
           await disconnectServer(e, host, sd).catch((err: unknown) => e.log.warn({ err }, "disconnectStorageServer failed"));
         }

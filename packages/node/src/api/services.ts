@@ -22,10 +22,21 @@ export interface PreparedImage {
   chain: ChainVolume[];
 }
 
+/** A thin volume's allocation (bytes): what its storage holds now, its capacity, the extension chunk. */
+export interface ThinAllocation {
+  allocated: number;
+  capacity: number;
+  chunk: number;
+}
+
 /** What storage/ offers to virt/: make a drive's volume chain available on this host. */
 export interface ImageService {
   prepare(drive: Pick<DriveSpec, "poolID" | "domainID" | "imageID" | "volumeID">): Promise<PreparedImage>;
   teardown(drive: Pick<DriveSpec, "poolID" | "domainID" | "imageID" | "volumeID">): Promise<void>;
+  /** For thin volumes (block COW SPARSE): the allocation; undefined for volumes that never need extending. */
+  allocation?(drive: Pick<DriveSpec, "poolID" | "domainID" | "imageID" | "volumeID">): Promise<ThinAllocation | undefined>;
+  /** Grows a thin volume's allocation to at least `bytes` (through the SPM); answers the new allocation. */
+  extend?(drive: Pick<DriveSpec, "poolID" | "domainID" | "imageID" | "volumeID">, bytes: number): Promise<number>;
 }
 
 /** A subsystem of the agent: its verbs, and how to stop it. */

@@ -11,7 +11,7 @@ import type { NodeContext } from "../api/context.js";
 import type { BlockStorage } from "./block/verbs.js";
 import type { Connections } from "./domain/connection.js";
 import { poolsOf } from "./domain/file.js";
-import type { DomainRegistry, FileDomain } from "./domain/index.js";
+import { asFile, type DomainRegistry, type FileDomain, type StorageDomain } from "./domain/index.js";
 import type { DomainMonitor } from "./domain/monitor.js";
 import type { Images } from "./image/prepare.js";
 import type { ClusterLock } from "./lease/index.js";
@@ -42,6 +42,8 @@ export interface StorageDeps extends StorageParts {
   spmOf(spUUID: string): ConnectedPool;
   /** A domain that belongs to the pool, with its metadata. */
   poolDomain(sdUUID: string, spUUID: string): Promise<{ dom: FileDomain; md: Record<string, string> }>;
+  /** The same for any driver (block domains included). */
+  poolAnyDomain(sdUUID: string, spUUID: string): Promise<{ dom: StorageDomain; md: Record<string, string> }>;
   /** Starts an SPM task; persistent ones are written to master/tasks for a new SPM to recover. */
   startTask(name: string, job: (t: Task) => Promise<unknown>, persistent?: boolean): string;
   withImageLock<T>(sd: string, img: string, mode: "shared" | "exclusive", fn: () => Promise<T>): Promise<T>;
@@ -52,6 +54,12 @@ export interface StorageDeps extends StorageParts {
 export function storageDeps(parts: StorageParts, connected: (p: ConnectedPool) => void): StorageDeps {
   const { domains, pools, tasks } = parts;
   const imageLocks = new KeyedRwLock();
+  async function poolAnyDomain(sdUUID: string, spUUID: string): Promise<{ dom: StorageDomain; md: Record<string, string> }> {
+    const dom = await domains.get(sdUUID);
+    const md = await dom.metadata();
+    if (!poolsOf(md).includes(spUUID)) throw new VdsmError("StorageDomainNotInPool", `${sdUUID} is not in ${spUUID}`);
+    return { dom, md };
+  }
   return {
     ...parts,
     connected,
@@ -60,11 +68,10 @@ export function storageDeps(parts: StorageParts, connected: (p: ConnectedPool) =
       p.spm.assertSpm();
       return p;
     },
+    poolAnyDomain,
     async poolDomain(sdUUID, spUUID) {
-      const dom = await domains.getFile(sdUUID);
-      const md = await dom.metadata();
-      if (!poolsOf(md).includes(spUUID)) throw new VdsmError("StorageDomainNotInPool", `${sdUUID} is not in ${spUUID}`);
-      return { dom, md };
+      const { dom, md } = await poolAnyDomain(sdUUID, spUUID);
+      return { dom: asFile(dom), md };
     },
     startTask(name, job, persistent = true) {
       const id = randomUUID();

@@ -10,6 +10,7 @@
 import type { NodeContext } from "../api/context.js";
 import type { PartialHandlers } from "../api/handlers.js";
 import type { ImageService, Subsystem } from "../api/services.js";
+import { thinImages } from "./block/thin.js";
 import { createBlockStorage } from "./block/verbs.js";
 import { storageDeps } from "./deps.js";
 import { Connections } from "./domain/connection.js";
@@ -71,7 +72,8 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
 
   return {
     handlers,
-    images,
+    // Thin block volumes: their allocation and extension for running VMs (block/thin.ts).
+    images: thinImages(images, log, domains, pools, clusters),
     async stats() {
       return { storageDomains: monitor.report() };
     },

@@ -11,6 +11,7 @@ import type { QmpClient } from "../qemu/qmp.js";
 import { hostAccel } from "./accel/index.js";
 import { deleteTap } from "./config/nic.js";
 import { prepareVm, startVm } from "./launch.js";
+import { ThinWatch } from "./thin.js";
 import { alive, signalVm, waitGone } from "./process.js";
 import { recoverVms } from "./recovery.js";
 import { removeVmDir } from "./rundir.js";
@@ -73,13 +74,22 @@ export class VmManager {
       const prepared = await prepareVm(this.ctx, this.images, params);
       const vm = prepared.vm;
       this.vms.set(id, vm);
-      vm.launching = startVm(this.ctx, prepared).finally(() => {
+      vm.launching = startVm(this.ctx, prepared)
+        .then(() => this.watchThin(vm))
+        .finally(() => {
         vm.launching = undefined;
       });
       return { vmList: vm.summary("WaitForLaunch", true) };
     } finally {
       this.reserved.delete(id);
     }
+  }
+
+  /** Thin drives of a VM that started: extended while the guest writes (thin.ts). */
+  private async watchThin(vm: Vm): Promise<void> {
+    if (!vm.qmp || vm.isDown) return;
+    vm.thin = new ThinWatch(vm.qmp, this.images, this.ctx.log.child({ vmId: vm.id }));
+    await vm.thin.start(vm.rec.drives).catch((err: unknown) => this.ctx.log.warn({ vmId: vm.id, err: String(err) }, "thin drive watch failed to start"));
   }
 
   async destroy(vmId: string): Promise<Record<string, unknown>> {

@@ -12,6 +12,7 @@ import { nicCounters, vmCpu, vmRssKiB } from "./usage.js";
 import { type QmpBlockStatsEntry, type QmpClient, QmpClosedError } from "../qemu/qmp.js";
 import { type ExitInfo, type VmPaths, type VmRecord, writeRecord } from "./rundir.js";
 import { ExitReason, fromQemuStatus, type VmStatus } from "./status.js";
+import type { ThinWatch } from "./thin.js";
 
 /** How long QEMU may take between closing QMP and leaving the process table. */
 const EXIT_GRACE_MS = 10_000;
@@ -28,6 +29,8 @@ export class Vm {
   shutdownRequested = false;
   /** destroy is under way: the exit is expected, not an event to report. */
   destroying = false;
+  /** The thin-drive watch (extensions, ENOSPC pauses), when the VM has thin drives. */
+  thin?: ThinWatch;
   private lastShutdown?: { guest: boolean; reason: string };
   private downSettled?: Promise<void>;
   private detached = false;
@@ -183,6 +186,8 @@ export class Vm {
     };
     if (!down && this.pid !== undefined) Object.assign(out, await this.usage(this.pid));
     if (st.qemu) out.qemuStatus = st.qemu;
+    // Thin drives: extensions made and ENOSPC pauses seen (the guest outran extension).
+    if (this.thin) Object.assign(out, { thinExtensions: String(this.thin.counters.extensions), enospcPauses: String(this.thin.counters.pauses) });
     if (this.rec.exit) {
       out.exitCode = this.rec.exit.code;
       out.exitReason = this.rec.exit.reason;

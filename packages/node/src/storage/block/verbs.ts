@@ -4,16 +4,18 @@
  * type FCP or ISCSI), and the block domain driver registered with the domain registry. LUNs are
  * only ever named by GUID from our own scan, never by a device path from a request.
  */
-import { DeviceListResult, type LunInfo, VdsmError, VgInfoResult, CreateVgResult } from "@vela/protocol";
+
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { CreateVgResult, DeviceListResult, type LunInfo, VdsmError, VgInfoResult } from "@vela/protocol";
 import type { NodeContext } from "../../api/context.js";
 import type { PartialHandlers } from "../../api/handlers.js";
-import { type DataPath, DmDataPath, LoopDataPath } from "./datapath.js";
-import { type Lun, LunScanner } from "./devices.js";
-import { Lvm, type PvInfo } from "./lvm.js";
 import { BlockDomain, BlockDriver, type BlockEnv, SD_UNREADY_TAG, SPECIAL_LVS } from "../domain/block.js";
 import type { DomainRegistry } from "../domain/index.js";
+import { type DataPath, DmDataPath, LoopDataPath } from "./datapath.js";
+import { type Lun, LunScanner } from "./devices.js";
+import { formatMaster } from "./hostview.js";
+import { Lvm, type PvInfo } from "./lvm.js";
 
 const MiB = 2 ** 20;
 /** Smallest LUN a domain can live on: the special LVs (VDSM's sizes) plus one 128 MiB extent. */
@@ -32,7 +34,7 @@ export function createBlockStorage(ctx: NodeContext, domains: DomainRegistry): B
   const luns = new LunScanner(log, ctx.config.lunDirs);
   const lvm = new Lvm(log, async () => (await luns.list()).map((l) => l.device), ctx.config.blockDataPath === "device-mapper");
   const dataPath: DataPath = ctx.config.blockDataPath === "device-mapper" ? new DmDataPath(lvm) : new LoopDataPath(log);
-  const env: BlockEnv = { lvm, dataPath, root: join(ctx.config.runDir, "blockSD") };
+  const env: BlockEnv = { lvm, dataPath, root: join(ctx.config.runDir, "blockSD"), log };
   domains.register(new BlockDriver(env));
   // iSCSI logins (iscsiadm, ISCSIConnection verbs) are not implemented; say so where it matters.
   if (!existsSync("/sys/module/iscsi_tcp")) log.info("this kernel has no iscsi_tcp: no iSCSI connections on this host (LUNs must already be attached)");
@@ -69,6 +71,23 @@ export function createBlockStorage(ctx: NodeContext, domains: DomainRegistry): B
       out.push(lunInfo(l, pv, vgUUIDs, !!pv || (await luns.hasSignature(l.device))));
     }
     return out;
+  }
+
+  /**
+   * A failed createStorageDomain leaves no VG behind (VDSM's removeVG): the VG createVG made for
+   * it goes, with its PV label, so the LUN is free again. Only ever a VG of this domain's name.
+   */
+  async function removeUnreadyVg(sdUUID: string, vgUUID: string): Promise<void> {
+    const vg = await lvm.vg(sdUUID).catch(() => undefined);
+    // Only a VG createVG made for this domain and still UNREADY: never a VG someone else made.
+    if (!vg || vg.uuid !== vgUUID || !vg.tags.includes(SD_UNREADY_TAG)) return;
+    const pvs = (await lvm.pvs()).filter((p) => p.vgName === vg.name).map((p) => p.name);
+    for (const lv of await lvm.lvs(vg.name).catch(() => [])) {
+      const r = await new BlockDomain(sdUUID, env).range(lv.name).catch(() => undefined);
+      if (r) await dataPath.deactivate(vg.name, lv.name, r).catch(() => {});
+    }
+    await lvm.cmd(["vgremove", "--force", "--yes", vg.name], "VolumeGroupRemoveError").catch((err) => log.warn({ err: String(err), vg: vg.name }, "vgremove after a failed create"));
+    for (const pv of pvs) await lvm.cmd(["pvremove", "--yes", pv], "PhysDevInitializationError").catch(() => {});
   }
 
   const handlers: PartialHandlers = {
@@ -124,7 +143,14 @@ export function createBlockStorage(ctx: NodeContext, domains: DomainRegistry): B
     handlers,
     async createDomain(a) {
       const list = await luns.list();
-      const d = await BlockDomain.create(env, { ...a, guidOf: (dev) => list.find((l) => l.device === dev)?.guid });
+      let d: BlockDomain;
+      try {
+        d = await BlockDomain.create(env, { ...a, guidOf: (dev) => list.find((l) => l.device === dev)?.guid });
+        await formatMaster(log, d);
+      } catch (err) {
+        await removeUnreadyVg(a.sdUUID, a.vgUUID);
+        throw err;
+      }
       domains.remember(d);
       log.info({ sdUUID: a.sdUUID, vgUUID: a.vgUUID }, "block storage domain created");
       return d;

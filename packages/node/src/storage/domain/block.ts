@@ -12,8 +12,11 @@ import { mkdir, open, rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { BLANK_UUID, VdsmError } from "@vela/protocol";
 import type { DataPath, LvRange } from "../block/datapath.js";
+import { ensureHostView, mountMaster, unmountMaster } from "../block/hostview.js";
+import { freeRun, zeroRange } from "../block/layout.js";
 import { decodeTag, encodeTag, type LvInfo, type Lvm, MiB, type VgInfo } from "../block/lvm.js";
 import { CHECKSUM_KEY, domainChecksum, type Md, parseVolumeMd, type VolumeMd, formatVolumeMd, VOLUME_MD_MAX } from "../metadata.js";
+import type { Logger } from "../../log.js";
 import { Mutex } from "../sync.js";
 import type { DomainDriver, DomainSpace, StorageDomain } from "./driver.js";
 
@@ -36,6 +39,8 @@ export const SPECIAL_LVS: readonly [string, number][] = [
   ["master", 1024],
 ];
 const SPECIAL_NAMES = new Set(SPECIAL_LVS.map(([n]) => n));
+/** A domain seen this recently is not looked up again (the registry's presence check). */
+const PRESENT_TTL_MS = 5000;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface CreateBlockDomainArgs {
@@ -57,6 +62,7 @@ export interface BlockEnv {
   dataPath: DataPath;
   /** `<runDir>/blockSD`: the per-domain directory with dom_md links to LV devices. */
   root: string;
+  log: Logger;
 }
 
 export function extentsFor(bytes: number, extentSize: number): number {
@@ -95,6 +101,8 @@ function tagValue(lv: LvInfo, prefix: string): string | undefined {
   return lv.tags.find((t) => t.startsWith(prefix))?.slice(prefix.length);
 }
 
+export { freeRun };
+
 export class BlockDomain implements StorageDomain {
   readonly driver = "block" as const;
   readonly dir: string;
@@ -104,7 +112,7 @@ export class BlockDomain implements StorageDomain {
 
   constructor(
     readonly sdUUID: string,
-    private readonly env: BlockEnv,
+    readonly env: BlockEnv,
   ) {
     this.dir = join(env.root, sdUUID);
     this.mdDir = join(this.dir, "dom_md");
@@ -183,9 +191,15 @@ export class BlockDomain implements StorageDomain {
     return vg;
   }
 
+  /** When the VG was last seen as a domain: each lvm call costs ~0.1–1 s, and lookups are frequent. */
+  private seenAt = 0;
+  /** The `metadata` LV's place: special LVs never move or grow, so it is read once. */
+  private mdRange?: LvRange;
+
   async present(): Promise<boolean> {
+    if (Date.now() - this.seenAt < PRESENT_TTL_MS) return true;
     return this.vg().then(
-      () => true,
+      () => ((this.seenAt = Date.now()), true),
       () => false,
     );
   }
@@ -250,13 +264,24 @@ export class BlockDomain implements StorageDomain {
     if (!lv) throw new VdsmError("LogicalVolumeDoesNotExistError", `${this.sdUUID}/${lvName}`);
     const seg = lv.segments[0];
     if (!seg || lv.segments.length !== 1) throw new VdsmError("CannotAccessLogicalVolume", `${this.sdUUID}/${lvName} is in ${lv.segments.length} segments`);
-    const vg = await this.vg();
-    const pv = (await this.lvm.pvs()).find((p) => p.name === seg.pv);
-    if (!pv) throw new VdsmError("InaccessiblePhysDev", seg.pv);
-    return { pv: pv.name, peStart: pv.peStart, extentSize: vg.extentSize, first: seg.first, count: seg.last - seg.first + 1 };
+    const g = await this.geometry(seg.pv);
+    return { pv: seg.pv, peStart: g.peStart, extentSize: g.extentSize, first: seg.first, count: seg.last - seg.first + 1 };
   }
 
-  private async volumeLv(imgUUID: string, volUUID: string): Promise<{ lv: LvInfo; slot: number }> {
+  /** Extent size and a PV's first extent: fixed for the VG's life, so read once per PV. */
+  private readonly geo = new Map<string, { peStart: number; extentSize: number }>();
+  private async geometry(pvName: string): Promise<{ peStart: number; extentSize: number }> {
+    const have = this.geo.get(pvName);
+    if (have) return have;
+    const vg = await this.vg();
+    const pv = (await this.lvm.pvs()).find((p) => p.name === pvName);
+    if (!pv) throw new VdsmError("InaccessiblePhysDev", pvName);
+    const g = { peStart: pv.peStart, extentSize: vg.extentSize };
+    this.geo.set(pvName, g);
+    return g;
+  }
+
+  async volumeLv(imgUUID: string, volUUID: string): Promise<{ lv: LvInfo; slot: number }> {
     const lv = (await this.volumeLvs()).find((l) => l.name === volUUID);
     if (!lv) throw new VdsmError("VolumeDoesNotExist", `${volUUID} in image ${imgUUID} of ${this.sdUUID}`);
     const img = tagValue(lv, "IU_");
@@ -267,7 +292,8 @@ export class BlockDomain implements StorageDomain {
   }
 
   private async slotOffset(slot: number): Promise<{ pv: string; offset: number }> {
-    const r = await this.range("metadata");
+    this.mdRange ??= await this.range("metadata");
+    const r = this.mdRange;
     if ((slot + 1) * SLOT_SIZE + SLOT_BASE > r.count * r.extentSize) throw new VdsmError("MetadataOverflowError", `slot ${slot}`);
     return { pv: r.pv, offset: r.peStart + r.first * r.extentSize + SLOT_BASE + slot * SLOT_SIZE };
   }
@@ -441,36 +467,9 @@ export class BlockDomain implements StorageDomain {
   masterDir(): string {
     return join(this.dir, "master");
   }
-}
-
-/**
- * Where a new LV of `count` extents goes: in the largest free gap that fits; at its start when
- * the extent before the gap is a special LV (it never grows), else halfway through it, so the
- * volume before the gap keeps room to grow in place (an LV mapped without device-mapper must stay
- * one segment). Undefined when no gap fits.
- */
-export function freeRun(lvs: LvInfo[], extentCount: number, count: number): number | undefined {
-  const used = lvs.flatMap((l) => l.segments.map((s) => ({ first: s.first, last: s.last, grows: !SPECIAL_NAMES.has(l.name) }))).sort((a, b) => a.first - b.first);
-  const gaps: { start: number; len: number; afterVolume: boolean }[] = [];
-  let at = 0;
-  let afterVolume = false;
-  for (const u of used) {
-    if (u.first > at) gaps.push({ start: at, len: u.first - at, afterVolume });
-    if (u.last + 1 > at) {
-      at = u.last + 1;
-      afterVolume = u.grows;
-    }
-  }
-  if (extentCount > at) gaps.push({ start: at, len: extentCount - at, afterVolume });
-  const fit = gaps.filter((g) => g.len >= count).sort((a, b) => b.len - a.len || a.start - b.start)[0];
-  if (!fit) return undefined;
-  return fit.afterVolume ? fit.start + Math.floor((fit.len - count) / 2) : fit.start;
-}
-
-async function zeroRange(lvm: Lvm, pv: string, offset: number, length: number): Promise<void> {
-  void lvm;
-  const { run } = await import("../../exec.js");
-  await run(["blkdiscard", "--zeroout", "--offset", String(offset), "--length", String(length), pv], { timeoutMs: 120_000 });
+  prepareHost = () => ensureHostView(this);
+  prepareMaster = async () => (await this.prepareHost(), mountMaster(this.env.log, this));
+  releaseMaster = () => unmountMaster(this.env.log, this);
 }
 
 /** Block domains: VGs named by a domain UUID and tagged RHAT_storage_domain on this host's LUNs. */

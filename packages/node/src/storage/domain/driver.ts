@@ -62,6 +62,13 @@ export interface StorageDomain {
   leasesPath(): string;
   /** The pool's `master/` area when this domain is the master. */
   masterDir(): string;
+  /** The metadata file (file domains; block domains keep their metadata in VG tags). */
+  readonly mdPath?: string;
+  /** Makes dom_md usable on this host (block: special LVs activated and linked). */
+  prepareHost?(): Promise<void>;
+  /** Makes masterDir() usable (block: mounts the `master` LV; only the SPM or the pool's creator). */
+  prepareMaster?(): Promise<void>;
+  releaseMaster?(): Promise<void>;
 }
 
 /** A driver: finds the domains of its kind that this host can reach. */

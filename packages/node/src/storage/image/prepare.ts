@@ -7,7 +7,9 @@
 import { BLANK_UUID, VdsmError } from "@vela/protocol";
 import { join } from "node:path";
 import type { ChainVolume, ImageService, PreparedImage } from "../../api/services.js";
-import type { DomainRegistry, FileDomain } from "../domain/index.js";
+import { asFile, type DomainRegistry, type FileDomain } from "../domain/index.js";
+import { BlockDomain } from "../domain/block.js";
+import { prepareBlockImage, teardownBlockImage } from "../block/image.js";
 import type { Pools } from "../pool/pool.js";
 import { chainOf, fmtToImg, LEASE_EXT } from "../volume/volume.js";
 
@@ -24,7 +26,9 @@ export class Images implements ImageService {
   }
 
   async prepareVerb(sdUUID: string, spUUID: string, img: string, leaf: string, allowIllegal: boolean) {
-    const dom = await this.domains.getFile(sdUUID);
+    const any = await this.domains.get(sdUUID);
+    if (any instanceof BlockDomain) return prepareBlockImage(any, img, leaf, allowIllegal);
+    const dom = asFile(any);
     if (!(await dom.hasImage(img))) throw new VdsmError("ImageDoesNotExistInSD", `${img} in ${sdUUID}`);
     const chain = await chainOf(dom, img, leaf);
     for (const { vol, md } of chain) {
@@ -55,7 +59,9 @@ export class Images implements ImageService {
     return { path: r.path, format: chain[0].format, chain };
   }
 
-  async teardown(_drive: { poolID: string; domainID: string; imageID: string; volumeID: string }): Promise<void> {
-    // File volumes need no deactivation.
+  async teardown(drive: { poolID: string; domainID: string; imageID: string; volumeID: string }): Promise<void> {
+    // File volumes need no deactivation; block volumes free their devices.
+    const dom = await this.domains.find(drive.domainID);
+    if (dom instanceof BlockDomain) await teardownBlockImage(dom, drive.imageID, drive.volumeID);
   }
 }

@@ -8,6 +8,10 @@ import { BLANK_UUID, VdsmError } from "@vela/protocol";
 import type { PartialHandlers } from "../../api/handlers.js";
 import type { StorageDeps } from "../deps.js";
 import * as ops from "./ops.js";
+import { teardownBlockImage } from "../block/image.js";
+import { deleteBlockImageJob } from "../block/volume.js";
+import { BlockDomain } from "../domain/block.js";
+import { asFile } from "../domain/index.js";
 import * as vol from "../volume/volume.js";
 
 /** Recovery actions of these operations (names are persisted: never rename one). */
@@ -28,14 +32,21 @@ export function imageVerbs(d: StorageDeps): PartialHandlers {
       const r = await d.withImageLock(sdUUID, imgUUID, "shared", () => d.images.prepareVerb(sdUUID, spUUID, imgUUID, leafUUID, allowIllegal));
       return { path: r.path, info: r.info, imgVolumesInfo: r.imgVolumesInfo };
     },
-    teardownImage: async ({ sdUUID }) => {
-      await d.domains.get(sdUUID);
+    teardownImage: async ({ sdUUID, imgUUID, volUUID }) => {
+      const dom = await d.domains.get(sdUUID);
+      // Block volumes free their devices; file volumes have none.
+      if (dom instanceof BlockDomain && volUUID) await d.withImageLock(sdUUID, imgUUID, "shared", () => teardownBlockImage(dom, imgUUID, volUUID));
       return {};
     },
 
     deleteImage: async ({ sdUUID, spUUID, imgUUID, force }) => {
       d.spmOf(spUUID);
-      const { dom } = await d.poolDomain(sdUUID, spUUID);
+      const { dom: any } = await d.poolAnyDomain(sdUUID, spUUID);
+      if (any instanceof BlockDomain) {
+        if (!(await any.hasImage(imgUUID))) throw new VdsmError("ImageDoesNotExistInSD", `${imgUUID} in ${sdUUID}`);
+        return { uuid: d.startTask("deleteImage", (t) => d.withImageLock(sdUUID, imgUUID, "exclusive", () => (d.spmOf(spUUID), deleteBlockImageJob(t, any, imgUUID)))) };
+      }
+      const dom = asFile(any);
       if (!(await dom.hasImage(imgUUID))) throw new VdsmError("ImageDoesNotExistInSD", `${imgUUID} in ${sdUUID}`);
       const users = await ops.templateUsers(dom, imgUUID);
       if (users.length && !force) throw new VdsmError("ImageDeleteError", `template image ${imgUUID} is used by ${users.join(",")}`);

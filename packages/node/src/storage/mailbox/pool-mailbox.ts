@@ -20,7 +20,7 @@ import { readMeta } from "../volume/volume.js";
 const MiB = 2 ** 20;
 
 export interface PoolMailboxDeps {
-  master: FileDomain;
+  master: StorageDomain;
   hostID: number;
   log: Logger;
   /** Domain UUIDs of the pool (from the master's POOL_DOMAINS). */

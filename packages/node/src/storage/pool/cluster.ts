@@ -12,7 +12,7 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import type { NodeContext } from "../../api/context.js";
 import type { PartialHandlers } from "../../api/handlers.js";
-import type { DomainRegistry, FileDomain } from "../domain/index.js";
+import type { DomainRegistry, StorageDomain } from "../domain/index.js";
 import { parsePoolDomains } from "../domain/file.js";
 import { type Decision, decide, type ElectionTimings, holderAlive, LeaseWatch } from "../spm/election.js";
 import { fenceZone } from "../spm/fence.js";
@@ -67,7 +67,7 @@ export class PoolCluster {
   constructor(
     private readonly ctx: NodeContext,
     readonly pool: ConnectedPool,
-    private readonly master: FileDomain,
+    private readonly master: StorageDomain,
     private readonly lock: ClusterLock,
     private readonly domains: DomainRegistry,
   ) {
@@ -390,7 +390,7 @@ export class Clusters {
       this.byPool.delete(p.spUUID);
       await old.stop();
     }
-    const c = new PoolCluster(this.ctx, p, await this.domains.getFile(p.masterSdUUID), this.lock, this.domains);
+    const c = new PoolCluster(this.ctx, p, await this.domains.get(p.masterSdUUID), this.lock, this.domains);
     await c.start();
     this.byPool.set(p.spUUID, c);
   }

@@ -14,7 +14,7 @@ import { VdsmError } from "@vela/protocol";
 import type { PartialHandlers } from "../../api/handlers.js";
 import type { StorageDeps } from "../deps.js";
 import { parsePoolDomains, poolsOf } from "../domain/file.js";
-import type { FileDomain } from "../domain/index.js";
+import type { FileDomain, StorageDomain } from "../domain/index.js";
 import { type ConnectedPool, checkLeaseTimes, writeMaster } from "./pool.js";
 import { leaseParamsOf, SPM_LEASE_OFFSET } from "../spm/spm.js";
 import { TaskStore } from "../task/store.js";
@@ -131,7 +131,7 @@ export function masterVerbs(d: StorageDeps): PartialHandlers {
       if (mmd.CLASS !== "Data") throw new VdsmError("StorageDomainClassError", `${a.masterDom} is ${mmd.CLASS}`);
       if (!poolsOf(mmd).includes(a.spUUID)) throw new VdsmError("StorageDomainNotInPool", `${a.masterDom} is not in ${a.spUUID}`);
       // Every reachable member: it must belong to the pool; a surviving master must be older.
-      const members: FileDomain[] = [];
+      const members: StorageDomain[] = [];
       let lver = -1;
       for (const sd of Object.keys(a.domDict)) {
         const dom = await d.domains.findFile(sd);

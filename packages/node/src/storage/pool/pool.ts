@@ -9,7 +9,7 @@ import { type PoolInfo, VdsmError } from "@vela/protocol";
 import { mkdir, readdir, rm, symlink, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { NodeContext } from "../../api/context.js";
-import type { DomainRegistry, FileDomain } from "../domain/index.js";
+import type { DomainRegistry, StorageDomain } from "../domain/index.js";
 import { formatPoolDomains, parsePoolDomains, poolsOf } from "../domain/file.js";
 import { errno } from "../fileutil.js";
 import type { ClusterLock } from "../lease/index.js";
@@ -72,18 +72,18 @@ export class Pools {
     return [...this.connected.values()];
   }
 
-  async master(p: ConnectedPool): Promise<FileDomain> {
-    return this.domains.getFile(p.masterSdUUID);
+  async master(p: ConnectedPool): Promise<StorageDomain> {
+    return this.domains.get(p.masterSdUUID);
   }
 
   async create(a: CreatePoolArgs): Promise<void> {
     if (!a.domList.includes(a.masterDom)) throw new VdsmError("InvalidParameter", `masterDom ${a.masterDom} is not in domList`);
     if (this.connected.has(a.spUUID)) throw new VdsmError("StoragePoolAlreadyExists", a.spUUID);
     checkLeaseTimes(a.leaseTimeSec, a.lockRenewalIntervalSec);
-    const doms: FileDomain[] = [];
+    const doms: StorageDomain[] = [];
     let masterVersion = "";
     for (const sd of new Set(a.domList)) {
-      const d = await this.domains.getFile(sd);
+      const d = await this.domains.get(sd);
       const md = await d.metadata();
       if (md.CLASS !== "Iso" && poolsOf(md).length) throw new VdsmError("StorageDomainAlreadyAttached", `${sd} is in pool ${poolsOf(md)[0]}`);
       if (sd === a.masterDom) {
@@ -99,14 +99,17 @@ export class Pools {
     const msd = doms.find((d) => d.sdUUID === a.masterDom)!;
     // Hold the SPM lease while writing, so two hosts cannot make a pool of the same domain.
     const params = { ...leaseParamsOf({ LEASETIMESEC: String(a.leaseTimeSec), LOCKRENEWALINTERVALSEC: String(a.lockRenewalIntervalSec) }, msd.leasesPath()) };
+    await msd.prepareHost?.();
     await this.lock.init(msd.leasesPath(), SPM_LEASE_OFFSET).catch(() => {});
     const lease = await this.lock.acquire(params, `create-${this.ctx.config.hostUuid.slice(0, 8)}`);
     try {
       const members = new Map<string, string>([[a.masterDom, "Active"]]);
       for (const d of doms) if (d.sdUUID !== a.masterDom) members.set(d.sdUUID, "Attached");
+      await msd.prepareMaster?.();
       await writeMaster(msd, a, members, -1);
       for (const d of doms) if (d !== msd) await d.update({ POOL_UUID: a.spUUID });
     } finally {
+      await msd.releaseMaster?.().catch(() => {});
       await lease.release();
     }
   }
@@ -148,7 +151,7 @@ export class Pools {
     }
     const pool = { spUUID, hostID, masterSdUUID: msdUUID, masterVersion } as ConnectedPool;
     // The role follows the master when switchMaster moves it (remaster below).
-    pool.spm = new Spm(this.ctx, this.lock, spUUID, hostID, () => this.domains.getFile(pool.masterSdUUID), this.tasks);
+    pool.spm = new Spm(this.ctx, this.lock, spUUID, hostID, () => this.domains.get(pool.masterSdUUID), this.tasks);
     await this.buildLinks(pool);
     this.connected.set(spUUID, pool);
     try {
@@ -170,7 +173,10 @@ export class Pools {
     const want = new Map<string, string>();
     for (const sd of members.keys()) {
       const d = await this.domains.find(sd);
-      if (d) want.set(sd, d.dir);
+      if (!d) continue;
+      // Block domains: their special LVs get devices on this host (host ids, leases, mailbox).
+      await d.prepareHost?.();
+      want.set(sd, d.dir);
     }
     want.set("mastersd", msd.dir);
     for (const name of await readdir(dir)) if (!want.has(name)) await unlink(join(dir, name)).catch(() => {});
@@ -281,7 +287,7 @@ export interface MasterKeys {
  * Makes `msd` the pool's master: the pool keys in its metadata (no SPM yet, LVER as given) and
  * its `master/{vms,tasks}` directories. Shared by pool creation and master reconstruction.
  */
-export async function writeMaster(msd: FileDomain, a: MasterKeys, members: Map<string, string>, lver: number): Promise<void> {
+export async function writeMaster(msd: StorageDomain, a: MasterKeys, members: Map<string, string>, lver: number): Promise<void> {
   await msd.update({
     ROLE: "Master",
     POOL_UUID: a.spUUID,

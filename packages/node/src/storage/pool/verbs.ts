@@ -8,14 +8,14 @@ import { VdsmError } from "@vela/protocol";
 import type { PartialHandlers } from "../../api/handlers.js";
 import type { StorageDeps } from "../deps.js";
 import { formatPoolDomains, parsePoolDomains, poolsOf } from "../domain/file.js";
-import type { FileDomain } from "../domain/index.js";
+import type { StorageDomain } from "../domain/index.js";
 import type { ConnectedPool } from "./pool.js";
 
 export function poolVerbs(d: StorageDeps): PartialHandlers {
   const { pools } = d;
 
   /** The master domain of a pool this host is SPM of. */
-  async function masterOf(p: ConnectedPool): Promise<FileDomain> {
+  async function masterOf(p: ConnectedPool): Promise<StorageDomain> {
     return d.pools.master(p);
   }
 

@@ -16,7 +16,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type SpmStatus, VdsmError } from "@vela/protocol";
 import type { NodeContext } from "../../api/context.js";
-import type { FileDomain } from "../domain/file.js";
+import type { StorageDomain } from "../domain/driver.js";
 import { AuditLog } from "./fence.js";
 import type { ClusterLock, HeldLease, LeaseParams } from "../lease/index.js";
 import { MIN_OP_MAX_MS } from "../lease/safelease.js";
@@ -107,7 +107,7 @@ export class Spm {
     private readonly lock: ClusterLock,
     readonly spUUID: string,
     readonly hostID: number,
-    private readonly master: () => Promise<FileDomain>,
+    private readonly master: () => Promise<StorageDomain>,
     private readonly tasks: TaskManager,
   ) {}
 
@@ -224,6 +224,8 @@ export class Spm {
    * POSIX domains; NFS would need attribute revalidation here, as the O_DIRECT readers do.)
    */
   private spmOnDisk(): { id: number; lver: number } {
+    // A block master keeps its metadata in VG tags: no file to check, the lease fences alone.
+    if (!this.masterMdPath) return { id: this.hostID, lver: this.lver };
     const st = statSync(this.masterMdPath!);
     const c = this.mdSeen;
     if (c && c.ino === st.ino && c.size === st.size && c.mtimeMs === st.mtimeMs && c.ctimeMs === st.ctimeMs) return c;
@@ -290,6 +292,8 @@ export class Spm {
       const old = /^-?[0-9]+$/.test(md.POOL_SPM_LVER ?? "") ? Number(md.POOL_SPM_LVER) : -1;
       const lver = Math.max(old, -1) + 1;
       this.masterMdPath = master.mdPath;
+      // A block master's area is a file system on its `master` LV: mounted by the SPM only.
+      await master.prepareMaster?.();
       this.audit = new AuditLog(master.masterDir(), dirname(master.dir), this.hostID);
       this.startingLver = lver;
       await master.update({ POOL_SPM_ID: String(this.hostID), POOL_SPM_LVER: String(lver) });
@@ -371,6 +375,7 @@ export class Spm {
       this.audit = undefined;
       this.emit("stopped", this.lver);
       await lease?.release();
+      await (await this.master().catch(() => undefined))?.releaseMaster?.().catch((err: unknown) => this.ctx.log.warn({ err: String(err) }, "master area release failed"));
     }
     this.ctx.log.info({ spUUID: this.spUUID }, "SPM stopped");
   }
@@ -384,7 +389,7 @@ export class Spm {
    * again ("started") for them. If the role or the new lease is lost on the way, it fences as
    * usual. Added for switchMaster (pool/master-verbs.ts).
    */
-  async moveMaster(nu: FileDomain, steps: { seal(): Promise<void>; retire(): Promise<void>; rejoin(): Promise<void> }): Promise<void> {
+  async moveMaster(nu: StorageDomain, steps: { seal(): Promise<void>; retire(): Promise<void>; rejoin(): Promise<void> }): Promise<void> {
     this.assertSpm();
     const params = { ...this.params!, path: nu.leasesPath() };
     const lease = await this.lock.acquire(params, this.owner);
@@ -399,6 +404,7 @@ export class Spm {
     this.lease = lease;
     this.params = params;
     this.masterMdPath = nu.mdPath;
+    await nu.prepareMaster?.();
     this.mdSeen = undefined;
     this.audit?.close();
     this.audit = new AuditLog(nu.masterDir(), dirname(nu.dir), this.hostID);

@@ -8,6 +8,8 @@ import type { StorageDeps } from "../deps.js";
 import { poolsOf } from "../domain/file.js";
 import { asFile } from "../domain/index.js";
 import { collectGarbage } from "../image/ops.js";
+import { collectBlockGarbage } from "../block/volume.js";
+import { BlockDomain } from "../domain/block.js";
 import type { ConnectedPool } from "../pool/pool.js";
 import { TaskStore } from "./store.js";
 
@@ -22,7 +24,7 @@ export function recoverOnSpmStart(d: Pick<StorageDeps, "ctx" | "domains" | "pool
     for (const sd of await domains.all()) {
       const md = await sd.metadata().catch(() => undefined);
       if (!md || !poolsOf(md).includes(p.spUUID)) continue;
-      const purged = await collectGarbage(asFile(sd)).catch((err) => {
+      const purged = await (sd instanceof BlockDomain ? collectBlockGarbage(sd) : collectGarbage(asFile(sd))).catch((err) => {
         log.warn({ err, sd: sd.sdUUID }, "garbage collection failed");
         return [] as string[];
       });

@@ -7,7 +7,9 @@
 import { BLANK_UUID, initialSizeProblem, VdsmError } from "@vela/protocol";
 import type { PartialHandlers } from "../../api/handlers.js";
 import type { StorageDeps } from "../deps.js";
-import { FileDomain } from "../domain/index.js";
+import { asFile, FileDomain } from "../domain/index.js";
+import { BlockDomain } from "../domain/block.js";
+import { blockVolumeInfo, checkBlockCreate, createBlockVolumeJob, deleteBlockVolumesJob } from "../block/volume.js";
 import * as ops from "../image/ops.js";
 import type { VolumeMd } from "../metadata.js";
 import * as vol from "./volume.js";
@@ -22,6 +24,7 @@ export interface VolumeVerbs {
 function registerRecoveries(d: StorageDeps): void {
   const { domains, tasks } = d;
   tasks.register("volume.removeFiles", async ([sd, img, v]) => vol.removeVolumeFiles(await domains.getFile(sd), img, v));
+  tasks.register("block.removeVolume", async ([sd, img, v]) => (await domains.get(sd)).removeVolumeArea(img, v));
   tasks.register("image.rmdirIfEmpty", async ([sd, img]) => vol.rmdirIfEmpty((await domains.getFile(sd)).imageDir(img)));
   tasks.register("volume.setVolType", async ([sd, img, v, t]) => {
     await vol.updateMeta(await domains.get(sd), img, v, { VOLTYPE: t as "LEAF" | "INTERNAL" | "SHARED" });
@@ -46,7 +49,7 @@ export function volumeVerbs(d: StorageDeps): VolumeVerbs {
   const handlers: PartialHandlers = {
     createVolume: async (a) => {
       d.spmOf(a.spUUID);
-      const { dom, md } = await d.poolDomain(a.sdUUID, a.spUUID);
+      const { dom, md } = await d.poolAnyDomain(a.sdUUID, a.spUUID);
       if (md.CLASS !== "Data") throw new VdsmError("StorageDomainClassError", `${a.sdUUID} is ${md.CLASS}`);
       if (a.size < 1) throw new VdsmError("createVolumeSizeError", String(a.size));
       const capacity = vol.roundUp(a.size, 4096);
@@ -79,6 +82,7 @@ export function volumeVerbs(d: StorageDeps): VolumeVerbs {
         const tooBig = await dom.fileSizeProblem(capacity);
         if (tooBig) throw new VdsmError("InvalidParameter", `size ${capacity}: ${tooBig}`);
       }
+      if (dom instanceof BlockDomain) checkBlockCreate({ format, type, parent, img: a.imgUUID });
       if (type === "PREALLOCATED") {
         const sp = await dom.space();
         if (sp.free < capacity) throw new VdsmError("NoSpaceLeftOnDomain", `${a.sdUUID}: ${sp.free} bytes free, ${capacity} asked`);
@@ -104,11 +108,12 @@ export function volumeVerbs(d: StorageDeps): VolumeVerbs {
           return { uuid: id };
         }
       }
-      const spec: vol.CreateSpec = { dom, img: a.imgUUID, vol: a.volUUID, capacity, format, type, diskType: a.diskType, desc: a.desc, parent };
+      const spec = { dom, img: a.imgUUID, vol: a.volUUID, capacity, format, type, diskType: a.diskType, desc: a.desc, parent };
       const id = d.startTask("createVolume", (t) =>
         d.withImageLock(a.sdUUID, a.imgUUID, "exclusive", async () => {
           d.spmOf(a.spUUID);
-          await vol.createVolumeJob(log, t, spec, (pt) => ctx.fault(pt));
+          if (dom instanceof BlockDomain) await createBlockVolumeJob(log, t, { ...spec, dom, initialSize: a.initialSize }, (pt) => ctx.fault(pt));
+          else await vol.createVolumeJob(log, t, { ...spec, dom: asFile(dom) }, (pt) => ctx.fault(pt));
         }),
       );
       creates.set(key, { taskId: id, sig });
@@ -117,7 +122,7 @@ export function volumeVerbs(d: StorageDeps): VolumeVerbs {
 
     deleteVolume: async ({ sdUUID, spUUID, imgUUID, volumes, force }) => {
       d.spmOf(spUUID);
-      const { dom } = await d.poolDomain(sdUUID, spUUID);
+      const { dom } = await d.poolAnyDomain(sdUUID, spUUID);
       const all = await vol.imageVolumes(dom, imgUUID);
       const doomed = new Set(volumes);
       for (const v of volumes) {
@@ -127,6 +132,10 @@ export function volumeVerbs(d: StorageDeps): VolumeVerbs {
         const kids = vol.childrenOf(all, v).filter((c) => !doomed.has(c));
         if (kids.length && !force) throw new VdsmError("VolumeImageHasChildren", `${v} has ${kids.join(",")}`);
       }
+      if (dom instanceof BlockDomain) {
+        return { uuid: d.startTask("deleteVolume", (t) => d.withImageLock(sdUUID, imgUUID, "exclusive", () => deleteBlockVolumesJob(t, dom, imgUUID, volumes))) };
+      }
+      const file = asFile(dom);
       const id = d.startTask("deleteVolume", (t) =>
         d.withImageLock(sdUUID, imgUUID, "exclusive", async () => {
           for (const v of volumes) {
@@ -144,7 +153,7 @@ export function volumeVerbs(d: StorageDeps): VolumeVerbs {
             // A template volume linked into this image only loses this image's names.
             if (md.IMAGE === imgUUID) await vol.writeMeta(dom, imgUUID, v, { ...md, LEGALITY: "ILLEGAL" });
             ctx.fault("deleteVolume.afterIllegal");
-            await vol.removeVolumeFiles(dom, imgUUID, v);
+            await vol.removeVolumeFiles(file, imgUUID, v);
             const pv = md.PUUID;
             if (pv !== BLANK_UUID && md.IMAGE === imgUUID) {
               const rest = await vol.imageVolumes(dom, imgUUID);
@@ -159,10 +168,18 @@ export function volumeVerbs(d: StorageDeps): VolumeVerbs {
       return { uuid: id };
     },
 
-    getVolumeInfo: async ({ sdUUID, imgUUID, volUUID }) => ({ info: await vol.volumeInfo(await domains.getFile(sdUUID), imgUUID, volUUID) }),
+    getVolumeInfo: async ({ sdUUID, imgUUID, volUUID }) => {
+      const any = await domains.get(sdUUID);
+      return { info: any instanceof BlockDomain ? await blockVolumeInfo(any, imgUUID, volUUID) : await vol.volumeInfo(asFile(any), imgUUID, volUUID) };
+    },
 
     getVolumeSize: async ({ sdUUID, imgUUID, volUUID }) => {
-      const dom = await domains.getFile(sdUUID);
+      const any = await domains.get(sdUUID);
+      if (any instanceof BlockDomain) {
+        const size = String(await any.volumeAreaSize(imgUUID, volUUID));
+        return { apparentsize: size, truesize: size };
+      }
+      const dom = asFile(any);
       await vol.readMeta(dom, imgUUID, volUUID);
       const sz = await vol.volumeSize(dom, imgUUID, volUUID);
       return { apparentsize: String(sz.apparentsize), truesize: String(sz.truesize) };

@@ -1,0 +1,138 @@
+/**
+ * Keeps a running VM's thin drives ahead of the guest (VDSM's drive monitor, event-driven):
+ * each thin drive's file node gets a QMP write threshold at `allocation − 80 % of a chunk`; when
+ * QEMU reports BLOCK_WRITE_THRESHOLD the volume is extended by a chunk (storage decides how:
+ * locally on the SPM, through the mailbox elsewhere), and the threshold is armed again. A guest
+ * that outruns extension pauses with ENOSPC (QEMU's werror=enospc): the drive is extended and the
+ * VM resumed here, and the pause is counted. A check every 2 s is the safety net for a lost event.
+ */
+import type { ImageService, ThinAllocation } from "../api/services.js";
+import type { Logger } from "../log.js";
+import type { QmpClient } from "../qemu/qmp.js";
+import type { DriveRecord } from "./rundir.js";
+
+const CHECK_MS = 2000;
+/** Extend when less than this share of a chunk is left (VDSM: threshold = size − 2048 MiB at a 2560 MiB chunk). */
+const FREE_SHARE = 0.8;
+
+interface ThinDrive extends ThinAllocation {
+  rec: DriveRecord;
+  /** An extension in flight (one at a time per drive). */
+  busy?: Promise<void>;
+}
+
+export interface ThinCounters {
+  extensions: number;
+  /** ENOSPC pauses seen (the guest outran extension). */
+  pauses: number;
+}
+
+export class ThinWatch {
+  readonly counters: ThinCounters = { extensions: 0, pauses: 0 };
+  private readonly drives = new Map<string, ThinDrive>();
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(
+    private readonly qmp: QmpClient,
+    private readonly images: ImageService,
+    private readonly log: Logger,
+  ) {}
+
+  /** Finds the thin drives and arms their thresholds; a VM without thin drives costs nothing. */
+  async start(drives: readonly DriveRecord[]): Promise<void> {
+    const images = this.images;
+    if (!images.allocation || !images.extend) return;
+    for (const rec of drives) {
+      const a = await images.allocation(rec).catch((err: unknown) => this.log.warn({ err: String(err), volUUID: rec.volumeID }, "cannot read a drive's allocation"));
+      if (a) this.drives.set(rec.fileNode, { ...a, rec });
+    }
+    if (!this.drives.size) return;
+    this.qmp.on("BLOCK_WRITE_THRESHOLD", (ev: { "node-name": string }) => void this.kick(this.drives.get(ev["node-name"])));
+    this.qmp.on("BLOCK_IO_ERROR", (ev: { nospace?: boolean }) => {
+      if (ev.nospace) void this.onEnospc();
+    });
+    for (const t of this.drives.values()) await this.arm(t);
+    this.timer = setInterval(() => void this.check(), CHECK_MS);
+    this.timer.unref();
+    void this.qmp.closed.then(() => this.stop());
+    this.log.info({ drives: [...this.drives.values()].map((t) => ({ vol: t.rec.volumeID, allocated: t.allocated, capacity: t.capacity })) }, "watching thin drives");
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+  }
+
+  private limit(t: ThinDrive): number {
+    // VDSM's cap for a thin volume: capacity × 1.1 (qcow2 metadata).
+    return Math.ceil(t.capacity * 1.1);
+  }
+
+  private threshold(t: ThinDrive): number {
+    return Math.max(0, t.allocated - Math.floor(t.chunk * FREE_SHARE));
+  }
+
+  private async arm(t: ThinDrive): Promise<void> {
+    if (this.stopped || t.allocated >= this.limit(t)) return;
+    await this.qmp.blockSetWriteThreshold(t.rec.fileNode, this.threshold(t)).catch((err: unknown) => this.log.warn({ err: String(err), node: t.rec.fileNode }, "block-set-write-threshold failed"));
+  }
+
+  /** One extension at a time per drive; callers during one wait for it. */
+  private kick(t: ThinDrive | undefined): Promise<void> {
+    if (!t || this.stopped) return Promise.resolve();
+    t.busy ??= this.extend(t).finally(() => {
+      t.busy = undefined;
+    });
+    return t.busy;
+  }
+
+  private async extend(t: ThinDrive): Promise<void> {
+    const want = Math.min(t.allocated + t.chunk, this.limit(t));
+    if (want <= t.allocated || !this.images.extend) return;
+    try {
+      t.allocated = await this.images.extend(t.rec, want);
+      this.counters.extensions++;
+    } catch (err) {
+      // A full domain or a lost SPM: the guest pauses on ENOSPC and the check retries.
+      this.log.error({ err: String(err), volUUID: t.rec.volumeID, want }, "thin volume extension failed");
+      return;
+    }
+    await this.arm(t);
+    await this.resumeIfEnospc();
+  }
+
+  private async onEnospc(): Promise<void> {
+    this.counters.pauses++;
+    this.log.warn({ pauses: this.counters.pauses }, "guest paused on ENOSPC: extending its thin drives");
+    for (const t of this.drives.values()) await this.kick(t);
+    await this.resumeIfEnospc();
+  }
+
+  private async resumeIfEnospc(): Promise<void> {
+    const st = await this.qmp.queryStatus().catch(() => undefined);
+    if (st?.status !== "io-error") return;
+    // Resume only when every thin drive got room; otherwise the VM stays paused with its reason.
+    await this.qmp.cont().catch((err: unknown) => this.log.warn({ err: String(err) }, "resume after extension failed"));
+    this.log.info("guest resumed after extension");
+  }
+
+  /** The safety net: a drive past its threshold (event lost) or a VM paused on ENOSPC. */
+  private async check(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const st = await this.qmp.queryStatus();
+      if (st.status === "io-error") {
+        for (const t of this.drives.values()) await this.kick(t);
+        return void (await this.resumeIfEnospc());
+      }
+      const stats = await this.qmp.queryBlockstats(true);
+      for (const e of stats) {
+        const t = e["node-name"] ? this.drives.get(e["node-name"]) : undefined;
+        if (t && e.stats.wr_highest_offset > this.threshold(t)) await this.kick(t);
+      }
+    } catch {
+      // QMP gone: the VM is going down.
+    }
+  }
+}
