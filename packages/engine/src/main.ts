@@ -13,7 +13,7 @@ import { apiRoutes, internalRoutes, preload } from "./api/routes.js";
 import { buildServer } from "./api/server.js";
 import { loadEngineConfFile } from "./conffile.js";
 import { loadConfig } from "./config.js";
-import { DbConfigError, isPostgresUrl } from "./db/dialect.js";
+import { DbConfigError, describePgUrl, isPostgresUrl } from "./db/dialect.js";
 import { openDb } from "./db/index.js";
 import { type Leadership, takeLeadership } from "./db/leader.js";
 import { createEngine } from "./engine.js";
@@ -95,6 +95,8 @@ async function main(): Promise<void> {
  */
 async function activeOnly(url: string | undefined, log: ReturnType<typeof createLogger>): Promise<Leadership | undefined> {
   if (!url || !isPostgresUrl(url)) return undefined;
+  // A malformed URL is the configuration error openDb would name (DB_URL_INVALID), not a crash.
+  describePgUrl(url);
   const lost = (why: string) => {
     log.fatal({ why }, "lost the active-engine lock: stopping so that one engine acts at a time");
     process.exit(1);

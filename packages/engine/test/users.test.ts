@@ -14,6 +14,7 @@ import { apiRoutes } from "../src/api/routes.js";
 import { needOf } from "../src/permissions/needs.js";
 import { databaseFor, testDb } from "./pg.js";
 import { type Engine, startEngine } from "./support.js";
+import { rawRequest } from "./tls.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const USERS_CLI = resolve(here, "../src/users/cli.js");
@@ -408,18 +409,9 @@ describe("bodies on GET and DELETE", () => {
     const auth = basic(eng.user, eng.password);
     const get = await fetch(`${eng.url}/ovirt-engine/api/vms`, { method: "GET", headers: { authorization: auth, "content-type": "application/xml" } });
     assert.equal(get.status, 200, await get.text());
-    // fetch refuses a GET body: speak HTTP by hand
-    const { request } = await import("node:http");
-    const status = await new Promise<number>((res, rej) => {
-      const body = "<action><garbage";
-      const req = request(`${eng.url}/ovirt-engine/api/vms`, { method: "GET", headers: { authorization: auth, "content-type": "application/xml", "content-length": Buffer.byteLength(body) } }, (r) => {
-        r.resume();
-        res(r.statusCode ?? 0);
-      });
-      req.on("error", rej);
-      req.end(body);
-    });
-    assert.equal(status, 200);
+    // fetch refuses a GET body: speak HTTP(S) by hand
+    const raw = await rawRequest(`${eng.url}/ovirt-engine/api/vms`, { method: "GET", headers: { authorization: auth, "content-type": "application/xml" }, body: "<action><garbage" });
+    assert.equal(raw.status, 200, raw.text);
     const vm = await eng.post<{ id: string }>("/vms", { name: "u-del", cluster: { id: cluster }, template: { name: "Blank" }, memory: 134217728 });
     const del = await fetch(`${eng.url}/ovirt-engine/api/vms/${vm.id}`, { method: "DELETE", headers: { authorization: auth, "content-type": "application/xml", "content-length": "0" } });
     assert.equal(del.status, 200, await del.text());

@@ -73,13 +73,18 @@ export class HostMonitor {
         });
         if (missing.length > 0) {
           const reason = `the host lacks the cluster's required network(s) ${missing.join(", ")}`;
-          await e.db.updateTable("hosts").set({ last_seen: now(), status: "non_operational", non_operational_reason: reason }).where("id", "=", id).execute();
+          // compare-and-set: a command (deactivate, remove) may have moved the host meanwhile
+          const r = await e.db.updateTable("hosts").set({ last_seen: now(), status: "non_operational", non_operational_reason: reason }).where("id", "=", id).where("status", "=", current.status).executeTakeFirst();
+          if (Number(r.numUpdatedRows) === 0) return;
           e.log.warn({ host: name, missing }, "host is non operational");
           if (current.status !== "non_operational") await logEvent(e, { hostId: id, code: Code.HOST_NON_OPERATIONAL, severity: "error", description: `Host ${name} is non operational: ${reason}.` });
           return;
         }
       }
-      await e.db.updateTable("hosts").set({ last_seen: now(), status: "up", non_operational_reason: null }).where("id", "=", id).execute();
+      // Compare-and-set: setting up the management network above takes seconds, during which a
+      // command may have put the host in maintenance; that must not be undone here.
+      const r = await e.db.updateTable("hosts").set({ last_seen: now(), status: "up", non_operational_reason: null }).where("id", "=", id).where("status", "=", current.status).executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 0) return;
       if (current.status !== "up") {
         e.log.info({ host: name, was: current.status }, "host is up again");
         await logEvent(e, { hostId: id, code: Code.HOST_UP, severity: "normal", description: `Status of host ${name} was set to Up.` });
@@ -93,7 +98,8 @@ export class HostMonitor {
     const f = (this.failures.get(id) ?? 0) + 1;
     this.failures.set(id, f);
     if (f < e.cfg.hostFailuresBeforeNonResponsive || current.status === "non_responsive") return;
-    await e.db.updateTable("hosts").set({ status: "non_responsive" }).where("id", "=", id).execute();
+    const r = await e.db.updateTable("hosts").set({ status: "non_responsive" }).where("id", "=", id).where("status", "=", current.status).executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0) return;
     e.spmRole.delete(id);
     // What runs there can no longer be observed: say so rather than guess.
     await e.db.updateTable("vms").set({ status: "unknown" }).where("run_on_host_id", "=", id).where("status", "!=", "down").execute();

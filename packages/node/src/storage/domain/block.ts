@@ -198,10 +198,13 @@ export class BlockDomain implements StorageDomain {
 
   async present(): Promise<boolean> {
     if (Date.now() - this.seenAt < PRESENT_TTL_MS) return true;
-    return this.vg().then(
-      () => ((this.seenAt = Date.now()), true),
-      () => false,
-    );
+    try {
+      await this.vg();
+    } catch {
+      return false;
+    }
+    this.seenAt = Date.now();
+    return true;
   }
 
   async metadata(_opts: { fresh?: boolean } = {}): Promise<Md> {
