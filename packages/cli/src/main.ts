@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { benchCommand } from "./bench.js";
 import { packageCommand } from "./package.js";
-import { ENGINE_BACKUP, ENGINE_USERS, velaHome } from "./paths.js";
+import { ENGINE_BACKUP, ENGINE_JOIN_TOKEN, ENGINE_USERS, velaHome } from "./paths.js";
 import { testCommand } from "./test.js";
 import { upCommand } from "./up.js";
 
@@ -15,6 +15,8 @@ const USAGE = `usage: vela <command>
   user add|passwd NAME --password-stdin, user remove NAME, user list
   group add|remove NAME, group member GROUP USER, group list
                    internal users and groups of the engine in VELA_HOME (or VELA_DB_URL)
+  join-token [--ttl MINUTES]
+                   a one-time token for \`vela-node join https://ENGINE --token T\` on one new machine
   backup FILE      save the engine's database, CA and secrets to FILE (.tar.gz; works while it runs)
   restore FILE     put a backup back (the engine must be stopped)
   package          build the Debian packages vela-engine and vela-node (into $VELA_PACKAGE_OUT, default ./dist-packages)
@@ -39,6 +41,8 @@ async function main(argv: string[]): Promise<number> {
     case "backup":
     case "restore":
       return engineTool(ENGINE_BACKUP, [cmd, ...rest]);
+    case "join-token":
+      return engineTool(ENGINE_JOIN_TOKEN, rest);
     case "user":
     case "group":
       return engineTool(ENGINE_USERS, [cmd, ...rest]);

@@ -6,6 +6,8 @@ import { fileURLToPath } from "node:url";
 /** packages/cli/dist/src → repository root. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
 export const ENGINE_MAIN = join(ROOT, "packages/engine/dist/src/main.js");
+/** The engine's one-time join token command (acts on the engine's database). */
+export const ENGINE_JOIN_TOKEN = join(ROOT, "packages/engine/dist/src/tools/jointoken.js");
 /** The engine's user and group command (acts on the engine's database). */
 export const ENGINE_USERS = join(ROOT, "packages/engine/dist/src/users/cli.js");
 export const ENGINE_BACKUP = join(ROOT, "packages/engine/dist/src/tools/backup.js");

@@ -21,3 +21,10 @@ export function asUuid(s: unknown): string | undefined {
   const l = s.toLowerCase();
   return UUID_RE.test(l) ? l : undefined;
 }
+
+/**
+ * A one-time join token (`vela join-token`): `<id>.<secret>`, the id 12 hex digits that name it,
+ * the secret 32 base64url characters. The engine keeps SHA-256 of the whole token; a node keys
+ * the HMAC that vouches for the engine's CA with that hash (hex).
+ */
+export const JOIN_TOKEN_RE = /^([0-9a-f]{12})\.([A-Za-z0-9_-]{32})$/;

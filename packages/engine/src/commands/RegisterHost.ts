@@ -5,13 +5,16 @@
  * simply up again; from a new address without the token it must be approved again, so that an
  * unauthenticated caller cannot redirect a known host.
  */
+
 import { timingSafeEqual } from "node:crypto";
+import { isUuid } from "@vela/protocol/ids";
 import { z } from "zod";
-import { conflict } from "../errors/fault.js";
-import { Int, Name, parseInput, Uuid } from "../input/input.js";
-import { Address } from "./AddStorageDomain.js";
 import { type Host, now } from "../db/schema.js";
 import type { Engine } from "../engine.js";
+import { conflict } from "../errors/fault.js";
+import { claimJoinToken, isJoinToken } from "../hosts/jointokens.js";
+import { Int, Name, parseInput, Uuid } from "../input/input.js";
+import { Address } from "./AddStorageDomain.js";
 import type { CommandDef } from "./command.js";
 
 export const Input = z.object({
@@ -34,9 +37,16 @@ interface Plan extends In {
 
 export const MAX_HOST_ID = 250;
 
-export function tokenOk(e: Engine, token: string | undefined): boolean {
+/**
+ * Whether a registering host is trusted at once: it presents the engine's registration token, or
+ * a one-time join token that is free or already its own (hosts/jointokens.ts; a token another
+ * host used, or an expired one, is refused with 403 rather than quietly left for approval).
+ */
+export async function tokenOk(e: Engine, token: string | undefined, hostUuid: unknown): Promise<boolean> {
+  if (token === undefined) return false;
+  if (isJoinToken(token)) return isUuid(hostUuid) ? claimJoinToken(e.db, token, hostUuid) : false;
   const want = e.cfg.registrationToken;
-  if (!want || token === undefined) return false;
+  if (!want) return false;
   const a = Buffer.from(token);
   const b = Buffer.from(want);
   return a.length === b.length && timingSafeEqual(a, b);
@@ -87,7 +97,7 @@ export const RegisterHost: CommandDef<unknown, Plan, Host> = {
       if (!cl) throw conflict("Cannot register Host: there is no cluster to place it in");
       clusterId = cl.id;
     }
-    return { ...input, existing, approved: tokenOk(e, input.token), clusterId };
+    return { ...input, existing, approved: await tokenOk(e, input.token, input.hostUuid), clusterId };
   },
   describe: (p) => `Registering Host ${p.name}`,
   async execute(e, p) {

@@ -401,6 +401,25 @@ const hostEnrollments: Migration = {
 };
 
 /**
+ * One-time join tokens (`vela join-token`): a node that presents one is trusted once, and the
+ * token is then bound to that host (the same host may present it again, e.g. on restart; another
+ * may not). Only a hash of the token is kept.
+ */
+const joinTokens: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable("join_tokens")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("token_sha256", "text", (c) => c.notNull())
+      .addColumn("created_at", "text", (c) => c.notNull())
+      .addColumn("expires_at", "text", (c) => c.notNull())
+      .addColumn("used_at", "text")
+      .addColumn("used_by", "text")
+      .execute();
+  },
+};
+
+/**
  * Internal users and groups (the `internal` domain), group membership, and permissions: a role
  * given to a user or group on one object (or the whole system). Roles and their permits are
  * code (permissions/roles.ts), so only their ids are stored. admin@internal is a row with no
@@ -461,6 +480,7 @@ const migrations: Record<string, Migration> = {
   "0006_events": events,
   "0007_users_permissions": usersPermissions,
   "0009_host_enrollments": hostEnrollments,
+  "0010_join_tokens": joinTokens,
 };
 
 export const provider: MigrationProvider = {

@@ -317,6 +317,17 @@ export interface HostEnrollmentsTable {
   created_at: string;
 }
 
+/** One-time join tokens: the token's SHA-256 (hex), never the token. */
+export interface JoinTokensTable {
+  id: string;
+  token_sha256: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+  /** The host (id) that used it: only that host may present it again. */
+  used_by: string | null;
+}
+
 /** Internal users; `name` is the principal (alice), the user name is name@internal. */
 export interface UsersTable {
   id: string;
@@ -368,6 +379,7 @@ export interface EventsTable {
 
 export interface Database {
   host_enrollments: HostEnrollmentsTable;
+  join_tokens: JoinTokensTable;
   data_centers: DataCentersTable;
   clusters: ClustersTable;
   hosts: HostsTable;

@@ -11,12 +11,13 @@
  */
 import { createHmac } from "node:crypto";
 import { z } from "zod";
-import { tokenOk } from "../commands/RegisterHost.js";
-import { ApiFault, conflict } from "../errors/fault.js";
 import { type Call, ok, type Reply } from "../api/call.js";
 import { registerHost } from "../api/resources/internal.js";
+import { tokenOk } from "../commands/RegisterHost.js";
 import { type Host, now } from "../db/schema.js";
 import type { Engine } from "../engine.js";
+import { ApiFault, conflict } from "../errors/fault.js";
+import { caKeyForToken } from "../hosts/jointokens.js";
 import { type Pki, requestKeyFingerprint } from "./ca.js";
 
 /** Node certificates live five years (renewal is a re-enrollment). */
@@ -32,6 +33,9 @@ function pkiOf(e: Engine): Pki {
 /** The CA for a node that has the token: the PEM and HMAC-SHA256(token, PEM) in hex. */
 export async function caForToken(c: Call): Promise<Reply> {
   const pki = pkiOf(c.engine);
+  // A one-time join token names itself by its id; the HMAC key is its stored hash.
+  const tokenId = c.query.token_id;
+  if (tokenId !== undefined) return ok("ca", { ca: pki.caPem, mac: createHmac("sha256", await caKeyForToken(c.engine.db, tokenId)).update(pki.caPem).digest("hex") });
   const token = c.engine.cfg.registrationToken;
   if (!token) throw new ApiFault(404, "Not Found", "no registration token is configured on the engine: give the node the CA file (VELA_ENGINE_CA)");
   return ok("ca", { ca: pki.caPem, mac: createHmac("sha256", token).update(pki.caPem).digest("hex") });
@@ -78,7 +82,7 @@ export async function enroll(c: Call): Promise<Reply> {
   const { csr: rawCsr, ...registration } = (c.body?.value ?? {}) as Record<string, unknown>;
   const csr = Csr.safeParse(rawCsr);
   if (!csr.success) throw new ApiFault(400, "Incomplete parameters", "enrollment [csr] required: a PEM certificate request");
-  const withToken = tokenOk(c.engine, typeof registration.token === "string" ? registration.token : undefined);
+  const withToken = await tokenOk(c.engine, typeof registration.token === "string" ? registration.token : undefined, registration.hostUuid);
   // Without the token, a request for another key than the one recorded changes nothing (not even the host's address).
   const key = withToken ? undefined : await requestKeyFingerprint(csr.data).catch(badRequest);
   if (key) await refuseOtherKey(c.engine, registration.hostUuid, key);

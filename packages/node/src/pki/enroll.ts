@@ -6,9 +6,11 @@
  * checked against an HMAC under the registration token (so a man in the middle without the token
  * cannot pose as the engine).
  */
+
 import { createHash, createHmac, createPrivateKey, createPublicKey, timingSafeEqual, X509Certificate } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { JOIN_TOKEN_RE } from "@vela/protocol/ids";
 import type { NodeConfig } from "../config.js";
 import { run } from "../exec.js";
 import type { Logger } from "../log.js";
@@ -61,13 +63,21 @@ async function engineCa(config: NodeConfig, engine: URL): Promise<string> {
   if (existsSync(kept)) return readFileSync(kept, "utf8");
   const token = config.registrationToken;
   if (!token) throw new EnrollError("cannot trust the engine: give its CA (VELA_ENGINE_CA, from …/ovirt-engine/services/pki-resource) or the registration token");
-  const a = await engineRequest(new URL("/vela/v1/pki/ca", engine), "GET", { unverified: true });
+  // A one-time join token names itself by its id; the engine keys the HMAC with its SHA-256.
+  const oneTime = JOIN_TOKEN_RE.exec(token);
+  const caUrl = new URL("/vela/v1/pki/ca", engine);
+  if (oneTime) caUrl.searchParams.set("token_id", oneTime[1] as string);
+  const macKey = oneTime ? createHash("sha256").update(token).digest("hex") : token;
+  const a = await engineRequest(caUrl, "GET", { unverified: true });
   const ca = a.body.ca;
   const mac = a.body.mac;
+  if (oneTime && (a.status === 403 || a.status === 404) && /join token/.test(a.text)) {
+    throw new EnrollError(`${engine.origin} refused our join token (${a.status}): ${a.text.slice(0, 300)}`);
+  }
   if (a.status !== 200 || typeof ca !== "string" || typeof mac !== "string") {
     throw new EnrollError(`${engine.origin} does not look like a Vela engine: GET /vela/v1/pki/ca answered ${a.status} ${a.text.slice(0, 200)}`);
   }
-  const want = createHmac("sha256", token).update(ca).digest();
+  const want = createHmac("sha256", macKey).update(ca).digest();
   const got = Buffer.from(mac, "hex");
   if (got.length !== want.length || !timingSafeEqual(got, want) || !isCa(ca)) {
     throw new EnrollError(`the CA ${engine.origin} sent is not vouched for by our registration token: a wrong token, or not our engine`);
