@@ -6,7 +6,7 @@
  * VELA_PACKAGE_OUT (default ./dist-packages); the paths of the .debs are printed on stdout.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, relative, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -137,6 +137,13 @@ function buildOne(spec: Spec, version: string, out: string, work: string): strin
   const units = join(root, "lib/systemd/system");
   mkdirSync(units, { recursive: true });
   cpSync(join(ROOT, "packaging", `${name}.service`), join(units, `${name}.service`));
+  // The command an administrator types (`vela-node join https://ENGINE --token T`, `vela-engine`).
+  const bin = join(root, "usr/bin");
+  mkdirSync(bin, { recursive: true });
+  symlinkSync(`../lib/vela/${spec.side}/dist/src/main.js`, join(bin, name));
+  const man = join(root, "usr/share/man/man8");
+  mkdirSync(man, { recursive: true });
+  writeFileSync(join(man, `${name}.8.gz`), gzipSync(readFileSync(join(ROOT, "packaging", `${name}.8`)), { level: 9 }));
   const doc = join(root, "usr/share/doc", name);
   mkdirSync(doc, { recursive: true });
   cpSync(join(ROOT, "packaging/copyright"), join(doc, "copyright"));

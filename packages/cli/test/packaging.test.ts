@@ -85,6 +85,7 @@ test("vela-node: depends on QEMU, LVM, safelease, iproute2; ships its unit and c
   for (const d of ["nodejs (>= 20)", "qemu-system-x86", "qemu-utils", "lvm2", "safelease", "iproute2"]) assert.ok(deps.includes(d), `${d} in ${deps}`);
   const c = contents(debs.node);
   for (const f of ["./lib/systemd/system/vela-node.service", "./etc/vela/node.conf", "./usr/lib/vela/node/dist/src/main.js"]) assert.ok(c.includes(` ${f}\n`), `${f} in vela-node`);
+  assert.ok(c.includes(" ./usr/bin/vela-node -> ../lib/vela/node/dist/src/main.js\n"), "vela-node on the PATH (vela-node join …)");
   assert.match(execFileSync("dpkg-deb", ["-I", debs.node, "conffiles"], { encoding: "utf8" }), /^\/etc\/vela\/node\.conf$/m);
 });
 
