@@ -12,7 +12,7 @@ import type { Logger } from "../../log.js";
 import { type BlockDomain, REMOVED_IMAGE_PREFIX } from "../domain/block.js";
 import type { VolumeMd } from "../metadata.js";
 import type { Task } from "../task/task.js";
-import { childrenOf, fmtToImg, imageVolumes, type VolFormat, type VolType } from "../volume/volume.js";
+import { childrenOf, fmtToImg, imageVolumes, infoFromMeta, type VolFormat, type VolType } from "../volume/volume.js";
 import { MiB } from "./lvm.js";
 
 /** VDSM's thin provisioning defaults (storage-format.md): chunk 2560 MiB, extend at 20 % of it left. */
@@ -142,22 +142,7 @@ export async function blockVolumeInfo(dom: BlockDomain, img: string, vol: string
   const { slot } = await dom.volumeLv(img, vol);
   const vols = await imageVolumes(dom, img).catch(() => new Map<string, VolumeMd>());
   return {
-    uuid: vol,
-    type: md.TYPE,
-    format: md.FORMAT,
-    disktype: md.DISKTYPE,
-    voltype: md.VOLTYPE,
-    capacity: String(md.CAP),
-    parent: md.PUUID,
-    description: md.DESCRIPTION,
-    pool: "",
-    domain: md.DOMAIN,
-    image: img,
-    ctime: String(md.CTIME),
-    mtime: "0",
-    legality: md.LEGALITY,
-    generation: md.GEN,
-    sequence: md.SEQ,
+    ...infoFromMeta(md, img, vol),
     apparentsize: String(size),
     truesize: String(size),
     status: md.LEGALITY === "ILLEGAL" ? "ILLEGAL" : "OK",

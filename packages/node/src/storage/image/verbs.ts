@@ -41,12 +41,12 @@ export function imageVerbs(d: StorageDeps): PartialHandlers {
 
     deleteImage: async ({ sdUUID, spUUID, imgUUID, force }) => {
       d.spmOf(spUUID);
-      const { dom: any } = await d.poolAnyDomain(sdUUID, spUUID);
-      if (any instanceof BlockDomain) {
-        if (!(await any.hasImage(imgUUID))) throw new VdsmError("ImageDoesNotExistInSD", `${imgUUID} in ${sdUUID}`);
-        return { uuid: d.startTask("deleteImage", (t) => d.withImageLock(sdUUID, imgUUID, "exclusive", () => (d.spmOf(spUUID), deleteBlockImageJob(t, any, imgUUID)))) };
+      const { dom: domain } = await d.poolAnyDomain(sdUUID, spUUID);
+      if (domain instanceof BlockDomain) {
+        if (!(await domain.hasImage(imgUUID))) throw new VdsmError("ImageDoesNotExistInSD", `${imgUUID} in ${sdUUID}`);
+        return { uuid: d.startTask("deleteImage", (t) => d.withImageLock(sdUUID, imgUUID, "exclusive", () => (d.spmOf(spUUID), deleteBlockImageJob(t, domain, imgUUID)))) };
       }
-      const dom = asFile(any);
+      const dom = asFile(domain);
       if (!(await dom.hasImage(imgUUID))) throw new VdsmError("ImageDoesNotExistInSD", `${imgUUID} in ${sdUUID}`);
       const users = await ops.templateUsers(dom, imgUUID);
       if (users.length && !force) throw new VdsmError("ImageDeleteError", `template image ${imgUUID} is used by ${users.join(",")}`);

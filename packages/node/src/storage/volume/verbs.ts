@@ -169,17 +169,17 @@ export function volumeVerbs(d: StorageDeps): VolumeVerbs {
     },
 
     getVolumeInfo: async ({ sdUUID, imgUUID, volUUID }) => {
-      const any = await domains.get(sdUUID);
-      return { info: any instanceof BlockDomain ? await blockVolumeInfo(any, imgUUID, volUUID) : await vol.volumeInfo(asFile(any), imgUUID, volUUID) };
+      const domain = await domains.get(sdUUID);
+      return { info: domain instanceof BlockDomain ? await blockVolumeInfo(domain, imgUUID, volUUID) : await vol.volumeInfo(asFile(domain), imgUUID, volUUID) };
     },
 
     getVolumeSize: async ({ sdUUID, imgUUID, volUUID }) => {
-      const any = await domains.get(sdUUID);
-      if (any instanceof BlockDomain) {
-        const size = String(await any.volumeAreaSize(imgUUID, volUUID));
+      const domain = await domains.get(sdUUID);
+      if (domain instanceof BlockDomain) {
+        const size = String(await domain.volumeAreaSize(imgUUID, volUUID));
         return { apparentsize: size, truesize: size };
       }
-      const dom = asFile(any);
+      const dom = asFile(domain);
       await vol.readMeta(dom, imgUUID, volUUID);
       const sz = await vol.volumeSize(dom, imgUUID, volUUID);
       return { apparentsize: String(sz.apparentsize), truesize: String(sz.truesize) };

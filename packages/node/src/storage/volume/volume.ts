@@ -109,6 +109,28 @@ export async function volumeSize(dom: FileDomain, img: string, vol: string): Pro
   }
 }
 
+/** The part of VDSM's getVolumeInfo that comes from a volume's metadata: the same on file and block domains. */
+export function infoFromMeta(md: VolumeMd, img: string, vol: string) {
+  return {
+    uuid: vol,
+    type: md.TYPE,
+    format: md.FORMAT,
+    disktype: md.DISKTYPE,
+    voltype: md.VOLTYPE,
+    capacity: String(md.CAP),
+    parent: md.PUUID,
+    description: md.DESCRIPTION,
+    pool: "",
+    domain: md.DOMAIN,
+    image: img,
+    ctime: String(md.CTIME),
+    mtime: "0",
+    legality: md.LEGALITY,
+    generation: md.GEN,
+    sequence: md.SEQ,
+  };
+}
+
 /** VDSM's getVolumeInfo shape (sizes as decimal strings, as VDSM sent them over XML-RPC). */
 export async function volumeInfo(dom: FileDomain, img: string, vol: string): Promise<VolumeInfo> {
   const md = await readMeta(dom, img, vol);
@@ -127,22 +149,7 @@ export async function volumeInfo(dom: FileDomain, img: string, vol: string): Pro
   }
   const vols = await imageVolumes(dom, img).catch(() => new Map<string, VolumeMd>());
   return {
-    uuid: vol,
-    type: md.TYPE,
-    format: md.FORMAT,
-    disktype: md.DISKTYPE,
-    voltype: md.VOLTYPE,
-    capacity: String(md.CAP),
-    parent: md.PUUID,
-    description: md.DESCRIPTION,
-    pool: "",
-    domain: md.DOMAIN,
-    image: img,
-    ctime: String(md.CTIME),
-    mtime: "0",
-    legality: md.LEGALITY,
-    generation: md.GEN,
-    sequence: md.SEQ,
+    ...infoFromMeta(md, img, vol),
     ...sized,
     status: md.LEGALITY === "ILLEGAL" ? "ILLEGAL" : sized.status,
     children: childrenOf(vols, vol),
