@@ -25,6 +25,21 @@ class HttpError extends Error {
   }
 }
 
+/**
+ * OPTIONS' answer as imageio gives it: features (flattened by clients into options), how many
+ * connections may work at once (positional I/O on one file: several are safe), and for guest
+ * data (raw) the transfer format and virtual size, which spares clients probing the size.
+ */
+function options(t: Ticket): Record<string, unknown> {
+  const upload = t.direction === "upload";
+  return {
+    features: upload ? ["zero", "flush"] : [],
+    max_readers: 4,
+    max_writers: upload ? 4 : 0,
+    ...(t.format === "raw" ? { transfer_format: "raw", virtual_size: t.size } : {}),
+  };
+}
+
 /** `bytes=a-b` (b optional) → [start, end] inclusive, clipped to the image. */
 export function parseRange(header: string, size: number): [number, number] {
   const m = /^bytes=(\d{1,16})-(\d{0,16})$/.exec(header.trim());
@@ -137,7 +152,7 @@ export function registerImageHttp(app: FastifyInstance, transfers: ImageTransfer
         return reply
           .header("allow", upload ? "OPTIONS,GET,PUT,PATCH" : "OPTIONS,GET")
           .type("application/json")
-          .send(JSON.stringify({ features: upload ? ["zero", "flush"] : [], max_readers: 1, max_writers: 1 }));
+          .send(JSON.stringify(options(t)));
       } catch (err) {
         return fail(reply, log, err);
       }
