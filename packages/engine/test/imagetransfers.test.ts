@@ -225,6 +225,31 @@ describe("uploads and downloads", () => {
   });
 });
 
+describe("guest data into a qcow2 disk", () => {
+  test("format raw (what the SDK's upload_disk sends) into a cow disk: OPTIONS gives the virtual size, the volume stays qcow2 with the same guest data", async () => {
+    const disk = await newDisk("raw-into-cow", 16 * MiB, "cow");
+    const img = makeQcow2("guest");
+    const t = await start({ disk: { id: disk.id }, format: "raw" });
+    const opts = (await (await fetch(t.proxy_url as string, { method: "OPTIONS" })).json()) as { transfer_format?: string; virtual_size?: number };
+    assert.equal(opts.transfer_format, "raw");
+    assert.equal(opts.virtual_size, 16 * MiB);
+    // Data ranges as a sparse-aware client sends them, the zero range as a PATCH.
+    for (const [off, len] of [
+      [0, MiB],
+      [9 * MiB, MiB / 2],
+    ] as const) {
+      assert.equal((await put(`${t.proxy_url}`, img.raw.subarray(off, off + len), off, false)).status, 200);
+    }
+    const z = await fetch(t.proxy_url as string, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ op: "zero", offset: MiB, size: 8 * MiB }) });
+    assert.equal(z.status, 200, await z.text());
+    await eng.post(`/imagetransfers/${t.id}/finalize`, {});
+    assert.equal((await finished(t.id)).phase, "finished_success");
+    const info = JSON.parse(execFileSync("qemu-img", ["info", "--output=json", "-U", volPath(disk)], { encoding: "utf8" })) as { format: string };
+    assert.equal(info.format, "qcow2");
+    execFileSync("qemu-img", ["compare", "-f", "qcow2", "-F", "qcow2", img.file, volPath(disk)]);
+  });
+});
+
 describe("refusals", () => {
   test("bad bodies and unknown disks are faults; nothing is created", async () => {
     const disk = await newDisk("bad-body", 4 * MiB, "cow");
