@@ -64,28 +64,24 @@ export function Upload(): JSX.Element {
   return (
     <Page title="Upload a disk image">
       <Alert text={error} onClose={() => setError(undefined)} />
-      <form class="form" onSubmit={(e) => void submit(e)}>
-        <label>
-          Image file (qcow2, raw or ISO)
+      <form class="panel" onSubmit={(e) => void submit(e)} aria-label="Upload" noValidate>
+        <div class="grid">
+          <label for="up-file">Image file (qcow2, raw or ISO)</label>
           <input
+            id="up-file"
             type="file"
-            name="file"
             accept=".qcow2,.img,.raw,.iso,application/octet-stream"
             disabled={busy}
             onChange={(e) => {
-              const f = (e.currentTarget as HTMLInputElement).files?.[0];
+              const f = e.currentTarget.files?.[0];
               setFile(f);
               if (f && !alias) setAlias(aliasOf(f.name));
             }}
           />
-        </label>
-        <label>
-          Disk name
-          <input name="alias" value={alias} disabled={busy} required maxLength={255} onInput={(e) => setAlias((e.currentTarget as HTMLInputElement).value)} />
-        </label>
-        <label>
-          Storage domain
-          <select name="storage" value={sd} disabled={busy} onChange={(e) => setSd((e.currentTarget as HTMLSelectElement).value)}>
+          <label for="up-alias">Disk name</label>
+          <input id="up-alias" value={alias} disabled={busy} required maxLength={255} onInput={(e) => setAlias(e.currentTarget.value)} />
+          <label for="up-sd">Storage domain</label>
+          <select id="up-sd" value={sd} disabled={busy} onChange={(e) => setSd(e.currentTarget.value)}>
             {domains.map((d) => (
               <option key={d.id} value={d.id}>
                 {d.name}
@@ -93,10 +89,12 @@ export function Upload(): JSX.Element {
               </option>
             ))}
           </select>
-        </label>
-        <button type="submit" disabled={busy}>
-          Upload
-        </button>
+        </div>
+        <div class="buttons">
+          <button type="submit" class="primary" disabled={busy}>
+            {busy ? "Uploading…" : "Upload"}
+          </button>
+        </div>
       </form>
       {progress && (
         <div class="upload-progress" aria-live="polite">
