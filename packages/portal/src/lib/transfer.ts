@@ -39,6 +39,7 @@ interface Transfer {
 }
 
 const CHUNK = 8 * 2 ** 20;
+const WRITERS = 4;
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -86,11 +87,20 @@ export async function uploadDisk(file: File, alias: string, sd: string, onProgre
     });
     const url = t.proxy_url as string;
     try {
-      for (let off = 0; off < total; off += CHUNK) {
-        const part = file.slice(off, Math.min(total, off + CHUNK));
-        await putRange(url, part, off);
-        onProgress({ phase: "sending", sent: off + part.size, total });
-      }
+      // Up to WRITERS ranges in flight (the data path's max_writers): waiting for one answer overlaps sending the next.
+      let next = 0;
+      let sent = 0;
+      const worker = async () => {
+        while (next < total) {
+          const off = next;
+          next += CHUNK;
+          const part = file.slice(off, Math.min(total, off + CHUNK));
+          await putRange(url, part, off);
+          sent += part.size;
+          onProgress({ phase: "sending", sent, total });
+        }
+      };
+      await Promise.all(Array.from({ length: WRITERS }, worker));
       const flush = await fetch(url, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ op: "flush" }) });
       if (!flush.ok) throw new ApiError(flush.status, "Upload refused", await flush.text());
     } catch (err) {
