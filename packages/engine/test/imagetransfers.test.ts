@@ -13,7 +13,7 @@ import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { clientTls } from "./tls.js";
-import { addLocalDomain, type Engine, firstDcId, hostUp, items, type Node, startEngine, startNode, tempDir, until } from "./support.js";
+import { addLocalDomain, type Engine, firstClusterId, firstDcId, hostUp, items, type Node, qemuOf, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "xfer-token";
 const MiB = 2 ** 20;
@@ -23,6 +23,8 @@ let node: Node;
 const dir = tempDir("vela-xfer-sd-");
 const work = tempDir("vela-xfer-files-");
 let sd = "";
+/** VMs a test started: their QEMU is killed at the end whatever happened (VMs outlive agents). */
+const vmIds: string[] = [];
 
 interface Disk {
   id: string;
@@ -42,13 +44,14 @@ interface Transfer {
 }
 
 before(async () => {
-  eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_ENGINE_HOST_POLL_MS: "300" } });
-  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "xfer-host" });
+  eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_ENGINE_HOST_POLL_MS: "300", VELA_ENGINE_VM_POLL_MS: "300" } });
+  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "xfer-host", env: { VELA_NODE_ACCEL: "tcg" } });
   const h = await hostUp(eng);
   sd = await addLocalDomain(eng, await firstDcId(eng), h.id, "xfer-sd", dir);
 });
 
 after(async () => {
+  for (const id of vmIds) for (const pid of qemuOf(id)) process.kill(pid, "SIGKILL");
   await node?.stop();
   await eng?.stop();
 });
@@ -246,6 +249,34 @@ describe("guest data into a qcow2 disk", () => {
     assert.equal((await finished(t.id)).phase, "finished_success");
     const info = JSON.parse(execFileSync("qemu-img", ["info", "--output=json", "-U", volPath(disk)], { encoding: "utf8" })) as { format: string };
     assert.equal(info.format, "qcow2");
+    execFileSync("qemu-img", ["compare", "-f", "qcow2", "-F", "qcow2", img.file, volPath(disk)]);
+  });
+});
+
+describe("an uploaded disk in a VM", () => {
+  test("a VM runs on the uploaded disk (QEMU opens its volume); while it runs, transfers of the disk are refused", async () => {
+    const disk = await newDisk("vm-disk", 16 * MiB, "cow");
+    const img = makeQcow2("vm");
+    const t = await start({ disk: { id: disk.id }, format: "cow" });
+    assert.equal((await put(t.proxy_url as string, readFileSync(img.file), 0)).status, 200);
+    await eng.post(`/imagetransfers/${t.id}/finalize`, {});
+    assert.equal((await finished(t.id)).phase, "finished_success");
+
+    const vm = await eng.post<{ id: string }>("/vms", { name: "xfer-vm", cluster: { id: await firstClusterId(eng) }, memory: 64 * MiB });
+    vmIds.push(vm.id);
+    assert.equal((await eng.api("POST", `/vms/${vm.id}/diskattachments`, { body: { disk: { id: disk.id }, interface: "virtio", bootable: true } })).status, 201);
+    assert.equal((await eng.api("POST", `/vms/${vm.id}/start`, { body: {} })).status, 200);
+    await until("VM up", async () => ((await eng.get<{ status: string }>(`/vms/${vm.id}`)).status === "up" ? true : undefined), 60_000);
+    const pid = qemuOf(vm.id)[0];
+    assert.ok(pid, "QEMU runs the VM");
+    assert.ok(readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(disk.image_id), "QEMU opened the uploaded volume");
+    for (const direction of ["upload", "download"]) {
+      const r = await eng.api("POST", "/imagetransfers", { body: { disk: { id: disk.id }, direction } });
+      assert.equal(r.status, 409, `${direction} of a running VM's disk: ${r.text}`);
+      assert.match(String(r.json?.detail), /xfer-vm/);
+    }
+    assert.equal((await eng.api("POST", `/vms/${vm.id}/stop`, { body: {} })).status, 200);
+    await until("VM down", async () => ((await eng.get<{ status: string }>(`/vms/${vm.id}`)).status === "down" ? true : undefined));
     execFileSync("qemu-img", ["compare", "-f", "qcow2", "-F", "qcow2", img.file, volPath(disk)]);
   });
 });
