@@ -253,6 +253,30 @@ describe("guest data into a qcow2 disk", () => {
   });
 });
 
+describe("the SDK's shapes", () => {
+  test("XML as the Python SDK sends it (disk by attribute, format raw, timeout_policy, shallow); XML answers with phase and URLs", async () => {
+    const disk = await newDisk("sdk-xml", 4 * MiB, "cow");
+    const body = `<image_transfer><direction>upload</direction><format>raw</format><inactivity_timeout>120</inactivity_timeout><shallow>false</shallow><timeout_policy>legacy</timeout_policy><disk id="${disk.id}"/></image_transfer>`;
+    const r = await eng.api("POST", "/imagetransfers", { body, accept: "xml" });
+    assert.equal(r.status, 201, r.text);
+    const id = /<image_transfer href="[^"]+" id="([^"]+)"/.exec(r.text)?.[1] as string;
+    assert.ok(id, r.text);
+    const x = await until("transferring (XML)", async () => {
+      const g = await eng.api("GET", `/imagetransfers/${id}`, { accept: "xml" });
+      return g.text.includes("<phase>transferring</phase>") ? g.text : undefined;
+    });
+    assert.match(x, /<transfer_url>https:\/\/[^<]+\/images\/[0-9a-f-]{36}<\/transfer_url>/);
+    assert.match(x, /<proxy_url>https:\/\/[^<]+<\/proxy_url>/);
+    assert.match(x, /<format>raw<\/format>/);
+    assert.match(x, /<inactivity_timeout>120<\/inactivity_timeout>/);
+    assert.match(x, new RegExp(`<disk href="/ovirt-engine/api/disks/${disk.id}" id="${disk.id}"/>`));
+    const list = await eng.api("GET", "/imagetransfers", { accept: "xml" });
+    assert.ok(list.text.includes(`id="${id}"`), list.text.slice(0, 500));
+    assert.equal((await eng.api("POST", `/imagetransfers/${id}/cancel`, { body: "<action/>" })).status, 200);
+    assert.equal((await finished(id)).phase, "finished_failure");
+  });
+});
+
 describe("an uploaded disk in a VM", () => {
   test("a VM runs on the uploaded disk (QEMU opens its volume); while it runs, transfers of the disk are refused", async () => {
     const disk = await newDisk("vm-disk", 16 * MiB, "cow");
