@@ -10,7 +10,7 @@ import type { DiskAttachment, Vm } from "../db/schema.js";
 import { AddDisk } from "./AddDisk.js";
 import { ensureNotInPreview } from "./chains.js";
 import type { CommandDef } from "./command.js";
-import { mustById } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 
 const Input = z.object({
   disk: z.record(z.string(), z.unknown()),

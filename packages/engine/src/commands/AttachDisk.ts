@@ -9,7 +9,7 @@ import type { Disk, DiskAttachment, Vm } from "../db/schema.js";
 import { ensureNotLocked } from "./AddDisk.js";
 import { ensureNotInPreview } from "./chains.js";
 import type { CommandDef } from "./command.js";
-import { mustById } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 
 const Input = z.object({
   disk: z.object({ id: Uuid.optional() }).passthrough(),

@@ -6,7 +6,7 @@ import { conflict } from "../errors/fault.js";
 import { disconnectServer, refreshPoolViews } from "../hosts/storage.js";
 import { engineStep } from "../jobs/jobs.js";
 import type { CommandDef } from "./command.js";
-import { hostsOfDc } from "./lookup.js";
+import { hostsOfDc } from "../db/repo/hosts.js";
 import { type In, type Plan, load } from "./domainAttachments.js";
 
 export const DetachStorageDomain: CommandDef<In, Plan, void> = {

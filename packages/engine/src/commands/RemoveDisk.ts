@@ -13,7 +13,8 @@ import { nodeStep, TaskFailed } from "../jobs/jobs.js";
 import { ensureNotLocked } from "./AddDisk.js";
 import { ensureNotInPreview } from "./chains.js";
 import type { CommandDef } from "./command.js";
-import { attachmentOf, mustById, spmOf } from "./lookup.js";
+import { attachmentOf, spmOf } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 import { askStorage, hasImage } from "./storageTruth.js";
 
 const GONE = new Set<number>([Code.VolumeDoesNotExist, Code.ImageDoesNotExistInSD, Code.StorageDomainDoesNotExist]);

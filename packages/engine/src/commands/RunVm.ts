@@ -8,13 +8,13 @@ import { z } from "zod";
 import { conflict, invalid } from "../errors/fault.js";
 import { Bool, parseInput, Ref } from "../input/input.js";
 import { type Host, now, num, type Vm } from "../db/schema.js";
-import { vmStatusOf } from "../monitoring/vmstatus.js";
+import { vmStatusOf } from "../hosts/vmstatus.js";
 import { chooseHost } from "../scheduling/hosts.js";
 import { asStored, cloudInitPayload, Initialization, loadInitialization } from "./cloudinit.js";
 import type { CommandDef } from "./command.js";
 import { driveSpec, drivesOf, teardownDrives, type VmDrive } from "./drives.js";
-import { mustById } from "./lookup.js";
-import { nicSpecsOf } from "./VmNics.js";
+import { mustById } from "../db/repo/entities.js";
+import { nicSpecsOf } from "../db/repo/nics.js";
 
 const MiB = 1024 * 1024;
 

@@ -8,7 +8,8 @@ import { conflict } from "../errors/fault.js";
 import { BLANK_TEMPLATE_ID } from "../db/ids.js";
 import type { DataCenter, Disk, Host, Image } from "../db/schema.js";
 import type { Engine } from "../engine.js";
-import { activeDomain, byId, spmOf } from "./lookup.js";
+import { activeDomain, spmOf } from "./lookup.js";
+import { byId } from "../db/repo/entities.js";
 
 /** The disk's volumes from its leaf down to its base (a template volume is not included). */
 export async function chainOf(e: Engine, disk: Disk): Promise<Image[]> {

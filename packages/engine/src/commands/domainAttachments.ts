@@ -7,7 +7,8 @@
 import { conflict, notFound } from "../errors/fault.js";
 import type { DataCenter, Host, StorageDomain, StorageDomainAttachment } from "../db/schema.js";
 import type { Engine } from "../engine.js";
-import { mustById, spmOf } from "./lookup.js";
+import { spmOf } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 
 export interface In {
   dcId: string;

@@ -2,7 +2,7 @@
  * What the VM monitor does when a node reports a VM down: destroy its remains on the node (VDSM
  * keeps a Down VM until the engine destroys it), tear down its images, record it down.
  */
-import { settleDown } from "../commands/StopVm.js";
+import { settleDown } from "../commands/vmDown.js";
 import type { Vm } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 
