@@ -20,7 +20,7 @@ export const ShutdownVm: CommandDef<{ id: string }, Plan, Vm> = {
       // A guest that ignores the power button is powered off by its node after the timeout.
       await e.nodes.for(host).call("shutdown", { vmId: vm.id, delay: 0, force: true, timeout: e.cfg.shutdownTimeoutSec });
     } catch (err) {
-      if (err instanceof NodeError && err.code === Code.noVM) return settleDown(e, vm, host);
+      if (err instanceof NodeError && err.code === Code.noVM) return settleDown(e, vm, host, false);
       throw err;
     }
     return vm;

@@ -11,14 +11,16 @@ export const StopVm: CommandDef<{ id: string }, Plan, Vm> = {
   validate: (e, { id }) => validateRunning(e, id, "stop"),
   describe: (p) => `Stopping VM ${p.vm.name}`,
   async execute(e, { vm, host }) {
+    let released = false;
     if (host) {
       try {
         await e.nodes.for(host).call("destroy", { vmId: vm.id });
+        released = true;
       } catch (err) {
         if (!(err instanceof NodeError && err.code === Code.noVM)) throw err;
       }
     }
-    const out = await settleDown(e, vm, host);
+    const out = await settleDown(e, vm, host, released);
     e.log.info({ vm: vm.name }, "VM stopped");
     return out;
   },

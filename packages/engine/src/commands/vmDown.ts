@@ -21,11 +21,15 @@ export async function validateRunning(e: Engine, id: string, what: string): Prom
   return { vm, host };
 }
 
-/** Marks the VM down and releases its images: called once the node confirmed the VM is gone. */
-export async function settleDown(e: Engine, vm: Vm, host: Host | undefined): Promise<Vm> {
+/**
+ * Marks the VM down: called once the node confirmed the VM is gone. A node's `destroy` releases
+ * what its `create` prepared (images, taps); only when the node no longer knew the VM
+ * (`released: false`, e.g. an agent that lost it) does the engine ask it to tear the images down.
+ */
+export async function settleDown(e: Engine, vm: Vm, host: Host | undefined, released: boolean): Promise<Vm> {
   e.vmTouched.set(vm.id, Date.now());
   const at = now();
   await e.db.updateTable("vms").set({ status: "down", run_on_host_id: null, stop_time: at }).where("id", "=", vm.id).execute();
-  if (host) await teardownDrives(e, host, await drivesOf(e, vm.id));
+  if (host && !released) await teardownDrives(e, host, await drivesOf(e, vm.id));
   return { ...vm, status: "down", run_on_host_id: null, stop_time: at };
 }
