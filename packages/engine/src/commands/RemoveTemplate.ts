@@ -9,7 +9,7 @@ import { nodeStep } from "../jobs/jobs.js";
 import { poolOf } from "./chains.js";
 import type { CommandDef } from "./command.js";
 import { mustById } from "../db/repo/entities.js";
-import { templateDisks } from "./templateDisks.js";
+import { templateDisks } from "../db/repo/disks.js";
 import { childrenOfVolumes } from "../db/repo/disks.js";
 
 interface RemovePlan {

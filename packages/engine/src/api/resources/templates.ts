@@ -3,7 +3,7 @@ import { runCommand } from "../../commands/command.js";
 import { mustById } from "../../db/repo/entities.js";
 import { AddTemplate } from "../../commands/AddTemplate.js";
 import { RemoveTemplate } from "../../commands/RemoveTemplate.js";
-import { templateDisks } from "../../commands/templateDisks.js";
+import { templateDisks } from "../../db/repo/disks.js";
 import type { Template } from "../../db/schema.js";
 import { settleIfAsked } from "../actions.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";

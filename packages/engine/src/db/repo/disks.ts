@@ -1,6 +1,6 @@
 /**
- * Disks by their users: the disks attached to a VM (through `disk_attachments`) and the disks a
- * snapshot holds a volume of (through `images`). Commands, views and templates all need them.
+ * Disks by their users: the disks attached to a VM (through `disk_attachments`) or a template,
+ * and the disks a snapshot holds a volume of (through `images`). Commands, views and templates all need them.
  */
 import type { Engine } from "../../engine.js";
 import type { Disk, DiskAttachment } from "../schema.js";
@@ -20,6 +20,18 @@ export async function attachedDisksOfVm(e: Engine, vmId: string): Promise<Attach
     .selectAll("disks")
     .select(["disk_attachments.interface", "disk_attachments.bootable", "disk_attachments.read_only"])
     .where("disk_attachments.vm_id", "=", vmId)
+    .execute();
+}
+
+/** A template's disks, with how each is attached, bootable first. */
+export async function templateDisks(e: Engine, templateId: string): Promise<AttachedDisk[]> {
+  return e.db
+    .selectFrom("disks")
+    .innerJoin("template_disk_attachments as t", "t.disk_id", "disks.id")
+    .selectAll("disks")
+    .select(["t.interface", "t.bootable", "t.read_only"])
+    .where("t.template_id", "=", templateId)
+    .orderBy("t.bootable", "desc")
     .execute();
 }
 
