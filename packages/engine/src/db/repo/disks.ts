@@ -53,3 +53,20 @@ export async function childrenOfVolumes(e: Engine, parents: string[]): Promise<{
     .where("images.parent_id", "in", parents)
     .execute();
 }
+
+/** The VMs a disk is attached to. */
+export async function vmsOfDisk(e: Engine, diskId: string): Promise<{ id: string; name: string; status: string }[]> {
+  return e.db.selectFrom("disk_attachments as a").innerJoin("vms as v", "v.id", "a.vm_id").select(["v.id", "v.name", "v.status"]).where("a.disk_id", "=", diskId).execute();
+}
+
+/** A VM (with the disk) using a disk on the domain, if any; with `running`, only a VM not down. */
+export async function vmOnDomain(e: Engine, sdId: string, running = false): Promise<{ alias: string; name: string; status: string } | undefined> {
+  let q = e.db
+    .selectFrom("disks as d")
+    .innerJoin("disk_attachments as a", "a.disk_id", "d.id")
+    .innerJoin("vms as v", "v.id", "a.vm_id")
+    .select(["d.alias", "v.name", "v.status"])
+    .where("d.storage_domain_id", "=", sdId);
+  if (running) q = q.where("v.status", "!=", "down");
+  return q.executeTakeFirst();
+}
