@@ -18,7 +18,7 @@ import type { Engine } from "../engine.js";
 import { startTransfer } from "../transfers/lifecycle.js";
 import { ensureNotInPreview, ensureUsable, poolOf, runningUsers, setDiskStatus } from "./chains.js";
 import type { CommandDef } from "./command.js";
-import { byRef, mustById } from "./lookup.js";
+import { byRef, mustById } from "../db/repo/entities.js";
 
 const Input = z.object({
   disk: z.object({ id: Uuid }).optional(),

@@ -14,7 +14,7 @@ import { type Engine, sleep } from "../engine.js";
 import { NodeError } from "../hosts/client.js";
 import { addStep, endStep, setStepProgress } from "../jobs/jobs.js";
 import { actualSizeOf, setDiskStatus } from "../commands/chains.js";
-import { mustById } from "../commands/lookup.js";
+import { mustById } from "../db/repo/entities.js";
 import { Code } from "@vela/protocol/errors";
 
 /** How often the engine reads a running ticket's figures from its node. */
