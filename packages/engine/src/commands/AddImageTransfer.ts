@@ -19,6 +19,7 @@ import { startTransfer } from "../transfers/lifecycle.js";
 import { ensureNotInPreview, ensureUsable, poolOf, runningUsers, setDiskStatus } from "./chains.js";
 import type { CommandDef } from "./command.js";
 import { byRef, mustById } from "../db/repo/entities.js";
+import { deleteTransfer, insertTransfer } from "../db/repo/transfers.js";
 
 const Input = z.object({
   disk: z.object({ id: Uuid }).optional(),
@@ -122,8 +123,8 @@ export const AddImageTransfer: CommandDef<unknown, Plan, ImageTransfer> = {
       created_at: at,
       last_updated: at,
     };
-    await e.db.insertInto("image_transfers").values(row).execute();
-    x.revert.push("forget the transfer", () => e.db.deleteFrom("image_transfers").where("id", "=", row.id).execute());
+    await insertTransfer(e, row);
+    x.revert.push("forget the transfer", () => deleteTransfer(e, row.id));
     await setDiskStatus(e, p.disk.id, "locked");
     x.revert.push("unlock the disk", () => setDiskStatus(e, p.disk.id, p.disk.status));
     startTransfer(e, row, p.dc.id, p.disk.storage_domain_id, x.detach());

@@ -6,6 +6,7 @@
  */
 import type { Call } from "../api/call.js";
 import type { Engine } from "../engine.js";
+import { diskOfTransfer } from "../db/repo/transfers.js";
 import type { ActionGroup } from "./roles.js";
 import { type ObjectType, type ObjRef, SYSTEM } from "./tree.js";
 
@@ -73,8 +74,8 @@ async function transferBodyDisk(e: Engine, c: Call): Promise<ObjRef> {
 
 /** The disk an image transfer moves data of; the system when the transfer is unknown (then 404). */
 async function transferDisk(e: Engine, c: Call): Promise<ObjRef> {
-  const row = await e.db.selectFrom("image_transfers").select("disk_id").where("id", "=", (c.params.id ?? "").toLowerCase()).executeTakeFirst();
-  return row ? { type: "disk", id: row.disk_id } : SYSTEM;
+  const disk = await diskOfTransfer(e, (c.params.id ?? "").toLowerCase());
+  return disk ? { type: "disk", id: disk } : SYSTEM;
 }
 
 /** Read-only sub-collections of an object (empty today): seen by whoever sees the object. */

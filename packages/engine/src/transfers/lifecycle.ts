@@ -9,19 +9,19 @@
  */
 import { conflict } from "../errors/fault.js";
 import type { ImageTransfer } from "../db/schema.js";
-import { now } from "../db/schema.js";
+import { LIVE_PHASES, openTransfers, setTransferPhase, setTransferred, transferById } from "../db/repo/transfers.js";
 import { type Engine, sleep } from "../engine.js";
 import { NodeError } from "../hosts/client.js";
 import { addStep, endStep, setStepProgress } from "../jobs/jobs.js";
 import { actualSizeOf, setDiskStatus } from "../commands/chains.js";
 import { mustById } from "../db/repo/entities.js";
+import { attachmentOf } from "../commands/lookup.js";
 import { Code } from "@vela/protocol/errors";
 
 /** How often the engine reads a running ticket's figures from its node. */
 export const POLL_MS = 500;
 
-/** Phases a client may still move data in (and finalize or cancel from). */
-const LIVE = ["transferring", "paused_system", "paused_user"];
+const LIVE = LIVE_PHASES;
 
 interface Running {
   /** Ends the command's job and releases its lock. */
@@ -38,17 +38,6 @@ function table(e: Engine): Map<string, Running> {
     running.set(e, m);
   }
   return m;
-}
-
-async function setPhase(e: Engine, id: string, phase: string, from?: string[], extra: Partial<Pick<ImageTransfer, "message" | "size" | "transferred">> = {}): Promise<boolean> {
-  let q = e.db.updateTable("image_transfers").set({ phase, last_updated: now(), ...extra }).where("id", "=", id);
-  if (from) q = q.where("phase", "in", from);
-  const r = await q.executeTakeFirst();
-  return Number(r.numUpdatedRows) === 1;
-}
-
-export async function transferRow(e: Engine, id: string): Promise<ImageTransfer | undefined> {
-  return e.db.selectFrom("image_transfers").selectAll().where("id", "=", id).executeTakeFirst();
 }
 
 async function hostOf(e: Engine, t: ImageTransfer) {
@@ -82,14 +71,14 @@ export function startTransfer(e: Engine, t: ImageTransfer, dcId: string, sdId: s
       });
       const r = table(e).get(t.id);
       if (r && t.job_id) r.stepId = await addStep(e, t.job_id, "executing", `${t.direction === "upload" ? "Uploading to" : "Downloading from"} the disk (ticket on the host)`);
-      if (!(await setPhase(e, t.id, "transferring", ["initializing"], { size: info.size }))) {
+      if (!(await setTransferPhase(e, t.id, "transferring", ["initializing"], { size: info.size }))) {
         // Cancelled while the ticket was being made.
         await node.call("removeImageTicket", { ticket: t.ticket }).catch(() => undefined);
         return;
       }
     } catch (err) {
       e.log.warn({ err, transfer: t.id }, "image transfer could not start");
-      await setPhase(e, t.id, "finished_failure", undefined, { message: `Cannot start the transfer: ${(err as Error).message}`.slice(0, 1000) });
+      await setTransferPhase(e, t.id, "finished_failure", undefined, { message: `Cannot start the transfer: ${(err as Error).message}`.slice(0, 1000) });
       await end(e, t, false, t.disk_status_before);
       return;
     }
@@ -102,11 +91,11 @@ async function watch(e: Engine, id: string): Promise<void> {
   for (;;) {
     await sleep(POLL_MS);
     if (e.bg.stopping) return;
-    const t = await transferRow(e, id);
+    const t = await transferById(e, id);
     if (!t || !LIVE.includes(t.phase)) return;
     try {
       const info = await (await hostOf(e, t)).call("getImageTicket", { ticket: t.ticket });
-      await e.db.updateTable("image_transfers").set({ transferred: info.transferred, last_updated: now() }).where("id", "=", id).where("phase", "in", LIVE).execute();
+      await setTransferred(e, id, info.transferred, true);
       const stepId = table(e).get(id)?.stepId;
       if (stepId && info.size > 0) await setStepProgress(e, stepId, (100 * info.transferred) / info.size);
       if (info.expired) {
@@ -132,39 +121,35 @@ function liveOrConflict(t: ImageTransfer, what: string): void {
 /** finalize: an upload is checked and written into the disk by the node; a download's ticket closes. */
 export async function finalizeTransfer(e: Engine, t: ImageTransfer): Promise<void> {
   liveOrConflict(t, "finalize");
-  if (!(await setPhase(e, t.id, "finalizing_success", LIVE))) throw conflict(`Cannot finalize image transfer ${t.id}: it changed phase meanwhile`);
+  if (!(await setTransferPhase(e, t.id, "finalizing_success", LIVE))) throw conflict(`Cannot finalize image transfer ${t.id}: it changed phase meanwhile`);
   e.bg.run(`finalize image transfer ${t.id}`, async () => {
     const node = await hostOf(e, t);
     if (t.direction === "download") {
       await node.call("removeImageTicket", { ticket: t.ticket }).catch((err: unknown) => e.log.warn({ err, transfer: t.id }, "removing a download ticket failed"));
-      await setPhase(e, t.id, "finished_success");
+      await setTransferPhase(e, t.id, "finished_success");
       await end(e, t, true, t.disk_status_before);
       return;
     }
     try {
       const info = await node.call("getImageTicket", { ticket: t.ticket }).catch(() => undefined);
-      if (info) await e.db.updateTable("image_transfers").set({ transferred: info.transferred }).where("id", "=", t.id).execute();
+      if (info) await setTransferred(e, t.id, info.transferred, false);
       const r = table(e).get(t.id);
       if (r?.stepId) await endStep(e, r.stepId, "finished");
       if (r && t.job_id) r.stepId = await addStep(e, t.job_id, "finalizing", "Checking the uploaded image (qemu-img) and writing it into the disk");
       await node.call("finishImageUpload", { ticket: t.ticket });
       const disk = await mustById(e, "disks", t.disk_id);
       const host = await mustById(e, "hosts", t.host_id);
-      const dc = await e.db
-        .selectFrom("storage_domain_attachments")
-        .select("data_center_id")
-        .where("storage_domain_id", "=", disk.storage_domain_id)
-        .executeTakeFirst();
+      const dc = await attachmentOf(e, disk.storage_domain_id);
       if (dc) {
         const actual = await actualSizeOf(e, host, dc.data_center_id, disk).catch(() => disk.actual_size);
         await e.db.updateTable("disks").set({ actual_size: actual }).where("id", "=", disk.id).execute();
       }
-      await setPhase(e, t.id, "finished_success");
+      await setTransferPhase(e, t.id, "finished_success");
       await end(e, t, true, "ok");
     } catch (err) {
       const why = err instanceof NodeError ? err.nodeMessage : (err as Error).message;
       e.log.warn({ err, transfer: t.id }, "image upload refused at finalize");
-      await setPhase(e, t.id, "finished_failure", undefined, { message: `The upload was refused: ${why}`.slice(0, 1000) });
+      await setTransferPhase(e, t.id, "finished_failure", undefined, { message: `The upload was refused: ${why}`.slice(0, 1000) });
       await end(e, t, false, t.disk_status_before);
     }
   });
@@ -172,16 +157,16 @@ export async function finalizeTransfer(e: Engine, t: ImageTransfer): Promise<voi
 
 /** cancel (by the user, or by the system after inactivity): the ticket and its data go, the disk stays as it was. */
 export async function cancelTransfer(e: Engine, id: string, by: "user" | "system", why: string): Promise<void> {
-  const t = await transferRow(e, id);
+  const t = await transferById(e, id);
   if (!t) return;
   if (by === "user") liveOrConflict(t, "cancel");
-  if (!(await setPhase(e, id, "finalizing_failure", LIVE, { message: why }))) {
+  if (!(await setTransferPhase(e, id, "finalizing_failure", LIVE, { message: why }))) {
     if (by === "user") throw conflict(`Cannot cancel image transfer ${id}: it changed phase meanwhile`);
     return;
   }
   e.bg.run(`cancel image transfer ${id}`, async () => {
     await (await hostOf(e, t)).call("removeImageTicket", { ticket: t.ticket }).catch((err: unknown) => e.log.warn({ err, transfer: id }, "removing a ticket failed"));
-    await setPhase(e, id, "finished_failure");
+    await setTransferPhase(e, id, "finished_failure");
     await end(e, t, false, t.disk_status_before);
   });
 }
@@ -197,11 +182,11 @@ export async function extendTransfer(e: Engine, t: ImageTransfer): Promise<void>
  * ended (the node's ticket removed when it still knows it) and their disks given back.
  */
 export async function recoverTransfers(e: Engine): Promise<void> {
-  const rows = await e.db.selectFrom("image_transfers").selectAll().where("phase", "not in", ["finished_success", "finished_failure"]).execute();
+  const rows = await openTransfers(e);
   for (const t of rows) {
     if (table(e).has(t.id)) continue;
     await (await hostOf(e, t)).call("removeImageTicket", { ticket: t.ticket }).catch(() => undefined);
-    await setPhase(e, t.id, "finished_failure", undefined, { message: "The engine restarted during the transfer" });
+    await setTransferPhase(e, t.id, "finished_failure", undefined, { message: "The engine restarted during the transfer" });
     await setDiskStatus(e, t.disk_id, t.disk_status_before);
   }
 }

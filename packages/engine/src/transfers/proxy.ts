@@ -7,12 +7,14 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { byId } from "../db/repo/entities.js";
+import { LIVE_PHASES, transferByTicket } from "../db/repo/transfers.js";
 import type { Engine } from "../engine.js";
 
 export const PROXY_PATH = "/ovirt-engine/services/imageio/images";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const LIVE = ["transferring", "paused_system", "paused_user"];
+const LIVE = LIVE_PHASES;
 /** Request headers the data path reads; nothing else (no credentials) goes to the node. */
 const FORWARD_REQ = ["content-length", "content-range", "range", "content-type"];
 const FORWARD_RES = ["content-length", "content-range", "content-type", "allow"];
@@ -33,11 +35,11 @@ function refuse(reply: FastifyReply, status: number, text: string): FastifyReply
 async function forward(e: Engine, req: FastifyRequest, reply: FastifyReply, op: "read" | "write" | "options"): Promise<FastifyReply | undefined> {
   const ticket = ((req.params as { ticket?: string }).ticket ?? "").toLowerCase();
   const t = UUID.test(ticket)
-    ? await e.db.selectFrom("image_transfers").select(["host_id", "direction", "phase"]).where("ticket", "=", ticket).executeTakeFirst()
+    ? await transferByTicket(e, ticket)
     : undefined;
   const allowed = t && LIVE.includes(t.phase) && (op === "options" || (op === "write") === (t.direction === "upload"));
   if (!t || !allowed) return refuse(reply, 403, `You are not allowed to ${op === "options" ? "access" : op} this image: no such ticket, or the transfer is not running`);
-  const host = await e.db.selectFrom("hosts").select(["address", "port"]).where("id", "=", t.host_id).executeTakeFirst();
+  const host = await byId(e, "hosts", t.host_id);
   if (!host) return refuse(reply, 403, "The transfer's host is gone");
   const query = req.url.includes("?") ? req.url.slice(req.url.indexOf("?")) : "";
   reply.hijack();

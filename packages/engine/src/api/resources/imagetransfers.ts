@@ -6,9 +6,11 @@
 import { AddImageTransfer } from "../../commands/AddImageTransfer.js";
 import { runCommand } from "../../commands/command.js";
 import { notFound } from "../../errors/fault.js";
+import { byId } from "../../db/repo/entities.js";
+import { listTransfers, transferById } from "../../db/repo/transfers.js";
 import type { Host, ImageTransfer } from "../../db/schema.js";
 import type { Engine } from "../../engine.js";
-import { cancelTransfer, extendTransfer, finalizeTransfer, transferRow } from "../../transfers/lifecycle.js";
+import { cancelTransfer, extendTransfer, finalizeTransfer } from "../../transfers/lifecycle.js";
 import { PROXY_PATH } from "../../transfers/proxy.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { collection } from "../repr.js";
@@ -24,19 +26,19 @@ function urls(e: Engine, c: Call, t: ImageTransfer, host: Pick<Host, "address" |
 }
 
 async function view(c: Call, t: ImageTransfer) {
-  const host = await c.engine.db.selectFrom("hosts").select(["address", "port"]).where("id", "=", t.host_id).executeTakeFirst();
+  const host = await byId(c.engine, "hosts", t.host_id);
   return imageTransferView(t, urls(c.engine, c, t, host));
 }
 
 async function transfer(c: Call): Promise<ImageTransfer> {
   const id = pathId(c, "id", "Image Transfer");
-  const t = await transferRow(c.engine, id);
+  const t = await transferById(c.engine, id);
   if (!t) throw notFound("Image Transfer", id);
   return t;
 }
 
 export async function list(c: Call): Promise<Reply> {
-  const rows = await c.engine.db.selectFrom("image_transfers").selectAll().orderBy("created_at", "desc").limit(1000).execute();
+  const rows = await listTransfers(c.engine);
   const found = applySearch(rows, c.query, { id: (r: ImageTransfer) => r.id, phase: (r) => r.phase, direction: (r) => r.direction });
   return ok("image_transfers", collection("image_transfer", await Promise.all(found.map((t) => view(c, t)))));
 }
