@@ -401,3 +401,21 @@ describe("refusals", () => {
     assert.equal((await eng.api("POST", `/imagetransfers/${t.id}/cancel`, { body: {} })).status, 409);
   });
 });
+
+describe("engine restart", () => {
+  test("a transfer the previous engine process left open is ended at start-up: the disk is given back, the host's ticket and data removed", async () => {
+    const disk = await newDisk("restart", 4 * MiB, "raw");
+    const t = await start({ disk: { id: disk.id } });
+    assert.equal((await put(t.proxy_url as string, randomBytes(MiB), 0)).status, 200);
+    assert.equal(stagingFiles().length, 1);
+    await eng.stop();
+    eng = await startEngine({ home: eng.home, port: eng.port, env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_ENGINE_HOST_POLL_MS: "300", VELA_ENGINE_VM_POLL_MS: "300" } });
+    const done = await finished(t.id);
+    assert.equal(done.phase, "finished_failure");
+    assert.match(done.description ?? "", /engine restarted/);
+    assert.equal((await eng.get<Disk>(`/disks/${disk.id}`)).status, "ok");
+    await until("the host's staging data removed", async () => (stagingFiles().length === 0 ? true : undefined));
+    const late = await nodeRequest(t.transfer_url as string, "PUT", {}, Buffer.alloc(512));
+    assert.equal(late.status, 403, "the old ticket is gone");
+  });
+});
