@@ -19,6 +19,7 @@ import { diskView } from "../views.js";
 export async function list(c: Call): Promise<Reply> {
   const rows = await c.engine.db.selectFrom("disks").selectAll().orderBy("alias").execute();
   const n = await refNames(c.engine);
+  const vmNames = await attachedVmNames(c);
   const found = applySearch(rows, c.query, {
     name: (r: Disk) => r.alias,
     alias: (r) => r.alias,
@@ -27,8 +28,22 @@ export async function list(c: Call): Promise<Reply> {
     format: (r) => r.format,
     storage: (r) => n.storage(r.storage_domain_id),
     provisioned_size: (r) => r.provisioned_size,
+    // oVirt's `vm_names`: the VMs a disk is attached to (Ansible's ovirt_disk searches `vm_names=<vm>`)
+    vm_names: (r) => vmNames.get(r.id) ?? [],
   });
   return ok("disks", collection("disk", found.map(diskView)));
+}
+
+/** Disk id → names of the VMs it is attached to. */
+async function attachedVmNames(c: Call): Promise<Map<string, string[]>> {
+  const rows = await c.engine.db
+    .selectFrom("disk_attachments")
+    .innerJoin("vms", "vms.id", "disk_attachments.vm_id")
+    .select(["disk_attachments.disk_id as disk_id", "vms.name as name"])
+    .execute();
+  const out = new Map<string, string[]>();
+  for (const r of rows) out.set(r.disk_id, [...(out.get(r.disk_id) ?? []), r.name]);
+  return out;
 }
 
 export async function get(c: Call): Promise<Reply> {
