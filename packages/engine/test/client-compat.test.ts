@@ -250,6 +250,29 @@ describe("PUT and the sub-collections the Ansible modules read", () => {
   });
 });
 
+describe("top-level collections of features Vela does not have", () => {
+  test("tags, bookmarks, instance types, providers …: empty lists in oVirt's element names (XML and JSON), searchable; any id 404", async () => {
+    const { EMPTY_TOP_COLLECTIONS } = await import("../src/api/empty-collections.js");
+    // what the Python SDK's SystemService lists and Vela had answered 404 to
+    const want = ["affinitylabels", "bookmarks", "externalhostproviders", "icons", "instancetypes", "katelloerrata", "networkfilters", "openstackimageproviders", "openstacknetworkproviders", "openstackvolumeproviders", "tags"];
+    assert.deepEqual(EMPTY_TOP_COLLECTIONS.map((t) => t.path).sort(), want);
+    for (const t of EMPTY_TOP_COLLECTIONS) {
+      const x = await eng.api("GET", `/${t.path}`, { accept: "xml" });
+      assert.equal(x.status, 200, `${t.path}: ${x.text}`);
+      assert.match(x.text, new RegExp(`<${t.root}(/>|></${t.root}>)`), `${t.path}: ${x.text}`);
+      const j = await eng.api("GET", `/${t.path}?search=${encodeURIComponent("name=x*")}&max=5`);
+      assert.equal(j.status, 200, `${t.path}: ${j.text}`);
+      assert.deepEqual(items(j.json, t.item), []);
+      const one = await eng.api("GET", `/${t.path}/00000000-0000-0000-0000-0000000000aa`);
+      assert.equal(one.status, 404, `${t.path}: ${one.text}`);
+      assert.equal((await eng.api("GET", `/${t.path}/../../etc`)).status, 404);
+      assert.equal((await eng.api("GET", `/${t.path}`, { auth: null })).status, 401);
+    }
+    const bad = await eng.api("GET", `/tags?search=${encodeURIComponent("nosuch=1")}`);
+    assert.equal(bad.status, 400, bad.text);
+  });
+});
+
 describe("OpenAPI document", () => {
   test("GET /openapi.json lists every route of the table with its method and path parameters; needs authentication", async () => {
     const { apiRoutes } = await import("../src/api/routes.js");

@@ -4,7 +4,7 @@
  * `preload()` warms them all right after the engine reports ready.
  */
 import type { Call, Handler, Reply } from "./call.js";
-import { EMPTY_SUBCOLLECTIONS } from "./empty-collections.js";
+import { EMPTY_SUBCOLLECTIONS, EMPTY_TOP_COLLECTIONS } from "./empty-collections.js";
 import type { Method, RouteDef } from "./server.js";
 
 type Module = Record<string, unknown>;
@@ -245,6 +245,10 @@ export const apiRoutes: RouteDef[] = [
 
   // Sub-collections clients read that Vela serves empty (empty-collections.ts).
   ...EMPTY_SUBCOLLECTIONS.map((s) => r("GET", `/${s.parent}/:id/${s.sub}`, async (c) => (await empty()).list(c, s))),
+  ...EMPTY_TOP_COLLECTIONS.flatMap((t) => [
+    r("GET", `/${t.path}`, async (c) => (await empty()).listTop(c, t)),
+    r("GET", `/${t.path}/:id`, async (c) => (await empty()).getTop(c, t)),
+  ]),
 ];
 
 /** Vela's own endpoints outside the oVirt API (JSON only). */

@@ -5,6 +5,7 @@
  * to everyone but system-wide SuperUsers (and test/permissions.test.ts requires an entry for each).
  */
 import type { Call } from "../api/call.js";
+import { EMPTY_TOP_COLLECTIONS } from "../api/empty-collections.js";
 import type { Engine } from "../engine.js";
 import type { ActionGroup } from "./roles.js";
 import { type ObjectType, type ObjRef, SYSTEM } from "./tree.js";
@@ -103,6 +104,8 @@ const needs: Record<string, Need> = {
   ...emptyUnder("/datacenters/:id", "data_center", ["quotas", "qoss", "iscsibonds"]),
   ...emptyUnder("/clusters/:id", "cluster", ["affinitygroups", "cpuprofiles", "enabledfeatures"]),
   ...emptyUnder("/templates/:id", "template", ["watchdogs", "tags", "cdroms"]),
+  // collections of features Vela does not have (tags, bookmarks, providers, …): empty for everyone
+  ...Object.fromEntries(EMPTY_TOP_COLLECTIONS.flatMap((t) => [[`GET /${t.path}`, open], [`GET /${t.path}/:id`, open]])),
   "GET ": open,
 
   "GET /datacenters": list("data_center", "data_center"),
