@@ -99,6 +99,13 @@ const needs: Record<string, Need> = {
   // VM pools do not exist yet: the collection is empty for everyone
   "GET /vmpools": open,
   "GET /vmpools/:id": open,
+  // fixed catalogues (OS types, cluster levels, the internal domain): readable by every signed-in user
+  "GET /operatingsystems": open,
+  "GET /operatingsystems/:id": open,
+  "GET /clusterlevels": open,
+  "GET /clusterlevels/:id": open,
+  "GET /domains": open,
+  "GET /domains/:id": open,
   ...emptyUnder("/vms/:id", "vm", ["numanodes", "hostdevices", "watchdogs", "tags", "affinitylabels", "applications", "sessions", "reporteddevices", "katelloerrata", "mediateddevices"]),
   ...emptyUnder("/hosts/:id", "host", ["numanodes", "hooks", "devices", "tags", "affinitylabels", "katelloerrata"]),
   ...emptyUnder("/datacenters/:id", "data_center", ["quotas", "qoss", "iscsibonds"]),
