@@ -277,7 +277,7 @@ describe("catalogues the SDK lists", () => {
   test("operatingsystems, clusterlevels, domains: what Vela accepts, by id and by search; unknown ids 404", async () => {
     const os = await eng.api("GET", "/operatingsystems", { accept: "xml" });
     assert.equal(os.status, 200, os.text);
-    assert.match(os.text, /<operating_systems><operating_system href="\/ovirt-engine\/api\/operatingsystems\/other" id="other"><name>other<\/name><description>Other OS<\/description>/);
+    assert.match(os.text, /<operation_systems><operating_system href="\/ovirt-engine\/api\/operatingsystems\/other" id="other"><name>other<\/name><description>Other OS<\/description>/);
     const rhel = await eng.api("GET", `/operatingsystems?search=${encodeURIComponent("name=rhel_*")}`);
     assert.deepEqual(items<{ name: string }>(rhel.json, "operating_system").map((o) => o.name), ["rhel_8x64", "rhel_9x64"]);
     assert.equal((await eng.get<{ description: string }>("/operatingsystems/debian_12")).description, "Debian 12");

@@ -45,7 +45,8 @@ const search = (c: Call, rows: Entry[]): Entry[] => applySearch(rows, c.query, f
 
 export async function operatingSystems(c: Call): Promise<Reply> {
   const found = search(c, OsTypes.map((n) => ({ id: n, name: n })));
-  return ok("operating_systems", collection("operating_system", found.map((r) => os(r.id as (typeof OsTypes)[number]))));
+  // oVirt's model spells this collection `operation_systems`, and the SDKs' readers only know that name
+  return ok("operation_systems", collection("operating_system", found.map((r) => os(r.id as (typeof OsTypes)[number]))));
 }
 
 export async function operatingSystem(c: Call): Promise<Reply> {
