@@ -5,7 +5,8 @@ import { CopyDisk } from "../../commands/CopyDisk.js";
 import { MoveDisk } from "../../commands/MoveDisk.js";
 import { UpdateDisk } from "../../commands/UpdateDisk.js";
 import { ImportDisk } from "../../commands/ImportDisk.js";
-import { mustById } from "../../commands/lookup.js";
+import { vmNamesByDisk } from "../../db/repo/disks.js";
+import { mustById } from "../../db/repo/entities.js";
 import { RemoveDisk } from "../../commands/RemoveDisk.js";
 import type { Disk } from "../../db/schema.js";
 import { longAction } from "../actions.js";
@@ -19,7 +20,7 @@ import { diskView } from "../views.js";
 export async function list(c: Call): Promise<Reply> {
   const rows = await c.engine.db.selectFrom("disks").selectAll().orderBy("alias").execute();
   const n = await refNames(c.engine);
-  const vmNames = await attachedVmNames(c);
+  const vmNames = await vmNamesByDisk(c.engine);
   const found = applySearch(rows, c.query, {
     name: (r: Disk) => r.alias,
     alias: (r) => r.alias,
@@ -32,18 +33,6 @@ export async function list(c: Call): Promise<Reply> {
     vm_names: (r) => vmNames.get(r.id) ?? [],
   });
   return ok("disks", collection("disk", found.map(diskView)));
-}
-
-/** Disk id → names of the VMs it is attached to. */
-async function attachedVmNames(c: Call): Promise<Map<string, string[]>> {
-  const rows = await c.engine.db
-    .selectFrom("disk_attachments")
-    .innerJoin("vms", "vms.id", "disk_attachments.vm_id")
-    .select(["disk_attachments.disk_id as disk_id", "vms.name as name"])
-    .execute();
-  const out = new Map<string, string[]>();
-  for (const r of rows) out.set(r.disk_id, [...(out.get(r.disk_id) ?? []), r.name]);
-  return out;
 }
 
 export async function get(c: Call): Promise<Reply> {

@@ -2,7 +2,7 @@
  * Handlers of the empty collections (tables in ../empty-collections.ts): a sub-collection checks
  * its parent and answers none; a top-level one answers none, and 404 for any id.
  */
-import { mustById } from "../../commands/lookup.js";
+import { mustById } from "../../db/repo/entities.js";
 import { notFound } from "../../errors/fault.js";
 import { type Call, ok, pathId, type Reply } from "../call.js";
 import type { EmptySub, EmptyTop } from "../empty-collections.js";
