@@ -68,6 +68,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
     ...clusters.handlers(),
     ...importHandlers(d),
     ...block.handlers,
+    getFileStats: async ({ sdUUID }) => ({ fileStats: await images.isos.stats(sdUUID) }),
   };
 
   return {

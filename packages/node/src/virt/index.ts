@@ -5,6 +5,7 @@
  */
 import type { NodeContext } from "../api/context.js";
 import type { ImageService, Subsystem } from "../api/services.js";
+import { changeCd } from "./cdrom.js";
 import { consoleHandlers, SerialRelay } from "./console.js";
 import { VmManager } from "./manager.js";
 import { hotplugNic, hotunplugNic, setLink } from "./nics.js";
@@ -34,6 +35,10 @@ export async function createVirt(ctx: NodeContext, images: ImageService): Promis
       vmUpdateDevice: ({ vmId, params }) => vms.withVm(vmId, async (vm) => {
         await setLink(vm, params.macAddr, params.linkActive);
         return { vmList: vm.summary((await vm.status()).status, true) };
+      }),
+      changeCD: ({ vmId, cdrom }) => vms.controlled(vmId, "change the CD-ROM", async (vm, qmp) => {
+        await changeCd(images, vm, qmp, cdrom, log);
+        return {};
       }),
       ...consoleHandlers(vms, log, relay),
     },

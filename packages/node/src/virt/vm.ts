@@ -6,6 +6,7 @@
  */
 import type { VmStats, VmSummary } from "@vela/protocol";
 import type { Logger } from "../log.js";
+import { CDROM_ID } from "./cdrom.js";
 import { VNC_LISTEN } from "./config/display.js";
 import { alive, waitGone } from "./process.js";
 import { nicCounters, vmCpu, vmRssKiB } from "./usage.js";
@@ -208,10 +209,19 @@ export class Vm {
     const memKiB = Number(p.memSize) * 1024;
     return {
       ...(await vmCpu(pid, Number(p.smp) || 1)),
+      ...(await this.cdromState()),
       memUsage: rss === undefined ? "0" : String(Math.min(100, Math.round((100 * rss) / memKiB))),
       memRss: rss === undefined ? "0" : String(rss),
       network,
     };
+  }
+
+  /** The CD-ROM's medium as QEMU reports it (query-block), not as recorded: what the guest sees. */
+  private async cdromState(): Promise<Partial<VmStats>> {
+    const blocks = await this.qmp?.queryBlock().catch(() => undefined);
+    const cd = blocks?.find((b) => b.qdev === CDROM_ID || b.qdev?.endsWith(`/${CDROM_ID}`));
+    if (!cd) return {};
+    return { cdrom: { path: cd.inserted?.file ?? "", trayOpen: String(cd.tray_open ?? false) } };
   }
 
   /** The VM's entry in `list` / `create`'s `vmList`. */

@@ -1,6 +1,7 @@
 /** The verb table: every node verb, once. Transports and the engine's client are built from it. */
 import type { HandlerResult, ParamsOf, VerbDef } from "../verb.js";
 import { blockVerbs } from "./block.js";
+import { cdromVerbs } from "./cdrom.js";
 import { consoleVerbs } from "./console.js";
 import { hostVerbs } from "./host.js";
 import { importVerbs } from "./import.js";
@@ -8,7 +9,7 @@ import { networkVerbs } from "./network.js";
 import { storageVerbs } from "./storage.js";
 import { vmVerbs } from "./vm.js";
 
-export const verbs = { ...hostVerbs, ...storageVerbs, ...blockVerbs, ...vmVerbs, ...consoleVerbs, ...importVerbs, ...networkVerbs } as const;
+export const verbs = { ...hostVerbs, ...storageVerbs, ...blockVerbs, ...vmVerbs, ...consoleVerbs, ...importVerbs, ...networkVerbs, ...cdromVerbs } as const;
 export type Verbs = typeof verbs;
 export type VerbName = keyof Verbs;
 
@@ -26,6 +27,7 @@ export const byJsonName: ReadonlyMap<string, [VerbName, VerbDef]> = new Map(
 );
 
 export * from "./common.js";
+export * from "./cdrom.js";
 export * from "./console.js";
 export * from "./payload.js";
 export * from "./storage.js";
