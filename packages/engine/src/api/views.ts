@@ -135,7 +135,7 @@ export function storageDomainView(sd: StorageDomain, att?: StorageDomainAttachme
     name: sd.name,
     description: sd.description || undefined,
     comment: sd.comment || undefined,
-    link: links(href("storagedomains", sd.id), ["disks", "permissions"]),
+    link: links(href("storagedomains", sd.id), ["disks", "files", "permissions"]),
     available: sd.available === null ? undefined : num(sd.available),
     committed: num(sd.committed),
     external_status: sd.external_status,

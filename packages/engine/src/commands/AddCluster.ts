@@ -41,6 +41,9 @@ export const AddCluster: CommandDef<unknown, z.output<typeof Input> & { dcId: st
       version_minor: p.version?.minor ?? 7,
       created_at: now(),
       mac_pool_id: null,
+      ballooning: 0,
+      over_commit_percent: 100,
+      ksm: 0,
     };
     await e.db.insertInto("clusters").values(row).execute();
     await setUpClusterNetworking(e, row.id, row.data_center_id);
