@@ -21,11 +21,12 @@ function holdsIsos(sd: StorageDomain): boolean {
   return (sd.type === "iso" || sd.type === "data") && !isBlockType(sd.storage_type);
 }
 
-/** The ISO files of one domain, as `host` (or an up host of its data center) lists them. */
+/** The ISO files of one domain, as `host` (or an up host of its data center) lists them; none unless it is active. */
 export async function isoFilesOf(e: Engine, sd: StorageDomain, host?: Host): Promise<IsoFile[]> {
   if (!holdsIsos(sd)) return [];
   const att = await attachmentOf(e, sd.id);
-  if (att?.status !== "active") throw conflict(`Cannot list the files of storage domain ${sd.name}: it is not active in a data center`);
+  // only an active domain's storage is known to be reachable by the data center's hosts
+  if (att?.status !== "active") return [];
   const dc = await mustById(e, "data_centers", att.data_center_id);
   const via = host ?? (await hostsOfDc(e, dc.id, "up"))[0];
   if (!via) throw conflict(`Cannot list the files of storage domain ${sd.name}: data center ${dc.name} has no host up`);
