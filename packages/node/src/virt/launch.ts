@@ -13,6 +13,7 @@ import { CommandError, run } from "../exec.js";
 import { QmpClient } from "../qemu/qmp.js";
 import { accelerators, vmAccel } from "./accel/index.js";
 import { cdromArgv, cdromPath } from "./cdrom.js";
+import { balloonArgv, enableBalloonStats } from "./mom/balloon.js";
 import { buildArgv } from "./config/argv.js";
 import { type BootPlan, planBoot } from "./config/boot.js";
 import { checkDrives, driveNames, driveRecord, drivesArgv } from "./config/drive.js";
@@ -118,7 +119,7 @@ export async function startVm(ctx: NodeContext, prepared: Prepared): Promise<voi
       accel: accelerators[vm.rec.accel],
       paths: vm.paths,
       boot,
-      drives: [...(await drivesArgv(params.drives, vm.rec.drives)), ...payloadArgv(vm.rec.payload), ...cdromArgv(vm.rec.cdrom)],
+      drives: [...(await drivesArgv(params.drives, vm.rec.drives)), ...payloadArgv(vm.rec.payload), ...cdromArgv(vm.rec.cdrom), ...balloonArgv(params)],
       nics: nicsArgv(params.nics, vm.rec.taps),
       displayAddress: ctx.config.displayAddress,
     });
@@ -144,6 +145,7 @@ export async function startVm(ctx: NodeContext, prepared: Prepared): Promise<voi
     await vm.attach(pid, qmp);
     // a NIC defined unlinked starts with its cable pulled, before the guest runs
     for (const [i, nic] of params.nics.entries()) if (!nic.linkActive) await qmp.setLink(`nic${i}`, false);
+    if (params.balloon) await enableBalloonStats(qmp);
     ctx.fault("virt.start.before-cont");
     if (!vm.destroying) await qmp.cont();
     log.info({ pid, accel: vm.rec.accel, vncPort: vm.vncPort }, "VM started");

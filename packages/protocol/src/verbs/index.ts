@@ -2,6 +2,7 @@
 import type { HandlerResult, ParamsOf, VerbDef } from "../verb.js";
 import { blockVerbs } from "./block.js";
 import { cdromVerbs } from "./cdrom.js";
+import { memoryVerbs } from "./memory.js";
 import { consoleVerbs } from "./console.js";
 import { hostVerbs } from "./host.js";
 import { importVerbs } from "./import.js";
@@ -9,7 +10,7 @@ import { networkVerbs } from "./network.js";
 import { storageVerbs } from "./storage.js";
 import { vmVerbs } from "./vm.js";
 
-export const verbs = { ...hostVerbs, ...storageVerbs, ...blockVerbs, ...vmVerbs, ...consoleVerbs, ...importVerbs, ...networkVerbs, ...cdromVerbs } as const;
+export const verbs = { ...hostVerbs, ...storageVerbs, ...blockVerbs, ...vmVerbs, ...consoleVerbs, ...importVerbs, ...networkVerbs, ...cdromVerbs, ...memoryVerbs } as const;
 export type Verbs = typeof verbs;
 export type VerbName = keyof Verbs;
 
@@ -28,6 +29,7 @@ export const byJsonName: ReadonlyMap<string, [VerbName, VerbDef]> = new Map(
 
 export * from "./common.js";
 export * from "./cdrom.js";
+export * from "./memory.js";
 export * from "./console.js";
 export * from "./payload.js";
 export * from "./storage.js";
