@@ -71,7 +71,9 @@ export function clusterView(c: Cluster): Rep {
     // libgovirt follows rel="hosts" to a cluster's hosts.
     link: links(base, ["hosts", "permissions"]),
     cpu: { architecture: c.cpu_architecture, type: c.cpu_type || undefined },
-    memory_policy: { over_commit: { percent: 100 } },
+    memory_policy: { over_commit: { percent: c.over_commit_percent } },
+    ballooning_enabled: c.ballooning === 1,
+    ksm: { enabled: c.ksm === 1 },
     supported_versions: { version: SUPPORTED_VERSIONS },
     version: { major: c.version_major, minor: c.version_minor },
     data_center: ref("datacenters", c.data_center_id),

@@ -93,6 +93,7 @@ export const RunVm: CommandDef<{ id: string; body: unknown }, Plan, Vm> = {
         initrd: vm.initrd ?? undefined,
         kernelArgs: vm.cmdline ?? undefined,
         payload,
+        balloon: vm.ballooning === 1,
         cdrom: vm.cdrom_file && vm.cdrom_domain_id ? { domainID: vm.cdrom_domain_id, file: vm.cdrom_file } : undefined,
       },
     });
