@@ -13,7 +13,7 @@ import { parseInput, Uuid } from "../input/input.js";
 import type { Host, Vm } from "../db/schema.js";
 import type { CommandDef } from "./command.js";
 import { findIsoFile, type IsoFile } from "./isoFiles.js";
-import { mustById } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 
 /** The XML codec reads an empty attribute (`<file id=""/>`, oVirt's eject) as an empty element. */
 const emptyAsBlank = (v: unknown) => (typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length === 0 ? "" : v);

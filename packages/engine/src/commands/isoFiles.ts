@@ -8,7 +8,9 @@ import { badRequest, conflict } from "../errors/fault.js";
 import type { Engine } from "../engine.js";
 import type { Host, StorageDomain } from "../db/schema.js";
 import { isBlockType } from "../hosts/storage.js";
-import { attachmentOf, hostsOfDc, mustById } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
+import { hostsOfDc } from "../db/repo/hosts.js";
+import { attachmentOf } from "./lookup.js";
 
 export interface IsoFile {
   name: string;

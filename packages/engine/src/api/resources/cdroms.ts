@@ -9,7 +9,7 @@ import { BLANK_UUID } from "@vela/protocol/ids";
 import { ChangeCdrom } from "../../commands/ChangeCdrom.js";
 import { runCommand } from "../../commands/command.js";
 import { type IsoFile, isoFilesOf } from "../../commands/isoFiles.js";
-import { mustById } from "../../commands/lookup.js";
+import { mustById } from "../../db/repo/entities.js";
 import type { Vm } from "../../db/schema.js";
 import { badRequest, notFound } from "../../errors/fault.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";

@@ -4,7 +4,7 @@
  * (a VM's CD-ROMs, which it reads through `<link rel="cdroms">` too, are in cdroms.ts).
  */
 
-import { mustById } from "../../commands/lookup.js";
+import { mustById } from "../../db/repo/entities.js";
 import { type Call, ok, pathId, type Reply } from "../call.js";
 import { collection } from "../repr.js";
 import { applySearch } from "../search.js";
