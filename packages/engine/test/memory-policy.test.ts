@@ -4,7 +4,7 @@
  * update, shown, and sent to the cluster's hosts (the node logs the policy it got; this node's KSM
  * directory is absent, which it reports); bad values are 400 faults that change nothing. A VM
  * gets a balloon device unless its `memory_policy.ballooning` is false, and its statistics carry
- * the balloon's figures.
+ * the balloon's figures. Events of API actions name the user (issue 12); monitoring's name none.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -86,4 +86,21 @@ test("VMs get a balloon unless memory_policy.ballooning is false; statistics sho
     return s.find((x) => x.name === "memory.balloon.current" && Number(x.values.value[0]?.datum) > 0);
   }, 30_000, 300);
   assert.equal(Number(stat.values.value[0].datum), 64 * 2 ** 20);
+});
+
+test("events of API actions name the user who acted; events from monitoring name none", async () => {
+  const evs = items<{ description: string; code: string; user?: { id: string; href: string } }>(await eng.get("/events?max=200"), "event");
+  const update = evs.find((ev) => /^Updating Cluster .*: done/.test(ev.description));
+  assert.ok(update, `an event for the cluster update: ${evs.map((e) => e.description).join(" | ")}`);
+  assert.match(update.description, /done by admin@internal\.$/);
+  assert.ok(update.user?.id, `the event links its user: ${JSON.stringify(update)}`);
+  const admin = await eng.get<{ user_name?: string; name?: string }>(update.user.href.replace(/^\/ovirt-engine\/api/, ""));
+  assert.ok(JSON.stringify(admin).includes("admin"), `the user link resolves to admin: ${JSON.stringify(admin)}`);
+  // the VM monitor saw the VM come up (after a start by admin): its event names no one
+  const vmUp = evs.find((ev) => /^VM mom-balloon is up on host mom-host/.test(ev.description));
+  assert.ok(vmUp, "a VM-up event from monitoring");
+  assert.equal(vmUp.user, undefined, "monitoring names no user");
+  assert.doesNotMatch(vmUp.description, / by /);
+  const xml = await eng.api("GET", `/events?max=200`, { accept: "xml" });
+  assert.match(xml.text, /<user href="\/ovirt-engine\/api\/users\/[0-9a-f-]{36}" id="[0-9a-f-]{36}"\/>/);
 });

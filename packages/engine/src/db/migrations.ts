@@ -474,7 +474,7 @@ const usersPermissions: Migration = {
 /**
  * A VM's CD-ROM medium (the configured one, used at the next start, and the one in the running
  * VM's drive), and memory over-commit: ballooning per VM and cluster, the cluster's over-commit
- * percentage and KSM switch.
+ * percentage and KSM switch; and the user an event was caused by.
  */
 const cdromsMemory: Migration = {
   async up(db: AnyDb) {
@@ -485,6 +485,8 @@ const cdromsMemory: Migration = {
     await db.schema.alterTable("clusters").addColumn("ballooning", "integer", (c) => c.notNull().defaultTo(0)).execute();
     await db.schema.alterTable("clusters").addColumn("over_commit_percent", "integer", (c) => c.notNull().defaultTo(100)).execute();
     await db.schema.alterTable("clusters").addColumn("ksm", "integer", (c) => c.notNull().defaultTo(0)).execute();
+    // events name the user who caused them (issue 12)
+    await db.schema.alterTable("events").addColumn("user_id", "text").execute();
   },
 };
 

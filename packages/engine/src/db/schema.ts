@@ -389,6 +389,8 @@ export interface EventsTable {
   data_center_id: string | null;
   cluster_id: string | null;
   correlation_id: string | null;
+  /** The user whose API request caused the event; null for monitoring. */
+  user_id: string | null;
 }
 
 export interface Database {
