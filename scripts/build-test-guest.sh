@@ -102,7 +102,7 @@ KMOD="$WORK/kernel/lib/modules/$KVER"
 # Modules the guest loads. Required ones must exist (as modules or built in); optional ones are
 # taken when this kernel has them (other NIC models, disk buses).
 REQUIRED="virtio_pci virtio_blk virtio_net virtio_console button evdev"
-OPTIONAL="virtio_scsi sd_mod ahci ata_piix e1000 8139cp"
+OPTIONAL="virtio_scsi sd_mod ahci ata_piix e1000 8139cp virtio_balloon"
 
 declare -A DEPS=() SEEN=()
 while IFS= read -r line; do

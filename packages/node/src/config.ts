@@ -69,6 +69,10 @@ export interface NodeConfig {
    * for /dev/mapper/control.
    */
   blockDataPath: "device-mapper" | "loop";
+  /** How often the memory policy looks at host memory and balloons (VELA_NODE_MOM_INTERVAL_MS, default 10 s). */
+  momIntervalMs: number;
+  /** The kernel's KSM directory (VELA_NODE_KSM_DIR, default /sys/kernel/mm/ksm). */
+  ksmDir: string;
 }
 
 /** The kernel's device-mapper (a /dev/mapper/control node can exist without it: ask /proc/misc). */
@@ -116,6 +120,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     storageDaemon: bool("VELA_NODE_STORAGE_DAEMON", env.VELA_NODE_STORAGE_DAEMON, true),
     displayAddress: displayAddress(env.VELA_NODE_DISPLAY_ADDRESS),
     tls: bool("VELA_NODE_TLS", env.VELA_NODE_TLS, true),
+    momIntervalMs: int("VELA_NODE_MOM_INTERVAL_MS", env.VELA_NODE_MOM_INTERVAL_MS, 10_000, 100, 3_600_000),
+    ksmDir: resolve(env.VELA_NODE_KSM_DIR || "/sys/kernel/mm/ksm"),
   };
   const runDir = resolve(env.VELA_NODE_RUN ?? `/var/run/vela/node-${port}`);
   mkdirSync(runDir, { recursive: true, mode: 0o755 });

@@ -30,6 +30,7 @@ export const ErrorCodes = {
   hotplugNic: { code: 49, message: "Failed to hotplug NIC" },
   hotunplugNic: { code: 50, message: "Failed to hot-unplug NIC" },
   updateDevice: { code: 56, message: "Failed to update device" },
+  changeDisk: { code: 41, message: "Failed to change disk image" },
   // storage (exception.py)
   StorageException: { code: 200, message: "General Storage Exception" },
   VolumeDoesNotExist: { code: 201, message: "Volume does not exist" },

@@ -22,6 +22,7 @@ const datacenters = lazy(() => import("./resources/datacenters.js"));
 const clusters = lazy(() => import("./resources/clusters.js"));
 const hosts = lazy(() => import("./resources/hosts.js"));
 const storagedomains = lazy(() => import("./resources/storagedomains.js"));
+const cdroms = lazy(() => import("./resources/cdroms.js"));
 const disks = lazy(() => import("./resources/disks.js"));
 const templates = lazy(() => import("./resources/templates.js"));
 const vms = lazy(() => import("./resources/vms.js"));
@@ -42,7 +43,7 @@ const events = lazy(() => import("./resources/events.js"));
 const imagetransfers = lazy(() => import("./resources/imagetransfers.js"));
 const catalogs = lazy(() => import("./resources/catalogs.js"));
 
-const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks, users, perms, vmpools, clientLinks, updates, empty, openapi, statistics, events, enroll, imagetransfers, catalogs];
+const ALL = [root, datacenters, clusters, hosts, storagedomains, cdroms, disks, templates, vms, jobs, consoles, internal, networks, users, perms, vmpools, clientLinks, updates, empty, openapi, statistics, events, enroll, imagetransfers, catalogs];
 
 function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): Handler {
   return async (c: Call): Promise<Reply> => {
@@ -141,8 +142,11 @@ export const apiRoutes: RouteDef[] = [
   r("POST", "/vms/:id/start", h(vms, "start")),
   r("POST", "/vms/:id/stop", h(vms, "stop")),
   r("POST", "/vms/:id/shutdown", h(vms, "shutdown")),
-  r("GET", "/vms/:id/cdroms", h(clientLinks, "vmCdroms")),
-  r("GET", "/vms/:id/cdroms/:cd", h(clientLinks, "vmCdrom")),
+  r("GET", "/vms/:id/cdroms", h(cdroms, "vmCdroms")),
+  r("GET", "/vms/:id/cdroms/:cd", h(cdroms, "vmCdrom")),
+  r("PUT", "/vms/:id/cdroms/:cd", h(cdroms, "updateVmCdrom")),
+  r("GET", "/storagedomains/:id/files", h(cdroms, "domainFiles")),
+  r("GET", "/storagedomains/:id/files/:file", h(cdroms, "domainFile")),
   r("GET", "/vms/:id/diskattachments", h(vms, "diskAttachments")),
   r("POST", "/vms/:id/diskattachments", h(vms, "attachDisk")),
   r("GET", "/vms/:id/diskattachments/:disk", h(vms, "diskAttachment")),

@@ -20,6 +20,7 @@ import { applyFollow, getRoutes } from "./follow.js";
 import { API } from "./href.js";
 import { closeIfBodyUnread } from "./ignored-body.js";
 import { toJson, toXml } from "./repr.js";
+import { runAs } from "../events/actor.js";
 
 export type Method = "GET" | "POST" | "PUT" | "DELETE";
 export interface RouteDef {
@@ -264,7 +265,8 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
         const access = new Access(engine, user);
         const filter = wantsFilter(req.headers.filter, c.query);
         const after = await authorize(engine, access, r.method, r.path, c, filter);
-        const out = await afterReply(access, await r.handler(c), after);
+        // the handler's commands record events naming this user (events/actor.ts)
+        const out = await afterReply(access, await runAs({ id: user.id, name: `${user.name}@internal` }, () => r.handler(c)), after);
         if (c.query.follow && out.rep && r.method === "GET") {
           // `follow=`: linked objects inlined, read through the same GET handlers (follow.ts),
           // each passing the same permission check as its own URL would.

@@ -74,16 +74,44 @@ export function hostStatistics(s: Sample<HostStats> | undefined): Stat[] {
   ];
 }
 
+/**
+ * A VM's used and free memory: what its guest reports through the balloon driver when it does
+ * (total − available), else what the balloon leaves it minus nothing known, else QEMU's RSS.
+ */
+function vmMemory(st: Partial<VmStats>, installed: number, rss: number, sampled: boolean): { used: number; free: number } {
+  const guest = st.memoryStats;
+  if (guest?.mem_total && guest.mem_free) {
+    const total = num(guest.mem_total) * 1024;
+    const free = num(guest.mem_free) * 1024;
+    return { used: Math.max(0, Math.min(installed, total - free)), free: Math.max(0, installed - Math.min(installed, total - free)) };
+  }
+  const used = Math.min(installed, rss);
+  return { used, free: sampled ? Math.max(0, installed - used) : 0 };
+}
+
+/** The balloon's figures (oVirt's memory.buffered/cached come from the guest; these are Vela's). */
+function balloonStatistics(st: Partial<VmStats>): Stat[] {
+  const b = st.balloonInfo;
+  if (!b) return [];
+  return [
+    g("memory.balloon.current", "Memory the balloon leaves the guest", "bytes", num(b.balloon_cur) * 1024),
+    g("memory.balloon.target", "Balloon target", "bytes", num(b.balloon_target) * 1024),
+    g("memory.balloon.min", "Least memory the balloon leaves", "bytes", num(b.balloon_min) * 1024),
+  ];
+}
+
 export function vmStatistics(s: Sample<VmStats> | undefined, memSizeMiB: number): Stat[] {
   const st: Partial<VmStats> & Record<string, unknown> = s?.stats ?? {};
   const installed = memSizeMiB * MiB;
   const guest = num(st.cpuUser);
   const hyp = num(st.cpuSys);
   const rss = num(st.memRss) * 1024;
+  const { used, free } = vmMemory(st, installed, rss, s !== undefined);
   return [
     g("memory.installed", "Total memory configured", "bytes", installed),
-    g("memory.used", "Memory used (agent)", "bytes", Math.min(installed, rss)),
-    g("memory.free", "Memory free (agent)", "bytes", s ? Math.max(0, installed - rss) : 0),
+    g("memory.used", "Memory used (agent)", "bytes", used),
+    g("memory.free", "Memory free (agent)", "bytes", free),
+    ...balloonStatistics(st),
     g("cpu.current.guest", "CPU used by guest", "percent", guest),
     g("cpu.current.hypervisor", "CPU overhead", "percent", hyp),
     g("cpu.current.total", "Total CPU used", "percent", Math.round((guest + hyp) * 100) / 100),

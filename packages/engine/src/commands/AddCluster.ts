@@ -7,8 +7,9 @@ import { type Cluster, now } from "../db/schema.js";
 import type { CommandDef } from "./command.js";
 import { byRef } from "../db/repo/entities.js";
 import { setUpClusterNetworking } from "../db/repo/networks.js";
+import { ClusterMemoryInput, clusterMemorySet } from "./clusterMemory.js";
 
-export const Input = z.object({
+export const Input = ClusterMemoryInput.extend({
   name: Name.refine((s) => s.length <= 40, "longer than 40 characters"),
   description: Text(4000).optional(),
   comment: Text(4000).optional(),
@@ -41,6 +42,10 @@ export const AddCluster: CommandDef<unknown, z.output<typeof Input> & { dcId: st
       version_minor: p.version?.minor ?? 7,
       created_at: now(),
       mac_pool_id: null,
+      ballooning: 0,
+      over_commit_percent: 100,
+      ksm: 0,
+      ...clusterMemorySet(p),
     };
     await e.db.insertInto("clusters").values(row).execute();
     await setUpClusterNetworking(e, row.id, row.data_center_id);

@@ -98,7 +98,10 @@ export const AddStorageDomain: CommandDef<unknown, Plan, StorageDomain> = {
   locks: () => ["sd:names"],
   async validate(e, body) {
     const input = parseInput(Input, body, "StorageDomain");
-    if (input.type !== "data") throw invalid(`Storage domain type ${input.type} is not supported yet; use data`);
+    // ISO domains (file storage only) hold CD-ROM media; export domains are not supported.
+    if (input.type !== "data" && input.type !== "iso") throw invalid(`Storage domain type ${input.type} is not supported yet; use data or iso`);
+    if (input.type === "iso" && isBlockType(input.storage.type)) throw invalid("ISO domains are file domains (nfs, localfs, posixfs), not fcp/iscsi");
+    if (input.type === "iso" && input.import) throw invalid("importing ISO domains is not supported yet");
     if (!input.import && input.name === undefined) throw badRequest("StorageDomain [name] required for add");
     if (!input.import && input.id !== undefined) throw invalid("StorageDomain id can only be given with import=true");
     const s = input.storage;
@@ -197,7 +200,7 @@ export const AddStorageDomain: CommandDef<unknown, Plan, StorageDomain> = {
       sdUUID: row.id,
       domainName: row.name,
       typeSpecificArg: conn.connection,
-      domClass: 1,
+      domClass: row.type === "iso" ? 2 : 1,
       domVersion: 5,
     });
     await fillStats(e, host, row);

@@ -71,6 +71,8 @@ export const Input = z.object({
   stateless: Bool.optional(),
   high_availability: z.object({ enabled: Bool.optional() }).optional(),
   initialization: Initialization.optional(),
+  /** oVirt's memory_policy: only `ballooning` is used (a balloon device, on by default as oVirt). */
+  memory_policy: z.object({ ballooning: Bool.optional() }).optional(),
 });
 type In = z.output<typeof Input>;
 
@@ -125,6 +127,11 @@ export const AddVm: CommandDef<{ body: unknown; clone?: boolean }, Plan, { vm: V
       start_time: null,
       stop_time: null,
       created_at: now(),
+      cdrom_file: null,
+      cdrom_domain_id: null,
+      cdrom_current_file: null,
+      cdrom_current_domain_id: null,
+      ballooning: p.memory_policy?.ballooning === false ? 0 : 1,
     };
     const disks = template.id === BLANK_TEMPLATE_ID ? [] : await planVmDisks(e, template, clone);
     if (disks.length) vm.status = "image_locked";

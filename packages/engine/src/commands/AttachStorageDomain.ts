@@ -34,7 +34,9 @@ export const AttachStorageDomain: CommandDef<{ dcId: string; body: unknown }, Pl
     const sd = await byRef(e, "storage_domains", ref);
     const att = await e.db.selectFrom("storage_domain_attachments").selectAll().where("storage_domain_id", "=", sd.id).executeTakeFirst();
     if (att) throw conflict(`Cannot attach Storage Domain ${sd.name}: it is already attached to a data center`);
-    if (sd.type !== "data") throw invalid(`Cannot attach Storage Domain ${sd.name}: only data domains are supported`);
+    if (sd.type !== "data" && sd.type !== "iso") throw invalid(`Cannot attach Storage Domain ${sd.name}: only data and ISO domains are supported`);
+    // an ISO domain cannot be a pool's master (it holds no pool metadata), as in oVirt
+    if (sd.type === "iso" && !dc.master_domain_id) throw conflict(`Cannot attach ISO domain ${sd.name}: data center ${dc.name} needs an active data domain first`);
     if (dc.local && sd.storage_type !== "localfs") {
       throw conflict(`Cannot attach Storage Domain ${sd.name}: data center ${dc.name} is local and takes only localfs domains, not ${sd.storage_type}`);
     }

@@ -88,14 +88,18 @@ export const RunVm: CommandDef<{ id: string; body: unknown }, Plan, Vm> = {
         initrd: vm.initrd ?? undefined,
         kernelArgs: vm.cmdline ?? undefined,
         payload,
+        balloon: vm.ballooning === 1,
+        cdrom: vm.cdrom_file && vm.cdrom_domain_id ? { domainID: vm.cdrom_domain_id, file: vm.cdrom_file } : undefined,
       },
     });
     const reported = vmStatusOf(result.status);
     const status = reported === "unknown" || reported === "down" ? "wait_for_launch" : reported;
     const at = now();
     e.vmTouched.set(vm.id, Date.now());
-    await e.db.updateTable("vms").set({ status, run_on_host_id: host.id, start_time: at, stop_time: null }).where("id", "=", vm.id).execute();
+    // the running VM's drive holds the configured medium until changed with current=true
+    const cd = { cdrom_current_file: vm.cdrom_file, cdrom_current_domain_id: vm.cdrom_domain_id };
+    await e.db.updateTable("vms").set({ status, run_on_host_id: host.id, start_time: at, stop_time: null, ...cd }).where("id", "=", vm.id).execute();
     e.log.info({ vm: vm.name, host: host.name, status, cloudInit: payload !== undefined }, "VM started");
-    return { ...vm, status, run_on_host_id: host.id, start_time: at, stop_time: null };
+    return { ...vm, status, run_on_host_id: host.id, start_time: at, stop_time: null, ...cd };
   },
 };

@@ -10,6 +10,7 @@ import { conflict } from "../errors/fault.js";
 import { Name, parseInput, Text } from "../input/input.js";
 import type { CommandDef } from "./command.js";
 import { mustById } from "../db/repo/entities.js";
+import { ClusterMemoryInput, clusterMemorySet, pushMomPolicyToCluster } from "./clusterMemory.js";
 
 type Table = "data_centers" | "clusters" | "hosts" | "storage_domains" | "templates";
 
@@ -31,17 +32,19 @@ export const KINDS = {
 } as const satisfies Record<string, Kind>;
 
 function inputOf(kind: Kind) {
-  return z.object({
+  const common = z.object({
     name: Name.refine((s) => s.length <= kind.nameMax, `longer than ${kind.nameMax} characters`).optional(),
     description: Text(4000).optional(),
     comment: Text(4000).optional(),
   });
+  // clusters also take their memory over-commit settings (clusterMemory.ts)
+  return kind.table === "clusters" ? common.extend(ClusterMemoryInput.shape) : common;
 }
 
 interface Plan {
   kind: Kind;
   id: string;
-  set: { name?: string; description?: string; comment?: string };
+  set: { name?: string; description?: string; comment?: string } & ReturnType<typeof clusterMemorySet>;
 }
 
 export const UpdateEntity: CommandDef<{ kind: Kind; id: string; body: unknown }, Plan, void> = {
@@ -54,12 +57,14 @@ export const UpdateEntity: CommandDef<{ kind: Kind; id: string; body: unknown },
       const clash = await e.db.selectFrom(kind.table).select("id").where("name", "=", p.name).executeTakeFirst();
       if (clash) throw conflict(`Cannot update ${kind.what}. The name ${p.name} is already in use.`);
     }
-    const set = Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined));
+    const { ballooning_enabled, memory_policy, ksm, ...plain } = p as ClusterMemoryInput & typeof p;
+    const set = { ...Object.fromEntries(Object.entries(plain).filter(([, v]) => v !== undefined)), ...clusterMemorySet({ ballooning_enabled, memory_policy, ksm }) };
     return { kind, id: row.id, set };
   },
   describe: (p) => `Updating ${p.kind.what} ${p.set.name ?? p.id}`,
   async execute(e, { kind, id, set }) {
     if (Object.keys(set).length === 0) return;
     await e.db.updateTable(kind.table).set(set).where("id", "=", id).execute();
+    if (kind.table === "clusters" && ("ballooning" in set || "over_commit_percent" in set || "ksm" in set)) await pushMomPolicyToCluster(e, id);
   },
 };

@@ -46,6 +46,7 @@ const SPM_REGAIN_MS = 5000;
 
 /** A domain usable for images: attached to a data center and active there. */
 export async function activeDomain(e: Engine, sd: StorageDomain, what: string): Promise<DataCenter> {
+  if (sd.type === "iso") throw conflict(`Cannot ${what}: storage domain ${sd.name} is an ISO domain (it holds CD-ROM media, not disks)`);
   const att = await attachmentOf(e, sd.id);
   if (!att) throw conflict(`Cannot ${what}: storage domain ${sd.name} is not attached to a data center`);
   if (att.status !== "active") throw conflict(`Cannot ${what}: storage domain ${sd.name} is ${att.status}, not active`);

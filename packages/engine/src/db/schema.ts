@@ -40,6 +40,12 @@ export interface ClustersTable {
   created_at: string;
   /** The MAC pool the cluster's VM NICs take addresses from. */
   mac_pool_id: string | null;
+  /** memory_policy.ballooning: the node's policy may inflate the VMs' balloons (0/1). */
+  ballooning: number;
+  /** memory_policy.over_commit.percent: memory the cluster's VMs may get, in % of a host's. */
+  over_commit_percent: number;
+  /** ksm.enabled (0/1): the hosts merge identical pages. */
+  ksm: number;
 }
 
 export interface HostsTable {
@@ -182,6 +188,14 @@ export interface VmsTable {
   start_time: string | null;
   stop_time: string | null;
   created_at: string;
+  /** The CD-ROM's ISO file for the next start (file name in a domain's ISO directory), or null. */
+  cdrom_file: string | null;
+  cdrom_domain_id: string | null;
+  /** The medium in the running VM's drive (null file: empty). */
+  cdrom_current_file: string | null;
+  cdrom_current_domain_id: string | null;
+  /** memory_policy.ballooning (0/1): the VM gets a balloon device. */
+  ballooning: number;
 }
 
 export interface DiskAttachmentsTable {
@@ -375,6 +389,8 @@ export interface EventsTable {
   data_center_id: string | null;
   cluster_id: string | null;
   correlation_id: string | null;
+  /** The user whose API request caused the event; null for monitoring. */
+  user_id: string | null;
 }
 
 /** oVirt's image transfers: one upload into or download out of a disk through a node's ticket. */

@@ -23,6 +23,8 @@ const BAD_REQUEST: ErrorName[] = [
   "StorageServerValidationError",
   "StorageServerAccessPermissionError",
   "UnsupportedDomainVersion",
+  // a CD-ROM medium that is not an ISO file of the domain
+  "changeDisk",
 ];
 
 /** Something named does not exist on the node. */

@@ -7,6 +7,7 @@
  */
 import type { EventsTable } from "../db/schema.js";
 import type { Engine } from "../engine.js";
+import { currentActor } from "./actor.js";
 import { ACTION_CODES, Code, type Severity } from "./codes.js";
 
 export interface EventInput {
@@ -19,6 +20,8 @@ export interface EventInput {
   dataCenterId?: string | null;
   clusterId?: string | null;
   correlationId?: string | null;
+  /** The user who caused it (API actions only; monitoring names none). */
+  userId?: string | null;
 }
 
 /** One chain of writes per engine: ids are handed out in order without a database sequence. */
@@ -48,6 +51,7 @@ export function logEvent(e: Engine, ev: EventInput): Promise<void> {
       data_center_id: ev.dataCenterId ?? null,
       cluster_id: ev.clusterId ?? null,
       correlation_id: ev.correlationId ?? null,
+      user_id: ev.userId ?? null,
     };
     await e.db.insertInto("events").values(row).execute();
     c.next++;
@@ -65,8 +69,11 @@ export function logEvent(e: Engine, ev: EventInput): Promise<void> {
 export function logAction(e: Engine, name: string, description: string, ok: boolean, refs: Partial<EventInput>, detail?: string): Promise<void> {
   const codes = ACTION_CODES[name];
   const code = codes ? codes[ok ? 0 : 1] : ok ? Code.ACTION_DONE : Code.ACTION_FAILED;
-  const text = ok ? `${description}: done.` : `${description}: failed${detail ? ` (${detail})` : ""}.`;
-  return logEvent(e, { ...refs, code, severity: ok ? "normal" : "error", description: text });
+  // the user of the request that ran the command, named as oVirt does ("… by admin@internal")
+  const actor = currentActor();
+  const by = actor ? ` by ${actor.name}` : "";
+  const text = ok ? `${description}: done${by}.` : `${description}: failed${by}${detail ? ` (${detail})` : ""}.`;
+  return logEvent(e, { ...refs, code, severity: ok ? "normal" : "error", description: text, userId: actor?.id });
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

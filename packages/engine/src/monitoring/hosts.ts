@@ -4,6 +4,7 @@
  * unknown, and an SPM it held is given to another host); one that answers again is up and rejoins
  * its pool. Never changes a host an administrator put in maintenance or has not approved.
  */
+import { pushMomPolicyToCluster } from "../commands/clusterMemory.js";
 import { now } from "../db/schema.js";
 import type { HostStats } from "@vela/protocol";
 import type { Engine } from "../engine.js";
@@ -57,7 +58,7 @@ export class HostMonitor {
       e.log.debug({ err, host: name }, "host poll failed");
     }
     if (e.locks.isHeld(`host:${id}`)) return;
-    const current = await e.db.selectFrom("hosts").select(["status"]).where("id", "=", id).executeTakeFirst();
+    const current = await e.db.selectFrom("hosts").select(["status", "cluster_id"]).where("id", "=", id).executeTakeFirst();
     if (!current || !POLLED.includes(current.status)) return;
     if (ok) {
       if (stats) recordHostStats(e, id, stats);
@@ -90,6 +91,8 @@ export class HostMonitor {
         await logEvent(e, { hostId: id, code: Code.HOST_UP, severity: "normal", description: `Status of host ${name} was set to Up.` });
       }
       if (current.status !== "up" || n % RECHECK_EVERY === 1) e.bg.run(`join pool ${id}`, () => joinPool(e, id));
+      // nodes keep no settings: a host that comes up gets its cluster's memory policy
+      if (current.status !== "up") e.bg.run(`memory policy ${id}`, () => pushMomPolicyToCluster(e, current.cluster_id));
       await this.domains.record(id, stats).catch((err: unknown) => e.log.warn({ err, host: name }, "recording domain health failed"));
       await watchSpm(e, id).catch((err: unknown) => e.log.warn({ err, host: name }, "SPM watch failed"));
       return;

@@ -109,6 +109,9 @@ const needs: Record<string, Need> = {
   "PUT /templates/:id": onParam("edit_template_properties", "template"),
   "GET /vms/:id/cdroms": view("vm"),
   "GET /vms/:id/cdroms/:cd": view("vm"),
+  "PUT /vms/:id/cdroms/:cd": onParam("change_vm_cd", "vm"),
+  "GET /storagedomains/:id/files": view("storage_domain"),
+  "GET /storagedomains/:id/files/:file": view("storage_domain"),
   "PUT /vms/:id/diskattachments/:disk": onParam("configure_vm_storage", "vm"),
   // statistics and events (issue 10)
   "GET /hosts/:id/statistics": view("host"),

@@ -37,6 +37,8 @@ export interface ImageService {
   allocation?(drive: Pick<DriveSpec, "poolID" | "domainID" | "imageID" | "volumeID">): Promise<ThinAllocation | undefined>;
   /** Grows a thin volume's allocation to at least `bytes` (through the SPM); answers the new allocation. */
   extend?(drive: Pick<DriveSpec, "poolID" | "domainID" | "imageID" | "volumeID">, bytes: number): Promise<number>;
+  /** The path of a domain's ISO file for a CD-ROM drive; changeDisk when missing or not an ISO image. */
+  isoPath(domainID: string, file: string): Promise<string>;
 }
 
 /** A subsystem of the agent: its verbs, and how to stop it. */

@@ -51,6 +51,15 @@ export interface QmpVncInfo {
   auth?: string;
 }
 
+/** `query-block` (the members Vela reads). */
+export interface QmpBlockInfo {
+  device: string;
+  qdev?: string;
+  removable: boolean;
+  tray_open?: boolean;
+  inserted?: { file: string; ro: boolean; drv: string };
+}
+
 export interface QmpBlockStats {
   rd_bytes: number;
   wr_bytes: number;
@@ -327,6 +336,47 @@ export class QmpClient {
   /** Asks for removal; the device is gone only at its DEVICE_DELETED event (the guest must agree). */
   deviceDel(id: string): Promise<void> {
     return this.execute("device_del", { id }) as Promise<void>;
+  }
+
+  // ---- removable media (CD-ROM) and the memory balloon --------------------------------------
+
+  /** Puts an image file into a removable drive (by device id), closing its tray. */
+  blockdevChangeMedium(id: string, filename: string): Promise<void> {
+    return this.execute("blockdev-change-medium", { id, filename, format: "raw", "read-only-mode": "read-only" }) as Promise<void>;
+  }
+
+  /** Opens a removable drive's tray, even if the guest locked it. */
+  blockdevOpenTray(id: string): Promise<void> {
+    return this.execute("blockdev-open-tray", { id, force: true }) as Promise<void>;
+  }
+
+  /** Takes the medium out of an open tray. */
+  blockdevRemoveMedium(id: string): Promise<void> {
+    return this.execute("blockdev-remove-medium", { id }) as Promise<void>;
+  }
+
+  /** `query-block`: every block device with its medium. */
+  queryBlock(): Promise<QmpBlockInfo[]> {
+    return this.execute("query-block") as Promise<QmpBlockInfo[]>;
+  }
+
+  /** Asks the guest's balloon driver to leave the VM this many bytes. */
+  balloon(bytes: number): Promise<void> {
+    return this.execute("balloon", { value: bytes }) as Promise<void>;
+  }
+
+  /** The memory the guest has now (bytes), as its balloon driver reports it. */
+  queryBalloon(): Promise<{ actual: number }> {
+    return this.execute("query-balloon") as Promise<{ actual: number }>;
+  }
+
+  /** Reads a QOM property (the balloon's `guest-stats`, its polling interval). */
+  qomGet(path: string, property: string): Promise<unknown> {
+    return this.execute("qom-get", { path, property });
+  }
+
+  qomSet(path: string, property: string, value: unknown): Promise<void> {
+    return this.execute("qom-set", { path, property, value }) as Promise<void>;
   }
 
   // ---- wire ---------------------------------------------------------------------------------

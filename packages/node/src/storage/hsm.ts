@@ -73,6 +73,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
     ...importHandlers(d),
     ...transfers.handlers(),
     ...block.handlers,
+    getFileStats: async ({ sdUUID }) => ({ fileStats: await images.isos.stats(sdUUID) }),
   };
 
   return {

@@ -5,6 +5,10 @@
  */
 import type { NodeContext } from "../api/context.js";
 import type { ImageService, Subsystem } from "../api/services.js";
+import { VdsmError } from "@vela/protocol";
+import { changeCd } from "./cdrom.js";
+import { setBalloonKiB } from "./mom/balloon.js";
+import { Mom } from "./mom/runner.js";
 import { consoleHandlers, SerialRelay } from "./console.js";
 import { VmManager } from "./manager.js";
 import { hotplugNic, hotunplugNic, setLink } from "./nics.js";
@@ -14,6 +18,8 @@ export async function createVirt(ctx: NodeContext, images: ImageService): Promis
   const vms = new VmManager({ ...ctx, log }, images);
   await vms.recover();
   const relay = new SerialRelay(vms, log);
+  const mom = new Mom(() => vms.all(), log.child({ part: "mom" }), { intervalMs: ctx.config.momIntervalMs, ksmDir: ctx.config.ksmDir });
+  mom.start();
   return {
     upgrade: (req, socket) => relay.upgrade(req, socket),
     handlers: {
@@ -35,8 +41,26 @@ export async function createVirt(ctx: NodeContext, images: ImageService): Promis
         await setLink(vm, params.macAddr, params.linkActive);
         return { vmList: vm.summary((await vm.status()).status, true) };
       }),
+      changeCD: ({ vmId, cdrom }) => vms.controlled(vmId, "change the CD-ROM", async (vm, qmp) => {
+        await changeCd(images, vm, qmp, cdrom, log);
+        return {};
+      }),
+      setBalloonTarget: ({ vmId, target }) => vms.controlled(vmId, "change the balloon", async (vm, qmp) => {
+        if (!vm.rec.params.balloon) throw new VdsmError("noimpl", `VM ${vmId} has no balloon device`);
+        if (target > vm.rec.params.memSize * 1024) throw new VdsmError("InvalidParameter", `target ${target} KiB exceeds the VM's memory (${vm.rec.params.memSize} MiB)`);
+        vm.balloonTargetKiB = target;
+        await setBalloonKiB(qmp, target);
+        return {};
+      }),
+      setMOMPolicyParameters: async ({ policy }) => {
+        await mom.setPolicy(policy);
+        return { ksmState: mom.ksm ?? { present: false, running: false } };
+      },
       ...consoleHandlers(vms, log, relay),
     },
-    close: () => vms.close(),
+    close: async () => {
+      mom.stop();
+      await vms.close();
+    },
   };
 }

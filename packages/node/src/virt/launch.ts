@@ -12,6 +12,8 @@ import type { ImageService } from "../api/services.js";
 import { CommandError, run } from "../exec.js";
 import { QmpClient } from "../qemu/qmp.js";
 import { accelerators, vmAccel } from "./accel/index.js";
+import { cdromArgv, cdromPath } from "./cdrom.js";
+import { balloonArgv, enableBalloonStats } from "./mom/balloon.js";
 import { buildArgv } from "./config/argv.js";
 import { type BootPlan, planBoot } from "./config/boot.js";
 import { checkDrives, driveNames, driveRecord, drivesArgv } from "./config/drive.js";
@@ -89,7 +91,8 @@ export async function prepareVm(ctx: NodeContext, images: ImageService, params: 
     // The payload may carry secrets: it is written out once and kept out of vm.json.
     const { payload, ...kept } = params;
     const payloadPath = payload ? await writePayload(paths.dir, payload, log) : undefined;
-    const rec: VmRecord = { version: 1, params: kept, accel: accel.name, createdAt: Date.now(), drives, taps, payload: payloadPath };
+    const cdrom = await cdromPath(images, params.cdrom);
+    const rec: VmRecord = { version: 1, params: kept, accel: accel.name, createdAt: Date.now(), drives, taps, payload: payloadPath, cdrom };
     await writeRecord(paths, rec);
     revert.success();
     return { vm: new Vm(rec, paths, log), boot };
@@ -116,7 +119,7 @@ export async function startVm(ctx: NodeContext, prepared: Prepared): Promise<voi
       accel: accelerators[vm.rec.accel],
       paths: vm.paths,
       boot,
-      drives: [...(await drivesArgv(params.drives, vm.rec.drives)), ...payloadArgv(vm.rec.payload)],
+      drives: [...(await drivesArgv(params.drives, vm.rec.drives)), ...payloadArgv(vm.rec.payload), ...cdromArgv(vm.rec.cdrom), ...balloonArgv(params)],
       nics: nicsArgv(params.nics, vm.rec.taps),
       displayAddress: ctx.config.displayAddress,
     });
@@ -142,6 +145,7 @@ export async function startVm(ctx: NodeContext, prepared: Prepared): Promise<voi
     await vm.attach(pid, qmp);
     // a NIC defined unlinked starts with its cable pulled, before the guest runs
     for (const [i, nic] of params.nics.entries()) if (!nic.linkActive) await qmp.setLink(`nic${i}`, false);
+    if (params.balloon) await enableBalloonStats(qmp);
     ctx.fault("virt.start.before-cont");
     if (!vm.destroying) await qmp.cont();
     log.info({ pid, accel: vm.rec.accel, vncPort: vm.vncPort }, "VM started");

@@ -222,6 +222,11 @@ export class VmManager {
     });
   }
 
+  /** Every VM known here (the memory policy walks them). */
+  all(): Vm[] {
+    return [...this.vms.values()];
+  }
+
   /** Agent stopping: let go of every QEMU, leave the VMs running. */
   async close(): Promise<void> {
     for (const vm of this.vms.values()) vm.detach();

@@ -47,6 +47,8 @@ export interface VmRecord {
   nicSlots?: number[];
   /** The payload (cloud-init seed) image in the run directory, when the VM has one. */
   payload?: string;
+  /** The CD-ROM's medium (an ISO file of a domain), when the drive is not empty. */
+  cdrom?: string;
   /** Set once the VM is known to be Down. */
   exit?: ExitInfo;
 }

@@ -6,6 +6,8 @@
  */
 import type { VmStats, VmSummary } from "@vela/protocol";
 import type { Logger } from "../log.js";
+import { CDROM_ID } from "./cdrom.js";
+import { balloonActualKiB, balloonMinKiB, guestMemoryStats } from "./mom/balloon.js";
 import { VNC_LISTEN } from "./config/display.js";
 import { alive, waitGone } from "./process.js";
 import { nicCounters, vmCpu, vmRssKiB } from "./usage.js";
@@ -31,6 +33,8 @@ export class Vm {
   destroying = false;
   /** The thin-drive watch (extensions, ENOSPC pauses), when the VM has thin drives. */
   thin?: ThinWatch;
+  /** The balloon target last set (KiB), by the policy or setBalloonTarget. */
+  balloonTargetKiB?: number;
   private lastShutdown?: { guest: boolean; reason: string };
   private downSettled?: Promise<void>;
   private detached = false;
@@ -208,10 +212,32 @@ export class Vm {
     const memKiB = Number(p.memSize) * 1024;
     return {
       ...(await vmCpu(pid, Number(p.smp) || 1)),
+      ...(await this.cdromState()),
+      ...(await this.balloonState()),
       memUsage: rss === undefined ? "0" : String(Math.min(100, Math.round((100 * rss) / memKiB))),
       memRss: rss === undefined ? "0" : String(rss),
       network,
     };
+  }
+
+  /** The CD-ROM's medium as QEMU reports it (query-block), not as recorded: what the guest sees. */
+  private async cdromState(): Promise<Partial<VmStats>> {
+    const blocks = await this.qmp?.queryBlock().catch(() => undefined);
+    const cd = blocks?.find((b) => b.qdev === CDROM_ID || b.qdev?.endsWith(`/${CDROM_ID}`));
+    if (!cd) return {};
+    return { cdrom: { path: cd.inserted?.file ?? "", trayOpen: String(cd.tray_open ?? false) } };
+  }
+
+  /** VDSM's balloonInfo and the guest's memoryStats, when the VM has a balloon. */
+  private async balloonState(): Promise<Partial<VmStats>> {
+    const qmp = this.qmp;
+    if (!this.rec.params.balloon || !qmp) return {};
+    const cur = await balloonActualKiB(qmp).catch(() => undefined);
+    if (cur === undefined) return {};
+    const max = this.rec.params.memSize * 1024;
+    const balloonInfo = { balloon_max: String(max), balloon_cur: String(cur), balloon_target: String(this.balloonTargetKiB ?? max), balloon_min: String(balloonMinKiB(this.rec.params)) };
+    const memoryStats = await guestMemoryStats(qmp).catch(() => undefined);
+    return memoryStats ? { balloonInfo, memoryStats } : { balloonInfo };
   }
 
   /** The VM's entry in `list` / `create`'s `vmList`. */

@@ -1,6 +1,8 @@
 /** The verb table: every node verb, once. Transports and the engine's client are built from it. */
 import type { HandlerResult, ParamsOf, VerbDef } from "../verb.js";
 import { blockVerbs } from "./block.js";
+import { cdromVerbs } from "./cdrom.js";
+import { memoryVerbs } from "./memory.js";
 import { consoleVerbs } from "./console.js";
 import { hostVerbs } from "./host.js";
 import { importVerbs } from "./import.js";
@@ -9,7 +11,7 @@ import { storageVerbs } from "./storage.js";
 import { transferVerbs } from "./transfer.js";
 import { vmVerbs } from "./vm.js";
 
-export const verbs = { ...hostVerbs, ...storageVerbs, ...blockVerbs, ...vmVerbs, ...consoleVerbs, ...importVerbs, ...transferVerbs, ...networkVerbs } as const;
+export const verbs = { ...hostVerbs, ...storageVerbs, ...blockVerbs, ...vmVerbs, ...consoleVerbs, ...importVerbs, ...transferVerbs, ...networkVerbs, ...cdromVerbs, ...memoryVerbs } as const;
 export type Verbs = typeof verbs;
 export type VerbName = keyof Verbs;
 
@@ -27,6 +29,8 @@ export const byJsonName: ReadonlyMap<string, [VerbName, VerbDef]> = new Map(
 );
 
 export * from "./common.js";
+export * from "./cdrom.js";
+export * from "./memory.js";
 export * from "./console.js";
 export * from "./payload.js";
 export * from "./storage.js";

@@ -8,6 +8,7 @@ import { Text, Uuid } from "../schemas.js";
 import { done, out, p, verb } from "../verb.js";
 import { DomainId, ImageId, Int, PoolId, VolumeId } from "./common.js";
 import { VmPayload } from "./payload.js";
+import { CdromSpec } from "./cdrom.js";
 
 export const DriveSpec = z.object({
   poolID: PoolId,
@@ -62,6 +63,12 @@ export const VmParams = z.object({
   accel: z.enum(["kvm", "tcg"]).optional(),
   /** A read-only seed disk (cloud-init NoCloud) the node writes into the VM's run directory. */
   payload: VmPayload.optional(),
+  /** The medium in the VM's CD-ROM drive at start; every VM has one drive (empty without this). */
+  cdrom: CdromSpec.optional(),
+  /** A virtio balloon device (oVirt's memory_policy.ballooning), which the host's policy may inflate. */
+  balloon: z.boolean().default(false),
+  /** MiB the balloon never takes the guest below (oVirt's memory_policy.guaranteed); default memSize. */
+  memGuaranteedSize: Int.optional(),
 });
 export type VmParams = z.infer<typeof VmParams>;
 
@@ -86,6 +93,12 @@ export const VmStats = z.looseObject({
   exitReason: z.number().optional(),
   /** Per drive name: ids, path and I/O counters. */
   disks: z.record(z.string(), z.record(z.string(), z.string())),
+  /** The CD-ROM drive as QEMU reports it: the medium's path ("" when empty), tray state. */
+  cdrom: z.object({ path: z.string(), trayOpen: z.string() }).optional(),
+  /** With a balloon: VDSM's balloon figures (KiB, strings). */
+  balloonInfo: z.object({ balloon_max: z.string(), balloon_cur: z.string(), balloon_target: z.string(), balloon_min: z.string() }).optional(),
+  /** The guest's own memory figures through its balloon driver (KiB, strings), when it reports them. */
+  memoryStats: z.record(z.string(), z.string()).optional(),
 });
 export type VmStats = z.infer<typeof VmStats>;
 

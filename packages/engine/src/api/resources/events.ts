@@ -29,6 +29,7 @@ function eventView(ev: EngineEvent): Rep {
     host: ref("hosts", ev.host_id),
     storage_domain: ref("storagedomains", ev.storage_domain_id),
     vm: ref("vms", ev.vm_id),
+    user: ref("users", ev.user_id),
   };
 }
 

@@ -27,6 +27,7 @@ export function thinImages(base: ImageService, log: Logger, domains: DomainRegis
   return {
     prepare: (d) => base.prepare(d),
     teardown: (d) => base.teardown(d),
+    isoPath: (sd, file) => base.isoPath(sd, file),
 
     async allocation(d): Promise<ThinAllocation | undefined> {
       const dom = await thinDomain(d);

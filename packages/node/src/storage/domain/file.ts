@@ -5,7 +5,7 @@
  * metadata. Never writes the metadata except through `update` (one writer at a time, atomic
  * replace), and never builds a path from anything but validated UUIDs.
  */
-import { UUID_RE, VdsmError } from "@vela/protocol";
+import { ISO_IMAGE_UUID, UUID_RE, VdsmError } from "@vela/protocol";
 import { randomUUID } from "node:crypto";
 import { chmod, mkdir, open, readdir, readFile, rm, rmdir, stat, statfs } from "node:fs/promises";
 import { join } from "node:path";
@@ -235,7 +235,8 @@ export class FileDomain implements StorageDomain {
   /** Image UUIDs, excluding those being deleted (`_remove_me_`). */
   async listImages(): Promise<string[]> {
     try {
-      return (await readdir(this.imagesDir())).filter((n) => UUID_RE.test(n)).sort();
+      // the ISO directory holds CD-ROM media, not volumes (image/iso.ts)
+      return (await readdir(this.imagesDir())).filter((n) => UUID_RE.test(n) && n !== ISO_IMAGE_UUID).sort();
     } catch (err) {
       if (errno(err) === "ENOENT") return [];
       throw err;

@@ -11,14 +11,23 @@ import { asFile, type DomainRegistry, type FileDomain } from "../domain/index.js
 import { BlockDomain } from "../domain/block.js";
 import { prepareBlockImage, teardownBlockImage } from "../block/image.js";
 import type { Pools } from "../pool/pool.js";
+import { IsoFiles } from "./iso.js";
 import type { StorageDeps } from "../deps.js";
 import { chainOf, fmtToImg, LEASE_EXT } from "../volume/volume.js";
 
 export class Images implements ImageService {
+  readonly isos: IsoFiles;
+
   constructor(
     private readonly domains: DomainRegistry,
     private readonly pools: Pools,
-  ) {}
+  ) {
+    this.isos = new IsoFiles(domains);
+  }
+
+  isoPath(domainID: string, file: string): Promise<string> {
+    return this.isos.path(domainID, file);
+  }
 
   /** Directory QEMU sees: through the pool link when the pool is connected here. */
   private imageDir(dom: FileDomain, spUUID: string, img: string): string {
