@@ -6,7 +6,8 @@ import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import { api, items, message } from "../lib/api";
 import { bytes } from "../lib/format";
-import { usePoll } from "../lib/hooks";
+import { useLive } from "../lib/hooks";
+import { about, anyEvent, eventOrJob } from "../lib/live";
 import type { Disk, Host, Network, StorageDomain } from "../lib/model";
 import { confirm } from "../ui/confirm";
 import { Alert, type Column, Page, Status, Table, Usage } from "../ui/widgets";
@@ -58,7 +59,7 @@ function HostActions(p: { host: Host; onDone: () => void; onError: (t: string) =
 }
 
 export function Hosts(): JSX.Element {
-  const view = usePoll(async () => items<Host>(await api("GET", "/hosts"), "host"), 3000);
+  const view = useLive(async () => items<Host>(await api("GET", "/hosts"), "host"), about("host", "data_center"));
   const [error, setError] = useState<string>();
   const columns: Column<Host>[] = [
     { label: "Name", cell: (h) => <span class="name">{h.name}</span> },
@@ -79,7 +80,7 @@ export function Hosts(): JSX.Element {
 }
 
 export function StorageDomains(): JSX.Element {
-  const view = usePoll(async () => items<StorageDomain>(await api("GET", "/storagedomains"), "storage_domain"), 5000);
+  const view = useLive(async () => items<StorageDomain>(await api("GET", "/storagedomains"), "storage_domain"), eventOrJob);
   const total = (d: StorageDomain) => String(Number(d.used ?? 0) + Number(d.available ?? 0));
   const columns: Column<StorageDomain>[] = [
     { label: "Name", cell: (d) => <span class="name">{d.name}</span> },
@@ -100,10 +101,10 @@ export function StorageDomains(): JSX.Element {
 }
 
 export function Disks(): JSX.Element {
-  const view = usePoll(async () => {
+  const view = useLive(async () => {
     const [d, s] = await Promise.all([api("GET", "/disks"), api("GET", "/storagedomains")]);
     return { disks: items<Disk>(d, "disk"), sds: new Map(items<StorageDomain>(s, "storage_domain").map((x) => [x.id, x.name])) };
-  }, 3000);
+  }, eventOrJob);
   const columns: Column<Disk>[] = [
     { label: "Alias", cell: (d) => <span class="name">{d.alias ?? d.name ?? d.id}</span> },
     { label: "Status", cell: (d) => <Status value={d.status} /> },
@@ -121,10 +122,10 @@ export function Disks(): JSX.Element {
 }
 
 export function Networks(): JSX.Element {
-  const view = usePoll(async () => {
+  const view = useLive(async () => {
     const [n, d] = await Promise.all([api("GET", "/networks"), api("GET", "/datacenters")]);
     return { nets: items<Network>(n, "network"), dcs: new Map(items<{ id: string; name: string }>(d, "data_center").map((x) => [x.id, x.name])) };
-  }, 5000);
+  }, anyEvent);
   const columns: Column<Network>[] = [
     { label: "Name", cell: (n) => <span class="name">{n.name}</span> },
     { label: "Data center", cell: (n) => (n.data_center ? (view.data?.dcs.get(n.data_center.id) ?? "") : "") },

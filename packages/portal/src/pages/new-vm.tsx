@@ -29,7 +29,7 @@ export function checkVmForm(name: string, memoryMiB: string): string | undefined
 }
 
 export function NewVm(p: { onClose: (made: boolean) => void }): JSX.Element {
-  const opts = usePoll(choices, 30_000);
+  const opts = usePoll(choices, 60_000);
   const [name, setName] = useState("");
   const [cluster, setCluster] = useState("");
   const [template, setTemplate] = useState("");

@@ -7,13 +7,14 @@ import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import { api, items } from "../lib/api";
 import { bytes, since } from "../lib/format";
-import { usePoll } from "../lib/hooks";
+import { useLive } from "../lib/hooks";
+import { about } from "../lib/live";
 import type { Vm } from "../lib/model";
 import { VmActions } from "../ui/vm-actions";
 import { Alert, Page, Status } from "../ui/widgets";
 
 export function VmPortal(): JSX.Element {
-  const view = usePoll(async () => items<Vm>(await api("GET", "/vms", undefined, { filter: true }), "vm"), 2000);
+  const view = useLive(async () => items<Vm>(await api("GET", "/vms", undefined, { filter: true }), "vm"), about("vm"));
   const [error, setError] = useState<string>();
   const vms = view.data;
   return (

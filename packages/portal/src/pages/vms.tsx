@@ -1,12 +1,13 @@
 /**
- * Administration: every VM with its live status (refreshed every 2 s), host, memory and uptime,
+ * Administration: every VM with its live status (reloaded when the event stream names a VM or host), host, memory and uptime,
  * the per-VM actions, and "New VM" from a template.
  */
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import { api, items } from "../lib/api";
 import { bytes, since } from "../lib/format";
-import { usePoll } from "../lib/hooks";
+import { useLive } from "../lib/hooks";
+import { about } from "../lib/live";
 import type { Host, Vm } from "../lib/model";
 import { NewVm } from "./new-vm";
 import { VmActions } from "../ui/vm-actions";
@@ -23,7 +24,7 @@ async function load(): Promise<View> {
 }
 
 export function Vms(): JSX.Element {
-  const view = usePoll(load, 2000);
+  const view = useLive(load, about("vm", "host"));
   const [error, setError] = useState<string>();
   const [creating, setCreating] = useState(false);
   const columns: Column<Vm>[] = [
