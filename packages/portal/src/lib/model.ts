@@ -98,3 +98,17 @@ export interface Event {
   description?: string;
   code?: string;
 }
+
+export interface Snapshot {
+  id: string;
+  description?: string;
+  date?: string;
+  snapshot_status?: string;
+  snapshot_type?: string;
+}
+
+export interface VnicProfile {
+  id: string;
+  name: string;
+  network?: Ref;
+}

@@ -1,15 +1,16 @@
 /**
  * Administration pages for the infrastructure: hosts (maintenance, activate, approve), storage
- * domains with their usage, disks, and networks. Each is a live table over one API collection.
+ * domains with their usage, disks (moved to another domain with a live progress bar), and
+ * networks. Each is a live table over one API collection.
  */
 import type { JSX } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { api, items, message } from "../lib/api";
 import { bytes } from "../lib/format";
 import { useLive } from "../lib/hooks";
-import { about, anyEvent, eventOrJob } from "../lib/live";
+import { about, anyEvent, eventOrJob, subscribe } from "../lib/live";
 import type { Disk, Host, Network, StorageDomain } from "../lib/model";
-import { confirm } from "../ui/confirm";
+import { choose, confirm } from "../ui/confirm";
 import { Alert, type Column, Page, Status, Table, Usage } from "../ui/widgets";
 
 function HostActions(p: { host: Host; onDone: () => void; onError: (t: string) => void }): JSX.Element {
@@ -100,21 +101,90 @@ export function StorageDomains(): JSX.Element {
   );
 }
 
+/** A move the user started from this page: its job, and the progress the event stream reported. */
+interface Moving {
+  job: string;
+  to: string;
+  progress: number;
+  status: string;
+}
+
 export function Disks(): JSX.Element {
   const view = useLive(async () => {
     const [d, s] = await Promise.all([api("GET", "/disks"), api("GET", "/storagedomains")]);
-    return { disks: items<Disk>(d, "disk"), sds: new Map(items<StorageDomain>(s, "storage_domain").map((x) => [x.id, x.name])) };
+    const sds = items<StorageDomain>(s, "storage_domain");
+    return { disks: items<Disk>(d, "disk"), sds: new Map(sds.map((x) => [x.id, x.name])), data: sds.filter((x) => x.type === "data" && x.status === "active") };
   }, eventOrJob);
+  const [moving, setMoving] = useState<Record<string, Moving>>({});
+  const [error, setError] = useState<string>();
+  // Progress comes from the event stream's job messages, not from polling the job.
+  useEffect(
+    () =>
+      subscribe((m) => {
+        if (m.type !== "job") return;
+        setMoving((all) => {
+          const hit = Object.entries(all).find(([, mv]) => mv.job === m.id);
+          if (!hit) return all;
+          const [disk, mv] = hit;
+          const progress = m.status === "finished" ? 100 : (m.progress ?? mv.progress);
+          return { ...all, [disk]: { ...mv, progress: Math.max(mv.progress, progress), status: m.status ?? mv.status } };
+        });
+      }),
+    [],
+  );
+  const name = (d: Disk) => d.alias ?? d.name ?? d.id;
+  const move = async (d: Disk) => {
+    const here = new Set(d.storage_domains?.storage_domain?.map((r) => r.id));
+    const targets = (view.data?.data ?? []).filter((x) => !here.has(x.id));
+    if (!targets.length) return setError(`Cannot move ${name(d)}: there is no other active data domain to move it to.`);
+    const to = await choose(`Move ${name(d)}`, "The disk's volumes are copied to the domain you pick, then removed from where they are.", "Move", "To storage domain", targets.map((x) => ({ value: x.id, label: x.name })));
+    if (!to) return;
+    try {
+      const r = await api<{ job?: { id?: string } }>("POST", `/disks/${encodeURIComponent(d.id)}/move`, { storage_domain: { id: to } });
+      const job = r.job?.id;
+      if (job) {
+        setMoving((all) => ({ ...all, [d.id]: { job, to: view.data?.sds.get(to) ?? to, progress: 0, status: "started" } }));
+        // messages sent before the answer arrived were not matched: the job's state now catches up
+        const now = await api<{ status?: string }>("GET", `/jobs/${encodeURIComponent(job)}`);
+        if (now.status && now.status !== "started") {
+          const st = now.status;
+          setMoving((all) => (all[d.id] ? { ...all, [d.id]: { ...(all[d.id] as Moving), status: st, progress: st === "finished" ? 100 : (all[d.id] as Moving).progress } } : all));
+        }
+      }
+      view.reload();
+    } catch (err) {
+      setError(`${name(d)}: ${message(err)}`);
+    }
+  };
   const columns: Column<Disk>[] = [
-    { label: "Alias", cell: (d) => <span class="name">{d.alias ?? d.name ?? d.id}</span> },
+    { label: "Alias", cell: (d) => <span class="name">{name(d)}</span> },
     { label: "Status", cell: (d) => <Status value={d.status} /> },
     { label: "Virtual size", num: true, cell: (d) => bytes(d.provisioned_size) },
     { label: "Actual size", num: true, cell: (d) => bytes(d.actual_size) },
     { label: "Format", cell: (d) => `${d.format ?? ""}${d.sparse === "true" ? ", thin" : ""}` },
     { label: "Storage domain", cell: (d) => d.storage_domains?.storage_domain?.map((r) => view.data?.sds.get(r.id) ?? r.id).join(", ") ?? "" },
+    {
+      label: "Move",
+      cell: (d) => {
+        const mv = moving[d.id];
+        if (mv) {
+          return (
+            <span class="usage">
+              <progress max={100} value={mv.progress} aria-label={`Moving ${name(d)} to ${mv.to}`} /> {mv.status === "failed" ? "failed" : `${mv.progress} %`}
+            </span>
+          );
+        }
+        return (
+          <button type="button" disabled={d.status !== "ok"} onClick={() => move(d)} aria-label={`Move ${name(d)}`}>
+            Move
+          </button>
+        );
+      },
+    },
   ];
   return (
     <Page title="Disks">
+      <Alert text={error} onClose={() => setError(undefined)} />
       <Alert text={view.error} />
       <Table caption="Disks" columns={columns} rows={view.data?.disks} empty="No disks." />
     </Page>
