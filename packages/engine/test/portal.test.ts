@@ -186,15 +186,15 @@ test("portal: New VM from a template; bad names are refused in the page, a taken
   await page.getByRole("button", { name: "New VM" }).click();
   const form = page.locator("form", { has: page.getByRole("heading", { name: "New virtual machine" }) });
   await see("the New VM form", form);
-  await form.getByLabel("Name").fill("bad name!");
+  await form.getByLabel("Name", { exact: true }).fill("bad name!");
   await form.getByRole("button", { name: "Create" }).click();
   assert.match(await form.getByRole("alert").innerText(), /Name: 1 to 64/);
   await shot("new-vm");
-  await form.getByLabel("Name").fill("portal-vm");
+  await form.getByLabel("Name", { exact: true }).fill("portal-vm");
   await form.getByRole("button", { name: "Create" }).click();
   await see("the engine's fault", form.getByRole("alert").filter({ hasText: /already in use/i }));
   await form.getByLabel("Memory (MiB)").fill("256");
-  await form.getByLabel("Name").fill("portal-new");
+  await form.getByLabel("Name", { exact: true }).fill("portal-new");
   await form.getByRole("button", { name: "Create" }).click();
   await see("portal-new in the list", vmRow("portal-new"));
   const made = items<{ name: string; memory: string; template?: { id: string } }>(await eng.get("/vms"), "vm").find((v) => v.name === "portal-new");

@@ -112,3 +112,11 @@ export interface VnicProfile {
   name: string;
   network?: Ref;
 }
+
+/**
+ * A data domain a disk can go to: attached to a data center (oVirt shows the per-DC status only
+ * in the data center's view, so the top-level one is absent once attached) and not unattached.
+ */
+export function attachedData(d: StorageDomain): boolean {
+  return d.type === "data" && (d.status === undefined || d.status === "active");
+}

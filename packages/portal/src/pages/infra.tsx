@@ -9,7 +9,7 @@ import { api, items, message } from "../lib/api";
 import { bytes } from "../lib/format";
 import { useLive } from "../lib/hooks";
 import { about, anyEvent, eventOrJob, subscribe } from "../lib/live";
-import type { Disk, Host, Network, StorageDomain } from "../lib/model";
+import { attachedData, type Disk, type Host, type Network, type StorageDomain } from "../lib/model";
 import { choose, confirm } from "../ui/confirm";
 import { Alert, type Column, Page, Status, Table, Usage } from "../ui/widgets";
 
@@ -113,7 +113,7 @@ export function Disks(): JSX.Element {
   const view = useLive(async () => {
     const [d, s] = await Promise.all([api("GET", "/disks"), api("GET", "/storagedomains")]);
     const sds = items<StorageDomain>(s, "storage_domain");
-    return { disks: items<Disk>(d, "disk"), sds: new Map(sds.map((x) => [x.id, x.name])), data: sds.filter((x) => x.type === "data" && x.status === "active") };
+    return { disks: items<Disk>(d, "disk"), sds: new Map(sds.map((x) => [x.id, x.name])), data: sds.filter(attachedData) };
   }, eventOrJob);
   const [moving, setMoving] = useState<Record<string, Moving>>({});
   const [error, setError] = useState<string>();
