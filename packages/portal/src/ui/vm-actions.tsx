@@ -1,7 +1,8 @@
 /**
  * The buttons of one VM, shared by the administration portal and the VM portal: Run (Resume when
  * suspended), Shutdown, Power off, Reboot, Suspend, Migrate (to a host picked from the VM's
- * cluster; says so when there is no other host), Console, and Snapshots where the page shows them.
+ * cluster; says so when there is no other host), Console, and Serial console and Snapshots where
+ * the page shows them.
  * A button is offered only in states where the engine would accept it; destructive ones ask
  * first. Faults go to `onError` with the API's reason and detail.
  */
@@ -25,7 +26,7 @@ async function migrationTargets(vm: Vm): Promise<{ hosts: Host[]; why?: string }
   return { hosts, why: `No other host in the cluster of ${vm.name} is up.` };
 }
 
-export function VmActions(p: { vm: Vm; filter?: boolean; onDone: () => void; onError: (text: string) => void; onSnapshots?: () => void }): JSX.Element {
+export function VmActions(p: { vm: Vm; filter?: boolean; onDone: () => void; onError: (text: string) => void; onSnapshots?: () => void; onSerial?: () => void }): JSX.Element {
   const [busy, setBusy] = useState(false);
   const { vm } = p;
   const opts = { filter: p.filter };
@@ -96,6 +97,11 @@ export function VmActions(p: { vm: Vm; filter?: boolean; onDone: () => void; onE
           <button type="button" disabled={busy} onClick={showConsole} aria-label={label("Console of")}>
             Console
           </button>
+          {p.onSerial && (
+            <button type="button" onClick={p.onSerial} aria-label={label("Serial console of")}>
+              Serial
+            </button>
+          )}
         </>
       )}
       {p.onSnapshots && (
