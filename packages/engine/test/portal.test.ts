@@ -285,7 +285,7 @@ test("portal: the serial console in the page (xterm.js through the engine's prox
   await page.getByRole("link", { name: "Virtual machines" }).click();
   const row = vmRow("portal-serial");
   await see("portal-serial up", row.locator(".badge", { hasText: /^up$/ }), 90_000);
-  await row.getByRole("button", { name: "Serial console of portal-serial" }).click();
+  await row.getByRole("button", { name: "Serial terminal of portal-serial" }).click();
   const panel = await see("the serial console", page.locator("section.panel", { has: page.getByRole("heading", { name: "Serial console of portal-serial" }) }));
   await see("connected", panel.locator("[data-state=connected]"), 30_000);
   const rows = panel.locator(".xterm-rows");

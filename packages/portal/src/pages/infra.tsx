@@ -10,6 +10,7 @@ import { bytes } from "../lib/format";
 import { useLive } from "../lib/hooks";
 import { about, anyEvent, eventOrJob, subscribe } from "../lib/live";
 import { attachedData, type Disk, type Host, type Network, type StorageDomain } from "../lib/model";
+import { Charts } from "../ui/charts";
 import { choose, confirm } from "../ui/confirm";
 import { Alert, type Column, Page, Status, Table, Usage } from "../ui/widgets";
 
@@ -62,6 +63,7 @@ function HostActions(p: { host: Host; onDone: () => void; onError: (t: string) =
 export function Hosts(): JSX.Element {
   const view = useLive(async () => items<Host>(await api("GET", "/hosts"), "host"), about("host", "data_center"));
   const [error, setError] = useState<string>();
+  const [chartsOf, setChartsOf] = useState<Host>();
   const columns: Column<Host>[] = [
     { label: "Name", cell: (h) => <span class="name">{h.name}</span> },
     { label: "Status", cell: (h) => <Status value={h.status} /> },
@@ -69,15 +71,37 @@ export function Hosts(): JSX.Element {
     { label: "SPM", cell: (h) => (h.spm?.status && h.spm.status !== "none" ? <Status value={h.spm.status} /> : "") },
     { label: "CPU", cell: (h) => h.cpu?.name ?? "" },
     { label: "Memory", num: true, cell: (h) => bytes(h.memory) },
-    { label: "Actions", cell: (h) => <HostActions host={h} onDone={view.reload} onError={setError} /> },
+    {
+      label: "Actions",
+      cell: (h) => (
+        <div class="actions">
+          <HostActions host={h} onDone={view.reload} onError={setError} />
+          <button type="button" onClick={() => setChartsOf(h)} aria-label={`Charts of ${h.name}`}>
+            Charts
+          </button>
+        </div>
+      ),
+    },
   ];
   return (
     <Page title="Hosts">
       <Alert text={error} onClose={() => setError(undefined)} />
       <Alert text={view.error} />
+      {chartsOf && <Charts kind="hosts" id={chartsOf.id} name={chartsOf.name} onClose={() => setChartsOf(undefined)} />}
       <Table caption="Hosts" columns={columns} rows={view.data} empty="No hosts: start a vela-node with this engine's URL and registration token." />
     </Page>
   );
+}
+
+/**
+ * Thin over-commit: what the domain's disks may grow to (committed) against its size, as oVirt's
+ * "over allocation ratio" (1.50× = disks could need half as much again as there is).
+ */
+export function overCommit(d: StorageDomain): string {
+  const size = Number(d.used ?? 0) + Number(d.available ?? 0);
+  const committed = Number(d.committed ?? 0);
+  if (!(size > 0) || !Number.isFinite(committed)) return "";
+  return `${(committed / size).toFixed(2)}×`;
 }
 
 export function StorageDomains(): JSX.Element {
@@ -92,6 +116,7 @@ export function StorageDomains(): JSX.Element {
     { label: "Free", num: true, cell: (d) => bytes(d.available) },
     { label: "Usage", cell: (d) => <Usage used={d.used} total={total(d)} /> },
     { label: "Allocated", num: true, cell: (d) => bytes(d.committed) },
+    { label: "Over-commit", num: true, cell: (d) => overCommit(d) },
   ];
   return (
     <Page title="Storage domains">

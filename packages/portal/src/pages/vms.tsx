@@ -10,6 +10,7 @@ import { useLive } from "../lib/hooks";
 import { about } from "../lib/live";
 import type { Host, Vm } from "../lib/model";
 import { NewVm } from "./new-vm";
+import { Charts } from "../ui/charts";
 import { SerialConsole } from "../ui/serial";
 import { VmSnapshots } from "../ui/snapshots";
 import { VmActions } from "../ui/vm-actions";
@@ -31,13 +32,14 @@ export function Vms(): JSX.Element {
   const [creating, setCreating] = useState(false);
   const [snapsOf, setSnapsOf] = useState<string>();
   const [serialOf, setSerialOf] = useState<string>();
+  const [chartsOf, setChartsOf] = useState<Vm>();
   const columns: Column<Vm>[] = [
     { label: "Name", cell: (v) => <span class="name">{v.name}</span> },
     { label: "Status", cell: (v) => <Status value={v.status} /> },
     { label: "Host", cell: (v) => (v.host ? (view.data?.hosts.get(v.host.id) ?? "") : "") },
     { label: "Memory", num: true, cell: (v) => bytes(v.memory) },
     { label: "Uptime", num: true, cell: (v) => (v.status === "up" ? since(v.start_time) : "") },
-    { label: "Actions", cell: (v) => <VmActions vm={v} onDone={view.reload} onError={setError} onSnapshots={() => setSnapsOf(v.id)} onSerial={() => setSerialOf(v.id)} /> },
+    { label: "Actions", cell: (v) => <VmActions vm={v} onDone={view.reload} onError={setError} onSnapshots={() => setSnapsOf(v.id)} onSerial={() => setSerialOf(v.id)} onCharts={() => setChartsOf(v)} /> },
   ];
   return (
     <Page
@@ -58,6 +60,7 @@ export function Vms(): JSX.Element {
       )}
       <Alert text={error} onClose={() => setError(undefined)} />
       <Alert text={view.error} />
+      {chartsOf && <Charts kind="vms" id={chartsOf.id} name={chartsOf.name} onClose={() => setChartsOf(undefined)} />}
       {serialOf && view.data?.vms.some((v) => v.id === serialOf) && (
         <SerialConsole vm={view.data.vms.find((v) => v.id === serialOf) as Vm} onClose={() => setSerialOf(undefined)} />
       )}

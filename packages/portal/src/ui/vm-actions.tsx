@@ -26,7 +26,7 @@ async function migrationTargets(vm: Vm): Promise<{ hosts: Host[]; why?: string }
   return { hosts, why: `No other host in the cluster of ${vm.name} is up.` };
 }
 
-export function VmActions(p: { vm: Vm; filter?: boolean; onDone: () => void; onError: (text: string) => void; onSnapshots?: () => void; onSerial?: () => void }): JSX.Element {
+export function VmActions(p: { vm: Vm; filter?: boolean; onDone: () => void; onError: (text: string) => void; onSnapshots?: () => void; onSerial?: () => void; onCharts?: () => void }): JSX.Element {
   const [busy, setBusy] = useState(false);
   const { vm } = p;
   const opts = { filter: p.filter };
@@ -98,11 +98,16 @@ export function VmActions(p: { vm: Vm; filter?: boolean; onDone: () => void; onE
             Console
           </button>
           {p.onSerial && (
-            <button type="button" onClick={p.onSerial} aria-label={label("Serial console of")}>
+            <button type="button" onClick={p.onSerial} aria-label={label("Serial terminal of")}>
               Serial
             </button>
           )}
         </>
+      )}
+      {p.onCharts && (
+        <button type="button" onClick={p.onCharts} aria-label={label("Charts of")}>
+          Charts
+        </button>
       )}
       {p.onSnapshots && (
         <button type="button" onClick={p.onSnapshots} aria-label={label("Snapshots of")}>
