@@ -57,7 +57,7 @@ export async function open(tab: Tab, url: string): Promise<void> {
 
 export async function signIn(tab: Tab, user: string, password: string): Promise<void> {
   await tab.page.getByLabel("User name").fill(user);
-  await tab.page.getByLabel("Password").fill(password);
+  await tab.page.getByLabel("Password", { exact: true }).fill(password);
   await tab.page.getByRole("button", { name: "Sign in" }).click();
 }
 

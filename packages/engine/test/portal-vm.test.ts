@@ -158,3 +158,69 @@ test("portal disk move: the progress bar reaches 100 % and the disk is on the ot
   assert.equal(d.storage_domains.storage_domain[0]?.id, sdB);
   await see(tab, "the row names the new domain", row.getByText("pvm-b"));
 });
+
+test("portal charts: the host's last hour (CPU, memory, network, disk) from the statistics history; storage over-commit", async () => {
+  const { page } = tab;
+  const host = (await hostUp(eng)).id;
+  const hist = await until("two host points", async () => {
+    const h = await eng.get<{ sample?: { time: string; cpu: string; memory_used: string }[] }>(`/hosts/${host}/statistics/history`);
+    return (h.sample?.length ?? 0) >= 2 ? h.sample : undefined;
+  }, 60_000, 500);
+  for (const s of hist ?? []) {
+    assert.ok(Number(s.cpu) >= 0 && Number(s.cpu) <= 100, `cpu in percent: ${JSON.stringify(s)}`);
+    assert.ok(Number(s.memory_used) > 0, `memory used: ${JSON.stringify(s)}`);
+  }
+  const times = (hist ?? []).map((s) => Number(s.time));
+  assert.deepEqual(times, [...times].sort((a, b) => a - b), "oldest first");
+  assert.ok(Date.now() - (times[0] as number) <= 3_600_000, "within the last hour");
+  assert.equal((await eng.api("GET", "/hosts/not-a-host/statistics/history")).status, 404, "a bad id is a 404");
+
+  await page.getByRole("link", { name: "Hosts" }).click();
+  await page.getByRole("button", { name: "Charts of pvm-host" }).click();
+  const panel = await see(tab, "the charts", page.locator("section.panel", { has: page.getByRole("heading", { name: "Last hour of pvm-host" }) }));
+  for (const title of ["CPU", "Memory", "Network", "Disk I/O"]) {
+    await see(tab, `the ${title} chart`, panel.getByRole("figure", { name: `${title} of pvm-host` }).locator("canvas"));
+  }
+  const points = Number(await panel.locator("[data-points]").getAttribute("data-points"));
+  assert.ok(points >= 2, `points drawn: ${points}`);
+  await shot(tab, "host-charts");
+  await panel.getByRole("button", { name: "Close charts" }).click();
+
+  await page.getByRole("link", { name: "Storage domains" }).click();
+  const row = page.locator("tbody tr", { hasText: "pvm-b" });
+  await see(tab, "pvm-b", row);
+  assert.match(await row.innerText(), /\d+\.\d\d×/, "the over-commit ratio");
+  await shot(tab, "storage");
+});
+
+test("portal storage wizard: a local data domain made and attached from the page; a relative path refused in the page, a system directory by the engine", async () => {
+  const { page } = tab;
+  await page.getByRole("link", { name: "Storage domains" }).click();
+  await page.getByRole("button", { name: "New storage domain" }).click();
+  const f = await see(tab, "the wizard", page.locator("form", { has: page.getByRole("heading", { name: "New storage domain" }) }));
+  await f.getByLabel("Name", { exact: true }).fill("pvm-c");
+  await f.getByLabel("Storage", { exact: true }).selectOption("localfs");
+  await f.getByLabel("Path").fill("relative/dir");
+  await f.getByRole("button", { name: "Create" }).click();
+  assert.match(await f.getByRole("alert").innerText(), /Path: an absolute path/);
+  await f.getByLabel("Path").fill("/etc");
+  await f.getByRole("button", { name: "Create" }).click();
+  await see(tab, "the engine's fault", f.getByRole("alert").filter({ hasText: /system directory/ }));
+  await f.getByLabel("Storage", { exact: true }).selectOption("block");
+  await f.getByRole("button", { name: "Create" }).click();
+  assert.match(await f.getByRole("alert").innerText(), /Pick at least one LUN/);
+  await f.getByLabel("Storage", { exact: true }).selectOption("localfs");
+  const dir = tempDir("vela-pvm-c-");
+  await f.getByLabel("Path").fill(dir);
+  await shot(tab, "new-storage-domain");
+  await f.getByRole("button", { name: "Create" }).click();
+  await f.waitFor({ state: "detached", timeout: 90_000 }).catch(async () => {
+    throw new Error(`the wizard stayed open: ${await f.innerText()}`);
+  });
+  const sd = await until("pvm-c attached", async () => {
+    const x = items<{ id: string; name: string; data_centers?: { data_center?: { id: string }[] } }>(await eng.get("/storagedomains"), "storage_domain").find((d) => d.name === "pvm-c");
+    return x?.data_centers?.data_center?.length ? x : undefined;
+  }, 60_000);
+  assert.ok(sd, "pvm-c is in a data center");
+  await see(tab, "pvm-c in the list", page.locator("tbody tr", { hasText: "pvm-c" }));
+});

@@ -109,7 +109,7 @@ function vmRow(name: string): Locator {
 
 async function signIn(user: string, password: string): Promise<void> {
   await page.getByLabel("User name").fill(user);
-  await page.getByLabel("Password").fill(password);
+  await page.getByLabel("Password", { exact: true }).fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
 }
 
@@ -132,7 +132,7 @@ test("portal: a wrong password shows the engine's refusal and keeps the user on 
   const alert = await see("an error", page.getByRole("alert"));
   assert.match(await alert.innerText(), /wrong username or password/i);
   await shot("sign-in-refused");
-  assert.equal(await page.getByLabel("Password").inputValue(), "", "the password field is cleared");
+  assert.equal(await page.getByLabel("Password", { exact: true }).inputValue(), "", "the password field is cleared");
   await page.getByLabel("User name").fill("");
   await page.getByRole("button", { name: "Sign in" }).click();
   assert.match(await page.getByRole("alert").innerText(), /user name/i, "an empty user name is refused before sending");

@@ -12,6 +12,7 @@ import { about, anyEvent, eventOrJob, subscribe } from "../lib/live";
 import { attachedData, type Disk, type Host, type Network, type StorageDomain } from "../lib/model";
 import { Charts } from "../ui/charts";
 import { choose, confirm } from "../ui/confirm";
+import { NewStorageDomain } from "../ui/new-sd";
 import { Alert, type Column, Page, Status, Table, Usage } from "../ui/widgets";
 
 function HostActions(p: { host: Host; onDone: () => void; onError: (t: string) => void }): JSX.Element {
@@ -106,6 +107,7 @@ export function overCommit(d: StorageDomain): string {
 
 export function StorageDomains(): JSX.Element {
   const view = useLive(async () => items<StorageDomain>(await api("GET", "/storagedomains"), "storage_domain"), eventOrJob);
+  const [creating, setCreating] = useState(false);
   const total = (d: StorageDomain) => String(Number(d.used ?? 0) + Number(d.available ?? 0));
   const columns: Column<StorageDomain>[] = [
     { label: "Name", cell: (d) => <span class="name">{d.name}</span> },
@@ -119,7 +121,22 @@ export function StorageDomains(): JSX.Element {
     { label: "Over-commit", num: true, cell: (d) => overCommit(d) },
   ];
   return (
-    <Page title="Storage domains">
+    <Page
+      title="Storage domains"
+      actions={
+        <button type="button" class="primary" onClick={() => setCreating(true)} disabled={creating}>
+          New storage domain
+        </button>
+      }
+    >
+      {creating && (
+        <NewStorageDomain
+          onClose={(made) => {
+            setCreating(false);
+            if (made) view.reload();
+          }}
+        />
+      )}
       <Alert text={view.error} />
       <Table caption="Storage domains" columns={columns} rows={view.data} empty="No storage domains." />
     </Page>
