@@ -294,7 +294,7 @@ test("portal: the serial console in the page (xterm.js through the engine's prox
   await until("the guest's prompt", async () => (/[#$] ?$/m.test(await text()) ? true : undefined), 90_000, 250).catch(async (e: Error) => {
     throw new Error(`${e.message}; terminal shows:\n${await text()}\npage said:\n${said.slice(-10).join("\n")}`);
   });
-  await panel.locator(".terminal").click();
+  await panel.getByRole("region", { name: "Terminal of portal-serial" }).click();
   await page.keyboard.type("echo SERIAL-$((40+2))");
   await page.keyboard.press("Enter");
   await until("the shell's answer", async () => ((await text()).includes("SERIAL-42") ? true : undefined), 60_000, 250).catch(async (e: Error) => {
