@@ -4,8 +4,8 @@
  * GET …/statistics/history of hosts and VMs: the last hour's points (monitoring/history.ts) the
  * portal's charts draw.
  */
-import { mustById } from "../../commands/lookup.js";
-import { mustNic } from "../../commands/VmNics.js";
+import { mustById } from "../../db/repo/entities.js";
+import { mustNic } from "../../db/repo/nics.js";
 import { history, type Point } from "../../monitoring/history.js";
 import { diskStats, hostStats, vmStats } from "../../monitoring/stats.js";
 import { type Call, ok, pathId, type Reply } from "../call.js";
