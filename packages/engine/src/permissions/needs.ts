@@ -5,6 +5,7 @@
  * to everyone but system-wide SuperUsers (and test/permissions.test.ts requires an entry for each).
  */
 import type { Call } from "../api/call.js";
+import { EMPTY_TOP_COLLECTIONS } from "../api/empty-collections.js";
 import type { Engine } from "../engine.js";
 import type { ActionGroup } from "./roles.js";
 import { type ObjectType, type ObjRef, SYSTEM } from "./tree.js";
@@ -100,11 +101,20 @@ const needs: Record<string, Need> = {
   // VM pools do not exist yet: the collection is empty for everyone
   "GET /vmpools": open,
   "GET /vmpools/:id": open,
+  // fixed catalogues (OS types, cluster levels, the internal domain): readable by every signed-in user
+  "GET /operatingsystems": open,
+  "GET /operatingsystems/:id": open,
+  "GET /clusterlevels": open,
+  "GET /clusterlevels/:id": open,
+  "GET /domains": open,
+  "GET /domains/:id": open,
   ...emptyUnder("/vms/:id", "vm", ["numanodes", "hostdevices", "watchdogs", "tags", "affinitylabels", "applications", "sessions", "reporteddevices", "katelloerrata", "mediateddevices"]),
   ...emptyUnder("/hosts/:id", "host", ["numanodes", "hooks", "devices", "tags", "affinitylabels", "katelloerrata"]),
   ...emptyUnder("/datacenters/:id", "data_center", ["quotas", "qoss", "iscsibonds"]),
   ...emptyUnder("/clusters/:id", "cluster", ["affinitygroups", "cpuprofiles", "enabledfeatures"]),
   ...emptyUnder("/templates/:id", "template", ["watchdogs", "tags", "cdroms"]),
+  // collections of features Vela does not have (tags, bookmarks, providers, …): empty for everyone
+  ...Object.fromEntries(EMPTY_TOP_COLLECTIONS.flatMap((t) => [[`GET /${t.path}`, open], [`GET /${t.path}/:id`, open]])),
   "GET ": open,
 
   "GET /datacenters": list("data_center", "data_center"),
