@@ -39,9 +39,10 @@ const empty = lazy(() => import("./resources/empty.js"));
 const openapi = lazy(() => import("./resources/openapi.js"));
 const statistics = lazy(() => import("./resources/statistics.js"));
 const events = lazy(() => import("./resources/events.js"));
+const imagetransfers = lazy(() => import("./resources/imagetransfers.js"));
 const catalogs = lazy(() => import("./resources/catalogs.js"));
 
-const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks, users, perms, vmpools, clientLinks, updates, empty, openapi, statistics, events, enroll, catalogs];
+const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks, users, perms, vmpools, clientLinks, updates, empty, openapi, statistics, events, enroll, imagetransfers, catalogs];
 
 function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): Handler {
   return async (c: Call): Promise<Reply> => {
@@ -247,6 +248,13 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/vms/:id/statistics/history", h(statistics, "vmHistory")),
   r("GET", "/events", h(events, "list")),
   r("GET", "/events/:id", h(events, "get")),
+
+  r("GET", "/imagetransfers", h(imagetransfers, "list")),
+  r("POST", "/imagetransfers", h(imagetransfers, "add")),
+  r("GET", "/imagetransfers/:id", h(imagetransfers, "get")),
+  r("POST", "/imagetransfers/:id/finalize", h(imagetransfers, "finalize")),
+  r("POST", "/imagetransfers/:id/cancel", h(imagetransfers, "cancel")),
+  r("POST", "/imagetransfers/:id/extend", h(imagetransfers, "extend")),
 
   r("GET", "/jobs", h(jobs, "list")),
   r("GET", "/jobs/:id", h(jobs, "get")),
