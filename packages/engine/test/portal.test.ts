@@ -5,7 +5,8 @@
  * opens its console (noVNC through the proxy), powers it off after a confirmation, creates a VM
  * from a template with the form (bad input refused in the page and by the engine), reads the
  * other administration pages and the VM portal, and signs out; a token the engine revokes sends
- * the page back to sign-in, keeping a half-filled form for after. Every request the page makes stays on the engine. Real engine, node
+ * the page back to sign-in, keeping a half-filled form for after; the serial console in the page
+ * (xterm.js) shows the guest's shell. Every request the page makes stays on the engine. Real engine, node
  * and QEMU guest (TCG).
  */
 import assert from "node:assert/strict";
@@ -28,6 +29,7 @@ let browser: Browser | undefined;
 let ctx: BrowserContext;
 let page: Page;
 let vmId = "";
+let serialVm = "";
 /** Everything the page printed or failed on, for failure messages. */
 const said: string[] = [];
 /** URLs the page requested that are not the engine's. */
@@ -62,7 +64,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  for (const pid of qemuOf(vmId || "none")) process.kill(pid, "SIGKILL");
+  for (const pid of [...qemuOf(vmId || "none"), ...qemuOf(serialVm || "none")]) process.kill(pid, "SIGKILL");
   await node?.stop();
   await eng?.stop();
 });
@@ -107,7 +109,7 @@ function vmRow(name: string): Locator {
 
 async function signIn(user: string, password: string): Promise<void> {
   await page.getByLabel("User name").fill(user);
-  await page.getByLabel("Password").fill(password);
+  await page.getByLabel("Password", { exact: true }).fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
 }
 
@@ -130,7 +132,7 @@ test("portal: a wrong password shows the engine's refusal and keeps the user on 
   const alert = await see("an error", page.getByRole("alert"));
   assert.match(await alert.innerText(), /wrong username or password/i);
   await shot("sign-in-refused");
-  assert.equal(await page.getByLabel("Password").inputValue(), "", "the password field is cleared");
+  assert.equal(await page.getByLabel("Password", { exact: true }).inputValue(), "", "the password field is cleared");
   await page.getByLabel("User name").fill("");
   await page.getByRole("button", { name: "Sign in" }).click();
   assert.match(await page.getByRole("alert").innerText(), /user name/i, "an empty user name is refused before sending");
@@ -186,15 +188,15 @@ test("portal: New VM from a template; bad names are refused in the page, a taken
   await page.getByRole("button", { name: "New VM" }).click();
   const form = page.locator("form", { has: page.getByRole("heading", { name: "New virtual machine" }) });
   await see("the New VM form", form);
-  await form.getByLabel("Name").fill("bad name!");
+  await form.getByLabel("Name", { exact: true }).fill("bad name!");
   await form.getByRole("button", { name: "Create" }).click();
   assert.match(await form.getByRole("alert").innerText(), /Name: 1 to 64/);
   await shot("new-vm");
-  await form.getByLabel("Name").fill("portal-vm");
+  await form.getByLabel("Name", { exact: true }).fill("portal-vm");
   await form.getByRole("button", { name: "Create" }).click();
   await see("the engine's fault", form.getByRole("alert").filter({ hasText: /already in use/i }));
   await form.getByLabel("Memory (MiB)").fill("256");
-  await form.getByLabel("Name").fill("portal-new");
+  await form.getByLabel("Name", { exact: true }).fill("portal-new");
   await form.getByRole("button", { name: "Create" }).click();
   await see("portal-new in the list", vmRow("portal-new"));
   const made = items<{ name: string; memory: string; template?: { id: string } }>(await eng.get("/vms"), "vm").find((v) => v.name === "portal-new");
@@ -268,4 +270,37 @@ test("portal: signing out revokes the token; a token the engine no longer accept
   await signIn(eng.user, eng.password);
   await see("the page again", page.getByRole("heading", { name: "New virtual machine" }));
   assert.equal(await page.getByLabel("Name", { exact: true }).inputValue(), "kept-name", "the form kept what was typed");
+});
+
+test("portal: the serial console in the page (xterm.js through the engine's proxy) shows the guest's prompt and its answers", async () => {
+  const dir = execFileSync("bash", [GUEST_SCRIPT], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").pop() as string;
+  const vm = await eng.post<{ id: string }>("/vms", {
+    name: "portal-serial",
+    cluster: { name: "Default" },
+    memory: 192 * 2 ** 20,
+    os: { type: "other_linux", kernel: join(dir, "vmlinuz"), initrd: join(dir, "initrd.img"), cmdline: "console=ttyS0 vela.shell" },
+  });
+  serialVm = vm.id;
+  await eng.post(`/vms/${vm.id}/start`, {});
+  await page.getByRole("link", { name: "Virtual machines" }).click();
+  const row = vmRow("portal-serial");
+  await see("portal-serial up", row.locator(".badge", { hasText: /^up$/ }), 90_000);
+  await row.getByRole("button", { name: "Serial terminal of portal-serial" }).click();
+  const panel = await see("the serial console", page.locator("section.panel", { has: page.getByRole("heading", { name: "Serial console of portal-serial" }) }));
+  await see("connected", panel.locator("[data-state=connected]"), 30_000);
+  const rows = panel.locator(".xterm-rows");
+  const text = async () => (await rows.innerText().catch(() => "")).replace(/\u00a0/g, " ");
+  // The shell's prompt (busybox: "/ # ") comes on the fresh line the page sends when it connects.
+  await until("the guest's prompt", async () => (/[#$] ?$/m.test(await text()) ? true : undefined), 90_000, 250).catch(async (e: Error) => {
+    throw new Error(`${e.message}; terminal shows:\n${await text()}\npage said:\n${said.slice(-10).join("\n")}`);
+  });
+  await panel.getByRole("region", { name: "Terminal of portal-serial" }).click();
+  await page.keyboard.type("echo SERIAL-$((40+2))");
+  await page.keyboard.press("Enter");
+  await until("the shell's answer", async () => ((await text()).includes("SERIAL-42") ? true : undefined), 60_000, 250).catch(async (e: Error) => {
+    throw new Error(`${e.message}; terminal shows:\n${await text()}`);
+  });
+  await shot("serial-console");
+  await panel.getByRole("button", { name: "Close serial console" }).click();
+  await eng.post(`/vms/${vm.id}/stop`, {});
 });

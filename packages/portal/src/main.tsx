@@ -17,6 +17,7 @@ import { Upload } from "./pages/upload";
 import { VmPortal } from "./pages/vm-portal";
 import { Vms } from "./pages/vms";
 import { ConfirmHost } from "./ui/confirm";
+import { Alert, Page } from "./ui/widgets";
 
 interface Route {
   path: string;
@@ -50,6 +51,17 @@ async function isAdmin(): Promise<boolean> {
   }
 }
 
+function Refused(): JSX.Element {
+  return (
+    <Page title="Not allowed">
+      <Alert text="This page is for administrators." />
+      <p>
+        <a href="#/my">Go to your virtual machines</a>
+      </p>
+    </Page>
+  );
+}
+
 function Shell(p: { session: Session }): JSX.Element {
   const hash = useHash();
   const [admin, setAdmin] = useState<boolean>();
@@ -58,8 +70,10 @@ function Shell(p: { session: Session }): JSX.Element {
   }, []);
   if (admin === undefined) return <p class="muted center">Loading…</p>;
   const allowed = ROUTES.filter((r) => admin || !r.admin);
+  // An administration page asked for by someone who is not an administrator is refused, not shown.
+  const refused = !admin && ROUTES.some((r) => r.admin && r.path === hash);
   const route = allowed.find((r) => hash === r.path) ?? (allowed[0] as Route);
-  const View = route.view;
+  const View = refused ? Refused : route.view;
   return (
     <div class="shell">
       <header class="top">
@@ -70,7 +84,7 @@ function Shell(p: { session: Session }): JSX.Element {
           <ul>
             {allowed.map((r) => (
               <li key={r.path}>
-                <a href={`#${r.path}`} aria-current={r === route ? "page" : undefined}>
+                <a href={`#${r.path}`} aria-current={r === route && !refused ? "page" : undefined}>
                   {r.label}
                 </a>
               </li>

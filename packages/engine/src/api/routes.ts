@@ -247,6 +247,9 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/vms/:id/statistics", h(statistics, "vm")),
   r("GET", "/vms/:id/nics/:nic/statistics", h(statistics, "nic")),
   r("GET", "/disks/:id/statistics", h(statistics, "disk")),
+  // Vela: the last hour, for the portal's charts
+  r("GET", "/hosts/:id/statistics/history", h(statistics, "hostHistory")),
+  r("GET", "/vms/:id/statistics/history", h(statistics, "vmHistory")),
   r("GET", "/events", h(events, "list")),
   r("GET", "/events/:id", h(events, "get")),
 

@@ -11,6 +11,7 @@ import type { Engine } from "../engine.js";
 import { ApiFault } from "../errors/fault.js";
 import { nodeFault } from "../errors/node-fault.js";
 import { NodeError, NodeUnreachable } from "../hosts/client.js";
+import { EVENT_STREAM, serveEventStream } from "../events/stream.js";
 import { Access, type Principal } from "../permissions/access.js";
 import { authorize, afterReply, wantsFilter } from "../permissions/enforce.js";
 import { Auth } from "./auth.js";
@@ -308,11 +309,33 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
     const form = ssoForm(req.body) ?? {};
     const bearer = /^bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "")?.[1];
     const token = firstValues(req.query).token ?? form.token ?? bearer;
-    if (token) auth.revoke(token);
+    if (token) {
+      auth.revoke(token);
+      for (const end of streams.get(token) ?? []) end("session ended");
+    }
     return reply.code(200).type("application/json").send("{}");
   };
   app.get(SSO_LOGOUT, logout);
   app.post(SSO_LOGOUT, logout);
+
+  // The portal's live updates (events/stream.ts): the same credentials as the API, never in the URL.
+  const streams = new Map<string, Set<(why: string) => void>>();
+  app.get(EVENT_STREAM, async (req, reply) => {
+    const authorization = req.headers.authorization;
+    const user = await auth.check(authorization);
+    if (!user) return sendFault(reply, new ApiFault(401, "Unauthorized", "Authentication required: HTTP Basic (user@domain) or an SSO bearer token"), true);
+    reply.hijack();
+    const end = serveEventStream(engine, user, req.raw, reply.raw, async () => (await auth.check(authorization))?.id === user.id);
+    const token = /^bearer\s+(\S+)$/i.exec(authorization ?? "")?.[1];
+    if (!token) return;
+    const set = streams.get(token) ?? new Set();
+    set.add(end);
+    streams.set(token, set);
+    req.raw.on("close", () => {
+      set.delete(end);
+      if (!set.size) streams.delete(token);
+    });
+  });
 
   return app;
 }

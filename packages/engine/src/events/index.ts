@@ -2,12 +2,13 @@
  * The engine's audit log (oVirt's AuditLogDirector): `logEvent` records what happened — VM and
  * host state changes seen by monitoring, storage domain state changes, user actions run as
  * commands — with oVirt's event codes where oVirt has one, as rows of `events` that `/events`
- * serves. Ids increase by one per event in this engine (assigned in order, one writer); an event
+ * serves, and the live feed (bus.ts) hears as it is written. Ids increase by one per event in this engine (assigned in order, one writer); an event
  * that cannot be written is logged and never fails the work that caused it.
  */
 import type { EventsTable } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import { currentActor } from "./actor.js";
+import { publish } from "./bus.js";
 import { ACTION_CODES, Code, type Severity } from "./codes.js";
 
 export interface EventInput {
@@ -55,6 +56,19 @@ export function logEvent(e: Engine, ev: EventInput): Promise<void> {
     };
     await e.db.insertInto("events").values(row).execute();
     c.next++;
+    publish(e, {
+      type: "event",
+      id: row.id,
+      code: row.code,
+      severity: row.severity,
+      description: row.description,
+      time: row.time,
+      vm: row.vm_id ?? undefined,
+      host: row.host_id ?? undefined,
+      storage_domain: row.storage_domain_id ?? undefined,
+      data_center: row.data_center_id ?? undefined,
+      cluster: row.cluster_id ?? undefined,
+    });
   };
   const p = c.tail.then(write, write).catch((err: unknown) => {
     // read the highest id again next time (another engine on the database may have written)

@@ -10,6 +10,7 @@ import { type Engine, sleep } from "../engine.js";
 import type { TaskStatus } from "@vela/protocol";
 import { Code } from "@vela/protocol/errors";
 import { NodeError, type NodeTarget, NodeUnreachable } from "../hosts/client.js";
+import { listened, publish } from "../events/bus.js";
 
 export type JobStatus = "started" | "finished" | "failed" | "aborted";
 export type StepType = "validating" | "executing" | "finalizing";
@@ -21,6 +22,7 @@ export async function startJob(e: Engine, description: string, actionType: strin
     .insertInto("jobs")
     .values({ id, description, status: "started", action_type: actionType, payload: JSON.stringify(payload), start_time: at, end_time: null, last_updated: at })
     .execute();
+  publish(e, { type: "job", id, status: "started" });
   return id;
 }
 
@@ -38,6 +40,7 @@ export async function endJob(e: Engine, jobId: string, status: JobStatus): Promi
     .where("job_id", "=", jobId)
     .where("status", "=", "started")
     .execute();
+  publish(e, { type: "job", id: jobId, status, progress: status === "finished" ? 100 : undefined });
 }
 
 export async function addStep(
@@ -70,12 +73,21 @@ export async function addStep(
     })
     .execute();
   await e.db.updateTable("jobs").set({ last_updated: now() }).where("id", "=", jobId).execute();
+  publish(e, { type: "job", id: jobId, status: "started" });
   return id;
 }
 
 export async function setStepProgress(e: Engine, stepId: string, progress: number): Promise<void> {
   const pct = Math.max(0, Math.min(99, Math.round(progress)));
   await e.db.updateTable("steps").set({ progress: pct }).where("id", "=", stepId).where("status", "=", "started").execute();
+  await publishStep(e, stepId, pct);
+}
+
+/** A step moved: its job is told to the live feed (only looked up when someone listens). */
+async function publishStep(e: Engine, stepId: string, progress?: number): Promise<void> {
+  if (!listened(e)) return;
+  const row = await e.db.selectFrom("steps").select(["job_id", "status"]).where("id", "=", stepId).executeTakeFirst();
+  if (row) publish(e, { type: "job", id: row.job_id, status: "started", progress });
 }
 
 export async function endStep(e: Engine, stepId: string, status: JobStatus): Promise<void> {
@@ -84,6 +96,7 @@ export async function endStep(e: Engine, stepId: string, status: JobStatus): Pro
     .set({ status, end_time: now(), progress: status === "finished" ? 100 : undefined })
     .where("id", "=", stepId)
     .execute();
+  await publishStep(e, stepId, status === "finished" ? 100 : undefined);
 }
 
 /** A node task ended in failure; carries the VDSM code and message. */

@@ -2,10 +2,12 @@
  * The latest run-time figures the monitors collected: each host's getVdsStats answer and each
  * running VM's getAllVmStats entry, with when they were taken. Kept in memory, as oVirt's engine
  * keeps its statistics in memory and flushes them: they describe now, and a restarted engine has
- * them again after one poll. The statistics API (api/statistics.ts) reads them.
+ * them again after one poll. The statistics API (api/statistics.ts) reads them; each sample also
+ * becomes a point of the last hour's history (history.ts) for the portal's charts.
  */
 import type { HostStats, VmStats } from "@vela/protocol";
 import type { Engine } from "../engine.js";
+import { recordHostPoint, recordVmPoint } from "./history.js";
 
 export interface Sample<T> {
   at: Date;
@@ -32,11 +34,13 @@ function store(e: Engine): Store {
 
 export function recordHostStats(e: Engine, hostId: string, stats: HostStats): void {
   store(e).hosts.set(hostId, { at: new Date(), stats });
+  recordHostPoint(e, hostId, stats);
 }
 
 export function recordVmStats(e: Engine, vmId: string, stats: VmStats): void {
   const old = store(e).vms.get(vmId);
   store(e).vms.set(vmId, { at: new Date(), stats, prev: old ? { at: old.at, stats: old.stats } : undefined });
+  recordVmPoint(e, vmId, stats);
 }
 
 /** A VM that is down has no run-time figures. */

@@ -118,6 +118,8 @@ const needs: Record<string, Need> = {
   "GET /vms/:id/statistics": view("vm"),
   "GET /vms/:id/nics/:nic/statistics": view("vm"),
   "GET /disks/:id/statistics": view("disk"),
+  "GET /hosts/:id/statistics/history": view("host"),
+  "GET /vms/:id/statistics/history": view("vm"),
   // the audit log is the administrators' (a user's own events come with per-event filtering)
   "GET /events": admin,
   "GET /events/:id": admin,

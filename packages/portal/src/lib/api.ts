@@ -46,6 +46,11 @@ function setSession(s: Session | undefined, expired = false): void {
   for (const l of listeners) l(s, expired);
 }
 
+/** The engine no longer accepts the token (told by the live stream): back to sign-in. */
+export function expireSession(): void {
+  setSession(undefined, true);
+}
+
 /** Called when the user signs in or out, or the engine no longer accepts the token. */
 export function onSession(l: Listener): () => void {
   listeners.add(l);

@@ -98,3 +98,25 @@ export interface Event {
   description?: string;
   code?: string;
 }
+
+export interface Snapshot {
+  id: string;
+  description?: string;
+  date?: string;
+  snapshot_status?: string;
+  snapshot_type?: string;
+}
+
+export interface VnicProfile {
+  id: string;
+  name: string;
+  network?: Ref;
+}
+
+/**
+ * A data domain a disk can go to: attached to a data center (oVirt shows the per-DC status only
+ * in the data center's view, so the top-level one is absent once attached) and not unattached.
+ */
+export function attachedData(d: StorageDomain): boolean {
+  return d.type === "data" && (d.status === undefined || d.status === "active");
+}

@@ -1,11 +1,12 @@
 /**
  * Administration pages for what happens: jobs with their progress (from their steps) and, when
- * the engine has them, events. Both refresh themselves.
+ * the engine has them, events. Both reload when the engine's event stream tells of a change.
  */
 import type { JSX } from "preact";
 import { ApiError, api, items } from "../lib/api";
 import { time } from "../lib/format";
-import { usePoll } from "../lib/hooks";
+import { useLive } from "../lib/hooks";
+import { anyEvent, anyJob } from "../lib/live";
 import type { Event, Job, Step } from "../lib/model";
 import { Alert, type Column, Page, Status, Table } from "../ui/widgets";
 
@@ -39,7 +40,7 @@ function Progress(p: { value?: number; status: string }): JSX.Element {
 }
 
 export function Jobs(): JSX.Element {
-  const view = usePoll(loadJobs, 1500);
+  const view = useLive(loadJobs, anyJob);
   const columns: Column<JobRow>[] = [
     { label: "Job", cell: (j) => j.description ?? j.id },
     { label: "Status", cell: (j) => <Status value={j.status} /> },
@@ -68,7 +69,7 @@ async function loadEvents(): Promise<{ events?: Event[] }> {
 const SEVERITY: Record<string, string> = { normal: "idle", warning: "busy", error: "bad", alert: "bad" };
 
 export function Events(): JSX.Element {
-  const view = usePoll(loadEvents, 2000);
+  const view = useLive(loadEvents, anyEvent);
   const columns: Column<Event>[] = [
     { label: "Time", cell: (e) => time(e.time) },
     { label: "Severity", cell: (e) => <span class={`badge badge-${SEVERITY[e.severity ?? ""] ?? "idle"}`}>{e.severity ?? ""}</span> },

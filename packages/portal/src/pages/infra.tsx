@@ -1,14 +1,18 @@
 /**
  * Administration pages for the infrastructure: hosts (maintenance, activate, approve), storage
- * domains with their usage, disks, and networks. Each is a live table over one API collection.
+ * domains with their usage, disks (moved to another domain with a live progress bar), and
+ * networks. Each is a live table over one API collection.
  */
 import type { JSX } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { api, items, message } from "../lib/api";
 import { bytes } from "../lib/format";
-import { usePoll } from "../lib/hooks";
-import type { Disk, Host, Network, StorageDomain } from "../lib/model";
-import { confirm } from "../ui/confirm";
+import { useLive } from "../lib/hooks";
+import { about, anyEvent, eventOrJob, subscribe } from "../lib/live";
+import { attachedData, type Disk, type Host, type Network, type StorageDomain } from "../lib/model";
+import { Charts } from "../ui/charts";
+import { choose, confirm } from "../ui/confirm";
+import { NewStorageDomain } from "../ui/new-sd";
 import { Alert, type Column, Page, Status, Table, Usage } from "../ui/widgets";
 
 function HostActions(p: { host: Host; onDone: () => void; onError: (t: string) => void }): JSX.Element {
@@ -58,8 +62,9 @@ function HostActions(p: { host: Host; onDone: () => void; onError: (t: string) =
 }
 
 export function Hosts(): JSX.Element {
-  const view = usePoll(async () => items<Host>(await api("GET", "/hosts"), "host"), 3000);
+  const view = useLive(async () => items<Host>(await api("GET", "/hosts"), "host"), about("host", "data_center"));
   const [error, setError] = useState<string>();
+  const [chartsOf, setChartsOf] = useState<Host>();
   const columns: Column<Host>[] = [
     { label: "Name", cell: (h) => <span class="name">{h.name}</span> },
     { label: "Status", cell: (h) => <Status value={h.status} /> },
@@ -67,19 +72,42 @@ export function Hosts(): JSX.Element {
     { label: "SPM", cell: (h) => (h.spm?.status && h.spm.status !== "none" ? <Status value={h.spm.status} /> : "") },
     { label: "CPU", cell: (h) => h.cpu?.name ?? "" },
     { label: "Memory", num: true, cell: (h) => bytes(h.memory) },
-    { label: "Actions", cell: (h) => <HostActions host={h} onDone={view.reload} onError={setError} /> },
+    {
+      label: "Actions",
+      cell: (h) => (
+        <div class="actions">
+          <HostActions host={h} onDone={view.reload} onError={setError} />
+          <button type="button" onClick={() => setChartsOf(h)} aria-label={`Charts of ${h.name}`}>
+            Charts
+          </button>
+        </div>
+      ),
+    },
   ];
   return (
     <Page title="Hosts">
       <Alert text={error} onClose={() => setError(undefined)} />
       <Alert text={view.error} />
+      {chartsOf && <Charts kind="hosts" id={chartsOf.id} name={chartsOf.name} onClose={() => setChartsOf(undefined)} />}
       <Table caption="Hosts" columns={columns} rows={view.data} empty="No hosts: start a vela-node with this engine's URL and registration token." />
     </Page>
   );
 }
 
+/**
+ * Thin over-commit: what the domain's disks may grow to (committed) against its size, as oVirt's
+ * "over allocation ratio" (1.50× = disks could need half as much again as there is).
+ */
+export function overCommit(d: StorageDomain): string {
+  const size = Number(d.used ?? 0) + Number(d.available ?? 0);
+  const committed = Number(d.committed ?? 0);
+  if (!(size > 0) || !Number.isFinite(committed)) return "";
+  return `${(committed / size).toFixed(2)}×`;
+}
+
 export function StorageDomains(): JSX.Element {
-  const view = usePoll(async () => items<StorageDomain>(await api("GET", "/storagedomains"), "storage_domain"), 5000);
+  const view = useLive(async () => items<StorageDomain>(await api("GET", "/storagedomains"), "storage_domain"), eventOrJob);
+  const [creating, setCreating] = useState(false);
   const total = (d: StorageDomain) => String(Number(d.used ?? 0) + Number(d.available ?? 0));
   const columns: Column<StorageDomain>[] = [
     { label: "Name", cell: (d) => <span class="name">{d.name}</span> },
@@ -90,30 +118,115 @@ export function StorageDomains(): JSX.Element {
     { label: "Free", num: true, cell: (d) => bytes(d.available) },
     { label: "Usage", cell: (d) => <Usage used={d.used} total={total(d)} /> },
     { label: "Allocated", num: true, cell: (d) => bytes(d.committed) },
+    { label: "Over-commit", num: true, cell: (d) => overCommit(d) },
   ];
   return (
-    <Page title="Storage domains">
+    <Page
+      title="Storage domains"
+      actions={
+        <button type="button" class="primary" onClick={() => setCreating(true)} disabled={creating}>
+          New storage domain
+        </button>
+      }
+    >
+      {creating && (
+        <NewStorageDomain
+          onClose={(made) => {
+            setCreating(false);
+            if (made) view.reload();
+          }}
+        />
+      )}
       <Alert text={view.error} />
       <Table caption="Storage domains" columns={columns} rows={view.data} empty="No storage domains." />
     </Page>
   );
 }
 
+/** A move the user started from this page: its job, and the progress the event stream reported. */
+interface Moving {
+  job: string;
+  to: string;
+  progress: number;
+  status: string;
+}
+
 export function Disks(): JSX.Element {
-  const view = usePoll(async () => {
+  const view = useLive(async () => {
     const [d, s] = await Promise.all([api("GET", "/disks"), api("GET", "/storagedomains")]);
-    return { disks: items<Disk>(d, "disk"), sds: new Map(items<StorageDomain>(s, "storage_domain").map((x) => [x.id, x.name])) };
-  }, 3000);
+    const sds = items<StorageDomain>(s, "storage_domain");
+    return { disks: items<Disk>(d, "disk"), sds: new Map(sds.map((x) => [x.id, x.name])), data: sds.filter(attachedData) };
+  }, eventOrJob);
+  const [moving, setMoving] = useState<Record<string, Moving>>({});
+  const [error, setError] = useState<string>();
+  // Progress comes from the event stream's job messages, not from polling the job.
+  useEffect(
+    () =>
+      subscribe((m) => {
+        if (m.type !== "job") return;
+        setMoving((all) => {
+          const hit = Object.entries(all).find(([, mv]) => mv.job === m.id);
+          if (!hit) return all;
+          const [disk, mv] = hit;
+          const progress = m.status === "finished" ? 100 : (m.progress ?? mv.progress);
+          return { ...all, [disk]: { ...mv, progress: Math.max(mv.progress, progress), status: m.status ?? mv.status } };
+        });
+      }),
+    [],
+  );
+  const name = (d: Disk) => d.alias ?? d.name ?? d.id;
+  const move = async (d: Disk) => {
+    const here = new Set(d.storage_domains?.storage_domain?.map((r) => r.id));
+    const targets = (view.data?.data ?? []).filter((x) => !here.has(x.id));
+    if (!targets.length) return setError(`Cannot move ${name(d)}: there is no other active data domain to move it to.`);
+    const to = await choose(`Move ${name(d)}`, "The disk's volumes are copied to the domain you pick, then removed from where they are.", "Move", "To storage domain", targets.map((x) => ({ value: x.id, label: x.name })));
+    if (!to) return;
+    try {
+      const r = await api<{ job?: { id?: string } }>("POST", `/disks/${encodeURIComponent(d.id)}/move`, { storage_domain: { id: to } });
+      const job = r.job?.id;
+      if (job) {
+        setMoving((all) => ({ ...all, [d.id]: { job, to: view.data?.sds.get(to) ?? to, progress: 0, status: "started" } }));
+        // messages sent before the answer arrived were not matched: the job's state now catches up
+        const now = await api<{ status?: string }>("GET", `/jobs/${encodeURIComponent(job)}`);
+        if (now.status && now.status !== "started") {
+          const st = now.status;
+          setMoving((all) => (all[d.id] ? { ...all, [d.id]: { ...(all[d.id] as Moving), status: st, progress: st === "finished" ? 100 : (all[d.id] as Moving).progress } } : all));
+        }
+      }
+      view.reload();
+    } catch (err) {
+      setError(`${name(d)}: ${message(err)}`);
+    }
+  };
   const columns: Column<Disk>[] = [
-    { label: "Alias", cell: (d) => <span class="name">{d.alias ?? d.name ?? d.id}</span> },
+    { label: "Alias", cell: (d) => <span class="name">{name(d)}</span> },
     { label: "Status", cell: (d) => <Status value={d.status} /> },
     { label: "Virtual size", num: true, cell: (d) => bytes(d.provisioned_size) },
     { label: "Actual size", num: true, cell: (d) => bytes(d.actual_size) },
     { label: "Format", cell: (d) => `${d.format ?? ""}${d.sparse === "true" ? ", thin" : ""}` },
     { label: "Storage domain", cell: (d) => d.storage_domains?.storage_domain?.map((r) => view.data?.sds.get(r.id) ?? r.id).join(", ") ?? "" },
+    {
+      label: "Move",
+      cell: (d) => {
+        const mv = moving[d.id];
+        if (mv) {
+          return (
+            <span class="usage">
+              <progress max={100} value={mv.progress} aria-label={`Moving ${name(d)} to ${mv.to}`} /> {mv.status === "failed" ? "failed" : `${mv.progress} %`}
+            </span>
+          );
+        }
+        return (
+          <button type="button" disabled={d.status !== "ok"} onClick={() => move(d)} aria-label={`Move ${name(d)}`}>
+            Move
+          </button>
+        );
+      },
+    },
   ];
   return (
     <Page title="Disks">
+      <Alert text={error} onClose={() => setError(undefined)} />
       <Alert text={view.error} />
       <Table caption="Disks" columns={columns} rows={view.data?.disks} empty="No disks." />
     </Page>
@@ -121,10 +234,10 @@ export function Disks(): JSX.Element {
 }
 
 export function Networks(): JSX.Element {
-  const view = usePoll(async () => {
+  const view = useLive(async () => {
     const [n, d] = await Promise.all([api("GET", "/networks"), api("GET", "/datacenters")]);
     return { nets: items<Network>(n, "network"), dcs: new Map(items<{ id: string; name: string }>(d, "data_center").map((x) => [x.id, x.name])) };
-  }, 5000);
+  }, anyEvent);
   const columns: Column<Network>[] = [
     { label: "Name", cell: (n) => <span class="name">{n.name}</span> },
     { label: "Data center", cell: (n) => (n.data_center ? (view.data?.dcs.get(n.data_center.id) ?? "") : "") },

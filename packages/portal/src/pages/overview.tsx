@@ -5,7 +5,8 @@
 import type { JSX } from "preact";
 import { api, items } from "../lib/api";
 import { bytes } from "../lib/format";
-import { usePoll } from "../lib/hooks";
+import { useLive } from "../lib/hooks";
+import { anyEvent, eventOrJob } from "../lib/live";
 import type { Host, Named, Ref, Vm } from "../lib/model";
 import { Alert, type Column, Page, Status, Table } from "../ui/widgets";
 
@@ -65,7 +66,7 @@ function ClusterNode(p: { cluster: Cluster; tree: Tree }): JSX.Element {
 }
 
 export function Overview(): JSX.Element {
-  const view = usePoll(loadTree, 3000);
+  const view = useLive(loadTree, anyEvent);
   const tree = view.data;
   return (
     <Page title="Data centers">
@@ -104,7 +105,7 @@ interface Template extends Named {
 }
 
 export function Templates(): JSX.Element {
-  const view = usePoll(async () => items<Template>(await api("GET", "/templates"), "template"), 5000);
+  const view = useLive(async () => items<Template>(await api("GET", "/templates"), "template"), eventOrJob);
   const columns: Column<Template>[] = [
     { label: "Name", cell: (t) => <span class="name">{t.name}</span> },
     { label: "Status", cell: (t) => <Status value={t.status} /> },

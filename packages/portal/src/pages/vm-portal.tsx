@@ -7,19 +7,23 @@ import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import { api, items } from "../lib/api";
 import { bytes, since } from "../lib/format";
-import { usePoll } from "../lib/hooks";
+import { useLive } from "../lib/hooks";
+import { about } from "../lib/live";
 import type { Vm } from "../lib/model";
+import { SerialConsole } from "../ui/serial";
 import { VmActions } from "../ui/vm-actions";
 import { Alert, Page, Status } from "../ui/widgets";
 
 export function VmPortal(): JSX.Element {
-  const view = usePoll(async () => items<Vm>(await api("GET", "/vms", undefined, { filter: true }), "vm"), 2000);
+  const view = useLive(async () => items<Vm>(await api("GET", "/vms", undefined, { filter: true }), "vm"), about("vm"));
   const [error, setError] = useState<string>();
+  const [serialOf, setSerialOf] = useState<string>();
   const vms = view.data;
   return (
     <Page title="My virtual machines">
       <Alert text={error} onClose={() => setError(undefined)} />
       <Alert text={view.error} />
+      {serialOf && vms?.some((v) => v.id === serialOf) && <SerialConsole vm={vms.find((v) => v.id === serialOf) as Vm} filter onClose={() => setSerialOf(undefined)} />}
       {vms === undefined ? (
         <p class="muted">Loading…</p>
       ) : vms.length === 0 ? (
@@ -48,7 +52,7 @@ export function VmPortal(): JSX.Element {
                   </>
                 )}
               </dl>
-              <VmActions vm={vm} filter onDone={view.reload} onError={setError} />
+              <VmActions vm={vm} filter onDone={view.reload} onError={setError} onSerial={() => setSerialOf(vm.id)} />
             </li>
           ))}
         </ul>

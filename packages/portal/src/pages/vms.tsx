@@ -1,14 +1,18 @@
 /**
- * Administration: every VM with its live status (refreshed every 2 s), host, memory and uptime,
- * the per-VM actions, and "New VM" from a template.
+ * Administration: every VM with its live status (reloaded when the event stream names a VM or host), host, memory and uptime,
+ * the per-VM actions (snapshots in a panel above the list), and "New VM" from a template.
  */
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import { api, items } from "../lib/api";
 import { bytes, since } from "../lib/format";
-import { usePoll } from "../lib/hooks";
+import { useLive } from "../lib/hooks";
+import { about } from "../lib/live";
 import type { Host, Vm } from "../lib/model";
 import { NewVm } from "./new-vm";
+import { Charts } from "../ui/charts";
+import { SerialConsole } from "../ui/serial";
+import { VmSnapshots } from "../ui/snapshots";
 import { VmActions } from "../ui/vm-actions";
 import { Alert, type Column, Page, Status, Table } from "../ui/widgets";
 
@@ -23,16 +27,19 @@ async function load(): Promise<View> {
 }
 
 export function Vms(): JSX.Element {
-  const view = usePoll(load, 2000);
+  const view = useLive(load, about("vm", "host"));
   const [error, setError] = useState<string>();
   const [creating, setCreating] = useState(false);
+  const [snapsOf, setSnapsOf] = useState<string>();
+  const [serialOf, setSerialOf] = useState<string>();
+  const [chartsOf, setChartsOf] = useState<Vm>();
   const columns: Column<Vm>[] = [
     { label: "Name", cell: (v) => <span class="name">{v.name}</span> },
     { label: "Status", cell: (v) => <Status value={v.status} /> },
     { label: "Host", cell: (v) => (v.host ? (view.data?.hosts.get(v.host.id) ?? "") : "") },
     { label: "Memory", num: true, cell: (v) => bytes(v.memory) },
     { label: "Uptime", num: true, cell: (v) => (v.status === "up" ? since(v.start_time) : "") },
-    { label: "Actions", cell: (v) => <VmActions vm={v} onDone={view.reload} onError={setError} /> },
+    { label: "Actions", cell: (v) => <VmActions vm={v} onDone={view.reload} onError={setError} onSnapshots={() => setSnapsOf(v.id)} onSerial={() => setSerialOf(v.id)} onCharts={() => setChartsOf(v)} /> },
   ];
   return (
     <Page
@@ -53,6 +60,13 @@ export function Vms(): JSX.Element {
       )}
       <Alert text={error} onClose={() => setError(undefined)} />
       <Alert text={view.error} />
+      {chartsOf && <Charts kind="vms" id={chartsOf.id} name={chartsOf.name} onClose={() => setChartsOf(undefined)} />}
+      {serialOf && view.data?.vms.some((v) => v.id === serialOf) && (
+        <SerialConsole vm={view.data.vms.find((v) => v.id === serialOf) as Vm} onClose={() => setSerialOf(undefined)} />
+      )}
+      {snapsOf && view.data?.vms.some((v) => v.id === snapsOf) && (
+        <VmSnapshots vm={view.data.vms.find((v) => v.id === snapsOf) as Vm} onClose={() => setSnapsOf(undefined)} />
+      )}
       <Table caption="Virtual machines" columns={columns} rows={view.data?.vms} empty="No virtual machines yet: create one with New VM." />
     </Page>
   );

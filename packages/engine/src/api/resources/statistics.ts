@@ -1,9 +1,12 @@
 /**
  * GET …/statistics of hosts, VMs, VM NICs and disks: the monitors' latest figures (getVdsStats,
- * getAllVmStats) in oVirt's statistics shape (api/statistics.ts).
+ * getAllVmStats) in oVirt's statistics shape (api/statistics.ts); and Vela's
+ * GET …/statistics/history of hosts and VMs: the last hour's points (monitoring/history.ts) the
+ * portal's charts draw.
  */
 import { mustById } from "../../db/repo/entities.js";
 import { mustNic } from "../../db/repo/nics.js";
+import { history, type Point } from "../../monitoring/history.js";
 import { diskStats, hostStats, vmStats } from "../../monitoring/stats.js";
 import { type Call, ok, pathId, type Reply } from "../call.js";
 import { href, ref } from "../href.js";
@@ -34,4 +37,27 @@ export async function nic(c: Call): Promise<Reply> {
 export async function disk(c: Call): Promise<Reply> {
   const d = await mustById(c.engine, "disks", pathId(c, "id", "Disk"));
   return ok("statistics", collection("statistic", statisticsRep(d.id, { disk: ref("disks", d.id) }, diskStatistics(diskStats(c.engine, d.id)))));
+}
+
+function historyRep(points: Point[]): { sample: Record<string, number | Date>[] } {
+  return {
+    sample: points.map((p) => {
+      const out: Record<string, number | Date> = { time: new Date(p.t), cpu: p.cpu, memory_used: p.mem };
+      if (p.rx !== undefined) out.network_rx = p.rx;
+      if (p.tx !== undefined) out.network_tx = p.tx;
+      if (p.read !== undefined) out.disk_read = p.read;
+      if (p.write !== undefined) out.disk_write = p.write;
+      return out;
+    }),
+  };
+}
+
+export async function hostHistory(c: Call): Promise<Reply> {
+  const h = await mustById(c.engine, "hosts", pathId(c, "id", "Host"));
+  return ok("history", historyRep(history(c.engine, "host", h.id)));
+}
+
+export async function vmHistory(c: Call): Promise<Reply> {
+  const v = await mustById(c.engine, "vms", pathId(c, "id", "VM"));
+  return ok("history", historyRep(history(c.engine, "vm", v.id)));
 }
