@@ -190,6 +190,38 @@ for (const [driverName, makePool] of DRIVER_POOLS) {
       }
     });
 
+    if (driverName === "block") {
+      // First, while the VG holds one free run after the special LVs.
+      describe("block: a full VG", () => {
+        test("creates and copies that find no room fail clearly and leave no LV behind; the checker stays clean", async () => {
+          const stats = (await ok(node.xml("getStorageDomainStats", P.sd), "stats")).stats as Record<string, string>;
+          const fImg = randomUUID();
+          // A preallocated raw LV over every free extent (metadata only: nothing is written).
+          await task(node.xml("createVolume", P.sd, P.sp, fImg, Number(stats.diskfree), 5, 1, "DATA", randomUUID(), "", BLANK, BLANK), "filler");
+          const before = await P.state();
+          const pre = await node.xml("createVolume", P.sd, P.sp, randomUUID(), SIZE, 5, 1, "DATA", randomUUID(), "", BLANK, BLANK);
+          assert.equal(pre.status.code, 397, `a preallocated volume is refused before any task: ${pre.status.message}`);
+          const thin = await ok(createVolume(randomUUID(), randomUUID()), "thin create on a full VG");
+          const st = await waitTask(node, thin.uuid as string);
+          assert.notEqual(st.taskResult, "success", "a thin create with no free extent fails");
+          assert.match(st.message, /contiguous free extents/, "the task says why");
+          // A copy from the other (file) domain into the full VG fails the same way.
+          const img = randomUUID();
+          const vol = randomUUID();
+          await task(createVolume(img, vol, BLANK, SIZE, P.other.sd), "a volume on the other domain");
+          const cp = await ok(node.xml("copyImage", P.other.sd, P.sp, "", img, vol, randomUUID(), randomUUID(), "copy", P.sd, 8, 0, 0), "copy into the full VG");
+          const cst = await waitTask(node, cp.uuid as string);
+          assert.notEqual(cst.taskResult, "success", "a copy into a full VG fails");
+          assert.match(cst.message, /contiguous free extents/);
+          assert.deepEqual(await P.state(), before, "no orphan LV, no slot written");
+          assert.deepEqual(await P.check(), []);
+          await task(node.xml("deleteImage", P.sd, P.sp, fImg), "remove the filler");
+          await task(node.xml("deleteImage", P.other.sd, P.sp, img), "cleanup");
+          assert.deepEqual(await P.check(), []);
+        });
+      });
+    }
+
     describe("data: a chain of 5 snapshots", () => {
       test("the leaf reads each level's bytes at every offset, before and after merging all snapshots away", async () => {
         const img = randomUUID();

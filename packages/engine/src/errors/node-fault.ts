@@ -23,6 +23,7 @@ const BAD_REQUEST: ErrorName[] = [
   "StorageServerValidationError",
   "StorageServerAccessPermissionError",
   "UnsupportedDomainVersion",
+  "InvalidIpAddress",
 ];
 
 /** Something named does not exist on the node. */
@@ -48,6 +49,8 @@ const CONFLICT: ErrorName[] = [
   "TaskInProgress",
   "MiscOperationInProgress",
   "SpmStatusError",
+  // The host has no iSCSI initiator (no iscsi_tcp in its kernel): another host may.
+  "iSCSISetupError",
 ];
 
 const STATUS = new Map<number, 400 | 404 | 409>([
