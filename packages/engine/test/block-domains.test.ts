@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type Engine, firstDcId, hostUp, items, type Node, startEngine, startNode, tempDir, until } from "./support.js";
@@ -224,4 +224,34 @@ test("file and block side by side: a posixfs domain joins the block data center;
     assert.ok(del.status === 200 || del.status === 204, del.text);
   }
   await until("LVs removed", async () => (!lvNames().includes(disk.image_id) && !lvNames().includes(moved.image_id)) || undefined, 120_000, 500);
+});
+
+test("iSCSI: POST /hosts/{id}/iscsidiscover and /iscsilogin validate the portal and IQN; without iscsi_tcp the host's refusal is a 409 that says why", async () => {
+  const h = await hostUp(eng);
+  const act = (what: string, iscsi: unknown) => eng.api("POST", `/hosts/${h.id}/${what}`, { body: { iscsi } });
+  const bad: [string, string, unknown][] = [
+    ["iscsidiscover", "no iscsi element", undefined],
+    ["iscsidiscover", "an address that is not one", { address: "999.0.0.1" }],
+    ["iscsidiscover", "an option as address", { address: "-oProxyCommand=x" }],
+    ["iscsidiscover", "a port out of range", { address: "192.0.2.10", port: 70000 }],
+    ["iscsidiscover", "an unknown field", { address: "192.0.2.10", flags: "x" }],
+    ["iscsilogin", "no target", { address: "192.0.2.10" }],
+    ["iscsilogin", "a target that is not an IQN", { address: "192.0.2.10", target: "disk one" }],
+    ["iscsilogin", "a month 13 IQN", { address: "192.0.2.10", target: "iqn.2026-13.org.example:x" }],
+    ["iscsilogin", "a line break in the CHAP user", { address: "192.0.2.10", target: "iqn.2026-12.org.example:x", username: "a\nb" }],
+  ];
+  for (const [what, why, iscsi] of bad) {
+    const r = await act(what, iscsi);
+    assert.equal(r.status, 400, `${what}, ${why}: ${r.text}`);
+    assert.match(r.text, /fault|reason|detail/i);
+  }
+  assert.equal((await eng.api("POST", `/hosts/00000000-0000-0000-0000-00000000abcd/iscsidiscover`, { body: { iscsi: { address: "192.0.2.10" } } })).status, 404);
+  if (existsSync("/sys/module/iscsi_tcp")) return; // a kernel with an initiator: the refusal below cannot be shown here
+  const d = await act("iscsidiscover", { address: "192.0.2.10", port: 3260 });
+  assert.equal(d.status, 409, d.text);
+  assert.match(String(d.json?.detail), /iscsi_tcp/);
+  const l = await act("iscsilogin", { address: "192.0.2.10", port: 3260, target: "iqn.2026-12.org.example:storage.lun1", username: "chap-user", password: "chap-secret" });
+  assert.equal(l.status, 409, l.text);
+  assert.match(String(l.json?.detail), /code 465/);
+  assert.doesNotMatch(l.text, /chap-secret/, "the CHAP secret is never echoed");
 });
