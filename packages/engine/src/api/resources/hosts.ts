@@ -1,11 +1,11 @@
-/** /hosts: list, get, remove, and the activate/deactivate/approve actions. */
+/** /hosts: list, get, remove, the activate/deactivate/approve actions, LUNs and iSCSI discovery/login. */
 import { runCommand } from "../../commands/command.js";
 import { ActivateHost } from "../../commands/ActivateHost.js";
 import { ApproveHost } from "../../commands/ApproveHost.js";
 import { DeactivateHost } from "../../commands/DeactivateHost.js";
 import { ForceSelectSpm } from "../../commands/ForceSelectSpm.js";
 import { RemoveHost } from "../../commands/RemoveHost.js";
-import { mustById } from "../../commands/lookup.js";
+import { mustById } from "../../db/repo/entities.js";
 import { IscsiAddress, Iqn, type LunInfo } from "@vela/protocol";
 import { z } from "zod";
 import { parseInput } from "../../input/input.js";
