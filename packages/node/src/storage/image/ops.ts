@@ -266,7 +266,12 @@ async function beginVolume(task: Task, dom: FileDomain, img: string, vol: string
 async function beginTarget(task: Task, dom: StorageDomain, img: string, vol: string, md: VolumeMd, blockBytes: () => Promise<number>): Promise<InUse> {
   if (dom instanceof FileDomain) {
     const p = await beginVolume(task, dom, img, vol, md);
-    return { path: p.data, protocol: "file", release: () => chmod(p.data, 0o660) };
+    // After a failed copy the data file may not exist: the copy's own error is the one to report.
+    const release = () =>
+      chmod(p.data, 0o660).catch((err) => {
+        if (errno(err) !== "ENOENT") throw err;
+      });
+    return { path: p.data, protocol: "file", release };
   }
   if (!(dom instanceof BlockDomain)) throw new VdsmError("StorageDomainTypeError", dom.sdUUID);
   await task.push({ what: "remove half-made LV", action: "block.removeVolume", params: [dom.sdUUID, img, vol] });
