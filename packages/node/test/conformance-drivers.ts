@@ -116,7 +116,7 @@ export async function blockPool(chunkMiB = 1024, env: Record<string, string> = {
     await ok(n.xml("createStorageDomain", 3, sd, "block master", vgUUID, 1, 5), "createStorageDomain");
     await ok(n.xml("createStoragePool", 0, sp, "block pool", sd, [sd], 1), "createStoragePool");
     await ok(n.xml("connectStoragePool", sp, 1, "", sd, 1), "connectStoragePool");
-    const st = await waitTask(n, (await ok(n.xml("spmStart", sp, -1, "-1", 0, false), "spmStart")).uuid as string);
+    const st = await waitTask(n, (await ok(n.xml("spmStart", sp, -1, "-1", 0, false), "spmStart")).uuid as string, 600_000);
     if (st.taskResult !== "success") throw new Error(`spmStart: ${st.message}`);
     // POSIXFS on a local directory: a file domain a shared (block) pool may hold.
     const other = await addFileDomain(n, sp, 6);

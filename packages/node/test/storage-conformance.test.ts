@@ -43,9 +43,15 @@ async function ok(r: Resp | Promise<Resp>, what: string): Promise<Resp> {
   return res;
 }
 
+/**
+ * Bound on one task: block tasks run many lvm commands, each slow on a loaded machine (60 s was
+ * too short for a merge on a block domain with 7 helpers on 2 cores).
+ */
+const TASK_BOUND_MS = 600_000;
+
 async function task(r: Resp | Promise<Resp>, what = "task"): Promise<string> {
   const res = await ok(r, what);
-  const st = await waitTask(node, res.uuid as string);
+  const st = await waitTask(node, res.uuid as string, TASK_BOUND_MS);
   assert.equal(st.taskResult, "success", `${what}: ${st.message}`);
   return res.uuid as string;
 }
@@ -202,7 +208,7 @@ for (const [driverName, makePool] of DRIVER_POOLS) {
           const pre = await node.xml("createVolume", P.sd, P.sp, randomUUID(), SIZE, 5, 1, "DATA", randomUUID(), "", BLANK, BLANK);
           assert.equal(pre.status.code, 397, `a preallocated volume is refused before any task: ${pre.status.message}`);
           const thin = await ok(createVolume(randomUUID(), randomUUID()), "thin create on a full VG");
-          const st = await waitTask(node, thin.uuid as string);
+          const st = await waitTask(node, thin.uuid as string, TASK_BOUND_MS);
           assert.notEqual(st.taskResult, "success", "a thin create with no free extent fails");
           assert.match(st.message, /contiguous free extents/, "the task says why");
           // A copy from the other (file) domain into the full VG fails the same way.
@@ -210,7 +216,7 @@ for (const [driverName, makePool] of DRIVER_POOLS) {
           const vol = randomUUID();
           await task(createVolume(img, vol, BLANK, SIZE, P.other.sd), "a volume on the other domain");
           const cp = await ok(node.xml("copyImage", P.other.sd, P.sp, "", img, vol, randomUUID(), randomUUID(), "copy", P.sd, 8, 0, 0), "copy into the full VG");
-          const cst = await waitTask(node, cp.uuid as string);
+          const cst = await waitTask(node, cp.uuid as string, TASK_BOUND_MS);
           assert.notEqual(cst.taskResult, "success", "a copy into a full VG fails");
           assert.match(cst.message, /contiguous free extents/);
           assert.deepEqual(await P.state(), before, "no orphan LV, no slot written");
@@ -404,10 +410,10 @@ for (const [driverName, makePool] of DRIVER_POOLS) {
         // Work on another image does not queue behind the copy.
         const otherImg = randomUUID();
         const other = await ok(createVolume(otherImg, randomUUID()), "createVolume elsewhere");
-        await waitTask(node, other.uuid as string);
+        await waitTask(node, other.uuid as string, TASK_BOUND_MS);
         const otherEnd = Date.now();
         const watch = async (id: string) => {
-          await waitTask(node, id, 120_000);
+          await waitTask(node, id, TASK_BOUND_MS);
           return Date.now();
         };
         const [copyEnd, delEnd] = await Promise.all([watch(copy.uuid as string), watch(del.uuid as string)]);
