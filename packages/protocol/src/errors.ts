@@ -113,6 +113,11 @@ export const ErrorCodes = {
   StorageServerDisconnectionError: { code: 452, message: "Error storage server disconnection" },
   StorageServerValidationError: { code: 453, message: "The specified path does not exist or cannot be reached." },
   MountError: { code: 477, message: "Problem while trying to mount target" },
+  // iSCSI (VDSM's StorageServeriSCSIError family)
+  iSCSILoginError: { code: 464, message: "Failed to login to iSCSI node" },
+  iSCSISetupError: { code: 465, message: "Failed to setup iSCSI subsystem" },
+  InvalidIpAddress: { code: 472, message: "Invalid IP address" },
+  iSCSIDiscoveryError: { code: 475, message: "Failed discovery of iSCSI targets" },
   // LVM and block devices (exception.py 500–620), for block storage domains
   VolumeGroupActionError: { code: 500, message: "Error volume group action" },
   VolumeGroupCreateError: { code: 502, message: "Cannot create Volume Group" },

@@ -109,6 +109,8 @@ export const apiRoutes: RouteDef[] = [
   r("POST", "/hosts/:id/deactivate", h(hosts, "deactivate")),
   r("POST", "/hosts/:id/approve", h(hosts, "approve")),
   r("POST", "/hosts/:id/forceselectspm", h(hosts, "forceSelectSpm")),
+  r("POST", "/hosts/:id/iscsidiscover", h(hosts, "iscsiDiscover")),
+  r("POST", "/hosts/:id/iscsilogin", h(hosts, "iscsiLogin")),
 
   r("GET", "/storagedomains", h(storagedomains, "list")),
   r("POST", "/storagedomains", h(storagedomains, "add")),

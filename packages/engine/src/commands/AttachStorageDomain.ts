@@ -44,7 +44,9 @@ export const AttachStorageDomain: CommandDef<{ dcId: string; body: unknown }, Pl
     if (hosts.length === 0) throw conflict(`Cannot attach Storage Domain ${sd.name}: data center ${dc.name} has no host up`);
     if (dc.master_domain_id) {
       const master = await mustById(e, "storage_domains", dc.master_domain_id);
-      if (master.storage_type !== sd.storage_type) {
+      // A shared data center mixes file and block storage as oVirt's does (nfs, posixfs, fcp,
+      // iscsi side by side); local storage stays alone in its local data center.
+      if ((master.storage_type === "localfs") !== (sd.storage_type === "localfs")) {
         throw conflict(
           `Cannot attach Storage Domain ${sd.name}: its storage type ${sd.storage_type} differs from the storage type ${master.storage_type} of data center ${dc.name}`,
         );

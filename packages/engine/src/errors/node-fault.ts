@@ -25,6 +25,7 @@ const BAD_REQUEST: ErrorName[] = [
   "UnsupportedDomainVersion",
   // a CD-ROM medium that is not an ISO file of the domain
   "changeDisk",
+  "InvalidIpAddress",
 ];
 
 /** Something named does not exist on the node. */
@@ -50,6 +51,8 @@ const CONFLICT: ErrorName[] = [
   "TaskInProgress",
   "MiscOperationInProgress",
   "SpmStatusError",
+  // The host has no iSCSI initiator (no iscsi_tcp in its kernel): another host may.
+  "iSCSISetupError",
 ];
 
 const STATUS = new Map<number, 400 | 404 | 409>([

@@ -39,7 +39,7 @@ export function connectionOf(sd: Pick<StorageDomain, "storage_type" | "storage_a
 
 /** connectStorageServer reports per-connection status codes; any non-zero is a failure. */
 export async function connectServer(e: Engine, host: Host, sd: StorageDomain, poolId = BLANK): Promise<void> {
-  // FCP LUNs are there or not; iSCSI logins are not implemented yet (this machine kind has no iscsi_tcp).
+  // LUNs of a block domain are there or not: iSCSI logins are the user's (POST /hosts/{id}/iscsilogin).
   if (isBlockType(sd.storage_type)) return;
   const c = connectionOf(sd);
   const res = await e.nodes.for(host).call("connectStorageServer", { domType: c.domType, spUUID: poolId, conList: c.conList });

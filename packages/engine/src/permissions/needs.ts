@@ -167,6 +167,8 @@ const needs: Record<string, Need> = {
   "POST /hosts/:id/deactivate": onParam("manipulate_host", "host"),
   "POST /hosts/:id/approve": onParam("manipulate_host", "host"),
   "POST /hosts/:id/forceselectspm": onParam("manipulate_host", "host"),
+  "POST /hosts/:id/iscsidiscover": onParam("manipulate_host", "host"),
+  "POST /hosts/:id/iscsilogin": onParam("manipulate_host", "host"),
 
   "GET /storagedomains": list("storage_domain", "storage_domain"),
   "POST /storagedomains": onSystem("create_storage_domain"),

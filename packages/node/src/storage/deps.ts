@@ -11,7 +11,7 @@ import type { NodeContext } from "../api/context.js";
 import type { BlockStorage } from "./block/verbs.js";
 import type { Connections } from "./domain/connection.js";
 import { poolsOf } from "./domain/file.js";
-import { asFile, type DomainRegistry, type FileDomain, type StorageDomain } from "./domain/index.js";
+import type { DomainRegistry, StorageDomain } from "./domain/index.js";
 import type { DomainMonitor } from "./domain/monitor.js";
 import type { Images } from "./image/prepare.js";
 import type { ClusterLock } from "./lease/index.js";
@@ -40,9 +40,7 @@ export interface StorageParts {
 export interface StorageDeps extends StorageParts {
   /** The pool's SPM, checked: the pool is connected here and this host holds the role. */
   spmOf(spUUID: string): ConnectedPool;
-  /** A domain that belongs to the pool, with its metadata. */
-  poolDomain(sdUUID: string, spUUID: string): Promise<{ dom: FileDomain; md: Record<string, string> }>;
-  /** The same for any driver (block domains included). */
+  /** A domain that belongs to the pool (any driver), with its metadata. */
   poolAnyDomain(sdUUID: string, spUUID: string): Promise<{ dom: StorageDomain; md: Record<string, string> }>;
   /** Starts an SPM task; persistent ones are written to master/tasks for a new SPM to recover. */
   startTask(name: string, job: (t: Task) => Promise<unknown>, persistent?: boolean): string;
@@ -69,10 +67,6 @@ export function storageDeps(parts: StorageParts, connected: (p: ConnectedPool) =
       return p;
     },
     poolAnyDomain,
-    async poolDomain(sdUUID, spUUID) {
-      const { dom, md } = await poolAnyDomain(sdUUID, spUUID);
-      return { dom: asFile(dom), md };
-    },
     startTask(name, job, persistent = true) {
       const id = randomUUID();
       // The job's writes know their task (fence.ts): a task fenced with a lost lease never writes.

@@ -56,6 +56,10 @@ export const Connection = z.object({
   mnt_options: z.string().max(1024).optional(),
   user: z.string().max(256).optional(),
   password: z.string().max(256).optional(),
+  /** iSCSI (domType 3): the target's port, name and portal group tag; `connection` is the portal address. */
+  port: z.union([z.string().max(5), z.number()]).optional(),
+  iqn: z.string().max(223).optional(),
+  tpgt: z.union([z.string().max(5), z.number()]).optional(),
 });
 export type Connection = z.infer<typeof Connection>;
 

@@ -1,4 +1,4 @@
-/** /hosts: list, get, remove, and the activate/deactivate/approve actions. */
+/** /hosts: list, get, remove, the activate/deactivate/approve actions, LUNs and iSCSI discovery/login. */
 import { runCommand } from "../../commands/command.js";
 import { ActivateHost } from "../../commands/ActivateHost.js";
 import { ApproveHost } from "../../commands/ApproveHost.js";
@@ -6,9 +6,14 @@ import { DeactivateHost } from "../../commands/DeactivateHost.js";
 import { ForceSelectSpm } from "../../commands/ForceSelectSpm.js";
 import { RemoveHost } from "../../commands/RemoveHost.js";
 import { mustById } from "../../db/repo/entities.js";
-import type { LunInfo } from "@vela/protocol";
+import { IscsiAddress, Iqn, type LunInfo } from "@vela/protocol";
+import { z } from "zod";
+import { parseInput } from "../../input/input.js";
 import type { Host } from "../../db/schema.js";
-import { conflict } from "../../errors/fault.js";
+import { ApiFault, conflict } from "../../errors/fault.js";
+import { nodeFault } from "../../errors/node-fault.js";
+import { randomUUID } from "node:crypto";
+import { BLANK_UUID, ErrorCodes } from "@vela/protocol";
 import type { Engine } from "../../engine.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import type { Rep } from "../repr.js";
@@ -109,5 +114,54 @@ export async function approve(c: Call): Promise<Reply> {
 export async function forceSelectSpm(c: Call): Promise<Reply> {
   bodyOf(c, ["action"]);
   const h = await runCommand(c.engine, ForceSelectSpm, { id: pathId(c, "id", "Host") });
+  return actionDone({ host: { href: `/ovirt-engine/api/hosts/${h.id}`, id: h.id } });
+}
+
+/** oVirt's `<action><iscsi>…</iscsi></action>` for discovery and login; CHAP credentials optional. */
+const IscsiDetails = z.strictObject({
+  address: IscsiAddress,
+  port: z.coerce.number().int().min(1).max(65535).optional().default(3260),
+  target: Iqn.optional(),
+  portal: z.string().regex(/^\S{1,300}$/).optional(),
+  username: z.string().max(256).regex(/^[^\n\r\0]*$/).optional(),
+  password: z.string().max(256).regex(/^[^\n\r\0]*$/).optional(),
+});
+const IscsiAction = z.looseObject({ iscsi: IscsiDetails });
+
+async function upHost(c: Call, what: string): Promise<Host> {
+  const h = await mustById(c.engine, "hosts", pathId(c, "id", "Host"));
+  if (h.status !== "up") throw conflict(`Cannot ${what} on host ${h.name}: it is ${h.status}, not up`);
+  return h;
+}
+
+/**
+ * POST /hosts/{id}/iscsidiscover: SendTargets discovery from the host (discoverSendTargets).
+ * Answers oVirt's `discovered_targets` (address, port, portal, target) and `iscsi_targets`.
+ */
+export async function iscsiDiscover(c: Call): Promise<Reply> {
+  const { iscsi } = parseInput(IscsiAction, bodyOf(c, ["action"]), "Action", "iscsidiscover");
+  const h = await upHost(c, "discover iSCSI targets");
+  const targets = (await c.engine.nodes.for(h).call("discoverSendTargets", { con: { connection: iscsi.address, port: iscsi.port, user: iscsi.username, password: iscsi.password } })) as unknown as string[];
+  const details = (Array.isArray(targets) ? targets : []).map((t) => {
+    const [portal = "", target = ""] = t.split(" ");
+    const m = /^(.*):(\d+),(\d+)$/.exec(portal);
+    return { address: m?.[1] ?? portal, port: m?.[2] ?? "", portal: m ? `${m[1]}:${m[2]},${m[3]}` : portal, target };
+  });
+  return actionDone({ discovered_targets: { iscsi_details: details }, iscsi_targets: { iscsi_target: details.map((d) => d.target) } });
+}
+
+/** POST /hosts/{id}/iscsilogin: the host logs in to one target (connectStorageServer, domType 3). */
+export async function iscsiLogin(c: Call): Promise<Reply> {
+  const { iscsi } = parseInput(IscsiAction, bodyOf(c, ["action"]), "Action", "iscsilogin");
+  if (!iscsi.target) throw new ApiFault(400, "Incomplete parameters", "Action [iscsi.target] required for iscsilogin");
+  const h = await upHost(c, "log in to an iSCSI target");
+  const tpgt = iscsi.portal ? /,(\d+)$/.exec(iscsi.portal)?.[1] : undefined;
+  const con = { id: randomUUID(), connection: iscsi.address, port: String(iscsi.port), iqn: iscsi.target, tpgt, user: iscsi.username, password: iscsi.password };
+  const res = (await c.engine.nodes.for(h).call("connectStorageServer", { domType: 3, spUUID: BLANK_UUID, conList: [con] })) as unknown as { id: string; status: number }[];
+  const failed = (Array.isArray(res) ? res : []).find((r) => r.status !== 0);
+  if (failed) {
+    const name = (Object.entries(ErrorCodes).find(([, v]) => v.code === failed.status)?.[0] ?? "GeneralException") as keyof typeof ErrorCodes;
+    throw nodeFault(failed.status, `${h.name} could not log in to ${iscsi.target}: ${ErrorCodes[name].message} (code ${failed.status})`);
+  }
   return actionDone({ host: { href: `/ovirt-engine/api/hosts/${h.id}`, id: h.id } });
 }

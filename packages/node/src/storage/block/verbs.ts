@@ -36,8 +36,8 @@ export function createBlockStorage(ctx: NodeContext, domains: DomainRegistry): B
   const dataPath: DataPath = ctx.config.blockDataPath === "device-mapper" ? new DmDataPath(lvm) : new LoopDataPath(log);
   const env: BlockEnv = { lvm, dataPath, root: join(ctx.config.runDir, "blockSD"), log };
   domains.register(new BlockDriver(env));
-  // iSCSI logins (iscsiadm, ISCSIConnection verbs) are not implemented; say so where it matters.
-  if (!existsSync("/sys/module/iscsi_tcp")) log.info("this kernel has no iscsi_tcp: no iSCSI connections on this host (LUNs must already be attached)");
+  // iSCSI (domain/iscsi.ts) needs the kernel's initiator; say at start when it is missing.
+  if (!existsSync("/sys/module/iscsi_tcp")) log.info("this kernel has no iscsi_tcp loaded: iSCSI discovery and logins will be refused (iSCSISetupError) unless modprobe iscsi_tcp succeeds");
   if (!ctx.config.lunDirs.length) log.info("no LUN directories configured (VELA_NODE_LUN_DIRS): no block storage on this host");
   else log.info({ lunDirs: ctx.config.lunDirs, dataPath: dataPath.kind }, "block storage: LUNs are loop devices over files in these directories");
 

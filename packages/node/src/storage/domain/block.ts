@@ -430,6 +430,19 @@ export class BlockDomain implements StorageDomain {
     });
   }
 
+  /** Whether this host has the volume's device now (a VM or a job may be using it). */
+  async isActive(volUUID: string): Promise<boolean> {
+    return (await this.env.dataPath.activePath(this.sdUUID, volUUID, await this.range(volUUID))) !== undefined;
+  }
+
+  /** Makes the LV's `PU_` tag name `parent` (a merge took the old parent out of the chain); no-op when it does. */
+  async setParentTag(imgUUID: string, volUUID: string, parent: string): Promise<void> {
+    const { lv } = await this.volumeLv(imgUUID, volUUID);
+    const old = lv.tags.filter((t) => t.startsWith("PU_"));
+    if (old.length === 1 && old[0] === `PU_${parent}`) return;
+    await this.lvm.lvtags(this.sdUUID, volUUID, [`PU_${parent}`], old);
+  }
+
   async finishVolume(volUUID: string): Promise<void> {
     await this.lvm.lvtags(this.sdUUID, volUUID, [], [INITIALIZING_TAG]);
   }

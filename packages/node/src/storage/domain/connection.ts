@@ -1,7 +1,8 @@
 /**
  * Storage server connections (VDSM's storageServer.py): makes a remote or local path available
  * under `<runDir>/data-center/mnt/<mangled path>`. LOCALFS (and POSIXFS given an existing local
- * directory without a vfs type) is a symlink; NFS and other POSIXFS are mount(8) calls.
+ * directory without a vfs type) is a symlink; NFS and other POSIXFS are mount(8) calls; ISCSI is
+ * a login to a target through iscsiadm (iscsi.ts), refused where the kernel has no iscsi_tcp.
  * Never lets a connection string reach mount(8) or a path without passing the allow-lists below.
  */
 import type { Connection, StorageTypeName } from "@vela/protocol";
@@ -12,6 +13,7 @@ import { join, posix } from "node:path";
 import type { NodeContext } from "../../api/context.js";
 import { CommandError, run } from "../../exec.js";
 import { errno, isSymlink, mangleRemotePath } from "../fileutil.js";
+import { IscsiProvider, iscsiTargetOf } from "./iscsi.js";
 
 export function typeName(domType: number): StorageTypeName {
   const e = Object.entries(StorageType).find(([, n]) => n === domType);
@@ -54,9 +56,11 @@ const DEFAULT_NFS_OPTIONS = "soft,nosharecache,timeo=100,retrans=3,nfsvers=4";
 
 export class Connections {
   readonly mntRoot: string;
+  readonly iscsi: IscsiProvider;
 
   constructor(private readonly ctx: NodeContext) {
     this.mntRoot = join(ctx.config.runDir, "data-center", "mnt");
+    this.iscsi = new IscsiProvider(ctx.log.child({ sub: "iscsi" }));
   }
 
   /** Where a connection string is (or would be) mounted. */
@@ -105,6 +109,7 @@ export class Connections {
   }
 
   private async connectOne(kind: StorageTypeName, c: Connection): Promise<void> {
+    if (kind === "ISCSI") return this.iscsi.login(iscsiTargetOf(c));
     const conn = this.checkConnection(kind, c);
     await mkdir(this.mntRoot, { recursive: true, mode: 0o755 });
     const mnt = this.mountPointOf(kind, conn);
@@ -151,6 +156,7 @@ export class Connections {
   }
 
   private async disconnectOne(kind: StorageTypeName, c: Connection): Promise<void> {
+    if (kind === "ISCSI") return this.iscsi.logout(iscsiTargetOf(c));
     const conn = this.checkConnection(kind, c);
     const mnt = this.mountPointOf(kind, conn);
     if (await isSymlink(mnt)) {

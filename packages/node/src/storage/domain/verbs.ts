@@ -27,6 +27,7 @@ export function domainVerbs(d: StorageDeps): PartialHandlers {
   return {
     connectStorageServer: async ({ domType, conList }) => ({ statuslist: await conns.connect(domType, conList) }),
     disconnectStorageServer: async ({ domType, conList }) => ({ statuslist: await conns.disconnect(domType, conList) }),
+    discoverSendTargets: async ({ con }) => ({ fullTargets: await conns.iscsi.discover(con) }),
 
     createStorageDomain: async (a) => {
       const kind = typeName(a.storageType);

@@ -18,8 +18,8 @@ import * as vol from "../volume/volume.js";
 function registerRecoveries(d: StorageDeps): void {
   const log = d.ctx.log;
   d.tasks.register("image.purge", async ([sd, img]) => ops.purgeRemoved(await d.domains.getFile(sd), img));
-  d.tasks.register("volume.finishExtend", async ([sd, img, v, cap]) => ops.finishExtend(log, await d.domains.getFile(sd), img, v, Number(cap)));
-  d.tasks.register("merge.finish", async ([sd, img, base, top]) => ops.finishMerge(log, await d.domains.getFile(sd), img, base, top));
+  d.tasks.register("volume.finishExtend", async ([sd, img, v, cap]) => ops.finishExtend(log, await d.domains.get(sd), img, v, Number(cap)));
+  d.tasks.register("merge.finish", async ([sd, img, base, top]) => ops.finishMerge(log, await d.domains.get(sd), img, base, top));
 }
 
 export function imageVerbs(d: StorageDeps): PartialHandlers {
@@ -62,9 +62,9 @@ export function imageVerbs(d: StorageDeps): PartialHandlers {
 
     copyImage: async (a) => {
       d.spmOf(a.spUUID);
-      const { dom: src } = await d.poolDomain(a.sdUUID, a.spUUID);
+      const { dom: src } = await d.poolAnyDomain(a.sdUUID, a.spUUID);
       const dstSd = a.dstSdUUID === BLANK_UUID ? a.sdUUID : a.dstSdUUID;
-      const { dom: dst, md: dstMd } = await d.poolDomain(dstSd, a.spUUID);
+      const { dom: dst, md: dstMd } = await d.poolAnyDomain(dstSd, a.spUUID);
       if (dstMd.CLASS !== "Data") throw new VdsmError("StorageDomainClassError", `${dstSd} is ${dstMd.CLASS}`);
       const chain = await vol.chainOf(src, a.srcImgUUID, a.srcVolUUID);
       const leaf = chain[0].md;
@@ -85,6 +85,7 @@ export function imageVerbs(d: StorageDeps): PartialHandlers {
         capacity: leaf.CAP,
         diskType: leaf.DISKTYPE,
       };
+      ops.checkBlockTarget(dst, { FORMAT: spec.format, TYPE: spec.type }, `copy of ${a.srcVolUUID}`);
       return {
         uuid: d.startTask("copyImage", (t) =>
           d.withImageLock(a.sdUUID, a.srcImgUUID, "shared", () =>
@@ -100,12 +101,14 @@ export function imageVerbs(d: StorageDeps): PartialHandlers {
     moveImage: async ({ spUUID, srcDomUUID, dstDomUUID, imgUUID, op, force }) => {
       d.spmOf(spUUID);
       if (srcDomUUID === dstDomUUID) throw new VdsmError("InvalidParameter", "source and destination domains are the same");
-      const { dom: src } = await d.poolDomain(srcDomUUID, spUUID);
-      const { dom: dst } = await d.poolDomain(dstDomUUID, spUUID);
+      const { dom: src } = await d.poolAnyDomain(srcDomUUID, spUUID);
+      const { dom: dst } = await d.poolAnyDomain(dstDomUUID, spUUID);
       if (!(await src.hasImage(imgUUID))) throw new VdsmError("ImageDoesNotExistInSD", `${imgUUID} in ${srcDomUUID}`);
       if ((await dst.hasImage(imgUUID)) && !force) throw new VdsmError("MoveImageError", `${imgUUID} already exists on ${dstDomUUID}`);
       const users = op === 2 ? await ops.templateUsers(src, imgUUID) : [];
       if (users.length) throw new VdsmError("MoveImageError", `template image ${imgUUID} is used by ${users.join(",")}`);
+      // What the destination cannot hold is refused now, not half-way through the copy.
+      for (const [v, md] of await vol.imageVolumes(src, imgUUID)) ops.checkBlockTarget(dst, md, `volume ${v}`);
       return {
         uuid: d.startTask(op === 2 ? "moveImage" : "copyImageToDomain", (t) =>
           d.withImageLock(srcDomUUID, imgUUID, op === 2 ? "exclusive" : "shared", () =>
@@ -125,7 +128,7 @@ export function imageVerbs(d: StorageDeps): PartialHandlers {
 
     mergeSnapshots: async ({ sdUUID, spUUID, imgUUID, ancestor, successor }) => {
       d.spmOf(spUUID);
-      const { dom } = await d.poolDomain(sdUUID, spUUID);
+      const { dom } = await d.poolAnyDomain(sdUUID, spUUID);
       const vols = await vol.imageVolumes(dom, imgUUID);
       const base = vols.get(ancestor);
       const top = vols.get(successor);

@@ -113,6 +113,16 @@ export async function convert(
   });
 }
 
+/** Bytes a new image of `dstFormat` needs to hold `src` (its whole chain when it has backing files). */
+export async function measure(log: Logger, src: string, srcFormat: ImgFormat, dstFormat: ImgFormat): Promise<number> {
+  const argv = ["qemu-img", "measure", "-U", "--output=json", "-O", dstFormat];
+  // A json: filename names its own driver.
+  if (!src.startsWith("json:")) argv.push("-f", srcFormat);
+  argv.push(src);
+  const out = JSON.parse((await run(argv, { log, timeoutMs: 120_000 })).stdout) as { required: number };
+  return out.required;
+}
+
 export async function resize(log: Logger, path: string, format: ImgFormat, size: number, preallocation?: "falloc"): Promise<void> {
   const argv = ["qemu-img", "resize", "-q", "-f", format];
   if (preallocation) argv.push(`--preallocation=${preallocation}`);

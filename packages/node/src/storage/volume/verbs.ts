@@ -195,7 +195,7 @@ export function volumeVerbs(d: StorageDeps): VolumeVerbs {
 
     extendVolumeSize: async ({ spUUID, sdUUID, imgUUID, volUUID, newSize }) => {
       d.spmOf(spUUID);
-      const { dom } = await d.poolDomain(sdUUID, spUUID);
+      const { dom } = await d.poolAnyDomain(sdUUID, spUUID);
       const md = await vol.readMeta(dom, imgUUID, volUUID);
       if (md.VOLTYPE !== "LEAF") throw new VdsmError("VolumeNonWritable", `${volUUID} is ${md.VOLTYPE}`);
       const cap = vol.roundUp(newSize, 4096);
@@ -212,7 +212,7 @@ export function volumeVerbs(d: StorageDeps): VolumeVerbs {
 
     setVolumeDescription: async ({ sdUUID, spUUID, imgUUID, volUUID, description }) => {
       d.spmOf(spUUID);
-      const { dom } = await d.poolDomain(sdUUID, spUUID);
+      const { dom } = await d.poolAnyDomain(sdUUID, spUUID);
       await d.withImageLock(sdUUID, imgUUID, "exclusive", async () => {
         await vol.updateMeta(dom, imgUUID, volUUID, { DESCRIPTION: description });
       });
@@ -221,7 +221,7 @@ export function volumeVerbs(d: StorageDeps): VolumeVerbs {
 
     setVolumeLegality: async ({ sdUUID, spUUID, imgUUID, volUUID, legality }) => {
       d.spmOf(spUUID);
-      const { dom } = await d.poolDomain(sdUUID, spUUID);
+      const { dom } = await d.poolAnyDomain(sdUUID, spUUID);
       await d.withImageLock(sdUUID, imgUUID, "exclusive", async () => {
         await vol.updateMeta(dom, imgUUID, volUUID, { LEGALITY: legality });
       });
