@@ -134,7 +134,8 @@ export class LoopDataPath implements DataPath {
   async refresh(vg: string, lv: string, r: LvRange): Promise<void> {
     const { size } = byteRange(r);
     for (const l of await this.mapping(r)) {
-      if (Number(l.sizelimit ?? 0) === size) continue;
+      // Grow only: a refresh for an older, smaller grant must never cut a live mapping short.
+      if (Number(l.sizelimit ?? 0) >= size) continue;
       if (!/^\/dev\/loop\d+$/.test(l.name)) throw new VdsmError("LogicalVolumeRefreshError", `${vg}/${lv}: unexpected device ${l.name}`);
       try {
         await run(["python3", "-c", SET_SIZELIMIT, l.name, String(size)], { log: this.log, timeoutMs: 30_000 });
