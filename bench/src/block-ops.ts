@@ -32,7 +32,8 @@ async function main(): Promise<void> {
   const load0 = execFileSync("cat", ["/proc/loadavg"], { encoding: "utf8" }).split(" ").slice(0, 3).join("/");
   try {
     const lun = luns.add("lun", 40 * GiB);
-    node = await startNode({ env: { VELA_LOG_LEVEL: "warn", VELA_NODE_LUN_DIRS: luns.dir, VELA_NODE_BLOCK_PATH: "loop", VELA_NODE_THIN_CHUNK_MIB: String(CHUNK_MIB) } });
+    // Plain HTTP to the agent: a bench has no test CA (the wire is not what is measured).
+    node = await startNode({ env: { VELA_NODE_TLS: "off", VELA_LOG_LEVEL: "warn", VELA_NODE_LUN_DIRS: luns.dir, VELA_NODE_BLOCK_PATH: "loop", VELA_NODE_THIN_CHUNK_MIB: String(CHUNK_MIB) } });
     const n = node;
     const sd = randomUUID();
     const sp = randomUUID();

@@ -7,6 +7,7 @@
  * host 2 grows its mapping → threshold re-armed; host 2 logs the time of each
  * ("thin drive extended and re-armed", ms). Prints one line per case:
  *   thin-extend-latency      p50/p99/min/max over every extension of the run
+ *   thin-extend-mailbox-xtnd 100 `xtnd` requests from host 2 alone (storage part, no guest)
  *   thin-extend-bare         the floor in the same run: bare `lvm lvextend` of a scratch LV onto
  *                            its next extent + the LOOP_SET_STATUS64 grow of a loop device over it
  *   thin-extend-pauses       ENOSPC pauses, time paused, the guest's write rate
@@ -27,6 +28,8 @@ import { guestVm, startVirtNode, stopWithVms, vmStats, waitConsole, waitFor } fr
 
 const WRITE_MIB = Number(process.argv[2] ?? 13000);
 const CHUNK_MIB = Number(process.argv[3] ?? 128);
+/** Mailbox-only extensions measured before the guest runs. */
+const XTND_N = 100;
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
 type Resp = { status: { code: number; message: string } } & Record<string, unknown>;
@@ -91,14 +94,17 @@ function bareExtends(luns: LunSet, vg: string, n: number): number[] {
 }
 
 async function main(): Promise<void> {
-  const lunBytes = Math.ceil(((WRITE_MIB * 1.15) * MiB + 6 * GiB) / GiB) * GiB;
+  // Room for the special LVs, the guest's writes and the scratch volume's extents (never written).
+  const lunBytes = Math.ceil((WRITE_MIB * 1.15 * MiB + 6 * GiB + (XTND_N * 128 * MiB + 2 * GiB)) / GiB) * GiB;
   const avail = statfsSync(tmpdir()).bavail * statfsSync(tmpdir()).bsize;
   if (avail < WRITE_MIB * MiB * 1.2 + 4 * GiB) throw new Error(`${(avail / GiB).toFixed(1)} GiB free in ${tmpdir()}: too little for ${WRITE_MIB} MiB of guest writes`);
   const luns = new LunSet();
   const hosts: NodeProc[] = [];
   try {
     luns.add("lun", lunBytes);
+    // Plain HTTP to the agents: a bench has no test CA (the wire is not what is measured).
     const env = (prio: number) => ({
+      VELA_NODE_TLS: "off",
       VELA_LOG_LEVEL: "info",
       VELA_NODE_LUN_DIRS: luns.dir,
       VELA_NODE_BLOCK_PATH: "loop",
@@ -118,6 +124,20 @@ async function main(): Promise<void> {
     await waitFor("host 1 SPM", async () => ((await h1.json("StoragePool.getSpmStatus", { storagepoolID: sp })) as { spmStatus: string }).spmStatus === "SPM" || undefined, 180_000, 250);
 
     const bare = bareExtends(luns, sd, 20);
+
+    // ≥ 100 extensions of the storage part alone (no guest needed): host 2 sends `xtnd` for one
+    // more extent each time; the SPM lvextends and answers. `elapsedMs` is measured in host 2.
+    const simg = randomUUID();
+    const svol = randomUUID();
+    await task(h1, h1.xml("createVolume", sd, sp, simg, XTND_N * 128 * MiB + GiB, 4, 2, "DATA", svol, "", BLANK, BLANK) as Promise<Resp>, "createVolume scratch");
+    const xtnd: number[] = [];
+    for (let i = 1; i <= XTND_N; i++) {
+      const r = (await h2.json("StoragePool.mailboxRequest", { storagepoolID: sp, op: "xtnd", storagedomainID: sd, volumeID: svol, sizeMiB: CHUNK_MIB + i * 128, timeoutMs: 120_000 })) as { sizeMiB: number; elapsedMs: number };
+      if (r.sizeMiB !== CHUNK_MIB + i * 128) throw new Error(`xtnd ${i} refused: ${JSON.stringify(r)}`);
+      xtnd.push(r.elapsedMs);
+    }
+    console.log(`thin-extend-mailbox-xtnd ${stats(xtnd)} (host 2 -> SPM lvextend -> reply, one extent each) load=${load()}`);
+    await task(h1, h1.xml("deleteImage", sd, sp, simg, false, false) as Promise<Resp>, "deleteImage scratch");
 
     const img = randomUUID();
     const vol = randomUUID();

@@ -39,7 +39,9 @@ export function attachLun(home: string): string {
   const real = realpathSync(file);
   const have = loops().find((l) => l["back-file"] === real);
   if (have) return have.name;
-  return execFileSync("losetup", ["--find", "--show", file], { encoding: "utf8" }).trim();
+  // Direct I/O, as a real LUN: a flush (every mailbox message is O_DSYNC) then never waits for
+  // the kernel to write back every guest's dirty data in the file.
+  return execFileSync("losetup", ["--find", "--show", "--direct-io=on", file], { encoding: "utf8" }).trim();
 }
 
 /** Detaches the node's LV mappings over the LUN, then the LUN itself (best effort: stop must finish). */

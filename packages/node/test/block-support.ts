@@ -22,7 +22,8 @@ export class LunSet {
   add(name: string, bytes: number): TestLun {
     const file = join(this.dir, name);
     execFileSync("truncate", ["-s", String(bytes), file]);
-    const device = execFileSync("losetup", ["--find", "--show", file], { encoding: "utf8" }).trim();
+    // Direct I/O as a real LUN: no dirty page cache of the file to write back on every flush.
+    const device = execFileSync("losetup", ["--find", "--show", "--direct-io=on", file], { encoding: "utf8" }).trim();
     const lun = { file, device };
     this.luns.push(lun);
     return lun;

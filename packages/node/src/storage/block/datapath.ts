@@ -124,7 +124,11 @@ export class LoopDataPath implements DataPath {
     if (have) return have;
     const { offset, size } = byteRange(r);
     try {
-      const out = await run(["losetup", "--find", "--show", "--offset", String(offset), "--sizelimit", String(size), r.pv], { log: this.log, timeoutMs: 30_000 });
+      // Direct I/O: the LV's writes go straight through to the LUN, never into a page cache of
+      // the device below. Buffered, every flush (a mailbox write is O_DSYNC, so is each guest
+      // fsync) made the kernel write back all the dirty data of the whole LUN first: tens of
+      // seconds per mailbox message while a guest wrote, measured here.
+      const out = await run(["losetup", "--find", "--show", "--direct-io=on", "--offset", String(offset), "--sizelimit", String(size), r.pv], { log: this.log, timeoutMs: 30_000 });
       return out.stdout.trim();
     } catch (err) {
       throw new VdsmError("CannotActivateLogicalVolume", `${vg}/${lv}: ${(err as Error).message}`);
