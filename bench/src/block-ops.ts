@@ -28,10 +28,11 @@ async function ok(n: NodeProc, r: Promise<Resp>, what: string): Promise<Resp> {
 
 async function main(): Promise<void> {
   const luns = new LunSet();
+  const bareLuns = new LunSet();
   let node: NodeProc | undefined;
   const load0 = execFileSync("cat", ["/proc/loadavg"], { encoding: "utf8" }).split(" ").slice(0, 3).join("/");
   try {
-    const lun = luns.add("lun", 40 * GiB);
+    luns.add("lun", 40 * GiB);
     // Plain HTTP to the agent: a bench has no test CA (the wire is not what is measured).
     node = await startNode({ env: { VELA_NODE_TLS: "off", VELA_LOG_LEVEL: "warn", VELA_NODE_LUN_DIRS: luns.dir, VELA_NODE_BLOCK_PATH: "loop", VELA_NODE_THIN_CHUNK_MIB: String(CHUNK_MIB) } });
     const n = node;
@@ -49,17 +50,20 @@ async function main(): Promise<void> {
       const st = await waitTask(n, (await ok(n, r, what)).uuid as string, 300_000);
       if (st.taskResult !== "success") throw new Error(`${what}: ${st.message}`);
     };
-    // Bare LVs live in the upper half of the PV, two extents each, so they never meet Vela's.
-    const ext = Number(luns.lvm("vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_extent_size", sd).trim());
-    const peCount = Number(luns.lvm("vgs", "--noheadings", "-o", "vg_extent_count", sd).trim());
-    const peStart = Number(luns.lvm("pvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "pe_start", lun.device).trim());
+    // Bare LVs in a VG of their own on an identical LUN (same extent size), two extents each.
+    const bvg = `bare-${randomUUID().slice(0, 8)}`;
+    const blun = bareLuns.add("bare", 40 * GiB);
+    bareLuns.lvm("pvcreate", "-q", blun.device);
+    bareLuns.lvm("vgcreate", "-q", "-s", "128m", bvg, blun.device);
+    const ext = Number(bareLuns.lvm("vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_extent_size", bvg).trim());
+    const peStart = Number(bareLuns.lvm("pvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "pe_start", blun.device).trim());
     const count = (CHUNK_MIB * 2 ** 20) / ext;
-    let nextPe = Math.floor(peCount / 2) + 8;
+    let nextPe = 40;
     const bareCreate = (name: string, backing?: string) => {
       const first = nextPe;
       nextPe += count;
-      luns.lvm("lvcreate", "-an", "-Zn", "-Wn", "-l", String(count), "-n", name, sd, `${lun.device}:${first}-${first + count - 1}`);
-      const loop = execFileSync("losetup", ["--find", "--show", "--offset", String(peStart + first * ext), "--sizelimit", String(count * ext), lun.device], { encoding: "utf8" }).trim();
+      bareLuns.lvm("lvcreate", "-an", "-Zn", "-Wn", "-l", String(count), "-n", name, bvg, `${blun.device}:${first}-${first + count - 1}`);
+      const loop = execFileSync("losetup", ["--find", "--show", "--direct-io=on", "--offset", String(peStart + first * ext), "--sizelimit", String(count * ext), blun.device], { encoding: "utf8" }).trim();
       try {
         execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", "-o", "compat=1.1", ...(backing ? ["-u", "-b", backing, "-F", "qcow2"] : []), loop, String(GiB)]);
       } finally {
@@ -92,7 +96,7 @@ async function main(): Promise<void> {
     results.push([
       "delete-image",
       ...(await pair(
-        (i) => void luns.lvm("lvremove", "-f", `${sd}/${ids[i]!.bt}`, `${sd}/${ids[i]!.bb}`),
+        (i) => void bareLuns.lvm("lvremove", "-f", `${bvg}/${ids[i]!.bt}`, `${bvg}/${ids[i]!.bb}`),
         (i) => call("delete", n.xml("deleteImage", sd, sp, ids[i]!.img, false, false) as Promise<Resp>),
       )),
     ]);
@@ -108,6 +112,7 @@ async function main(): Promise<void> {
       if (node && m.startsWith(`${node.runDir}/`)) execFileSync("umount", ["-l", m]);
     }
     luns.cleanup();
+    bareLuns.cleanup();
   }
 }
 

@@ -83,7 +83,7 @@ function bareExtends(luns: LunSet, vg: string, n: number): number[] {
     for (let i = 1; i <= n; i++) {
       const t = performance.now();
       luns.lvm("lvextend", "-l", String(i + 1), `${vg}/${lv}`, `${pv}:${free.start + i}-${free.start + i}`);
-      execFileSync("python3", ["-c", grow, loop, String((i + 1) * ext)]);
+      execFileSync("/usr/bin/python3", ["-I", "-S", "-c", grow, loop, String((i + 1) * ext)]);
       out.push(performance.now() - t);
     }
   } finally {

@@ -193,6 +193,8 @@ test("a VM on a host that is not the SPM: its thin LV is extended through the ma
   assert.ok(ext.length >= 2 && ext.every((l) => l.spm === false && l.via === "mailbox"), `host 3 extended through the mailbox: ${JSON.stringify(ext)}`);
   assert.equal(logLines(hosts[2]!, "extend request handled").length, 0, "host 3 never acted as SPM");
   const ms = logLines(hosts[2]!, "thin drive extended and re-armed").map((l) => l.ms);
+  const parts = ext.map((l) => `lookup ${l.lookupMs} + mailbox/SPM ${l.grantMs} (SPM lvextend ${handled.find((h) => h.sizeMiB === l.askedMiB)?.ms}) + refresh ${l.refreshMs} ms`);
+  console.log(`thin-cluster: parts ${parts.join("; ")}`);
   console.log(`thin-cluster: ${ext.length} extensions through the mailbox, event → re-armed ${ms.join(", ")} ms; LV ${[...sizes].map((x) => x / MiB).join(" → ")} MiB; load ${readFileSync("/proc/loadavg", "utf8").trim()}`);
   assert.equal(stats.enospcPauses, "0", `the guest never paused (extensions took ${ms.join(", ")} ms; SPM side: ${JSON.stringify(handled)}): ${JSON.stringify(stats)}`);
   assert.ok(Number(stats.thinExtensions) >= 2, `extensions counted: ${JSON.stringify(stats)}`);

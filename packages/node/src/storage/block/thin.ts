@@ -51,6 +51,7 @@ export function thinImages(base: ImageService, log: Logger, domains: DomainRegis
         r0 = await dom.range(d.volumeID);
         ranges.set(key, r0);
       }
+      const tAsk = performance.now();
       const local = pool?.spm.role === "SPM";
       let granted: number;
       if (local) {
@@ -63,13 +64,19 @@ export function thinImages(base: ImageService, log: Logger, domains: DomainRegis
         if (r.reply.op !== "xtnd" || r.reply.sizeMiB === 0) throw new VdsmError("VolumeExtendingError", `the SPM refused to extend ${d.volumeID} to ${mib} MiB (${await whyNoRoom(dom, d.volumeID)})`);
         granted = r.reply.sizeMiB;
       }
+      const tGranted = performance.now();
       // The LV grew in place by whole extents (one segment, same first extent): its new range is
       // known without asking lvm; the refresh never shrinks a mapping (a late, smaller grant).
       const r = { ...r0, count: Math.max(r0.count, Math.ceil((granted * MiB) / r0.extentSize)) };
       if (!local) await dom.env.dataPath.refresh(dom.sdUUID, d.volumeID, r);
       ranges.set(key, r);
       const size = r.count * r.extentSize;
-      log.info({ sdUUID: d.domainID, volUUID: d.volumeID, askedMiB: mib, grantedMiB: granted, size, ms: Number((performance.now() - t0).toFixed(1)), spm: local, via: local ? "local" : "mailbox" }, "thin volume extended");
+      const now = performance.now();
+      const ms = (a: number, b: number) => Number((b - a).toFixed(1));
+      log.info(
+        { sdUUID: d.domainID, volUUID: d.volumeID, askedMiB: mib, grantedMiB: granted, size, ms: ms(t0, now), lookupMs: ms(t0, tAsk), grantMs: ms(tAsk, tGranted), refreshMs: ms(tGranted, now), spm: local, via: local ? "local" : "mailbox" },
+        "thin volume extended",
+      );
       return size;
     },
   };

@@ -98,8 +98,9 @@ export class PoolMailbox {
       this.d.log.warn({ hostID, sdUUID: r.domainID, volUUID: r.volumeID }, "extend request for a domain outside the pool refused");
       return undefined;
     }
+    const t0 = performance.now();
     const granted = await this.d.extend(r.domainID, r.volumeID, r.sizeMiB);
-    this.d.log.info({ hostID, sdUUID: r.domainID, volUUID: r.volumeID, sizeMiB: r.sizeMiB, granted }, "extend request handled");
+    this.d.log.info({ hostID, sdUUID: r.domainID, volUUID: r.volumeID, sizeMiB: r.sizeMiB, granted, ms: Number((performance.now() - t0).toFixed(1)) }, "extend request handled");
     return { sizeMiB: granted };
   }
 
