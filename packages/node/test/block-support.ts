@@ -36,7 +36,9 @@ export class LunSet {
   }
 
   lvm(cmd: string, ...args: string[]): string {
-    return execFileSync("lvm", [cmd, "--config", this.lvmConfig(), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LVM_SUPPRESS_FD_WARNINGS: "1" } });
+    // Reports take no LVM lock (as the agents' own): a test polling `lvs` must not starve the SPM's lvextend.
+    const ro = ["lvs", "vgs", "pvs"].includes(cmd) ? ["--readonly"] : [];
+    return execFileSync("lvm", [cmd, ...ro, "--config", this.lvmConfig(), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LVM_SUPPRESS_FD_WARNINGS: "1" } });
   }
 
   /** Loop devices that map a range of one of our LUNs (an LV data path left active). */
