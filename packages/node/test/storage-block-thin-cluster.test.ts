@@ -257,7 +257,8 @@ test("a full VG: the guest pauses on ENOSPC and stays paused with the reason; ro
   const vmId = await writerVm(v, 600);
   const paused = await waitFor("the guest paused on ENOSPC", async () => {
     const s = await vmStats(hosts[2]!, vmId);
-    return s.status === "Paused" && s.pauseCode === "ENOSPC" ? s : undefined;
+    // The reason arrives with the SPM's refusal (the pause may come first).
+    return s.status === "Paused" && s.pauseCode === "ENOSPC" && s.thinError ? s : undefined;
   }, 400_000, 500);
   assert.match(String(paused.thinError), /extents|VolumeGroupSizeError|grow|refused/, `a clear reason: ${JSON.stringify(paused)}`);
   // It stays paused: the node does not resume a guest whose drive got no room (no pause/resume cycle).

@@ -315,7 +315,7 @@ describe("block only: thin LVs and VDSM's delete", () => {
     const next = rc.first + rc.count;
     await dom.lvm.cmd(["lvcreate", "--activate", "n", "--zero", "n", "--wipesignatures", "n", "--extents", "1", "--name", d, "--addtag", `IU_${img}`, "--addtag", `PU_${BLANK}`, "--addtag", "MD_300", dom.sdUUID, `${pv}:${next}-${next}`]);
     await dom.writeVolumeMeta(img, d, volMd(dom.sdUUID, img, BLANK));
-    await rejects(extendVolume(dom, c, 768), "LogicalVolumeExtendError", "growing c into d");
+    await rejects(extendVolume(dom, c, 1152), "LogicalVolumeExtendError", "growing c (8 extents) into d");
     assert.deepEqual(await dom.range(c), rc, "c unchanged");
     // A volume on the PV's last extent cannot grow at all.
     const vg = await dom.vg();
