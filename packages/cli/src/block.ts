@@ -8,7 +8,7 @@
  * the file keeps the domain for the next `vela up --block`.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, realpathSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { step } from "./progress.js";
 import { list, Rest } from "./rest.js";
@@ -39,7 +39,9 @@ export function attachLun(home: string): string {
   const real = realpathSync(file);
   const have = loops().find((l) => l["back-file"] === real);
   if (have) return have.name;
-  return execFileSync("losetup", ["--find", "--show", file], { encoding: "utf8" }).trim();
+  // Direct I/O, as a real LUN: a flush (every mailbox message is O_DSYNC) then never waits for
+  // the kernel to write back every guest's dirty data in the file.
+  return execFileSync("losetup", ["--find", "--show", "--direct-io=on", file], { encoding: "utf8" }).trim();
 }
 
 /** Detaches the node's LV mappings over the LUN, then the LUN itself (best effort: stop must finish). */
@@ -52,7 +54,20 @@ export function detachLun(home: string): void {
   }
   const all = loops();
   const luns = all.filter((l) => l["back-file"] === real).map((l) => l.name);
-  for (const l of [...all.filter((x) => luns.includes(x["back-file"] ?? "")).map((x) => x.name), ...luns]) {
+  const ranges = all.filter((x) => luns.includes(x["back-file"] ?? "")).map((x) => x.name);
+  // The SPM's master file system (on a range of the LUN) may still be mounted after its agent
+  // stopped: unmount it under VELA_HOME, or its loop device (and the LUN's) would stay busy.
+  for (const line of readFileSync("/proc/self/mounts", "utf8").split("\n")) {
+    const [dev, dir] = line.split(" ");
+    if (dev && dir && ranges.includes(dev) && dir.startsWith(`${home}/`)) {
+      try {
+        execFileSync("umount", [dir], { stdio: "ignore" });
+      } catch {
+        // busy: the kernel keeps it until released
+      }
+    }
+  }
+  for (const l of [...ranges, ...luns]) {
     try {
       execFileSync("losetup", ["--detach", l], { stdio: "ignore" });
     } catch {

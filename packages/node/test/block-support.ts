@@ -22,7 +22,8 @@ export class LunSet {
   add(name: string, bytes: number): TestLun {
     const file = join(this.dir, name);
     execFileSync("truncate", ["-s", String(bytes), file]);
-    const device = execFileSync("losetup", ["--find", "--show", file], { encoding: "utf8" }).trim();
+    // Direct I/O as a real LUN: no dirty page cache of the file to write back on every flush.
+    const device = execFileSync("losetup", ["--find", "--show", "--direct-io=on", file], { encoding: "utf8" }).trim();
     const lun = { file, device };
     this.luns.push(lun);
     return lun;
@@ -35,7 +36,9 @@ export class LunSet {
   }
 
   lvm(cmd: string, ...args: string[]): string {
-    return execFileSync("lvm", [cmd, "--config", this.lvmConfig(), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LVM_SUPPRESS_FD_WARNINGS: "1" } });
+    // Reports take no LVM lock (as the agents' own): a test polling `lvs` must not starve the SPM's lvextend.
+    const ro = ["lvs", "vgs", "pvs"].includes(cmd) ? ["--readonly"] : [];
+    return execFileSync("lvm", [cmd, ...ro, "--config", this.lvmConfig(), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LVM_SUPPRESS_FD_WARNINGS: "1" } });
   }
 
   /** Loop devices that map a range of one of our LUNs (an LV data path left active). */

@@ -294,6 +294,41 @@ describe("block only: thin LVs and VDSM's delete", () => {
     await dom.removeVolumeArea(img, c);
   });
 
+  test("the SPM's fast extend (one lvextend from the remembered place): a stale place falls back to a fresh look; a neighbour or the PV's end stop it clearly, the LV unchanged", async () => {
+    const c = randomUUID();
+    await dom.createVolumeArea(img, c, BLANK, MiB);
+    await dom.writeVolumeMeta(img, c, { ...volMd(dom.sdUUID, img, BLANK), CAP: 8 * GiB });
+    assert.equal(await extendVolume(dom, c, 256), 256);
+    assert.equal((await dom.range(c)).count, 2);
+    // Grown meanwhile by another path (another instance: this one's remembered place is stale).
+    const other = new BlockDomain(dom.sdUUID, dom.env);
+    assert.equal(await other.extendVolumeArea(img, c, 512 * MiB), 512 * MiB);
+    assert.equal(await extendVolume(dom, c, 640), 640, "a stale remembered place still grows the LV right");
+    assert.equal((await dom.range(c)).count, 5, "five extents, one segment");
+    assert.equal(await other.extendVolumeArea(img, c, 1024 * MiB), 1024 * MiB);
+    assert.equal(await extendVolume(dom, c, 768), 768, "a place older than the LV: lvextend refuses to shrink, the fresh look finds it big enough");
+    const rc = await dom.range(c);
+    assert.equal(rc.count, 8, "eight extents, one segment");
+    // A neighbour right behind: growing into it is refused and nothing changes.
+    const d = randomUUID();
+    const pv = rc.pv;
+    const next = rc.first + rc.count;
+    await dom.lvm.cmd(["lvcreate", "--activate", "n", "--zero", "n", "--wipesignatures", "n", "--extents", "1", "--name", d, "--addtag", `IU_${img}`, "--addtag", `PU_${BLANK}`, "--addtag", "MD_300", dom.sdUUID, `${pv}:${next}-${next}`]);
+    await dom.writeVolumeMeta(img, d, volMd(dom.sdUUID, img, BLANK));
+    await rejects(extendVolume(dom, c, 1152), "LogicalVolumeExtendError", "growing c (8 extents) into d");
+    assert.deepEqual(await dom.range(c), rc, "c unchanged");
+    // A volume on the PV's last extent cannot grow at all.
+    const vg = await dom.vg();
+    const e = randomUUID();
+    const last = vg.extentCount - 1;
+    await dom.lvm.cmd(["lvcreate", "--activate", "n", "--zero", "n", "--wipesignatures", "n", "--extents", "1", "--name", e, "--addtag", `IU_${img}`, "--addtag", `PU_${BLANK}`, "--addtag", "MD_301", dom.sdUUID, `${pv}:${last}-${last}`]);
+    await dom.writeVolumeMeta(img, e, { ...volMd(dom.sdUUID, img, BLANK), CAP: 8 * GiB });
+    await rejects(extendVolume(dom, e, 256), "VolumeGroupSizeError", "growing past the PV's end");
+    assert.equal((await dom.range(e)).count, 1);
+    for (const v of [c, d, e]) await dom.removeVolumeArea(img, v);
+    assert.deepEqual(await fx.check(), []);
+  });
+
   test("the device-mapper data path runs VDSM's lvchange command lines; without device-mapper it fails clearly", async () => {
     assert.deepEqual(DmDataPath.argv("activate", "vg", "lv"), ["lvchange", "--activate", "y", "vg/lv"]);
     assert.deepEqual(DmDataPath.argv("refresh", "vg", "lv"), ["lvchange", "--refresh", "vg/lv"]);

@@ -14,6 +14,8 @@ export const Code = {
   VM_DOWN: 61,
   VM_DOWN_ERROR: 119,
   VM_PAUSED: 1025,
+  /** oVirt's VM_PAUSED_ENOSPC: paused because a thin disk got no room. */
+  VM_PAUSED_ENOSPC: 138,
   VM_STATUS_CHANGED: 100_003,
   ACTION_DONE: 100_010,
   ACTION_FAILED: 100_011,

@@ -5,9 +5,12 @@ import type { Engine } from "../engine.js";
 import { Code } from "../events/codes.js";
 import { logEvent } from "../events/index.js";
 
-export async function vmStatusEvent(e: Engine, vm: Vm, hostId: string, hostName: string, status: string): Promise<void> {
+export async function vmStatusEvent(e: Engine, vm: Vm, hostId: string, hostName: string, status: string, s?: VmStats): Promise<void> {
   const refs = { vmId: vm.id, hostId, clusterId: vm.cluster_id };
-  if (status === "up") await logEvent(e, { ...refs, code: Code.VM_UP, severity: "normal", description: `VM ${vm.name} is up on host ${hostName}.` });
+  if (status === "paused" && s?.pauseCode === "ENOSPC") {
+    const why = s.thinError ? ` ${s.thinError.slice(0, 400)}` : "";
+    await logEvent(e, { ...refs, code: Code.VM_PAUSED_ENOSPC, severity: "error", description: `VM ${vm.name} has been paused due to no Storage space error.${why}` });
+  } else if (status === "up") await logEvent(e, { ...refs, code: Code.VM_UP, severity: "normal", description: `VM ${vm.name} is up on host ${hostName}.` });
   else if (status === "paused") await logEvent(e, { ...refs, code: Code.VM_PAUSED, severity: "warning", description: `VM ${vm.name} has been paused.` });
   else await logEvent(e, { ...refs, code: Code.VM_STATUS_CHANGED, severity: "normal", description: `VM ${vm.name} is ${status.replace(/_/g, " ")} (was ${vm.status.replace(/_/g, " ")}).` });
 }

@@ -57,7 +57,7 @@ export class VmMonitor {
       if (status !== vm.status) {
         await e.db.updateTable("vms").set({ status }).where("id", "=", vm.id).where("run_on_host_id", "=", hostId).execute();
         e.log.info({ vm: vm.name, host: name, status, was: vm.status }, "VM status changed");
-        await vmStatusEvent(e, vm, hostId, name, status);
+        await vmStatusEvent(e, vm, hostId, name, status, s);
       }
     }
     // VMs the engine thought were down or elsewhere but this node runs (e.g. the engine died mid-start).

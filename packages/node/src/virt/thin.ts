@@ -19,16 +19,25 @@ interface ThinDrive extends ThinAllocation {
   rec: DriveRecord;
   /** An extension in flight (one at a time per drive). */
   busy?: Promise<void>;
+  /** Why the last extension failed (cleared by the next one that succeeds). */
+  error?: string;
 }
 
 export interface ThinCounters {
   extensions: number;
-  /** ENOSPC pauses seen (the guest outran extension). */
+  /** ENOSPC pauses seen (the guest outran extension); one per pause, however many I/O errors it had. */
   pauses: number;
+  /** VDSM's pauseCode while the guest is paused on ENOSPC by us ("ENOSPC"), else undefined. */
+  pauseCode?: "ENOSPC";
+  /** Time spent paused on ENOSPC (ms), ended pauses only. */
+  pausedMs: number;
+  /** Why the guest cannot get room (the last failed extension), while that lasts. */
+  error?: string;
 }
 
 export class ThinWatch {
-  readonly counters: ThinCounters = { extensions: 0, pauses: 0 };
+  readonly counters: ThinCounters = { extensions: 0, pauses: 0, pausedMs: 0 };
+  private pausedAt = 0;
   private readonly drives = new Map<string, ThinDrive>();
   private timer?: NodeJS.Timeout;
   private stopped = false;
@@ -90,21 +99,33 @@ export class ThinWatch {
   private async extend(t: ThinDrive): Promise<void> {
     const want = Math.min(t.allocated + t.chunk, this.limit(t));
     if (want <= t.allocated || !this.images.extend) return;
+    const t0 = performance.now();
     try {
       t.allocated = await this.images.extend(t.rec, want);
       this.counters.extensions++;
+      t.error = undefined;
+      this.counters.error = [...this.drives.values()].find((d) => d.error)?.error;
     } catch (err) {
-      // A full domain or a lost SPM: the guest pauses on ENOSPC and the check retries.
-      this.log.error({ err: String(err), volUUID: t.rec.volumeID, want }, "thin volume extension failed");
+      // A full domain or a lost SPM: the guest pauses on ENOSPC, stays paused, and the check retries.
+      t.error = err instanceof Error ? err.message : String(err);
+      this.counters.error = t.error;
+      this.log.error({ err: t.error, volUUID: t.rec.volumeID, want }, "thin volume extension failed");
       return;
     }
     await this.arm(t);
+    // Event (or check) → LV extended → device refreshed → threshold re-armed: the figure bench/ measures.
+    this.log.info({ volUUID: t.rec.volumeID, allocated: t.allocated, ms: Number((performance.now() - t0).toFixed(1)) }, "thin drive extended and re-armed");
     await this.resumeIfEnospc();
   }
 
   private async onEnospc(): Promise<void> {
-    this.counters.pauses++;
-    this.log.warn({ pauses: this.counters.pauses }, "guest paused on ENOSPC: extending its thin drives");
+    // QEMU reports every failed request; one pause may bring many of them.
+    if (this.counters.pauseCode !== "ENOSPC") {
+      this.counters.pauses++;
+      this.counters.pauseCode = "ENOSPC";
+      this.pausedAt = performance.now();
+      this.log.warn({ pauses: this.counters.pauses }, "guest paused on ENOSPC: extending its thin drives");
+    }
     for (const t of this.drives.values()) await this.kick(t);
     await this.resumeIfEnospc();
   }
@@ -112,9 +133,19 @@ export class ThinWatch {
   private async resumeIfEnospc(): Promise<void> {
     const st = await this.qmp.queryStatus().catch(() => undefined);
     if (st?.status !== "io-error") return;
-    // Resume only when every thin drive got room; otherwise the VM stays paused with its reason.
+    // Resume only when every thin drive got room; otherwise the VM stays paused with its reason
+    // (resuming would only fail the same write again: a pause/resume cycle every check).
+    const stuck = [...this.drives.values()].find((t) => t.error);
+    if (stuck) {
+      this.counters.pauseCode = "ENOSPC";
+      return;
+    }
     await this.qmp.cont().catch((err: unknown) => this.log.warn({ err: String(err) }, "resume after extension failed"));
-    this.log.info("guest resumed after extension");
+    const ms = this.pausedAt ? performance.now() - this.pausedAt : 0;
+    this.counters.pausedMs += ms;
+    this.counters.pauseCode = undefined;
+    this.pausedAt = 0;
+    this.log.info({ pausedMs: Math.round(ms) }, "guest resumed after extension");
   }
 
   /** The safety net: a drive past its threshold (event lost) or a VM paused on ENOSPC. */
@@ -122,10 +153,8 @@ export class ThinWatch {
     if (this.stopped) return;
     try {
       const st = await this.qmp.queryStatus();
-      if (st.status === "io-error") {
-        for (const t of this.drives.values()) await this.kick(t);
-        return void (await this.resumeIfEnospc());
-      }
+      // Paused on ENOSPC (its event may have been lost): count it, retry the extensions, resume if room.
+      if (st.status === "io-error") return void (await this.onEnospc());
       const stats = await this.qmp.queryBlockstats(true);
       for (const e of stats) {
         const t = e["node-name"] ? this.drives.get(e["node-name"]) : undefined;

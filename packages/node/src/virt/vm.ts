@@ -191,7 +191,12 @@ export class Vm {
     if (!down && this.pid !== undefined) Object.assign(out, await this.usage(this.pid));
     if (st.qemu) out.qemuStatus = st.qemu;
     // Thin drives: extensions made and ENOSPC pauses seen (the guest outran extension).
-    if (this.thin) Object.assign(out, { thinExtensions: String(this.thin.counters.extensions), enospcPauses: String(this.thin.counters.pauses) });
+    if (this.thin) {
+      const c = this.thin.counters;
+      Object.assign(out, { thinExtensions: String(c.extensions), enospcPauses: String(c.pauses), enospcPausedMs: String(Math.round(c.pausedMs)) });
+      // While paused on ENOSPC: VDSM's pauseCode, and why no room could be had (a full VG, a lost SPM).
+      if (c.pauseCode && st.qemu === "io-error") Object.assign(out, { pauseCode: c.pauseCode, ...(c.error ? { thinError: c.error } : {}) });
+    }
     if (this.rec.exit) {
       out.exitCode = this.rec.exit.code;
       out.exitReason = this.rec.exit.reason;

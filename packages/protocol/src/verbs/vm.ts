@@ -91,6 +91,10 @@ export const VmStats = z.looseObject({
   exitCode: z.number().optional(),
   exitMessage: z.string().optional(),
   exitReason: z.number().optional(),
+  /** While paused on a storage error: VDSM's pauseCode ("ENOSPC": a thin drive got no room). */
+  pauseCode: z.string().optional(),
+  /** Why a thin drive got no room (a full VG, a lost SPM), while the VM is paused for it. */
+  thinError: z.string().optional(),
   /** Per drive name: ids, path and I/O counters. */
   disks: z.record(z.string(), z.record(z.string(), z.string())),
   /** The CD-ROM drive as QEMU reports it: the medium's path ("" when empty), tray state. */

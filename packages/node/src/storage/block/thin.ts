@@ -13,6 +13,7 @@ import type { DomainRegistry } from "../domain/index.js";
 import { extendBlockVolume } from "../mailbox/pool-mailbox.js";
 import type { Clusters } from "../pool/cluster.js";
 import type { Pools } from "../pool/pool.js";
+import type { LvRange } from "./datapath.js";
 import { MiB } from "./lvm.js";
 import { chunkBytes } from "./volume.js";
 
@@ -20,6 +21,8 @@ type Drive = Parameters<ImageService["prepare"]>[0];
 
 /** The image service with the thin-volume operations added. */
 export function thinImages(base: ImageService, log: Logger, domains: DomainRegistry, pools: Pools, clusters: Clusters): ImageService {
+  /** Each thin volume's place on its PV as this host last mapped it (LVs never move; they only grow). */
+  const ranges = new Map<string, LvRange>();
   async function thinDomain(d: Drive): Promise<BlockDomain | undefined> {
     const dom = await domains.find(d.domainID);
     return dom instanceof BlockDomain ? dom : undefined;
@@ -43,19 +46,59 @@ export function thinImages(base: ImageService, log: Logger, domains: DomainRegis
       const mib = Math.ceil(bytes / MiB);
       const pool = pools.find(d.poolID);
       const t0 = performance.now();
-      if (pool?.spm.role === "SPM") {
-        // The SPM itself: no mailbox; extendVolumeArea refreshes this host's device too.
-        await extendBlockVolume(dom, d.volumeID, mib);
+      const key = `${dom.sdUUID}/${d.volumeID}`;
+      let r0 = ranges.get(key);
+      if (!r0) {
+        r0 = await dom.range(d.volumeID);
+        ranges.set(key, r0);
+      }
+      const tAsk = performance.now();
+      const local = pool?.spm.role === "SPM";
+      let granted: number;
+      if (local) {
+        // The SPM itself: no mailbox; extendThin refreshes this host's device too.
+        granted = await extendBlockVolume(dom, d.volumeID, mib);
       } else {
         const c = clusters.find(d.poolID);
         if (!c) throw new VdsmError("StoragePoolNotConnected", d.poolID);
         const r = await c.mailbox.send({ op: "xtnd", domainID: d.domainID, volumeID: d.volumeID, sizeMiB: mib }, 120_000);
-        if (r.reply.op !== "xtnd" || r.reply.sizeMiB === 0) throw new VdsmError("VolumeExtendingError", `the SPM refused to extend ${d.volumeID} to ${mib} MiB`);
-        await dom.env.dataPath.refresh(dom.sdUUID, d.volumeID, await dom.range(d.volumeID));
+        if (r.reply.op !== "xtnd" || r.reply.sizeMiB === 0) throw new VdsmError("VolumeExtendingError", `the SPM refused to extend ${d.volumeID} to ${mib} MiB (${await whyNoRoom(dom, d.volumeID)})`);
+        granted = r.reply.sizeMiB;
       }
-      const size = await dom.volumeAreaSize(d.imageID, d.volumeID);
-      log.info({ sdUUID: d.domainID, volUUID: d.volumeID, askedMiB: mib, size, ms: Math.round(performance.now() - t0), spm: pool?.spm.role === "SPM" }, "thin volume extended");
+      const tGranted = performance.now();
+      // The LV grew in place by whole extents (one segment, same first extent): its new range is
+      // known without asking lvm; the refresh never shrinks a mapping (a late, smaller grant).
+      const r = { ...r0, count: Math.max(r0.count, Math.ceil((granted * MiB) / r0.extentSize)) };
+      if (!local) await dom.env.dataPath.refresh(dom.sdUUID, d.volumeID, r);
+      ranges.set(key, r);
+      const size = r.count * r.extentSize;
+      const now = performance.now();
+      const ms = (a: number, b: number) => Number((b - a).toFixed(1));
+      log.info(
+        { sdUUID: d.domainID, volUUID: d.volumeID, askedMiB: mib, grantedMiB: granted, size, ms: ms(t0, now), lookupMs: ms(t0, tAsk), grantMs: ms(tAsk, tGranted), refreshMs: ms(tGranted, now), spm: local, via: local ? "local" : "mailbox" },
+        "thin volume extended",
+      );
       return size;
     },
   };
+}
+
+/**
+ * The likely reason an extension was refused, read from the LVM metadata this host sees (the
+ * mailbox reply carries no reason, only a size of 0): a full VG, or extents after the LV that
+ * belong to another LV (a data path without device-mapper cannot map a second segment).
+ */
+async function whyNoRoom(dom: BlockDomain, volUUID: string): Promise<string> {
+  try {
+    const vg = await dom.vg();
+    if (vg.freeCount === 0) return `VolumeGroupSizeError: the VG ${dom.sdUUID} has no free extents`;
+    const lvs = await dom.lvm.lvs(dom.sdUUID);
+    const r = await dom.range(volUUID, lvs);
+    const next = r.first + r.count;
+    const blocker = lvs.find((l) => l.name !== volUUID && l.segments.some((sg) => sg.first === next));
+    if (blocker) return `LogicalVolumeExtendError: the LV cannot grow in place, extent ${next} holds ${blocker.name}; the VG has ${vg.freeCount} free extents`;
+    return `the VG has ${vg.freeCount} free extents; see the SPM's log`;
+  } catch (err) {
+    return `reason unknown: ${(err as Error).message}`;
+  }
 }

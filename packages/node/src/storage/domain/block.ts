@@ -391,20 +391,89 @@ export class BlockDomain implements StorageDomain {
    */
   async extendVolumeArea(imgUUID: string, volUUID: string, bytes: number): Promise<number> {
     return this.slotLock.run(async () => {
-      const lvs = await this.lvm.lvs(this.sdUUID);
-      const { lv } = await this.volumeLv(imgUUID, volUUID);
-      const vg = await this.vg();
-      const want = extentsFor(bytes, vg.extentSize);
-      const r = await this.range(volUUID, lvs);
-      if (want <= r.count) return lv.size;
-      const from = r.first + r.count;
-      const to = r.first + want - 1;
-      if (to >= vg.extentCount) throw new VdsmError("VolumeGroupSizeError", `${this.sdUUID}/${volUUID}: growing to ${want} extents passes the end of the PV`);
-      const blocker = lvs.find((l) => l.name !== volUUID && l.segments.some((sg) => sg.first <= to && sg.last >= from));
-      if (blocker) throw new VdsmError("LogicalVolumeExtendError", `${this.sdUUID}/${volUUID} cannot grow in place: extents ${from}-${to} hold ${blocker.name}`);
-      await this.lvm.lvextend(this.sdUUID, volUUID, r.pv, want, from, to);
-      await this.env.dataPath.refresh(this.sdUUID, volUUID, { ...r, count: want });
-      return want * vg.extentSize;
+      await this.volumeLv(imgUUID, volUUID);
+      return this.growLocked(volUUID, bytes);
+    });
+  }
+
+  /** The grow itself, under slotLock: one lvs (the truth), then lvextend onto the next extents. */
+  private async growLocked(volUUID: string, bytes: number): Promise<number> {
+    const lvs = await this.lvm.lvs(this.sdUUID);
+    const vg = await this.vg();
+    const want = extentsFor(bytes, vg.extentSize);
+    const r = await this.range(volUUID, lvs);
+    if (want <= r.count) {
+      this.places.set(volUUID, { ...(await this.placeOf(volUUID, lvs)), range: r });
+      return r.count * r.extentSize;
+    }
+    const from = r.first + r.count;
+    const to = r.first + want - 1;
+    if (to >= vg.extentCount) throw new VdsmError("VolumeGroupSizeError", `${this.sdUUID}/${volUUID}: growing to ${want} extents passes the end of the PV (${vg.freeCount} extents free in the VG)`);
+    const blocker = lvs.find((l) => l.name !== volUUID && l.segments.some((sg) => sg.first <= to && sg.last >= from));
+    if (blocker) {
+      if (vg.freeCount < want - r.count) throw new VdsmError("VolumeGroupSizeError", `${this.sdUUID}/${volUUID}: the VG has ${vg.freeCount} free extents, ${want - r.count} needed`);
+      throw new VdsmError("LogicalVolumeExtendError", `${this.sdUUID}/${volUUID} cannot grow in place: extents ${from}-${to} hold ${blocker.name}`);
+    }
+    await this.lvm.lvextend(this.sdUUID, volUUID, r.pv, want, from, to);
+    const grown = { ...r, count: want };
+    this.places.set(volUUID, { ...(await this.placeOf(volUUID, lvs)), range: grown });
+    await this.env.dataPath.refresh(this.sdUUID, volUUID, grown);
+    return want * vg.extentSize;
+  }
+
+  /** Image and metadata slot of a volume LV, from its tags. */
+  private async placeOf(volUUID: string, lvs: LvInfo[]): Promise<{ img: string; slot: number }> {
+    const lv = lvs.find((l) => l.name === volUUID);
+    const img = lv && tagValue(lv, "IU_");
+    const slot = lv ? Number(tagValue(lv, "MD_")) : Number.NaN;
+    if (!lv || !img || !Number.isInteger(slot)) throw new VdsmError("VolumeDoesNotExist", `${volUUID} in ${this.sdUUID}`);
+    return { img, slot };
+  }
+
+  /**
+   * Where this SPM last saw each volume LV it grew (LVs never move; only the SPM changes them, and
+   * a new SPM starts with none): lets a thin extension run one lvm command (lvextend) instead of
+   * five. A stale entry (the LV removed, or grown by another path) makes lvextend fail, and the
+   * grow is redone from a fresh `lvs`.
+   */
+  private readonly places = new Map<string, { img: string; slot: number; range: LvRange }>();
+
+  /**
+   * The SPM's thin extension (an `xtnd` request, or the SPM's own VM): the volume must be LEGAL;
+   * grows its LV in place to `sizeMiB`, never past VDSM's cap for a thin volume (capacity × 1.1),
+   * and answers the size granted in MiB. Fast path: the cached place, its metadata slot read
+   * directly, one lvextend; any surprise falls back to the full check.
+   */
+  async extendThin(volUUID: string, sizeMiB: number): Promise<number> {
+    return this.slotLock.run(async () => {
+      let place = this.places.get(volUUID);
+      if (!place) {
+        const lvs = await this.lvm.lvs(this.sdUUID);
+        place = { ...(await this.placeOf(volUUID, lvs)), range: await this.range(volUUID, lvs) };
+        this.places.set(volUUID, place);
+      }
+      const text = (await this.readSlot(place.slot)).toString("utf8").replace(/\0+$/, "");
+      const md = text.trim() ? parseVolumeMd(text, `metadata of volume ${volUUID} (slot ${place.slot})`) : undefined;
+      if (!md || md.IMAGE !== place.img) {
+        this.places.delete(volUUID);
+        throw new VdsmError("VolumeDoesNotExist", `${volUUID} in ${this.sdUUID}: its metadata slot ${place.slot} holds another volume`);
+      }
+      if (md.LEGALITY !== "LEGAL") throw new VdsmError("VolumeExtendingError", `${volUUID} is ${md.LEGALITY}`);
+      const granted = Math.min(sizeMiB, Math.ceil((md.CAP * 1.1) / MiB));
+      const r = place.range;
+      const want = extentsFor(granted * MiB, r.extentSize);
+      if (want <= r.count) return granted;
+      try {
+        await this.lvm.lvextend(this.sdUUID, volUUID, r.pv, want, r.first + r.count, r.first + want - 1);
+      } catch {
+        // The cache was stale or the extents are taken: redo it the careful way (clear errors).
+        this.places.delete(volUUID);
+        await this.growLocked(volUUID, granted * MiB);
+        return granted;
+      }
+      place.range = { ...r, count: want };
+      await this.env.dataPath.refresh(this.sdUUID, volUUID, place.range);
+      return granted;
     });
   }
 
@@ -449,6 +518,7 @@ export class BlockDomain implements StorageDomain {
 
   /** VDSM's delete: the image tag becomes `IU__remove_me_<img>` first, the slot is cleared, then lvremove. */
   async removeVolumeLv(imgUUID: string, volUUID: string): Promise<void> {
+    this.places.delete(volUUID);
     const lv = (await this.volumeLvs()).find((l) => l.name === volUUID);
     if (!lv) return;
     const img = tagValue(lv, "IU_");

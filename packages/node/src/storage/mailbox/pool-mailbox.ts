@@ -1,7 +1,7 @@
 /**
  * The pool mailbox wired into a connected pool: every connected host keeps a HostMailbox on the
  * master domain's dom_md/inbox and outbox (its own 4 KiB block); the SPM also runs the SpmMailbox
- * monitor (event poll 50 ms, full scan 2 s) and answers `ping` and `xtnd`. When the SPM changes,
+ * monitor (event poll 20 ms, full scan 2 s) and answers `ping` and `xtnd`. When the SPM changes,
  * the hosts write their unanswered requests again for the new SPM. Never acts on a request while
  * this host is not a valid SPM, and never extends a volume of a domain outside the pool (such a
  * request is logged and left unanswered, as VDSM did).
@@ -23,8 +23,8 @@ export interface PoolMailboxDeps {
   master: StorageDomain;
   hostID: number;
   log: Logger;
-  /** Domain UUIDs of the pool (from the master's POOL_DOMAINS). */
-  poolDomains(): Promise<Set<string>>;
+  /** Domain UUIDs of the pool (from the master's POOL_DOMAINS), read fresh unless `sdUUID` is a known member. */
+  poolDomains(sdUUID: string): Promise<Set<string>>;
   /** Throws unless this host is the valid SPM (lease fresh, LVER ours). */
   assertSpm(): void;
   /** Extends a volume's allocation to at least `sizeMiB`; returns the size granted, in MiB. */
@@ -66,7 +66,7 @@ export class PoolMailbox {
     if (this.spm) return;
     this.spm = new SpmMailbox(this.inboxPath, this.outboxPath, (h, r) => this.handle(h, r), {
       maxHostID,
-      eventPollMs: 50,
+      eventPollMs: 20,
       scanMs: 2000,
       log: this.d.log,
     });
@@ -93,13 +93,14 @@ export class PoolMailbox {
     this.d.assertSpm();
     this.handled++;
     if (r.op === "ping") return {};
-    const members = await this.d.poolDomains();
+    const members = await this.d.poolDomains(r.domainID);
     if (!members.has(r.domainID)) {
       this.d.log.warn({ hostID, sdUUID: r.domainID, volUUID: r.volumeID }, "extend request for a domain outside the pool refused");
       return undefined;
     }
+    const t0 = performance.now();
     const granted = await this.d.extend(r.domainID, r.volumeID, r.sizeMiB);
-    this.d.log.info({ hostID, sdUUID: r.domainID, volUUID: r.volumeID, sizeMiB: r.sizeMiB, granted }, "extend request handled");
+    this.d.log.info({ hostID, sdUUID: r.domainID, volUUID: r.volumeID, sizeMiB: r.sizeMiB, granted, ms: Number((performance.now() - t0).toFixed(1)) }, "extend request handled");
     return { sizeMiB: granted };
   }
 
@@ -143,14 +144,7 @@ export async function extendVolume(dom: StorageDomain, volUUID: string, sizeMiB:
  * never past VDSM's cap for a thin volume (capacity × 1.1); the LV grows in whole extents.
  */
 export async function extendBlockVolume(dom: BlockDomain, volUUID: string, sizeMiB: number): Promise<number> {
-  const lv = (await dom.volumeLvs()).find((l) => l.name === volUUID);
-  const img = lv?.tags.find((t) => t.startsWith("IU_"))?.slice(3);
-  if (!lv || !img) throw new VdsmError("VolumeDoesNotExist", `${volUUID} in ${dom.sdUUID}`);
-  const md = await dom.readVolumeMeta(img, volUUID);
-  if (md.LEGALITY !== "LEGAL") throw new VdsmError("VolumeExtendingError", `${volUUID} is ${md.LEGALITY}`);
-  const granted = Math.min(sizeMiB, Math.ceil((md.CAP * 1.1) / MiB));
-  await dom.extendVolumeArea(img, volUUID, granted * MiB);
-  return granted;
+  return dom.extendThin(volUUID, sizeMiB);
 }
 
 /**

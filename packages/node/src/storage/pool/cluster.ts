@@ -40,6 +40,8 @@ const int = (s: string | undefined) => (/^-?[0-9]+$/.test(s ?? "") ? Number(s) :
 export class PoolCluster {
   ids!: HostIds;
   mailbox!: PoolMailbox;
+  /** The pool's domains as of the last tick (the SPM's mailbox checks requests against them). */
+  private members?: Set<string>;
   private zone: ReturnType<typeof fenceZone> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -104,7 +106,8 @@ export class PoolCluster {
         master: this.master,
         hostID: this.pool.hostID,
         log: this.log.child({ mailbox: this.pool.spUUID }),
-        poolDomains: async () => new Set(this.memberIds(await this.master.metadata())),
+        // Members as of the last tick; a domain not among them is looked up fresh (just attached).
+        poolDomains: async (sd) => (this.members?.has(sd) ? this.members : new Set(this.memberIds(await this.master.metadata()))),
         assertSpm: () => spm.assertSpm(),
         extend: async (sd, vol, mib) => extendVolume(await this.domains.get(sd), vol, mib),
       });
@@ -173,6 +176,7 @@ export class PoolCluster {
   async tick(): Promise<void> {
     const spm = this.pool.spm;
     const md = await this.master.metadata();
+    this.members = new Set(this.memberIds(md));
     const cur = `${md.POOL_SPM_ID}/${md.POOL_SPM_LVER}`;
     if (cur !== this.lastSpm) {
       this.log.info({ from: this.lastSpm, to: cur }, "pool SPM changed");
