@@ -31,6 +31,9 @@ export interface Reply {
 
 export type Handler = (c: Call) => Promise<Reply>;
 
+/** Answers many GETs of one route at once (the same replies, in order, as the handler one by one). */
+export type BatchHandler = (cs: Call[]) => Promise<Reply[]>;
+
 /** A path id: anything that is not a UUID cannot name an entity, so it is a 404 (as oVirt answers). */
 export function pathId(c: Call, param: string, what: string): string {
   const raw = c.params[param] ?? "";

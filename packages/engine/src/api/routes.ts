@@ -3,7 +3,7 @@
  * first request that needs them, not at start-up: that keeps process start → API-ready short.
  * `preload()` warms them all right after the engine reports ready.
  */
-import type { Call, Handler, Reply } from "./call.js";
+import type { BatchHandler, Call, Handler, Reply } from "./call.js";
 import { EMPTY_SUBCOLLECTIONS } from "./empty-collections.js";
 import type { Method, RouteDef } from "./server.js";
 
@@ -46,6 +46,13 @@ function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K):
   return async (c: Call): Promise<Reply> => {
     const m = await mod();
     return (m[name] as unknown as Handler)(c);
+  };
+}
+
+function hb<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): BatchHandler {
+  return async (cs: Call[]): Promise<Reply[]> => {
+    const m = await mod();
+    return (m[name] as unknown as BatchHandler)(cs);
   };
 }
 
@@ -141,7 +148,7 @@ export const apiRoutes: RouteDef[] = [
   r("POST", "/vms/:id/shutdown", h(vms, "shutdown")),
   r("GET", "/vms/:id/cdroms", h(clientLinks, "vmCdroms")),
   r("GET", "/vms/:id/cdroms/:cd", h(clientLinks, "vmCdrom")),
-  r("GET", "/vms/:id/diskattachments", h(vms, "diskAttachments")),
+  { ...r("GET", "/vms/:id/diskattachments", h(vms, "diskAttachments")), batch: hb(vms, "diskAttachmentsBatch") },
   r("POST", "/vms/:id/diskattachments", h(vms, "attachDisk")),
   r("GET", "/vms/:id/diskattachments/:disk", h(vms, "diskAttachment")),
   r("PUT", "/vms/:id/diskattachments/:disk", h(updates, "updateDiskAttachment")),

@@ -12,10 +12,10 @@ import { ApiFault } from "../errors/fault.js";
 import { nodeFault } from "../errors/node-fault.js";
 import { NodeError, NodeUnreachable } from "../hosts/client.js";
 import { Access, type Principal } from "../permissions/access.js";
-import { authorize, afterReply, wantsFilter } from "../permissions/enforce.js";
+import { type After, authorize, afterReply, wantsFilter } from "../permissions/enforce.js";
 import { Auth } from "./auth.js";
 import { type ParsedBody, parseAnyBody, parseJsonBody, parseXmlBody } from "./body.js";
-import type { Call, Handler, Reply } from "./call.js";
+import type { BatchHandler, Call, Handler, Reply } from "./call.js";
 import { applyFollow, getRoutes } from "./follow.js";
 import { API } from "./href.js";
 import { closeIfBodyUnread } from "./ignored-body.js";
@@ -27,6 +27,8 @@ export interface RouteDef {
   /** Path under the API root ("" is the root itself). */
   path: string;
   handler: Handler;
+  /** Many GETs of this route at once (used by `follow=` over a long list). */
+  batch?: BatchHandler;
 }
 
 /** Internal (non-oVirt) endpoints: JSON only, own authentication. */
@@ -260,11 +262,24 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
         if (c.query.follow && out.rep && r.method === "GET") {
           // `follow=`: linked objects inlined, read through the same GET handlers (follow.ts),
           // each passing the same permission check as its own URL would.
-          const guarded = gets.map((g) => ({
-            ...g,
-            handler: async (fc: Call) => afterReply(access, await g.handler(fc), await authorize(engine, access, "GET", g.path, fc, filter)),
-          }));
-          await applyFollow(out.rep, c.query.follow, { engine, accept: c.accept, user }, guarded);
+          const guarded = gets.map((g) => {
+            const batch = g.batch;
+            return {
+              ...g,
+              handler: async (fc: Call) => afterReply(access, await g.handler(fc), await authorize(engine, access, "GET", g.path, fc, filter)),
+              ...(batch
+                ? {
+                    batch: async (fcs: Call[]) => {
+                      const afters: After[] = [];
+                      for (const fc of fcs) afters.push(await authorize(engine, access, "GET", g.path, fc, filter));
+                      const replies = await batch(fcs);
+                      return Promise.all(replies.map((rep, i) => afterReply(access, rep, afters[i])));
+                    },
+                  }
+                : {}),
+            };
+          });
+          out.rep = await applyFollow(out.rep, c.query.follow, { engine, accept: c.accept, user }, guarded);
         }
         return render(reply, out, json(req));
       },

@@ -80,11 +80,11 @@ export async function afterReply(access: Access, reply: Reply, after: After): Pr
   if ("own" in after) return ownPermissions(access, reply);
   const items = reply.rep[after.item];
   if (!Array.isArray(items)) return reply;
-  const kept: RepValue[] = [];
-  for (const it of items) {
-    const id = (it as Rep | null)?.id;
-    if (typeof id === "string" && (await access.sees({ type: after.type, id }))) kept.push(it);
-  }
+  // one batched check for the whole collection (per tree level), not a tree walk per item
+  const ids = items.map((it) => (it as Rep | null)?.id);
+  const seen = await access.seesMany(ids.filter((id): id is string => typeof id === "string").map((id) => ({ type: after.type, id })));
+  let i = 0;
+  const kept: RepValue[] = items.filter((_, n) => typeof ids[n] === "string" && seen[i++] === true);
   return { ...reply, rep: { ...reply.rep, [after.item]: kept } };
 }
 
