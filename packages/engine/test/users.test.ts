@@ -418,3 +418,50 @@ describe("bodies on GET and DELETE", () => {
     assert.equal((await eng.api("GET", `/vms/${vm.id}`)).status, 404);
   });
 });
+
+describe("checks and lists at scale (issue 12's speed work)", () => {
+  test("a revoked permission takes effect at once, on a token and a kept session alike", async () => {
+    const hana = await eng.post<{ id: string }>("/users", { user_name: "hana@internal", password: "Hana-Secret-99" });
+    ids.hana = hana.id;
+    const pid = await grant(`/vms/${vb}`, "UserRole", "hana");
+    const tok = await fetch(`${eng.url}/ovirt-engine/sso/oauth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+      body: new URLSearchParams({ grant_type: "password", scope: "ovirt-app-api", username: "hana@internal", password: "Hana-Secret-99" }),
+    });
+    const HANA = `Bearer ${((await tok.json()) as { access_token: string }).access_token}`;
+    assert.equal((await as(HANA, "GET", `/vms/${vb}`)).status, 200);
+    assert.ok(idsOf(await as(HANA, "GET", "/vms"), "vm").includes(vb));
+    assert.equal((await eng.api("DELETE", `/vms/${vb}/permissions/${pid}`)).status, 200);
+    const after = await as(HANA, "GET", `/vms/${vb}`);
+    assert.equal(after.status, 404, `the very next request still sees the VM: ${after.text}`);
+    assert.ok(!idsOf(await as(HANA, "GET", "/vms"), "vm").includes(vb), "the list still holds the VM");
+    assert.equal((await as(HANA, "POST", `/vms/${vb}/start`, { body: {} })).status, 404);
+  });
+
+  test("follow=disk_attachments on a list answers each VM's attachments as its own URL does, in both views", async () => {
+    const all = await eng.get<{ vm: { id: string; disk_attachments?: unknown; href: string }[] }>("/vms?follow=disk_attachments");
+    assert.ok(all.vm.length >= 2);
+    for (const v of all.vm) assert.deepEqual(v.disk_attachments, await eng.get(`/vms/${v.id}/diskattachments`), `VM ${v.id}`);
+    const xml = await eng.api("GET", "/vms?follow=disk_attachments", { accept: "xml" });
+    assert.equal(xml.status, 200);
+    assert.equal((xml.text.match(/<disk_attachments/g) ?? []).length, all.vm.length, "one inlined collection per VM");
+    // the user view: only alice's VM, with its attachments
+    const mine = await as(ALICE, "GET", "/vms?follow=disk_attachments");
+    assert.equal(mine.status, 200, mine.text);
+    const seen = mine.json?.vm as { id: string; disk_attachments?: unknown }[];
+    assert.ok(seen.some((v) => v.id === va) && seen.length < all.vm.length, `alice's view: ${idsOf(mine, "vm")}`);
+    for (const v of seen) assert.deepEqual(v.disk_attachments, await eng.get(`/vms/${v.id}/diskattachments`));
+    assert.equal((await eng.api("GET", "/vms?follow=no_such_link")).status, 200, "an unknown link is skipped, as before");
+  });
+
+  test("a changed VM is listed changed at once (kept list views follow their rows), in JSON and XML", async () => {
+    for (const accept of ["json", "xml"] as const) assert.equal((await eng.api("GET", "/vms", { accept })).status, 200);
+    const put = await eng.api("PUT", `/vms/${va}`, { body: { description: "changed after listing" } });
+    assert.equal(put.status, 200, put.text);
+    const j = await eng.get<{ vm: { id: string; description?: string }[] }>("/vms");
+    assert.equal(j.vm.find((v) => v.id === va)?.description, "changed after listing");
+    const x = await eng.api("GET", "/vms", { accept: "xml" });
+    assert.match(x.text, /<description>changed after listing<\/description>/);
+  });
+});
