@@ -18,6 +18,8 @@ export interface Call {
   accept?: string;
   /** Who sent the request (absent on Vela's internal routes, which authenticate themselves). */
   user?: Principal;
+  /** The host id a verified client certificate of the engine CA names (nodes present theirs). */
+  peerHost?: string;
 }
 
 export interface Reply {

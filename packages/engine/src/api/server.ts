@@ -5,6 +5,7 @@
  */
 
 import type { Socket } from "node:net";
+import { TLSSocket } from "node:tls";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { fastify } from "../deps.js";
 import type { Engine } from "../engine.js";
@@ -158,6 +159,20 @@ function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
 export interface ServerTls {
   key: string;
   cert: string;
+  /** The engine CA: client certificates it signed are verified and named to handlers (Call.peerHost). */
+  caPem?: string;
+}
+
+/**
+ * The host a verified client certificate names (its CN, the host id the engine signed it for), or
+ * undefined: no certificate, one the engine CA did not sign, or plain HTTP.
+ */
+function peerHostOf(req: FastifyRequest): string | undefined {
+  const sock = req.raw.socket as TLSSocket;
+  if (!(sock instanceof TLSSocket) || !sock.authorized) return undefined;
+  const cn = sock.getPeerCertificate()?.subject?.CN;
+  const one = Array.isArray(cn) ? cn[0] : cn;
+  return typeof one === "string" ? one.toLowerCase() : undefined;
 }
 
 export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteDef[], tls?: ServerTls): FastifyInstance {
@@ -165,7 +180,11 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
   // who sent each API request, set by the authentication hook
   const principals = new WeakMap<FastifyRequest, Principal>();
   const app = fastify.fastify({
-    ...(tls ? { https: { key: tls.key, cert: tls.cert, minVersion: "TLSv1.2" as const } } : {}),
+    // Client certificates are asked for, never required (browsers and API clients have none):
+    // nodes present theirs so that re-registering proves which host they are (RegisterHost).
+    ...(tls
+      ? { https: { key: tls.key, cert: tls.cert, minVersion: "TLSv1.2" as const, ...(tls.caPem ? { ca: tls.caPem, requestCert: true, rejectUnauthorized: false } : {}) } }
+      : {}),
     logger: false,
     bodyLimit: BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
@@ -253,6 +272,7 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
           body: r.method === "GET" || r.method === "DELETE" ? undefined : (req.body as ParsedBody | undefined),
           accept: req.headers.accept,
           user,
+          peerHost: peerHostOf(req),
         };
         if (!user) return render(reply, await r.handler(c), json(req)); // internal routes authenticate themselves
         const access = new Access(engine, user);

@@ -471,6 +471,22 @@ const usersPermissions: Migration = {
   },
 };
 
+/** Custom roles (issue 12): the predefined ones stay code (roles.ts); these are the administrators' own. */
+const customRoles: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable("roles")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("name", "text", (c) => c.notNull().unique())
+      .addColumn("description", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("administrative", "integer", (c) => c.notNull())
+      // the role's action groups as a JSON array of their names
+      .addColumn("permits", "text", (c) => c.notNull())
+      .addColumn("created_at", "text", (c) => c.notNull())
+      .execute();
+  },
+};
+
 const migrations: Record<string, Migration> = {
   "0001_initial": initial,
   "0002_seed": seed,
@@ -481,6 +497,7 @@ const migrations: Record<string, Migration> = {
   "0007_users_permissions": usersPermissions,
   "0009_host_enrollments": hostEnrollments,
   "0010_join_tokens": joinTokens,
+  "0011_custom_roles": customRoles,
 };
 
 export const provider: MigrationProvider = {

@@ -352,6 +352,17 @@ export interface GroupMembersTable {
 }
 
 /** A role given to a user or a group on one object (object_type "system": everything). */
+/** A custom role (predefined roles are code: permissions/roles.ts). */
+export interface RolesTable {
+  id: string;
+  name: string;
+  description: string;
+  administrative: number;
+  /** JSON array of action group names. */
+  permits: string;
+  created_at: string;
+}
+
 export interface PermissionsTable {
   id: string;
   role_id: string;
@@ -406,6 +417,7 @@ export interface Database {
   groups: GroupsTable;
   group_members: GroupMembersTable;
   permissions: PermissionsTable;
+  roles: RolesTable;
   events: EventsTable;
 }
 

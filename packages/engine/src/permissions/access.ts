@@ -12,6 +12,7 @@
  * held on the system itself (administrators).
  */
 import type { Engine } from "../engine.js";
+import { customRoles } from "./custom-roles.js";
 import { type ActionGroup, roleById } from "./roles.js";
 import { key, type ObjectType, type ObjRef, parentsOf, SYSTEM } from "./tree.js";
 
@@ -31,11 +32,13 @@ interface Held {
 /** One permit set per role, shared by every permission of that role. */
 const permitSets = new Map<string, ReadonlySet<ActionGroup>>();
 
-function permitsOf(roleId: string, permits: readonly ActionGroup[]): ReadonlySet<ActionGroup> {
-  let s = permitSets.get(roleId);
-  if (!s || s.size !== permits.length) {
-    s = new Set(permits);
-    permitSets.set(roleId, s);
+function permitsOf(role: { id: string; permits: readonly ActionGroup[]; mutable?: boolean }): ReadonlySet<ActionGroup> {
+  // a custom role's permits may change: its set is made per request
+  if (role.mutable) return new Set(role.permits);
+  let s = permitSets.get(role.id);
+  if (!s) {
+    s = new Set(role.permits);
+    permitSets.set(role.id, s);
   }
   return s;
 }
@@ -64,12 +67,13 @@ export class Access {
       let q = this.engine.db.selectFrom("permissions").select(["role_id", "object_type", "object_id"]);
       q = gids.length ? q.where((w) => w.or([w("user_id", "=", this.user.id), w("group_id", "in", gids)])) : q.where("user_id", "=", this.user.id);
       const rows = await q.execute();
+      const custom = await customRoles(this.engine, rows.map((r) => r.role_id));
       const all: Held[] = [];
       const byObject = new Map<string, Held[]>();
       for (const r of rows) {
-        const role = roleById(r.role_id);
+        const role = roleById(r.role_id) ?? custom.get(r.role_id);
         if (!role) continue; // a role that no longer exists grants nothing
-        const h: Held = { object: { type: r.object_type as ObjectType, id: r.object_id }, permits: permitsOf(role.id, role.permits), administrative: role.administrative };
+        const h: Held = { object: { type: r.object_type as ObjectType, id: r.object_id }, permits: permitsOf(role), administrative: role.administrative };
         all.push(h);
         const k = key(h.object);
         byObject.set(k, [...(byObject.get(k) ?? []), h]);
