@@ -13,7 +13,7 @@ import { after, before, describe, test } from "node:test";
 import { apiRoutes } from "../src/api/routes.js";
 import { needOf } from "../src/permissions/needs.js";
 import { databaseFor, testDb } from "./pg.js";
-import { type Engine, startEngine } from "./support.js";
+import { type Engine, startEngine, until } from "./support.js";
 import { rawRequest } from "./tls.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -363,7 +363,7 @@ describe("every route, as a user with UserRole on another VM", () => {
       for (const filter of [true, false]) {
         const res = await as(ALICE, r.method, path, { filter, body: r.method === "POST" || r.method === "PUT" ? {} : undefined });
         // a list, or the data center and cluster that hold her VM: readable, but nothing of the other VM shows
-        const okRead = filter && res.status === 200 && r.method === "GET" && ("list" in need || path.includes(dc) || path.includes(cluster));
+        const okRead = filter && res.status === 200 && r.method === "GET" && ("list" in need || "events" in need || path.includes(dc) || path.includes(cluster));
         if (okRead) {
           if (res.text.includes(vb)) wrong.push(`${r.method} ${path} shows the other VM: ${res.text.slice(0, 200)}`);
           if (r.path.endsWith("/permissions") && idsOf(res, "permission").length) wrong.push(`${path} shows others' permissions: ${res.text.slice(0, 200)}`);
@@ -553,5 +553,40 @@ describe("custom roles", () => {
     assert.equal((await as(ALICE, "DELETE", `/roles/${adminId}`)).status, 403);
     assert.equal((await eng.api("DELETE", `/roles/${adminId}`)).status, 200);
     assert.equal(await roleCount(), n0, "no role left behind");
+  });
+});
+
+describe("events in the user view", () => {
+  test("two users: each sees only the events of objects they may see; the admin view stays the administrators'", async () => {
+    // one user action on each VM: events naming va and vb
+    for (const v of [va, vb]) assert.equal((await eng.api("PUT", `/vms/${v}`, { body: { comment: `touched ${v.slice(0, 8)}` } })).status, 200);
+    type Ev = { id: string; vm?: { id: string }; host?: { id: string }; cluster?: { id: string }; data_center?: { id: string }; storage_domain?: { id: string } };
+    const all = await until("events of both VMs", async () => {
+      const evs = (await eng.get<{ event?: Ev[] }>("/events")).event ?? [];
+      return evs.some((e) => e.vm?.id === va) && evs.some((e) => e.vm?.id === vb) ? evs : undefined;
+    });
+    const jane = await eng.post<{ id: string }>("/users", { user_name: "jane@internal", password: "Jane-Secret-99" });
+    ids.jane = jane.id;
+    await grant(`/vms/${vb}`, "UserRole", "jane");
+    const JANE = basic("jane", "Jane-Secret-99");
+    const other = (mine: string) => (mine === va ? vb : va);
+    for (const [who, auth, mine] of [["alice", ALICE, va], ["jane", JANE, vb]] as const) {
+      const r = await as(auth, "GET", "/events");
+      assert.equal(r.status, 200, `${who}: ${r.text}`);
+      const evs = (r.json?.event as Ev[] | undefined) ?? [];
+      assert.ok(evs.some((e) => e.vm?.id === mine), `${who} does not see the events of their VM: ${r.text.slice(0, 300)}`);
+      assert.ok(!r.text.includes(other(mine)), `${who} sees the other user's VM events`);
+      assert.ok(evs.every((e) => e.vm || e.host || e.cluster || e.data_center || e.storage_domain), `${who} sees system events`);
+      assert.ok(!evs.some((e) => e.host), `${who} sees host events`);
+      const theirs = all.find((e) => e.vm?.id === other(mine)) as Ev;
+      const own = all.find((e) => e.vm?.id === mine) as Ev;
+      assert.equal((await as(auth, "GET", `/events/${theirs.id}`)).status, 404, `${who} reads another's event by id`);
+      assert.equal((await as(auth, "GET", `/events/${own.id}`)).status, 200);
+      assert.equal((await as(auth, "GET", "/events", { filter: false })).status, 403, "the admin view of the log is the administrators'");
+      const xml = await as(auth, "GET", "/events", { headers: { accept: "application/xml" } });
+      assert.ok(!xml.text.includes(other(mine)), `${who} sees the other user's VM events in XML`);
+    }
+    const admin = await eng.get<{ event?: Ev[] }>("/events");
+    assert.ok((admin.event ?? []).length >= all.length, "the administrator still sees everything");
   });
 });

@@ -137,6 +137,11 @@ export class Access {
     return this.reaches(o, (k) => (byObject.get(k) ?? []).some((h) => h.permits.has(group)));
   }
 
+  /** Does the user hold a permission on the system itself (any role)? */
+  async holdsSystem(): Promise<boolean> {
+    return (await this.load()).byObject.has(key(SYSTEM));
+  }
+
   /** May the user see `o` in the user view? */
   async sees(o: ObjRef): Promise<boolean> {
     return (await this.seesMany([o]))[0] === true;

@@ -16,6 +16,8 @@ export type Need =
   | { list: ObjectType; item: string }
   /** An object (or something under it): the user view needs to see it (404 otherwise). */
   | { view: ObjectType; param: string; items?: { item: string; type: ObjectType } }
+  /** The audit log: the admin view needs an administrative role; the user view shows the events of objects the user sees. */
+  | { events: "list" | "one" }
   /** Administrators only, in either view (jobs, MAC pools, users). */
   | { admin: true }
   /** An action group on an object. */
@@ -92,9 +94,9 @@ const needs: Record<string, Need> = {
   "GET /vms/:id/statistics": view("vm"),
   "GET /vms/:id/nics/:nic/statistics": view("vm"),
   "GET /disks/:id/statistics": view("disk"),
-  // the audit log is the administrators' (a user's own events come with per-event filtering)
-  "GET /events": admin,
-  "GET /events/:id": admin,
+  // the audit log: all of it for administrators; in the user view, the events of what the user sees
+  "GET /events": { events: "list" },
+  "GET /events/:id": { events: "one" },
   // VM pools do not exist yet: the collection is empty for everyone
   "GET /vmpools": open,
   "GET /vmpools/:id": open,
