@@ -157,6 +157,25 @@ describe("registration", () => {
     assert.equal((await register({ hostUuid: waiting, name: "waiting", address: "127.0.0.2", port })).json.status, "pending_approval");
   });
 
+  test("removing a host revokes its certificate: the engine refuses it from then on", async () => {
+    const id = randomUUID();
+    const port = await freePort(); // nothing listens: the host goes non_responsive and may be removed
+    const cert = await enrolled(id, "doomed", port);
+    assert.equal((await registerAs(cert, { hostUuid: id, name: "doomed", address: "127.0.0.1", port })).status, 200);
+    await until("non_responsive", async () => ((await host(id)).status === "non_responsive" ? true : undefined), 20_000);
+    const del = await eng.api("DELETE", `/hosts/${id}`);
+    assert.equal(del.status, 200, del.text);
+    const again = await registerAs(cert, { hostUuid: id, name: "doomed", address: "127.0.0.1", port });
+    assert.equal(again.status, 403, `the removed host's certificate still works: ${JSON.stringify(again.json)}`);
+    assert.match(again.json.detail ?? "", /revoked/);
+    const hosts = items((await eng.api("GET", "/hosts")).json, "host") as { id: string }[];
+    assert.ok(!hosts.some((h) => h.id === id), "the refused registration brought the host back");
+    // an engine-signed certificate of a host that exists still works
+    const live = randomUUID();
+    const liveCert = await enrolled(live, "alive", port);
+    assert.equal((await registerAs(liveCert, { hostUuid: live, name: "alive", address: "127.0.0.1", port })).status, 200);
+  });
+
   test("bad registrations are refused with 400 and create nothing", async () => {
     const before = items((await eng.api("GET", "/hosts")).json, "host").length;
     const base = { hostUuid: randomUUID(), name: "bad", address: "127.0.0.1", port: 1234, token: TOKEN };

@@ -13,6 +13,7 @@ import { ApiFault } from "../errors/fault.js";
 import { nodeFault } from "../errors/node-fault.js";
 import { NodeError, NodeUnreachable } from "../hosts/client.js";
 import { Access, type Principal } from "../permissions/access.js";
+import { revokedPeer } from "../pki/revocation.js";
 import { type After, authorize, afterReply, wantsFilter } from "../permissions/enforce.js";
 import { Auth } from "./auth.js";
 import { type ParsedBody, parseAnyBody, parseJsonBody, parseXmlBody } from "./body.js";
@@ -234,6 +235,12 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
   app.addHook("onRequest", async (req, reply) => {
     // GET and HEAD bodies are ignored and never read (see ignored-body.ts).
     if (req.method === "GET" || req.method === "HEAD") closeIfBodyUnread(req, reply);
+    // a removed host's certificate is refused on every request, whatever the route
+    const sock = req.raw.socket;
+    if (sock instanceof TLSSocket && sock.authorized && (await revokedPeer(engine, sock))) {
+      closeIfBodyUnread(req, reply);
+      return sendFault(reply, new ApiFault(403, "Forbidden", "the client certificate was revoked (its host was removed)"), wantsJson(req));
+    }
     if (!req.url.startsWith(API)) return;
     const session = sessionCookie(req.headers.cookie);
     const sessionUser = session ? await auth.check(`Bearer ${session}`) : undefined;

@@ -471,9 +471,21 @@ const usersPermissions: Migration = {
   },
 };
 
-/** Custom roles (issue 12): the predefined ones stay code (roles.ts); these are the administrators' own. */
+/**
+ * Custom roles (issue 12): the predefined ones stay code (roles.ts); these are the administrators'
+ * own. And the node certificates the CA signed, by serial, so that a removed host's certificate
+ * is refused from then on (revocation).
+ */
 const customRoles: Migration = {
   async up(db: AnyDb) {
+    await db.schema
+      .createTable("host_certificates")
+      .addColumn("serial", "text", (c) => c.primaryKey())
+      .addColumn("host_id", "text", (c) => c.notNull())
+      .addColumn("issued_at", "text", (c) => c.notNull())
+      .addColumn("revoked_at", "text")
+      .execute();
+    await db.schema.createIndex("host_certificates_host").on("host_certificates").column("host_id").execute();
     await db.schema
       .createTable("roles")
       .addColumn("id", "text", (c) => c.primaryKey())
@@ -497,7 +509,7 @@ const migrations: Record<string, Migration> = {
   "0007_users_permissions": usersPermissions,
   "0009_host_enrollments": hostEnrollments,
   "0010_join_tokens": joinTokens,
-  "0011_custom_roles": customRoles,
+  "0011_custom_roles_host_certificates": customRoles,
 };
 
 export const provider: MigrationProvider = {

@@ -9,7 +9,7 @@
  * gives a node that knows the token, but not yet the CA, the CA with an HMAC under the token, so
  * the node can tell the real engine from a man in the middle before trusting it.
  */
-import { createHmac } from "node:crypto";
+import { createHmac, X509Certificate } from "node:crypto";
 import { z } from "zod";
 import { type Call, ok, type Reply } from "../api/call.js";
 import { registerHost } from "../api/resources/internal.js";
@@ -100,6 +100,8 @@ export async function enroll(c: Call): Promise<Reply> {
     if (waiting) return waiting;
   }
   const certificate = await pki.sign(csr.data, { cn: host.id, kind: "node", sans: [host.address], days: NODE_DAYS }).catch(badRequest);
+  // recorded by serial: removing the host revokes it (pki/revocation.ts)
+  await c.engine.db.insertInto("host_certificates").values({ serial: new X509Certificate(certificate).serialNumber.toUpperCase(), host_id: host.id, issued_at: now(), revoked_at: null }).execute();
   c.engine.log.info({ host: host.name, id: host.id }, "signed the node certificate");
   return ok("enrollment", { id: host.id, status: host.status, certificate, ca: pki.caPem });
 }
