@@ -5,9 +5,14 @@
  * started again and the list asked for one request at a time, after a few warm-up requests.
  * A second line per database times the list's query alone (`SELECT * FROM vms ORDER BY name`,
  * straight through the driver), to tell the database's share from the engine's rendering. The
- * `follow=disk_attachments` cases inline each VM's (here empty) disk attachments collection.
+ * `follow=disk_attachments` cases inline each VM's (here empty) disk attachments collection. A
+ * `vms-bare-https` line per format sends the very same bytes from a bare Node HTTPS server: the
+ * floor of moving ~29 MB through TLS and the client on this box.
  *   node bench/dist/src/vms-list.js [vms=10000] [requests=10]
  */
+import { readFileSync } from "node:fs";
+import { createServer } from "node:https";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { databaseFor, pgServer } from "@vela/engine/dist/test/pg.js";
 import { type Engine, startEngine, tempDir } from "@vela/engine/dist/test/support.js";
@@ -50,6 +55,44 @@ async function queryOnly(db: "sqlite" | "postgres", home: string): Promise<{ p50
   return { p50: pct(ms, 50), p99: pct(ms, 99) };
 }
 
+/**
+ * The floor for moving the same answer: a bare Node HTTPS server (the engine's certificate,
+ * keep-alive) in this process sends the bytes the engine sent, the client reads (and JSON-parses)
+ * them as the test kit's client does with the engine's.
+ */
+async function bareFloor(body: string, type: string): Promise<{ p50: number; p99: number }> {
+  const pki = process.env.VELA_TEST_PKI ?? "";
+  const srv = createServer({ key: readFileSync(join(pki, "engine.key")), cert: readFileSync(join(pki, "engine.pem")) }, (_req, res) => {
+    res.writeHead(200, { "content-type": type });
+    res.end(body);
+  });
+  await new Promise<void>((ok) => srv.listen(0, "127.0.0.1", ok));
+  const port = (srv.address() as AddressInfo).port;
+  try {
+    const once = async () => {
+      const t = performance.now();
+      const r = await fetch(`https://127.0.0.1:${port}/`);
+      const text = await r.text();
+      if (text.length !== body.length) throw new Error("bare floor: short answer");
+      try {
+        JSON.parse(text); // as the engine's client (the test kit's api()) does with every answer
+      } catch {
+        /* XML */
+      }
+      return performance.now() - t;
+    };
+    for (let i = 0; i < 3; i++) await once();
+    const ms: number[] = [];
+    for (let i = 0; i < REQUESTS; i++) ms.push(await once());
+    ms.sort((a, b) => a - b);
+    return { p50: pct(ms, 50), p99: pct(ms, 99) };
+  } finally {
+    srv.close();
+  }
+}
+
+let lastBody = "";
+
 async function measure(eng: Engine, accept: "json" | "xml", query = ""): Promise<{ p50: number; p99: number; bytes: number }> {
   let bytes = 0;
   const once = async () => {
@@ -57,6 +100,7 @@ async function measure(eng: Engine, accept: "json" | "xml", query = ""): Promise
     const r = await eng.api("GET", `/vms${query}`, { accept });
     if (r.status !== 200) throw new Error(`GET /vms (${accept}): HTTP ${r.status} ${r.text.slice(0, 500)}`);
     bytes = Buffer.byteLength(r.text);
+    lastBody = r.text;
     return performance.now() - t;
   };
   for (let i = 0; i < 3; i++) await once();
@@ -91,6 +135,10 @@ async function main() {
           const r = await measure(eng, accept, query);
           const follow = query ? " follow=disk_attachments" : "";
           console.log(`vms-list db=${db} vms=${VMS} format=${accept}${follow} requests=${REQUESTS} p50_ms=${r.p50.toFixed(0)} p99_ms=${r.p99.toFixed(0)} bytes=${r.bytes} target_p50<=50`);
+          if (!query) {
+            const f = await bareFloor(lastBody, accept === "json" ? "application/json" : "application/xml");
+            console.log(`vms-bare-https db=${db} format=${accept} requests=${REQUESTS} p50_ms=${f.p50.toFixed(0)} p99_ms=${f.p99.toFixed(0)} bytes=${r.bytes} (the same bytes from a bare Node HTTPS server)`);
+          }
         }
       } finally {
         running = undefined;
