@@ -12,17 +12,13 @@ import { join } from "node:path";
 import { Rest } from "@vela/cli/rest";
 import { up } from "@vela/cli/up";
 import { freePort } from "@vela/node/test/harness";
+import { until as kitUntil } from "@vela/testkit";
 
 const RUNS = Number(process.argv[2] ?? 3);
 const MARK = "TINY-LOGIN-READY";
 
-async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 180_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** The kit's `until` for a yes/no check, polled often (boot times are what is measured). */
+const until = (what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 180_000) => kitUntil(what, async () => ((await fn()) ? true : undefined), timeoutMs, 20);
 const has = (f: string) => existsSync(f) && readFileSync(f, "latin1").includes(MARK);
 
 async function bare(image: string, seed: string, dir: string): Promise<number> {

@@ -12,8 +12,9 @@ import { after, before, test } from "node:test";
 import { list, Rest } from "@vela/cli/rest";
 import { type Started, up } from "@vela/cli/up";
 import { freePort } from "@vela/node/test/harness";
-import { findProcesses, waitFor } from "./support/proc.js";
+import { findProcesses } from "./support/proc.js";
 import { seedEnginePki } from "@vela/node/test/tls";
+import { until } from "@vela/testkit";
 
 let started: Started;
 let rest: Rest;
@@ -49,13 +50,13 @@ before(async () => {
     sparse: true,
     storage_domains: { storage_domain: [{ name: "local" }] },
   });
-  await waitFor("disk ok", async () => ((await rest.get<Named>(`/disks/${disk.id}`)).status === "ok" ? true : undefined));
+  await until("disk ok", async () => ((await rest.get<Named>(`/disks/${disk.id}`)).status === "ok" ? true : undefined), 60_000);
   // No kernel: the firmware finds nothing to boot and idles, which is all a running VM needs here.
   const vm = await rest.post<Named>("/vms", { name: "sup-vm", cluster: { name: "Default" }, template: { name: "Blank" }, memory: 128 * 2 ** 20 });
   vmId = vm.id;
   await rest.post(`/vms/${vm.id}/diskattachments`, { disk: { id: disk.id }, interface: "virtio", bootable: true, active: true });
   await rest.post(`/vms/${vm.id}/start`, {});
-  await waitFor("vm up", async () => ((await vmStatus()) === "up" ? true : undefined), 60_000);
+  await until("vm up", async () => ((await vmStatus()) === "up" ? true : undefined), 60_000);
   const qemu = findProcesses("qemu-system", vm.id);
   assert.equal(qemu.length, 1, "one QEMU for the VM");
   qemuPid = qemu[0]!.pid;
@@ -71,16 +72,16 @@ test("an agent killed -9 with a VM running is started again; the VM and host are
   const oldPid = node.pid!;
   const t0 = performance.now();
   process.kill(oldPid, "SIGKILL");
-  const gone = await waitFor("the engine sees the agent gone", async () => {
+  const gone = await until("the engine sees the agent gone", async () => {
     const [v, hs] = [await vmStatus(), await hostStatuses()];
     return hs[0] !== "up" && v !== "up" ? `vm ${v}, host ${hs[0]}` : undefined;
-  });
+  }, 60_000);
   assert.equal(gone, "vm unknown, host non_responsive");
-  await waitFor("agent restarted", () => (node.pid !== oldPid && node.restarts === 1 ? true : undefined), 30_000).catch((e: Error) => {
+  await until("agent restarted", () => (node.pid !== oldPid && node.restarts === 1 ? true : undefined), 30_000).catch((e: Error) => {
     throw new Error(`${e.message}; node log:\n${logTail("node-1.log")}`);
   });
   let seen = "";
-  await waitFor(
+  await until(
     "VM and host up again",
     async () => {
       const [v, hs] = [await vmStatus(), await hostStatuses()];
@@ -106,9 +107,9 @@ test("the engine killed -9 is started again and shows the same host and VM up", 
   const engine = started.engine;
   const oldPid = engine.pid!;
   process.kill(oldPid, "SIGKILL");
-  await waitFor("engine restarted", () => (engine.pid !== oldPid && engine.restarts === 1 ? true : undefined), 30_000);
+  await until("engine restarted", () => (engine.pid !== oldPid && engine.restarts === 1 ? true : undefined), 30_000);
   let seen = "";
-  await waitFor(
+  await until(
     "API answers with VM and host up",
     async () => {
       try {

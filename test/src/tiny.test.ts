@@ -17,8 +17,9 @@ import { after, before, describe, test } from "node:test";
 import { list, Rest, RestError } from "@vela/cli/rest";
 import { up } from "@vela/cli/up";
 import { freePort } from "@vela/node/test/harness";
-import { findProcesses, waitFor } from "./support/proc.js";
+import { findProcesses } from "./support/proc.js";
 import { seedEnginePki } from "@vela/node/test/tls";
+import { until } from "@vela/testkit";
 
 const MiB = 2 ** 20;
 const PASSWORD = 'Tiny"pa:ss \\w0rd';
@@ -63,7 +64,7 @@ const consoleText = (id: string) => {
 
 async function newVm(name: string, body: Record<string, unknown> = {}): Promise<Vm> {
   const vm = await rest.post<Vm>("/vms", { name, cluster: { name: "Default" }, template: { name: "tiny" }, ...body });
-  await waitFor(`VM ${name} down (disks made)`, async () => ((await rest.get<Vm>(`/vms/${vm.id}`)).status === "down" ? true : undefined), 60_000);
+  await until(`VM ${name} down (disks made)`, async () => ((await rest.get<Vm>(`/vms/${vm.id}`)).status === "down" ? true : undefined), 60_000);
   return vm;
 }
 
@@ -140,7 +141,7 @@ describe("tiny template with cloud-init", () => {
     const t0 = Date.now();
     await rest.post(`/vms/${vm.id}/start`, { use_cloud_init: true });
     const ready = (t: string) => t.includes("TINY-LOGIN-READY") && t.includes("TINY-CLOUD-INIT-DONE");
-    const text = await waitFor("the guest's login prompt and cloud-init done", () => (ready(consoleText(vm.id)) ? consoleText(vm.id) : undefined), 120_000, 100);
+    const text = await until("the guest's login prompt and cloud-init done", () => (ready(consoleText(vm.id)) ? consoleText(vm.id) : undefined), 120_000, 100);
     const upMs = Date.now() - t0;
     assert.match(text, /TINY-CIDATA \/dev\/vd/);
     assert.match(text, /TINY-HOSTNAME web-1/);
@@ -180,8 +181,8 @@ describe("tiny template with cloud-init", () => {
     // ACPI shutdown: the guest sees the power button and powers off (the engine only asks; a
     // guest that ignored it would stay up).
     await rest.post(`/vms/${vm.id}/shutdown`, {});
-    await waitFor("VM down after ACPI shutdown", async () => ((await rest.get<Vm>(`/vms/${vm.id}`)).status === "down" ? true : undefined), 60_000);
-    await waitFor("run dir (and seed) gone", () => (!existsSync(join(vmDir(vm.id), "payload.iso")) ? true : undefined), 10_000);
+    await until("VM down after ACPI shutdown", async () => ((await rest.get<Vm>(`/vms/${vm.id}`)).status === "down" ? true : undefined), 60_000);
+    await until("run dir (and seed) gone", () => (!existsSync(join(vmDir(vm.id), "payload.iso")) ? true : undefined), 10_000);
   });
 
   test("cloud-init text that would break the seed is refused with a 400 fault; nothing changes", async () => {
@@ -224,7 +225,7 @@ describe("tiny template with cloud-init", () => {
   test("disk import refuses files outside the nodes' import directories; the disk stays usable", async () => {
     const sd = list<{ id: string; name: string }>(await rest.get("/storagedomains"), "storage_domain").find((s) => s.name === "local")!;
     const disk = await rest.post<{ id: string }>("/disks", { name: "imp", provisioned_size: 64 * MiB, format: "cow", storage_domains: { storage_domain: [{ id: sd.id }] } });
-    await waitFor("disk ok", async () => ((await rest.get<{ status: string }>(`/disks/${disk.id}`)).status === "ok" ? true : undefined));
+    await until("disk ok", async () => ((await rest.get<{ status: string }>(`/disks/${disk.id}`)).status === "ok" ? true : undefined), 60_000);
     const outside = await fault(rest.post(`/disks/${disk.id}/import`, { path: "/etc/passwd", format: "raw", async: false }));
     assert.ok(outside.status >= 400, outside.detail);
     assert.match(outside.detail, /not inside an allowed import directory/);
@@ -257,7 +258,7 @@ describe("tiny template with cloud-init", () => {
       { stdio: "ignore" },
     );
     try {
-      const text = await waitFor("login prompt", () => {
+      const text = await until("login prompt", () => {
         const t = existsSync(log) ? readFileSync(log, "utf8") : "";
         return t.includes("TINY-LOGIN-READY") && t.includes("TINY-CLOUD-INIT-DONE") ? t : undefined;
       }, 120_000, 100);
@@ -283,7 +284,7 @@ describe("tiny template with cloud-init", () => {
     assert.ok(!text.includes("pw-xml-1"), "no password in the answer");
     const id = /<vm href="[^"]*" id="([^"]+)"/.exec(text)?.[1];
     assert.ok(id, text.slice(0, 300));
-    await waitFor("VM down", async () => ((await rest.get<Vm>(`/vms/${id}`)).status === "down" ? true : undefined), 60_000);
+    await until("VM down", async () => ((await rest.get<Vm>(`/vms/${id}`)).status === "down" ? true : undefined), 60_000);
     const shown = await rest.get<Vm>(`/vms/${id}`);
     assert.equal(shown.initialization?.user_name, "alice");
     assert.deepEqual(shown.initialization?.nic_configurations, { nic_configuration: [{ name: "eth0", boot_protocol: "dhcp" }] });
@@ -291,7 +292,7 @@ describe("tiny template with cloud-init", () => {
     // Run once: this start's initialization replaces the stored one in the seed, and is not saved.
     await rest.post(`/vms/${id}/start`, { use_cloud_init: true, vm: { initialization: { host_name: "once-host", custom_script: "echo once" } } });
     const iso = join(vmDir(id!), "payload.iso");
-    await waitFor("seed written", () => (existsSync(iso) ? true : undefined), 30_000);
+    await until("seed written", () => (existsSync(iso) ? true : undefined), 30_000);
     const read = (f: string) => execFileSync("isoinfo", ["-R", "-x", `/${f}`, "-i", iso], { encoding: "utf8" });
     assert.match(read("meta-data"), /local-hostname: "once-host"/);
     const ud = read("user-data");
@@ -300,17 +301,17 @@ describe("tiny template with cloud-init", () => {
     assert.ok(!ud.includes("alice"), "the stored initialization is not mixed in");
     assert.equal((await rest.get<Vm>(`/vms/${id}`)).initialization?.host_name, "xml-host", "run-once is not stored");
     await rest.post(`/vms/${id}/stop`, {});
-    await waitFor("VM down", async () => ((await rest.get<Vm>(`/vms/${id}`)).status === "down" ? true : undefined), 30_000);
+    await until("VM down", async () => ((await rest.get<Vm>(`/vms/${id}`)).status === "down" ? true : undefined), 30_000);
 
-    await waitFor("the old seed gone", () => (!existsSync(iso) ? true : undefined), 10_000);
+    await until("the old seed gone", () => (!existsSync(iso) ? true : undefined), 10_000);
     // An update without root_password (as a client PUTs back what it read) keeps the password.
     await rest.call("PUT", `/vms/${id}`, { initialization: { ...shown.initialization, host_name: "xml-host2" } });
     await rest.post(`/vms/${id}/start`, {});
-    await waitFor("seed written", () => (existsSync(iso) ? true : undefined), 30_000);
+    await until("seed written", () => (existsSync(iso) ? true : undefined), 30_000);
     assert.match(read("meta-data"), /local-hostname: "xml-host2"/);
     assert.match(read("user-data"), /password: "pw-xml-1"/);
     await rest.post(`/vms/${id}/stop`, {});
-    await waitFor("VM down", async () => ((await rest.get<Vm>(`/vms/${id}`)).status === "down" ? true : undefined), 30_000);
+    await until("VM down", async () => ((await rest.get<Vm>(`/vms/${id}`)).status === "down" ? true : undefined), 30_000);
     // An empty initialization clears it: the next start has no seed.
     await rest.call("PUT", `/vms/${id}`, { initialization: {} });
     assert.equal((await rest.get<Vm>(`/vms/${id}`)).initialization, undefined);

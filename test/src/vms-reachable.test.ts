@@ -18,7 +18,8 @@ import { list, Rest, RestError } from "@vela/cli/rest";
 import { up } from "@vela/cli/up";
 import { seedEnginePki } from "@vela/node/test/tls";
 import { freePort } from "@vela/node/test/harness";
-import { findProcesses, waitFor } from "./support/proc.js";
+import { findProcesses } from "./support/proc.js";
+import { until } from "@vela/testkit";
 
 let stop: () => Promise<void>;
 let rest: Rest;
@@ -58,7 +59,7 @@ before(async () => {
 after(async () => {
   // powered off through the API, so the node removes their taps from the shared ovirtmgmt bridge
   for (const v of vms) await rest.post(`/vms/${v.id}/stop`, {}).catch(() => undefined);
-  await waitFor("VMs down", async () => {
+  await until("VMs down", async () => {
     for (const v of vms) if ((await rest.get<Vm>(`/vms/${v.id}`)).status !== "down") return undefined;
     return true;
   }, 30_000).catch(() => undefined);
@@ -83,7 +84,7 @@ async function fault(p: Promise<unknown>): Promise<number> {
 
 async function tinyVm(name: string, ip: string, script: string, profile: string): Promise<Vm> {
   const vm = await rest.post<Vm>("/vms", { name, cluster: { name: "Default" }, template: { name: "tiny" } });
-  await waitFor(`VM ${name} down (disks made)`, async () => ((await rest.get<Vm>(`/vms/${vm.id}`)).status === "down" ? true : undefined), 120_000);
+  await until(`VM ${name} down (disks made)`, async () => ((await rest.get<Vm>(`/vms/${vm.id}`)).status === "down" ? true : undefined), 120_000);
   await rest.post(`/vms/${vm.id}/nics`, { name: "nic1", interface: "virtio", vnic_profile: { id: profile } });
   await rest.post(`/vms/${vm.id}/start`, {
     use_cloud_init: true,
@@ -100,7 +101,7 @@ async function tinyVm(name: string, ip: string, script: string, profile: string)
 
 describe("VMs people can use", () => {
   test("the vela up host gets ovirtmgmt as a host-local bridge without uplink, through setupNetworks", async () => {
-    const att = await waitFor("ovirtmgmt attachment on the host", async () => {
+    const att = await until("ovirtmgmt attachment on the host", async () => {
       const as = list<{ network: { id: string }; host_nic?: unknown }>(await rest.get(`/hosts/${hostId}/networkattachments`), "network_attachment");
       return as.length > 0 ? as : undefined;
     }, 30_000);
@@ -116,7 +117,7 @@ describe("VMs people can use", () => {
     vms.push(await tinyVm(`reach-a-${run}`, ipA, `echo READY-${run}`, profile));
     vms.push(await tinyVm(`reach-b-${run}`, ipB, `for i in $(seq 1 90); do ping -c1 -W1 ${ipA} >/dev/null 2>&1 && { echo ${marker}; break; }; sleep 1; done`, profile));
     let text = "";
-    await waitFor(`'${marker}' in VM b's console output`, async () => {
+    await until(`'${marker}' in VM b's console output`, async () => {
       text = String(await rest.get<unknown>(`/vms/${vms[1]!.id}/consoleoutput`));
       return text.includes(marker) ? true : undefined;
     }, 240_000, 1000).catch((e: Error) => assert.fail(`${e.message}; console tail: ${text.slice(-600)}`));
@@ -128,7 +129,7 @@ describe("VMs people can use", () => {
     assert.ok((h.get("memory.total") ?? 0) > 0 && (h.get("memory.used") ?? 0) > 0 && (h.get("memory.free") ?? 0) > 0, JSON.stringify([...h]));
     assert.ok(["cpu.current.user", "cpu.current.system", "cpu.current.idle"].every((n) => h.has(n)));
     const a = vms[0]!;
-    const vm = await waitFor("VM CPU figures", async () => {
+    const vm = await until("VM CPU figures", async () => {
       const s = await stats(`/vms/${a.id}/statistics`);
       return (s.get("cpu.current.total") ?? 0) > 0 && (s.get("memory.used") ?? 0) > 0 ? s : undefined;
     }, 30_000, 500);
@@ -176,7 +177,7 @@ describe("VMs people can use", () => {
     const a = vms[0]!;
     const before = Number(list<{ id: string }>(await rest.get("/events?max=1"), "event")[0]?.id ?? 0);
     await rest.post(`/vms/${a.id}/shutdown`, {});
-    await waitFor("VM a down after the power button", async () => ((await rest.get<Vm>(`/vms/${a.id}`)).status === "down" ? true : undefined), 90_000, 500);
+    await until("VM a down after the power button", async () => ((await rest.get<Vm>(`/vms/${a.id}`)).status === "down" ? true : undefined), 90_000, 500);
     const evs = list<{ code: string; vm?: { id: string } }>(await rest.get(`/events?from=${before}`), "event").filter((e) => e.vm?.id === a.id);
     assert.ok(evs.some((e) => e.code === "73"), `a shutdown event (73): ${JSON.stringify(evs)}`);
     assert.ok(evs.some((e) => e.code === "61"), `a VM down event (61): ${JSON.stringify(evs)}`);

@@ -12,9 +12,10 @@ import { list, Rest } from "@vela/cli/rest";
 import { up } from "@vela/cli/up";
 import { freePort } from "@vela/node/test/harness";
 import { testGuest } from "./support/guest.js";
-import { findProcesses, waitFor } from "./support/proc.js";
+import { findProcesses } from "./support/proc.js";
 import { qemuImgInfo } from "./support/storage.js";
 import { seedEnginePki } from "@vela/node/test/tls";
+import { until } from "@vela/testkit";
 
 let stop: () => Promise<void>;
 let rest: Rest;
@@ -52,10 +53,10 @@ test("disk → VM → start → guest writes, qcow2 grows → stop → down, QEM
     storage_domains: { storage_domain: [{ name: "local" }] },
   });
   assert.equal(disk.status, "locked", "a new disk is locked until the node's task finishes");
-  const ready = await waitFor("disk ok", async () => {
+  const ready = await until("disk ok", async () => {
     const d = await rest.get<Disk>(`/disks/${disk.id}`);
     return d.status === "ok" ? d : undefined;
-  });
+  }, 60_000);
   assert.equal(Number(ready.provisioned_size), 2 ** 30);
 
   const sds = list<{ id: string; name: string }>(await rest.get("/storagedomains"), "storage_domain");
@@ -76,7 +77,7 @@ test("disk → VM → start → guest writes, qcow2 grows → stop → down, QEM
   await rest.post(`/vms/${vm.id}/diskattachments`, { disk: { id: disk.id }, interface: "virtio", bootable: true, active: true });
 
   await rest.post(`/vms/${vm.id}/start`, {});
-  await waitFor("vm up", async () => ((await rest.get<{ status: string }>(`/vms/${vm.id}`)).status === "up" ? true : undefined), 60_000);
+  await until("vm up", async () => ((await rest.get<{ status: string }>(`/vms/${vm.id}`)).status === "up" ? true : undefined), 60_000);
   // The node opens the volume through its pool view (<run>/data-center/<sp>/<sd>/images/…),
   // a link to the same file; match on the image/volume part of the path.
   const volumeRef = `images/${disk.id}/${ready.image_id}`;
@@ -86,7 +87,7 @@ test("disk → VM → start → guest writes, qcow2 grows → stop → down, QEM
 
   const consoleLog = join(home, "nodes/node-1/vms", vm.id, "console.log");
   const consoleText = () => (existsSync(consoleLog) ? readFileSync(consoleLog, "utf8") : "");
-  await waitFor("guest wrote its data", () => (consoleText().includes("GUEST-WRITE-DONE") ? true : undefined), 180_000, 500).catch(async (e: Error) => {
+  await until("guest wrote its data", () => (consoleText().includes("GUEST-WRITE-DONE") ? true : undefined), 180_000, 500).catch(async (e: Error) => {
     // Say why: a stalled guest is a paused VM (I/O error, full disk), a slow one, or a hung kernel.
     const v = await rest.get<{ status: string }>(`/vms/${vm.id}`).catch(() => ({ status: "?" }));
     const free = statfsSync(home);
@@ -99,6 +100,6 @@ test("disk → VM → start → guest writes, qcow2 grows → stop → down, QEM
   );
 
   await rest.post(`/vms/${vm.id}/stop`, {});
-  await waitFor("vm down", async () => ((await rest.get<{ status: string }>(`/vms/${vm.id}`)).status === "down" ? true : undefined), 30_000);
-  await waitFor("QEMU gone", () => (findProcesses("qemu-system", volumeRef).length === 0 ? true : undefined), 10_000);
+  await until("vm down", async () => ((await rest.get<{ status: string }>(`/vms/${vm.id}`)).status === "down" ? true : undefined), 30_000);
+  await until("QEMU gone", () => (findProcesses("qemu-system", volumeRef).length === 0 ? true : undefined), 10_000);
 });

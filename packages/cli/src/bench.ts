@@ -1,7 +1,7 @@
 /**
- * `vela bench [name…] [-- args]`: runs benchmarks from bench/ (each prints one line per case). Benchmarks
- * start engines and agents through the test kits, which need a run's test CA as `vela test` makes
- * one (VELA_TEST_PKI, NODE_EXTRA_CA_CERTS): the same is made here in a private directory.
+ * `vela bench [name…]`: runs benchmarks from bench/ (each prints one line per case). The benchmarks
+ * start agents and engines with the test kit, which speak mutual TLS only: like `vela test`, a run
+ * makes its own throw-away CA (VELA_TEST_PKI) and a private TMPDIR, both removed afterwards.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -13,28 +13,29 @@ import { makeTestPki } from "./testpki.js";
 export function benchCommand(args: string[]): number {
   const dir = join(ROOT, "bench/dist/src");
   const all = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".js")).map((f) => f.replace(/\.js$/, "")) : [];
-  // `vela bench NAME -- ARGS…` passes ARGS to the benchmark
-  const cut = args.indexOf("--");
-  const extra = cut >= 0 ? args.slice(cut + 1) : [];
-  const names = (cut >= 0 ? args.slice(0, cut) : args).filter((a) => !a.startsWith("-"));
+  // `vela bench create-volume -- 20`: what follows `--` goes to each benchmark (e.g. its count).
+  const dash = args.indexOf("--");
+  const passed = dash >= 0 ? args.slice(dash + 1) : [];
+  const names = (dash >= 0 ? args.slice(0, dash) : args).filter((a) => !a.startsWith("-"));
   const chosen = names.length ? names : all;
-  for (const name of chosen) {
-    if (!all.includes(name)) {
-      process.stderr.write(`vela: no benchmark ${name} (have: ${all.join(", ")})\n`);
-      return 2;
-    }
+  const unknown = chosen.filter((n) => !all.includes(n));
+  if (unknown.length) {
+    process.stderr.write(`vela: no benchmark ${unknown.join(", ")} (have: ${all.join(", ")})\n`);
+    return 2;
   }
-  const pki = mkdtempSync(join(tmpdir(), "vela-bench-pki-"));
+  // Short name: QMP and mailbox socket paths under it must fit in sun_path (108 bytes).
+  const tmp = mkdtempSync(join(tmpdir(), "vb-"));
   try {
+    const pki = join(tmp, "test-pki");
     makeTestPki(pki);
-    const env = { ...process.env, VELA_TEST_PKI: pki, NODE_EXTRA_CA_CERTS: join(pki, "ca.pem") };
+    const env = { VELA_ENGINE_CONF: "", VELA_NODE_CONF: "", ...process.env, TMPDIR: tmp, VELA_TEST_PKI: pki, NODE_EXTRA_CA_CERTS: join(pki, "ca.pem") };
     for (const name of chosen) {
       process.stdout.write(`# bench ${name}\n`);
-      const r = spawnSync(process.execPath, [join(dir, `${name}.js`), ...extra], { stdio: "inherit", cwd: ROOT, env });
+      const r = spawnSync(process.execPath, [join(dir, `${name}.js`), ...passed], { stdio: "inherit", cwd: ROOT, env });
       if (r.status !== 0) return r.status ?? 1;
     }
     return 0;
   } finally {
-    rmSync(pki, { recursive: true, force: true });
+    rmSync(tmp, { recursive: true, force: true });
   }
 }

@@ -9,11 +9,11 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, test } from "node:test";
 import { ROOT } from "../src/paths.js";
+import { freePort } from "@vela/testkit";
 
 const work = mkdtempSync(join(tmpdir(), "vela-pkg-test-"));
 const units = ["vela-engine.service", "vela-node.service"].map((u) => join(ROOT, "packaging", u));
@@ -88,14 +88,6 @@ test("vela-node: depends on QEMU, LVM, safelease, iproute2; ships its unit and c
   assert.ok(c.includes(" ./usr/bin/vela-node -> ../lib/vela/node/dist/src/main.js\n"), "vela-node on the PATH (vela-node join …)");
   assert.match(execFileSync("dpkg-deb", ["-I", debs.node, "conffiles"], { encoding: "utf8" }), /^\/etc\/vela\/node\.conf$/m);
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Starts `main` until its READY line, runs `check` against it, stops it; returns the line (or throws with what it said). */
 function startUntilReady(main: string, env: NodeJS.ProcessEnv, check: (ready: string) => Promise<void> = async () => undefined): Promise<string> {

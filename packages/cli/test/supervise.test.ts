@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { backoffDelay, Supervised } from "../src/supervise.js";
+import { until as kitUntil } from "@vela/testkit";
 
 const dir = mkdtempSync(join(tmpdir(), "vela-supervise-"));
 
@@ -20,13 +21,8 @@ function script(name: string, liveMs: number, ready = true): string {
   return f;
 }
 
-async function until(what: string, fn: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** The kit's `until` for a synchronous check, polled often (restarts are timed to the backoff). */
+const until = (what: string, fn: () => boolean, ms = 20_000) => kitUntil(what, () => (fn() ? true : undefined), ms, 20);
 
 const delays = (log: string) => [...readFileSync(log, "utf8").matchAll(/starting it again in ([0-9.]+) s/g)].map((m) => Number(m[1]));
 

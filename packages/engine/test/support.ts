@@ -247,7 +247,7 @@ export async function nodeCall<T>(node: { port: number }, method: string, params
 }
 
 /** Polls until fn returns something other than undefined (the kit's, with this suite's 30 s default). */
-export function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000, stepMs = 100): Promise<T> {
+export function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000, stepMs = 100): Promise<T> {
   return kitUntil(what, fn, timeoutMs, stepMs);
 }
 

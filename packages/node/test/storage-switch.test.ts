@@ -15,6 +15,7 @@ import { checkFileDomain } from "../src/storage/domain/check.js";
 import { parseDomainMd } from "../src/storage/metadata.js";
 import { type NodeProc, startNode, waitTask } from "./harness.js";
 import { BLANK_UUID as BLANK } from "@vela/protocol";
+import { until } from "./wait.js";
 
 const MiB = 2 ** 20;
 type Resp = { status: { code: number; message: string } } & Record<string, unknown>;
@@ -41,16 +42,6 @@ async function task(n: NodeProc, r: Promise<Resp>, what: string): Promise<void> 
 
 async function spmStatus(n: NodeProc): Promise<{ spmStatus: string; spmId: number; spmLver: number }> {
   return (await ok(n.xml("getSpmStatus", sp), "getSpmStatus")).spm_st as never;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 before(async () => {

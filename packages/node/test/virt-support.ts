@@ -12,6 +12,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type LocalPool, type NodeProc, RpcError, startNode, waitTaskXml } from "./harness.js";
 import { BLANK_UUID } from "@vela/protocol";
+import { until } from "@vela/testkit";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** scripts/build-test-guest.sh, from packages/node/dist/test/. */
@@ -54,23 +55,14 @@ export async function stopWithVms(node: NodeProc | undefined): Promise<void> {
   }
 }
 
-export async function sleep(ms: number): Promise<void> {
-  await new Promise((r) => setTimeout(r, ms));
-}
+export { sleep } from "@vela/testkit";
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await sleep(everyMs);
-  }
+/** The kit's `until` with this suite's defaults; `false` also counts as "not yet" (file checks). */
+export function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000, everyMs = 100): Promise<Exclude<T, false>> {
+  return until(what, async () => {
+    const v = await fn();
+    return v === false ? undefined : (v as Exclude<T, false> | undefined);
+  }, timeoutMs, everyMs);
 }
 
 /** A VM definition booting the test guest with the given vela.* options. */

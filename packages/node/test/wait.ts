@@ -7,6 +7,6 @@ import { until as kitUntil } from "@vela/testkit";
 export { sleep, withTimeout } from "@vela/testkit";
 
 /** Polls until fn returns something other than undefined (errors count as "not yet"). */
-export function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, stepMs = 200): Promise<T> {
+export function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000, stepMs = 200): Promise<T> {
   return kitUntil(what, fn, timeoutMs, stepMs);
 }

@@ -6,9 +6,9 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /**
  * Polls until fn returns something other than undefined (errors count as "not yet"; the last one
- * is in the timeout's message).
+ * is in the timeout's message). fn may be synchronous (a file to appear, a process to go).
  */
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000, stepMs = 100): Promise<T> {
+export async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000, stepMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

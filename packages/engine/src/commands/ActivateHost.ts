@@ -3,9 +3,9 @@
  */
 import { conflict } from "../errors/fault.js";
 import type { Host } from "../db/schema.js";
-import { missingRequiredNetworks } from "../monitoring/networks.js";
+import { missingRequiredNetworks } from "../hosts/networks.js";
 import type { CommandDef } from "./command.js";
-import { mustById } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 import { setStatus, afterUp } from "./hostStatus.js";
 
 export const ActivateHost: CommandDef<{ id: string }, Host, Host> = {

@@ -6,7 +6,7 @@ import type { StorageDomainAttachment } from "../db/schema.js";
 import { refreshPoolViews } from "../hosts/storage.js";
 import { engineStep } from "../jobs/jobs.js";
 import type { CommandDef } from "./command.js";
-import { hostsOfDc } from "./lookup.js";
+import { hostsOfDc } from "../db/repo/hosts.js";
 import { type In, type Plan, load, setStatus } from "./domainAttachments.js";
 
 export const ActivateStorageDomain: CommandDef<In, Plan, StorageDomainAttachment> = {

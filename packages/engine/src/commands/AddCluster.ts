@@ -5,8 +5,8 @@ import { conflict } from "../errors/fault.js";
 import { Enum, Int, Name, parseInput, Ref, Text } from "../input/input.js";
 import { type Cluster, now } from "../db/schema.js";
 import type { CommandDef } from "./command.js";
-import { byRef } from "./lookup.js";
-import { setUpClusterNetworking } from "./Networks.js";
+import { byRef } from "../db/repo/entities.js";
+import { setUpClusterNetworking } from "../db/repo/networks.js";
 
 export const Input = z.object({
   name: Name.refine((s) => s.length <= 40, "longer than 40 characters"),

@@ -6,7 +6,7 @@ import { Bool, Int, Name, parseInput, Text } from "../input/input.js";
 import { type DataCenter, now } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import type { CommandDef } from "./command.js";
-import { addManagementNetwork } from "./Networks.js";
+import { addManagementNetwork } from "../db/repo/networks.js";
 
 export const Input = z.object({
   name: Name.refine((s) => s.length <= 40, "longer than 40 characters"),

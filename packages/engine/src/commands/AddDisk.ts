@@ -17,7 +17,8 @@ import type { Engine } from "../engine.js";
 import { NodeError } from "../hosts/client.js";
 import { addStep, endStep, setJobPayload, TaskFailed, TaskLost, waitTask } from "../jobs/jobs.js";
 import type { CommandDef } from "./command.js";
-import { activeDomain, byRef, spmOf } from "./lookup.js";
+import { activeDomain, spmOf } from "./lookup.js";
+import { byRef } from "../db/repo/entities.js";
 
 /** 1 PiB: anything larger is a typo, not a disk (the node refuses it too). */
 export const MAX_DISK_BYTES = 2 ** 50;

@@ -4,22 +4,15 @@
  * ends) and attached at once; the VM cannot start until the disk is ok.
  */
 import { z } from "zod";
-import { conflict } from "../errors/fault.js";
-import { Bool, Enum, parseInput } from "../input/input.js";
+import { parseInput } from "../input/input.js";
 import type { DiskAttachment, Vm } from "../db/schema.js";
 import { AddDisk } from "./AddDisk.js";
 import { ensureNotInPreview } from "./chains.js";
 import type { CommandDef } from "./command.js";
-import { mustById } from "./lookup.js";
+import { AttachmentFields, planAttachment } from "./attachmentPlan.js";
+import { mustById } from "../db/repo/entities.js";
 
-const Input = z.object({
-  disk: z.record(z.string(), z.unknown()),
-  interface: Enum(["virtio", "virtio_scsi", "sata", "ide"]).optional(),
-  bootable: Bool.optional(),
-  active: Bool.optional(),
-  read_only: Bool.optional(),
-  pass_discard: Bool.optional(),
-});
+const Input = z.object({ disk: z.record(z.string(), z.unknown()), ...AttachmentFields });
 
 type DiskPlan = Awaited<ReturnType<typeof AddDisk.validate>>;
 
@@ -36,22 +29,8 @@ export const AddDiskAttachment: CommandDef<{ vmId: string; body: unknown }, Plan
     const vm = await mustById(e, "vms", vmId);
     const p = parseInput(Input, body, "DiskAttachment");
     await ensureNotInPreview(e, `add Disk to VM ${vm.name}`, { vmIds: [vm.id] });
-    const active = p.active ?? true;
-    if (active && vm.status !== "down") throw conflict(`Cannot add Disk to VM ${vm.name}: it is ${vm.status} and hot-plug is not supported yet`);
-    const bootable = p.bootable ?? false;
-    if (bootable) {
-      const boot = await e.db.selectFrom("disk_attachments").select("disk_id").where("vm_id", "=", vm.id).where("bootable", "=", 1).executeTakeFirst();
-      if (boot) throw conflict(`Cannot add a bootable Disk: VM ${vm.name} already has a bootable disk`);
-    }
+    const att = await planAttachment(e, vm, p, "add Disk");
     const disk = await AddDisk.validate(e, p.disk);
-    const att = {
-      vm_id: vm.id,
-      interface: p.interface ?? "virtio",
-      bootable: bootable ? 1 : 0,
-      active: active ? 1 : 0,
-      read_only: p.read_only ? 1 : 0,
-      pass_discard: p.pass_discard ? 1 : 0,
-    };
     return { vm, disk, att };
   },
   describe: (p) => `Adding Disk ${p.disk.disk.alias} to VM ${p.vm.name}`,

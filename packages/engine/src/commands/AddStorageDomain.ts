@@ -17,7 +17,7 @@ import type { Host } from "../db/schema.js";
 import { now, type StorageDomain } from "../db/schema.js";
 import { connectionOf, connectServer, disconnectServer, isBlockType } from "../hosts/storage.js";
 import type { CommandDef } from "./command.js";
-import { byRef } from "./lookup.js";
+import { byRef } from "../db/repo/entities.js";
 
 /** Node calls that make or remove a block domain (lvm, zeroing, mkfs): minutes, not seconds, on a loaded host. */
 export const BLOCK_VERB_MS = 180_000;

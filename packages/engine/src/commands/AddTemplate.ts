@@ -14,8 +14,10 @@ import { volumeDescription } from "./AddDisk.js";
 import { inBackground, type Started } from "./background.js";
 import { actualSizeOf, ensureNotInPreview, ensureUsable, poolOf, setDiskStatus } from "./chains.js";
 import type { CommandDef } from "./command.js";
-import { activeDomain, byRef } from "./lookup.js";
-import { copyVmNicsToTemplate } from "./VmNics.js";
+import { activeDomain } from "./lookup.js";
+import { byRef } from "../db/repo/entities.js";
+import { copyVmNicsToTemplate } from "../db/repo/nics.js";
+import { attachedDisksOfVm } from "../db/repo/disks.js";
 
 const Input = z.object({
   name: Name.refine((s) => s.length <= 64, "longer than 64 characters"),
@@ -56,13 +58,7 @@ export const AddTemplate: CommandDef<unknown, AddPlan, { template: Template } & 
     const clash = await e.db.selectFrom("templates").select("id").where("name", "=", p.name).executeTakeFirst();
     if (clash) throw conflict(`Cannot add Template. The name ${p.name} is already in use.`);
     const target = p.storage_domain ? await byRef(e, "storage_domains", p.storage_domain) : undefined;
-    const rows = await e.db
-      .selectFrom("disks")
-      .innerJoin("disk_attachments", "disk_attachments.disk_id", "disks.id")
-      .selectAll("disks")
-      .select(["disk_attachments.interface", "disk_attachments.bootable", "disk_attachments.read_only"])
-      .where("disk_attachments.vm_id", "=", vm.id)
-      .execute();
+    const rows = await attachedDisksOfVm(e, vm.id);
     const id = randomUUID();
     const disks: TDisk[] = [];
     for (const { interface: iface, bootable, read_only, ...src } of rows) {

@@ -12,8 +12,8 @@ import { now, num, type Vm } from "../db/schema.js";
 import type { Started } from "./background.js";
 import { Initialization, saveInitialization } from "./cloudinit.js";
 import type { CommandDef } from "./command.js";
-import { copyTemplateNics } from "./VmNics.js";
-import { byRef } from "./lookup.js";
+import { copyTemplateNics } from "../db/repo/nics.js";
+import { byRef } from "../db/repo/entities.js";
 import { activeSnapshot } from "./snapshotSteps.js";
 import { createVmDisks, planVmDisks, type VmDiskPlan } from "./templateDisks.js";
 

@@ -7,7 +7,7 @@ import { conflict } from "../errors/fault.js";
 import { parseInput, Ref } from "../input/input.js";
 import type { Host } from "../db/schema.js";
 import type { CommandDef } from "./command.js";
-import { byRef, mustById } from "./lookup.js";
+import { byRef, mustById } from "../db/repo/entities.js";
 import { setStatus, afterUp } from "./hostStatus.js";
 
 const ApproveInput = z.object({ cluster: Ref.optional() });

@@ -4,21 +4,15 @@
  */
 import { z } from "zod";
 import { badRequest, conflict } from "../errors/fault.js";
-import { Bool, Enum, parseInput, Uuid } from "../input/input.js";
+import { parseInput, Uuid } from "../input/input.js";
 import type { Disk, DiskAttachment, Vm } from "../db/schema.js";
 import { ensureNotLocked } from "./AddDisk.js";
 import { ensureNotInPreview } from "./chains.js";
 import type { CommandDef } from "./command.js";
-import { mustById } from "./lookup.js";
+import { AttachmentFields, planAttachment } from "./attachmentPlan.js";
+import { mustById } from "../db/repo/entities.js";
 
-const Input = z.object({
-  disk: z.object({ id: Uuid.optional() }).passthrough(),
-  interface: Enum(["virtio", "virtio_scsi", "sata", "ide"]).optional(),
-  bootable: Bool.optional(),
-  active: Bool.optional(),
-  read_only: Bool.optional(),
-  pass_discard: Bool.optional(),
-});
+const Input = z.object({ disk: z.object({ id: Uuid.optional() }).passthrough(), ...AttachmentFields });
 
 export const AttachDisk: CommandDef<{ vmId: string; body: unknown }, { vm: Vm; disk: Disk; att: DiskAttachment }, DiskAttachment> = {
   name: "attach Disk",
@@ -35,22 +29,7 @@ export const AttachDisk: CommandDef<{ vmId: string; body: unknown }, { vm: Vm; d
     const others = await e.db.selectFrom("disk_attachments").select("vm_id").where("disk_id", "=", disk.id).execute();
     if (others.some((o) => o.vm_id === vm.id)) throw conflict(`Cannot attach Disk ${disk.alias}: it is already attached to VM ${vm.name}`);
     if (others.length > 0 && !disk.shareable) throw conflict(`Cannot attach Disk ${disk.alias}: it is attached to another VM and not shareable`);
-    const active = p.active ?? true;
-    if (active && vm.status !== "down") throw conflict(`Cannot attach Disk ${disk.alias}: VM ${vm.name} is ${vm.status} and hot-plug is not supported yet`);
-    const bootable = p.bootable ?? false;
-    if (bootable) {
-      const boot = await e.db.selectFrom("disk_attachments").select("disk_id").where("vm_id", "=", vm.id).where("bootable", "=", 1).executeTakeFirst();
-      if (boot) throw conflict(`Cannot attach Disk ${disk.alias} as bootable: VM ${vm.name} already has a bootable disk`);
-    }
-    const att: DiskAttachment = {
-      vm_id: vm.id,
-      disk_id: disk.id,
-      interface: p.interface ?? "virtio",
-      bootable: bootable ? 1 : 0,
-      active: active ? 1 : 0,
-      read_only: p.read_only ? 1 : 0,
-      pass_discard: p.pass_discard ? 1 : 0,
-    };
+    const att: DiskAttachment = { ...(await planAttachment(e, vm, p, `attach Disk ${disk.alias}`)), disk_id: disk.id };
     return { vm, disk, att };
   },
   describe: (p) => `Attaching Disk ${p.disk.alias} to VM ${p.vm.name}`,

@@ -11,7 +11,9 @@ import type { DataCenter, Host, StorageDomain, StorageDomainAttachment } from ".
 import { addStep, endStep, engineStep } from "../jobs/jobs.js";
 import { connectPool, connectServer, disconnectServer, refreshPoolViews, startSpm } from "../hosts/storage.js";
 import type { CommandDef } from "./command.js";
-import { byRef, hostsOfDc, mustById, spmOf } from "./lookup.js";
+import { spmOf } from "./lookup.js";
+import { byRef, mustById } from "../db/repo/entities.js";
+import { hostsOfDc } from "../db/repo/hosts.js";
 import { registerDomainDisks } from "./registerDisks.js";
 
 interface Plan {

@@ -11,8 +11,9 @@ import { now, type Snapshot, type Vm } from "../db/schema.js";
 import { engineStep } from "../jobs/jobs.js";
 import { inBackground, type Started } from "./background.js";
 import type { CommandDef } from "./command.js";
-import { mustById } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 import { activeSnapshot, type DiskCtx, diskCtx, dropVolumes, ensureVmQuiet, lockAll, newLeaf, unlockAll } from "./snapshotSteps.js";
+import { disksOfVm } from "../db/repo/disks.js";
 
 const CreateInput = z.object({
   description: Text(4000).refine((s) => s.trim().length > 0, "must not be empty"),
@@ -34,12 +35,7 @@ export const CreateSnapshot: CommandDef<{ vmId: string; body: unknown }, CreateP
     const p = parseInput(CreateInput, body, "Snapshot");
     if (p.persist_memorystate) throw invalid("Cannot create Snapshot: memory snapshots need a running VM, and Vela takes cold snapshots only");
     await ensureVmQuiet(e, vm, "create Snapshot");
-    const attached = await e.db
-      .selectFrom("disks")
-      .innerJoin("disk_attachments", "disk_attachments.disk_id", "disks.id")
-      .selectAll("disks")
-      .where("disk_attachments.vm_id", "=", vm.id)
-      .execute();
+    const attached = await disksOfVm(e, vm.id);
     let chosen = attached;
     if (p.disk_attachments) {
       const ids = p.disk_attachments.map((a) => a.disk?.id ?? a.id);

@@ -5,7 +5,7 @@ import { conflict } from "../errors/fault.js";
 import type { Host } from "../db/schema.js";
 import { ensureSpm } from "../hosts/storage.js";
 import type { CommandDef } from "./command.js";
-import { mustById } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 import { setStatus } from "./hostStatus.js";
 
 export const DeactivateHost: CommandDef<{ id: string }, Host, Host> = {

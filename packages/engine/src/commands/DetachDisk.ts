@@ -6,7 +6,7 @@ import { conflict, notFound } from "../errors/fault.js";
 import type { DiskAttachment, Vm } from "../db/schema.js";
 import { ensureNotInPreview } from "./chains.js";
 import type { CommandDef } from "./command.js";
-import { mustById } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 
 export const DetachDisk: CommandDef<{ vmId: string; diskId: string }, { vm: Vm; att: DiskAttachment }, void> = {
   name: "detach Disk",

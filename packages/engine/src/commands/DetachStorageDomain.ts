@@ -6,8 +6,9 @@ import { conflict } from "../errors/fault.js";
 import { disconnectServer, refreshPoolViews } from "../hosts/storage.js";
 import { engineStep } from "../jobs/jobs.js";
 import type { CommandDef } from "./command.js";
-import { hostsOfDc } from "./lookup.js";
+import { hostsOfDc } from "../db/repo/hosts.js";
 import { type In, type Plan, load } from "./domainAttachments.js";
+import { vmOnDomain } from "../db/repo/disks.js";
 
 export const DetachStorageDomain: CommandDef<In, Plan, void> = {
   name: "detach Storage Domain",
@@ -18,13 +19,7 @@ export const DetachStorageDomain: CommandDef<In, Plan, void> = {
       throw conflict(`Cannot detach Storage Domain ${p.sd.name}: it is the master domain of Data Center ${p.dc.name}`);
     }
     if (p.att.status !== "maintenance") throw conflict(`Cannot detach Storage Domain ${p.sd.name}: it is ${p.att.status}; move it to maintenance first`);
-    const used = await e.db
-      .selectFrom("disks as d")
-      .innerJoin("disk_attachments as a", "a.disk_id", "d.id")
-      .innerJoin("vms as v", "v.id", "a.vm_id")
-      .select(["d.alias", "v.name"])
-      .where("d.storage_domain_id", "=", p.sd.id)
-      .executeTakeFirst();
+    const used = await vmOnDomain(e, p.sd.id);
     if (used) throw conflict(`Cannot detach Storage Domain ${p.sd.name}: disk ${used.alias} on it is attached to VM ${used.name}`);
     const tmpl = await e.db.selectFrom("disks").select("alias").where("storage_domain_id", "=", p.sd.id).where("template_id", "is not", null).executeTakeFirst();
     if (tmpl) throw conflict(`Cannot detach Storage Domain ${p.sd.name}: template disk ${tmpl.alias} is on it`);

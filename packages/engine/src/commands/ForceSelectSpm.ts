@@ -6,7 +6,7 @@ import type { DataCenter, Host } from "../db/schema.js";
 import { ensureSpm, startSpm } from "../hosts/storage.js";
 import { engineStep } from "../jobs/jobs.js";
 import type { CommandDef } from "./command.js";
-import { mustById } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 
 interface SelectPlan {
   host: Host;

@@ -15,7 +15,7 @@ import { BootPath } from "./AddVm.js";
 import { inBackground, type Started } from "./background.js";
 import { actualSizeOf, ensureNotInPreview, ensureUsable, poolOf, runningUsers, setDiskStatus } from "./chains.js";
 import type { CommandDef } from "./command.js";
-import { mustById } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 
 const Input = z.object({ path: BootPath, format: Enum(["qcow2", "raw"]).optional() });
 

@@ -10,7 +10,7 @@ import type { Snapshot } from "../db/schema.js";
 import { engineStep } from "../jobs/jobs.js";
 import { inBackground, type Started } from "./background.js";
 import type { CommandDef } from "./command.js";
-import { mustById } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 import { branchOut, lockAll, newHolder, recordPayload, type SnapPlan, snapPlan, unlockAll } from "./snapshotSteps.js";
 
 const PreviewInput = z.object({ snapshot: z.object({ id: Uuid }), restore_memory: Bool.optional(), async: Bool.optional(), disks: z.unknown().optional() });

@@ -2,7 +2,7 @@
 import { conflict } from "../errors/fault.js";
 import type { Cluster } from "../db/schema.js";
 import type { CommandDef } from "./command.js";
-import { mustById } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 
 export const RemoveCluster: CommandDef<{ id: string }, Cluster, void> = {
   name: "remove Cluster",

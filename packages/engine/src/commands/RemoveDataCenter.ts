@@ -2,8 +2,8 @@
 import { conflict } from "../errors/fault.js";
 import type { DataCenter } from "../db/schema.js";
 import type { CommandDef } from "./command.js";
-import { removeDcNetworks } from "./Networks.js";
-import { mustById } from "./lookup.js";
+import { removeDcNetworks } from "../db/repo/networks.js";
+import { mustById } from "../db/repo/entities.js";
 
 export const RemoveDataCenter: CommandDef<{ id: string }, DataCenter, void> = {
   name: "remove Data Center",

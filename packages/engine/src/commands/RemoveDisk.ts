@@ -13,8 +13,10 @@ import { nodeStep, TaskFailed } from "../jobs/jobs.js";
 import { ensureNotLocked } from "./AddDisk.js";
 import { ensureNotInPreview } from "./chains.js";
 import type { CommandDef } from "./command.js";
-import { attachmentOf, mustById, spmOf } from "./lookup.js";
+import { attachmentOf, spmOf } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 import { askStorage, hasImage } from "./storageTruth.js";
+import { vmsOfDisk } from "../db/repo/disks.js";
 
 const GONE = new Set<number>([Code.VolumeDoesNotExist, Code.ImageDoesNotExistInSD, Code.StorageDomainDoesNotExist]);
 
@@ -31,12 +33,7 @@ async function imageGoneOnStorage(e: Engine, dcId: string, host: Host, disk: Dis
 export async function validateRemovable(e: Engine, disk: Disk, allowVm?: string): Promise<void> {
   ensureNotLocked(disk, "remove Disk");
   if (disk.template_id) throw conflict(`Cannot remove Disk ${disk.alias}: it belongs to a template; remove the template instead`);
-  const atts = await e.db
-    .selectFrom("disk_attachments as a")
-    .innerJoin("vms as v", "v.id", "a.vm_id")
-    .select(["v.id", "v.name", "v.status"])
-    .where("a.disk_id", "=", disk.id)
-    .execute();
+  const atts = await vmsOfDisk(e, disk.id);
   for (const vm of atts) {
     if (vm.status !== "down") throw conflict(`Cannot remove Disk ${disk.alias}: VM ${vm.name} using it is ${vm.status}`);
     if (allowVm === undefined) continue;

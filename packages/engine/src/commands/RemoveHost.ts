@@ -5,7 +5,7 @@
 import { conflict } from "../errors/fault.js";
 import { type Host, now } from "../db/schema.js";
 import type { CommandDef } from "./command.js";
-import { mustById } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 
 export const RemoveHost: CommandDef<{ id: string }, Host, void> = {
   name: "remove Host",

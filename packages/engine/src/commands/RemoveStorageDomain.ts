@@ -10,7 +10,7 @@ import type { Host, StorageDomain } from "../db/schema.js";
 import { connectServer, disconnectServer } from "../hosts/storage.js";
 import { engineStep } from "../jobs/jobs.js";
 import type { CommandDef } from "./command.js";
-import { byRef, mustById } from "./lookup.js";
+import { byRef, mustById } from "../db/repo/entities.js";
 import { BLOCK_VERB_MS } from "./AddStorageDomain.js";
 
 interface In {

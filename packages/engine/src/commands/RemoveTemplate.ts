@@ -8,8 +8,9 @@ import { type Disk, type Template } from "../db/schema.js";
 import { nodeStep } from "../jobs/jobs.js";
 import { poolOf } from "./chains.js";
 import type { CommandDef } from "./command.js";
-import { mustById } from "./lookup.js";
-import { templateDisks } from "./templateDisks.js";
+import { mustById } from "../db/repo/entities.js";
+import { templateDisks } from "../db/repo/disks.js";
+import { childrenOfVolumes } from "../db/repo/disks.js";
 
 interface RemovePlan {
   template: Template;
@@ -28,14 +29,7 @@ export const RemoveTemplate: CommandDef<{ id: string }, RemovePlan, void> = {
     const disks = await templateDisks(e, id);
     const vols = disks.map((d) => d.image_id);
     if (vols.length) {
-      const users = await e.db
-        .selectFrom("images")
-        .innerJoin("disks", "disks.id", "images.disk_id")
-        .leftJoin("disk_attachments", "disk_attachments.disk_id", "disks.id")
-        .leftJoin("vms", "vms.id", "disk_attachments.vm_id")
-        .select(["disks.alias", "vms.name"])
-        .where("images.parent_id", "in", vols)
-        .execute();
+      const users = await childrenOfVolumes(e, vols);
       if (users.length) {
         const names = [...new Set(users.map((u) => u.name ?? `disk ${u.alias}`))].join(", ");
         throw conflict(`Cannot remove Template ${template.name}: it is used by the following VMs: ${names}`);

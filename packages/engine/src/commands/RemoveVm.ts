@@ -6,8 +6,9 @@ import { conflict } from "../errors/fault.js";
 import type { Disk, Vm } from "../db/schema.js";
 import type { CommandDef } from "./command.js";
 import { ensureNotInPreview } from "./chains.js";
-import { mustById } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 import { deleteDisk, validateRemovable } from "./RemoveDisk.js";
+import { disksOfVm } from "../db/repo/disks.js";
 
 interface Plan {
   vm: Vm;
@@ -21,12 +22,7 @@ export const RemoveVm: CommandDef<{ id: string; detachOnly: boolean }, Plan, voi
   async validate(e, { id, detachOnly }) {
     const vm = await mustById(e, "vms", id);
     if (vm.status !== "down") throw conflict(`Cannot remove VM ${vm.name}: VM is ${vm.status}; stop it first`);
-    const disks = await e.db
-      .selectFrom("disks")
-      .innerJoin("disk_attachments", "disk_attachments.disk_id", "disks.id")
-      .selectAll("disks")
-      .where("disk_attachments.vm_id", "=", id)
-      .execute();
+    const disks = await disksOfVm(e, id);
     if (!detachOnly) for (const d of disks) await validateRemovable(e, d, vm.id);
     // Kept disks would carry both branches of the preview with no VM to commit or undo it.
     else await ensureNotInPreview(e, `remove VM ${vm.name} keeping its disks`, { vmIds: [vm.id] });

@@ -1,20 +1,21 @@
 /**
- * Starts a VM: pick an up host of its cluster (scheduling/hosts.ts), prepare each active disk's
- * image there, then hand the node the full VM definition (nodes keep no VM configuration). The
- * status recorded is the one the node returns; later ones come from the VM monitor.
- * Compensation tears down what was prepared.
+ * Starts a VM: pick an up host of its cluster (scheduling/hosts.ts) and hand the node the full VM
+ * definition (nodes keep no VM configuration). The node prepares each drive's image itself, under
+ * its image lock, and tears down what it prepared if the start fails: the engine does not prepare
+ * images first (it used to, so every image was prepared twice). The status recorded is the one
+ * the node returns; later ones come from the VM monitor.
  */
 import { z } from "zod";
 import { conflict, invalid } from "../errors/fault.js";
 import { Bool, parseInput, Ref } from "../input/input.js";
 import { type Host, now, num, type Vm } from "../db/schema.js";
-import { vmStatusOf } from "../monitoring/vmstatus.js";
+import { vmStatusOf } from "../hosts/vmstatus.js";
 import { chooseHost } from "../scheduling/hosts.js";
 import { asStored, cloudInitPayload, Initialization, loadInitialization } from "./cloudinit.js";
 import type { CommandDef } from "./command.js";
-import { driveSpec, drivesOf, teardownDrives, type VmDrive } from "./drives.js";
-import { mustById } from "./lookup.js";
-import { nicSpecsOf } from "./VmNics.js";
+import { driveSpec, drivesOf, type VmDrive } from "./drives.js";
+import { mustById } from "../db/repo/entities.js";
+import { nicSpecsOf } from "../db/repo/nics.js";
 
 const MiB = 1024 * 1024;
 
@@ -70,14 +71,8 @@ export const RunVm: CommandDef<{ id: string; body: unknown }, Plan, Vm> = {
     return { vm, host, drives, payload };
   },
   describe: (p) => `Launching VM ${p.vm.name}`,
-  async execute(e, { vm, host, drives, payload }, { revert }) {
+  async execute(e, { vm, host, drives, payload }) {
     const client = e.nodes.for(host);
-    const prepared: VmDrive[] = [];
-    revert.push("tear down images", () => teardownDrives(e, host, prepared));
-    for (const d of drives) {
-      await client.call("prepareImage", { sdUUID: d.disk.storage_domain_id, spUUID: d.dcId as string, imgUUID: d.disk.id, leafUUID: d.disk.image_id });
-      prepared.push(d);
-    }
     e.vmTouched.set(vm.id, Date.now());
     const nics = await nicSpecsOf(e, vm.id);
     const result = await client.call("create", {

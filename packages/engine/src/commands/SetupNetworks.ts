@@ -13,8 +13,8 @@ import { Bool, Enum, Int, parseInput, Ref, Uuid } from "../input/input.js";
 import { type Host, type Network, type NetworkAttachment, now } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import type { CommandDef } from "./command.js";
-import { mustById } from "./lookup.js";
-import { networkByRef } from "./Networks.js";
+import { mustById } from "../db/repo/entities.js";
+import { networkByRef } from "../db/repo/networks.js";
 
 const IFNAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/;
 const IPV4 = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;

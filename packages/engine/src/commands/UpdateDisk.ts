@@ -10,7 +10,7 @@ import { engineStep, nodeStep } from "../jobs/jobs.js";
 import { MAX_DISK_BYTES, volumeDescription } from "./AddDisk.js";
 import { ensureNotInPreview, ensureUsable, poolOf, runningUsers, setDiskStatus } from "./chains.js";
 import type { CommandDef } from "./command.js";
-import { mustById } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 
 const UpdateInput = z.object({
   provisioned_size: Int(1, MAX_DISK_BYTES).optional(),

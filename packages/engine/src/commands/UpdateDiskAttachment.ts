@@ -9,7 +9,7 @@ import type { DiskAttachment, Vm } from "../db/schema.js";
 import { conflict, notFound } from "../errors/fault.js";
 import { Bool, Enum, parseInput } from "../input/input.js";
 import type { CommandDef } from "./command.js";
-import { mustById } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 
 const Input = z.object({
   interface: Enum(["virtio", "virtio_scsi", "sata", "ide"]).optional(),

@@ -9,7 +9,7 @@ import type { Engine } from "../engine.js";
 import { conflict } from "../errors/fault.js";
 import { Name, parseInput, Text } from "../input/input.js";
 import type { CommandDef } from "./command.js";
-import { mustById } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 
 type Table = "data_centers" | "clusters" | "hosts" | "storage_domains" | "templates";
 

@@ -10,7 +10,7 @@ import { num, type Vm } from "../db/schema.js";
 import { BootPath, Cmdline, checkBootPaths } from "./AddVm.js";
 import { Initialization, loadInitialization, saveInitialization } from "./cloudinit.js";
 import type { CommandDef } from "./command.js";
-import { mustById } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 
 const MiB = 1024 * 1024;
 

@@ -8,7 +8,9 @@ import { conflict } from "../errors/fault.js";
 import { BLANK_TEMPLATE_ID } from "../db/ids.js";
 import type { DataCenter, Disk, Host, Image } from "../db/schema.js";
 import type { Engine } from "../engine.js";
-import { activeDomain, byId, spmOf } from "./lookup.js";
+import { activeDomain, spmOf } from "./lookup.js";
+import { byId } from "../db/repo/entities.js";
+import { vmsOfDisk } from "../db/repo/disks.js";
 
 /** The disk's volumes from its leaf down to its base (a template volume is not included). */
 export async function chainOf(e: Engine, disk: Disk): Promise<Image[]> {
@@ -50,13 +52,7 @@ export function ensureUsable(e: Engine, disk: Disk, what: string, ownLock = fals
 
 /** VMs (not down) the disk is attached to. */
 export async function runningUsers(e: Engine, diskId: string): Promise<{ name: string; status: string }[]> {
-  return e.db
-    .selectFrom("disk_attachments as a")
-    .innerJoin("vms as v", "v.id", "a.vm_id")
-    .select(["v.name", "v.status"])
-    .where("a.disk_id", "=", diskId)
-    .where("v.status", "!=", "down")
-    .execute();
+  return (await vmsOfDisk(e, diskId)).filter((v) => v.status !== "down");
 }
 
 /**

@@ -9,7 +9,8 @@ import { Bool, Name, parseInput, Ref } from "../input/input.js";
 import { type DataCenter, type Disk, type Host } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import { ensureNotInPreview, ensureUsable, poolOf, runningUsers } from "./chains.js";
-import { activeDomain, byRef, mustById } from "./lookup.js";
+import { activeDomain } from "./lookup.js";
+import { byRef, mustById } from "../db/repo/entities.js";
 
 export const ActionInput = z.object({
   storage_domain: Ref,

@@ -7,7 +7,9 @@
 import { conflict, notFound } from "../errors/fault.js";
 import type { DataCenter, Host, StorageDomain, StorageDomainAttachment } from "../db/schema.js";
 import type { Engine } from "../engine.js";
-import { mustById, spmOf } from "./lookup.js";
+import { spmOf } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
+import { vmOnDomain } from "../db/repo/disks.js";
 
 export interface In {
   dcId: string;
@@ -47,14 +49,7 @@ export async function setStatus(e: Engine, p: Plan, status: string): Promise<Sto
 
 /** Running VMs and operations in progress that use disks on the domain. */
 export async function ensureUnused(e: Engine, sd: StorageDomain, what: string): Promise<void> {
-  const running = await e.db
-    .selectFrom("disks as d")
-    .innerJoin("disk_attachments as a", "a.disk_id", "d.id")
-    .innerJoin("vms as v", "v.id", "a.vm_id")
-    .select(["v.name", "v.status"])
-    .where("d.storage_domain_id", "=", sd.id)
-    .where("v.status", "!=", "down")
-    .executeTakeFirst();
+  const running = await vmOnDomain(e, sd.id, true);
   if (running) throw conflict(`Cannot ${what} Storage Domain ${sd.name}: VM ${running.name} using a disk on it is ${running.status}`);
   const locked = await e.db.selectFrom("disks").select("alias").where("storage_domain_id", "=", sd.id).where("status", "=", "locked").executeTakeFirst();
   if (locked) throw conflict(`Cannot ${what} Storage Domain ${sd.name}: disk ${locked.alias} on it is locked by an operation in progress`);

@@ -6,7 +6,7 @@
 import type { Host } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import { joinPool } from "../hosts/storage.js";
-import { mustById } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 
 export async function setStatus(e: Engine, id: string, status: string): Promise<Host> {
   await e.db.updateTable("hosts").set({ status }).where("id", "=", id).execute();

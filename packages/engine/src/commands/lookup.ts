@@ -1,61 +1,16 @@
 /**
- * Finding entities by id or by reference (`{id}` or `{name}`) and the small derived facts commands
- * share (a domain's data center, a data center's SPM). Missing entities are 404 faults.
+ * The small derived facts commands share: a domain's data center, a data center's SPM (asked of
+ * the host, not only read from the record). Rows by id or name are in `db/repo/entities.ts`.
  */
-import type { Kysely, Selectable } from "kysely";
-import type { Ref } from "../input/input.js";
-import { conflict, notFound } from "../errors/fault.js";
+import { conflict } from "../errors/fault.js";
 import { type Engine, sleep } from "../engine.js";
-import type { Database, DataCenter, Host, StorageDomain } from "../db/schema.js";
+import type { DataCenter, Host, StorageDomain } from "../db/schema.js";
+import { byId, mustById } from "../db/repo/entities.js";
 import { spmStatus } from "../hosts/storage.js";
-
-/** Every table looked up here has an id and (most) a name: enough for one generic query. */
-type AnyTable = Kysely<Record<string, { id: string; name: string }>>;
-
-type Named = "data_centers" | "clusters" | "hosts" | "storage_domains" | "vms" | "templates";
-
-const WHAT: Record<Named, string> = {
-  data_centers: "Data Center",
-  clusters: "Cluster",
-  hosts: "Host",
-  storage_domains: "Storage Domain",
-  vms: "VM",
-  templates: "Template",
-};
-
-export async function byId<T extends Named | "disks">(e: Engine, table: T, id: string): Promise<Selectable<Database[T]> | undefined> {
-  // Generic table access; the row's real type is restored below.
-  const row = await (e.db as unknown as AnyTable).selectFrom(table as string).selectAll().where("id", "=", id).executeTakeFirst();
-  return row as unknown as Selectable<Database[T]> | undefined;
-}
-
-export async function mustById<T extends Named | "disks">(e: Engine, table: T, id: string): Promise<Selectable<Database[T]>> {
-  const row = await byId(e, table, id);
-  if (!row) throw notFound(table === "disks" ? "Disk" : WHAT[table as Named], id);
-  return row;
-}
-
-export async function byRef<T extends Named>(e: Engine, table: T, ref: Ref): Promise<Selectable<Database[T]>> {
-  if (ref.id) return mustById(e, table, ref.id);
-  const row = await (e.db as unknown as AnyTable).selectFrom(table as string).selectAll().where("name", "=", ref.name ?? "").executeTakeFirst();
-  if (!row) throw notFound(WHAT[table], `name=${ref.name}`);
-  return row as unknown as Selectable<Database[T]>;
-}
 
 /** The data center a domain is attached to (and the attachment), if any. */
 export async function attachmentOf(e: Engine, sdId: string) {
   return e.db.selectFrom("storage_domain_attachments").selectAll().where("storage_domain_id", "=", sdId).executeTakeFirst();
-}
-
-/** Hosts of the data center's clusters, optionally only those with a status. */
-export async function hostsOfDc(e: Engine, dcId: string, status?: string): Promise<Host[]> {
-  let q = e.db
-    .selectFrom("hosts")
-    .innerJoin("clusters", "clusters.id", "hosts.cluster_id")
-    .selectAll("hosts")
-    .where("clusters.data_center_id", "=", dcId);
-  if (status) q = q.where("hosts.status", "=", status);
-  return q.orderBy("hosts.spm_id").execute();
 }
 
 /**

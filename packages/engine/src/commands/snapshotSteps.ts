@@ -20,7 +20,7 @@ import { NodeError } from "../hosts/client.js";
 import { nodeStep, setJobPayload } from "../jobs/jobs.js";
 import { chainOf, ensureUsable, poolOf, setDiskStatus } from "./chains.js";
 import type { Exec } from "./command.js";
-import { mustById } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 
 export const ACTIVE_DESCRIPTION = "Active VM";
 export const PREVIEW_DESCRIPTION = "Active VM before the preview";

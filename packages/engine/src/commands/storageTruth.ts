@@ -7,7 +7,8 @@
 import type { DataCenter, Host } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import type { NodeClient } from "../hosts/client.js";
-import { mustById, spmOf } from "./lookup.js";
+import { spmOf } from "./lookup.js";
+import { mustById } from "../db/repo/entities.js";
 
 const ASK_FOR_MS = 30_000;
 

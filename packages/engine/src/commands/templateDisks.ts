@@ -13,18 +13,7 @@ import { volumeDescription } from "./AddDisk.js";
 import { inBackground, type Started } from "./background.js";
 import { actualSizeOf, poolOf } from "./chains.js";
 import type { Exec } from "./command.js";
-
-/** The template's disks, with their attachments. */
-export async function templateDisks(e: Engine, templateId: string): Promise<(Disk & { interface: string; bootable: number; read_only: number })[]> {
-  return e.db
-    .selectFrom("disks")
-    .innerJoin("template_disk_attachments as t", "t.disk_id", "disks.id")
-    .selectAll("disks")
-    .select(["t.interface", "t.bootable", "t.read_only"])
-    .where("t.template_id", "=", templateId)
-    .orderBy("t.bootable", "desc")
-    .execute();
-}
+import { templateDisks } from "../db/repo/disks.js";
 
 // ------------------------------------------------------------------------------------ remove
 

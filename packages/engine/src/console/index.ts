@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { conflict } from "../errors/fault.js";
-import { mustById } from "../commands/lookup.js";
+import { mustById } from "../db/repo/entities.js";
 import type { Host, Vm } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import { findUser } from "../users/store.js";

@@ -8,6 +8,7 @@ import { BLANK_UUID } from "@vela/protocol/ids";
 import type { DataCenter, Host, StorageDomain } from "../db/schema.js";
 import { type Engine, sleep } from "../engine.js";
 import { NodeError } from "./client.js";
+import { hostsOfDc } from "../db/repo/hosts.js";
 
 const BLANK = BLANK_UUID;
 
@@ -177,15 +178,7 @@ export async function ensureSpm(e: Engine, dcId: string): Promise<void> {
       await startSpm(e, current, dc);
       return;
     }
-    const ups = await e.db
-      .selectFrom("hosts")
-      .innerJoin("clusters", "clusters.id", "hosts.cluster_id")
-      .selectAll("hosts")
-      .where("clusters.data_center_id", "=", dc.id)
-      .where("hosts.status", "=", "up")
-      .orderBy("hosts.spm_priority", "desc")
-      .orderBy("hosts.spm_id")
-      .execute();
+    const ups = await hostsOfDc(e, dc.id, { status: "up", bySpmPriority: true });
     for (const h of ups) {
       const st = await spmStatus(e, h, dc).catch(() => undefined);
       if (st?.status === "SPM") {

@@ -9,6 +9,7 @@ import { Code } from "../events/codes.js";
 import { logEvent } from "../events/index.js";
 import type { HostStats } from "@vela/protocol";
 import type { Engine } from "../engine.js";
+import { dcIdOfHost, hostsOfDc } from "../db/repo/hosts.js";
 
 /** A domain monitor that has not checked for this long is stuck (VDSM's hung storage). */
 const STALE_SEC = 60;
@@ -53,15 +54,10 @@ export class DomainHealth {
 
   private async settle(hostId: string): Promise<void> {
     const e = this.e;
-    const row = await e.db
-      .selectFrom("hosts")
-      .innerJoin("clusters", "clusters.id", "hosts.cluster_id")
-      .select("clusters.data_center_id as dc")
-      .where("hosts.id", "=", hostId)
-      .executeTakeFirst();
-    if (!row?.dc) return;
-    const ups = new Set((await e.db.selectFrom("hosts").innerJoin("clusters", "clusters.id", "hosts.cluster_id").select("hosts.id").where("clusters.data_center_id", "=", row.dc).where("hosts.status", "=", "up").execute()).map((h) => h.id));
-    const atts = await e.db.selectFrom("storage_domain_attachments").selectAll().where("data_center_id", "=", row.dc).where("status", "in", ["active", "inactive"]).execute();
+    const dc = await dcIdOfHost(e, hostId);
+    if (!dc) return;
+    const ups = new Set((await hostsOfDc(e, dc, "up")).map((h) => h.id));
+    const atts = await e.db.selectFrom("storage_domain_attachments").selectAll().where("data_center_id", "=", dc).where("status", "in", ["active", "inactive"]).execute();
     for (const att of atts) {
       if (e.locks.isHeld(`sd:${att.storage_domain_id}`)) continue;
       const now = Date.now();

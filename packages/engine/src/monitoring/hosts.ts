@@ -12,7 +12,7 @@ import { DomainHealth } from "./domains.js";
 import { Code } from "../events/codes.js";
 import { logEvent } from "../events/index.js";
 import { ensureManagementNetwork } from "./mgmtnet.js";
-import { missingRequiredNetworks } from "./networks.js";
+import { missingRequiredNetworks } from "../hosts/networks.js";
 import { watchSpm } from "./spm.js";
 import { recordHostStats } from "./stats.js";
 

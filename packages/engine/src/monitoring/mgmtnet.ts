@@ -13,6 +13,7 @@
 import { randomUUID } from "node:crypto";
 import { now } from "../db/schema.js";
 import type { Engine } from "../engine.js";
+import { networksOfCluster } from "../db/repo/networks.js";
 
 /** Whether the engine reaches the host on a loopback address (a host on the engine's machine). */
 export function isLoopback(address: string): boolean {
@@ -22,13 +23,7 @@ export function isLoopback(address: string): boolean {
 export async function ensureManagementNetwork(e: Engine, hostId: string): Promise<void> {
   const host = await e.db.selectFrom("hosts").selectAll().where("id", "=", hostId).executeTakeFirstOrThrow();
   if (!isLoopback(host.address)) return;
-  const mgmt = await e.db
-    .selectFrom("network_clusters")
-    .innerJoin("networks", "networks.id", "network_clusters.network_id")
-    .select(["networks.id", "networks.name", "networks.mtu", "networks.vm"])
-    .where("network_clusters.cluster_id", "=", host.cluster_id)
-    .where("network_clusters.management", "=", 1)
-    .executeTakeFirst();
+  const [mgmt] = await networksOfCluster(e, host.cluster_id, { management: true });
   if (mgmt?.vm !== 1) return;
   const client = e.nodes.for(host);
   const caps = await client.call("getNetworkCapabilities", {});

@@ -1,8 +1,8 @@
 /**
  * What the VM monitor does when a node reports a VM down: destroy its remains on the node (VDSM
- * keeps a Down VM until the engine destroys it), tear down its images, record it down.
+ * keeps a Down VM until the engine destroys it; destroy releases its images), record it down.
  */
-import { settleDown } from "../commands/StopVm.js";
+import { settleDown } from "../commands/vmDown.js";
 import type { Vm } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 
@@ -21,13 +21,18 @@ export class StopVmSettle {
     try {
       if ((e.vmTouched.get(vm.id) ?? 0) >= pollStarted) return false;
       const host = await e.db.selectFrom("hosts").selectAll().where("id", "=", hostId).executeTakeFirst();
+      let released = false;
       if (host && stillListed) {
-        await e.nodes
+        released = await e.nodes
           .for(host)
           .call("destroy", { vmId: vm.id })
-          .catch((err: unknown) => e.log.warn({ err, vm: vm.name }, "destroy of a down VM failed"));
+          .then(() => true)
+          .catch((err: unknown) => {
+            e.log.warn({ err, vm: vm.name }, "destroy of a down VM failed");
+            return false;
+          });
       }
-      await settleDown(e, vm, host);
+      await settleDown(e, vm, host, released);
       e.log.info({ vm: vm.name, host: host?.name }, "VM is down");
       return true;
     } finally {

@@ -7,6 +7,7 @@
  */
 import type { Engine } from "../engine.js";
 import { ensureSpm, spmStatus } from "../hosts/storage.js";
+import { hostsOfDc } from "../db/repo/hosts.js";
 
 export async function watchSpm(e: Engine, hostId: string): Promise<void> {
   const host = await e.db.selectFrom("hosts").selectAll().where("id", "=", hostId).executeTakeFirst();
@@ -31,13 +32,7 @@ export async function watchSpm(e: Engine, hostId: string): Promise<void> {
     e.log.warn({ dc: dc.name, host: host.name, now: st.status }, "the SPM host no longer holds the role");
     e.bg.run(`elect SPM ${dc.id}`, () => ensureSpm(e, dc.id));
   }
-  const members = await e.db
-    .selectFrom("hosts")
-    .innerJoin("clusters", "clusters.id", "hosts.cluster_id")
-    .select("hosts.id")
-    .where("clusters.data_center_id", "=", dc.id)
-    .where("hosts.status", "=", "up")
-    .execute();
+  const members = await hostsOfDc(e, dc.id, "up");
   const contending = members.some((m) => e.spmRole.get(m.id) === "contending") ? 1 : 0;
   if (contending !== dc.spm_contending && !e.locks.isHeld(key)) {
     await e.db.updateTable("data_centers").set({ spm_contending: contending }).where("id", "=", dc.id).execute();

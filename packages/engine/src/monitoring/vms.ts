@@ -9,7 +9,7 @@ import type { Engine } from "../engine.js";
 import type { VmStats } from "@vela/protocol";
 import { forgetVmStats, recordVmStats } from "./stats.js";
 import { vmDownEvent, vmStatusEvent } from "./vmevents.js";
-import { vmStatusOf } from "./vmstatus.js";
+import { vmStatusOf } from "../hosts/vmstatus.js";
 
 export class VmMonitor {
   private busy = false;

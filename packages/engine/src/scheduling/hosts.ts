@@ -7,7 +7,7 @@
 import { conflict } from "../errors/fault.js";
 import type { Cluster, Host, Vm } from "../db/schema.js";
 import type { Engine } from "../engine.js";
-import { byRef } from "../commands/lookup.js";
+import { byRef } from "../db/repo/entities.js";
 import type { Ref } from "../input/input.js";
 
 /** Up hosts of the cluster, least loaded first. */

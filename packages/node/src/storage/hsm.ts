@@ -18,7 +18,7 @@ import { DomainRegistry } from "./domain/index.js";
 import { DomainMonitor } from "./domain/monitor.js";
 import { domainVerbs } from "./domain/verbs.js";
 import { importHandlers } from "./image/import.js";
-import { Images } from "./image/prepare.js";
+import { Images, underImageLock } from "./image/prepare.js";
 import { imageVerbs } from "./image/verbs.js";
 import { SafeLease } from "./lease/index.js";
 import { Clusters } from "./pool/cluster.js";
@@ -72,8 +72,9 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
 
   return {
     handlers,
-    // Thin block volumes: their allocation and extension for running VMs (block/thin.ts).
-    images: thinImages(images, log, domains, pools, clusters),
+    // Thin block volumes: their allocation and extension for running VMs (block/thin.ts); VM
+    // images prepared and torn down under the image lock, as the verbs do (image/prepare.ts).
+    images: underImageLock(thinImages(images, log, domains, pools, clusters), d),
     async stats() {
       return { storageDomains: monitor.report() };
     },

@@ -6,7 +6,7 @@
  */
 
 import { BLANK_UUID } from "@vela/protocol/ids";
-import { mustById } from "../../commands/lookup.js";
+import { mustById } from "../../db/repo/entities.js";
 import { notFound } from "../../errors/fault.js";
 import { type Call, ok, pathId, type Reply } from "../call.js";
 import { href, ref } from "../href.js";

@@ -1,7 +1,7 @@
 /** /clusters: list, get, add, remove. */
 import { AddCluster } from "../../commands/AddCluster.js";
 import { runCommand } from "../../commands/command.js";
-import { mustById } from "../../commands/lookup.js";
+import { mustById } from "../../db/repo/entities.js";
 import { RemoveCluster } from "../../commands/RemoveCluster.js";
 import type { Cluster } from "../../db/schema.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";

@@ -9,8 +9,13 @@
 import { ConsoleOutputResult, ScreenshotResult } from "@vela/protocol";
 import { z } from "zod";
 import { runCommand } from "../../commands/command.js";
-import { mustById } from "../../commands/lookup.js";
-import { InjectNmi, ResetVm, rebootVm, SendKeys, SetVmTicket, SuspendVm, type Ticket } from "../../commands/VmControl.js";
+import { mustById } from "../../db/repo/entities.js";
+import { InjectNmi } from "../../commands/InjectNmi.js";
+import { rebootVm } from "../../commands/RebootVm.js";
+import { ResetVm } from "../../commands/ResetVm.js";
+import { SendKeys } from "../../commands/SendKeys.js";
+import { SetVmTicket, type Ticket } from "../../commands/SetVmTicket.js";
+import { SuspendVm } from "../../commands/SuspendVm.js";
 import { displayOf, runningOn, ticketsOf, VNC_CONSOLE_ID } from "../../console/index.js";
 import { CONSOLE_PATH } from "../../console/proxy.js";
 import type { ConsoleKind } from "../../console/tickets.js";

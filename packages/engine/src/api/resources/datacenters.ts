@@ -2,7 +2,7 @@
 import { AddDataCenter } from "../../commands/AddDataCenter.js";
 import { AttachStorageDomain } from "../../commands/AttachStorageDomain.js";
 import { runCommand } from "../../commands/command.js";
-import { mustById } from "../../commands/lookup.js";
+import { mustById } from "../../db/repo/entities.js";
 import { RemoveDataCenter } from "../../commands/RemoveDataCenter.js";
 import { ActivateStorageDomain } from "../../commands/ActivateStorageDomain.js";
 import { DeactivateStorageDomain } from "../../commands/DeactivateStorageDomain.js";

@@ -5,7 +5,7 @@ import { CopyDisk } from "../../commands/CopyDisk.js";
 import { MoveDisk } from "../../commands/MoveDisk.js";
 import { UpdateDisk } from "../../commands/UpdateDisk.js";
 import { ImportDisk } from "../../commands/ImportDisk.js";
-import { mustById } from "../../commands/lookup.js";
+import { mustById } from "../../db/repo/entities.js";
 import { RemoveDisk } from "../../commands/RemoveDisk.js";
 import type { Disk } from "../../db/schema.js";
 import { longAction } from "../actions.js";

@@ -1,5 +1,5 @@
 /** Handlers of the empty sub-collections (table in ../empty-collections.ts): check the parent, answer none. */
-import { mustById } from "../../commands/lookup.js";
+import { mustById } from "../../db/repo/entities.js";
 import { type Call, ok, pathId, type Reply } from "../call.js";
 import type { EmptySub } from "../empty-collections.js";
 import { collection } from "../repr.js";

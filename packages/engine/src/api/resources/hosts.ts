@@ -5,7 +5,7 @@ import { ApproveHost } from "../../commands/ApproveHost.js";
 import { DeactivateHost } from "../../commands/DeactivateHost.js";
 import { ForceSelectSpm } from "../../commands/ForceSelectSpm.js";
 import { RemoveHost } from "../../commands/RemoveHost.js";
-import { mustById } from "../../commands/lookup.js";
+import { mustById } from "../../db/repo/entities.js";
 import type { LunInfo } from "@vela/protocol";
 import type { Host } from "../../db/schema.js";
 import { conflict } from "../../errors/fault.js";

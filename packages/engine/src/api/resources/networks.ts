@@ -7,19 +7,19 @@
  */
 import { createHash } from "node:crypto";
 import { runCommand } from "../../commands/command.js";
-import { mustById } from "../../commands/lookup.js";
-import {
-  AddNetwork,
-  AddVnicProfile,
-  AttachNetworkToCluster,
-  DetachNetworkFromCluster,
-  mustNetwork,
-  mustProfile,
-  RemoveNetwork,
-  RemoveVnicProfile,
-} from "../../commands/Networks.js";
+import { mustById } from "../../db/repo/entities.js";
+import { AddNetwork } from "../../commands/AddNetwork.js";
+import { AddVmNic } from "../../commands/AddVmNic.js";
+import { AddVnicProfile } from "../../commands/AddVnicProfile.js";
+import { AttachNetworkToCluster } from "../../commands/AttachNetworkToCluster.js";
+import { DetachNetworkFromCluster } from "../../commands/DetachNetworkFromCluster.js";
+import { RemoveNetwork } from "../../commands/RemoveNetwork.js";
+import { RemoveVmNic } from "../../commands/RemoveVmNic.js";
+import { RemoveVnicProfile } from "../../commands/RemoveVnicProfile.js";
 import { SetupNetworks } from "../../commands/SetupNetworks.js";
-import { AddVmNic, mustNic, RemoveVmNic, UpdateVmNic } from "../../commands/VmNics.js";
+import { UpdateVmNic } from "../../commands/UpdateVmNic.js";
+import { mustNetwork, mustProfile, networksOfCluster } from "../../db/repo/networks.js";
+import { mustNic } from "../../db/repo/nics.js";
 import type { MacPool, Network, NetworkAttachment, NetworkCluster, Nic, VnicProfile } from "../../db/schema.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { notFound } from "../../errors/fault.js";
@@ -146,13 +146,7 @@ export async function addDcNetwork(c: Call): Promise<Reply> {
 
 export async function clusterNetworks(c: Call): Promise<Reply> {
   const cluster = await mustById(c.engine, "clusters", pathId(c, "id", "Cluster"));
-  const rows = await c.engine.db
-    .selectFrom("network_clusters")
-    .innerJoin("networks", "networks.id", "network_clusters.network_id")
-    .selectAll()
-    .where("network_clusters.cluster_id", "=", cluster.id)
-    .orderBy("networks.name")
-    .execute();
+  const rows = await networksOfCluster(c.engine, cluster.id);
   return ok("networks", collection("network", rows.map((r) => clusterNetworkView(r, r))));
 }
 

@@ -2,8 +2,8 @@
  * GET …/statistics of hosts, VMs, VM NICs and disks: the monitors' latest figures (getVdsStats,
  * getAllVmStats) in oVirt's statistics shape (api/statistics.ts).
  */
-import { mustById } from "../../commands/lookup.js";
-import { mustNic } from "../../commands/VmNics.js";
+import { mustById } from "../../db/repo/entities.js";
+import { mustNic } from "../../db/repo/nics.js";
 import { diskStats, hostStats, vmStats } from "../../monitoring/stats.js";
 import { type Call, ok, pathId, type Reply } from "../call.js";
 import { href, ref } from "../href.js";

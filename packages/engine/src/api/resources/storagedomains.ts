@@ -1,7 +1,7 @@
 /** /storagedomains: list, get, add (through a host), remove; the disks on a domain. */
 import { AddStorageDomain } from "../../commands/AddStorageDomain.js";
 import { runCommand } from "../../commands/command.js";
-import { mustById } from "../../commands/lookup.js";
+import { mustById } from "../../db/repo/entities.js";
 import { RemoveStorageDomain } from "../../commands/RemoveStorageDomain.js";
 import type { StorageDomain, StorageDomainAttachment } from "../../db/schema.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";

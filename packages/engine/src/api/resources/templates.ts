@@ -1,9 +1,9 @@
 /** /templates: list, get, add from a VM (201 locked → ok when the copies end), remove; their disk attachments. */
 import { runCommand } from "../../commands/command.js";
-import { mustById } from "../../commands/lookup.js";
+import { mustById } from "../../db/repo/entities.js";
 import { AddTemplate } from "../../commands/AddTemplate.js";
 import { RemoveTemplate } from "../../commands/RemoveTemplate.js";
-import { templateDisks } from "../../commands/templateDisks.js";
+import { templateDisks } from "../../db/repo/disks.js";
 import type { Template } from "../../db/schema.js";
 import { settleIfAsked } from "../actions.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";

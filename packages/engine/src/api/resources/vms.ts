@@ -6,7 +6,8 @@ import { loadInitialization, type Stored } from "../../commands/cloudinit.js";
 import { runCommand } from "../../commands/command.js";
 import { AttachDisk } from "../../commands/AttachDisk.js";
 import { DetachDisk } from "../../commands/DetachDisk.js";
-import { mustById } from "../../commands/lookup.js";
+import { disksOfVm, volumesOfSnapshot } from "../../db/repo/disks.js";
+import { mustById } from "../../db/repo/entities.js";
 import { RemoveVm } from "../../commands/RemoveVm.js";
 import { RunVm } from "../../commands/RunVm.js";
 import { CommitSnapshot } from "../../commands/CommitSnapshot.js";
@@ -16,9 +17,10 @@ import { RemoveSnapshot } from "../../commands/RemoveSnapshot.js";
 import { RestoreSnapshot } from "../../commands/RestoreSnapshot.js";
 import { activeSnapshot, snapshotOf } from "../../commands/snapshotSteps.js";
 import { UndoSnapshot } from "../../commands/UndoSnapshot.js";
-import { ShutdownVm, StopVm } from "../../commands/StopVm.js";
+import { ShutdownVm } from "../../commands/ShutdownVm.js";
+import { StopVm } from "../../commands/StopVm.js";
 import { UpdateVm } from "../../commands/UpdateVm.js";
-import { ResumeVm } from "../../commands/VmControl.js";
+import { ResumeVm } from "../../commands/ResumeVm.js";
 import type { Disk, DiskAttachment, Vm } from "../../db/schema.js";
 import { longAction, settleIfAsked } from "../actions.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
@@ -226,16 +228,9 @@ async function snapshotDiskRows(c: Call) {
   const s = await snapshotOf(c.engine, vmId, pathId(c, "snap", "Snapshot"));
   let rows: { disk: Disk; vol: string }[];
   if (s.type === "active") {
-    const ds = await c.engine.db
-      .selectFrom("disks")
-      .innerJoin("disk_attachments", "disk_attachments.disk_id", "disks.id")
-      .selectAll("disks")
-      .where("disk_attachments.vm_id", "=", vmId)
-      .execute();
-    rows = ds.map((d) => ({ disk: d, vol: d.image_id }));
+    rows = (await disksOfVm(c.engine, vmId)).map((d) => ({ disk: d, vol: d.image_id }));
   } else {
-    const vols = await c.engine.db.selectFrom("images").innerJoin("disks", "disks.id", "images.disk_id").selectAll("disks").select("images.id as vol").where("images.snapshot_id", "=", s.id).execute();
-    rows = vols.map(({ vol, ...d }) => ({ disk: d as Disk, vol }));
+    rows = await volumesOfSnapshot(c.engine, s.id);
   }
   return { s, rows };
 }

@@ -11,6 +11,7 @@ import { asFile, type DomainRegistry, type FileDomain } from "../domain/index.js
 import { BlockDomain } from "../domain/block.js";
 import { prepareBlockImage, teardownBlockImage } from "../block/image.js";
 import type { Pools } from "../pool/pool.js";
+import type { StorageDeps } from "../deps.js";
 import { chainOf, fmtToImg, LEASE_EXT } from "../volume/volume.js";
 
 export class Images implements ImageService {
@@ -64,4 +65,18 @@ export class Images implements ImageService {
     const dom = await this.domains.find(drive.domainID);
     if (dom instanceof BlockDomain) await teardownBlockImage(dom, drive.imageID, drive.volumeID);
   }
+}
+
+/**
+ * The image service VMs use, with prepare and teardown under the image's shared lock, as the
+ * prepareImage/teardownImage verbs take it: a VM start then never prepares an image while an
+ * exclusive operation (delete, merge, move) is changing it. This is the one prepare path for VM
+ * images; the engine does not prepare them before `create`.
+ */
+export function underImageLock(base: ImageService, lock: Pick<StorageDeps, "withImageLock">): ImageService {
+  return {
+    ...base,
+    prepare: (d) => lock.withImageLock(d.domainID, d.imageID, "shared", () => base.prepare(d)),
+    teardown: (d) => lock.withImageLock(d.domainID, d.imageID, "shared", () => base.teardown(d)),
+  };
 }

@@ -5,17 +5,11 @@
  * other required networks can make a host non_operational.
  */
 import type { Engine } from "../engine.js";
+import { networksOfCluster } from "../db/repo/networks.js";
 
 export async function missingRequiredNetworks(e: Engine, hostId: string): Promise<string[]> {
   const host = await e.db.selectFrom("hosts").selectAll().where("id", "=", hostId).executeTakeFirstOrThrow();
-  const required = await e.db
-    .selectFrom("network_clusters")
-    .innerJoin("networks", "networks.id", "network_clusters.network_id")
-    .select("networks.name")
-    .where("network_clusters.cluster_id", "=", host.cluster_id)
-    .where("network_clusters.required", "=", 1)
-    .where("network_clusters.management", "=", 0)
-    .execute();
+  const required = await networksOfCluster(e, host.cluster_id, { required: true, management: false });
   if (required.length === 0) return [];
   const caps = await e.nodes.for(host).call("getNetworkCapabilities", {});
   return required.map((r) => r.name).filter((n) => !caps.networks[n]).sort();
