@@ -84,12 +84,15 @@ export async function applyFollow(rep: Rep, follow: string, base: Base, routes: 
   const readAll = async (hrefs: string[]): Promise<(Rep | undefined)[]> => {
     const out: (Rep | undefined)[] = hrefs.map(() => undefined);
     const byRoute = new Map<GetRoute, { at: number; call: Call }[]>();
+    // the hrefs of one segment mostly share a route: try the last one that matched first
+    let last: GetRoute | undefined;
     hrefs.forEach((href, at) => {
       if (!href.startsWith(`${API}/`)) return;
       const path = href.slice(API.length).split("?")[0] ?? "";
-      for (const r of routes) {
+      for (const r of last ? [last, ...routes] : routes) {
         const m = r.re.exec(path);
         if (!m) continue;
+        last = r;
         const params = Object.fromEntries(r.names.map((n, i) => [n, decodeURIComponent(m[i + 1] ?? "")]));
         const list = byRoute.get(r) ?? [];
         list.push({ at, call: { ...base, params, query: {} } });
