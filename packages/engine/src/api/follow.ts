@@ -12,7 +12,7 @@
 import { badRequest } from "../errors/fault.js";
 import type { BatchHandler, Call, Handler, Reply } from "./call.js";
 import { API } from "./href.js";
-import type { Rep, RepValue } from "./repr.js";
+import { copyOf, type Rep, type RepValue } from "./repr.js";
 
 const MAX_PATHS = 10;
 const MAX_SEGMENTS = 4;
@@ -55,12 +55,12 @@ function objectsOf(rep: Rep): Rep[] {
 
 /** A copy whose objects (the entity, or a collection's items) may be written to. */
 export function thaw(rep: Rep): Rep {
-  if (typeof rep.href === "string") return { ...rep };
+  if (typeof rep.href === "string") return copyOf(rep);
   const keys = Object.keys(rep);
   const k = keys.length === 1 ? (keys[0] as string) : undefined;
   const only = k === undefined ? undefined : rep[k];
-  if (k !== undefined && Array.isArray(only)) return { [k]: only.map((x) => (isRep(x) ? { ...x } : x)) };
-  return { ...rep };
+  if (k !== undefined && Array.isArray(only)) return { [k]: only.map((x) => (isRep(x) ? copyOf(x) : x)) };
+  return copyOf(rep);
 }
 
 export function parseFollow(follow: string): string[][] {

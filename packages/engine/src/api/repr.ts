@@ -66,6 +66,43 @@ export function sealed(rep: Rep): Rep {
   return rep;
 }
 
+/** Copies of sealed trees (copyOf) and the tree each was copied from. */
+const copiedFrom = new WeakMap<Rep, Rep>();
+
+/**
+ * A writable shallow copy of a tree. A copy of a sealed tree that only gains members (follow=
+ * puts linked objects in) renders as the original's remembered text with those members added.
+ */
+export function copyOf(rep: Rep): Rep {
+  const c = { ...rep };
+  if (rendered.has(rep)) copiedFrom.set(c, rep);
+  return c;
+}
+
+/** The members a copy added to its sealed original, if it changed nothing else (else undefined). */
+function added(v: Rep): { orig: Rep; memo: Rendered; extra: [string, RepValue][] } | undefined {
+  const orig = copiedFrom.get(v);
+  const memo = orig ? rendered.get(orig) : undefined;
+  if (!orig || !memo) return undefined;
+  const keys = Object.keys(orig);
+  const all = Object.keys(v);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    if (all[i] !== k || v[k] !== orig[k]) return undefined;
+  }
+  return { orig, memo, extra: all.slice(keys.length).map((k) => [k, v[k]]) };
+}
+
+function remembered(name: string, v: Rep, memo: Rendered): string {
+  if (memo.xmlName !== name || memo.xml === undefined) {
+    const part: string[] = [];
+    xmlObject(name, v, part);
+    memo.xmlName = name;
+    memo.xml = part.join("");
+  }
+  return memo.xml;
+}
+
 function xmlElement(name: string, v: RepValue, out: string[]): void {
   if (v === undefined || v === null) return;
   if (Array.isArray(v)) {
@@ -78,13 +115,17 @@ function xmlElement(name: string, v: RepValue, out: string[]): void {
   }
   const memo = rendered.get(v);
   if (memo) {
-    if (memo.xmlName !== name || memo.xml === undefined) {
-      const part: string[] = [];
-      xmlObject(name, v, part);
-      memo.xmlName = name;
-      memo.xml = part.join("");
-    }
-    out.push(memo.xml);
+    out.push(remembered(name, v, memo));
+    return;
+  }
+  const grown = added(v);
+  if (grown) {
+    const base = remembered(name, grown.orig, grown.memo);
+    const more: string[] = [];
+    for (const [k, x] of grown.extra) xmlElement(k, x, more);
+    if (!more.length) out.push(base);
+    else if (base.endsWith("/>")) out.push(`${base.slice(0, -2)}>`, ...more, `</${name}>`);
+    else out.push(base.slice(0, base.length - name.length - 3), ...more, `</${name}>`);
     return;
   }
   xmlObject(name, v, out);
@@ -138,7 +179,7 @@ function sealedJson(v: Rep, memo: Rendered): string {
 function holdsSealed(v: RepValue, depth: number): boolean {
   if (typeof v !== "object" || v === null || v instanceof Date || depth > 3) return false;
   if (Array.isArray(v)) return v.some((x) => holdsSealed(x, depth + 1));
-  if (rendered.has(v)) return true;
+  if (rendered.has(v) || copiedFrom.has(v)) return true;
   return Object.values(v).some((x) => holdsSealed(x, depth + 1));
 }
 
@@ -148,6 +189,17 @@ function jsonText(v: RepValue, depth: number): string | undefined {
   if (typeof v !== "object" || v instanceof Date) return JSON.stringify(jsonValue(v));
   const memo = isRep(v) ? rendered.get(v) : undefined;
   if (memo) return sealedJson(v as Rep, memo);
+  const grown = isRep(v) ? added(v) : undefined;
+  if (grown) {
+    const base = sealedJson(grown.orig, grown.memo);
+    const more: string[] = [];
+    for (const [k, x] of grown.extra) {
+      const t = jsonText(x, depth + 1);
+      if (t !== undefined) more.push(`${JSON.stringify(k)}:${t}`);
+    }
+    if (!more.length) return base;
+    return base === "{}" ? `{${more.join(",")}}` : `${base.slice(0, -1)},${more.join(",")}}`;
+  }
   if (!holdsSealed(v, depth)) return JSON.stringify(jsonValue(v));
   if (Array.isArray(v)) {
     const parts: string[] = [];
