@@ -64,6 +64,6 @@ export function makeTestPki(dir: string): void {
   const base = ["basicConstraints=critical,CA:FALSE", "authorityKeyIdentifier=keyid"];
   const sans = `subjectAltName=${names()}`;
   issue(dir, "engine", "engine", [...base, "keyUsage=critical,digitalSignature,keyEncipherment", "extendedKeyUsage=serverAuth,clientAuth", sans]);
-  issue(dir, "node", "node", [...base, "keyUsage=critical,digitalSignature,keyEncipherment", "extendedKeyUsage=serverAuth,clientAuth", sans]);
+  issue(dir, "node", "node", [...base, "keyUsage=critical,digitalSignature,keyEncipherment", "extendedKeyUsage=serverAuth", sans]);
   issue(dir, "client", "client", [...base, "keyUsage=critical,digitalSignature", "extendedKeyUsage=clientAuth"]);
 }

@@ -13,7 +13,7 @@ import { ApiFault } from "../errors/fault.js";
 import { nodeFault } from "../errors/node-fault.js";
 import { NodeError, NodeUnreachable } from "../hosts/client.js";
 import { Access, type Principal } from "../permissions/access.js";
-import { revokedPeer } from "../pki/revocation.js";
+import { peerOf, revokedPeer } from "../pki/revocation.js";
 import { type After, authorize, afterReply, wantsFilter } from "../permissions/enforce.js";
 import { Auth } from "./auth.js";
 import { type ParsedBody, parseAnyBody, parseJsonBody, parseXmlBody } from "./body.js";
@@ -164,18 +164,6 @@ export interface ServerTls {
   caPem?: string;
 }
 
-/**
- * The host a verified client certificate names (its CN, the host id the engine signed it for), or
- * undefined: no certificate, one the engine CA did not sign, or plain HTTP.
- */
-function peerHostOf(req: FastifyRequest): string | undefined {
-  const sock = req.raw.socket as TLSSocket;
-  if (!(sock instanceof TLSSocket) || !sock.authorized) return undefined;
-  const cn = sock.getPeerCertificate()?.subject?.CN;
-  const one = Array.isArray(cn) ? cn[0] : cn;
-  return typeof one === "string" ? one.toLowerCase() : undefined;
-}
-
 export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteDef[], tls?: ServerTls): FastifyInstance {
   const auth = new Auth(engine.cfg, engine.db);
   // who sent each API request, set by the authentication hook
@@ -237,7 +225,7 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
     if (req.method === "GET" || req.method === "HEAD") closeIfBodyUnread(req, reply);
     // a removed host's certificate is refused on every request, whatever the route
     const sock = req.raw.socket;
-    if (sock instanceof TLSSocket && sock.authorized && (await revokedPeer(engine, sock))) {
+    if (sock instanceof TLSSocket && (await revokedPeer(engine, tls?.caPem, sock))) {
       closeIfBodyUnread(req, reply);
       return sendFault(reply, new ApiFault(403, "Forbidden", "the client certificate was revoked (its host was removed)"), wantsJson(req));
     }
@@ -279,7 +267,7 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
           body: r.method === "GET" || r.method === "DELETE" ? undefined : (req.body as ParsedBody | undefined),
           accept: req.headers.accept,
           user,
-          peerHost: peerHostOf(req),
+          peerHost: req.raw.socket instanceof TLSSocket ? peerOf(tls?.caPem, req.raw.socket)?.cn : undefined,
         };
         if (!user) return render(reply, await r.handler(c), json(req)); // internal routes authenticate themselves
         const access = new Access(engine, user);

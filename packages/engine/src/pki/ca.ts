@@ -75,8 +75,7 @@ function extensions(kind: CertKind, sans: string[]): string {
   if (kind === "client") lines.push("keyUsage=critical,digitalSignature", "extendedKeyUsage=clientAuth");
   else lines.push("keyUsage=critical,digitalSignature,keyEncipherment");
   // Nodes serve only: their certificate cannot be used as a client towards another node.
-  // a node serves the engine and is its client when it registers (its certificate proves which host it is)
-  if (kind === "node") lines.push("extendedKeyUsage=serverAuth,clientAuth");
+  if (kind === "node") lines.push("extendedKeyUsage=serverAuth");
   if (kind === "engine") lines.push("extendedKeyUsage=serverAuth,clientAuth");
   if (sans.length > 0) lines.push(`subjectAltName=${altNames(sans)}`);
   return `${lines.join("\n")}\n`;
