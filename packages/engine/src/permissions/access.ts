@@ -152,9 +152,11 @@ export class Access {
     const { all, byObject } = await this.load();
     if (!all.length) return objs.map(() => false);
     if (byObject.has(key(SYSTEM))) return objs.map(() => true);
-    const up = await this.containers();
     await this.climb(objs);
-    return objs.map((o) => up.has(key(o)) || this.reaches(o, (k) => byObject.has(k)));
+    const direct = objs.map((o) => this.reaches(o, (k) => byObject.has(k)));
+    if (direct.every(Boolean)) return direct; // no need to climb above everything the user holds
+    const up = await this.containers();
+    return objs.map((o, i) => direct[i] === true || up.has(key(o)));
   }
 
   /** Everything above the objects the user holds permissions on (their VM's cluster and data center). */
