@@ -21,6 +21,7 @@ import { createLogger } from "./log.js";
 import { ensurePki, PkiError } from "./pki/ca.js";
 import { registerPkiResource } from "./pki/resource.js";
 import { registerPortal } from "./portal/static.js";
+import { registerImageProxy } from "./transfers/proxy.js";
 import { removeEnginePid, writeEnginePid } from "./tools/pidfile.js";
 
 async function main(): Promise<void> {
@@ -45,6 +46,8 @@ async function main(): Promise<void> {
     if (!asset) return reply.code(404).type("text/plain").send("Not Found");
     return reply.type(asset.type).header("cache-control", "no-cache").send(asset.body);
   });
+  // Image transfers' data through the engine (proxy_url): same origin as the portal.
+  registerImageProxy(app, engine);
   // The web portal's built files at /ovirt-engine/web/; `/` leads there.
   registerPortal(app);
   // The console WebSocket proxy (and ws) loads on the first upgrade, off the start-up path.
@@ -70,6 +73,10 @@ async function main(): Promise<void> {
   const monitors = monitoring.startMonitors(engine);
   preload().catch((err: unknown) => log.error({ err }, "preloading API modules failed"));
   monitoring.recoverJobs(engine).catch((err: unknown) => log.error({ err }, "job recovery failed"));
+  // Image transfers a previous run left open: ended, their disks given back (transfers/lifecycle.ts).
+  import("./transfers/lifecycle.js")
+    .then((m) => m.recoverTransfers(engine))
+    .catch((err: unknown) => log.error({ err }, "image transfer recovery failed"));
 
   let stopping = false;
   const stop = async (signal: string) => {

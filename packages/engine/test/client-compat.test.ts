@@ -250,6 +250,58 @@ describe("PUT and the sub-collections the Ansible modules read", () => {
   });
 });
 
+describe("top-level collections of features Vela does not have", () => {
+  test("tags, bookmarks, instance types, providers …: empty lists in oVirt's element names (XML and JSON), searchable; any id 404", async () => {
+    const { EMPTY_TOP_COLLECTIONS } = await import("../src/api/empty-collections.js");
+    // what the Python SDK's SystemService lists and Vela had answered 404 to
+    const want = ["affinitylabels", "bookmarks", "externalhostproviders", "icons", "instancetypes", "katelloerrata", "networkfilters", "openstackimageproviders", "openstacknetworkproviders", "openstackvolumeproviders", "tags"];
+    assert.deepEqual(EMPTY_TOP_COLLECTIONS.map((t) => t.path).sort(), want);
+    for (const t of EMPTY_TOP_COLLECTIONS) {
+      const x = await eng.api("GET", `/${t.path}`, { accept: "xml" });
+      assert.equal(x.status, 200, `${t.path}: ${x.text}`);
+      assert.match(x.text, new RegExp(`<${t.root}(/>|></${t.root}>)`), `${t.path}: ${x.text}`);
+      const j = await eng.api("GET", `/${t.path}?search=${encodeURIComponent("name=x*")}&max=5`);
+      assert.equal(j.status, 200, `${t.path}: ${j.text}`);
+      assert.deepEqual(items(j.json, t.item), []);
+      const one = await eng.api("GET", `/${t.path}/00000000-0000-0000-0000-0000000000aa`);
+      assert.equal(one.status, 404, `${t.path}: ${one.text}`);
+      assert.equal((await eng.api("GET", `/${t.path}/../../etc`)).status, 404);
+      assert.equal((await eng.api("GET", `/${t.path}`, { auth: null })).status, 401);
+    }
+    const bad = await eng.api("GET", `/tags?search=${encodeURIComponent("nosuch=1")}`);
+    assert.equal(bad.status, 400, bad.text);
+  });
+});
+
+describe("catalogues the SDK lists", () => {
+  test("operatingsystems, clusterlevels, domains: what Vela accepts, by id and by search; unknown ids 404", async () => {
+    const os = await eng.api("GET", "/operatingsystems", { accept: "xml" });
+    assert.equal(os.status, 200, os.text);
+    assert.match(os.text, /<operation_systems><operating_system href="\/ovirt-engine\/api\/operatingsystems\/other" id="other"><name>other<\/name><description>Other OS<\/description>/);
+    const rhel = await eng.api("GET", `/operatingsystems?search=${encodeURIComponent("name=rhel_*")}`);
+    assert.deepEqual(items<{ name: string }>(rhel.json, "operating_system").map((o) => o.name), ["rhel_8x64", "rhel_9x64"]);
+    assert.equal((await eng.get<{ description: string }>("/operatingsystems/debian_12")).description, "Debian 12");
+    // every OS type listed is one a VM can be given
+    for (const o of items<{ name: string }>((await eng.api("GET", "/operatingsystems")).json, "operating_system")) {
+      const vm = await eng.api("POST", "/vms", { body: { name: `os-${o.name.replace(/_/g, "-")}`, cluster: { name: "Default" }, template: { name: "Blank" }, memory: 64 * 2 ** 20, os: { type: o.name } } });
+      assert.equal(vm.status, 201, `${o.name}: ${vm.text}`);
+      await eng.api("DELETE", `/vms/${vm.json?.id}`);
+    }
+    const levels = items<{ id: string }>((await eng.api("GET", "/clusterlevels")).json, "cluster_level").map((l) => l.id);
+    assert.deepEqual(levels, ["4.7", "4.8"]);
+    assert.equal((await eng.api("GET", "/clusterlevels/4.8")).status, 200);
+    const doms = items<{ id: string; name: string }>((await eng.api("GET", "/domains")).json, "domain");
+    assert.deepEqual(doms.map((d) => d.name), ["internal"]);
+    assert.equal((await eng.get<{ name: string }>(`/domains/${doms[0]!.id}`)).name, "internal");
+    for (const bad of ["/operatingsystems/nosuch", "/operatingsystems/..%2F..%2Fetc", "/clusterlevels/3.6", "/domains/x"]) {
+      const r = await eng.api("GET", bad);
+      assert.equal(r.status, 404, `${bad}: ${r.text}`);
+      assert.ok(r.json?.detail, `${bad}: a fault`);
+    }
+    assert.equal((await eng.api("GET", "/operatingsystems", { auth: null })).status, 401);
+  });
+});
+
 describe("OpenAPI document", () => {
   test("GET /openapi.json lists every route of the table with its method and path parameters; needs authentication", async () => {
     const { apiRoutes } = await import("../src/api/routes.js");

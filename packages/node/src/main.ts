@@ -18,6 +18,7 @@ import { EnrollError, enroll, installed, type NodeTlsFiles } from "./pki/enroll.
 import { createNetwork } from "./network/index.js";
 import { startServer } from "./server.js";
 import { createStorage } from "./storage/hsm.js";
+import { registerImageHttp } from "./storage/image/image-http.js";
 import { useStorageDaemon } from "./storage/volume/qemuimg.js";
 import { DaemonSupervisor } from "./storage/volume/qsd.js";
 import { createVirt } from "./virt/index.js";
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
     },
   ]);
   const handlers = assemble(host.handlers, storage.handlers, virt.handlers, network.handlers);
-  const app = await startServer(handlers, log, config.port, config.listen, tls);
+  const app = await startServer(handlers, log, config.port, config.listen, tls, (a) => registerImageHttp(a, storage.transfers, log.child({ api: "images" })));
   // Upgrades (the serial console relay) go to the subsystem that serves them; others are refused.
   app.server.on("upgrade", (req, socket, head) => {
     if (!virt.upgrade?.(req, socket, head)) socket.destroy();

@@ -19,7 +19,10 @@ export interface ServerTls {
   ca: string;
 }
 
-export async function startServer(handlers: Handlers, log: Logger, port: number, host: string, tls?: ServerTls): Promise<FastifyInstance> {
+/** Routes beside the RPC transports (the image transfer data path), mounted before listening. */
+export type ExtraRoutes = (app: FastifyInstance) => void;
+
+export async function startServer(handlers: Handlers, log: Logger, port: number, host: string, tls?: ServerTls, extra?: ExtraRoutes): Promise<FastifyInstance> {
   // With TLS, a client without a certificate the engine CA signed for a client (the engine, an
   // administrator's) fails the handshake: nothing of the node answers it. OpenSSL's client
   // purpose check refuses node certificates (server-only) as clients.
@@ -31,6 +34,7 @@ export async function startServer(handlers: Handlers, log: Logger, port: number,
   registerXmlRpc(app, handlers, log.child({ api: "xmlrpc" }));
   registerJsonRpc(app, handlers, log.child({ api: "jsonrpc" }));
   app.get("/health", async () => ({ ok: true }));
+  extra?.(app);
   await app.listen({ port, host });
   return app;
 }

@@ -13,6 +13,7 @@ import { Events, Jobs } from "./pages/activity";
 import { Disks, Hosts, Networks, StorageDomains } from "./pages/infra";
 import { Overview, Templates } from "./pages/overview";
 import { SignIn } from "./pages/signin";
+import { Upload } from "./pages/upload";
 import { VmPortal } from "./pages/vm-portal";
 import { Vms } from "./pages/vms";
 import { ConfirmHost } from "./ui/confirm";
@@ -30,6 +31,7 @@ const ROUTES: Route[] = [
   { path: "/hosts", label: "Hosts", admin: true, view: Hosts },
   { path: "/storage", label: "Storage domains", admin: true, view: StorageDomains },
   { path: "/disks", label: "Disks", admin: true, view: Disks },
+  { path: "/upload", label: "Upload", admin: true, view: Upload },
   { path: "/templates", label: "Templates", admin: true, view: Templates },
   { path: "/networks", label: "Networks", admin: true, view: Networks },
   { path: "/jobs", label: "Jobs", admin: true, view: Jobs },

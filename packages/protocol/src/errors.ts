@@ -152,6 +152,8 @@ export const ErrorCodes = {
   ResourceAcqusitionFailed: { code: 855, message: "Could not acquire resource." },
   MiscOperationInProgress: { code: 2005, message: "Operation is already in progress" },
   UnsupportedOperation: { code: 2009, message: "Unsupported operation" },
+  // Vela's image transfer tickets (VDSM kept these in ovirt-imageio, outside its code table)
+  ImageTicketNotFound: { code: 2100, message: "No such image ticket" },
 } as const;
 
 export type ErrorName = keyof typeof ErrorCodes;

@@ -16,6 +16,8 @@ export interface Call {
   body?: ParsedBody;
   /** The request's Accept header (for replies that are not XML/JSON, such as a .vv file). */
   accept?: string;
+  /** `scheme://host[:port]` the client reached the engine at (absolute URLs it can use back: a transfer's proxy_url). */
+  origin?: string;
   /** Who sent the request (absent on Vela's internal routes, which authenticate themselves). */
   user?: Principal;
   /** The host id a verified client certificate of the engine CA names (nodes present theirs). */

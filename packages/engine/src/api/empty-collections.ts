@@ -2,7 +2,10 @@
  * Sub-collections oVirt has and Vela does not fill yet, served empty so that clients which read
  * them on every run work unchanged: Ansible's ovirt_vm reads a VM's numanodes (and the SDK's
  * `follow`/info modules walk watchdogs, host devices, tags, affinity labels, …). The parent must
- * exist (404 otherwise). Only the table: the handler is in resources/empty.ts, loaded lazily.
+ * exist (404 otherwise). Top-level collections of features Vela does not have (tags, bookmarks,
+ * instance types, external providers, …) are served empty too, with 404 for any id, so that a
+ * script listing every collection the SDK offers gets answers. Only the tables: the handlers are
+ * in resources/empty.ts, loaded lazily.
  */
 export interface EmptySub {
   /** Parent collection path and its table, for the existence check. */
@@ -41,4 +44,29 @@ export const EMPTY_SUBCOLLECTIONS: EmptySub[] = [
   e("templates", "watchdogs", "watchdogs", "watchdog"),
   e("templates", "tags", "tags", "tag"),
   e("templates", "cdroms", "cdroms", "cdrom"),
+];
+
+/** A top-level collection served empty: its path, XML root (plural) and item (singular) names. */
+export interface EmptyTop {
+  path: string;
+  root: string;
+  item: string;
+  /** What the 404 for an id calls the object. */
+  what: string;
+}
+
+const t = (path: string, root: string, item: string, what: string): EmptyTop => ({ path, root, item, what });
+
+export const EMPTY_TOP_COLLECTIONS: EmptyTop[] = [
+  t("affinitylabels", "affinity_labels", "affinity_label", "Affinity Label"),
+  t("bookmarks", "bookmarks", "bookmark", "Bookmark"),
+  t("externalhostproviders", "external_host_providers", "external_host_provider", "External Host Provider"),
+  t("icons", "icons", "icon", "Icon"),
+  t("instancetypes", "instance_types", "instance_type", "Instance Type"),
+  t("katelloerrata", "katello_errata", "katello_erratum", "Katello Erratum"),
+  t("networkfilters", "network_filters", "network_filter", "Network Filter"),
+  t("openstackimageproviders", "openstack_image_providers", "openstack_image_provider", "OpenStack Image Provider"),
+  t("openstacknetworkproviders", "openstack_network_providers", "openstack_network_provider", "OpenStack Network Provider"),
+  t("openstackvolumeproviders", "openstack_volume_providers", "openstack_volume_provider", "OpenStack Volume Provider"),
+  t("tags", "tags", "tag", "Tag"),
 ];

@@ -4,7 +4,7 @@
  * `preload()` warms them all right after the engine reports ready.
  */
 import type { BatchHandler, Call, Handler, Reply } from "./call.js";
-import { EMPTY_SUBCOLLECTIONS } from "./empty-collections.js";
+import { EMPTY_SUBCOLLECTIONS, EMPTY_TOP_COLLECTIONS } from "./empty-collections.js";
 import type { Method, RouteDef } from "./server.js";
 
 type Module = Record<string, unknown>;
@@ -39,8 +39,10 @@ const empty = lazy(() => import("./resources/empty.js"));
 const openapi = lazy(() => import("./resources/openapi.js"));
 const statistics = lazy(() => import("./resources/statistics.js"));
 const events = lazy(() => import("./resources/events.js"));
+const imagetransfers = lazy(() => import("./resources/imagetransfers.js"));
+const catalogs = lazy(() => import("./resources/catalogs.js"));
 
-const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks, users, perms, vmpools, clientLinks, updates, empty, openapi, statistics, events, enroll];
+const ALL = [root, datacenters, clusters, hosts, storagedomains, disks, templates, vms, jobs, consoles, internal, networks, users, perms, vmpools, clientLinks, updates, empty, openapi, statistics, events, enroll, imagetransfers, catalogs];
 
 function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): Handler {
   return async (c: Call): Promise<Reply> => {
@@ -241,6 +243,12 @@ export const apiRoutes: RouteDef[] = [
 
   r("GET", "/vmpools", h(vmpools, "list")),
   r("GET", "/vmpools/:id", h(vmpools, "get")),
+  r("GET", "/operatingsystems", h(catalogs, "operatingSystems")),
+  r("GET", "/operatingsystems/:id", h(catalogs, "operatingSystem")),
+  r("GET", "/clusterlevels", h(catalogs, "clusterLevels")),
+  r("GET", "/clusterlevels/:id", h(catalogs, "clusterLevel")),
+  r("GET", "/domains", h(catalogs, "domains")),
+  r("GET", "/domains/:id", h(catalogs, "getDomain")),
 
   // statistics (issue 10)
   r("GET", "/hosts/:id/statistics", h(statistics, "host")),
@@ -250,6 +258,13 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/events", h(events, "list")),
   r("GET", "/events/:id", h(events, "get")),
 
+  r("GET", "/imagetransfers", h(imagetransfers, "list")),
+  r("POST", "/imagetransfers", h(imagetransfers, "add")),
+  r("GET", "/imagetransfers/:id", h(imagetransfers, "get")),
+  r("POST", "/imagetransfers/:id/finalize", h(imagetransfers, "finalize")),
+  r("POST", "/imagetransfers/:id/cancel", h(imagetransfers, "cancel")),
+  r("POST", "/imagetransfers/:id/extend", h(imagetransfers, "extend")),
+
   r("GET", "/jobs", h(jobs, "list")),
   r("GET", "/jobs/:id", h(jobs, "get")),
   r("GET", "/jobs/:id/steps", h(jobs, "steps")),
@@ -257,6 +272,10 @@ export const apiRoutes: RouteDef[] = [
 
   // Sub-collections clients read that Vela serves empty (empty-collections.ts).
   ...EMPTY_SUBCOLLECTIONS.map((s) => r("GET", `/${s.parent}/:id/${s.sub}`, async (c) => (await empty()).list(c, s))),
+  ...EMPTY_TOP_COLLECTIONS.flatMap((t) => [
+    r("GET", `/${t.path}`, async (c) => (await empty()).listTop(c, t)),
+    r("GET", `/${t.path}/:id`, async (c) => (await empty()).getTop(c, t)),
+  ]),
 ];
 
 /** Vela's own endpoints outside the oVirt API (JSON only). */

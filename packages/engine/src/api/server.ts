@@ -87,6 +87,13 @@ function sessionCookie(header: string | undefined): string | undefined {
   return undefined;
 }
 
+/** The origin the client used, from its Host header (only used to build URLs handed back to that client). */
+function originOf(req: FastifyRequest, tls: boolean): string | undefined {
+  const host = req.headers.host;
+  if (!host || !/^[A-Za-z0-9.:[\]-]{1,300}$/.test(host)) return undefined;
+  return `${tls ? "https" : "http"}://${host}`;
+}
+
 function firstValues(q: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   if (q && typeof q === "object") {
@@ -266,6 +273,7 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
           // GET and DELETE carry no body: whatever a client sends with them is ignored
           body: r.method === "GET" || r.method === "DELETE" ? undefined : (req.body as ParsedBody | undefined),
           accept: req.headers.accept,
+          origin: originOf(req, tls !== undefined),
           user,
           peerHost: req.raw.socket instanceof TLSSocket ? peerOf(tls?.caPem, req.raw.socket)?.cn : undefined,
         };

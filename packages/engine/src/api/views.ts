@@ -10,6 +10,7 @@ import {
   type Disk,
   type DiskAttachment,
   type Host,
+  type ImageTransfer,
   type Job,
   num,
   type Snapshot,
@@ -335,5 +336,37 @@ export function snapshotDiskView(d: Disk, s: Snapshot, volumeId: string): Rep {
     actions: undefined,
     link: undefined,
     snapshot: { href: href("vms", s.vm_id, "snapshots", s.id), id: s.id },
+  };
+}
+
+/** Where a transfer's data goes: the host's data path and the engine's proxy of it (absolute URLs). */
+export interface TransferUrls {
+  transfer?: string;
+  proxy?: string;
+}
+
+/** oVirt's image_transfer; the URLs only while the ticket serves data. */
+export function imageTransferView(t: ImageTransfer, urls: TransferUrls): Rep {
+  const base = href("imagetransfers", t.id);
+  const live = t.phase === "transferring" || t.phase === "paused_user" || t.phase === "paused_system";
+  return {
+    href: base,
+    id: t.id,
+    actions: actions(base, ["cancel", "extend", "finalize"]),
+    // Why it failed (the node's refusal at finalize, an inactivity timeout), for the client to show.
+    description: t.message ?? undefined,
+    active: live,
+    direction: t.direction,
+    format: t.format,
+    inactivity_timeout: t.inactivity_timeout,
+    phase: t.phase,
+    proxy_url: live ? urls.proxy : undefined,
+    shallow: false,
+    timeout_policy: "legacy",
+    transfer_url: live ? urls.transfer : undefined,
+    transferred: num(t.transferred),
+    disk: ref("disks", t.disk_id),
+    host: ref("hosts", t.host_id),
+    image: { id: t.image_id },
   };
 }

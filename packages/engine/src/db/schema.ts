@@ -397,7 +397,36 @@ export interface EventsTable {
   correlation_id: string | null;
 }
 
+/** oVirt's image transfers: one upload into or download out of a disk through a node's ticket. */
+export interface ImageTransfersTable {
+  id: string;
+  disk_id: string;
+  /** The volume the ticket names (the disk's leaf, or a snapshot's volume for a download). */
+  image_id: string;
+  host_id: string;
+  /** upload | download */
+  direction: string;
+  /** raw | cow: the format of the bytes the client sends or receives */
+  format: string;
+  /** oVirt's ImageTransferPhase (initializing, transferring, finalizing_success, finished_success, …) */
+  phase: string;
+  /** The ticket id (the data path's capability): random, never shown to users who cannot see the transfer. */
+  ticket: string;
+  /** Bytes the data path may carry (upload limit, download size), as the node reported. */
+  size: number;
+  transferred: number;
+  inactivity_timeout: number;
+  /** The disk's status before the transfer locked it, restored when it ends without changing the disk. */
+  disk_status_before: string;
+  job_id: string | null;
+  /** Why the transfer failed, for the client. */
+  message: string | null;
+  created_at: string;
+  last_updated: string;
+}
+
 export interface Database {
+  image_transfers: ImageTransfersTable;
   host_enrollments: HostEnrollmentsTable;
   join_tokens: JoinTokensTable;
   data_centers: DataCentersTable;
@@ -442,6 +471,7 @@ export type EngineEvent = Selectable<EventsTable>;
 export type DiskAttachment = Selectable<DiskAttachmentsTable>;
 export type Template = Selectable<TemplatesTable>;
 export type Job = Selectable<JobsTable>;
+export type ImageTransfer = Selectable<ImageTransfersTable>;
 export type Step = Selectable<StepsTable>;
 export type Image = Selectable<ImagesTable>;
 export type Snapshot = Selectable<SnapshotsTable>;

@@ -169,6 +169,12 @@ export class NodeClients {
     return new NodeClient({ address: target.address, port: target.port }, this.agent, request, this.opts.timeoutMs, this.opts.log);
   }
 
+  /** A raw HTTP request to a node over the shared keep-alive connections (the image transfer proxy streams through it). */
+  raw(target: NodeTarget, opts: RequestOptions, cb: (res: IncomingMessage) => void): ClientRequest {
+    const request: NodeRequest = (o, c) => (this.opts.tls ? httpsRequest(o, c) : httpRequest(o, c));
+    return request({ ...opts, host: target.address, port: target.port, agent: this.agent }, cb);
+  }
+
   close(): void {
     this.agent.destroy();
   }

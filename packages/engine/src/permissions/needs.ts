@@ -5,7 +5,9 @@
  * to everyone but system-wide SuperUsers (and test/permissions.test.ts requires an entry for each).
  */
 import type { Call } from "../api/call.js";
+import { EMPTY_TOP_COLLECTIONS } from "../api/empty-collections.js";
 import type { Engine } from "../engine.js";
+import { diskOfTransfer } from "../db/repo/transfers.js";
 import type { ActionGroup } from "./roles.js";
 import { type ObjectType, type ObjRef, SYSTEM } from "./tree.js";
 
@@ -58,6 +60,27 @@ function fromBody(act: ActionGroup, field: string, type: ObjectType, table: "clu
   };
 }
 
+/** The disk a new image transfer names (by disk, or by its volume as `image`); the system when none. */
+async function transferBodyDisk(e: Engine, c: Call): Promise<ObjRef> {
+  const v = c.body?.value;
+  const pick = (f: string): string | undefined => {
+    const o = v?.[f];
+    const id = o && typeof o === "object" && !Array.isArray(o) ? (o as { id?: unknown }).id : undefined;
+    return typeof id === "string" ? id.toLowerCase() : undefined;
+  };
+  const disk = pick("disk");
+  if (disk) return { type: "disk", id: disk };
+  const vol = pick("image") ?? pick("snapshot");
+  const row = vol ? await e.db.selectFrom("images").select("disk_id").where("id", "=", vol).executeTakeFirst() : undefined;
+  return row ? { type: "disk", id: row.disk_id } : SYSTEM;
+}
+
+/** The disk an image transfer moves data of; the system when the transfer is unknown (then 404). */
+async function transferDisk(e: Engine, c: Call): Promise<ObjRef> {
+  const disk = await diskOfTransfer(e, (c.params.id ?? "").toLowerCase());
+  return disk ? { type: "disk", id: disk } : SYSTEM;
+}
+
 /** Read-only sub-collections of an object (empty today): seen by whoever sees the object. */
 function emptyUnder(parent: string, type: ObjectType, names: string[]): Record<string, Need> {
   return Object.fromEntries(names.map((n) => [`GET ${parent}/${n}`, view(type)]));
@@ -100,11 +123,20 @@ const needs: Record<string, Need> = {
   // VM pools do not exist yet: the collection is empty for everyone
   "GET /vmpools": open,
   "GET /vmpools/:id": open,
+  // fixed catalogues (OS types, cluster levels, the internal domain): readable by every signed-in user
+  "GET /operatingsystems": open,
+  "GET /operatingsystems/:id": open,
+  "GET /clusterlevels": open,
+  "GET /clusterlevels/:id": open,
+  "GET /domains": open,
+  "GET /domains/:id": open,
   ...emptyUnder("/vms/:id", "vm", ["numanodes", "hostdevices", "watchdogs", "tags", "affinitylabels", "applications", "sessions", "reporteddevices", "katelloerrata", "mediateddevices"]),
   ...emptyUnder("/hosts/:id", "host", ["numanodes", "hooks", "devices", "tags", "affinitylabels", "katelloerrata"]),
   ...emptyUnder("/datacenters/:id", "data_center", ["quotas", "qoss", "iscsibonds"]),
   ...emptyUnder("/clusters/:id", "cluster", ["affinitygroups", "cpuprofiles", "enabledfeatures"]),
   ...emptyUnder("/templates/:id", "template", ["watchdogs", "tags", "cdroms"]),
+  // collections of features Vela does not have (tags, bookmarks, providers, …): empty for everyone
+  ...Object.fromEntries(EMPTY_TOP_COLLECTIONS.flatMap((t) => [[`GET /${t.path}`, open], [`GET /${t.path}/:id`, open]])),
   "GET ": open,
 
   "GET /datacenters": list("data_center", "data_center"),
@@ -220,6 +252,12 @@ const needs: Record<string, Need> = {
   "GET /hosts/:id/networkattachments": view("host"),
   "GET /hosts/:id/networkattachments/:att": view("host"),
 
+  "GET /imagetransfers": admin,
+  "POST /imagetransfers": { act: "edit_disk_properties", on: transferBodyDisk },
+  "GET /imagetransfers/:id": { act: "edit_disk_properties", on: transferDisk },
+  "POST /imagetransfers/:id/finalize": { act: "edit_disk_properties", on: transferDisk },
+  "POST /imagetransfers/:id/cancel": { act: "edit_disk_properties", on: transferDisk },
+  "POST /imagetransfers/:id/extend": { act: "edit_disk_properties", on: transferDisk },
   "GET /jobs": admin,
   "GET /jobs/:id": admin,
   "GET /jobs/:id/steps": admin,

@@ -18,6 +18,7 @@ import { DomainRegistry } from "./domain/index.js";
 import { DomainMonitor } from "./domain/monitor.js";
 import { domainVerbs } from "./domain/verbs.js";
 import { importHandlers } from "./image/import.js";
+import { ImageTransfers } from "./image/transfer.js";
 import { Images, underImageLock } from "./image/prepare.js";
 import { imageVerbs } from "./image/verbs.js";
 import { SafeLease } from "./lease/index.js";
@@ -33,6 +34,8 @@ import { volumeVerbs } from "./volume/verbs.js";
 
 export interface Storage extends Subsystem {
   images: ImageService;
+  /** Image transfer tickets, whose data path the server mounts at /images (image-http.ts). */
+  transfers: ImageTransfers;
   /** For getVdsStats: per-domain monitoring results. */
   stats(): Promise<Record<string, unknown>>;
 }
@@ -56,6 +59,7 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
     p.spm.onStarted = recoverOnSpmStart(parts, p);
   });
   const volumes = volumeVerbs(d);
+  const transfers = new ImageTransfers(d);
 
   const handlers: PartialHandlers = {
     ...domainVerbs(d),
@@ -67,11 +71,13 @@ export async function createStorage(ctx: NodeContext): Promise<Storage> {
     ...taskVerbs(d, (id) => volumes.forgetTask(id)),
     ...clusters.handlers(),
     ...importHandlers(d),
+    ...transfers.handlers(),
     ...block.handlers,
   };
 
   return {
     handlers,
+    transfers,
     // Thin block volumes: their allocation and extension for running VMs (block/thin.ts); VM
     // images prepared and torn down under the image lock, as the verbs do (image/prepare.ts).
     images: underImageLock(thinImages(images, log, domains, pools, clusters), d),

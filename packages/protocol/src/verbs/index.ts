@@ -6,9 +6,10 @@ import { hostVerbs } from "./host.js";
 import { importVerbs } from "./import.js";
 import { networkVerbs } from "./network.js";
 import { storageVerbs } from "./storage.js";
+import { transferVerbs } from "./transfer.js";
 import { vmVerbs } from "./vm.js";
 
-export const verbs = { ...hostVerbs, ...storageVerbs, ...blockVerbs, ...vmVerbs, ...consoleVerbs, ...importVerbs, ...networkVerbs } as const;
+export const verbs = { ...hostVerbs, ...storageVerbs, ...blockVerbs, ...vmVerbs, ...consoleVerbs, ...importVerbs, ...transferVerbs, ...networkVerbs } as const;
 export type Verbs = typeof verbs;
 export type VerbName = keyof Verbs;
 
@@ -33,3 +34,4 @@ export * from "./block.js";
 export * from "./vm.js";
 export * from "./network.js";
 export * from "./host.js";
+export * from "./transfer.js";

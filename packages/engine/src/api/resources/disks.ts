@@ -5,6 +5,7 @@ import { CopyDisk } from "../../commands/CopyDisk.js";
 import { MoveDisk } from "../../commands/MoveDisk.js";
 import { UpdateDisk } from "../../commands/UpdateDisk.js";
 import { ImportDisk } from "../../commands/ImportDisk.js";
+import { vmNamesByDisk } from "../../db/repo/disks.js";
 import { mustById } from "../../db/repo/entities.js";
 import { RemoveDisk } from "../../commands/RemoveDisk.js";
 import type { Disk } from "../../db/schema.js";
@@ -19,6 +20,7 @@ import { diskView } from "../views.js";
 export async function list(c: Call): Promise<Reply> {
   const rows = await c.engine.db.selectFrom("disks").selectAll().orderBy("alias").execute();
   const n = await refNames(c.engine);
+  const vmNames = await vmNamesByDisk(c.engine);
   const found = applySearch(rows, c.query, {
     name: (r: Disk) => r.alias,
     alias: (r) => r.alias,
@@ -27,6 +29,8 @@ export async function list(c: Call): Promise<Reply> {
     format: (r) => r.format,
     storage: (r) => n.storage(r.storage_domain_id),
     provisioned_size: (r) => r.provisioned_size,
+    // oVirt's `vm_names`: the VMs a disk is attached to (Ansible's ovirt_disk searches `vm_names=<vm>`)
+    vm_names: (r) => vmNames.get(r.id) ?? [],
   });
   return ok("disks", collection("disk", found.map(diskView)));
 }

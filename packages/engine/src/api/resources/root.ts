@@ -12,6 +12,7 @@ const COLLECTIONS: [string, boolean][] = [
   ["disks", true],
   ["events", true],
   ["hosts", true],
+  ["imagetransfers", false],
   ["jobs", false],
   ["permissions", false],
   ["roles", false],

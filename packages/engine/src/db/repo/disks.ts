@@ -59,6 +59,14 @@ export async function vmsOfDisk(e: Engine, diskId: string): Promise<{ id: string
   return e.db.selectFrom("disk_attachments as a").innerJoin("vms as v", "v.id", "a.vm_id").select(["v.id", "v.name", "v.status"]).where("a.disk_id", "=", diskId).execute();
 }
 
+/** Every attached disk's id → the names of the VMs it is attached to (searches by `vm_names`). */
+export async function vmNamesByDisk(e: Engine): Promise<Map<string, string[]>> {
+  const rows = await e.db.selectFrom("disk_attachments as a").innerJoin("vms as v", "v.id", "a.vm_id").select(["a.disk_id", "v.name"]).execute();
+  const out = new Map<string, string[]>();
+  for (const r of rows) out.set(r.disk_id, [...(out.get(r.disk_id) ?? []), r.name]);
+  return out;
+}
+
 /** A VM (with the disk) using a disk on the domain, if any; with `running`, only a VM not down. */
 export async function vmOnDomain(e: Engine, sdId: string, running = false): Promise<{ alias: string; name: string; status: string } | undefined> {
   let q = e.db
