@@ -496,6 +496,9 @@ const customRoles: Migration = {
       .addColumn("permits", "text", (c) => c.notNull())
       .addColumn("created_at", "text", (c) => c.notNull())
       .execute();
+  },
+};
+
 /** Image transfers (oVirt's /imagetransfers): uploads and downloads of disks through node tickets. */
 const imageTransfers: Migration = {
   async up(db: AnyDb) {
