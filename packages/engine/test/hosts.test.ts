@@ -5,7 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Engine, freePort, items, type Node, startEngine, startNode, until } from "./support.js";
@@ -20,11 +23,60 @@ before(async () => {
 after(async () => {
   await Promise.all(nodes.map((n) => n.stop()));
   await eng?.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 async function register(body: Record<string, unknown>) {
   const res = await fetch(`${eng.url}/vela/v1/hosts/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   return { status: res.status, json: (await res.json()) as Record<string, string> };
+}
+
+const dirs: string[] = [];
+
+/** A key and certificate request made with openssl (as a node makes them). */
+function keyAndCsr(cn: string): { key: string; csr: string; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), "vela-hosts-csr-"));
+  dirs.push(dir);
+  const csr = execFileSync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", join(dir, "k.pem"), "-subj", `/CN=${cn}`], { encoding: "utf8" });
+  return { key: readFileSync(join(dir, "k.pem"), "utf8"), csr, dir };
+}
+
+/** A host enrolled with the token: its key and the certificate the engine signed for it (CN = its id). */
+async function enrolled(id: string, name: string, port: number): Promise<{ key: string; cert: string }> {
+  const { key, csr } = keyAndCsr(id);
+  const res = await fetch(`${eng.url}/vela/v1/hosts/enroll`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ hostUuid: id, name, address: "127.0.0.1", port, token: TOKEN, csr }),
+  });
+  const j = (await res.json()) as { certificate?: string };
+  assert.ok(j.certificate, `enroll ${name}: ${res.status} ${JSON.stringify(j)}`);
+  return { key, cert: j.certificate };
+}
+
+/** A certificate with the host's id as CN that the engine CA did not sign. */
+function selfSigned(id: string): { key: string; cert: string } {
+  const { key, dir } = keyAndCsr(id);
+  const cert = execFileSync("openssl", ["req", "-x509", "-new", "-key", join(dir, "k.pem"), "-days", "1", "-subj", `/CN=${id}`], { encoding: "utf8" });
+  return { key, cert };
+}
+
+/** A registration presenting a client certificate. */
+function registerAs(client: { key: string; cert: string }, body: Record<string, unknown>): Promise<{ status: number; json: Record<string, string> }> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      `${eng.url}/vela/v1/hosts/register`,
+      { method: "POST", agent: false, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }, key: client.key, cert: client.cert },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8").on("data", (d: string) => (text += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, string> }));
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
 }
 
 async function host(id: string) {
@@ -68,15 +120,60 @@ describe("registration", () => {
     }
   });
 
-  test("an approved host re-registering from another address without the token must be approved again", async () => {
+  test("an approved host re-registers only with its own certificate or the token: anyone else who knows its id is refused and nothing changes", async () => {
     const id = randomUUID();
+    const other = randomUUID();
     const port = await freePort();
-    await register({ hostUuid: id, name: "movable", address: "127.0.0.1", port, token: TOKEN });
-    const same = await register({ hostUuid: id, name: "movable", address: "127.0.0.1", port });
-    assert.notEqual(same.json.status, "pending_approval", "a restart from the same address keeps the approval");
-    const moved = await register({ hostUuid: id, name: "movable", address: "10.9.8.7", port });
-    assert.equal(moved.json.status, "pending_approval");
-    assert.equal((await host(id)).address, "10.9.8.7");
+    const mine = await enrolled(id, "movable", port);
+    const theirs = await enrolled(other, "other-host", port);
+    const before = await host(id);
+    assert.notEqual(before.status, "pending_approval");
+    // without the fix, these put the host at the caller's address and back into pending_approval
+    for (const [what, r] of [
+      ["same address, no certificate", await register({ hostUuid: id, name: "movable", address: "127.0.0.1", port })],
+      ["another address, no certificate", await register({ hostUuid: id, name: "movable", address: "10.9.8.7", port })],
+      ["another host's certificate", await registerAs(theirs, { hostUuid: id, name: "movable", address: "10.9.8.7", port })],
+      ["a certificate from another CA", await registerAs(selfSigned(id), { hostUuid: id, name: "movable", address: "10.9.8.7", port })],
+    ] as const) {
+      assert.equal(r.status, 403, `${what}: ${JSON.stringify(r.json)}`);
+      const now = await host(id);
+      assert.equal(now.address, "127.0.0.1", `${what} moved the host`);
+      assert.notEqual(now.status, "pending_approval", `${what} took the approval away`);
+    }
+    // the host itself, with its certificate: a restart, then a new address, approval kept
+    const same = await registerAs(mine, { hostUuid: id, name: "movable", address: "127.0.0.1", port });
+    assert.equal(same.status, 200, JSON.stringify(same.json));
+    const moved = await registerAs(mine, { hostUuid: id, name: "movable", address: "198.51.100.7", port });
+    assert.equal(moved.status, 200, JSON.stringify(moved.json));
+    assert.notEqual(moved.json.status, "pending_approval");
+    assert.equal((await host(id)).address, "198.51.100.7");
+    // and the token still serves (a node re-joined by its operator)
+    const tok = await register({ hostUuid: id, name: "movable", address: "127.0.0.1", port, token: TOKEN });
+    assert.equal(tok.status, 200, JSON.stringify(tok.json));
+    assert.equal((await host(id)).address, "127.0.0.1");
+    // a host still waiting for approval may keep re-registering without a certificate (it has none yet)
+    const waiting = randomUUID();
+    assert.equal((await register({ hostUuid: waiting, name: "waiting", address: "127.0.0.1", port })).json.status, "pending_approval");
+    assert.equal((await register({ hostUuid: waiting, name: "waiting", address: "127.0.0.2", port })).json.status, "pending_approval");
+  });
+
+  test("removing a host revokes its certificate: the engine refuses it from then on", async () => {
+    const id = randomUUID();
+    const port = await freePort(); // nothing listens: the host goes non_responsive and may be removed
+    const cert = await enrolled(id, "doomed", port);
+    assert.equal((await registerAs(cert, { hostUuid: id, name: "doomed", address: "127.0.0.1", port })).status, 200);
+    await until("non_responsive", async () => ((await host(id)).status === "non_responsive" ? true : undefined), 20_000);
+    const del = await eng.api("DELETE", `/hosts/${id}`);
+    assert.equal(del.status, 200, del.text);
+    const again = await registerAs(cert, { hostUuid: id, name: "doomed", address: "127.0.0.1", port });
+    assert.equal(again.status, 403, `the removed host's certificate still works: ${JSON.stringify(again.json)}`);
+    assert.match(again.json.detail ?? "", /revoked/);
+    const hosts = items((await eng.api("GET", "/hosts")).json, "host") as { id: string }[];
+    assert.ok(!hosts.some((h) => h.id === id), "the refused registration brought the host back");
+    // an engine-signed certificate of a host that exists still works
+    const live = randomUUID();
+    const liveCert = await enrolled(live, "alive", port);
+    assert.equal((await registerAs(liveCert, { hostUuid: live, name: "alive", address: "127.0.0.1", port })).status, 200);
   });
 
   test("bad registrations are refused with 400 and create nothing", async () => {

@@ -13,7 +13,7 @@ import { after, before, describe, test } from "node:test";
 import { apiRoutes } from "../src/api/routes.js";
 import { needOf } from "../src/permissions/needs.js";
 import { databaseFor, testDb } from "./pg.js";
-import { type Engine, startEngine } from "./support.js";
+import { type Engine, startEngine, until } from "./support.js";
 import { rawRequest } from "./tls.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -363,7 +363,7 @@ describe("every route, as a user with UserRole on another VM", () => {
       for (const filter of [true, false]) {
         const res = await as(ALICE, r.method, path, { filter, body: r.method === "POST" || r.method === "PUT" ? {} : undefined });
         // a list, or the data center and cluster that hold her VM: readable, but nothing of the other VM shows
-        const okRead = filter && res.status === 200 && r.method === "GET" && ("list" in need || path.includes(dc) || path.includes(cluster));
+        const okRead = filter && res.status === 200 && r.method === "GET" && ("list" in need || "events" in need || path.includes(dc) || path.includes(cluster));
         if (okRead) {
           if (res.text.includes(vb)) wrong.push(`${r.method} ${path} shows the other VM: ${res.text.slice(0, 200)}`);
           if (r.path.endsWith("/permissions") && idsOf(res, "permission").length) wrong.push(`${path} shows others' permissions: ${res.text.slice(0, 200)}`);
@@ -416,5 +416,177 @@ describe("bodies on GET and DELETE", () => {
     const del = await fetch(`${eng.url}/ovirt-engine/api/vms/${vm.id}`, { method: "DELETE", headers: { authorization: auth, "content-type": "application/xml", "content-length": "0" } });
     assert.equal(del.status, 200, await del.text());
     assert.equal((await eng.api("GET", `/vms/${vm.id}`)).status, 404);
+  });
+});
+
+describe("checks and lists at scale (issue 12's speed work)", () => {
+  test("a revoked permission takes effect at once, on a token kept across requests", async () => {
+    const hana = await eng.post<{ id: string }>("/users", { user_name: "hana@internal", password: "Hana-Secret-99" });
+    ids.hana = hana.id;
+    const pid = await grant(`/vms/${vb}`, "UserRole", "hana");
+    const tok = await fetch(`${eng.url}/ovirt-engine/sso/oauth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+      body: new URLSearchParams({ grant_type: "password", scope: "ovirt-app-api", username: "hana@internal", password: "Hana-Secret-99" }),
+    });
+    const HANA = `Bearer ${((await tok.json()) as { access_token: string }).access_token}`;
+    assert.equal((await as(HANA, "GET", `/vms/${vb}`)).status, 200);
+    assert.ok(idsOf(await as(HANA, "GET", "/vms"), "vm").includes(vb));
+    assert.equal((await eng.api("DELETE", `/vms/${vb}/permissions/${pid}`)).status, 200);
+    const after = await as(HANA, "GET", `/vms/${vb}`);
+    assert.equal(after.status, 404, `the very next request still sees the VM: ${after.text}`);
+    assert.ok(!idsOf(await as(HANA, "GET", "/vms"), "vm").includes(vb), "the list still holds the VM");
+    assert.equal((await as(HANA, "POST", `/vms/${vb}/start`, { body: {} })).status, 404);
+  });
+
+  test("follow=disk_attachments on a list answers each VM's attachments as its own URL does, in both views", async () => {
+    const all = await eng.get<{ vm: { id: string; disk_attachments?: unknown; href: string }[] }>("/vms?follow=disk_attachments");
+    assert.ok(all.vm.length >= 2);
+    for (const v of all.vm) assert.deepEqual(v.disk_attachments, await eng.get(`/vms/${v.id}/diskattachments`), `VM ${v.id}`);
+    const xml = await eng.api("GET", "/vms?follow=disk_attachments", { accept: "xml" });
+    assert.equal(xml.status, 200);
+    assert.equal((xml.text.match(/<disk_attachments/g) ?? []).length, all.vm.length, "one inlined collection per VM");
+    // the user view: only alice's VM, with its attachments
+    const mine = await as(ALICE, "GET", "/vms?follow=disk_attachments");
+    assert.equal(mine.status, 200, mine.text);
+    const seen = mine.json?.vm as { id: string; disk_attachments?: unknown }[];
+    assert.ok(seen.some((v) => v.id === va) && seen.length < all.vm.length, `alice's view: ${idsOf(mine, "vm")}`);
+    for (const v of seen) assert.deepEqual(v.disk_attachments, await eng.get(`/vms/${v.id}/diskattachments`));
+    assert.equal((await eng.api("GET", "/vms?follow=no_such_link")).status, 200, "an unknown link is skipped, as before");
+  });
+
+  test("a changed VM is listed changed at once (kept list views follow their rows), in JSON and XML", async () => {
+    for (const accept of ["json", "xml"] as const) assert.equal((await eng.api("GET", "/vms", { accept })).status, 200);
+    const put = await eng.api("PUT", `/vms/${va}`, { body: { description: "changed after listing" } });
+    assert.equal(put.status, 200, put.text);
+    const j = await eng.get<{ vm: { id: string; description?: string }[] }>("/vms");
+    assert.equal(j.vm.find((v) => v.id === va)?.description, "changed after listing");
+    const x = await eng.api("GET", "/vms", { accept: "xml" });
+    assert.match(x.text, /<description>changed after listing<\/description>/);
+  });
+});
+
+describe("custom roles", () => {
+  const roleCount = async () => (await eng.get<{ role: unknown[] }>("/roles")).role.length;
+
+  test("POST /roles with permits; given in a permission it grants exactly its permits; permits added and removed count at once; removed when unused", async () => {
+    const ivan = await eng.post<{ id: string }>("/users", { user_name: "ivan@internal", password: "Ivan-Secret-99" });
+    ids.ivan = ivan.id;
+    const IVAN = basic("ivan", "Ivan-Secret-99");
+    const made = await eng.api("POST", "/roles", { body: { name: "VmViewer", description: "sees VMs", administrative: "false", permits: { permit: [{ name: "vm_basic_operations" }] } } });
+    assert.equal(made.status, 201, made.text);
+    const role = made.json as { id: string; mutable: string; administrative: string };
+    assert.equal(role.mutable, "true");
+    assert.equal(role.administrative, "false");
+    const names = async () => ((await eng.get<{ permit: { name: string }[] }>(`/roles/${role.id}/permits`)).permit ?? []).map((p) => p.name).sort();
+    assert.deepEqual(await names(), ["login", "vm_basic_operations"], "login is always held");
+    // XML too, as the SDKs send it
+    const xml = await eng.api("POST", "/roles", { body: "<role><name>XmlRole</name><permits><permit id=\"4\"/></permits></role>", accept: "xml" });
+    assert.equal(xml.status, 201, xml.text);
+    const xmlId = /<role href="[^"]+" id="([^"]+)"/.exec(xml.text)?.[1];
+    assert.ok(xmlId, xml.text);
+    assert.equal((await eng.api("DELETE", `/roles/${xmlId}`)).status, 200);
+
+    const pid = (await eng.api("POST", `/vms/${va}/permissions`, { body: { role: { id: role.id }, user: { id: ivan.id } } }));
+    assert.equal(pid.status, 201, pid.text);
+    assert.equal((await as(IVAN, "GET", `/vms/${va}`)).status, 200, "the role's holder sees the VM");
+    assert.equal((await as(IVAN, "GET", `/vms/${vb}`)).status, 404);
+    const edit = () => as(IVAN, "PUT", `/vms/${va}`, { body: { description: "edited by ivan" } });
+    assert.equal((await edit()).status, 403, "edit_vm_properties is not in the role");
+    const add = await eng.api("POST", `/roles/${role.id}/permits`, { body: { name: "edit_vm_properties" } });
+    assert.equal(add.status, 201, add.text);
+    assert.equal((await edit()).status, 200, "the added permit counts at once");
+    assert.equal((await eng.api("DELETE", `/roles/${role.id}/permits/4`)).status, 200);
+    assert.equal((await edit()).status, 403, "the removed permit is gone at once");
+    const renamed = await eng.api("PUT", `/roles/${role.id}`, { body: { name: "VmViewer2", description: "renamed" } });
+    assert.equal(renamed.status, 200, renamed.text);
+    assert.equal((renamed.json as { name: string }).name, "VmViewer2");
+    assert.deepEqual(await names(), ["login", "vm_basic_operations"], "a rename keeps the permits");
+
+    const inUse = await eng.api("DELETE", `/roles/${role.id}`);
+    assert.equal(inUse.status, 409, `a role given in a permission stays: ${inUse.text}`);
+    assert.equal((await eng.api("DELETE", `/vms/${va}/permissions/${(pid.json as { id: string }).id}`)).status, 200);
+    assert.equal((await eng.api("DELETE", `/roles/${role.id}`)).status, 200);
+    assert.equal((await eng.api("GET", `/roles/${role.id}`)).status, 404);
+  });
+
+  test("bad role input: unknown permit, administrative permit in a user role, bad flag, duplicate name, missing fields, predefined roles, non-administrators; nothing changes", async () => {
+    const n0 = await roleCount();
+    const userRole = (await eng.get<{ role: { id: string; name: string }[] }>("/roles")).role.find((r) => r.name === "UserRole")?.id;
+    assert.ok(userRole);
+    for (const [body, status, why] of [
+      [{ name: "R1", permits: { permit: [{ name: "no_such_permit" }] } }, 400, /PERMIT_NOT_FOUND/],
+      [{ name: "R1", permits: { permit: [{ id: "9999" }] } }, 400, /PERMIT_NOT_FOUND/],
+      [{ name: "R1", permits: { permit: [{ name: "create_host" }] } }, 400, /ROLE_PERMIT_ADMINISTRATIVE.*create_host/],
+      [{ name: "R1", administrative: "maybe", permits: { permit: [{ name: "login" }] } }, 400, /administrative/],
+      [{ name: "UserRole", permits: { permit: [{ name: "login" }] } }, 409, /ROLE_NAME_IN_USE/],
+      [{ name: "a/b", permits: { permit: [{ name: "login" }] } }, 400, /name/],
+      [{ permits: { permit: [{ name: "login" }] } }, 400, /name/],
+      [{ name: "R1" }, 400, /permits/],
+    ] as const) {
+      const r = await eng.api("POST", "/roles", { body });
+      assert.equal(r.status, status, `${JSON.stringify(body)}: ${r.text}`);
+      assert.match(String(r.json?.detail), why);
+    }
+    const admin = await eng.api("POST", "/roles", { body: { name: "HostOps", administrative: "true", permits: { permit: [{ name: "manipulate_host" }] } } });
+    assert.equal(admin.status, 201, `an administrative role may hold administrative permits: ${admin.text}`);
+    const adminId = (admin.json as { id: string }).id;
+    assert.equal((await eng.api("PUT", `/roles/${adminId}`, { body: { administrative: "false" } })).status, 400, "turning it into a user role with admin permits");
+    assert.equal((await eng.api("PUT", `/roles/${adminId}`, { body: { name: "SuperUser" } })).status, 409);
+    for (const [m, p, body] of [
+      ["PUT", `/roles/${userRole}`, { description: "x" }],
+      ["DELETE", `/roles/${userRole}`, undefined],
+      ["POST", `/roles/${userRole}/permits`, { name: "delete_vm" }],
+      ["DELETE", `/roles/${userRole}/permits/1`, undefined],
+    ] as const) {
+      const r = await eng.api(m, p, body === undefined ? {} : { body });
+      assert.equal(r.status, 409, `${m} ${p}: ${r.text}`);
+      assert.match(String(r.json?.detail), /ROLE_READ_ONLY/);
+    }
+    assert.equal((await eng.api("POST", `/roles/${adminId}/permits`, { body: { name: "bogus" } })).status, 400);
+    assert.equal((await eng.api("DELETE", `/roles/${adminId}/permits/1`)).status, 409, "login stays");
+    assert.equal((await eng.api("DELETE", `/roles/${adminId}/permits/777`)).status, 404);
+    assert.equal((await eng.api("PUT", "/roles/00000000-0000-0000-0000-00000000dead", { body: { description: "x" } })).status, 404);
+    assert.equal((await eng.api("DELETE", "/roles/not-a-uuid")).status, 404);
+    const alice = await as(ALICE, "POST", "/roles", { filter: false, body: { name: "Mine", permits: { permit: [{ name: "login" }] } } });
+    assert.equal(alice.status, 403, alice.text);
+    assert.equal((await as(ALICE, "DELETE", `/roles/${adminId}`)).status, 403);
+    assert.equal((await eng.api("DELETE", `/roles/${adminId}`)).status, 200);
+    assert.equal(await roleCount(), n0, "no role left behind");
+  });
+});
+
+describe("events in the user view", () => {
+  test("two users: each sees only the events of objects they may see; the admin view stays the administrators'", async () => {
+    // one user action on each VM: events naming va and vb
+    for (const v of [va, vb]) assert.equal((await eng.api("PUT", `/vms/${v}`, { body: { comment: `touched ${v.slice(0, 8)}` } })).status, 200);
+    type Ev = { id: string; vm?: { id: string }; host?: { id: string }; cluster?: { id: string }; data_center?: { id: string }; storage_domain?: { id: string } };
+    const all = await until("events of both VMs", async () => {
+      const evs = (await eng.get<{ event?: Ev[] }>("/events")).event ?? [];
+      return evs.some((e) => e.vm?.id === va) && evs.some((e) => e.vm?.id === vb) ? evs : undefined;
+    });
+    const jane = await eng.post<{ id: string }>("/users", { user_name: "jane@internal", password: "Jane-Secret-99" });
+    ids.jane = jane.id;
+    await grant(`/vms/${vb}`, "UserRole", "jane");
+    const JANE = basic("jane", "Jane-Secret-99");
+    const other = (mine: string) => (mine === va ? vb : va);
+    for (const [who, auth, mine] of [["alice", ALICE, va], ["jane", JANE, vb]] as const) {
+      const r = await as(auth, "GET", "/events");
+      assert.equal(r.status, 200, `${who}: ${r.text}`);
+      const evs = (r.json?.event as Ev[] | undefined) ?? [];
+      assert.ok(evs.some((e) => e.vm?.id === mine), `${who} does not see the events of their VM: ${r.text.slice(0, 300)}`);
+      assert.ok(!r.text.includes(other(mine)), `${who} sees the other user's VM events`);
+      assert.ok(evs.every((e) => e.vm || e.host || e.cluster || e.data_center || e.storage_domain), `${who} sees system events`);
+      assert.ok(!evs.some((e) => e.host), `${who} sees host events`);
+      const theirs = all.find((e) => e.vm?.id === other(mine)) as Ev;
+      const own = all.find((e) => e.vm?.id === mine) as Ev;
+      assert.equal((await as(auth, "GET", `/events/${theirs.id}`)).status, 404, `${who} reads another's event by id`);
+      assert.equal((await as(auth, "GET", `/events/${own.id}`)).status, 200);
+      assert.equal((await as(auth, "GET", "/events", { filter: false })).status, 403, "the admin view of the log is the administrators'");
+      const xml = await as(auth, "GET", "/events", { headers: { accept: "application/xml" } });
+      assert.ok(!xml.text.includes(other(mine)), `${who} sees the other user's VM events in XML`);
+    }
+    const admin = await eng.get<{ event?: Ev[] }>("/events");
+    assert.ok((admin.event ?? []).length >= all.length, "the administrator still sees everything");
   });
 });

@@ -91,7 +91,8 @@ async function main(): Promise<void> {
     if (!virt.upgrade?.(req, socket, head)) socket.destroy();
   });
   const engineCa = tls?.ca ?? (config.engineCaFile ? readFileSync(config.engineCaFile, "utf8") : undefined);
-  const registrar = startRegistration(config, log, engineCa ? { ca: engineCa } : undefined);
+  // the node's certificate goes with its registrations: it proves which host re-registers
+  const registrar = startRegistration(config, log, engineCa ? { ca: engineCa, ...(tls ? { client: { key: tls.key, cert: tls.cert } } : {}) } : undefined);
   log.info({ hostUuid: config.hostUuid, runDir: config.runDir }, "vela-node ready");
   process.stdout.write(`VELA-NODE-READY port=${config.port} host=${config.hostUuid} tls=${tls ? "on" : "off"}\n`);
 

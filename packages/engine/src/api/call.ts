@@ -20,6 +20,8 @@ export interface Call {
   origin?: string;
   /** Who sent the request (absent on Vela's internal routes, which authenticate themselves). */
   user?: Principal;
+  /** The host id a verified client certificate of the engine CA names (nodes present theirs). */
+  peerHost?: string;
 }
 
 export interface Reply {
@@ -32,6 +34,9 @@ export interface Reply {
 }
 
 export type Handler = (c: Call) => Promise<Reply>;
+
+/** Answers many GETs of one route at once (the same replies, in order, as the handler one by one). */
+export type BatchHandler = (cs: Call[]) => Promise<Reply[]>;
 
 /** A path id: anything that is not a UUID cannot name an entity, so it is a 404 (as oVirt answers). */
 export function pathId(c: Call, param: string, what: string): string {

@@ -4,6 +4,10 @@
  * attributes, repeated elements for arrays, unset members omitted. JSON: the same tree, numbers
  * and booleans as strings, dates as epoch milliseconds, collections keyed by the singular name.
  * This module never decides content; resources build the trees.
+ *
+ * A tree made `sealed` is frozen and remembers its rendered XML (per element name) and JSON, so a
+ * view kept across requests (view-cache.ts) is serialised once, not per request: a list of 10,000
+ * VMs is then mostly the concatenation of remembered fragments.
  */
 export type RepValue = string | number | boolean | Date | Rep | RepValue[] | null | undefined;
 export interface Rep {
@@ -38,6 +42,67 @@ function isRep(v: RepValue): v is Rep {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
 }
 
+/** Rendered fragments of sealed trees (frozen, so they cannot go stale). */
+interface Rendered {
+  xmlName?: string;
+  xml?: string;
+  json?: string;
+}
+const rendered = new WeakMap<Rep, Rendered>();
+
+function deepFreeze(v: RepValue): void {
+  if (typeof v !== "object" || v === null || v instanceof Date || Object.isFrozen(v)) return;
+  Object.freeze(v);
+  for (const x of Array.isArray(v) ? v : Object.values(v)) deepFreeze(x);
+}
+
+/**
+ * Freezes a tree and lets its renderings be remembered. Whoever changes a sealed tree must copy
+ * it first (`{...rep}`; follow.ts does): writing to it throws.
+ */
+export function sealed(rep: Rep): Rep {
+  deepFreeze(rep);
+  rendered.set(rep, {});
+  return rep;
+}
+
+/** Copies of sealed trees (copyOf) and the tree each was copied from. */
+const copiedFrom = new WeakMap<Rep, Rep>();
+
+/**
+ * A writable shallow copy of a tree. A copy of a sealed tree that only gains members (follow=
+ * puts linked objects in) renders as the original's remembered text with those members added.
+ */
+export function copyOf(rep: Rep): Rep {
+  const c = { ...rep };
+  if (rendered.has(rep)) copiedFrom.set(c, rep);
+  return c;
+}
+
+/** The members a copy added to its sealed original, if it changed nothing else (else undefined). */
+function added(v: Rep): { orig: Rep; memo: Rendered; extra: [string, RepValue][] } | undefined {
+  const orig = copiedFrom.get(v);
+  const memo = orig ? rendered.get(orig) : undefined;
+  if (!orig || !memo) return undefined;
+  const keys = Object.keys(orig);
+  const all = Object.keys(v);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    if (all[i] !== k || v[k] !== orig[k]) return undefined;
+  }
+  return { orig, memo, extra: all.slice(keys.length).map((k) => [k, v[k]]) };
+}
+
+function remembered(name: string, v: Rep, memo: Rendered): string {
+  if (memo.xmlName !== name || memo.xml === undefined) {
+    const part: string[] = [];
+    xmlObject(name, v, part);
+    memo.xmlName = name;
+    memo.xml = part.join("");
+  }
+  return memo.xml;
+}
+
 function xmlElement(name: string, v: RepValue, out: string[]): void {
   if (v === undefined || v === null) return;
   if (Array.isArray(v)) {
@@ -48,6 +113,25 @@ function xmlElement(name: string, v: RepValue, out: string[]): void {
     out.push(`<${name}>${escText(scalar(v))}</${name}>`);
     return;
   }
+  const memo = rendered.get(v);
+  if (memo) {
+    out.push(remembered(name, v, memo));
+    return;
+  }
+  const grown = added(v);
+  if (grown) {
+    const base = remembered(name, grown.orig, grown.memo);
+    const more: string[] = [];
+    for (const [k, x] of grown.extra) xmlElement(k, x, more);
+    if (!more.length) out.push(base);
+    else if (base.endsWith("/>")) out.push(`${base.slice(0, -2)}>`, ...more, `</${name}>`);
+    else out.push(base.slice(0, base.length - name.length - 3), ...more, `</${name}>`);
+    return;
+  }
+  xmlObject(name, v, out);
+}
+
+function xmlObject(name: string, v: Rep, out: string[]): void {
   let open = `<${name}`;
   const children: [string, RepValue][] = [];
   for (const [k, x] of Object.entries(v)) {
@@ -85,8 +169,56 @@ function jsonValue(v: RepValue): unknown {
   return o;
 }
 
+/** A sealed tree's JSON, rendered once. */
+function sealedJson(v: Rep, memo: Rendered): string {
+  memo.json ??= JSON.stringify(jsonValue(v));
+  return memo.json;
+}
+
+/** Does the tree hold a sealed tree anywhere (then it is written piecewise, reusing fragments)? */
+function holdsSealed(v: RepValue, depth: number): boolean {
+  if (typeof v !== "object" || v === null || v instanceof Date || depth > 3) return false;
+  if (Array.isArray(v)) return v.some((x) => holdsSealed(x, depth + 1));
+  if (rendered.has(v) || copiedFrom.has(v)) return true;
+  return Object.values(v).some((x) => holdsSealed(x, depth + 1));
+}
+
+/** JSON text of a tree, each sealed subtree by its remembered fragment (same text as JSON.stringify(jsonValue(v))). */
+function jsonText(v: RepValue, depth: number): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "object" || v instanceof Date) return JSON.stringify(jsonValue(v));
+  const memo = isRep(v) ? rendered.get(v) : undefined;
+  if (memo) return sealedJson(v as Rep, memo);
+  const grown = isRep(v) ? added(v) : undefined;
+  if (grown) {
+    const base = sealedJson(grown.orig, grown.memo);
+    const more: string[] = [];
+    for (const [k, x] of grown.extra) {
+      const t = jsonText(x, depth + 1);
+      if (t !== undefined) more.push(`${JSON.stringify(k)}:${t}`);
+    }
+    if (!more.length) return base;
+    return base === "{}" ? `{${more.join(",")}}` : `${base.slice(0, -1)},${more.join(",")}}`;
+  }
+  if (!holdsSealed(v, depth)) return JSON.stringify(jsonValue(v));
+  if (Array.isArray(v)) {
+    const parts: string[] = [];
+    for (const x of v) {
+      const t = jsonText(x, depth + 1);
+      if (t !== undefined) parts.push(t);
+    }
+    return `[${parts.join(",")}]`;
+  }
+  const parts: string[] = [];
+  for (const [k, x] of Object.entries(v)) {
+    const t = jsonText(x, depth + 1);
+    if (t !== undefined) parts.push(`${JSON.stringify(k)}:${t}`);
+  }
+  return `{${parts.join(",")}}`;
+}
+
 export function toJson(rep: Rep): string {
-  return JSON.stringify(jsonValue(rep));
+  return jsonText(rep, 0) ?? "{}";
 }
 
 /** A collection: XML `<vms><vm/>…</vms>`, JSON `{"vm": […]}`. */

@@ -3,7 +3,7 @@
  * first request that needs them, not at start-up: that keeps process start → API-ready short.
  * `preload()` warms them all right after the engine reports ready.
  */
-import type { Call, Handler, Reply } from "./call.js";
+import type { BatchHandler, Call, Handler, Reply } from "./call.js";
 import { EMPTY_SUBCOLLECTIONS, EMPTY_TOP_COLLECTIONS } from "./empty-collections.js";
 import type { Method, RouteDef } from "./server.js";
 
@@ -49,6 +49,13 @@ function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K):
   return async (c: Call): Promise<Reply> => {
     const m = await mod();
     return (m[name] as unknown as Handler)(c);
+  };
+}
+
+function hb<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): BatchHandler {
+  return async (cs: Call[]): Promise<Reply[]> => {
+    const m = await mod();
+    return (m[name] as unknown as BatchHandler)(cs);
   };
 }
 
@@ -149,7 +156,7 @@ export const apiRoutes: RouteDef[] = [
   r("PUT", "/vms/:id/cdroms/:cd", h(cdroms, "updateVmCdrom")),
   r("GET", "/storagedomains/:id/files", h(cdroms, "domainFiles")),
   r("GET", "/storagedomains/:id/files/:file", h(cdroms, "domainFile")),
-  r("GET", "/vms/:id/diskattachments", h(vms, "diskAttachments")),
+  { ...r("GET", "/vms/:id/diskattachments", h(vms, "diskAttachments")), batch: hb(vms, "diskAttachmentsBatch") },
   r("POST", "/vms/:id/diskattachments", h(vms, "attachDisk")),
   r("GET", "/vms/:id/diskattachments/:disk", h(vms, "diskAttachment")),
   r("PUT", "/vms/:id/diskattachments/:disk", h(updates, "updateDiskAttachment")),
@@ -224,6 +231,11 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/roles/:id", h(perms, "role")),
   r("GET", "/roles/:id/permits", h(perms, "permits")),
   r("GET", "/roles/:id/permits/:permit", h(perms, "permit")),
+  r("POST", "/roles", h(perms, "addRole")),
+  r("PUT", "/roles/:id", h(perms, "updateRole")),
+  r("DELETE", "/roles/:id", h(perms, "removeRole")),
+  r("POST", "/roles/:id/permits", h(perms, "addPermit")),
+  r("DELETE", "/roles/:id/permits/:permit", h(perms, "removePermit")),
   ...permissionRoutes("", "system"),
   ...permissionRoutes("/datacenters/:id", "data_center"),
   ...permissionRoutes("/clusters/:id", "cluster"),

@@ -5,6 +5,7 @@
  */
 
 import type { Socket } from "node:net";
+import { TLSSocket } from "node:tls";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { fastify } from "../deps.js";
 import type { Engine } from "../engine.js";
@@ -13,10 +14,11 @@ import { nodeFault } from "../errors/node-fault.js";
 import { NodeError, NodeUnreachable } from "../hosts/client.js";
 import { EVENT_STREAM, serveEventStream } from "../events/stream.js";
 import { Access, type Principal } from "../permissions/access.js";
-import { authorize, afterReply, wantsFilter } from "../permissions/enforce.js";
+import { peerOf, revokedPeer } from "../pki/revocation.js";
+import { type After, authorize, afterReply, wantsFilter } from "../permissions/enforce.js";
 import { Auth } from "./auth.js";
 import { type ParsedBody, parseAnyBody, parseJsonBody, parseXmlBody } from "./body.js";
-import type { Call, Handler, Reply } from "./call.js";
+import type { BatchHandler, Call, Handler, Reply } from "./call.js";
 import { applyFollow, getRoutes } from "./follow.js";
 import { API } from "./href.js";
 import { closeIfBodyUnread } from "./ignored-body.js";
@@ -29,6 +31,8 @@ export interface RouteDef {
   /** Path under the API root ("" is the root itself). */
   path: string;
   handler: Handler;
+  /** Many GETs of this route at once (used by `follow=` over a long list). */
+  batch?: BatchHandler;
 }
 
 /** Internal (non-oVirt) endpoints: JSON only, own authentication. */
@@ -165,6 +169,8 @@ function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
 export interface ServerTls {
   key: string;
   cert: string;
+  /** The engine CA: client certificates it signed are verified and named to handlers (Call.peerHost). */
+  caPem?: string;
 }
 
 export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteDef[], tls?: ServerTls): FastifyInstance {
@@ -172,7 +178,11 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
   // who sent each API request, set by the authentication hook
   const principals = new WeakMap<FastifyRequest, Principal>();
   const app = fastify.fastify({
-    ...(tls ? { https: { key: tls.key, cert: tls.cert, minVersion: "TLSv1.2" as const } } : {}),
+    // Client certificates are asked for, never required (browsers and API clients have none):
+    // nodes present theirs so that re-registering proves which host they are (RegisterHost).
+    ...(tls
+      ? { https: { key: tls.key, cert: tls.cert, minVersion: "TLSv1.2" as const, ...(tls.caPem ? { ca: tls.caPem, requestCert: true, rejectUnauthorized: false } : {}) } }
+      : {}),
     logger: false,
     bodyLimit: BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
@@ -222,6 +232,12 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
   app.addHook("onRequest", async (req, reply) => {
     // GET and HEAD bodies are ignored and never read (see ignored-body.ts).
     if (req.method === "GET" || req.method === "HEAD") closeIfBodyUnread(req, reply);
+    // a removed host's certificate is refused on every request, whatever the route
+    const sock = req.raw.socket;
+    if (sock instanceof TLSSocket && (await revokedPeer(engine, tls?.caPem, sock))) {
+      closeIfBodyUnread(req, reply);
+      return sendFault(reply, new ApiFault(403, "Forbidden", "the client certificate was revoked (its host was removed)"), wantsJson(req));
+    }
     if (!req.url.startsWith(API)) return;
     const session = sessionCookie(req.headers.cookie);
     const sessionUser = session ? await auth.check(`Bearer ${session}`) : undefined;
@@ -261,6 +277,7 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
           accept: req.headers.accept,
           origin: originOf(req, tls !== undefined),
           user,
+          peerHost: req.raw.socket instanceof TLSSocket ? peerOf(tls?.caPem, req.raw.socket)?.cn : undefined,
         };
         if (!user) return render(reply, await r.handler(c), json(req)); // internal routes authenticate themselves
         const access = new Access(engine, user);
@@ -271,11 +288,24 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
         if (c.query.follow && out.rep && r.method === "GET") {
           // `follow=`: linked objects inlined, read through the same GET handlers (follow.ts),
           // each passing the same permission check as its own URL would.
-          const guarded = gets.map((g) => ({
-            ...g,
-            handler: async (fc: Call) => afterReply(access, await g.handler(fc), await authorize(engine, access, "GET", g.path, fc, filter)),
-          }));
-          await applyFollow(out.rep, c.query.follow, { engine, accept: c.accept, user }, guarded);
+          const guarded = gets.map((g) => {
+            const batch = g.batch;
+            return {
+              ...g,
+              handler: async (fc: Call) => afterReply(access, await g.handler(fc), await authorize(engine, access, "GET", g.path, fc, filter)),
+              ...(batch
+                ? {
+                    batch: async (fcs: Call[]) => {
+                      const afters: After[] = [];
+                      for (const fc of fcs) afters.push(await authorize(engine, access, "GET", g.path, fc, filter));
+                      const replies = await batch(fcs);
+                      return Promise.all(replies.map((rep, i) => afterReply(access, rep, afters[i])));
+                    },
+                  }
+                : {}),
+            };
+          });
+          out.rep = await applyFollow(out.rep, c.query.follow, { engine, accept: c.accept, user }, guarded);
         }
         return render(reply, out, json(req));
       },

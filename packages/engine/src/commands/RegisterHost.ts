@@ -1,9 +1,11 @@
 /**
  * A node announces itself (POST /vela/v1/hosts/register). With the engine's registration token
  * the host is approved at once (status up); without it, it waits in pending_approval for an
- * administrator. An approved host re-registering from the same address (a node restart) is
- * simply up again; from a new address without the token it must be approved again, so that an
- * unauthenticated caller cannot redirect a known host.
+ * administrator. Once approved, a host re-registers (a node restart, a new address) only with its
+ * own client certificate (CN = its id, signed by the engine CA) or the token: anyone else who
+ * knows its id is refused (403) and nothing changes — before, they could move it to another address
+ * and back into pending_approval. An engine without TLS (no certificates at all) keeps the older
+ * rule: same address up again, a new address back to pending approval.
  */
 
 import { timingSafeEqual } from "node:crypto";
@@ -11,7 +13,7 @@ import { isUuid } from "@vela/protocol/ids";
 import { z } from "zod";
 import { type Host, now } from "../db/schema.js";
 import type { Engine } from "../engine.js";
-import { conflict } from "../errors/fault.js";
+import { ApiFault, conflict } from "../errors/fault.js";
 import { claimJoinToken, isJoinToken } from "../hosts/jointokens.js";
 import { Int, Name, parseInput, Uuid } from "../input/input.js";
 import { Address } from "./AddStorageDomain.js";
@@ -32,8 +34,18 @@ type In = z.output<typeof Input>;
 interface Plan extends In {
   existing?: Host;
   approved: boolean;
+  /** The caller proved to be this very host (its client certificate or enrolled key). */
+  proven: boolean;
   clusterId: string;
 }
+
+/** What a registration carries: the node's body and the host id its caller proved to be. */
+export interface Registration {
+  body: unknown;
+  provenHost?: string;
+}
+
+const approvedStatus = (h: Host) => h.status !== "pending_approval" && h.status !== "installing";
 
 export const MAX_HOST_ID = 250;
 
@@ -73,15 +85,15 @@ function checkClock(e: Engine, input: In): void {
   );
 }
 
-export const RegisterHost: CommandDef<unknown, Plan, Host> = {
+export const RegisterHost: CommandDef<Registration, Plan, Host> = {
   name: "register Host",
   // Nodes re-register every minute: that is bookkeeping, not a job worth listing.
   quiet: true,
-  locks: (body) => {
+  locks: ({ body }) => {
     const id = (body as { hostUuid?: unknown } | null)?.hostUuid;
     return [typeof id === "string" ? `host:${id.toLowerCase().slice(0, 64)}` : "host:register"];
   },
-  async validate(e, body) {
+  async validate(e, { body, provenHost }) {
     const input = parseInput(Input, body, "registration", "register");
     checkClock(e, input);
     const caps = JSON.stringify(input.capabilities ?? {});
@@ -97,7 +109,13 @@ export const RegisterHost: CommandDef<unknown, Plan, Host> = {
       if (!cl) throw conflict("Cannot register Host: there is no cluster to place it in");
       clusterId = cl.id;
     }
-    return { ...input, existing, approved: await tokenOk(e, input.token, input.hostUuid), clusterId };
+    const proven = provenHost !== undefined && provenHost === input.hostUuid;
+    const approved = await tokenOk(e, input.token, input.hostUuid);
+    if (existing && approvedStatus(existing) && !approved && !proven && e.pki) {
+      e.log.warn({ host: existing.name, id: existing.id, from: input.address }, "re-registration of an approved host refused: no certificate of that host");
+      throw new ApiFault(403, "Forbidden", `Host ${existing.name} is approved: it re-registers only with its own client certificate (or the registration token); nothing changed`);
+    }
+    return { ...input, existing, approved, proven, clusterId };
   },
   describe: (p) => `Registering Host ${p.name}`,
   async execute(e, p) {
@@ -106,9 +124,9 @@ export const RegisterHost: CommandDef<unknown, Plan, Host> = {
     if (p.existing) {
       const h = p.existing;
       const moved = h.address !== p.address || h.port !== p.port;
-      const wasApproved = h.status !== "pending_approval" && h.status !== "installing";
+      const wasApproved = approvedStatus(h);
       let status = h.status;
-      if (p.approved) status = h.status === "maintenance" ? "maintenance" : "up";
+      if (p.approved || (p.proven && wasApproved)) status = h.status === "maintenance" ? "maintenance" : "up";
       else if (moved || !wasApproved) status = "pending_approval";
       else if (h.status !== "maintenance") status = "up";
       await e.db

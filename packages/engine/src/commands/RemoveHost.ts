@@ -1,8 +1,9 @@
 /**
- * Remove a host that is in maintenance (or never came up) and runs no VM.
+ * Remove a host that is in maintenance (or never came up) and runs no VM. Its certificates are
+ * revoked with it: the engine refuses them from then on (pki/revocation.ts).
  */
 import { conflict } from "../errors/fault.js";
-import type { Host } from "../db/schema.js";
+import { type Host, now } from "../db/schema.js";
 import type { CommandDef } from "./command.js";
 import { mustById } from "../db/repo/entities.js";
 
@@ -22,5 +23,6 @@ export const RemoveHost: CommandDef<{ id: string }, Host, void> = {
   async execute(e, host) {
     await e.db.updateTable("data_centers").set({ spm_host_id: null }).where("spm_host_id", "=", host.id).execute();
     await e.db.deleteFrom("hosts").where("id", "=", host.id).execute();
+    await e.db.updateTable("host_certificates").set({ revoked_at: now() }).where("host_id", "=", host.id).where("revoked_at", "is", null).execute();
   },
 };

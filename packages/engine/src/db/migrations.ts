@@ -471,6 +471,34 @@ const usersPermissions: Migration = {
   },
 };
 
+/**
+ * Custom roles (issue 12): the predefined ones stay code (roles.ts); these are the administrators'
+ * own. And the node certificates the CA signed, by serial, so that a removed host's certificate
+ * is refused from then on (revocation).
+ */
+const customRoles: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable("host_certificates")
+      .addColumn("serial", "text", (c) => c.primaryKey())
+      .addColumn("host_id", "text", (c) => c.notNull())
+      .addColumn("issued_at", "text", (c) => c.notNull())
+      .addColumn("revoked_at", "text")
+      .execute();
+    await db.schema.createIndex("host_certificates_host").on("host_certificates").column("host_id").execute();
+    await db.schema
+      .createTable("roles")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("name", "text", (c) => c.notNull().unique())
+      .addColumn("description", "text", (c) => c.notNull().defaultTo(""))
+      .addColumn("administrative", "integer", (c) => c.notNull())
+      // the role's action groups as a JSON array of their names
+      .addColumn("permits", "text", (c) => c.notNull())
+      .addColumn("created_at", "text", (c) => c.notNull())
+      .execute();
+  },
+};
+
 /** Image transfers (oVirt's /imagetransfers): uploads and downloads of disks through node tickets. */
 const imageTransfers: Migration = {
   async up(db: AnyDb) {
@@ -528,6 +556,7 @@ const migrations: Record<string, Migration> = {
   "0010_join_tokens": joinTokens,
   "0012_cdroms_memory": cdromsMemory,
   "0013_image_transfers": imageTransfers,
+  "0014_custom_roles_host_certificates": customRoles,
 };
 
 export const provider: MigrationProvider = {

@@ -366,6 +366,26 @@ export interface GroupMembersTable {
 }
 
 /** A role given to a user or a group on one object (object_type "system": everything). */
+/** A node certificate the engine CA signed (serial as openssl prints it, upper-case hex). */
+export interface HostCertificatesTable {
+  serial: string;
+  host_id: string;
+  issued_at: string;
+  /** Set when the host was removed: the certificate is refused from then on. */
+  revoked_at: string | null;
+}
+
+/** A custom role (predefined roles are code: permissions/roles.ts). */
+export interface RolesTable {
+  id: string;
+  name: string;
+  description: string;
+  administrative: number;
+  /** JSON array of action group names. */
+  permits: string;
+  created_at: string;
+}
+
 export interface PermissionsTable {
   id: string;
   role_id: string;
@@ -451,6 +471,8 @@ export interface Database {
   groups: GroupsTable;
   group_members: GroupMembersTable;
   permissions: PermissionsTable;
+  roles: RolesTable;
+  host_certificates: HostCertificatesTable;
   events: EventsTable;
 }
 

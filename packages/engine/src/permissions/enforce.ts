@@ -33,7 +33,7 @@ export function wantsFilter(header: string | string[] | undefined, query: Record
 }
 
 /** What to do with the handler's reply: filter a collection's items by what the user sees, or make the creator the new object's owner. */
-export type After = { item: string; type: ObjectType } | { owner: Owner } | { removed: ObjRef } | { own: "permission" } | undefined;
+export type After = { item: string; type: ObjectType } | { owner: Owner } | { removed: ObjRef } | { own: "permission" } | { events: "list" | "one" } | undefined;
 
 /** Throws 403/404 when the user may not make this request; says how to filter the reply. */
 export async function authorize(e: Engine, access: Access, method: string, path: string, c: Call, filter: boolean): Promise<After> {
@@ -51,6 +51,7 @@ export async function authorize(e: Engine, access: Access, method: string, path:
     return undefined;
   }
   if ("list" in need) return filter ? { item: need.item, type: need.list } : undefined;
+  if ("events" in need) return filter ? { events: need.events } : undefined;
   if ("view" in need) {
     const id = c.params[need.param] ?? "";
     if (filter && !(await access.sees({ type: need.view, id }))) throw hidden(need.view, id);
@@ -78,13 +79,14 @@ export async function afterReply(access: Access, reply: Reply, after: After): Pr
   }
   if (!reply.rep) return reply;
   if ("own" in after) return ownPermissions(access, reply);
+  if ("events" in after) return visibleEvents(access, reply, after.events);
   const items = reply.rep[after.item];
   if (!Array.isArray(items)) return reply;
-  const kept: RepValue[] = [];
-  for (const it of items) {
-    const id = (it as Rep | null)?.id;
-    if (typeof id === "string" && (await access.sees({ type: after.type, id }))) kept.push(it);
-  }
+  // one batched check for the whole collection (per tree level), not a tree walk per item
+  const ids = items.map((it) => (it as Rep | null)?.id);
+  const seen = await access.seesMany(ids.filter((id): id is string => typeof id === "string").map((id) => ({ type: after.type, id })));
+  let i = 0;
+  const kept: RepValue[] = items.filter((_, n) => typeof ids[n] === "string" && seen[i++] === true);
   return { ...reply, rep: { ...reply.rep, [after.item]: kept } };
 }
 
@@ -97,6 +99,39 @@ async function grantOwner(access: Access, reply: Reply, owner: Owner): Promise<v
     .insertInto("permissions")
     .values({ id: randomUUID(), role_id: role.id, user_id: access.user.id, group_id: null, object_type: owner.type, object_id: id, created_at: now() })
     .execute();
+}
+
+/** An event's object, the most specific it names (a VM's event names its cluster too). */
+const EVENT_REFS: [string, ObjectType][] = [
+  ["vm", "vm"],
+  ["host", "host"],
+  ["storage_domain", "storage_domain"],
+  ["cluster", "cluster"],
+  ["data_center", "data_center"],
+];
+
+function eventObject(ev: Rep): ObjRef {
+  for (const [member, type] of EVENT_REFS) {
+    const id = (ev[member] as Rep | undefined)?.id;
+    if (typeof id === "string") return { type, id };
+  }
+  return SYSTEM; // an event of the whole system: for those with a permission on the system
+}
+
+/** The user view of the audit log: the events of objects the user sees (one batched check). */
+async function visibleEvents(access: Access, reply: Reply, kind: "list" | "one"): Promise<Reply> {
+  const rep = reply.rep;
+  if (!rep) return reply;
+  const items = kind === "one" ? [rep] : Array.isArray(rep.event) ? (rep.event as Rep[]) : [];
+  const objs = items.map(eventObject);
+  // the system "contains" everything, so seesMany would show its events to anyone: only holders of a permission on it see them
+  const system = await access.holdsSystem();
+  const seen = (await access.seesMany(objs)).map((v, i) => (objs[i]?.type === "system" ? system : v));
+  if (kind === "one") {
+    if (!seen[0]) throw new ApiFault(404, "Operation Failed", `Entity not found: event: ${String(rep.id).slice(0, 20)}`);
+    return reply;
+  }
+  return { ...reply, rep: { ...rep, event: items.filter((_, i) => seen[i]) } };
 }
 
 /** Keeps the permissions given to the user or to a group of theirs. */

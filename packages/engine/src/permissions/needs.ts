@@ -18,6 +18,8 @@ export type Need =
   | { list: ObjectType; item: string }
   /** An object (or something under it): the user view needs to see it (404 otherwise). */
   | { view: ObjectType; param: string; items?: { item: string; type: ObjectType } }
+  /** The audit log: the admin view needs an administrative role; the user view shows the events of objects the user sees. */
+  | { events: "list" | "one" }
   /** Administrators only, in either view (jobs, MAC pools, users). */
   | { admin: true }
   /** An action group on an object. */
@@ -120,9 +122,9 @@ const needs: Record<string, Need> = {
   "GET /disks/:id/statistics": view("disk"),
   "GET /hosts/:id/statistics/history": view("host"),
   "GET /vms/:id/statistics/history": view("vm"),
-  // the audit log is the administrators' (a user's own events come with per-event filtering)
-  "GET /events": admin,
-  "GET /events/:id": admin,
+  // the audit log: all of it for administrators; in the user view, the events of what the user sees
+  "GET /events": { events: "list" },
+  "GET /events/:id": { events: "one" },
   // VM pools do not exist yet: the collection is empty for everyone
   "GET /vmpools": open,
   "GET /vmpools/:id": open,
@@ -284,6 +286,11 @@ const needs: Record<string, Need> = {
   "GET /roles/:id": open,
   "GET /roles/:id/permits": open,
   "GET /roles/:id/permits/:permit": open,
+  "POST /roles": onSystem("manipulate_roles"),
+  "PUT /roles/:id": onSystem("manipulate_roles"),
+  "DELETE /roles/:id": onSystem("manipulate_roles"),
+  "POST /roles/:id/permits": onSystem("manipulate_roles"),
+  "DELETE /roles/:id/permits/:permit": onSystem("manipulate_roles"),
   "GET /permissions": admin,
   "POST /permissions": onSystem("manipulate_permissions"),
   "GET /permissions/:perm": admin,

@@ -1,5 +1,5 @@
 /**
- * /roles (the predefined roles and their permits) and permissions: /permissions (the system's),
+ * /roles (the predefined roles, custom roles made, changed and removed, and their permits) and permissions: /permissions (the system's),
  * `<object>/{id}/permissions` on data centers, clusters, hosts, VMs, templates, disks, storage
  * domains and networks, and a user's or group's own. Adding checks the role, the user or group
  * and the object before anything is written; a duplicate is 409.
@@ -10,10 +10,11 @@ import { z } from "zod";
 import { type Call, bodyOf, ok, pathId, type Reply } from "../api/call.js";
 import { ApiFault, conflict, notFound } from "../errors/fault.js";
 import { href, links, ref } from "../api/href.js";
-import { Name, parseInput, Uuid } from "../input/input.js";
+import { Bool, ListOf, Name, parseInput, Text, Uuid } from "../input/input.js";
 import { collection, type Rep } from "../api/repr.js";
 import { type Database, now, type Permission } from "../db/schema.js";
-import { type ActionGroup, permitId, type Role, roleById, roleByName, ROLES } from "./roles.js";
+import { adminPermit, addRole as addCustomRole, allRoles, findRole, findRoleByName, mutableRole, permitOf, removeRole as removeCustomRole, updateRole as updateCustomRole } from "./custom-roles.js";
+import { type ActionGroup, permitId, type Role, roleByName } from "./roles.js";
 import { exists, type ObjectType, type ObjRef, SYSTEM } from "./tree.js";
 
 /** Each object type's collection name and representation element. */
@@ -31,13 +32,12 @@ const COLL: Record<Exclude<ObjectType, "system">, [string, string]> = {
 
 function roleView(r: Role): Rep {
   const base = href("roles", r.id);
-  return { href: base, id: r.id, name: r.name, description: r.description, link: links(base, ["permits"]), administrative: r.administrative, mutable: false };
+  return { href: base, id: r.id, name: r.name, description: r.description, link: links(base, ["permits"]), administrative: r.administrative, mutable: r.mutable === true };
 }
 
 function permitView(r: Role, g: ActionGroup): Rep {
   const id = permitId(g);
-  const admin = !ROLES.some((x) => !x.administrative && x.permits.includes(g));
-  return { href: href("roles", r.id, "permits", id), id, name: g, administrative: admin, role: ref("roles", r.id) };
+  return { href: href("roles", r.id, "permits", id), id, name: g, administrative: adminPermit(g), role: ref("roles", r.id) };
 }
 
 function permissionView(p: Permission, base: string): Rep {
@@ -56,28 +56,77 @@ function permissionView(p: Permission, base: string): Rep {
   };
 }
 
-function mustRole(c: Call): Role {
+async function mustRole(c: Call): Promise<Role> {
   const id = pathId(c, "id", "Role");
-  const r = roleById(id);
+  const r = await findRole(c.engine, id);
   if (!r) throw notFound("Role", id);
   return r;
 }
 
-export async function roles(_c: Call): Promise<Reply> {
-  return ok("roles", collection("role", ROLES.map(roleView)));
+export async function roles(c: Call): Promise<Reply> {
+  return ok("roles", collection("role", (await allRoles(c.engine)).map(roleView)));
 }
 
 export async function role(c: Call): Promise<Reply> {
-  return ok("role", roleView(mustRole(c)));
+  return ok("role", roleView(await mustRole(c)));
+}
+
+const PermitRef = z.object({ id: z.string().max(16).optional(), name: z.string().max(64).optional() });
+const NewRole = z.object({
+  name: Name,
+  description: Text(4000).optional(),
+  administrative: Bool.optional(),
+  mutable: Bool.optional(),
+  permits: ListOf("permit", PermitRef),
+});
+const RoleUpdate = NewRole.partial();
+
+export async function addRole(c: Call): Promise<Reply> {
+  const b = parseInput(NewRole, bodyOf(c, ["role"]), "Role");
+  const r = await addCustomRole(c.engine, { name: b.name, description: b.description, administrative: b.administrative, permits: b.permits.map(permitOf) });
+  c.engine.log.info({ role: r.name, permits: r.permits, by: c.user?.name }, "role added");
+  return ok("role", roleView(r), 201);
+}
+
+export async function updateRole(c: Call): Promise<Reply> {
+  const id = pathId(c, "id", "Role");
+  await mutableRole(c.engine, id);
+  const b = parseInput(RoleUpdate, bodyOf(c, ["role"]), "Role", "update");
+  const r = await updateCustomRole(c.engine, id, { name: b.name, description: b.description, administrative: b.administrative, permits: b.permits?.map(permitOf) });
+  return ok("role", roleView(r));
+}
+
+export async function removeRole(c: Call): Promise<Reply> {
+  await removeCustomRole(c.engine, pathId(c, "id", "Role"));
+  return { status: 200 };
+}
+
+export async function addPermit(c: Call): Promise<Reply> {
+  const id = pathId(c, "id", "Role");
+  const r = await mutableRole(c.engine, id);
+  const g = permitOf(parseInput(PermitRef, bodyOf(c, ["permit"]), "Permit"));
+  const updated = await updateCustomRole(c.engine, id, { permits: [...r.permits, g] });
+  return ok("permit", permitView(updated, g), 201);
+}
+
+export async function removePermit(c: Call): Promise<Reply> {
+  const id = pathId(c, "id", "Role");
+  const r = await mutableRole(c.engine, id);
+  const raw = c.params.permit ?? "";
+  const g = r.permits.find((x) => permitId(x) === raw);
+  if (!g) throw notFound("Permit", raw.slice(0, 80));
+  if (g === "login") throw conflict("[PERMIT_REQUIRED] every role holds login");
+  await updateCustomRole(c.engine, id, { permits: r.permits.filter((x) => x !== g) });
+  return { status: 200 };
 }
 
 export async function permits(c: Call): Promise<Reply> {
-  const r = mustRole(c);
+  const r = await mustRole(c);
   return ok("permits", collection("permit", r.permits.map((g) => permitView(r, g))));
 }
 
 export async function permit(c: Call): Promise<Reply> {
-  const r = mustRole(c);
+  const r = await mustRole(c);
   const raw = c.params.permit ?? "";
   const g = r.permits.find((x) => permitId(x) === raw);
   if (!g) throw notFound("Permit", raw.slice(0, 80));
@@ -124,7 +173,7 @@ export const get = (type: ObjectType) => async (c: Call): Promise<Reply> => {
 export const add = (type: ObjectType) => async (c: Call): Promise<Reply> => {
   const { obj, base } = await target(c, type);
   const b = parseInput(NewPermission, bodyOf(c, ["permission"]), "Permission");
-  const r = b.role.id ? roleById(b.role.id) : b.role.name ? roleByName(b.role.name) : undefined;
+  const r = b.role.id ? await findRole(c.engine, b.role.id) : b.role.name ? await findRoleByName(c.engine, b.role.name) : undefined;
   if (!r) throw new ApiFault(400, "Operation Failed", `[ROLE_NOT_FOUND] no role ${(b.role.id ?? b.role.name ?? "(none given)").slice(0, 80)}; see /roles`);
   if ((b.user ? 1 : 0) + (b.group ? 1 : 0) !== 1) throw new ApiFault(400, "Incomplete parameters", "Permission [user.id or group.id] required for add (exactly one)");
   const db = c.engine.db;

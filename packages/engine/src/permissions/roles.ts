@@ -2,7 +2,8 @@
  * Action groups (oVirt's permits) and the predefined roles made of them. Roles are code, not
  * rows: the database stores only a permission's role id. Administrative roles open the admin
  * view (Filter: false); user roles only the user view. Names follow oVirt's; the ids are Vela's
- * own stable UUIDs (SuperUser's is oVirt's well-known one).
+ * own stable UUIDs (SuperUser's is oVirt's well-known one). Administrators' own roles are rows
+ * (custom-roles.ts).
  */
 import { SUPER_USER_ROLE_ID } from "../db/ids.js";
 
@@ -66,6 +67,8 @@ export interface Role {
   description: string;
   administrative: boolean;
   permits: readonly ActionGroup[];
+  /** Custom roles (custom-roles.ts) may be changed; the predefined ones here may not. */
+  mutable?: boolean;
 }
 
 const VM_USE: ActionGroup[] = ["login", "vm_basic_operations", "change_vm_cd", "connect_to_vm"];

@@ -1,7 +1,9 @@
 /**
  * The object tree permissions are inherited down, as in oVirt: system → data center → cluster →
  * host / VM / template; data center → storage domain → disk, network → vNIC profile; a disk
- * also inherits from the VMs it is attached to. `ancestors` walks it upwards from one object.
+ * also inherits from the VMs it is attached to. `ancestors` walks it upwards from one object;
+ * `parentsOf` answers for many objects at once (one query per type and level, not per object),
+ * which is what a permission check over a long list uses (access.ts).
  */
 import type { Engine } from "../engine.js";
 import { SYSTEM_ID } from "../db/ids.js";
@@ -85,4 +87,68 @@ export async function ancestors(e: Engine, o: ObjRef): Promise<ObjRef[]> {
     frontier = next;
   }
   return [...seen.values()];
+}
+
+/** Ids per `IN (…)`: SQLite and PostgreSQL both bound the parameters of one statement. */
+const CHUNK = 1000;
+
+async function chunked<T>(ids: string[], q: (part: string[]) => Promise<T[]>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < ids.length; i += CHUNK) out.push(...(await q(ids.slice(i, i + CHUNK))));
+  return out;
+}
+
+/** The direct parents of many objects (as `parents` gives them one by one), keyed by `key(o)`. */
+export async function parentsOf(e: Engine, objs: ObjRef[]): Promise<Map<string, ObjRef[]>> {
+  const db = e.db;
+  const out = new Map<string, ObjRef[]>();
+  const byType = new Map<ObjectType, string[]>();
+  for (const o of objs) {
+    if (out.has(key(o))) continue;
+    out.set(key(o), o.type === "system" ? [] : [SYSTEM]); // a top-level or unknown object hangs under system
+    if (o.type !== "system" && o.type !== "data_center") byType.set(o.type, [...(byType.get(o.type) ?? []), o.id]);
+  }
+  const set = (type: ObjectType, id: string, parents: ObjRef[]) => out.set(key({ type, id }), parents.length ? parents : [SYSTEM]);
+  const up = (type: ObjectType, parentType: ObjectType, rows: { id: string; p: string | null }[]) => {
+    for (const r of rows) set(type, r.id, r.p ? [{ type: parentType, id: r.p }] : []);
+  };
+  for (const [type, ids] of byType) {
+    switch (type) {
+      case "cluster":
+        up(type, "data_center", await chunked(ids, (x) => db.selectFrom("clusters").select(["id", "data_center_id as p"]).where("id", "in", x).execute()));
+        break;
+      case "host":
+        up(type, "cluster", await chunked(ids, (x) => db.selectFrom("hosts").select(["id", "cluster_id as p"]).where("id", "in", x).execute()));
+        break;
+      case "vm":
+        up(type, "cluster", await chunked(ids, (x) => db.selectFrom("vms").select(["id", "cluster_id as p"]).where("id", "in", x).execute()));
+        break;
+      case "template":
+        up(type, "cluster", await chunked(ids, (x) => db.selectFrom("templates").select(["id", "cluster_id as p"]).where("id", "in", x).execute()));
+        break;
+      case "network":
+        up(type, "data_center", await chunked(ids, (x) => db.selectFrom("networks").select(["id", "data_center_id as p"]).where("id", "in", x).execute()));
+        break;
+      case "vnic_profile":
+        up(type, "network", await chunked(ids, (x) => db.selectFrom("vnic_profiles").select(["id", "network_id as p"]).where("id", "in", x).execute()));
+        break;
+      case "storage_domain": {
+        const rows = await chunked(ids, (x) => db.selectFrom("storage_domain_attachments").select(["storage_domain_id", "data_center_id"]).where("storage_domain_id", "in", x).execute());
+        const dcs = new Map<string, ObjRef[]>();
+        for (const r of rows) dcs.set(r.storage_domain_id, [...(dcs.get(r.storage_domain_id) ?? []), { type: "data_center", id: r.data_center_id }]);
+        for (const [id, ps] of dcs) set(type, id, ps);
+        break;
+      }
+      case "disk": {
+        const atts = await chunked(ids, (x) => db.selectFrom("disk_attachments").select(["disk_id", "vm_id"]).where("disk_id", "in", x).execute());
+        const sds = await chunked(ids, (x) => db.selectFrom("disks").select(["id", "storage_domain_id"]).where("id", "in", x).execute());
+        const ps = new Map<string, ObjRef[]>();
+        for (const a of atts) ps.set(a.disk_id, [...(ps.get(a.disk_id) ?? []), { type: "vm", id: a.vm_id }]);
+        for (const d of sds) ps.set(d.id, [...(ps.get(d.id) ?? []), d.storage_domain_id ? { type: "storage_domain", id: d.storage_domain_id } : SYSTEM]);
+        for (const [id, p] of ps) set(type, id, p);
+        break;
+      }
+    }
+  }
+  return out;
 }

@@ -9,7 +9,7 @@
  * gives a node that knows the token, but not yet the CA, the CA with an HMAC under the token, so
  * the node can tell the real engine from a man in the middle before trusting it.
  */
-import { createHmac } from "node:crypto";
+import { createHmac, X509Certificate } from "node:crypto";
 import { z } from "zod";
 import { type Call, ok, type Reply } from "../api/call.js";
 import { registerHost } from "../api/resources/internal.js";
@@ -58,6 +58,13 @@ async function refuseOtherKey(e: Engine, hostUuid: unknown, key: string): Promis
   throw new ApiFault(403, "Forbidden", `Host ${host.name} was approved for another key: remove the host and enroll again, or enroll with the registration token`);
 }
 
+/** The host id whose enrolled key this is (the request proves the caller holds it), else undefined. */
+async function enrolledAs(e: Engine, hostUuid: unknown, key: string): Promise<string | undefined> {
+  if (typeof hostUuid !== "string") return undefined;
+  const row = await e.db.selectFrom("host_enrollments").select(["host_id", "key_sha256"]).where("host_id", "=", hostUuid.toLowerCase()).executeTakeFirst();
+  return row?.key_sha256 === key ? row.host_id : undefined;
+}
+
 /**
  * Enrollment without the token: the 202 answer while the host waits for approval (its key
  * recorded on the first request), undefined once the host is approved for this very key.
@@ -86,12 +93,15 @@ export async function enroll(c: Call): Promise<Reply> {
   // Without the token, a request for another key than the one recorded changes nothing (not even the host's address).
   const key = withToken ? undefined : await requestKeyFingerprint(csr.data).catch(badRequest);
   if (key) await refuseOtherKey(c.engine, registration.hostUuid, key);
-  const host = await registerHost(c.engine, registration);
+  // the key this host was approved for proves the caller is that host (a request signed with it)
+  const host = await registerHost(c.engine, registration, key ? await enrolledAs(c.engine, registration.hostUuid, key) : c.peerHost);
   if (key) {
     const waiting = await awaitingApproval(c.engine, host, key);
     if (waiting) return waiting;
   }
   const certificate = await pki.sign(csr.data, { cn: host.id, kind: "node", sans: [host.address], days: NODE_DAYS }).catch(badRequest);
+  // recorded by serial: removing the host revokes it (pki/revocation.ts)
+  await c.engine.db.insertInto("host_certificates").values({ serial: new X509Certificate(certificate).serialNumber.toUpperCase(), host_id: host.id, issued_at: now(), revoked_at: null }).execute();
   c.engine.log.info({ host: host.name, id: host.id }, "signed the node certificate");
   return ok("enrollment", { id: host.id, status: host.status, certificate, ca: pki.caPem });
 }

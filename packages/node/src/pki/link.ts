@@ -12,8 +12,12 @@ export interface EngineAnswer {
   text: string;
 }
 
-/** How to trust the engine: its CA (PEM), or — only for the token-checked CA fetch — nothing. */
-export type Trust = { ca: string } | { unverified: true };
+/**
+ * How to trust the engine: its CA (PEM), or — only for the token-checked CA fetch — nothing.
+ * `client`: the node's own certificate, presented so the engine knows which host calls
+ * (re-registration of an approved host needs it).
+ */
+export type Trust = { ca: string; client?: { key: string; cert: string } } | { unverified: true };
 
 const MAX_ANSWER = 1024 * 1024;
 
@@ -49,7 +53,7 @@ export function engineRequest(url: URL, method: "GET" | "POST", trust: Trust, bo
     };
     const req =
       url.protocol === "https:"
-        ? httpsRequest(url, { ...opts, minVersion: "TLSv1.2", ...("ca" in trust ? { ca: trust.ca } : { rejectUnauthorized: false }) }, onRes)
+        ? httpsRequest(url, { ...opts, minVersion: "TLSv1.2", ...("ca" in trust ? { ca: trust.ca, ...(trust.client ?? {}) } : { rejectUnauthorized: false }) }, onRes)
         : httpRequest(url, opts, onRes);
     req.on("timeout", () => req.destroy(new Error(`the engine did not answer in ${timeoutMs} ms`)));
     req.on("error", reject);

@@ -13,9 +13,12 @@ import { href } from "../href.js";
 /** Registrations run one at a time: each may allocate a host id and checks name uniqueness. */
 let queue: Promise<unknown> = Promise.resolve();
 
-/** Registers (or re-registers) the host a node describes; an approved host joins its pool. */
-export async function registerHost(e: Engine, body: unknown): Promise<Host> {
-  const run = queue.then(() => runCommand(e, RegisterHost, body));
+/**
+ * Registers (or re-registers) the host a node describes; an approved host joins its pool.
+ * `provenHost`: the host id the caller proved to be (its client certificate, or the enrolled key).
+ */
+export async function registerHost(e: Engine, body: unknown, provenHost?: string): Promise<Host> {
+  const run = queue.then(() => runCommand(e, RegisterHost, { body, provenHost }));
   queue = run.catch(() => undefined);
   const host = await run;
   e.log.info({ host: host.name, id: host.id, address: `${host.address}:${host.port}`, status: host.status }, "host registered");
@@ -24,6 +27,6 @@ export async function registerHost(e: Engine, body: unknown): Promise<Host> {
 }
 
 export async function register(c: Call): Promise<Reply> {
-  const host = await registerHost(c.engine, c.body?.value ?? {});
+  const host = await registerHost(c.engine, c.body?.value ?? {}, c.peerHost);
   return ok("host", { hostId: host.id, id: host.id, href: href("hosts", host.id), name: host.name, status: host.status }, 200);
 }

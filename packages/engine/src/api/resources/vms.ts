@@ -21,7 +21,7 @@ import { ShutdownVm } from "../../commands/ShutdownVm.js";
 import { StopVm } from "../../commands/StopVm.js";
 import { UpdateVm } from "../../commands/UpdateVm.js";
 import { ResumeVm } from "../../commands/ResumeVm.js";
-import type { Disk, Vm } from "../../db/schema.js";
+import type { Disk, DiskAttachment, Vm } from "../../db/schema.js";
 import { longAction, settleIfAsked } from "../actions.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { notFound } from "../../errors/fault.js";
@@ -29,10 +29,15 @@ import { ref } from "../href.js";
 import { collection, type Rep } from "../repr.js";
 import { refNames } from "../ref-names.js";
 import { applySearch } from "../search.js";
+import { ViewCache } from "../view-cache.js";
 import { diskAttachmentView, snapshotDiskView, snapshotView, vmView } from "../views.js";
+
+/** Kept VM views (a view is a pure function of its row; see view-cache.ts). */
+const vmViews = new ViewCache<Vm>(vmView);
 
 export async function list(c: Call): Promise<Reply> {
   const rows = await c.engine.db.selectFrom("vms").selectAll().orderBy("name").execute();
+  if (!c.query.search) vmViews.keepOnly(new Set(rows.map((r) => r.id)));
   const n = await refNames(c.engine);
   const found = applySearch(rows, c.query, {
     name: (r: Vm) => r.name,
@@ -44,7 +49,7 @@ export async function list(c: Call): Promise<Reply> {
     template: (r) => n.template(r.template_id),
     memory: (r) => r.memory,
   });
-  return ok("vms", collection("vm", found.map(vmView)));
+  return ok("vms", collection("vm", found.map((r) => vmViews.get(r))));
 }
 
 /** The API view: everything but the password (oVirt never returns it). */
@@ -134,6 +139,31 @@ export async function diskAttachments(c: Call): Promise<Reply> {
   const rows = await c.engine.db.selectFrom("disk_attachments").selectAll().where("vm_id", "=", vm.id).execute();
   return ok("disk_attachments", collection("disk_attachment", rows.map(diskAttachmentView)));
 }
+
+/** The disk attachments of many VMs (follow=disk_attachments on a list): two queries, whatever the count. */
+export async function diskAttachmentsBatch(cs: Call[]): Promise<Reply[]> {
+  const engine = cs[0]?.engine;
+  if (!engine) return [];
+  const ids = cs.map((c) => pathId(c, "id", "VM"));
+  const known = new Set<string>();
+  const byVm = new Map<string, DiskAttachment[]>();
+  for (let i = 0; i < ids.length; i += IN_CHUNK) {
+    const part = ids.slice(i, i + IN_CHUNK);
+    for (const v of await engine.db.selectFrom("vms").select("id").where("id", "in", part).execute()) known.add(v.id);
+    for (const a of await engine.db.selectFrom("disk_attachments").selectAll().where("vm_id", "in", part).execute()) {
+      const l = byVm.get(a.vm_id) ?? [];
+      l.push(a);
+      byVm.set(a.vm_id, l);
+    }
+  }
+  return ids.map((id) => {
+    if (!known.has(id)) throw notFound("VM", id);
+    return ok("disk_attachments", collection("disk_attachment", (byVm.get(id) ?? []).map(diskAttachmentView)));
+  });
+}
+
+/** Ids per `IN (…)` (SQLite and PostgreSQL both bound the parameters of one statement). */
+const IN_CHUNK = 1000;
 
 export async function diskAttachment(c: Call): Promise<Reply> {
   const vmId = pathId(c, "id", "VM");
