@@ -116,7 +116,9 @@ async function main(): Promise<void> {
     );
     const load0 = loadavg()[0] as number;
     const rows: Record<string, number[]> = {};
-    const add = (k: string, s: number) => (rows[k] ??= []).push(MIB / s);
+    const add = (k: string, s: number) => {
+      rows[k] = [...(rows[k] ?? []), MIB / s];
+    };
     for (let r = 0; r < ROUNDS; r++) {
       add("proxy vela", await vela(t.proxy_url as string, file, size, false));
       add("proxy curl", curl(t.proxy_url as string, file, false));

@@ -38,8 +38,7 @@ async function open(auth: string | undefined): Promise<Reader | Response> {
     try {
       for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
         buf += dec.decode(chunk, { stream: true });
-        let at: number;
-        while ((at = buf.indexOf("\n\n")) >= 0) {
+        for (let at = buf.indexOf("\n\n"); at >= 0; at = buf.indexOf("\n\n")) {
           const lines = buf.slice(0, at).split("\n");
           buf = buf.slice(at + 2);
           const type = lines.find((l) => l.startsWith("event: "))?.slice(7);

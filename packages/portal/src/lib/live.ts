@@ -42,8 +42,7 @@ function dispatch(m: LiveMessage): void {
 
 /** Splits the stream into SSE frames and hands each `event:`/`data:` pair on. */
 function parseFrames(buf: string, on: (type: string, data: string) => void): string {
-  let at: number;
-  while ((at = buf.indexOf("\n\n")) >= 0) {
+  for (let at = buf.indexOf("\n\n"); at >= 0; at = buf.indexOf("\n\n")) {
     const frame = buf.slice(0, at);
     buf = buf.slice(at + 2);
     let type = "message";

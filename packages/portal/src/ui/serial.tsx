@@ -119,7 +119,7 @@ export function SerialConsole(p: { vm: Vm; filter?: boolean; onClose: () => void
       </header>
       <Alert text={error} />
       <div class="console-row">
-        <div class="serial-box" ref={box} role="region" aria-label={`Terminal of ${p.vm.name}`} />
+        <section class="serial-box" ref={box} aria-label={`Terminal of ${p.vm.name}`} />
         <Thumbnail vm={p.vm} opts={opts} />
       </div>
     </section>

@@ -554,7 +554,10 @@ export class BlockDomain implements StorageDomain {
     return join(this.dir, "master");
   }
   prepareHost = () => ensureHostView(this);
-  prepareMaster = async () => (await this.prepareHost(), mountMaster(this.env.log, this));
+  prepareMaster = async () => {
+    await this.prepareHost();
+    return mountMaster(this.env.log, this);
+  };
   releaseMaster = () => unmountMaster(this.env.log, this);
 }
 
