@@ -132,6 +132,8 @@ describe("4: node error codes", () => {
     assert.equal(statusOfNodeCode(ErrorCodes.VolumeDoesNotExist.code), 404);
     assert.equal(statusOfNodeCode(ErrorCodes.noVM.code), 404);
     assert.equal(statusOfNodeCode(ErrorCodes.NoSpaceLeftOnDomain.code), 409);
+    // a full VG was a 500 (seen: a disk move into a block domain without room)
+    assert.equal(statusOfNodeCode(ErrorCodes.VolumeGroupSizeError.code), 409);
     assert.equal(statusOfNodeCode(ErrorCodes.createErr.code), 409);
     assert.equal(statusOfNodeCode(ErrorCodes.GeneralException.code), 500);
     assert.equal(statusOfNodeCode(ErrorCodes.VolumeCreationError.code), 500);

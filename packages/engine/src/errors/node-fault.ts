@@ -48,6 +48,8 @@ const CONFLICT: ErrorName[] = [
   "CannotDetachMasterStorageDomain",
   "StorageDomainStateTransitionIllegal",
   "NoSpaceLeftOnDomain",
+  // a block domain's VG without room (or without the contiguous extents a loop-path LV needs)
+  "VolumeGroupSizeError",
   "TaskInProgress",
   "MiscOperationInProgress",
   "SpmStatusError",
