@@ -66,8 +66,9 @@ export async function startNode(opts: StartOptions = {}): Promise<NodeProc> {
   const port = opts.port ?? (await freePort());
   const runDir = opts.runDir ?? mkdtempSync(join(tmpdir(), "vela-node-"));
   const argv = opts.netns ? ["ip", "netns", "exec", opts.netns, process.execPath, NODE_MAIN] : [process.execPath, NODE_MAIN];
-  // the agent serves mutual TLS with the run's node certificate, unless the test turns TLS off or names its own
-  const tls = (opts.env?.VELA_NODE_TLS ?? "on") !== "off";
+  // the agent serves mutual TLS with the run's node certificate, unless the test (or the caller's
+  // environment, e.g. a benchmark separating TLS handshakes from the work) turns TLS off or names its own
+  const tls = (opts.env?.VELA_NODE_TLS ?? process.env.VELA_NODE_TLS ?? "on") !== "off";
   if (tls && !opts.env?.VELA_NODE_PKI) seedNodePki(join(runDir, "pki"));
   const proc = spawn(argv[0] as string, argv.slice(1), {
     env: { ...process.env, VELA_NODE_PORT: String(port), VELA_NODE_RUN: runDir, VELA_LOG_LEVEL: "info", ...opts.env },
