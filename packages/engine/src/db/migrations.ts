@@ -6,8 +6,11 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Migration, MigrationProvider } from "kysely/migration";
-import { ADMIN_USER_ID, BLANK_TEMPLATE_ID, SUPER_USER_ROLE_ID, SYSTEM_ID } from "./ids.js";
+import { BLANK_TEMPLATE_ID } from "./ids.js";
 import { events } from "./migration-events.js";
+import { imageTransfers } from "./migration-transfers.js";
+import { customRoles, usersPermissions } from "./migration-users.js";
+import { cdromsMemory } from "./migration-vms.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: migrations must not depend on the current schema type
 type AnyDb = Kysely<any>;
@@ -416,131 +419,6 @@ const joinTokens: Migration = {
       .addColumn("used_at", "text")
       .addColumn("used_by", "text")
       .execute();
-  },
-};
-
-/**
- * Internal users and groups (the `internal` domain), group membership, and permissions: a role
- * given to a user or group on one object (or the whole system). Roles and their permits are
- * code (permissions/roles.ts), so only their ids are stored. admin@internal is a row with no
- * password hash (its password is the engine's configuration) and SuperUser on the system.
- */
-const usersPermissions: Migration = {
-  async up(db: AnyDb) {
-    await db.schema
-      .createTable("users")
-      .addColumn("id", "text", (c) => c.primaryKey())
-      .addColumn("name", "text", (c) => c.notNull().unique())
-      .addColumn("password_hash", "text")
-      .addColumn("first_name", "text", (c) => c.notNull().defaultTo(""))
-      .addColumn("last_name", "text", (c) => c.notNull().defaultTo(""))
-      .addColumn("email", "text", (c) => c.notNull().defaultTo(""))
-      .addColumn("created_at", "text", (c) => c.notNull())
-      .execute();
-    await db.schema
-      .createTable("groups")
-      .addColumn("id", "text", (c) => c.primaryKey())
-      .addColumn("name", "text", (c) => c.notNull().unique())
-      .addColumn("created_at", "text", (c) => c.notNull())
-      .execute();
-    await db.schema
-      .createTable("group_members")
-      .addColumn("group_id", "text", (c) => c.notNull().references("groups.id"))
-      .addColumn("user_id", "text", (c) => c.notNull().references("users.id"))
-      .addPrimaryKeyConstraint("group_members_pk", ["group_id", "user_id"])
-      .execute();
-    await db.schema
-      .createTable("permissions")
-      .addColumn("id", "text", (c) => c.primaryKey())
-      .addColumn("role_id", "text", (c) => c.notNull())
-      // exactly one of user_id and group_id is set
-      .addColumn("user_id", "text")
-      .addColumn("group_id", "text")
-      .addColumn("object_type", "text", (c) => c.notNull())
-      .addColumn("object_id", "text", (c) => c.notNull())
-      .addColumn("created_at", "text", (c) => c.notNull())
-      .execute();
-    await db.schema.createIndex("permissions_user").on("permissions").column("user_id").execute();
-    await db.schema.createIndex("permissions_object").on("permissions").columns(["object_type", "object_id"]).execute();
-    const at = new Date().toISOString();
-    await db.insertInto("users").values({ id: ADMIN_USER_ID, name: "admin", password_hash: null, created_at: at }).execute();
-    await db
-      .insertInto("permissions")
-      .values({ id: randomUUID(), role_id: SUPER_USER_ROLE_ID, user_id: ADMIN_USER_ID, group_id: null, object_type: "system", object_id: SYSTEM_ID, created_at: at })
-      .execute();
-  },
-};
-
-/**
- * Custom roles (issue 12): the predefined ones stay code (roles.ts); these are the administrators'
- * own. And the node certificates the CA signed, by serial, so that a removed host's certificate
- * is refused from then on (revocation).
- */
-const customRoles: Migration = {
-  async up(db: AnyDb) {
-    await db.schema
-      .createTable("host_certificates")
-      .addColumn("serial", "text", (c) => c.primaryKey())
-      .addColumn("host_id", "text", (c) => c.notNull())
-      .addColumn("issued_at", "text", (c) => c.notNull())
-      .addColumn("revoked_at", "text")
-      .execute();
-    await db.schema.createIndex("host_certificates_host").on("host_certificates").column("host_id").execute();
-    await db.schema
-      .createTable("roles")
-      .addColumn("id", "text", (c) => c.primaryKey())
-      .addColumn("name", "text", (c) => c.notNull().unique())
-      .addColumn("description", "text", (c) => c.notNull().defaultTo(""))
-      .addColumn("administrative", "integer", (c) => c.notNull())
-      // the role's action groups as a JSON array of their names
-      .addColumn("permits", "text", (c) => c.notNull())
-      .addColumn("created_at", "text", (c) => c.notNull())
-      .execute();
-  },
-};
-
-/** Image transfers (oVirt's /imagetransfers): uploads and downloads of disks through node tickets. */
-const imageTransfers: Migration = {
-  async up(db: AnyDb) {
-    await db.schema
-      .createTable("image_transfers")
-      .addColumn("id", "text", (c) => c.primaryKey())
-      .addColumn("disk_id", "text", (c) => c.notNull())
-      .addColumn("image_id", "text", (c) => c.notNull())
-      .addColumn("host_id", "text", (c) => c.notNull())
-      .addColumn("direction", "text", (c) => c.notNull())
-      .addColumn("format", "text", (c) => c.notNull())
-      .addColumn("phase", "text", (c) => c.notNull())
-      .addColumn("ticket", "text", (c) => c.notNull().unique())
-      .addColumn("size", "bigint", (c) => c.notNull().defaultTo(0))
-      .addColumn("transferred", "bigint", (c) => c.notNull().defaultTo(0))
-      .addColumn("inactivity_timeout", "integer", (c) => c.notNull())
-      .addColumn("disk_status_before", "text", (c) => c.notNull())
-      .addColumn("job_id", "text")
-      .addColumn("message", "text")
-      .addColumn("created_at", "text", (c) => c.notNull())
-      .addColumn("last_updated", "text", (c) => c.notNull())
-      .execute();
-    await db.schema.createIndex("image_transfers_disk").on("image_transfers").column("disk_id").execute();
-  },
-};
-
-/**
- * A VM's CD-ROM medium (the configured one, used at the next start, and the one in the running
- * VM's drive), and memory over-commit: ballooning per VM and cluster, the cluster's over-commit
- * percentage and KSM switch; and the user an event was caused by.
- */
-const cdromsMemory: Migration = {
-  async up(db: AnyDb) {
-    for (const col of ["cdrom_file", "cdrom_domain_id", "cdrom_current_file", "cdrom_current_domain_id"]) {
-      await db.schema.alterTable("vms").addColumn(col, "text").execute();
-    }
-    await db.schema.alterTable("vms").addColumn("ballooning", "integer", (c) => c.notNull().defaultTo(1)).execute();
-    await db.schema.alterTable("clusters").addColumn("ballooning", "integer", (c) => c.notNull().defaultTo(0)).execute();
-    await db.schema.alterTable("clusters").addColumn("over_commit_percent", "integer", (c) => c.notNull().defaultTo(100)).execute();
-    await db.schema.alterTable("clusters").addColumn("ksm", "integer", (c) => c.notNull().defaultTo(0)).execute();
-    // events name the user who caused them (issue 12)
-    await db.schema.alterTable("events").addColumn("user_id", "text").execute();
   },
 };
 

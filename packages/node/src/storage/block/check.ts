@@ -6,12 +6,12 @@
  * that are trees on one base. LVs left by an interrupted create (OVIRT_VOL_INITIALIZING) or
  * delete (IU__remove_me_) are reported. Read-only: it never repairs.
  */
-import { BLANK_UUID } from "@vela/protocol";
-import { type BlockDomain, INITIALIZING_TAG, mdFromTags, REMOVED_IMAGE_PREFIX, SD_TAG, SD_UNREADY_TAG, SPECIAL_LVS } from "../domain/block.js";
+import { BLANK_UUID, UUID_RE } from "@vela/protocol";
+import type { BlockDomain } from "../domain/block.js";
+import { INITIALIZING_TAG, mdFromTags, REMOVED_IMAGE_PREFIX, SD_TAG, SD_UNREADY_TAG, SPECIAL_LVS } from "./vgtags.js";
 import { domainChecksum, parseVolumeMd, type VolumeMd } from "../metadata.js";
 import { MiB } from "./lvm.js";
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const REQUIRED_KEYS = ["VERSION", "SDUUID", "TYPE", "ROLE", "DESCRIPTION", "CLASS", "POOL_UUID", "LEASETIMESEC", "LOCKRENEWALINTERVALSEC", "IOOPTIMEOUTSEC", "LEASERETRIES", "VGUUID"];
 
 export interface BlockCheckReport {

@@ -9,7 +9,8 @@
 import { BLANK_UUID, VdsmError, type VolumeInfo } from "@vela/protocol";
 import { run } from "../../exec.js";
 import type { Logger } from "../../log.js";
-import { type BlockDomain, REMOVED_IMAGE_PREFIX } from "../domain/block.js";
+import type { BlockDomain } from "../domain/block.js";
+import { REMOVED_IMAGE_PREFIX } from "./vgtags.js";
 import type { VolumeMd } from "../metadata.js";
 import type { Task } from "../task/task.js";
 import { childrenOf, fmtToImg, imageVolumes, infoFromMeta, type VolFormat, type VolType } from "../volume/volume.js";

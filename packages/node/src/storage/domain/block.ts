@@ -10,50 +10,21 @@
  */
 import { mkdir, open, rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
-import { BLANK_UUID, VdsmError } from "@vela/protocol";
+import { BLANK_UUID, UUID_RE, VdsmError } from "@vela/protocol";
 import type { DataPath, LvRange } from "../block/datapath.js";
 import { ensureHostView, mountMaster, unmountMaster } from "../block/hostview.js";
-import { freeRun, zeroRange } from "../block/layout.js";
-import { decodeTag, encodeTag, type LvInfo, type Lvm, MiB, type VgInfo } from "../block/lvm.js";
-import { CHECKSUM_KEY, domainChecksum, type Md, parseVolumeMd, type VolumeMd, formatVolumeMd, VOLUME_MD_MAX } from "../metadata.js";
+import { freeRun } from "../block/layout.js";
+import { type LvInfo, type Lvm, MiB, type VgInfo } from "../block/lvm.js";
+import { domainChecksum, type Md, parseVolumeMd, type VolumeMd, formatVolumeMd, VOLUME_MD_MAX } from "../metadata.js";
 import type { Logger } from "../../log.js";
 import { Mutex } from "../sync.js";
+import { type CreateBlockDomainArgs, layOutDomain } from "../block/create.js";
+import { extentsFor, INITIALIZING_TAG, mdFromTags, MDT_PREFIX, REMOVED_IMAGE_PREFIX, SD_TAG, SLOT_BASE, SLOT_SIZE, SPECIAL_LVS, tagsFromMd } from "../block/vgtags.js";
 import type { DomainDriver, DomainSpace, StorageDomain } from "./driver.js";
 
-export const SD_TAG = "RHAT_storage_domain";
-export const SD_UNREADY_TAG = "RHAT_storage_domain_UNREADY";
-export const MDT_PREFIX = "MDT_";
-export const REMOVED_IMAGE_PREFIX = "_remove_me_";
-export const INITIALIZING_TAG = "OVIRT_VOL_INITIALIZING";
-/** Volume metadata slots: 8 KiB each from 1 MiB into the `metadata` LV, 512 bytes used. */
-export const SLOT_BASE = MiB;
-export const SLOT_SIZE = 8192;
-/** Special LVs in VDSM's sizes (MiB), in the order the driver lays them out from extent 0. */
-export const SPECIAL_LVS: readonly [string, number][] = [
-  ["metadata", 128],
-  ["ids", 8],
-  ["inbox", 16],
-  ["outbox", 16],
-  ["leases", 2048],
-  ["xleases", 1024],
-  ["master", 1024],
-];
 const SPECIAL_NAMES = new Set(SPECIAL_LVS.map(([n]) => n));
 /** A domain seen this recently is not looked up again (the registry's presence check). */
 const PRESENT_TTL_MS = 5000;
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-export interface CreateBlockDomainArgs {
-  sdUUID: string;
-  vgUUID: string;
-  name: string;
-  type: "FCP" | "ISCSI";
-  domClass: "Data" | "Iso" | "Backup";
-  version: number;
-  blockSize: number;
-  /** The LUN GUID of each PV device (for the `PV<n>` keys). */
-  guidOf: (device: string) => string | undefined;
-}
 
 /** What the domain needs from its host: lvm and where its host view lives. */
 export interface BlockEnv {
@@ -63,38 +34,6 @@ export interface BlockEnv {
   /** `<runDir>/blockSD`: the per-domain directory with dom_md links to LV devices. */
   root: string;
   log: Logger;
-}
-
-export function extentsFor(bytes: number, extentSize: number): number {
-  return Math.max(1, Math.ceil(bytes / extentSize));
-}
-
-/** VG tags → domain metadata (without verifying the seal). */
-export function mdFromTags(tags: string[]): { md: Md; checksum?: string } {
-  const md: Md = {};
-  let checksum: string | undefined;
-  for (const t of tags) {
-    if (!t.startsWith(MDT_PREFIX)) continue;
-    const kv = decodeTag(t.slice(MDT_PREFIX.length));
-    const i = kv.indexOf("=");
-    if (i < 0) continue;
-    const k = kv.slice(0, i);
-    if (k === CHECKSUM_KEY) checksum = kv.slice(i + 1);
-    else md[k] = kv.slice(i + 1);
-  }
-  return { md, checksum };
-}
-
-/** Domain metadata → VG tags, seal last. */
-export function tagsFromMd(md: Md): string[] {
-  const clean: Md = {};
-  for (const [k, v] of Object.entries(md)) {
-    if (k === CHECKSUM_KEY) continue;
-    if (!/^[A-Za-z0-9_]+$/.test(k) || /[\n\r\0]/.test(v)) throw new VdsmError("MetaDataKeyError", `bad metadata ${k}`);
-    clean[k] = v;
-  }
-  const keys = Object.keys(clean).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return [...keys.map((k) => `${MDT_PREFIX}${encodeTag(`${k}=${clean[k]}`)}`), `${MDT_PREFIX}${CHECKSUM_KEY}=${domainChecksum(clean)}`];
 }
 
 function tagValue(lv: LvInfo, prefix: string): string | undefined {
@@ -122,67 +61,10 @@ export class BlockDomain implements StorageDomain {
     return this.env.lvm;
   }
 
-  /** Turns a VG made by createVG (tagged UNREADY, named sdUUID) into a domain. */
+  /** Turns a VG made by createVG (tagged UNREADY, named sdUUID) into a domain (block/create.ts). */
   static async create(env: BlockEnv, a: CreateBlockDomainArgs): Promise<BlockDomain> {
-    const { lvm } = env;
-    const vg = (await lvm.vgs()).find((v) => v.uuid === a.vgUUID);
-    if (!vg) throw new VdsmError("VolumeGroupDoesNotExist", `no VG with uuid ${a.vgUUID}`);
-    if (vg.tags.includes(SD_TAG)) throw new VdsmError("VolumeGroupHasDomainTag", `VG ${vg.name} is already a domain`);
-    if (vg.name !== a.sdUUID) throw new VdsmError("InvalidParameter", `VG ${vg.name} is not named after domain ${a.sdUUID} (createVG with the domain UUID)`);
-    if (!vg.tags.includes(SD_UNREADY_TAG)) throw new VdsmError("VolumeGroupActionError", `VG ${vg.name} was not made by createVG (no ${SD_UNREADY_TAG} tag)`);
-    if ((await lvm.lvs(vg.name)).length) throw new VdsmError("StorageDomainNotEmpty", `VG ${vg.name} already has LVs`);
-    const pvs = (await lvm.pvs()).filter((p) => p.vgName === vg.name);
-    const pv = pvs[0];
-    if (!pv || pvs.length !== 1) throw new VdsmError("VolumeGroupActionError", `VG ${vg.name}: one PV supported today, found ${pvs.length}`);
-    const plan: [string, number, number][] = [];
-    let next = 0;
-    for (const [name, mib] of SPECIAL_LVS) {
-      const n = extentsFor(mib * MiB, vg.extentSize);
-      plan.push([name, next, n]);
-      next += n;
-    }
-    // Room for the special LVs and at least one volume extent.
-    if (next + 1 > vg.freeCount) throw new VdsmError("VolumeGroupSizeError", `VG ${vg.name} has ${vg.freeCount} free extents; a domain needs ${next + 1}`);
-    const d = new BlockDomain(a.sdUUID, env);
-    const made: string[] = [];
-    try {
-      for (const [name, first, n] of plan) {
-        await lvm.lvcreate(vg.name, name, pv.name, first, n);
-        made.push(name);
-      }
-      // Unused slots, host ids and mailboxes read as zeroes whatever the LUN held before.
-      for (const [name, first, n] of plan) {
-        if (name === "leases" || name === "xleases" || name === "master") continue;
-        await zeroRange(lvm, pv.name, pv.peStart + first * vg.extentSize, n * vg.extentSize);
-      }
-      const md: Md = {
-        VERSION: String(a.version),
-        SDUUID: a.sdUUID,
-        TYPE: a.type,
-        CLASS: a.domClass,
-        DESCRIPTION: a.name,
-        ROLE: "Regular",
-        POOL_UUID: "",
-        LOCKPOLICY: "",
-        LOCKRENEWALINTERVALSEC: "5",
-        LEASETIMESEC: "60",
-        IOOPTIMEOUTSEC: "10",
-        LEASERETRIES: "3",
-        VGUUID: vg.uuid,
-        LOGBLKSIZE: String(a.blockSize),
-        PHYBLKSIZE: String(a.blockSize),
-        ALIGNMENT: String(MiB),
-        BLOCK_SIZE: String(a.blockSize),
-        PV0: `pv:${a.guidOf(pv.name) ?? pv.name},uuid:${pv.uuid},pestart:0,pecount:${pv.peCount},mapoffset:0`,
-      };
-      // Metadata and readiness in one lvm commit: the VG is a domain with its metadata, or not one.
-      await lvm.vgtags(vg.name, [...tagsFromMd(md), SD_TAG], [SD_UNREADY_TAG]);
-      return d;
-    } catch (err) {
-      // No orphans: a failed create leaves the VG as createVG made it.
-      for (const name of made.reverse()) await lvm.lvremove(vg.name, name).catch(() => {});
-      throw err instanceof VdsmError ? err : new VdsmError("StorageDomainCreationError", `${a.sdUUID}: ${(err as Error).message}`);
-    }
+    await layOutDomain(env.lvm, a);
+    return new BlockDomain(a.sdUUID, env);
   }
 
   async vg(): Promise<VgInfo> {
