@@ -166,3 +166,24 @@ export function parseVolumeMd(text: string, what = "volume metadata"): VolumeMd 
     VOLTYPE: pick("VOLTYPE", VOLTYPES),
   };
 }
+
+/**
+ * The metadata every new domain starts with, file or block (VDSM's keys and defaults: a regular
+ * domain in no pool, sanlock-style lease timings); each kind adds its own keys after these.
+ */
+export function newDomainMd(a: { version: number; sdUUID: string; type: string; domClass: string; name: string }): Md {
+  return {
+    VERSION: String(a.version),
+    SDUUID: a.sdUUID,
+    TYPE: a.type,
+    CLASS: a.domClass,
+    DESCRIPTION: a.name,
+    ROLE: "Regular",
+    POOL_UUID: "",
+    LOCKPOLICY: "",
+    LOCKRENEWALINTERVALSEC: "5",
+    LEASETIMESEC: "60",
+    IOOPTIMEOUTSEC: "10",
+    LEASERETRIES: "3",
+  };
+}

@@ -5,7 +5,7 @@
  * failure removes the LVs it made, leaving the VG as createVG left it.
  */
 import { VdsmError } from "@vela/protocol";
-import type { Md } from "../metadata.js";
+import { type Md, newDomainMd } from "../metadata.js";
 import { zeroRange } from "./layout.js";
 import { type Lvm, MiB } from "./lvm.js";
 import { extentsFor, SD_TAG, SD_UNREADY_TAG, SPECIAL_LVS, tagsFromMd } from "./vgtags.js";
@@ -54,18 +54,7 @@ export async function layOutDomain(lvm: Lvm, a: CreateBlockDomainArgs): Promise<
       await zeroRange(lvm, pv.name, pv.peStart + first * vg.extentSize, n * vg.extentSize);
     }
     const md: Md = {
-      VERSION: String(a.version),
-      SDUUID: a.sdUUID,
-      TYPE: a.type,
-      CLASS: a.domClass,
-      DESCRIPTION: a.name,
-      ROLE: "Regular",
-      POOL_UUID: "",
-      LOCKPOLICY: "",
-      LOCKRENEWALINTERVALSEC: "5",
-      LEASETIMESEC: "60",
-      IOOPTIMEOUTSEC: "10",
-      LEASERETRIES: "3",
+      ...newDomainMd(a),
       VGUUID: vg.uuid,
       LOGBLKSIZE: String(a.blockSize),
       PHYBLKSIZE: String(a.blockSize),

@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { chmod, mkdir, open, readdir, readFile, rm, rmdir, stat, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { atomicWrite, errno, exists } from "../fileutil.js";
-import { type Md, formatDomainMd, formatVolumeMd, parseDomainMd, parseVolumeMd, type VolumeMd } from "../metadata.js";
+import { type Md, formatDomainMd, formatVolumeMd, newDomainMd, parseDomainMd, parseVolumeMd, type VolumeMd } from "../metadata.js";
 import { Mutex } from "../sync.js";
 import type { StorageDomain } from "./driver.js";
 
@@ -73,18 +73,7 @@ export class FileDomain implements StorageDomain {
         await fh.close();
       }
       const md: Md = {
-        VERSION: String(a.version),
-        SDUUID: a.sdUUID,
-        TYPE: a.type,
-        CLASS: a.domClass,
-        DESCRIPTION: a.name,
-        ROLE: "Regular",
-        POOL_UUID: "",
-        LOCKPOLICY: "",
-        LOCKRENEWALINTERVALSEC: "5",
-        LEASETIMESEC: "60",
-        IOOPTIMEOUTSEC: "10",
-        LEASERETRIES: "3",
+        ...newDomainMd(a),
         REMOTE_PATH: a.remotePath,
       };
       if (a.version > 4) {
