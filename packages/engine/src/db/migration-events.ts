@@ -2,11 +2,8 @@
  * Migration 0006: the audit log behind `/events` (oVirt's audit_log): one row per event, ids
  * increasing (clients poll with `from=<last id>`), with the objects it concerns.
  */
-import type { Kysely } from "kysely";
 import type { Migration } from "kysely/migration";
-
-// biome-ignore lint/suspicious/noExplicitAny: migrations run against the schema as it was then
-type AnyDb = Kysely<any>;
+import type { AnyDb } from "./migration-db.js";
 
 export const events: Migration = {
   async up(db: AnyDb) {

@@ -1,11 +1,8 @@
 /**
  * Migration 0013: image transfers (uploads and downloads of disks).
  */
-import type { Kysely } from "kysely";
 import type { Migration } from "kysely/migration";
-
-// biome-ignore lint/suspicious/noExplicitAny: migrations run against the schema as it was then
-type AnyDb = Kysely<any>;
+import type { AnyDb } from "./migration-db.js";
 
 /** Image transfers (oVirt's /imagetransfers): uploads and downloads of disks through node tickets. */
 export const imageTransfers: Migration = {

@@ -2,12 +2,9 @@
  * Migrations 0007 and 0014: users, groups and permissions; custom roles and host certificates.
  */
 import { randomUUID } from "node:crypto";
-import type { Kysely } from "kysely";
 import type { Migration } from "kysely/migration";
 import { ADMIN_USER_ID, SUPER_USER_ROLE_ID, SYSTEM_ID } from "./ids.js";
-
-// biome-ignore lint/suspicious/noExplicitAny: migrations run against the schema as it was then
-type AnyDb = Kysely<any>;
+import type { AnyDb } from "./migration-db.js";
 
 /**
  * Internal users and groups (the `internal` domain), group membership, and permissions: a role

@@ -1,11 +1,8 @@
 /**
  * Migration 0012: CD-ROM media, memory over-commit, and the user an event was caused by.
  */
-import type { Kysely } from "kysely";
 import type { Migration } from "kysely/migration";
-
-// biome-ignore lint/suspicious/noExplicitAny: migrations run against the schema as it was then
-type AnyDb = Kysely<any>;
+import type { AnyDb } from "./migration-db.js";
 
 /**
  * A VM's CD-ROM medium (the configured one, used at the next start, and the one in the running

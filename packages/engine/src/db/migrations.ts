@@ -4,16 +4,13 @@
  * Only portable column types (text, integer, bigint) so the same migrations run on PostgreSQL.
  */
 import { randomUUID } from "node:crypto";
-import type { Kysely } from "kysely";
 import type { Migration, MigrationProvider } from "kysely/migration";
 import { BLANK_TEMPLATE_ID } from "./ids.js";
 import { events } from "./migration-events.js";
 import { imageTransfers } from "./migration-transfers.js";
 import { customRoles, usersPermissions } from "./migration-users.js";
 import { cdromsMemory } from "./migration-vms.js";
-
-// biome-ignore lint/suspicious/noExplicitAny: migrations must not depend on the current schema type
-type AnyDb = Kysely<any>;
+import type { AnyDb } from "./migration-db.js";
 
 const initial: Migration = {
   async up(db: AnyDb) {
