@@ -11,7 +11,7 @@ import { useState } from "preact/hooks";
 import { ApiError, api, items, message } from "../lib/api";
 import { usePoll } from "../lib/hooks";
 import { attachedData, type Named, type StorageDomain, type VnicProfile } from "../lib/model";
-import { Alert } from "../ui/widgets";
+import { Alert, CreateButtons } from "../ui/widgets";
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
@@ -266,14 +266,7 @@ export function NewVm(p: { onClose: (made: boolean) => void }): JSX.Element {
           <textarea id="ci-script" value={init.script} onInput={(e) => setInitField("script", e.currentTarget.value)} placeholder="#cloud-config …" />
         </div>
       </fieldset>
-      <div class="buttons">
-        <button type="button" onClick={() => p.onClose(false)}>
-          Cancel
-        </button>
-        <button type="submit" class="primary" disabled={busy}>
-          {busy ? "Creating…" : "Create"}
-        </button>
-      </div>
+      <CreateButtons busy={busy} onCancel={() => p.onClose(false)} />
     </form>
   );
 }

@@ -12,7 +12,7 @@ import { ApiError, api, items, message } from "../lib/api";
 import { bytes } from "../lib/format";
 import { usePoll } from "../lib/hooks";
 import type { Host, Named } from "../lib/model";
-import { Alert } from "./widgets";
+import { Alert, CreateButtons } from "./widgets";
 
 const NAME = /^[A-Za-z0-9_.-]{1,50}$/;
 const ABS_PATH = /^\/[^\0]*$/;
@@ -174,14 +174,7 @@ export function NewStorageDomain(p: { onClose: (made: boolean) => void }): JSX.E
           ))}
         </fieldset>
       )}
-      <div class="buttons">
-        <button type="button" onClick={() => p.onClose(false)}>
-          Cancel
-        </button>
-        <button type="submit" class="primary" disabled={busy}>
-          {busy ? "Creating…" : "Create"}
-        </button>
-      </div>
+      <CreateButtons busy={busy} onCancel={() => p.onClose(false)} />
     </form>
   );
 }

@@ -124,3 +124,17 @@ export function Page(p: { title: string; actions?: ComponentChildren; children: 
     </section>
   );
 }
+
+/** A creation form's Cancel and Create buttons; Create is disabled and says so while it runs. */
+export function CreateButtons(p: { busy: boolean; onCancel: () => void }): JSX.Element {
+  return (
+    <div class="buttons">
+      <button type="button" onClick={p.onCancel}>
+        Cancel
+      </button>
+      <button type="submit" class="primary" disabled={p.busy}>
+        {p.busy ? "Creating…" : "Create"}
+      </button>
+    </div>
+  );
+}
