@@ -439,6 +439,34 @@ describe("checks and lists at scale (issue 12's speed work)", () => {
     assert.equal((await as(HANA, "POST", `/vms/${vb}/start`, { body: {} })).status, 404);
   });
 
+  test("a write by another process (the CLI, plain SQL on the database) counts from the very next request", async () => {
+    // kept permissions (permissions/kept.ts) are keyed by a generation every write bumps by trigger
+    await eng.post("/users", { user_name: "ivy@internal", password: "Ivy-Secret-999" });
+    const IVY = basic("ivy", "Ivy-Secret-999");
+    assert.equal((await eng.api("POST", "/groups", { body: { name: "ivy-ops" } })).status, 201);
+    const g = (await eng.get<{ group: { id: string; name: string }[] }>("/groups")).group.find((x) => x.name === "ivy-ops");
+    assert.ok(g);
+    const r = await eng.api("POST", `/vms/${vb}/permissions`, { body: { role: { name: "UserRole" }, group: { id: g.id } } });
+    assert.equal(r.status, 201, r.text);
+    // ivy is in no group yet: her (empty) permissions are read and kept
+    for (let i = 0; i < 2; i++) assert.equal((await as(IVY, "GET", `/vms/${vb}`)).status, 404);
+    const m = cli(["group", "member", "ivy-ops", "ivy"]);
+    assert.equal(m.status, 0, m.err);
+    const joined = await as(IVY, "GET", `/vms/${vb}`);
+    assert.equal(joined.status, 200, `the next request after another process added ivy to the group: ${joined.text}`);
+    // the permission deleted by plain SQL from another process (no engine code, only the trigger)
+    const sqlDelete = `DELETE FROM permissions WHERE group_id = '${g.id}'`;
+    const script = dbEnv.VELA_DB_URL
+      ? `const pg = require("pg"); const c = new pg.Client({ connectionString: process.env.VELA_DB_URL }); c.connect().then(() => c.query(${JSON.stringify(sqlDelete)})).then((r) => { console.log(r.rowCount); return c.end(); })`
+      : `const D = require("better-sqlite3"); const d = new D(process.env.DB_FILE); console.log(d.prepare(${JSON.stringify(sqlDelete)}).run().changes); d.close()`;
+    const w = spawnSync(process.execPath, ["-e", script], { cwd: resolve(here, "../../../.."), env: { ...process.env, ...dbEnv, DB_FILE: `${eng.home}/engine.db` }, encoding: "utf8" });
+    assert.equal(w.status, 0, `the other process's SQL: ${w.stderr}`);
+    assert.equal(w.stdout.trim(), "1", "one permission row deleted");
+    const gone = await as(IVY, "GET", `/vms/${vb}`);
+    assert.equal(gone.status, 404, `the next request after another process deleted the permission: ${gone.text}`);
+    assert.ok(!idsOf(await as(IVY, "GET", "/vms"), "vm").includes(vb), "the list still holds the VM");
+  });
+
   test("follow=disk_attachments on a list answers each VM's attachments as its own URL does, in both views", async () => {
     const all = await eng.get<{ vm: { id: string; disk_attachments?: unknown; href: string }[] }>("/vms?follow=disk_attachments");
     assert.ok(all.vm.length >= 2);

@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { Migration, MigrationProvider } from "kysely/migration";
 import { BLANK_TEMPLATE_ID } from "./ids.js";
 import { events } from "./migration-events.js";
+import { generations } from "./migration-generations.js";
 import { imageTransfers } from "./migration-transfers.js";
 import { customRoles, usersPermissions } from "./migration-users.js";
 import { cdromsMemory } from "./migration-vms.js";
@@ -432,6 +433,7 @@ const migrations: Record<string, Migration> = {
   "0012_cdroms_memory": cdromsMemory,
   "0013_image_transfers": imageTransfers,
   "0014_custom_roles_host_certificates": customRoles,
+  "0017_generations": generations,
 };
 
 export const provider: MigrationProvider = {

@@ -414,6 +414,8 @@ export interface Database {
   roles: RolesTable;
   host_certificates: HostCertificatesTable;
   events: EventsTable;
+  /** Migration 0017: generation numbers bumped by triggers (migration-generations.ts). */
+  generations: { name: string; n: number };
 }
 
 export type DataCenter = Selectable<DataCentersTable>;

@@ -5,14 +5,16 @@
  * (any administrative role anywhere: opens the admin view) and "may they see O" in the user
  * view (a permission on O or above it, or O holds something they have a permission on).
  *
- * Loaded per request, so a granted or revoked permission counts from the next request on. The
+ * Read per request through kept.ts (kept across requests under the database's permission
+ * generation), so a granted or revoked permission counts from the next request on. The
  * tree above the objects asked about is read in batches and remembered for the request: a check
  * costs a query per tree level however many objects it covers (a list of 10,000 VMs filtered
  * for the user view, a user holding thousands of permissions), and nothing when the permit is
  * held on the system itself (administrators).
  */
 import type { Engine } from "../engine.js";
-import { customRoles } from "./custom-roles.js";
+import { roleFromRow } from "./custom-roles.js";
+import { type UserRows, userRows } from "./kept.js";
 import { type ActionGroup, roleById } from "./roles.js";
 import { key, type ObjectType, type ObjRef, parentsOf, SYSTEM } from "./tree.js";
 
@@ -50,8 +52,8 @@ interface Loaded {
 }
 
 export class Access {
+  private stored?: Promise<UserRows>;
   private held?: Promise<Loaded>;
-  private groups?: Promise<string[]>;
   private upward?: Promise<Set<string>>;
   /** Direct parents of every object looked at in this request. */
   private readonly parents = new Map<string, ObjRef[]>();
@@ -61,13 +63,28 @@ export class Access {
     readonly user: Principal,
   ) {}
 
+  /**
+   * The user's permission rows, groups and custom roles: kept across requests under the
+   * database's permission generation (kept.ts), so a request whose generation has not moved
+   * reads one row instead of three queries.
+   */
+  private rows(): Promise<UserRows> {
+    this.stored ??= userRows(this.engine.db, this.user.id, async () => {
+      const groups = (await this.engine.db.selectFrom("group_members").select("group_id").where("user_id", "=", this.user.id).execute()).map((g) => g.group_id);
+      let q = this.engine.db.selectFrom("permissions").select(["role_id", "object_type", "object_id"]);
+      q = groups.length ? q.where((w) => w.or([w("user_id", "=", this.user.id), w("group_id", "in", groups)])) : q.where("user_id", "=", this.user.id);
+      const rows = await q.execute();
+      const wanted = [...new Set(rows.map((r) => r.role_id))].filter((id) => !roleById(id));
+      const roles = wanted.length ? await this.engine.db.selectFrom("roles").selectAll().where("id", "in", wanted).execute() : [];
+      return { groups, rows, roles };
+    });
+    return this.stored;
+  }
+
   private load(): Promise<Loaded> {
     this.held ??= (async () => {
-      const gids = await this.groupIds();
-      let q = this.engine.db.selectFrom("permissions").select(["role_id", "object_type", "object_id"]);
-      q = gids.length ? q.where((w) => w.or([w("user_id", "=", this.user.id), w("group_id", "in", gids)])) : q.where("user_id", "=", this.user.id);
-      const rows = await q.execute();
-      const custom = await customRoles(this.engine, rows.map((r) => r.role_id));
+      const { rows, roles } = await this.rows();
+      const custom = new Map(roles.map((r) => [r.id, roleFromRow(r)]));
       const all: Held[] = [];
       const byObject = new Map<string, Held[]>();
       for (const r of rows) {
@@ -76,7 +93,9 @@ export class Access {
         const h: Held = { object: { type: r.object_type as ObjectType, id: r.object_id }, permits: permitsOf(role), administrative: role.administrative };
         all.push(h);
         const k = key(h.object);
-        byObject.set(k, [...(byObject.get(k) ?? []), h]);
+        const at = byObject.get(k);
+        if (at) at.push(h);
+        else byObject.set(k, [h]);
       }
       return { all, byObject };
     })();
@@ -84,14 +103,8 @@ export class Access {
   }
 
   /** The groups the user is a member of. */
-  groupIds(): Promise<string[]> {
-    this.groups ??= this.engine.db
-      .selectFrom("group_members")
-      .select("group_id")
-      .where("user_id", "=", this.user.id)
-      .execute()
-      .then((rows) => rows.map((g) => g.group_id));
-    return this.groups;
+  async groupIds(): Promise<string[]> {
+    return (await this.rows()).groups;
   }
 
   async isAdmin(): Promise<boolean> {
@@ -133,6 +146,8 @@ export class Access {
     const holding = all.filter((h) => h.permits.has(group));
     if (!holding.length) return false;
     if (holding.some((h) => h.object.type === "system")) return true;
+    // held on the object itself (a user's own VM): no need to read the tree above it
+    if ((byObject.get(key(o)) ?? []).some((h) => h.permits.has(group))) return true;
     await this.climb([o]);
     return this.reaches(o, (k) => (byObject.get(k) ?? []).some((h) => h.permits.has(group)));
   }
@@ -152,6 +167,8 @@ export class Access {
     const { all, byObject } = await this.load();
     if (!all.length) return objs.map(() => false);
     if (byObject.has(key(SYSTEM))) return objs.map(() => true);
+    // every object held itself (a user's own VM): no need to read the tree above them
+    if (objs.every((o) => byObject.has(key(o)))) return objs.map(() => true);
     await this.climb(objs);
     const direct = objs.map((o) => this.reaches(o, (k) => byObject.has(k)));
     if (direct.every(Boolean)) return direct; // no need to climb above everything the user holds

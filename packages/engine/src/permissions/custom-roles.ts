@@ -2,8 +2,8 @@
  * Custom roles (issue 12): administrators make their own roles from permits, as in oVirt
  * (`POST /roles` with `<permits>`, `PUT`, `DELETE`, `/roles/{id}/permits` add and remove); the
  * predefined roles (roles.ts) are read-only. A custom role lives in the `roles` table and is
- * read where a permission names it (access.ts reads it per request, so a change counts from the
- * next request on). Rules as oVirt's: every role holds `login`; a user (non-administrative) role
+ * read where a permission names it (access.ts, through kept.ts: a change bumps the permission
+ * generation, so it counts from the next request on). Rules as oVirt's: every role holds `login`; a user (non-administrative) role
  * may hold no administrative permit; names are unique among all roles; a role still given in a
  * permission cannot be removed.
  */
@@ -18,7 +18,8 @@ export function adminPermit(g: ActionGroup): boolean {
   return !ROLES.some((x) => !x.administrative && x.permits.includes(g));
 }
 
-function fromRow(r: { id: string; name: string; description: string; administrative: number; permits: string }): Role {
+/** A custom role from its stored row. */
+export function roleFromRow(r: { id: string; name: string; description: string; administrative: number; permits: string }): Role {
   const names = JSON.parse(r.permits) as string[];
   const permits = names.filter((n): n is ActionGroup => (ACTION_GROUPS as readonly string[]).includes(n));
   return { id: r.id, name: r.name, description: r.description, administrative: r.administrative !== 0, permits, mutable: true };
@@ -29,27 +30,19 @@ export async function findRole(e: Engine, id: string): Promise<Role | undefined>
   const pre = roleById(id);
   if (pre) return pre;
   const r = await e.db.selectFrom("roles").selectAll().where("id", "=", id).executeTakeFirst();
-  return r ? fromRow(r) : undefined;
+  return r ? roleFromRow(r) : undefined;
 }
 
 export async function findRoleByName(e: Engine, name: string): Promise<Role | undefined> {
   const pre = roleByName(name);
   if (pre) return pre;
   const r = await e.db.selectFrom("roles").selectAll().where("name", "=", name).executeTakeFirst();
-  return r ? fromRow(r) : undefined;
-}
-
-/** Custom roles by id, for the ids given that are not predefined (one query). */
-export async function customRoles(e: Engine, ids: string[]): Promise<Map<string, Role>> {
-  const wanted = [...new Set(ids)].filter((id) => !roleById(id));
-  if (!wanted.length) return new Map();
-  const rows = await e.db.selectFrom("roles").selectAll().where("id", "in", wanted).execute();
-  return new Map(rows.map((r) => [r.id, fromRow(r)]));
+  return r ? roleFromRow(r) : undefined;
 }
 
 export async function allRoles(e: Engine): Promise<Role[]> {
   const rows = await e.db.selectFrom("roles").selectAll().orderBy("name").execute();
-  return [...ROLES, ...rows.map(fromRow)];
+  return [...ROLES, ...rows.map(roleFromRow)];
 }
 
 /** A permit named by name or by id (its number), as clients send `<permit id="4"/>` or `<permit><name>…`. */
@@ -90,7 +83,7 @@ export async function addRole(e: Engine, v: { name: string; description?: string
   await nameFree(e, v.name);
   const row = { id: randomUUID(), name: v.name, description: v.description ?? "", administrative: administrative ? 1 : 0, permits: JSON.stringify(permits), created_at: now() };
   await e.db.insertInto("roles").values(row).execute();
-  return fromRow(row);
+  return roleFromRow(row);
 }
 
 /** Changes a custom role's name, description, type or permits (what is given). */
