@@ -33,6 +33,19 @@ function cli(args: string[], stdin = ""): { status: number; out: string; err: st
   return { status: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
+/**
+ * One SQL statement run by another process on the engine's database (SQLite file or PostgreSQL),
+ * as an administrator's shell or another program would: no engine code. Returns the rows changed.
+ */
+function sqlElsewhere(statement: string): number {
+  const script = dbEnv.VELA_DB_URL
+    ? `const pg = require("pg"); const c = new pg.Client({ connectionString: process.env.VELA_DB_URL }); c.connect().then(() => c.query(process.env.SQL)).then((r) => { console.log(r.rowCount); return c.end(); })`
+    : `const D = require("better-sqlite3"); const d = new D(process.env.DB_FILE); console.log(d.prepare(process.env.SQL).run().changes); d.close()`;
+  const w = spawnSync(process.execPath, ["-e", script], { cwd: resolve(here, "../../../.."), env: { ...process.env, ...dbEnv, DB_FILE: `${eng.home}/engine.db`, SQL: statement }, encoding: "utf8" });
+  assert.equal(w.status, 0, `the other process's SQL ${statement}: ${w.stderr}`);
+  return Number(w.stdout.trim());
+}
+
 const basic = (user: string, pw: string) => `Basic ${Buffer.from(`${user}:${pw}`).toString("base64")}`;
 
 interface Ans {
@@ -455,13 +468,7 @@ describe("checks and lists at scale (issue 12's speed work)", () => {
     const joined = await as(IVY, "GET", `/vms/${vb}`);
     assert.equal(joined.status, 200, `the next request after another process added ivy to the group: ${joined.text}`);
     // the permission deleted by plain SQL from another process (no engine code, only the trigger)
-    const sqlDelete = `DELETE FROM permissions WHERE group_id = '${g.id}'`;
-    const script = dbEnv.VELA_DB_URL
-      ? `const pg = require("pg"); const c = new pg.Client({ connectionString: process.env.VELA_DB_URL }); c.connect().then(() => c.query(${JSON.stringify(sqlDelete)})).then((r) => { console.log(r.rowCount); return c.end(); })`
-      : `const D = require("better-sqlite3"); const d = new D(process.env.DB_FILE); console.log(d.prepare(${JSON.stringify(sqlDelete)}).run().changes); d.close()`;
-    const w = spawnSync(process.execPath, ["-e", script], { cwd: resolve(here, "../../../.."), env: { ...process.env, ...dbEnv, DB_FILE: `${eng.home}/engine.db` }, encoding: "utf8" });
-    assert.equal(w.status, 0, `the other process's SQL: ${w.stderr}`);
-    assert.equal(w.stdout.trim(), "1", "one permission row deleted");
+    assert.equal(sqlElsewhere(`DELETE FROM permissions WHERE group_id = '${g.id}'`), 1, "one permission row deleted");
     const gone = await as(IVY, "GET", `/vms/${vb}`);
     assert.equal(gone.status, 404, `the next request after another process deleted the permission: ${gone.text}`);
     assert.ok(!idsOf(await as(IVY, "GET", "/vms"), "vm").includes(vb), "the list still holds the VM");
@@ -491,6 +498,41 @@ describe("checks and lists at scale (issue 12's speed work)", () => {
     assert.equal(j.vm.find((v) => v.id === va)?.description, "changed after listing");
     const x = await eng.api("GET", "/vms", { accept: "xml" });
     assert.match(x.text, /<description>changed after listing<\/description>/);
+  });
+  test("the kept list of every VM: a change by another process shows from the next request; gzip and plain answers agree; search, max and the user view unchanged", async () => {
+    const names = async (query = "", accept: "json" | "xml" = "json") => {
+      const r = await eng.api("GET", `/vms${query}`, { accept });
+      assert.equal(r.status, 200, r.text);
+      return accept === "json" ? ((r.json?.vm as { name: string }[]) ?? []).map((v) => v.name) : [...r.text.matchAll(/<vm href="[^"]+" id="[^"]+"><actions>.*?<name>([^<]+)<\/name>/g)].map((m) => m[1]);
+    };
+    const before = await names();
+    assert.deepEqual(await names(), before, "asked twice: the same list");
+    assert.deepEqual(await names("", "xml"), before, "XML lists the same VMs");
+    // renamed by plain SQL in another process: no engine code ran, only the trigger
+    assert.equal(sqlElsewhere(`UPDATE vms SET description = 'set elsewhere' WHERE id = '${va}'`), 1);
+    const j = await eng.get<{ vm: { id: string; description?: string }[] }>("/vms");
+    assert.equal(j.vm.find((v) => v.id === va)?.description, "set elsewhere", "the next JSON list shows the other process's change");
+    assert.match((await eng.api("GET", "/vms", { accept: "xml" })).text, /<description>set elsewhere<\/description>/);
+    // compressed (what fetch asks for by default) and plain answers: the same text
+    for (const accept of ["application/json", "application/xml"]) {
+      const get = (enc: string) => fetch(`${eng.url}/ovirt-engine/api/vms`, { headers: { accept, authorization: `Basic ${Buffer.from(`${eng.user}:${eng.password}`).toString("base64")}`, "accept-encoding": enc } });
+      const gz = await get("gzip");
+      const plain = await get("identity");
+      assert.equal(gz.headers.get("content-encoding"), "gzip", `${accept}: the kept list goes compressed to a client that takes gzip`);
+      assert.equal(plain.headers.get("content-encoding"), null, `${accept}: and plain to one that does not`);
+      assert.equal(await gz.text(), await plain.text(), `${accept}: the same answer`);
+    }
+    // search= and max= are answered from the rows as before; the user view is still filtered
+    assert.deepEqual(await names("?search=name%3Du-a"), ["u-a"]);
+    assert.equal((await names("?max=1")).length, 1);
+    const mine = idsOf(await as(ALICE, "GET", "/vms"), "vm");
+    assert.ok(mine.includes(va) && mine.length < before.length, `alice's view: ${mine}`);
+    // a VM added and one removed count at once too
+    const added = await eng.post<{ id: string }>("/vms", { name: "u-kept", cluster: { id: cluster }, template: { name: "Blank" }, memory: 134217728 });
+    assert.ok((await names()).includes("u-kept"), "a new VM is listed at once");
+    sqlElsewhere(`DELETE FROM snapshots WHERE vm_id = '${added.id}'`);
+    assert.equal(sqlElsewhere(`DELETE FROM vms WHERE id = '${added.id}'`), 1);
+    assert.ok(!(await names()).includes("u-kept"), "a VM deleted by another process is gone from the next list");
   });
 });
 

@@ -22,7 +22,7 @@ import type { BatchHandler, Call, Handler, Reply } from "./call.js";
 import { applyFollow, getRoutes } from "./follow.js";
 import { API } from "./href.js";
 import { closeIfBodyUnread } from "./ignored-body.js";
-import { toJson, toXml } from "./repr.js";
+import { keptGzip, toJson, toXml } from "./repr.js";
 import { runAs } from "../events/actor.js";
 
 export type Method = "GET" | "POST" | "PUT" | "DELETE";
@@ -61,7 +61,17 @@ function sendFault(reply: FastifyReply, f: ApiFault, json: boolean): FastifyRepl
   return reply.code(f.status).type("application/xml").send(toXml("fault", { reason: f.reason, detail: f.detail }));
 }
 
-function render(reply: FastifyReply, r: Reply, json: boolean): FastifyReply {
+/** Does the client take gzip (`Accept-Encoding: gzip`, not refused with q=0)? */
+export function acceptsGzip(header: string | string[] | undefined): boolean {
+  const h = Array.isArray(header) ? header.join(",") : (header ?? "");
+  return h.split(",").some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(";");
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith("q="));
+    return (coding === "gzip" || coding === "x-gzip") && (q === undefined || Number(q.slice(2)) > 0);
+  });
+}
+
+async function render(reply: FastifyReply, r: Reply, json: boolean, gzipOk = false): Promise<FastifyReply> {
   reply.code(r.status);
   if (r.raw) {
     if (r.raw.filename) reply.header("content-disposition", `attachment; filename="${r.raw.filename}"`);
@@ -69,6 +79,12 @@ function render(reply: FastifyReply, r: Reply, json: boolean): FastifyReply {
   }
   if (!r.rep || !r.root) return reply.send();
   if (r.status === 201 && typeof r.rep.href === "string") reply.header("location", r.rep.href);
+  // a kept answer (the list of every VM) goes compressed to clients that take it, compressed once
+  const gz = gzipOk ? keptGzip(r.rep, json ? { json: true } : { json: false, root: r.root }) : undefined;
+  if (gz) {
+    reply.header("content-encoding", "gzip").header("vary", "accept-encoding");
+    return reply.type(json ? "application/json" : "application/xml").send(await gz);
+  }
   if (json) return reply.type("application/json").send(toJson(r.rep));
   return reply.type("application/xml").send(toXml(r.root, r.rep));
 }
@@ -307,7 +323,7 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
           });
           out.rep = await applyFollow(out.rep, c.query.follow, { engine, accept: c.accept, user }, guarded);
         }
-        return render(reply, out, json(req));
+        return render(reply, out, json(req), acceptsGzip(req.headers["accept-encoding"]));
       },
     });
   };

@@ -1,11 +1,12 @@
 /**
- * Migration 0017: generation numbers that let the engine keep what it read from the database
- * (a user's permissions, issue 12's speed work) without ever serving it stale. One row per kind
- * of data in `generations`; a trigger on every table the data is read from bumps the row in the
- * writing transaction itself, so any writer — this engine, the CLI (`vela user`/`vela group`), a
- * standby engine on the same PostgreSQL, an administrator's `psql` — invalidates every engine's
- * kept copy from its next request on, and a reader that sees generation N also sees every write
- * that made it N. Triggers, not repository code, because other processes write these tables.
+ * Migration 0017: generation numbers that let the engine keep what it read from the database (a
+ * user's permissions; the rendered list of every VM — issue 12's speed work) without ever serving
+ * it stale. One row per kind of data in `generations`; a trigger on every table the data is read
+ * from bumps the row in the writing transaction itself, so any writer — this engine, the CLI
+ * (`vela user`/`vela group`), a standby engine on the same PostgreSQL, an administrator's `psql` —
+ * invalidates every engine's kept copy from its next request on, and a reader that sees
+ * generation N also sees every write that made it N. Triggers, not repository code, because
+ * other processes write these tables.
  */
 import type { Migration } from "kysely/migration";
 import { kysely } from "../deps.js";
@@ -15,6 +16,8 @@ import type { AnyDb } from "./migration-db.js";
 export const GENERATION_TABLES: Record<string, readonly string[]> = {
   // what a permission check reads: permission rows, custom roles (their permits), groups and memberships
   permissions: ["permissions", "roles", "groups", "group_members"],
+  // what the full VM list is rendered from (a VM's view is a function of its row: views.ts)
+  vms: ["vms"],
 };
 
 function isPostgres(db: AnyDb): boolean {

@@ -8,6 +8,7 @@
  * revoked permission counts from the very next request, whoever revoked it.
  */
 import type { Db } from "../db/index.js";
+import { generation } from "../db/repo/generations.js";
 
 export interface PermissionRow {
   role_id: string;
@@ -32,13 +33,6 @@ interface Entry {
 
 const kept = new WeakMap<Db, Map<string, Entry>>();
 
-/** The current `permissions` generation (one indexed single-row read). */
-export async function permissionGeneration(db: Db): Promise<number> {
-  const r = await db.selectFrom("generations").select("n").where("name", "=", "permissions").executeTakeFirst();
-  // bigint comes back as a number (dialect.ts) on PostgreSQL, as a number on SQLite
-  return Number(r?.n ?? 0);
-}
-
 /** The user's rows as of now: kept ones when the generation has not moved, else read (and kept). */
 export async function userRows(db: Db, userId: string, read: () => Promise<UserRows>): Promise<UserRows> {
   let users = kept.get(db);
@@ -46,7 +40,7 @@ export async function userRows(db: Db, userId: string, read: () => Promise<UserR
     users = new Map();
     kept.set(db, users);
   }
-  const gen = await permissionGeneration(db);
+  const gen = await generation(db, "permissions");
   const hit = users.get(userId);
   if (hit && hit.gen === gen) return hit.rows;
   const rows = await read();

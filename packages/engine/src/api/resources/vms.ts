@@ -8,6 +8,8 @@ import { AttachDisk } from "../../commands/AttachDisk.js";
 import { DetachDisk } from "../../commands/DetachDisk.js";
 import { disksOfVm, volumesOfSnapshot } from "../../db/repo/disks.js";
 import { mustById } from "../../db/repo/entities.js";
+import { generation } from "../../db/repo/generations.js";
+import type { Db } from "../../db/index.js";
 import { RemoveVm } from "../../commands/RemoveVm.js";
 import { RunVm } from "../../commands/RunVm.js";
 import { CommitSnapshot } from "../../commands/CommitSnapshot.js";
@@ -26,7 +28,7 @@ import { longAction, settleIfAsked } from "../actions.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { notFound } from "../../errors/fault.js";
 import { ref } from "../href.js";
-import { collection, type Rep } from "../repr.js";
+import { collection, type Rep, sealed } from "../repr.js";
 import { refNames } from "../ref-names.js";
 import { applySearch } from "../search.js";
 import { ViewCache } from "../view-cache.js";
@@ -35,9 +37,27 @@ import { diskAttachmentView, snapshotDiskView, snapshotView, vmView } from "../v
 /** Kept VM views (a view is a pure function of its row; see view-cache.ts). */
 const vmViews = new ViewCache<Vm>(vmView);
 
+/**
+ * The list of every VM (no search=, no max=), kept sealed — rendered, and compressed for clients
+ * that take gzip, once — under the database's `vms` generation (migration 0017: a trigger bumps it
+ * on every write to `vms`, by any process). A VM's view is a function of its row alone, so while
+ * the generation stands the list is the same; a request then costs one single-row read.
+ */
+const keptLists = new WeakMap<Db, { gen: number; rep: Rep }>();
+
 export async function list(c: Call): Promise<Reply> {
+  const whole = !c.query.search && c.query.max === undefined;
+  const gen = whole ? await generation(c.engine.db, "vms") : undefined;
+  const kept = keptLists.get(c.engine.db);
+  if (whole && kept && kept.gen === gen) return ok("vms", kept.rep);
+  // read after the generation: what is kept under it is never older than it
   const rows = await c.engine.db.selectFrom("vms").selectAll().orderBy("name").execute();
   if (!c.query.search) vmViews.keepOnly(new Set(rows.map((r) => r.id)));
+  if (whole && gen !== undefined) {
+    const rep = sealed(collection("vm", rows.map((r) => vmViews.get(r))));
+    keptLists.set(c.engine.db, { gen, rep });
+    return ok("vms", rep);
+  }
   const n = await refNames(c.engine);
   const found = applySearch(rows, c.query, {
     name: (r: Vm) => r.name,
