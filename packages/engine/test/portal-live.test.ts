@@ -4,12 +4,19 @@
  * in the open Events page and VM list within 2 s without reloading (the page hears the engine's
  * event stream; nothing polls); a user with UserRole on one VM, added through the API, signs in,
  * sees that VM only (and hears its changes live), and the administration pages and API are refused.
+ * The VM list with 3,000 VMs is virtualised: a window of rows in the page, the last reached by
+ * scrolling and by the keyboard.
  */
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
+import Database from "better-sqlite3";
 import type { Browser } from "playwright-core";
 import { launch, newTab, open, see, shot, signIn, type Tab } from "./browser.js";
 import { type Engine, startEngine } from "./support.js";
+
+const BLANK_TEMPLATE = "00000000-0000-0000-0000-000000000000";
 
 let eng: Engine;
 let browser: Browser | undefined;
@@ -115,5 +122,53 @@ test("portal user: UserRole on one VM shows that VM only, live; the administrati
   assert.equal(vms.status, 403, `the administrator view of VMs: ${vms.text}`);
   await page.getByRole("link", { name: "Go to your virtual machines" }).click();
   await see(tab, "the VM portal again", page.getByRole("listitem", { name: "ulla-vm" }));
+  await tab.close();
+});
+
+test("portal VM list with thousands of VMs: only a window of rows is in the page; scrolling and the keyboard reach the last VM", async () => {
+  // inserted straight into the engine's database (as if made over time): the list's generation
+  // trigger tells the engine at once
+  const N = 3000;
+  const at = new Date().toISOString();
+  const d = new Database(join(eng.home, "engine.db"));
+  try {
+    const stmt = d.prepare(
+      "INSERT INTO vms (id, name, cluster_id, template_id, memory, cpu_sockets, cpu_cores, cpu_threads, os_type, boot_devices, display_type, status, created_at) VALUES (?, ?, ?, ?, ?, 1, 1, 1, 'other_linux', '[\"hd\"]', 'vnc', 'down', ?)",
+    );
+    d.transaction(() => {
+      for (let i = 0; i < N; i++) stmt.run(randomUUID(), `zz-many-${String(i).padStart(5, "0")}`, cluster, BLANK_TEMPLATE, 2 ** 30, at);
+    })();
+  } finally {
+    d.close();
+  }
+  const total = ((await eng.get<{ vm: unknown[] }>("/vms")).vm ?? []).length;
+  assert.ok(total >= N, `the engine lists ${total} VMs`);
+  const lastName = `zz-many-${String(N - 1).padStart(5, "0")}`;
+  const tab = await tabFor(eng.user, eng.password);
+  const { page } = tab;
+  const rowNamed = (name: string) => page.locator("tbody tr", { has: page.locator(".name", { hasText: new RegExp(`^${name}$`) }) });
+  await see(tab, "the first VMs", rowNamed("zz-many-00000"));
+  const box = page.getByRole("region", { name: /Virtual machines: \d+ rows/ });
+  await see(tab, "the whole list", page.getByRole("region", { name: `Virtual machines: ${total} rows, scroll to see more` }), 30_000);
+  assert.equal(await page.locator("table").getAttribute("aria-rowcount"), String(total + 1), "screen readers hear the whole size");
+  const drawn = async () => page.locator("tbody tr[data-id]").count();
+  const n0 = await drawn();
+  assert.ok(n0 > 5 && n0 < 150, `${n0} rows in the page for ${total} VMs: only a window should be`);
+  assert.equal(await rowNamed(lastName).count(), 0, "the last VM is not drawn before scrolling");
+  // the mouse wheel's way: scroll the box to the bottom
+  await box.evaluate((el) => {
+    el.scrollTop = el.scrollHeight;
+  });
+  await see(tab, "the last VM after scrolling", rowNamed(lastName));
+  const n1 = await drawn();
+  assert.ok(n1 < 150, `${n1} rows in the page at the bottom`);
+  const index = await rowNamed(lastName).getAttribute("aria-rowindex");
+  assert.equal(index, String(total + 1), "the last row says where it is");
+  // the keyboard's way: the box takes focus; Home goes back up, End down again
+  await box.focus();
+  await page.keyboard.press("Home");
+  await see(tab, "the first VMs after Home", rowNamed("zz-many-00000"));
+  await page.keyboard.press("End");
+  await see(tab, "the last VM after End", rowNamed(lastName));
   await tab.close();
 });
