@@ -17,7 +17,7 @@ const OVERSCAN = 10;
 const DEFAULT_ROW_PX = 41;
 
 export function VirtualTable<T extends { id: string }>(p: { caption: string; columns: Column<T>[]; rows?: T[]; empty: string }): JSX.Element {
-  const box = useRef<HTMLDivElement>(null);
+  const box = useRef<HTMLElement>(null);
   const [top, setTop] = useState(0);
   const [height, setHeight] = useState(typeof window === "undefined" ? 800 : window.innerHeight);
   const [rowPx, setRowPx] = useState(DEFAULT_ROW_PX);
@@ -53,13 +53,14 @@ export function VirtualTable<T extends { id: string }>(p: { caption: string; col
   const span = p.columns.length;
   const spacer = (px: number, key: string) =>
     px > 0 ? (
-      <tr aria-hidden="true" key={key} class="spacer">
-        <td colSpan={span} style={{ height: `${px}px`, padding: 0, border: 0 }} />
+      <tr key={key} class="spacer">
+        <td colSpan={span} aria-hidden="true" style={{ height: `${px}px`, padding: 0, border: 0 }} />
       </tr>
     ) : null;
   return (
+    // a labelled section is a region landmark; it takes focus so the keyboard scrolls it
     // biome-ignore lint/a11y/noNoninteractiveTabindex: the scroll box must take focus for keyboard scrolling
-    <div class="table-wrap virtual" ref={box} onScroll={onScroll} tabIndex={0} role="region" aria-label={`${p.caption}: ${rows.length} rows, scroll to see more`}>
+    <section class="table-wrap virtual" ref={box} onScroll={onScroll} tabIndex={0} aria-label={`${p.caption}: ${rows.length} rows, scroll to see more`}>
       <table aria-rowcount={p.rows ? rows.length + 1 : undefined}>
         <caption class="sr-only">{p.caption}</caption>
         <thead>
@@ -101,6 +102,6 @@ export function VirtualTable<T extends { id: string }>(p: { caption: string; col
           )}
         </tbody>
       </table>
-    </div>
+    </section>
   );
 }
