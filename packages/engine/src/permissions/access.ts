@@ -16,7 +16,7 @@ import type { Engine } from "../engine.js";
 import { roleFromRow } from "./custom-roles.js";
 import { type UserRows, userRows } from "./kept.js";
 import { type ActionGroup, roleById } from "./roles.js";
-import { key, type ObjectType, type ObjRef, parentsOf, SYSTEM } from "./tree.js";
+import { key, type ObjectType, type ObjRef, parentsOf, relatedTypes, SYSTEM } from "./tree.js";
 
 /** The authenticated user, as the API knows them. */
 export interface Principal {
@@ -148,6 +148,9 @@ export class Access {
     if (holding.some((h) => h.object.type === "system")) return true;
     // held on the object itself (a user's own VM): no need to read the tree above it
     if ((byObject.get(key(o)) ?? []).some((h) => h.permits.has(group))) return true;
+    // held on nothing that can be above it: no need to read the tree either
+    const related = relatedTypes(o.type);
+    if (!holding.some((h) => related.has(h.object.type))) return false;
     await this.climb([o]);
     return this.reaches(o, (k) => (byObject.get(k) ?? []).some((h) => h.permits.has(group)));
   }
@@ -169,6 +172,10 @@ export class Access {
     if (byObject.has(key(SYSTEM))) return objs.map(() => true);
     // every object held itself (a user's own VM): no need to read the tree above them
     if (objs.every((o) => byObject.has(key(o)))) return objs.map(() => true);
+    // nothing held above or below these types: an object is seen only if held itself
+    const heldTypes = new Set(all.map((h) => h.object.type));
+    const types = new Set(objs.map((o) => o.type));
+    if ([...types].every((t) => ![...relatedTypes(t)].some((r) => heldTypes.has(r)))) return objs.map((o) => byObject.has(key(o)));
     await this.climb(objs);
     const direct = objs.map((o) => this.reaches(o, (k) => byObject.has(k)));
     if (direct.every(Boolean)) return direct; // no need to climb above everything the user holds

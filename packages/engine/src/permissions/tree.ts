@@ -33,6 +33,43 @@ export const TABLE: Record<Exclude<ObjectType, "system">, "data_centers" | "clus
 
 export const key = (o: ObjRef) => `${o.type}:${o.id}`;
 
+/** The types an object's direct parents may have (the tree's shape, as `parents` reads it). */
+const PARENT_TYPES: Record<ObjectType, readonly ObjectType[]> = {
+  system: [],
+  data_center: ["system"],
+  cluster: ["data_center", "system"],
+  host: ["cluster", "system"],
+  vm: ["cluster", "system"],
+  template: ["cluster", "system"],
+  network: ["data_center", "system"],
+  vnic_profile: ["network", "system"],
+  storage_domain: ["data_center", "system"],
+  disk: ["vm", "storage_domain", "system"],
+};
+
+function closure(t: ObjectType, next: (x: ObjectType) => readonly ObjectType[]): Set<ObjectType> {
+  const out = new Set<ObjectType>();
+  const stack = [...next(t)];
+  while (stack.length) {
+    const x = stack.pop() as ObjectType;
+    if (out.has(x)) continue;
+    out.add(x);
+    stack.push(...next(x));
+  }
+  return out;
+}
+
+/**
+ * The types that may be above or below an object of type `t` in the tree: a permission on
+ * anything else can neither cover it nor make it a container the user sees. (A user holding only
+ * VMs sees a list of VMs by the VMs themselves: no tree to read.)
+ */
+export function relatedTypes(t: ObjectType): ReadonlySet<ObjectType> {
+  const up = closure(t, (x) => PARENT_TYPES[x]);
+  const down = closure(t, (x) => OBJECT_TYPES.filter((c) => PARENT_TYPES[c].includes(x)));
+  return new Set([...up, ...down]);
+}
+
 /** Does the object exist? (system always does.) */
 export async function exists(e: Engine, o: ObjRef): Promise<boolean> {
   if (o.type === "system") return true;
