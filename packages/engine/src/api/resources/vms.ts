@@ -50,9 +50,17 @@ export async function list(c: Call): Promise<Reply> {
   const gen = whole ? await generation(c.engine.db, "vms") : undefined;
   const kept = keptLists.get(c.engine.db);
   if (whole && kept && kept.gen === gen) return ok("vms", kept.rep);
+  // the first N by name without a search (the portal's first screenful): only N rows read
+  const max = Number(c.query.max);
+  const limit = !c.query.search && c.query.max !== undefined && Number.isInteger(max) && max >= 0 ? max : undefined;
   // read after the generation: what is kept under it is never older than it
-  const rows = await c.engine.db.selectFrom("vms").selectAll().orderBy("name").execute();
-  if (!c.query.search) vmViews.keepOnly(new Set(rows.map((r) => r.id)));
+  const rows = await c.engine.db
+    .selectFrom("vms")
+    .selectAll()
+    .orderBy("name")
+    .$if(limit !== undefined, (q) => q.limit(limit as number))
+    .execute();
+  if (whole) vmViews.keepOnly(new Set(rows.map((r) => r.id)));
   if (whole && gen !== undefined) {
     const rep = sealed(collection("vm", rows.map((r) => vmViews.get(r))));
     keptLists.set(c.engine.db, { gen, rep });
