@@ -52,9 +52,11 @@ interface Rendered {
   json?: string;
   /** The whole JSON answer, gzip-compressed (kept lists: compressed once, not per request). */
   jsonGz?: Promise<Buffer>;
-  /** The whole XML document under `xmlName` (declaration and all), when the tree is an answer's root. */
+  /** Root element name of `xmlDoc`. */
+  docName?: string;
+  /** The whole XML document (declaration and all), when the tree is an answer's root: a kept list. */
   xmlDoc?: string;
-  /** The whole XML document under `xmlName`, gzip-compressed. */
+  /** `xmlDoc`, gzip-compressed. */
   xmlGz?: Promise<Buffer>;
 }
 const rendered = new WeakMap<Rep, Rendered>();
@@ -108,9 +110,6 @@ function remembered(name: string, v: Rep, memo: Rendered): string {
     xmlObject(name, v, part);
     memo.xmlName = name;
     memo.xml = part.join("");
-    // the whole document and its compressed form were of the other name
-    memo.xmlDoc = undefined;
-    memo.xmlGz = undefined;
   }
   return memo.xml;
 }
@@ -164,15 +163,19 @@ const XML_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n';
 
 export function toXml(root: string, rep: Rep): string {
   const memo = rendered.get(rep);
-  if (memo) {
-    const body = remembered(root, rep, memo);
-    memo.xmlDoc ??= `${XML_DECL}${body}\n`;
-    return memo.xmlDoc;
-  }
+  if (memo && memo.docName === root && memo.xmlDoc !== undefined) return memo.xmlDoc;
   const out: string[] = [XML_DECL];
-  xmlElement(root, rep, out);
+  // a sealed root is written from its members' remembered text and kept whole (not also as an element)
+  if (memo) xmlObject(root, rep, out);
+  else xmlElement(root, rep, out);
   out.push("\n");
-  return out.join("");
+  const doc = out.join("");
+  if (memo) {
+    memo.docName = root;
+    memo.xmlDoc = doc;
+    memo.xmlGz = undefined;
+  }
+  return doc;
 }
 
 function jsonValue(v: RepValue): unknown {
@@ -258,7 +261,7 @@ export function keptGzip(rep: Rep, format: { json: true } | { json: false; root:
     memo.jsonGz ??= gzipOf(toJson(rep));
     return memo.jsonGz;
   }
-  const text = toXml(format.root, rep); // remembered under this name (a different one clears xmlGz)
+  const text = toXml(format.root, rep); // kept under this name (another name clears xmlGz)
   memo.xmlGz ??= gzipOf(text);
   return memo.xmlGz;
 }
