@@ -1,12 +1,14 @@
 /**
  * Kept views render exactly as fresh ones (issue 12's list speed-up): a sealed tree's remembered
  * XML and JSON, a copy of it that gained members (follow=), and the view cache that reuses a view
- * only while its row reads the same.
+ * only while its row reads the same; a kept list's gzip form.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { test } from "node:test";
-import { collection, copyOf, type Rep, sealed, toJson, toXml } from "../src/api/repr.js";
+import { gunzipSync } from "node:zlib";
+import { collection, copyOf, keptGzip, type Rep, sealed, toJson, toXml } from "../src/api/repr.js";
+import { acceptsGzip } from "../src/api/server.js";
 import { ViewCache } from "../src/api/view-cache.js";
 import { vmView } from "../src/api/views.js";
 import type { Vm } from "../src/db/schema.js";
@@ -72,4 +74,26 @@ test("the view cache reuses a view while its row is unchanged and makes a new on
   assert.notEqual(withNull, withEmpty);
   cache.keepOnly(new Set());
   assert.notEqual(cache.get({ ...r }), a, "forgotten rows are made again");
+});
+
+test("a kept list (a sealed collection of sealed views) renders as a fresh one, under each root name; its gzip form is the same text", async () => {
+  const rows = Array.from({ length: 30 }, (_, i) => row(i));
+  const fresh = collection("vm", rows.map(vmView));
+  const kept = sealed(collection("vm", rows.map((r) => sealed(vmView(r)))));
+  for (let pass = 0; pass < 2; pass++) {
+    assert.equal(toJson(kept), toJson(fresh));
+    assert.equal(toXml("vms", kept), toXml("vms", fresh));
+    // another root name is not served from the first one's kept document
+    assert.equal(toXml("other", kept), toXml("other", fresh));
+  }
+  const gz = keptGzip(kept, { json: true });
+  assert.ok(gz, "a kept tree has a gzip form");
+  assert.equal(gunzipSync(await gz).toString("utf8"), toJson(fresh));
+  assert.equal(keptGzip(kept, { json: true }), gz, "compressed once");
+  const gx = keptGzip(kept, { json: false, root: "vms" });
+  assert.equal(gunzipSync(await (gx as Promise<Buffer>)).toString("utf8"), toXml("vms", fresh));
+  assert.equal(keptGzip(fresh, { json: true }), undefined, "a one-off tree is not compressed");
+  // the header the server reads it by
+  for (const [h, ok] of [["gzip, deflate", true], ["br;q=1.0, gzip;q=0.5", true], ["gzip;q=0", false], ["identity", false], [undefined, false], ["x-gzip", true]] as const)
+    assert.equal(acceptsGzip(h), ok, `Accept-Encoding: ${h}`);
 });
