@@ -3,7 +3,8 @@
  * headless, as the portal tests drive it). The VMs are inserted straight into a stopped engine's
  * SQLite database, the engine started again and the administrator signed in once. Then, `loads`
  * times: the page reloaded (its code cached, as a person coming back to it) and timed from the
- * reload to the first VM row painted (`first_row`: the list's small first request) and to the
+ * reload to the page's heading (the portal itself started: its code, the session, the first
+ * API calls — the baseline) and to the first VM row painted (`first_row`: the list's small first request) and to the
  * whole list in place (`whole`: all 10,000 known to the virtualised table, as its scroll region
  * says). Then scroll smoothness: the list scrolled top to bottom in steps of 600 px, one step per
  * animation frame, each frame's time recorded in the page (p50/p99 and frames over 50 ms), and
@@ -38,22 +39,28 @@ async function main() {
     const whole = page.getByRole("region", { name: `Virtual machines: ${VMS} rows, scroll to see more` });
     await whole.waitFor({ timeout: 120_000 });
     const firstRow = page.locator("tbody tr[data-id]").first();
+    const heading = page.getByRole("heading", { name: "Virtual machines", exact: true });
+    const shell: number[] = [];
     const painted: number[] = [];
     const complete: number[] = [];
     for (let i = -1; i < LOADS; i++) {
       const t = performance.now();
       await page.reload();
+      await heading.waitFor({ timeout: 60_000 });
+      const h = performance.now() - t;
       await firstRow.waitFor({ timeout: 60_000 });
       const p = performance.now() - t;
       await whole.waitFor({ timeout: 120_000 });
       const w = performance.now() - t;
       if (i < 0) continue; // warm-up: the engine's kept list and the browser's cached code
+      shell.push(h);
       painted.push(p);
       complete.push(w);
     }
+    shell.sort((a, b) => a - b);
     painted.sort((a, b) => a - b);
     complete.sort((a, b) => a - b);
-    console.log(`portal-list vms=${VMS} loads=${LOADS} first_row_p50_ms=${pct(painted, 50).toFixed(0)} first_row_max_ms=${pct(painted, 100).toFixed(0)} whole_p50_ms=${pct(complete, 50).toFixed(0)} whole_max_ms=${pct(complete, 100).toFixed(0)} target_first<=500`);
+    console.log(`portal-list vms=${VMS} loads=${LOADS} page_heading_p50_ms=${pct(shell, 50).toFixed(0)} first_row_p50_ms=${pct(painted, 50).toFixed(0)} first_row_max_ms=${pct(painted, 100).toFixed(0)} whole_p50_ms=${pct(complete, 50).toFixed(0)} whole_max_ms=${pct(complete, 100).toFixed(0)} target_first<=500`);
     // scroll top to bottom, one step per frame, timing every frame in the page
     const box = page.getByRole("region", { name: /Virtual machines:/ });
     const frames = await box.evaluate(

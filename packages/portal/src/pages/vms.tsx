@@ -38,18 +38,34 @@ async function loadFirst(): Promise<View> {
 }
 
 export function Vms(): JSX.Element {
-  const view = useLive(load, about("vm", "host"));
   const [first, setFirst] = useState<View>();
+  // The whole list is asked for once the first screenful is on screen: its parse (tens of MB
+  // with 10,000 VMs) holds the page's thread, and would otherwise delay that first paint.
+  const [painted] = useState(() => {
+    let done = () => {};
+    const p = new Promise<void>((ok) => {
+      done = ok;
+    });
+    return { p, done };
+  });
+  const view = useLive(async () => {
+    await painted.p;
+    return load();
+  }, about("vm", "host"));
   useEffect(() => {
     let live = true;
     loadFirst().then(
       (d) => live && setFirst(d),
-      () => undefined, // the whole list's own request reports the error
+      () => painted.done(), // the whole list's own request reports the error
     );
     return () => {
       live = false;
     };
-  }, []);
+  }, [painted]);
+  useEffect(() => {
+    // effects run after the browser painted; one more frame to be sure the rows are on screen
+    if (first) requestAnimationFrame(() => painted.done());
+  }, [first, painted]);
   const shown = view.data ?? first;
   const [error, setError] = useState<string>();
   const [creating, setCreating] = useState(false);
