@@ -4,12 +4,20 @@
  * input refused in the page, the engine's fault shown in its words); a snapshot created,
  * previewed and undone from the snapshots panel; the VM's disk moved to the other domain from
  * the Disks page with its progress bar (fed by the event stream) reaching 100 %; Migrate with one
- * host says there is nowhere to go.
+ * host says there is nowhere to go. The same set-up (a VM with a disk and a NIC) serves the
+ * Prometheus endpoint's test: the scrape parses as the text format, its figures agree with the
+ * statistics API for the same objects, a name with quotes, a backslash and a newline is escaped,
+ * and only a holder of an administrative role on the system may read it (401 and 403 faults).
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { join } from "node:path";
+import Database from "better-sqlite3";
 import type { Browser } from "playwright-core";
+import pg from "pg";
 import { launch, newTab, open, see, shot, signIn, type Tab } from "./browser.js";
+import { databaseFor, testDb } from "./pg.js";
+import { parsePrometheus, type PromFamily, sampleOf } from "./promtext.js";
 import { addLocalDomain, type Engine, firstDcId, hostUp, items, type Node, type Snap, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "portal-vm";
@@ -223,4 +231,147 @@ test("portal storage wizard: a local data domain made and attached from the page
   }, 60_000);
   assert.ok(sd, "pvm-c is in a data center");
   await see(tab, "pvm-c in the list", page.locator("tbody tr", { hasText: "pvm-c" }));
+});
+
+// ---- GET /metrics (Prometheus) ----
+
+interface Stat {
+  name: string;
+  values: { value: { datum: string }[] };
+}
+
+/** A statistics collection as name → value. */
+async function statMap(path: string): Promise<Record<string, number>> {
+  return Object.fromEntries(items<Stat>(await eng.get(path), "statistic").map((s) => [s.name, Number(s.values.value[0]?.datum)]));
+}
+
+async function scrape(auth?: string | null): Promise<{ status: number; type: string; text: string; json?: Record<string, unknown> }> {
+  const r = await eng.api("GET", "/metrics", auth === undefined ? {} : { auth });
+  return { status: r.status, type: r.headers.get("content-type") ?? "", text: r.text, json: r.json };
+}
+
+/** Renames a VM in the engine's database: the API refuses control characters in names, older rows or other tools may not. */
+async function renameInDb(id: string, name: string): Promise<void> {
+  if (testDb() === "sqlite") {
+    const d = new Database(join(eng.home, "engine.db"));
+    try {
+      d.prepare("UPDATE vms SET name = ? WHERE id = ?").run(name, id);
+    } finally {
+      d.close();
+    }
+    return;
+  }
+  const c = new pg.Client({ connectionString: await databaseFor(eng.home) });
+  await c.connect();
+  try {
+    await c.query("UPDATE vms SET name = $1 WHERE id = $2", [name, id]);
+  } finally {
+    await c.end();
+  }
+}
+
+test("GET /metrics: Prometheus text that agrees with the statistics API; names escaped; 401 without credentials, 403 for a user role", async () => {
+  // who may read it: nobody without credentials, not a user with a user role on a VM (in either view), the admin by Basic or token
+  const none = await scrape(null);
+  assert.equal(none.status, 401, none.text);
+  assert.ok(none.json?.reason && none.json?.detail, `the fault shape: ${none.text}`);
+  const ulla = await eng.post<{ id: string }>("/users", { user_name: "ulla@internal", password: "Ulla-Secret-77" });
+  const grant = await eng.api("POST", `/vms/${vmId}/permissions`, { body: { role: { name: "UserRole" }, user: { id: ulla.id } } });
+  assert.equal(grant.status, 201, grant.text);
+  const ullaAuth = `Basic ${Buffer.from("ulla@internal:Ulla-Secret-77").toString("base64")}`;
+  assert.equal((await eng.api("GET", `/vms/${vmId}`, { auth: ullaAuth })).status, 403, "the admin view is refused to her anyway");
+  const denied = await scrape(ullaAuth);
+  assert.equal(denied.status, 403, denied.text);
+  assert.match(String(denied.json?.detail), /administrative role on the whole system/, denied.text);
+  const filtered = await fetch(`${eng.url}/ovirt-engine/api/metrics`, { headers: { authorization: ullaAuth, filter: "true", accept: "application/xml" } });
+  assert.equal(filtered.status, 403, "the user view is no way round");
+  assert.match(await filtered.text(), /^<\?xml[^>]*>\s*<fault><reason>Operation Failed<\/reason><detail>/, "an oVirt fault in XML");
+  const tok = await fetch(`${eng.url}/ovirt-engine/sso/oauth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+    body: new URLSearchParams({ grant_type: "password", scope: "ovirt-app-api", username: eng.user, password: eng.password }).toString(),
+  });
+  const token = ((await tok.json()) as { access_token: string }).access_token;
+  const byToken = await scrape(`Bearer ${token}`);
+  assert.equal(byToken.status, 200, byToken.text);
+  assert.match(byToken.type, /^text\/plain; version=0\.0\.4/);
+
+  // a running VM with a disk and a NIC, and a stopped VM whose name needs escaping
+  const odd = await eng.post<{ id: string }>("/vms", { name: 'odd "quoted" vm', cluster: { name: "Default" }, memory: 64 * 2 ** 20 });
+  const oddName = 'odd "quoted" \\ vm\nsecond line';
+  await renameInDb(odd.id, oddName);
+  const start = await eng.api("POST", `/vms/${vmId}/start`, { body: {} });
+  assert.equal(start.status, 200, start.text);
+  await until("pvm up", async () => ((await eng.get<{ status: string }>(`/vms/${vmId}`)).status === "up" ? true : undefined), 60_000, 200);
+  const host = (await hostUp(eng)).id;
+  const disk = items<{ id: string }>(await eng.get(`/vms/${vmId}/diskattachments`), "disk_attachment")[0]?.id as string;
+  const nic = items<{ id: string }>(await eng.get(`/vms/${vmId}/nics`), "nic")[0]?.id as string;
+  // the disk's counters come with the VM's second sample (a latency needs two)
+  await until("the disk's counters in /statistics", async () => ((await statMap(`/disks/${disk}/statistics`))["disk.read.operations"] ?? 0) > 0 || undefined, 60_000, 300);
+
+  // the API's figures and the scrape's, taken between two readings of the API that agree (no poll in between)
+  const vmL = { vm_id: vmId, vm_name: "pvm" };
+  const pairs: [string, string, Record<string, string>, string, number][] = [
+    [`/hosts/${host}/statistics`, "memory.total", { host_id: host }, "vela_host_memory_total_bytes", 1],
+    [`/hosts/${host}/statistics`, "memory.used", { host_id: host }, "vela_host_memory_used_bytes", 1],
+    [`/hosts/${host}/statistics`, "cpu.current.user", { host_id: host, mode: "user" }, "vela_host_cpu_usage_ratio", 0.01],
+    [`/hosts/${host}/statistics`, "cpu.current.idle", { host_id: host, mode: "idle" }, "vela_host_cpu_usage_ratio", 0.01],
+    [`/vms/${vmId}/statistics`, "memory.installed", vmL, "vela_vm_memory_installed_bytes", 1],
+    [`/vms/${vmId}/statistics`, "memory.used", vmL, "vela_vm_memory_used_bytes", 1],
+    [`/vms/${vmId}/statistics`, "cpu.current.total", vmL, "vela_vm_cpu_usage_ratio", 0.01],
+    [`/vms/${vmId}/statistics`, "memory.balloon.current", vmL, "vela_vm_balloon_current_bytes", 1],
+    [`/vms/${vmId}/nics/${nic}/statistics`, "data.total.rx", { ...vmL, nic_id: nic, nic_name: "nic1" }, "vela_vm_nic_receive_bytes_total", 1],
+    [`/vms/${vmId}/nics/${nic}/statistics`, "data.total.tx", { ...vmL, nic_id: nic }, "vela_vm_nic_transmit_bytes_total", 1],
+    [`/vms/${vmId}/nics/${nic}/statistics`, "errors.total.rx", { ...vmL, nic_id: nic }, "vela_vm_nic_receive_errors_total", 1],
+    [`/disks/${disk}/statistics`, "data.total.read", { ...vmL, disk_id: disk, disk_name: "pvm_disk1" }, "vela_vm_disk_read_bytes_total", 1],
+    [`/disks/${disk}/statistics`, "disk.read.operations", { disk_id: disk }, "vela_vm_disk_reads_completed_total", 1],
+    [`/disks/${disk}/statistics`, "disk.write.operations", { disk_id: disk }, "vela_vm_disk_writes_completed_total", 1],
+    [`/disks/${disk}/statistics`, "disk.read.latency", { disk_id: disk }, "vela_vm_disk_read_latency_seconds", 1],
+  ];
+  const paths = [...new Set(pairs.map((p) => p[0]))];
+  const readApi = async () => Object.fromEntries(await Promise.all(paths.map(async (p) => [p, await statMap(p)] as const)));
+  let fams = new Map<string, PromFamily>();
+  let text = "";
+  const api = await until("a scrape between two equal readings of the API", async () => {
+    const before = await readApi();
+    const s = await scrape();
+    const after = await readApi();
+    if (JSON.stringify(before) !== JSON.stringify(after)) return undefined;
+    assert.equal(s.status, 200, s.text);
+    text = s.text;
+    fams = parsePrometheus(s.text);
+    return after;
+  }, 30_000, 50);
+  for (const [path, stat, labels, metric, scale] of pairs) {
+    const want = (api[path]?.[stat] as number) * scale;
+    const got = sampleOf(fams, metric, labels);
+    assert.ok(Math.abs(got - want) <= 1e-9 * Math.max(1, Math.abs(want)), `${metric}${JSON.stringify(labels)} = ${got}, ${path} ${stat} = ${want}`);
+  }
+  assert.ok(sampleOf(fams, "vela_vm_disk_read_bytes_total", { disk_id: disk }) > 0, "the disk was read (it booted)");
+  assert.equal(fams.get("vela_vm_disk_read_bytes_total")?.type, "counter");
+  assert.equal(fams.get("vela_vm_cpu_usage_ratio")?.type, "gauge");
+  // status, SPM role and counts
+  assert.equal(sampleOf(fams, "vela_host_up", { host_id: host, host_name: "pvm-host" }), 1);
+  assert.equal(sampleOf(fams, "vela_host_spm_role", { host_id: host, role: "spm" }), 1, "the only host is the SPM");
+  assert.equal(sampleOf(fams, "vela_vm_status", { ...vmL, status: "up" }), 1);
+  const vms = items<{ status: string }>(await eng.get("/vms"), "vm");
+  for (const st of new Set(vms.map((v) => v.status))) assert.equal(sampleOf(fams, "vela_vms", { status: st }), vms.filter((v) => v.status === st).length, `VMs ${st}`);
+  assert.equal(sampleOf(fams, "vela_hosts", { status: "up" }), 1);
+  // storage domains: their representation's figures
+  for (const sd of items<{ id: string; name: string; available?: string; used?: string; committed: string }>(await eng.get("/storagedomains"), "storage_domain")) {
+    const l = { storage_domain_id: sd.id, storage_domain_name: sd.name };
+    assert.equal(sampleOf(fams, "vela_storage_domain_committed_bytes", l), Number(sd.committed), `${sd.name} committed`);
+    if (sd.available !== undefined) assert.equal(sampleOf(fams, "vela_storage_domain_available_bytes", l), Number(sd.available), `${sd.name} available`);
+    if (sd.used !== undefined) assert.equal(sampleOf(fams, "vela_storage_domain_used_bytes", l), Number(sd.used), `${sd.name} used`);
+  }
+  // the engine's own process
+  assert.ok(sampleOf(fams, "process_resident_memory_bytes", {}) > 0, "the engine's process metrics");
+  assert.ok(fams.has("nodejs_eventloop_lag_seconds"));
+  // the odd name comes back whole, written with its escapes
+  assert.equal(sampleOf(fams, "vela_vm_status", { vm_id: odd.id, vm_name: oddName, status: "down" }), 1);
+  assert.ok(text.includes('vm_name="odd \\"quoted\\" \\\\ vm\\nsecond line"'), "quotes, backslash and newline escaped");
+
+  await eng.api("DELETE", `/vms/${odd.id}`);
+  const stop = await eng.api("POST", `/vms/${vmId}/stop`, { body: {} });
+  assert.equal(stop.status, 200, stop.text);
 });
