@@ -4,7 +4,8 @@
  * input refused in the page, the engine's fault shown in its words); a snapshot created,
  * previewed and undone from the snapshots panel; the VM's disk moved to the other domain from
  * the Disks page with its progress bar (fed by the event stream) reaching 100 %; Migrate with one
- * host says there is nowhere to go. The same set-up (a VM with a disk and a NIC) serves the
+ * host says there is nowhere to go; a network made with the New network wizard (bad input refused
+ * in the page, a taken name by the engine), listed with its vNIC profiles, and removed. The same set-up (a VM with a disk and a NIC) serves the
  * Prometheus endpoint's test: the scrape parses as the text format, its figures agree with the
  * statistics API for the same objects, a name with quotes, a backslash and a newline is escaped,
  * and only a holder of an administrative role on the system may read it (401 and 403 faults).
@@ -18,7 +19,7 @@ import pg from "pg";
 import { launch, newTab, open, see, shot, signIn, type Tab } from "./browser.js";
 import { databaseFor, testDb } from "./pg.js";
 import { parsePrometheus, type PromFamily, sampleOf } from "./promtext.js";
-import { addLocalDomain, type Engine, firstDcId, hostUp, items, type Node, type Snap, startEngine, startNode, tempDir, until } from "./support.js";
+import { addLocalDomain, type Engine, firstClusterId, firstDcId, hostUp, items, type Node, type Snap, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "portal-vm";
 let eng: Engine;
@@ -231,6 +232,70 @@ test("portal storage wizard: a local data domain made and attached from the page
   }, 60_000);
   assert.ok(sd, "pvm-c is in a data center");
   await see(tab, "pvm-c in the list", page.locator("tbody tr", { hasText: "pvm-c" }));
+});
+
+test("portal networks: a network made with the wizard (VLAN, MTU, a second vNIC profile, attached to a cluster), bad input refused in the page, a taken name by the engine, then removed", async () => {
+  const { page } = tab;
+  await page.getByRole("link", { name: "Networks" }).click();
+  await see(tab, "the networks page", page.getByRole("heading", { name: "Networks", exact: true }));
+  await see(tab, "ovirtmgmt's profile listed", page.locator("tbody tr", { has: page.locator(".name", { hasText: /^ovirtmgmt$/ }) }).locator(".profiles", { hasText: "ovirtmgmt" }));
+  await page.getByRole("button", { name: "New network" }).click();
+  const f = await see(tab, "the wizard", page.locator("form", { has: page.getByRole("heading", { name: "New network" }) }));
+  const refused = async (what: string, re: RegExp) => {
+    await f.getByRole("button", { name: "Create" }).click();
+    assert.match(await f.getByRole("alert").innerText(), re, what);
+  };
+  await f.getByLabel("Name", { exact: true }).fill("a-name-longer-than-15");
+  await refused("a name too long for a bridge", /Name: 1 to 15 letters/);
+  await f.getByLabel("Name", { exact: true }).fill("pvm-net");
+  await f.getByLabel("VLAN id").fill("5000");
+  await refused("a VLAN id out of range", /VLAN id: a whole number from 0 to 4094/);
+  await f.getByLabel("VLAN id").fill("42");
+  await f.getByLabel("MTU").fill("40");
+  await refused("an MTU below 68", /MTU: 68 to 9000/);
+  await f.getByLabel("MTU").fill("1400");
+  await f.getByLabel("vNIC profile").fill("bad profile!");
+  await refused("a bad profile name", /vNIC profile: 1 to 50 letters/);
+  await f.getByLabel("vNIC profile").fill("pvm-net-guests");
+  await f.getByLabel("Description").fill("guests of the wizard");
+  await f.getByLabel("Attach to Default").check();
+  await f.getByLabel(/^Required/).uncheck(); // a required network the host lacks would make it non-operational
+  assert.equal(items(await eng.get("/networks?search=name%3Dpvm-net"), "network").length, 0, "nothing was sent yet");
+  await shot(tab, "new-network");
+  await f.getByRole("button", { name: "Create" }).click();
+  await f.waitFor({ state: "detached", timeout: 30_000 }).catch(async () => {
+    throw new Error(`the wizard stayed open: ${await f.innerText()}`);
+  });
+  const row = page.locator("tbody tr", { has: page.locator(".name", { hasText: /^pvm-net$/ }) });
+  await see(tab, "pvm-net in the list", row);
+  await see(tab, "both profiles listed", row.locator(".profiles", { hasText: "pvm-net, pvm-net-guests" }));
+  assert.match(await row.innerText(), /42\s+1400\s+vm/, await row.innerText());
+  const net = items<{ id: string; name: string; vlan?: { id: string }; mtu: string; description?: string; usages?: { usage?: string[] } }>(await eng.get("/networks"), "network").find((n) => n.name === "pvm-net");
+  assert.ok(net, "pvm-net exists");
+  assert.deepEqual([net.vlan?.id, net.mtu, net.description, net.usages?.usage], ["42", "1400", "guests of the wizard", ["vm"]]);
+  const cluster = (await firstClusterId(eng)) as string;
+  const onCluster = await eng.get<{ required: string }>(`/clusters/${cluster}/networks/${net.id}`);
+  assert.equal(String(onCluster.required), "false", "attached, not required");
+  assert.deepEqual(items<{ name: string }>(await eng.get(`/networks/${net.id}/vnicprofiles`), "vnic_profile").map((x) => x.name), ["pvm-net", "pvm-net-guests"]);
+
+  // the same name again: the page lets it through, the engine refuses it, and its words are shown
+  await page.getByRole("button", { name: "New network" }).click();
+  const g = await see(tab, "the wizard again", page.locator("form", { has: page.getByRole("heading", { name: "New network" }) }));
+  await g.getByLabel("Name", { exact: true }).fill("pvm-net");
+  await g.getByRole("button", { name: "Create" }).click();
+  await see(tab, "the engine's fault", g.getByRole("alert").filter({ hasText: "The name pvm-net is already used by another network in the data center." }));
+  assert.equal(items<{ name: string }>(await eng.get("/networks"), "network").filter((n) => n.name === "pvm-net").length, 1, "still one pvm-net");
+  await g.getByRole("button", { name: "Cancel" }).click();
+
+  // removing ovirtmgmt is refused by the engine, removing pvm-net works
+  await page.locator("tbody tr", { has: page.locator(".name", { hasText: /^ovirtmgmt$/ }) }).getByRole("button", { name: "Remove ovirtmgmt" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Remove" }).click();
+  await see(tab, "the engine refuses", page.getByRole("alert").filter({ hasText: "ovirtmgmt is the management network" }));
+  await row.getByRole("button", { name: "Remove pvm-net" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Remove" }).click();
+  await row.waitFor({ state: "detached", timeout: 15_000 });
+  assert.equal(items<{ name: string }>(await eng.get("/networks"), "network").filter((n) => n.name === "pvm-net").length, 0, "pvm-net is gone");
+  assert.equal(items<{ name: string }>(await eng.get("/vnicprofiles"), "vnic_profile").filter((x) => x.name.startsWith("pvm-net")).length, 0, "its profiles too");
 });
 
 // ---- GET /metrics (Prometheus) ----
