@@ -5,7 +5,7 @@
  * previewed and undone from the snapshots panel; the VM's disk moved to the other domain from
  * the Disks page with its progress bar (fed by the event stream) reaching 100 %; Migrate with one
  * host says there is nowhere to go; a network made with the New network wizard (bad input refused
- * in the page, a taken name by the engine), listed with its vNIC profiles, and removed. The same set-up (a VM with a disk and a NIC) serves the
+ * in the page, a taken name by the engine), its vNIC profiles listed, added and removed, and the network removed. The same set-up (a VM with a disk and a NIC) serves the
  * Prometheus endpoint's test: the scrape parses as the text format, its figures agree with the
  * statistics API for the same objects, a name with quotes, a backslash and a newline is escaped,
  * and only a holder of an administrative role on the system may read it (401 and 403 faults).
@@ -234,7 +234,7 @@ test("portal storage wizard: a local data domain made and attached from the page
   await see(tab, "pvm-c in the list", page.locator("tbody tr", { hasText: "pvm-c" }));
 });
 
-test("portal networks: a network made with the wizard (VLAN, MTU, a second vNIC profile, attached to a cluster), bad input refused in the page, a taken name by the engine, then removed", async () => {
+test("portal networks: a network made with the wizard (VLAN, MTU, a second vNIC profile, attached to a cluster), bad input refused in the page, a taken name by the engine; profiles added and removed; the network removed", async () => {
   const { page } = tab;
   await page.getByRole("link", { name: "Networks" }).click();
   await see(tab, "the networks page", page.getByRole("heading", { name: "Networks", exact: true }));
@@ -277,6 +277,25 @@ test("portal networks: a network made with the wizard (VLAN, MTU, a second vNIC 
   const onCluster = await eng.get<{ required: string }>(`/clusters/${cluster}/networks/${net.id}`);
   assert.equal(String(onCluster.required), "false", "attached, not required");
   assert.deepEqual(items<{ name: string }>(await eng.get(`/networks/${net.id}/vnicprofiles`), "vnic_profile").map((x) => x.name), ["pvm-net", "pvm-net-guests"]);
+
+  // its profiles: one added (a bad name refused in the page, a taken one by the engine), then removed
+  await row.getByRole("button", { name: "Profiles of pvm-net" }).click();
+  const panel = await see(tab, "the profiles panel", page.locator("section.panel", { has: page.getByRole("heading", { name: "vNIC profiles of pvm-net" }) }));
+  await panel.getByLabel("New profile").fill("no spaces allowed");
+  await panel.getByRole("button", { name: "Add profile" }).click();
+  assert.match(await panel.getByRole("alert").innerText(), /Profile name: 1 to 50 letters/);
+  await panel.getByLabel("New profile").fill("pvm-net-guests");
+  await panel.getByRole("button", { name: "Add profile" }).click();
+  await see(tab, "the engine's refusal of a taken name", panel.getByRole("alert").filter({ hasText: "already used by a profile of network pvm-net" }));
+  await panel.getByLabel("New profile").fill("pvm-net-extra");
+  await panel.getByRole("button", { name: "Add profile" }).click();
+  await see(tab, "the new profile", panel.locator("tbody tr", { hasText: "pvm-net-extra" }));
+  await see(tab, "listed in the network's row", row.locator(".profiles", { hasText: "pvm-net-extra" }));
+  await panel.getByRole("button", { name: "Remove profile pvm-net-extra" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Remove" }).click();
+  await panel.locator("tbody tr", { hasText: "pvm-net-extra" }).waitFor({ state: "detached", timeout: 15_000 });
+  assert.deepEqual(items<{ name: string }>(await eng.get(`/networks/${net.id}/vnicprofiles`), "vnic_profile").map((x) => x.name), ["pvm-net", "pvm-net-guests"]);
+  await panel.getByRole("button", { name: "Close profiles" }).click();
 
   // the same name again: the page lets it through, the engine refuses it, and its words are shown
   await page.getByRole("button", { name: "New network" }).click();

@@ -2,7 +2,7 @@
  * Administration pages for the infrastructure: hosts (maintenance, activate, approve), storage
  * domains with their usage, disks (moved to another domain with a live progress bar), and
  * networks (made with the New network wizard, removed after a confirmation, their vNIC profiles
- * listed). Each is a live table over one API collection.
+ * listed, added and removed). Each is a live table over one API collection.
  */
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
@@ -13,6 +13,7 @@ import { about, anyEvent, eventOrJob, subscribe } from "../lib/live";
 import { attachedData, type Disk, type Host, type Network, type StorageDomain, type VnicProfile } from "../lib/model";
 import { Charts } from "../ui/charts";
 import { choose, confirm } from "../ui/confirm";
+import { NetworkProfiles } from "../ui/net-profiles";
 import { NewNetwork } from "../ui/new-network";
 import { NewStorageDomain } from "../ui/new-sd";
 import { Alert, type Column, Page, Status, Table, Usage } from "../ui/widgets";
@@ -244,6 +245,7 @@ export function Networks(): JSX.Element {
   }, anyEvent);
   const [creating, setCreating] = useState(false);
   const [error, setError] = useState<string>();
+  const [profilesOf, setProfilesOf] = useState<Network>();
   const remove = async (n: Network) => {
     if (!(await confirm(`Remove network ${n.name}?`, "The network, its vNIC profiles and its cluster attachments are removed. VM NICs and hosts must not use it.", "Remove"))) return;
     try {
@@ -264,9 +266,14 @@ export function Networks(): JSX.Element {
     {
       label: "Actions",
       cell: (n) => (
-        <button type="button" class="danger" onClick={() => remove(n)} aria-label={`Remove ${n.name}`}>
-          Remove
-        </button>
+        <div class="actions">
+          <button type="button" onClick={() => setProfilesOf(n)} aria-label={`Profiles of ${n.name}`}>
+            Profiles
+          </button>
+          <button type="button" class="danger" onClick={() => remove(n)} aria-label={`Remove ${n.name}`}>
+            Remove
+          </button>
+        </div>
       ),
     },
   ];
@@ -289,6 +296,7 @@ export function Networks(): JSX.Element {
       )}
       <Alert text={error} onClose={() => setError(undefined)} />
       <Alert text={view.error} />
+      {profilesOf && <NetworkProfiles network={profilesOf} onClose={() => setProfilesOf(undefined)} onChange={view.reload} key={profilesOf.id} />}
       <Table caption="Networks" columns={columns} rows={view.data?.nets} empty="No networks." />
     </Page>
   );
