@@ -259,7 +259,7 @@ test("portal networks: a network made with the wizard (VLAN, MTU, a second vNIC 
   await f.getByLabel("vNIC profile").fill("pvm-net-guests");
   await f.getByLabel("Description").fill("guests of the wizard");
   await f.getByLabel("Attach to Default").check();
-  await f.getByLabel(/^Required/).uncheck(); // a required network the host lacks would make it non-operational
+  await f.getByLabel("Required (a host").uncheck(); // a required network the host lacks would make it non-operational
   assert.equal(items(await eng.get("/networks?search=name%3Dpvm-net"), "network").length, 0, "nothing was sent yet");
   await shot(tab, "new-network");
   await f.getByRole("button", { name: "Create" }).click();
