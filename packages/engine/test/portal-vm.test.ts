@@ -437,6 +437,10 @@ test("GET /metrics: Prometheus text that agrees with the statistics API; names e
   }
   assert.ok(sampleOf(fams, "vela_vm_disk_read_bytes_total", { disk_id: disk }) > 0, "the disk was read (it booted)");
   assert.ok(sampleOf(fams, "vela_vm_disk_read_time_seconds_total", { disk_id: disk }) > 0, "QEMU's read time reaches the engine (the node reports readTimeNs)");
+  for (const dropped of ["vela_vm_nic_receive_drops_total", "vela_vm_nic_transmit_drops_total"]) {
+    assert.ok(sampleOf(fams, dropped, { nic_id: nic }) >= 0, `${dropped} of the NIC`);
+    assert.equal(fams.get(dropped)?.type, "counter");
+  }
   assert.equal(fams.get("vela_vm_disk_read_bytes_total")?.type, "counter");
   assert.equal(fams.get("vela_vm_cpu_usage_ratio")?.type, "gauge");
   // status, SPM role and counts

@@ -49,7 +49,7 @@ const VM_STATS: Record<string, Mapping> = {
   "memory.balloon.current": { metric: "vela_vm_balloon_current_bytes", help: "Memory the VM's balloon leaves the guest (statistic memory.balloon.current)", kind: "gauge" },
   "memory.balloon.target": { metric: "vela_vm_balloon_target_bytes", help: "The VM's balloon target (statistic memory.balloon.target)", kind: "gauge" },
   "memory.balloon.min": { metric: "vela_vm_balloon_min_bytes", help: "Least memory the VM's balloon leaves (statistic memory.balloon.min)", kind: "gauge" },
-  "cpu.current.total": { metric: "vela_vm_cpu_usage_ratio", help: "VM CPU use, 0..1 of one CPU (statistic cpu.current.total)", kind: "gauge", scale: 0.01 },
+  "cpu.current.total": { metric: "vela_vm_cpu_usage_ratio", help: "VM CPU use, 0..1 of its vCPUs (statistic cpu.current.total)", kind: "gauge", scale: 0.01 },
   "cpu.current.guest": { metric: "vela_vm_cpu_guest_ratio", help: "VM CPU used by the guest, 0..1 (statistic cpu.current.guest)", kind: "gauge", scale: 0.01 },
   "cpu.current.hypervisor": { metric: "vela_vm_cpu_hypervisor_ratio", help: "VM CPU overhead, 0..1 (statistic cpu.current.hypervisor)", kind: "gauge", scale: 0.01 },
   "elapsed.time": { metric: "vela_vm_uptime_seconds", help: "Time since the VM started (statistic elapsed.time)", kind: "gauge" },
