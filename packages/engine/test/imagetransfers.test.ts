@@ -1,14 +1,15 @@
 /**
  * Image transfers (oVirt's /imagetransfers) with a real node and qemu-img: uploads of a qcow2 and
  * a raw image over imageio's HTTP protocol (through the engine's proxy_url and straight to the
- * host's transfer_url), downloads compared byte for byte, progress in `transferred` and /jobs,
- * and refusals (bad bodies, unknown disks, wrong tickets and directions, ranges past the end,
- * uploads that are not images, inactivity) that leave the disk as it was and nothing behind.
+ * host's transfer_url), downloads compared byte for byte, zero extents and zeroing by punching
+ * holes (what ovirt-imageio's client asks), progress in `transferred` and /jobs, and refusals
+ * (bad bodies, unknown disks, wrong tickets and directions, ranges past the end, uploads that are
+ * not images, inactivity) that leave the disk as it was and nothing behind.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -154,7 +155,7 @@ describe("uploads and downloads", () => {
     const opts = await fetch(t.proxy_url as string, { method: "OPTIONS" });
     assert.equal(opts.status, 200);
     const features = (await opts.json()) as { features: string[] };
-    assert.deepEqual(features.features.sort(), ["flush", "zero"]);
+    assert.deepEqual(features.features.sort(), ["extents", "flush", "zero"]);
 
     const half = Math.floor(bytes.length / 2);
     const r1 = await put(t.proxy_url as string, bytes.subarray(0, half), 0, false);
@@ -250,6 +251,67 @@ describe("guest data into a qcow2 disk", () => {
     const info = JSON.parse(execFileSync("qemu-img", ["info", "--output=json", "-U", volPath(disk)], { encoding: "utf8" })) as { format: string };
     assert.equal(info.format, "qcow2");
     execFileSync("qemu-img", ["compare", "-f", "qcow2", "-F", "qcow2", img.file, volPath(disk)]);
+  });
+});
+
+describe("what ovirt-imageio's client asks", () => {
+  interface Extent {
+    start: number;
+    length: number;
+    zero: boolean;
+    hole: boolean;
+  }
+  /** Data at [0,1M) and [20M,21M) of a 32 MiB disk; zeros (holes) elsewhere. */
+  const layout = (size: number): Extent[] => [
+    { start: 0, length: MiB, zero: false, hole: false },
+    { start: MiB, length: 19 * MiB, zero: true, hole: true },
+    { start: 20 * MiB, length: MiB, zero: false, hole: false },
+    { start: 21 * MiB, length: size - 21 * MiB, zero: true, hole: true },
+  ];
+
+  test("OPTIONS lists extents; zeroing most of a raw upload punches holes instead of writing zeros; /extents reports the holes of the upload and of its download, through the proxy and on the host; other contexts are refused", async () => {
+    const size = 32 * MiB;
+    const disk = await newDisk("extents", size, "raw");
+    const t = await start({ disk: { id: disk.id }, format: "raw" });
+    const proxy = t.proxy_url as string;
+    const opts = (await (await fetch(proxy, { method: "OPTIONS" })).json()) as { features: string[] };
+    assert.deepEqual(opts.features.sort(), ["extents", "flush", "zero"]);
+    const data = Buffer.alloc(size);
+    data.fill(0x6b, 0, MiB);
+    data.fill(0x21, 20 * MiB, 21 * MiB);
+    for (const off of [0, 20 * MiB]) assert.equal((await put(proxy, data.subarray(off, off + MiB), off, false)).status, 200);
+    // As the client zeroes the zero extents of its source: each a PATCH, the last one not flushed.
+    for (const [offset, len] of [
+      [MiB, 19 * MiB],
+      [21 * MiB, size - 21 * MiB],
+    ] as const) {
+      const z = await fetch(proxy, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ op: "zero", offset, size: len, flush: false }) });
+      assert.equal(z.status, 200, await z.text());
+    }
+    const [staging] = stagingFiles();
+    const allocated = statSync(join(node.runDir, "transfers", staging as string)).blocks * 512;
+    assert.ok(allocated <= 4 * MiB, `zeroing wrote no zeros: ${allocated} bytes allocated in the staging file`);
+    const ext = await fetch(`${proxy}/extents?context=zero`);
+    assert.equal(ext.status, 200, await ext.clone().text());
+    assert.deepEqual(await ext.json(), layout(size), "the upload's extents through the proxy");
+    assert.equal((await fetch(`${proxy}/extents?context=dirty`)).status, 404, "no dirty extents outside a backup");
+    assert.equal((await fetch(`${proxy}/extents?context=sideways`)).status, 400);
+    assert.equal((await fetch(`${eng.url}/ovirt-engine/services/imageio/images/${NOPE}/extents`)).status, 403);
+    await eng.post(`/imagetransfers/${t.id}/finalize`, {});
+    assert.equal((await finished(t.id)).phase, "finished_success");
+    assert.ok(readFileSync(volPath(disk)).equals(data), "the volume holds the data and zeros");
+
+    const d = await start({ disk: { id: disk.id }, direction: "download" });
+    const opt = (await (await fetch(d.proxy_url as string, { method: "OPTIONS" })).json()) as { features: string[] };
+    assert.deepEqual(opt.features, ["extents"]);
+    const onHost = await nodeRequest(`${d.transfer_url}/extents`, "GET", {});
+    assert.equal(onHost.status, 200, onHost.body.toString());
+    const got = JSON.parse(onHost.body.toString()) as Extent[];
+    // The volume's holes survive the copy into the download's staging file.
+    assert.deepEqual(got.map((e) => [e.start, e.length, e.zero]), layout(size).map((e) => [e.start, e.length, e.zero]), JSON.stringify(got));
+    await eng.post(`/imagetransfers/${d.id}/finalize`, {});
+    assert.equal((await finished(d.id)).phase, "finished_success");
+    assert.deepEqual(stagingFiles(), []);
   });
 });
 
