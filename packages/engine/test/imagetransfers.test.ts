@@ -339,6 +339,37 @@ describe("the SDK's shapes", () => {
   });
 });
 
+describe("an ISO file", () => {
+  test("a disk with content_type iso (what upload_disk.py declares for an ISO file) takes the ISO's bytes as a raw upload and says iso", async () => {
+    const src = join(work, "iso-src");
+    execFileSync("mkdir", ["-p", src]);
+    execFileSync("sh", ["-c", `echo vela-iso > ${src}/README`]);
+    const iso = join(work, "install.iso");
+    execFileSync("genisoimage", ["-quiet", "-V", "VELAISO", "-o", iso, src]);
+    const bytes = readFileSync(iso);
+    const r = await eng.api("POST", "/disks", {
+      body: { name: "install.iso", content_type: "iso", format: "raw", sparse: false, provisioned_size: bytes.length, initial_size: bytes.length, storage_domains: { storage_domain: [{ id: sd }] } },
+    });
+    assert.equal(r.status, 201, r.text);
+    const disk = await until("iso disk ok", async () => {
+      const g = await eng.get<Disk & { content_type: string }>(`/disks/${(r.json as unknown as Disk).id}`);
+      return g.status === "ok" ? g : undefined;
+    });
+    assert.equal(disk.content_type, "iso");
+    const meta = readFileSync(`${volPath(disk)}.meta`, "utf8");
+    assert.match(meta, /^DISKTYPE=ISOF$/m, meta);
+    const t = await start({ disk: { id: disk.id }, format: "raw" });
+    assert.equal((await put(t.proxy_url as string, bytes, 0)).status, 200);
+    await eng.post(`/imagetransfers/${t.id}/finalize`, {});
+    assert.equal((await finished(t.id)).phase, "finished_success");
+    const vol = readFileSync(volPath(disk));
+    assert.ok(vol.subarray(0, bytes.length).equals(bytes), `the volume holds the ISO (volume ${vol.length} bytes, ISO ${bytes.length})`);
+    assert.ok(vol.subarray(bytes.length).every((b) => b === 0), "then zeros up to the volume's rounded size");
+    const bad = await eng.api("POST", "/disks", { body: { name: "x", content_type: "floppy", provisioned_size: MiB, storage_domains: { storage_domain: [{ id: sd }] } } });
+    assert.equal(bad.status, 400, bad.text);
+  });
+});
+
 describe("an uploaded disk in a VM", () => {
   test("a VM runs on the uploaded disk (QEMU opens its volume); while it runs, transfers of the disk are refused", async () => {
     const disk = await newDisk("vm-disk", 16 * MiB, "cow");

@@ -34,7 +34,9 @@ export const Input = z.object({
   description: Text(500).optional(),
   shareable: Bool.optional(),
   wipe_after_delete: Bool.optional(),
-  content_type: Enum(["data"]).optional(),
+  // iso: an installation image kept on a data domain (what the SDK's upload_disk.py declares for
+  // an ISO file); its volume's metadata says so (VDSM's disk type ISOF).
+  content_type: Enum(["data", "iso"]).optional(),
   storage_type: Enum(["image"]).optional(),
   storage_domains: ListOf("storage_domain", Ref),
 }).superRefine((d, ctx) => {
@@ -90,7 +92,7 @@ export const AddDisk: CommandDef<unknown, Plan, Disk> = {
       shareable: p.shareable ? 1 : 0,
       wipe_after_delete: p.wipe_after_delete ? 1 : 0,
       status: "locked",
-      content_type: "data",
+      content_type: p.content_type ?? "data",
       template_id: null,
       created_at: now(),
     };
@@ -120,7 +122,7 @@ export const AddDisk: CommandDef<unknown, Plan, Disk> = {
       size: disk.provisioned_size,
       volFormat: disk.format === "cow" ? "COW" : "RAW",
       preallocate: disk.sparse ? "SPARSE" : "PREALLOCATED",
-      diskType: "DATA",
+      diskType: disk.content_type === "iso" ? "ISOF" : "DATA",
       volUUID: disk.image_id,
       desc: volumeDescription(disk.alias, disk.description),
       initialSize: disk.initial_size ?? undefined,
