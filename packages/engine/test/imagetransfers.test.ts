@@ -316,6 +316,19 @@ describe("what ovirt-imageio's client asks", () => {
 });
 
 describe("the SDK's shapes", () => {
+  test("a disk added as upload_disk.py adds it (cow, sparse false, initial_size = the image's measured size) is made; the initial size, a block-storage hint, is ignored on a file domain", async () => {
+    const r = await eng.api("POST", "/disks", {
+      body: { name: "sdk-added", description: "Uploaded disk", content_type: "data", format: "cow", sparse: false, provisioned_size: 16 * MiB, initial_size: 1_310_720, storage_domains: { storage_domain: [{ id: sd }] } },
+    });
+    assert.equal(r.status, 201, r.text);
+    const disk = await until("sdk-added ok", async () => {
+      const g = await eng.get<Disk>(`/disks/${(r.json as unknown as Disk).id}`);
+      if (g.status === "illegal") throw new Error(`disk creation failed: ${JSON.stringify(g)}`);
+      return g.status === "ok" ? g : undefined;
+    });
+    assert.equal(JSON.parse(execFileSync("qemu-img", ["info", "--output=json", "-U", volPath(disk)], { encoding: "utf8" })).format, "qcow2");
+  });
+
   test("XML as the Python SDK sends it (disk by attribute, format raw, timeout_policy, shallow); XML answers with phase and URLs", async () => {
     const disk = await newDisk("sdk-xml", 4 * MiB, "cow");
     const body = `<image_transfer><direction>upload</direction><format>raw</format><inactivity_timeout>120</inactivity_timeout><shallow>false</shallow><timeout_policy>legacy</timeout_policy><disk id="${disk.id}"/></image_transfer>`;
