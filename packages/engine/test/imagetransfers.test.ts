@@ -344,6 +344,7 @@ describe("the SDK's shapes", () => {
     assert.match(x, /<proxy_url>https:\/\/[^<]+<\/proxy_url>/);
     assert.match(x, /<format>raw<\/format>/);
     assert.match(x, /<inactivity_timeout>120<\/inactivity_timeout>/);
+    assert.match(x, /<timeout_policy>cancel<\/timeout_policy>/, "what Vela does to an inactive transfer");
     assert.match(x, new RegExp(`<disk href="/ovirt-engine/api/disks/${disk.id}" id="${disk.id}"/>`));
     const list = await eng.api("GET", "/imagetransfers", { accept: "xml" });
     assert.ok(list.text.includes(`id="${id}"`), list.text.slice(0, 500));
@@ -422,6 +423,8 @@ describe("refusals", () => {
       [{ disk: { id: disk.id }, direction: "sideways" }, 400],
       [{ disk: { id: disk.id }, format: "vmdk" }, 400],
       [{ disk: { id: disk.id }, inactivity_timeout: 0 }, 400],
+      [{ disk: { id: disk.id }, timeout_policy: "pause" }, 400],
+      [{ disk: { id: disk.id }, timeout_policy: "sometimes" }, 400],
     ];
     for (const [body, status] of cases) {
       const r = await eng.api("POST", "/imagetransfers", { body: body as object });
