@@ -42,8 +42,9 @@ const statistics = lazy(() => import("./resources/statistics.js"));
 const events = lazy(() => import("./resources/events.js"));
 const imagetransfers = lazy(() => import("./resources/imagetransfers.js"));
 const catalogs = lazy(() => import("./resources/catalogs.js"));
+const metrics = lazy(() => import("./resources/metrics.js"));
 
-const ALL = [root, datacenters, clusters, hosts, storagedomains, cdroms, disks, templates, vms, jobs, consoles, internal, networks, users, perms, vmpools, clientLinks, updates, empty, openapi, statistics, events, enroll, imagetransfers, catalogs];
+const ALL = [root, datacenters, clusters, hosts, storagedomains, cdroms, disks, templates, vms, jobs, consoles, internal, networks, users, perms, vmpools, clientLinks, updates, empty, openapi, statistics, events, enroll, imagetransfers, catalogs, metrics];
 
 function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): Handler {
   return async (c: Call): Promise<Reply> => {
@@ -264,6 +265,8 @@ export const apiRoutes: RouteDef[] = [
   // Vela: the last hour, for the portal's charts
   r("GET", "/hosts/:id/statistics/history", h(statistics, "hostHistory")),
   r("GET", "/vms/:id/statistics/history", h(statistics, "vmHistory")),
+  // the same figures for Prometheus (issue 10)
+  r("GET", "/metrics", h(metrics, "get")),
   r("GET", "/events", h(events, "list")),
   r("GET", "/events/:id", h(events, "get")),
 

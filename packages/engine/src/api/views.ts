@@ -364,7 +364,8 @@ export function imageTransferView(t: ImageTransfer, urls: TransferUrls): Rep {
     phase: t.phase,
     proxy_url: live ? urls.proxy : undefined,
     shallow: false,
-    timeout_policy: "legacy",
+    // What happens at the inactivity timeout, whatever was asked (AddImageTransfer): a cancel.
+    timeout_policy: "cancel",
     transfer_url: live ? urls.transfer : undefined,
     transferred: num(t.transferred),
     disk: ref("disks", t.disk_id),

@@ -22,6 +22,8 @@ export type Need =
   | { events: "list" | "one" }
   /** Administrators only, in either view (jobs, MAC pools, users). */
   | { admin: true }
+  /** An administrative role held on the system itself: figures of every object at once (/metrics). */
+  | { systemAdmin: true }
   /** An action group on an object. */
   | { act: ActionGroup; on: (e: Engine, c: Call) => Promise<ObjRef> | ObjRef; owner?: Owner; removes?: boolean };
 
@@ -122,6 +124,8 @@ const needs: Record<string, Need> = {
   "GET /disks/:id/statistics": view("disk"),
   "GET /hosts/:id/statistics/history": view("host"),
   "GET /vms/:id/statistics/history": view("vm"),
+  // every object's figures in one answer: only for who administers the whole system
+  "GET /metrics": { systemAdmin: true },
   // the audit log: all of it for administrators; in the user view, the events of what the user sees
   "GET /events": { events: "list" },
   "GET /events/:id": { events: "one" },

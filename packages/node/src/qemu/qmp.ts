@@ -67,6 +67,10 @@ export interface QmpBlockStats {
   wr_operations: number;
   wr_highest_offset: number;
   flush_operations?: number;
+  /** Time spent in completed reads, writes and flushes (ns): with the counts, the average latency. */
+  rd_total_time_ns?: number;
+  wr_total_time_ns?: number;
+  flush_total_time_ns?: number;
 }
 
 /** One entry of `query-blockstats` with `query-nodes: true`. */
