@@ -39,7 +39,6 @@ export const EMPTY_SUBCOLLECTIONS: EmptySub[] = [
   e("datacenters", "qoss", "qoss", "qos"),
   e("datacenters", "iscsibonds", "iscsi_bonds", "iscsi_bond"),
   e("clusters", "affinitygroups", "affinity_groups", "affinity_group"),
-  e("clusters", "cpuprofiles", "cpu_profiles", "cpu_profile"),
   e("clusters", "enabledfeatures", "cluster_features", "cluster_feature"),
   e("templates", "watchdogs", "watchdogs", "watchdog"),
   e("templates", "tags", "tags", "tag"),

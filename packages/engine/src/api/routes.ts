@@ -42,8 +42,9 @@ const statistics = lazy(() => import("./resources/statistics.js"));
 const events = lazy(() => import("./resources/events.js"));
 const imagetransfers = lazy(() => import("./resources/imagetransfers.js"));
 const catalogs = lazy(() => import("./resources/catalogs.js"));
+const profiles = lazy(() => import("./resources/profiles.js"));
 
-const ALL = [root, datacenters, clusters, hosts, storagedomains, cdroms, disks, templates, vms, jobs, consoles, internal, networks, users, perms, vmpools, clientLinks, updates, empty, openapi, statistics, events, enroll, imagetransfers, catalogs];
+const ALL = [root, datacenters, clusters, hosts, storagedomains, cdroms, disks, templates, vms, jobs, consoles, internal, networks, users, perms, vmpools, clientLinks, updates, empty, openapi, statistics, events, enroll, imagetransfers, catalogs, profiles];
 
 function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): Handler {
   return async (c: Call): Promise<Reply> => {
@@ -279,6 +280,19 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/jobs/:id/steps", h(jobs, "steps")),
   r("GET", "/jobs/:id/steps/:step", h(jobs, "step")),
 
+  // CPU and disk profiles, scheduling policies, storage connections (resources/profiles.ts).
+  r("GET", "/cpuprofiles", h(profiles, "cpuProfiles")),
+  r("GET", "/cpuprofiles/:id", h(profiles, "cpuProfile")),
+  r("GET", "/clusters/:id/cpuprofiles", h(profiles, "clusterCpuProfiles")),
+  r("GET", "/clusters/:id/cpuprofiles/:profile", h(profiles, "clusterCpuProfile")),
+  r("GET", "/diskprofiles", h(profiles, "diskProfiles")),
+  r("GET", "/diskprofiles/:id", h(profiles, "diskProfile")),
+  r("GET", "/storagedomains/:id/diskprofiles", h(profiles, "domainDiskProfiles")),
+  r("GET", "/storagedomains/:id/diskprofiles/:profile", h(profiles, "domainDiskProfile")),
+  r("GET", "/schedulingpolicies", h(profiles, "schedulingPolicies")),
+  r("GET", "/schedulingpolicies/:id", h(profiles, "schedulingPolicy")),
+  r("GET", "/storageconnections", h(profiles, "storageConnections")),
+  r("GET", "/storageconnections/:id", h(profiles, "storageConnection")),
   // Sub-collections clients read that Vela serves empty (empty-collections.ts).
   ...EMPTY_SUBCOLLECTIONS.map((s) => r("GET", `/${s.parent}/:id/${s.sub}`, async (c) => (await empty()).list(c, s))),
   ...EMPTY_TOP_COLLECTIONS.flatMap((t) => [

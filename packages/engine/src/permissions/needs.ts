@@ -138,7 +138,22 @@ const needs: Record<string, Need> = {
   ...emptyUnder("/vms/:id", "vm", ["numanodes", "hostdevices", "watchdogs", "tags", "affinitylabels", "applications", "sessions", "reporteddevices", "katelloerrata", "mediateddevices"]),
   ...emptyUnder("/hosts/:id", "host", ["numanodes", "hooks", "devices", "tags", "affinitylabels", "katelloerrata"]),
   ...emptyUnder("/datacenters/:id", "data_center", ["quotas", "qoss", "iscsibonds"]),
-  ...emptyUnder("/clusters/:id", "cluster", ["affinitygroups", "cpuprofiles", "enabledfeatures"]),
+  ...emptyUnder("/clusters/:id", "cluster", ["affinitygroups", "enabledfeatures"]),
+  // Profiles, scheduling policies, storage connections (api/resources/profiles.ts): a cluster's
+  // or domain's own profile to whoever sees it; the whole lists (and the connections' paths) to
+  // administrators; the predefined policies to every signed-in user.
+  "GET /clusters/:id/cpuprofiles": view("cluster"),
+  "GET /clusters/:id/cpuprofiles/:profile": view("cluster"),
+  "GET /storagedomains/:id/diskprofiles": view("storage_domain"),
+  "GET /storagedomains/:id/diskprofiles/:profile": view("storage_domain"),
+  "GET /cpuprofiles": admin,
+  "GET /cpuprofiles/:id": admin,
+  "GET /diskprofiles": admin,
+  "GET /diskprofiles/:id": admin,
+  "GET /schedulingpolicies": open,
+  "GET /schedulingpolicies/:id": open,
+  "GET /storageconnections": admin,
+  "GET /storageconnections/:id": admin,
   ...emptyUnder("/templates/:id", "template", ["watchdogs", "tags", "cdroms"]),
   // collections of features Vela does not have (tags, bookmarks, providers, …): empty for everyone
   ...Object.fromEntries(EMPTY_TOP_COLLECTIONS.flatMap((t) => [[`GET /${t.path}`, open], [`GET /${t.path}/:id`, open]])),
