@@ -116,6 +116,7 @@ export const apiRoutes: RouteDef[] = [
   r("POST", "/hosts/:id/activate", h(hosts, "activate")),
   r("POST", "/hosts/:id/deactivate", h(hosts, "deactivate")),
   r("POST", "/hosts/:id/approve", h(hosts, "approve")),
+  r("POST", "/hosts/:id/enrollcertificate", h(hosts, "enrollCertificate")),
   r("POST", "/hosts/:id/forceselectspm", h(hosts, "forceSelectSpm")),
   r("POST", "/hosts/:id/iscsidiscover", h(hosts, "iscsiDiscover")),
   r("POST", "/hosts/:id/iscsilogin", h(hosts, "iscsiLogin")),

@@ -142,7 +142,7 @@ export function hostView(h: Host, spmRole: SpmRole): Rep {
   return {
     href: base,
     id: h.id,
-    actions: actions(base, ["activate", "approve", "deactivate", "forceselectspm", "iscsidiscover", "iscsilogin"]),
+    actions: actions(base, ["activate", "approve", "deactivate", "enrollcertificate", "forceselectspm", "iscsidiscover", "iscsilogin"]),
     name: h.name,
     description: h.description || undefined,
     comment: h.comment || undefined,

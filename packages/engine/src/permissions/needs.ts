@@ -183,6 +183,7 @@ const needs: Record<string, Need> = {
   "POST /hosts/:id/activate": onParam("manipulate_host", "host"),
   "POST /hosts/:id/deactivate": onParam("manipulate_host", "host"),
   "POST /hosts/:id/approve": onParam("manipulate_host", "host"),
+  "POST /hosts/:id/enrollcertificate": onParam("manipulate_host", "host"),
   "POST /hosts/:id/forceselectspm": onParam("manipulate_host", "host"),
   "POST /hosts/:id/iscsidiscover": onParam("manipulate_host", "host"),
   "POST /hosts/:id/iscsilogin": onParam("manipulate_host", "host"),
