@@ -138,12 +138,13 @@ export const vmVerbs = {
   /**
    * Live snapshot: the running VM's drives switch to their new tops at once (one QMP transaction);
    * nothing changes if any drive fails. `snapMemory` (a memory volume) is not supported: refused.
-   * Answers VDSM's `quiesce` (whether guest file systems were frozen: never, no guest agent).
+   * The XML-RPC response carries VDSM's `quiesce` member (guest file systems frozen: never, no
+   * guest agent); JSON-RPC answers `true`.
    */
   snapshot: verb("snapshot", "VM.snapshot", [
     p("vmId", Uuid, "vmID"),
     p("snapDrives", z.array(SnapDrive).min(1).max(32), "snapDrives"),
     p("snapMemory", z.string().max(1024).optional(), "snapMemory"),
     p("frozen", z.boolean().optional().default(false), "frozen"),
-  ], out("quiesce", z.boolean())),
+  ], done),
 } as const;
