@@ -156,11 +156,14 @@ test("CPU and disk profiles, scheduling policies and storage connections come fr
   const clusterPolicy = (await eng.get<{ scheduling_policy: { id: string } }>(`/clusters/${cl.id}`)).scheduling_policy.id;
   assert.equal((await eng.get<Named>(`/schedulingpolicies/${clusterPolicy}`)).name, "none");
 
+  // A host's storage connection extensions (iSCSI credentials): none.
+  assert.deepEqual(await list(`/hosts/${host.id}/storageconnectionextensions`, "storage_connection_extension"), []);
+
   // Unknown and malformed ids: 404 faults.
   for (const path of [
     `/cpuprofiles/${NOPE}`, "/cpuprofiles/x", `/clusters/${cl.id}/cpuprofiles/${NOPE}`, `/clusters/${NOPE}/cpuprofiles`,
     `/diskprofiles/${NOPE}`, `/storagedomains/${sdA.id}/diskprofiles/${NOPE}`, `/storagedomains/${NOPE}/diskprofiles`,
-    `/schedulingpolicies/${NOPE}`, `/storageconnections/${NOPE}`, "/storageconnections/..%2Fetc",
+    `/schedulingpolicies/${NOPE}`, `/storageconnections/${NOPE}`, "/storageconnections/..%2Fetc", `/hosts/${NOPE}/storageconnectionextensions`,
   ]) {
     const r = await eng.api("GET", path);
     assert.equal(r.status, 404, `${path}: ${r.status} ${r.text.slice(0, 200)}`);

@@ -35,6 +35,8 @@ export const EMPTY_SUBCOLLECTIONS: EmptySub[] = [
   e("hosts", "tags", "tags", "tag"),
   e("hosts", "affinitylabels", "affinity_labels", "affinity_label"),
   e("hosts", "katelloerrata", "katello_errata", "katello_erratum"),
+  // iSCSI CHAP credentials per host (Vela's block domains have no iSCSI logins with credentials)
+  e("hosts", "storageconnectionextensions", "storage_connection_extensions", "storage_connection_extension"),
   e("datacenters", "quotas", "quotas", "quota"),
   e("datacenters", "qoss", "qoss", "qos"),
   e("datacenters", "iscsibonds", "iscsi_bonds", "iscsi_bond"),

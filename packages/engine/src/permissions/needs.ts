@@ -136,7 +136,7 @@ const needs: Record<string, Need> = {
   "GET /domains": open,
   "GET /domains/:id": open,
   ...emptyUnder("/vms/:id", "vm", ["numanodes", "hostdevices", "watchdogs", "tags", "affinitylabels", "applications", "sessions", "reporteddevices", "katelloerrata", "mediateddevices"]),
-  ...emptyUnder("/hosts/:id", "host", ["numanodes", "hooks", "devices", "tags", "affinitylabels", "katelloerrata"]),
+  ...emptyUnder("/hosts/:id", "host", ["numanodes", "hooks", "devices", "tags", "affinitylabels", "katelloerrata", "storageconnectionextensions"]),
   ...emptyUnder("/datacenters/:id", "data_center", ["quotas", "qoss", "iscsibonds"]),
   ...emptyUnder("/clusters/:id", "cluster", ["affinitygroups", "enabledfeatures"]),
   // Profiles, scheduling policies, storage connections (api/resources/profiles.ts): a cluster's
