@@ -119,6 +119,15 @@ async function steps(jobId: string): Promise<{ status: string; progress: string;
   return items((await eng.api("GET", `/jobs/${jobId}/steps`)).json, "step");
 }
 
+/** After an agent restart: the host is up and SPM again (the engine has seen the new agent). */
+async function spmAgain(): Promise<void> {
+  await until("the restarted host is the SPM again", async () => {
+    const h = items<{ status: string; spm?: { status: string } }>((await eng.api("GET", "/hosts")).json, "host")[0];
+    const up = h?.status === "up" && h.spm?.status === "spm" && /VELA-NODE-READY/.test(node.output());
+    return up ? true : undefined;
+  }, 90_000);
+}
+
 async function newVm(name: string, disk?: Disk): Promise<string> {
   const vm = await eng.post<{ id: string }>("/vms", { name, cluster: { id: clusterId }, memory: 64 * MiB });
   if (disk) assert.equal((await eng.api("POST", `/vms/${vm.id}/diskattachments`, { body: { disk: { id: disk.id }, interface: "virtio", bootable: true } })).status, 201);
@@ -473,6 +482,34 @@ describe("templates", () => {
     assert.deepEqual(readdirSync(imageDir).sort(), files);
     assert.deepEqual(await snapState(), before);
     assert.equal(await leafId(), L2);
+
+    // QEMU refuses the switch (the agent restarted with a test fault that adds a bad action to
+    // the transaction): the job fails, the VM runs on as before, the new leaf is deleted.
+    await node.stop();
+    await until("the engine sees the agent gone", async () => (items<{ status: string }>((await eng.api("GET", "/hosts")).json, "host")[0]?.status !== "up" ? true : undefined), 30_000);
+    node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "img-host", runDir: node.runDir, port: node.port, env: { VELA_NODE_ACCEL: "tcg", VELA_NODE_BOOT_DIRS: guestDir, VELA_TEST_FAULTS: "virt.snapshot.transaction" } });
+    await spmAgain();
+    const refused = await eng.post<Snap>(`/vms/${vm}/snapshots`, { description: "refused" });
+    await until("the refused snapshot is gone", async () => ((await eng.api("GET", `/vms/${vm}/snapshots/${refused.id}`)).status === 404 ? true : undefined), 60_000);
+    const failed = items<Job>((await eng.api("GET", "/jobs")).json, "job").find((j) => j.description.startsWith("Creating VM Snapshot 'refused'"));
+    assert.equal((await jobDone((failed as Job).id)).status, "failed");
+    const fsteps = await steps((failed as Job).id);
+    assert.ok(fsteps.some((x) => x.description.startsWith("Creating volume") && x.status === "finished"), JSON.stringify(fsteps));
+    assert.ok(fsteps.some((x) => x.description.startsWith("Switching the running VM") && x.status === "failed"), `the switch failed: ${JSON.stringify(fsteps)}`);
+    assert.equal(await leafId(), L2);
+    assert.equal((await eng.get<Disk>(`/disks/${d.id}`)).status, "ok");
+    assert.deepEqual(readdirSync(imageDir).sort(), files, "the new leaf is deleted");
+    assert.deepEqual(await snapState(), before);
+    assert.deepEqual(chain(L2), [L2, L1, L0]);
+    assert.deepEqual(qemuOf(vm), [pid], "the VM still runs");
+    assert.equal((await eng.get<{ status: string }>(`/vms/${vm}`)).status, "up");
+    const s3size = size(L2);
+    await until("the guest still writes into the same leaf", async () => (size(L2) > s3size + 2 * MiB ? true : undefined), 60_000);
+    await node.stop();
+    await until("the engine sees the agent gone", async () => (items<{ status: string }>((await eng.api("GET", "/hosts")).json, "host")[0]?.status !== "up" ? true : undefined), 30_000);
+    node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "img-host", runDir: node.runDir, port: node.port, env: { VELA_NODE_ACCEL: "tcg", VELA_NODE_BOOT_DIRS: guestDir } });
+    await spmAgain();
+    await until("the VM seen up again", async () => ((await eng.get<{ status: string }>(`/vms/${vm}`)).status === "up" ? true : undefined), 60_000);
 
     // Down again: the live snapshots are ordinary ones (removing one merges as before).
     await stopVm(vm);

@@ -92,7 +92,7 @@ export class VmManager {
    */
   async snapshot(vmId: string, drives: readonly SnapDrive[], memory: string | undefined): Promise<{ quiesce: boolean }> {
     return this.controlled(vmId, "take a snapshot", async (vm, qmp) => {
-      const out = await liveSnapshot(this.images, vm, qmp, drives, memory, this.ctx.log);
+      const out = await liveSnapshot(this.images, vm, qmp, drives, memory, this.ctx.log, this.ctx.config.faults);
       await this.watchThin(vm);
       return out;
     });

@@ -78,13 +78,22 @@ async function addNodes(qmp: QmpClient, switches: Switch[], added: string[]): Pr
   }
 }
 
-export async function liveSnapshot(images: ImageService, vm: Vm, qmp: QmpClient, drives: readonly SnapDrive[], memory: string | undefined, log: Logger): Promise<{ quiesce: boolean }> {
+/**
+ * Test fault `virt.snapshot.transaction` (VELA_TEST_FAULTS): the transaction gets one more action
+ * naming a node that does not exist, so QEMU itself refuses all of it — the path of a switch that
+ * fails after the new tops were added, with the VM left as it was.
+ */
+export const FAULT_TRANSACTION = "virt.snapshot.transaction";
+
+export async function liveSnapshot(images: ImageService, vm: Vm, qmp: QmpClient, drives: readonly SnapDrive[], memory: string | undefined, log: Logger, faults: ReadonlySet<string>): Promise<{ quiesce: boolean }> {
   if (memory !== undefined && memory !== "") throw new VdsmError("noimpl", "memory snapshots are not supported: Vela takes disk-only live snapshots");
   const switches = await prepareTops(images, vm, matchDrives(vm, drives));
   const added: string[] = [];
   try {
     await addNodes(qmp, switches, added);
-    await qmp.transaction(switches.map((s) => ({ type: "blockdev-snapshot" as const, data: { node: s.old.formatNode, overlay: s.next.formatNode } })));
+    const actions = switches.map((s) => ({ type: "blockdev-snapshot" as const, data: { node: s.old.formatNode, overlay: s.next.formatNode } }));
+    if (faults.has(FAULT_TRANSACTION)) actions.push({ type: "blockdev-snapshot", data: { node: "vela-test-fault", overlay: "vela-test-fault-overlay" } });
+    await qmp.transaction(actions);
   } catch (e) {
     // The transaction changed nothing; drop the nodes added for it, format nodes first.
     for (const node of added.reverse()) await qmp.blockdevDel(node).catch((err: unknown) => log.warn({ vmId: vm.id, node, err: String(err) }, "cannot remove an unused snapshot node"));
