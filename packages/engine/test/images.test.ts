@@ -489,6 +489,7 @@ describe("templates", () => {
     await until("the engine sees the agent gone", async () => (items<{ status: string }>((await eng.api("GET", "/hosts")).json, "host")[0]?.status !== "up" ? true : undefined), 30_000);
     node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "img-host", runDir: node.runDir, port: node.port, env: { VELA_NODE_ACCEL: "tcg", VELA_NODE_BOOT_DIRS: guestDir, VELA_TEST_FAULTS: "virt.snapshot.transaction" } });
     await spmAgain();
+    await until("the VM seen up again", async () => ((await eng.get<{ status: string }>(`/vms/${vm}`)).status === "up" ? true : undefined), 60_000);
     const refused = await eng.post<Snap>(`/vms/${vm}/snapshots`, { description: "refused" });
     await until("the refused snapshot is gone", async () => ((await eng.api("GET", `/vms/${vm}/snapshots/${refused.id}`)).status === 404 ? true : undefined), 60_000);
     const failed = items<Job>((await eng.api("GET", "/jobs")).json, "job").find((j) => j.description.startsWith("Creating VM Snapshot 'refused'"));
