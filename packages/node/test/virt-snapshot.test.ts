@@ -90,16 +90,17 @@ describe("live snapshot of a running VM", () => {
 
   test("bad input is refused and the VM keeps running on the same top", async () => {
     const other = randomUUID();
-    for (const [what, p, code] of [
-      ["an image that is not a drive of the VM", node.json("VM.snapshot", { vmID: vmId, snapDrives: [{ domainID: drive.domainID, imageID: other, volumeID: randomUUID(), baseVolumeID: v2 }] }), 48],
-      ["a base that is not the drive's top", snap(randomUUID(), base()), 48],
-      ["the base as the new volume", snap(v2, v2), 1000],
-      ["a memory snapshot", snap(randomUUID(), v2, { snapMemory: "sd,pool,img,vol" }), 44],
-      ["an unknown VM", node.json("VM.snapshot", { vmID: randomUUID(), snapDrives: [{ domainID: drive.domainID, imageID: drive.imageID, volumeID: randomUUID(), baseVolumeID: v2 }] }), 1],
-      ["a new volume that does not exist", snap(randomUUID(), v2), 201],
-      ["no drives", node.json("VM.snapshot", { vmID: vmId, snapDrives: [] }), undefined],
+    // Each request is made in turn (a thunk): the VM must be the same before every one.
+    for (const [what, req, code] of [
+      ["an image that is not a drive of the VM", () => node.json("VM.snapshot", { vmID: vmId, snapDrives: [{ domainID: drive.domainID, imageID: other, volumeID: randomUUID(), baseVolumeID: v2 }] }), 48],
+      ["a base that is not the drive's top", () => snap(randomUUID(), base()), 48],
+      ["the base as the new volume", () => snap(v2, v2), 1000],
+      ["a memory snapshot", () => snap(randomUUID(), v2, { snapMemory: "sd,pool,img,vol" }), 44],
+      ["an unknown VM", () => node.json("VM.snapshot", { vmID: randomUUID(), snapDrives: [{ domainID: drive.domainID, imageID: drive.imageID, volumeID: randomUUID(), baseVolumeID: v2 }] }), 1],
+      ["a new volume that does not exist", () => snap(randomUUID(), v2), 201],
+      ["no drives", () => node.json("VM.snapshot", { vmID: vmId, snapDrives: [] }), undefined],
     ] as const) {
-      const err = await errorCode(p);
+      const err = await errorCode(req());
       assert.ok(err, `${what}: refused`);
       if (code !== undefined) assert.equal(err.code, code, `${what}: ${err.message}`);
       assert.equal(await top(), v2, `${what}: the drive still runs on ${v2}`);
