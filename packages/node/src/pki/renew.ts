@@ -50,6 +50,7 @@ export function renewalHandlers(config: NodeConfig, log: Logger, switchTls: TlsS
       }
       if (!cert.verify(new X509Certificate(ca).publicKey)) throw new VdsmError("InvalidParameter", "the certificate is not signed by this node's engine CA");
       if (!cert.checkPrivateKey(createPrivateKey(key))) throw new VdsmError("InvalidParameter", "the certificate is not for the pending request's key");
+      if (!cert.subject.split("\n").includes(`CN=${config.hostUuid}`)) throw new VdsmError("InvalidParameter", `the certificate is not for this host (${config.hostUuid})`);
       writeFileSync(`${paths.cert}.next`, certificate, { mode: 0o644 });
       // Key first, then certificate: each rename is atomic; the served context switches after both.
       renameSync(nextKey, paths.key);
