@@ -318,6 +318,26 @@ export class QmpClient {
     return this.execute("job-dismiss", { id }) as Promise<void>;
   }
 
+  // ---- block graph: live snapshots -----------------------------------------------------------
+
+  /** Adds a block node (a file node, or a format node over one) to the graph, unattached. */
+  blockdevAdd(options: Record<string, unknown>): Promise<void> {
+    return this.execute("blockdev-add", options) as Promise<void>;
+  }
+
+  /** Removes a node that blockdev-add made and nothing uses. */
+  blockdevDel(nodeName: string): Promise<void> {
+    return this.execute("blockdev-del", { "node-name": nodeName }) as Promise<void>;
+  }
+
+  /**
+   * Runs actions all-or-nothing (QMP `transaction`); here `blockdev-snapshot`: `overlay` (a qcow2
+   * node without a backing) becomes the device's top, with `node` as its backing.
+   */
+  transaction(actions: { type: "blockdev-snapshot"; data: { node: string; overlay: string } }[]): Promise<void> {
+    return this.execute("transaction", { actions }) as Promise<void>;
+  }
+
   // ---- NICs: link state and hot-plug ----------------------------------------------------------
 
   /** Sets a NIC's link (by device id) up or down, as a cable plugged in or pulled. */
