@@ -525,6 +525,8 @@ describe("checks and lists at scale (issue 12's speed work)", () => {
     // search= and max= are answered from the rows as before; the user view is still filtered
     assert.deepEqual(await names("?search=name%3Du-a"), ["u-a"]);
     assert.equal((await names("?max=1")).length, 1);
+    assert.deepEqual(await names("?max=99999999999999999999"), before, "a max beyond any list is the whole list");
+    for (const bad of ["abc", "1.5", "-2"]) assert.equal((await eng.api("GET", `/vms?max=${bad}`)).status, 400, `max=${bad}`);
     const mine = idsOf(await as(ALICE, "GET", "/vms"), "vm");
     assert.ok(mine.includes(va) && mine.length < before.length, `alice's view: ${mine}`);
     // a VM added and one removed count at once too

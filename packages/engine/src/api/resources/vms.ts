@@ -52,7 +52,8 @@ export async function list(c: Call): Promise<Reply> {
   if (whole && kept && kept.gen === gen) return ok("vms", kept.rep);
   // the first N by name without a search (the portal's first screenful): only N rows read
   const max = Number(c.query.max);
-  const limit = !c.query.search && c.query.max !== undefined && Number.isInteger(max) && max >= 0 ? max : undefined;
+  // (a larger max than any list, e.g. 1e20, is no LIMIT: the databases take only 64-bit integers)
+  const limit = !c.query.search && c.query.max !== undefined && Number.isSafeInteger(max) && max >= 0 ? max : undefined;
   // read after the generation: what is kept under it is never older than it
   const rows = await c.engine.db
     .selectFrom("vms")
