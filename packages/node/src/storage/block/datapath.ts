@@ -14,6 +14,7 @@ import { existsSync } from "node:fs";
 import { type ErrorName, VdsmError } from "@vela/protocol";
 import { run } from "../../exec.js";
 import type { Logger } from "../../log.js";
+import { type LoopRow, listLoops } from "./loops.js";
 import type { Lvm } from "./lvm.js";
 
 /** Where an LV's bytes are on its PV. */
@@ -72,13 +73,6 @@ export class DmDataPath implements DataPath {
   }
 }
 
-interface LoopRow {
-  name: string;
-  "back-file"?: string | null;
-  offset?: number | string;
-  sizelimit?: number | string;
-}
-
 /**
  * LOOP_GET_STATUS64 (0x4C05), a new lo_sizelimit (bytes 32–39 of the 232-byte loop_info64),
  * LOOP_SET_STATUS64 (0x4C04); the kernel answers EAGAIN while it drops the device's page cache,
@@ -111,20 +105,15 @@ export class LoopDataPath implements DataPath {
   readonly kind = "loop" as const;
   constructor(private readonly log: Logger) {}
 
-  private async loops(): Promise<LoopRow[]> {
-    const out = await run(["losetup", "--list", "--json", "--output", "NAME,BACK-FILE,OFFSET,SIZELIMIT"], { log: this.log, timeoutMs: 30_000 });
-    return out.stdout.trim() ? ((JSON.parse(out.stdout) as { loopdevices: LoopRow[] }).loopdevices ?? []) : [];
-  }
-
   /** Loop devices mapping this LV's first byte (whatever their size). */
   private async mapping(r: LvRange): Promise<LoopRow[]> {
     const { offset } = byteRange(r);
-    return (await this.loops()).filter((l) => l["back-file"] === r.pv && Number(l.offset ?? 0) === offset);
+    return (await listLoops()).filter((l) => l.backFile === r.pv && l.offset === offset);
   }
 
   async activePath(_vg: string, _lv: string, r: LvRange): Promise<string | undefined> {
     const { size } = byteRange(r);
-    return (await this.mapping(r)).find((l) => Number(l.sizelimit ?? 0) === size)?.name;
+    return (await this.mapping(r)).find((l) => l.sizelimit === size)?.name;
   }
 
   async activate(vg: string, lv: string, r: LvRange): Promise<string> {
@@ -147,7 +136,7 @@ export class LoopDataPath implements DataPath {
     const { size } = byteRange(r);
     for (const l of await this.mapping(r)) {
       // Grow only: a refresh for an older, smaller grant must never cut a live mapping short.
-      if (Number(l.sizelimit ?? 0) >= size) continue;
+      if (l.sizelimit >= size) continue;
       if (!/^\/dev\/loop\d+$/.test(l.name)) throw new VdsmError("LogicalVolumeRefreshError", `${vg}/${lv}: unexpected device ${l.name}`);
       try {
         await run([PYTHON, "-I", "-S", "-c", SET_SIZELIMIT, l.name, String(size)], { log: this.log, timeoutMs: 30_000 });

@@ -90,10 +90,10 @@ export function thinImages(base: ImageService, log: Logger, domains: DomainRegis
  */
 async function whyNoRoom(dom: BlockDomain, volUUID: string): Promise<string> {
   try {
-    const vg = await dom.vg();
+    const snap = await dom.snapshot();
+    const { vg, lvs } = snap;
     if (vg.freeCount === 0) return `VolumeGroupSizeError: the VG ${dom.sdUUID} has no free extents`;
-    const lvs = await dom.lvm.lvs(dom.sdUUID);
-    const r = await dom.range(volUUID, lvs);
+    const r = await dom.range(volUUID, snap);
     const next = r.first + r.count;
     const blocker = lvs.find((l) => l.name !== volUUID && l.segments.some((sg) => sg.first === next));
     if (blocker) return `LogicalVolumeExtendError: the LV cannot grow in place, extent ${next} holds ${blocker.name}; the VG has ${vg.freeCount} free extents`;
