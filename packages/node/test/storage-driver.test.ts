@@ -105,6 +105,12 @@ async function blockFixture(): Promise<Fixture> {
   }
 }
 
+/** The same domain as another host's agent sees it: its own lvm runner, so its own VG view. */
+function otherHost(dom: BlockDomain): BlockDomain {
+  const devs = dom.view.devices() ?? [];
+  return new BlockDomain(dom.sdUUID, { ...dom.env, lvm: new Lvm(log, async () => devs, false) });
+}
+
 function volMd(sd: string, img: string, parent: string, voltype: VolumeMd["VOLTYPE"] = "LEAF"): VolumeMd {
   return { CAP: 256 * MiB, CTIME: 1700000000, DESCRIPTION: "conformance", DISKTYPE: "DATA", DOMAIN: sd, FORMAT: "COW", GEN: 0, IMAGE: img, LEGALITY: "LEGAL", PUUID: parent, SEQ: 0, TYPE: "SPARSE", VOLTYPE: voltype };
 }
@@ -311,7 +317,7 @@ describe("block only: thin LVs and VDSM's delete", () => {
     assert.equal(dom.view.counters.reports, r0, `lvcreate, lvchange and lvextend of this host applied in place, no lvm report: ${JSON.stringify(dom.view.counters)}`);
     assert.equal((await dom.range(c)).count, 3);
     // Another writer (another host's agent; here a second instance and a bare lvm command).
-    const other = new BlockDomain(dom.sdUUID, dom.env);
+    const other = otherHost(dom);
     await other.extendVolumeArea(img, c, 512 * MiB);
     assert.equal((await dom.range(c)).count, 4, "a grow by another instance is seen");
     fx.tamper();
@@ -331,7 +337,7 @@ describe("block only: thin LVs and VDSM's delete", () => {
     assert.equal(await extendVolume(dom, c, 256), 256);
     assert.equal((await dom.range(c)).count, 2);
     // Grown meanwhile by another path (another instance: this one's view is stale until it checks).
-    const other = new BlockDomain(dom.sdUUID, dom.env);
+    const other = otherHost(dom);
     assert.equal(await other.extendVolumeArea(img, c, 512 * MiB), 512 * MiB);
     assert.equal(await extendVolume(dom, c, 640), 640, "grown by another instance: still grows the LV right");
     assert.equal((await dom.range(c)).count, 5, "five extents, one segment");

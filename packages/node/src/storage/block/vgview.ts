@@ -13,6 +13,7 @@
  * Where the stamp cannot be read (no metadata area on the first PV, an ignored one), every read
  * runs the report: correct, only slower.
  */
+import { Mutex } from "../sync.js";
 import type { LvInfo, Lvm, PvInfo, VgInfo, VgReport } from "./lvm.js";
 import { readVgStamp, type VgStamp } from "./vgstamp.js";
 
@@ -24,6 +25,10 @@ export interface VgSnapshot extends VgReport {
 export class VgView {
   private snap?: VgSnapshot;
   private loading?: Promise<VgSnapshot | undefined>;
+  /** This host's writes, one at a time (lvm would serialize them on its VG lock anyway). */
+  private readonly writeLock = new Mutex();
+  /** The write in flight: readers wait for it instead of re-reading the VG it is changing. */
+  private writing?: Promise<unknown>;
   /** lvm reports run, and reads served from memory (tests and logs). */
   readonly counters = { reports: 0, hits: 0, applied: 0, dropped: 0 };
 
@@ -44,6 +49,11 @@ export class VgView {
 
   /** The VG as on disk now, or undefined when there is no such VG on this host's LUNs. */
   async get(): Promise<VgSnapshot | undefined> {
+    while (this.writing) await this.writing.catch(() => {});
+    return this.read();
+  }
+
+  private async read(): Promise<VgSnapshot | undefined> {
     const s = this.snap;
     if (s?.key) {
       const st = await this.stamp(s);
@@ -89,7 +99,19 @@ export class VgView {
    * commits once per command for lvcreate, lvextend, lvremove, vgchange; once per LV for lvchange).
    */
   async change<T>(write: (only: readonly string[] | undefined) => Promise<T>, apply: (s: VgSnapshot) => void, commits = 1): Promise<T> {
-    const base = await this.get();
+    return this.writeLock.run(async () => {
+      const p = this.changeLocked(write, apply, commits);
+      this.writing = p;
+      try {
+        return await p;
+      } finally {
+        this.writing = undefined;
+      }
+    });
+  }
+
+  private async changeLocked<T>(write: (only: readonly string[] | undefined) => Promise<T>, apply: (s: VgSnapshot) => void, commits: number): Promise<T> {
+    const base = await this.read();
     let out: T;
     try {
       out = await write(this.devices());
@@ -115,6 +137,23 @@ export class VgView {
 
 function free(s: VgSnapshot, extents: number): void {
   s.vg = { ...s.vg, freeCount: s.vg.freeCount + extents, free: s.vg.free + extents * s.vg.extentSize };
+}
+
+const views = new WeakMap<Lvm, Map<string, VgView>>();
+
+/** The one view of VG `vg` for this lvm runner (so every object of a domain in a host shares it). */
+export function viewOf(lvm: Lvm, vg: string): VgView {
+  let m = views.get(lvm);
+  if (!m) {
+    m = new Map();
+    views.set(lvm, m);
+  }
+  let v = m.get(vg);
+  if (!v) {
+    v = new VgView(lvm, vg);
+    m.set(vg, v);
+  }
+  return v;
 }
 
 /** Edits for `VgView.change`: what each of our lvm writes does to the VG. */

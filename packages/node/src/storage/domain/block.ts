@@ -15,7 +15,7 @@ import type { DataPath, LvRange } from "../block/datapath.js";
 import { ensureHostView, mountMaster, unmountMaster } from "../block/hostview.js";
 import { freeRun } from "../block/layout.js";
 import { type LvInfo, type Lvm, MiB, type VgInfo } from "../block/lvm.js";
-import { edits, type VgSnapshot, VgView } from "../block/vgview.js";
+import { edits, type VgSnapshot, type VgView, viewOf } from "../block/vgview.js";
 import { domainChecksum, type Md, parseVolumeMd, type VolumeMd, formatVolumeMd, VOLUME_MD_MAX } from "../metadata.js";
 import type { Logger } from "../../log.js";
 import { Mutex } from "../sync.js";
@@ -56,7 +56,7 @@ export class BlockDomain implements StorageDomain {
   ) {
     this.dir = join(env.root, sdUUID);
     this.mdDir = join(this.dir, "dom_md");
-    this.view = new VgView(env.lvm, sdUUID);
+    this.view = viewOf(env.lvm, sdUUID);
   }
 
   get lvm(): Lvm {
