@@ -40,6 +40,14 @@ export function thinImages(base: ImageService, log: Logger, domains: DomainRegis
       return { allocated: await dom.volumeAreaSize(d.imageID, d.volumeID), capacity: md.CAP, chunk: chunkBytes() };
     },
 
+    async refresh(d): Promise<void> {
+      const dom = await thinDomain(d);
+      if (!dom) return;
+      const r = await dom.range(d.volumeID);
+      await dom.env.dataPath.refresh(dom.sdUUID, d.volumeID, r);
+      ranges.set(`${dom.sdUUID}/${d.volumeID}`, r);
+    },
+
     async extend(d, bytes): Promise<number> {
       const dom = await thinDomain(d);
       if (!dom) throw new VdsmError("VolumeExtendingError", `${d.volumeID} is not a thin block volume`);
