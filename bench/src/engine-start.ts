@@ -3,10 +3,14 @@
  * the embedded SQLite database and on PostgreSQL (a private server from the engine's test kit,
  * a fresh database per first start); first start (migrations run) and restart. The baseline in
  * the same run is a bare `node -e` that starts and answers HTTP (the runtime's own floor). Runs
- * interleave the cases, so load from other work on the box falls on all alike.
+ * interleave the cases, so load from other work on the box falls on all alike. The database cases
+ * run the engine over plain HTTP (`VELA_ENGINE_TLS=off`, as the bare server and the earlier
+ * figures); the `sqlite-tls-*` cases run it as users get it, HTTPS with its own CA (made on the
+ * first start).
  *   node bench/dist/src/engine-start.js [runs=5]
  */
 import { spawn } from "node:child_process";
+import { request } from "node:https";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +30,19 @@ interface Sample {
   rss: number;
 }
 
+/** The status of a GET; HTTPS without checking the certificate (readiness is timed, not trust). */
+async function statusOf(url: string, headers: Record<string, string>): Promise<number> {
+  if (!url.startsWith("https:")) return (await fetch(url, { headers })).status;
+  return new Promise((res, rej) => {
+    const req = request(url, { headers, rejectUnauthorized: false }, (r) => {
+      r.resume();
+      res(r.statusCode ?? 0);
+    });
+    req.once("error", rej);
+    req.end();
+  });
+}
+
 async function timeToFirst200(argv: string[], env: NodeJS.ProcessEnv, url: string, headers: Record<string, string>): Promise<Sample> {
   const t0 = performance.now();
   const proc = spawn(process.execPath, argv, { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
@@ -33,9 +50,12 @@ async function timeToFirst200(argv: string[], env: NodeJS.ProcessEnv, url: strin
   proc.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`${argv.join(" ")} exited ${proc.exitCode}: ${err.slice(-2000)}`);
+    if (performance.now() - t0 > 120_000) {
+      proc.kill("SIGKILL");
+      throw new Error(`${url} gave no 200 within 120 s; the engine's stderr: ${err.slice(-2000)}`);
+    }
     try {
-      const res = await fetch(url, { headers });
-      if (res.status === 200) break;
+      if ((await statusOf(url, headers)) === 200) break;
     } catch {
       /* not listening yet */
     }
@@ -61,7 +81,14 @@ async function main() {
   const pg = pgServer();
   try {
     const bare: number[] = [];
-    const cases: Record<string, Sample[]> = { "sqlite-fresh": [], "sqlite-existing": [], "postgres-fresh": [], "postgres-existing": [] };
+    const cases: Record<string, Sample[]> = {
+      "sqlite-fresh": [],
+      "sqlite-existing": [],
+      "postgres-fresh": [],
+      "postgres-existing": [],
+      "sqlite-tls-fresh": [],
+      "sqlite-tls-existing": [],
+    };
     for (let i = 0; i < RUNS; i++) {
       const port = await freePort();
       const b = await timeToFirst200(
@@ -73,11 +100,20 @@ async function main() {
       bare.push(b.ms);
       const api = `http://127.0.0.1:${port}/ovirt-engine/api`;
       for (const db of ["sqlite", "postgres"] as const) {
-        const env: NodeJS.ProcessEnv = { VELA_HOME: join(home, `${db}-${i}`), VELA_ENGINE_PORT: String(port), VELA_ADMIN_PASSWORD: password, VELA_LOG_LEVEL: "warn" };
+        const env: NodeJS.ProcessEnv = {
+          VELA_HOME: join(home, `${db}-${i}`),
+          VELA_ENGINE_PORT: String(port),
+          VELA_ENGINE_TLS: "off",
+          VELA_ADMIN_PASSWORD: password,
+          VELA_LOG_LEVEL: "warn",
+        };
         if (db === "postgres") env.VELA_DB_URL = await pg.createDatabase("bench");
         cases[`${db}-fresh`]!.push(await timeToFirst200([ENGINE_MAIN], env, api, auth));
         cases[`${db}-existing`]!.push(await timeToFirst200([ENGINE_MAIN], env, api, auth));
       }
+      const tls: NodeJS.ProcessEnv = { VELA_HOME: join(home, `tls-${i}`), VELA_ENGINE_PORT: String(port), VELA_ADMIN_PASSWORD: password, VELA_LOG_LEVEL: "warn" };
+      cases["sqlite-tls-fresh"]!.push(await timeToFirst200([ENGINE_MAIN], tls, api.replace("http:", "https:"), auth));
+      cases["sqlite-tls-existing"]!.push(await timeToFirst200([ENGINE_MAIN], tls, api.replace("http:", "https:"), auth));
     }
     const floor = median(bare);
     console.log(`engine-start-bare-node-http runs=${RUNS} median_ms=${floor.toFixed(0)}`);

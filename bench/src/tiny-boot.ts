@@ -13,6 +13,7 @@ import { Rest } from "@vela/cli/rest";
 import { up } from "@vela/cli/up";
 import { freePort } from "@vela/node/test/harness";
 import { until as kitUntil } from "@vela/testkit";
+import { seedEnginePki } from "@vela/testkit/tls";
 
 const RUNS = Number(process.argv[2] ?? 3);
 const MARK = "TINY-LOGIN-READY";
@@ -42,6 +43,7 @@ async function bare(image: string, seed: string, dir: string): Promise<number> {
 async function main(): Promise<void> {
   process.env.VELA_NODE_ACCEL = "tcg";
   const home = mkdtempSync(join(tmpdir(), "vela-bench-tiny-"));
+  seedEnginePki(home); // the run's CA (vela bench's VELA_TEST_PKI), which this process trusts
   const { stop, info } = await up({ hosts: 1, home, enginePort: await freePort(), nodePort: await freePort(), tiny: true });
   const rest = new Rest(info.url, info.user, info.password);
   try {

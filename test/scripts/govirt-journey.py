@@ -5,7 +5,10 @@ GObject introspection, against a running Vela engine: sign-in with HTTP Basic an
 token, every collection libgovirt reads, the links from a VM to its cluster, data center, hosts
 and storage domains, VM start/stop, and the console (display and ticket) as remote-viewer gets it.
 
-Usage: govirt-journey.py URL USER PASSWORD VM_NAME
+Usage: govirt-journey.py URL USER PASSWORD VM_NAME [CA_FILE] [admin|user]
+The last argument picks the view: `admin` (libgovirt's "admin" property set, `Filter: false`) runs
+every step; `user` (libgovirt's default, `Filter: true`), as remote-viewer signs in a user who
+holds a role on one VM: the collections it lists, the VM found by name, start, console, stop.
 Prints one JSON object per step on stdout ({"step": …, …}); exits 1 on the first failure, with
 the step and the error on stderr. Written for the Vela test suite (test/src/govirt.test.ts).
 """
@@ -23,7 +26,8 @@ from gi.repository import GoVirt  # noqa: E402
 
 URL, USER, PASSWORD, VM_NAME = sys.argv[1:5]
 # The engine CA (PEM file) for an https URL: libgovirt checks the engine's certificate against it.
-CA_FILE = sys.argv[5] if len(sys.argv) > 5 else None
+CA_FILE = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None
+ADMIN = (sys.argv[6] if len(sys.argv) > 6 else "admin") == "admin"
 
 
 def out(step, **kw):
@@ -63,7 +67,7 @@ def basic_proxy():
     p = new_proxy()
     p.set_property("username", USER)
     p.set_property("password", PASSWORD)
-    p.set_property("admin", True)
+    p.set_property("admin", ADMIN)
     return p
 
 
@@ -85,7 +89,7 @@ def collections(proxy, api):
     return got
 
 
-def links(proxy, api):
+def find_vm(proxy, api):
     vms = api.get_vms()
     vms.fetch(proxy)
     vm = vms.lookup_resource(VM_NAME)
@@ -93,6 +97,11 @@ def links(proxy, api):
         fail("lookup", f"no VM named {VM_NAME}")
     found = api.search_vms(f"name={VM_NAME}")
     out("search", vms=names(found, proxy))
+    return vm
+
+
+def links(proxy, api):
+    vm = find_vm(proxy, api)
     cluster = vm.get_cluster()
     cluster.refresh(proxy)
     dc = cluster.get_data_center()
@@ -119,15 +128,18 @@ def start_and_console(proxy, vm):
         return True if s.value_nick == "up" else s.value_nick
 
     until("up", up)
-    host = vm.get_host()
-    host.refresh(proxy)
-    host_vms = names(host.get_vms(), proxy)
+    if ADMIN:
+        host = vm.get_host()
+        host.refresh(proxy)
+        host_name, host_vms = host.get_property("name"), names(host.get_vms(), proxy)
+    else:
+        host_name, host_vms = None, None  # hosts are not the user's to read
     display = vm.get_property("display")
     if display is None:
         fail("display", "the VM has no display")
     if not vm.get_ticket(proxy):
         fail("ticket", "get_ticket returned false")
-    out("console", host=host.get_property("name"), host_vms=host_vms,
+    out("console", host=host_name, host_vms=host_vms,
         type=display.get_property("type").value_nick, address=display.get_property("address"),
         port=display.get_property("port"), ticket_len=len(display.get_property("ticket") or ""),
         expiry=display.get_property("expiry"))
@@ -150,7 +162,7 @@ def sso():
     token = json.load(urllib.request.urlopen(req, context=ctx))["access_token"]
     p = new_proxy()
     p.set_property("sso-token", token)
-    p.set_property("admin", True)
+    p.set_property("admin", ADMIN)
     api = p.fetch_api()
     out("sso", vms=names(api.get_vms(), p))
 
@@ -162,7 +174,7 @@ def main():
         api = proxy.fetch_api()
         out("basic", collections=collections(proxy, api))
         step = "links"
-        vm = links(proxy, api)
+        vm = links(proxy, api) if ADMIN else find_vm(proxy, api)
         step = "console"
         start_and_console(proxy, vm)
         step = "sso"

@@ -5,10 +5,9 @@
  * persistent session cookie) and with an SSO bearer token, every collection libgovirt reads, the
  * links from a VM to its cluster, data center, hosts, storage domains and their disks, a search,
  * VM start and stop, and the console as remote-viewer asks for it (the running VM's display
- * address and VNC port, and a ticket). Admin view (`Filter: false`).
- *
- * FOLLOW-UP (issue 12 §1, user view): libgovirt's default is `Filter: true`; the same journey as
- * a non-admin user seeing only their VM waits for the users/permissions work (branch `users`).
+ * address and VNC port, and a ticket). Admin view (`Filter: false`), and the user view
+ * (libgovirt's default, `Filter: true`) of a user who holds UserRole on one VM only, as
+ * remote-viewer signs such a user in.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -46,10 +45,12 @@ after(async () => {
   await started?.stop();
 });
 
-function journey(): Promise<{ steps: Record<string, Record<string, unknown>>; stderr: string }> {
-  const { url, user, password } = started.info;
+function journey(as?: { user: string; password: string }): Promise<{ steps: Record<string, Record<string, unknown>>; stderr: string }> {
+  const { url } = started.info;
+  const { user, password } = as ?? started.info;
+  const view = as ? "user" : "admin";
   return new Promise((res, rej) => {
-    execFile(PYTHON, [SCRIPT, url, user, password, VM, ...(started.info.caFile ? [started.info.caFile] : [])], { timeout: 180_000, encoding: "utf8" }, (err, stdout, stderr) => {
+    execFile(PYTHON, [SCRIPT, url, user, password, VM, started.info.caFile ?? "", view], { timeout: 180_000, encoding: "utf8" }, (err, stdout, stderr) => {
       const steps: Record<string, Record<string, unknown>> = {};
       for (const line of stdout.split("\n").filter((l) => l.startsWith("{"))) {
         const o = JSON.parse(line) as { step: string };
@@ -91,6 +92,29 @@ test("libgovirt: Basic and SSO sign-in, every collection, links from a VM, start
   assert.ok(Number(c.expiry) > 0);
   assert.equal(steps.stopped?.state, "down");
   assert.deepEqual(steps.sso?.vms, [VM]);
+});
+
+test("libgovirt, user view: a UserRole user lists only their VM, finds it by search, starts it, gets its console, stops it", async () => {
+  const user = { user: "govirt-user@internal", password: "Govirt-User-Secret-1" };
+  const added = await rest.post<{ id: string }>("/users", { user_name: user.user, password: user.password });
+  await rest.post(`/vms/${vmId}/permissions`, { role: { name: "UserRole" }, user: { id: added.id } });
+  // a VM the user holds nothing on: the user view must not list it
+  const other = await rest.post<{ id: string }>("/vms", { name: "govirt-other", cluster: { name: "Default" }, template: { name: "Blank" }, memory: 128 * 2 ** 20 });
+  try {
+    const { steps } = await journey(user);
+    const seen = steps.basic?.collections as Record<string, unknown>;
+    assert.deepEqual(seen.vms, [VM], `the user's VM list: ${JSON.stringify(seen)}`);
+    assert.deepEqual(seen.hosts, [], "hosts are not listed to a user holding a role on one VM");
+    assert.deepEqual(steps.search?.vms, [VM]);
+    const c = steps.console ?? {};
+    assert.equal(c.type, "vnc");
+    assert.ok(Number(c.port) >= 5900 && Number(c.port) < 65536, `a VNC port: ${JSON.stringify(c)}`);
+    assert.ok(Number(c.ticket_len) >= 8, `a ticket: ${JSON.stringify(c)}`);
+    assert.equal(steps.stopped?.state, "down");
+    assert.deepEqual(steps.sso?.vms, [VM], "signed in with an SSO token, the user view lists the same");
+  } finally {
+    await rest.call("DELETE", `/vms/${other.id}`);
+  }
 });
 
 test("PUT on a disk attachment of a down VM (what Ansible's ovirt_disk sends): interface, bootable, read_only; one bootable disk", async () => {

@@ -20,6 +20,7 @@ import { seedEnginePki } from "@vela/node/test/tls";
 import { freePort } from "@vela/node/test/harness";
 import { findProcesses } from "./support/proc.js";
 import { until } from "@vela/testkit";
+import { reserveAddress } from "@vela/testkit/netlab";
 
 let stop: () => Promise<void>;
 let rest: Rest;
@@ -28,12 +29,10 @@ let hostId = "";
 /** The test's VMs (a, b), powered off at the end. */
 const vms: { id: string; status: string }[] = [];
 const run = randomBytes(3).toString("hex");
-const octets = (() => {
-  const a = 10 + ((randomBytes(1)[0] as number) % 200);
-  return [a, a + 1];
-})();
-const ipA = `198.51.100.${octets[0]}`;
-const ipB = `198.51.100.${octets[1]}`;
+// Guests of every `vela up` on this machine share the ovirtmgmt bridge: addresses are reserved
+// across test processes so two runs' guests never answer for each other.
+const ipA = reserveAddress("198.51.100");
+const ipB = reserveAddress("198.51.100");
 const marker = `PING-OK-${run}`;
 
 interface Vm {

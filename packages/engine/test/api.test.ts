@@ -106,6 +106,23 @@ describe("shapes of the initial objects", () => {
     assert.equal(items((await v4.json()) as Record<string, unknown>, "data_center").length, 1);
   });
 
+  test("HEAD answers as GET without a body, through the same checks; /v4 URLs and their queries are the same resources", async () => {
+    const auth = { authorization: `Basic ${Buffer.from(`${eng.user}:${eng.password}`).toString("base64")}` };
+    const get = await fetch(`${eng.url}/ovirt-engine/api/datacenters`, { headers: { ...auth, accept: "application/xml" } });
+    const head = await fetch(`${eng.url}/ovirt-engine/api/datacenters`, { method: "HEAD", headers: { ...auth, accept: "application/xml" } });
+    assert.equal(head.status, 200, `HEAD → ${head.status}`);
+    assert.equal(await head.text(), "");
+    assert.equal(head.headers.get("content-type"), get.headers.get("content-type"));
+    const anon = await fetch(`${eng.url}/ovirt-engine/api/v4/datacenters`, { method: "HEAD" });
+    assert.equal(anon.status, 401, "HEAD without credentials is refused like GET");
+    const missing = await fetch(`${eng.url}/ovirt-engine/api/vms/00000000-0000-0000-0000-00000000abcd`, { method: "HEAD", headers: auth });
+    assert.equal(missing.status, 404);
+    const q = await fetch(`${eng.url}/ovirt-engine/api/v4?x=1`, { headers: { ...auth, accept: "application/json" } });
+    assert.equal(q.status, 200, "the API root under /v4 with a query");
+    const notV4 = await fetch(`${eng.url}/ovirt-engine/api/v4x/datacenters`, { headers: { ...auth, accept: "application/json" } });
+    assert.equal(notV4.status, 404, "only /v4 itself is rewritten");
+  });
+
   test("datacenters: Default, uninitialized (no pool yet), in XML and JSON", async () => {
     const xml = await eng.api("GET", "/datacenters", { accept: "xml" });
     assert.match(xml.text, /<data_centers><data_center href="\/ovirt-engine\/api\/datacenters\/([0-9a-f-]{36})" id="\1">/);

@@ -74,7 +74,7 @@ async function lus(hostId: string): Promise<Lu[]> {
   return items<{ logical_units: { logical_unit: Lu[] } }>(r.json, "host_storage").flatMap((s) => s.logical_units.logical_unit);
 }
 
-test("GET /hosts/{id}/storage lists the host's LUNs; POST /storagedomains makes a block domain on one; bad input changes nothing", async () => {
+test("GET /hosts/{id}/storage lists the host's LUNs; POST /storagedomains makes a block domain on one, forgets and imports it again; bad input changes nothing", async () => {
   const h = await hostUp(eng);
   const before = await lus(h.id);
   assert.equal(before.length, 2, JSON.stringify(before));
@@ -128,6 +128,28 @@ test("GET /hosts/{id}/storage lists the host's LUNs; POST /storagedomains makes 
   assert.equal(again.status, 409, again.text);
   assert.equal(lvm("vgs", "--noheadings", "-o", "vg_name").trim(), sd.id);
   assert.equal(items((await eng.api("GET", "/storagedomains")).json, "storage_domain").length, items(JSON.parse(known), "storage_domain").length + 1);
+
+  // Remove without format: the engine forgets the domain, its VG stays on the LUN; an import
+  // (oVirt's `import=true` with the LUN) finds it there again, with its own id and name.
+  const forget = await eng.api("DELETE", `/storagedomains/${sd.id}`);
+  assert.equal(forget.status, 200, forget.text);
+  assert.equal(lvm("vgs", "--noheadings", "-o", "vg_name").trim(), sd.id, "the VG stays");
+  const importOf = (lun: string, extra: Record<string, unknown> = {}) =>
+    eng.api("POST", "/storagedomains", { body: { type: "data", import: true, host: { id: h.id }, storage: { type: "iscsi", volume_group: { logical_units: [{ id: lun }] } }, ...extra } });
+  const empty = await importOf(b);
+  assert.equal(empty.status, 409, `a LUN without a VG: ${empty.text}`);
+  assert.match(empty.text, /holds no volume group/);
+  const wrongId = await importOf(a, { id: "00000000-0000-0000-0000-00000000abcd" });
+  assert.equal(wrongId.status, 404, `an id that is not the domain's: ${wrongId.text}`);
+  assert.equal(await domains(), known, "refused imports record nothing");
+  const imp = await importOf(a);
+  assert.equal(imp.status, 201, imp.text);
+  const back = imp.json as typeof sd & { name: string };
+  assert.equal(back.id, sd.id);
+  assert.equal(back.name, "blk", "the name comes from the domain's metadata");
+  assert.equal(back.storage.volume_group.id, sd.storage.volume_group.id);
+  const twice = await importOf(a);
+  assert.ok(twice.status === 404 || twice.status === 409, `importing a known domain again: ${twice.text}`);
 
   // Remove with format: the VG and the PV label go, the LUN is free for a new domain.
   const del = await eng.api("DELETE", `/storagedomains/${sd.id}?host=${h.id}&format=true`);

@@ -9,18 +9,18 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
+import { Lab, nsRun as nsOk } from "@vela/testkit/netlab";
 import { type Engine, firstClusterId, firstDcId, items, type Node, qemuOf, startEngine, startNode, until } from "./support.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const TOKEN = "net-token";
-const id = randomBytes(3).toString("hex");
+/** The lab's switches, namespaces and root-namespace addresses (reserved across test processes). */
+const lab = new Lab();
 const namespaces: string[] = [];
-const rootLinks: string[] = [];
 let eng: Engine;
 const nodes: Node[] = [];
 const hostAddr: string[] = [];
@@ -28,32 +28,6 @@ const vmIds: string[] = [];
 
 function ip(...args: string[]): string {
   return execFileSync("ip", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-}
-function nsOk(ns: string, ...argv: string[]): boolean {
-  try {
-    execFileSync("ip", ["netns", "exec", ns, ...argv], { stdio: "ignore", timeout: 20_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
-let seq = 0;
-function bridge(): string {
-  const name = `ve${id}${(seq++).toString(36)}`;
-  ip("link", "add", "name", name, "type", "bridge", "stp_state", "0", "forward_delay", "0");
-  ip("link", "set", name, "up");
-  rootLinks.push(name);
-  return name;
-}
-function plug(ns: string, ifname: string, sw: string): void {
-  const k = (seq++).toString(36);
-  ip("link", "add", "name", `vp${id}${k}`, "type", "veth", "peer", "name", `vq${id}${k}`);
-  rootLinks.push(`vp${id}${k}`);
-  ip("link", "set", `vp${id}${k}`, "master", sw);
-  ip("link", "set", `vp${id}${k}`, "up");
-  ip("link", "set", `vq${id}${k}`, "netns", ns);
-  ip("-n", ns, "link", "set", `vq${id}${k}`, "name", ifname);
-  ip("-n", ns, "link", "set", ifname, "up");
 }
 /** Links, masters and addresses in a host namespace: what "nothing changed" compares. */
 function hostState(ns: string): string {
@@ -68,44 +42,34 @@ const guestDir = () => execFileSync("bash", [resolve(here, "../../../../scripts/
 
 before(async () => {
   const dir = guestDir();
-  const mgmt = bridge();
-  const data = bridge();
-  const octets = new Set<number>();
-  const octet = () => {
-    for (;;) {
-      const o = 2 + ((randomBytes(1)[0] as number) % 252);
-      if (!octets.has(o)) return octets.add(o) && o;
-    }
-  };
-  const rootAddr = `192.0.2.${octet()}`;
-  ip("addr", "add", `${rootAddr}/32`, "dev", mgmt);
-  eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_BOOT_DIRS: dir, VELA_ENGINE_LISTEN: rootAddr, VELA_ENGINE_HOST_POLL_MS: "300", VELA_ENGINE_VM_POLL_MS: "300" } });
+  const data = lab.addSwitch();
+  eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_BOOT_DIRS: dir, VELA_ENGINE_LISTEN: lab.rootAddress, VELA_ENGINE_HOST_POLL_MS: "300", VELA_ENGINE_VM_POLL_MS: "300" } });
   for (let i = 0; i < 2; i++) {
-    const ns = `vela-${id}-e${i}`;
-    ip("netns", "add", ns);
+    const { ns, address } = lab.addHost();
     namespaces.push(ns);
-    ip("-n", ns, "link", "set", "lo", "up");
-    const addr = `192.0.2.${octet()}`;
-    plug(ns, "eth0", mgmt);
-    plug(ns, "eth1", data);
-    plug(ns, "eth2", data);
-    ip("-n", ns, "addr", "add", `${addr}/24`, "dev", "eth0");
-    ip("route", "add", `${addr}/32`, "dev", mgmt, "src", rootAddr);
-    hostAddr.push(addr);
+    lab.plug(ns, "eth1", data);
+    lab.plug(ns, "eth2", data);
+    hostAddr.push(address);
     nodes.push(
       await startNode({
         engineUrl: eng.url,
         token: TOKEN,
         name: `net-${i}`,
         netns: ns,
-        env: { VELA_NODE_ACCEL: "tcg", VELA_NODE_LISTEN: addr, VELA_NODE_ADDRESS: addr, VELA_NODE_BOOT_DIRS: dir },
+        env: { VELA_NODE_ACCEL: "tcg", VELA_NODE_LISTEN: address, VELA_NODE_ADDRESS: address, VELA_NODE_BOOT_DIRS: dir },
       }),
     );
   }
-  await until("both hosts up", async () => {
-    const hs = items<{ status: string }>(await eng.get("/hosts"), "host").filter((h) => h.status === "up");
-    return hs.length === 2 ? hs : undefined;
-  });
+  // Two agents registering under a loaded CI box: give them time, and say where each one stands.
+  await until(
+    "both hosts up",
+    async () => {
+      const hs = items<{ name: string; status: string }>(await eng.get("/hosts"), "host");
+      if (hs.filter((h) => h.status === "up").length === 2) return hs;
+      throw new Error(`hosts: ${JSON.stringify(hs.map((h) => `${h.name}=${h.status}`))}`);
+    },
+    120_000,
+  );
   guest = { kernel: join(dir, "vmlinuz"), initrd: join(dir, "initrd.img") };
 });
 let guest: { kernel: string; initrd: string };
@@ -114,16 +78,7 @@ after(async () => {
   for (const v of vmIds) for (const pid of qemuOf(v)) process.kill(pid, "SIGKILL");
   for (const n of nodes) await n.stop();
   await eng?.stop();
-  for (const ns of namespaces) {
-    try {
-      ip("netns", "del", ns);
-    } catch {}
-  }
-  for (const l of rootLinks.reverse()) {
-    try {
-      ip("link", "del", l);
-    } catch {}
-  }
+  lab.close();
 });
 
 interface Ided {

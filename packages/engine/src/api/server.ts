@@ -173,6 +173,22 @@ export interface ServerTls {
   caPem?: string;
 }
 
+/** `/ovirt-engine/api/v4/…` is `/ovirt-engine/api/…` (oVirt serves both; v4 is the only version). */
+function withoutV4(url: string): string {
+  const v4 = `${API}/v4`;
+  return url.startsWith(v4) && (url.length === v4.length || "/?".includes(url[v4.length] as string)) ? API + url.slice(v4.length) : url;
+}
+
+/**
+ * HEAD of any URL: the GET's status and headers without its body (HTTP's rule), through the
+ * same authentication, permission checks and handlers.
+ */
+async function answerHead(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const got = await app.inject({ method: "GET", url: req.url, headers: req.headers });
+  const headers = Object.fromEntries(Object.entries(got.headers).filter(([k]) => !["connection", "transfer-encoding", "keep-alive"].includes(k)));
+  reply.code(got.statusCode).headers(headers).send();
+}
+
 export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteDef[], tls?: ServerTls): FastifyInstance {
   const auth = new Auth(engine.cfg, engine.db);
   // who sent each API request, set by the authentication hook
@@ -186,6 +202,12 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
     logger: false,
     bodyLimit: BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    // One route per table entry: the router's insertion cost grows faster than the route count
+    // (measured: 1,020 routes — both prefixes, each GET with its HEAD — took 2.3 s of the
+    // engine's start; 255 took 0.55 s). So `/v4` is the same URL spelled longer, rewritten
+    // before routing, and HEAD is answered by one route for all (`answerHead`).
+    exposeHeadRoutes: false,
+    rewriteUrl: (req) => withoutV4(req.url ?? "/"),
     frameworkErrors: (err, req, reply) => sendFault(reply, frameworkFault(err), wantsJson(req)),
     clientErrorHandler: clientError,
   });
@@ -311,10 +333,8 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
       },
     });
   };
-  for (const r of routes) {
-    mount(API, r, wantsJson);
-    mount(`${API}/v4`, r, wantsJson);
-  }
+  for (const r of routes) mount(API, r, wantsJson);
+  app.route({ method: "HEAD", url: "/*", handler: (req, reply) => answerHead(app, req, reply) });
   for (const r of internal) mount("", r, () => true);
 
   // oVirt SSO: what the SDKs call before any API request.

@@ -1,8 +1,9 @@
 /**
  * Adds a storage domain through a host: connect the host to the storage server, then
  * createStorageDomain there. The new domain is unattached. With `import=true` nothing is created:
- * the host connects and the domain already at that path is read from its own metadata (id, name,
- * class, type) and registered, unattached; its disks are registered when it is attached. Paths, addresses, mount options and
+ * the host connects and the domain already at that path — or, for a block domain, in the volume
+ * group on that LUN — is read from its own metadata (id, name, class, type) and registered,
+ * unattached; its disks are registered when it is attached. Paths, addresses, mount options and
  * file system types are checked against strict allow-lists before they reach a node.
  */
 import { randomUUID } from "node:crypto";
@@ -88,10 +89,11 @@ export const Input = z.object({
     volume_group: z.object({ logical_units: LogicalUnits }).optional(),
   }),
 });
-type Plan = z.output<typeof Input> & { hostRow: Awaited<ReturnType<typeof byRef<"hosts">>> };
+/** On a block import, `vgUUID` is the volume group the host found on the LUN. */
+type Plan = z.output<typeof Input> & { hostRow: Awaited<ReturnType<typeof byRef<"hosts">>>; vgUUID?: string };
 
 /** VDSM's metadata TYPE for each API storage type. */
-const MD_TYPE: Record<string, string> = { localfs: "LOCALFS", nfs: "NFS", posixfs: "POSIXFS" };
+const MD_TYPE: Record<string, string> = { localfs: "LOCALFS", nfs: "NFS", posixfs: "POSIXFS", iscsi: "ISCSI", fcp: "FCP" };
 
 export const AddStorageDomain: CommandDef<unknown, Plan, StorageDomain> = {
   name: "add Storage Domain",
@@ -109,7 +111,6 @@ export const AddStorageDomain: CommandDef<unknown, Plan, StorageDomain> = {
       if (!s.volume_group || !s.volume_group.logical_units.length) throw badRequest("StorageDomain [storage.volume_group.logical_units] required for fcp and iscsi");
       if (s.path !== undefined || s.address !== undefined || s.mount_options !== undefined || s.vfs_type !== undefined) throw invalid("storage.path, address, mount_options and vfs_type are for file domains, not fcp/iscsi");
       if (s.volume_group.logical_units.length !== 1) throw invalid("one logical unit per block storage domain is supported today");
-      if (input.import) throw invalid("importing block storage domains is not supported yet");
     } else {
       if (s.path === undefined) throw badRequest("StorageDomain [storage.path] required for file storage");
       if (s.volume_group) throw invalid("storage.volume_group is for fcp and iscsi domains");
@@ -132,6 +133,11 @@ export const AddStorageDomain: CommandDef<unknown, Plan, StorageDomain> = {
       const devs = (await e.nodes.for(host).call("getDeviceList", { guids: [lun] })) as unknown as LunInfo[];
       const found = (Array.isArray(devs) ? devs : []).find((d) => d.GUID === lun);
       if (!found) throw invalid(`logical unit ${lun} is not visible on host ${host.name}`);
+      if (input.import) {
+        // an existing domain's VG is on the LUN: the LUN is "used", by that VG
+        if (!found.vgUUID) throw conflict(`Cannot import Storage Domain: logical unit ${lun} holds no volume group`);
+        return { ...input, hostRow: host, vgUUID: found.vgUUID };
+      }
       if (found.status !== "free") throw conflict(`Cannot add Storage Domain: logical unit ${lun} is already in use${found.vgUUID ? ` (volume group ${found.vgUUID})` : ""}`);
       return { ...input, hostRow: host };
     }
@@ -170,6 +176,13 @@ export const AddStorageDomain: CommandDef<unknown, Plan, StorageDomain> = {
       last_check: null,
       created_at: now(),
     };
+    if (isBlockType(row.storage_type) && p.import) {
+      row.storage_path = p.vgUUID ?? "";
+      await importFound(e, host, row, { what: `volume group ${row.storage_path}`, matches: (info) => info.vguuid === row.storage_path }, p.id);
+      await fillStats(e, host, row);
+      await e.db.insertInto("storage_domains").values(row).execute();
+      return row;
+    }
     if (isBlockType(row.storage_type)) {
       // VDSM's order: a VG named after the domain on the LUN, then the domain on that VG.
       // lvm commands, zeroing the special LVs and the master file system take longer than a
@@ -190,7 +203,7 @@ export const AddStorageDomain: CommandDef<unknown, Plan, StorageDomain> = {
     revert.push("disconnect storage server", () => disconnectServer(e, host, row));
     const conn = connectionOf(row);
     if (p.import) {
-      await importFound(e, host, row, conn.connection, p.id);
+      await importFound(e, host, row, { what: conn.connection, matches: (info) => info.remotePath === conn.connection }, p.id);
       await fillStats(e, host, row);
       await e.db.insertInto("storage_domains").values(row).execute();
       return row;
@@ -221,18 +234,25 @@ async function fillStats(e: Engine, host: Host, row: StorageDomain): Promise<voi
   }
 }
 
+/** Where an imported domain is looked for: its connection (file) or its volume group (block). */
+interface Place {
+  what: string;
+  matches: (info: DomainInfo) => boolean;
+}
+
 /**
- * Finds the domain at the connection among those the host now sees, checks its metadata, and
- * fills `row` (id, name) from it. The engine's own checks run before anything is recorded.
+ * Finds the domain at the place among those the host now sees, checks its metadata, and fills
+ * `row` (id, name) from it. The engine's own checks run before anything is recorded.
  */
-async function importFound(e: Engine, host: Host, row: StorageDomain, connection: string, wanted: string | undefined): Promise<void> {
+async function importFound(e: Engine, host: Host, row: StorageDomain, place: Place, wanted: string | undefined): Promise<void> {
+  const connection = place.what;
   const client = e.nodes.for(host);
   const listed = await client.call("getStorageDomainsList", {});
   const found: { id: string; info: DomainInfo }[] = [];
   for (const id of listed) {
     if (await e.db.selectFrom("storage_domains").select("id").where("id", "=", id).executeTakeFirst()) continue;
     const info = await client.call("getStorageDomainInfo", { sdUUID: id }).catch(() => undefined);
-    if (info && info.remotePath === connection) found.push({ id, info });
+    if (info && place.matches(info)) found.push({ id, info });
   }
   const pick = wanted ? found.find((f) => f.id === wanted) : found.length === 1 ? found[0] : undefined;
   if (!pick) {
