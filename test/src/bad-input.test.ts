@@ -116,8 +116,8 @@ describe("issue 15: the node's refusals are the client's 4xx, and nothing is hal
     assert.deepEqual(storageFiles(), filesBefore, "no file left on the storage");
   });
 
-  test("cow + initial_size is refused by the engine (400) before the node sees it", async () => {
-    assertFault(await call("POST", "/disks", disk({ name: "init", initial_size: " 1 " })), 400);
+  test("an initial size beyond a preallocated raw disk's capacity is refused by the engine (400) before the node sees it", async () => {
+    assertFault(await call("POST", "/disks", disk({ name: "init", format: "raw", sparse: false, initial_size: String(2 ** 31) })), 400);
   });
 
   test("a start the node refuses (kernel missing on the host) is a 409 with its reason", async () => {

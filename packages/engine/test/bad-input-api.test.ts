@@ -139,14 +139,14 @@ describe("4: node error codes", () => {
     assert.equal(statusOfNodeCode(ErrorCodes.VolumeCreationError.code), 500);
   });
 
-  test("initial_size: one rule (protocol) for engine and node; the engine refuses cow + initial_size with 400", async () => {
+  test("initial_size: one rule (protocol) for engine and node; the engine refuses an initial size beyond a preallocated raw disk's capacity with 400", async () => {
     assert.match(initialSizeProblem({ format: "COW", preallocate: "SPARSE", initialSize: 1, capacity: 2 ** 30 }) ?? "", /preallocated raw/);
     assert.match(initialSizeProblem({ format: "RAW", preallocate: "SPARSE", initialSize: 1, capacity: 2 ** 30 }) ?? "", /preallocated raw/);
     assert.match(initialSizeProblem({ format: "RAW", preallocate: "PREALLOCATED", initialSize: 2 ** 31, capacity: 2 ** 30 }) ?? "", /exceeds/);
     assert.equal(initialSizeProblem({ format: "RAW", preallocate: "PREALLOCATED", initialSize: 2 ** 20, capacity: 2 ** 30 }), undefined);
     assert.equal(initialSizeProblem({ format: "COW", preallocate: "SPARSE", initialSize: 0, capacity: 2 ** 30 }), undefined);
     const before = (await eng.api("GET", "/disks")).text;
-    const body = { name: "init", provisioned_size: 2 ** 30, format: "cow", initial_size: " 1 ", storage_domains: { storage_domain: [{ name: "nowhere" }] } };
+    const body = { name: "init", provisioned_size: 2 ** 30, format: "raw", sparse: false, initial_size: String(2 ** 31), storage_domains: { storage_domain: [{ name: "nowhere" }] } };
     assertJsonFault(await eng.api("POST", "/disks", { body }), 400, /initial_size/);
     assert.equal((await eng.api("GET", "/disks")).text, before);
   });

@@ -2,10 +2,13 @@
  * Disks, snapshots and templates through the REST API with a real node agent: every claim is
  * checked on the volumes themselves (qemu-io reads the guest-visible data through the chain,
  * the .meta files give the roles), and every long action is a job whose steps end finished.
- * Refusals (unknown ids, shrinking, template volumes, running state) change nothing.
+ * Refusals (unknown ids, shrinking, template volumes, running state) change nothing. A running
+ * VM (the tiny test guest, writing) takes snapshots live and keeps running on the new leaves.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -13,6 +16,9 @@ import { addLocalDomain, checkDomain, type Engine, firstClusterId, firstDcId, ho
 import { BLANK_UUID as BLANK } from "@vela/protocol/ids";
 
 const TOKEN = "img-token";
+const GUEST_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), "../../../../scripts/build-test-guest.sh");
+/** The tiny test guest (scripts/build-test-guest.sh), for the VMs that must run a guest that writes. */
+const guestDir = execFileSync("bash", [GUEST_SCRIPT], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").pop() as string;
 const MiB = 2 ** 20;
 const NOPE = "5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 let eng: Engine;
@@ -40,8 +46,8 @@ interface Job {
 }
 
 before(async () => {
-  eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_ENGINE_HOST_POLL_MS: "300", VELA_ENGINE_VM_POLL_MS: "300" } });
-  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "img-host", env: { VELA_NODE_ACCEL: "tcg" } });
+  eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_ENGINE_HOST_POLL_MS: "300", VELA_ENGINE_VM_POLL_MS: "300", VELA_BOOT_DIRS: guestDir } });
+  node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "img-host", env: { VELA_NODE_ACCEL: "tcg", VELA_NODE_BOOT_DIRS: guestDir } });
   const h = await hostUp(eng);
   const dcId = await firstDcId(eng);
   clusterId = await firstClusterId(eng);
@@ -112,6 +118,15 @@ async function jobDone(id: string): Promise<Job> {
 
 async function steps(jobId: string): Promise<{ status: string; progress: string; description: string }[]> {
   return items((await eng.api("GET", `/jobs/${jobId}/steps`)).json, "step");
+}
+
+/** After an agent restart: the host is up and SPM again (the engine has seen the new agent). */
+async function spmAgain(): Promise<void> {
+  await until("the restarted host is the SPM again", async () => {
+    const h = items<{ status: string; spm?: { status: string } }>((await eng.api("GET", "/hosts")).json, "host")[0];
+    const up = h?.status === "up" && h.spm?.status === "spm" && /VELA-NODE-READY/.test(node.output());
+    return up ? true : undefined;
+  }, 90_000);
 }
 
 async function newVm(name: string, disk?: Disk): Promise<string> {
@@ -396,6 +411,113 @@ describe("snapshots", () => {
     const job = items<Job>((await eng.api("GET", "/jobs")).json, "job").find((j) => j.description.startsWith("Committing Snapshot 'base'"));
     assert.equal(job?.status, "finished");
     assert.ok((await steps((job as Job).id)).some((x) => x.description.startsWith("Deleting volumes")));
+  });
+
+  test("a running VM takes snapshots live: it stays up and its guest writes into the new leaf; bad input and states are refused; removal still needs it down", async () => {
+    const d = await newDisk("livedisk", sdA, 64 * MiB);
+    const vm = (
+      await eng.post<{ id: string }>("/vms", {
+        name: "live-vm",
+        cluster: { id: clusterId },
+        memory: 192 * MiB,
+        os: { type: "other_linux", kernel: join(guestDir, "vmlinuz"), initrd: join(guestDir, "initrd.img"), cmdline: "console=ttyS0 vela.rate=2" },
+      })
+    ).id;
+    assert.equal((await eng.api("POST", `/vms/${vm}/diskattachments`, { body: { disk: { id: d.id }, interface: "virtio", bootable: true } })).status, 201);
+    vmIds.push(vm);
+    const path = (v: string) => volPath(dirA, sdA, d.id, v);
+    const leafId = async () => (await eng.get<Disk>(`/disks/${d.id}`)).image_id;
+    const chain = (v: string) =>
+      (JSON.parse(execFileSync("qemu-img", ["info", "-U", "--backing-chain", "--output=json", path(v)], { encoding: "utf8" })) as { filename: string }[]).map((c) => c.filename.split("/").pop());
+    const size = (v: string) => (JSON.parse(execFileSync("qemu-img", ["info", "-U", "--output=json", path(v)], { encoding: "utf8" })) as { "actual-size": number })["actual-size"];
+    const snapState = async () => items<Snap>((await eng.api("GET", `/vms/${vm}/snapshots`)).json, "snapshot").map((s) => `${s.description}|${s.snapshot_status}`);
+    const L0 = d.image_id;
+
+    // A VM that is only being launched cannot take one yet (oVirt: up, paused or down only).
+    assert.equal((await eng.api("POST", `/vms/${vm}/start`, { body: {} })).status, 200);
+    const early = await eng.api("POST", `/vms/${vm}/snapshots`, { body: { description: "too early" } });
+    assert.equal(early.status, 409, early.text);
+    assert.match(String(early.json?.detail), /wait_for_launch|powering_up/);
+    await until("VM up", async () => ((await eng.get<{ status: string }>(`/vms/${vm}`)).status === "up" ? true : undefined), 60_000);
+    const pid = qemuOf(vm)[0];
+
+    const s1 = await eng.post<Snap>(`/vms/${vm}/snapshots`, { description: "live1" });
+    await until("live1 ok", async () => ((await eng.get<Snap>(`/vms/${vm}/snapshots/${s1.id}`)).snapshot_status === "ok" ? true : undefined));
+    const L1 = await leafId();
+    assert.notEqual(L1, L0);
+    assert.equal((await eng.get<{ status: string }>(`/vms/${vm}`)).status, "up", "the VM stays up");
+    assert.deepEqual(qemuOf(vm), [pid], "the same QEMU runs it");
+    assert.deepEqual(chain(L1), [L1, L0], "QEMU's chain: the new leaf on the old one");
+    assert.equal(meta(path(L0)).VOLTYPE, "INTERNAL");
+    const job = items<Job>((await eng.api("GET", "/jobs")).json, "job").find((j) => j.description.startsWith("Creating VM Snapshot 'live1'"));
+    assert.ok(job && (await steps(job.id)).some((x) => x.description.startsWith("Switching the running VM") && x.status === "finished"), "the switch is a step of the job");
+    const s0 = size(L1);
+    await until("the guest's writes grow the new leaf", async () => (size(L1) > s0 + 2 * MiB ? true : undefined), 60_000);
+
+    // A second one stacks on the first.
+    const s2 = await eng.post<Snap>(`/vms/${vm}/snapshots`, { description: "live2" });
+    await until("live2 ok", async () => ((await eng.get<Snap>(`/vms/${vm}/snapshots/${s2.id}`)).snapshot_status === "ok" ? true : undefined));
+    const L2 = await leafId();
+    assert.deepEqual(chain(L2), [L2, L1, L0]);
+    const s2size = size(L2);
+    await until("the guest's writes grow the newest leaf", async () => (size(L2) > s2size + 2 * MiB ? true : undefined), 60_000);
+
+    // Refusals change nothing: an unknown disk, memory state, removal or restore while running.
+    const imageDir = join(dirA, sdA, "images", d.id);
+    const files = readdirSync(imageDir).sort();
+    const before = await snapState();
+    const unknown = await eng.api("POST", `/vms/${vm}/snapshots`, { body: { description: "x", disk_attachments: { disk_attachment: [{ disk: { id: NOPE } }] } } });
+    assert.equal(unknown.status, 404, unknown.text);
+    const mem = await eng.api("POST", `/vms/${vm}/snapshots`, { body: { description: "m", persist_memorystate: true } });
+    assert.equal(mem.status, 400, mem.text);
+    assert.match(String(mem.json?.detail), /memory state/);
+    for (const [what, r] of [
+      ["remove", await eng.api("DELETE", `/vms/${vm}/snapshots/${s1.id}`)],
+      ["restore", await eng.api("POST", `/vms/${vm}/snapshots/${s1.id}/restore`, { body: {} })],
+    ] as const) {
+      assert.equal(r.status, 409, `${what} while running: ${r.text}`);
+      assert.match(String(r.json?.detail), /running/);
+    }
+    assert.deepEqual(readdirSync(imageDir).sort(), files);
+    assert.deepEqual(await snapState(), before);
+    assert.equal(await leafId(), L2);
+
+    // QEMU refuses the switch (the agent restarted with a test fault that adds a bad action to
+    // the transaction): the job fails, the VM runs on as before, the new leaf is deleted.
+    await node.stop();
+    await until("the engine sees the agent gone", async () => (items<{ status: string }>((await eng.api("GET", "/hosts")).json, "host")[0]?.status !== "up" ? true : undefined), 30_000);
+    node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "img-host", runDir: node.runDir, port: node.port, env: { VELA_NODE_ACCEL: "tcg", VELA_NODE_BOOT_DIRS: guestDir, VELA_TEST_FAULTS: "virt.snapshot.transaction" } });
+    await spmAgain();
+    await until("the VM seen up again", async () => ((await eng.get<{ status: string }>(`/vms/${vm}`)).status === "up" ? true : undefined), 60_000);
+    const refused = await eng.post<Snap>(`/vms/${vm}/snapshots`, { description: "refused" });
+    await until("the refused snapshot is gone", async () => ((await eng.api("GET", `/vms/${vm}/snapshots/${refused.id}`)).status === 404 ? true : undefined), 60_000);
+    const failed = items<Job>((await eng.api("GET", "/jobs")).json, "job").find((j) => j.description.startsWith("Creating VM Snapshot 'refused'"));
+    assert.equal((await jobDone((failed as Job).id)).status, "failed");
+    const fsteps = await steps((failed as Job).id);
+    assert.ok(fsteps.some((x) => x.description.startsWith("Creating volume") && x.status === "finished"), JSON.stringify(fsteps));
+    assert.ok(fsteps.some((x) => x.description.startsWith("Switching the running VM") && x.status === "failed"), `the switch failed: ${JSON.stringify(fsteps)}`);
+    assert.equal(await leafId(), L2);
+    assert.equal((await eng.get<Disk>(`/disks/${d.id}`)).status, "ok");
+    assert.deepEqual(readdirSync(imageDir).sort(), files, "the new leaf is deleted");
+    assert.deepEqual(await snapState(), before);
+    assert.deepEqual(chain(L2), [L2, L1, L0]);
+    assert.deepEqual(qemuOf(vm), [pid], "the VM still runs");
+    assert.equal((await eng.get<{ status: string }>(`/vms/${vm}`)).status, "up");
+    const s3size = size(L2);
+    await until("the guest still writes into the same leaf", async () => (size(L2) > s3size + 2 * MiB ? true : undefined), 60_000);
+    await node.stop();
+    await until("the engine sees the agent gone", async () => (items<{ status: string }>((await eng.api("GET", "/hosts")).json, "host")[0]?.status !== "up" ? true : undefined), 30_000);
+    node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "img-host", runDir: node.runDir, port: node.port, env: { VELA_NODE_ACCEL: "tcg", VELA_NODE_BOOT_DIRS: guestDir } });
+    await spmAgain();
+    await until("the VM seen up again", async () => ((await eng.get<{ status: string }>(`/vms/${vm}`)).status === "up" ? true : undefined), 60_000);
+
+    // Down again: the live snapshots are ordinary ones (removing one merges as before).
+    await stopVm(vm);
+    const del = await eng.api("DELETE", `/vms/${vm}/snapshots/${s1.id}?async=false`);
+    assert.equal(del.status, 200, del.text);
+    assert.deepEqual((await snapState()).sort(), ["Active VM|ok", "live2|ok"]);
+    assert.equal(chain(await leafId()).length, 2, "one volume fewer in the chain");
+    assert.deepEqual(await checkDomain(join(dirA, sdA)), []);
   });
 });
 

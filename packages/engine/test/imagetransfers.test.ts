@@ -1,14 +1,15 @@
 /**
  * Image transfers (oVirt's /imagetransfers) with a real node and qemu-img: uploads of a qcow2 and
  * a raw image over imageio's HTTP protocol (through the engine's proxy_url and straight to the
- * host's transfer_url), downloads compared byte for byte, progress in `transferred` and /jobs,
- * and refusals (bad bodies, unknown disks, wrong tickets and directions, ranges past the end,
- * uploads that are not images, inactivity) that leave the disk as it was and nothing behind.
+ * host's transfer_url), downloads compared byte for byte, zero extents and zeroing by punching
+ * holes (what ovirt-imageio's client asks), progress in `transferred` and /jobs, and refusals
+ * (bad bodies, unknown disks, wrong tickets and directions, ranges past the end, uploads that are
+ * not images, inactivity) that leave the disk as it was and nothing behind.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -154,7 +155,7 @@ describe("uploads and downloads", () => {
     const opts = await fetch(t.proxy_url as string, { method: "OPTIONS" });
     assert.equal(opts.status, 200);
     const features = (await opts.json()) as { features: string[] };
-    assert.deepEqual(features.features.sort(), ["flush", "zero"]);
+    assert.deepEqual(features.features.sort(), ["extents", "flush", "zero"]);
 
     const half = Math.floor(bytes.length / 2);
     const r1 = await put(t.proxy_url as string, bytes.subarray(0, half), 0, false);
@@ -253,7 +254,81 @@ describe("guest data into a qcow2 disk", () => {
   });
 });
 
+describe("what ovirt-imageio's client asks", () => {
+  interface Extent {
+    start: number;
+    length: number;
+    zero: boolean;
+    hole: boolean;
+  }
+  /** Data at [0,1M) and [20M,21M) of a 32 MiB disk; zeros (holes) elsewhere. */
+  const layout = (size: number): Extent[] => [
+    { start: 0, length: MiB, zero: false, hole: false },
+    { start: MiB, length: 19 * MiB, zero: true, hole: true },
+    { start: 20 * MiB, length: MiB, zero: false, hole: false },
+    { start: 21 * MiB, length: size - 21 * MiB, zero: true, hole: true },
+  ];
+
+  test("OPTIONS lists extents; zeroing most of a raw upload punches holes instead of writing zeros; /extents reports the holes of the upload and of its download, through the proxy and on the host; other contexts are refused", async () => {
+    const size = 32 * MiB;
+    const disk = await newDisk("extents", size, "raw");
+    const t = await start({ disk: { id: disk.id }, format: "raw" });
+    const proxy = t.proxy_url as string;
+    const opts = (await (await fetch(proxy, { method: "OPTIONS" })).json()) as { features: string[] };
+    assert.deepEqual(opts.features.sort(), ["extents", "flush", "zero"]);
+    const data = Buffer.alloc(size);
+    data.fill(0x6b, 0, MiB);
+    data.fill(0x21, 20 * MiB, 21 * MiB);
+    for (const off of [0, 20 * MiB]) assert.equal((await put(proxy, data.subarray(off, off + MiB), off, false)).status, 200);
+    // As the client zeroes the zero extents of its source: each a PATCH, the last one not flushed.
+    for (const [offset, len] of [
+      [MiB, 19 * MiB],
+      [21 * MiB, size - 21 * MiB],
+    ] as const) {
+      const z = await fetch(proxy, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ op: "zero", offset, size: len, flush: false }) });
+      assert.equal(z.status, 200, await z.text());
+    }
+    const [staging] = stagingFiles();
+    const allocated = statSync(join(node.runDir, "transfers", staging as string)).blocks * 512;
+    assert.ok(allocated <= 4 * MiB, `zeroing wrote no zeros: ${allocated} bytes allocated in the staging file`);
+    const ext = await fetch(`${proxy}/extents?context=zero`);
+    assert.equal(ext.status, 200, await ext.clone().text());
+    assert.deepEqual(await ext.json(), layout(size), "the upload's extents through the proxy");
+    assert.equal((await fetch(`${proxy}/extents?context=dirty`)).status, 404, "no dirty extents outside a backup");
+    assert.equal((await fetch(`${proxy}/extents?context=sideways`)).status, 400);
+    assert.equal((await fetch(`${eng.url}/ovirt-engine/services/imageio/images/${NOPE}/extents`)).status, 403);
+    await eng.post(`/imagetransfers/${t.id}/finalize`, {});
+    assert.equal((await finished(t.id)).phase, "finished_success");
+    assert.ok(readFileSync(volPath(disk)).equals(data), "the volume holds the data and zeros");
+
+    const d = await start({ disk: { id: disk.id }, direction: "download" });
+    const opt = (await (await fetch(d.proxy_url as string, { method: "OPTIONS" })).json()) as { features: string[] };
+    assert.deepEqual(opt.features, ["extents"]);
+    const onHost = await nodeRequest(`${d.transfer_url}/extents`, "GET", {});
+    assert.equal(onHost.status, 200, onHost.body.toString());
+    const got = JSON.parse(onHost.body.toString()) as Extent[];
+    // The volume's holes survive the copy into the download's staging file.
+    assert.deepEqual(got.map((e) => [e.start, e.length, e.zero]), layout(size).map((e) => [e.start, e.length, e.zero]), JSON.stringify(got));
+    await eng.post(`/imagetransfers/${d.id}/finalize`, {});
+    assert.equal((await finished(d.id)).phase, "finished_success");
+    assert.deepEqual(stagingFiles(), []);
+  });
+});
+
 describe("the SDK's shapes", () => {
+  test("a disk added as upload_disk.py adds it (cow, sparse false, initial_size = the image's measured size) is made; the initial size, a block-storage hint, is ignored on a file domain", async () => {
+    const r = await eng.api("POST", "/disks", {
+      body: { name: "sdk-added", description: "Uploaded disk", content_type: "data", format: "cow", sparse: false, provisioned_size: 16 * MiB, initial_size: 1_310_720, storage_domains: { storage_domain: [{ id: sd }] } },
+    });
+    assert.equal(r.status, 201, r.text);
+    const disk = await until("sdk-added ok", async () => {
+      const g = await eng.get<Disk>(`/disks/${(r.json as unknown as Disk).id}`);
+      if (g.status === "illegal") throw new Error(`disk creation failed: ${JSON.stringify(g)}`);
+      return g.status === "ok" ? g : undefined;
+    });
+    assert.equal(JSON.parse(execFileSync("qemu-img", ["info", "--output=json", "-U", volPath(disk)], { encoding: "utf8" })).format, "qcow2");
+  });
+
   test("XML as the Python SDK sends it (disk by attribute, format raw, timeout_policy, shallow); XML answers with phase and URLs", async () => {
     const disk = await newDisk("sdk-xml", 4 * MiB, "cow");
     const body = `<image_transfer><direction>upload</direction><format>raw</format><inactivity_timeout>120</inactivity_timeout><shallow>false</shallow><timeout_policy>legacy</timeout_policy><disk id="${disk.id}"/></image_transfer>`;
@@ -269,11 +344,43 @@ describe("the SDK's shapes", () => {
     assert.match(x, /<proxy_url>https:\/\/[^<]+<\/proxy_url>/);
     assert.match(x, /<format>raw<\/format>/);
     assert.match(x, /<inactivity_timeout>120<\/inactivity_timeout>/);
+    assert.match(x, /<timeout_policy>cancel<\/timeout_policy>/, "what Vela does to an inactive transfer");
     assert.match(x, new RegExp(`<disk href="/ovirt-engine/api/disks/${disk.id}" id="${disk.id}"/>`));
     const list = await eng.api("GET", "/imagetransfers", { accept: "xml" });
     assert.ok(list.text.includes(`id="${id}"`), list.text.slice(0, 500));
     assert.equal((await eng.api("POST", `/imagetransfers/${id}/cancel`, { body: "<action/>" })).status, 200);
     assert.equal((await finished(id)).phase, "finished_failure");
+  });
+});
+
+describe("an ISO file", () => {
+  test("a disk with content_type iso (what upload_disk.py declares for an ISO file) takes the ISO's bytes as a raw upload and says iso", async () => {
+    const src = join(work, "iso-src");
+    execFileSync("mkdir", ["-p", src]);
+    execFileSync("sh", ["-c", `echo vela-iso > ${src}/README`]);
+    const iso = join(work, "install.iso");
+    execFileSync("genisoimage", ["-quiet", "-V", "VELAISO", "-o", iso, src]);
+    const bytes = readFileSync(iso);
+    const r = await eng.api("POST", "/disks", {
+      body: { name: "install.iso", content_type: "iso", format: "raw", sparse: false, provisioned_size: bytes.length, initial_size: bytes.length, storage_domains: { storage_domain: [{ id: sd }] } },
+    });
+    assert.equal(r.status, 201, r.text);
+    const disk = await until("iso disk ok", async () => {
+      const g = await eng.get<Disk & { content_type: string }>(`/disks/${(r.json as unknown as Disk).id}`);
+      return g.status === "ok" ? g : undefined;
+    });
+    assert.equal(disk.content_type, "iso");
+    const meta = readFileSync(`${volPath(disk)}.meta`, "utf8");
+    assert.match(meta, /^DISKTYPE=ISOF$/m, meta);
+    const t = await start({ disk: { id: disk.id }, format: "raw" });
+    assert.equal((await put(t.proxy_url as string, bytes, 0)).status, 200);
+    await eng.post(`/imagetransfers/${t.id}/finalize`, {});
+    assert.equal((await finished(t.id)).phase, "finished_success");
+    const vol = readFileSync(volPath(disk));
+    assert.ok(vol.subarray(0, bytes.length).equals(bytes), `the volume holds the ISO (volume ${vol.length} bytes, ISO ${bytes.length})`);
+    assert.ok(vol.subarray(bytes.length).every((b) => b === 0), "then zeros up to the volume's rounded size");
+    const bad = await eng.api("POST", "/disks", { body: { name: "x", content_type: "floppy", provisioned_size: MiB, storage_domains: { storage_domain: [{ id: sd }] } } });
+    assert.equal(bad.status, 400, bad.text);
   });
 });
 
@@ -316,6 +423,8 @@ describe("refusals", () => {
       [{ disk: { id: disk.id }, direction: "sideways" }, 400],
       [{ disk: { id: disk.id }, format: "vmdk" }, 400],
       [{ disk: { id: disk.id }, inactivity_timeout: 0 }, 400],
+      [{ disk: { id: disk.id }, timeout_policy: "pause" }, 400],
+      [{ disk: { id: disk.id }, timeout_policy: "sometimes" }, 400],
     ];
     for (const [body, status] of cases) {
       const r = await eng.api("POST", "/imagetransfers", { body: body as object });

@@ -97,7 +97,76 @@ test("every advertised link, reference and action of every object type exists", 
   }
   assert.deepEqual(dead, [], `advertised but not served:\n${dead.join("\n")}`);
   // The walk reached every object type (the collections' member names).
-  for (const k of ["data_center", "cluster", "host", "storage_domain", "disk", "vm", "template", "job", "step", "snapshot", "disk_attachment"]) {
+  for (const k of ["data_center", "cluster", "host", "storage_domain", "disk", "vm", "template", "job", "step", "snapshot", "disk_attachment", "cpu_profile", "disk_profile", "scheduling_policy", "storage_connection"]) {
     assert.ok(kinds.has(k), `no ${k} reached (reached: ${[...kinds].sort().join(", ")})`);
+  }
+});
+
+interface Named {
+  id: string;
+  name: string;
+  href: string;
+}
+
+test("CPU and disk profiles, scheduling policies and storage connections come from the clusters and domains", async () => {
+  const NOPE = "5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+  const list = async <T>(path: string, item: string): Promise<T[]> => {
+    const r = await eng.api("GET", path);
+    assert.equal(r.status, 200, `${path}: ${r.text.slice(0, 300)}`);
+    return ((r.json as Record<string, unknown>)[item] as T[] | undefined) ?? [];
+  };
+  // One default CPU profile per cluster, named after it; the VM's cpu_profile is its cluster's.
+  const clusters = await list<Named>("/clusters", "cluster");
+  const cpu = await list<Named & { cluster: { id: string } }>("/cpuprofiles", "cpu_profile");
+  assert.deepEqual(cpu.map((p) => `${p.name}|${p.cluster.id}`).sort(), clusters.map((c) => `${c.name}|${c.id}`).sort());
+  const cl = clusters[0] as Named;
+  const own = await list<Named>(`/clusters/${cl.id}/cpuprofiles`, "cpu_profile");
+  assert.equal(own.length, 1);
+  assert.equal((await eng.get<Named>(`/cpuprofiles/${own[0]?.id}`)).name, cl.name);
+  const vm = (await list<{ name: string; cpu_profile: { id: string }; cluster: { id: string } }>("/vms", "vm")).find((v) => v.name === "links-vm");
+  assert.equal(vm?.cpu_profile.id, cpu.find((p) => p.cluster.id === vm?.cluster.id)?.id);
+
+  // One default disk profile per storage domain; a disk's disk_profile is its domain's.
+  const sds = await list<Named & { storage: { path?: string } }>("/storagedomains", "storage_domain");
+  const dp = await list<Named & { storage_domain: { id: string } }>("/diskprofiles", "disk_profile");
+  assert.deepEqual(dp.map((p) => `${p.name}|${p.storage_domain.id}`).sort(), sds.map((d) => `${d.name}|${d.id}`).sort());
+  const disk = (await list<{ name: string; disk_profile: { id: string }; storage_domains: { storage_domain: { id: string }[] } }>("/disks", "disk")).find((d) => d.name === "links-d");
+  assert.equal(disk?.disk_profile.id, dp.find((p) => p.storage_domain.id === disk?.storage_domains.storage_domain[0]?.id)?.id);
+  const sdA = sds.find((d) => d.name === "links-a") as Named;
+  assert.equal((await list<Named>(`/storagedomains/${sdA.id}/diskprofiles`, "disk_profile"))[0]?.name, "links-a");
+
+  // A new domain has its profile at once; removed, the profile goes with it.
+  const host = (await list<{ id: string }>("/hosts", "host"))[0] as { id: string };
+  const dir = tempDir("vela-links-c-");
+  const c = await eng.post<Named>("/storagedomains", { name: "links-c", type: "data", host: { id: host.id }, storage: { type: "localfs", path: dir } });
+  const cProfile = (await list<Named>(`/storagedomains/${c.id}/diskprofiles`, "disk_profile"))[0] as Named;
+  assert.equal((await eng.get<Named>(`/diskprofiles/${cProfile.id}`)).name, "links-c");
+  // Storage connections: each domain's, with its real path.
+  const conns = await list<{ id: string; type: string; path?: string }>("/storageconnections", "storage_connection");
+  assert.ok(conns.some((x) => x.path === dir && x.type === "localfs"), JSON.stringify(conns));
+  const cConn = conns.find((x) => x.path === dir) as { id: string };
+  assert.equal((await eng.get<{ path: string }>(`/storageconnections/${cConn.id}`)).path, dir);
+  assert.equal((await eng.api("DELETE", `/storagedomains/${c.id}?host=${host.id}&format=true`)).status, 200);
+  assert.equal((await eng.api("GET", `/diskprofiles/${cProfile.id}`)).status, 404);
+  assert.equal((await eng.api("GET", `/storageconnections/${cConn.id}`)).status, 404);
+
+  // The predefined scheduling policies; clusters use `none`.
+  const pol = await list<Named>("/schedulingpolicies", "scheduling_policy");
+  assert.ok(pol.some((p) => p.name === "none") && pol.some((p) => p.name === "evenly_distributed"), JSON.stringify(pol.map((p) => p.name)));
+  const clusterPolicy = (await eng.get<{ scheduling_policy: { id: string } }>(`/clusters/${cl.id}`)).scheduling_policy.id;
+  assert.equal((await eng.get<Named>(`/schedulingpolicies/${clusterPolicy}`)).name, "none");
+
+  // A host's storage connection extensions (iSCSI credentials): none.
+  assert.deepEqual(await list(`/hosts/${host.id}/storageconnectionextensions`, "storage_connection_extension"), []);
+
+  // Unknown and malformed ids: 404 faults.
+  for (const path of [
+    `/cpuprofiles/${NOPE}`, "/cpuprofiles/x", `/clusters/${cl.id}/cpuprofiles/${NOPE}`, `/clusters/${NOPE}/cpuprofiles`,
+    `/diskprofiles/${NOPE}`, `/storagedomains/${sdA.id}/diskprofiles/${NOPE}`, `/storagedomains/${NOPE}/diskprofiles`,
+    `/schedulingpolicies/${NOPE}`, `/storageconnections/${NOPE}`, "/storageconnections/..%2Fetc", `/hosts/${NOPE}/storageconnectionextensions`,
+  ]) {
+    const r = await eng.api("GET", path);
+    assert.equal(r.status, 404, `${path}: ${r.status} ${r.text.slice(0, 200)}`);
+    assert.ok(r.json && "reason" in r.json, `${path}: a fault, not ${r.text.slice(0, 200)}`);
   }
 });

@@ -15,7 +15,8 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { type Engine, hostUp, items, type Node, nodeRpc, startEngine, startNode, tempDir, until } from "./support.js";
-import { testPki } from "./tls.js";
+import { clientTls, testPki } from "./tls.js";
+import { connect as tlsConnect } from "node:tls";
 
 const XML_CALL = '<?xml version="1.0"?><methodCall><methodName>getVdsCapabilities</methodName><params/></methodCall>';
 const cleanup: (() => Promise<void>)[] = [];
@@ -55,6 +56,20 @@ function plainGet(url: string, body?: string): Promise<Answer> {
     req.on("timeout", () => req.destroy(new Error("no answer")));
     req.on("error", rej);
     req.end(body);
+  });
+}
+
+/** The certificate a node serves to a new connection (with the harness's client certificate). */
+function servedCertificate(port: number): Promise<X509Certificate> {
+  return new Promise((res, rej) => {
+    const { cert, key } = clientTls();
+    const s = tlsConnect({ host: "127.0.0.1", port, cert, key, rejectUnauthorized: false }, () => {
+      const pem = s.getPeerX509Certificate();
+      s.destroy();
+      if (pem) res(pem);
+      else rej(new Error("no certificate served"));
+    });
+    s.on("error", rej);
   });
 }
 
@@ -194,6 +209,11 @@ test("without the token a node waits for approval with its key recorded; approvi
   });
   assert.equal(intruder.status, 409, await intruder.text());
 
+  // a host not approved cannot renew a certificate it does not have
+  const early = await eng.api("POST", `/hosts/${pending.id}/enrollcertificate`, { body: "<action/>" });
+  assert.equal(early.status, 409, early.text);
+  assert.match(String(early.json?.detail), /pending_approval/);
+
   const approved = await eng.api("POST", `/hosts/${pending.id}/approve`, { body: "<action/>" });
   assert.equal(approved.status, 200, approved.text);
   const node = await starting;
@@ -210,6 +230,31 @@ test("without the token a node waits for approval with its key recorded; approvi
     body: JSON.stringify({ hostUuid: pending.id, name: "approve-me", address: "127.0.0.1", port: node.port, csr }),
   });
   assert.equal(late.status, 403, await late.text());
+
+  // Renewal (oVirt's enrollcertificate): a new key and certificate; the node serves it at once,
+  // the host stays up and the engine keeps driving it; the old certificate is no longer served.
+  const served0 = await servedCertificate(node.port);
+  assert.equal(served0.serialNumber, cert.serialNumber);
+  const keyBefore = readFileSync(join(node.runDir, "pki", "node.key"), "utf8");
+  const renew = await eng.api("POST", `/hosts/${pending.id}/enrollcertificate`, { body: "<action/>" });
+  assert.equal(renew.status, 200, renew.text);
+  const served1 = await servedCertificate(node.port);
+  assert.notEqual(served1.serialNumber, served0.serialNumber, "the node serves a new certificate");
+  assert.ok(Date.parse(served1.validTo) >= Date.parse(served0.validTo), `${served1.validTo} vs ${served0.validTo}`);
+  assert.match(served1.subject, new RegExp(`CN=${pending.id}`));
+  assert.ok(served1.verify(new X509Certificate(readFileSync(join(testPki(), "ca.pem"))).publicKey), "signed by the engine CA");
+  assert.equal(new X509Certificate(readFileSync(join(node.runDir, "pki", "node.pem"))).serialNumber, served1.serialNumber, "installed on disk too");
+  assert.notEqual(readFileSync(join(node.runDir, "pki", "node.key"), "utf8"), keyBefore, "with a new key");
+  assert.equal(statSync(join(node.runDir, "pki", "node.key")).mode & 0o777, 0o600);
+  assert.ok((await nodeRpc(node, "Host.getStats", {})).result, "the node still answers the engine CA's client");
+  await hostUp(eng, 30_000);
+  assert.equal((await eng.get<{ status: string }>(`/hosts/${pending.id}`)).status, "up", "the host stays up");
+  // Bad input on the node's side changes nothing: a certificate the node did not ask for.
+  const forged = await nodeRpc(node, "Host.installCertificate", { certificate: cert.toString() });
+  assert.ok(forged.error, `a certificate for no pending request is refused: ${JSON.stringify(forged)}`);
+  assert.equal((await servedCertificate(node.port)).serialNumber, served1.serialNumber);
+  assert.equal((await eng.api("POST", "/hosts/5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/enrollcertificate", { body: "<action/>" })).status, 404);
+
   const bad = await fetch(`${eng.url}/vela/v1/hosts/enroll`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ hostUuid: pending.id, name: "approve-me", address: "127.0.0.1", port: 1, csr: "not a request" }) });
   assert.equal(bad.status, 400, await bad.text());
 });

@@ -4,13 +4,22 @@
  * input refused in the page, the engine's fault shown in its words); a snapshot created,
  * previewed and undone from the snapshots panel; the VM's disk moved to the other domain from
  * the Disks page with its progress bar (fed by the event stream) reaching 100 %; Migrate with one
- * host says there is nowhere to go.
+ * host says there is nowhere to go; a network made with the New network wizard (bad input refused
+ * in the page, a taken name by the engine), its vNIC profiles listed, added and removed, and the network removed. The same set-up (a VM with a disk and a NIC) serves the
+ * Prometheus endpoint's test: the scrape parses as the text format, its figures agree with the
+ * statistics API for the same objects, a name with quotes, a backslash and a newline is escaped,
+ * and only a holder of an administrative role on the system may read it (401 and 403 faults).
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { join } from "node:path";
+import Database from "better-sqlite3";
 import type { Browser } from "playwright-core";
+import pg from "pg";
 import { launch, newTab, open, see, shot, signIn, type Tab } from "./browser.js";
-import { addLocalDomain, type Engine, firstDcId, hostUp, items, type Node, type Snap, startEngine, startNode, tempDir, until } from "./support.js";
+import { databaseFor, testDb } from "./pg.js";
+import { parsePrometheus, type PromFamily, sampleOf } from "./promtext.js";
+import { addLocalDomain, type Engine, firstClusterId, firstDcId, hostUp, items, type Node, type Snap, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "portal-vm";
 let eng: Engine;
@@ -223,4 +232,239 @@ test("portal storage wizard: a local data domain made and attached from the page
   }, 60_000);
   assert.ok(sd, "pvm-c is in a data center");
   await see(tab, "pvm-c in the list", page.locator("tbody tr", { hasText: "pvm-c" }));
+});
+
+test("portal networks: a network made with the wizard (VLAN, MTU, a second vNIC profile, attached to a cluster), bad input refused in the page, a taken name by the engine; profiles added and removed; the network removed", async () => {
+  const { page } = tab;
+  await page.getByRole("link", { name: "Networks" }).click();
+  await see(tab, "the networks page", page.getByRole("heading", { name: "Networks", exact: true }));
+  await see(tab, "ovirtmgmt's profile listed", page.locator("tbody tr", { has: page.locator(".name", { hasText: /^ovirtmgmt$/ }) }).locator(".profiles", { hasText: "ovirtmgmt" }));
+  await page.getByRole("button", { name: "New network" }).click();
+  const f = await see(tab, "the wizard", page.locator("form", { has: page.getByRole("heading", { name: "New network" }) }));
+  const refused = async (what: string, re: RegExp) => {
+    await f.getByRole("button", { name: "Create" }).click();
+    assert.match(await f.getByRole("alert").innerText(), re, what);
+  };
+  await f.getByLabel("Name", { exact: true }).fill("a-name-longer-than-15");
+  await refused("a name too long for a bridge", /Name: 1 to 15 letters/);
+  await f.getByLabel("Name", { exact: true }).fill("pvm-net");
+  await f.getByLabel("VLAN id").fill("5000");
+  await refused("a VLAN id out of range", /VLAN id: a whole number from 0 to 4094/);
+  await f.getByLabel("VLAN id").fill("42");
+  await f.getByLabel("MTU").fill("40");
+  await refused("an MTU below 68", /MTU: 68 to 9000/);
+  await f.getByLabel("MTU").fill("1400");
+  await f.getByLabel("vNIC profile").fill("bad profile!");
+  await refused("a bad profile name", /vNIC profile: 1 to 50 letters/);
+  await f.getByLabel("vNIC profile").fill("pvm-net-guests");
+  await f.getByLabel("Description").fill("guests of the wizard");
+  await f.getByLabel("Attach to Default").check();
+  await f.getByLabel("Required (a host").uncheck(); // a required network the host lacks would make it non-operational
+  assert.equal(items(await eng.get("/networks?search=name%3Dpvm-net"), "network").length, 0, "nothing was sent yet");
+  await shot(tab, "new-network");
+  await f.getByRole("button", { name: "Create" }).click();
+  await f.waitFor({ state: "detached", timeout: 30_000 }).catch(async () => {
+    throw new Error(`the wizard stayed open: ${await f.innerText()}`);
+  });
+  const row = page.locator("tbody tr", { has: page.locator(".name", { hasText: /^pvm-net$/ }) });
+  await see(tab, "pvm-net in the list", row);
+  await see(tab, "both profiles listed", row.locator(".profiles", { hasText: "pvm-net, pvm-net-guests" }));
+  assert.match(await row.innerText(), /42\s+1400\s+vm/, await row.innerText());
+  const net = items<{ id: string; name: string; vlan?: { id: string }; mtu: string; description?: string; usages?: { usage?: string[] } }>(await eng.get("/networks"), "network").find((n) => n.name === "pvm-net");
+  assert.ok(net, "pvm-net exists");
+  assert.deepEqual([net.vlan?.id, net.mtu, net.description, net.usages?.usage], ["42", "1400", "guests of the wizard", ["vm"]]);
+  const cluster = (await firstClusterId(eng)) as string;
+  const onCluster = await eng.get<{ required: string }>(`/clusters/${cluster}/networks/${net.id}`);
+  assert.equal(String(onCluster.required), "false", "attached, not required");
+  assert.deepEqual(items<{ name: string }>(await eng.get(`/networks/${net.id}/vnicprofiles`), "vnic_profile").map((x) => x.name), ["pvm-net", "pvm-net-guests"]);
+
+  // its profiles: one added (a bad name refused in the page, a taken one by the engine), then removed
+  await row.getByRole("button", { name: "Profiles of pvm-net" }).click();
+  const panel = await see(tab, "the profiles panel", page.locator("section.panel", { has: page.getByRole("heading", { name: "vNIC profiles of pvm-net" }) }));
+  await panel.getByLabel("New profile").fill("no spaces allowed");
+  await panel.getByRole("button", { name: "Add profile" }).click();
+  assert.match(await panel.getByRole("alert").innerText(), /Profile name: 1 to 50 letters/);
+  await panel.getByLabel("New profile").fill("pvm-net-guests");
+  await panel.getByRole("button", { name: "Add profile" }).click();
+  await see(tab, "the engine's refusal of a taken name", panel.getByRole("alert").filter({ hasText: "already used by a profile of network pvm-net" }));
+  await panel.getByLabel("New profile").fill("pvm-net-extra");
+  await panel.getByRole("button", { name: "Add profile" }).click();
+  await see(tab, "the new profile", panel.locator("tbody tr", { hasText: "pvm-net-extra" }));
+  await see(tab, "listed in the network's row", row.locator(".profiles", { hasText: "pvm-net-extra" }));
+  await panel.getByRole("button", { name: "Remove profile pvm-net-extra" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Remove" }).click();
+  await panel.locator("tbody tr", { hasText: "pvm-net-extra" }).waitFor({ state: "detached", timeout: 15_000 });
+  assert.deepEqual(items<{ name: string }>(await eng.get(`/networks/${net.id}/vnicprofiles`), "vnic_profile").map((x) => x.name), ["pvm-net", "pvm-net-guests"]);
+  await panel.getByRole("button", { name: "Close profiles" }).click();
+
+  // the same name again: the page lets it through, the engine refuses it, and its words are shown
+  await page.getByRole("button", { name: "New network" }).click();
+  const g = await see(tab, "the wizard again", page.locator("form", { has: page.getByRole("heading", { name: "New network" }) }));
+  await g.getByLabel("Name", { exact: true }).fill("pvm-net");
+  await g.getByRole("button", { name: "Create" }).click();
+  await see(tab, "the engine's fault", g.getByRole("alert").filter({ hasText: "The name pvm-net is already used by another network in the data center." }));
+  assert.equal(items<{ name: string }>(await eng.get("/networks"), "network").filter((n) => n.name === "pvm-net").length, 1, "still one pvm-net");
+  await g.getByRole("button", { name: "Cancel" }).click();
+
+  // removing ovirtmgmt is refused by the engine, removing pvm-net works
+  await page.locator("tbody tr", { has: page.locator(".name", { hasText: /^ovirtmgmt$/ }) }).getByRole("button", { name: "Remove ovirtmgmt" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Remove" }).click();
+  await see(tab, "the engine refuses", page.getByRole("alert").filter({ hasText: "ovirtmgmt is the management network" }));
+  await row.getByRole("button", { name: "Remove pvm-net" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Remove" }).click();
+  await row.waitFor({ state: "detached", timeout: 15_000 });
+  assert.equal(items<{ name: string }>(await eng.get("/networks"), "network").filter((n) => n.name === "pvm-net").length, 0, "pvm-net is gone");
+  assert.equal(items<{ name: string }>(await eng.get("/vnicprofiles"), "vnic_profile").filter((x) => x.name.startsWith("pvm-net")).length, 0, "its profiles too");
+});
+
+// ---- GET /metrics (Prometheus) ----
+
+interface Stat {
+  name: string;
+  values: { value: { datum: string }[] };
+}
+
+/** A statistics collection as name → value. */
+async function statMap(path: string): Promise<Record<string, number>> {
+  return Object.fromEntries(items<Stat>(await eng.get(path), "statistic").map((s) => [s.name, Number(s.values.value[0]?.datum)]));
+}
+
+async function scrape(auth?: string | null): Promise<{ status: number; type: string; text: string; json?: Record<string, unknown> }> {
+  const r = await eng.api("GET", "/metrics", auth === undefined ? {} : { auth });
+  return { status: r.status, type: r.headers.get("content-type") ?? "", text: r.text, json: r.json };
+}
+
+/** Renames a VM in the engine's database: the API refuses control characters in names, older rows or other tools may not. */
+async function renameInDb(id: string, name: string): Promise<void> {
+  if (testDb() === "sqlite") {
+    const d = new Database(join(eng.home, "engine.db"));
+    try {
+      d.prepare("UPDATE vms SET name = ? WHERE id = ?").run(name, id);
+    } finally {
+      d.close();
+    }
+    return;
+  }
+  const c = new pg.Client({ connectionString: await databaseFor(eng.home) });
+  await c.connect();
+  try {
+    await c.query("UPDATE vms SET name = $1 WHERE id = $2", [name, id]);
+  } finally {
+    await c.end();
+  }
+}
+
+test("GET /metrics: Prometheus text that agrees with the statistics API; names escaped; 401 without credentials, 403 for a user role", async () => {
+  // who may read it: nobody without credentials, not a user with a user role on a VM (in either view), the admin by Basic or token
+  const none = await scrape(null);
+  assert.equal(none.status, 401, none.text);
+  assert.ok(none.json?.reason && none.json?.detail, `the fault shape: ${none.text}`);
+  const ulla = await eng.post<{ id: string }>("/users", { user_name: "ulla@internal", password: "Ulla-Secret-77" });
+  const grant = await eng.api("POST", `/vms/${vmId}/permissions`, { body: { role: { name: "UserRole" }, user: { id: ulla.id } } });
+  assert.equal(grant.status, 201, grant.text);
+  const ullaAuth = `Basic ${Buffer.from("ulla@internal:Ulla-Secret-77").toString("base64")}`;
+  assert.equal((await eng.api("GET", `/vms/${vmId}`, { auth: ullaAuth })).status, 403, "the admin view is refused to her anyway");
+  const denied = await scrape(ullaAuth);
+  assert.equal(denied.status, 403, denied.text);
+  assert.match(String(denied.json?.detail), /administrative role on the whole system/, denied.text);
+  const filtered = await fetch(`${eng.url}/ovirt-engine/api/metrics`, { headers: { authorization: ullaAuth, filter: "true", accept: "application/xml" } });
+  assert.equal(filtered.status, 403, "the user view is no way round");
+  assert.match(await filtered.text(), /<fault><reason>Operation Failed<\/reason><detail>\[User is not authorized/, "an oVirt fault in XML");
+  const tok = await fetch(`${eng.url}/ovirt-engine/sso/oauth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+    body: new URLSearchParams({ grant_type: "password", scope: "ovirt-app-api", username: eng.user, password: eng.password }).toString(),
+  });
+  const token = ((await tok.json()) as { access_token: string }).access_token;
+  const byToken = await scrape(`Bearer ${token}`);
+  assert.equal(byToken.status, 200, byToken.text);
+  assert.match(byToken.type, /^text\/plain; version=0\.0\.4/);
+
+  // a running VM with a disk and a NIC, and a stopped VM whose name needs escaping
+  const odd = await eng.post<{ id: string }>("/vms", { name: 'odd "quoted" vm', cluster: { name: "Default" }, memory: 64 * 2 ** 20 });
+  const oddName = 'odd "quoted" \\ vm\nsecond line';
+  await renameInDb(odd.id, oddName);
+  const start = await eng.api("POST", `/vms/${vmId}/start`, { body: {} });
+  assert.equal(start.status, 200, start.text);
+  await until("pvm up", async () => ((await eng.get<{ status: string }>(`/vms/${vmId}`)).status === "up" ? true : undefined), 60_000, 200);
+  const host = (await hostUp(eng)).id;
+  const disk = items<{ id: string }>(await eng.get(`/vms/${vmId}/diskattachments`), "disk_attachment")[0]?.id as string;
+  const nic = items<{ id: string }>(await eng.get(`/vms/${vmId}/nics`), "nic")[0]?.id as string;
+  // the disk's counters come with the VM's second sample (a latency needs two)
+  await until("the disk's counters in /statistics", async () => ((await statMap(`/disks/${disk}/statistics`))["disk.read.operations"] ?? 0) > 0 || undefined, 60_000, 300);
+
+  // the API's figures and the scrape's, taken between two readings of the API that agree (no poll in between)
+  const vmL = { vm_id: vmId, vm_name: "pvm" };
+  const pairs: [string, string, Record<string, string>, string, number][] = [
+    [`/hosts/${host}/statistics`, "memory.total", { host_id: host }, "vela_host_memory_total_bytes", 1],
+    [`/hosts/${host}/statistics`, "memory.used", { host_id: host }, "vela_host_memory_used_bytes", 1],
+    [`/hosts/${host}/statistics`, "cpu.current.user", { host_id: host, mode: "user" }, "vela_host_cpu_usage_ratio", 0.01],
+    [`/hosts/${host}/statistics`, "cpu.current.idle", { host_id: host, mode: "idle" }, "vela_host_cpu_usage_ratio", 0.01],
+    [`/vms/${vmId}/statistics`, "memory.installed", vmL, "vela_vm_memory_installed_bytes", 1],
+    [`/vms/${vmId}/statistics`, "memory.used", vmL, "vela_vm_memory_used_bytes", 1],
+    [`/vms/${vmId}/statistics`, "cpu.current.total", vmL, "vela_vm_cpu_usage_ratio", 0.01],
+    [`/vms/${vmId}/statistics`, "memory.balloon.current", vmL, "vela_vm_balloon_current_bytes", 1],
+    [`/vms/${vmId}/nics/${nic}/statistics`, "data.total.rx", { ...vmL, nic_id: nic, nic_name: "nic1" }, "vela_vm_nic_receive_bytes_total", 1],
+    [`/vms/${vmId}/nics/${nic}/statistics`, "data.total.tx", { ...vmL, nic_id: nic }, "vela_vm_nic_transmit_bytes_total", 1],
+    [`/vms/${vmId}/nics/${nic}/statistics`, "errors.total.rx", { ...vmL, nic_id: nic }, "vela_vm_nic_receive_errors_total", 1],
+    [`/disks/${disk}/statistics`, "data.total.read", { ...vmL, disk_id: disk, disk_name: "pvm_disk1" }, "vela_vm_disk_read_bytes_total", 1],
+    [`/disks/${disk}/statistics`, "disk.read.operations", { disk_id: disk }, "vela_vm_disk_reads_completed_total", 1],
+    [`/disks/${disk}/statistics`, "disk.write.operations", { disk_id: disk }, "vela_vm_disk_writes_completed_total", 1],
+    [`/disks/${disk}/statistics`, "disk.read.latency", { disk_id: disk }, "vela_vm_disk_read_latency_seconds", 1],
+  ];
+  const paths = [...new Set(pairs.map((p) => p[0]))];
+  // only the compared figures: others (a host's boot.time) move with the clock, not with the samples
+  const readApi = async () => {
+    const maps = Object.fromEntries(await Promise.all(paths.map(async (p) => [p, await statMap(p)] as const)));
+    return Object.fromEntries(paths.map((p) => [p, Object.fromEntries(pairs.filter((x) => x[0] === p).map((x) => [x[1], maps[p]?.[x[1]]]))]));
+  };
+  let fams = new Map<string, PromFamily>();
+  let text = "";
+  const api = await until("a scrape between two equal readings of the API", async () => {
+    const before = await readApi();
+    const s = await scrape();
+    const after = await readApi();
+    if (JSON.stringify(before) !== JSON.stringify(after)) return undefined;
+    assert.equal(s.status, 200, s.text);
+    text = s.text;
+    fams = parsePrometheus(s.text);
+    return after;
+  }, 30_000, 50);
+  for (const [path, stat, labels, metric, scale] of pairs) {
+    const want = (api[path]?.[stat] as number) * scale;
+    const got = sampleOf(fams, metric, labels);
+    assert.ok(Math.abs(got - want) <= 1e-9 * Math.max(1, Math.abs(want)), `${metric}${JSON.stringify(labels)} = ${got}, ${path} ${stat} = ${want}`);
+  }
+  assert.ok(sampleOf(fams, "vela_vm_disk_read_bytes_total", { disk_id: disk }) > 0, "the disk was read (it booted)");
+  assert.ok(sampleOf(fams, "vela_vm_disk_read_time_seconds_total", { disk_id: disk }) > 0, "QEMU's read time reaches the engine (the node reports readTimeNs)");
+  for (const dropped of ["vela_vm_nic_receive_drops_total", "vela_vm_nic_transmit_drops_total"]) {
+    assert.ok(sampleOf(fams, dropped, { nic_id: nic }) >= 0, `${dropped} of the NIC`);
+    assert.equal(fams.get(dropped)?.type, "counter");
+  }
+  assert.equal(fams.get("vela_vm_disk_read_bytes_total")?.type, "counter");
+  assert.equal(fams.get("vela_vm_cpu_usage_ratio")?.type, "gauge");
+  // status, SPM role and counts
+  assert.equal(sampleOf(fams, "vela_host_up", { host_id: host, host_name: "pvm-host" }), 1);
+  assert.equal(sampleOf(fams, "vela_host_spm_role", { host_id: host, role: "spm" }), 1, "the only host is the SPM");
+  assert.equal(sampleOf(fams, "vela_vm_status", { ...vmL, status: "up" }), 1);
+  const vms = items<{ status: string }>(await eng.get("/vms"), "vm");
+  for (const st of new Set(vms.map((v) => v.status))) assert.equal(sampleOf(fams, "vela_vms", { status: st }), vms.filter((v) => v.status === st).length, `VMs ${st}`);
+  assert.equal(sampleOf(fams, "vela_hosts", { status: "up" }), 1);
+  // storage domains: their representation's figures
+  for (const sd of items<{ id: string; name: string; available?: string; used?: string; committed: string }>(await eng.get("/storagedomains"), "storage_domain")) {
+    const l = { storage_domain_id: sd.id, storage_domain_name: sd.name };
+    assert.equal(sampleOf(fams, "vela_storage_domain_committed_bytes", l), Number(sd.committed), `${sd.name} committed`);
+    if (sd.available !== undefined) assert.equal(sampleOf(fams, "vela_storage_domain_available_bytes", l), Number(sd.available), `${sd.name} available`);
+    if (sd.used !== undefined) assert.equal(sampleOf(fams, "vela_storage_domain_used_bytes", l), Number(sd.used), `${sd.name} used`);
+  }
+  // the engine's own process
+  assert.ok(sampleOf(fams, "process_resident_memory_bytes", {}) > 0, "the engine's process metrics");
+  assert.ok(fams.has("nodejs_eventloop_lag_seconds"));
+  // the odd name comes back whole, written with its escapes
+  assert.equal(sampleOf(fams, "vela_vm_status", { vm_id: odd.id, vm_name: oddName, status: "down" }), 1);
+  assert.ok(text.includes('vm_name="odd \\"quoted\\" \\\\ vm\\nsecond line"'), "quotes, backslash and newline escaped");
+
+  await eng.api("DELETE", `/vms/${odd.id}`);
+  const stop = await eng.api("POST", `/vms/${vmId}/stop`, { body: {} });
+  assert.equal(stop.status, 200, stop.text);
 });

@@ -15,6 +15,8 @@ import { createHost } from "./host/index.js";
 import { registrationBody, startRegistration } from "./host/register.js";
 import { createLogger, type Logger } from "./log.js";
 import { EnrollError, enroll, installed, type NodeTlsFiles } from "./pki/enroll.js";
+import { renewalHandlers, type TlsSwitch } from "./pki/renew.js";
+import type { Server as TlsServer } from "node:tls";
 import { createNetwork } from "./network/index.js";
 import { startServer } from "./server.js";
 import { createStorage } from "./storage/hsm.js";
@@ -84,8 +86,14 @@ async function main(): Promise<void> {
       return { vmCount: Array.isArray(listed?.vmList) ? listed.vmList.length : 0 };
     },
   ]);
-  const handlers = assemble(host.handlers, storage.handlers, virt.handlers, network.handlers);
+  // Certificate renewal switches the served certificate; the server exists only after the handlers.
+  let switchTls: TlsSwitch = () => {
+    throw new Error("the server is not listening yet");
+  };
+  const renewal = renewalHandlers(config, log.child({ part: "pki" }), (f) => switchTls(f));
+  const handlers = assemble(host.handlers, storage.handlers, virt.handlers, network.handlers, renewal);
   const app = await startServer(handlers, log, config.port, config.listen, tls, (a) => registerImageHttp(a, storage.transfers, log.child({ api: "images" })));
+  switchTls = (f) => (app.server as unknown as TlsServer).setSecureContext({ key: f.key, cert: f.cert, ca: f.ca, minVersion: "TLSv1.2" });
   // Upgrades (the serial console relay) go to the subsystem that serves them; others are refused.
   app.server.on("upgrade", (req, socket, head) => {
     if (!virt.upgrade?.(req, socket, head)) socket.destroy();

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
 import { BLANK_UUID, type VerbName, verbs } from "@vela/protocol";
 import { type LocalPool, type NodeProc, setupLocalPool } from "./harness.js";
-import { guestVm, startVirtNode, stopWithVms, waitStatus } from "./virt-support.js";
+import { guestVm, startVirtNode, stopWithVms, waitFor, waitStatus } from "./virt-support.js";
 
 let node: NodeProc | undefined;
 let pool: LocalPool;
@@ -99,6 +99,11 @@ test("volume, image, task and VM verbs answer as declared", async () => {
   await call("pause", { vmID: vmId });
   await call("cont", { vmID: vmId });
   await call("reset", { vmID: vmId });
+  // A live snapshot: the new top made on the running volume, then the switch to it.
+  const top = randomUUID();
+  const topTask = (await node!.json("Volume.create", { ...at, size: String(64 * 2 ** 20), volFormat: 4, preallocate: 2, diskType: "DATA", volumeID: top, srcImgUUID: img, srcVolUUID: vol })) as string;
+  await waitFor("the new top is created", async () => ((await node!.json("Task.getStatus", { taskID: topTask })) as { taskState: string }).taskState === "finished", 60_000);
+  assert.equal(await call("snapshot", { vmID: vmId, snapDrives: [{ domainID: pool.sdUUID, imageID: img, volumeID: top, baseVolumeID: vol }] }), true);
   await call("destroy", { vmID: vmId });
 });
 

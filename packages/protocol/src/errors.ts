@@ -32,6 +32,7 @@ export const ErrorCodes = {
   hotunplugNic: { code: 50, message: "Failed to hot-unplug NIC" },
   updateDevice: { code: 56, message: "Failed to update device" },
   changeDisk: { code: 41, message: "Failed to change disk image" },
+  snapshotErr: { code: 48, message: "Snapshot failed" },
   // storage (exception.py)
   StorageException: { code: 200, message: "General Storage Exception" },
   VolumeDoesNotExist: { code: 201, message: "Volume does not exist" },

@@ -35,11 +35,12 @@ export const EMPTY_SUBCOLLECTIONS: EmptySub[] = [
   e("hosts", "tags", "tags", "tag"),
   e("hosts", "affinitylabels", "affinity_labels", "affinity_label"),
   e("hosts", "katelloerrata", "katello_errata", "katello_erratum"),
+  // iSCSI CHAP credentials per host (Vela's block domains have no iSCSI logins with credentials)
+  e("hosts", "storageconnectionextensions", "storage_connection_extensions", "storage_connection_extension"),
   e("datacenters", "quotas", "quotas", "quota"),
   e("datacenters", "qoss", "qoss", "qos"),
   e("datacenters", "iscsibonds", "iscsi_bonds", "iscsi_bond"),
   e("clusters", "affinitygroups", "affinity_groups", "affinity_group"),
-  e("clusters", "cpuprofiles", "cpu_profiles", "cpu_profile"),
   e("clusters", "enabledfeatures", "cluster_features", "cluster_feature"),
   e("templates", "watchdogs", "watchdogs", "watchdog"),
   e("templates", "tags", "tags", "tag"),

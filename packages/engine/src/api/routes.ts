@@ -42,8 +42,10 @@ const statistics = lazy(() => import("./resources/statistics.js"));
 const events = lazy(() => import("./resources/events.js"));
 const imagetransfers = lazy(() => import("./resources/imagetransfers.js"));
 const catalogs = lazy(() => import("./resources/catalogs.js"));
+const metrics = lazy(() => import("./resources/metrics.js"));
+const profiles = lazy(() => import("./resources/profiles.js"));
 
-const ALL = [root, datacenters, clusters, hosts, storagedomains, cdroms, disks, templates, vms, jobs, consoles, internal, networks, users, perms, vmpools, clientLinks, updates, empty, openapi, statistics, events, enroll, imagetransfers, catalogs];
+const ALL = [root, datacenters, clusters, hosts, storagedomains, cdroms, disks, templates, vms, jobs, consoles, internal, networks, users, perms, vmpools, clientLinks, updates, empty, openapi, statistics, events, enroll, imagetransfers, catalogs, metrics, profiles];
 
 function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): Handler {
   return async (c: Call): Promise<Reply> => {
@@ -115,6 +117,7 @@ export const apiRoutes: RouteDef[] = [
   r("POST", "/hosts/:id/activate", h(hosts, "activate")),
   r("POST", "/hosts/:id/deactivate", h(hosts, "deactivate")),
   r("POST", "/hosts/:id/approve", h(hosts, "approve")),
+  r("POST", "/hosts/:id/enrollcertificate", h(hosts, "enrollCertificate")),
   r("POST", "/hosts/:id/forceselectspm", h(hosts, "forceSelectSpm")),
   r("POST", "/hosts/:id/iscsidiscover", h(hosts, "iscsiDiscover")),
   r("POST", "/hosts/:id/iscsilogin", h(hosts, "iscsiLogin")),
@@ -264,6 +267,8 @@ export const apiRoutes: RouteDef[] = [
   // Vela: the last hour, for the portal's charts
   r("GET", "/hosts/:id/statistics/history", h(statistics, "hostHistory")),
   r("GET", "/vms/:id/statistics/history", h(statistics, "vmHistory")),
+  // the same figures for Prometheus (issue 10)
+  r("GET", "/metrics", h(metrics, "get")),
   r("GET", "/events", h(events, "list")),
   r("GET", "/events/:id", h(events, "get")),
 
@@ -279,6 +284,19 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/jobs/:id/steps", h(jobs, "steps")),
   r("GET", "/jobs/:id/steps/:step", h(jobs, "step")),
 
+  // CPU and disk profiles, scheduling policies, storage connections (resources/profiles.ts).
+  r("GET", "/cpuprofiles", h(profiles, "cpuProfiles")),
+  r("GET", "/cpuprofiles/:id", h(profiles, "cpuProfile")),
+  r("GET", "/clusters/:id/cpuprofiles", h(profiles, "clusterCpuProfiles")),
+  r("GET", "/clusters/:id/cpuprofiles/:profile", h(profiles, "clusterCpuProfile")),
+  r("GET", "/diskprofiles", h(profiles, "diskProfiles")),
+  r("GET", "/diskprofiles/:id", h(profiles, "diskProfile")),
+  r("GET", "/storagedomains/:id/diskprofiles", h(profiles, "domainDiskProfiles")),
+  r("GET", "/storagedomains/:id/diskprofiles/:profile", h(profiles, "domainDiskProfile")),
+  r("GET", "/schedulingpolicies", h(profiles, "schedulingPolicies")),
+  r("GET", "/schedulingpolicies/:id", h(profiles, "schedulingPolicy")),
+  r("GET", "/storageconnections", h(profiles, "storageConnections")),
+  r("GET", "/storageconnections/:id", h(profiles, "storageConnection")),
   // Sub-collections clients read that Vela serves empty (empty-collections.ts).
   ...EMPTY_SUBCOLLECTIONS.map((s) => r("GET", `/${s.parent}/:id/${s.sub}`, async (c) => (await empty()).list(c, s))),
   ...EMPTY_TOP_COLLECTIONS.flatMap((t) => [

@@ -4,16 +4,16 @@
  * the figures the monitors collected (monitoring/stats.ts). Names and units are oVirt's: host
  * memory.* and swap.* in bytes, cpu.current.* in percent; VM memory.installed/used, cpu.current.
  * guest/hypervisor/total; NIC data.current.rx/tx (bytes per second) and data.total.*, errors.total.*;
- * disk data.current.read/write. An object with no sample yet (a VM that is down) reports zeros.
+ * disk data.current.read/write and disk.*.latency. An object with no sample yet (a VM that is down) reports zeros.
  */
 import { createHash } from "node:crypto";
 import type { HostStats, VmStats } from "@vela/protocol";
-import type { Sample } from "../monitoring/stats.js";
+import type { DriveSample, Sample } from "../monitoring/stats.js";
 import type { Rep } from "./repr.js";
 
 type Unit = "bytes" | "percent" | "seconds" | "bytes_per_second" | "none";
 
-interface Stat {
+export interface Stat {
   name: string;
   description: string;
   kind: "gauge" | "counter";
@@ -123,11 +123,15 @@ export function vmStatistics(s: Sample<VmStats> | undefined, memSizeMiB: number)
 
 const rate = (cur: number, prev: number | undefined, seconds: number): number => (prev === undefined || seconds <= 0 || cur < prev ? 0 : Math.round((cur - prev) / seconds));
 
+/** A VM NIC's entry in a sample's `network` (per tap: rx/tx bytes, errors, drops), found by MAC. */
+export function nicEntry(st: VmStats | undefined, mac: string): Record<string, string> | undefined {
+  return Object.values((st?.network ?? {}) as Record<string, Record<string, string>>).find((n) => n.macAddr?.toLowerCase() === mac.toLowerCase());
+}
+
 /** A VM NIC's figures, found by MAC in the VM's `network` entries. */
 export function nicStatistics(s: Sample<VmStats> | undefined, mac: string): Stat[] {
-  const find = (st: VmStats | undefined) => Object.values((st?.network ?? {}) as Record<string, Record<string, string>>).find((n) => n.macAddr?.toLowerCase() === mac.toLowerCase());
-  const cur = find(s?.stats) ?? {};
-  const prev = s?.prev ? find(s.prev.stats) : undefined;
+  const cur = nicEntry(s?.stats, mac) ?? {};
+  const prev = s?.prev ? nicEntry(s.prev.stats, mac) : undefined;
   const dt = s?.prev ? (s.at.getTime() - s.prev.at.getTime()) / 1000 : 0;
   return [
     g("data.current.rx", "Receive data rate", "bytes_per_second", rate(num(cur.rx), prev ? num(prev.rx) : undefined, dt)),
@@ -140,7 +144,7 @@ export function nicStatistics(s: Sample<VmStats> | undefined, mac: string): Stat
 }
 
 /** A disk's figures from the drive of the running VM that has it. */
-export function diskStatistics(d: { at: Date; drive: Record<string, string>; prev?: { at: Date; drive: Record<string, string> } } | undefined): Stat[] {
+export function diskStatistics(d: DriveSample | undefined): Stat[] {
   const cur = d?.drive ?? {};
   const dt = d?.prev ? (d.at.getTime() - d.prev.at.getTime()) / 1000 : 0;
   return [
@@ -150,5 +154,19 @@ export function diskStatistics(d: { at: Date; drive: Record<string, string>; pre
     c("data.total.write", "Total data written", "bytes", num(cur.writtenBytes)),
     c("disk.read.operations", "Read operations", "none", num(cur.readOps)),
     c("disk.write.operations", "Write operations", "none", num(cur.writeOps)),
+    g("disk.read.latency", "Read latency", "seconds", latency(d, "readTimeNs", "readOps")),
+    g("disk.write.latency", "Write latency", "seconds", latency(d, "writeTimeNs", "writeOps")),
+    g("disk.flush.latency", "Flush latency", "seconds", latency(d, "flushTimeNs", "flushOps")),
   ];
+}
+
+/**
+ * The mean time of the operations completed between the last two samples (as VDSM reports
+ * readLatency/writeLatency/flushLatency), in seconds; 0 when none completed.
+ */
+function latency(d: DriveSample | undefined, timeNs: string, ops: string): number {
+  if (!d?.prev) return 0;
+  const n = num(d.drive[ops]) - num(d.prev.drive[ops]);
+  const t = num(d.drive[timeNs]) - num(d.prev.drive[timeNs]);
+  return n > 0 && t >= 0 ? t / n / 1e9 : 0;
 }

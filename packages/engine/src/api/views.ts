@@ -21,6 +21,7 @@ import {
   type Vm,
 } from "../db/schema.js";
 import { actions, href, links, ref } from "./href.js";
+import { defaultProfileId } from "../db/ids.js";
 import type { Rep } from "./repr.js";
 
 const b = (v: number) => v !== 0;
@@ -70,7 +71,7 @@ export function clusterView(c: Cluster): Rep {
     description: c.description || undefined,
     comment: c.comment || undefined,
     // libgovirt follows rel="hosts" to a cluster's hosts.
-    link: links(base, ["hosts", "permissions"]),
+    link: links(base, ["cpuprofiles", "hosts", "permissions"]),
     cpu: { architecture: c.cpu_architecture, type: c.cpu_type || undefined },
     memory_policy: { over_commit: { percent: c.over_commit_percent } },
     ballooning_enabled: c.ballooning === 1,
@@ -78,7 +79,47 @@ export function clusterView(c: Cluster): Rep {
     supported_versions: { version: SUPPORTED_VERSIONS },
     version: { major: c.version_major, minor: c.version_minor },
     data_center: ref("datacenters", c.data_center_id),
+    scheduling_policy: ref("schedulingpolicies", NONE_POLICY_ID),
   };
+}
+
+/** oVirt's predefined scheduling policies (ids as oVirt's); Vela's clusters use `none`. */
+const NONE_POLICY_ID = "b4ed2332-a7ac-4d5f-9596-99a439cb2812";
+export const SCHEDULING_POLICIES = [
+  { id: NONE_POLICY_ID, name: "none", description: "", default_policy: true },
+  { id: "20d25257-b4bd-4589-92a6-c4c5c5d3fd1a", name: "evenly_distributed", description: "", default_policy: false },
+  { id: "5a2b0939-7d46-4b73-a469-e9c2c7fc6a53", name: "power_saving", description: "", default_policy: false },
+  { id: "8d5d7bec-68de-4a67-b53e-0ac54686d579", name: "vm_evenly_distributed", description: "", default_policy: false },
+  { id: "7677771e-5eab-422e-83fa-dc04080d21b7", name: "cluster_maintenance", description: "", default_policy: false },
+] as const;
+
+export function schedulingPolicyView(p: (typeof SCHEDULING_POLICIES)[number]): Rep {
+  return { href: href("schedulingpolicies", p.id), id: p.id, name: p.name, description: p.description || undefined, default_policy: p.default_policy, locked: true };
+}
+
+/** A cluster's default CPU profile (named after it, as oVirt names it); `inCluster`: under /clusters/{id}/cpuprofiles. */
+export function cpuProfileView(c: Cluster, inCluster = false): Rep {
+  const id = defaultProfileId("cpu", c.id);
+  return { href: inCluster ? href("clusters", c.id, "cpuprofiles", id) : href("cpuprofiles", id), id, name: c.name, cluster: ref("clusters", c.id) };
+}
+
+/** A storage domain's default disk profile (named after it); `inDomain`: under /storagedomains/{id}/diskprofiles. */
+export function diskProfileView(sd: StorageDomain, inDomain = false): Rep {
+  const id = defaultProfileId("disk", sd.id);
+  return { href: inDomain ? href("storagedomains", sd.id, "diskprofiles", id) : href("diskprofiles", id), id, name: sd.name, storage_domain: ref("storagedomains", sd.id) };
+}
+
+/**
+ * A domain's storage server connection, as the hosts connect it: a file domain's address and
+ * path (mount options, file system type); for a block domain, its type only.
+ */
+export function storageConnectionView(sd: StorageDomain): Rep {
+  const block = sd.storage_type === "fcp" || sd.storage_type === "iscsi";
+  const base = { href: href("storageconnections", sd.connection_id), id: sd.connection_id, type: sd.storage_type };
+  // A block domain's LUN is a device the hosts reach locally (loop-device or iSCSI LUNs): no
+  // server address or path to show; its LUN is in the domain's storage.volume_group.
+  if (block) return base;
+  return { ...base, address: sd.storage_address || undefined, mount_options: sd.mount_options || undefined, path: sd.storage_path, vfs_type: sd.vfs_type || undefined };
 }
 
 function capNum(caps: Record<string, unknown>, k: string): number | undefined {
@@ -101,7 +142,7 @@ export function hostView(h: Host, spmRole: SpmRole): Rep {
   return {
     href: base,
     id: h.id,
-    actions: actions(base, ["activate", "approve", "deactivate", "forceselectspm", "iscsidiscover", "iscsilogin"]),
+    actions: actions(base, ["activate", "approve", "deactivate", "enrollcertificate", "forceselectspm", "iscsidiscover", "iscsilogin"]),
     name: h.name,
     description: h.description || undefined,
     comment: h.comment || undefined,
@@ -138,7 +179,7 @@ export function storageDomainView(sd: StorageDomain, att?: StorageDomainAttachme
     name: sd.name,
     description: sd.description || undefined,
     comment: sd.comment || undefined,
-    link: links(href("storagedomains", sd.id), ["disks", "files", "permissions"]),
+    link: links(href("storagedomains", sd.id), ["diskprofiles", "disks", "files", "permissions"]),
     available: sd.available === null ? undefined : num(sd.available),
     committed: num(sd.committed),
     external_status: sd.external_status,
@@ -185,6 +226,7 @@ export function diskView(d: Disk): Rep {
     storage_type: "image",
     total_size: num(d.actual_size),
     wipe_after_delete: b(d.wipe_after_delete),
+    disk_profile: ref("diskprofiles", defaultProfileId("disk", d.storage_domain_id)),
     storage_domains: { storage_domain: [ref("storagedomains", d.storage_domain_id) as Rep] },
   };
 }
@@ -246,6 +288,7 @@ export function vmView(v: Vm): Rep {
     stop_time: date(v.stop_time),
     type: "server",
     cluster: ref("clusters", v.cluster_id),
+    cpu_profile: ref("cpuprofiles", defaultProfileId("cpu", v.cluster_id)),
     host: v.status !== "down" ? ref("hosts", v.run_on_host_id) : undefined,
     template: ref("templates", v.template_id),
   };
@@ -364,7 +407,8 @@ export function imageTransferView(t: ImageTransfer, urls: TransferUrls): Rep {
     phase: t.phase,
     proxy_url: live ? urls.proxy : undefined,
     shallow: false,
-    timeout_policy: "legacy",
+    // What happens at the inactivity timeout, whatever was asked (AddImageTransfer): a cancel.
+    timeout_policy: "cancel",
     transfer_url: live ? urls.transfer : undefined,
     transferred: num(t.transferred),
     disk: ref("disks", t.disk_id),

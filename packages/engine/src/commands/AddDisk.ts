@@ -34,19 +34,33 @@ export const Input = z.object({
   description: Text(500).optional(),
   shareable: Bool.optional(),
   wipe_after_delete: Bool.optional(),
-  content_type: Enum(["data"]).optional(),
+  // iso: an installation image kept on a data domain (what the SDK's upload_disk.py declares for
+  // an ISO file); its volume's metadata says so (VDSM's disk type ISOF).
+  content_type: Enum(["data", "iso"]).optional(),
   storage_type: Enum(["image"]).optional(),
   storage_domains: ListOf("storage_domain", Ref),
 }).superRefine((d, ctx) => {
-  // The node's own rule (protocol's volume-rules), with the API's defaults: cow, sparse.
+  // The node's own rule (protocol's volume-rules), with the API's defaults: cow, sparse; checked
+  // only where the size is used (see initialSizeOf).
   const problem = initialSizeProblem({
     format: d.format === "raw" ? "RAW" : "COW",
     preallocate: d.sparse === false ? "PREALLOCATED" : "SPARSE",
-    initialSize: d.initial_size,
+    initialSize: initialSizeOf(d),
     capacity: d.provisioned_size,
   });
   if (problem) ctx.addIssue({ code: "custom", path: ["initial_size"], message: problem });
 });
+
+/**
+ * The initial size the volume is created with: only a preallocated raw volume has a use for one.
+ * oVirt defines `initial_size` as a hint for sparse disks on block storage and ignores it
+ * elsewhere, and clients send it regardless (the SDK's upload_disk.py sends the image's measured
+ * size with every disk, cow and preallocated by default), so elsewhere it is ignored, not refused.
+ * (Vela's block volumes size their logical volumes themselves.)
+ */
+function initialSizeOf(d: { format?: string; sparse?: boolean; initial_size?: number }): number | undefined {
+  return d.format === "raw" && d.sparse === false ? d.initial_size : undefined;
+}
 
 interface Plan {
   disk: Disk;
@@ -84,13 +98,13 @@ export const AddDisk: CommandDef<unknown, Plan, Disk> = {
       description: p.description ?? "",
       provisioned_size: p.provisioned_size,
       actual_size: 0,
-      initial_size: p.initial_size ?? null,
+      initial_size: initialSizeOf(p) ?? null,
       format,
       sparse: sparse ? 1 : 0,
       shareable: p.shareable ? 1 : 0,
       wipe_after_delete: p.wipe_after_delete ? 1 : 0,
       status: "locked",
-      content_type: "data",
+      content_type: p.content_type ?? "data",
       template_id: null,
       created_at: now(),
     };
@@ -120,7 +134,7 @@ export const AddDisk: CommandDef<unknown, Plan, Disk> = {
       size: disk.provisioned_size,
       volFormat: disk.format === "cow" ? "COW" : "RAW",
       preallocate: disk.sparse ? "SPARSE" : "PREALLOCATED",
-      diskType: "DATA",
+      diskType: disk.content_type === "iso" ? "ISOF" : "DATA",
       volUUID: disk.image_id,
       desc: volumeDescription(disk.alias, disk.description),
       initialSize: disk.initial_size ?? undefined,

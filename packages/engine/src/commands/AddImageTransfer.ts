@@ -28,6 +28,10 @@ const Input = z.object({
   direction: Enum(["upload", "download"]).optional(),
   format: Enum(["cow", "raw"]).optional(),
   inactivity_timeout: Int(1, 86_400).optional(),
+  // What to do with a transfer whose client went quiet. Vela cancels it (the disk is given back):
+  // that is oVirt's `cancel`, and `legacy` is accepted as the SDK's older default; `pause` (a
+  // paused_system phase a client could resume) is not implemented, so it is refused, not ignored.
+  timeout_policy: Enum(["cancel", "legacy", "pause"]).optional(),
   host: Ref.optional(),
 });
 
@@ -83,6 +87,7 @@ export const AddImageTransfer: CommandDef<unknown, Plan, ImageTransfer> = {
   async validate(e, body) {
     const p = parseInput(Input, body, "image_transfer");
     if (!p.disk && !p.image && !p.snapshot) throw badRequest("image_transfer [disk.id] required for add (or image.id, or snapshot.id)");
+    if (p.timeout_policy === "pause") throw badRequest("image_transfer [timeout_policy] pause is not supported: an inactive transfer is cancelled (use cancel)");
     const { disk, volumeId, snapshot } = await target(e, p);
     const direction = p.direction ?? "upload";
     if (snapshot && direction === "upload" && volumeId !== disk.image_id) throw conflict("Cannot upload into a disk snapshot: upload into the disk");

@@ -1,5 +1,5 @@
 /**
- * What the VM snapshot commands (`/vms/{id}/snapshots`, cold only: the VM is down) share, one
+ * What the VM snapshot commands (`/vms/{id}/snapshots`; all but create need the VM down) share, one
  * command per file beside it — CreateSnapshot, RemoveSnapshot (cold merge), PreviewSnapshot,
  * CommitSnapshot, UndoSnapshot, RestoreSnapshot — and the restart recovery (recoverSnapshots.ts):
  * - preview / commit / undo: a new leaf on the snapshot's volume beside the current chain (the
@@ -50,6 +50,11 @@ export interface DiskCtx {
 /** The VM must be down, with no snapshot operation or preview under way. */
 export async function ensureVmQuiet(e: Engine, vm: Vm, what: string): Promise<void> {
   if (vm.status !== "down") throw conflict(`Cannot ${what}: VM ${vm.name} is ${vm.status === "up" ? "running" : vm.status}; Vela works on snapshots of VMs that are down only`);
+  await ensureNoSnapshotBusy(e, vm, what);
+}
+
+/** No snapshot operation or preview of the VM is under way. */
+export async function ensureNoSnapshotBusy(e: Engine, vm: Vm, what: string): Promise<void> {
   const busy = await e.db.selectFrom("snapshots").select(["description", "status"]).where("vm_id", "=", vm.id).where("status", "!=", "ok").executeTakeFirst();
   if (busy) {
     throw conflict(`Cannot ${what}: snapshot '${busy.description}' of VM ${vm.name} is ${busy.status === "in_preview" ? "in preview; commit or undo it first" : busy.status}`);
@@ -66,8 +71,11 @@ export async function diskCtx(e: Engine, disk: Disk, what: string): Promise<Disk
 /** Disk locks a snapshot job holds, by VM (the VM's lock allows one snapshot job per VM at a time). */
 const diskLocks = new Map<string, () => void>();
 
-/** Locks the disks and the VM's image for the time of the job; the undos put them back. */
-export async function lockAll(e: Engine, x: Exec, vm: Vm, disks: Disk[]): Promise<void> {
+/**
+ * Locks the disks and the VM's image for the time of the job; the undos put them back. A running
+ * VM (a live snapshot) keeps its status: only its disks are locked, as in oVirt.
+ */
+export async function lockAll(e: Engine, x: Exec, vm: Vm, disks: Disk[], live = false): Promise<void> {
   // The disks' locks as well: a disk command checked between this job's checks and now would
   // otherwise run beside it (the command itself holds only the VM's lock).
   const release = e.locks.acquire(
@@ -79,8 +87,10 @@ export async function lockAll(e: Engine, x: Exec, vm: Vm, disks: Disk[]): Promis
     release();
     diskLocks.delete(vm.id);
   });
-  await e.db.updateTable("vms").set({ status: "image_locked" }).where("id", "=", vm.id).execute();
-  x.revert.push("VM back to down", () => e.db.updateTable("vms").set({ status: vm.status }).where("id", "=", vm.id).execute());
+  if (!live) {
+    await e.db.updateTable("vms").set({ status: "image_locked" }).where("id", "=", vm.id).execute();
+    x.revert.push("VM back to down", () => e.db.updateTable("vms").set({ status: vm.status }).where("id", "=", vm.id).execute());
+  }
   for (const d of disks) {
     await setDiskStatus(e, d.id, "locked");
     x.revert.push(`disk ${d.alias} back to ${d.status}`, () => setDiskStatus(e, d.id, d.status));

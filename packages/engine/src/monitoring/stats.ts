@@ -56,13 +56,32 @@ export function vmStats(e: Engine, vmId: string): Sample<VmStats> | undefined {
   return store(e).vms.get(vmId);
 }
 
-/** The running VM whose drive is this disk (image id), with that drive's counters. */
-export function diskStats(e: Engine, diskId: string): { at: Date; drive: Record<string, string>; prev?: { at: Date; drive: Record<string, string> } } | undefined {
+/** Every running VM's latest sample, by VM id (the metrics endpoint reads them all at once). */
+export function allVmStats(e: Engine): ReadonlyMap<string, Sample<VmStats>> {
+  return store(e).vms;
+}
+
+/** A drive's counters in a VM's latest sample and in the one before. */
+export interface DriveSample {
+  at: Date;
+  drive: Record<string, string>;
+  prev?: { at: Date; drive: Record<string, string> };
+}
+
+/** The drive of this sample whose image is `diskId`, with that drive's counters before. */
+export function driveSample(s: Sample<VmStats>, diskId: string): DriveSample | undefined {
   const find = (st: VmStats) => Object.values(st.disks ?? {}).find((d) => d.imageID === diskId);
+  const drive = find(s.stats);
+  if (!drive) return undefined;
+  const before = s.prev ? find(s.prev.stats) : undefined;
+  return { at: s.at, drive, prev: s.prev && before ? { at: s.prev.at, drive: before } : undefined };
+}
+
+/** The running VM whose drive is this disk (image id), with that drive's counters. */
+export function diskStats(e: Engine, diskId: string): DriveSample | undefined {
   for (const s of store(e).vms.values()) {
-    const drive = find(s.stats);
-    const before = s.prev ? find(s.prev.stats) : undefined;
-    if (drive) return { at: s.at, drive, prev: s.prev && before ? { at: s.prev.at, drive: before } : undefined };
+    const d = driveSample(s, diskId);
+    if (d) return d;
   }
   return undefined;
 }

@@ -142,6 +142,11 @@ export class Access {
     return (await this.load()).byObject.has(key(SYSTEM));
   }
 
+  /** Does the user hold an administrative role on the system itself (sees and administers everything)? */
+  async administersSystem(): Promise<boolean> {
+    return ((await this.load()).byObject.get(key(SYSTEM)) ?? []).some((h) => h.administrative);
+  }
+
   /** May the user see `o` in the user view? */
   async sees(o: ObjRef): Promise<boolean> {
     return (await this.seesMany([o]))[0] === true;

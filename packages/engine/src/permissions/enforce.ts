@@ -45,6 +45,10 @@ export async function authorize(e: Engine, access: Access, method: string, path:
     throw forbidden(`${method} ${path} declares no permission`);
   }
   if ("open" in need) return undefined;
+  if ("systemAdmin" in need) {
+    if (!(await access.administersSystem())) throw forbidden("Only holders of an administrative role on the whole system (SuperUser, for one) may read this resource.");
+    return undefined;
+  }
   if (!filter && !admin) throw forbidden("The administrator view needs an administrative role; send the header 'Filter: true' for the user view.");
   if ("admin" in need) {
     if (!admin) throw forbidden("Only administrators may use this resource.");

@@ -22,6 +22,8 @@ export type Need =
   | { events: "list" | "one" }
   /** Administrators only, in either view (jobs, MAC pools, users). */
   | { admin: true }
+  /** An administrative role held on the system itself: figures of every object at once (/metrics). */
+  | { systemAdmin: true }
   /** An action group on an object. */
   | { act: ActionGroup; on: (e: Engine, c: Call) => Promise<ObjRef> | ObjRef; owner?: Owner; removes?: boolean };
 
@@ -122,6 +124,8 @@ const needs: Record<string, Need> = {
   "GET /disks/:id/statistics": view("disk"),
   "GET /hosts/:id/statistics/history": view("host"),
   "GET /vms/:id/statistics/history": view("vm"),
+  // every object's figures in one answer: only for who administers the whole system
+  "GET /metrics": { systemAdmin: true },
   // the audit log: all of it for administrators; in the user view, the events of what the user sees
   "GET /events": { events: "list" },
   "GET /events/:id": { events: "one" },
@@ -136,9 +140,24 @@ const needs: Record<string, Need> = {
   "GET /domains": open,
   "GET /domains/:id": open,
   ...emptyUnder("/vms/:id", "vm", ["numanodes", "hostdevices", "watchdogs", "tags", "affinitylabels", "applications", "sessions", "reporteddevices", "katelloerrata", "mediateddevices"]),
-  ...emptyUnder("/hosts/:id", "host", ["numanodes", "hooks", "devices", "tags", "affinitylabels", "katelloerrata"]),
+  ...emptyUnder("/hosts/:id", "host", ["numanodes", "hooks", "devices", "tags", "affinitylabels", "katelloerrata", "storageconnectionextensions"]),
   ...emptyUnder("/datacenters/:id", "data_center", ["quotas", "qoss", "iscsibonds"]),
-  ...emptyUnder("/clusters/:id", "cluster", ["affinitygroups", "cpuprofiles", "enabledfeatures"]),
+  ...emptyUnder("/clusters/:id", "cluster", ["affinitygroups", "enabledfeatures"]),
+  // Profiles, scheduling policies, storage connections (api/resources/profiles.ts): a cluster's
+  // or domain's own profile to whoever sees it; the whole lists (and the connections' paths) to
+  // administrators; the predefined policies to every signed-in user.
+  "GET /clusters/:id/cpuprofiles": view("cluster"),
+  "GET /clusters/:id/cpuprofiles/:profile": view("cluster"),
+  "GET /storagedomains/:id/diskprofiles": view("storage_domain"),
+  "GET /storagedomains/:id/diskprofiles/:profile": view("storage_domain"),
+  "GET /cpuprofiles": admin,
+  "GET /cpuprofiles/:id": admin,
+  "GET /diskprofiles": admin,
+  "GET /diskprofiles/:id": admin,
+  "GET /schedulingpolicies": open,
+  "GET /schedulingpolicies/:id": open,
+  "GET /storageconnections": admin,
+  "GET /storageconnections/:id": admin,
   ...emptyUnder("/templates/:id", "template", ["watchdogs", "tags", "cdroms"]),
   // collections of features Vela does not have (tags, bookmarks, providers, …): empty for everyone
   ...Object.fromEntries(EMPTY_TOP_COLLECTIONS.flatMap((t) => [[`GET /${t.path}`, open], [`GET /${t.path}/:id`, open]])),
@@ -168,6 +187,7 @@ const needs: Record<string, Need> = {
   "POST /hosts/:id/activate": onParam("manipulate_host", "host"),
   "POST /hosts/:id/deactivate": onParam("manipulate_host", "host"),
   "POST /hosts/:id/approve": onParam("manipulate_host", "host"),
+  "POST /hosts/:id/enrollcertificate": onParam("manipulate_host", "host"),
   "POST /hosts/:id/forceselectspm": onParam("manipulate_host", "host"),
   "POST /hosts/:id/iscsidiscover": onParam("manipulate_host", "host"),
   "POST /hosts/:id/iscsilogin": onParam("manipulate_host", "host"),

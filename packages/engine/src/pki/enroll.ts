@@ -21,7 +21,7 @@ import { caKeyForToken } from "../hosts/jointokens.js";
 import { type Pki, requestKeyFingerprint } from "./ca.js";
 
 /** Node certificates live five years (renewal is a re-enrollment). */
-const NODE_DAYS = 1825;
+export const NODE_DAYS = 1825;
 
 const Csr = z.string().min(1).max(16_384);
 

@@ -2,8 +2,9 @@
  * The engine's image transfer proxy (oVirt's imageio proxy): `{PROXY_PATH}/{ticket}` on the
  * engine's own origin (what the portal and clients that cannot reach a host use), forwarded to the
  * transfer's host at `/images/{ticket}` over the engine's mutual-TLS link. Bodies stream both ways
- * (request → node, node → client), never buffered. A ticket that names no live transfer, or a
- * method against the transfer's direction, is refused here before any byte reaches a node.
+ * (request → node, node → client), never buffered; `{ticket}/extents` (imageio's zero extents) is
+ * forwarded the same way. A ticket that names no live transfer, or a method against the
+ * transfer's direction, is refused here before any byte reaches a node.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -32,13 +33,14 @@ function refuse(reply: FastifyReply, status: number, text: string): FastifyReply
   return reply.code(status).type("text/plain").header("connection", "close").send(text);
 }
 
-async function forward(e: Engine, req: FastifyRequest, reply: FastifyReply, op: "read" | "write" | "options"): Promise<FastifyReply | undefined> {
+/** `options` and `extents` are allowed in both directions; `suffix` follows the ticket in the node's path. */
+async function forward(e: Engine, req: FastifyRequest, reply: FastifyReply, op: "read" | "write" | "options" | "extents", suffix = ""): Promise<FastifyReply | undefined> {
   const ticket = ((req.params as { ticket?: string }).ticket ?? "").toLowerCase();
   const t = UUID.test(ticket)
     ? await transferByTicket(e, ticket)
     : undefined;
-  const allowed = t && LIVE.includes(t.phase) && (op === "options" || (op === "write") === (t.direction === "upload"));
-  if (!t || !allowed) return refuse(reply, 403, `You are not allowed to ${op === "options" ? "access" : op} this image: no such ticket, or the transfer is not running`);
+  const allowed = t && LIVE.includes(t.phase) && (op === "options" || op === "extents" || (op === "write") === (t.direction === "upload"));
+  if (!t || !allowed) return refuse(reply, 403, `You are not allowed to ${op === "options" || op === "extents" ? "access" : op} this image: no such ticket, or the transfer is not running`);
   const host = await byId(e, "hosts", t.host_id);
   if (!host) return refuse(reply, 403, "The transfer's host is gone");
   const query = req.url.includes("?") ? req.url.slice(req.url.indexOf("?")) : "";
@@ -55,7 +57,7 @@ async function forward(e: Engine, req: FastifyRequest, reply: FastifyReply, op: 
       }
       resolve();
     };
-    const nodeReq = e.nodes.raw(host, { method: req.method, path: `/images/${ticket}${query}`, headers: pick(req.headers, FORWARD_REQ) }, (res: IncomingMessage) => {
+    const nodeReq = e.nodes.raw(host, { method: req.method, path: `/images/${ticket}${suffix}${query}`, headers: pick(req.headers, FORWARD_REQ) }, (res: IncomingMessage) => {
       out.writeHead(res.statusCode ?? 502, pick(res.headers, FORWARD_RES));
       res.pipe(out);
       res.once("end", () => resolve());
@@ -64,7 +66,7 @@ async function forward(e: Engine, req: FastifyRequest, reply: FastifyReply, op: 
     nodeReq.once("error", fail);
     // The client going away mid-body ends the node's request too.
     req.raw.once("aborted", () => nodeReq.destroy());
-    if (op === "options" || req.method === "GET") nodeReq.end();
+    if (req.method === "OPTIONS" || req.method === "GET") nodeReq.end();
     else req.raw.pipe(nodeReq);
   });
   return undefined;
@@ -78,6 +80,7 @@ export function registerImageProxy(app: FastifyInstance, e: Engine): void {
     const path = `${PROXY_PATH}/:ticket`;
     scope.options(path, (req, reply) => forward(e, req, reply, "options"));
     scope.get(path, (req, reply) => forward(e, req, reply, "read"));
+    scope.get(`${path}/extents`, (req, reply) => forward(e, req, reply, "extents", "/extents"));
     scope.put(path, (req, reply) => forward(e, req, reply, "write"));
     scope.patch(path, (req, reply) => forward(e, req, reply, "write"));
   });

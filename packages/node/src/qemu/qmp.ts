@@ -73,6 +73,10 @@ export interface QmpBlockStats {
   wr_operations: number;
   wr_highest_offset: number;
   flush_operations?: number;
+  /** Time spent in completed reads, writes and flushes (ns): with the counts, the average latency. */
+  rd_total_time_ns?: number;
+  wr_total_time_ns?: number;
+  flush_total_time_ns?: number;
 }
 
 /** One entry of `query-blockstats` with `query-nodes: true`. */
@@ -318,6 +322,26 @@ export class QmpClient {
 
   jobDismiss(id: string): Promise<void> {
     return this.execute("job-dismiss", { id }) as Promise<void>;
+  }
+
+  // ---- block graph: live snapshots -----------------------------------------------------------
+
+  /** Adds a block node (a file node, or a format node over one) to the graph, unattached. */
+  blockdevAdd(options: Record<string, unknown>): Promise<void> {
+    return this.execute("blockdev-add", options) as Promise<void>;
+  }
+
+  /** Removes a node that blockdev-add made and nothing uses. */
+  blockdevDel(nodeName: string): Promise<void> {
+    return this.execute("blockdev-del", { "node-name": nodeName }) as Promise<void>;
+  }
+
+  /**
+   * Runs actions all-or-nothing (QMP `transaction`); here `blockdev-snapshot`: `overlay` (a qcow2
+   * node without a backing) becomes the device's top, with `node` as its backing.
+   */
+  transaction(actions: { type: "blockdev-snapshot"; data: { node: string; overlay: string } }[]): Promise<void> {
+    return this.execute("transaction", { actions }) as Promise<void>;
   }
 
   // ---- NICs: link state and hot-plug ----------------------------------------------------------

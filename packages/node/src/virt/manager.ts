@@ -4,7 +4,7 @@
  * before the first await so two creates of the same id cannot both proceed. Never keeps VM
  * configuration beyond what is needed to run and recover the VMs it was given.
  */
-import { VdsmError, type VmParams, type VmStats, type VmSummary } from "@vela/protocol";
+import { type SnapDrive, VdsmError, type VmParams, type VmStats, type VmSummary } from "@vela/protocol";
 import type { NodeContext } from "../api/context.js";
 import type { ImageService } from "../api/services.js";
 import type { QmpClient } from "../qemu/qmp.js";
@@ -15,6 +15,7 @@ import { ThinWatch } from "./thin.js";
 import { alive, signalVm, waitGone } from "./process.js";
 import { recoverVms } from "./recovery.js";
 import { removeVmDir } from "./rundir.js";
+import { liveSnapshot } from "./snapshot.js";
 import type { Vm } from "./vm.js";
 
 const QUIT_WAIT_MS = 10_000;
@@ -85,8 +86,22 @@ export class VmManager {
     }
   }
 
+  /**
+   * Live snapshot (snapshot.ts) of a running VM, after its earlier operations; the thin-drive
+   * watch then follows the new tops (the old ones are read-only backing files from now on).
+   */
+  async snapshot(vmId: string, drives: readonly SnapDrive[], memory: string | undefined): Promise<{ quiesce: boolean }> {
+    return this.controlled(vmId, "take a snapshot", async (vm, qmp) => {
+      const out = await liveSnapshot(this.images, vm, qmp, drives, memory, this.ctx.log, this.ctx.config.faults);
+      await this.watchThin(vm);
+      return out;
+    });
+  }
+
   /** Thin drives of a VM that started: extended while the guest writes (thin.ts). */
   private async watchThin(vm: Vm): Promise<void> {
+    vm.thin?.stop();
+    vm.thin = undefined;
     if (!vm.qmp || vm.isDown) return;
     vm.thin = new ThinWatch(vm.qmp, this.images, this.ctx.log.child({ vmId: vm.id }));
     await vm.thin.start(vm.rec.drives).catch((err: unknown) => this.ctx.log.warn({ vmId: vm.id, err: String(err) }, "thin drive watch failed to start"));

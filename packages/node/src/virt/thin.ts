@@ -57,10 +57,8 @@ export class ThinWatch {
       if (a) this.drives.set(rec.fileNode, { ...a, rec });
     }
     if (!this.drives.size) return;
-    this.qmp.on("BLOCK_WRITE_THRESHOLD", (ev: { "node-name": string }) => void this.kick(this.drives.get(ev["node-name"])));
-    this.qmp.on("BLOCK_IO_ERROR", (ev: { nospace?: boolean }) => {
-      if (ev.nospace) void this.onEnospc();
-    });
+    this.qmp.on("BLOCK_WRITE_THRESHOLD", this.onThreshold);
+    this.qmp.on("BLOCK_IO_ERROR", this.onIoError);
     for (const t of this.drives.values()) await this.arm(t);
     this.timer = setInterval(() => void this.check(), CHECK_MS);
     this.timer.unref();
@@ -77,9 +75,17 @@ export class ThinWatch {
     }
   }
 
+  private readonly onThreshold = (ev: { "node-name": string }) => void this.kick(this.drives.get(ev["node-name"]));
+  private readonly onIoError = (ev: { nospace?: boolean }) => {
+    if (ev.nospace) void this.onEnospc();
+  };
+
+  /** Stops watching; the QMP handlers go too (a live snapshot replaces the watch with one on the new tops). */
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
+    this.qmp.off("BLOCK_WRITE_THRESHOLD", this.onThreshold);
+    this.qmp.off("BLOCK_IO_ERROR", this.onIoError);
   }
 
   private limit(t: ThinDrive): number {
@@ -128,6 +134,7 @@ export class ThinWatch {
   }
 
   private async onEnospc(): Promise<void> {
+    if (this.stopped) return;
     // QEMU reports every failed request; one pause may bring many of them.
     if (this.counters.pauseCode !== "ENOSPC") {
       this.counters.pauses++;

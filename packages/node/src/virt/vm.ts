@@ -154,6 +154,11 @@ export class Vm {
         writtenBytes: String(e?.stats.wr_bytes ?? 0),
         readOps: String(e?.stats.rd_operations ?? 0),
         writeOps: String(e?.stats.wr_operations ?? 0),
+        flushOps: String(e?.stats.flush_operations ?? 0),
+        // cumulative nanoseconds (QEMU's totals): the engine derives the latency per interval
+        readTimeNs: String(e?.stats.rd_total_time_ns ?? 0),
+        writeTimeNs: String(e?.stats.wr_total_time_ns ?? 0),
+        flushTimeNs: String(e?.stats.flush_total_time_ns ?? 0),
         /** Highest offset written in the volume file (what a thin LV must cover). */
         wrHighestOffset: String(file?.wr_highest_offset ?? 0),
       };

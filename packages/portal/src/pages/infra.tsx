@@ -1,7 +1,8 @@
 /**
  * Administration pages for the infrastructure: hosts (maintenance, activate, approve), storage
  * domains with their usage, disks (moved to another domain with a live progress bar), and
- * networks. Each is a live table over one API collection.
+ * networks (made with the New network wizard, removed after a confirmation, their vNIC profiles
+ * listed, added and removed). Each is a live table over one API collection.
  */
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
@@ -9,9 +10,11 @@ import { api, items, message } from "../lib/api";
 import { bytes } from "../lib/format";
 import { useLive } from "../lib/hooks";
 import { about, anyEvent, eventOrJob, subscribe } from "../lib/live";
-import { attachedData, type Disk, type Host, type Network, type StorageDomain } from "../lib/model";
+import { attachedData, type Disk, type Host, type Network, type StorageDomain, type VnicProfile } from "../lib/model";
 import { Charts } from "../ui/charts";
 import { choose, confirm } from "../ui/confirm";
+import { NetworkProfiles } from "../ui/net-profiles";
+import { NewNetwork } from "../ui/new-network";
 import { NewStorageDomain } from "../ui/new-sd";
 import { Alert, type Column, Page, Status, Table, Usage } from "../ui/widgets";
 
@@ -235,20 +238,65 @@ export function Disks(): JSX.Element {
 
 export function Networks(): JSX.Element {
   const view = useLive(async () => {
-    const [n, d] = await Promise.all([api("GET", "/networks"), api("GET", "/datacenters")]);
-    return { nets: items<Network>(n, "network"), dcs: new Map(items<{ id: string; name: string }>(d, "data_center").map((x) => [x.id, x.name])) };
+    const [n, d, pr] = await Promise.all([api("GET", "/networks"), api("GET", "/datacenters"), api("GET", "/vnicprofiles")]);
+    const profiles = new Map<string, string[]>();
+    for (const x of items<VnicProfile>(pr, "vnic_profile")) if (x.network) profiles.set(x.network.id, [...(profiles.get(x.network.id) ?? []), x.name]);
+    return { nets: items<Network>(n, "network"), dcs: new Map(items<{ id: string; name: string }>(d, "data_center").map((x) => [x.id, x.name])), profiles };
   }, anyEvent);
+  const [creating, setCreating] = useState(false);
+  const [error, setError] = useState<string>();
+  const [profilesOf, setProfilesOf] = useState<Network>();
+  const remove = async (n: Network) => {
+    if (!(await confirm(`Remove network ${n.name}?`, "The network, its vNIC profiles and its cluster attachments are removed. VM NICs and hosts must not use it.", "Remove"))) return;
+    try {
+      await api("DELETE", `/networks/${encodeURIComponent(n.id)}`);
+      view.reload();
+    } catch (err) {
+      setError(`${n.name}: ${message(err)}`);
+    }
+  };
   const columns: Column<Network>[] = [
     { label: "Name", cell: (n) => <span class="name">{n.name}</span> },
     { label: "Data center", cell: (n) => (n.data_center ? (view.data?.dcs.get(n.data_center.id) ?? "") : "") },
     { label: "VLAN", num: true, cell: (n) => n.vlan?.id ?? "" },
     { label: "MTU", num: true, cell: (n) => (n.mtu && n.mtu !== "0" ? n.mtu : "default") },
     { label: "Role", cell: (n) => n.usages?.usage?.join(", ") ?? "" },
+    { label: "vNIC profiles", cell: (n) => <span class="profiles">{(view.data?.profiles.get(n.id) ?? []).join(", ")}</span> },
     { label: "Description", cell: (n) => n.description ?? "" },
+    {
+      label: "Actions",
+      cell: (n) => (
+        <div class="actions">
+          <button type="button" onClick={() => setProfilesOf(n)} aria-label={`Profiles of ${n.name}`}>
+            Profiles
+          </button>
+          <button type="button" class="danger" onClick={() => remove(n)} aria-label={`Remove ${n.name}`}>
+            Remove
+          </button>
+        </div>
+      ),
+    },
   ];
   return (
-    <Page title="Networks">
+    <Page
+      title="Networks"
+      actions={
+        <button type="button" class="primary" onClick={() => setCreating(true)} disabled={creating}>
+          New network
+        </button>
+      }
+    >
+      {creating && (
+        <NewNetwork
+          onClose={(made) => {
+            setCreating(false);
+            if (made) view.reload();
+          }}
+        />
+      )}
+      <Alert text={error} onClose={() => setError(undefined)} />
       <Alert text={view.error} />
+      {profilesOf && <NetworkProfiles network={profilesOf} onClose={() => setProfilesOf(undefined)} onChange={view.reload} key={profilesOf.id} />}
       <Table caption="Networks" columns={columns} rows={view.data?.nets} empty="No networks." />
     </Page>
   );

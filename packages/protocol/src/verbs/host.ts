@@ -51,4 +51,12 @@ export const hostVerbs = {
   getAllTasksInfo: verb("getAllTasksInfo", "Host.getAllTasksInfo", [], out("allTasksInfo", z.record(z.string(), TaskInfo))),
   /** Test and operator aid: which verbs this node serves. */
   getVerbs: verb("getVerbs", "Host.getVerbs", [p("filter", z.string().max(64).optional())], out("verbs", VerbListing)),
+  /**
+   * Certificate renewal (oVirt's enrollcertificate; Vela's own verbs, VDSM has none): the node
+   * makes a new key beside the one it serves with and answers a request (PEM CSR) for it; the
+   * engine signs it and hands the certificate to `installCertificate`, which the node accepts only
+   * for that new key and its engine CA, then serves with at once (running VMs are untouched).
+   */
+  certificateRequest: verb("certificateRequest", "Host.certificateRequest", [], out("csr", z.string().max(16_384))),
+  installCertificate: verb("installCertificate", "Host.installCertificate", [p("certificate", z.string().min(1).max(16_384))], done),
 } as const;

@@ -111,6 +111,14 @@ export const VmStats = z.looseObject({
 });
 export type VmStats = z.infer<typeof VmStats>;
 
+/**
+ * One drive of a live snapshot (VDSM's VM.snapshot `snapDrives` entry): the drive is found by its
+ * domain and image; `volumeID` is the new top the SPM already created on `baseVolumeID`, the
+ * volume the VM writes into now.
+ */
+export const SnapDrive = z.object({ domainID: DomainId, imageID: ImageId, volumeID: VolumeId, baseVolumeID: VolumeId });
+export type SnapDrive = z.infer<typeof SnapDrive>;
+
 export const vmVerbs = {
   create: verb("create", "VM.create", [p("vmParams", VmParams, "vmParams"), p("vmID", Uuid.optional(), "vmID")], out("vmList", VmSummary)),
   destroy: verb("destroy", "VM.destroy", [p("vmId", Uuid, "vmID")], done),
@@ -143,4 +151,16 @@ export const vmVerbs = {
     [p("vmId", Uuid, "vmID"), p("driveSpecs", DiskSizeDrive, "driveSpecs"), p("newSize", DiskBytes, "newSize")],
     out("size", z.string().regex(/^[0-9]+$/)),
   ),
+  /**
+   * Live snapshot: the running VM's drives switch to their new tops at once (one QMP transaction);
+   * nothing changes if any drive fails. `snapMemory` (a memory volume) is not supported: refused.
+   * The XML-RPC response carries VDSM's `quiesce` member (guest file systems frozen: never, no
+   * guest agent); JSON-RPC answers `true`.
+   */
+  snapshot: verb("snapshot", "VM.snapshot", [
+    p("vmId", Uuid, "vmID"),
+    p("snapDrives", z.array(SnapDrive).min(1).max(32), "snapDrives"),
+    p("snapMemory", z.string().max(1024).optional(), "snapMemory"),
+    p("frozen", z.boolean().optional().default(false), "frozen"),
+  ], done),
 } as const;

@@ -1,6 +1,7 @@
 /** /hosts: list, get, remove, the activate/deactivate/approve actions, LUNs and iSCSI discovery/login. */
 import { runCommand } from "../../commands/command.js";
 import { ActivateHost } from "../../commands/ActivateHost.js";
+import { EnrollCertificate } from "../../commands/EnrollCertificate.js";
 import { ApproveHost } from "../../commands/ApproveHost.js";
 import { DeactivateHost } from "../../commands/DeactivateHost.js";
 import { ForceSelectSpm } from "../../commands/ForceSelectSpm.js";
@@ -108,6 +109,11 @@ export async function deactivate(c: Call): Promise<Reply> {
 
 export async function approve(c: Call): Promise<Reply> {
   const h = await runCommand(c.engine, ApproveHost, { id: pathId(c, "id", "Host"), body: bodyOf(c, ["action"]) });
+  return actionDone({ host: { href: `/ovirt-engine/api/hosts/${h.id}`, id: h.id } });
+}
+
+export async function enrollCertificate(c: Call): Promise<Reply> {
+  const h = await runCommand(c.engine, EnrollCertificate, { id: pathId(c, "id", "Host"), body: bodyOf(c, ["action"]) });
   return actionDone({ host: { href: `/ovirt-engine/api/hosts/${h.id}`, id: h.id } });
 }
 

@@ -7,7 +7,9 @@ import type { Rep } from "../repr.js";
 /** Collections served, and whether they take `search`. */
 const COLLECTIONS: [string, boolean][] = [
   ["clusters", true],
+  ["cpuprofiles", false],
   ["datacenters", true],
+  ["diskprofiles", false],
   ["groups", true],
   ["disks", true],
   ["events", true],
@@ -16,6 +18,8 @@ const COLLECTIONS: [string, boolean][] = [
   ["jobs", false],
   ["permissions", false],
   ["roles", false],
+  ["schedulingpolicies", false],
+  ["storageconnections", false],
   ["storagedomains", true],
   ["templates", true],
   ["users", true],

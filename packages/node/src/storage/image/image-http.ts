@@ -2,7 +2,7 @@
  * The data path of image transfers at `/images/{ticket}`: the subset of ovirt-imageio's HTTP
  * protocol the oVirt SDK's upload/download examples and the portal use — OPTIONS (features),
  * PUT with Content-Range (write at an offset), GET with Range (read), PATCH with a JSON op (zero,
- * flush). The ticket in the path authorises the request (transfer.ts); bodies stream straight to
+ * flush), GET `/extents?context=zero` (where the data reads as zeros). The ticket in the path authorises the request (transfer.ts); bodies stream straight to
  * and from the staging file, never buffered whole. Errors are plain text with imageio's statuses
  * (403 no such ticket, 416 range outside the image, 400 bad request).
  */
@@ -14,7 +14,6 @@ import type { ImageTransfers, Ticket } from "./transfer.js";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Chunks are gathered up to this many bytes before one positional write. */
 const WRITE_BATCH = 4 * 2 ** 20;
-const ZERO_CHUNK = 2 ** 20;
 
 class HttpError extends Error {
   constructor(
@@ -33,7 +32,7 @@ class HttpError extends Error {
 function options(t: Ticket): Record<string, unknown> {
   const upload = t.direction === "upload";
   return {
-    features: upload ? ["zero", "flush"] : [],
+    features: upload ? ["extents", "zero", "flush"] : ["extents"],
     max_readers: 4,
     max_writers: upload ? 4 : 0,
     ...(t.format === "raw" ? { transfer_format: "raw", virtual_size: t.size } : {}),
@@ -95,17 +94,6 @@ async function writeBody(t: Ticket, transfers: ImageTransfers, body: IncomingMes
   if (received !== length) throw new HttpError(400, `body ended after ${received} of ${length} bytes`);
 }
 
-async function zero(t: Ticket, transfers: ImageTransfers, offset: number, size: number): Promise<void> {
-  const fh = await transfers.handle(t);
-  const buf = Buffer.alloc(Math.min(ZERO_CHUNK, size));
-  let done = 0;
-  while (done < size) {
-    const n = Math.min(buf.length, size - done);
-    await fh.write(buf, 0, n, offset + done);
-    done += n;
-  }
-}
-
 const PatchOp = (v: unknown): { op: "zero"; offset: number; size: number; flush: boolean } | { op: "flush" } => {
   const o = v as { op?: unknown; offset?: unknown; size?: unknown; flush?: unknown };
   if (!o || typeof o !== "object") throw new HttpError(400, "PATCH body must be a JSON object");
@@ -158,6 +146,26 @@ export function registerImageHttp(app: FastifyInstance, transfers: ImageTransfer
       }
     });
 
+    // Zero extents (both directions): lets a client skip holes and learn the size without a GET.
+    scope.get("/images/:ticket/extents", async (req, reply) => {
+      try {
+        const id = (req.params as { ticket: string }).ticket;
+        const t = UUID.test(id) ? (transfers.usable(id, "write") ?? transfers.usable(id, "read")) : undefined;
+        if (!t) throw new HttpError(403, "You are not allowed to access this image: no such ticket, or it expired");
+        const context = (req.query as { context?: unknown }).context ?? "zero";
+        if (context === "dirty") throw new HttpError(404, "dirty extents are not available: this transfer is not part of an incremental backup");
+        if (context !== "zero") throw new HttpError(400, `unsupported extents context ${JSON.stringify(context).slice(0, 40)}`);
+        const end = transfers.begin(t);
+        try {
+          return reply.type("application/json").send(JSON.stringify(await transfers.extents(t)));
+        } finally {
+          end();
+        }
+      } catch (err) {
+        return fail(reply, log, err);
+      }
+    });
+
     scope.put("/images/:ticket", async (req, reply) => {
       let end: (() => void) | undefined;
       try {
@@ -192,7 +200,7 @@ export function registerImageHttp(app: FastifyInstance, transfers: ImageTransfer
         end = transfers.begin(t);
         if (op.op === "zero") {
           if (op.offset + op.size > t.size) throw new HttpError(416, `zero of ${op.size} bytes at ${op.offset} goes past the image's end (${t.size} bytes)`);
-          await zero(t, transfers, op.offset, op.size);
+          await transfers.zero(t, op.offset, op.size);
           if (op.flush) await (await transfers.handle(t)).datasync();
         } else {
           await (await transfers.handle(t)).datasync();

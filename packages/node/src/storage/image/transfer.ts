@@ -96,6 +96,49 @@ export class ImageTransfers {
     return t.fh;
   }
 
+  /**
+   * imageio's zero extents of the ticket's data over [0, size): where it reads as zeros, and
+   * whether that is a hole (unallocated). Read from the staging file's allocation, so a client
+   * downloading a sparse disk skips its holes instead of reading them.
+   */
+  async extents(t: Ticket): Promise<ZeroExtent[]> {
+    const out: ZeroExtent[] = [];
+    const push = (start: number, length: number, zero: boolean, hole: boolean) => {
+      const last = out[out.length - 1];
+      if (last && last.zero === zero && last.hole === hole && last.start + last.length === start) last.length += length;
+      else out.push({ start, length, zero, hole });
+    };
+    for (const e of await qemuimg.map(this.d.ctx.log, t.file, "raw")) {
+      const end = Math.min(e.start + e.length, t.size);
+      if (end > e.start) push(e.start, end - e.start, e.zero, e.zero && !e.data);
+    }
+    // An upload's staging file may be shorter than what the ticket allows: the rest reads as zeros.
+    const covered = out.length ? out[out.length - 1].start + out[out.length - 1].length : 0;
+    if (covered < t.size) push(covered, t.size - covered, true, true);
+    return out;
+  }
+
+  /**
+   * Zeroes [offset, offset+size) of an upload's staging file. Inside the file that is a punched
+   * hole (fallocate(1): no bytes written, so a mostly empty disk costs neither time nor space);
+   * past its end (a qcow2 stream still growing) zeros are written, which extends the file.
+   */
+  async zero(t: Ticket, offset: number, size: number): Promise<void> {
+    const fh = await this.handle(t);
+    const fileSize = (await fh.stat()).size;
+    const inside = Math.max(0, Math.min(offset + size, fileSize) - offset);
+    if (inside > 0) {
+      try {
+        await run(["fallocate", "--punch-hole", "--offset", String(offset), "--length", String(inside), t.file], { log: this.d.ctx.log, timeoutMs: 60_000 });
+      } catch (err) {
+        // A file system without hole punching: write the zeros instead.
+        this.d.ctx.log.warn({ err: (err as Error).message }, "cannot punch a hole in the staging file: writing zeros");
+        await writeZeros(fh, offset, inside);
+      }
+    }
+    if (inside < size) await writeZeros(fh, offset + inside, size - inside);
+  }
+
   info(t: Ticket): ImageTicketInfo {
     return {
       transferred: t.transferred,
@@ -226,6 +269,25 @@ export class ImageTransfers {
         return {};
       },
     };
+  }
+}
+
+/** imageio's zero extent: `zero` reads as zeros, `hole` is also unallocated. */
+export interface ZeroExtent {
+  start: number;
+  length: number;
+  zero: boolean;
+  hole: boolean;
+}
+
+const ZERO_CHUNK = 2 ** 20;
+
+async function writeZeros(fh: FileHandle, offset: number, size: number): Promise<void> {
+  const buf = Buffer.alloc(Math.min(ZERO_CHUNK, size));
+  for (let done = 0; done < size; ) {
+    const n = Math.min(buf.length, size - done);
+    await fh.write(buf, 0, n, offset + done);
+    done += n;
   }
 }
 

@@ -63,6 +63,23 @@ export async function info(log: Logger, path: string, format?: ImgFormat): Promi
   return JSON.parse((await run(argv, { log, timeoutMs: 60_000 })).stdout) as ImgInfo;
 }
 
+/** One run of a file's allocation map, as `qemu-img map` reports it. */
+export interface MapExtent {
+  start: number;
+  length: number;
+  data: boolean;
+  zero: boolean;
+}
+
+/**
+ * The allocation map of `path` read as `format` (for a raw file: where its holes are, found with
+ * SEEK_DATA/SEEK_HOLE). `-U`: the file may be open for writing elsewhere (an upload in progress).
+ */
+export async function map(log: Logger, path: string, format: ImgFormat): Promise<MapExtent[]> {
+  const r = await run(["qemu-img", "map", "-U", "--output=json", "-f", format, path], { log, timeoutMs: 120_000 });
+  return JSON.parse(r.stdout) as MapExtent[];
+}
+
 /** The whole chain, leaf first. */
 export async function chain(log: Logger, path: string): Promise<ImgInfo[]> {
   const r = await run(["qemu-img", "info", "-U", "--output=json", "--backing-chain", path], { log, timeoutMs: 60_000 });

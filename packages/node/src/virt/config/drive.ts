@@ -75,6 +75,20 @@ async function directIo(path: string, readonly: boolean): Promise<boolean> {
   }
 }
 
+/**
+ * The `-blockdev` (or `blockdev-add`) options of a drive's file node and format node, named as
+ * its record says; a live snapshot adds a new top's pair the same way (virt/snapshot.ts).
+ */
+export async function blockdevNodes(rec: Pick<DriveRecord, "path" | "format" | "fileNode" | "formatNode">, ro: boolean): Promise<[Record<string, unknown>, Record<string, unknown>]> {
+  const isBlock = (await stat(rec.path)).isBlockDevice();
+  // O_DIRECT where possible, as on shared storage: no host page cache between hosts
+  const cache = { direct: await directIo(rec.path, ro), "no-flush": false };
+  return [
+    { driver: isBlock ? "host_device" : "file", filename: rec.path, "node-name": rec.fileNode, cache, "read-only": ro, discard: "unmap" },
+    { driver: rec.format, file: rec.fileNode, "node-name": rec.formatNode, cache, "read-only": ro, discard: "unmap" },
+  ];
+}
+
 /** QEMU arguments for all drives, controllers included. */
 export async function drivesArgv(specs: readonly DriveSpec[], records: readonly DriveRecord[]): Promise<string[]> {
   const argv: string[] = [];
@@ -84,30 +98,8 @@ export async function drivesArgv(specs: readonly DriveSpec[], records: readonly 
   for (let i = 0; i < specs.length; i++) {
     const spec = specs[i];
     const rec = records[i];
-    const isBlock = (await stat(rec.path)).isBlockDevice();
-    const ro = spec.readonly;
-    const cache = { direct: await directIo(rec.path, ro), "no-flush": false };
-    argv.push(
-      "-blockdev",
-      JSON.stringify({
-        driver: isBlock ? "host_device" : "file",
-        filename: rec.path,
-        "node-name": rec.fileNode,
-        // O_DIRECT where possible, as on shared storage: no host page cache between hosts
-        cache,
-        "read-only": ro,
-        discard: "unmap",
-      }),
-      "-blockdev",
-      JSON.stringify({
-        driver: rec.format,
-        file: rec.fileNode,
-        "node-name": rec.formatNode,
-        cache,
-        "read-only": ro,
-        discard: "unmap",
-      }),
-    );
+    const [file, format] = await blockdevNodes(rec, spec.readonly);
+    argv.push("-blockdev", JSON.stringify(file), "-blockdev", JSON.stringify(format));
     const n = onBus[spec.iface]++;
     const dev: Record<string, unknown> = { drive: rec.formatNode, id: `disk${i}` };
     switch (spec.iface) {
