@@ -56,6 +56,12 @@ after(async () => {
   quiet(() => {
     for (const vg of lvm("vgs", "--noheadings", "-o", "vg_name").split("\n").map((s) => s.trim()).filter(Boolean)) quiet(() => lvm("vgremove", "--force", "--yes", vg));
   });
+  // The node's LV mappings (loop devices over a range of a LUN) outlive it: detach them first, or
+  // the LUN loop devices stay attached (busy) after the test.
+  quiet(() => {
+    const loops = JSON.parse(execFileSync("losetup", ["--list", "--json", "--output", "NAME,BACK-FILE"], { encoding: "utf8" }) || '{"loopdevices":[]}') as { loopdevices: { name: string; "back-file": string | null }[] };
+    for (const l of loops.loopdevices) if (devices.includes(l["back-file"] ?? "")) quiet(() => execFileSync("losetup", ["--detach", l.name]));
+  });
   for (const d of devices) quiet(() => lvm("pvremove", "--force", "--yes", d));
   for (const d of devices) quiet(() => execFileSync("losetup", ["--detach", d]));
   rmSync(lunDir, { recursive: true, force: true });
