@@ -8,6 +8,7 @@
  * ("thin drive extended and re-armed", ms). Prints one line per case:
  *   thin-extend-latency      p50/p99/min/max over every extension of the run
  *   thin-extend-mailbox-xtnd 100 `xtnd` requests from host 2 alone (storage part, no guest)
+ *   thin-extend-parts        the guest's extensions split: mailbox + SPM, host 2's refresh, SPM handling
  *   thin-extend-bare         the floor in the same run: bare `lvm lvextend` of a scratch LV onto
  *                            its next extent + the LOOP_SET_STATUS64 grow of a loop device over it
  *   thin-extend-pauses       ENOSPC pauses, time paused, the guest's write rate
@@ -169,6 +170,11 @@ async function main(): Promise<void> {
     const ms = lines.map((l) => l.ms);
     const p99 = pct(ms, 99);
     console.log(`thin-extend-latency chunk_mib=${CHUNK_MIB} ${stats(ms)} via_mailbox=${viaMailbox} spm_handled=${handled} target_p50_ms<=200 vdsm_4.50_min/avg/max_ms=770/1150/1390`);
+    // Where an extension's time goes: host 2's parts (mailbox round trip incl. the SPM, its own
+    // device refresh) and the SPM's handling of host 2's requests (metadata read + lvextend).
+    const parts = h2.output().split("\n").filter((l) => l.includes('"msg":"thin volume extended"')).map((l) => JSON.parse(l) as { grantMs: number; refreshMs: number });
+    const spmMs = h1.output().split("\n").filter((l) => l.includes('"msg":"extend request handled"') && l.includes(`"volUUID":"${vol}"`)).map((l) => (JSON.parse(l) as { ms: number }).ms);
+    if (parts.length) console.log(`thin-extend-parts mailbox_and_spm ${stats(parts.map((x) => x.grantMs))}; refresh ${stats(parts.map((x) => x.refreshMs))}; spm_handling ${spmMs.length ? stats(spmMs) : "n=0"}`);
     console.log(`thin-extend-bare lvextend+loop_grow ${stats(bare)}`);
     console.log(`thin-extend-pauses chunk_mib=${CHUNK_MIB} written_mib=${WRITE_MIB} guest_mib_per_s=${(WRITE_MIB / secs).toFixed(1)} enospc_pauses=${st.enospcPauses} paused_ms=${st.enospcPausedMs} extensions=${st.thinExtensions} load=${loads.join(",")}`);
     console.log(`thin-extend-first-pause chunk_mib=${CHUNK_MIB} headroom_mib=${(0.8 * CHUNK_MIB).toFixed(0)} slowest_extension_ms=${Math.max(...ms).toFixed(0)} p99_ms=${p99.toFixed(0)} first_pause_above_mib_per_s=${((0.8 * CHUNK_MIB) / (p99 / 1000)).toFixed(0)}`);

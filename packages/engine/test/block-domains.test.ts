@@ -6,14 +6,14 @@
  * fields on a block domain, an unknown or used LUN) is refused with a fault and changes nothing.
  * Attached to a data center a block domain becomes its master, and a thin disk on it is an LV named
  * by the volume id with the IU_<disk> tag, starting well below its virtual size; removing the disk
- * removes the LV.
+ * removes the LV. A running VM's disks on block and on file are extended live.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type Engine, firstDcId, hostUp, items, type Node, startEngine, startNode, tempDir, until } from "./support.js";
+import { type Engine, firstDcId, hostUp, items, type Node, nodeCall, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "blk-token";
 const GiB = 2 ** 30;
@@ -55,6 +55,12 @@ after(async () => {
   };
   quiet(() => {
     for (const vg of lvm("vgs", "--noheadings", "-o", "vg_name").split("\n").map((s) => s.trim()).filter(Boolean)) quiet(() => lvm("vgremove", "--force", "--yes", vg));
+  });
+  // The node's LV mappings (loop devices over a range of a LUN) outlive it: detach them first, or
+  // the LUN loop devices stay attached (busy) after the test.
+  quiet(() => {
+    const loops = JSON.parse(execFileSync("losetup", ["--list", "--json", "--output", "NAME,BACK-FILE"], { encoding: "utf8" }) || '{"loopdevices":[]}') as { loopdevices: { name: string; "back-file": string | null }[] };
+    for (const l of loops.loopdevices) if (devices.includes(l["back-file"] ?? "")) quiet(() => execFileSync("losetup", ["--detach", l.name]));
   });
   for (const d of devices) quiet(() => lvm("pvremove", "--force", "--yes", d));
   for (const d of devices) quiet(() => execFileSync("losetup", ["--detach", d]));
@@ -247,6 +253,70 @@ test("file and block side by side: a posixfs domain joins the block data center;
     assert.ok(del.status === 200 || del.status === 204, del.text);
   }
   await until("LVs removed", async () => (!lvNames().includes(disk.image_id) && !lvNames().includes(moved.image_id)) || undefined, 120_000, 500);
+});
+
+test("live disk extension: a running VM's disks on block and on file grow (PUT /vms/{id}/diskattachments/{id} with a disk, PUT /disks/{id}); QEMU holds the new size; shrinking and bad sizes are refused, nothing changed", async () => {
+  const dc = await firstDcId(eng);
+  const sds = items<{ id: string; name: string }>((await eng.api("GET", `/datacenters/${dc}/storagedomains`)).json, "storage_domain");
+  const blockSd = sds.find((s) => s.name === "blk-master");
+  const fileSd = sds.find((s) => s.name === "posix-beside");
+  assert.ok(blockSd && fileSd, "the block master and the posix domain of the previous tests");
+  type Disk = { id: string; image_id: string; status: string; provisioned_size: string };
+  const diskOk = (id: string) => until(`disk ${id} ok`, async () => {
+    const d = (await eng.api("GET", `/disks/${id}`)).json as Disk;
+    return d.status === "ok" ? d : undefined;
+  }, 300_000, 500);
+  const onBlock = await eng.post<Disk>("/disks", { name: "live-block", provisioned_size: GiB, format: "cow", sparse: true, storage_domains: { storage_domain: [{ id: blockSd.id }] } });
+  const onFile = await eng.post<Disk>("/disks", { name: "live-file", provisioned_size: GiB, format: "cow", sparse: true, storage_domains: { storage_domain: [{ id: fileSd.id }] } });
+  await diskOk(onBlock.id);
+  await diskOk(onFile.id);
+  const vm = await eng.post<{ id: string }>("/vms", { name: "live-extend", cluster: { name: "Default" }, memory: 64 * 2 ** 20 });
+  for (const d of [onBlock, onFile]) assert.equal((await eng.api("POST", `/vms/${vm.id}/diskattachments`, { body: { disk: { id: d.id }, interface: "virtio", active: true } })).status, 201);
+  await eng.post(`/vms/${vm.id}/start`, {});
+  try {
+    await until("VM up", async () => ((await eng.get<{ status: string }>(`/vms/${vm.id}`)).status === "up" ? true : undefined), 120_000, 300);
+    const h = await hostUp(eng);
+    const dcOf = dc;
+    // QEMU's own figure: diskSizeExtend to the size it has answers the drive's virtual size, unchanged.
+    const qemuSize = async (d: Disk, sdId: string) => {
+      const leaf = ((await eng.api("GET", `/disks/${d.id}`)).json as Disk).image_id;
+      return Number(await nodeCall<string>(node, "VM.diskSizeExtend", { vmID: vm.id, driveSpecs: { poolID: dcOf, domainID: sdId, imageID: d.id, volumeID: leaf }, newSize: Number(((await eng.api("GET", `/disks/${d.id}`)).json as Disk).provisioned_size) }));
+    };
+    assert.ok(h);
+    let r = await eng.api("PUT", `/vms/${vm.id}/diskattachments/${onBlock.id}`, { body: { disk: { provisioned_size: 2 * GiB } } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal((await diskOk(onBlock.id)).provisioned_size, String(2 * GiB));
+    assert.equal(await qemuSize(onBlock, blockSd.id), 2 * GiB, "the running QEMU's drive on block grew");
+    r = await eng.api("PUT", `/disks/${onFile.id}`, { body: { provisioned_size: 3 * GiB } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal((await diskOk(onFile.id)).provisioned_size, String(3 * GiB));
+    assert.equal(await qemuSize(onFile, fileSd.id), 3 * GiB, "the running QEMU's drive on file grew");
+    r = await eng.api("PUT", `/vms/${vm.id}/diskattachments/${onFile.id}`, { body: "<disk_attachment><disk><provisioned_size>4294967296</provisioned_size></disk></disk_attachment>" });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(await qemuSize(onFile, fileSd.id), 4 * GiB, "XML too");
+
+    for (const [what, body] of [
+      ["a shrink", { disk: { provisioned_size: GiB } }],
+      ["not an integer", { disk: { provisioned_size: "2.5G" } }],
+      ["a fraction", { disk: { provisioned_size: 1.5 } }],
+      ["too large", { disk: { provisioned_size: 2 ** 60 } }],
+      ["zero", { disk: { provisioned_size: 0 } }],
+    ] as const) {
+      const bad = await eng.api("PUT", `/vms/${vm.id}/diskattachments/${onBlock.id}`, { body });
+      assert.ok(bad.status >= 400 && bad.status < 500, `${what}: ${bad.status} ${bad.text}`);
+      assert.match(bad.text, /fault|reason/i, `${what} answers a fault`);
+    }
+    assert.equal((await diskOk(onBlock.id)).provisioned_size, String(2 * GiB), "unchanged after the refusals");
+    assert.equal(await qemuSize(onBlock, blockSd.id), 2 * GiB);
+  } finally {
+    await eng.api("POST", `/vms/${vm.id}/stop`, { body: {} });
+    await until("VM down", async () => ((await eng.get<{ status: string }>(`/vms/${vm.id}`)).status === "down" ? true : undefined), 120_000, 300);
+  }
+  assert.equal((await eng.api("DELETE", `/vms/${vm.id}`)).status < 300, true);
+  for (const d of [onBlock, onFile]) {
+    const del = await eng.api("DELETE", `/disks/${d.id}`);
+    assert.ok(del.status === 200 || del.status === 204 || del.status === 404, del.text);
+  }
 });
 
 test("iSCSI: POST /hosts/{id}/iscsidiscover and /iscsilogin validate the portal and IQN; without iscsi_tcp the host's refusal is a 409 that says why", async () => {

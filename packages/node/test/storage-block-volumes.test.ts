@@ -10,7 +10,8 @@
  *   by the SPM (this host) while the guest runs, a guest that outruns it is resumed after ENOSPC;
  *   the guest's writes all land and the image checks clean;
  * - RAW SPARSE on block is refused and leaves the VG unchanged; a failed createStorageDomain
- *   leaves no VG behind.
+ *   leaves no VG behind;
+ * - live disk extension of a running VM's thin and raw disks (the guest sees the new size).
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -176,4 +177,50 @@ test("a VM writing 700 MiB into a thin disk: the LV grows in steps while it runs
   const out = execFileSync("qemu-io", ["-r", "-f", "qcow2", "-c", `read -v ${699 * MiB} 512`, p], { encoding: "utf8" });
   assert.doesNotMatch(out, /^[0-9a-f]+: {2}00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00/m, "the last MiB the guest wrote is there");
   await ok(node.xml("teardownImage", sd, sp, img, vol), "teardownImage");
+});
+
+test("live disk extension: a running VM's thin and raw disks on block grow (SPM extendVolumeSize live, then VM.diskSizeExtend); the guest sees it; shrinking and bad sizes are refused, nothing changed", async () => {
+  const thin = { img: randomUUID(), vol: randomUUID() };
+  const raw = { img: randomUUID(), vol: randomUUID() };
+  await task(createVolume(thin.img, thin.vol, GiB, 4, 2), "createVolume thin");
+  await task(createVolume(raw.img, raw.vol, 256 * MiB, 5, 1), "createVolume raw");
+  const vmId = randomUUID();
+  const drive = (v: { img: string; vol: string }) => ({ poolID: sp, domainID: sd, imageID: v.img, volumeID: v.vol, iface: "virtio" });
+  // loglevel=7: the guest kernel prints virtio-blk's capacity change on the console.
+  await node.json("VM.create", { vmParams: guestVm(vmId, { args: "loglevel=7", drives: [drive(thin), drive(raw)], display: "none" }) });
+  try {
+    await waitConsole(node.runDir, vmId, "GUEST-UP", 300_000);
+    const extend = async (v: { img: string; vol: string }, bytes: number) => {
+      await task(node.xml("extendVolumeSize", sp, sd, v.img, v.vol, String(bytes), true), "extendVolumeSize live");
+      return node.json("VM.diskSizeExtend", { vmID: vmId, driveSpecs: { poolID: sp, domainID: sd, imageID: v.img, volumeID: v.vol }, newSize: bytes });
+    };
+    const capacity = async (v: { img: string; vol: string }) => Number(((await ok(node.xml("getVolumeInfo", sd, sp, v.img, v.vol), "getVolumeInfo")).info as { capacity: string }).capacity);
+
+    // Thin qcow2: the virtual size grows, the LV stays one chunk (it grows as the guest writes).
+    assert.equal(await extend(thin, 2 * GiB), String(2 * GiB));
+    assert.equal(await capacity(thin), 2 * GiB, "the volume's capacity in its metadata");
+    assert.equal(Number(lv(thin.vol, "lv_size")), CHUNK_MIB * MiB, "the thin LV keeps its chunk");
+    await waitConsole(node.runDir, vmId, "vda: detected capacity change from 2097152 to 4194304", 60_000);
+
+    // Raw: the LV grows to the new size first (in place), the host's device follows, then QEMU.
+    assert.equal(await extend(raw, 512 * MiB), String(512 * MiB));
+    assert.equal(Number(lv(raw.vol, "lv_size")), 512 * MiB, "the raw LV holds the new size");
+    assert.equal(lv(raw.vol, "seg_count"), "1");
+    await waitConsole(node.runDir, vmId, "vdb: detected capacity change from 524288 to 1048576", 60_000);
+
+    // Bad sizes: refused by the node, the drive and the volume unchanged.
+    const spec = { poolID: sp, domainID: sd, imageID: thin.img, volumeID: thin.vol };
+    await assert.rejects(node.json("VM.diskSizeExtend", { vmID: vmId, driveSpecs: spec, newSize: GiB }), /VolumeResizeValueError|smaller/, "a shrink");
+    for (const bad of [GiB + 1, 2 ** 51, -512, "12x", 1.5]) {
+      await assert.rejects(node.json("VM.diskSizeExtend", { vmID: vmId, driveSpecs: spec, newSize: bad }), /size|integer|InvalidParameter|Invalid/i, `size ${bad}`);
+    }
+    await assert.rejects(node.json("VM.diskSizeExtend", { vmID: vmId, driveSpecs: { ...spec, volumeID: randomUUID() }, newSize: 4 * GiB }), /no drive/, "a volume the VM does not use");
+    assert.equal(await node.json("VM.diskSizeExtend", { vmID: vmId, driveSpecs: spec, newSize: 2 * GiB }), String(2 * GiB), "the same size: unchanged");
+    const shrink = await node.xml("extendVolumeSize", sp, sd, thin.img, thin.vol, String(GiB), true);
+    assert.notEqual((shrink as Resp).status.code, 0, "the SPM refuses a smaller capacity");
+    assert.equal(await capacity(thin), 2 * GiB);
+  } finally {
+    await node.json("VM.destroy", { vmID: vmId }).catch(() => {});
+  }
+  for (const v of [thin, raw]) await task(node.xml("deleteImage", sd, sp, v.img, false, false), "deleteImage");
 });

@@ -20,6 +20,7 @@ import { checkBlockDomain } from "../src/storage/block/check.js";
 import { DmDataPath, LoopDataPath } from "../src/storage/block/datapath.js";
 import { checkFileDomain } from "../src/storage/domain/check.js";
 import { Lvm } from "../src/storage/block/lvm.js";
+import { readVgStamp } from "../src/storage/block/vgstamp.js";
 import { BlockDomain } from "../src/storage/domain/block.js";
 import { SD_UNREADY_TAG } from "../src/storage/block/vgtags.js";
 import type { StorageDomain } from "../src/storage/domain/driver.js";
@@ -102,6 +103,12 @@ async function blockFixture(): Promise<Fixture> {
     luns.cleanup();
     throw err;
   }
+}
+
+/** The same domain as another host's agent sees it: its own lvm runner, so its own VG view. */
+function otherHost(dom: BlockDomain): BlockDomain {
+  const devs = dom.view.devices() ?? [];
+  return new BlockDomain(dom.sdUUID, { ...dom.env, lvm: new Lvm(log, async () => devs, false) });
 }
 
 function volMd(sd: string, img: string, parent: string, voltype: VolumeMd["VOLTYPE"] = "LEAF"): VolumeMd {
@@ -295,19 +302,47 @@ describe("block only: thin LVs and VDSM's delete", () => {
     await dom.removeVolumeArea(img, c);
   });
 
-  test("the SPM's fast extend (one lvextend from the remembered place): a stale place falls back to a fresh look; a neighbour or the PV's end stop it clearly, the LV unchanged", async () => {
+  test("the VG view: own writes cost no lvm report; a change by anyone else (another host's instance, a bare lvm) is seen by the next read", async () => {
+    const seqno = () => Number(execFileSync("lvm", ["vgs", "--readonly", "--config", `devices{filter=["a|^${dom.view.devices()![0]}$|","r|.*|"] use_devicesfile=0}`, "--noheadings", "-o", "vg_seqno", dom.sdUUID], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, LVM_SUPPRESS_FD_WARNINGS: "1" } }).trim());
+    // The stamp is the commit LVM made last.
+    await dom.vg();
+    assert.equal((await readVgStamp(dom.view.devices()![0]!))?.seqno, seqno(), "the stamp's seqno is lvm's");
+    const c = randomUUID();
+    const r0 = dom.view.counters.reports;
+    await dom.createVolumeArea(img, c, BLANK, MiB);
+    await dom.writeVolumeMeta(img, c, { ...volMd(dom.sdUUID, img, BLANK), CAP: 8 * GiB });
+    assert.equal(await extendVolume(dom, c, 384), 384);
+    await dom.setParentTag(img, c, BLANK);
+    assert.ok((await dom.listVolumes(img)).includes(c));
+    assert.equal(dom.view.counters.reports, r0, `lvcreate, lvchange and lvextend of this host applied in place, no lvm report: ${JSON.stringify(dom.view.counters)}`);
+    assert.equal((await dom.range(c)).count, 3);
+    // Another writer (another host's agent; here a second instance and a bare lvm command).
+    const other = otherHost(dom);
+    await other.extendVolumeArea(img, c, 512 * MiB);
+    assert.equal((await dom.range(c)).count, 4, "a grow by another instance is seen");
+    fx.tamper();
+    await rejects(dom.metadata(), "MetaDataSealIsBroken", "VG tags changed by a bare lvm are seen at once");
+    fx.untamper();
+    assert.ok(await dom.metadata());
+    assert.ok(dom.view.counters.reports > r0, "those reads re-read the VG");
+    await dom.removeVolumeArea(img, c);
+    assert.ok(!(await dom.volumeLvs()).some((l) => l.name === c));
+    assert.deepEqual(await fx.check(), []);
+  });
+
+  test("the SPM's extend after another writer grew the LV: seen and grown right; a neighbour or the PV's end stop it clearly, the LV unchanged", async () => {
     const c = randomUUID();
     await dom.createVolumeArea(img, c, BLANK, MiB);
     await dom.writeVolumeMeta(img, c, { ...volMd(dom.sdUUID, img, BLANK), CAP: 8 * GiB });
     assert.equal(await extendVolume(dom, c, 256), 256);
     assert.equal((await dom.range(c)).count, 2);
-    // Grown meanwhile by another path (another instance: this one's remembered place is stale).
-    const other = new BlockDomain(dom.sdUUID, dom.env);
+    // Grown meanwhile by another path (another instance: this one's view is stale until it checks).
+    const other = otherHost(dom);
     assert.equal(await other.extendVolumeArea(img, c, 512 * MiB), 512 * MiB);
-    assert.equal(await extendVolume(dom, c, 640), 640, "a stale remembered place still grows the LV right");
+    assert.equal(await extendVolume(dom, c, 640), 640, "grown by another instance: still grows the LV right");
     assert.equal((await dom.range(c)).count, 5, "five extents, one segment");
     assert.equal(await other.extendVolumeArea(img, c, 1024 * MiB), 1024 * MiB);
-    assert.equal(await extendVolume(dom, c, 768), 768, "a place older than the LV: lvextend refuses to shrink, the fresh look finds it big enough");
+    assert.equal(await extendVolume(dom, c, 768), 768, "asked less than another instance grew it to: nothing to do");
     const rc = await dom.range(c);
     assert.equal(rc.count, 8, "eight extents, one segment");
     // A neighbour right behind: growing into it is refused and nothing changes.

@@ -10,6 +10,7 @@ export const ErrorCodes = {
   noVM: { code: 1, message: "Virtual machine does not exist" },
   exist: { code: 4, message: "Virtual machine already exists" },
   createErr: { code: 9, message: "Error creating the requested VM" },
+  imageErr: { code: 13, message: "Drive image file could not be found" },
   unexpected: { code: 16, message: "Unexpected exception" },
   unsupFormat: { code: 17, message: "Unsupported format" },
   noimpl: { code: 44, message: "Method not implemented" },

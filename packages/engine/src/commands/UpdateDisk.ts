@@ -1,16 +1,21 @@
 /**
- * Update a disk (PUT /disks/{id}): alias and description, and a larger provisioned_size through
- * extendVolumeSize; shrinking is refused.
+ * Update a disk (PUT /disks/{id}, and the `disk` of PUT /vms/{id}/diskattachments/{id}): alias and
+ * description, and a larger provisioned_size; shrinking is refused. A disk of a VM that is down
+ * is extended by the SPM alone (extendVolumeSize: the image and, on block, its LV); a disk of a
+ * running VM live (VDSM's flow): the SPM grows the room (a block LV per VDSM's rules) and the
+ * capacity (extendVolumeSize with `live`), then the VM's host refreshes its device and QEMU grows
+ * the drive (VM.diskSizeExtend, QMP block_resize): the guest sees the new size at once.
  */
 import { z } from "zod";
 import { conflict, invalid } from "../errors/fault.js";
 import { Int, Name, parseInput, Text } from "../input/input.js";
-import { type Disk, num } from "../db/schema.js";
+import { type Disk, type Host, num } from "../db/schema.js";
 import { engineStep, nodeStep } from "../jobs/jobs.js";
 import { MAX_DISK_BYTES, volumeDescription } from "./AddDisk.js";
-import { ensureNotInPreview, ensureUsable, poolOf, runningUsers, setDiskStatus } from "./chains.js";
+import { ensureNotInPreview, ensureUsable, poolOf, setDiskStatus } from "./chains.js";
 import type { CommandDef } from "./command.js";
 import { mustById } from "../db/repo/entities.js";
+import { vmsOfDisk } from "../db/repo/disks.js";
 
 const UpdateInput = z.object({
   provisioned_size: Int(1, MAX_DISK_BYTES).optional(),
@@ -21,9 +26,14 @@ const UpdateInput = z.object({
   id: z.string().optional(),
 });
 
-interface UpdatePlan {
+/** VM states with a QEMU whose drive can be grown live (not while it migrates or saves). */
+const LIVE = new Set(["up", "paused", "powering_up", "powering_down", "reboot_in_progress"]);
+
+export interface UpdatePlan {
   disk: Disk;
   size?: number;
+  /** The running VM using the disk, and its host: a live extension. */
+  live?: { vmId: string; vmName: string; host: Host };
   alias?: string;
   description?: string;
 }
@@ -47,14 +57,21 @@ export const UpdateDisk: CommandDef<{ id: string; body: unknown }, UpdatePlan, D
     // The preview leaf is not the disk for good: a new size or description there would be lost
     // (or differ from the old branch's) on undo.
     await ensureNotInPreview(e, `${size !== undefined ? "extend" : "update"} Disk ${disk.alias}`, { diskId: disk.id });
+    let live: UpdatePlan["live"];
     if (size !== undefined) {
-      const vm = (await runningUsers(e, disk.id))[0];
-      if (vm) throw conflict(`Cannot extend Disk ${disk.alias}: VM ${vm.name} using it is ${vm.status} (no live extension yet)`);
+      const users = (await vmsOfDisk(e, disk.id)).filter((v) => v.status !== "down");
+      if (users.length > 1) throw conflict(`Cannot extend Disk ${disk.alias}: ${users.length} running VMs use it`);
+      const user = users[0];
+      if (user) {
+        const vm = await mustById(e, "vms", user.id);
+        if (!LIVE.has(vm.status) || !vm.run_on_host_id) throw conflict(`Cannot extend Disk ${disk.alias}: VM ${vm.name} using it is ${vm.status}`);
+        live = { vmId: vm.id, vmName: vm.name, host: await mustById(e, "hosts", vm.run_on_host_id) };
+      }
     }
-    return { disk, size, alias, description: p.description };
+    return { disk, size, alias, description: p.description, live };
   },
-  describe: (p) => `Updating Disk ${p.disk.alias}${p.size !== undefined ? ` (extending to ${p.size} bytes)` : ""}`,
-  async execute(e, { disk, size, alias, description }, x) {
+  describe: (p) => `Updating Disk ${p.disk.alias}${p.size !== undefined ? ` (extending to ${p.size} bytes${p.live ? `, live on VM ${p.live.vmName}` : ""})` : ""}`,
+  async execute(e, { disk, size, alias, description, live }, x) {
     if (size === undefined && alias === undefined && description === undefined) return disk;
     const { dc, spm } = await poolOf(e, disk, "update Disk");
     const client = e.nodes.for(spm);
@@ -76,14 +93,27 @@ export const UpdateDisk: CommandDef<{ id: string; body: unknown }, UpdatePlan, D
       await setDiskStatus(e, disk.id, "locked");
       try {
         await nodeStep(e, x.jobId, spm, `Extending volume ${disk.image_id} to ${size} bytes on ${spm.name}`, () =>
-          client.call("extendVolumeSize", { spUUID: dc.id, sdUUID: disk.storage_domain_id, imgUUID: disk.id, volUUID: disk.image_id, newSize: size }),
+          client.call("extendVolumeSize", { spUUID: dc.id, sdUUID: disk.storage_domain_id, imgUUID: disk.id, volUUID: disk.image_id, newSize: size, live: live !== undefined }),
         );
       } catch (err) {
         await setDiskStatus(e, disk.id, disk.status);
         throw err;
       }
       const info = await client.call("getVolumeInfo", { sdUUID: disk.storage_domain_id, spUUID: dc.id, imgUUID: disk.id, volUUID: disk.image_id });
-      const cap = Number(info.capacity) || size;
+      let cap = Number(info.capacity) || size;
+      if (live) {
+        try {
+          const driveSpecs = { poolID: dc.id, domainID: disk.storage_domain_id, imageID: disk.id, volumeID: disk.image_id };
+          const r = await engineStep(e, x.jobId, "executing", `Growing the drive of VM ${live.vmName} to ${cap} bytes on ${live.host.name}`, () =>
+            e.nodes.for(live.host).call("diskSizeExtend", { vmId: live.vmId, driveSpecs, newSize: cap }),
+          );
+          cap = Number(r);
+        } catch (err) {
+          // The volume is larger, the guest not yet: the same PUT again finishes it.
+          await setDiskStatus(e, disk.id, disk.status);
+          throw err;
+        }
+      }
       await e.db.updateTable("disks").set({ provisioned_size: cap, status: disk.status }).where("id", "=", disk.id).execute();
       out = { ...out, provisioned_size: cap };
     }

@@ -29,7 +29,7 @@ const BAD_REQUEST: ErrorName[] = [
 ];
 
 /** Something named does not exist on the node. */
-const NOT_FOUND: ErrorName[] = ["noVM", "VolumeDoesNotExist", "ImageDoesNotExistInSD", "StorageDomainDoesNotExist", "StorageDomainMetadataNotFound", "UnknownTask", "ImageTicketNotFound"];
+const NOT_FOUND: ErrorName[] = ["noVM", "imageErr", "VolumeDoesNotExist", "ImageDoesNotExistInSD", "StorageDomainDoesNotExist", "StorageDomainMetadataNotFound", "UnknownTask", "ImageTicketNotFound"];
 
 /** The state on the node forbids it now (exists already, busy, in use, full). */
 const CONFLICT: ErrorName[] = [

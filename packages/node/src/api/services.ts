@@ -37,6 +37,11 @@ export interface ImageService {
   allocation?(drive: Pick<DriveSpec, "poolID" | "domainID" | "imageID" | "volumeID">): Promise<ThinAllocation | undefined>;
   /** Grows a thin volume's allocation to at least `bytes` (through the SPM); answers the new allocation. */
   extend?(drive: Pick<DriveSpec, "poolID" | "domainID" | "imageID" | "volumeID">, bytes: number): Promise<number>;
+  /**
+   * Makes this host's device of a volume show its LV's size now (after the SPM grew it for a live
+   * disk extension). Nothing to do where the device follows by itself (files).
+   */
+  refresh?(drive: Pick<DriveSpec, "poolID" | "domainID" | "imageID" | "volumeID">): Promise<void>;
   /** The path of a domain's ISO file for a CD-ROM drive; changeDisk when missing or not an ISO image. */
   isoPath(domainID: string, file: string): Promise<string>;
 }

@@ -60,6 +60,12 @@ export interface QmpBlockInfo {
   inserted?: { file: string; ro: boolean; drv: string };
 }
 
+export interface QmpNamedNode {
+  "node-name": string;
+  drv: string;
+  image: { "virtual-size": number; filename: string };
+}
+
 export interface QmpBlockStats {
   rd_bytes: number;
   wr_bytes: number;
@@ -377,6 +383,16 @@ export class QmpClient {
   /** Takes the medium out of an open tray. */
   blockdevRemoveMedium(id: string): Promise<void> {
     return this.execute("blockdev-remove-medium", { id }) as Promise<void>;
+  }
+
+  /** `block_resize`: grows the image of a block node (a live disk extension; the guest sees it). */
+  blockResize(nodeName: string, size: number): Promise<void> {
+    return this.execute("block_resize", { "node-name": nodeName, size }) as Promise<void>;
+  }
+
+  /** `query-named-block-nodes` (flat): every node with its image's virtual size. */
+  queryNamedBlockNodes(): Promise<QmpNamedNode[]> {
+    return this.execute("query-named-block-nodes", { flat: true }) as Promise<QmpNamedNode[]>;
   }
 
   /** `query-block`: every block device with its medium. */

@@ -7,6 +7,7 @@ import type { NodeContext } from "../api/context.js";
 import type { ImageService, Subsystem } from "../api/services.js";
 import { VdsmError } from "@vela/protocol";
 import { changeCd } from "./cdrom.js";
+import { diskSizeExtend } from "./disksize.js";
 import { setBalloonKiB } from "./mom/balloon.js";
 import { Mom } from "./mom/runner.js";
 import { consoleHandlers, SerialRelay } from "./console.js";
@@ -42,6 +43,7 @@ export async function createVirt(ctx: NodeContext, images: ImageService): Promis
         await setLink(vm, params.macAddr, params.linkActive);
         return { vmList: vm.summary((await vm.status()).status, true) };
       }),
+      diskSizeExtend: ({ vmId, driveSpecs, newSize }) => vms.controlled(vmId, "extend a disk", (vm, qmp) => diskSizeExtend(images, vm, qmp, driveSpecs, newSize, log)),
       changeCD: ({ vmId, cdrom }) => vms.controlled(vmId, "change the CD-ROM", async (vm, qmp) => {
         await changeCd(images, vm, qmp, cdrom, log);
         return {};

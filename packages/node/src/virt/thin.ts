@@ -66,6 +66,15 @@ export class ThinWatch {
     this.log.info({ drives: [...this.drives.values()].map((t) => ({ vol: t.rec.volumeID, allocated: t.allocated, capacity: t.capacity })) }, "watching thin drives");
   }
 
+  /** A drive's capacity grew (a live disk extension): its cap follows, and room is made if needed. */
+  async resized(volumeID: string, capacity: number): Promise<void> {
+    for (const t of this.drives.values()) {
+      if (t.rec.volumeID !== volumeID) continue;
+      t.capacity = Math.max(t.capacity, capacity);
+      await this.arm(t);
+    }
+  }
+
   private readonly onThreshold = (ev: { "node-name": string }) => void this.kick(this.drives.get(ev["node-name"]));
   private readonly onIoError = (ev: { nospace?: boolean }) => {
     if (ev.nospace) void this.onEnospc();

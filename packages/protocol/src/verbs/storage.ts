@@ -547,6 +547,11 @@ export const storageVerbs = {
       p("imgUUID", ImageId, "imageID"),
       p("volUUID", VolumeId, "volumeID"),
       p("newSize", Bytes, "newSize"),
+      /**
+       * The volume is open by a running VM (a live extension): its data is not resized here (its
+       * QEMU does that with block_resize on VM.diskSizeExtend); only the LV (block) and the capacity.
+       */
+      p("live", Bool.optional().default(false), "live"),
     ],
     out("uuid", UuidString),
   ),

@@ -4,7 +4,7 @@
  * optional direct kernel boot whose files must lie in a directory the node allows.
  */
 import { z } from "zod";
-import { Text, Uuid } from "../schemas.js";
+import { Bytes, Text, Uuid } from "../schemas.js";
 import { done, out, p, verb } from "../verb.js";
 import { DomainId, ImageId, Int, PoolId, VolumeId } from "./common.js";
 import { VmPayload } from "./payload.js";
@@ -21,6 +21,11 @@ export const DriveSpec = z.object({
   bootOrder: z.number().int().min(1).max(64).optional(),
 });
 export type DriveSpec = z.infer<typeof DriveSpec>;
+
+/** The drive of a running VM named as VDSM's driveSpecs name it. */
+export const DiskSizeDrive = z.object({ poolID: PoolId, domainID: DomainId, imageID: ImageId, volumeID: VolumeId });
+/** A disk's new size in bytes: a positive integer up to 1 PiB, a multiple of 512 (QEMU's sector). */
+export const DiskBytes = Bytes.refine((n) => n > 0 && n <= 2 ** 50 && n % 512 === 0, { message: "size must be a positive multiple of 512 bytes, at most 1 PiB" });
 
 /** A Linux interface name: what `ip link` accepts, nothing that could be an option or a path. */
 export const IfName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/, "not an interface name");
@@ -135,6 +140,17 @@ export const vmVerbs = {
   ),
   getVmStats: verb("getVmStats", "VM.getStats", [p("vmId", Uuid, "vmID")], out("statsList", z.array(VmStats))),
   getAllVmStats: verb("getAllVmStats", "Host.getAllVmStats", [], out("statsList", z.array(VmStats))),
+  /**
+   * Live disk extension on the VM's host (VDSM's VM.diskSizeExtend): after the SPM grew the volume
+   * (extendVolumeSize with `live`), the host refreshes its device of the volume and QEMU grows the
+   * drive (`block_resize`); the guest sees the new size. Answers the drive's new virtual size.
+   */
+  diskSizeExtend: verb(
+    "diskSizeExtend",
+    "VM.diskSizeExtend",
+    [p("vmId", Uuid, "vmID"), p("driveSpecs", DiskSizeDrive, "driveSpecs"), p("newSize", DiskBytes, "newSize")],
+    out("size", z.string().regex(/^[0-9]+$/)),
+  ),
   /**
    * Live snapshot: the running VM's drives switch to their new tops at once (one QMP transaction);
    * nothing changes if any drive fails. `snapMemory` (a memory volume) is not supported: refused.

@@ -10,11 +10,14 @@
  *   `lo_sizelimit`); util-linux's losetup has no option for it and Node.js has no ioctl, so a
  *   few lines of python3 (already a Vela dependency) make the call.
  */
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { type ErrorName, VdsmError } from "@vela/protocol";
 import { run } from "../../exec.js";
 import type { Logger } from "../../log.js";
+import { type LoopRow, listLoops } from "./loops.js";
 import type { Lvm } from "./lvm.js";
+import { Mutex } from "../sync.js";
 
 /** Where an LV's bytes are on its PV. */
 export interface LvRange {
@@ -72,32 +75,97 @@ export class DmDataPath implements DataPath {
   }
 }
 
-interface LoopRow {
-  name: string;
-  "back-file"?: string | null;
-  offset?: number | string;
-  sizelimit?: number | string;
-}
-
 /**
- * LOOP_GET_STATUS64 (0x4C05), a new lo_sizelimit (bytes 32–39 of the 232-byte loop_info64),
- * LOOP_SET_STATUS64 (0x4C04); the kernel answers EAGAIN while it drops the device's page cache,
- * so the call is retried briefly. argv: device, new size limit in bytes.
+ * A resident helper: for each stdin line `<device> <size>` it does LOOP_GET_STATUS64 (0x4C05),
+ * sets lo_sizelimit (bytes 32–39 of the 232-byte loop_info64), LOOP_SET_STATUS64 (0x4C04) — the
+ * kernel answers EAGAIN while it drops the device's page cache, so that is retried briefly — and
+ * answers `ok` or `err <why>`. It ends at EOF on stdin (its agent gone). Resident because a
+ * thin extension waits for it: a python3 start per refresh cost 20–40 ms idle, more under load.
  */
 const SET_SIZELIMIT = [
   "import fcntl, os, struct, sys, time",
-  "fd = os.open(sys.argv[1], os.O_RDWR)",
-  "info = bytearray(232)",
-  "fcntl.ioctl(fd, 0x4C05, info, True)",
-  "struct.pack_into('=Q', info, 32, int(sys.argv[2]))",
-  "for i in range(50):",
+  "def grow(dev, size):",
+  "    fd = os.open(dev, os.O_RDWR)",
   "    try:",
-  "        fcntl.ioctl(fd, 0x4C04, bytes(info)); break",
-  "    except BlockingIOError:",
-  "        time.sleep(0.02)",
-  "else:",
-  "    sys.exit('LOOP_SET_STATUS64 kept answering EAGAIN')",
+  "        info = bytearray(232)",
+  "        fcntl.ioctl(fd, 0x4C05, info, True)",
+  "        struct.pack_into('=Q', info, 32, size)",
+  "        for i in range(50):",
+  "            try:",
+  "                fcntl.ioctl(fd, 0x4C04, bytes(info)); return",
+  "            except BlockingIOError:",
+  "                time.sleep(0.02)",
+  "        raise OSError('LOOP_SET_STATUS64 kept answering EAGAIN')",
+  "    finally:",
+  "        os.close(fd)",
+  "for line in sys.stdin:",
+  "    try:",
+  "        dev, size = line.split()",
+  "        grow(dev, int(size)); print('ok', flush=True)",
+  "    except Exception as e:",
+  "        print('err', str(e).replace('\\n', ' '), flush=True)",
 ].join("\n");
+
+/** The resident LOOP_SET_STATUS64 helper: one request at a time, started again if it died. */
+class LoopResizer {
+  private child?: ChildProcessWithoutNullStreams;
+  private buf = "";
+  private waiter?: (line: string) => void;
+  private readonly lock = new Mutex();
+
+  constructor(private readonly log: Logger) {}
+
+  private start(): ChildProcessWithoutNullStreams {
+    const c = spawn(PYTHON, ["-I", "-S", "-u", "-c", SET_SIZELIMIT], { stdio: ["pipe", "pipe", "pipe"] });
+    c.stdout.setEncoding("utf8").on("data", (d: string) => {
+      this.buf += d;
+      let i: number;
+      while ((i = this.buf.indexOf("\n")) >= 0) {
+        const line = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 1);
+        const w = this.waiter;
+        this.waiter = undefined;
+        w?.(line);
+      }
+    });
+    c.stderr.setEncoding("utf8").on("data", (d: string) => this.log.warn({ stderr: d.slice(0, 500) }, "loop resize helper"));
+    c.on("exit", () => {
+      if (this.child === c) this.child = undefined;
+      const w = this.waiter;
+      this.waiter = undefined;
+      w?.("err the helper exited");
+    });
+    c.on("error", () => undefined);
+    // Never keeps the agent alive; it ends by itself when the agent's end of stdin closes.
+    c.unref();
+    (c.stdin as unknown as { unref?: () => void }).unref?.();
+    (c.stdout as unknown as { unref?: () => void }).unref?.();
+    (c.stderr as unknown as { unref?: () => void }).unref?.();
+    this.buf = "";
+    this.child = c;
+    return c;
+  }
+
+  /** Sets `dev`'s size limit to `size` bytes. */
+  grow(dev: string, size: number): Promise<void> {
+    return this.lock.run(async () => {
+      const c = this.child ?? this.start();
+      const line = await new Promise<string>((resolve) => {
+        const timer = setTimeout(() => {
+          this.waiter = undefined;
+          c.kill("SIGKILL");
+          resolve("err no answer in 30 s");
+        }, 30_000);
+        this.waiter = (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        };
+        c.stdin.write(`${dev} ${size}\n`);
+      });
+      if (line !== "ok") throw new Error(line.replace(/^err /, ""));
+    });
+  }
+}
 
 /**
  * The system's python3 (Debian's, in DEB_NEEDS), started without site packages (`-I -S`): an
@@ -109,22 +177,20 @@ const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 /** This machine kind: a loop device over the LV's byte range of the PV. */
 export class LoopDataPath implements DataPath {
   readonly kind = "loop" as const;
-  constructor(private readonly log: Logger) {}
-
-  private async loops(): Promise<LoopRow[]> {
-    const out = await run(["losetup", "--list", "--json", "--output", "NAME,BACK-FILE,OFFSET,SIZELIMIT"], { log: this.log, timeoutMs: 30_000 });
-    return out.stdout.trim() ? ((JSON.parse(out.stdout) as { loopdevices: LoopRow[] }).loopdevices ?? []) : [];
+  private readonly resizer: LoopResizer;
+  constructor(private readonly log: Logger) {
+    this.resizer = new LoopResizer(log);
   }
 
   /** Loop devices mapping this LV's first byte (whatever their size). */
   private async mapping(r: LvRange): Promise<LoopRow[]> {
     const { offset } = byteRange(r);
-    return (await this.loops()).filter((l) => l["back-file"] === r.pv && Number(l.offset ?? 0) === offset);
+    return (await listLoops()).filter((l) => l.backFile === r.pv && l.offset === offset);
   }
 
   async activePath(_vg: string, _lv: string, r: LvRange): Promise<string | undefined> {
     const { size } = byteRange(r);
-    return (await this.mapping(r)).find((l) => Number(l.sizelimit ?? 0) === size)?.name;
+    return (await this.mapping(r)).find((l) => l.sizelimit === size)?.name;
   }
 
   async activate(vg: string, lv: string, r: LvRange): Promise<string> {
@@ -147,10 +213,10 @@ export class LoopDataPath implements DataPath {
     const { size } = byteRange(r);
     for (const l of await this.mapping(r)) {
       // Grow only: a refresh for an older, smaller grant must never cut a live mapping short.
-      if (Number(l.sizelimit ?? 0) >= size) continue;
+      if (l.sizelimit >= size) continue;
       if (!/^\/dev\/loop\d+$/.test(l.name)) throw new VdsmError("LogicalVolumeRefreshError", `${vg}/${lv}: unexpected device ${l.name}`);
       try {
-        await run([PYTHON, "-I", "-S", "-c", SET_SIZELIMIT, l.name, String(size)], { log: this.log, timeoutMs: 30_000 });
+        await this.resizer.grow(l.name, size);
       } catch (err) {
         throw new VdsmError("LogicalVolumeRefreshError", `${vg}/${lv} (${l.name}): ${(err as Error).message}`);
       }

@@ -12,6 +12,7 @@ import { basename, sep } from "node:path";
 import { VdsmError } from "@vela/protocol";
 import { run } from "../../exec.js";
 import type { Logger } from "../../log.js";
+import { listLoops } from "./loops.js";
 
 export const GUID_RE = /^[0-9a-z]{1,64}$/;
 
@@ -22,13 +23,6 @@ export interface Lun {
   size: number;
   logicalBlockSize: number;
   physicalBlockSize: number;
-}
-
-interface LoopRow {
-  name: string;
-  "back-file"?: string | null;
-  offset?: number | string;
-  sizelimit?: number | string;
 }
 
 export function guidOf(backingFile: string): string {
@@ -50,12 +44,10 @@ export class LunScanner {
     if (!this.lunDirs.length) return [];
     const dirs = await Promise.all(this.lunDirs.map((d) => realpath(d).catch(() => undefined)));
     const roots = dirs.filter((d): d is string => !!d).map((d) => (d.endsWith(sep) ? d : d + sep));
-    const out = await run(["losetup", "--list", "--json", "--output", "NAME,BACK-FILE,OFFSET,SIZELIMIT"], { log: this.log, timeoutMs: 30_000 });
-    const rows = out.stdout.trim() ? ((JSON.parse(out.stdout) as { loopdevices: LoopRow[] }).loopdevices ?? []) : [];
     const luns: Lun[] = [];
-    for (const r of rows) {
-      const back = (r["back-file"] ?? "").replace(/ \(deleted\)$/, "");
-      if (!back || Number(r.offset ?? 0) !== 0 || Number(r.sizelimit ?? 0) !== 0) continue;
+    for (const r of await listLoops()) {
+      const back = r.backFile.replace(/ \(deleted\)$/, "");
+      if (!back || r.offset !== 0 || r.sizelimit !== 0) continue;
       if (!roots.some((root) => back.startsWith(root))) continue;
       if (!/^\/dev\/loop\d+$/.test(r.name)) continue;
       const name = basename(r.name);

@@ -18,9 +18,9 @@ const LINKED = ["metadata", "ids", "inbox", "outbox", "leases", "xleases"] as co
 /** Activates the special LVs (but `master`) and links them under dom_md. Idempotent. */
 export async function ensureHostView(dom: BlockDomain): Promise<void> {
   await mkdir(dom.mdDir, { recursive: true, mode: 0o755 });
-  const lvs = await dom.lvm.lvs(dom.sdUUID);
+  const snap = await dom.snapshot();
   for (const name of LINKED) {
-    const dev = await dom.env.dataPath.activate(dom.sdUUID, name, await dom.range(name, lvs));
+    const dev = await dom.env.dataPath.activate(dom.sdUUID, name, await dom.range(name, snap));
     const link = join(dom.mdDir, name);
     if ((await readlink(link).catch(() => undefined)) === dev) continue;
     await rm(link, { force: true });
@@ -31,9 +31,8 @@ export async function ensureHostView(dom: BlockDomain): Promise<void> {
 /** Undoes ensureHostView (and unmounts the master area if mounted here). */
 export async function dropHostView(log: Logger, dom: BlockDomain): Promise<void> {
   await unmountMaster(log, dom);
-  const lvs = await dom.lvm.lvs(dom.sdUUID).catch(() => []);
   for (const name of LINKED) {
-    const r = await dom.range(name, lvs).catch(() => undefined);
+    const r = await dom.range(name).catch(() => undefined);
     if (r) await dom.env.dataPath.deactivate(dom.sdUUID, name, r);
     await rm(join(dom.mdDir, name), { force: true });
   }

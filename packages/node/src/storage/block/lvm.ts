@@ -59,6 +59,14 @@ export interface LvInfo {
   segments: LvSegment[];
 }
 
+/** One consistent read of a VG: as of metadata sequence number `seqno`. */
+export interface VgReport {
+  vg: VgInfo;
+  seqno: number;
+  pvs: PvInfo[];
+  lvs: LvInfo[];
+}
+
 type Report = { report: Record<string, Record<string, string>[]>[] };
 
 function need(name: string, what: string): string {
@@ -84,6 +92,12 @@ export function parsePeRanges(s: string): LvSegment[] {
     });
 }
 
+function lvPaths(vg: string, lv: string | readonly string[]): string[] {
+  const names = typeof lv === "string" ? [lv] : [...lv];
+  if (!names.length) throw new VdsmError("InvalidParameter", "no LV named");
+  return names.map((n) => `${need(vg, "VG")}/${need(n, "LV")}`);
+}
+
 export class Lvm {
   /**
    * @param devices the LUN devices this host may use (the filter accepts only those)
@@ -95,14 +109,19 @@ export class Lvm {
     readonly activation: boolean,
   ) {}
 
-  async config(): Promise<string> {
-    const accept = (await this.devices()).map((d) => `"a|^${dev(d)}$|"`);
+  /** `--config` for one command; `only` narrows the filter to those devices (a domain's PVs). */
+  async config(only?: readonly string[]): Promise<string> {
+    const accept = (only ?? (await this.devices())).map((d) => `"a|^${dev(d)}$|"`);
     const filter = [...accept, `"r|.*|"`].join(",");
     return `global{activation=${this.activation ? 1 : 0}} devices{filter=[${filter}] global_filter=[${filter}] use_devicesfile=0} backup{backup=0 archive=0}`;
   }
 
-  async cmd(args: string[], errName: ErrorName = "VolumeGroupActionError"): Promise<string> {
-    const argv = ["lvm", args[0]!, "--config", await this.config(), ...args.slice(1)];
+  /**
+   * Runs one lvm command. `only`: the devices it may see (a domain's PVs, known from its last
+   * report): then no LUN discovery runs first and lvm scans only those.
+   */
+  async cmd(args: string[], errName: ErrorName = "VolumeGroupActionError", only?: readonly string[]): Promise<string> {
+    const argv = ["lvm", args[0]!, "--config", await this.config(only?.length ? only : undefined), ...args.slice(1)];
     try {
       return (await run(argv, { log: this.log, timeoutMs: 60_000, env: { ...process.env, LVM_SUPPRESS_FD_WARNINGS: "1" } })).stdout;
     } catch (err) {
@@ -117,8 +136,8 @@ export class Lvm {
    * a steady stream of readers (domain monitors, status polls) kept the VG's shared lock held and
    * starved the SPM's lvextend of its exclusive one: 25–40 s per thin extension, measured.
    */
-  private async report(args: string[], key: string, errName: ErrorName): Promise<Record<string, string>[]> {
-    const out = await this.cmd([args[0]!, "--readonly", ...args.slice(1), "--reportformat", "json", "--units", "b", "--nosuffix"], errName);
+  private async report(args: string[], key: string, errName: ErrorName, only?: readonly string[]): Promise<Record<string, string>[]> {
+    const out = await this.cmd([args[0]!, "--readonly", ...args.slice(1), "--reportformat", "json", "--units", "b", "--nosuffix"], errName, only);
     return ((JSON.parse(out) as Report).report[0]?.[key] ?? []) as Record<string, string>[];
   }
 
@@ -161,6 +180,45 @@ export class Lvm {
     return [...byName.values()];
   }
 
+  /**
+   * Everything a domain reads from LVM in one command (one scan): the VG, its PVs and its LVs
+   * with their extents, from `pvs --segments` (a row per PV segment, free ones with no LV).
+   * Undefined when the VG is not there. `only`: the devices to scan (the VG's PVs, when known).
+   */
+  async vgReport(vg: string, only?: readonly string[]): Promise<VgReport | undefined> {
+    const rows = await this.report(
+      ["pvs", "--segments", "-o", "pv_name,pv_uuid,pv_size,pe_start,pv_pe_count,pvseg_start,pvseg_size,lv_name,lv_size,lv_tags,vg_name,vg_uuid,vg_seqno,vg_size,vg_free,vg_extent_size,vg_extent_count,vg_free_count,vg_tags,vg_attr", "--select", `vg_name=${need(vg, "VG")}`],
+      "pvseg",
+      "GetVolumeGroupListError",
+      only,
+    );
+    const r0 = rows[0];
+    if (!r0) return undefined;
+    const info: VgInfo = {
+      name: r0.vg_name!,
+      uuid: r0.vg_uuid!,
+      size: Number(r0.vg_size),
+      free: Number(r0.vg_free),
+      extentSize: Number(r0.vg_extent_size),
+      extentCount: Number(r0.vg_extent_count),
+      freeCount: Number(r0.vg_free_count),
+      tags: tags(r0.vg_tags ?? ""),
+      attr: r0.vg_attr ?? "",
+    };
+    const pvs = new Map<string, PvInfo>();
+    const lvs = new Map<string, LvInfo>();
+    for (const r of rows) {
+      if (!pvs.has(r.pv_name!)) pvs.set(r.pv_name!, { name: r.pv_name!, uuid: r.pv_uuid!, vgName: info.name, size: Number(r.pv_size), peStart: Number(r.pe_start), peCount: Number(r.pv_pe_count) });
+      if (!r.lv_name) continue;
+      const lv = lvs.get(r.lv_name) ?? { name: r.lv_name, vgName: info.name, size: Number(r.lv_size), tags: tags(r.lv_tags ?? ""), segments: [] };
+      const first = Number(r.pvseg_start);
+      lv.segments.push({ pv: r.pv_name!, first, last: first + Number(r.pvseg_size) - 1 });
+      lvs.set(lv.name, lv);
+    }
+    for (const lv of lvs.values()) lv.segments.sort((a, b) => a.first - b.first);
+    return { vg: info, seqno: Number(r0.vg_seqno), pvs: [...pvs.values()], lvs: [...lvs.values()] };
+  }
+
   async pvcreate(device: string): Promise<void> {
     // VDSM's PV layout: a 128 MiB metadata area, so the first extent starts at 129 MiB.
     await this.cmd(["pvcreate", "--metadatasize", "128m", "--yes", dev(device)], "PhysDevInitializationError");
@@ -171,34 +229,36 @@ export class Lvm {
   }
 
   /** An LV on exactly the extents [first, first+count) of `pv`, so it is one segment. */
-  async lvcreate(vg: string, lv: string, pv: string, first: number, count: number, lvTags: string[] = []): Promise<void> {
+  async lvcreate(vg: string, lv: string, pv: string, first: number, count: number, lvTags: string[] = [], only?: readonly string[]): Promise<void> {
     const args = ["lvcreate", "--activate", this.activation ? "y" : "n", "--zero", "n", "--wipesignatures", "n", "--extents", String(count), "--name", need(lv, "LV")];
     for (const t of lvTags) args.push("--addtag", t);
     args.push(need(vg, "VG"), `${dev(pv)}:${first}-${first + count - 1}`);
-    await this.cmd(args, "CannotCreateLogicalVolume");
+    await this.cmd(args, "CannotCreateLogicalVolume", only);
   }
 
   /** Grows an LV onto the extents right after its last one (kept one segment). */
-  async lvextend(vg: string, lv: string, pv: string, toCount: number, nextFirst: number, nextLast: number): Promise<void> {
-    await this.cmd(["lvextend", "--extents", String(toCount), `${need(vg, "VG")}/${need(lv, "LV")}`, `${dev(pv)}:${nextFirst}-${nextLast}`], "LogicalVolumeExtendError");
+  async lvextend(vg: string, lv: string, pv: string, toCount: number, nextFirst: number, nextLast: number, only?: readonly string[]): Promise<void> {
+    await this.cmd(["lvextend", "--extents", String(toCount), `${need(vg, "VG")}/${need(lv, "LV")}`, `${dev(pv)}:${nextFirst}-${nextLast}`], "LogicalVolumeExtendError", only);
   }
 
-  async lvremove(vg: string, lv: string): Promise<void> {
-    await this.cmd(["lvremove", "--force", `${need(vg, "VG")}/${need(lv, "LV")}`], "CannotRemoveLogicalVolume");
+  /** Removes one LV or several in one command (one metadata commit). */
+  async lvremove(vg: string, lv: string | readonly string[], only?: readonly string[]): Promise<void> {
+    await this.cmd(["lvremove", "--force", ...lvPaths(vg, lv)], "CannotRemoveLogicalVolume", only);
   }
 
-  async lvtags(vg: string, lv: string, add: string[], del: string[]): Promise<void> {
+  /** The same tag change on one LV or several in one command (one commit per LV). */
+  async lvtags(vg: string, lv: string | readonly string[], add: string[], del: string[], only?: readonly string[]): Promise<void> {
     const args = ["lvchange"];
     for (const t of del) args.push("--deltag", t);
     for (const t of add) args.push("--addtag", t);
-    await this.cmd([...args, `${need(vg, "VG")}/${need(lv, "LV")}`], "LogicalVolumeReplaceTagError");
+    await this.cmd([...args, ...lvPaths(vg, lv)], "LogicalVolumeReplaceTagError", only);
   }
 
   /** Tag changes in one lvm command: one metadata commit, so readers see all or none. */
-  async vgtags(vg: string, add: string[], del: string[]): Promise<void> {
+  async vgtags(vg: string, add: string[], del: string[], only?: readonly string[]): Promise<void> {
     const args = ["vgchange"];
     for (const t of del) args.push("--deltag", t);
     for (const t of add) args.push("--addtag", t);
-    await this.cmd([...args, need(vg, "VG")], "VolumeGroupReplaceTagError");
+    await this.cmd([...args, need(vg, "VG")], "VolumeGroupReplaceTagError", only);
   }
 }

@@ -40,6 +40,14 @@ export function thinImages(base: ImageService, log: Logger, domains: DomainRegis
       return { allocated: await dom.volumeAreaSize(d.imageID, d.volumeID), capacity: md.CAP, chunk: chunkBytes() };
     },
 
+    async refresh(d): Promise<void> {
+      const dom = await thinDomain(d);
+      if (!dom) return;
+      const r = await dom.range(d.volumeID);
+      await dom.env.dataPath.refresh(dom.sdUUID, d.volumeID, r);
+      ranges.set(`${dom.sdUUID}/${d.volumeID}`, r);
+    },
+
     async extend(d, bytes): Promise<number> {
       const dom = await thinDomain(d);
       if (!dom) throw new VdsmError("VolumeExtendingError", `${d.volumeID} is not a thin block volume`);
@@ -90,10 +98,10 @@ export function thinImages(base: ImageService, log: Logger, domains: DomainRegis
  */
 async function whyNoRoom(dom: BlockDomain, volUUID: string): Promise<string> {
   try {
-    const vg = await dom.vg();
+    const snap = await dom.snapshot();
+    const { vg, lvs } = snap;
     if (vg.freeCount === 0) return `VolumeGroupSizeError: the VG ${dom.sdUUID} has no free extents`;
-    const lvs = await dom.lvm.lvs(dom.sdUUID);
-    const r = await dom.range(volUUID, lvs);
+    const r = await dom.range(volUUID, snap);
     const next = r.first + r.count;
     const blocker = lvs.find((l) => l.name !== volUUID && l.segments.some((sg) => sg.first === next));
     if (blocker) return `LogicalVolumeExtendError: the LV cannot grow in place, extent ${next} holds ${blocker.name}; the VG has ${vg.freeCount} free extents`;

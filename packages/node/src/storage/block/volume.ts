@@ -125,15 +125,8 @@ export async function deleteBlockImageJob(task: Task, dom: BlockDomain, img: str
   const vols = await imageVolumes(dom, img);
   await task.push(...[...vols.keys()].map((v) => ({ what: "finish removing the LV", action: "block.removeVolume", params: [dom.sdUUID, img, v] })));
   for (const [v, md] of vols) await dom.writeVolumeMeta(img, v, { ...md, LEGALITY: "ILLEGAL" });
-  // Leaf first, so a crash never leaves a child without its parent.
-  const order = [...vols.keys()].sort((a, b) => depth(vols, b) - depth(vols, a));
-  for (const v of order) await dom.removeVolumeArea(img, v);
-}
-
-function depth(vols: Map<string, VolumeMd>, v: string): number {
-  let n = 0;
-  for (let p = vols.get(v)?.PUUID; p && p !== BLANK_UUID && n < 256; p = vols.get(p)?.PUUID) n++;
-  return n;
+  // All LVs in one lvremove (one commit), so a crash never leaves a child without its parent.
+  await dom.removeVolumeAreas(img, [...vols.keys()]);
 }
 
 /** getVolumeInfo on a block domain: sizes are the LV's, the lease is the volume's slot in `leases`. */

@@ -15,6 +15,7 @@ import type { DataPath, LvRange } from "../block/datapath.js";
 import { ensureHostView, mountMaster, unmountMaster } from "../block/hostview.js";
 import { freeRun } from "../block/layout.js";
 import { type LvInfo, type Lvm, MiB, type VgInfo } from "../block/lvm.js";
+import { edits, type VgSnapshot, type VgView, viewOf } from "../block/vgview.js";
 import { domainChecksum, type Md, parseVolumeMd, type VolumeMd, formatVolumeMd, VOLUME_MD_MAX } from "../metadata.js";
 import type { Logger } from "../../log.js";
 import { Mutex } from "../sync.js";
@@ -23,8 +24,6 @@ import { extentsFor, INITIALIZING_TAG, mdFromTags, MDT_PREFIX, REMOVED_IMAGE_PRE
 import type { DomainDriver, DomainSpace, StorageDomain } from "./driver.js";
 
 const SPECIAL_NAMES = new Set(SPECIAL_LVS.map(([n]) => n));
-/** A domain seen this recently is not looked up again (the registry's presence check). */
-const PRESENT_TTL_MS = 5000;
 
 /** What the domain needs from its host: lvm and where its host view lives. */
 export interface BlockEnv {
@@ -48,6 +47,8 @@ export class BlockDomain implements StorageDomain {
   readonly mdDir: string;
   private readonly mdLock = new Mutex();
   private readonly slotLock = new Mutex();
+  /** The VG as last read, checked against the disk before each use (block/vgview.ts). */
+  readonly view: VgView;
 
   constructor(
     readonly sdUUID: string,
@@ -55,6 +56,7 @@ export class BlockDomain implements StorageDomain {
   ) {
     this.dir = join(env.root, sdUUID);
     this.mdDir = join(this.dir, "dom_md");
+    this.view = viewOf(env.lvm, sdUUID);
   }
 
   get lvm(): Lvm {
@@ -67,26 +69,32 @@ export class BlockDomain implements StorageDomain {
     return new BlockDomain(a.sdUUID, env);
   }
 
-  async vg(): Promise<VgInfo> {
-    const vg = await this.lvm.vg(this.sdUUID);
-    if (!vg || !vg.tags.includes(SD_TAG)) throw new VdsmError("StorageDomainDoesNotExist", this.sdUUID);
-    return vg;
+  /** The VG, its PVs and LVs as on disk now (one stamp check when unchanged; vgview.ts). */
+  async snapshot(): Promise<VgSnapshot> {
+    const s = await this.view.get();
+    if (!s || !s.vg.tags.includes(SD_TAG)) throw new VdsmError("StorageDomainDoesNotExist", this.sdUUID);
+    return s;
   }
 
-  /** When the VG was last seen as a domain: each lvm call costs ~0.1–1 s, and lookups are frequent. */
-  private seenAt = 0;
+  async vg(): Promise<VgInfo> {
+    return (await this.snapshot()).vg;
+  }
+
+  /** Every LV of the domain's VG (special ones included). */
+  async lvs(): Promise<LvInfo[]> {
+    return (await this.snapshot()).lvs;
+  }
+
   /** The `metadata` LV's place: special LVs never move or grow, so it is read once. */
   private mdRange?: LvRange;
 
   async present(): Promise<boolean> {
-    if (Date.now() - this.seenAt < PRESENT_TTL_MS) return true;
     try {
-      await this.vg();
+      await this.snapshot();
+      return true;
     } catch {
       return false;
     }
-    this.seenAt = Date.now();
-    return true;
   }
 
   async metadata(_opts: { fresh?: boolean } = {}): Promise<Md> {
@@ -109,14 +117,19 @@ export class BlockDomain implements StorageDomain {
       }
       const old = vg.tags.filter((t) => t.startsWith(MDT_PREFIX));
       const nu = tagsFromMd(md);
-      await this.lvm.vgtags(this.sdUUID, nu.filter((t) => !old.includes(t)), old.filter((t) => !nu.includes(t)));
+      const add = nu.filter((t) => !old.includes(t));
+      const del = old.filter((t) => !nu.includes(t));
+      await this.view.change(
+        (only) => this.lvm.vgtags(this.sdUUID, add, del, only),
+        (s) => edits.vgTags(s, add, del),
+      );
       return md;
     });
   }
 
   /** Volume LVs (every LV but the special ones). */
   async volumeLvs(): Promise<LvInfo[]> {
-    return (await this.lvm.lvs(this.sdUUID)).filter((lv) => !SPECIAL_NAMES.has(lv.name) && UUID_RE.test(lv.name));
+    return (await this.lvs()).filter((lv) => !SPECIAL_NAMES.has(lv.name) && UUID_RE.test(lv.name));
   }
 
   async listImages(): Promise<string[]> {
@@ -144,26 +157,16 @@ export class BlockDomain implements StorageDomain {
   }
 
   /** Where an LV's bytes are; refuses an LV in more than one segment (no data path maps it). */
-  async range(lvName: string, lvs?: LvInfo[]): Promise<LvRange> {
-    const lv = (lvs ?? (await this.lvm.lvs(this.sdUUID))).find((l) => l.name === lvName);
-    if (!lv) throw new VdsmError("LogicalVolumeDoesNotExistError", `${this.sdUUID}/${lvName}`);
+  async range(lvName: string, snap?: VgSnapshot): Promise<LvRange> {
+    // No domain check here: the clean-up of a half-made domain maps its LVs' ranges too.
+    const s = snap ?? (await this.view.get());
+    const lv = s?.lvs.find((l) => l.name === lvName);
+    if (!s || !lv) throw new VdsmError("LogicalVolumeDoesNotExistError", `${this.sdUUID}/${lvName}`);
     const seg = lv.segments[0];
     if (!seg || lv.segments.length !== 1) throw new VdsmError("CannotAccessLogicalVolume", `${this.sdUUID}/${lvName} is in ${lv.segments.length} segments`);
-    const g = await this.geometry(seg.pv);
-    return { pv: seg.pv, peStart: g.peStart, extentSize: g.extentSize, first: seg.first, count: seg.last - seg.first + 1 };
-  }
-
-  /** Extent size and a PV's first extent: fixed for the VG's life, so read once per PV. */
-  private readonly geo = new Map<string, { peStart: number; extentSize: number }>();
-  private async geometry(pvName: string): Promise<{ peStart: number; extentSize: number }> {
-    const have = this.geo.get(pvName);
-    if (have) return have;
-    const vg = await this.vg();
-    const pv = (await this.lvm.pvs()).find((p) => p.name === pvName);
-    if (!pv) throw new VdsmError("InaccessiblePhysDev", pvName);
-    const g = { peStart: pv.peStart, extentSize: vg.extentSize };
-    this.geo.set(pvName, g);
-    return g;
+    const pv = s.pvs.find((p) => p.name === seg.pv);
+    if (!pv) throw new VdsmError("InaccessiblePhysDev", seg.pv);
+    return { pv: seg.pv, peStart: pv.peStart, extentSize: s.vg.extentSize, first: seg.first, count: seg.last - seg.first + 1 };
   }
 
   async volumeLv(imgUUID: string, volUUID: string): Promise<{ lv: LvInfo; slot: number }> {
@@ -278,83 +281,48 @@ export class BlockDomain implements StorageDomain {
     });
   }
 
-  /** The grow itself, under slotLock: one lvs (the truth), then lvextend onto the next extents. */
+  /** The grow itself, under slotLock: the VG as on disk now, then lvextend onto the next extents. */
   private async growLocked(volUUID: string, bytes: number): Promise<number> {
-    const lvs = await this.lvm.lvs(this.sdUUID);
-    const vg = await this.vg();
+    const s = await this.snapshot();
+    const vg = s.vg;
     const want = extentsFor(bytes, vg.extentSize);
-    const r = await this.range(volUUID, lvs);
-    if (want <= r.count) {
-      this.places.set(volUUID, { ...(await this.placeOf(volUUID, lvs)), range: r });
-      return r.count * r.extentSize;
-    }
+    const r = await this.range(volUUID, s);
+    if (want <= r.count) return r.count * r.extentSize;
     const from = r.first + r.count;
     const to = r.first + want - 1;
     if (to >= vg.extentCount) throw new VdsmError("VolumeGroupSizeError", `${this.sdUUID}/${volUUID}: growing to ${want} extents passes the end of the PV (${vg.freeCount} extents free in the VG)`);
-    const blocker = lvs.find((l) => l.name !== volUUID && l.segments.some((sg) => sg.first <= to && sg.last >= from));
+    const blocker = s.lvs.find((l) => l.name !== volUUID && l.segments.some((sg) => sg.first <= to && sg.last >= from));
     if (blocker) {
       if (vg.freeCount < want - r.count) throw new VdsmError("VolumeGroupSizeError", `${this.sdUUID}/${volUUID}: the VG has ${vg.freeCount} free extents, ${want - r.count} needed`);
       throw new VdsmError("LogicalVolumeExtendError", `${this.sdUUID}/${volUUID} cannot grow in place: extents ${from}-${to} hold ${blocker.name}`);
     }
-    await this.lvm.lvextend(this.sdUUID, volUUID, r.pv, want, from, to);
+    await this.view.change(
+      (only) => this.lvm.lvextend(this.sdUUID, volUUID, r.pv, want, from, to, only),
+      (v) => edits.extend(v, volUUID, want),
+    );
     const grown = { ...r, count: want };
-    this.places.set(volUUID, { ...(await this.placeOf(volUUID, lvs)), range: grown });
     await this.env.dataPath.refresh(this.sdUUID, volUUID, grown);
     return want * vg.extentSize;
   }
 
-  /** Image and metadata slot of a volume LV, from its tags. */
-  private async placeOf(volUUID: string, lvs: LvInfo[]): Promise<{ img: string; slot: number }> {
-    const lv = lvs.find((l) => l.name === volUUID);
-    const img = lv && tagValue(lv, "IU_");
-    const slot = lv ? Number(tagValue(lv, "MD_")) : Number.NaN;
-    if (!lv || !img || !Number.isInteger(slot)) throw new VdsmError("VolumeDoesNotExist", `${volUUID} in ${this.sdUUID}`);
-    return { img, slot };
-  }
-
-  /**
-   * Where this SPM last saw each volume LV it grew (LVs never move; only the SPM changes them, and
-   * a new SPM starts with none): lets a thin extension run one lvm command (lvextend) instead of
-   * five. A stale entry (the LV removed, or grown by another path) makes lvextend fail, and the
-   * grow is redone from a fresh `lvs`.
-   */
-  private readonly places = new Map<string, { img: string; slot: number; range: LvRange }>();
-
   /**
    * The SPM's thin extension (an `xtnd` request, or the SPM's own VM): the volume must be LEGAL;
    * grows its LV in place to `sizeMiB`, never past VDSM's cap for a thin volume (capacity × 1.1),
-   * and answers the size granted in MiB. Fast path: the cached place, its metadata slot read
-   * directly, one lvextend; any surprise falls back to the full check.
+   * and answers the size granted in MiB. The VG view costs one stamp check when nothing else
+   * changed, so the extension is one lvm process (lvextend) plus the metadata slot read.
    */
   async extendThin(volUUID: string, sizeMiB: number): Promise<number> {
     return this.slotLock.run(async () => {
-      let place = this.places.get(volUUID);
-      if (!place) {
-        const lvs = await this.lvm.lvs(this.sdUUID);
-        place = { ...(await this.placeOf(volUUID, lvs)), range: await this.range(volUUID, lvs) };
-        this.places.set(volUUID, place);
-      }
-      const text = (await this.readSlot(place.slot)).toString("utf8").replace(/\0+$/, "");
-      const md = text.trim() ? parseVolumeMd(text, `metadata of volume ${volUUID} (slot ${place.slot})`) : undefined;
-      if (!md || md.IMAGE !== place.img) {
-        this.places.delete(volUUID);
-        throw new VdsmError("VolumeDoesNotExist", `${volUUID} in ${this.sdUUID}: its metadata slot ${place.slot} holds another volume`);
-      }
+      const lv = (await this.lvs()).find((l) => l.name === volUUID);
+      const img = lv && tagValue(lv, "IU_");
+      const slot = lv ? Number(tagValue(lv, "MD_")) : Number.NaN;
+      if (!lv || !img || img.startsWith(REMOVED_IMAGE_PREFIX) || !Number.isInteger(slot)) throw new VdsmError("VolumeDoesNotExist", `${volUUID} in ${this.sdUUID}`);
+      const text = (await this.readSlot(slot)).toString("utf8").replace(/\0+$/, "");
+      const md = text.trim() ? parseVolumeMd(text, `metadata of volume ${volUUID} (slot ${slot})`) : undefined;
+      if (!md || md.IMAGE !== img) throw new VdsmError("VolumeDoesNotExist", `${volUUID} in ${this.sdUUID}: its metadata slot ${slot} holds another volume`);
       if (md.LEGALITY !== "LEGAL") throw new VdsmError("VolumeExtendingError", `${volUUID} is ${md.LEGALITY}`);
       const granted = Math.min(sizeMiB, Math.ceil((md.CAP * 1.1) / MiB));
-      const r = place.range;
-      const want = extentsFor(granted * MiB, r.extentSize);
-      if (want <= r.count) return granted;
-      try {
-        await this.lvm.lvextend(this.sdUUID, volUUID, r.pv, want, r.first + r.count, r.first + want - 1);
-      } catch {
-        // The cache was stale or the extents are taken: redo it the careful way (clear errors).
-        this.places.delete(volUUID);
-        await this.growLocked(volUUID, granted * MiB);
-        return granted;
-      }
-      place.range = { ...r, count: want };
-      await this.env.dataPath.refresh(this.sdUUID, volUUID, place.range);
+      await this.growLocked(volUUID, granted * MiB);
       return granted;
     });
   }
@@ -365,18 +333,23 @@ export class BlockDomain implements StorageDomain {
    */
   async createVolumeLv(imgUUID: string, volUUID: string, parent: string, bytes: number): Promise<number> {
     return this.slotLock.run(async () => {
-      const lvs = await this.lvm.lvs(this.sdUUID);
+      const snap = await this.snapshot();
+      const lvs = snap.lvs;
       if (lvs.some((l) => l.name === volUUID)) throw new VdsmError("VolumeAlreadyExists", volUUID);
       const used = new Set(lvs.map((l) => Number(tagValue(l, "MD_"))).filter((n) => Number.isInteger(n)));
       let slot = 0;
       while (used.has(slot)) slot++;
-      const vg = await this.vg();
+      const vg = snap.vg;
       const count = extentsFor(bytes, vg.extentSize);
       const place = freeRun(lvs, vg.extentCount, count);
       if (!place) throw new VdsmError("VolumeGroupSizeError", `${this.sdUUID}: no ${count} contiguous free extents`);
-      const pv = (await this.lvm.pvs()).find((p) => p.vgName === this.sdUUID);
+      const pv = snap.pvs[0];
       if (!pv) throw new VdsmError("InaccessiblePhysDev", this.sdUUID);
-      await this.lvm.lvcreate(this.sdUUID, volUUID, pv.name, place, count, [`IU_${imgUUID}`, `PU_${parent || BLANK_UUID}`, `MD_${slot}`, INITIALIZING_TAG]);
+      const tags = [`IU_${imgUUID}`, `PU_${parent || BLANK_UUID}`, `MD_${slot}`, INITIALIZING_TAG];
+      await this.view.change(
+        (only) => this.lvm.lvcreate(this.sdUUID, volUUID, pv.name, place, count, tags, only),
+        (v) => edits.create(v, { name: volUUID, vgName: this.sdUUID, size: count * vg.extentSize, tags, segments: [{ pv: pv.name, first: place, last: place + count - 1 }] }),
+      );
       return slot;
     });
   }
@@ -391,23 +364,59 @@ export class BlockDomain implements StorageDomain {
     const { lv } = await this.volumeLv(imgUUID, volUUID);
     const old = lv.tags.filter((t) => t.startsWith("PU_"));
     if (old.length === 1 && old[0] === `PU_${parent}`) return;
-    await this.lvm.lvtags(this.sdUUID, volUUID, [`PU_${parent}`], old);
+    await this.lvTags(volUUID, [`PU_${parent}`], old);
   }
 
   async finishVolume(volUUID: string): Promise<void> {
-    await this.lvm.lvtags(this.sdUUID, volUUID, [], [INITIALIZING_TAG]);
+    await this.lvTags(volUUID, [], [INITIALIZING_TAG]);
+  }
+
+  private lvTags(vols: string | readonly string[], add: string[], del: string[]): Promise<void> {
+    const names = typeof vols === "string" ? [vols] : vols;
+    return this.view.change(
+      (only) => this.lvm.lvtags(this.sdUUID, names, add, del, only),
+      (v) => {
+        for (const n of names) edits.lvTags(v, n, add, del);
+      },
+      names.length,
+    );
+  }
+
+  /**
+   * deleteImage's removal of several volume LVs of one image, VDSM's protocol in two lvm
+   * commands for all of them: their image tags become `IU__remove_me_<img>` (a crash from here
+   * on leaves LVs the SPM's garbage collection finishes), the metadata slots are cleared, then
+   * one lvremove (one commit: no child is ever left without its parent).
+   */
+  async removeVolumeAreas(imgUUID: string, vols: readonly string[]): Promise<void> {
+    const lvs = (await this.volumeLvs()).filter((l) => vols.includes(l.name));
+    if (!lvs.length) return;
+    for (const lv of lvs) await this.teardownVolume(imgUUID, lv.name);
+    const live = lvs.filter((l) => tagValue(l, "IU_") === imgUUID).map((l) => l.name);
+    if (live.length) await this.lvTags(live, [`IU_${REMOVED_IMAGE_PREFIX}${imgUUID}`], [`IU_${imgUUID}`]);
+    const slots = lvs.map((l) => Number(tagValue(l, "MD_"))).filter((n) => Number.isInteger(n));
+    for (const slot of slots) await this.writeSlot(slot, null);
+    const names = lvs.map((l) => l.name);
+    await this.view.change(
+      (only) => this.lvm.lvremove(this.sdUUID, names, only),
+      (v) => {
+        for (const n of names) edits.remove(v, n);
+      },
+    );
   }
 
   /** VDSM's delete: the image tag becomes `IU__remove_me_<img>` first, the slot is cleared, then lvremove. */
   async removeVolumeLv(imgUUID: string, volUUID: string): Promise<void> {
-    this.places.delete(volUUID);
     const lv = (await this.volumeLvs()).find((l) => l.name === volUUID);
     if (!lv) return;
     const img = tagValue(lv, "IU_");
-    if (img === imgUUID && !img.startsWith(REMOVED_IMAGE_PREFIX)) await this.lvm.lvtags(this.sdUUID, volUUID, [`IU_${REMOVED_IMAGE_PREFIX}${imgUUID}`], [`IU_${imgUUID}`]);
+    if (img === imgUUID && !img.startsWith(REMOVED_IMAGE_PREFIX)) await this.lvTags(volUUID, [`IU_${REMOVED_IMAGE_PREFIX}${imgUUID}`], [`IU_${imgUUID}`]);
     const slot = Number(tagValue(lv, "MD_"));
     if (Number.isInteger(slot)) await this.writeSlot(slot, null);
-    await this.lvm.lvremove(this.sdUUID, volUUID);
+    await this.view.change(
+      (only) => this.lvm.lvremove(this.sdUUID, volUUID, only),
+      (v) => edits.remove(v, volUUID),
+    );
   }
 
   /**
@@ -416,12 +425,13 @@ export class BlockDomain implements StorageDomain {
    * free again.
    */
   async format(): Promise<void> {
-    const vg = await this.vg();
-    const pvs = (await this.lvm.pvs()).filter((p) => p.vgName === vg.name).map((p) => p.name);
-    await this.lvm.vgtags(vg.name, [], [SD_TAG]);
-    const lvs = await this.lvm.lvs(vg.name);
-    for (const lv of lvs) {
-      const r = await this.range(lv.name, lvs).catch(() => undefined);
+    const snap = await this.snapshot();
+    const vg = snap.vg;
+    const pvs = snap.pvs.map((p) => p.name);
+    this.view.drop();
+    await this.lvm.vgtags(vg.name, [], [SD_TAG], pvs);
+    for (const lv of snap.lvs) {
+      const r = await this.range(lv.name, snap).catch(() => undefined);
       if (r) await this.env.dataPath.deactivate(vg.name, lv.name, r);
     }
     await this.lvm.cmd(["vgremove", "--force", "--yes", vg.name], "VolumeGroupRemoveError");
@@ -446,15 +456,29 @@ export class BlockDomain implements StorageDomain {
 /** Block domains: VGs named by a domain UUID and tagged RHAT_storage_domain on this host's LUNs. */
 export class BlockDriver implements DomainDriver<BlockDomain> {
   readonly name = "block" as const;
+  /** One object per domain for the agent's life, so its VG view (and what it saved) is shared. */
+  private readonly doms = new Map<string, BlockDomain>();
   constructor(readonly env: BlockEnv) {}
 
+  private instance(sdUUID: string): BlockDomain {
+    let d = this.doms.get(sdUUID);
+    if (!d) {
+      d = new BlockDomain(sdUUID, this.env);
+      this.doms.set(sdUUID, d);
+    }
+    return d;
+  }
+
   async find(sdUUID: string): Promise<BlockDomain | undefined> {
-    const vg = await this.env.lvm.vg(sdUUID).catch(() => undefined);
-    return vg?.tags.includes(SD_TAG) ? new BlockDomain(sdUUID, this.env) : undefined;
+    if (!UUID_RE.test(sdUUID)) return undefined;
+    const d = this.instance(sdUUID);
+    if (await d.present()) return d;
+    this.doms.delete(sdUUID);
+    return undefined;
   }
 
   async all(): Promise<BlockDomain[]> {
     const vgs = await this.env.lvm.vgs().catch(() => [] as VgInfo[]);
-    return vgs.filter((v) => v.tags.includes(SD_TAG) && UUID_RE.test(v.name)).map((v) => new BlockDomain(v.name, this.env));
+    return vgs.filter((v) => v.tags.includes(SD_TAG) && UUID_RE.test(v.name)).map((v) => this.instance(v.name));
   }
 }

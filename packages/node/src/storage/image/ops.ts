@@ -147,9 +147,15 @@ export async function deleteImageJob(task: Task, dom: StorageDomain, img: string
 
 // ---------------------------------------------------------------- extendVolumeSize
 
-async function resizeData(log: Logger, dom: StorageDomain, img: string, vol: string, md: VolumeMd, cap: number): Promise<void> {
-  if (dom instanceof BlockDomain) return resizeBlockData(log, dom, img, vol, md, cap);
+/**
+ * Grows a volume's data to `cap`. `live`: a running VM has it open and its QEMU grows the image
+ * itself (block_resize, VM.diskSizeExtend); here only the room under it grows (a block LV), never
+ * the image (qemu-img on an image QEMU writes would fail on its lock, or corrupt it on a device).
+ */
+async function resizeData(log: Logger, dom: StorageDomain, img: string, vol: string, md: VolumeMd, cap: number, live: boolean): Promise<void> {
+  if (dom instanceof BlockDomain) return resizeBlockData(log, dom, img, vol, md, cap, live);
   if (!(dom instanceof FileDomain)) throw new VdsmError("StorageDomainTypeError", dom.sdUUID);
+  if (live) return;
   const path = dom.volumePath(img, vol);
   if (md.FORMAT === "COW") {
     const cur = (await qemuimg.info(log, path, "qcow2"))["virtual-size"];
@@ -169,12 +175,13 @@ async function resizeData(log: Logger, dom: StorageDomain, img: string, vol: str
  * thin one keeps its LV (it grows as it is written); a qcow2 volume's virtual size grows on its
  * device. Refused, nothing changed, when the LV cannot grow in place (block.ts).
  */
-async function resizeBlockData(log: Logger, dom: BlockDomain, img: string, vol: string, md: VolumeMd, cap: number): Promise<void> {
+async function resizeBlockData(log: Logger, dom: BlockDomain, img: string, vol: string, md: VolumeMd, cap: number, live: boolean): Promise<void> {
   if (md.FORMAT === "RAW") {
     await dom.extendVolumeArea(img, vol, cap);
     return;
   }
   if (md.TYPE === "PREALLOCATED") await dom.extendVolumeArea(img, vol, Math.ceil(cap * 1.1));
+  if (live) return;
   const u = await useVolume(dom, img, vol);
   try {
     const cur = (await qemuimg.info(log, u.path, "qcow2"))["virtual-size"];
@@ -186,19 +193,21 @@ async function resizeBlockData(log: Logger, dom: BlockDomain, img: string, vol: 
 }
 
 /** Finishes an extension whatever point it reached (the job body and its recovery step). */
-export async function finishExtend(log: Logger, dom: StorageDomain, img: string, vol: string, cap: number): Promise<void> {
+export async function finishExtend(log: Logger, dom: StorageDomain, img: string, vol: string, cap: number, live = false): Promise<void> {
   const md = await readMeta(dom, img, vol);
-  await resizeData(log, dom, img, vol, md, cap);
+  await resizeData(log, dom, img, vol, md, cap, live);
   if (md.LEGALITY === "LEGAL" && md.CAP >= cap) return;
   await writeMeta(dom, img, vol, { ...md, CAP: Math.max(md.CAP, cap), LEGALITY: "LEGAL", GEN: (md.GEN + 1) % 1000 });
 }
 
-export async function extendJob(log: Logger, task: Task, dom: StorageDomain, img: string, vol: string, cap: number, fault: Fault): Promise<void> {
+export async function extendJob(log: Logger, task: Task, dom: StorageDomain, img: string, vol: string, cap: number, fault: Fault, live = false): Promise<void> {
   const md = await readMeta(dom, img, vol);
-  await task.push({ what: "finish extension", action: "volume.finishExtend", params: [dom.sdUUID, img, vol, String(cap)] });
-  await writeMeta(dom, img, vol, { ...md, LEGALITY: "ILLEGAL" });
+  await task.push({ what: "finish extension", action: "volume.finishExtend", params: [dom.sdUUID, img, vol, String(cap), live ? "live" : "offline"] });
+  // Live, the volume stays LEGAL: a VM is using it (ILLEGAL would stop its next extension and
+  // prepare); the capacity is only raised once the room under it is there.
+  if (!live) await writeMeta(dom, img, vol, { ...md, LEGALITY: "ILLEGAL" });
   fault("extendVolumeSize.afterIllegal");
-  await finishExtend(log, dom, img, vol, cap);
+  await finishExtend(log, dom, img, vol, cap, live);
 }
 
 // ---------------------------------------------------------------- copyImage (collapse)
@@ -416,7 +425,7 @@ export async function finishMerge(log: Logger, dom: StorageDomain, img: string, 
       const want = Math.min(Math.ceil(Math.max(bmd.CAP, tmd.CAP) * 1.1), (await dom.volumeAreaSize(img, base)) + (await dom.volumeAreaSize(img, top)));
       await dom.extendVolumeArea(img, base, want);
     }
-    if (tmd.CAP > bmd.CAP) await resizeData(log, dom, img, base, bmd, tmd.CAP);
+    if (tmd.CAP > bmd.CAP) await resizeData(log, dom, img, base, bmd, tmd.CAP, false);
     await useAll(dom, img, [base, top, ...kids], async (held) => {
       const topPath = held.get(top)!.path;
       guardWrite(topPath, "commit");

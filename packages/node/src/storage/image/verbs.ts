@@ -18,7 +18,7 @@ import * as vol from "../volume/volume.js";
 function registerRecoveries(d: StorageDeps): void {
   const log = d.ctx.log;
   d.tasks.register("image.purge", async ([sd, img]) => ops.purgeRemoved(await d.domains.getFile(sd), img));
-  d.tasks.register("volume.finishExtend", async ([sd, img, v, cap]) => ops.finishExtend(log, await d.domains.get(sd), img, v, Number(cap)));
+  d.tasks.register("volume.finishExtend", async ([sd, img, v, cap, live]) => ops.finishExtend(log, await d.domains.get(sd), img, v, Number(cap), live === "live"));
   d.tasks.register("merge.finish", async ([sd, img, base, top]) => ops.finishMerge(log, await d.domains.get(sd), img, base, top));
 }
 

@@ -237,18 +237,26 @@ export class HostMailbox {
 
   private poll(): void {
     const out = this.outbox.read(this.offset, MAILBOX_SIZE);
+    let ack = false;
     for (const p of [...this.pending.values()]) {
       const reply = out.subarray(p.slot * MESSAGE_SIZE, (p.slot + 1) * MESSAGE_SIZE);
       if (!p.answered && reply.subarray(0, 37).equals(p.request.subarray(0, 37))) {
         p.answered = true;
         clearTimeout(p.timer);
         p.resolve(Buffer.from(reply));
-        // Ack: CLEAN in our slot; the slot is reusable once the SPM echoes CLEAN.
+        // Ack: CLEAN in our slot; the slot is reusable once the SPM echoes CLEAN. The two synced
+        // writes wait for the next turn: the requester (a thin drive's refresh) goes first.
         CLEAN.copy(this.block, p.slot * MESSAGE_SIZE);
         this.draining.add(p.slot);
+        ack = true;
+      }
+    }
+    if (ack) {
+      setImmediate(() => {
+        if (this.closed) return;
         this.flush();
         this.event();
-      }
+      });
     }
     for (const slot of [...this.draining]) {
       const reply = out.subarray(slot * MESSAGE_SIZE, (slot + 1) * MESSAGE_SIZE);
@@ -260,7 +268,10 @@ export class HostMailbox {
     }
   }
 
+  private closed = false;
+
   close(): void {
+    this.closed = true;
     if (this.timer) clearInterval(this.timer);
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);

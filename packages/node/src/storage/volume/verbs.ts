@@ -193,7 +193,7 @@ export function volumeVerbs(d: StorageDeps): VolumeVerbs {
       return { uuidlist: [...out].sort() };
     },
 
-    extendVolumeSize: async ({ spUUID, sdUUID, imgUUID, volUUID, newSize }) => {
+    extendVolumeSize: async ({ spUUID, sdUUID, imgUUID, volUUID, newSize, live }) => {
       d.spmOf(spUUID);
       const { dom } = await d.poolAnyDomain(sdUUID, spUUID);
       const md = await vol.readMeta(dom, imgUUID, volUUID);
@@ -204,7 +204,7 @@ export function volumeVerbs(d: StorageDeps): VolumeVerbs {
         uuid: d.startTask("extendVolumeSize", (t) =>
           d.withImageLock(sdUUID, imgUUID, "exclusive", async () => {
             d.spmOf(spUUID);
-            await ops.extendJob(log, t, dom, imgUUID, volUUID, cap, fault);
+            await ops.extendJob(log, t, dom, imgUUID, volUUID, cap, fault, live);
           }),
         ),
       };
