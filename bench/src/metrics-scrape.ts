@@ -7,20 +7,16 @@
  * measured is the per-object exposition over the database rows, plus the process metrics.
  *   node bench/dist/src/metrics-scrape.js [vms=1000] [requests=20]
  */
-import { startEngine, tempDir } from "@vela/engine/dist/test/support.js";
-import { insert, pct, VM_COLUMNS, vmRows } from "./lib/fill.js";
+import { startEngine } from "@vela/engine/dist/test/support.js";
+import { homeWithVms, pct } from "./lib/fill.js";
 
 const VMS = Number(process.argv[2] ?? 1000);
 const REQUESTS = Number(process.argv[3] ?? 20);
 
 async function main() {
-  const home = tempDir("vela-bench-metrics-");
   const env = { VELA_LOG_LEVEL: "warn" };
-  const first = await startEngine({ home, db: "sqlite", env });
-  const cluster = (await first.get<{ cluster: { id: string }[] }>("/clusters")).cluster[0]!.id;
-  await first.stop();
-  await insert("sqlite", home, "vms", VM_COLUMNS, vmRows(VMS, cluster));
-  const eng = await startEngine({ home, port: first.port, db: "sqlite", env });
+  const { home, port } = await homeWithVms("sqlite", VMS, "vela-bench-metrics-", env);
+  const eng = await startEngine({ home, port, db: "sqlite", env });
   try {
     for (const [name, path] of [["metrics-scrape", "/metrics"], ["vms-list-json", "/vms"]] as const) {
       let bytes = 0;

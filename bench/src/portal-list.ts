@@ -12,8 +12,8 @@
  *   node bench/dist/src/portal-list.js [vms=10000] [loads=5]
  */
 import { launch, newTab, open, signIn } from "@vela/engine/dist/test/browser.js";
-import { type Engine, startEngine, tempDir } from "@vela/engine/dist/test/support.js";
-import { insert, pct, VM_COLUMNS, vmRows } from "./lib/fill.js";
+import { type Engine, startEngine } from "@vela/engine/dist/test/support.js";
+import { homeWithVms, pct } from "./lib/fill.js";
 
 const VMS = Number(process.argv[2] ?? 10_000);
 const LOADS = Number(process.argv[3] ?? 5);
@@ -22,13 +22,9 @@ let running: Engine | undefined;
 
 async function main() {
   for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void (running?.kill() ?? Promise.resolve()).then(() => process.exit(130)));
-  const home = tempDir("vela-bench-portal-");
   const env = { VELA_LOG_LEVEL: "warn" };
-  const first = await startEngine({ home, db: "sqlite", env });
-  const cluster = (await first.get<{ cluster: { id: string }[] }>("/clusters")).cluster[0]!.id;
-  await first.stop();
-  await insert("sqlite", home, "vms", VM_COLUMNS, vmRows(VMS, cluster));
-  const eng = await startEngine({ home, port: first.port, db: "sqlite", env });
+  const { home, port } = await homeWithVms("sqlite", VMS, "vela-bench-portal-", env);
+  const eng = await startEngine({ home, port, db: "sqlite", env });
   running = eng;
   const browser = await launch();
   try {

@@ -22,10 +22,10 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { databaseFor, pgServer } from "@vela/engine/dist/test/pg.js";
-import { type Engine, startEngine, tempDir } from "@vela/engine/dist/test/support.js";
+import { type Engine, startEngine } from "@vela/engine/dist/test/support.js";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { insert, pct, VM_COLUMNS, vmRows } from "./lib/fill.js";
+import { homeWithVms, pct } from "./lib/fill.js";
 
 const VMS = Number(process.argv[2] ?? 10_000);
 const REQUESTS = Number(process.argv[3] ?? 10);
@@ -156,16 +156,12 @@ async function main() {
   const pgs = pgServer();
   try {
     for (const db of ["sqlite", "postgres"] as const) {
-      const home = tempDir("vela-bench-vms-");
       const env = { VELA_LOG_LEVEL: "warn" };
-      const first = await startEngine({ home, db, env });
-      const cluster = (await first.get<{ cluster: { id: string }[] }>("/clusters")).cluster[0]!.id;
-      await first.stop();
       process.stderr.write(`vms-list: ${db}: inserting ${VMS} VMs\n`);
-      await insert(db, home, "vms", VM_COLUMNS, vmRows(VMS, cluster));
+      const { home, port } = await homeWithVms(db, VMS, "vela-bench-vms-", env);
       const sel = await queryOnly(db, home);
       console.log(`vms-select db=${db} vms=${VMS} requests=${REQUESTS} p50_ms=${sel.p50.toFixed(1)} p99_ms=${sel.p99.toFixed(1)}`);
-      const eng = await startEngine({ home, port: first.port, db, env });
+      const eng = await startEngine({ home, port, db, env });
       running = eng;
       try {
         for (const [accept, query] of [["json", ""], ["xml", ""], ["json", "?follow=disk_attachments"], ["xml", "?follow=disk_attachments"]] as const) {

@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { databaseFor } from "@vela/engine/dist/test/pg.js";
+import { startEngine, tempDir } from "@vela/engine/dist/test/support.js";
 import Database from "better-sqlite3";
 import pg from "pg";
 
@@ -19,6 +20,19 @@ export const VM_COLUMNS = ["id", "name", "cluster_id", "template_id", "memory", 
 export function vmRows(n: number, clusterId: string): Row[] {
   const at = new Date().toISOString();
   return Array.from({ length: n }, (_, i) => [randomUUID(), `vm-${String(i).padStart(5, "0")}`, clusterId, BLANK, 2 ** 30, 1, 2, 1, "other_linux", '["hd"]', "vnc", "down", at]);
+}
+
+/**
+ * A stopped engine's home holding `n` VMs: the engine is started once (migrations, the Default
+ * cluster), stopped, and the VMs are inserted. Start it again with the returned home and port.
+ */
+export async function homeWithVms(db: Db, n: number, prefix: string, env: Record<string, string>): Promise<{ home: string; port: number }> {
+  const home = tempDir(prefix);
+  const first = await startEngine({ home, db, env });
+  const cluster = (await first.get<{ cluster: { id: string }[] }>("/clusters")).cluster[0]!.id;
+  await first.stop();
+  await insert(db, home, "vms", VM_COLUMNS, vmRows(n, cluster));
+  return { home, port: first.port };
 }
 
 /** Inserts rows into one table of the engine's database at `home`. */

@@ -112,3 +112,30 @@ export function useHash(): string {
   }, []);
   return hash;
 }
+
+/** A panel's actions: one at a time (`busy` disables its buttons), the engine's refusal in `error`. */
+export interface Runner {
+  busy: boolean;
+  error: string | undefined;
+  setError: (e: string | undefined) => void;
+  run: (what: () => Promise<unknown>) => Promise<void>;
+}
+
+/** Runs an action, then `after` (e.g. reloading the panel's data) once it succeeded. */
+export function useRunner(after: () => void): Runner {
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const run = async (what: () => Promise<unknown>) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await what();
+      after();
+    } catch (err) {
+      setError(message(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, setError, run };
+}

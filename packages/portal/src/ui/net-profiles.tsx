@@ -5,8 +5,8 @@
  */
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
-import { api, items, message } from "../lib/api";
-import { useLive } from "../lib/hooks";
+import { api, items } from "../lib/api";
+import { useLive, useRunner } from "../lib/hooks";
 import { anyEvent } from "../lib/live";
 import type { Network, VnicProfile } from "../lib/model";
 import { confirm } from "./confirm";
@@ -24,21 +24,10 @@ export function NetworkProfiles(p: { network: Network; onClose: () => void; onCh
   const base = `/networks/${encodeURIComponent(network.id)}/vnicprofiles`;
   const view = useLive(async () => items<VnicProfile>(await api("GET", base), "vnic_profile"), anyEvent, [network.id]);
   const [name, setName] = useState("");
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
-  const run = async (what: () => Promise<unknown>) => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      await what();
-      view.reload();
-      p.onChange();
-    } catch (err) {
-      setError(message(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, setError, run } = useRunner(() => {
+    view.reload();
+    p.onChange();
+  });
   const add = (e: Event) => {
     e.preventDefault();
     const bad = checkProfileName(name);

@@ -6,9 +6,9 @@
  */
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
-import { api, items, message } from "../lib/api";
+import { api, items } from "../lib/api";
 import { time } from "../lib/format";
-import { useLive } from "../lib/hooks";
+import { useLive, useRunner } from "../lib/hooks";
 import type { Snapshot, Vm } from "../lib/model";
 import { confirm } from "./confirm";
 import { Alert, type Column, Status, Table } from "./widgets";
@@ -26,20 +26,7 @@ export function VmSnapshots(p: { vm: Vm; onClose: () => void }): JSX.Element {
   const base = `/vms/${encodeURIComponent(vm.id)}`;
   const view = useLive(async () => items<Snapshot>(await api("GET", `${base}/snapshots`), "snapshot"), (m) => m.type === "job" || (m.type === "event" && m.vm === vm.id), [vm.id]);
   const [description, setDescription] = useState("");
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
-  const run = async (what: () => Promise<unknown>) => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      await what();
-      view.reload();
-    } catch (err) {
-      setError(message(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, setError, run } = useRunner(() => view.reload());
   const snaps = view.data ?? [];
   const inPreview = snaps.some((s) => s.snapshot_status === "in_preview");
   const create = (e: Event) => {

@@ -9,7 +9,7 @@
  */
 import type { JSX } from "preact";
 import { useLayoutEffect, useRef, useState } from "preact/hooks";
-import type { Column } from "./widgets";
+import { Cells, type Column, NoRows, TableHead } from "./widgets";
 
 /** Rows drawn beyond the visible ones on each side, so a fast scroll shows no gap. */
 const OVERSCAN = 10;
@@ -63,38 +63,16 @@ export function VirtualTable<T extends { id: string }>(p: { caption: string; col
     <section class="table-wrap virtual" ref={box} onScroll={onScroll} tabIndex={0} aria-label={`${p.caption}: ${rows.length} rows, scroll to see more`}>
       <table aria-rowcount={p.rows ? rows.length + 1 : undefined}>
         <caption class="sr-only">{p.caption}</caption>
-        <thead>
-          <tr aria-rowindex={1}>
-            {p.columns.map((c) => (
-              <th scope="col" class={c.num ? "num" : undefined} key={c.label}>
-                {c.label}
-              </th>
-            ))}
-          </tr>
-        </thead>
+        <TableHead columns={p.columns} rowIndex={1} />
         <tbody>
-          {p.rows === undefined ? (
-            <tr>
-              <td colSpan={span} class="muted">
-                Loading…
-              </td>
-            </tr>
-          ) : rows.length === 0 ? (
-            <tr>
-              <td colSpan={span} class="muted">
-                {p.empty}
-              </td>
-            </tr>
+          {p.rows === undefined || rows.length === 0 ? (
+            <NoRows span={span} text={p.rows === undefined ? "Loading…" : p.empty} />
           ) : (
             [
               spacer(first * rowPx, "above"),
               ...rows.slice(first, last).map((r, i) => (
                 <tr key={r.id} data-id={r.id} aria-rowindex={first + i + 2}>
-                  {p.columns.map((c) => (
-                    <td class={c.num ? "num" : undefined} key={c.label}>
-                      {c.cell(r)}
-                    </td>
-                  ))}
+                  <Cells columns={p.columns} row={r} />
                 </tr>
               )),
               spacer((rows.length - last) * rowPx, "below"),

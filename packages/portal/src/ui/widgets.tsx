@@ -12,41 +12,58 @@ export interface Column<T> {
   num?: boolean;
 }
 
+/** A table's header row (`rowIndex`: its `aria-rowindex` where rows are virtual). */
+export function TableHead<T>(p: { columns: Column<T>[]; rowIndex?: number }): JSX.Element {
+  return (
+    <thead>
+      <tr aria-rowindex={p.rowIndex}>
+        {p.columns.map((c) => (
+          <th scope="col" class={c.num ? "num" : undefined} key={c.label}>
+            {c.label}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}
+
+/** The one row of a table with nothing to show yet ("Loading…") or nothing at all. */
+export function NoRows(p: { span: number; text: string }): JSX.Element {
+  return (
+    <tr>
+      <td colSpan={p.span} class="muted">
+        {p.text}
+      </td>
+    </tr>
+  );
+}
+
+/** One row's cells. */
+export function Cells<T>(p: { columns: Column<T>[]; row: T }): JSX.Element {
+  return (
+    <>
+      {p.columns.map((c) => (
+        <td class={c.num ? "num" : undefined} key={c.label}>
+          {c.cell(p.row)}
+        </td>
+      ))}
+    </>
+  );
+}
+
 export function Table<T extends { id: string }>(p: { caption: string; columns: Column<T>[]; rows?: T[]; empty: string }): JSX.Element {
   return (
     <div class="table-wrap">
       <table>
         <caption class="sr-only">{p.caption}</caption>
-        <thead>
-          <tr>
-            {p.columns.map((c) => (
-              <th scope="col" class={c.num ? "num" : undefined} key={c.label}>
-                {c.label}
-              </th>
-            ))}
-          </tr>
-        </thead>
+        <TableHead columns={p.columns} />
         <tbody>
-          {p.rows === undefined ? (
-            <tr>
-              <td colSpan={p.columns.length} class="muted">
-                Loading…
-              </td>
-            </tr>
-          ) : p.rows.length === 0 ? (
-            <tr>
-              <td colSpan={p.columns.length} class="muted">
-                {p.empty}
-              </td>
-            </tr>
+          {p.rows === undefined || p.rows.length === 0 ? (
+            <NoRows span={p.columns.length} text={p.rows === undefined ? "Loading…" : p.empty} />
           ) : (
             p.rows.map((r) => (
               <tr key={r.id} data-id={r.id}>
-                {p.columns.map((c) => (
-                  <td class={c.num ? "num" : undefined} key={c.label}>
-                    {c.cell(r)}
-                  </td>
-                ))}
+                <Cells columns={p.columns} row={r} />
               </tr>
             ))
           )}
