@@ -119,8 +119,7 @@ class LoopResizer {
     const c = spawn(PYTHON, ["-I", "-S", "-u", "-c", SET_SIZELIMIT], { stdio: ["pipe", "pipe", "pipe"] });
     c.stdout.setEncoding("utf8").on("data", (d: string) => {
       this.buf += d;
-      let i: number;
-      while ((i = this.buf.indexOf("\n")) >= 0) {
+      for (let i = this.buf.indexOf("\n"); i >= 0; i = this.buf.indexOf("\n")) {
         const line = this.buf.slice(0, i);
         this.buf = this.buf.slice(i + 1);
         const w = this.waiter;

@@ -8,7 +8,7 @@
  * format (label "LABELONE", pv_header with data and metadata area lists, mda_header magic
  * " LVM2 x[5A%r0N*>"); anything unexpected answers `undefined` and the caller falls back to lvm.
  */
-import { open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 
 export interface VgStamp {
   /** Location, size and checksum of the current metadata text: changes with every commit. */
@@ -54,7 +54,7 @@ const mdaOf = new Map<string, number>();
 
 /** The stamp of the VG whose metadata `pv` carries, or undefined when it cannot be read that way. */
 export async function readVgStamp(pv: string): Promise<VgStamp | undefined> {
-  let fh;
+  let fh: FileHandle;
   try {
     fh = await open(pv, "r");
   } catch {
