@@ -14,6 +14,7 @@ import { BLANK_UUID as BLANK } from "@vela/protocol";
 import { LunSet } from "@vela/node/test/block-support";
 import { type NodeProc, startNode, waitTask } from "@vela/node/test/harness";
 import { waitFor } from "@vela/node/test/virt-support";
+import { alternate } from "./lib/alternate.js";
 
 const N = Number(process.argv[2] ?? 20);
 const GiB = 2 ** 30;
@@ -77,19 +78,8 @@ async function main(): Promise<void> {
     await call("warm-up", createVol(w, randomUUID()));
     await call("warm-up delete", n.xml("deleteImage", sd, sp, w, false, false) as Promise<Resp>);
 
-    const pair = async (bareOp: (i: number) => void, velaOp: (i: number) => Promise<void>): Promise<[number, number]> => {
-      let b = 0;
-      let v = 0;
-      for (let i = 0; i < N; i++) {
-        let t = performance.now();
-        bareOp(i);
-        b += performance.now() - t;
-        t = performance.now();
-        await velaOp(i);
-        v += performance.now() - t;
-      }
-      return [b, v];
-    };
+    // one bare op and one Vela op in turn, each timed on its own (lib/alternate.ts)
+    const pair = (bareOp: (i: number) => unknown, velaOp: (i: number) => Promise<unknown>) => alternate(N, bareOp, velaOp);
     const results: [string, number, number][] = [];
     results.push(["create", ...(await pair((i) => bareCreate(ids[i]!.bb), (i) => call("create", createVol(ids[i]!.img, ids[i]!.base))))]);
     results.push(["snapshot", ...(await pair((i) => bareCreate(ids[i]!.bt, ids[i]!.bb), (i) => call("snapshot", createVol(ids[i]!.img, ids[i]!.top, ids[i]!.base))))]);

@@ -10,10 +10,9 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { loadavg } from "node:os";
-import { join } from "node:path";
 import { GUEST_SCRIPT } from "@vela/cli/paths";
 import { RfbClient } from "@vela/engine/dist/test/rfb.js";
-import { hostUp, qemuOf, startEngine, startNode, until } from "@vela/engine/dist/test/support.js";
+import { guestVmBody, hostUp, qemuOf, startEngine, startNode, until } from "@vela/engine/dist/test/support.js";
 import WebSocket from "ws";
 
 const SECONDS = Number(process.argv[2] ?? 5);
@@ -108,12 +107,7 @@ async function main(): Promise<void> {
   let vmId = "";
   try {
     await hostUp(eng);
-    const vm = await eng.post<{ id: string }>("/vms", {
-      name: "bench-console",
-      cluster: { name: "Default" },
-      memory: 192 * 2 ** 20,
-      os: { type: "other_linux", kernel: join(dir, "vmlinuz"), initrd: join(dir, "initrd.img"), cmdline: "console=ttyS0 vela.shell" },
-    });
+    const vm = await eng.post<{ id: string }>("/vms", guestVmBody("bench-console", dir, "console=ttyS0 vela.shell"));
     vmId = vm.id;
     await eng.post(`/vms/${vmId}/start`, {});
     console.error("# engine, node up; starting the VM");

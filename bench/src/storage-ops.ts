@@ -13,6 +13,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setupLocalPool, startNode, waitTask } from "@vela/node/test/harness";
+import { alternate } from "./lib/alternate.js";
 
 const N = Number(process.argv[2] ?? 100);
 const SIZE = 2 ** 30;
@@ -35,21 +36,8 @@ async function main() {
     const imgs = Array.from({ length: N }, () => ({ img: randomUUID(), base: randomUUID(), top: randomUUID() }));
     const common = { storagedomainID: pool.sdUUID, storagepoolID: pool.spUUID, size: SIZE, volFormat: 4, preallocate: 2, diskType: "DATA", desc: "bench" };
 
-    // Each case alternates one bare op and one Vela op, so load from other work on the box falls
-    // on both alike; each op is timed on its own and the totals compared.
-    const pair = async (bareOp: (i: number) => unknown, velaOp: (i: number) => Promise<unknown>): Promise<[number, number]> => {
-      let b = 0;
-      let v = 0;
-      for (let i = 0; i < N; i++) {
-        let t = performance.now();
-        bareOp(i);
-        b += performance.now() - t;
-        t = performance.now();
-        await velaOp(i);
-        v += performance.now() - t;
-      }
-      return [b, v];
-    };
+    // one bare op and one Vela op in turn, each timed on its own (lib/alternate.ts)
+    const pair = (bareOp: (i: number) => unknown, velaOp: (i: number) => Promise<unknown>) => alternate(N, bareOp, velaOp);
     const results: [string, number, number][] = [];
     // Warm-up of the API path (first task, JIT) outside the measurement.
     await call("Volume.create", { ...common, imageID: randomUUID(), volumeID: randomUUID() });

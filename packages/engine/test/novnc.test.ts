@@ -8,11 +8,11 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type Browser, chromium } from "playwright-core";
-import { type Engine, hostUp, type Node, qemuOf, startEngine, startNode, until } from "./support.js";
+import { type Engine, guestVmBody, hostUp, type Node, qemuOf, startEngine, startNode, until } from "./support.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const GUEST_SCRIPT = resolve(here, "../../../../scripts/build-test-guest.sh");
@@ -30,12 +30,7 @@ before(async () => {
   eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: "novnc", VELA_ENGINE_VM_POLL_MS: "300", VELA_BOOT_DIRS: dir } });
   node = await startNode({ engineUrl: eng.url, token: "novnc", name: "novnc-host", env: { VELA_NODE_ACCEL: "tcg", VELA_NODE_BOOT_DIRS: dir } });
   await hostUp(eng);
-  const vm = await eng.post<{ id: string }>("/vms", {
-    name: "novnc-vm",
-    cluster: { name: "Default" },
-    memory: 192 * 2 ** 20,
-    os: { type: "other_linux", kernel: join(dir, "vmlinuz"), initrd: join(dir, "initrd.img"), cmdline: "console=ttyS0" },
-  });
+  const vm = await eng.post<{ id: string }>("/vms", guestVmBody("novnc-vm", dir, "console=ttyS0"));
   vmId = vm.id;
   await eng.post(`/vms/${vmId}/start`, {});
   await until("VM up", async () => ((await eng.get<{ status: string }>(`/vms/${vmId}`)).status === "up" ? true : undefined), 60_000, 200);

@@ -17,7 +17,7 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
-import { type Engine, hostUp, items, type Node, qemuOf, startEngine, startNode, until } from "./support.js";
+import { type Engine, guestVmBody, hostUp, items, type Node, qemuOf, startEngine, startNode, until } from "./support.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const GUEST_SCRIPT = resolve(here, "../../../../scripts/build-test-guest.sh");
@@ -41,12 +41,7 @@ before(async () => {
   eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: "portal", VELA_ENGINE_VM_POLL_MS: "300", VELA_BOOT_DIRS: dir } });
   node = await startNode({ engineUrl: eng.url, token: "portal", name: "portal-host", env: { VELA_NODE_ACCEL: "tcg", VELA_NODE_BOOT_DIRS: dir } });
   await hostUp(eng);
-  const vm = await eng.post<{ id: string }>("/vms", {
-    name: "portal-vm",
-    cluster: { name: "Default" },
-    memory: 192 * 2 ** 20,
-    os: { type: "other_linux", kernel: join(dir, "vmlinuz"), initrd: join(dir, "initrd.img"), cmdline: "console=ttyS0" },
-  });
+  const vm = await eng.post<{ id: string }>("/vms", guestVmBody("portal-vm", dir, "console=ttyS0"));
   vmId = vm.id;
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
   // Chromium keeps its own trust store: it accepts the run's test certificate (checked by the pki tests)
@@ -274,12 +269,7 @@ test("portal: signing out revokes the token; a token the engine no longer accept
 
 test("portal: the serial console in the page (xterm.js through the engine's proxy) shows the guest's prompt and its answers", async () => {
   const dir = execFileSync("bash", [GUEST_SCRIPT], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").pop() as string;
-  const vm = await eng.post<{ id: string }>("/vms", {
-    name: "portal-serial",
-    cluster: { name: "Default" },
-    memory: 192 * 2 ** 20,
-    os: { type: "other_linux", kernel: join(dir, "vmlinuz"), initrd: join(dir, "initrd.img"), cmdline: "console=ttyS0 vela.shell" },
-  });
+  const vm = await eng.post<{ id: string }>("/vms", guestVmBody("portal-serial", dir, "console=ttyS0 vela.shell"));
   serialVm = vm.id;
   await eng.post(`/vms/${vm.id}/start`, {});
   await page.getByRole("link", { name: "Virtual machines" }).click();

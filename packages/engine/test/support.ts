@@ -307,3 +307,16 @@ export interface Snap {
   snapshot_status: string;
   snapshot_type: string;
 }
+
+/**
+ * The body of `POST /vms` for a VM that boots the test guest (scripts/build-test-guest.sh, built
+ * into `guestDir`) straight from its kernel and initrd, 192 MiB, in the Default cluster.
+ */
+export function guestVmBody(name: string, guestDir: string, cmdline: string): Record<string, unknown> {
+  return {
+    name,
+    cluster: { name: "Default" },
+    memory: 192 * 2 ** 20,
+    os: { type: "other_linux", kernel: join(guestDir, "vmlinuz"), initrd: join(guestDir, "initrd.img"), cmdline },
+  };
+}

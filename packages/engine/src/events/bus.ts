@@ -5,32 +5,9 @@
  * a listener: a listener that throws is logged and the rest still hear the message.
  */
 import type { Engine } from "../engine.js";
+import type { LiveMessage } from "./live-message.js";
 
-/** An audit-log event as `/events` shows it, with the ids of the objects it concerns. */
-export interface LiveEvent {
-  type: "event";
-  id: number;
-  code: number;
-  severity: string;
-  description: string;
-  time: string;
-  vm?: string;
-  host?: string;
-  storage_domain?: string;
-  data_center?: string;
-  cluster?: string;
-}
-
-/** A job (or one of its steps) changed: started, progressed, ended. */
-export interface LiveJob {
-  type: "job";
-  id: string;
-  status?: string;
-  /** 0..100, the step's progress, when a step reported one. */
-  progress?: number;
-}
-
-export type LiveMessage = LiveEvent | LiveJob;
+export type { LiveEvent, LiveJob, LiveMessage } from "./live-message.js";
 export type Listener = (m: LiveMessage) => void;
 
 const buses = new WeakMap<Engine, Set<Listener>>();

@@ -5,28 +5,10 @@
  * events naming the objects they concern, and job progress — instead of polling. The stream's
  * `end` (the engine ended the session) sends the page back to sign-in like a refused API call.
  */
+import type { LiveEvent, LiveJob } from "../../../engine/src/events/live-message";
 import { currentSession, expireSession, onSession } from "./api";
 
-export interface LiveEvent {
-  type: "event";
-  id: number;
-  code: number;
-  severity: string;
-  description: string;
-  time: string;
-  vm?: string;
-  host?: string;
-  storage_domain?: string;
-  data_center?: string;
-  cluster?: string;
-}
-
-export interface LiveJob {
-  type: "job";
-  id: string;
-  status?: string;
-  progress?: number;
-}
+export type { LiveEvent, LiveJob };
 
 /** `ready` comes each time the stream (re)connects: whatever was missed meanwhile must be reloaded. */
 export type LiveMessage = LiveEvent | LiveJob | { type: "ready" };
