@@ -58,7 +58,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const pid of qemuOf(vmId ?? "none")) process.kill(pid, "SIGKILL");
+  for (const pid of qemuOf(vmId)) process.kill(pid, "SIGKILL");
   await node?.stop();
   await eng?.stop();
 });

@@ -41,7 +41,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  for (const pid of qemuOf(vmId || "none")) process.kill(pid, "SIGKILL");
+  for (const pid of qemuOf(vmId)) process.kill(pid, "SIGKILL");
   await node?.stop();
   await eng?.stop();
 });

@@ -59,7 +59,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  for (const pid of [...qemuOf(vmId || "none"), ...qemuOf(serialVm || "none")]) process.kill(pid, "SIGKILL");
+  for (const pid of [...qemuOf(vmId), ...qemuOf(serialVm)]) process.kill(pid, "SIGKILL");
   await node?.stop();
   await eng?.stop();
 });

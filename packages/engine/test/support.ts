@@ -257,14 +257,20 @@ export function items<T = Record<string, unknown>>(body: Record<string, unknown>
   return Array.isArray(v) ? (v as T[]) : [];
 }
 
-/** QEMU processes running a VM, found by the VM id in their command line. */
-export function qemuOf(vmId: string): number[] {
+/**
+ * QEMU processes running a VM, found by the VM id as one whole word of their command line. Only a
+ * UUID is looked for: a test whose VM was never made passes "" or undefined and gets none — a
+ * looser match ("none" is in every test QEMU's `cache=none`) once killed other files' VMs in CI.
+ */
+export function qemuOf(vmId: string | undefined): number[] {
+  if (!vmId || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(vmId)) return [];
+  const word = new RegExp(`(^|[^0-9a-f-])${vmId}($|[^0-9a-f-])`, "i");
   const pids: number[] = [];
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
     try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8");
-      if (cmd.includes("qemu-system") && cmd.includes(vmId)) pids.push(Number(d));
+      const argv = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0");
+      if (argv[0]?.includes("qemu-system") && argv.some((a) => word.test(a))) pids.push(Number(d));
     } catch {
       /* gone */
     }
