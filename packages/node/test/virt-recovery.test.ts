@@ -1,7 +1,8 @@
 /**
  * The node is stateless: VMs keep running when the agent dies, and a restarted agent recovers
  * them from its run directory — same QEMU pid, same VNC port, status read again from QMP, still
- * controllable. A VM whose QEMU died while the agent was away is reported Down (lost), and a
+ * controllable. A VM whose QEMU died while the agent was away is reported Down (lost), one whose
+ * guest powered off meanwhile is Down as a user shutdown, and a
  * directory left by a create that never answered is cleaned up.
  */
 import assert from "node:assert/strict";
@@ -9,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { QmpClient } from "../src/qemu/qmp.js";
 import type { NodeProc } from "./harness.js";
 import {
   errorCode,
@@ -31,10 +33,12 @@ after(async () => {
 describe("agent death and restart", () => {
   const running = randomUUID();
   const doomed = randomUUID();
+  const poweredOff = randomUUID();
   let runDir = "";
   let port = 0;
   let pid = 0;
   let doomedPid = 0;
+  let poweredOffPid = 0;
   let vncPort = "";
 
   test("VMs keep running when the agent is killed with SIGKILL", async () => {
@@ -47,11 +51,30 @@ describe("agent death and restart", () => {
     pid = Number(st.pid);
     vncPort = st.displayPort;
     doomedPid = Number((await waitStatus(node, doomed, "Up", 30_000)).pid);
+    await node.json("VM.create", { vmParams: guestVm(poweredOff, { display: "none" }) });
+    poweredOffPid = Number((await waitStatus(node, poweredOff, "Up", 30_000)).pid);
     await waitConsole(runDir, running, "GUEST-IDLE", 60_000);
+    await waitConsole(runDir, poweredOff, "GUEST-IDLE", 60_000);
     await node.kill("SIGKILL");
     node = undefined;
     assert.ok(processAlive(pid), "QEMU survives its agent");
     assert.ok(processAlive(doomedPid));
+  });
+
+  test("a guest powered off while no agent watches leaves its QEMU stopped, not gone", async () => {
+    // The monitor is free while the agent is dead: press the power button as anyone could.
+    const qmp = await QmpClient.connect(join(runDir, "vms", poweredOff, "qmp.sock"));
+    try {
+      await qmp.systemPowerdown();
+      await waitConsole(runDir, poweredOff, "GUEST-POWERDOWN", 30_000);
+      let last = "";
+      await waitFor("QEMU to stop in the shutdown state", async () => (last = (await qmp.queryStatus()).status) === "shutdown", 30_000).catch((e: unknown) => {
+        throw new Error(`${String(e)}; QEMU's last run state: ${last}`);
+      });
+    } finally {
+      qmp.close();
+    }
+    assert.ok(processAlive(poweredOffPid), "QEMU (-no-shutdown) waits for the agent to read why it stopped");
   });
 
   test("a restarted agent recovers the running VM: same pid, VNC port, status from QMP", async () => {
@@ -73,6 +96,14 @@ describe("agent death and restart", () => {
     assert.equal(st.exitReason, 2);
     await node!.json("VM.destroy", { vmID: doomed });
     assert.equal((await errorCode(vmStats(node!, doomed)))?.code, 1);
+  });
+
+  test("the VM powered off meanwhile is Down as a user shutdown, and the restarted agent ends its QEMU", async () => {
+    const st = await waitStatus(node!, poweredOff, "Down", 30_000);
+    assert.equal(st.exitCode, 0, `exit ${String(st.exitCode)}/${String(st.exitReason)}: ${String(st.exitMessage)}`);
+    assert.equal(st.exitReason, 7);
+    await waitFor("the stopped QEMU to be ended", () => !processAlive(poweredOffPid), 10_000);
+    await node!.json("VM.destroy", { vmID: poweredOff });
   });
 
   test("the recovered VM is still controllable: shutdown reaches the guest", async () => {

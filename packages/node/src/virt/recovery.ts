@@ -51,6 +51,9 @@ async function recoverOne(ctx: NodeContext, vmId: string): Promise<Vm | undefine
     const st = await qmp.queryStatus();
     // An agent that died between launching QEMU and `cont` leaves the guest in prelaunch: finish.
     if (st.status === "prelaunch") await qmp.cont();
+    // Powered off while no agent watched (the SHUTDOWN event went unread): only a guest does that
+    // under -no-shutdown, so end QEMU as if the event had been read now.
+    if (st.status === "shutdown") vm.onShutdown(qmp, { guest: true, reason: "guest-shutdown" });
     log.info({ pid, qemuStatus: st.status, vncPort: vm.vncPort }, "VM recovered");
   } catch (e) {
     // Alive but not controllable: keep it listed; status() reports monitorResponse -1.

@@ -57,10 +57,7 @@ export class Vm {
   async attach(pid: number, qmp: QmpClient): Promise<void> {
     this.pid = pid;
     this.qmp = qmp;
-    qmp.on("SHUTDOWN", (data) => {
-      this.lastShutdown = data;
-      this.log.info({ vmId: this.id, ...data }, "guest shut down");
-    });
+    qmp.on("SHUTDOWN", (data) => this.onShutdown(qmp, data));
     qmp.on("event", (ev) => this.log.debug({ vmId: this.id, event: ev.event, data: ev.data }, "qmp event"));
     this.downSettled = qmp.closed.then(() => this.onQmpClosed(qmp));
     if (this.rec.params.display === "vnc") {
@@ -69,6 +66,19 @@ export class Vm {
       if (vnc.enabled && Number.isInteger(port)) this.vncPort = port;
       if (vnc.enabled && vnc.host) this.vncHost = vnc.host;
     }
+  }
+
+  /**
+   * QEMU runs with -no-shutdown: a guest power-off stops it (run state "shutdown") instead of ending
+   * it, so the SHUTDOWN event that says why is read before the process goes — without that, QEMU
+   * could exit before the event left its monitor, and an ACPI shutdown read as a crash. The first
+   * event says why; the node's own `quit` that follows raises a second one, ignored.
+   */
+  onShutdown(qmp: QmpClient, data: { guest: boolean; reason: string }): void {
+    if (this.lastShutdown) return;
+    this.lastShutdown = data;
+    this.log.info({ vmId: this.id, ...data }, "guest shut down");
+    qmp.quit().catch((e: unknown) => this.log.warn({ vmId: this.id, err: String(e) }, "quit after the guest's power-off failed"));
   }
 
   /** The agent is stopping: let go of QEMU without treating it as an exit. */
@@ -117,6 +127,8 @@ export class Vm {
     if (!qmp) return { status: "WaitForLaunch", monitorResponse: "0" };
     try {
       const st = await qmp.queryStatus();
+      // Powered off, QEMU being ended by onShutdown: Down (with its exit) once the process is gone.
+      if (st.status === "shutdown") return { status: "Powering down", qemu: st.status, monitorResponse: "0" };
       return { status: fromQemuStatus(st.status), qemu: st.status, monitorResponse: "0" };
     } catch (e) {
       if (e instanceof QmpClosedError && this.downSettled) {

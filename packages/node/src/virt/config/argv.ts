@@ -1,7 +1,8 @@
 /**
  * Assembles a VM's QEMU command line from checked parts. Hygiene first: no default devices, no
  * user config files, no GUI, daemonized so the VM outlives the agent, started paused (-S) so the
- * node attaches QMP before the guest runs. Every value placed in a "k=v,k=v" option is escaped;
+ * node attaches QMP before the guest runs, and kept alive after a guest power-off (-no-shutdown)
+ * until the node has read why. Every value placed in a "k=v,k=v" option is escaped;
  * device and blockdev options are JSON. Never includes anything unchecked from a request.
  */
 import type { VmParams } from "@vela/protocol";
@@ -47,6 +48,8 @@ export function buildArgv(plan: ArgvPlan): string[] {
     "on",
     "-msg",
     "timestamp=on",
+    // A guest power-off stops QEMU rather than ending it; the node reads why, then quits it (vm.ts).
+    "-no-shutdown",
     "-daemonize",
     "-pidfile",
     paths.pidfile,
