@@ -116,6 +116,8 @@ function buildOne(spec: Spec, version: string, out: string, work: string): strin
   mkdirSync(lib, { recursive: true });
   writeFileSync(join(lib, "package.json"), `${JSON.stringify({ name: `@vela/${spec.side}`, version, private: true, type: "module" }, null, 2)}\n`);
   copyDist(join(ROOT, "packages", spec.side, "dist/src"), join(lib, "dist/src"));
+  // The engine runs as its bundle (packages/engine/build.mjs), which finds the same node_modules.
+  if (spec.side === "engine") copyDist(join(ROOT, "packages/engine/dist/bundle"), join(lib, "dist/bundle"));
   const modules = join(lib, "node_modules");
   for (const dep of prodDeps(spec.side)) cpSync(join(ROOT, dep), join(modules, dep.slice("node_modules/".length)), { recursive: true, dereference: true });
   const proto = join(modules, "@vela/protocol");
@@ -140,7 +142,7 @@ function buildOne(spec: Spec, version: string, out: string, work: string): strin
   // The command an administrator types (`vela-node join https://ENGINE --token T`, `vela-engine`).
   const bin = join(root, "usr/bin");
   mkdirSync(bin, { recursive: true });
-  symlinkSync(`../lib/vela/${spec.side}/dist/src/main.js`, join(bin, name));
+  symlinkSync(`../lib/vela/${spec.side}/dist/${spec.side === "engine" ? "bundle" : "src"}/main.js`, join(bin, name));
   const man = join(root, "usr/share/man/man8");
   mkdirSync(man, { recursive: true });
   writeFileSync(join(man, `${name}.8.gz`), gzipSync(readFileSync(join(ROOT, "packaging", `${name}.8`)), { level: 9 }));

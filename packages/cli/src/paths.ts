@@ -5,7 +5,10 @@ import { fileURLToPath } from "node:url";
 
 /** packages/cli/dist/src → repository root. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
+/** The engine as tsc built it, one file per module (tests start it). */
 export const ENGINE_MAIN = join(ROOT, "packages/engine/dist/src/main.js");
+/** The engine as it runs for users — `vela up`, the Debian package, the start benchmark: its esbuild bundle (packages/engine/build.mjs). */
+export const ENGINE_BUNDLE = join(ROOT, "packages/engine/dist/bundle/main.js");
 /** The engine's one-time join token command (acts on the engine's database). */
 export const ENGINE_JOIN_TOKEN = join(ROOT, "packages/engine/dist/src/tools/jointoken.js");
 /** The engine's user and group command (acts on the engine's database). */

@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { ENGINE_MAIN, NODE_MAIN, velaHome } from "./paths.js";
+import { ENGINE_BUNDLE, NODE_MAIN, velaHome } from "./paths.js";
 import { step } from "./progress.js";
 import { list, Rest } from "./rest.js";
 import { type Backoff, Supervised } from "./supervise.js";
@@ -80,7 +80,7 @@ export async function up(opts: UpOptions): Promise<Started> {
     step(`starting engine (VELA_HOME=${home})`);
     const engine = new Supervised({
       name: "engine",
-      main: ENGINE_MAIN,
+      main: ENGINE_BUNDLE,
       // An empty VELA_ENGINE_CONF: `vela up` configures by environment only, never from an
       // installed package's /etc/vela/engine.conf.
       env: { VELA_HOME: home, VELA_ENGINE_PORT: String(opts.enginePort), VELA_REGISTRATION_TOKEN: regToken, VELA_ENGINE_CONF: "", ...(opts.dbUrl ? { VELA_DB_URL: opts.dbUrl } : {}) },

@@ -4,7 +4,7 @@
  * it (a variable set in the environment wins). Unknown keys or bad lines stop the start.
  */
 import { readFileSync } from "node:fs";
-import { loadConfInto } from "@vela/protocol";
+import { loadConfInto } from "@vela/protocol/conf";
 
 /** Every setting the engine reads from its environment (a style test keeps this list complete). */
 export const ENGINE_CONF_KEYS = [

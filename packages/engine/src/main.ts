@@ -8,7 +8,7 @@
 import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { ConfError } from "@vela/protocol";
+import { ConfError } from "@vela/protocol/conf";
 import { apiRoutes, internalRoutes, preload } from "./api/routes.js";
 import { buildServer } from "./api/server.js";
 import { loadEngineConfFile } from "./conffile.js";

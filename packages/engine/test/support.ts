@@ -14,6 +14,8 @@ import { rawRequest, seedEnginePki, seedNodePki } from "./tls.js";
 const here = dirname(fileURLToPath(import.meta.url));
 /** packages/engine/dist/src/main.js, from packages/engine/dist/test/. */
 export const ENGINE_MAIN = resolve(here, "../src/main.js");
+/** packages/engine/dist/bundle/main.js: the engine as `vela up` and the package run it (build.mjs). */
+export const ENGINE_BUNDLE = resolve(here, "../bundle/main.js");
 /** packages/node/dist/src/main.js. */
 export const NODE_MAIN = resolve(here, "../../../node/dist/src/main.js");
 
@@ -128,6 +130,8 @@ export async function startEngine(
     ownPki?: boolean;
     /** Run the engine in this network namespace. */
     netns?: string;
+    /** The engine's entry point: default tsc's output, ENGINE_MAIN; ENGINE_BUNDLE is what users run. */
+    main?: string;
   } = {},
 ): Promise<Engine> {
   const home = opts.home ?? tempDir("vela-engine-");
@@ -137,7 +141,7 @@ export async function startEngine(
   // The run's CA and engine certificate (made once per run): no CA made per engine, and fetch() trusts it.
   if (!opts.ownPki && opts.env?.VELA_ENGINE_TLS !== "off") seedEnginePki(home);
   const p = await spawnReady(
-    ENGINE_MAIN,
+    opts.main ?? ENGINE_MAIN,
     { VELA_HOME: home, VELA_ENGINE_PORT: String(port), VELA_LOG_LEVEL: "info", ...dbEnv, ...opts.env },
     "VELA-ENGINE-READY",
     opts.timeoutMs ?? READY_TIMEOUT_MS,
