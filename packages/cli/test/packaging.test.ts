@@ -2,9 +2,9 @@
  * The Debian packaging: the systemd units pass `systemd-analyze verify` (and that check does catch
  * a broken unit here), restart with limits against storms, and keep VMs across an agent restart;
  * `vela package` builds vela-engine and vela-node whose metadata (dpkg-deb -f / -c / -I) is what
- * an installation needs; and the unpacked files run: the engine and the agent start from the
- * package's own /usr/lib/vela tree with their /etc/vela config file, with nothing from the
- * source tree.
+ * an installation needs; and the unpacked files run: the engine and the agent start, as their
+ * units start them (the engine as its bundle), from the package's own /usr/lib/vela tree with
+ * their /etc/vela config file, with nothing from the source tree.
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
@@ -69,6 +69,7 @@ test("vela-engine: depends on Node.js and no QEMU; ships its unit, conffile, cod
     "./lib/systemd/system/vela-engine.service",
     "./etc/vela/engine.conf",
     "./usr/lib/vela/engine/dist/src/main.js",
+    "./usr/lib/vela/engine/dist/bundle/main.js",
     "./usr/lib/vela/engine/node_modules/fastify/package.json",
     "./usr/lib/vela/engine/node_modules/better-sqlite3/build/Release/better_sqlite3.node",
     "./usr/lib/vela/engine/node_modules/@vela/protocol/dist/src/index.js",
@@ -77,6 +78,7 @@ test("vela-engine: depends on Node.js and no QEMU; ships its unit, conffile, cod
     "./usr/share/doc/vela-engine/copyright",
   ]) assert.ok(c.includes(` ${f}\n`), `${f} in vela-engine`);
   assert.doesNotMatch(c, /\/vela\/engine\/dist\/test\/|\.d\.ts\n|\.map\n|node_modules\/(typescript|@biomejs|@types)\//, "no tests, declarations, source maps or dev dependencies");
+  assert.ok(c.includes(" ./usr/bin/vela-engine -> ../lib/vela/engine/dist/bundle/main.js\n"), "vela-engine on the PATH runs the bundle, as the unit does");
   assert.match(execFileSync("dpkg-deb", ["-I", debs.engine, "conffiles"], { encoding: "utf8" }), /^\/etc\/vela\/engine\.conf$/m);
 });
 
@@ -136,7 +138,10 @@ test("the unpacked packages run: engine and agent start from /usr/lib/vela with 
     assert.match(await page.text(), /<script type="module" src="\/ovirt-engine\/web\/main\.js">/);
     assert.equal((await fetch(`${url}/ovirt-engine/web/main.js`)).status, 200, "the portal's JavaScript");
   };
-  assert.match(await startUntilReady(join(root, "usr/lib/vela/engine/dist/src/main.js"), { VELA_ENGINE_CONF: engineConf }, portal), /^VELA-ENGINE-READY url=https:\/\/127\.0\.0\.1:\d+ .* ca=\S+engine-home\/pki\/ca\.pem$/);
+  // What the unit runs (the engine's bundle), found in the unpacked tree.
+  const execStart = /^ExecStart=\/usr\/bin\/node \/(\S+)$/m.exec(readFileSync(join(root, "lib/systemd/system/vela-engine.service"), "utf8"))?.[1];
+  assert.equal(execStart, "usr/lib/vela/engine/dist/bundle/main.js");
+  assert.match(await startUntilReady(join(root, execStart ?? ""), { VELA_ENGINE_CONF: engineConf }, portal), /^VELA-ENGINE-READY url=https:\/\/127\.0\.0\.1:\d+ .* ca=\S+engine-home\/pki\/ca\.pem$/);
   const nodeConf = join(work, "node.conf");
   writeFileSync(nodeConf, readFileSync(join(root, "etc/vela/node.conf"), "utf8").replace("VELA_NODE_RUN=/var/lib/vela/node", `VELA_NODE_RUN=${join(work, "node-run")}\nVELA_NODE_PORT=${await freePort()}\nVELA_NODE_ACCEL=tcg`));
   assert.match(await startUntilReady(join(root, "usr/lib/vela/node/dist/src/main.js"), { VELA_NODE_CONF: nodeConf }), /^VELA-NODE-READY .* tls=on$/);
