@@ -20,9 +20,21 @@ const outFile = join(outDir, "main.js");
 /**
  * Stay outside the bundle: better-sqlite3 loads its compiled .node file from its own directory;
  * pg (only on a PostgreSQL URL) has an optional native part, pg-native; ws's optional native
- * helpers (bufferutil, utf-8-validate) may or may not be installed.
+ * helpers (bufferutil, utf-8-validate) may or may not be installed. And what fastify requires only
+ * when asked, which the engine never asks: its JSON-schema compilers (ajv, fast-json-stringify,
+ * fast-uri: api/server.ts gives it compilers that refuse) and light-my-request (inject(), for
+ * tests); inside, they were ~450 KB of the 1.5 MB the start path parses.
  */
-const EXTERNAL = ["better-sqlite3", "pg", "pg-native", "bufferutil", "utf-8-validate"];
+const EXTERNAL = [
+  "better-sqlite3",
+  "pg",
+  "pg-native",
+  "bufferutil",
+  "utf-8-validate",
+  "@fastify/ajv-compiler",
+  "@fastify/fast-json-stringify-compiler",
+  "light-my-request",
+];
 
 /** Every file the bundle is made from: tsc's output of the engine and of @vela/protocol, and this script. */
 function inputs() {
