@@ -19,7 +19,7 @@ const outFile = join(outDir, "main.js");
 
 /**
  * Stay outside the bundle: better-sqlite3 loads its compiled .node file from its own directory;
- * pg (only on a PostgreSQL URL) has an optional native part, pg-native; ws's optional native
+ * pg's optional parts (pg-native, pg-cloudflare for Cloudflare Workers) are never used; ws's optional native
  * helpers (bufferutil, utf-8-validate) may or may not be installed. And what fastify requires only
  * when asked, which the engine never asks: its JSON-schema compilers (ajv, fast-json-stringify,
  * fast-uri: api/server.ts gives it compilers that refuse) and light-my-request (inject(), for
@@ -27,8 +27,8 @@ const outFile = join(outDir, "main.js");
  */
 const EXTERNAL = [
   "better-sqlite3",
-  "pg",
   "pg-native",
+  "pg-cloudflare",
   "bufferutil",
   "utf-8-validate",
   "@fastify/ajv-compiler",

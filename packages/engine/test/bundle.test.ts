@@ -3,8 +3,8 @@
  * start benchmark run, while the other tests start tsc's output. The build makes it, current with
  * tsc's output; and it starts and serves — authenticated requests and HEAD, XML bodies (the
  * parser comes through a bundled `require`), parts loaded on first use (their chunks), files found
- * in node_modules at run time (the portal, noVNC), prom-client, and PostgreSQL through the `pg`
- * left outside the bundle.
+ * in node_modules at run time (the portal, noVNC), prom-client, and PostgreSQL (`pg`, a chunk of
+ * its own, read only on a PostgreSQL URL).
  */
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
@@ -72,7 +72,7 @@ test("the bundled engine reads XML bodies, loads resources on first use, serves 
   assert.match(text, /^process_resident_memory_bytes \d+/m, "prom-client's default metrics");
 });
 
-test("the bundled engine runs on PostgreSQL (pg is loaded from node_modules, outside the bundle)", async () => {
+test("the bundled engine runs on PostgreSQL (pg is a chunk of its own, loaded only then)", async () => {
   const pg = await startEngine({ main: ENGINE_BUNDLE, db: "postgres" });
   try {
     const root = await pg.api("GET", "");

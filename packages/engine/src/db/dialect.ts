@@ -114,9 +114,9 @@ function numberTypes(pg: typeof PgNs): PgNs.CustomTypesConfig {
   };
 }
 
-export function postgresDialect(url: string, poolMax: number): DialectChoice {
+export async function postgresDialect(url: string, poolMax: number): Promise<DialectChoice> {
   const target = describePgUrl(url);
-  const pg = loadPg();
+  const pg = await loadPg();
   const pool = new pg.Pool({
     connectionString: url,
     // The engine's requests are short; a few connections keep 2 cores busy. More only adds
@@ -148,7 +148,7 @@ export function postgresDialect(url: string, poolMax: number): DialectChoice {
   };
 }
 
-export function chooseDialect(opts: { dbFile: string; url?: string; poolMax?: number }): DialectChoice {
+export async function chooseDialect(opts: { dbFile: string; url?: string; poolMax?: number }): Promise<DialectChoice> {
   if (opts.url) {
     if (!isPostgresUrl(opts.url)) throw new DbConfigError(DB_URL_INVALID, "VELA_DB_URL must be a postgres:// URL (unset it for the embedded SQLite database)");
     return postgresDialect(opts.url, opts.poolMax ?? 10);

@@ -20,7 +20,7 @@ export interface OpenDb {
 }
 
 export async function openDb(opts: { dbFile: string; url?: string; poolMax?: number }): Promise<OpenDb> {
-  const choice = chooseDialect(opts);
+  const choice = await chooseDialect(opts);
   await choice.ping();
   const db = new kysely.Kysely<Database>({ dialect: choice.dialect });
   if (await upToDate(db)) return { db, kind: choice.kind, target: choice.target, close: () => db.destroy() };

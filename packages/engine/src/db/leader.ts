@@ -31,7 +31,7 @@ export interface Leadership {
  * called if it has to wait; `onLost` if the lock connection fails after it was taken.
  */
 export async function takeLeadership(url: string, log: Logger, onLost: (why: string) => void, onStandby?: () => void): Promise<Leadership> {
-  const pg = loadPg();
+  const pg = await loadPg();
   const client: PgNs.Client = new pg.Client({ connectionString: url, application_name: "vela-engine-leader", keepAlive: true });
   let held = false;
   let released = false;
