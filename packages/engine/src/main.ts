@@ -5,7 +5,7 @@
  * so start-up stays well under a second. Never exits silently: a failed start prints why and
  * exits non-zero.
  */
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { ConfError } from "@vela/protocol/conf";
@@ -50,6 +50,20 @@ async function main(): Promise<void> {
   registerImageProxy(app, engine);
   // The web portal's built files at /ovirt-engine/web/; `/` leads there.
   registerPortal(app);
+  // Requests first: the work after the READY line (loading and starting the monitors, warming the
+  // API's modules) waits while requests are being answered, up to a second at a time. Loaded at
+  // once, its modules' evaluation ran ahead of the first request's answer whenever that request
+  // awaited PostgreSQL (asynchronous, unlike SQLite): ~0.3 s of CPU before its 200, measured.
+  let answering = 0;
+  app.server.on("request", (_req: IncomingMessage, res: ServerResponse) => {
+    answering++;
+    res.once("close", () => answering--);
+  });
+  const whenQuiet = async (): Promise<void> => {
+    const until = performance.now() + 1000;
+    do await new Promise((r) => setTimeout(r, 10));
+    while (answering > 0 && performance.now() < until);
+  };
   // The console WebSocket proxy (and ws) loads on the first upgrade, off the start-up path.
   let proxy: Promise<(req: IncomingMessage, socket: Duplex, head: Buffer) => void> | undefined;
   app.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -69,9 +83,9 @@ async function main(): Promise<void> {
   writeEnginePid(cfg.home);
   process.stdout.write(`VELA-ENGINE-READY url=${url} user=${cfg.adminUser} password=${cfg.adminPassword}${pki ? ` ca=${pki.caFile}` : ""}\n`);
 
-  const monitoring = await import("./monitoring/index.js");
+  const monitoring = await whenQuiet().then(() => import("./monitoring/index.js"));
   const monitors = monitoring.startMonitors(engine);
-  preload().catch((err: unknown) => log.error({ err }, "preloading API modules failed"));
+  preload(whenQuiet).catch((err: unknown) => log.error({ err }, "preloading API modules failed"));
   monitoring.recoverJobs(engine).catch((err: unknown) => log.error({ err }, "job recovery failed"));
   // Image transfers a previous run left open: ended, their disks given back (transfers/lifecycle.ts).
   import("./transfers/lifecycle.js")

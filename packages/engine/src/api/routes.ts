@@ -316,6 +316,13 @@ export const internalRoutes: RouteDef[] = [
   r("GET", "/vela/v1/pki/ca", h(enroll, "caForToken")),
 ];
 
-export async function preload(): Promise<void> {
-  await Promise.all(WARM.map((m) => m()));
+/**
+ * Loads the WARM modules one at a time, awaiting `between()` before each (main.ts: until no
+ * request is being answered), so that requests arriving meanwhile are answered first.
+ */
+export async function preload(between: () => Promise<void>): Promise<void> {
+  for (const m of WARM) {
+    await between();
+    await m();
+  }
 }
