@@ -9,7 +9,7 @@ import { BLANK_TEMPLATE_ID } from "./ids.js";
 import { events } from "./migration-events.js";
 import { generations } from "./migration-generations.js";
 import { imageTransfers } from "./migration-transfers.js";
-import { customRoles, usersPermissions } from "./migration-users.js";
+import { customRoles, directoryUsers, usersPermissions } from "./migration-users.js";
 import { cdromsMemory } from "./migration-vms.js";
 import type { AnyDb } from "./migration-db.js";
 
@@ -434,6 +434,7 @@ const migrations: Record<string, Migration> = {
   "0013_image_transfers": imageTransfers,
   "0014_custom_roles_host_certificates": customRoles,
   "0017_generations": generations,
+  "0022_directory_users": directoryUsers,
 };
 
 export const provider: MigrationProvider = {
