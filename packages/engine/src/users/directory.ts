@@ -9,8 +9,8 @@
  * the name, and then bound with the password; an empty password is refused before any bind (it
  * would be an unauthenticated bind that "succeeds"). The engine's password is never logged.
  */
-import { Client, InvalidCredentialsError, SizeLimitExceededError, type Entry as LdapEntry } from "ldapts";
 import type { ConnectionOptions } from "node:tls";
+import type { Client, Entry as LdapEntry } from "ldapts";
 import type { DirectoryConfig } from "./directory-config.js";
 import { andAssertion, escapeFilterValue, escapePattern } from "./ldap-filter.js";
 
@@ -35,6 +35,11 @@ export class DirectoryUnavailable extends Error {
 export class TooManyMatches extends Error {
   readonly code = "DIRECTORY_TOO_MANY";
 }
+
+type Ldapts = typeof import("ldapts");
+let lib: Promise<Ldapts> | undefined;
+/** ldapts is loaded at the first directory operation: engines without a directory never load it (start-up time). */
+const ldapts = (): Promise<Ldapts> => (lib ??= import("ldapts"));
 
 /** Longest name or pattern accepted from a client (directory names are far shorter). */
 export const MAX_NAME = 256;
@@ -64,6 +69,7 @@ export class Directory {
 
   /** Runs fn on a connection bound as the engine's account; failures of the directory itself become DirectoryUnavailable. */
   private async session<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+    const { Client, InvalidCredentialsError } = await ldapts();
     const ldaps = this.cfg.url.toLowerCase().startsWith("ldaps:");
     const client = new Client({ url: this.cfg.url, timeout: this.cfg.timeoutMs, connectTimeout: this.cfg.timeoutMs, ...(ldaps ? { tlsOptions: this.tlsOptions() } : {}) });
     try {
@@ -84,6 +90,7 @@ export class Directory {
   }
 
   private async find(c: Client, base: string, filter: string, attrs: string[], limit: number): Promise<LdapEntry[]> {
+    const { SizeLimitExceededError } = await ldapts();
     try {
       const { searchEntries } = await c.search(base, { scope: "sub", filter, attributes: ["entryUUID", ...attrs], sizeLimit: limit });
       return searchEntries;
@@ -151,6 +158,7 @@ export class Directory {
       if (!user) return undefined;
       // groups are read with the engine's rights, before the connection becomes the user's
       const groups = await this.groupsOf(c, user);
+      const { InvalidCredentialsError } = await ldapts();
       try {
         await c.bind(user.entry.dn, password);
       } catch (err) {
