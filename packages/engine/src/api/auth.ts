@@ -48,7 +48,12 @@ export class Auth {
   async login(login: string, password: string): Promise<Principal | undefined> {
     const at = login.lastIndexOf("@");
     const dir = this.directory;
-    if (dir && at > 0 && login.slice(at + 1) === dir.name) return this.counted(login, () => this.verifyDirectory(dir, login.slice(0, at), password));
+    if (dir && at > 0 && login.slice(at + 1) === dir.name) {
+      // The directory matches names ignoring case and extra spaces (uid is caseIgnoreMatch): so
+      // does the lockout, or `Dave` and ` dave` would each get ten more tries at dave's password.
+      const key = login.normalize("NFKC").toLowerCase().replace(/\s+/g, " ").trim();
+      return this.counted(key.replace(/ ?@/, "@"), () => this.verifyDirectory(dir, login.slice(0, at), password));
+    }
     const name = principalOf(login);
     if (!name) return undefined;
     return this.counted(name, () => this.verify(name, password));
