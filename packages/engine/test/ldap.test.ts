@@ -7,13 +7,13 @@
  * users with a clear fault. One slapd and one engine for the whole file.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { type DirectoryConfig, directoryConfig } from "../src/users/directory-config.js";
 import { Directory, DirectoryUnavailable } from "../src/users/directory.js";
 import { escapeFilterValue, escapePattern } from "../src/users/ldap-filter.js";
 import { ENGINE_DN, ENGINE_PW, type Slapd, startSlapd, SUFFIX } from "./slapd.js";
-import { type Engine, startEngine } from "./support.js";
+import { ENGINE_MAIN, type Engine, startEngine, tempDir } from "./support.js";
 
 const PEOPLE = `ou=people,${SUFFIX}`;
 const GROUPS = `ou=groups,${SUFFIX}`;
@@ -133,6 +133,17 @@ describe("LDAP filters and settings (no server)", () => {
       assert.throws(() => directoryConfig({ ...base, [k]: v }), why, `${k}=${v}`);
     }
   });
+});
+
+test("a bad directory setting stops the engine's start in one line naming the key", () => {
+  const home = tempDir("vela-ldap-bad-");
+  const r = spawnSync(process.execPath, [ENGINE_MAIN], {
+    env: { ...process.env, VELA_HOME: home, VELA_ENGINE_CONF: "", VELA_ENGINE_PORT: "0", VELA_LDAP_PROFILE: "corp", VELA_LDAP_URL: "ldap://127.0.0.1:1/??sub?(uid=*)" },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /^vela-engine: failed to start: VELA_LDAP_URL: .*\n$/, r.stderr);
 });
 
 describe("the directory as a domain", () => {
