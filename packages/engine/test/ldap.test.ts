@@ -8,8 +8,12 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { openDb } from "../src/db/index.js";
 import { type DirectoryConfig, directoryConfig } from "../src/users/directory-config.js";
+import { addDirectoryGroup, addDirectoryUser, signIn } from "../src/users/directory-users.js";
+import { addGroup } from "../src/users/store.js";
 import { Directory, DirectoryUnavailable } from "../src/users/directory.js";
 import { escapeFilterValue, escapePattern } from "../src/users/ldap-filter.js";
 import { ENGINE_DN, ENGINE_PW, type Slapd, startSlapd, SUFFIX } from "./slapd.js";
@@ -144,6 +148,36 @@ test("a bad directory setting stops the engine's start in one line naming the ke
   });
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /^vela-engine: failed to start: VELA_LDAP_URL: .*\n$/, r.stderr);
+});
+
+test("sign-in rows: refused when neither the user nor a group of theirs was added; memberships follow the directory's, and only the domain's", async () => {
+  const store = await openDb({ dbFile: join(tempDir("vela-ldap-rows-"), "engine.db") });
+  try {
+    const db = store.db;
+    const e = (name: string, id: string) => ({ dn: `cn=${name},${SUFFIX}`, id, name });
+    const erin = e("erin", "00000000-0000-4000-8000-000000000001");
+    const [g1, g2, g3] = [e("g1", "00000000-0000-4000-8000-0000000000a1"), e("g2", "00000000-0000-4000-8000-0000000000a2"), e("g3", "00000000-0000-4000-8000-0000000000a3")];
+    assert.equal(await signIn(db, "corp", erin, [g1, g2]), undefined, "nothing of erin's was added");
+    assert.equal((await db.selectFrom("users").select("id").where("name", "=", "erin@corp").execute()).length, 0, "and no row was made");
+    const a1 = await addDirectoryGroup(db, "corp", g1);
+    const a2 = await addDirectoryGroup(db, "corp", g2);
+    const internalGroup = await addGroup(db, "g3");
+    const who = await signIn(db, "corp", erin, [g1, g2, g3]);
+    assert.equal(who?.name, "erin@corp");
+    const groups = async () => (await db.selectFrom("group_members").select("group_id").where("user_id", "=", who?.id ?? "").execute()).map((r) => r.group_id).sort();
+    await db.insertInto("group_members").values({ group_id: internalGroup.id, user_id: who?.id ?? "" }).execute();
+    assert.deepEqual(await groups(), [a1.id, a2.id, internalGroup.id].sort());
+    // out of g2 in the directory: out of it here; the internal group is not the directory's business
+    assert.equal((await signIn(db, "corp", erin, [g1]))?.id, who?.id);
+    assert.deepEqual(await groups(), [a1.id, internalGroup.id].sort());
+    // in no added group any more, but a row of her own now: she may still sign in (with no permissions)
+    assert.equal((await signIn(db, "corp", erin, []))?.id, who?.id);
+    assert.deepEqual(await groups(), [internalGroup.id]);
+    await assert.rejects(addDirectoryUser(db, "corp", erin), /USER_EXISTS|already exists/);
+    await assert.rejects(addDirectoryGroup(db, "corp", g1), /already exists/);
+  } finally {
+    await store.close();
+  }
 });
 
 describe("the directory as a domain", () => {
