@@ -353,6 +353,11 @@ describe("TLS and membership variants (the directory module on the same slapd)",
     const untrusted = (e: unknown) => e instanceof DirectoryUnavailable && /certificate|signature/i.test(e.message);
     await assert.rejects(new Directory(cfg({ url: ldap.ldapsUrl, startTls: false, caPem: other })).searchUsers("b*", 10), untrusted);
     await assert.rejects(new Directory(cfg({ caPem: other })).searchUsers("b*", 10), untrusted, "StartTLS checks the certificate too");
+    // the right CA but a name the certificate does not carry (127.0.0.2): refused, over StartTLS and ldaps
+    const misnamed = (e: unknown) => e instanceof DirectoryUnavailable && /altnames|does not match/i.test(e.message);
+    await assert.rejects(new Directory(cfg({ url: ldap.otherNameUrls[0] })).searchUsers("b*", 10), misnamed);
+    await assert.rejects(new Directory(cfg({ url: ldap.otherNameUrls[1], startTls: false })).searchUsers("b*", 10), misnamed);
+    assert.deepEqual((await new Directory(cfg({ url: ldap.url.replace("127.0.0.1", "localhost") })).searchUsers("b*", 10)).map((u) => u.name), ["bob"], "a DNS name the certificate carries");
     await assert.rejects(new Directory(cfg({ bindPassword: "not-the-password" })).searchUsers("b*", 10), /bind DN or password was refused/);
   });
 

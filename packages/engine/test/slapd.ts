@@ -21,6 +21,8 @@ export interface Slapd {
   /** ldap:// (StartTLS offered) and ldaps:// URLs. */
   url: string;
   ldapsUrl: string;
+  /** The same two on 127.0.0.2, an address the server certificate does not name. */
+  otherNameUrls: [string, string];
   port: number;
   caFile: string;
   /** The engine's bind password, in a file of its own (VELA_LDAP_BIND_PASSWORD_FILE). */
@@ -116,7 +118,8 @@ export async function startSlapd(ldif: string): Promise<Slapd> {
   const url = `ldap://127.0.0.1:${port}`;
   const ldapsUrl = `ldaps://127.0.0.1:${ldapsPort}`;
   // -d 0: stays in the foreground (a child of the test, ended with it), logging nothing but errors
-  const proc: ChildProcess = spawn("slapd", ["-d", "0", "-f", join(dir, "slapd.conf"), "-h", `${url}/ ${ldapsUrl}/`], { stdio: ["ignore", "pipe", "pipe"] });
+  const otherNameUrls: [string, string] = [`ldap://127.0.0.2:${port}`, `ldaps://127.0.0.2:${ldapsPort}`];
+  const proc: ChildProcess = spawn("slapd", ["-d", "0", "-f", join(dir, "slapd.conf"), "-h", [url, ldapsUrl, ...otherNameUrls].map((u) => `${u}/`).join(" ")], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   proc.stdout?.setEncoding("utf8").on("data", (d: string) => (out += d));
   proc.stderr?.setEncoding("utf8").on("data", (d: string) => (out += d));
@@ -129,6 +132,7 @@ export async function startSlapd(ldif: string): Promise<Slapd> {
     dir,
     url,
     ldapsUrl,
+    otherNameUrls,
     port,
     caFile: join(dir, "ca.pem"),
     passwordFile,

@@ -9,6 +9,7 @@
  * the name, and then bound with the password; an empty password is refused before any bind (it
  * would be an unauthenticated bind that "succeeds"). The engine's password is never logged.
  */
+import { isIP } from "node:net";
 import type { ConnectionOptions } from "node:tls";
 import type { Client, Entry as LdapEntry } from "ldapts";
 import type { DirectoryConfig } from "./directory-config.js";
@@ -62,9 +63,14 @@ export class Directory {
     return this.cfg.name;
   }
 
+  /**
+   * TLS towards the directory: its certificate must chain to the configured CA and name the URL's
+   * host (`host` is what Node checks the name against, also over StartTLS where no host is
+   * connected to; SNI only for DNS names, as RFC 6066 allows no addresses there).
+   */
   private tlsOptions(): ConnectionOptions {
-    const host = new URL(this.cfg.url).hostname;
-    return { ...(this.cfg.caPem ? { ca: this.cfg.caPem } : {}), servername: host, minVersion: "TLSv1.2" };
+    const host = new URL(this.cfg.url).hostname.replace(/^\[(.*)\]$/, "$1");
+    return { ...(this.cfg.caPem ? { ca: this.cfg.caPem } : {}), host, ...(isIP(host) ? {} : { servername: host }), minVersion: "TLSv1.2" };
   }
 
   /** Runs fn on a connection bound as the engine's account; failures of the directory itself become DirectoryUnavailable. */
