@@ -55,6 +55,7 @@ let ldap: Slapd;
 let eng: Engine;
 let va = "";
 let vb = "";
+let cluster = "";
 
 function names(body: Record<string, unknown> | undefined, key: string, field = "name"): string[] {
   return ((body?.[key] as Record<string, unknown>[] | undefined) ?? []).map((x) => String(x[field])).sort();
@@ -97,7 +98,7 @@ before(async () => {
       VELA_LDAP_TIMEOUT_MS: "3000",
     },
   });
-  const cluster = ((await eng.get<{ cluster: { id: string }[] }>("/clusters")).cluster[0] as { id: string }).id;
+  cluster = ((await eng.get<{ cluster: { id: string }[] }>("/clusters")).cluster[0] as { id: string }).id;
   const vm = async (name: string) => (await eng.post<{ id: string }>("/vms", { name, cluster: { id: cluster }, template: { name: "Blank" }, memory: 134217728 })).id;
   va = await vm("ldap-a");
   vb = await vm("ldap-b");
@@ -287,10 +288,31 @@ describe("signing in from the directory", () => {
   test("SSO: a directory user gets a token and uses it", async () => {
     const t = await ssoToken("bob@corp", PW.bob);
     assert.equal(t.status, 200, JSON.stringify(t.body));
-    const r = await fetchAs(`Bearer ${t.body.access_token}`, "/vms", true);
+    const r = await fetchAs(`Bearer ${t.body.access_token}`, `/vms/${vb}`, true);
     assert.equal(r.status, 200, r.text);
-    assert.deepEqual(names(r.json, "vm", "id"), [vb]);
+    assert.equal((await fetchAs(`Bearer ${t.body.access_token}`, `/vms/${va}`, true)).status, 404, "alice's VM stays hidden");
     assert.equal((await ssoToken("bob@corp", "wrong-Pw-1")).status, 400);
+  });
+
+  test("a directory group's PowerUserRole on the cluster: its member creates a VM, owns it, and the event names him bob@corp", async () => {
+    const g = await eng.api("POST", `/clusters/${cluster}/permissions`, { body: { role: { name: "PowerUserRole" }, group: { id: operators } } });
+    assert.equal(g.status, 201, g.text);
+    const res = await fetch(`${eng.url}/ovirt-engine/api/vms`, {
+      method: "POST",
+      headers: { accept: "application/json", "content-type": "application/json", authorization: basic("bob@corp", PW.bob), filter: "true" },
+      body: JSON.stringify({ name: "bobs", cluster: { id: cluster }, template: { name: "Blank" }, memory: 134217728 }),
+    });
+    const made = (await res.json()) as { id: string };
+    assert.equal(res.status, 201, JSON.stringify(made));
+    // his: UserVmManager on the new VM, given to him (not to the group) as its creator
+    const perms = await eng.get<{ permission: { user?: { id: string } }[] }>(`/vms/${made.id}/permissions`);
+    const root = await fetchAs(basic("bob@corp", PW.bob), "", true);
+    const bob = (await eng.get<{ user: { id: string; user_name: string }[] }>("/users")).user.find((u) => u.user_name === "bob@corp");
+    assert.equal((root.json?.authenticated_user as { id?: string } | undefined)?.id, bob?.id);
+    assert.ok(perms.permission.some((p) => p.user?.id === bob?.id), JSON.stringify(perms));
+    const events = await eng.get<{ event?: { description: string }[] }>("/events");
+    assert.ok((events.event ?? []).some((e) => /bobs/.test(e.description) && /by bob@corp/.test(e.description)), JSON.stringify(events.event?.slice(0, 5)));
+    assert.equal((await eng.api("DELETE", `/clusters/${cluster}/permissions/${(g.json as { id: string }).id}`)).status, 200);
   });
 
   test("refused: wrong and empty passwords, unknown users, injected names, a user neither added nor in an added group", async () => {
