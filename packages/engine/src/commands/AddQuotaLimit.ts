@@ -4,7 +4,7 @@
  * A quota has either one global limit of a kind or limits per cluster / domain, as in oVirt; the
  * same target again replaces its limit. Absent values are unlimited (-1).
  */
-import { z } from "zod";
+import type { z } from "zod";
 import { conflict, invalid } from "../errors/fault.js";
 import { parseInput } from "../input/input.js";
 import type { QuotaLimit } from "../db/schema.js";
