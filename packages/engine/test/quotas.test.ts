@@ -264,6 +264,33 @@ describe("quotas", () => {
     await setMode("disabled");
   });
 
+  test("a VM from a template with disks consumes their GiB: refused past the hard limit, added within it", async () => {
+    await setMode("disabled");
+    const src = await addVm("quota-src", q, 64);
+    const att = await eng.api("POST", `/vms/${src}/diskattachments`, { body: { disk: diskBody("quota-src-disk", 2), interface: "virtio", bootable: true } });
+    assert.equal(att.status, 201, att.text);
+    await diskOk(String((att.json?.disk as J).id));
+    const t = await eng.api("POST", "/templates", { body: { name: "quota-tpl", vm: { id: src } } });
+    assert.equal(t.status, 201, t.text);
+    const tpl = String(t.json?.id);
+    await until("template ok", async () => ((await eng.get<J>(`/templates/${tpl}`)).status === "ok" ? true : undefined), 60_000, 200);
+    const small = await addQuota("small", { storage_hard_limit_pct: 0 });
+    await must("POST", `${base()}/${small}/quotastoragelimits`, { limit: 1 });
+    await setMode("enabled");
+    const body = { name: "quota-from-tpl", cluster: { id: cluster }, template: { id: tpl }, quota: { id: small } };
+    fault(await eng.api("POST", "/vms", { body }), 409, "a VM whose template disks exceed the quota");
+    assert.ok(!items<J>(await eng.get("/vms"), "vm").some((v) => v.name === "quota-from-tpl"), "no VM was added");
+    assert.equal(String((await storageLimit(small, small)).usage), "0");
+    // the same target again replaces the limit
+    await must("POST", `${base()}/${small}/quotastoragelimits`, { limit: 2 });
+    const ok = await eng.api("POST", "/vms", { body });
+    assert.equal(ok.status, 201, ok.text);
+    vms.push(String(ok.json?.id));
+    assert.equal(String((await storageLimit(small, small)).usage), "2", "the VM's disk consumes from its quota");
+    await waitStatus(String(ok.json?.id), "down");
+    await setMode("disabled");
+  });
+
   test("a UserRole user needs QuotaConsumer on the quota to consume from it", async () => {
     await setMode("enabled");
     // a quota with no room: whoever may consume from it gets the quota's refusal, not a permission one
