@@ -269,7 +269,7 @@ describe("quotas", () => {
     const src = await addVm("quota-src", q, 64);
     const att = await eng.api("POST", `/vms/${src}/diskattachments`, { body: { disk: diskBody("quota-src-disk", 2), interface: "virtio", bootable: true } });
     assert.equal(att.status, 201, att.text);
-    await diskOk(String((att.json?.disk as J).id));
+    await diskOk(String((att.json?.disk as J | undefined)?.id));
     const t = await eng.api("POST", "/templates", { body: { name: "quota-tpl", vm: { id: src } } });
     assert.equal(t.status, 201, t.text);
     const tpl = String(t.json?.id);
