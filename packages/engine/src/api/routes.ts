@@ -311,6 +311,8 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/storagedomains/:id/diskprofiles/:profile", h(profiles, "domainDiskProfile")),
   r("GET", "/schedulingpolicies", h(profiles, "schedulingPolicies")),
   r("GET", "/schedulingpolicies/:id", h(profiles, "schedulingPolicy")),
+  r("GET", "/schedulingpolicyunits", h(profiles, "schedulingPolicyUnits")),
+  r("GET", "/schedulingpolicyunits/:id", h(profiles, "schedulingPolicyUnit")),
   r("GET", "/storageconnections", h(profiles, "storageConnections")),
   r("GET", "/storageconnections/:id", h(profiles, "storageConnection")),
   // Sub-collections clients read that Vela serves empty (empty-collections.ts).

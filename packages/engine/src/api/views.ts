@@ -25,6 +25,7 @@ import {
 import { actions, href, links, ref } from "./href.js";
 import { defaultProfileId } from "../db/ids.js";
 import type { Rep } from "./repr.js";
+import type { PolicyUnit } from "../scheduling/units.js";
 
 const b = (v: number) => v !== 0;
 const date = (s: string | null) => (s ? new Date(s) : undefined);
@@ -94,6 +95,11 @@ export const SCHEDULING_POLICIES = [
   { id: "8d5d7bec-68de-4a67-b53e-0ac54686d579", name: "vm_evenly_distributed", description: "", default_policy: false },
   { id: "7677771e-5eab-422e-83fa-dc04080d21b7", name: "cluster_maintenance", description: "", default_policy: false },
 ] as const;
+
+/** A unit of Vela's scheduler (scheduling/units.ts); all are enabled and built in. */
+export function schedulingPolicyUnitView(u: PolicyUnit): Rep {
+  return { href: href("schedulingpolicyunits", u.id), id: u.id, name: u.name, description: u.description, enabled: true, internal: true, type: u.type };
+}
 
 export function schedulingPolicyView(p: (typeof SCHEDULING_POLICIES)[number]): Rep {
   return { href: href("schedulingpolicies", p.id), id: p.id, name: p.name, description: p.description || undefined, default_policy: p.default_policy, locked: true };

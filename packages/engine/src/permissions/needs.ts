@@ -156,6 +156,8 @@ const needs: Record<string, Need> = {
   "GET /diskprofiles/:id": admin,
   "GET /schedulingpolicies": open,
   "GET /schedulingpolicies/:id": open,
+  "GET /schedulingpolicyunits": open,
+  "GET /schedulingpolicyunits/:id": open,
   "GET /storageconnections": admin,
   "GET /storageconnections/:id": admin,
   ...emptyUnder("/templates/:id", "template", ["watchdogs", "tags", "cdroms"]),
