@@ -309,6 +309,10 @@ describe("quotas", () => {
     const perm = await eng.api("POST", `${base()}/${tight}/permissions`, { body: { role: { name: "QuotaConsumer" }, user: { id: bob } } });
     assert.equal(perm.status, 201, perm.text);
     assert.equal((perm.json?.quota as J | undefined)?.id, tight);
+    // in the user view bob sees the quota he may consume from, and no other
+    const mine = await fetch(`${eng.url}/ovirt-engine/api${base()}`, { headers: { authorization: auth, filter: "true", accept: "application/json" } });
+    const seen = ((await mine.json()) as { quota?: J[] }).quota ?? [];
+    assert.deepEqual(seen.map((x) => x.name), ["tight"], `bob's quotas: ${JSON.stringify(seen)}`);
     const r2 = await start();
     const t2 = await r2.text();
     assert.equal(r2.status, 409, `with QuotaConsumer the quota's own rule decides: ${t2}`);
