@@ -291,6 +291,30 @@ describe("quotas", () => {
     await setMode("disabled");
   });
 
+  test("PUT moves a VM or a disk to another quota of its data center, checked like a consumption", async () => {
+    await setMode("enabled");
+    const move = await addQuota("move");
+    const disk = items<J>(await eng.get("/disks"), "disk").find((d) => d.name === "quota-b") as J;
+    const vm = vms[0] as string;
+    // no storage limit on "move" yet: nothing may be consumed from it
+    fault(await eng.api("PUT", `/disks/${disk.id}`, { body: { quota: { id: move } } }), 409, "a disk moved to a quota without room");
+    assert.equal(((await eng.get<J>(`/disks/${disk.id}`)).quota as J).id, q, "the disk kept its quota");
+    const otherDc = String(items<J>(await eng.get("/datacenters"), "data_center").find((d) => d.name === "quota-other")?.id);
+    const otherQuota = String(items<J>(await eng.get(`/datacenters/${otherDc}/quotas`), "quota")[0]?.id);
+    fault(await eng.api("PUT", `/vms/${vm}`, { body: { quota: { id: otherQuota } } }), 400, "a VM moved to another data center's quota");
+    fault(await eng.api("PUT", `/disks/${disk.id}`, { body: { quota: { id: "00000000-0000-4000-8000-000000000004" } } }), 400, "a disk moved to an unknown quota");
+    assert.equal(((await eng.get<J>(`/vms/${vm}`)).quota as J).id, q, "the VM kept its quota");
+    await must("POST", `${base()}/${move}/quotastoragelimits`, { limit: 100 });
+    const moved = await eng.api("PUT", `/disks/${disk.id}`, { body: { quota: { id: move } } });
+    assert.equal(moved.status, 200, moved.text);
+    assert.equal((moved.json?.quota as J).id, move);
+    assert.equal(String((await storageLimit(move, move)).usage), "3", "the moved disk counts in its new quota");
+    assert.equal((await eng.api("PUT", `/vms/${vm}`, { body: { quota: { id: move } } })).status, 200);
+    const xml = await eng.api("GET", `/vms/${vm}`, { accept: "xml" });
+    assert.match(xml.text, new RegExp(`<quota id="${move}"/>`), "the VM names its quota by id in XML");
+    await setMode("disabled");
+  });
+
   test("a UserRole user needs QuotaConsumer on the quota to consume from it", async () => {
     await setMode("enabled");
     // a quota with no room: whoever may consume from it gets the quota's refusal, not a permission one
