@@ -348,4 +348,12 @@ describe("quotas", () => {
     const def = String(items<J>(await eng.get(base()), "quota").find((x) => x.name === "Default")?.id);
     assert.equal(((await eng.get<J>(`/vms/${vm}`)).quota as J).id, def, "a removed quota's VMs move to the default quota");
   });
+
+  test("a removed data center takes its quotas with it", async () => {
+    const other = String(items<J>(await eng.get("/datacenters"), "data_center").find((d) => d.name === "quota-other")?.id);
+    const quota = String(items<J>(await eng.get(`/datacenters/${other}/quotas`), "quota")[0]?.id);
+    assert.equal((await eng.api("DELETE", `/datacenters/${other}`)).status, 200);
+    fault(await eng.api("GET", `/datacenters/${other}/quotas`), 404, "the data center's quotas");
+    fault(await eng.api("POST", "/vms", { body: { name: "quota-orphan", cluster: { id: cluster }, quota: { id: quota } } }), 400, "a removed data center's quota");
+  });
 });
