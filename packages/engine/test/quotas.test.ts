@@ -235,6 +235,25 @@ describe("quotas", () => {
     assert.equal(String((await storageLimit(q, sd)).usage), "65");
   });
 
+  test("two consumers at once: what the first check lets through counts for the second before the node has done it", async () => {
+    const race = await addQuota("race", { storage_soft_limit_pct: 100, storage_hard_limit_pct: 0 });
+    await must("POST", `${base()}/${race}/quotastoragelimits`, { limit: 10, storage_domain: { id: sd } });
+    const ids: string[] = [];
+    for (const n of ["quota-race-1", "quota-race-2"]) ids.push(String((await must("POST", "/disks", diskBody(n, 2, race))).id));
+    for (const id of ids) await diskOk(id);
+    await setMode("enabled");
+    // each growth (+4 GiB) fits alone (8 of 10), both do not (12): the node extends the first
+    // while the second is checked
+    const both = await Promise.all(ids.map((id) => eng.api("PUT", `/disks/${id}`, { body: { provisioned_size: 6 * GiB } })));
+    assert.deepEqual(both.map((r) => r.status).sort(), [200, 409], both.map((r) => `${r.status} ${r.text.slice(0, 200)}`).join(" | "));
+    assert.equal(String((await storageLimit(race, sd)).usage), "8");
+    // the grant ended with the command: counted once, not twice
+    const third = await eng.api("POST", "/disks", { body: diskBody("quota-race-3", 2, race) });
+    assert.equal(third.status, 201, third.text);
+    assert.equal(String((await storageLimit(race, sd)).usage), "10");
+    await setMode("disabled");
+  });
+
   test("VMs: running vCPUs and memory are the usage; enabled refuses past the hard limit, audit allows; stopping releases", async () => {
     await setMode("enabled");
     const a = await addVm("quota-vm-a", q, 128);

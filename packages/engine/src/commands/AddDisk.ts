@@ -87,7 +87,6 @@ export const AddDisk: CommandDef<unknown, Plan, Disk> = {
     const sd = await byRef(e, "storage_domains", p.storage_domains[0] as Ref);
     const dc = await activeDomain(e, sd, "add Disk");
     const quota = await quotaFor(e, dc.id, p.quota, "add Disk");
-    await consumeStorage(e, { dc, quota, bytes: new Map([[sd.id, p.provisioned_size]]), what: "add Disk" });
     const spm = await spmOf(e, dc, "add Disk");
     const format = p.format ?? "cow";
     const sparse = p.sparse ?? true;
@@ -115,6 +114,8 @@ export const AddDisk: CommandDef<unknown, Plan, Disk> = {
       created_at: now(),
       quota_id: quota.id,
     };
+    // last: what it lets through counts for other checks until the disk's row exists
+    await consumeStorage(e, { dc, quota, bytes: new Map([[sd.id, p.provisioned_size]]), what: "add Disk", until: { disks: [disk.id] } });
     return { disk, dcId: dc.id, spm };
   },
   describe: (p) => `Adding Disk ${p.disk.alias}`,

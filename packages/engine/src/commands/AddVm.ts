@@ -150,7 +150,7 @@ export const AddVm: CommandDef<{ body: unknown; clone?: boolean }, Plan, { vm: V
         d.disk.quota_id = quota.id;
         bytes.set(d.disk.storage_domain_id, (bytes.get(d.disk.storage_domain_id) ?? 0) + num(d.disk.provisioned_size));
       }
-      await consumeStorage(e, { dc, quota, bytes, what: "add VM" });
+      await consumeStorage(e, { dc, quota, bytes, what: "add VM", until: { disks: disks.map((d) => d.disk.id) } });
     }
     if (disks.length) vm.status = "image_locked";
     return { vm, disks, clone, init: p.initialization };

@@ -153,6 +153,6 @@ async function quotaChange(e: Engine, disk: Disk, named: string | undefined, siz
   const grow = size !== undefined ? size - num(disk.provisioned_size) : 0;
   // moving to another quota consumes the whole disk there; growing, the growth
   const bytes = moved ? num(disk.provisioned_size) + Math.max(grow, 0) : grow;
-  if (bytes > 0) await consumeStorage(e, { dc, quota, bytes: new Map([[disk.storage_domain_id, bytes]]), what: `${size !== undefined ? "extend" : "update"} Disk ${disk.alias}` });
+  if (bytes > 0) await consumeStorage(e, { dc, quota, bytes: new Map([[disk.storage_domain_id, bytes]]), what: `${size !== undefined ? "extend" : "update"} Disk ${disk.alias}`, until: { lock: `disk:${disk.id}` } });
   return quota.id;
 }

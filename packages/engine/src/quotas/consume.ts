@@ -10,7 +10,8 @@
  * Mode `disabled` checks nothing. Whoever consumes needs the permit consume_quota on the quota
  * (QuotaConsumer, or an administrative role above it) while the data center's mode is not
  * disabled, as oVirt asks it. Checks run in the commands' validation, so a refusal leaves
- * everything as it was.
+ * everything as it was; what a check lets through counts for the next check at once
+ * (pending.ts), before the command has written it.
  */
 import { ApiFault, conflict, invalid } from "../errors/fault.js";
 import type { DataCenter, Quota } from "../db/schema.js";
@@ -19,6 +20,7 @@ import { currentActor } from "../events/actor.js";
 import { logEvent } from "../events/index.js";
 import { Code } from "../events/codes.js";
 import { Access } from "../permissions/access.js";
+import { type Grant, grant, pendingOf, serially } from "./pending.js";
 import { clusterUsage, defaultQuota, limitsOf, modeOf, quotaById, storageUsage } from "./store.js";
 
 /** The quota a new VM or disk of a data center consumes from: the one named, else the default. */
@@ -112,24 +114,34 @@ async function judge(j: Judged): Promise<void> {
   if (refused) throw conflict(`Cannot ${j.what}: quota ${j.q.name} has not enough resources left (${over.map(said).join("; ")}; hard limit at ${100 + j.hardPct} % of the limit)`);
 }
 
-/** A VM start: its vCPUs and memory against the quota's limit for its cluster. */
+/** A VM start: its vCPUs and memory against the quota's limit for its cluster (granted while the command holds `vm:<id>`). */
 export async function consumeCluster(
   e: Engine,
   a: { dc: DataCenter; quota: Quota; clusterId: string; vcpus: number; memMiB: number; vmId: string; what: string },
 ): Promise<void> {
   if (modeOf(a.dc.quota_mode) === "disabled") return;
   await mayConsume(e, a.dc, a.quota, a.what);
+  await serially(e, a.quota.id, () => checkCluster(e, a));
+}
+
+async function checkCluster(e: Engine, a: Parameters<typeof consumeCluster>[1]): Promise<void> {
   const limits = await limitsOf(e, a.quota.id, "cluster");
   const own = limits.find((l) => l.target_id === a.clusterId);
   const global = limits.find((l) => l.target_id === a.quota.id);
   const limit = own ?? global;
   const use = await clusterUsage(e, a.quota, own ? a.clusterId : null, a.vmId);
+  for (const g of await pendingOf(e, a.quota.id)) {
+    if (own && g.clusterId !== a.clusterId) continue;
+    use.vcpus += g.vcpus ?? 0;
+    use.memMiB += g.memMiB ?? 0;
+  }
   const scope = own ? "in the cluster" : global ? "in the data center" : "(no limit for this cluster)";
   const lines: Line[] = [
     { what: `vCPUs ${scope}`, used: use.vcpus, add: a.vcpus, limit: limit ? Number(limit.vcpu_limit ?? 0) : 0, unit: "vCPUs" },
     { what: `memory ${scope}`, used: use.memMiB / 1024, add: a.memMiB / 1024, limit: limit ? memLimitGiB(limit.memory_limit_mib) : 0, unit: "GiB" },
   ];
   await judge({ e, dc: a.dc, q: a.quota, lines, softPct: a.quota.cluster_soft_limit_pct, hardPct: a.quota.cluster_hard_limit_pct, what: a.what, refs: { vmId: a.vmId, clusterId: a.clusterId } });
+  grant(e, { quotaId: a.quota.id, clusterId: a.clusterId, vcpus: a.vcpus, memMiB: a.memMiB, until: { lock: `vm:${a.vmId}` } });
 }
 
 export function memLimitGiB(mib: number | string | null): number {
@@ -137,10 +149,28 @@ export function memLimitGiB(mib: number | string | null): number {
   return n < 0 ? -1 : n / 1024;
 }
 
-/** New storage: GiB per domain (bytes given) against the quota's limits, each domain's own or the global one (over all of them). */
-export async function consumeStorage(e: Engine, a: { dc: DataCenter; quota: Quota; bytes: Map<string, number>; what: string; vmId?: string }): Promise<void> {
+/**
+ * New storage: GiB per domain (bytes given) against the quota's limits, each domain's own or the
+ * global one (over all of them); granted until `until` (the new disks exist, or the command
+ * releases its disk lock). Call it last in a validation: a grant outlives a later refusal there.
+ */
+export async function consumeStorage(
+  e: Engine,
+  a: { dc: DataCenter; quota: Quota; bytes: Map<string, number>; what: string; vmId?: string; until: Grant["until"] },
+): Promise<void> {
   if (modeOf(a.dc.quota_mode) === "disabled") return;
   await mayConsume(e, a.dc, a.quota, a.what);
+  await serially(e, a.quota.id, () => checkStorage(e, a));
+}
+
+/** Bytes the quota's pending grants hold on one domain, or (null) on all of them. */
+async function pendingBytes(e: Engine, quotaId: string, domainId: string | null): Promise<number> {
+  let n = 0;
+  for (const g of await pendingOf(e, quotaId)) for (const [sd, b] of g.bytes ?? []) if (domainId === null || sd === domainId) n += b;
+  return n;
+}
+
+async function checkStorage(e: Engine, a: Parameters<typeof consumeStorage>[1]): Promise<void> {
   const limits = await limitsOf(e, a.quota.id, "storage");
   const global = limits.find((l) => l.target_id === a.quota.id);
   const lines: Line[] = [];
@@ -151,11 +181,13 @@ export async function consumeStorage(e: Engine, a: { dc: DataCenter; quota: Quot
       globalAdd += bytes;
       continue;
     }
-    const used = await storageUsage(e, a.quota, sd);
+    const used = (await storageUsage(e, a.quota, sd)) + (await pendingBytes(e, a.quota.id, sd)) / 2 ** 30;
     lines.push({ what: `storage on domain ${sd}${own ? "" : " (no limit for this domain)"}`, used, add: bytes / 2 ** 30, limit: own ? Number(own.storage_limit_gib ?? 0) : 0, unit: "GiB" });
   }
   if (global && globalAdd > 0) {
-    lines.push({ what: "storage in the data center", used: await storageUsage(e, a.quota, null), add: globalAdd / 2 ** 30, limit: Number(global.storage_limit_gib ?? 0), unit: "GiB" });
+    const used = (await storageUsage(e, a.quota, null)) + (await pendingBytes(e, a.quota.id, null)) / 2 ** 30;
+    lines.push({ what: "storage in the data center", used, add: globalAdd / 2 ** 30, limit: Number(global.storage_limit_gib ?? 0), unit: "GiB" });
   }
   await judge({ e, dc: a.dc, q: a.quota, lines, softPct: a.quota.storage_soft_limit_pct, hardPct: a.quota.storage_hard_limit_pct, what: a.what, refs: { vmId: a.vmId, storageDomainId: a.bytes.size === 1 ? [...a.bytes.keys()][0] : undefined } });
+  grant(e, { quotaId: a.quota.id, bytes: a.bytes, until: a.until });
 }
