@@ -153,6 +153,12 @@ describe("bad input: refused, nothing changed", () => {
     await refused({ bondings: { bond3: { remove: true } } }, 25, /bond3 is not configured/);
     await refused({ networks: { bnet: { bonding: "bond0" } } }, 25, /no bond bond0/);
     await refused({ bondings: { bond0: { nics: ["eth2"] } }, networks: { bnet: { nic: "eth2" } } }, 24, /eth2 is a slave of bond bond0/);
+    if (!(await caps()).supports.bonding) {
+      // moving vmnet's NIC into a new bond that carries vmnet passes every check (the NIC is freed
+      // by the same request) and stops only at the missing driver
+      const move = { bondings: { bond0: { nics: ["eth1"], options: "mode=1" } }, networks: { vmnet: { bonding: "bond0", ipaddr: "198.51.100.11", prefix: 24 } } };
+      await refused(move, 25, /no bonding driver/);
+    }
     nsIp(host.ns, "link", "add", "name", "bond7", "type", "bridge");
     try {
       await refused({ bondings: { bond7: { nics: ["eth2"] } } }, 25, /an interface named bond7 already exists/);

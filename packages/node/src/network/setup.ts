@@ -101,7 +101,7 @@ export async function checkRequest(req: SetupRequest, running: NetConfig, engine
       const dev = byName.get(nic);
       if (!dev) throw new VdsmError("ERR_BAD_NIC", `network ${name}: no interface ${nic} on this host`);
       if (!isNic(dev)) throw new VdsmError("ERR_BAD_NIC", `network ${name}: ${nic} is a ${dev.linkinfo?.info_kind ?? dev.link_type}, not a NIC`);
-      const bond = Object.entries(bonds).find(([, b]) => b.nics.includes(nic))?.[0];
+      const bond = Object.entries(bonds).find(([, b]) => !b.removed && b.nics.includes(nic))?.[0];
       if (bond) throw new VdsmError("ERR_USED_NIC", `network ${name}: ${nic} is a slave of bond ${bond}`);
     }
     if (a.vlan !== undefined) {
@@ -139,6 +139,14 @@ export async function checkRequest(req: SetupRequest, running: NetConfig, engine
   if (Object.keys(req.bondings).length > 0 && !bondingSupported()) throw new VdsmError("ERR_BAD_BONDING", "this host's kernel has no bonding driver");
 }
 
+/**
+ * Whether the request itself frees a NIC from `master` before bonds are built: the bridge of a
+ * network it removes or redefines (torn down first), or a bond it removes.
+ */
+function freedByRequest(master: string, req: SetupRequest, running: NetConfig): boolean {
+  return (req.networks[master] !== undefined && running.networks[master] !== undefined) || req.bondings[master]?.remove === true;
+}
+
 /** A bond as it will be after the request, or `removed` (its NICs are the ones it frees). */
 type FinalBond = BondConf & { removed?: boolean };
 
@@ -160,7 +168,9 @@ function finalBonds(req: SetupRequest, running: NetConfig, byName: Map<string, I
       const dev = byName.get(nic);
       if (!dev) throw new VdsmError("ERR_BAD_NIC", `bond ${name}: no interface ${nic} on this host`);
       if (!isNic(dev)) throw new VdsmError("ERR_BAD_NIC", `bond ${name}: ${nic} is a ${dev.linkinfo?.info_kind ?? dev.link_type}, not a NIC`);
-      if (dev.master && dev.master !== name) throw new VdsmError("ERR_USED_NIC", `bond ${name}: ${nic} is already a port of ${dev.master}`);
+      if (dev.master && dev.master !== name && !freedByRequest(dev.master, req, running)) {
+        throw new VdsmError("ERR_USED_NIC", `bond ${name}: ${nic} is already a port of ${dev.master}`);
+      }
     }
     out[name] = { nics: [...nics], options: b.options !== undefined ? normaliseBondOptions(name, b.options) : (cur?.options ?? "") };
   }
@@ -293,7 +303,9 @@ export async function apply(req: SetupRequest, running: NetConfig, log: Logger):
       delete running.networks[name];
     }
     running.bondings ??= {};
-    for (const [name, b] of Object.entries(req.bondings)) {
+    // removals first: a NIC a removed bond frees may go to a new one
+    const bondOrder = Object.entries(req.bondings).sort(([, a], [, b]) => Number(b.remove) - Number(a.remove));
+    for (const [name, b] of bondOrder) {
       const cur = running.bondings[name];
       if (b.remove) {
         await removeBond(name, log);
