@@ -115,7 +115,8 @@ describe("quotas", () => {
     const st = items<J>(await eng.get(`${base()}/${def.id}/quotastoragelimits`), "quota_storage_limit");
     assert.equal(String(st[0]?.limit), "-1");
     // a new data center gets its own
-    const other = await must("POST", "/datacenters", { name: "quota-other" });
+    const other = await must("POST", "/datacenters", { name: "quota-other", quota_mode: "audit" });
+    assert.equal(other.quota_mode, "audit", "set on add");
     const theirs = items<J>(await eng.get(`/datacenters/${other.id}/quotas`), "quota");
     assert.deepEqual(theirs.map((x) => x.name), ["Default"]);
     await setMode("audit");
@@ -171,6 +172,7 @@ describe("quotas", () => {
       ["an unknown cluster", 404, "POST", `${base()}/${q}/quotaclusterlimits`, { vcpu_limit: 1, cluster: { id: "00000000-0000-4000-8000-000000000002" } }],
       ["removing the default quota", 409, "DELETE", `${base()}/${def}`],
       ["an unknown quota mode", 400, "PUT", `/datacenters/${dc}`, { quota_mode: "strict" }],
+      ["a new data center with an unknown quota mode", 400, "POST", "/datacenters", { name: "quota-bad-dc", quota_mode: "hard" }],
       ["a VM with another data center's quota", 400, "POST", "/vms", { name: "quota-bad-vm", cluster: { id: cluster }, quota: { id: otherQuota } }],
       ["a VM with a quota id that is no UUID", 400, "POST", "/vms", { name: "quota-bad-vm", cluster: { id: cluster }, quota: { id: "q1" } }],
       ["a disk with an unknown quota", 400, "POST", "/disks", diskBody("quota-bad-disk", 1, "00000000-0000-4000-8000-000000000003")],
@@ -178,6 +180,7 @@ describe("quotas", () => {
     for (const [what, st, method, path, body] of cases) fault(await eng.api(method, path, body === undefined ? {} : { body: body as object }), st, what);
     const now = JSON.stringify([await eng.get(base()), await eng.get(`${base()}/${q}/quotaclusterlimits`), await eng.get(`${base()}/${q}/quotastoragelimits`), (await eng.get<J>(`/datacenters/${dc}`)).quota_mode]);
     assert.equal(now, before, "no quota, limit or mode changed");
+    assert.ok(!items<J>(await eng.get("/datacenters"), "data_center").some((d) => d.name === "quota-bad-dc"), "no data center was added");
     const names = items<J>(await eng.get("/vms"), "vm").map((v) => v.name);
     assert.ok(!names.includes("quota-bad-vm"), "no VM was added");
     assert.ok(!items<J>(await eng.get("/disks"), "disk").some((d) => d.name === "quota-bad-disk"), "no disk was added");
