@@ -13,9 +13,9 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { type ErrorName, VdsmError } from "@vela/protocol";
-import { run } from "../../exec.js";
+import { run, setNice, URGENT_NICE } from "../../exec.js";
 import type { Logger } from "../../log.js";
-import { type LoopRow, listLoops } from "./loops.js";
+import { type LoopRow, listLoops, readLoopDevice } from "./loops.js";
 import type { Lvm } from "./lvm.js";
 import { Mutex } from "../sync.js";
 
@@ -117,6 +117,8 @@ class LoopResizer {
 
   private start(): ChildProcessWithoutNullStreams {
     const c = spawn(PYTHON, ["-I", "-S", "-u", "-c", SET_SIZELIMIT], { stdio: ["pipe", "pipe", "pipe"] });
+    // A guest waits on each of its answers (a thin extension): VDSM's priority, as the lvextend.
+    if (c.pid !== undefined) setNice(c.pid, URGENT_NICE);
     c.stdout.setEncoding("utf8").on("data", (d: string) => {
       this.buf += d;
       for (let i = this.buf.indexOf("\n"); i >= 0; i = this.buf.indexOf("\n")) {
@@ -177,6 +179,8 @@ const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 export class LoopDataPath implements DataPath {
   readonly kind = "loop" as const;
   private readonly resizer: LoopResizer;
+  /** `pv@offset` → the loop devices last seen mapping that LV (refreshes look at these first). */
+  private readonly known = new Map<string, string[]>();
   constructor(private readonly log: Logger) {
     this.resizer = new LoopResizer(log);
   }
@@ -184,7 +188,24 @@ export class LoopDataPath implements DataPath {
   /** Loop devices mapping this LV's first byte (whatever their size). */
   private async mapping(r: LvRange): Promise<LoopRow[]> {
     const { offset } = byteRange(r);
-    return (await listLoops()).filter((l) => l.backFile === r.pv && l.offset === offset);
+    const rows = (await listLoops()).filter((l) => l.backFile === r.pv && l.offset === offset);
+    this.known.set(`${r.pv}@${offset}`, rows.map((l) => l.name));
+    return rows;
+  }
+
+  /**
+   * The same, for a refresh a guest waits on: the devices last seen mapping the LV, each checked
+   * in sysfs (three small reads), instead of reading every loop device of the host (dozens on a
+   * busy host: seconds under load, measured); a full look when one of them changed.
+   */
+  private async knownMapping(r: LvRange): Promise<LoopRow[]> {
+    const { offset } = byteRange(r);
+    const names = this.known.get(`${r.pv}@${offset}`);
+    if (names?.length) {
+      const rows = (await Promise.all(names.map(readLoopDevice))).filter((l): l is LoopRow => l?.backFile === r.pv && l.offset === offset);
+      if (rows.length === names.length) return rows;
+    }
+    return this.mapping(r);
   }
 
   async activePath(_vg: string, _lv: string, r: LvRange): Promise<string | undefined> {
@@ -202,7 +223,10 @@ export class LoopDataPath implements DataPath {
       // fsync) made the kernel write back all the dirty data of the whole LUN first: tens of
       // seconds per mailbox message while a guest wrote, measured here.
       const out = await run(["losetup", "--find", "--show", "--direct-io=on", "--offset", String(offset), "--sizelimit", String(size), r.pv], { log: this.log, timeoutMs: 30_000 });
-      return out.stdout.trim();
+      const dev = out.stdout.trim();
+      const key = `${r.pv}@${offset}`;
+      this.known.set(key, [...(this.known.get(key) ?? []).filter((n) => n !== dev), dev]);
+      return dev;
     } catch (err) {
       throw new VdsmError("CannotActivateLogicalVolume", `${vg}/${lv}: ${(err as Error).message}`);
     }
@@ -210,7 +234,7 @@ export class LoopDataPath implements DataPath {
 
   async refresh(vg: string, lv: string, r: LvRange): Promise<void> {
     const { size } = byteRange(r);
-    for (const l of await this.mapping(r)) {
+    for (const l of await this.knownMapping(r)) {
       // Grow only: a refresh for an older, smaller grant must never cut a live mapping short.
       if (l.sizelimit >= size) continue;
       if (!/^\/dev\/loop\d+$/.test(l.name)) throw new VdsmError("LogicalVolumeRefreshError", `${vg}/${lv}: unexpected device ${l.name}`);

@@ -6,7 +6,7 @@
  * from our own LUN discovery, tags are encoded by `encodeTag`.
  */
 import { type ErrorName, VdsmError } from "@vela/protocol";
-import { CommandError, run } from "../../exec.js";
+import { CommandError, run, URGENT_NICE } from "../../exec.js";
 import type { Logger } from "../../log.js";
 
 export const MiB = 2 ** 20;
@@ -123,7 +123,9 @@ export class Lvm {
   async cmd(args: string[], errName: ErrorName = "VolumeGroupActionError", only?: readonly string[]): Promise<string> {
     const argv = ["lvm", args[0]!, "--config", await this.config(only?.length ? only : undefined), ...args.slice(1)];
     try {
-      return (await run(argv, { log: this.log, timeoutMs: 60_000, env: { ...process.env, LVM_SUPPRESS_FD_WARNINGS: "1" } })).stdout;
+      // An lvextend is a thin extension a guest may be paused on: it gets VDSM's priority.
+      const nice = args[0] === "lvextend" ? URGENT_NICE : undefined;
+      return (await run(argv, { log: this.log, timeoutMs: 60_000, env: { ...process.env, LVM_SUPPRESS_FD_WARNINGS: "1" }, nice })).stdout;
     } catch (err) {
       if (err instanceof CommandError) throw new VdsmError(errName, `${args.slice(0, 2).join(" ")}: ${err.stderr.replace(/^\s*WARNING:.*$/gm, "").trim().slice(0, 500)}`);
       throw err;
