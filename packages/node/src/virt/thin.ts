@@ -155,11 +155,16 @@ export class ThinWatch {
       this.log.error({ err: t.error, volUUID: t.rec.volumeID, want }, "thin volume extension failed");
       return;
     }
-    const step = await this.adapt(t, before, headroom);
     await this.arm(t);
     // Event (or check) → LV extended → device refreshed → threshold re-armed: the figure bench/ measures.
-    this.log.info({ volUUID: t.rec.volumeID, allocated: t.allocated, step, ms: Number((performance.now() - t0).toFixed(1)) }, "thin drive extended and re-armed");
+    const ms = Number((performance.now() - t0).toFixed(1));
     await this.resumeIfEnospc();
+    // The next step is sized after the re-arm (a QMP query a guest need not wait for); a new
+    // step moves the threshold, so it is armed again.
+    const was = t.step;
+    const step = await this.adapt(t, before, headroom);
+    if (t.step !== was) await this.arm(t);
+    this.log.info({ volUUID: t.rec.volumeID, allocated: t.allocated, step, ms }, "thin drive extended and re-armed");
   }
 
   /**
