@@ -85,7 +85,7 @@ export class BlockDomain implements StorageDomain {
   /** The VG, its PVs and LVs as on disk now (one stamp check when unchanged; vgview.ts). */
   async snapshot(): Promise<VgSnapshot> {
     const s = await this.view.get();
-    if (!s || !s.vg.tags.includes(SD_TAG)) throw new VdsmError("StorageDomainDoesNotExist", this.sdUUID);
+    if (!s?.vg.tags.includes(SD_TAG)) throw new VdsmError("StorageDomainDoesNotExist", this.sdUUID);
     return s;
   }
 
