@@ -2,11 +2,12 @@
  * Administration: every VM with its live status (reloaded when the event stream names a VM or host), host, memory and uptime,
  * the per-VM actions (snapshots in a panel above the list), and "New VM" from a template. The list
  * is virtualised (only the rows in view are in the page) and its first rows come from a small
- * first request (`max=`), so with 10,000 VMs the page paints before the whole list has arrived.
+ * first request (`max=`), so with 10,000 VMs the page paints before the whole list has arrived;
+ * on a reload that request leaves with the portal's first ones (main.tsx), not after them.
  */
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { api, items } from "../lib/api";
+import { api, getOnce, items } from "../lib/api";
 import { bytes, since } from "../lib/format";
 import { useLive } from "../lib/hooks";
 import { about } from "../lib/live";
@@ -31,9 +32,11 @@ async function load(): Promise<View> {
 
 /** The first screenful, asked for alone: it arrives long before a list of thousands. */
 const FIRST_ROWS = 60;
+/** What the first screenful needs; main.tsx prefetches it when the page opens on this list. */
+export const FIRST_PATHS = [`/vms?max=${FIRST_ROWS}`, "/hosts"] as const;
 
 async function loadFirst(): Promise<View> {
-  const [v, h] = await Promise.all([api("GET", `/vms?max=${FIRST_ROWS}`), api("GET", "/hosts")]);
+  const [v, h] = await Promise.all(FIRST_PATHS.map((p) => getOnce(p)));
   return { vms: items<Vm>(v, "vm"), hosts: new Map(items<Host>(h, "host").map((x) => [x.id, x.name])) };
 }
 
