@@ -156,6 +156,15 @@ test("CPU and disk profiles, scheduling policies and storage connections come fr
   const clusterPolicy = (await eng.get<{ scheduling_policy: { id: string } }>(`/clusters/${cl.id}`)).scheduling_policy.id;
   assert.equal((await eng.get<Named>(`/schedulingpolicies/${clusterPolicy}`)).name, "none");
 
+  // The units of Vela's scheduler: its filters and its weight, read-only.
+  const units = await list<Named & { type: string; enabled: string }>("/schedulingpolicyunits", "scheduling_policy_unit");
+  assert.deepEqual(units.map((u) => `${u.name}|${u.type}|${u.enabled}`), ["PinToHost|filter|true", "HostUpInCluster|filter|true", "OptimalForEvenGuestDistribution|weight|true"]);
+  assert.equal((await eng.get<Named>(`/schedulingpolicyunits/${units[0]?.id}`)).name, "PinToHost");
+  const post = await eng.api("POST", "/schedulingpolicyunits", { body: { name: "mine" } });
+  assert.ok(post.status === 404 || post.status === 405, `read-only: ${post.status} ${post.text.slice(0, 200)}`);
+  const unitXml = await eng.api("GET", "/schedulingpolicyunits", { accept: "xml" });
+  assert.match(unitXml.text, /<scheduling_policy_units>\s*<scheduling_policy_unit href="[^"]+" id="[^"]+">\s*<name>PinToHost<\/name>/);
+
   // A host's storage connection extensions (iSCSI credentials): none.
   assert.deepEqual(await list(`/hosts/${host.id}/storageconnectionextensions`, "storage_connection_extension"), []);
 
@@ -163,7 +172,7 @@ test("CPU and disk profiles, scheduling policies and storage connections come fr
   for (const path of [
     `/cpuprofiles/${NOPE}`, "/cpuprofiles/x", `/clusters/${cl.id}/cpuprofiles/${NOPE}`, `/clusters/${NOPE}/cpuprofiles`,
     `/diskprofiles/${NOPE}`, `/storagedomains/${sdA.id}/diskprofiles/${NOPE}`, `/storagedomains/${NOPE}/diskprofiles`,
-    `/schedulingpolicies/${NOPE}`, `/storageconnections/${NOPE}`, "/storageconnections/..%2Fetc", `/hosts/${NOPE}/storageconnectionextensions`,
+    `/schedulingpolicies/${NOPE}`, `/schedulingpolicyunits/${NOPE}`, "/schedulingpolicyunits/x", `/storageconnections/${NOPE}`, "/storageconnections/..%2Fetc", `/hosts/${NOPE}/storageconnectionextensions`,
   ]) {
     const r = await eng.api("GET", path);
     assert.equal(r.status, 404, `${path}: ${r.status} ${r.text.slice(0, 200)}`);

@@ -186,7 +186,17 @@ describe("host networks", () => {
     await fault("POST", `/hosts/${h}/setupnetworks`, att({ id: clash.id }, "eth1"), 409, /already has an interface named eth2/);
     await eng.api("DELETE", `/clusters/${await firstClusterId(eng)}/networks/${clash.id}`);
     await eng.api("DELETE", `/networks/${clash.id}`);
-    await fault("POST", `/hosts/${h}/setupnetworks`, { modified_bonds: { host_nic: { name: "bond0", bonding: { slaves: { host_nic: [{ name: "eth1" }] } } } } }, 500, /bond/);
+    const clash2 = await eng.post<Ided>("/networks", { name: "bondnet", data_center: { id: await firstDcId(eng) } });
+    await eng.post(`/clusters/${await firstClusterId(eng)}/networks`, { id: clash2.id, required: false });
+    const bond = (options: unknown, nics = ["eth2"]) => ({ host_nic: { name: "bond0", bonding: { options, slaves: { host_nic: nics.map((name) => ({ name })) } } } });
+    await fault("POST", `/hosts/${h}/setupnetworks`, { modified_bonds: bond({ option: [{ name: "evil", value: "1" }] }) }, 400, /bond0: unknown option "evil=1"/);
+    await fault("POST", `/hosts/${h}/setupnetworks`, { modified_bonds: bond({ option: { name: "mode", value: "4;reboot" } }) }, 400, /not a bonding option value/);
+    await fault("POST", `/hosts/${h}/setupnetworks`, { modified_bonds: bond({ option: { name: "mode", value: 9 } }) }, 400, /bad value in "mode=9"/);
+    await fault("POST", `/hosts/${h}/setupnetworks`, { modified_bonds: bond(undefined, ["eth1"]) }, 409, /eth1 is already a port of vmnet/);
+    // a network on a bond made by the same request reaches the node as the bond's network
+    await fault("POST", `/hosts/${h}/setupnetworks`, { modified_bonds: bond({ option: [{ name: "mode", value: 1 }, { name: "miimon", value: 100 }] }), ...att({ id: clash2.id }, "bond0") }, 400, /no bonding driver/);
+    await eng.api("DELETE", `/clusters/${await firstClusterId(eng)}/networks/${clash2.id}`);
+    await eng.api("DELETE", `/networks/${clash2.id}`);
     assert.equal(hostState(ns), before);
   });
 });

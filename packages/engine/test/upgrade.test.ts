@@ -73,6 +73,19 @@ describe("an engine database from schema 0004", () => {
     assert.match(nic.mac.address, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
   });
 
+  test("gains quotas (0020): its data center's default quota, which its VM and disks consume from", async () => {
+    const e = eng as Engine;
+    const dc = items<Named & { quota_mode: string }>(await e.get("/datacenters"), "data_center")[0] as Named & { quota_mode: string };
+    assert.equal(dc.quota_mode, "disabled");
+    const quotas = items<Named>(await e.get(`/datacenters/${dc.id}/quotas`), "quota");
+    assert.deepEqual(quotas.map((q) => q.name), ["Default"]);
+    const def = quotas[0]?.id;
+    assert.equal((await e.get<{ quota?: { id: string } }>(`/vms/${OLD.vm}`)).quota?.id, def);
+    assert.equal((await e.get<{ quota?: { id: string } }>(`/disks/${OLD.disk}`)).quota?.id, def);
+    const st = items<{ usage: string }>(await e.get(`/datacenters/${dc.id}/quotas/${def}/quotastoragelimits`), "quota_storage_limit");
+    assert.ok(Number(st[0]?.usage) > 0, `the old disks count in the default quota's usage: ${JSON.stringify(st)}`);
+  });
+
   test("starts again on the migrated database with the same records", async () => {
     await eng?.stop();
     eng = await startEngine({ home, db: "sqlite" });

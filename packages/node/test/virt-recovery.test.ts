@@ -68,7 +68,11 @@ describe("agent death and restart", () => {
       await qmp.systemPowerdown();
       await waitConsole(runDir, poweredOff, "GUEST-POWERDOWN", 30_000);
       let last = "";
-      await waitFor("QEMU to stop in the shutdown state", async () => (last = (await qmp.queryStatus()).status) === "shutdown", 30_000).catch((e: unknown) => {
+      const stopped = async () => {
+        last = (await qmp.queryStatus()).status;
+        return last === "shutdown";
+      };
+      await waitFor("QEMU to stop in the shutdown state", stopped, 30_000).catch((e: unknown) => {
         throw new Error(`${String(e)}; QEMU's last run state: ${last}`);
       });
     } finally {

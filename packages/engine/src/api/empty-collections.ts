@@ -37,7 +37,6 @@ export const EMPTY_SUBCOLLECTIONS: EmptySub[] = [
   e("hosts", "katelloerrata", "katello_errata", "katello_erratum"),
   // iSCSI CHAP credentials per host (Vela's block domains have no iSCSI logins with credentials)
   e("hosts", "storageconnectionextensions", "storage_connection_extensions", "storage_connection_extension"),
-  e("datacenters", "quotas", "quotas", "quota"),
   e("datacenters", "qoss", "qoss", "qos"),
   e("datacenters", "iscsibonds", "iscsi_bonds", "iscsi_bond"),
   e("clusters", "affinitygroups", "affinity_groups", "affinity_group"),

@@ -44,8 +44,9 @@ const imagetransfers = lazy(() => import("./resources/imagetransfers.js"));
 const catalogs = lazy(() => import("./resources/catalogs.js"));
 const metrics = lazy(() => import("./resources/metrics.js"));
 const profiles = lazy(() => import("./resources/profiles.js"));
+const quotas = lazy(() => import("../quotas/resources.js"));
 
-const ALL = [root, datacenters, clusters, hosts, storagedomains, cdroms, disks, templates, vms, jobs, consoles, internal, networks, users, perms, vmpools, clientLinks, updates, empty, openapi, statistics, events, enroll, imagetransfers, catalogs, metrics, profiles];
+const ALL = [root, datacenters, clusters, hosts, storagedomains, cdroms, disks, templates, vms, jobs, consoles, internal, networks, users, perms, vmpools, clientLinks, updates, empty, openapi, statistics, events, enroll, imagetransfers, catalogs, metrics, profiles, quotas];
 
 function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): Handler {
   return async (c: Call): Promise<Reply> => {
@@ -100,6 +101,20 @@ export const apiRoutes: RouteDef[] = [
   r("DELETE", "/datacenters/:id/storagedomains/:sd", h(datacenters, "detach")),
   r("POST", "/datacenters/:id/storagedomains/:sd/activate", h(datacenters, "activateStorageDomain")),
   r("POST", "/datacenters/:id/storagedomains/:sd/deactivate", h(datacenters, "deactivateStorageDomain")),
+  // quotas (quotas/resources.ts)
+  r("GET", "/datacenters/:id/quotas", h(quotas, "list")),
+  r("POST", "/datacenters/:id/quotas", h(quotas, "add")),
+  r("GET", "/datacenters/:id/quotas/:quota", h(quotas, "get")),
+  r("PUT", "/datacenters/:id/quotas/:quota", h(quotas, "update")),
+  r("DELETE", "/datacenters/:id/quotas/:quota", h(quotas, "remove")),
+  r("GET", "/datacenters/:id/quotas/:quota/quotaclusterlimits", h(quotas, "clusterLimits")),
+  r("POST", "/datacenters/:id/quotas/:quota/quotaclusterlimits", h(quotas, "addClusterLimit")),
+  r("GET", "/datacenters/:id/quotas/:quota/quotaclusterlimits/:limit", h(quotas, "clusterLimit")),
+  r("DELETE", "/datacenters/:id/quotas/:quota/quotaclusterlimits/:limit", h(quotas, "removeClusterLimit")),
+  r("GET", "/datacenters/:id/quotas/:quota/quotastoragelimits", h(quotas, "storageLimits")),
+  r("POST", "/datacenters/:id/quotas/:quota/quotastoragelimits", h(quotas, "addStorageLimit")),
+  r("GET", "/datacenters/:id/quotas/:quota/quotastoragelimits/:limit", h(quotas, "storageLimit")),
+  r("DELETE", "/datacenters/:id/quotas/:quota/quotastoragelimits/:limit", h(quotas, "removeStorageLimit")),
 
   r("GET", "/clusters", h(clusters, "list")),
   r("POST", "/clusters", h(clusters, "add")),
@@ -249,6 +264,7 @@ export const apiRoutes: RouteDef[] = [
   ...permissionRoutes("/storagedomains/:id", "storage_domain"),
   ...permissionRoutes("/networks/:id", "network"),
   ...permissionRoutes("/vnicprofiles/:id", "vnic_profile"),
+  ...permissionRoutes("/datacenters/:id/quotas/:quota", "quota"),
 
   r("GET", "/vmpools", h(vmpools, "list")),
   r("GET", "/vmpools/:id", h(vmpools, "get")),
@@ -295,6 +311,8 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/storagedomains/:id/diskprofiles/:profile", h(profiles, "domainDiskProfile")),
   r("GET", "/schedulingpolicies", h(profiles, "schedulingPolicies")),
   r("GET", "/schedulingpolicies/:id", h(profiles, "schedulingPolicy")),
+  r("GET", "/schedulingpolicyunits", h(profiles, "schedulingPolicyUnits")),
+  r("GET", "/schedulingpolicyunits/:id", h(profiles, "schedulingPolicyUnit")),
   r("GET", "/storageconnections", h(profiles, "storageConnections")),
   r("GET", "/storageconnections/:id", h(profiles, "storageConnection")),
   // Sub-collections clients read that Vela serves empty (empty-collections.ts).

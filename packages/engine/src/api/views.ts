@@ -13,6 +13,8 @@ import {
   type ImageTransfer,
   type Job,
   num,
+  type Quota,
+  type QuotaLimit,
   type Snapshot,
   type Step,
   type StorageDomain,
@@ -23,6 +25,7 @@ import {
 import { actions, href, links, ref } from "./href.js";
 import { defaultProfileId } from "../db/ids.js";
 import type { Rep } from "./repr.js";
+import type { PolicyUnit } from "../scheduling/units.js";
 
 const b = (v: number) => v !== 0;
 const date = (s: string | null) => (s ? new Date(s) : undefined);
@@ -49,9 +52,9 @@ export function dataCenterView(dc: DataCenter, spm?: Host): Rep {
     name: dc.name,
     description: dc.description || undefined,
     comment: dc.comment || undefined,
-    link: links(base, ["clusters", "permissions", "storagedomains"]),
+    link: links(base, ["clusters", "permissions", "quotas", "storagedomains"]),
     local: b(dc.local),
-    quota_mode: "disabled",
+    quota_mode: dc.quota_mode,
     // Vela extension (not in oVirt's model; clients skip unknown members): the pool's SPM and its generation.
     spm: dc.master_domain_id ? { host: spm && dc.spm_host_id === spm.id ? ref("hosts", spm.id) : undefined, lver: dc.spm_lver ?? undefined } : undefined,
     status: dcStatus(dc, spm),
@@ -92,6 +95,11 @@ export const SCHEDULING_POLICIES = [
   { id: "8d5d7bec-68de-4a67-b53e-0ac54686d579", name: "vm_evenly_distributed", description: "", default_policy: false },
   { id: "7677771e-5eab-422e-83fa-dc04080d21b7", name: "cluster_maintenance", description: "", default_policy: false },
 ] as const;
+
+/** A unit of Vela's scheduler (scheduling/units.ts); all are enabled and built in. */
+export function schedulingPolicyUnitView(u: PolicyUnit): Rep {
+  return { href: href("schedulingpolicyunits", u.id), id: u.id, name: u.name, description: u.description, enabled: true, internal: true, type: u.type };
+}
 
 export function schedulingPolicyView(p: (typeof SCHEDULING_POLICIES)[number]): Rep {
   return { href: href("schedulingpolicies", p.id), id: p.id, name: p.name, description: p.description || undefined, default_policy: p.default_policy, locked: true };
@@ -227,6 +235,8 @@ export function diskView(d: Disk): Rep {
     total_size: num(d.actual_size),
     wipe_after_delete: b(d.wipe_after_delete),
     disk_profile: ref("diskprofiles", defaultProfileId("disk", d.storage_domain_id)),
+    // oVirt names a disk's quota by id only (its href needs the data center)
+    quota: d.quota_id ? { id: d.quota_id } : undefined,
     storage_domains: { storage_domain: [ref("storagedomains", d.storage_domain_id) as Rep] },
   };
 }
@@ -290,6 +300,7 @@ export function vmView(v: Vm): Rep {
     cluster: ref("clusters", v.cluster_id),
     cpu_profile: ref("cpuprofiles", defaultProfileId("cpu", v.cluster_id)),
     host: v.status !== "down" ? ref("hosts", v.run_on_host_id) : undefined,
+    quota: v.quota_id ? { id: v.quota_id } : undefined,
     template: ref("templates", v.template_id),
   };
 }
@@ -414,5 +425,52 @@ export function imageTransferView(t: ImageTransfer, urls: TransferUrls): Rep {
     disk: ref("disks", t.disk_id),
     host: ref("hosts", t.host_id),
     image: { id: t.image_id },
+  };
+}
+
+/** A quota, under its data center. */
+export function quotaView(q: Quota): Rep {
+  const base = href("datacenters", q.data_center_id, "quotas", q.id);
+  return {
+    href: base,
+    id: q.id,
+    name: q.name,
+    description: q.description || undefined,
+    link: links(base, ["permissions", "quotaclusterlimits", "quotastoragelimits"]),
+    cluster_hard_limit_pct: q.cluster_hard_limit_pct,
+    cluster_soft_limit_pct: q.cluster_soft_limit_pct,
+    storage_hard_limit_pct: q.storage_hard_limit_pct,
+    storage_soft_limit_pct: q.storage_soft_limit_pct,
+    data_center: ref("datacenters", q.data_center_id),
+  };
+}
+
+const quotaRef = (q: Quota): Rep => ({ href: href("datacenters", q.data_center_id, "quotas", q.id), id: q.id });
+const GiBs = (mib: number) => Math.round((mib / 1024) * 1000) / 1000;
+
+/** A quota's cluster limit (id: the cluster's, or the quota's own when global) with the usage now: memory in GiB, -1 unlimited. */
+export function quotaClusterLimitView(q: Quota, l: QuotaLimit, use: { vcpus: number; memMiB: number }): Rep {
+  const mib = num(l.memory_limit_mib);
+  return {
+    href: href("datacenters", q.data_center_id, "quotas", q.id, "quotaclusterlimits", l.target_id),
+    id: l.target_id,
+    memory_limit: mib < 0 ? -1 : GiBs(mib),
+    memory_usage: GiBs(use.memMiB),
+    vcpu_limit: l.vcpu_limit ?? -1,
+    vcpu_usage: use.vcpus,
+    cluster: l.target_id === q.id ? undefined : ref("clusters", l.target_id),
+    quota: quotaRef(q),
+  };
+}
+
+/** A quota's storage limit (id: the domain's, or the quota's own when global) with the usage now, in GiB; -1 unlimited. */
+export function quotaStorageLimitView(q: Quota, l: QuotaLimit, usageGiB: number): Rep {
+  return {
+    href: href("datacenters", q.data_center_id, "quotas", q.id, "quotastoragelimits", l.target_id),
+    id: l.target_id,
+    limit: num(l.storage_limit_gib),
+    usage: Math.round(usageGiB * 1000) / 1000,
+    quota: quotaRef(q),
+    storage_domain: l.target_id === q.id ? undefined : ref("storagedomains", l.target_id),
   };
 }

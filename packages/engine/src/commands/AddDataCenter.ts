@@ -1,12 +1,13 @@
-/** Adds a data center (no pool yet: status uninitialized until a storage domain is attached). */
+/** Adds a data center (no pool yet: status uninitialized until a storage domain is attached), with its default quota. */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { conflict } from "../errors/fault.js";
-import { Bool, Int, Name, parseInput, Text } from "../input/input.js";
+import { Bool, Enum, Int, Name, parseInput, Text } from "../input/input.js";
 import { type DataCenter, now } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import type { CommandDef } from "./command.js";
 import { addManagementNetwork } from "../db/repo/networks.js";
+import { addDefaultQuota, QUOTA_MODES } from "../quotas/store.js";
 
 export const Input = z.object({
   name: Name.refine((s) => s.length <= 40, "longer than 40 characters"),
@@ -15,6 +16,7 @@ export const Input = z.object({
   local: Bool.optional(),
   storage_format: z.enum(["v5"], { message: "only storage format v5 is supported" }).optional(),
   version: z.object({ major: Int(4, 4), minor: Int(7, 8) }).optional(),
+  quota_mode: Enum(QUOTA_MODES).optional(),
 });
 
 export const AddDataCenter: CommandDef<unknown, z.output<typeof Input>, DataCenter> = {
@@ -43,9 +45,11 @@ export const AddDataCenter: CommandDef<unknown, z.output<typeof Input>, DataCent
       spm_lver: null,
       spm_contending: 0,
       created_at: now(),
+      quota_mode: p.quota_mode ?? "disabled",
     };
     await e.db.insertInto("data_centers").values(row).execute();
     await addManagementNetwork(e, row.id);
+    await addDefaultQuota(e, row.id, row.name);
     return row;
   },
 };

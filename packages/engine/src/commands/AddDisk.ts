@@ -5,6 +5,8 @@
  * restart. Disk id = image UUID, image_id = the leaf volume UUID (as oVirt names them). The caller
  * may choose the disk id (oVirt 4.x accepts `id` on add), so a client that lost the reply can retry
  * without making a second disk: the retry is refused with 409 while the first one exists.
+ * The disk consumes its provisioned size from its quota (the one named, else the data center's
+ * default; quotas/consume.ts).
  */
 import { randomUUID } from "node:crypto";
 import { initialSizeProblem } from "@vela/protocol";
@@ -19,6 +21,7 @@ import { addStep, endStep, setJobPayload, TaskFailed, TaskLost, waitTask } from 
 import type { CommandDef } from "./command.js";
 import { activeDomain, spmOf } from "./lookup.js";
 import { byRef } from "../db/repo/entities.js";
+import { consumeStorage, quotaFor } from "../quotas/consume.js";
 
 /** 1 PiB: anything larger is a typo, not a disk (the node refuses it too). */
 export const MAX_DISK_BYTES = 2 ** 50;
@@ -39,6 +42,7 @@ export const Input = z.object({
   content_type: Enum(["data", "iso"]).optional(),
   storage_type: Enum(["image"]).optional(),
   storage_domains: ListOf("storage_domain", Ref),
+  quota: z.object({ id: Uuid }).optional(),
 }).superRefine((d, ctx) => {
   // The node's own rule (protocol's volume-rules), with the API's defaults: cow, sparse; checked
   // only where the size is used (see initialSizeOf).
@@ -82,6 +86,7 @@ export const AddDisk: CommandDef<unknown, Plan, Disk> = {
     if (p.storage_domains.length !== 1) throw badRequest("Disk [storage_domains] must name exactly one storage domain");
     const sd = await byRef(e, "storage_domains", p.storage_domains[0] as Ref);
     const dc = await activeDomain(e, sd, "add Disk");
+    const quota = await quotaFor(e, dc.id, p.quota, "add Disk");
     const spm = await spmOf(e, dc, "add Disk");
     const format = p.format ?? "cow";
     const sparse = p.sparse ?? true;
@@ -107,7 +112,10 @@ export const AddDisk: CommandDef<unknown, Plan, Disk> = {
       content_type: p.content_type ?? "data",
       template_id: null,
       created_at: now(),
+      quota_id: quota.id,
     };
+    // last: what it lets through counts for other checks until the disk's row exists
+    await consumeStorage(e, { dc, quota, bytes: new Map([[sd.id, p.provisioned_size]]), what: "add Disk", until: { disks: [disk.id] } });
     return { disk, dcId: dc.id, spm };
   },
   describe: (p) => `Adding Disk ${p.disk.alias}`,

@@ -2,18 +2,21 @@
  * Adds a VM from a template (Blank by default) in a cluster. Only configuration is stored; the
  * VM is down until started. Direct kernel boot (os.kernel/initrd/cmdline) is kept as given after
  * strict checks; the node further confines kernel and initrd to its allowed directories.
+ * The VM and the disks it gets from its template consume from its quota (the one named, else the
+ * data center's default): the disks' GiB at once, the vCPUs and memory when it runs.
  */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { conflict, invalid } from "../errors/fault.js";
-import { Bool, Enum, Int, Name, parseInput, Ref, Text } from "../input/input.js";
+import { Bool, Enum, Int, Name, parseInput, Ref, Text, Uuid } from "../input/input.js";
 import { BLANK_TEMPLATE_ID } from "../db/ids.js";
 import { now, num, type Vm } from "../db/schema.js";
 import type { Started } from "./background.js";
 import { Initialization, saveInitialization } from "./cloudinit.js";
 import type { CommandDef } from "./command.js";
 import { copyTemplateNics } from "../db/repo/nics.js";
-import { byRef } from "../db/repo/entities.js";
+import { byRef, mustById } from "../db/repo/entities.js";
+import { consumeStorage, mayConsume, quotaFor } from "../quotas/consume.js";
 import { activeSnapshot } from "./snapshotSteps.js";
 import { createVmDisks, planVmDisks, type VmDiskPlan } from "./templateDisks.js";
 
@@ -73,6 +76,7 @@ export const Input = z.object({
   initialization: Initialization.optional(),
   /** oVirt's memory_policy: only `ballooning` is used (a balloon device, on by default as oVirt). */
   memory_policy: z.object({ ballooning: Bool.optional() }).optional(),
+  quota: z.object({ id: Uuid }).optional(),
 });
 type In = z.output<typeof Input>;
 
@@ -132,8 +136,22 @@ export const AddVm: CommandDef<{ body: unknown; clone?: boolean }, Plan, { vm: V
       cdrom_current_file: null,
       cdrom_current_domain_id: null,
       ballooning: p.memory_policy?.ballooning === false ? 0 : 1,
+      quota_id: null,
     };
+    if (!cluster.data_center_id) throw conflict(`Cannot add VM: cluster ${cluster.name} belongs to no data center`);
+    const dc = await mustById(e, "data_centers", cluster.data_center_id);
+    const quota = await quotaFor(e, dc.id, p.quota, "add VM");
+    vm.quota_id = quota.id;
+    await mayConsume(e, dc, quota, "add VM");
     const disks = template.id === BLANK_TEMPLATE_ID ? [] : await planVmDisks(e, template, clone);
+    if (disks.length) {
+      const bytes = new Map<string, number>();
+      for (const d of disks) {
+        d.disk.quota_id = quota.id;
+        bytes.set(d.disk.storage_domain_id, (bytes.get(d.disk.storage_domain_id) ?? 0) + num(d.disk.provisioned_size));
+      }
+      await consumeStorage(e, { dc, quota, bytes, what: "add VM", until: { disks: disks.map((d) => d.disk.id) } });
+    }
     if (disks.length) vm.status = "image_locked";
     return { vm, disks, clone, init: p.initialization };
   },

@@ -4,6 +4,7 @@ import type { DataCenter } from "../db/schema.js";
 import type { CommandDef } from "./command.js";
 import { removeDcNetworks } from "../db/repo/networks.js";
 import { mustById } from "../db/repo/entities.js";
+import { removeDcQuotas } from "../quotas/store.js";
 
 export const RemoveDataCenter: CommandDef<{ id: string }, DataCenter, void> = {
   name: "remove Data Center",
@@ -19,6 +20,7 @@ export const RemoveDataCenter: CommandDef<{ id: string }, DataCenter, void> = {
   describe: (dc) => `Removing Data Center ${dc.name}`,
   async execute(e, dc) {
     await removeDcNetworks(e, dc.id);
+    await removeDcQuotas(e, dc.id);
     await e.db.deleteFrom("data_centers").where("id", "=", dc.id).execute();
   },
 };

@@ -3,7 +3,8 @@
  * definition (nodes keep no VM configuration). The node prepares each drive's image itself, under
  * its image lock, and tears down what it prepared if the start fails: the engine does not prepare
  * images first (it used to, so every image was prepared twice). The status recorded is the one
- * the node returns; later ones come from the VM monitor.
+ * the node returns; later ones come from the VM monitor. The VM's vCPUs and memory are consumed
+ * from its quota while it runs (quotas/consume.ts).
  */
 import { z } from "zod";
 import { conflict, invalid } from "../errors/fault.js";
@@ -16,6 +17,7 @@ import type { CommandDef } from "./command.js";
 import { driveSpec, drivesOf, type VmDrive } from "./drives.js";
 import { mustById } from "../db/repo/entities.js";
 import { nicSpecsOf } from "../db/repo/nics.js";
+import { consumeCluster, quotaOf } from "../quotas/consume.js";
 
 const MiB = 1024 * 1024;
 
@@ -63,6 +65,12 @@ export const RunVm: CommandDef<{ id: string; body: unknown }, Plan, Vm> = {
     const payload = init && p.use_cloud_init !== false ? cloudInitPayload(vm.id, init) : undefined;
     const cluster = await mustById(e, "clusters", vm.cluster_id);
     if (drives.some((d) => d.dcId !== cluster.data_center_id)) throw conflict(`Cannot run VM ${vm.name}: a disk lies outside the cluster's data center`);
+    if (cluster.data_center_id) {
+      const dc = await mustById(e, "data_centers", cluster.data_center_id);
+      const quota = await quotaOf(e, dc.id, vm.quota_id);
+      const vcpus = vm.cpu_sockets * vm.cpu_cores * vm.cpu_threads;
+      if (quota) await consumeCluster(e, { dc, quota, clusterId: cluster.id, vcpus, memMiB: num(vm.memory) / MiB, vmId: vm.id, what: `run VM ${vm.name}` });
+    }
     const pinned = p.host ?? (() => {
       const h = p.vm?.placement_policy?.hosts?.host;
       return Array.isArray(h) ? h[0] : h;

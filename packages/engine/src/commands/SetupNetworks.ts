@@ -42,9 +42,22 @@ const Attachment = z.object({
   ip_address_assignments: z.object({ ip_address_assignment: z.union([Assignment, z.array(Assignment)]) }).optional(),
 });
 
+const BOND_NAME = /^bond[0-9]{1,4}$/;
+
+/** One bonding option as oVirt writes it: `<option><name>mode</name><value>4</value></option>`; the node checks names and values. */
+const BondOption = z.object({
+  name: z.string().regex(/^[a-z_]{1,32}$/, "not a bonding option name"),
+  value: z.union([z.string(), z.number()]).transform(String).pipe(z.string().regex(/^[a-z0-9_.,+-]{1,128}$/, "not a bonding option value")),
+});
+
 const Bond = z.object({
-  name: z.string().regex(/^bond[0-9]{1,4}$/, "not a bond name (bond0..bond9999)"),
-  bonding: z.object({ slaves: z.object({ host_nic: z.union([HostNicName, z.array(HostNicName)]) }).optional(), options: z.unknown().optional() }).optional(),
+  name: z.string().regex(BOND_NAME, "not a bond name (bond0..bond9999)"),
+  bonding: z
+    .object({
+      slaves: z.object({ host_nic: z.union([HostNicName, z.array(HostNicName)]) }).optional(),
+      options: z.object({ option: z.union([BondOption, z.array(BondOption).max(32)]) }).optional(),
+    })
+    .optional(),
 });
 
 const listOf = <T extends z.ZodType>(key: string, s: T) => z.object({ [key]: z.union([s, z.array(s)]) }).transform((o) => [o[key] as z.output<T> | z.output<T>[]].flat() as z.output<T>[]);
@@ -61,6 +74,7 @@ const Input = z.object({
 
 interface NodeNet {
   nic?: string;
+  bonding?: string;
   vlan?: number;
   bridged?: boolean;
   mtu?: number;
@@ -75,7 +89,7 @@ interface NodeNet {
 interface Plan {
   host: Host;
   networks: Record<string, NodeNet>;
-  bondings: Record<string, { nics?: string[]; remove?: boolean }>;
+  bondings: Record<string, { nics?: string[]; options?: string; remove?: boolean }>;
   upserts: NetworkAttachment[];
   removals: NetworkAttachment[];
   check: boolean;
@@ -112,6 +126,8 @@ export const SetupNetworks: CommandDef<{ hostId: string; body: unknown }, Plan, 
     if (!["up", "non_operational", "maintenance"].includes(host.status)) throw conflict(`Cannot setup Networks on host ${host.name}: the host is ${host.status}`);
     const cluster = await mustById(e, "clusters", host.cluster_id);
     const { names, engineDev } = await hostNics(e, host);
+    // bonds made by this same request may carry its networks
+    for (const b of input.modified_bonds ?? []) names.add(b.name);
     const existing = await e.db.selectFrom("network_attachments").selectAll().where("host_id", "=", host.id).execute();
     const networks: Record<string, NodeNet> = {};
     const upserts: NetworkAttachment[] = [];
@@ -153,7 +169,7 @@ export const SetupNetworks: CommandDef<{ hostId: string; body: unknown }, Plan, 
         throw conflict(`Cannot setup Networks: attaching ${network.name} to ${nicName} would cut the engine's connection to host ${host.name} (${host.address}); give the attachment that address`);
       }
       networks[network.name] = {
-        nic: nicName,
+        ...(BOND_NAME.test(nicName) ? { bonding: nicName } : { nic: nicName }),
         vlan: network.vlan_id ?? undefined,
         bridged,
         mtu: network.mtu || undefined,
@@ -179,7 +195,10 @@ export const SetupNetworks: CommandDef<{ hostId: string; body: unknown }, Plan, 
       }
     }
     const bondings: Plan["bondings"] = {};
-    for (const b of input.modified_bonds ?? []) bondings[b.name] = { nics: b.bonding?.slaves ? [b.bonding.slaves.host_nic].flat().map((n) => n.name) : undefined };
+    for (const b of input.modified_bonds ?? []) {
+      const options = b.bonding?.options ? [b.bonding.options.option].flat().map((o) => `${o.name}=${o.value}`).join(" ") : undefined;
+      bondings[b.name] = { nics: b.bonding?.slaves ? [b.bonding.slaves.host_nic].flat().map((n) => n.name) : undefined, options };
+    }
     for (const b of input.removed_bonds ?? []) bondings[b.name] = { remove: true };
     return {
       host,

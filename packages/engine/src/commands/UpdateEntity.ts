@@ -1,16 +1,17 @@
 /**
  * PUT on data centers, clusters, hosts, storage domains and templates: what every oVirt client
- * may change on them at any time — name, description, comment. Clients (the SDKs, Ansible's
+ * may change on them at any time — name, description, comment (and a data center's quota mode). Clients (the SDKs, Ansible's
  * modules) PUT back whole representations they read: members that are not updatable here are
  * ignored, as oVirt ignores read-only members. A new name must be free among its kind.
  */
 import { z } from "zod";
 import type { Engine } from "../engine.js";
 import { conflict } from "../errors/fault.js";
-import { Name, parseInput, Text } from "../input/input.js";
+import { Enum, Name, parseInput, Text } from "../input/input.js";
 import type { CommandDef } from "./command.js";
 import { mustById } from "../db/repo/entities.js";
 import { ClusterMemoryInput, clusterMemorySet, pushMomPolicyToCluster } from "./clusterMemory.js";
+import { QUOTA_MODES } from "../quotas/store.js";
 
 type Table = "data_centers" | "clusters" | "hosts" | "storage_domains" | "templates";
 
@@ -38,13 +39,14 @@ function inputOf(kind: Kind) {
     comment: Text(4000).optional(),
   });
   // clusters also take their memory over-commit settings (clusterMemory.ts)
+  if (kind.table === "data_centers") return common.extend({ quota_mode: Enum(QUOTA_MODES).optional() });
   return kind.table === "clusters" ? common.extend(ClusterMemoryInput.shape) : common;
 }
 
 interface Plan {
   kind: Kind;
   id: string;
-  set: { name?: string; description?: string; comment?: string } & ReturnType<typeof clusterMemorySet>;
+  set: { name?: string; description?: string; comment?: string; quota_mode?: string } & ReturnType<typeof clusterMemorySet>;
 }
 
 export const UpdateEntity: CommandDef<{ kind: Kind; id: string; body: unknown }, Plan, void> = {

@@ -1,16 +1,19 @@
 /**
  * Updates a VM's configuration (PUT /vms/{id}). Names, descriptions and comments change at any
  * time; hardware and boot settings only while the VM is down (no next-run configuration yet).
- * An empty kernel, initrd or cmdline clears it.
+ * An empty kernel, initrd or cmdline clears it. `quota` moves the VM to another quota of its
+ * data center (a running VM's vCPUs and memory are then consumed there; quotas/consume.ts).
  */
 import { z } from "zod";
 import { conflict, invalid } from "../errors/fault.js";
-import { Bool, Enum, Int, Name, parseInput, Text } from "../input/input.js";
+import { Bool, Enum, Int, Name, parseInput, Text, Uuid } from "../input/input.js";
 import { num, type Vm } from "../db/schema.js";
 import { BootPath, Cmdline, checkBootPaths } from "./AddVm.js";
 import { Initialization, loadInitialization, saveInitialization } from "./cloudinit.js";
 import type { CommandDef } from "./command.js";
 import { mustById } from "../db/repo/entities.js";
+import type { Engine } from "../engine.js";
+import { consumeCluster, mayConsume, quotaFor } from "../quotas/consume.js";
 
 const MiB = 1024 * 1024;
 
@@ -37,6 +40,7 @@ const Input = z.object({
   high_availability: z.object({ enabled: Bool.optional() }).optional(),
   /** cloud-init; an empty one clears it. Used at the next start. */
   initialization: Clearable(Initialization).optional(),
+  quota: z.object({ id: Uuid }).optional(),
 });
 
 /**
@@ -86,6 +90,7 @@ export const UpdateVm: CommandDef<{ id: string; body: unknown }, { vm: Vm; next:
       const clash = await e.db.selectFrom("vms").select("id").where("name", "=", next.name).executeTakeFirst();
       if (clash) throw conflict(`Cannot update VM. The VM name ${next.name} is already in use.`);
     }
+    if (p.quota && p.quota.id !== vm.quota_id) next.quota_id = await movedQuota(e, vm, p.quota.id);
     return { vm, next, init: p.initialization };
   },
   describe: (p) => `Updating VM ${p.vm.name}`,
@@ -96,3 +101,18 @@ export const UpdateVm: CommandDef<{ id: string; body: unknown }, { vm: Vm; next:
     return next;
   },
 };
+
+/** A VM moving to another quota: of its data center, consumable by the user, with room if it runs. */
+async function movedQuota(e: Engine, vm: Vm, quotaId: string): Promise<string> {
+  const cluster = await mustById(e, "clusters", vm.cluster_id);
+  if (!cluster.data_center_id) throw conflict(`Cannot update VM ${vm.name}: its cluster belongs to no data center`);
+  const dc = await mustById(e, "data_centers", cluster.data_center_id);
+  const what = `update VM ${vm.name}`;
+  const quota = await quotaFor(e, dc.id, { id: quotaId }, what);
+  await mayConsume(e, dc, quota, what);
+  if (vm.status !== "down" && vm.status !== "image_locked") {
+    const vcpus = vm.cpu_sockets * vm.cpu_cores * vm.cpu_threads;
+    await consumeCluster(e, { dc, quota, clusterId: cluster.id, vcpus, memMiB: num(vm.memory) / MiB, vmId: vm.id, what });
+  }
+  return quota.id;
+}

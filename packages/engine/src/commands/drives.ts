@@ -44,6 +44,7 @@ export async function drivesOf(e: Engine, vmId: string): Promise<VmDrive[]> {
       content_type: r.content_type,
       template_id: r.template_id,
       created_at: r.created_at,
+      quota_id: r.quota_id,
     },
     att: { vm_id: r.vm_id, disk_id: r.id, interface: r.interface, bootable: r.bootable, active: r.active, read_only: r.read_only, pass_discard: r.pass_discard },
     dcId: r.data_center_id,

@@ -130,6 +130,8 @@ export async function registerDomainDisks(e: Engine, host: NodeTarget, dcId: str
       content_type: "data",
       template_id: null,
       created_at: now(),
+      // the data center's default quota
+      quota_id: null,
     };
     await e.db.insertInto("disks").values(disk).execute();
     for (const i of own) {

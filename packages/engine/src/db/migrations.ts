@@ -11,6 +11,7 @@ import { generations } from "./migration-generations.js";
 import { imageTransfers } from "./migration-transfers.js";
 import { customRoles, usersPermissions } from "./migration-users.js";
 import { cdromsMemory } from "./migration-vms.js";
+import { quotas } from "./migration-quotas.js";
 import type { AnyDb } from "./migration-db.js";
 
 const initial: Migration = {
@@ -434,6 +435,7 @@ const migrations: Record<string, Migration> = {
   "0013_image_transfers": imageTransfers,
   "0014_custom_roles_host_certificates": customRoles,
   "0017_generations": generations,
+  "0020_quotas": quotas,
 };
 
 export const provider: MigrationProvider = {

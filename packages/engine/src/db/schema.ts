@@ -28,6 +28,8 @@ export interface DataCentersTable {
   /** 1 while an SPM election is under way (the data center shows `contend`). */
   spm_contending: number;
   created_at: string;
+  /** disabled | audit | enabled (migration 0020, quotas/). */
+  quota_mode: string;
 }
 
 export interface ClustersTable {
@@ -129,6 +131,8 @@ export interface DisksTable {
   /** Set when the disk belongs to a template (its volume is SHARED). */
   template_id: string | null;
   created_at: string;
+  /** The quota the disk consumes storage from (null: the data center's default). */
+  quota_id: string | null;
 }
 
 /**
@@ -199,6 +203,8 @@ export interface VmsTable {
   cdrom_current_domain_id: string | null;
   /** memory_policy.ballooning (0/1): the VM gets a balloon device. */
   ballooning: number;
+  /** The quota the VM consumes vCPUs and memory from while it runs (null: the data center's default). */
+  quota_id: string | null;
 }
 
 export interface DiskAttachmentsTable {
@@ -381,7 +387,34 @@ export interface ImageTransfersTable {
   last_updated: string;
 }
 
+/** A data center's quota (migration 0020); soft/hard are oVirt's threshold and grace, in %. */
+export interface QuotasTable {
+  id: string;
+  data_center_id: string;
+  name: string;
+  description: string;
+  cluster_soft_limit_pct: number;
+  cluster_hard_limit_pct: number;
+  storage_soft_limit_pct: number;
+  storage_hard_limit_pct: number;
+  /** 1 for the data center's default quota (made with it, never removed). */
+  is_default: number;
+  created_at: string;
+}
+
+/** One limit of a quota: kind cluster (vCPUs, memory) or storage (GiB); target = cluster / domain id, or the quota's id (global). -1 = unlimited. */
+export interface QuotaLimitsTable {
+  quota_id: string;
+  kind: string;
+  target_id: string;
+  vcpu_limit: number | null;
+  memory_limit_mib: number | null;
+  storage_limit_gib: number | null;
+}
+
 export interface Database {
+  quotas: QuotasTable;
+  quota_limits: QuotaLimitsTable;
   image_transfers: ImageTransfersTable;
   host_enrollments: HostEnrollmentsTable;
   join_tokens: JoinTokensTable;
@@ -443,6 +476,8 @@ export type NetworkAttachment = Selectable<NetworkAttachmentsTable>;
 export type User = Selectable<UsersTable>;
 export type Group = Selectable<GroupsTable>;
 export type Permission = Selectable<PermissionsTable>;
+export type Quota = Selectable<QuotasTable>;
+export type QuotaLimit = Selectable<QuotaLimitsTable>;
 export type NewVm = Insertable<VmsTable>;
 export type VmUpdate = Updateable<VmsTable>;
 export type { Generated };

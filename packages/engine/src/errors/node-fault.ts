@@ -26,6 +26,13 @@ const BAD_REQUEST: ErrorName[] = [
   // a CD-ROM medium that is not an ISO file of the domain
   "changeDisk",
   "InvalidIpAddress",
+  // setupNetworks: a NIC, bond, VLAN, bridge or address the host does not have or cannot make
+  "ERR_BAD_PARAMS",
+  "ERR_BAD_ADDR",
+  "ERR_BAD_NIC",
+  "ERR_BAD_BONDING",
+  "ERR_BAD_VLAN",
+  "ERR_BAD_BRIDGE",
 ];
 
 /** Something named does not exist on the node. */
@@ -55,6 +62,9 @@ const CONFLICT: ErrorName[] = [
   "SpmStatusError",
   // The host has no iSCSI initiator (no iscsi_tcp in its kernel): another host may.
   "iSCSISetupError",
+  // setupNetworks: the NIC or bridge carries something else now
+  "ERR_USED_NIC",
+  "ERR_USED_BRIDGE",
 ];
 
 const STATUS = new Map<number, 400 | 404 | 409>([

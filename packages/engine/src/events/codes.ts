@@ -19,6 +19,11 @@ export const Code = {
   VM_STATUS_CHANGED: 100_003,
   ACTION_DONE: 100_010,
   ACTION_FAILED: 100_011,
+  /** Quotas (quotas/consume.ts): past the soft limit; past the limit; past the hard limit, refused or (audit) allowed. */
+  QUOTA_SOFT_LIMIT: 100_030,
+  QUOTA_LIMIT: 100_031,
+  QUOTA_HARD_LIMIT: 100_032,
+  QUOTA_HARD_LIMIT_AUDIT: 100_033,
   STORAGE_DOMAIN_ACTIVE: 966,
   STORAGE_DOMAIN_INACTIVE: 970,
 } as const;

@@ -141,7 +141,7 @@ const needs: Record<string, Need> = {
   "GET /domains/:id": open,
   ...emptyUnder("/vms/:id", "vm", ["numanodes", "hostdevices", "watchdogs", "tags", "affinitylabels", "applications", "sessions", "reporteddevices", "katelloerrata", "mediateddevices"]),
   ...emptyUnder("/hosts/:id", "host", ["numanodes", "hooks", "devices", "tags", "affinitylabels", "katelloerrata", "storageconnectionextensions"]),
-  ...emptyUnder("/datacenters/:id", "data_center", ["quotas", "qoss", "iscsibonds"]),
+  ...emptyUnder("/datacenters/:id", "data_center", ["qoss", "iscsibonds"]),
   ...emptyUnder("/clusters/:id", "cluster", ["affinitygroups", "enabledfeatures"]),
   // Profiles, scheduling policies, storage connections (api/resources/profiles.ts): a cluster's
   // or domain's own profile to whoever sees it; the whole lists (and the connections' paths) to
@@ -156,6 +156,8 @@ const needs: Record<string, Need> = {
   "GET /diskprofiles/:id": admin,
   "GET /schedulingpolicies": open,
   "GET /schedulingpolicies/:id": open,
+  "GET /schedulingpolicyunits": open,
+  "GET /schedulingpolicyunits/:id": open,
   "GET /storageconnections": admin,
   "GET /storageconnections/:id": admin,
   ...emptyUnder("/templates/:id", "template", ["watchdogs", "tags", "cdroms"]),
@@ -174,6 +176,26 @@ const needs: Record<string, Need> = {
   "DELETE /datacenters/:id/storagedomains/:sd": onParam("manipulate_storage_domain", "data_center"),
   "POST /datacenters/:id/storagedomains/:sd/activate": onParam("manipulate_storage_domain", "data_center"),
   "POST /datacenters/:id/storagedomains/:sd/deactivate": onParam("manipulate_storage_domain", "data_center"),
+
+  // quotas (quotas/resources.ts): seen by whoever sees the quota (a user holding QuotaConsumer on
+  // it, or anything on its data center); configured with configure_quota (DataCenterAdmin).
+  "GET /datacenters/:id/quotas": viewItems("data_center", "quota", "quota"),
+  "POST /datacenters/:id/quotas": onParam("configure_quota", "data_center"),
+  "GET /datacenters/:id/quotas/:quota": view("quota", "quota"),
+  "PUT /datacenters/:id/quotas/:quota": onParam("configure_quota", "quota", "quota"),
+  "DELETE /datacenters/:id/quotas/:quota": removing(onParam("configure_quota", "quota", "quota")),
+  "GET /datacenters/:id/quotas/:quota/quotaclusterlimits": view("quota", "quota"),
+  "POST /datacenters/:id/quotas/:quota/quotaclusterlimits": onParam("configure_quota", "quota", "quota"),
+  "GET /datacenters/:id/quotas/:quota/quotaclusterlimits/:limit": view("quota", "quota"),
+  "DELETE /datacenters/:id/quotas/:quota/quotaclusterlimits/:limit": onParam("configure_quota", "quota", "quota"),
+  "GET /datacenters/:id/quotas/:quota/quotastoragelimits": view("quota", "quota"),
+  "POST /datacenters/:id/quotas/:quota/quotastoragelimits": onParam("configure_quota", "quota", "quota"),
+  "GET /datacenters/:id/quotas/:quota/quotastoragelimits/:limit": view("quota", "quota"),
+  "DELETE /datacenters/:id/quotas/:quota/quotastoragelimits/:limit": onParam("configure_quota", "quota", "quota"),
+  "GET /datacenters/:id/quotas/:quota/permissions": { view: "quota", param: "quota", items: { item: "permission", type: "system" } },
+  "POST /datacenters/:id/quotas/:quota/permissions": onParam("manipulate_permissions", "quota", "quota"),
+  "GET /datacenters/:id/quotas/:quota/permissions/:perm": view("quota", "quota"),
+  "DELETE /datacenters/:id/quotas/:quota/permissions/:perm": onParam("manipulate_permissions", "quota", "quota"),
 
   "GET /clusters": list("cluster", "cluster"),
   "POST /clusters": fromBody("create_cluster", "data_center", "data_center", "data_centers"),

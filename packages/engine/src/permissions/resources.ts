@@ -1,7 +1,8 @@
 /**
  * /roles (the predefined roles, custom roles made, changed and removed, and their permits) and permissions: /permissions (the system's),
  * `<object>/{id}/permissions` on data centers, clusters, hosts, VMs, templates, disks, storage
- * domains and networks, and a user's or group's own. Adding checks the role, the user or group
+ * domains and networks, a data center's quotas (`/datacenters/{id}/quotas/{quota}/permissions`),
+ * and a user's or group's own. Adding checks the role, the user or group
  * and the object before anything is written; a duplicate is 409.
  */
 import { randomUUID } from "node:crypto";
@@ -16,6 +17,7 @@ import { type Database, now, type Permission } from "../db/schema.js";
 import { adminPermit, addRole as addCustomRole, allRoles, findRole, findRoleByName, mutableRole, permitOf, removeRole as removeCustomRole, updateRole as updateCustomRole } from "./custom-roles.js";
 import { type ActionGroup, permitId, type Role, roleByName } from "./roles.js";
 import { exists, type ObjectType, type ObjRef, SYSTEM } from "./tree.js";
+import { mustQuota } from "../quotas/store.js";
 
 /** Each object type's collection name and representation element. */
 const COLL: Record<Exclude<ObjectType, "system">, [string, string]> = {
@@ -28,6 +30,8 @@ const COLL: Record<Exclude<ObjectType, "system">, [string, string]> = {
   storage_domain: ["storagedomains", "storage_domain"],
   network: ["networks", "network"],
   vnic_profile: ["vnicprofiles", "vnic_profile"],
+  // a quota's href needs its data center: permissionView names it by id only
+  quota: ["quotas", "quota"],
 };
 
 function roleView(r: Role): Rep {
@@ -44,7 +48,7 @@ function permissionView(p: Permission, base: string): Rep {
   const obj: Rep = {};
   if (p.object_type !== "system") {
     const [coll, el] = COLL[p.object_type as Exclude<ObjectType, "system">] ?? [];
-    if (coll && el) obj[el] = ref(coll, p.object_id);
+    if (coll && el) obj[el] = p.object_type === "quota" ? { id: p.object_id } : ref(coll, p.object_id);
   }
   return {
     href: `${base}/${p.id}`,
@@ -144,6 +148,11 @@ export async function permissionsOf(c: Call, where: (q: PermQuery) => PermQuery,
 /** The object a request's path names (`/vms/{id}/permissions` → the VM; `/permissions` → the system). */
 async function target(c: Call, type: ObjectType): Promise<{ obj: ObjRef; base: string }> {
   if (type === "system") return { obj: SYSTEM, base: href("permissions") };
+  if (type === "quota") {
+    const dc = pathId(c, "id", "Data Center");
+    const q = await mustQuota(c.engine, dc, pathId(c, "quota", "Quota"));
+    return { obj: { type, id: q.id }, base: href("datacenters", dc, "quotas", q.id, "permissions") };
+  }
   const id = pathId(c, "id", type);
   const obj = { type, id };
   if (!(await exists(c.engine, obj))) throw notFound(type, id);

@@ -57,6 +57,9 @@ export const ACTION_GROUPS = [
   "manipulate_users",
   "manipulate_roles",
   "manipulate_permissions",
+  // quotas (added last: a permit's id is its position)
+  "configure_quota",
+  "consume_quota",
 ] as const;
 
 export type ActionGroup = (typeof ACTION_GROUPS)[number];
@@ -95,6 +98,7 @@ const CLUSTER_ALL: ActionGroup[] = [
   ...TEMPLATE_OWN,
   "create_disk",
   ...DISK_OWN,
+  "consume_quota",
 ];
 
 function role(n: number, name: string, administrative: boolean, description: string, permits: ActionGroup[]): Role {
@@ -109,6 +113,7 @@ export const ROLES: readonly Role[] = [
     "edit_storage_pool_configuration",
     "delete_storage_pool",
     "create_cluster",
+    "configure_quota",
     ...CLUSTER_ALL,
     ...STORAGE_ALL,
     ...NETWORK_ALL,
@@ -127,6 +132,7 @@ export const ROLES: readonly Role[] = [
   role(14, "DiskOperator", false, "User Role, permissions for all operations on a specific disk", DISK_OWN),
   role(15, "TemplateOwner", false, "User Role, permissions for all operations on Templates", TEMPLATE_OWN),
   role(16, "UserTemplateBasedVm", false, "User Role, with permission to use Templates", ["login"]),
+  role(17, "QuotaConsumer", false, "User Role, permission to consume a Quota", ["login", "consume_quota"]),
 ];
 
 export function roleById(id: string): Role | undefined {

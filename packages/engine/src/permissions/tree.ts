@@ -1,6 +1,6 @@
 /**
  * The object tree permissions are inherited down, as in oVirt: system → data center → cluster →
- * host / VM / template; data center → storage domain → disk, network → vNIC profile; a disk
+ * host / VM / template; data center → storage domain → disk, network → vNIC profile, quota; a disk
  * also inherits from the VMs it is attached to. `ancestors` walks it upwards from one object;
  * `parentsOf` answers for many objects at once (one query per type and level, not per object),
  * which is what a permission check over a long list uses (access.ts).
@@ -8,7 +8,7 @@
 import type { Engine } from "../engine.js";
 import { SYSTEM_ID } from "../db/ids.js";
 
-export const OBJECT_TYPES = ["system", "data_center", "cluster", "host", "vm", "template", "disk", "storage_domain", "network", "vnic_profile"] as const;
+export const OBJECT_TYPES = ["system", "data_center", "cluster", "host", "vm", "template", "disk", "storage_domain", "network", "vnic_profile", "quota"] as const;
 export type ObjectType = (typeof OBJECT_TYPES)[number];
 
 export interface ObjRef {
@@ -19,7 +19,7 @@ export interface ObjRef {
 export const SYSTEM: ObjRef = { type: "system", id: SYSTEM_ID };
 
 /** Each type's table (to check an object exists). */
-export const TABLE: Record<Exclude<ObjectType, "system">, "data_centers" | "clusters" | "hosts" | "vms" | "templates" | "disks" | "storage_domains" | "networks" | "vnic_profiles"> = {
+export const TABLE: Record<Exclude<ObjectType, "system">, "data_centers" | "clusters" | "hosts" | "vms" | "templates" | "disks" | "storage_domains" | "networks" | "vnic_profiles" | "quotas"> = {
   data_center: "data_centers",
   cluster: "clusters",
   host: "hosts",
@@ -29,6 +29,7 @@ export const TABLE: Record<Exclude<ObjectType, "system">, "data_centers" | "clus
   storage_domain: "storage_domains",
   network: "networks",
   vnic_profile: "vnic_profiles",
+  quota: "quotas",
 };
 
 export const key = (o: ObjRef) => `${o.type}:${o.id}`;
@@ -45,6 +46,7 @@ const PARENT_TYPES: Record<ObjectType, readonly ObjectType[]> = {
   vnic_profile: ["network", "system"],
   storage_domain: ["data_center", "system"],
   disk: ["vm", "storage_domain", "system"],
+  quota: ["data_center", "system"],
 };
 
 function closure(t: ObjectType, next: (x: ObjectType) => readonly ObjectType[]): Set<ObjectType> {
@@ -98,6 +100,8 @@ async function parents(e: Engine, o: ObjRef): Promise<ObjRef[]> {
       return one("data_center", (await db.selectFrom("networks").select("data_center_id").where("id", "=", o.id).executeTakeFirst())?.data_center_id);
     case "vnic_profile":
       return one("network", (await db.selectFrom("vnic_profiles").select("network_id").where("id", "=", o.id).executeTakeFirst())?.network_id);
+    case "quota":
+      return one("data_center", (await db.selectFrom("quotas").select("data_center_id").where("id", "=", o.id).executeTakeFirst())?.data_center_id);
     case "storage_domain": {
       const dcs = await db.selectFrom("storage_domain_attachments").select("data_center_id").where("storage_domain_id", "=", o.id).execute();
       return dcs.length ? dcs.map((d) => ({ type: "data_center" as const, id: d.data_center_id })) : [SYSTEM];
@@ -168,6 +172,9 @@ export async function parentsOf(e: Engine, objs: ObjRef[]): Promise<Map<string, 
         break;
       case "vnic_profile":
         up(type, "network", await chunked(ids, (x) => db.selectFrom("vnic_profiles").select(["id", "network_id as p"]).where("id", "in", x).execute()));
+        break;
+      case "quota":
+        up(type, "data_center", await chunked(ids, (x) => db.selectFrom("quotas").select(["id", "data_center_id as p"]).where("id", "in", x).execute()));
         break;
       case "storage_domain": {
         const rows = await chunked(ids, (x) => db.selectFrom("storage_domain_attachments").select(["storage_domain_id", "data_center_id"]).where("storage_domain_id", "in", x).execute());

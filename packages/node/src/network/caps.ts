@@ -36,7 +36,10 @@ export async function networkCapabilities(running: NetConfig): Promise<NetworkCa
       caps.vlans[l.ifname] = { ...addrOf(l), iface: l.link ?? "", vlanid: Number(l.linkinfo?.info_data?.id ?? 0) };
     } else if (kind === "bond") {
       const slaves = all.filter((p) => p.master === l.ifname).map((p) => p.ifname).sort();
-      caps.bondings[l.ifname] = { ...addrOf(l), slaves, opts: { mode: String(l.linkinfo?.info_data?.mode ?? "") } };
+      const info = l.linkinfo?.info_data ?? {};
+      const opts: Record<string, string> = { mode: String(info.mode ?? "") };
+      if (info.miimon !== undefined) opts.miimon = String(info.miimon);
+      caps.bondings[l.ifname] = { ...addrOf(l), slaves, opts };
     } else if (isNic(l)) {
       caps.nics[l.ifname] = { ...addrOf(l), hwaddr: l.address ?? "", speed: 0 };
     }

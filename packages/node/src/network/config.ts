@@ -8,16 +8,19 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { NetworkAttrs } from "@vela/protocol";
+import type { BondConf } from "./bond.js";
 
 export type NetAttrs = Omit<NetworkAttrs, "remove">;
 
 export interface NetConfig {
   version: 1;
   networks: Record<string, NetAttrs>;
+  /** Bonds this node made (absent in files written before bonds existed). */
+  bondings?: Record<string, BondConf>;
 }
 
 export function emptyConfig(): NetConfig {
-  return { version: 1, networks: {} };
+  return { version: 1, networks: {}, bondings: {} };
 }
 
 export class NetConfigStore {
@@ -34,7 +37,7 @@ export class NetConfigStore {
   private async read(file: string): Promise<NetConfig | undefined> {
     try {
       const c = JSON.parse(await readFile(file, "utf8")) as NetConfig;
-      return c.version === 1 && typeof c.networks === "object" ? c : undefined;
+      return c.version === 1 && typeof c.networks === "object" ? { ...c, bondings: c.bondings ?? {} } : undefined;
     } catch {
       return undefined;
     }

@@ -12,7 +12,7 @@ import { waitPingAfter } from "./activity.js";
 import { networkCapabilities } from "./caps.js";
 import { emptyConfig, type NetConfig, NetConfigStore } from "./config.js";
 import { writeDhcpScript } from "./dhcp.js";
-import { apply, checkRequest, present, restoreNetworks, type SetupRequest, useDhcpScript } from "./setup.js";
+import { apply, checkRequest, present, restoreNetworks, type SetupRequest, staleBonds, useDhcpScript } from "./setup.js";
 
 export function netConfDir(ctx: NodeContext): string {
   return process.env.VELA_NODE_NETCONF || join(ctx.config.runDir, "netconf");
@@ -21,7 +21,7 @@ export function netConfDir(ctx: NodeContext): string {
 /** Brings the host to the safe configuration: rebuilds what is missing, undoes unsafe changes. */
 async function restoreSafe(store: NetConfigStore, running: NetConfig, ctx: NodeContext): Promise<void> {
   const safe = await store.readSafe();
-  if (!safe && Object.keys(running.networks).length === 0) return;
+  if (!safe && Object.keys(running.networks).length === 0 && Object.keys(running.bondings ?? {}).length === 0) return;
   const target = safe ?? emptyConfig();
   const names = new Set([...Object.keys(running.networks), ...Object.keys(target.networks)]);
   const stale = [...names].filter((n) => {
@@ -29,9 +29,10 @@ async function restoreSafe(store: NetConfigStore, running: NetConfig, ctx: NodeC
     const want = target.networks[n];
     return !cur || !want || JSON.stringify(cur) !== JSON.stringify(want) || !present(n, want);
   });
-  if (stale.length === 0) return;
-  ctx.log.info({ networks: stale }, "restoring the safe network configuration");
-  await restoreNetworks(stale, running, target, ctx.log);
+  const bonds = staleBonds(running, target);
+  if (stale.length === 0 && bonds.length === 0) return;
+  ctx.log.info({ networks: stale, bonds }, "restoring the safe network configuration");
+  await restoreNetworks(stale, running, target, ctx.log, bonds);
   await store.writeRunning(running);
 }
 
@@ -55,10 +56,10 @@ export async function createNetwork(ctx: NodeContext): Promise<Subsystem> {
       await apply(req, running, log);
       await store.writeRunning(running);
       const appliedAt = Date.now();
-      log.info({ networks: Object.keys(req.networks) }, "networks set up");
+      log.info({ networks: Object.keys(req.networks), bonds: Object.keys(req.bondings) }, "networks set up");
       if (options.connectivityCheck && !(await waitPingAfter(appliedAt, options.connectivityTimeout * 1000))) {
         log.warn({ timeoutS: options.connectivityTimeout }, "no client reached us after the network change: rolling back");
-        await restoreNetworks(Object.keys(req.networks), running, before, log);
+        await restoreNetworks(Object.keys(req.networks), running, before, log, Object.keys(req.bondings));
         await store.writeRunning(running);
         throw new VdsmError("ERR_LOST_CONNECTION", `no ping within ${options.connectivityTimeout} s`);
       }

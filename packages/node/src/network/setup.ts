@@ -1,29 +1,37 @@
 /**
  * setupNetworks: checks a request against the host and the running configuration, then applies
  * it — removals and edits tear the old network down first (keeping VM taps to re-join the new
- * bridge), then each network is built: optional VLAN device on the NIC, a bridge named after the
- * network with the NIC/VLAN device as its port, MTU, a static address and default route. Any
- * failure puts back every touched network as it was. Nothing from the request reaches `ip`
- * without the protocol's schema checks plus the host checks here (NIC exists and is a NIC, no name
- * collision, one untagged network per NIC, the engine's own link is not cut).
+ * bridge), then bonds are removed, made or changed, then each network is built: optional VLAN
+ * device on the NIC or bond, a bridge named after the network with the NIC/bond/VLAN device as its
+ * port, MTU, a static address and default route. Any failure puts back every touched network and
+ * bond as it was. Nothing from the request reaches `ip` without the protocol's schema checks plus
+ * the host checks here (NIC exists and is a NIC, a bond's NICs are free, no name collision, one
+ * untagged network per NIC or bond, the engine's own link is not cut).
  */
-import { type NetworkAttrs, VdsmError } from "@vela/protocol";
+import { type BondAttrs, type NetworkAttrs, VdsmError } from "@vela/protocol";
 import type { Logger } from "../log.js";
 import { createBridge, deleteLink, linkUp, noMaster, setMaster, setMtu } from "./bridge.js";
 import type { NetAttrs, NetConfig } from "./config.js";
 import { addrs, bridgePorts, ip, isBridge, type IpLink, linkExists, links } from "./ip.js";
 import { dhcpAddress } from "./dhcp.js";
+import { type BondConf, bondPresent, buildBond, isBond, normaliseBondOptions, removeBond } from "./bond.js";
 import { bondingSupported, createVlan, vlanDevName, vlanSupported } from "./vlan.js";
 
 export interface SetupRequest {
   networks: Record<string, NetworkAttrs>;
-  bondings: Record<string, unknown>;
+  bondings: Record<string, BondAttrs>;
 }
 
-/** The device a network's ports hang under: the VLAN device, else the NIC (none for a nicless bridge). */
+/** The NIC or bond a network sits on (none for a nicless bridge). */
+export function uplink(a: NetAttrs): string | undefined {
+  return a.nic ?? a.bonding;
+}
+
+/** The device a network's ports hang under: the VLAN device, else the NIC or bond (none for a nicless bridge). */
 export function lowerDev(a: NetAttrs): string | undefined {
-  if (a.nic === undefined) return undefined;
-  return a.vlan !== undefined ? vlanDevName(a.nic, a.vlan) : a.nic;
+  const up = uplink(a);
+  if (up === undefined) return undefined;
+  return a.vlan !== undefined ? vlanDevName(up, a.vlan) : up;
 }
 
 /** The device that carries the network's address: its bridge, else the lower device. */
@@ -61,11 +69,9 @@ async function engineLinkDev(address: string): Promise<string | undefined> {
 
 /** Refuses, before anything changes, what cannot or must not be applied. */
 export async function checkRequest(req: SetupRequest, running: NetConfig, engineAddress: string): Promise<void> {
-  if (Object.keys(req.bondings).length > 0) {
-    throw new VdsmError("ERR_BAD_BONDING", bondingSupported() ? "bonds are not implemented by this node yet" : "this host's kernel has no bonding driver");
-  }
   const all = await links();
   const byName = new Map(all.map((l) => [l.ifname, l]));
+  const bonds = finalBonds(req, running, byName);
   const final: Record<string, NetAttrs> = { ...running.networks };
   for (const [name, a] of Object.entries(req.networks)) {
     if (a.remove) {
@@ -88,10 +94,16 @@ export async function checkRequest(req: SetupRequest, running: NetConfig, engine
       final[name] = strip(a);
       continue;
     }
-    const nic = a.nic as string;
-    const dev = byName.get(nic);
-    if (!dev) throw new VdsmError("ERR_BAD_NIC", `network ${name}: no interface ${nic} on this host`);
-    if (!isNic(dev)) throw new VdsmError("ERR_BAD_NIC", `network ${name}: ${nic} is a ${dev.linkinfo?.info_kind ?? dev.link_type}, not a NIC`);
+    const nic = uplink(a) as string;
+    if (a.bonding !== undefined) {
+      if (!bonds[a.bonding]) throw new VdsmError("ERR_BAD_BONDING", `network ${name}: no bond ${a.bonding} on this host`);
+    } else {
+      const dev = byName.get(nic);
+      if (!dev) throw new VdsmError("ERR_BAD_NIC", `network ${name}: no interface ${nic} on this host`);
+      if (!isNic(dev)) throw new VdsmError("ERR_BAD_NIC", `network ${name}: ${nic} is a ${dev.linkinfo?.info_kind ?? dev.link_type}, not a NIC`);
+      const bond = Object.entries(bonds).find(([, b]) => !b.removed && b.nics.includes(nic))?.[0];
+      if (bond) throw new VdsmError("ERR_USED_NIC", `network ${name}: ${nic} is a slave of bond ${bond}`);
+    }
     if (a.vlan !== undefined) {
       if (!vlanSupported()) throw new VdsmError("ERR_BAD_VLAN", `network ${name}: this host's kernel has no 802.1Q VLAN support`);
       vlanDevName(nic, a.vlan);
@@ -102,11 +114,19 @@ export async function checkRequest(req: SetupRequest, running: NetConfig, engine
     }
     final[name] = strip(a);
   }
+  for (const [bond, b] of Object.entries(bonds)) {
+    const user = Object.entries(final).find(([, a]) => a.bonding === bond)?.[0];
+    if (b.removed && user) throw new VdsmError("ERR_BAD_BONDING", `bond ${bond} still carries network ${user}`);
+    for (const nic of b.nics) {
+      const user2 = Object.entries(final).find(([, a]) => a.nic === nic)?.[0];
+      if (!b.removed && user2) throw new VdsmError("ERR_USED_NIC", `bond ${bond}: ${nic} carries network ${user2}`);
+    }
+  }
   const untagged = new Map<string, string>();
   const tagged = new Map<string, string>();
   for (const [name, a] of Object.entries(final)) {
     if (isNicless(a)) continue;
-    const nic = a.nic as string;
+    const nic = uplink(a) as string;
     if (final[nic]) throw new VdsmError("ERR_USED_BRIDGE", `network ${nic} has the name of the NIC network ${name} uses`);
     const key = a.vlan === undefined ? nic : `${nic}.${a.vlan}`;
     const map = a.vlan === undefined ? untagged : tagged;
@@ -114,7 +134,56 @@ export async function checkRequest(req: SetupRequest, running: NetConfig, engine
     if (other) throw new VdsmError("ERR_USED_NIC", `networks ${other} and ${name} both want ${a.vlan === undefined ? `untagged ${nic}` : `VLAN ${a.vlan} on ${nic}`}`);
     map.set(key, name);
   }
-  await checkEngineLink(req, running, engineAddress);
+  await checkEngineLink(req, running, engineAddress, bonds);
+  // checked after the request itself, so a bad bond is named as such on any kernel
+  if (Object.keys(req.bondings).length > 0 && !bondingSupported()) throw new VdsmError("ERR_BAD_BONDING", "this host's kernel has no bonding driver");
+}
+
+/**
+ * Whether the request itself frees a NIC from `master` before bonds are built: the bridge of a
+ * network it removes or redefines (torn down first), or a bond it removes.
+ */
+function freedByRequest(master: string, req: SetupRequest, running: NetConfig): boolean {
+  return (req.networks[master] !== undefined && running.networks[master] !== undefined) || req.bondings[master]?.remove === true;
+}
+
+/** A bond as it will be after the request, or `removed` (its NICs are the ones it frees). */
+type FinalBond = BondConf & { removed?: boolean };
+
+/** The bonds after the request, each checked against the host: names free, NICs real and unused. */
+function finalBonds(req: SetupRequest, running: NetConfig, byName: Map<string, IpLink>): Record<string, FinalBond> {
+  const out: Record<string, FinalBond> = { ...(running.bondings ?? {}) };
+  for (const [name, b] of Object.entries(req.bondings)) {
+    const cur = running.bondings?.[name];
+    if (b.remove) {
+      if (!cur) throw new VdsmError("ERR_BAD_BONDING", `bond ${name} is not configured on this host`);
+      out[name] = { ...cur, removed: true };
+      continue;
+    }
+    if (!cur && byName.has(name)) throw new VdsmError("ERR_BAD_BONDING", `bond ${name}: an interface named ${name} already exists on this host`);
+    const nics = b.nics ?? cur?.nics;
+    if (!nics) throw new VdsmError("ERR_BAD_BONDING", `bond ${name}: a new bond needs its nics`);
+    if (new Set(nics).size !== nics.length) throw new VdsmError("ERR_BAD_BONDING", `bond ${name}: a NIC is named twice`);
+    for (const nic of nics) {
+      const dev = byName.get(nic);
+      if (!dev) throw new VdsmError("ERR_BAD_NIC", `bond ${name}: no interface ${nic} on this host`);
+      if (!isNic(dev)) throw new VdsmError("ERR_BAD_NIC", `bond ${name}: ${nic} is a ${dev.linkinfo?.info_kind ?? dev.link_type}, not a NIC`);
+      if (dev.master && dev.master !== name && !freedByRequest(dev.master, req, running)) {
+        throw new VdsmError("ERR_USED_NIC", `bond ${name}: ${nic} is already a port of ${dev.master}`);
+      }
+    }
+    out[name] = { nics: [...nics], options: b.options !== undefined ? normaliseBondOptions(name, b.options) : (cur?.options ?? "") };
+  }
+  const owner = new Map<string, string>();
+  for (const [name, b] of Object.entries(out)) {
+    if (b.removed) continue;
+    for (const nic of b.nics) {
+      const other = owner.get(nic);
+      if (other) throw new VdsmError("ERR_USED_NIC", `bonds ${other} and ${name} both want ${nic}`);
+      owner.set(nic, name);
+    }
+  }
+  return out;
 }
 
 /**
@@ -123,13 +192,18 @@ export async function checkRequest(req: SetupRequest, running: NetConfig, engine
  * carrying the same address over is refused. (A change that cuts it in a way this cannot foresee
  * is caught by the connectivity check instead.)
  */
-async function checkEngineLink(req: SetupRequest, running: NetConfig, engineAddress: string): Promise<void> {
+async function checkEngineLink(req: SetupRequest, running: NetConfig, engineAddress: string, bonds: Record<string, FinalBond>): Promise<void> {
   const dev = await engineLinkDev(engineAddress);
   if (!dev) return;
+  for (const [name, b] of Object.entries(bonds)) {
+    if (!b.removed && b.nics.includes(dev) && !running.bondings?.[name]?.nics.includes(dev)) {
+      throw new VdsmError("ERR_USED_NIC", `bond ${name} would take ${dev}, the link the engine reaches this host on (${engineAddress})`);
+    }
+  }
   for (const [name, a] of Object.entries(req.networks)) {
     const cur = running.networks[name];
     const holdsNow = cur !== undefined && topDev(name, cur) === dev;
-    const takesNic = !a.remove && a.bridged && a.vlan === undefined && a.nic === dev;
+    const takesNic = !a.remove && a.bridged && a.vlan === undefined && uplink(a) === dev;
     if ((holdsNow || takesNic) && (a.remove || a.ipaddr !== engineAddress)) {
       throw new VdsmError("ERR_USED_NIC", `network ${name} would cut the link the engine reaches this host on (${engineAddress} on ${dev})`);
     }
@@ -191,7 +265,7 @@ async function buildNicless(name: string, a: NetAttrs, log: Logger): Promise<voi
 
 export async function build(name: string, a: NetAttrs, ports: readonly string[], log: Logger): Promise<void> {
   if (isNicless(a)) return buildNicless(name, a, log);
-  const nic = a.nic as string;
+  const nic = uplink(a) as string;
   await linkUp(nic, log);
   if (a.mtu !== undefined) await setMtu(nic, a.mtu, log);
   const lower = a.vlan !== undefined ? await createVlan(nic, a.vlan, log) : nic;
@@ -219,6 +293,7 @@ export async function build(name: string, a: NetAttrs, ports: readonly string[],
 export async function apply(req: SetupRequest, running: NetConfig, log: Logger): Promise<void> {
   const before: NetConfig = structuredClone(running);
   const touched = Object.keys(req.networks);
+  const bondsTouched = Object.keys(req.bondings);
   const ports = new Map<string, string[]>();
   try {
     for (const name of touched) {
@@ -227,6 +302,20 @@ export async function apply(req: SetupRequest, running: NetConfig, log: Logger):
       ports.set(name, await teardown(name, cur, log));
       delete running.networks[name];
     }
+    running.bondings ??= {};
+    // removals first: a NIC a removed bond frees may go to a new one
+    const bondOrder = Object.entries(req.bondings).sort(([, a], [, b]) => Number(b.remove) - Number(a.remove));
+    for (const [name, b] of bondOrder) {
+      const cur = running.bondings[name];
+      if (b.remove) {
+        await removeBond(name, log);
+        delete running.bondings[name];
+        continue;
+      }
+      const want: BondConf = { nics: [...(b.nics ?? cur?.nics ?? [])], options: b.options !== undefined ? normaliseBondOptions(name, b.options) : (cur?.options ?? "") };
+      running.bondings[name] = want;
+      await buildBond(name, want, cur, log);
+    }
     for (const [name, a] of Object.entries(req.networks)) {
       if (a.remove) continue;
       running.networks[name] = strip(a);
@@ -234,14 +323,19 @@ export async function apply(req: SetupRequest, running: NetConfig, log: Logger):
     }
   } catch (e) {
     log.warn({ err: (e as Error).message }, "setupNetworks failed, rolling back");
-    await restoreNetworks(touched, running, before, log);
+    await restoreNetworks(touched, running, before, log, bondsTouched);
     if (e instanceof VdsmError) throw e;
     throw new VdsmError("ERR_FAILED_IFUP", (e as Error).message, { cause: e });
   }
 }
 
-/** Puts the named networks back as `target` has them (best effort: every step is tried). */
-export async function restoreNetworks(names: readonly string[], running: NetConfig, target: NetConfig, log: Logger): Promise<void> {
+/**
+ * Puts the named networks and bonds back as `target` has them (best effort: every step is tried).
+ * Networks on a restored bond are rebuilt with it.
+ */
+export async function restoreNetworks(netNames: readonly string[], running: NetConfig, target: NetConfig, log: Logger, bondNames: readonly string[] = []): Promise<void> {
+  const onBonds = (c: NetConfig) => Object.keys(c.networks).filter((n) => bondNames.includes(c.networks[n]?.bonding ?? ""));
+  const names = [...new Set([...netNames, ...onBonds(running), ...onBonds(target)])];
   const ports = new Map<string, string[]>();
   for (const name of names) {
     const cur = running.networks[name];
@@ -252,6 +346,7 @@ export async function restoreNetworks(names: readonly string[], running: NetConf
     }
     delete running.networks[name];
   }
+  await restoreBonds(bondNames, running, target, log);
   for (const name of names) {
     const want = target.networks[name];
     if (!want) continue;
@@ -264,6 +359,34 @@ export async function restoreNetworks(names: readonly string[], running: NetConf
     }
     running.networks[name] = want;
   }
+}
+
+/** Brings the named bonds to `target`: removed, rebuilt from scratch, or left out when that fails. */
+async function restoreBonds(names: readonly string[], running: NetConfig, target: NetConfig, log: Logger): Promise<void> {
+  running.bondings ??= {};
+  for (const name of names) {
+    if (running.bondings[name] || isBond(name)) await removeBond(name, log, true);
+    delete running.bondings[name];
+    const want = target.bondings?.[name];
+    if (!want) continue;
+    try {
+      await buildBond(name, want, undefined, log);
+      running.bondings[name] = want;
+    } catch (e) {
+      log.error({ bond: name, err: (e as Error).message }, "cannot restore bond");
+      await removeBond(name, log, true);
+    }
+  }
+}
+
+/** Bonds of `running` and `target` that differ or are missing from the host. */
+export function staleBonds(running: NetConfig, target: NetConfig): string[] {
+  const names = new Set([...Object.keys(running.bondings ?? {}), ...Object.keys(target.bondings ?? {})]);
+  return [...names].filter((n) => {
+    const cur = running.bondings?.[n];
+    const want = target.bondings?.[n];
+    return !cur || !want || JSON.stringify(cur) !== JSON.stringify(want) || !bondPresent(n, want);
+  });
 }
 
 /** Whether a configured network's devices are all present (false after a reboot). */

@@ -253,6 +253,17 @@ export async function macPool(c: Call): Promise<Reply> {
 
 // ---- host NICs and network attachments -------------------------------------------------------
 
+/** The kernel's bonding modes in oVirt's numbering (oVirt shows `mode` as its number). */
+const BOND_MODES = ["balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"];
+
+function bondOptions(opts: Record<string, string>): Rep {
+  const option = Object.entries(opts).map(([name, value]) => {
+    const mode = name === "mode" ? BOND_MODES.indexOf(value) : -1;
+    return { name, value: mode >= 0 ? String(mode) : value };
+  });
+  return { option };
+}
+
 export async function hostNics(c: Call): Promise<Reply> {
   const host = await mustById(c.engine, "hosts", pathId(c, "id", "Host"));
   const caps = await c.engine.nodes.for(host).call("getNetworkCapabilities", {});
@@ -262,7 +273,7 @@ export async function hostNics(c: Call): Promise<Reply> {
   const devices: [string, { addr: string; netmask: string; mtu: string }, Rep][] = [
     ...Object.entries(caps.nics).map(([n, d]) => [n, d, { mac: { address: d.hwaddr }, speed: d.speed }] as [string, typeof d, Rep]),
     ...Object.entries(caps.vlans).map(([n, d]) => [n, d, { vlan: { id: d.vlanid }, base_interface: d.iface }] as [string, typeof d, Rep]),
-    ...Object.entries(caps.bondings).map(([n, d]) => [n, d, { bonding: { slaves: { host_nic: d.slaves.map((s) => ({ name: s })) } } }] as [string, typeof d, Rep]),
+    ...Object.entries(caps.bondings).map(([n, d]) => [n, d, { bonding: { options: bondOptions(d.opts), slaves: { host_nic: d.slaves.map((s) => ({ name: s })) } } }] as [string, typeof d, Rep]),
   ];
   for (const [name, d, extra] of devices.sort((a, b) => a[0].localeCompare(b[0]))) {
     const att = attachments.find((a) => a.nic_name === name);

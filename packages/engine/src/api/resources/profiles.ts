@@ -1,7 +1,7 @@
 /**
  * Read-only collections oVirt clients read about clusters and storage: CPU profiles (one default
  * per cluster), disk profiles (one default per storage domain), the predefined scheduling
- * policies, and storage connections (each domain's connection as handed to connectStorageServer:
+ * policies and the units of Vela's scheduler, and storage connections (each domain's connection as handed to connectStorageServer:
  * its path, or for a block domain its LUN). All are derived from the clusters' and domains' own
  * rows (ids in db/ids.ts), so they appear and go with their owners. Unknown ids are 404 faults.
  */
@@ -12,7 +12,8 @@ import { notFound } from "../../errors/fault.js";
 import { type Call, ok, pathId, type Reply } from "../call.js";
 import { collection } from "../repr.js";
 import { applySearch } from "../search.js";
-import { cpuProfileView, diskProfileView, SCHEDULING_POLICIES, schedulingPolicyView, storageConnectionView } from "../views.js";
+import { cpuProfileView, diskProfileView, SCHEDULING_POLICIES, schedulingPolicyUnitView, schedulingPolicyView, storageConnectionView } from "../views.js";
+import { POLICY_UNITS } from "../../scheduling/units.js";
 
 async function clusters(c: Call): Promise<Cluster[]> {
   return c.engine.db.selectFrom("clusters").selectAll().orderBy("name").execute();
@@ -92,6 +93,18 @@ export async function schedulingPolicy(c: Call): Promise<Reply> {
   const p = SCHEDULING_POLICIES.find((x) => x.id === id);
   if (!p) throw notFound("SchedulingPolicy", id);
   return ok("scheduling_policy", schedulingPolicyView(p));
+}
+
+export async function schedulingPolicyUnits(c: Call): Promise<Reply> {
+  const rows = search(c, [...POLICY_UNITS], (r) => r.name, (r) => r.id);
+  return ok("scheduling_policy_units", collection("scheduling_policy_unit", rows.map(schedulingPolicyUnitView)));
+}
+
+export async function schedulingPolicyUnit(c: Call): Promise<Reply> {
+  const id = pathId(c, "id", "SchedulingPolicyUnit");
+  const u = POLICY_UNITS.find((x) => x.id === id);
+  if (!u) throw notFound("SchedulingPolicyUnit", id);
+  return ok("scheduling_policy_unit", schedulingPolicyUnitView(u));
 }
 
 export async function storageConnections(c: Call): Promise<Reply> {

@@ -19,6 +19,7 @@ const COLLECTIONS: [string, boolean][] = [
   ["permissions", false],
   ["roles", false],
   ["schedulingpolicies", false],
+  ["schedulingpolicyunits", false],
   ["storageconnections", false],
   ["storagedomains", true],
   ["templates", true],
