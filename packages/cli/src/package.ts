@@ -71,7 +71,8 @@ function prodDeps(side: Side): string[] {
   const rel = out
     .split("\n")
     .map((p) => relative(ROOT, p.trim()))
-    .filter((p) => /^node_modules\/(@[^/]+\/)?[^/]+$/.test(p) && !p.startsWith("node_modules/@vela/"));
+    // @types/* are declarations only: some libraries (ldapts) list them as runtime dependencies
+    .filter((p) => /^node_modules\/(@[^/]+\/)?[^/]+$/.test(p) && !p.startsWith("node_modules/@vela/") && !p.startsWith("node_modules/@types/"));
   if (!rel.length) throw new Error(`npm ls found no production dependencies of packages/${side}`);
   return [...new Set(rel)];
 }

@@ -70,6 +70,8 @@ test("vela-engine: depends on Node.js and no QEMU; ships its unit, conffile, cod
     "./etc/vela/engine.conf",
     "./usr/lib/vela/engine/dist/src/main.js",
     "./usr/lib/vela/engine/node_modules/fastify/package.json",
+    // the LDAP client, without the declaration-only @types/asn1 it lists as a dependency
+    "./usr/lib/vela/engine/node_modules/ldapts/package.json",
     "./usr/lib/vela/engine/node_modules/better-sqlite3/build/Release/better_sqlite3.node",
     "./usr/lib/vela/engine/node_modules/@vela/protocol/dist/src/index.js",
     "./usr/lib/vela/engine/node_modules/@vela/portal/dist/index.html",

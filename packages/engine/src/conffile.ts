@@ -29,6 +29,21 @@ export const ENGINE_CONF_KEYS = [
   "VELA_STORAGE_ROOTS",
   "VELA_BOOT_DIRS",
   "VELA_NODE_BOOT_DIRS",
+  // the LDAP directory (users/directory-config.ts)
+  "VELA_LDAP_PROFILE",
+  "VELA_LDAP_URL",
+  "VELA_LDAP_STARTTLS",
+  "VELA_LDAP_CA_FILE",
+  "VELA_LDAP_BIND_DN",
+  "VELA_LDAP_BIND_PASSWORD_FILE",
+  "VELA_LDAP_USER_BASE",
+  "VELA_LDAP_USER_FILTER",
+  "VELA_LDAP_USER_ATTR",
+  "VELA_LDAP_GROUP_BASE",
+  "VELA_LDAP_GROUP_FILTER",
+  "VELA_LDAP_GROUP_ATTR",
+  "VELA_LDAP_MEMBERSHIP",
+  "VELA_LDAP_TIMEOUT_MS",
 ] as const;
 
 function readIfExists(file: string): string | undefined {

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { hostname, tmpdir } from "node:os";
 import { isAbsolute, join, normalize, resolve } from "node:path";
+import { type DirectoryConfig, directoryConfig } from "./users/directory-config.js";
 
 export interface EngineConfig {
   port: number;
@@ -62,6 +63,8 @@ export interface EngineConfig {
   pkiDir: string;
   /** Seconds a guest gets to obey shutdown (ACPI) or reboot (Ctrl+Alt+Del) before power off / hard reset. */
   shutdownTimeoutSec: number;
+  /** An LDAP directory as a second authentication domain (VELA_LDAP_*); absent: internal only. */
+  directory?: DirectoryConfig;
 }
 
 /** A colon-separated list of absolute directories, normalised; relative entries are dropped. */
@@ -125,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     dbPoolMax: int("VELA_DB_POOL_MAX", env.VELA_DB_POOL_MAX, 10, 1, 200),
     shutdownTimeoutSec: int("VELA_ENGINE_SHUTDOWN_TIMEOUT_SEC", env.VELA_ENGINE_SHUTDOWN_TIMEOUT_SEC, 120, 1, 3600),
   };
+  const directory = directoryConfig(env);
   const listen = env.VELA_ENGINE_LISTEN || "127.0.0.1";
   const tls = onOff("VELA_ENGINE_TLS", env.VELA_ENGINE_TLS, true);
   const home = resolve(env.VELA_HOME || "/var/lib/vela");
@@ -143,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     passwordGenerated: generated,
     registrationToken: env.VELA_REGISTRATION_TOKEN || undefined,
     ...checked,
+    directory,
     // Default: the data directory, the usual places for storage, and the temporary directory
     // (tests and `vela up` make their domains there or under VELA_HOME).
     storageRoots: env.VELA_STORAGE_ROOTS ? dirs(env.VELA_STORAGE_ROOTS) : [home, "/var/lib/vela", "/srv", "/mnt", "/data", ...dirs(tmpdir())],

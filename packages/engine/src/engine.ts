@@ -7,6 +7,7 @@ import type { Db } from "./db/index.js";
 import { NodeClients } from "./hosts/client.js";
 import type { Logger } from "./log.js";
 import type { Pki } from "./pki/ca.js";
+import { Directory } from "./users/directory.js";
 import { conflict } from "./errors/fault.js";
 
 /**
@@ -79,6 +80,8 @@ export interface Engine {
   vmTouched: Map<string, number>;
   /** Each host's SPM role as its last getSpmStatus said: spm | contending | none. */
   spmRole: Map<string, "spm" | "contending" | "none">;
+  /** The LDAP directory users may also sign in from (VELA_LDAP_*), if one is configured. */
+  directory?: Directory;
 }
 
 export function createEngine(cfg: EngineConfig, log: Logger, db: Db, pki?: Pki): Engine {
@@ -94,6 +97,7 @@ export function createEngine(cfg: EngineConfig, log: Logger, db: Db, pki?: Pki):
     startedAt: new Date(),
     vmTouched: new Map(),
     spmRole: new Map(),
+    directory: cfg.directory ? new Directory(cfg.directory) : undefined,
   };
 }
 

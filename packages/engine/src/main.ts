@@ -36,6 +36,9 @@ async function main(): Promise<void> {
   const pki = cfg.tls ? await ensurePki(cfg.pkiDir, cfg.tlsNames, log) : undefined;
   if (!cfg.tls) log.warn("TLS is off (VELA_ENGINE_TLS=off): the API, consoles and node links are plain HTTP");
   const engine = createEngine(cfg, log, store.db, pki);
+  const dir = cfg.directory;
+  // what the directory domain is (never its bind password): the first thing to check when sign-ins fail
+  if (dir) log.info({ profile: dir.name, url: dir.url, startTls: dir.startTls, bindDn: dir.bindDn, userBase: dir.userBase, groupBase: dir.groupBase, membership: dir.membership }, "LDAP directory domain");
   const app = buildServer(engine, apiRoutes, internalRoutes, pki);
   registerPkiResource(app, pki);
   // The browser console's static files (noVNC and our page), loaded on first use.

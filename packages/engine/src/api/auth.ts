@@ -5,12 +5,18 @@
  * default. Tokens live in memory only (a restart logs clients out; they log in again); a token
  * stops working when revoked (logout) or when its user is removed. A login that fails too often
  * is refused for a while. Never logs a password or a token.
+ *
+ * name@profile of the configured LDAP directory signs in against the directory (users/directory.ts):
+ * its wrong passwords count toward the same lockout; a directory that cannot answer throws
+ * DirectoryUnavailable (a fault for that request) and never touches internal sign-ins.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { EngineConfig } from "../config.js";
 import type { Db } from "../db/index.js";
 import { ADMIN_USER_ID } from "../db/ids.js";
 import type { Principal } from "../permissions/access.js";
+import type { Directory } from "../users/directory.js";
+import { signIn } from "../users/directory-users.js";
 import { findUser, passwordMatches, principalOf, userById } from "../users/store.js";
 
 const TOKEN_TTL_MS = 10 * 60 * 60 * 1000;
@@ -29,25 +35,66 @@ function same(a: string, b: string): boolean {
 export class Auth {
   private tokens = new Map<string, { userId: string; exp: number }>();
   private verified = new Map<string, number>();
+  private remembered = new Map<string, { userId: string; until: number }>();
   private failures = new Map<string, { n: number; until: number }>();
 
   constructor(
     private cfg: EngineConfig,
     private db: Db,
+    private directory?: Directory,
   ) {}
 
   /** The user these credentials name, or undefined. `admin` and `admin@internal` both name the built-in administrator, as in oVirt. */
   async login(login: string, password: string): Promise<Principal | undefined> {
+    const at = login.lastIndexOf("@");
+    const dir = this.directory;
+    if (dir && at > 0 && login.slice(at + 1) === dir.name) {
+      // The directory matches names ignoring case and extra spaces (uid is caseIgnoreMatch): so
+      // does the lockout, or `Dave` and ` dave` would each get ten more tries at dave's password.
+      const key = login.normalize("NFKC").toLowerCase().replace(/\s+/g, " ").trim();
+      return this.counted(key.replace(/ ?@/, "@"), () => this.verifyDirectory(dir, login.slice(0, at), password));
+    }
     const name = principalOf(login);
     if (!name) return undefined;
-    const f = this.failures.get(name);
+    return this.counted(name, () => this.verify(name, password));
+  }
+
+  /**
+   * Runs one verification unless `key` is locked out; a wrong password (verify answering
+   * undefined) counts a failure, a right one clears them. A thrown error (directory down) counts nothing.
+   */
+  private async counted(key: string, verify: () => Promise<Principal | "refused" | undefined>): Promise<Principal | undefined> {
+    const f = this.failures.get(key);
     if (f && f.n >= MAX_FAILURES && f.until > Date.now()) return undefined;
-    const who = await this.verify(name, password);
-    if (who) this.failures.delete(name);
+    const who = await verify();
+    if (who) this.failures.delete(key);
     else {
       const n = (f && f.until > Date.now() ? f.n : 0) + 1;
-      this.failures.set(name, { n, until: Date.now() + LOCK_MS });
+      // bounded memory: names that never signed in are forgotten in bulk rather than kept forever
+      if (this.failures.size > 100_000) this.failures.clear();
+      this.failures.set(key, { n, until: Date.now() + LOCK_MS });
     }
+    return who === "refused" ? undefined : who;
+  }
+
+  /**
+   * A directory sign-in: the directory checks the password (remembered for VERIFIED_TTL_MS, as
+   * for internal users, so Basic clients do not bind per request), then the engine checks that
+   * the user or a group of theirs was added ("refused": right password, no access).
+   */
+  private async verifyDirectory(dir: Directory, name: string, password: string): Promise<Principal | "refused" | undefined> {
+    const k = createHash("sha256").update(`ldap\0${dir.name}\0${name}\0`).update(password).digest("base64");
+    const hit = this.remembered.get(k);
+    if (hit && hit.until > Date.now()) {
+      const u = await userById(this.db, hit.userId);
+      if (u) return { id: u.id, name: u.name };
+    }
+    const found = await dir.authenticate(name, password);
+    if (!found) return undefined;
+    const who = await signIn(this.db, dir.name, found.user, found.groups);
+    if (!who) return "refused";
+    if (this.remembered.size > 10_000) this.remembered.clear();
+    this.remembered.set(k, { userId: who.id, until: Date.now() + VERIFIED_TTL_MS });
     return who;
   }
 

@@ -32,6 +32,7 @@ const internal = lazy(() => import("./resources/internal.js"));
 const networks = lazy(() => import("./resources/networks.js"));
 const enroll = lazy(() => import("../pki/enroll.js"));
 const users = lazy(() => import("../users/resources.js"));
+const domains = lazy(() => import("../users/domains.js"));
 const perms = lazy(() => import("../permissions/resources.js"));
 const vmpools = lazy(() => import("./resources/vmpools.js"));
 const clientLinks = lazy(() => import("./resources/client-links.js"));
@@ -46,7 +47,7 @@ const metrics = lazy(() => import("./resources/metrics.js"));
 const profiles = lazy(() => import("./resources/profiles.js"));
 const quotas = lazy(() => import("../quotas/resources.js"));
 
-const ALL = [root, datacenters, clusters, hosts, storagedomains, cdroms, disks, templates, vms, jobs, consoles, internal, networks, users, perms, vmpools, clientLinks, updates, empty, openapi, statistics, events, enroll, imagetransfers, catalogs, metrics, profiles, quotas];
+const ALL = [root, datacenters, clusters, hosts, storagedomains, cdroms, disks, templates, vms, jobs, consoles, internal, networks, users, domains, perms, vmpools, clientLinks, updates, empty, openapi, statistics, events, enroll, imagetransfers, catalogs, metrics, profiles, quotas];
 
 function h<M extends Module, K extends keyof M>(mod: () => Promise<M>, name: K): Handler {
   return async (c: Call): Promise<Reply> => {
@@ -272,8 +273,12 @@ export const apiRoutes: RouteDef[] = [
   r("GET", "/operatingsystems/:id", h(catalogs, "operatingSystem")),
   r("GET", "/clusterlevels", h(catalogs, "clusterLevels")),
   r("GET", "/clusterlevels/:id", h(catalogs, "clusterLevel")),
-  r("GET", "/domains", h(catalogs, "domains")),
-  r("GET", "/domains/:id", h(catalogs, "getDomain")),
+  r("GET", "/domains", h(domains, "domains")),
+  r("GET", "/domains/:id", h(domains, "getDomain")),
+  r("GET", "/domains/:id/users", h(domains, "domainUsers")),
+  r("GET", "/domains/:id/users/:user", h(domains, "domainUser")),
+  r("GET", "/domains/:id/groups", h(domains, "domainGroups")),
+  r("GET", "/domains/:id/groups/:group", h(domains, "domainGroup")),
 
   // statistics (issue 10)
   r("GET", "/hosts/:id/statistics", h(statistics, "host")),

@@ -13,7 +13,8 @@ import { ApiFault } from "../errors/fault.js";
 import { nodeFault } from "../errors/node-fault.js";
 import { NodeError, NodeUnreachable } from "../hosts/client.js";
 import { EVENT_STREAM, serveEventStream } from "../events/stream.js";
-import { Access, type Principal } from "../permissions/access.js";
+import { Access, type Principal, userNameOf } from "../permissions/access.js";
+import { DirectoryUnavailable } from "../users/directory.js";
 import { peerOf, revokedPeer } from "../pki/revocation.js";
 import { type After, authorize, afterReply, wantsFilter } from "../permissions/enforce.js";
 import { Auth } from "./auth.js";
@@ -59,6 +60,11 @@ function sendFault(reply: FastifyReply, f: ApiFault, json: boolean): FastifyRepl
   }
   if (json) return reply.code(f.status).type("application/json").send(toJson({ reason: f.reason, detail: f.detail }));
   return reply.code(f.status).type("application/xml").send(toXml("fault", { reason: f.reason, detail: f.detail }));
+}
+
+/** The fault of a sign-in the directory could not answer: the user's domain is down, not their password wrong. */
+function directoryDown(err: DirectoryUnavailable): ApiFault {
+  return new ApiFault(503, "Service Unavailable", `[${err.code}] cannot sign in: ${err.message}`);
 }
 
 /** Does the client take gzip (`Accept-Encoding: gzip`, not refused with q=0)? */
@@ -206,7 +212,7 @@ async function answerHead(app: FastifyInstance, req: FastifyRequest, reply: Fast
 }
 
 export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteDef[], tls?: ServerTls): FastifyInstance {
-  const auth = new Auth(engine.cfg, engine.db);
+  const auth = new Auth(engine.cfg, engine.db, engine.directory);
   // who sent each API request, set by the authentication hook
   const principals = new WeakMap<FastifyRequest, Principal>();
   const app = fastify.fastify({
@@ -278,8 +284,18 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
     }
     if (!req.url.startsWith(API)) return;
     const session = sessionCookie(req.headers.cookie);
-    const sessionUser = session ? await auth.check(`Bearer ${session}`) : undefined;
-    const user = (await auth.check(req.headers.authorization)) ?? sessionUser;
+    let sessionUser: Principal | undefined;
+    let user: Principal | undefined;
+    try {
+      sessionUser = session ? await auth.check(`Bearer ${session}`) : undefined;
+      user = (await auth.check(req.headers.authorization)) ?? sessionUser;
+    } catch (err) {
+      // a directory that cannot answer fails its own users' requests, clearly, and no one else's
+      if (!(err instanceof DirectoryUnavailable)) throw err;
+      closeIfBodyUnread(req, reply);
+      engine.log.warn({ err: err.message }, "directory sign-in failed");
+      return sendFault(reply, directoryDown(err), wantsJson(req));
+    }
     if (user && !sessionUser && req.headers.authorization && /persistent-auth/i.test(String(req.headers.prefer ?? ""))) {
       // oVirt's persistent authentication: later requests carry the cookie instead of credentials
       // (libgovirt sends both; a live session is kept, not replaced by a new one per request).
@@ -322,7 +338,7 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
         const filter = wantsFilter(req.headers.filter, c.query);
         const after = await authorize(engine, access, r.method, r.path, c, filter);
         // the handler's commands record events naming this user (events/actor.ts)
-        const out = await afterReply(access, await runAs({ id: user.id, name: `${user.name}@internal` }, () => r.handler(c)), after);
+        const out = await afterReply(access, await runAs({ id: user.id, name: userNameOf(user) }, () => r.handler(c)), after);
         if (c.query.follow && out.rep && r.method === "GET") {
           // `follow=`: linked objects inlined, read through the same GET handlers (follow.ts),
           // each passing the same permission check as its own URL would.
@@ -362,7 +378,14 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
     const body = ssoForm(req.body);
     if (!body) return denied("Send the credentials as a form (or a JSON object) of strings.");
     const form: Record<string, string | undefined> = { grant_type: q.grant_type, scope: q.scope, ...body };
-    const who = form.grant_type === "password" && form.username && form.password !== undefined ? await auth.login(form.username, form.password) : undefined;
+    let who: Principal | undefined;
+    try {
+      who = form.grant_type === "password" && form.username && form.password !== undefined ? await auth.login(form.username, form.password) : undefined;
+    } catch (err) {
+      if (!(err instanceof DirectoryUnavailable)) throw err;
+      engine.log.warn({ err: err.message }, "directory sign-in failed");
+      return reply.code(503).type("application/json").send(JSON.stringify({ error_code: "server_error", error: directoryDown(err).detail }));
+    }
     if (!who) return denied("Cannot authenticate user: wrong username or password.");
     const { token, exp } = auth.issue(who);
     return reply

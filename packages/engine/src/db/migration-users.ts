@@ -1,5 +1,6 @@
 /**
- * Migrations 0007 and 0014: users, groups and permissions; custom roles and host certificates.
+ * Migrations 0007, 0014 and 0022: users, groups and permissions; custom roles and host
+ * certificates; users and groups of an LDAP directory.
  */
 import { randomUUID } from "node:crypto";
 import type { Migration } from "kysely/migration";
@@ -83,5 +84,22 @@ export const customRoles: Migration = {
       .addColumn("permits", "text", (c) => c.notNull())
       .addColumn("created_at", "text", (c) => c.notNull())
       .execute();
+  },
+};
+
+/**
+ * Users and groups of an LDAP directory (users/directory.ts) beside the internal ones: each row
+ * says its domain and, for a directory's, the entry's entryUUID (stable across renames). Their
+ * `name` is the whole user name (alice@corp), so the unique names of 0007 still hold.
+ */
+export const directoryUsers: Migration = {
+  async up(db: AnyDb) {
+    for (const t of ["users", "groups"]) {
+      await db.schema
+        .alterTable(t)
+        .addColumn("domain", "text", (c) => c.notNull().defaultTo("internal"))
+        .execute();
+      await db.schema.alterTable(t).addColumn("external_id", "text").execute();
+    }
   },
 };

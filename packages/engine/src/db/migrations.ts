@@ -9,7 +9,7 @@ import { BLANK_TEMPLATE_ID } from "./ids.js";
 import { events } from "./migration-events.js";
 import { generations } from "./migration-generations.js";
 import { imageTransfers } from "./migration-transfers.js";
-import { customRoles, usersPermissions } from "./migration-users.js";
+import { customRoles, directoryUsers, usersPermissions } from "./migration-users.js";
 import { cdromsMemory } from "./migration-vms.js";
 import { quotas } from "./migration-quotas.js";
 import type { AnyDb } from "./migration-db.js";
@@ -436,6 +436,7 @@ const migrations: Record<string, Migration> = {
   "0014_custom_roles_host_certificates": customRoles,
   "0017_generations": generations,
   "0020_quotas": quotas,
+  "0022_directory_users": directoryUsers,
 };
 
 export const provider: MigrationProvider = {

@@ -288,10 +288,18 @@ export interface JoinTokensTable {
   used_by: string | null;
 }
 
-/** Internal users; `name` is the principal (alice), the user name is name@internal. */
+/**
+ * Users: of the internal domain, `name` is the principal (alice) and the user name name@internal;
+ * of a directory (users/directory.ts), `name` is the whole user name (alice@corp), so names of
+ * different domains never collide.
+ */
 export interface UsersTable {
   id: string;
   name: string;
+  /** `internal`, or the directory's profile name (migration 0022). */
+  domain: string;
+  /** A directory entry's entryUUID; null for internal users. */
+  external_id: string | null;
   /** scrypt hash (users/password.ts); null for admin@internal, whose password is configuration. */
   password_hash: string | null;
   first_name: string;
@@ -300,9 +308,13 @@ export interface UsersTable {
   created_at: string;
 }
 
+/** Groups; a directory group's `name` is cn@profile, as for users. */
 export interface GroupsTable {
   id: string;
   name: string;
+  domain: string;
+  /** A directory group's entryUUID; null for internal groups. */
+  external_id: string | null;
   created_at: string;
 }
 

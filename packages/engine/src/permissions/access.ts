@@ -21,8 +21,13 @@ import { key, type ObjectType, type ObjRef, parentsOf, relatedTypes, SYSTEM } fr
 /** The authenticated user, as the API knows them. */
 export interface Principal {
   id: string;
-  /** The principal's name without domain (alice, admin). */
+  /** An internal principal's name without domain (alice, admin); a directory user's whole user name (alice@corp). */
   name: string;
+}
+
+/** user@domain, as events and tickets name the user. */
+export function userNameOf(p: Principal): string {
+  return p.name.includes("@") ? p.name : `${p.name}@internal`;
 }
 
 interface Held {

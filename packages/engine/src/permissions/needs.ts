@@ -139,6 +139,11 @@ const needs: Record<string, Need> = {
   "GET /clusterlevels/:id": open,
   "GET /domains": open,
   "GET /domains/:id": open,
+  // a domain's users and groups (a search of the directory): for who may add users
+  "GET /domains/:id/users": onSystem("manipulate_users"),
+  "GET /domains/:id/users/:user": onSystem("manipulate_users"),
+  "GET /domains/:id/groups": onSystem("manipulate_users"),
+  "GET /domains/:id/groups/:group": onSystem("manipulate_users"),
   ...emptyUnder("/vms/:id", "vm", ["numanodes", "hostdevices", "watchdogs", "tags", "affinitylabels", "applications", "sessions", "reporteddevices", "katelloerrata", "mediateddevices"]),
   ...emptyUnder("/hosts/:id", "host", ["numanodes", "hooks", "devices", "tags", "affinitylabels", "katelloerrata", "storageconnectionextensions"]),
   ...emptyUnder("/datacenters/:id", "data_center", ["qoss", "iscsibonds"]),

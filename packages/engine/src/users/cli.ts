@@ -64,7 +64,7 @@ async function run(argv: string[]): Promise<string> {
           return `removed ${u.name}@${DOMAIN}`;
         }
         case "list":
-          return (await listUsers(db)).map((u) => `${u.name}@${DOMAIN}\t${u.id}`).join("\n");
+          return (await listUsers(db)).map((u) => `${u.domain === DOMAIN ? `${u.name}@${DOMAIN}` : u.name}\t${u.id}`).join("\n");
       }
     } else if (kind === "group") {
       switch (op) {
@@ -84,7 +84,7 @@ async function run(argv: string[]): Promise<string> {
           return `${args[1]} is a member of ${args[0]}`;
         }
         case "list":
-          return (await listGroups(db)).map((g) => `${g.name}@${DOMAIN}\t${g.id}`).join("\n");
+          return (await listGroups(db)).map((g) => `${g.domain === DOMAIN ? `${g.name}@${DOMAIN}` : g.name}\t${g.id}`).join("\n");
       }
     }
     throw new Usage(`unknown command: ${[kind, op].filter(Boolean).join(" ") || "(none)"}`);

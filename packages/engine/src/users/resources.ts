@@ -1,7 +1,8 @@
 /**
- * /users and /groups of the internal domain, in oVirt's shapes (user_name alice@internal,
- * principal, domain). Adding a user takes a password (write-only: never in any answer). Store
- * errors become faults: a duplicate 409, a bad name or weak password 400, admin@internal 409.
+ * /users and /groups, in oVirt's shapes (user_name alice@internal, principal, domain). Adding an
+ * internal user takes a password (write-only: never in any answer); adding a directory user or
+ * group (user_name alice@corp, or a domain) looks them up in the directory and takes no password.
+ * Store errors become faults: a duplicate 409, a bad name or weak password 400, admin@internal 409.
  */
 import { z } from "zod";
 import { type Call, bodyOf, ok, pathId, type Reply } from "../api/call.js";
@@ -12,30 +13,34 @@ import { collection, type Rep } from "../api/repr.js";
 import { applySearch } from "../api/search.js";
 import type { Group, User } from "../db/schema.js";
 import { permissionsOf } from "../permissions/resources.js";
-import { addGroup, addUser, DOMAIN, DOMAIN_ID, groupById, groupsOf, listGroups, listUsers, removeGroup, removeUser, UserError, userById } from "./store.js";
+import { addDirectoryGroup, addDirectoryUser } from "./directory-users.js";
+import { MAX_NAME } from "./directory.js";
+import { directoryFault, domainNamed, domainRef } from "./domains.js";
+import { addGroup, addUser, DOMAIN, groupById, groupsOf, listGroups, listUsers, removeGroup, removeUser, UserError, userById } from "./store.js";
 
-const domain = (): Rep => ({ id: DOMAIN_ID, name: DOMAIN });
+/** A directory row's name is name@profile already; an internal one's is the bare principal. */
+const principal = (name: string, domain: string): string => (domain === DOMAIN ? name : name.slice(0, name.length - domain.length - 1));
 
 export function userView(u: User): Rep {
   const base = href("users", u.id);
   return {
     href: base,
     id: u.id,
-    name: u.first_name || u.name,
+    name: u.first_name || principal(u.name, u.domain),
     link: links(base, ["groups", "permissions"]),
-    domain_entry_id: u.id,
+    domain_entry_id: u.external_id ?? u.id,
     email: u.email || undefined,
     last_name: u.last_name || undefined,
     namespace: "*",
-    principal: u.name,
-    user_name: `${u.name}@${DOMAIN}`,
-    domain: domain(),
+    principal: principal(u.name, u.domain),
+    user_name: u.domain === DOMAIN ? `${u.name}@${DOMAIN}` : u.name,
+    domain: domainRef(u.domain),
   };
 }
 
 export function groupView(g: Group): Rep {
   const base = href("groups", g.id);
-  return { href: base, id: g.id, name: g.name, link: links(base, ["permissions"]), domain_entry_id: g.id, namespace: "*", domain: domain() };
+  return { href: base, id: g.id, name: principal(g.name, g.domain), link: links(base, ["permissions"]), domain_entry_id: g.external_id ?? g.id, namespace: "*", domain: domainRef(g.domain) };
 }
 
 /** A store error as the API's fault. */
@@ -49,7 +54,8 @@ const NewUser = z.object({
   // oVirt adds users by user_name (alice@internal) or principal; Vela's internal domain also needs a password
   user_name: z.string().max(200).optional(),
   principal: z.string().max(200).optional(),
-  password: z.string().max(4096),
+  // internal users only: a directory user's password is the directory's
+  password: z.string().max(4096).optional(),
   name: Text(255).optional(),
   last_name: Text(255).optional(),
   email: Text(255).optional(),
@@ -71,7 +77,12 @@ async function mustGroup(c: Call): Promise<Group> {
 }
 
 export async function listAll(c: Call): Promise<Reply> {
-  const found = applySearch(await listUsers(c.engine.db), c.query, { name: (u: User) => u.name, usrname: (u) => `${u.name}@${DOMAIN}`, id: (u) => u.id, lastname: (u) => u.last_name });
+  const found = applySearch(await listUsers(c.engine.db), c.query, {
+    name: (u: User) => principal(u.name, u.domain),
+    usrname: (u) => (u.domain === DOMAIN ? `${u.name}@${DOMAIN}` : u.name),
+    id: (u) => u.id,
+    lastname: (u) => u.last_name,
+  });
   return ok("users", collection("user", found.map(userView)));
 }
 
@@ -83,7 +94,21 @@ export async function add(c: Call): Promise<Reply> {
   const b = parseInput(NewUser, bodyOf(c, ["user"]), "User");
   const login = b.user_name ?? b.principal;
   if (!login) throw new ApiFault(400, "Incomplete parameters", "User [user_name] required for add");
-  if (b.domain?.name !== undefined && b.domain.name !== DOMAIN) throw new ApiFault(400, "Operation Failed", `only the ${DOMAIN} domain can hold users here, not '${b.domain.name.slice(0, 60)}'`);
+  const at = login.lastIndexOf("@");
+  const named = b.domain?.name ?? b.domain?.id ?? (at >= 0 ? login.slice(at + 1) : DOMAIN);
+  const d = domainNamed(c.engine, named);
+  if (!d) throw new ApiFault(400, "Operation Failed", `no domain '${named.slice(0, 60)}': domains are those of GET /domains`);
+  if (d !== DOMAIN) {
+    if (b.password !== undefined) throw new ApiFault(400, "Operation Failed", `the password of a ${d.name} user is the directory's: send none`);
+    const name = at >= 0 && domainNamed(c.engine, login.slice(at + 1)) === d ? login.slice(0, at) : login;
+    if (!name || name.length > MAX_NAME) throw new ApiFault(400, "Operation Failed", "invalid user name");
+    const entry = await d.findUser(name).catch(directoryFault);
+    if (!entry) throw new ApiFault(404, "Not Found", `no user '${name.slice(0, 80)}' in the directory ${d.name}`);
+    const u = await addDirectoryUser(c.engine.db, d.name, entry).catch(userFault);
+    c.engine.log.info({ user: u.name, by: c.user?.name }, "directory user added");
+    return ok("user", userView(u), 201);
+  }
+  if (b.password === undefined) throw new ApiFault(400, "Incomplete parameters", "User [password] required for add to the internal domain");
   const u = await addUser(c.engine.db, login, b.password, { first_name: b.name, last_name: b.last_name, email: b.email }).catch(userFault);
   c.engine.log.info({ user: u.name, by: c.user?.name }, "user added");
   return ok("user", userView(u), 201);
@@ -107,7 +132,7 @@ export async function userPermissions(c: Call): Promise<Reply> {
 }
 
 export async function groups(c: Call): Promise<Reply> {
-  const found = applySearch(await listGroups(c.engine.db), c.query, { name: (g: Group) => g.name, id: (g) => g.id });
+  const found = applySearch(await listGroups(c.engine.db), c.query, { name: (g: Group) => principal(g.name, g.domain), id: (g) => g.id });
   return ok("groups", collection("group", found.map(groupView)));
 }
 
@@ -115,9 +140,23 @@ export async function group(c: Call): Promise<Reply> {
   return ok("group", groupView(await mustGroup(c)));
 }
 
+const NewGroup = z.object({
+  name: z.string().max(200),
+  domain: z.object({ name: z.string().max(200).optional(), id: z.string().max(200).optional() }).optional(),
+});
+
 export async function addGroupCall(c: Call): Promise<Reply> {
-  const b = parseInput(z.object({ name: z.string().max(200) }), bodyOf(c, ["group"]), "Group");
-  const g = await addGroup(c.engine.db, b.name).catch(userFault);
+  const b = parseInput(NewGroup, bodyOf(c, ["group"]), "Group");
+  const named = b.domain?.name ?? b.domain?.id ?? DOMAIN;
+  const d = domainNamed(c.engine, named);
+  if (!d) throw new ApiFault(400, "Operation Failed", `no domain '${named.slice(0, 60)}': domains are those of GET /domains`);
+  if (d === DOMAIN) return ok("group", groupView(await addGroup(c.engine.db, b.name).catch(userFault)), 201);
+  const name = b.name.endsWith(`@${d.name}`) ? b.name.slice(0, -d.name.length - 1) : b.name;
+  if (!name || name.length > MAX_NAME) throw new ApiFault(400, "Operation Failed", "invalid group name");
+  const entry = await d.findGroup(name).catch(directoryFault);
+  if (!entry) throw new ApiFault(404, "Not Found", `no group '${name.slice(0, 80)}' in the directory ${d.name}`);
+  const g = await addDirectoryGroup(c.engine.db, d.name, entry).catch(userFault);
+  c.engine.log.info({ group: g.name, by: c.user?.name }, "directory group added");
   return ok("group", groupView(g), 201);
 }
 

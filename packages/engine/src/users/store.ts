@@ -47,7 +47,7 @@ export async function listUsers(db: Db): Promise<User[]> {
 
 export async function findUser(db: Db, login: string): Promise<User | undefined> {
   const p = principalOf(login);
-  return p ? db.selectFrom("users").selectAll().where("name", "=", p).executeTakeFirst() : undefined;
+  return p ? db.selectFrom("users").selectAll().where("name", "=", p).where("domain", "=", DOMAIN).executeTakeFirst() : undefined;
 }
 
 export async function userById(db: Db, id: string): Promise<User | undefined> {
@@ -59,7 +59,7 @@ export async function addUser(db: Db, name: string, password: string, extra: { f
   if (await findUser(db, p)) throw new UserError("USER_EXISTS", `user ${p}@${DOMAIN} already exists`);
   const weak = weakPassword(password, p);
   if (weak) throw new UserError("PASSWORD_WEAK", weak);
-  const row: User = { id: randomUUID(), name: p, password_hash: await hashPassword(password), first_name: extra.first_name ?? "", last_name: extra.last_name ?? "", email: extra.email ?? "", created_at: now() };
+  const row: User = { id: randomUUID(), name: p, domain: DOMAIN, external_id: null, password_hash: await hashPassword(password), first_name: extra.first_name ?? "", last_name: extra.last_name ?? "", email: extra.email ?? "", created_at: now() };
   try {
     await db.insertInto("users").values(row).execute();
   } catch (err) {
@@ -104,13 +104,13 @@ export async function groupById(db: Db, id: string): Promise<Group | undefined> 
 
 export async function findGroup(db: Db, name: string): Promise<Group | undefined> {
   const p = principalOf(name);
-  return p ? db.selectFrom("groups").selectAll().where("name", "=", p).executeTakeFirst() : undefined;
+  return p ? db.selectFrom("groups").selectAll().where("name", "=", p).where("domain", "=", DOMAIN).executeTakeFirst() : undefined;
 }
 
 export async function addGroup(db: Db, name: string): Promise<Group> {
   const p = checkName(name, "group");
   if (await findGroup(db, p)) throw new UserError("GROUP_EXISTS", `group ${p}@${DOMAIN} already exists`);
-  const row: Group = { id: randomUUID(), name: p, created_at: now() };
+  const row: Group = { id: randomUUID(), name: p, domain: DOMAIN, external_id: null, created_at: now() };
   await db.insertInto("groups").values(row).execute();
   return row;
 }

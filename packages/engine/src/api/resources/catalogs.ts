@@ -1,12 +1,11 @@
 /**
  * Fixed catalogues a client reads to fill its choices: the operating system types a VM may have
  * (`/operatingsystems`, the ones AddVm accepts), the cluster compatibility levels Vela accepts
- * (`/clusterlevels`, ids like `4.7`) and the authentication domains (`/domains`: only `internal`).
+ * (`/clusterlevels`, ids like `4.7`); the authentication domains are users/domains.ts.
  * The Python SDK lists them; each is searchable like any collection and 404 for an unknown id.
  */
 import { OsTypes } from "../../commands/AddVm.js";
 import { notFound } from "../../errors/fault.js";
-import { DOMAIN, DOMAIN_ID } from "../../users/store.js";
 import { type Call, ok, type Reply } from "../call.js";
 import { href } from "../href.js";
 import { collection, type Rep } from "../repr.js";
@@ -38,7 +37,6 @@ function os(name: (typeof OsTypes)[number]): Rep {
 }
 
 const level = (id: string): Rep => ({ href: href("clusterlevels", id), id });
-const domain = (): Rep => ({ href: href("domains", DOMAIN_ID), id: DOMAIN_ID, name: DOMAIN });
 
 const fields = { name: (r: Entry) => r.name, id: (r: Entry) => r.id };
 const search = (c: Call, rows: Entry[]): Entry[] => applySearch(rows, c.query, fields);
@@ -65,15 +63,4 @@ export async function clusterLevel(c: Call): Promise<Reply> {
   const id = c.params.id ?? "";
   if (!LEVELS.includes(id)) throw notFound("Cluster Level", id.slice(0, 80));
   return ok("cluster_level", level(id));
-}
-
-export async function domains(c: Call): Promise<Reply> {
-  const found = search(c, [{ id: DOMAIN_ID, name: DOMAIN }]);
-  return ok("domains", collection("domain", found.map(domain)));
-}
-
-export async function getDomain(c: Call): Promise<Reply> {
-  const id = c.params.id ?? "";
-  if (id !== DOMAIN_ID) throw notFound("Domain", id.slice(0, 80));
-  return ok("domain", domain());
 }

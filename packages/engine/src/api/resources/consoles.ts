@@ -20,6 +20,7 @@ import { displayOf, runningOn, ticketsOf, VNC_CONSOLE_ID } from "../../console/i
 import { CONSOLE_PATH } from "../../console/proxy.js";
 import type { ConsoleKind } from "../../console/tickets.js";
 import type { Vm } from "../../db/schema.js";
+import { userNameOf } from "../../permissions/access.js";
 import type { Engine } from "../../engine.js";
 import { bodyOf, type Call, ok, pathId, type Reply } from "../call.js";
 import { ApiFault, notFound } from "../../errors/fault.js";
@@ -122,7 +123,7 @@ async function proxyTicket(c: Call, kind: ConsoleKind): Promise<Reply> {
   const p = parseInput(ProxyTicketInput, bodyOf(c, ["action"]), "action", "proxyticket");
   const { vm } = await runningOn(c.engine, vmId, `open the ${kind === "vnc" ? "graphics" : "serial"} console`);
   const ttl = p.ticket?.expiry ?? PROXY_TICKET_TTL_SEC;
-  const { ticket: value } = ticketsOf(c.engine).issue({ vm: vm.id, kind, user: c.user && c.user.name !== "admin" ? `${c.user.name}@internal` : c.engine.cfg.adminUser }, ttl);
+  const { ticket: value } = ticketsOf(c.engine).issue({ vm: vm.id, kind, user: c.user && c.user.name !== "admin" ? userNameOf(c.user) : c.engine.cfg.adminUser }, ttl);
   return ok("action", {
     status: "complete",
     proxy_ticket: { value, expiry: ttl },
