@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Builds the web portal: esbuild bundles src/main.tsx (Preact, TypeScript) and its CSS into dist/,
-// and writes dist/index.html, which loads them by absolute path under /ovirt-engine/web/. Types are
+// each file named with its content's hash, and writes dist/index.html, which loads them by
+// absolute path under /ovirt-engine/web/. Types are
 // checked by `tsc -b` (tsconfig.json, noEmit); this only bundles. Fails when the JavaScript grows
 // past the 300 KB gzipped budget. Run by ./vela after tsc, so `./vela up` and `./vela test` build it.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -31,6 +32,9 @@ const result = await build({
   // the first page load carries only the portal itself.
   splitting: true,
   chunkNames: "chunk-[hash]",
+  // Every file carries its content's hash in its name, so the engine lets browsers keep them
+  // (immutable) and a reload asks only for index.html, which names this build's files.
+  entryNames: "[name]-[hash]",
   target: "es2022",
   jsx: "automatic",
   jsxImportSource: "preact",
@@ -40,7 +44,12 @@ const result = await build({
   absWorkingDir: here,
   logLevel: "warning",
 });
-const page = readFileSync(join(here, "src/index.html"), "utf8");
+const entry = Object.entries(result.metafile.outputs).find(([, o]) => o.entryPoint === "src/main.tsx");
+if (!entry || !entry[1].cssBundle) throw new Error("portal: esbuild named no main script and style sheet");
+const base = (out) => out.slice(out.lastIndexOf("/") + 1);
+const page = readFileSync(join(here, "src/index.html"), "utf8")
+  .replace("/ovirt-engine/web/main.css", `/ovirt-engine/web/${base(entry[1].cssBundle)}`)
+  .replace("/ovirt-engine/web/main.js", `/ovirt-engine/web/${base(entry[0])}`);
 writeFileSync(join(dist, "index.html"), page);
 let js = 0;
 for (const out of Object.keys(result.metafile.outputs)) {

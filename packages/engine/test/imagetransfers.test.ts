@@ -4,18 +4,21 @@
  * host's transfer_url), downloads compared byte for byte, zero extents and zeroing by punching
  * holes (what ovirt-imageio's client asks), progress in `transferred` and /jobs, and refusals
  * (bad bodies, unknown disks, wrong tickets and directions, ranges past the end, uploads that are
- * not images, inactivity) that leave the disk as it was and nothing behind.
+ * not images, inactivity) that leave the disk as it was and nothing behind; the proxy keeps its
+ * connections to the host alive across ranges.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
 import { clientTls } from "./tls.js";
 import { addLocalDomain, type Engine, firstClusterId, firstDcId, hostUp, items, type Node, qemuOf, startEngine, startNode, tempDir, until } from "./support.js";
 
+const run = promisify(execFile);
 const TOKEN = "xfer-token";
 const MiB = 2 ** 20;
 const NOPE = "5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
@@ -312,6 +315,46 @@ describe("what ovirt-imageio's client asks", () => {
     await eng.post(`/imagetransfers/${d.id}/finalize`, {});
     assert.equal((await finished(d.id)).phase, "finished_success");
     assert.deepEqual(stagingFiles(), []);
+  });
+});
+
+/** The engine's open TCP connections to the node's data port, each by the engine's (ephemeral) port, from `ss`. */
+async function engineToNode(): Promise<string[]> {
+  const { stdout } = await run("ss", ["-tnH", "state", "established", `( dport = :${node.port} )`]);
+  return stdout
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/).at(-2) ?? "")
+    .filter(Boolean)
+    .map((a) => a.slice(a.lastIndexOf(":") + 1));
+}
+
+describe("the proxy's link to the host", () => {
+  test("many ranged PUTs through proxy_url reuse the engine's connections to the host (keep-alive: no TLS handshake per range)", async () => {
+    const size = 32 * MiB;
+    const disk = await newDisk("reuse", size, "raw");
+    const t = await start({ disk: { id: disk.id }, format: "raw" });
+    const proxy = t.proxy_url as string;
+    const data = randomBytes(2 * MiB);
+    // The connections seen while the ranges are on their way, sampled until the last one is answered
+    // (a closed connection may leave no trace: TLS sockets are often ended with a reset).
+    const before = new Set(await engineToNode());
+    const seen = new Set<string>();
+    let sending = true;
+    const sampler = (async () => {
+      while (sending) for (const c of await engineToNode()) seen.add(c);
+    })();
+    try {
+      for (let off = 0; off < size; off += data.length) assert.equal((await put(proxy, data, off, false)).status, 200);
+    } finally {
+      sending = false;
+      await sampler;
+    }
+    // 16 ranges one after another: without keep-alive each is a connection of its own; with it the
+    // pool's (shared with monitoring's calls) carry them, opening a new one at most now and then
+    const opened = [...seen].filter((c) => !before.has(c));
+    assert.ok(opened.length <= 3, `16 PUTs opened ${opened.length} new connections to the host: ${opened.join(" ")} (open before: ${[...before].join(" ")})`);
+    await eng.post(`/imagetransfers/${t.id}/cancel`, {});
+    await finished(t.id);
   });
 });
 

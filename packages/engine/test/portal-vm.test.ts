@@ -3,9 +3,10 @@
  * and node with two local data domains: New VM with a new thin disk, a NIC and cloud-init (bad
  * input refused in the page, the engine's fault shown in its words); a snapshot created,
  * previewed and undone from the snapshots panel; the VM's disk moved to the other domain from
- * the Disks page with its progress bar (fed by the event stream) reaching 100 %; Migrate with one
- * host says there is nowhere to go; a network made with the New network wizard (bad input refused
- * in the page, a taken name by the engine), its vNIC profiles listed, added and removed, and the network removed. The same set-up (a VM with a disk and a NIC) serves the
+ * the Disks page with its progress bar (fed by the event stream) reaching 100 %; a running VM is
+ * offered no Migrate (the engine serves none); a network made with the New network wizard (bad input refused
+ * in the page, a taken name by the engine), its vNIC profiles listed, added and removed, detached from
+ * and attached to its cluster (refused while a VM's NIC uses it, and for ovirtmgmt), and the network removed. The same set-up (a VM with a disk and a NIC) serves the
  * Prometheus endpoint's test: the scrape parses as the text format, its figures agree with the
  * statistics API for the same objects, a name with quotes, a backslash and a newline is escaped,
  * and only a holder of an administrative role on the system may read it (401 and 403 faults).
@@ -132,17 +133,23 @@ test("portal snapshots: create, preview and undo from the snapshots panel", asyn
   await panel.getByRole("button", { name: "Close snapshots" }).click();
 });
 
-test("portal migrate: with one host the page says there is nowhere to migrate to", async () => {
-  // Migrate is offered for running VMs only; the check for other hosts happens before any request.
+test("portal VM actions: a running VM is offered only what the engine serves (no Migrate: no live migration yet)", async () => {
   const { page } = tab;
   const r = await eng.api("POST", `/vms/${vmId}/start`, { body: {} });
   assert.equal(r.status, 200, r.text);
-  await see(tab, "Migrate offered", page.getByRole("button", { name: "Migrate pvm" }), 60_000);
-  await page.getByRole("button", { name: "Migrate pvm" }).click();
-  await see(tab, "nowhere to migrate", page.getByRole("alert").filter({ hasText: "pvm-host is the only host in the cluster: there is no other host to migrate pvm to." }));
+  const row = page.locator("tbody tr", { has: page.locator(".name", { hasText: /^pvm$/ }) });
+  await see(tab, "Suspend offered (pvm up)", row.getByRole("button", { name: "Suspend pvm" }), 60_000);
+  const offered = await row.locator(".actions button").allInnerTexts();
+  assert.ok(!offered.some((t) => /migrat/i.test(t)), `no Migrate button: ${offered.join(", ")}`);
+  // every VM action the page offers is one the VM's representation advertises
+  const vm = await eng.get<{ actions?: { link?: { rel: string }[] } }>(`/vms/${vmId}`);
+  const served = new Set((vm.actions?.link ?? []).map((l) => l.rel));
+  assert.ok(!served.has("migrate"), "the engine does not advertise migrate");
+  const asAction: Record<string, string> = { Shutdown: "shutdown", "Power off": "stop", Reboot: "reboot", Suspend: "suspend", Console: "ticket" };
+  for (const t of offered) if (asAction[t]) assert.ok(served.has(asAction[t] as string), `${t} is served: ${[...served].join(", ")}`);
   const stop = await eng.api("POST", `/vms/${vmId}/stop`, { body: {} });
   assert.equal(stop.status, 200, stop.text);
-  await see(tab, "pvm down", page.locator("tbody tr", { has: page.locator(".name", { hasText: /^pvm$/ }) }).locator(".badge", { hasText: /^down$/ }), 60_000);
+  await see(tab, "pvm down", row.locator(".badge", { hasText: /^down$/ }), 60_000);
 });
 
 test("portal disk move: the progress bar reaches 100 % and the disk is on the other domain", async () => {
@@ -234,7 +241,7 @@ test("portal storage wizard: a local data domain made and attached from the page
   await see(tab, "pvm-c in the list", page.locator("tbody tr", { hasText: "pvm-c" }));
 });
 
-test("portal networks: a network made with the wizard (VLAN, MTU, a second vNIC profile, attached to a cluster), bad input refused in the page, a taken name by the engine; profiles added and removed; the network removed", async () => {
+test("portal networks: a network made with the wizard (VLAN, MTU, a second vNIC profile, attached to a cluster), bad input refused in the page, a taken name by the engine; profiles added and removed; detached from a cluster (confirmed; refused while a VM NIC uses it, and for ovirtmgmt) and attached again; the network removed", async () => {
   const { page } = tab;
   await page.getByRole("link", { name: "Networks" }).click();
   await see(tab, "the networks page", page.getByRole("heading", { name: "Networks", exact: true }));
@@ -296,6 +303,39 @@ test("portal networks: a network made with the wizard (VLAN, MTU, a second vNIC 
   await panel.locator("tbody tr", { hasText: "pvm-net-extra" }).waitFor({ state: "detached", timeout: 15_000 });
   assert.deepEqual(items<{ name: string }>(await eng.get(`/networks/${net.id}/vnicprofiles`), "vnic_profile").map((x) => x.name), ["pvm-net", "pvm-net-guests"]);
   await panel.getByRole("button", { name: "Close profiles" }).click();
+
+  // its clusters: detaching is confirmed first; the engine refuses while a VM's NIC uses it, and for ovirtmgmt
+  await row.getByRole("button", { name: "Clusters of pvm-net" }).click();
+  const cl = await see(tab, "the clusters panel", page.locator("section.panel", { has: page.getByRole("heading", { name: "Clusters of pvm-net" }) }));
+  const defaultRow = cl.locator("tbody tr", { has: page.locator(".name", { hasText: /^Default$/ }) });
+  await see(tab, "attached to Default", defaultRow.getByText(/^yes$/));
+  const guests = items<{ id: string; name: string }>(await eng.get(`/networks/${net.id}/vnicprofiles`), "vnic_profile").find((x) => x.name === "pvm-net-guests");
+  const nic = await eng.post<{ id: string }>(`/vms/${vmId}/nics`, { name: "nic-pvmnet", vnic_profile: { id: guests?.id } });
+  await defaultRow.getByRole("button", { name: "Detach pvm-net from Default" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
+  assert.equal((await eng.api("GET", `/clusters/${cluster}/networks/${net.id}`)).status, 200, "cancelled: still attached");
+  await defaultRow.getByRole("button", { name: "Detach pvm-net from Default" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Detach" }).click();
+  await see(tab, "the engine's refusal: in use", cl.getByRole("alert").filter({ hasText: "Cannot detach Network pvm-net: NICs of VMs in the cluster use it (pvm)." }));
+  assert.equal((await eng.api("GET", `/clusters/${cluster}/networks/${net.id}`)).status, 200, "refused: still attached");
+  assert.equal((await eng.api("DELETE", `/vms/${vmId}/nics/${nic.id}`)).status, 200, "the NIC removed");
+  await defaultRow.getByRole("button", { name: "Detach pvm-net from Default" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Detach" }).click();
+  await see(tab, "detached from Default", defaultRow.getByText(/^no$/));
+  assert.equal(await cl.getByRole("alert").count(), 0, "no error left shown");
+  assert.equal((await eng.api("GET", `/clusters/${cluster}/networks/${net.id}`)).status, 404, "detached in the engine");
+  await shot(tab, "network-clusters");
+  await defaultRow.getByRole("button", { name: "Attach pvm-net to Default" }).click();
+  await see(tab, "attached again", defaultRow.getByText(/^yes$/));
+  await cl.getByRole("button", { name: "Close clusters" }).click();
+  const mgmt = page.locator("tbody tr", { has: page.locator(".name", { hasText: /^ovirtmgmt$/ }) });
+  await mgmt.getByRole("button", { name: "Clusters of ovirtmgmt" }).click();
+  const cm = await see(tab, "ovirtmgmt's clusters", page.locator("section.panel", { has: page.getByRole("heading", { name: "Clusters of ovirtmgmt" }) }));
+  await cm.getByRole("button", { name: "Detach ovirtmgmt from Default" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Detach" }).click();
+  await see(tab, "the engine's refusal: management", cm.getByRole("alert").filter({ hasText: "it is the cluster's management network" }));
+  await see(tab, "ovirtmgmt still attached", cm.locator("tbody tr", { hasText: "Default" }).getByText(/^yes/));
+  await cm.getByRole("button", { name: "Close clusters" }).click();
 
   // the same name again: the page lets it through, the engine refuses it, and its words are shown
   await page.getByRole("button", { name: "New network" }).click();

@@ -108,11 +108,17 @@ async function signIn(user: string, password: string): Promise<void> {
   await page.getByRole("button", { name: "Sign in" }).click();
 }
 
-test("portal: / leads to the sign-in page; its JavaScript is small and comes from the engine", async () => {
+test("portal: / leads to the sign-in page; its JavaScript is small, comes from the engine, and is named by its content so browsers keep it", async () => {
   const res = await fetch(`${eng.url}/`, { redirect: "manual" });
   assert.equal(res.status, 302);
   assert.equal(res.headers.get("location"), "/ovirt-engine/web/");
-  const js = Buffer.from(await (await fetch(`${eng.url}/ovirt-engine/web/main.js`)).arrayBuffer());
+  const index = await fetch(`${eng.url}/ovirt-engine/web/`);
+  assert.equal(index.headers.get("cache-control"), "no-cache", "the page is revalidated: it names the current build's files");
+  const src = /<script type="module" src="([^"]+)"/.exec(await index.text())?.[1] ?? "";
+  assert.match(src, /^\/ovirt-engine\/web\/main-[A-Z0-9]{8}\.js$/, "the script is named by its content");
+  const script = await fetch(`${eng.url}${src}`);
+  assert.equal(script.headers.get("cache-control"), "public, max-age=31536000, immutable", "kept by browsers: a reload does not fetch it again");
+  const js = Buffer.from(await script.arrayBuffer());
   assert.ok(js.length > 1000, "the bundle is served");
   assert.ok(gzipSync(js).length < 300 * 1024, `JavaScript gzipped: ${gzipSync(js).length} bytes`);
   for (const bad of ["package.json", "..%2Fpackage.json", "src/main.tsx", "%2e%2e/%2e%2e/engine/package.json"]) {

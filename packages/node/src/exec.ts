@@ -5,6 +5,7 @@
  * daemon) are started here too, by `startDaemon`, and bounded by their owner's start-up wait.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { setPriority } from "node:os";
 import type { Logger } from "./log.js";
 
 export class CommandError extends Error {
@@ -30,6 +31,11 @@ export interface RunOptions {
   onStderr?: (chunk: string) => void;
   /** Kills the command (SIGKILL) when aborted; the promise then rejects with a CommandError. */
   signal?: AbortSignal;
+  /**
+   * A nice value for the command (set right after it starts; ignored where the agent may not
+   * raise priority). For short commands a guest waits on, e.g. a thin extension's lvextend.
+   */
+  nice?: number;
 }
 
 /** Default limit of a command's run time. */
@@ -40,12 +46,29 @@ export interface RunResult {
   stderr: string;
 }
 
+/**
+ * The nice value VDSM's daemon runs at (`vdsm_nice` -5), so the lvm commands it starts get it too:
+ * Vela gives it to the commands a paused or soon-to-pause guest waits on, not to the whole agent
+ * (QEMU and data copies it starts keep the default).
+ */
+export const URGENT_NICE = -5;
+
+/** Sets a process's nice value; a host that refuses (no CAP_SYS_NICE) keeps the default. */
+export function setNice(pid: number, nice: number): void {
+  try {
+    setPriority(pid, nice);
+  } catch {
+    // not permitted here: the command runs at the default priority
+  }
+}
+
 export function run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const [cmd, ...args] = argv;
   if (!cmd) throw new Error("run: empty argv");
   const started = Date.now();
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env: opts.env ?? process.env });
+    if (opts.nice !== undefined && child.pid !== undefined) setNice(child.pid, opts.nice);
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => {

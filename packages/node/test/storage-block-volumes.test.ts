@@ -11,7 +11,8 @@
  *   the guest's writes all land and the image checks clean;
  * - RAW SPARSE on block is refused and leaves the VG unchanged; a failed createStorageDomain
  *   leaves no VG behind;
- * - live disk extension of a running VM's thin and raw disks (the guest sees the new size).
+ * - live disk extension of a running VM's thin and raw disks (the guest sees the new size), then a
+ *   live snapshot of its thin disk onto a new thin top LV.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -22,7 +23,7 @@ import { after, before, test } from "node:test";
 import { BLANK_UUID as BLANK } from "@vela/protocol";
 import { LunSet } from "./block-support.js";
 import { type NodeProc, waitTask } from "./harness.js";
-import { guestVm, startVirtNode, stopWithVms, waitConsole, waitFor } from "./virt-support.js";
+import { guestVm, startVirtNode, stopWithVms, vmStats, waitConsole, waitFor } from "./virt-support.js";
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -179,7 +180,7 @@ test("a VM writing 700 MiB into a thin disk: the LV grows in steps while it runs
   await ok(node.xml("teardownImage", sd, sp, img, vol), "teardownImage");
 });
 
-test("live disk extension: a running VM's thin and raw disks on block grow (SPM extendVolumeSize live, then VM.diskSizeExtend); the guest sees it; shrinking and bad sizes are refused, nothing changed", async () => {
+test("live disk extension: a running VM's thin and raw disks on block grow (SPM extendVolumeSize live, then VM.diskSizeExtend); the guest sees it; shrinking and bad sizes are refused, nothing changed; then a live snapshot onto a new thin top LV", async () => {
   const thin = { img: randomUUID(), vol: randomUUID() };
   const raw = { img: randomUUID(), vol: randomUUID() };
   await task(createVolume(thin.img, thin.vol, GiB, 4, 2), "createVolume thin");
@@ -196,10 +197,13 @@ test("live disk extension: a running VM's thin and raw disks on block grow (SPM 
     };
     const capacity = async (v: { img: string; vol: string }) => Number(((await ok(node.xml("getVolumeInfo", sd, sp, v.img, v.vol), "getVolumeInfo")).info as { capacity: string }).capacity);
 
-    // Thin qcow2: the virtual size grows, the LV stays one chunk (it grows as the guest writes).
+    // Thin qcow2: the virtual size grows, the LV keeps its size (it grows as the guest writes;
+    // the node gave the fresh drive its first extension, to two chunks, before the guest ran).
+    const thinLv = Number(lv(thin.vol, "lv_size"));
+    assert.equal(thinLv, 2 * CHUNK_MIB * MiB, "a fresh thin drive is extended once before the guest runs");
     assert.equal(await extend(thin, 2 * GiB), String(2 * GiB));
     assert.equal(await capacity(thin), 2 * GiB, "the volume's capacity in its metadata");
-    assert.equal(Number(lv(thin.vol, "lv_size")), CHUNK_MIB * MiB, "the thin LV keeps its chunk");
+    assert.equal(Number(lv(thin.vol, "lv_size")), thinLv, "the thin LV keeps its size");
     await waitConsole(node.runDir, vmId, "vda: detected capacity change from 2097152 to 4194304", 60_000);
 
     // Raw: the LV grows to the new size first (in place), the host's device follows, then QEMU.
@@ -219,6 +223,21 @@ test("live disk extension: a running VM's thin and raw disks on block grow (SPM 
     const shrink = await node.xml("extendVolumeSize", sp, sd, thin.img, thin.vol, String(GiB), true);
     assert.notEqual((shrink as Resp).status.code, 0, "the SPM refuses a smaller capacity");
     assert.equal(await capacity(thin), 2 * GiB);
+
+    // Live snapshot of the thin disk: a new thin top LV on the thin volume, the VM switched to it
+    // while it runs, the old top INTERNAL, and the thin-drive watch following the new top.
+    const top = randomUUID();
+    await task(createVolume(thin.img, top, 2 * GiB, 4, 2, thin.vol), "createVolume snapshot top");
+    const tags = lv(top, "lv_tags").split(",");
+    assert.ok(tags.includes(`IU_${thin.img}`) && tags.includes(`PU_${thin.vol}`) && tags.some((t) => /^MD_\d+$/.test(t)) && tags.length === 3, `the new top's tags: ${tags}`);
+    const snapped = await node.json("VM.snapshot", { vmID: vmId, snapDrives: [{ domainID: sd, imageID: thin.img, volumeID: top, baseVolumeID: thin.vol }] });
+    assert.equal(snapped, true);
+    const st = await vmStats(node, vmId);
+    assert.equal(st.status, "Up", JSON.stringify(st));
+    assert.equal((st.disks as Record<string, { volumeID: string }>).vda?.volumeID, top, "the VM writes into the new top");
+    const base = (await ok(node.xml("getVolumeInfo", sd, sp, thin.img, thin.vol), "getVolumeInfo base")).info as { voltype: string; legality: string };
+    assert.deepEqual([base.voltype, base.legality], ["INTERNAL", "LEGAL"], "the old top is the new one's parent");
+    await waitFor("the thin watch on the new top", () => node.output().split("\n").some((l) => l.includes('"msg":"watching thin drives"') && l.includes(top)) || undefined, 30_000, 200);
   } finally {
     await node.json("VM.destroy", { vmID: vmId }).catch(() => {});
   }

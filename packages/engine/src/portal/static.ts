@@ -2,8 +2,10 @@
  * The web portal's files (`packages/portal`, built by esbuild into its `dist/`), served at
  * /ovirt-engine/web/ with `/` redirecting there. Static files only: the portal signs in through
  * the SSO endpoint and calls the API like any client, so nothing here needs authentication.
- * Only files the build wrote are served (the list is read once from `dist/`), never a path made
- * from the request. It must never serve anything outside the portal's `dist/`.
+ * Only files the build wrote are served (the list is read from `dist/`), never a path made
+ * from the request. It must never serve anything outside the portal's `dist/`. The build names
+ * every script and style sheet by its content's hash: those browsers may keep for good, so a
+ * reload asks for index.html alone (always revalidated: it names the current build's files).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { readdir, readFile } from "node:fs/promises";
@@ -42,6 +44,10 @@ export function portalDist(): string | undefined {
 }
 
 let files: Promise<Map<string, string>> | undefined;
+/** When the list was last read: a name it lacks re-reads it (a new build), at most once a second. */
+let readAt = 0;
+/** A built file named by its content (esbuild's `[name]-[hash]`): it never changes under that name. */
+const HASHED = /-[A-Z0-9]{8}\.(js|css)$/;
 
 /** Built file name (relative, "/" separated) → absolute path; empty when the portal is not built. */
 async function builtFiles(dist: string | undefined): Promise<Map<string, string>> {
@@ -61,16 +67,20 @@ async function builtFiles(dist: string | undefined): Promise<Map<string, string>
 
 /** The asset at `rel` (path below PORTAL_PATH; "" is the index), or undefined. */
 export async function portalAsset(rel: string): Promise<PortalAsset | undefined> {
-  files ??= builtFiles(portalDist());
-  const list = await files;
   const name = rel === "" ? "index.html" : rel;
-  const abs = list.get(name);
-  if (!abs) {
-    // A new build while the engine runs (development): look once more.
-    if (list.size === 0) files = undefined;
-    return undefined;
+  for (let fresh = false; ; fresh = true) {
+    if (!files || (fresh && Date.now() - readAt >= 1000)) {
+      files = builtFiles(portalDist());
+      readAt = Date.now();
+      fresh = true;
+    }
+    const abs = (await files).get(name);
+    // gone or not listed: a new build while the engine runs (development; its files have new
+    // names) — the list is read again, at most once a second
+    const body = abs ? await readFile(abs).catch(() => undefined) : undefined;
+    if (body) return { type: TYPES[extname(name)] as string, body };
+    if (fresh) return undefined;
   }
-  return { type: TYPES[extname(name)] as string, body: await readFile(abs) };
 }
 
 async function servePortal(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
@@ -87,7 +97,7 @@ async function servePortal(req: FastifyRequest, reply: FastifyReply): Promise<Fa
   }
   return reply
     .type(asset.type)
-    .header("cache-control", "no-cache")
+    .header("cache-control", HASHED.test(rel) ? "public, max-age=31536000, immutable" : "no-cache")
     .header("content-security-policy", PORTAL_CSP)
     .header("x-content-type-options", "nosniff")
     .send(asset.body);

@@ -108,7 +108,8 @@ function startFailure(message: string) {
 }
 
 /** Launches QEMU for a prepared VM. Never throws: failures end as a Down VM with the reason. */
-export async function startVm(ctx: NodeContext, prepared: Prepared): Promise<void> {
+/** `beforeGuest` runs once QEMU is controlled, before the guest's first instruction (the thin-drive watch). */
+export async function startVm(ctx: NodeContext, prepared: Prepared, beforeGuest?: () => Promise<void>): Promise<void> {
   const { vm, boot } = prepared;
   const log = ctx.log.child({ vmId: vm.id });
   const { params } = vm.rec;
@@ -146,6 +147,7 @@ export async function startVm(ctx: NodeContext, prepared: Prepared): Promise<voi
     // a NIC defined unlinked starts with its cable pulled, before the guest runs
     for (const [i, nic] of params.nics.entries()) if (!nic.linkActive) await qmp.setLink(`nic${i}`, false);
     if (params.balloon) await enableBalloonStats(qmp);
+    if (beforeGuest && !vm.destroying) await beforeGuest();
     ctx.fault("virt.start.before-cont");
     if (!vm.destroying) await qmp.cont();
     log.info({ pid, accel: vm.rec.accel, vncPort: vm.vncPort }, "VM started");

@@ -75,8 +75,8 @@ export class VmManager {
       const prepared = await prepareVm(this.ctx, this.images, params);
       const vm = prepared.vm;
       this.vms.set(id, vm);
-      vm.launching = startVm(this.ctx, prepared)
-        .then(() => this.watchThin(vm))
+      // The thin-drive watch starts before the guest runs: thresholds armed, a fresh drive's first extension done.
+      vm.launching = startVm(this.ctx, prepared, () => this.watchThin(vm, true))
         .finally(() => {
         vm.launching = undefined;
       });
@@ -99,12 +99,12 @@ export class VmManager {
   }
 
   /** Thin drives of a VM that started: extended while the guest writes (thin.ts). */
-  private async watchThin(vm: Vm): Promise<void> {
+  private async watchThin(vm: Vm, beforeGuest = false): Promise<void> {
     vm.thin?.stop();
     vm.thin = undefined;
     if (!vm.qmp || vm.isDown) return;
     vm.thin = new ThinWatch(vm.qmp, this.images, this.ctx.log.child({ vmId: vm.id }));
-    await vm.thin.start(vm.rec.drives).catch((err: unknown) => this.ctx.log.warn({ vmId: vm.id, err: String(err) }, "thin drive watch failed to start"));
+    await vm.thin.start(vm.rec.drives, beforeGuest).catch((err: unknown) => this.ctx.log.warn({ vmId: vm.id, err: String(err) }, "thin drive watch failed to start"));
   }
 
   async destroy(vmId: string): Promise<Record<string, unknown>> {

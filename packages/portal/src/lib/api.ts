@@ -36,6 +36,7 @@ export function currentSession(): Session | undefined {
 }
 
 function setSession(s: Session | undefined, expired = false): void {
+  early.clear(); // answers asked for with another session's token are not this one's
   if (s) {
     sessionStorage.setItem(TOKEN_KEY, s.token);
     sessionStorage.setItem(USER_KEY, s.user);
@@ -117,6 +118,30 @@ export async function api<T = Json>(method: "GET" | "POST" | "PUT" | "DELETE", p
     throw new ApiError(res.status, typeof f.reason === "string" ? f.reason : `HTTP ${res.status}`, typeof f.detail === "string" ? f.detail : "");
   }
   return parsed as T;
+}
+
+/** GETs started with the page's code, before its first render: each answers one `getOnce` of its path. */
+const early = new Map<string, Promise<unknown>>();
+
+/**
+ * Starts GETs the first page will make, at once and side by side, instead of one after another
+ * as its parts mount (the admin check, then the page, then its effects after a paint).
+ */
+export function prefetch(paths: string[]): void {
+  if (!currentSession()) return;
+  for (const path of paths) {
+    const p = api("GET", path);
+    p.catch(() => undefined); // its taker sees the error; one never taken is no unhandled rejection
+    early.set(path, p);
+  }
+}
+
+/** A GET of `path`: the prefetched answer if one is waiting (taken once, so later calls are fresh), else a new request. */
+export function getOnce<T = Json>(path: string): Promise<T> {
+  const p = early.get(path);
+  if (!p) return api<T>("GET", path);
+  early.delete(path);
+  return p as Promise<T>;
 }
 
 /** The members of a collection answer (`{"vm": [...]}`), [] when the collection is empty. */

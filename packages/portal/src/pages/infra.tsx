@@ -2,7 +2,7 @@
  * Administration pages for the infrastructure: hosts (maintenance, activate, approve), storage
  * domains with their usage, disks (moved to another domain with a live progress bar), and
  * networks (made with the New network wizard, removed after a confirmation, their vNIC profiles
- * listed, added and removed). Each is a live table over one API collection.
+ * listed, added and removed, attached to and detached from clusters). Each is a live table over one API collection.
  */
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
@@ -13,6 +13,7 @@ import { about, anyEvent, eventOrJob, subscribe } from "../lib/live";
 import { attachedData, type Disk, type Host, type Network, type StorageDomain, type VnicProfile } from "../lib/model";
 import { Charts } from "../ui/charts";
 import { choose, confirm } from "../ui/confirm";
+import { NetworkClusters } from "../ui/net-clusters";
 import { NetworkProfiles } from "../ui/net-profiles";
 import { NewNetwork } from "../ui/new-network";
 import { NewStorageDomain } from "../ui/new-sd";
@@ -246,6 +247,7 @@ export function Networks(): JSX.Element {
   const [creating, setCreating] = useState(false);
   const [error, setError] = useState<string>();
   const [profilesOf, setProfilesOf] = useState<Network>();
+  const [clustersOf, setClustersOf] = useState<Network>();
   const remove = async (n: Network) => {
     if (!(await confirm(`Remove network ${n.name}?`, "The network, its vNIC profiles and its cluster attachments are removed. VM NICs and hosts must not use it.", "Remove"))) return;
     try {
@@ -269,6 +271,9 @@ export function Networks(): JSX.Element {
         <div class="actions">
           <button type="button" onClick={() => setProfilesOf(n)} aria-label={`Profiles of ${n.name}`}>
             Profiles
+          </button>
+          <button type="button" onClick={() => setClustersOf(n)} aria-label={`Clusters of ${n.name}`}>
+            Clusters
           </button>
           <button type="button" class="danger" onClick={() => remove(n)} aria-label={`Remove ${n.name}`}>
             Remove
@@ -296,6 +301,7 @@ export function Networks(): JSX.Element {
       )}
       <Alert text={error} onClose={() => setError(undefined)} />
       <Alert text={view.error} />
+      {clustersOf && <NetworkClusters network={clustersOf} onClose={() => setClustersOf(undefined)} key={clustersOf.id} />}
       {profilesOf && <NetworkProfiles network={profilesOf} onClose={() => setProfilesOf(undefined)} onChange={view.reload} key={profilesOf.id} />}
       <Table caption="Networks" columns={columns} rows={view.data?.nets} empty="No networks." />
     </Page>

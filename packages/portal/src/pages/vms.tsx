@@ -2,11 +2,12 @@
  * Administration: every VM with its live status (reloaded when the event stream names a VM or host), host, memory and uptime,
  * the per-VM actions (snapshots in a panel above the list), and "New VM" from a template. The list
  * is virtualised (only the rows in view are in the page) and its first rows come from a small
- * first request (`max=`), so with 10,000 VMs the page paints before the whole list has arrived.
+ * first request (`max=`), so with 10,000 VMs the page paints before the whole list has arrived;
+ * on a reload that request leaves with the portal's first ones (main.tsx), not after them.
  */
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { api, items } from "../lib/api";
+import { api, getOnce, items, type Json } from "../lib/api";
 import { bytes, since } from "../lib/format";
 import { useLive } from "../lib/hooks";
 import { about } from "../lib/live";
@@ -24,21 +25,21 @@ interface View {
   hosts: Map<string, string>;
 }
 
+const hostNames = (h: Json): Map<string, string> => new Map(items<Host>(h, "host").map((x) => [x.id, x.name]));
+
 async function load(): Promise<View> {
   const [v, h] = await Promise.all([api("GET", "/vms"), api("GET", "/hosts")]);
-  return { vms: items<Vm>(v, "vm"), hosts: new Map(items<Host>(h, "host").map((x) => [x.id, x.name])) };
+  return { vms: items<Vm>(v, "vm"), hosts: hostNames(h) };
 }
 
 /** The first screenful, asked for alone: it arrives long before a list of thousands. */
 const FIRST_ROWS = 60;
-
-async function loadFirst(): Promise<View> {
-  const [v, h] = await Promise.all([api("GET", `/vms?max=${FIRST_ROWS}`), api("GET", "/hosts")]);
-  return { vms: items<Vm>(v, "vm"), hosts: new Map(items<Host>(h, "host").map((x) => [x.id, x.name])) };
-}
+/** What the first screenful needs; main.tsx prefetches it when the page opens on this list. */
+export const FIRST_PATHS = [`/vms?max=${FIRST_ROWS}`, "/hosts"] as const;
 
 export function Vms(): JSX.Element {
-  const [first, setFirst] = useState<View>();
+  const [firstVms, setFirstVms] = useState<Vm[]>();
+  const [firstHosts, setFirstHosts] = useState<Map<string, string>>();
   // The whole list is asked for once the first screenful is on screen: its parse (tens of MB
   // with 10,000 VMs) holds the page's thread, and would otherwise delay that first paint.
   const [painted] = useState(() => {
@@ -54,9 +55,15 @@ export function Vms(): JSX.Element {
   }, about("vm", "host"));
   useEffect(() => {
     let live = true;
-    loadFirst().then(
-      (d) => live && setFirst(d),
+    const [v, h] = FIRST_PATHS.map((p) => getOnce(p));
+    // the rows are drawn when they come, the host names when theirs do
+    v?.then(
+      (d) => live && setFirstVms(items<Vm>(d, "vm")),
       () => painted.done(), // the whole list's own request reports the error
+    );
+    h?.then(
+      (d) => live && setFirstHosts(hostNames(d)),
+      () => undefined,
     );
     return () => {
       live = false;
@@ -64,8 +71,9 @@ export function Vms(): JSX.Element {
   }, [painted]);
   useEffect(() => {
     // effects run after the browser painted; one more frame to be sure the rows are on screen
-    if (first) requestAnimationFrame(() => painted.done());
-  }, [first, painted]);
+    if (firstVms) requestAnimationFrame(() => painted.done());
+  }, [firstVms, painted]);
+  const first: View | undefined = firstVms && { vms: firstVms, hosts: firstHosts ?? new Map<string, string>() };
   const shown = view.data ?? first;
   const [error, setError] = useState<string>();
   const [creating, setCreating] = useState(false);

@@ -1,30 +1,20 @@
 /**
  * The buttons of one VM, shared by the administration portal and the VM portal: Run (Resume when
- * suspended), Shutdown, Power off, Reboot, Suspend, Migrate (to a host picked from the VM's
- * cluster; says so when there is no other host), Console, and Serial console and Snapshots where
- * the page shows them.
- * A button is offered only in states where the engine would accept it; destructive ones ask
- * first. Faults go to `onError` with the API's reason and detail.
+ * suspended), Shutdown, Power off, Reboot, Suspend, Console, and Serial console and Snapshots
+ * where the page shows them.
+ * A button is offered only for an action the engine serves and in states where it would accept
+ * it (no Migrate: the engine has no live migration yet); destructive ones ask first. Faults go
+ * to `onError` with the API's reason and detail.
  */
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
-import { api, items, message } from "../lib/api";
+import { api, message } from "../lib/api";
 import { openConsole } from "../lib/console";
-import type { Host, Vm } from "../lib/model";
-import { choose, confirm } from "./confirm";
+import type { Vm } from "../lib/model";
+import { confirm } from "./confirm";
 
 const STARTABLE = new Set(["down", "suspended"]);
 const RUNNING = new Set(["up", "powering_up", "paused", "reboot_in_progress", "migrating", "wait_for_launch", "powering_down"]);
-
-/** The hosts the VM could move to: up, in its cluster, not where it runs; or why there are none. */
-async function migrationTargets(vm: Vm): Promise<{ hosts: Host[]; why?: string }> {
-  const all = items<Host>(await api("GET", "/hosts"), "host").filter((h) => !vm.cluster || h.cluster?.id === vm.cluster.id);
-  const here = all.find((h) => h.id === vm.host?.id);
-  const hosts = all.filter((h) => h.id !== vm.host?.id && h.status === "up");
-  if (hosts.length) return { hosts };
-  if (all.length <= 1) return { hosts, why: `${here?.name ?? "Its host"} is the only host in the cluster: there is no other host to migrate ${vm.name} to.` };
-  return { hosts, why: `No other host in the cluster of ${vm.name} is up.` };
-}
 
 export function VmActions(p: { vm: Vm; filter?: boolean; onDone: () => void; onError: (text: string) => void; onSnapshots?: () => void; onSerial?: () => void; onCharts?: () => void }): JSX.Element {
   const [busy, setBusy] = useState(false);
@@ -35,21 +25,6 @@ export function VmActions(p: { vm: Vm; filter?: boolean; onDone: () => void; onE
     setBusy(true);
     try {
       await api("POST", `/vms/${encodeURIComponent(vm.id)}/${action}`, {}, opts);
-      p.onDone();
-    } catch (err) {
-      p.onError(`${vm.name}: ${message(err)}`);
-    } finally {
-      setBusy(false);
-    }
-  };
-  const migrate = async () => {
-    try {
-      const t = await migrationTargets(vm);
-      if (t.why) return p.onError(`Cannot migrate ${vm.name}: ${t.why}`);
-      const host = await choose(`Migrate ${vm.name}`, "The VM keeps running while it moves to the host you pick.", "Migrate", "To host", t.hosts.map((h) => ({ value: h.id, label: h.name })));
-      if (!host) return;
-      setBusy(true);
-      await api("POST", `/vms/${encodeURIComponent(vm.id)}/migrate`, { host: { id: host } }, opts);
       p.onDone();
     } catch (err) {
       p.onError(`${vm.name}: ${message(err)}`);
@@ -87,11 +62,6 @@ export function VmActions(p: { vm: Vm; filter?: boolean; onDone: () => void; onE
           {vm.status === "up" && (
             <button type="button" disabled={busy} onClick={() => act("suspend", ["Suspend", "The VM's memory is saved to storage and the VM stops until it is resumed."])} aria-label={label("Suspend")}>
               Suspend
-            </button>
-          )}
-          {vm.status === "up" && !p.filter && (
-            <button type="button" disabled={busy} onClick={migrate} aria-label={label("Migrate")}>
-              Migrate
             </button>
           )}
           <button type="button" disabled={busy} onClick={showConsole} aria-label={label("Console of")}>

@@ -8,14 +8,14 @@
  *   segment by choosing its extents). An LV in more than one segment cannot be mapped. `refresh`
  *   grows a mapping in place, while it is open, with the LOOP_SET_STATUS64 ioctl (new
  *   `lo_sizelimit`); util-linux's losetup has no option for it and Node.js has no ioctl, so a
- *   few lines of python3 (already a Vela dependency) make the call.
+ *   resident python3 helper makes the loop ioctls (attach, grow, detach) for the agent.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { type ErrorName, VdsmError } from "@vela/protocol";
-import { run } from "../../exec.js";
+import { run, setNice, URGENT_NICE } from "../../exec.js";
 import type { Logger } from "../../log.js";
-import { type LoopRow, listLoops } from "./loops.js";
+import { type LoopRow, listLoops, readLoopDevice } from "./loops.js";
 import type { Lvm } from "./lvm.js";
 import { Mutex } from "../sync.js";
 
@@ -76,14 +76,23 @@ export class DmDataPath implements DataPath {
 }
 
 /**
- * A resident helper: for each stdin line `<device> <size>` it does LOOP_GET_STATUS64 (0x4C05),
- * sets lo_sizelimit (bytes 32–39 of the 232-byte loop_info64), LOOP_SET_STATUS64 (0x4C04) — the
- * kernel answers EAGAIN while it drops the device's page cache, so that is retried briefly — and
- * answers `ok` or `err <why>`. It ends at EOF on stdin (its agent gone). Resident because a
- * thin extension waits for it: a python3 start per refresh cost 20–40 ms idle, more under load.
+ * A resident helper doing the loop ioctls a thin extension or a volume operation waits on, one
+ * stdin line each, answering `ok [<result>]` or `err <why>`:
+ * - `grow <device> <size>`: LOOP_GET_STATUS64 (0x4C05), lo_sizelimit (bytes 32–39 of the 232-byte
+ *   loop_info64) set, LOOP_SET_STATUS64 (0x4C04) — the kernel answers EAGAIN while it drops the
+ *   device's page cache, so that is retried briefly;
+ * - `attach <file> <offset> <size>`: a free device from /dev/loop-control (LOOP_CTL_GET_FREE,
+ *   0x4C82) configured in one LOOP_CONFIGURE (0x4C0A: struct loop_config = backing fd, block
+ *   size, loop_info64 with offset, size limit and LO_FLAGS_DIRECT_IO, 304 bytes) over the file
+ *   opened with O_DIRECT, as `losetup --find --show --direct-io=on --offset --sizelimit` does;
+ *   a device another process took first (EBUSY) makes it ask for the next free one. Answers the
+ *   device;
+ * - `detach <device>`: LOOP_CLR_FD (0x4C01), as `losetup --detach`.
+ * It ends at EOF on stdin (its agent gone). Resident because a guest or a task waits for it: a
+ * python3 or losetup start per call cost 20–40 ms idle, more under load.
  */
-const SET_SIZELIMIT = [
-  "import fcntl, os, struct, sys, time",
+const LOOP_HELPER = [
+  "import errno, fcntl, os, struct, sys, time",
   "def grow(dev, size):",
   "    fd = os.open(dev, os.O_RDWR)",
   "    try:",
@@ -92,22 +101,58 @@ const SET_SIZELIMIT = [
   "        struct.pack_into('=Q', info, 32, size)",
   "        for i in range(50):",
   "            try:",
-  "                fcntl.ioctl(fd, 0x4C04, bytes(info)); return",
+  "                fcntl.ioctl(fd, 0x4C04, bytes(info)); return ''",
   "            except BlockingIOError:",
   "                time.sleep(0.02)",
   "        raise OSError('LOOP_SET_STATUS64 kept answering EAGAIN')",
   "    finally:",
   "        os.close(fd)",
+  "def attach(path, offset, size):",
+  "    back = os.open(path, os.O_RDWR | os.O_DIRECT)",
+  "    try:",
+  "        ctl = os.open('/dev/loop-control', os.O_RDWR)",
+  "        try:",
+  "            for i in range(20):",
+  "                n = fcntl.ioctl(ctl, 0x4C82)",
+  "                dev = '/dev/loop%d' % n",
+  "                fd = os.open(dev, os.O_RDWR)",
+  "                try:",
+  "                    cfg = bytearray(304)",
+  "                    struct.pack_into('=II', cfg, 0, back, 0)",
+  "                    struct.pack_into('=QQ', cfg, 8 + 24, offset, size)",
+  "                    struct.pack_into('=I', cfg, 8 + 52, 16)",
+  "                    name = path.encode()[:63]",
+  "                    cfg[8 + 56:8 + 56 + len(name)] = name",
+  "                    fcntl.ioctl(fd, 0x4C0A, bytes(cfg)); return dev",
+  "                except OSError as e:",
+  "                    if e.errno != errno.EBUSY: raise",
+  "                finally:",
+  "                    os.close(fd)",
+  "            raise OSError('no free loop device after 20 tries')",
+  "        finally:",
+  "            os.close(ctl)",
+  "    finally:",
+  "        os.close(back)",
+  "def detach(dev):",
+  "    fd = os.open(dev, os.O_RDWR)",
+  "    try:",
+  "        fcntl.ioctl(fd, 0x4C01, 0); return ''",
+  "    finally:",
+  "        os.close(fd)",
   "for line in sys.stdin:",
   "    try:",
-  "        dev, size = line.split()",
-  "        grow(dev, int(size)); print('ok', flush=True)",
+  "        w = line.split()",
+  "        if w[0] == 'grow': r = grow(w[1], int(w[2]))",
+  "        elif w[0] == 'attach': r = attach(w[1], int(w[2]), int(w[3]))",
+  "        elif w[0] == 'detach': r = detach(w[1])",
+  "        else: raise ValueError('unknown request ' + w[0])",
+  "        print(('ok ' + r).rstrip(), flush=True)",
   "    except Exception as e:",
   "        print('err', str(e).replace('\\n', ' '), flush=True)",
 ].join("\n");
 
-/** The resident LOOP_SET_STATUS64 helper: one request at a time, started again if it died. */
-class LoopResizer {
+/** The resident loop helper: one request at a time, started again if it died. */
+class LoopHelper {
   private child?: ChildProcessWithoutNullStreams;
   private buf = "";
   private waiter?: (line: string) => void;
@@ -115,8 +160,15 @@ class LoopResizer {
 
   constructor(private readonly log: Logger) {}
 
+  /** Starts the helper ahead of the first resize (its python3 start cost ~1 s of the first extension at load 18). */
+  warm(): void {
+    if (!this.child) this.start();
+  }
+
   private start(): ChildProcessWithoutNullStreams {
-    const c = spawn(PYTHON, ["-I", "-S", "-u", "-c", SET_SIZELIMIT], { stdio: ["pipe", "pipe", "pipe"] });
+    const c = spawn(PYTHON, ["-I", "-S", "-u", "-c", LOOP_HELPER], { stdio: ["pipe", "pipe", "pipe"] });
+    // A guest waits on each of its answers (a thin extension): VDSM's priority, as the lvextend.
+    if (c.pid !== undefined) setNice(c.pid, URGENT_NICE);
     c.stdout.setEncoding("utf8").on("data", (d: string) => {
       this.buf += d;
       for (let i = this.buf.indexOf("\n"); i >= 0; i = this.buf.indexOf("\n")) {
@@ -146,7 +198,23 @@ class LoopResizer {
   }
 
   /** Sets `dev`'s size limit to `size` bytes. */
-  grow(dev: string, size: number): Promise<void> {
+  async grow(dev: string, size: number): Promise<void> {
+    await this.ask(`grow ${dev} ${size}`);
+  }
+
+  /** A new direct-I/O loop device over `file`'s byte range; answers its path. */
+  async attach(file: string, offset: number, size: number): Promise<string> {
+    const dev = await this.ask(`attach ${file} ${offset} ${size}`);
+    if (!/^\/dev\/loop\d+$/.test(dev)) throw new Error(`unexpected answer ${JSON.stringify(dev)}`);
+    return dev;
+  }
+
+  async detach(dev: string): Promise<void> {
+    await this.ask(`detach ${dev}`);
+  }
+
+  /** One request line (its words validated by the callers: device paths and numbers); answers what follows `ok`. */
+  private ask(request: string): Promise<string> {
     return this.lock.run(async () => {
       const c = this.child ?? this.start();
       const line = await new Promise<string>((resolve) => {
@@ -159,9 +227,10 @@ class LoopResizer {
           clearTimeout(timer);
           resolve(l);
         };
-        c.stdin.write(`${dev} ${size}\n`);
+        c.stdin.write(`${request}\n`);
       });
-      if (line !== "ok") throw new Error(line.replace(/^err /, ""));
+      if (line !== "ok" && !line.startsWith("ok ")) throw new Error(line.replace(/^err /, ""));
+      return line.slice(3);
     });
   }
 }
@@ -176,15 +245,35 @@ const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 /** This machine kind: a loop device over the LV's byte range of the PV. */
 export class LoopDataPath implements DataPath {
   readonly kind = "loop" as const;
-  private readonly resizer: LoopResizer;
-  constructor(private readonly log: Logger) {
-    this.resizer = new LoopResizer(log);
+  private readonly helper: LoopHelper;
+  /** `pv@offset` → the loop devices last seen mapping that LV (refreshes look at these first). */
+  private readonly known = new Map<string, string[]>();
+  constructor(log: Logger) {
+    this.helper = new LoopHelper(log);
+    this.helper.warm();
   }
 
   /** Loop devices mapping this LV's first byte (whatever their size). */
   private async mapping(r: LvRange): Promise<LoopRow[]> {
     const { offset } = byteRange(r);
-    return (await listLoops()).filter((l) => l.backFile === r.pv && l.offset === offset);
+    const rows = (await listLoops()).filter((l) => l.backFile === r.pv && l.offset === offset);
+    this.known.set(`${r.pv}@${offset}`, rows.map((l) => l.name));
+    return rows;
+  }
+
+  /**
+   * The same, for a refresh a guest waits on: the devices last seen mapping the LV, each checked
+   * in sysfs (three small reads), instead of reading every loop device of the host (dozens on a
+   * busy host: seconds under load, measured); a full look when one of them changed.
+   */
+  private async knownMapping(r: LvRange): Promise<LoopRow[]> {
+    const { offset } = byteRange(r);
+    const names = this.known.get(`${r.pv}@${offset}`);
+    if (names?.length) {
+      const rows = (await Promise.all(names.map(readLoopDevice))).filter((l): l is LoopRow => l?.backFile === r.pv && l.offset === offset);
+      if (rows.length === names.length) return rows;
+    }
+    return this.mapping(r);
   }
 
   async activePath(_vg: string, _lv: string, r: LvRange): Promise<string | undefined> {
@@ -201,8 +290,15 @@ export class LoopDataPath implements DataPath {
       // the device below. Buffered, every flush (a mailbox write is O_DSYNC, so is each guest
       // fsync) made the kernel write back all the dirty data of the whole LUN first: tens of
       // seconds per mailbox message while a guest wrote, measured here.
-      const out = await run(["losetup", "--find", "--show", "--direct-io=on", "--offset", String(offset), "--sizelimit", String(size), r.pv], { log: this.log, timeoutMs: 30_000 });
-      return out.stdout.trim();
+      if (!/^\/dev\/[A-Za-z0-9/_.-]+$/.test(r.pv)) throw new Error(`unexpected PV ${r.pv}`);
+      // LOOP_CONFIGURE needs Linux 5.8: an older kernel gets losetup's way.
+      const dev = await this.helper.attach(r.pv, offset, size).catch(async (err: unknown) => {
+        if (!/Inappropriate ioctl|Invalid argument/.test(String(err))) throw err;
+        return (await run(["losetup", "--find", "--show", "--direct-io=on", "--offset", String(offset), "--sizelimit", String(size), r.pv], { timeoutMs: 30_000 })).stdout.trim();
+      });
+      const key = `${r.pv}@${offset}`;
+      this.known.set(key, [...(this.known.get(key) ?? []).filter((n) => n !== dev), dev]);
+      return dev;
     } catch (err) {
       throw new VdsmError("CannotActivateLogicalVolume", `${vg}/${lv}: ${(err as Error).message}`);
     }
@@ -210,12 +306,12 @@ export class LoopDataPath implements DataPath {
 
   async refresh(vg: string, lv: string, r: LvRange): Promise<void> {
     const { size } = byteRange(r);
-    for (const l of await this.mapping(r)) {
+    for (const l of await this.knownMapping(r)) {
       // Grow only: a refresh for an older, smaller grant must never cut a live mapping short.
       if (l.sizelimit >= size) continue;
       if (!/^\/dev\/loop\d+$/.test(l.name)) throw new VdsmError("LogicalVolumeRefreshError", `${vg}/${lv}: unexpected device ${l.name}`);
       try {
-        await this.resizer.grow(l.name, size);
+        await this.helper.grow(l.name, size);
       } catch (err) {
         throw new VdsmError("LogicalVolumeRefreshError", `${vg}/${lv} (${l.name}): ${(err as Error).message}`);
       }
@@ -228,7 +324,8 @@ export class LoopDataPath implements DataPath {
 
   private async detach(dev: string, what: string, errName: ErrorName): Promise<void> {
     try {
-      await run(["losetup", "--detach", dev], { log: this.log, timeoutMs: 30_000 });
+      if (!/^\/dev\/loop\d+$/.test(dev)) throw new Error(`unexpected device ${dev}`);
+      await this.helper.detach(dev);
     } catch (err) {
       throw new VdsmError(errName, `${what} (${dev}): ${(err as Error).message}`);
     }

@@ -17,6 +17,12 @@ export interface LoopRow {
 
 const SYS = "/sys/block";
 
+/** One loop device by name (`loopN` or `/dev/loopN`); undefined when it is not attached. */
+export function readLoopDevice(name: string): Promise<LoopRow | undefined> {
+  const m = /^(?:\/dev\/)?(loop\d+)$/.exec(name);
+  return m ? readLoop(m[1]!) : Promise.resolve(undefined);
+}
+
 async function readLoop(dev: string): Promise<LoopRow | undefined> {
   const dir = `${SYS}/${dev}/loop`;
   try {

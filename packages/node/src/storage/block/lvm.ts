@@ -5,11 +5,15 @@
  * anything in argv that was not validated: VG/LV names are UUIDs or fixed names, devices come
  * from our own LUN discovery, tags are encoded by `encodeTag`.
  */
+import { join } from "node:path";
 import { type ErrorName, VdsmError } from "@vela/protocol";
-import { CommandError, run } from "../../exec.js";
+import { CommandError, run, URGENT_NICE } from "../../exec.js";
 import type { Logger } from "../../log.js";
+import { LvmShell, shellable } from "./lvmshell.js";
 
 export const MiB = 2 ** 20;
+/** Commands that change metadata, run through the resident shell when there is one. */
+const CHANGES = new Set(["lvcreate", "lvchange", "lvremove", "vgchange"]);
 /** VDSM's extent size for block domains. */
 export const EXTENT = 128 * MiB;
 const NAME_RE = /^[A-Za-z0-9_+.-]{1,128}$/;
@@ -103,11 +107,28 @@ export class Lvm {
    * @param devices the LUN devices this host may use (the filter accepts only those)
    * @param activation false where there is no device-mapper (this machine kind)
    */
+  /** Resident lvm shells (lvmshell.ts): one for thin extensions (VDSM's priority), one for other changes. */
+  private readonly shells?: { urgent: LvmShell; changes: LvmShell };
+
+  /**
+   * @param shellDir where the resident lvm shells keep their lvm.conf; without it every command is
+   *   its own lvm process
+   */
   constructor(
     private readonly log: Logger,
     private readonly devices: () => Promise<string[]>,
     readonly activation: boolean,
-  ) {}
+    shellDir?: string,
+  ) {
+    if (shellDir) this.shells = { urgent: new LvmShell(log, join(shellDir, "urgent"), URGENT_NICE), changes: new LvmShell(log, join(shellDir, "changes")) };
+  }
+
+  /** The shell a command goes through, if any: changes only (reports run concurrently, as processes). */
+  private shellFor(args: readonly string[]): LvmShell | undefined {
+    if (!this.shells || !shellable(args)) return undefined;
+    if (args[0] === "lvextend") return this.shells.urgent;
+    return CHANGES.has(args[0]!) ? this.shells.changes : undefined;
+  }
 
   /** `--config` for one command; `only` narrows the filter to those devices (a domain's PVs). */
   async config(only?: readonly string[]): Promise<string> {
@@ -123,7 +144,11 @@ export class Lvm {
   async cmd(args: string[], errName: ErrorName = "VolumeGroupActionError", only?: readonly string[]): Promise<string> {
     const argv = ["lvm", args[0]!, "--config", await this.config(only?.length ? only : undefined), ...args.slice(1)];
     try {
-      return (await run(argv, { log: this.log, timeoutMs: 60_000, env: { ...process.env, LVM_SUPPRESS_FD_WARNINGS: "1" } })).stdout;
+      const shell = this.shellFor(argv.slice(1));
+      if (shell) return await shell.run(argv.slice(1), 60_000);
+      // An lvextend is a thin extension a guest may be paused on: it gets VDSM's priority.
+      const nice = args[0] === "lvextend" ? URGENT_NICE : undefined;
+      return (await run(argv, { log: this.log, timeoutMs: 60_000, env: { ...process.env, LVM_SUPPRESS_FD_WARNINGS: "1" }, nice })).stdout;
     } catch (err) {
       if (err instanceof CommandError) throw new VdsmError(errName, `${args.slice(0, 2).join(" ")}: ${err.stderr.replace(/^\s*WARNING:.*$/gm, "").trim().slice(0, 500)}`);
       throw err;

@@ -33,7 +33,7 @@ export interface BlockStorage {
 export function createBlockStorage(ctx: NodeContext, domains: DomainRegistry): BlockStorage {
   const log = ctx.log.child({ sub: "block" });
   const luns = new LunScanner(log, ctx.config.lunDirs);
-  const lvm = new Lvm(log, async () => (await luns.list()).map((l) => l.device), ctx.config.blockDataPath === "device-mapper");
+  const lvm = new Lvm(log, async () => (await luns.list()).map((l) => l.device), ctx.config.blockDataPath === "device-mapper", join(ctx.config.runDir, "lvm"));
   const dataPath: DataPath = ctx.config.blockDataPath === "device-mapper" ? new DmDataPath(lvm) : new LoopDataPath(log);
   const env: BlockEnv = { lvm, dataPath, root: join(ctx.config.runDir, "blockSD"), log };
   domains.register(new BlockDriver(env));

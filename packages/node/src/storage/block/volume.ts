@@ -64,7 +64,6 @@ export async function createBlockVolumeJob(log: Logger, task: Task, s: BlockCrea
     { what: "remove half-made LV", action: "block.removeVolume", params: [sd, s.img, s.vol] },
     ...(snapshotOf ? [{ what: "parent back to LEAF", action: "volume.setVolType", params: [sd, s.img, snapshotOf.vol, "LEAF"] }] : []),
   );
-  await s.dom.createVolumeArea(s.img, s.vol, s.parent?.vol ?? BLANK_UUID, initialLvBytes(s));
   const md: VolumeMd = {
     CAP: s.capacity,
     CTIME: Math.floor(Date.now() / 1000),
@@ -80,7 +79,8 @@ export async function createBlockVolumeJob(log: Logger, task: Task, s: BlockCrea
     TYPE: s.type,
     VOLTYPE: "LEAF",
   };
-  await s.dom.writeVolumeMeta(s.img, s.vol, md);
+  // The LV and its ILLEGAL metadata (written into the free slot first: one synced write).
+  await s.dom.createVolumeWithMeta(s.img, s.vol, s.parent?.vol ?? BLANK_UUID, initialLvBytes(s), md);
   fault("createVolume.afterMeta");
   if (s.format === "COW") {
     // The parent's device must be linked beside the new volume for qemu-img to find it later;
@@ -124,7 +124,8 @@ export async function deleteBlockVolumesJob(task: Task, dom: BlockDomain, img: s
 export async function deleteBlockImageJob(task: Task, dom: BlockDomain, img: string): Promise<void> {
   const vols = await imageVolumes(dom, img);
   await task.push(...[...vols.keys()].map((v) => ({ what: "finish removing the LV", action: "block.removeVolume", params: [dom.sdUUID, img, v] })));
-  for (const [v, md] of vols) await dom.writeVolumeMeta(img, v, { ...md, LEGALITY: "ILLEGAL" });
+  // Every volume ILLEGAL in one synced write before any LV is touched.
+  await dom.writeVolumeMetas(img, new Map([...vols].map(([v, md]) => [v, { ...md, LEGALITY: "ILLEGAL" as const }])));
   // All LVs in one lvremove (one commit), so a crash never leaves a child without its parent.
   await dom.removeVolumeAreas(img, [...vols.keys()]);
 }

@@ -285,7 +285,7 @@ async function beginTarget(task: Task, dom: StorageDomain, img: string, vol: str
   if (!(dom instanceof BlockDomain)) throw new VdsmError("StorageDomainTypeError", dom.sdUUID);
   await task.push({ what: "remove half-made LV", action: "block.removeVolume", params: [dom.sdUUID, img, vol] });
   try {
-    await dom.createVolumeArea(img, vol, md.PUUID, await blockBytes());
+    await dom.createVolumeWithMeta(img, vol, md.PUUID, await blockBytes(), { ...md, LEGALITY: "ILLEGAL" });
   } catch (err) {
     if (err instanceof VdsmError && err.errName === "VolumeAlreadyExists") {
       // Not ours to remove.
@@ -294,7 +294,6 @@ async function beginTarget(task: Task, dom: StorageDomain, img: string, vol: str
     }
     throw err;
   }
-  await dom.writeVolumeMeta(img, vol, { ...md, LEGALITY: "ILLEGAL" });
   const path = await dom.prepareVolume(img, vol);
   return { path, protocol: "host_device", release: () => dom.teardownVolume(img, vol) };
 }

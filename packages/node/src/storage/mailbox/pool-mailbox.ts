@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import { VdsmError } from "@vela/protocol";
 import type { Logger } from "../../log.js";
-import { BlockDomain } from "../domain/block.js";
+import { BlockDomain, type GrowTimes } from "../domain/block.js";
 import type { StorageDomain } from "../domain/driver.js";
 import type { FileDomain } from "../domain/file.js";
 import { asFile } from "../domain/index.js";
@@ -28,7 +28,8 @@ export interface PoolMailboxDeps {
   /** Throws unless this host is the valid SPM (lease fresh, LVER ours). */
   assertSpm(): void;
   /** Extends a volume's allocation to at least `sizeMiB`; returns the size granted, in MiB. */
-  extend(sdUUID: string, volUUID: string, sizeMiB: number): Promise<number>;
+  /** `times` gets where the SPM's time went (block volumes), for the log line. */
+  extend(sdUUID: string, volUUID: string, sizeMiB: number, times?: GrowTimes): Promise<number>;
   /** Host-side poll interval (ms) and request timeout. */
   pollMs?: number;
   timeoutMs?: number;
@@ -101,8 +102,9 @@ export class PoolMailbox {
       return undefined;
     }
     const t0 = performance.now();
-    const granted = await this.d.extend(r.domainID, r.volumeID, r.sizeMiB);
-    this.d.log.info({ hostID, sdUUID: r.domainID, volUUID: r.volumeID, sizeMiB: r.sizeMiB, granted, ms: Number((performance.now() - t0).toFixed(1)) }, "extend request handled");
+    const times: GrowTimes = {};
+    const granted = await this.d.extend(r.domainID, r.volumeID, r.sizeMiB, times);
+    this.d.log.info({ hostID, sdUUID: r.domainID, volUUID: r.volumeID, sizeMiB: r.sizeMiB, granted, ms: Number((performance.now() - t0).toFixed(1)), ...times }, "extend request handled");
     return { sizeMiB: granted };
   }
 
@@ -136,8 +138,8 @@ export class PoolMailbox {
 }
 
 /** What an `xtnd` request runs on the SPM, by the domain's driver. Answers the size granted (MiB). */
-export async function extendVolume(dom: StorageDomain, volUUID: string, sizeMiB: number): Promise<number> {
-  if (dom instanceof BlockDomain) return extendBlockVolume(dom, volUUID, sizeMiB);
+export async function extendVolume(dom: StorageDomain, volUUID: string, sizeMiB: number, times?: GrowTimes): Promise<number> {
+  if (dom instanceof BlockDomain) return extendBlockVolume(dom, volUUID, sizeMiB, times);
   return extendFileVolume(asFile(dom), volUUID, sizeMiB);
 }
 
@@ -145,8 +147,8 @@ export async function extendVolume(dom: StorageDomain, volUUID: string, sizeMiB:
  * The SPM's extend for block volumes: lvextend in place (metadata only) up to the size asked,
  * never past VDSM's cap for a thin volume (capacity × 1.1); the LV grows in whole extents.
  */
-export async function extendBlockVolume(dom: BlockDomain, volUUID: string, sizeMiB: number): Promise<number> {
-  return dom.extendThin(volUUID, sizeMiB);
+export async function extendBlockVolume(dom: BlockDomain, volUUID: string, sizeMiB: number, times?: GrowTimes): Promise<number> {
+  return dom.extendThin(volUUID, sizeMiB, times);
 }
 
 /**

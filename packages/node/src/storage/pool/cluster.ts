@@ -109,7 +109,7 @@ export class PoolCluster {
         // Members as of the last tick; a domain not among them is looked up fresh (just attached).
         poolDomains: async (sd) => (this.members?.has(sd) ? this.members : new Set(this.memberIds(await this.master.metadata()))),
         assertSpm: () => spm.assertSpm(),
-        extend: async (sd, vol, mib) => extendVolume(await this.domains.get(sd), vol, mib),
+        extend: async (sd, vol, mib, times) => extendVolume(await this.domains.get(sd), vol, mib, times),
       });
       this.zone = fenceZone(await this.memberDirs(md), (path, what) => spm.guard(path, what));
     } catch (err) {
