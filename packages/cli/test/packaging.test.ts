@@ -76,9 +76,10 @@ test("vela-engine: depends on Node.js and no QEMU; ships its unit, conffile, cod
     "./usr/lib/vela/engine/node_modules/better-sqlite3/build/Release/better_sqlite3.node",
     "./usr/lib/vela/engine/node_modules/@vela/protocol/dist/src/index.js",
     "./usr/lib/vela/engine/node_modules/@vela/portal/dist/index.html",
-    "./usr/lib/vela/engine/node_modules/@vela/portal/dist/main.js",
     "./usr/share/doc/vela-engine/copyright",
   ]) assert.ok(c.includes(` ${f}\n`), `${f} in vela-engine`);
+  // The portal's script is named by its content (packages/portal/build.mjs).
+  assert.match(c, / \.\/usr\/lib\/vela\/engine\/node_modules\/@vela\/portal\/dist\/main-[A-Z0-9]+\.js\n/, "the portal's script in vela-engine");
   assert.doesNotMatch(c, /\/vela\/engine\/dist\/test\/|\.d\.ts\n|\.map\n|node_modules\/(typescript|@biomejs|@types)\//, "no tests, declarations, source maps or dev dependencies");
   assert.ok(c.includes(" ./usr/bin/vela-engine -> ../lib/vela/engine/dist/bundle/main.js\n"), "vela-engine on the PATH runs the bundle, as the unit does");
   assert.match(execFileSync("dpkg-deb", ["-I", debs.engine, "conffiles"], { encoding: "utf8" }), /^\/etc\/vela\/engine\.conf$/m);
@@ -137,8 +138,9 @@ test("the unpacked packages run: engine and agent start from /usr/lib/vela with 
     const url = /url=(\S+)/.exec(ready)?.[1];
     const page = await fetch(`${url}/ovirt-engine/web/`);
     assert.equal(page.status, 200, "the portal's page");
-    assert.match(await page.text(), /<script type="module" src="\/ovirt-engine\/web\/main\.js">/);
-    assert.equal((await fetch(`${url}/ovirt-engine/web/main.js`)).status, 200, "the portal's JavaScript");
+    const script = /<script type="module" src="(\/ovirt-engine\/web\/main-[A-Z0-9]+\.js)">/.exec(await page.text())?.[1];
+    assert.ok(script, "the page loads the portal's script (named by its content)");
+    assert.equal((await fetch(`${url}${script}`)).status, 200, "the portal's JavaScript");
   };
   // What the unit runs (the engine's bundle), found in the unpacked tree.
   const execStart = /^ExecStart=\/usr\/bin\/node \/(\S+)$/m.exec(readFileSync(join(root, "lib/systemd/system/vela-engine.service"), "utf8"))?.[1];
