@@ -21,7 +21,10 @@ import type { Logger } from "../../log.js";
 import { Mutex } from "../sync.js";
 import { type CreateBlockDomainArgs, layOutDomain } from "../block/create.js";
 import { extentsFor, INITIALIZING_TAG, mdFromTags, MDT_PREFIX, REMOVED_IMAGE_PREFIX, SD_TAG, SLOT_BASE, SLOT_SIZE, SPECIAL_LVS, tagsFromMd } from "../block/vgtags.js";
-import type { DomainDriver, DomainSpace, StorageDomain } from "./driver.js";
+import type { DomainSpace, StorageDomain } from "./driver.js";
+import { type GrowTimes, growInPlace, ms } from "../block/grow.js";
+
+export type { GrowTimes };
 
 const SPECIAL_NAMES = new Set(SPECIAL_LVS.map(([n]) => n));
 
@@ -33,19 +36,6 @@ export interface BlockEnv {
   /** `<runDir>/blockSD`: the per-domain directory with dom_md links to LV devices. */
   root: string;
   log: Logger;
-}
-
-/** Where the SPM's handling of one thin extension went (ms), for its log line and the benches. */
-export interface GrowTimes {
-  lockMs?: number;
-  slotMs?: number;
-  viewMs?: number;
-  lvextendMs?: number;
-  refreshMs?: number;
-}
-
-function ms(a: number, b: number): number {
-  return Number((b - a).toFixed(1));
 }
 
 function tagValue(lv: LvInfo, prefix: string): string | undefined {
@@ -326,32 +316,9 @@ export class BlockDomain implements StorageDomain {
     });
   }
 
-  /** The grow itself, under slotLock: the VG as on disk now, then lvextend onto the next extents. */
-  private async growLocked(volUUID: string, bytes: number, times?: GrowTimes): Promise<number> {
-    const t0 = performance.now();
-    const s = await this.snapshot();
-    const vg = s.vg;
-    const want = extentsFor(bytes, vg.extentSize);
-    const r = await this.range(volUUID, s);
-    if (want <= r.count) return r.count * r.extentSize;
-    const from = r.first + r.count;
-    const to = r.first + want - 1;
-    if (to >= vg.extentCount) throw new VdsmError("VolumeGroupSizeError", `${this.sdUUID}/${volUUID}: growing to ${want} extents passes the end of the PV (${vg.freeCount} extents free in the VG)`);
-    const blocker = s.lvs.find((l) => l.name !== volUUID && l.segments.some((sg) => sg.first <= to && sg.last >= from));
-    if (blocker) {
-      if (vg.freeCount < want - r.count) throw new VdsmError("VolumeGroupSizeError", `${this.sdUUID}/${volUUID}: the VG has ${vg.freeCount} free extents, ${want - r.count} needed`);
-      throw new VdsmError("LogicalVolumeExtendError", `${this.sdUUID}/${volUUID} cannot grow in place: extents ${from}-${to} hold ${blocker.name}`);
-    }
-    const t1 = performance.now();
-    await this.view.change(
-      (only) => this.lvm.lvextend(this.sdUUID, volUUID, r.pv, want, from, to, only),
-      (v) => edits.extend(v, volUUID, want),
-    );
-    const t2 = performance.now();
-    const grown = { ...r, count: want };
-    await this.env.dataPath.refresh(this.sdUUID, volUUID, grown);
-    if (times) Object.assign(times, { viewMs: ms(t0, t1), lvextendMs: ms(t1, t2), refreshMs: ms(t2, performance.now()) });
-    return want * vg.extentSize;
+  /** The grow itself, under slotLock (block/grow.ts). */
+  private growLocked(volUUID: string, bytes: number, times?: GrowTimes): Promise<number> {
+    return growInPlace(this, volUUID, bytes, times);
   }
 
   /**
@@ -506,34 +473,4 @@ export class BlockDomain implements StorageDomain {
     return mountMaster(this.env.log, this);
   };
   releaseMaster = () => unmountMaster(this.env.log, this);
-}
-
-/** Block domains: VGs named by a domain UUID and tagged RHAT_storage_domain on this host's LUNs. */
-export class BlockDriver implements DomainDriver<BlockDomain> {
-  readonly name = "block" as const;
-  /** One object per domain for the agent's life, so its VG view (and what it saved) is shared. */
-  private readonly doms = new Map<string, BlockDomain>();
-  constructor(readonly env: BlockEnv) {}
-
-  private instance(sdUUID: string): BlockDomain {
-    let d = this.doms.get(sdUUID);
-    if (!d) {
-      d = new BlockDomain(sdUUID, this.env);
-      this.doms.set(sdUUID, d);
-    }
-    return d;
-  }
-
-  async find(sdUUID: string): Promise<BlockDomain | undefined> {
-    if (!UUID_RE.test(sdUUID)) return undefined;
-    const d = this.instance(sdUUID);
-    if (await d.present()) return d;
-    this.doms.delete(sdUUID);
-    return undefined;
-  }
-
-  async all(): Promise<BlockDomain[]> {
-    const vgs = await this.env.lvm.vgs().catch(() => [] as VgInfo[]);
-    return vgs.filter((v) => v.tags.includes(SD_TAG) && UUID_RE.test(v.name)).map((v) => this.instance(v.name));
-  }
 }
