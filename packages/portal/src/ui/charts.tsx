@@ -11,7 +11,7 @@ import type uPlot from "uplot";
 import { api } from "../lib/api";
 import { bytes } from "../lib/format";
 import { usePoll } from "../lib/hooks";
-import { Alert } from "./widgets";
+import { Alert, WidePanel } from "./widgets";
 
 interface Sample {
   time?: string;
@@ -91,18 +91,14 @@ export function Charts(p: { kind: "hosts" | "vms"; id: string; name: string; onC
     return h.sample ?? [];
   }, 10_000, [p.kind, p.id]);
   return (
-    <section class="panel wide" aria-labelledby="charts-title">
-      <header class="page-head">
-        <h2 id="charts-title">Last hour of {p.name}</h2>
+    <WidePanel id="charts-title" title={<>Last hour of {p.name}</>} closeLabel="Close charts" onClose={p.onClose} status={
         <span class="muted" data-points={view.data?.length ?? 0}>
           {view.data ? `${view.data.length} points` : "loading…"}
         </span>
-        <button type="button" onClick={p.onClose} aria-label="Close charts">
-          Close
-        </button>
-      </header>
+      }
+    >
       <Alert text={view.error} />
       <div class="charts">{view.data && CHARTS.map((d) => <Chart key={d.title} def={d} samples={view.data as Sample[]} label={p.name} />)}</div>
-    </section>
+    </WidePanel>
   );
 }

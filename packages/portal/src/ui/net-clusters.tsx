@@ -10,7 +10,7 @@ import { useLive, useRunner } from "../lib/hooks";
 import { anyEvent } from "../lib/live";
 import type { Named, Network, Ref } from "../lib/model";
 import { confirm } from "./confirm";
-import { Alert, type Column, Table } from "./widgets";
+import { Alert, type Column, Table, WidePanel } from "./widgets";
 
 interface ClusterRow extends Named {
   attached: boolean;
@@ -56,15 +56,9 @@ export function NetworkClusters(p: { network: Network; onClose: () => void }): J
     },
   ];
   return (
-    <section class="panel wide" aria-labelledby="netcl-title">
-      <header class="page-head">
-        <h2 id="netcl-title">Clusters of {network.name}</h2>
-        <button type="button" onClick={p.onClose} aria-label="Close clusters">
-          Close
-        </button>
-      </header>
+    <WidePanel id="netcl-title" title={<>Clusters of {network.name}</>} closeLabel="Close clusters" onClose={p.onClose}>
       <Alert text={error ?? view.error} />
       <Table caption={`Clusters of ${network.name}`} columns={columns} rows={view.data} empty="The network's data center has no clusters." />
-    </section>
+    </WidePanel>
   );
 }

@@ -10,7 +10,7 @@ import { useLive, useRunner } from "../lib/hooks";
 import { anyEvent } from "../lib/live";
 import type { Network, VnicProfile } from "../lib/model";
 import { confirm } from "./confirm";
-import { Alert, type Column, Table } from "./widgets";
+import { Alert, type Column, Table, WidePanel } from "./widgets";
 
 const PROFILE_NAME = /^[a-zA-Z0-9_.-]{1,50}$/;
 
@@ -59,13 +59,7 @@ export function NetworkProfiles(p: { network: Network; onClose: () => void; onCh
     },
   ];
   return (
-    <section class="panel wide" aria-labelledby="prof-title">
-      <header class="page-head">
-        <h2 id="prof-title">vNIC profiles of {network.name}</h2>
-        <button type="button" onClick={p.onClose} aria-label="Close profiles">
-          Close
-        </button>
-      </header>
+    <WidePanel id="prof-title" title={<>vNIC profiles of {network.name}</>} closeLabel="Close profiles" onClose={p.onClose}>
       <Alert text={error ?? view.error} onClose={error ? () => setError(undefined) : undefined} />
       <form class="inline" onSubmit={add} noValidate>
         <label for="prof-name">New profile</label>
@@ -75,6 +69,6 @@ export function NetworkProfiles(p: { network: Network; onClose: () => void; onCh
         </button>
       </form>
       <Table caption={`vNIC profiles of ${network.name}`} columns={columns} rows={view.data} empty="No vNIC profiles." />
-    </section>
+    </WidePanel>
   );
 }

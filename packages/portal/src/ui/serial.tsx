@@ -10,7 +10,7 @@ import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, type CallOptions, currentSession, message } from "../lib/api";
 import type { Vm } from "../lib/model";
-import { Alert } from "./widgets";
+import { Alert, WidePanel } from "./widgets";
 
 const SHOT_EVERY_MS = 5000;
 
@@ -107,21 +107,17 @@ export function SerialConsole(p: { vm: Vm; filter?: boolean; onClose: () => void
     };
   }, [p.vm.id]);
   return (
-    <section class="panel wide" aria-labelledby="serial-title">
-      <header class="page-head">
-        <h2 id="serial-title">Serial console of {p.vm.name}</h2>
+    <WidePanel id="serial-title" title={<>Serial console of {p.vm.name}</>} closeLabel="Close serial console" onClose={p.onClose} status={
         <span class="muted" aria-live="polite" data-state={state}>
           {state}
         </span>
-        <button type="button" onClick={p.onClose} aria-label="Close serial console">
-          Close
-        </button>
-      </header>
+      }
+    >
       <Alert text={error} />
       <div class="console-row">
         <section class="serial-box" ref={box} aria-label={`Terminal of ${p.vm.name}`} />
         <Thumbnail vm={p.vm} opts={opts} />
       </div>
-    </section>
+    </WidePanel>
   );
 }

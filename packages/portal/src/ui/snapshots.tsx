@@ -11,7 +11,7 @@ import { time } from "../lib/format";
 import { useLive, useRunner } from "../lib/hooks";
 import type { Snapshot, Vm } from "../lib/model";
 import { confirm } from "./confirm";
-import { Alert, type Column, Status, Table } from "./widgets";
+import { Alert, type Column, Status, Table, WidePanel } from "./widgets";
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters
 const DESCRIPTION = /^[^\u0000-\u001f\u007f]{1,255}$/;
@@ -74,13 +74,7 @@ export function VmSnapshots(p: { vm: Vm; onClose: () => void }): JSX.Element {
     },
   ];
   return (
-    <section class="panel wide" aria-labelledby="snap-title">
-      <header class="page-head">
-        <h2 id="snap-title">Snapshots of {vm.name}</h2>
-        <button type="button" onClick={p.onClose} aria-label="Close snapshots">
-          Close
-        </button>
-      </header>
+    <WidePanel id="snap-title" title={<>Snapshots of {vm.name}</>} closeLabel="Close snapshots" onClose={p.onClose}>
       <Alert text={error ?? view.error} onClose={error ? () => setError(undefined) : undefined} />
       {inPreview && (
         <p class="notice preview">
@@ -101,6 +95,6 @@ export function VmSnapshots(p: { vm: Vm; onClose: () => void }): JSX.Element {
         </button>
       </form>
       <Table caption={`Snapshots of ${vm.name}`} columns={columns} rows={view.data} empty="No snapshots." />
-    </section>
+    </WidePanel>
   );
 }

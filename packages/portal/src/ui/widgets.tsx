@@ -143,6 +143,22 @@ export function Page(p: { title: string; actions?: ComponentChildren; children: 
 }
 
 /** A creation form's Cancel and Create buttons; Create is disabled and says so while it runs. */
+/** A wide panel opened beside a page (snapshots, charts, a serial console, a network's parts): a titled header, an optional status, a Close button. */
+export function WidePanel(p: { id: string; title: ComponentChildren; closeLabel: string; onClose: () => void; status?: ComponentChildren; children: ComponentChildren }): JSX.Element {
+  return (
+    <section class="panel wide" aria-labelledby={p.id}>
+      <header class="page-head">
+        <h2 id={p.id}>{p.title}</h2>
+        {p.status}
+        <button type="button" onClick={p.onClose} aria-label={p.closeLabel}>
+          Close
+        </button>
+      </header>
+      {p.children}
+    </section>
+  );
+}
+
 export function CreateButtons(p: { busy: boolean; onCancel: () => void }): JSX.Element {
   return (
     <div class="buttons">
