@@ -6,7 +6,8 @@
  * fields on a block domain, an unknown or used LUN) is refused with a fault and changes nothing.
  * Attached to a data center a block domain becomes its master, and a thin disk on it is an LV named
  * by the volume id with the IU_<disk> tag, starting well below its virtual size; removing the disk
- * removes the LV. A running VM's disks on block and on file are extended live.
+ * removes the LV. A running VM's disks on block and on file are extended live. A domain detached,
+ * forgotten and imported again brings its disks back, registered as they were.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -347,4 +348,51 @@ test("iSCSI: POST /hosts/{id}/iscsidiscover and /iscsilogin validate the portal 
   assert.equal(l.status, 409, l.text);
   assert.match(String(l.json?.detail), /code 465/);
   assert.doesNotMatch(l.text, /chap-secret/, "the CHAP secret is never echoed");
+});
+
+test("a block domain detached, forgotten and imported again: attached to the data center, its disk comes back registered with its id, alias and size", async () => {
+  const h = await hostUp(eng);
+  const dc = await firstDcId(eng);
+  const free = (await lus(h.id)).find((l) => l.status === "free");
+  assert.ok(free, `a free LUN: ${JSON.stringify(await lus(h.id))}`);
+  const sdStatus = async (id: string) => ((await eng.api("GET", `/datacenters/${dc}/storagedomains/${id}`)).json as { status?: string }).status;
+  const attach = async (id: string) => {
+    const att = await until("attach", async () => {
+      const res = await eng.api("POST", `/datacenters/${dc}/storagedomains`, { body: { id } });
+      return res.status === 409 && /try again later/i.test(res.text) ? undefined : res;
+    }, 120_000, 500);
+    assert.equal(att.status, 201, att.text);
+    await until(`domain ${id} active`, async () => (await sdStatus(id)) === "active" || undefined, 120_000, 500);
+  };
+  const sd = await eng.post<{ id: string }>("/storagedomains", { name: "blk-again", type: "data", host: { id: h.id }, storage: { type: "fcp", volume_group: { logical_units: [{ id: free.id }] } } });
+  await attach(sd.id);
+  type Disk = { id: string; alias?: string; name?: string; status: string; provisioned_size: string; storage_domains?: { storage_domain: { id: string }[] } };
+  const disk = await eng.post<Disk>("/disks", { name: "comes-back", provisioned_size: GiB, format: "cow", sparse: true, storage_domains: { storage_domain: [{ id: sd.id }] } });
+  await until("disk ok", async () => ((await eng.api("GET", `/disks/${disk.id}`)).json as Disk).status === "ok" || undefined, 300_000, 500);
+
+  // Maintenance, detach, remove without format: the engine forgets the domain and its disk; the VG stays.
+  const deact = await eng.api("POST", `/datacenters/${dc}/storagedomains/${sd.id}/deactivate`, { body: {} });
+  assert.ok(deact.status < 300, deact.text);
+  await until("domain in maintenance", async () => (await sdStatus(sd.id)) === "maintenance" || undefined, 120_000, 500);
+  const detach = await eng.api("DELETE", `/datacenters/${dc}/storagedomains/${sd.id}`);
+  assert.ok(detach.status < 300, detach.text);
+  const forget = await eng.api("DELETE", `/storagedomains/${sd.id}?host=${h.id}`);
+  assert.equal(forget.status, 200, forget.text);
+  assert.equal((await eng.api("GET", `/disks/${disk.id}`)).status, 404, "the engine forgot the disk with its domain");
+  assert.ok(lvm("vgs", "--noheadings", "-o", "vg_name").includes(sd.id), "the VG stays on its LUN");
+
+  // Import with the LUN, attach: the image on the domain is a disk again, as it was.
+  const imp = await eng.api("POST", "/storagedomains", { body: { type: "data", import: true, host: { id: h.id }, storage: { type: "fcp", volume_group: { logical_units: [{ id: free.id }] } } } });
+  assert.equal(imp.status, 201, imp.text);
+  assert.equal((imp.json as { id: string }).id, sd.id, "the domain keeps its id");
+  await attach(sd.id);
+  const back = await until("the disk registered again", async () => {
+    const r = await eng.api("GET", `/disks/${disk.id}`);
+    return r.status === 200 ? (r.json as Disk) : undefined;
+  }, 60_000, 500);
+  assert.equal(back.alias ?? back.name, "comes-back", JSON.stringify(back));
+  assert.equal(back.provisioned_size, String(GiB));
+  assert.equal(back.storage_domains?.storage_domain[0]?.id, sd.id);
+  const del = await eng.api("DELETE", `/disks/${disk.id}`);
+  assert.ok(del.status === 200 || del.status === 204, del.text);
 });
