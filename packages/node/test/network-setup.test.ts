@@ -142,6 +142,7 @@ describe("bad input: refused, nothing changed", () => {
     await refused({ bondings: { bond0: { nics: ["eth2"], options: "mode=1 evil=1" } } }, 25, /unknown option "evil=1"/);
     await refused({ bondings: { bond0: { nics: ["eth2"], options: "mode=9" } } }, 25, /bad value in "mode=9"/);
     await refused({ bondings: { bond0: { nics: ["eth2"], options: "miimon=-1" } } }, 25, /bad value/);
+    await refused({ bondings: { bond0: { nics: ["eth2"], options: "lacp_rate=constructor" } } }, 25, /bad value in "lacp_rate=constructor"/);
     await refused({ bondings: { bond0: { nics: ["eth2"], options: "mode=1;reboot" } } }, 1000, /bond options/);
     await refused({ bondings: { "bond0;x": { nics: ["eth2"] } } }, 1000, /bondings\.bond0;x.*(Invalid key|not a bond name)/);
     await refused({ bondings: { bond0: {} } }, 25, /needs its nics/);

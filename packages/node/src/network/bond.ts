@@ -25,6 +25,11 @@ const MODES = ["balance-rr", "active-backup", "balance-xor", "broadcast", "802.3
 const UINT = /^[0-9]{1,7}$/;
 const IPV4 = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;
 
+/** The value `v` names in `table`, own keys only ("constructor" is no option value). */
+function pick(table: Record<string, string>, v: string): string | undefined {
+  return Object.hasOwn(table, v) ? table[v] : undefined;
+}
+
 /** Each option the node accepts, with its check and its iproute2 spelling of the value. */
 const OPTIONS: Record<string, (v: string) => string | undefined> = {
   mode: (v) => (UINT.test(v) ? MODES[Number(v)] : MODES.includes(v) ? v : undefined),
@@ -33,11 +38,11 @@ const OPTIONS: Record<string, (v: string) => string | undefined> = {
   downdelay: (v) => (UINT.test(v) ? v : undefined),
   arp_interval: (v) => (UINT.test(v) ? v : undefined),
   arp_ip_target: (v) => (v.split(",").every((a) => IPV4.test(a)) && v.split(",").length <= 16 ? v : undefined),
-  lacp_rate: (v) => ({ "0": "slow", "1": "fast", slow: "slow", fast: "fast" })[v],
-  xmit_hash_policy: (v) => (["layer2", "layer3+4", "layer2+3", "encap2+3", "encap3+4", "vlan+srcmac"].includes(v) ? v : ({ "0": "layer2", "1": "layer3+4", "2": "layer2+3" } as Record<string, string>)[v]),
-  ad_select: (v) => ({ "0": "stable", "1": "bandwidth", "2": "count", stable: "stable", bandwidth: "bandwidth", count: "count" })[v],
-  fail_over_mac: (v) => ({ "0": "none", "1": "active", "2": "follow", none: "none", active: "active", follow: "follow" })[v],
-  primary_reselect: (v) => ({ "0": "always", "1": "better", "2": "failure", always: "always", better: "better", failure: "failure" })[v],
+  lacp_rate: (v) => pick({ "0": "slow", "1": "fast", slow: "slow", fast: "fast" }, v),
+  xmit_hash_policy: (v) => (["layer2", "layer3+4", "layer2+3", "encap2+3", "encap3+4", "vlan+srcmac"].includes(v) ? v : pick({ "0": "layer2", "1": "layer3+4", "2": "layer2+3" }, v)),
+  ad_select: (v) => pick({ "0": "stable", "1": "bandwidth", "2": "count", stable: "stable", bandwidth: "bandwidth", count: "count" }, v),
+  fail_over_mac: (v) => pick({ "0": "none", "1": "active", "2": "follow", none: "none", active: "active", follow: "follow" }, v),
+  primary_reselect: (v) => pick({ "0": "always", "1": "better", "2": "failure", always: "always", better: "better", failure: "failure" }, v),
   min_links: (v) => (UINT.test(v) ? v : undefined),
   all_slaves_active: (v) => (v === "0" || v === "1" ? v : undefined),
   use_carrier: (v) => (v === "0" || v === "1" ? v : undefined),
