@@ -33,6 +33,7 @@ export const ErrorCodes = {
   updateDevice: { code: 56, message: "Failed to update device" },
   changeDisk: { code: 41, message: "Failed to change disk image" },
   snapshotErr: { code: 48, message: "Snapshot failed" },
+  mergeErr: { code: 52, message: "Merge failed" },
   // storage (exception.py)
   StorageException: { code: 200, message: "General Storage Exception" },
   VolumeDoesNotExist: { code: 201, message: "Volume does not exist" },

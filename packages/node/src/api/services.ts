@@ -42,6 +42,10 @@ export interface ImageService {
    * disk extension). Nothing to do where the device follows by itself (files).
    */
   refresh?(drive: Pick<DriveSpec, "poolID" | "domainID" | "imageID" | "volumeID">): Promise<void>;
+  /** Live merge (virt/merge.ts): refuses a merge of `top` into its parent `base` the drive's chain does not allow. */
+  checkLiveMerge?(drive: Pick<DriveSpec, "domainID" | "imageID" | "volumeID">, base: string, top: string): Promise<void>;
+  /** After QEMU committed `top` into `base`: the volume metadata follows; top is left ILLEGAL for the engine to delete. */
+  syncMergedChain?(drive: Pick<DriveSpec, "domainID" | "imageID" | "volumeID">, base: string, top: string): Promise<void>;
   /** The path of a domain's ISO file for a CD-ROM drive; changeDisk when missing or not an ISO image. */
   isoPath(domainID: string, file: string): Promise<string>;
 }

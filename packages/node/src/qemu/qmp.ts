@@ -344,6 +344,25 @@ export class QmpClient {
     return this.execute("transaction", { actions }) as Promise<void>;
   }
 
+  /**
+   * `block-commit` as a job (live merge): `top` is committed into `base` (node names) under the
+   * device whose root is `device`. With top the active layer the job goes `ready` and waits for
+   * `block-job-complete`; otherwise it ends by itself. `backingFile`: the string written into the
+   * header of the overlay above top (not for an active commit). Not dismissed automatically, so
+   * the outcome can be read in query-jobs.
+   */
+  blockCommit(a: { jobId: string; device: string; base: string; top: string; backingFile?: string; speed?: number }): Promise<void> {
+    const args: Record<string, unknown> = { "job-id": a.jobId, device: a.device, "base-node": a.base, "top-node": a.top, "auto-dismiss": false };
+    if (a.backingFile !== undefined) args["backing-file"] = a.backingFile;
+    if (a.speed) args.speed = a.speed;
+    return this.execute("block-commit", args) as Promise<void>;
+  }
+
+  /** Ends a `ready` mirror or active commit job: the device switches to the job's target (pivot). */
+  blockJobComplete(jobId: string): Promise<void> {
+    return this.execute("block-job-complete", { device: jobId }) as Promise<void>;
+  }
+
   // ---- NICs: link state and hot-plug ----------------------------------------------------------
 
   /** Sets a NIC's link (by device id) up or down, as a cable plugged in or pulled. */

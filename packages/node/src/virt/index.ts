@@ -1,6 +1,6 @@
 /**
  * The virt subsystem: VMs as QEMU processes driven over QMP. Exposes the VM verbs of the verb
- * table (create, destroy, shutdown, list, getVmStats, getAllVmStats, snapshot, and the console verbs of console.ts) and, on start, recovers the
+ * table (create, destroy, shutdown, list, getVmStats, getAllVmStats, snapshot, merge, and the console verbs of console.ts) and, on start, recovers the
  * VMs left running by an earlier agent. Closing it leaves VMs running: the node is stateless.
  */
 import type { NodeContext } from "../api/context.js";
@@ -31,6 +31,7 @@ export async function createVirt(ctx: NodeContext, images: ImageService): Promis
       getVmStats: ({ vmId }) => vms.stats(vmId),
       getAllVmStats: () => vms.allStats(),
       snapshot: ({ vmId, snapDrives, snapMemory }) => vms.snapshot(vmId, snapDrives, snapMemory),
+      merge: ({ vmId, drive, baseVolUUID, topVolUUID, bandwidth, jobUUID }) => vms.merge(vmId, { drive, base: baseVolUUID, top: topVolUUID, bandwidth, jobId: jobUUID }),
       hotplugNic: ({ params }) => vms.withVm(params.vmId, async (vm) => {
         await hotplugNic(ctx, vm, params.nic);
         return { vmList: vm.summary((await vm.status()).status, true) };

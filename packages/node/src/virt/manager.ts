@@ -16,6 +16,7 @@ import { alive, signalVm, waitGone } from "./process.js";
 import { recoverVms } from "./recovery.js";
 import { removeVmDir } from "./rundir.js";
 import { liveSnapshot } from "./snapshot.js";
+import { type MergeRequest, startMerge } from "./merge.js";
 import type { Vm } from "./vm.js";
 
 const QUIT_WAIT_MS = 10_000;
@@ -95,6 +96,14 @@ export class VmManager {
       const out = await liveSnapshot(this.images, vm, qmp, drives, memory, this.ctx.log, this.ctx.config.faults);
       await this.watchThin(vm);
       return out;
+    });
+  }
+
+  /** Live merge (merge.ts): starts the job and answers; its end is read in the VM's stats. */
+  async merge(vmId: string, req: MergeRequest): Promise<Record<string, never>> {
+    return this.controlled(vmId, "merge", async (vm, qmp) => {
+      await startMerge(this.images, vm, qmp, req, this.ctx.log, (v) => this.watchThin(v));
+      return {};
     });
   }
 

@@ -4,7 +4,7 @@
  * request — the node keeps no guessed state — and a VM becomes Down only when its QEMU process is
  * really gone. Never starts QEMU (launch.ts does) and never frees resources (destroy does).
  */
-import type { VmStats, VmSummary } from "@vela/protocol";
+import type { VmJob, VmStats, VmSummary } from "@vela/protocol";
 import type { Logger } from "../log.js";
 import { CDROM_ID } from "./cdrom.js";
 import { balloonActualKiB, balloonMinKiB, guestMemoryStats } from "./mom/balloon.js";
@@ -35,6 +35,8 @@ export class Vm {
   thin?: ThinWatch;
   /** The balloon target last set (KiB), by the policy or setBalloonTarget. */
   balloonTargetKiB?: number;
+  /** Live merges (merge.ts) by job id: VM.getStats `vmJobs`. */
+  readonly jobs = new Map<string, VmJob>();
   private lastShutdown?: { guest: boolean; reason: string };
   private downSettled?: Promise<void>;
   private detached = false;
@@ -214,6 +216,7 @@ export class Vm {
       // While paused on ENOSPC: VDSM's pauseCode, and why no room could be had (a full VG, a lost SPM).
       if (c.pauseCode && st.qemu === "io-error") Object.assign(out, { pauseCode: c.pauseCode, ...(c.error ? { thinError: c.error } : {}) });
     }
+    if (this.jobs.size) out.vmJobs = Object.fromEntries([...this.jobs].map(([id, j]) => [id, { ...j }]));
     if (this.rec.exit) {
       out.exitCode = this.rec.exit.code;
       out.exitReason = this.rec.exit.reason;

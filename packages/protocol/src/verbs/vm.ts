@@ -84,6 +84,28 @@ export const VmStatusName = z.string();
 export const VmSummary = z.looseObject({ vmId: z.string(), status: VmStatusName });
 export type VmSummary = z.infer<typeof VmSummary>;
 
+/**
+ * A live merge (VM.merge) as VM.getStats reports it in `vmJobs`: VDSM's members (cur/end in
+ * bytes, strings) and `status`: running, ready (active commit: both layers equal, pivoting),
+ * done, failed (with `error`). A finished job stays listed while the VM runs on this node, so
+ * its caller can read the outcome.
+ */
+export const VmJob = z.object({
+  id: Uuid,
+  jobType: z.literal("block"),
+  blockJobType: z.literal("commit"),
+  drive: z.string(),
+  imgUUID: ImageId,
+  baseVolUUID: VolumeId,
+  topVolUUID: VolumeId,
+  bandwidth: z.number().int().nonnegative(),
+  cur: z.string().regex(/^[0-9]+$/),
+  end: z.string().regex(/^[0-9]+$/),
+  status: z.enum(["running", "ready", "done", "failed"]),
+  error: z.string().optional(),
+});
+export type VmJob = z.infer<typeof VmJob>;
+
 /** VM.getStats / Host.getAllVmStats: one VM's run-time state (numbers as strings, as VDSM). */
 export const VmStats = z.looseObject({
   vmId: z.string(),
@@ -108,6 +130,8 @@ export const VmStats = z.looseObject({
   balloonInfo: z.object({ balloon_max: z.string(), balloon_cur: z.string(), balloon_target: z.string(), balloon_min: z.string() }).optional(),
   /** The guest's own memory figures through its balloon driver (KiB, strings), when it reports them. */
   memoryStats: z.record(z.string(), z.string()).optional(),
+  /** The VM's block jobs (live merges, VM.merge) by job id, VDSM's `vmJobs` plus Vela's outcome. */
+  vmJobs: z.record(z.string(), VmJob).optional(),
 });
 export type VmStats = z.infer<typeof VmStats>;
 
@@ -118,6 +142,7 @@ export type VmStats = z.infer<typeof VmStats>;
  */
 export const SnapDrive = z.object({ domainID: DomainId, imageID: ImageId, volumeID: VolumeId, baseVolumeID: VolumeId });
 export type SnapDrive = z.infer<typeof SnapDrive>;
+
 
 export const vmVerbs = {
   create: verb("create", "VM.create", [p("vmParams", VmParams, "vmParams"), p("vmID", Uuid.optional(), "vmID")], out("vmList", VmSummary)),
@@ -162,5 +187,21 @@ export const vmVerbs = {
     p("snapDrives", z.array(SnapDrive).min(1).max(32), "snapDrives"),
     p("snapMemory", z.string().max(1024).optional(), "snapMemory"),
     p("frozen", z.boolean().optional().default(false), "frozen"),
+  ], done),
+  /**
+   * Live merge (VDSM's VM.merge): QEMU commits `topVolUUID` into its parent `baseVolUUID` while
+   * the guest runs (`drive` names the drive by its image and current active volume). Answers at
+   * once; the job, named by `jobUUID`, is then read in VM.getStats `vmJobs`. When it is done the
+   * chain is one volume shorter (base takes top's place; top is ILLEGAL, left for the engine to
+   * delete through the SPM); when it fails, the chain is as it was. File domains only: a block
+   * domain's base would need room first (refused with mergeErr). `bandwidth`: MiB/s, 0 = no limit.
+   */
+  merge: verb("merge", "VM.merge", [
+    p("vmId", Uuid, "vmID"),
+    p("drive", DiskSizeDrive, "drive"),
+    p("baseVolUUID", VolumeId, "baseVolUUID"),
+    p("topVolUUID", VolumeId, "topVolUUID"),
+    p("bandwidth", Int.refine((n) => n >= 0 && n <= 1_000_000, { message: "bandwidth out of range (0..1000000 MiB/s)" }).optional().default(0), "bandwidth"),
+    p("jobUUID", Uuid, "jobUUID"),
   ], done),
 } as const;

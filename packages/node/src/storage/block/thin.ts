@@ -31,6 +31,8 @@ export function thinImages(base: ImageService, log: Logger, domains: DomainRegis
     prepare: (d) => base.prepare(d),
     teardown: (d) => base.teardown(d),
     isoPath: (sd, file) => base.isoPath(sd, file),
+    checkLiveMerge: base.checkLiveMerge?.bind(base),
+    syncMergedChain: base.syncMergedChain?.bind(base),
 
     async allocation(d): Promise<ThinAllocation | undefined> {
       const dom = await thinDomain(d);

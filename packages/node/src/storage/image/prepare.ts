@@ -12,6 +12,7 @@ import { BlockDomain } from "../domain/block.js";
 import { prepareBlockImage, teardownBlockImage } from "../block/image.js";
 import type { Pools } from "../pool/pool.js";
 import { IsoFiles } from "./iso.js";
+import { checkLiveMerge, type MergeDrive, syncMergedChain } from "./livemerge.js";
 import type { StorageDeps } from "../deps.js";
 import { chainOf, fmtToImg, LEASE_EXT } from "../volume/volume.js";
 
@@ -23,6 +24,14 @@ export class Images implements ImageService {
     private readonly pools: Pools,
   ) {
     this.isos = new IsoFiles(domains);
+  }
+
+  checkLiveMerge(d: MergeDrive, base: string, top: string): Promise<void> {
+    return checkLiveMerge(this.domains, d, base, top);
+  }
+
+  syncMergedChain(d: MergeDrive, base: string, top: string): Promise<void> {
+    return syncMergedChain(this.domains, d, base, top);
   }
 
   isoPath(domainID: string, file: string): Promise<string> {
