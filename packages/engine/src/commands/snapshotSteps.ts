@@ -1,5 +1,5 @@
 /**
- * What the VM snapshot commands (`/vms/{id}/snapshots`; all but create need the VM down) share, one
+ * What the VM snapshot commands (`/vms/{id}/snapshots`; all but create and remove need the VM down) share, one
  * command per file beside it — CreateSnapshot, RemoveSnapshot (cold merge), PreviewSnapshot,
  * CommitSnapshot, UndoSnapshot, RestoreSnapshot — and the restart recovery (recoverSnapshots.ts):
  * - preview / commit / undo: a new leaf on the snapshot's volume beside the current chain (the
@@ -163,12 +163,19 @@ export async function branchAbove(e: Engine, disk: Disk, leaf: string, point: st
   return i < 0 ? undefined : chain.slice(0, i);
 }
 
-export async function snapPlan(e: Engine, vmId: string, snapId: string, what: string): Promise<SnapPlan> {
+/** Whether a VM runs on a host (up or paused): a snapshot removal then merges live. */
+export function runsLive(vm: Vm): boolean {
+  return (vm.status === "up" || vm.status === "paused") && vm.run_on_host_id !== null;
+}
+
+/** `live`: the VM may run (a live merge); otherwise it must be down. */
+export async function snapPlan(e: Engine, vmId: string, snapId: string, what: string, live = false): Promise<SnapPlan> {
   const vm = await mustById(e, "vms", vmId);
   const snap = await snapshotOf(e, vm.id, snapId);
   if (snap.type === "active") throw conflict(`Cannot ${what}: '${snap.description}' is the VM's active snapshot`);
   if (snap.type === "preview") throw conflict(`Cannot ${what}: '${snap.description}' is kept for an undo of the preview; commit or undo the preview`);
-  await ensureVmQuiet(e, vm, what);
+  if (live && runsLive(vm)) await ensureNoSnapshotBusy(e, vm, what);
+  else await ensureVmQuiet(e, vm, what);
   if (snap.status !== "ok") throw conflict(`Cannot ${what}: snapshot '${snap.description}' is ${snap.status}`);
   const vols = await e.db.selectFrom("images").selectAll().where("snapshot_id", "=", snap.id).execute();
   const disks: SnapPlan["disks"] = [];
