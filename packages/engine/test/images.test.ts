@@ -413,7 +413,7 @@ describe("snapshots", () => {
     assert.ok((await steps((job as Job).id)).some((x) => x.description.startsWith("Deleting volumes")));
   });
 
-  test("a running VM takes snapshots live: it stays up and its guest writes into the new leaf; bad input and states are refused; removal still needs it down", async () => {
+  test("a running VM takes snapshots live: it stays up and its guest writes into the new leaf; bad input and states are refused; removing them merges live", async () => {
     const d = await newDisk("livedisk", sdA, 64 * MiB);
     const vm = (
       await eng.post<{ id: string }>("/vms", {
@@ -471,13 +471,12 @@ describe("snapshots", () => {
     const mem = await eng.api("POST", `/vms/${vm}/snapshots`, { body: { description: "m", persist_memorystate: true } });
     assert.equal(mem.status, 400, mem.text);
     assert.match(String(mem.json?.detail), /memory state/);
-    for (const [what, r] of [
-      ["remove", await eng.api("DELETE", `/vms/${vm}/snapshots/${s1.id}`)],
-      ["restore", await eng.api("POST", `/vms/${vm}/snapshots/${s1.id}/restore`, { body: {} })],
-    ] as const) {
-      assert.equal(r.status, 409, `${what} while running: ${r.text}`);
-      assert.match(String(r.json?.detail), /running/);
-    }
+    const restore = await eng.api("POST", `/vms/${vm}/snapshots/${s1.id}/restore`, { body: {} });
+    assert.equal(restore.status, 409, `restore while running: ${restore.text}`);
+    assert.match(String(restore.json?.detail), /running/);
+    const noSnap = await eng.api("DELETE", `/vms/${vm}/snapshots/${NOPE}`);
+    assert.equal(noSnap.status, 404, `removing an unknown snapshot while running: ${noSnap.text}`);
+    assert.match(noSnap.text, /fault|reason/i);
     assert.deepEqual(readdirSync(imageDir).sort(), files);
     assert.deepEqual(await snapState(), before);
     assert.equal(await leafId(), L2);
@@ -486,7 +485,7 @@ describe("snapshots", () => {
     // the transaction): the job fails, the VM runs on as before, the new leaf is deleted.
     await node.stop();
     await until("the engine sees the agent gone", async () => (items<{ status: string }>((await eng.api("GET", "/hosts")).json, "host")[0]?.status !== "up" ? true : undefined), 30_000);
-    node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "img-host", runDir: node.runDir, port: node.port, env: { VELA_NODE_ACCEL: "tcg", VELA_NODE_BOOT_DIRS: guestDir, VELA_TEST_FAULTS: "virt.snapshot.transaction" } });
+    node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "img-host", runDir: node.runDir, port: node.port, env: { VELA_NODE_ACCEL: "tcg", VELA_NODE_BOOT_DIRS: guestDir, VELA_TEST_FAULTS: "virt.snapshot.transaction,virt.merge.commit" } });
     await spmAgain();
     await until("the VM seen up again", async () => ((await eng.get<{ status: string }>(`/vms/${vm}`)).status === "up" ? true : undefined), 60_000);
     const refused = await eng.post<Snap>(`/vms/${vm}/snapshots`, { description: "refused" });
@@ -505,18 +504,74 @@ describe("snapshots", () => {
     assert.equal((await eng.get<{ status: string }>(`/vms/${vm}`)).status, "up");
     const s3size = size(L2);
     await until("the guest still writes into the same leaf", async () => (size(L2) > s3size + 2 * MiB ? true : undefined), 60_000);
+    // The host refuses the live merge (block-commit names a node QEMU does not have): the job
+    // fails, the snapshot stays, the chain and the VM are as they were.
+    const refusedDel = await eng.api("DELETE", `/vms/${vm}/snapshots/${s1.id}`);
+    assert.equal(refusedDel.status, 200, refusedDel.text);
+    const mjob = await until("the refused merge's job", async () => items<Job>((await eng.api("GET", "/jobs")).json, "job").find((j) => j.description.startsWith("Removing Snapshot 'live1'")));
+    assert.equal((await jobDone(mjob.id)).status, "failed");
+    assert.ok((await steps(mjob.id)).some((x) => x.description.startsWith("Merging volume") && x.status === "failed"), "the merge step failed");
+    await until("live1 ok again", async () => ((await eng.get<Snap>(`/vms/${vm}/snapshots/${s1.id}`)).snapshot_status === "ok" ? true : undefined));
+    assert.deepEqual(await snapState(), before);
+    assert.deepEqual(readdirSync(imageDir).sort(), files);
+    assert.deepEqual(chain(L2), [L2, L1, L0]);
+    assert.equal((await eng.get<Disk>(`/disks/${d.id}`)).status, "ok");
+    assert.deepEqual(qemuOf(vm), [pid], "the VM still runs");
+    assert.equal((await eng.get<{ status: string }>(`/vms/${vm}`)).status, "up");
+    let seen: string[] = [];
+    await until("an event says why the removal failed", async () => {
+      seen = items<{ description: string }>((await eng.api("GET", "/events")).json, "event").map((ev) => ev.description);
+      return seen.find((t) => /Removing Snapshot 'live1'.*failed.*QEMU refused the merge/.test(t));
+    }).catch((err: unknown) => assert.fail(`${String(err)}; events: ${JSON.stringify(seen.filter((t) => t.includes("live1")))}`));
     await node.stop();
     await until("the engine sees the agent gone", async () => (items<{ status: string }>((await eng.api("GET", "/hosts")).json, "host")[0]?.status !== "up" ? true : undefined), 30_000);
     node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "img-host", runDir: node.runDir, port: node.port, env: { VELA_NODE_ACCEL: "tcg", VELA_NODE_BOOT_DIRS: guestDir } });
     await spmAgain();
     await until("the VM seen up again", async () => ((await eng.get<{ status: string }>(`/vms/${vm}`)).status === "up" ? true : undefined), 60_000);
 
-    // Down again: the live snapshots are ordinary ones (removing one merges as before).
-    await stopVm(vm);
-    const del = await eng.api("DELETE", `/vms/${vm}/snapshots/${s1.id}?async=false`);
-    assert.equal(del.status, 200, del.text);
+    // Live merge of a lower volume: live1's volume L0 takes in L1 (the guest writes into L2 all
+    // along); L0 then reads what L1's chain read before, and L2 stands on L0.
+    const frozen = join(tempDir("vela-img-merge-"), "l1.raw");
+    execFileSync("qemu-img", ["convert", "-U", "-O", "raw", path(L1), frozen]);
+    const del1 = await eng.api("DELETE", `/vms/${vm}/snapshots/${s1.id}?async=false`);
+    assert.equal(del1.status, 200, del1.text);
+    assert.equal((await eng.api("GET", `/vms/${vm}/snapshots/${s1.id}`)).status, 404);
     assert.deepEqual((await snapState()).sort(), ["Active VM|ok", "live2|ok"]);
-    assert.equal(chain(await leafId()).length, 2, "one volume fewer in the chain");
+    assert.deepEqual(chain(L2), [L2, L0], "one volume fewer in the chain");
+    assert.ok(!readdirSync(imageDir).includes(L1), "the merged volume is deleted");
+    execFileSync("qemu-img", ["compare", "-U", "-f", "raw", "-F", "qcow2", frozen, path(L0)]);
+    assert.deepEqual(qemuOf(vm), [pid], "the same QEMU runs the VM");
+    assert.equal((await eng.get<{ status: string }>(`/vms/${vm}`)).status, "up");
+    const ljob = items<Job>((await eng.api("GET", "/jobs")).json, "job").find((j) => j.description.startsWith("Removing Snapshot 'live1'") && j.status === "finished");
+    assert.ok(ljob && (await steps(ljob.id)).some((x) => x.description.includes("on the running VM") && x.status === "finished"), "the live merge is a step of the job");
+    const m1 = size(L2);
+    await until("the guest writes on into its leaf", async () => (size(L2) > m1 + 2 * MiB ? true : undefined), 60_000);
+
+    // Live merge of the active layer: L0 takes in L2, QEMU switches the drive onto L0, and the
+    // guest writes into L0 from then on.
+    const del2 = await eng.api("DELETE", `/vms/${vm}/snapshots/${s2.id}?async=false`);
+    assert.equal(del2.status, 200, del2.text);
+    assert.deepEqual(await snapState(), ["Active VM|ok"]);
+    assert.equal(await leafId(), L0);
+    assert.deepEqual(chain(L0), [L0]);
+    assert.ok(!readdirSync(imageDir).includes(L2), "the merged active volume is deleted");
+    assert.equal(meta(path(L0)).VOLTYPE, "LEAF");
+    assert.deepEqual(qemuOf(vm), [pid], "the same QEMU runs the VM");
+    assert.equal((await eng.get<{ status: string }>(`/vms/${vm}`)).status, "up");
+    assert.equal((await eng.get<Disk>(`/disks/${d.id}`)).status, "ok");
+    const m2 = size(L0);
+    await until("the guest writes into the base now", async () => (size(L0) > m2 + 2 * MiB ? true : undefined), 60_000);
+
+    // Down: every MiB the guest wrote (its one random MiB, repeated) reads back whole.
+    await stopVm(vm);
+    const whole = join(dirname(frozen), "l0.raw");
+    execFileSync("qemu-img", ["convert", "-O", "raw", path(L0), whole]);
+    const raw = readFileSync(whole);
+    const zero = Buffer.alloc(MiB);
+    const chunks = Array.from({ length: raw.length / MiB }, (_, i) => raw.subarray(i * MiB, (i + 1) * MiB));
+    const written = chunks.filter((c) => !c.equals(zero));
+    assert.ok(written.length >= 8, `the guest wrote ${written.length} MiB`);
+    assert.equal(written.filter((c) => !c.equals(written[0] as Buffer)).length, 0, "every written MiB holds the guest's pattern");
     assert.deepEqual(await checkDomain(join(dirA, sdA)), []);
   });
 });

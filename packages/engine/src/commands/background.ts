@@ -42,7 +42,7 @@ export function inBackground(e: Engine, x: Exec, name: string, work: () => Promi
       const f = faultOf(err, name);
       outcome = { ok: false, fault: f instanceof Fault ? f : new Fault(500, "Operation Failed", `Cannot ${name}: ${(err as Error)?.message ?? String(err)}`) };
     } finally {
-      await finish(outcome.ok ? "finished" : "failed").catch((err: unknown) => e.log.error({ err, job: x.jobId }, "ending job failed"));
+      await finish(outcome.ok ? "finished" : "failed", outcome.fault?.detail).catch((err: unknown) => e.log.error({ err, job: x.jobId }, "ending job failed"));
       settle(outcome);
     }
   });

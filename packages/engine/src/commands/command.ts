@@ -27,7 +27,8 @@ export interface Exec {
    * Hand the job and locks to work that continues after the request: the command's finisher
    * must call `done(status)` exactly once.
    */
-  detach(): (status: "finished" | "failed") => Promise<void>;
+  /** The returned function ends the job; `detail` (a failure's reason) goes into its event. */
+  detach(): (status: "finished" | "failed", detail?: string) => Promise<void>;
 }
 
 export interface CommandDef<I, P, O> {
@@ -68,12 +69,12 @@ export async function runCommand<I, P, O>(e: Engine, cmd: CommandDef<I, P, O>, i
       detach() {
         detached = true;
         let finished = false;
-        return async (status) => {
+        return async (status, detail) => {
           if (finished) return;
           finished = true;
           release();
           if (jobId) await endJob(e, jobId, status);
-          if (!cmd.quiet) await logAction(e, cmd.name, description, status === "finished", eventRefs(cmd.name, input, plan));
+          if (!cmd.quiet) await logAction(e, cmd.name, description, status === "finished", eventRefs(cmd.name, input, plan), detail);
         };
       },
     };

@@ -102,7 +102,7 @@ export class VmManager {
   /** Live merge (merge.ts): starts the job and answers; its end is read in the VM's stats. */
   async merge(vmId: string, req: MergeRequest): Promise<Record<string, never>> {
     return this.controlled(vmId, "merge", async (vm, qmp) => {
-      await startMerge(this.images, vm, qmp, req, this.ctx.log, (v) => this.watchThin(v));
+      await startMerge(this.images, vm, qmp, req, this.ctx.log, this.ctx.config.faults, (v) => this.watchThin(v));
       return {};
     });
   }

@@ -34,16 +34,41 @@ export type OnChainChanged = (vm: Vm) => Promise<void>;
 
 const FORMAT_DRIVERS = new Set(["qcow2", "raw"]);
 
+/** QEMU's id of a merge job: a QEMU id must start with a letter, a UUID may not. */
+function qemuJobId(jobUUID: string): string {
+  return `merge-${jobUUID}`;
+}
+
+/**
+ * Test fault `virt.merge.commit` (VELA_TEST_FAULTS): block-commit names a base node that does not
+ * exist, so QEMU refuses the job — the path of a merge the host cannot do, with nothing changed.
+ */
+export const FAULT_COMMIT = "virt.merge.commit";
+
+/**
+ * The path of a node's own file. A format node whose backing was set apart from its header (the
+ * old tops under a live snapshot) has a `json:{…}` pseudo-filename; its `file.filename` is its own.
+ */
+function ownFile(filename: string): string {
+  if (!filename.startsWith("json:")) return filename;
+  try {
+    const spec = JSON.parse(filename.slice(5)) as { file?: { filename?: unknown } };
+    return typeof spec.file?.filename === "string" ? spec.file.filename : filename;
+  } catch {
+    return filename;
+  }
+}
+
 /** The format and file nodes of a volume in QEMU's graph, by the volume id its file is named after. */
 function nodesOf(nodes: QmpNamedNode[], volumeID: string): { formatNode?: string; fileNode?: string; filename?: string } {
-  const mine = nodes.filter((n) => basename(n.image.filename) === volumeID);
+  const mine = nodes.filter((n) => basename(ownFile(n.image.filename)) === volumeID);
   const format = mine.find((n) => FORMAT_DRIVERS.has(n.drv));
   const file = mine.find((n) => !FORMAT_DRIVERS.has(n.drv));
-  return { formatNode: format?.["node-name"], fileNode: file?.["node-name"], filename: format?.image.filename };
+  return { formatNode: format?.["node-name"], fileNode: file?.["node-name"], filename: file?.image.filename };
 }
 
 /** Checks the request against the running VM and storage, then starts the job; answers once QEMU took it. */
-export async function startMerge(images: ImageService, vm: Vm, qmp: QmpClient, req: MergeRequest, log: Logger, changed: OnChainChanged): Promise<void> {
+export async function startMerge(images: ImageService, vm: Vm, qmp: QmpClient, req: MergeRequest, log: Logger, faults: ReadonlySet<string>, changed: OnChainChanged): Promise<void> {
   const index = vm.rec.drives.findIndex((d) => d.domainID === req.drive.domainID && d.imageID === req.drive.imageID);
   if (index < 0) throw new VdsmError("mergeErr", `image ${req.drive.imageID} of domain ${req.drive.domainID} is not a drive of VM ${vm.id}`);
   const rec = vm.rec.drives[index] as DriveRecord;
@@ -57,7 +82,10 @@ export async function startMerge(images: ImageService, vm: Vm, qmp: QmpClient, r
   const nodes = await qmp.queryNamedBlockNodes();
   const base = nodesOf(nodes, req.base);
   const top = nodesOf(nodes, req.top);
-  if (!base.formatNode || !top.formatNode) throw new VdsmError("mergeErr", `volumes ${req.base} and ${req.top} are not both in the drive's graph`);
+  if (!base.formatNode || !top.formatNode) {
+    const seen = nodes.slice(0, 12).map((n) => `${n["node-name"]}:${n.drv}:${basename(ownFile(n.image.filename))}`);
+    throw new VdsmError("mergeErr", `volumes ${req.base} and ${req.top} are not both in the drive's graph (nodes: ${seen.join(" ")})`);
+  }
   const active = req.top === rec.volumeID;
   const job: VmJob = {
     id: req.jobId,
@@ -76,9 +104,9 @@ export async function startMerge(images: ImageService, vm: Vm, qmp: QmpClient, r
   qmp.on("JOB_STATUS_CHANGE", watch.onStatus);
   try {
     await qmp.blockCommit({
-      jobId: req.jobId,
+      jobId: qemuJobId(req.jobId),
       device: rec.formatNode,
-      base: base.formatNode,
+      base: faults.has(FAULT_COMMIT) ? "vela-test-fault" : base.formatNode,
       top: top.formatNode,
       // The header keeps VDSM's relative name of the base (the volume id), not QEMU's path.
       ...(active ? {} : { backingFile: req.base }),
@@ -110,16 +138,16 @@ class MergeWatch {
   ) {}
 
   readonly onStatus = (data: { id: string; status: string }): void => {
-    if (data.id !== this.job.id || this.ended) return;
+    if (data.id !== qemuJobId(this.job.id) || this.ended) return;
     if (data.status === "ready") {
       this.job.status = "ready";
       void this.progress();
-      this.qmp.blockJobComplete(this.job.id).catch((e: unknown) => this.fail(`block-job-complete: ${String(e)}`));
+      this.qmp.blockJobComplete(qemuJobId(this.job.id)).catch((e: unknown) => this.fail(`block-job-complete: ${String(e)}`));
     } else if (data.status === "concluded") void this.conclude();
   };
 
   private async progress(): Promise<{ error?: string } | undefined> {
-    const info = (await this.qmp.queryJobs().catch(() => [])).find((j) => j.id === this.job.id);
+    const info = (await this.qmp.queryJobs().catch(() => [])).find((j) => j.id === qemuJobId(this.job.id));
     if (info) {
       this.job.cur = String(info["current-progress"]);
       this.job.end = String(info["total-progress"]);
@@ -129,7 +157,7 @@ class MergeWatch {
 
   private async conclude(): Promise<void> {
     const info = await this.progress();
-    await this.qmp.jobDismiss(this.job.id).catch((e: unknown) => this.log.warn({ job: this.job.id, err: String(e) }, "cannot dismiss the concluded merge job"));
+    await this.qmp.jobDismiss(qemuJobId(this.job.id)).catch((e: unknown) => this.log.warn({ job: this.job.id, err: String(e) }, "cannot dismiss the concluded merge job"));
     if (!info) return this.fail("the job vanished from query-jobs");
     if (info.error) return this.fail(info.error);
     try {
