@@ -41,6 +41,8 @@ const NOT_FOUND: ErrorName[] = ["noVM", "imageErr", "VolumeDoesNotExist", "Image
 /** The state on the node forbids it now (exists already, busy, in use, full). */
 const CONFLICT: ErrorName[] = [
   "exist",
+  // a live merge the drive's chain or domain does not allow now (a block domain, a branch, a merge under way)
+  "mergeErr",
   // The host cannot run this VM definition (boot files outside its allowed directories, a
   // missing bridge, an accelerator it lacks): the request may be fine for another host.
   "createErr",
