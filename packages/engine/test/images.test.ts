@@ -561,6 +561,15 @@ describe("snapshots", () => {
     assert.equal((await eng.get<Disk>(`/disks/${d.id}`)).status, "ok");
     const m2 = size(L0);
     await until("the guest writes into the base now", async () => (size(L0) > m2 + 2 * MiB ? true : undefined), 60_000);
+    // The node's record of the VM follows the shorter chain: an agent restart recovers the VM on L0.
+    await node.stop();
+    await until("the engine sees the agent gone", async () => (items<{ status: string }>((await eng.api("GET", "/hosts")).json, "host")[0]?.status !== "up" ? true : undefined), 30_000);
+    node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "img-host", runDir: node.runDir, port: node.port, env: { VELA_NODE_ACCEL: "tcg", VELA_NODE_BOOT_DIRS: guestDir } });
+    await spmAgain();
+    await until("the VM seen up again after the merges", async () => ((await eng.get<{ status: string }>(`/vms/${vm}`)).status === "up" ? true : undefined), 60_000);
+    assert.deepEqual(qemuOf(vm), [pid], "the same QEMU runs the VM");
+    const m3 = size(L0);
+    await until("the guest still writes into the base", async () => (size(L0) > m3 + 2 * MiB ? true : undefined), 60_000);
 
     // Down: every MiB the guest wrote (its one random MiB, repeated) reads back whole.
     await stopVm(vm);
