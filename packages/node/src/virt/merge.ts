@@ -33,6 +33,8 @@ export interface MergeRequest {
 export type OnChainChanged = (vm: Vm) => Promise<void>;
 
 const FORMAT_DRIVERS = new Set(["qcow2", "raw"]);
+/** Finished jobs kept in `vmJobs` per VM (their callers read the outcome within seconds). */
+const KEEP_FINISHED = 16;
 
 /** QEMU's id of a merge job: a QEMU id must start with a letter, a UUID may not. */
 function qemuJobId(jobUUID: string): string {
@@ -117,6 +119,9 @@ export async function startMerge(images: ImageService, vm: Vm, qmp: QmpClient, r
     throw new VdsmError("mergeErr", `QEMU refused the merge: ${e instanceof QmpError ? e.desc : (e as Error).message}`, { cause: e });
   }
   vm.jobs.set(job.id, job);
+  // Finished jobs stay readable for a while; the oldest of them go once there are many.
+  const finished = [...vm.jobs.values()].filter((j) => j.status === "done" || j.status === "failed");
+  for (const j of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) vm.jobs.delete(j.id);
   void qmp.closed.then(() => watch.fail("the VM's monitor closed during the merge"));
   log.info({ vmId: vm.id, job: job.id, drive: rec.name, base: req.base, top: req.top, active }, "live merge started");
 }
