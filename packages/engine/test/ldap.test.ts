@@ -30,12 +30,20 @@ sn: ${sn}
 mail: ${uid}@vela.test
 userPassword: ${pw}
 `;
-const PW = { alice: "Alice-Dir-Pw1", bob: "Bob-Dir-Pw22", carol: "Carol-Dir-Pw3", dave: "Dave-Dir-Pw44" };
+const PW = { alice: "Alice-Dir-Pw1", bob: "Bob-Dir-Pw22", carol: "Carol-Dir-Pw3", dave: "Dave-Dir-Pw44", erin: "Erin-Dir-Pw55", ivy: "Ivy-Dir-Pw666" };
+const group = (cn: string, ...members: string[]) => `dn: cn=${cn},${GROUPS}
+objectClass: groupOfNames
+cn: ${cn}
+${members.map((m) => `member: ${m.includes("=") ? m : `uid=${m},${PEOPLE}`}`).join("\n")}
+`;
 const SEED = [
   person("alice", PW.alice, "Archer"),
   person("bob", PW.bob, "Baker"),
   person("carol", PW.carol, "Cook"),
   person("dave", PW.dave, "Dyer"),
+  person("erin", PW.erin, "Eames"),
+  person("ivy", PW.ivy, "Irwin"),
+  group("readers", "ivy"),
   `dn: cn=operators,${GROUPS}
 objectClass: groupOfNames
 cn: operators
@@ -195,7 +203,7 @@ describe("the directory as a domain", () => {
     assert.deepEqual(names(await eng.get(`/domains/${DOMAIN_ID}/users?search=a*`), "user", "principal"), ["alice"]);
     assert.deepEqual(names(await eng.get(`/domains/${DOMAIN_ID}/users?search=${encodeURIComponent("usrname=bob@corp")}`), "user", "user_name"), ["bob@corp"]);
     const all = await eng.get(`/domains/${DOMAIN_ID}/users`);
-    assert.deepEqual(names(all, "user", "principal"), ["alice", "bob", "carol", "dave"]);
+    assert.deepEqual(names(all, "user", "principal"), ["alice", "bob", "carol", "dave", "erin", "ivy"]);
     assert.doesNotMatch(JSON.stringify(all), new RegExp(`${ENGINE_PW}|${PW.alice}|userPassword`, "i"));
     assert.deepEqual(names(await eng.get(`/domains/${DOMAIN_ID}/groups?search=oper*`), "group"), ["operators"]);
     const one = (all.user as { id: string; principal: string }[]).find((u) => u.principal === "carol");
@@ -257,10 +265,13 @@ describe("signing in from the directory", () => {
   before(async () => {
     const users = (await eng.get<{ user: { id: string; user_name: string }[] }>("/users")).user;
     const alice = users.find((u) => u.user_name === "alice@corp")?.id;
+    const dave = users.find((u) => u.user_name === "dave@corp")?.id;
     operators = (await eng.get<{ group: { id: string; name: string }[] }>("/groups")).group.find((g) => g.name === "operators")?.id ?? "";
-    assert.ok(alice && operators);
+    assert.ok(alice && dave && operators);
+    // a user holding no permission may not sign in: each added user holds one
     for (const [vm, who] of [
       [va, { user: { id: alice } }],
+      [va, { user: { id: dave } }],
       [vb, { group: { id: operators } }],
     ] as const) {
       const r = await eng.api("POST", `/vms/${vm}/permissions`, { body: { role: { name: "UserRole" }, ...who } });
@@ -313,6 +324,37 @@ describe("signing in from the directory", () => {
     const events = await eng.get<{ event?: { description: string }[] }>("/events");
     assert.ok((events.event ?? []).some((e) => /bobs/.test(e.description) && /by bob@corp/.test(e.description)), JSON.stringify(events.event?.slice(0, 5)));
     assert.equal((await eng.api("DELETE", `/clusters/${cluster}/permissions/${(g.json as { id: string }).id}`)).status, 200);
+  });
+
+  test("no permission, no sign-in: an added user, or a member of an added group, with no permission gets 403 (Basic) and access_denied (SSO) until given one, and again once it is removed", async () => {
+    const erin = await eng.api("POST", "/users", { body: { user_name: "erin@corp" } });
+    assert.equal(erin.status, 201, erin.text);
+    const readers = await eng.api("POST", "/groups", { body: { name: "readers", domain: { name: "corp" } } });
+    assert.equal(readers.status, 201, readers.text);
+    const cases = [
+      { who: "erin", pw: PW.erin, holder: { user: { id: (erin.json as { id: string }).id } } },
+      { who: "ivy", pw: PW.ivy, holder: { group: { id: (readers.json as { id: string }).id } } },
+    ];
+    const refused = async (who: string, pw: string, when: string) => {
+      const r = await fetchAs(basic(`${who}@corp`, pw), "/vms", true);
+      assert.equal(r.status, 403, `${who} ${when}: ${r.text}`);
+      assert.match(String(r.json?.detail), new RegExp(`USER_NOT_AUTHORIZED.*${who}@corp.*not authorized to log in`), r.text);
+      const t = await ssoToken(`${who}@corp`, pw);
+      assert.equal(t.status, 400, `${who} ${when}: SSO ${JSON.stringify(t.body)}`);
+      assert.equal(t.body.error_code, "access_denied");
+      assert.match(t.body.error ?? "", new RegExp(`^Cannot authenticate user '${who}@corp': .*not authorized to log in`));
+    };
+    for (const c of cases) {
+      await refused(c.who, c.pw, "with no permission");
+      const g = await eng.api("POST", `/vms/${vb}/permissions`, { body: { role: { name: "UserRole" }, ...c.holder } });
+      assert.equal(g.status, 201, g.text);
+      const r = await fetchAs(basic(`${c.who}@corp`, c.pw), "/vms", true);
+      assert.equal(r.status, 200, `${c.who} with a permission: ${r.text}`);
+      assert.deepEqual(names(r.json, "vm", "id"), [vb]);
+      assert.equal((await ssoToken(`${c.who}@corp`, c.pw)).status, 200);
+      assert.equal((await eng.api("DELETE", `/vms/${vb}/permissions/${(g.json as { id: string }).id}`)).status, 200);
+      await refused(c.who, c.pw, "after the last permission was removed");
+    }
   });
 
   test("refused: wrong and empty passwords, unknown users, injected names, a user neither added nor in an added group", async () => {

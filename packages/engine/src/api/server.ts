@@ -17,7 +17,7 @@ import { Access, type Principal, userNameOf } from "../permissions/access.js";
 import { DirectoryUnavailable } from "../users/directory.js";
 import { peerOf, revokedPeer } from "../pki/revocation.js";
 import { type After, authorize, afterReply, wantsFilter } from "../permissions/enforce.js";
-import { Auth } from "./auth.js";
+import { Auth, NotAuthorizedToLogIn, notAuthorizedFault } from "./auth.js";
 import { type ParsedBody, parseAnyBody, parseJsonBody, parseXmlBody } from "./body.js";
 import type { BatchHandler, Call, Handler, Reply } from "./call.js";
 import { applyFollow, getRoutes } from "./follow.js";
@@ -83,6 +83,14 @@ function sendFault(reply: FastifyReply, f: ApiFault, json: boolean): FastifyRepl
 /** The fault of a sign-in the directory could not answer: the user's domain is down, not their password wrong. */
 function directoryDown(err: DirectoryUnavailable): ApiFault {
   return new ApiFault(503, "Service Unavailable", `[${err.code}] cannot sign in: ${err.message}`);
+}
+
+/** The fault of a sign-in that threw: the directory down (503) or a user holding no permission (403); anything else is rethrown. */
+function signInFault(err: unknown, engine: Engine): ApiFault {
+  if (err instanceof NotAuthorizedToLogIn) return notAuthorizedFault(err);
+  if (!(err instanceof DirectoryUnavailable)) throw err;
+  engine.log.warn({ err: err.message }, "directory sign-in failed");
+  return directoryDown(err);
 }
 
 /** Does the client take gzip (`Accept-Encoding: gzip`, not refused with q=0)? */
@@ -230,7 +238,7 @@ async function answerHead(app: FastifyInstance, req: FastifyRequest, reply: Fast
 }
 
 export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteDef[], tls?: ServerTls): FastifyInstance {
-  const auth = new Auth(engine.cfg, engine.db, engine.directory);
+  const auth = new Auth(engine.cfg, engine.db, engine.directory, (who) => new Access(engine, who).mayLogIn());
   // who sent each API request, set by the authentication hook
   const principals = new WeakMap<FastifyRequest, Principal>();
   const app = fastify.fastify({
@@ -309,11 +317,11 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
       sessionUser = session ? await auth.check(`Bearer ${session}`) : undefined;
       user = (await auth.check(req.headers.authorization)) ?? sessionUser;
     } catch (err) {
-      // a directory that cannot answer fails its own users' requests, clearly, and no one else's
-      if (!(err instanceof DirectoryUnavailable)) throw err;
+      // a directory that cannot answer fails its own users' requests, clearly, and no one else's;
+      // a user holding no permission is refused before anything is read
+      const f = signInFault(err, engine);
       closeIfBodyUnread(req, reply);
-      engine.log.warn({ err: err.message }, "directory sign-in failed");
-      return sendFault(reply, directoryDown(err), wantsJson(req));
+      return sendFault(reply, f, wantsJson(req));
     }
     if (user && !sessionUser && req.headers.authorization && /persistent-auth/i.test(String(req.headers.prefer ?? ""))) {
       // oVirt's persistent authentication: later requests carry the cookie instead of credentials
@@ -401,9 +409,9 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
     try {
       who = form.grant_type === "password" && form.username && form.password !== undefined ? await auth.login(form.username, form.password) : undefined;
     } catch (err) {
-      if (!(err instanceof DirectoryUnavailable)) throw err;
-      engine.log.warn({ err: err.message }, "directory sign-in failed");
-      return reply.code(503).type("application/json").send(JSON.stringify({ error_code: "server_error", error: directoryDown(err).detail }));
+      // oVirt's SSO: HTTP 400, access_denied, "Cannot authenticate user '…': why."
+      if (err instanceof NotAuthorizedToLogIn) return denied(`Cannot authenticate user '${err.user}': ${err.message}.`);
+      return reply.code(503).type("application/json").send(JSON.stringify({ error_code: "server_error", error: signInFault(err, engine).detail }));
     }
     if (!who) return denied("Cannot authenticate user: wrong username or password.");
     const { token, exp } = auth.issue(who);
@@ -430,7 +438,12 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
   const streams = new Map<string, Set<(why: string) => void>>();
   app.get(EVENT_STREAM, async (req, reply) => {
     const authorization = req.headers.authorization;
-    const user = await auth.check(authorization);
+    let user: Principal | undefined;
+    try {
+      user = await auth.check(authorization);
+    } catch (err) {
+      return sendFault(reply, signInFault(err, engine), true);
+    }
     if (!user) return sendFault(reply, new ApiFault(401, "Unauthorized", "Authentication required: HTTP Basic (user@domain) or an SSO bearer token"), true);
     reply.hijack();
     const end = serveEventStream(engine, user, req.raw, reply.raw, async () => (await auth.check(authorization))?.id === user.id);
