@@ -14,7 +14,7 @@ import { openDb } from "../src/db/index.js";
 import { type DirectoryConfig, directoryConfig } from "../src/users/directory-config.js";
 import { addDirectoryGroup, addDirectoryUser, signIn } from "../src/users/directory-users.js";
 import { addGroup } from "../src/users/store.js";
-import { Directory, DirectoryUnavailable } from "../src/users/directory.js";
+import { Directory, DirectoryUnavailable, MAX_NESTING } from "../src/users/directory.js";
 import { escapeFilterValue, escapePattern } from "../src/users/ldap-filter.js";
 import { ENGINE_DN, ENGINE_PW, type Slapd, startSlapd, SUFFIX } from "./slapd.js";
 import { ENGINE_MAIN, type Engine, startEngine, tempDir } from "./support.js";
@@ -30,7 +30,8 @@ sn: ${sn}
 mail: ${uid}@vela.test
 userPassword: ${pw}
 `;
-const PW = { alice: "Alice-Dir-Pw1", bob: "Bob-Dir-Pw22", carol: "Carol-Dir-Pw3", dave: "Dave-Dir-Pw44", erin: "Erin-Dir-Pw55", ivy: "Ivy-Dir-Pw666" };
+const PW = { alice: "Alice-Dir-Pw1", bob: "Bob-Dir-Pw22", carol: "Carol-Dir-Pw3", dave: "Dave-Dir-Pw44", erin: "Erin-Dir-Pw55", ivy: "Ivy-Dir-Pw666", frank: "Frank-Dir-Pw7", gus: "Gus-Dir-Pw888", hal: "Hal-Dir-Pw999" };
+const groupDn = (cn: string) => `cn=${cn},${GROUPS}`;
 const group = (cn: string, ...members: string[]) => `dn: cn=${cn},${GROUPS}
 objectClass: groupOfNames
 cn: ${cn}
@@ -44,6 +45,16 @@ const SEED = [
   person("erin", PW.erin, "Eames"),
   person("ivy", PW.ivy, "Irwin"),
   group("readers", "ivy"),
+  // nesting: frank is in team-b, team-b in team-a; gus in loop-1, and loop-1 and loop-2 in each other;
+  // hal at the bottom of a chain nest-10 ⊂ nest-9 ⊂ … ⊂ nest-1 (deeper than MAX_NESTING)
+  person("frank", PW.frank, "Fisher"),
+  person("gus", PW.gus, "Gale"),
+  person("hal", PW.hal, "Hart"),
+  group("team-b", "frank"),
+  group("team-a", groupDn("team-b")),
+  group("loop-1", "gus", groupDn("loop-2")),
+  group("loop-2", groupDn("loop-1")),
+  ...Array.from({ length: 10 }, (_, i) => group(`nest-${i + 1}`, i === 9 ? "hal" : groupDn(`nest-${i + 2}`))),
   `dn: cn=operators,${GROUPS}
 objectClass: groupOfNames
 cn: operators
@@ -203,7 +214,7 @@ describe("the directory as a domain", () => {
     assert.deepEqual(names(await eng.get(`/domains/${DOMAIN_ID}/users?search=a*`), "user", "principal"), ["alice"]);
     assert.deepEqual(names(await eng.get(`/domains/${DOMAIN_ID}/users?search=${encodeURIComponent("usrname=bob@corp")}`), "user", "user_name"), ["bob@corp"]);
     const all = await eng.get(`/domains/${DOMAIN_ID}/users`);
-    assert.deepEqual(names(all, "user", "principal"), ["alice", "bob", "carol", "dave", "erin", "ivy"]);
+    assert.deepEqual(names(all, "user", "principal"), ["alice", "bob", "carol", "dave", "erin", "frank", "gus", "hal", "ivy"]);
     assert.doesNotMatch(JSON.stringify(all), new RegExp(`${ENGINE_PW}|${PW.alice}|userPassword`, "i"));
     assert.deepEqual(names(await eng.get(`/domains/${DOMAIN_ID}/groups?search=oper*`), "group"), ["operators"]);
     const one = (all.user as { id: string; principal: string }[]).find((u) => u.principal === "carol");
@@ -357,6 +368,25 @@ describe("signing in from the directory", () => {
     }
   });
 
+  test("nested groups: a member of team-b, itself a member of team-a, gets the permission given to team-a", async () => {
+    const a = await eng.api("POST", "/groups", { body: { name: "team-a", domain: { name: "corp" } } });
+    assert.equal(a.status, 201, a.text);
+    const teamA = (a.json as { id: string }).id;
+    const g = await eng.api("POST", `/vms/${va}/permissions`, { body: { role: { name: "UserRole" }, group: { id: teamA } } });
+    assert.equal(g.status, 201, g.text);
+    const r = await fetchAs(basic("frank@corp", PW.frank), "/vms", true);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(names(r.json, "vm", "id"), [va]);
+    const frank = (await eng.get<{ user: { id: string; user_name: string }[] }>("/users")).user.find((u) => u.user_name === "frank@corp");
+    assert.ok(frank, "frank has a row now");
+    assert.deepEqual(names(await eng.get(`/users/${frank.id}/groups`), "group", "id"), [teamA], "a member of the added group through team-b");
+    assert.equal((await ssoToken("frank@corp", PW.frank)).status, 200);
+    // a cycle of groups ends: gus (loop-1 ⇄ loop-2) is refused in time, being in no added group
+    const t0 = Date.now();
+    assert.equal((await fetchAs(basic("gus@corp", PW.gus), "/vms", true)).status, 401);
+    assert.ok(Date.now() - t0 < 5000, `the cycle took ${Date.now() - t0} ms`);
+  });
+
   test("refused: wrong and empty passwords, unknown users, injected names, a user neither added nor in an added group", async () => {
     for (const [user, pw] of [
       ["alice@corp", "wrong-Pw-1"],
@@ -436,6 +466,23 @@ member: uid=alice,${PEOPLE}
     const viaMember = await new Directory(cfg({})).authenticate("alice", PW.alice);
     assert.deepEqual(viaMember?.groups.map((g) => g.name), ["auditors"]);
     assert.equal(await new Directory(cfg({})).authenticate("alice", ""), undefined, "an empty password is no unauthenticated bind");
+  });
+
+  test("nested groups, both ways: the groups above the user's, each once through a cycle, at most MAX_NESTING levels", async () => {
+    const groups = async (uid: keyof typeof PW, over: Partial<DirectoryConfig> = {}) => ((await new Directory(cfg(over)).authenticate(uid, PW[uid]))?.groups ?? []).map((g) => g.name).sort();
+    assert.deepEqual(await groups("frank"), ["team-a", "team-b"]);
+    assert.deepEqual(await groups("gus"), ["loop-1", "loop-2"], "a cycle: each group once");
+    assert.equal(MAX_NESTING, 8);
+    const chain = Array.from({ length: 8 }, (_, i) => `nest-${10 - i}`).sort();
+    assert.deepEqual(await groups("hal"), chain, "nest-10 (hal's) up to nest-3: eight levels, not nest-2 or nest-1");
+    // memberOf: the overlay writes memberOf on entries added through the server, groups included
+    ldap.add(`${group("mo-b", "frank")}\n${group("mo-a", groupDn("mo-b"))}\n${group("mo-x", groupDn("mo-a"))}\n`);
+    ldap.add(`dn: ${groupDn("mo-b")}
+changetype: modify
+add: member
+member: ${groupDn("mo-x")}
+`);
+    assert.deepEqual(await groups("frank", { membership: "memberOf" }), ["mo-a", "mo-b", "mo-x"], "memberOf, with a cycle mo-b ⊂ mo-a ⊂ mo-x ⊂ mo-b");
   });
 });
 
