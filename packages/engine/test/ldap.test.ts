@@ -7,13 +7,16 @@
  * users with a clear fault. One slapd and one engine for the whole file.
  */
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { execFileSync, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { openDb } from "../src/db/index.js";
 import { type DirectoryConfig, directoryConfig } from "../src/users/directory-config.js";
 import { addDirectoryGroup, addDirectoryUser, signIn } from "../src/users/directory-users.js";
-import { addGroup } from "../src/users/store.js";
+import { addGroup, NotAuthorizedToLogIn } from "../src/users/store.js";
+import { roleByName } from "../src/permissions/roles.js";
+import { SYSTEM_ID } from "../src/db/ids.js";
 import { Directory, DirectoryUnavailable, MAX_NESTING } from "../src/users/directory.js";
 import { escapeFilterValue, escapePattern } from "../src/users/ldap-filter.js";
 import { ENGINE_DN, ENGINE_PW, type Slapd, startSlapd, SUFFIX } from "./slapd.js";
@@ -182,6 +185,10 @@ test("sign-in rows: refused when neither the user nor a group of theirs was adde
     const a1 = await addDirectoryGroup(db, "corp", g1);
     const a2 = await addDirectoryGroup(db, "corp", g2);
     const internalGroup = await addGroup(db, "g3");
+    // added groups, but none holds a permission: refused, and still no row
+    await assert.rejects(signIn(db, "corp", erin, [g1, g2, g3]), (e: unknown) => e instanceof NotAuthorizedToLogIn && e.user === "erin@corp");
+    assert.equal((await db.selectFrom("users").select("id").where("name", "=", "erin@corp").execute()).length, 0, "no row for a refused first sign-in");
+    await db.insertInto("permissions").values({ id: randomUUID(), role_id: roleByName("UserRole")?.id ?? "", user_id: null, group_id: a2.id, object_type: "system", object_id: SYSTEM_ID, created_at: new Date().toISOString() }).execute();
     const who = await signIn(db, "corp", erin, [g1, g2, g3]);
     assert.equal(who?.name, "erin@corp");
     const groups = async () => (await db.selectFrom("group_members").select("group_id").where("user_id", "=", who?.id ?? "").execute()).map((r) => r.group_id).sort();
@@ -190,7 +197,7 @@ test("sign-in rows: refused when neither the user nor a group of theirs was adde
     // out of g2 in the directory: out of it here; the internal group is not the directory's business
     assert.equal((await signIn(db, "corp", erin, [g1]))?.id, who?.id);
     assert.deepEqual(await groups(), [a1.id, internalGroup.id].sort());
-    // in no added group any more, but a row of her own now: she may still sign in (with no permissions)
+    // in no added group any more, but a row of her own now: signIn still names her (api/auth.ts then refuses a user holding no permission)
     assert.equal((await signIn(db, "corp", erin, []))?.id, who?.id);
     assert.deepEqual(await groups(), [internalGroup.id]);
     await assert.rejects(addDirectoryUser(db, "corp", erin), /USER_EXISTS|already exists/);
@@ -355,8 +362,11 @@ describe("signing in from the directory", () => {
       assert.equal(t.body.error_code, "access_denied");
       assert.match(t.body.error ?? "", new RegExp(`^Cannot authenticate user '${who}@corp': .*not authorized to log in`));
     };
+    const userNames = async () => names(await eng.get("/users"), "user", "user_name");
     for (const c of cases) {
+      const before = await userNames();
       await refused(c.who, c.pw, "with no permission");
+      assert.deepEqual(await userNames(), before, "a refused sign-in adds no user");
       const g = await eng.api("POST", `/vms/${vb}/permissions`, { body: { role: { name: "UserRole" }, ...c.holder } });
       assert.equal(g.status, 201, g.text);
       const r = await fetchAs(basic(`${c.who}@corp`, c.pw), "/vms", true);

@@ -22,7 +22,9 @@ import { ApiFault } from "../errors/fault.js";
 import { type Principal, userNameOf } from "../permissions/access.js";
 import type { Directory } from "../users/directory.js";
 import { signIn } from "../users/directory-users.js";
-import { findUser, passwordMatches, principalOf, userById } from "../users/store.js";
+import { findUser, NotAuthorizedToLogIn, passwordMatches, principalOf, userById } from "../users/store.js";
+
+export { NotAuthorizedToLogIn };
 
 const TOKEN_TTL_MS = 10 * 60 * 60 * 1000;
 /** Basic credentials verified against a hash are remembered (keyed by hash and password) so a client does not pay scrypt per request. */
@@ -30,14 +32,6 @@ const VERIFIED_TTL_MS = 60_000;
 /** After this many failures in a row a login is refused for LOCK_MS, even with the right password. */
 const MAX_FAILURES = 10;
 const LOCK_MS = 60_000;
-
-/** The right password from a user who holds no permission at all (oVirt: no LOGIN permit anywhere). */
-export class NotAuthorizedToLogIn extends Error {
-  readonly code = "USER_NOT_AUTHORIZED";
-  constructor(readonly user: string) {
-    super("the user is not authorized to log in: neither they nor a group of theirs holds a permission on any object");
-  }
-}
 
 /** The API's fault for such a sign-in: authenticated, but refused. */
 export function notAuthorizedFault(err: NotAuthorizedToLogIn): ApiFault {
