@@ -403,6 +403,21 @@ describe("quotas", () => {
     fault(await move(sd), 409, "a move past the hard limit");
     assert.equal(await domainOf(), sd2, "the disk was not moved");
     assert.deepEqual([await usage(sd), await usage(sd2)], ["2", "4"]);
+
+    // under a global limit a move changes nothing: at the limit (2 of 2 GiB), the move is allowed, silently
+    await setMode("disabled");
+    const whole = await addQuota("cms-global", { storage_soft_limit_pct: 100, storage_hard_limit_pct: 0 });
+    await must("POST", `${base()}/${whole}/quotastoragelimits`, { limit: 2 });
+    const g = String((await must("POST", "/disks", diskBody("quota-cms-g", 2, whole))).id);
+    await diskOk(g);
+    await setMode("enabled");
+    const counts = async () => (await Promise.all([100_030, 100_031, 100_032, 100_033].map(events))).map((x) => x.length);
+    const c0 = await counts();
+    const mg = await eng.api("POST", `/disks/${g}/move`, { body: { storage_domain: { id: sd2 }, async: false } });
+    assert.equal(mg.status, 200, mg.text);
+    await diskOk(g);
+    assert.deepEqual(await counts(), c0, "no quota event");
+    assert.equal(String((await storageLimit(whole, whole)).usage), "2");
     await setMode("disabled");
   });
 

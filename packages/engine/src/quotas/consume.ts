@@ -201,7 +201,11 @@ async function checkStorage(e: Engine, a: Parameters<typeof consumeStorage>[1]):
     lines.push({ what: "storage in the data center", used, add: globalAdd / 2 ** 30, limit: Number(global.storage_limit_gib ?? 0), unit: "GiB" });
   }
   await judge({ e, dc: a.dc, q: a.quota, lines, softPct: a.quota.storage_soft_limit_pct, hardPct: a.quota.storage_hard_limit_pct, what: a.what, refs: { vmId: a.vmId, storageDomainId: a.bytes.size === 1 ? [...a.bytes.keys()][0] : undefined } });
-  grant(e, { quotaId: a.quota.id, bytes: a.bytes, until: a.until });
+  // under a global limit what leaves one domain frees room on the limit at once (a move's net is
+  // nothing); a domain's own limit is credited only when the rows say the bytes left
+  const granted = new Map(a.bytes);
+  if (global) for (const [sd, b] of a.leaving ?? []) granted.set(sd, (granted.get(sd) ?? 0) - b);
+  grant(e, { quotaId: a.quota.id, bytes: granted, until: a.until });
 }
 
 /**
