@@ -236,6 +236,10 @@ describe("sign-in and logout", () => {
         assert.match(r.text, /USER_NOT_AUTHORIZED.*not authorized to log in/, r.text);
         if (accept === "application/xml") assert.match(r.text, /^<\?xml[^>]*>\s*<fault>/, r.text);
       }
+      // the portal's event stream takes the same credentials
+      const es = await fetch(`${eng.url}/ovirt-engine/services/event-stream`, { headers: { authorization: auth, accept: "text/event-stream" } });
+      assert.equal(es.status, 403, `${who} ${when}: event stream ${es.status}`);
+      assert.match(await es.text(), /USER_NOT_AUTHORIZED/);
       const t = await tokenFor(who, pw);
       assert.equal(t.status, 400, `${who} ${when}: SSO ${JSON.stringify(t.body)}`);
       assert.equal(t.body.error_code, "access_denied");
