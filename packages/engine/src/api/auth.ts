@@ -24,8 +24,6 @@ import type { Directory } from "../users/directory.js";
 import { signIn } from "../users/directory-users.js";
 import { findUser, NotAuthorizedToLogIn, passwordMatches, principalOf, userById } from "../users/store.js";
 
-export { NotAuthorizedToLogIn };
-
 const TOKEN_TTL_MS = 10 * 60 * 60 * 1000;
 /** Basic credentials verified against a hash are remembered (keyed by hash and password) so a client does not pay scrypt per request. */
 const VERIFIED_TTL_MS = 60_000;
