@@ -86,7 +86,10 @@ export async function createBlockVolumeJob(log: Logger, task: Task, s: BlockCrea
   await s.dom.createVolumeWithMeta(s.img, s.vol, s.parent?.vol ?? BLANK_UUID, initialLvBytes(s), md, st);
   fault("createVolume.afterMeta");
   // Read and staged while qemu-img runs: the parent's metadata and the task's finished record.
-  const aside = async () => (await task.prepareFinish?.(), snapshotOf ? s.dom.readVolumeMeta(s.img, snapshotOf.vol) : undefined);
+  const aside = async () => {
+    await task.prepareFinish?.();
+    return snapshotOf ? s.dom.readVolumeMeta(s.img, snapshotOf.vol) : undefined;
+  };
   let parentMd: VolumeMd | undefined;
   if (s.format === "COW") {
     // The parent's device must be linked beside the new volume for qemu-img to find it later;
