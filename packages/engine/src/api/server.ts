@@ -223,6 +223,23 @@ export interface ServerTls {
 }
 
 /** `/ovirt-engine/api/v4/…` is `/ovirt-engine/api/…` (oVirt serves both; v4 is the only version). */
+/**
+ * oVirt's matrix parameters (`/storagedomains/{id}/disks;unregistered`, `…/vms;max=10`) are its
+ * query parameters spelled in the path's last segment: they become query parameters (a bare name
+ * is `true`). A segment whose `;` parts are not `name` or `name=value` is left as is (a 404).
+ */
+export function matrixToQuery(url: string): string {
+  const q = url.indexOf("?");
+  const path = q < 0 ? url : url.slice(0, q);
+  const slash = path.lastIndexOf("/");
+  const semi = path.indexOf(";", slash + 1);
+  if (semi < 0) return url;
+  const parts = path.slice(semi + 1).split(";");
+  if (!parts.every((p) => /^[A-Za-z_][A-Za-z0-9_]{0,39}(=[A-Za-z0-9_.%-]{0,100})?$/.test(p))) return url;
+  const extra = parts.map((p) => (p.includes("=") ? p : `${p}=true`)).join("&");
+  return `${path.slice(0, semi)}${q < 0 ? `?${extra}` : `${url.slice(q)}&${extra}`}`;
+}
+
 function withoutV4(url: string): string {
   const v4 = `${API}/v4`;
   return url.startsWith(v4) && (url.length === v4.length || "/?".includes(url[v4.length] as string)) ? API + url.slice(v4.length) : url;
@@ -256,7 +273,7 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
     // engine's start; 255 took 0.55 s). So `/v4` is the same URL spelled longer, rewritten
     // before routing, and HEAD is answered by one route for all (`answerHead`).
     exposeHeadRoutes: false,
-    rewriteUrl: (req) => withoutV4(req.url ?? "/"),
+    rewriteUrl: (req) => withoutV4(matrixToQuery(req.url ?? "/")),
     frameworkErrors: (err, req, reply) => sendFault(reply, frameworkFault(err), wantsJson(req)),
     clientErrorHandler: clientError,
     schemaController: { compilersFactory: { buildValidator: () => noSchemas, buildSerializer: () => noSchemas } },
