@@ -16,7 +16,7 @@ import crypto from "node:crypto";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type Engine, firstDcId, hostUp, items, type Node, nodeCall, startEngine, startNode, tempDir, until } from "./support.js";
+import { type Engine, firstDcId, hostUp, items, type Node, nodeCall, nodeRpc, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "blk-token";
 const GiB = 2 ** 30;
@@ -311,6 +311,23 @@ test("live disk extension: a running VM's disks on block and on file grow (PUT /
     }
     assert.equal((await diskOk(onBlock.id)).provisioned_size, String(2 * GiB), "unchanged after the refusals");
     assert.equal(await qemuSize(onBlock, blockSd.id), 2 * GiB);
+
+    // VM.merge (live merge) on a block domain is refused, saying why (its base LV would need room
+    // first); bad calls are refused too; the VM lists no merge job after them.
+    const leaf = ((await eng.api("GET", `/disks/${onBlock.id}`)).json as Disk).image_id;
+    const merge = (over: Record<string, unknown>) =>
+      nodeRpc(node, "VM.merge", { vmID: vm.id, drive: { poolID: dc, domainID: blockSd.id, imageID: onBlock.id, volumeID: leaf }, baseVolUUID: crypto.randomUUID(), topVolUUID: leaf, bandwidth: 0, jobUUID: crypto.randomUUID(), ...over });
+    const onBlk = await merge({});
+    assert.equal(onBlk.error?.code, 52, JSON.stringify(onBlk));
+    assert.match(String(onBlk.error?.message), /block domain/);
+    const sameVol = await merge({ baseVolUUID: leaf });
+    assert.equal(sameVol.error?.code, 1000, `base = top: ${JSON.stringify(sameVol)}`);
+    const otherImage = await merge({ drive: { poolID: dc, domainID: blockSd.id, imageID: crypto.randomUUID(), volumeID: leaf } });
+    assert.equal(otherImage.error?.code, 52, `not a drive of the VM: ${JSON.stringify(otherImage)}`);
+    const badBandwidth = await merge({ bandwidth: -1 });
+    assert.ok(badBandwidth.error, `a negative bandwidth: ${JSON.stringify(badBandwidth)}`);
+    const stats = await nodeCall<{ vmJobs?: unknown }[]>(node, "VM.getStats", { vmID: vm.id });
+    assert.equal(stats[0]?.vmJobs, undefined, "no merge job was started");
   } finally {
     await eng.api("POST", `/vms/${vm.id}/stop`, { body: {} });
     await until("VM down", async () => ((await eng.get<{ status: string }>(`/vms/${vm.id}`)).status === "down" ? true : undefined), 120_000, 300);
