@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { addLocalDomain, checkDomain, type Engine, firstClusterId, firstDcId, hostUp, items, type Node, nodeCall, qemuOf, type Snap, startEngine, startNode, tempDir, until } from "./support.js";
@@ -485,7 +485,7 @@ describe("snapshots", () => {
     // the transaction): the job fails, the VM runs on as before, the new leaf is deleted.
     await node.stop();
     await until("the engine sees the agent gone", async () => (items<{ status: string }>((await eng.api("GET", "/hosts")).json, "host")[0]?.status !== "up" ? true : undefined), 30_000);
-    node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "img-host", runDir: node.runDir, port: node.port, env: { VELA_NODE_ACCEL: "tcg", VELA_NODE_BOOT_DIRS: guestDir, VELA_TEST_FAULTS: "virt.snapshot.transaction,virt.merge.commit" } });
+    node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "img-host", runDir: node.runDir, port: node.port, env: { VELA_NODE_ACCEL: "tcg", VELA_NODE_BOOT_DIRS: guestDir, VELA_TEST_FAULTS: "virt.snapshot.transaction,virt.merge.commit,virt.merge.sync" } });
     await spmAgain();
     await until("the VM seen up again", async () => ((await eng.get<{ status: string }>(`/vms/${vm}`)).status === "up" ? true : undefined), 60_000);
     const refused = await eng.post<Snap>(`/vms/${vm}/snapshots`, { description: "refused" });
@@ -523,14 +523,41 @@ describe("snapshots", () => {
       seen = items<{ description: string }>((await eng.api("GET", "/events")).json, "event").map((ev) => ev.description);
       return seen.find((t) => /Removing Snapshot 'live1'.*failed.*QEMU refused the merge/.test(t));
     }).catch((err: unknown) => assert.fail(`${String(err)}; events: ${JSON.stringify(seen.filter((t) => t.includes("live1")))}`));
+
+    // The active layer's merge pivots, but the host fails to update the volume metadata (test
+    // fault virt.merge.sync): its job fails, yet the drive runs on the base, so the engine rolls
+    // forward (undoing would lose the guest's writes since the pivot): live2 goes, L1 is the leaf.
+    const fwd = await eng.api("DELETE", `/vms/${vm}/snapshots/${s2.id}?async=false`);
+    assert.equal(fwd.status, 200, fwd.text);
+    assert.deepEqual((await snapState()).sort(), ["Active VM|ok", "live1|ok"]);
+    assert.equal(await leafId(), L1);
+    assert.deepEqual(chain(L1), [L1, L0]);
+    assert.ok(!readdirSync(imageDir).includes(L2), "the merged active volume is deleted");
+    assert.equal(meta(path(L1)).VOLTYPE, "LEAF");
+    assert.deepEqual(qemuOf(vm), [pid], "the VM still runs");
+    const f1 = size(L1);
+    await until("the guest writes into L1 now", async () => (size(L1) > f1 + 2 * MiB ? true : undefined), 60_000);
     await node.stop();
     await until("the engine sees the agent gone", async () => (items<{ status: string }>((await eng.api("GET", "/hosts")).json, "host")[0]?.status !== "up" ? true : undefined), 30_000);
     node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "img-host", runDir: node.runDir, port: node.port, env: { VELA_NODE_ACCEL: "tcg", VELA_NODE_BOOT_DIRS: guestDir } });
     await spmAgain();
     await until("the VM seen up again", async () => ((await eng.get<{ status: string }>(`/vms/${vm}`)).status === "up" ? true : undefined), 60_000);
 
-    // Live merge of a lower volume: live1's volume L0 takes in L1 (the guest writes into L2 all
-    // along); L0 then reads what L1's chain read before, and L2 stands on L0.
+    // A third live snapshot: L3 on L1.
+    const s3 = await eng.post<Snap>(`/vms/${vm}/snapshots`, { description: "live3" });
+    await until("live3 ok", async () => {
+      const r = await eng.api("GET", `/vms/${vm}/snapshots/${s3.id}`);
+      if (r.status === 404) {
+        const why = items<{ description: string }>((await eng.api("GET", "/events")).json, "event").filter((ev) => ev.description.includes("live3"));
+        assert.fail(`live3 failed: ${JSON.stringify(why)}`);
+      }
+      return (r.json as unknown as Snap).snapshot_status === "ok" ? true : undefined;
+    });
+    const L3 = await leafId();
+    assert.deepEqual(chain(L3), [L3, L1, L0]);
+
+    // Live merge of a lower volume: live1's volume L0 takes in L1 (the guest writes into L3 all
+    // along); L0 then reads what L1's chain read before, and L3 stands on L0.
     const frozen = join(tempDir("vela-img-merge-"), "l1.raw");
     execFileSync("qemu-img", ["convert", "-U", "-O", "raw", path(L1), frozen]);
     let t0 = performance.now();
@@ -538,27 +565,27 @@ describe("snapshots", () => {
     t.diagnostic(`live merge of a lower volume (64 MiB disk, guest writing 2 MiB/s): ${(performance.now() - t0).toFixed(0)} ms`);
     assert.equal(del1.status, 200, del1.text);
     assert.equal((await eng.api("GET", `/vms/${vm}/snapshots/${s1.id}`)).status, 404);
-    assert.deepEqual((await snapState()).sort(), ["Active VM|ok", "live2|ok"]);
-    assert.deepEqual(chain(L2), [L2, L0], "one volume fewer in the chain");
+    assert.deepEqual((await snapState()).sort(), ["Active VM|ok", "live3|ok"]);
+    assert.deepEqual(chain(L3), [L3, L0], "one volume fewer in the chain");
     assert.ok(!readdirSync(imageDir).includes(L1), "the merged volume is deleted");
     execFileSync("qemu-img", ["compare", "-U", "-f", "raw", "-F", "qcow2", frozen, path(L0)]);
     assert.deepEqual(qemuOf(vm), [pid], "the same QEMU runs the VM");
     assert.equal((await eng.get<{ status: string }>(`/vms/${vm}`)).status, "up");
     const ljob = items<Job>((await eng.api("GET", "/jobs")).json, "job").find((j) => j.description.startsWith("Removing Snapshot 'live1'") && j.status === "finished");
     assert.ok(ljob && (await steps(ljob.id)).some((x) => x.description.includes("on the running VM") && x.status === "finished"), "the live merge is a step of the job");
-    const m1 = size(L2);
-    await until("the guest writes on into its leaf", async () => (size(L2) > m1 + 2 * MiB ? true : undefined), 60_000);
+    const m1 = size(L3);
+    await until("the guest writes on into its leaf", async () => (size(L3) > m1 + 2 * MiB ? true : undefined), 60_000);
 
-    // Live merge of the active layer: L0 takes in L2, QEMU switches the drive onto L0, and the
+    // Live merge of the active layer: L0 takes in L3, QEMU switches the drive onto L0, and the
     // guest writes into L0 from then on.
     t0 = performance.now();
-    const del2 = await eng.api("DELETE", `/vms/${vm}/snapshots/${s2.id}?async=false`);
+    const del2 = await eng.api("DELETE", `/vms/${vm}/snapshots/${s3.id}?async=false`);
     t.diagnostic(`live merge of the active layer: ${(performance.now() - t0).toFixed(0)} ms`);
     assert.equal(del2.status, 200, del2.text);
     assert.deepEqual(await snapState(), ["Active VM|ok"]);
     assert.equal(await leafId(), L0);
     assert.deepEqual(chain(L0), [L0]);
-    assert.ok(!readdirSync(imageDir).includes(L2), "the merged active volume is deleted");
+    assert.ok(!readdirSync(imageDir).includes(L3), "the merged active volume is deleted");
     assert.equal(meta(path(L0)).VOLTYPE, "LEAF");
     assert.deepEqual(qemuOf(vm), [pid], "the same QEMU runs the VM");
     assert.equal((await eng.get<{ status: string }>(`/vms/${vm}`)).status, "up");
@@ -570,7 +597,10 @@ describe("snapshots", () => {
     const nodeStats = async () => (await nodeCall<NodeStats[]>(node, "VM.getStats", { vmID: vm }))[0] as NodeStats;
     const st = await nodeStats();
     assert.deepEqual(Object.values(st.disks).map((x) => x.volumeID), [L0], JSON.stringify(st.disks));
-    assert.deepEqual(Object.values(st.vmJobs ?? {}).map((j) => `${j.topVolUUID}|${j.status}`).sort(), [`${L1}|done`, `${L2}|done`].sort(), JSON.stringify(st.vmJobs));
+    // QEMU keeps no merged (deleted) volume open: their nodes left the graph.
+    const open = readdirSync(`/proc/${pid}/fd`).map((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { return ""; } });
+    assert.deepEqual(open.filter((l) => l.startsWith(imageDir) || l.includes(d.id)).filter((l) => !l.endsWith(L0)), [], "open volumes besides L0");
+    assert.deepEqual(Object.values(st.vmJobs ?? {}).map((j) => `${j.topVolUUID}|${j.status}`).sort(), [`${L1}|done`, `${L3}|done`].sort(), JSON.stringify(st.vmJobs));
     // The node's record of the VM follows the shorter chain: an agent restart recovers the VM on L0.
     await node.stop();
     await until("the engine sees the agent gone", async () => (items<{ status: string }>((await eng.api("GET", "/hosts")).json, "host")[0]?.status !== "up" ? true : undefined), 30_000);

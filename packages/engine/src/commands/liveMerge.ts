@@ -25,14 +25,35 @@ export async function mergeLive(e: Engine, jobId: string, vm: Vm, host: Host, c:
   const jobUUID = randomUUID();
   await engineStep(e, jobId, "executing", `Merging volume ${top.id} into ${c.vol.id} of disk ${c.disk.alias} on the running VM ${vm.name} (host ${host.name})`, async () => {
     const drive = { poolID: c.dc.id, domainID: c.disk.storage_domain_id, imageID: c.disk.id, volumeID: c.disk.image_id };
-    await client.call("merge", { vmId: vm.id, drive, baseVolUUID: c.vol.id, topVolUUID: top.id, bandwidth: 0, jobUUID });
-    for (;;) {
-      await sleep(POLL_MS);
-      const stats = await client.call("getVmStats", { vmId: vm.id });
-      const job = stats[0]?.vmJobs?.[jobUUID];
-      if (!job) throw new Error(`host ${host.name} no longer knows merge job ${jobUUID} (the agent restarted?)`);
-      if (job.status === "failed") throw new Error(`the live merge failed on host ${host.name}: ${job.error ?? "no reason given"}`);
-      if (job.status === "done") return;
+    try {
+      await client.call("merge", { vmId: vm.id, drive, baseVolUUID: c.vol.id, topVolUUID: top.id, bandwidth: 0, jobUUID });
+      await jobEnd(client, vm, host, jobUUID);
+    } catch (err) {
+      // An active-layer merge whose drive already runs on the base is done, whatever the job's
+      // answer said (lost, the agent restarted, storage lagging): undoing it would lose the
+      // guest's writes since the pivot. The child is deleted next, which makes base the leaf.
+      if (top.id !== c.disk.image_id || !(await runsOn(client, vm, c.disk.id, c.vol.id))) throw err;
+      e.log.warn({ err, vm: vm.name, disk: c.disk.id, base: c.vol.id, top: top.id }, "the live merge did not report success, but the VM runs on the base: done");
     }
   });
+}
+
+type NodeClient = ReturnType<Engine["nodes"]["for"]>;
+
+/** Polls the VM's stats until the merge job is done (or throws why it is not). */
+async function jobEnd(client: NodeClient, vm: Vm, host: Host, jobUUID: string): Promise<void> {
+  for (;;) {
+    await sleep(POLL_MS);
+    const stats = await client.call("getVmStats", { vmId: vm.id });
+    const job = stats[0]?.vmJobs?.[jobUUID];
+    if (!job) throw new Error(`host ${host.name} no longer knows merge job ${jobUUID} (the agent restarted?)`);
+    if (job.status === "failed") throw new Error(`the live merge failed on host ${host.name}: ${job.error ?? "no reason given"}`);
+    if (job.status === "done") return;
+  }
+}
+
+/** Whether the VM's host says the disk's drive runs on `volumeID` now. */
+async function runsOn(client: NodeClient, vm: Vm, diskId: string, volumeID: string): Promise<boolean> {
+  const stats = await client.call("getVmStats", { vmId: vm.id }).catch(() => undefined);
+  return Object.values(stats?.[0]?.disks ?? {}).some((d) => d.imageID === diskId && d.volumeID === volumeID);
 }

@@ -42,10 +42,13 @@ function qemuJobId(jobUUID: string): string {
 }
 
 /**
- * Test fault `virt.merge.commit` (VELA_TEST_FAULTS): block-commit names a base node that does not
- * exist, so QEMU refuses the job — the path of a merge the host cannot do, with nothing changed.
+ * Test faults (VELA_TEST_FAULTS). `virt.merge.commit`: the block-commit of a lower (not active)
+ * volume names a base node that does not exist, so QEMU refuses the job — a merge the host
+ * cannot do, nothing changed. `virt.merge.sync`: after an active merge pivoted, the volume
+ * metadata update fails — the job fails although the drive already runs on the base.
  */
 export const FAULT_COMMIT = "virt.merge.commit";
+export const FAULT_SYNC = "virt.merge.sync";
 
 /**
  * The path of a node's own file. A format node whose backing was set apart from its header (the
@@ -102,13 +105,13 @@ export async function startMerge(images: ImageService, vm: Vm, qmp: QmpClient, r
     end: "0",
     status: "running",
   };
-  const watch = new MergeWatch(images, vm, qmp, job, index, active, base as Required<typeof base>, log, changed);
+  const watch = new MergeWatch(images, vm, qmp, job, index, active, base as Required<typeof base>, top, log, changed, faults.has(FAULT_SYNC));
   qmp.on("JOB_STATUS_CHANGE", watch.onStatus);
   try {
     await qmp.blockCommit({
       jobId: qemuJobId(req.jobId),
       device: rec.formatNode,
-      base: faults.has(FAULT_COMMIT) ? "vela-test-fault" : base.formatNode,
+      base: faults.has(FAULT_COMMIT) && !active ? "vela-test-fault" : base.formatNode,
       top: top.formatNode,
       // The header keeps VDSM's relative name of the base (the volume id), not QEMU's path.
       ...(active ? {} : { backingFile: req.base }),
@@ -138,8 +141,10 @@ class MergeWatch {
     private readonly index: number,
     private readonly active: boolean,
     private readonly base: { formatNode: string; fileNode?: string; filename: string },
+    private readonly top: { formatNode?: string; fileNode?: string },
     private readonly log: Logger,
     private readonly changed: OnChainChanged,
+    private readonly syncFault: boolean,
   ) {}
 
   readonly onStatus = (data: { id: string; status: string }): void => {
@@ -165,6 +170,8 @@ class MergeWatch {
     await this.qmp.jobDismiss(qemuJobId(this.job.id)).catch((e: unknown) => this.log.warn({ job: this.job.id, err: String(e) }, "cannot dismiss the concluded merge job"));
     if (!info) return this.fail("the job vanished from query-jobs");
     if (info.error) return this.fail(info.error);
+    // QEMU's graph no longer has top in the chain, whatever happens to storage next.
+    await this.dropTopNodes();
     try {
       await this.follow();
     } catch (e) {
@@ -176,18 +183,34 @@ class MergeWatch {
     this.log.info({ vmId: this.vm.id, job: this.job.id }, "live merge done");
   }
 
-  /** Metadata first (it is what a restarted node reads), then the record. */
+  /**
+   * The record first when the drive pivoted (it says what QEMU runs now, whatever storage does
+   * next: the engine reads it to see an active merge done), then the volume metadata.
+   */
   private async follow(): Promise<void> {
     const rec = this.vm.rec.drives[this.index] as DriveRecord;
     const drive = { domainID: rec.domainID, imageID: rec.imageID, volumeID: rec.volumeID };
+    if (this.active) {
+      // The device now stands on base's nodes; the record names them, so thin watching and statistics follow.
+      this.vm.rec.drives[this.index] = { ...rec, volumeID: this.job.baseVolUUID, path: this.base.filename, formatNode: this.base.formatNode, fileNode: this.base.fileNode ?? rec.fileNode };
+      const spec = this.vm.rec.params.drives[this.index];
+      if (spec) spec.volumeID = this.job.baseVolUUID;
+      await writeRecord(this.vm.paths, this.vm.rec);
+      await this.changed(this.vm);
+    }
+    if (this.syncFault) throw new Error(`test fault ${FAULT_SYNC}`);
     await this.images.syncMergedChain?.(drive, this.job.baseVolUUID, this.job.topVolUUID);
-    if (!this.active) return;
-    // The device now stands on base's nodes; the record names them, so thin watching and statistics follow.
-    this.vm.rec.drives[this.index] = { ...rec, volumeID: this.job.baseVolUUID, path: this.base.filename, formatNode: this.base.formatNode, fileNode: this.base.fileNode ?? rec.fileNode };
-    const spec = this.vm.rec.params.drives[this.index];
-    if (spec) spec.volumeID = this.job.baseVolUUID;
-    await writeRecord(this.vm.paths, this.vm.rec);
-    await this.changed(this.vm);
+  }
+
+  /**
+   * Top's nodes leave the graph: those blockdev-add made (a live snapshot's tops, the drive's
+   * first nodes) stay open until deleted, holding the volume the engine deletes next. Nodes QEMU
+   * opened itself (backing files) went with the job; deleting them is refused, which is fine.
+   */
+  private async dropTopNodes(): Promise<void> {
+    for (const node of [this.top.formatNode, this.top.fileNode]) {
+      if (node) await this.qmp.blockdevDel(node).catch((e: unknown) => this.log.debug({ job: this.job.id, node, err: String(e) }, "merged node not deleted (QEMU's own, or gone)"));
+    }
   }
 
   fail(error: string): void {
