@@ -6,7 +6,9 @@
  *   snapshot  bare: the same with `qemu-img create -b <base> -u`
  *   delete    bare: lvremove of both LVs; Vela: deleteImage (tags, slots cleared, lvremove)
  * One line per case, then the ratios. Target ≤ 1.3×.
- *   node bench/dist/src/block-ops.js [N=20]
+ *   node bench/dist/src/block-ops.js [N=20] [steps]
+ * With `steps`, the agent logs at debug level and the bench prints, per operation, the median of
+ * each step of its job (block/steps.ts) and of each command the agent ran: where the time goes.
  */
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -17,6 +19,7 @@ import { waitFor } from "@vela/node/test/virt-support";
 import { alternate } from "./lib/alternate.js";
 
 const N = Number(process.argv[2] ?? 20);
+const STEPS = process.argv[3] === "steps";
 const GiB = 2 ** 30;
 const CHUNK_MIB = 256;
 type Resp = { status: { code: number; message: string } } & Record<string, unknown>;
@@ -35,7 +38,7 @@ async function main(): Promise<void> {
   try {
     luns.add("lun", 40 * GiB);
     // Plain HTTP to the agent: a bench has no test CA (the wire is not what is measured).
-    node = await startNode({ env: { VELA_NODE_TLS: "off", VELA_LOG_LEVEL: "warn", VELA_NODE_LUN_DIRS: luns.dir, VELA_NODE_BLOCK_PATH: "loop", VELA_NODE_THIN_CHUNK_MIB: String(CHUNK_MIB) } });
+    node = await startNode({ env: { VELA_NODE_TLS: "off", VELA_LOG_LEVEL: STEPS ? "debug" : "warn", VELA_NODE_LUN_DIRS: luns.dir, VELA_NODE_BLOCK_PATH: "loop", VELA_NODE_THIN_CHUNK_MIB: String(CHUNK_MIB) } });
     const n = node;
     const sd = randomUUID();
     const sp = randomUUID();
@@ -95,6 +98,7 @@ async function main(): Promise<void> {
       console.log(`block-ops-${name}-bare n=${N} per_op_ms=${(b / N).toFixed(1)}`);
       console.log(`block-ops-${name}-vela n=${N} per_op_ms=${(v / N).toFixed(1)}`);
     }
+    if (STEPS) printSteps(n.output());
     for (const [name, b, v] of results) console.log(`block-ops-${name}-ratio vela/bare=${(v / b).toFixed(3)} target<=1.3 load=${load0},${load1}`);
   } finally {
     await node?.stop();
@@ -104,6 +108,26 @@ async function main(): Promise<void> {
     luns.cleanup();
     bareLuns.cleanup();
   }
+}
+
+/** Medians of each job step (the agents' "<verb> steps" lines) and of each command's time. */
+function printSteps(log: string): void {
+  const byJob = new Map<string, Map<string, number[]>>();
+  const cmds = new Map<string, number[]>();
+  const add = (m: Map<string, number[]>, k: string, v: number) => m.set(k, [...(m.get(k) ?? []), v]);
+  for (const line of log.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const rec = JSON.parse(line) as { msg?: string; steps?: Record<string, number>; totalMs?: number; argv?: string[]; ms?: number; shell?: boolean };
+    if (rec.steps && rec.msg) {
+      const m = byJob.get(rec.msg) ?? new Map<string, number[]>();
+      byJob.set(rec.msg, m);
+      for (const [k, v] of Object.entries(rec.steps)) add(m, k, v);
+      add(m, "total", rec.totalMs ?? 0);
+    } else if (rec.msg === "command" && rec.argv && rec.ms !== undefined) add(cmds, `${rec.shell ? "shell " : ""}${rec.argv.slice(0, rec.argv[0] === "lvm" ? 2 : 1).join(" ")}`, rec.ms);
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  for (const [job, m] of byJob) console.log(`block-ops-steps ${job} n=${m.get("total")?.length} ${[...m].map(([k, xs]) => `${k}=${med(xs).toFixed(1)}`).join(" ")}`);
+  for (const [c, xs] of cmds) console.log(`block-ops-command "${c}" n=${xs.length} p50_ms=${med(xs)}`);
 }
 
 main().catch((err) => {

@@ -7,10 +7,12 @@
  * Attached to a data center a block domain becomes its master, and a thin disk on it is an LV named
  * by the volume id with the IU_<disk> tag, starting well below its virtual size; removing the disk
  * removes the LV. A running VM's disks on block and on file are extended live. A domain detached,
- * forgotten and imported again brings its disks back, registered as they were.
+ * forgotten and imported again brings its disks back, registered as they were; an image written on
+ * it behind the engine's back is listed by `disks;unregistered` and registered by its `register`.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import crypto from "node:crypto";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -350,7 +352,7 @@ test("iSCSI: POST /hosts/{id}/iscsidiscover and /iscsilogin validate the portal 
   assert.doesNotMatch(l.text, /chap-secret/, "the CHAP secret is never echoed");
 });
 
-test("a block domain detached, forgotten and imported again: attached to the data center, its disk comes back registered with its id, alias and size", async () => {
+test("a block domain detached, forgotten and imported again: attached to the data center, its disk comes back registered with its id, alias and size; an image written on it behind the engine's back is listed unregistered and registered; bad registrations are faults", async () => {
   const h = await hostUp(eng);
   const dc = await firstDcId(eng);
   const free = (await lus(h.id)).find((l) => l.status === "free");
@@ -393,6 +395,68 @@ test("a block domain detached, forgotten and imported again: attached to the dat
   assert.equal(back.alias ?? back.name, "comes-back", JSON.stringify(back));
   assert.equal(back.provisioned_size, String(GiB));
   assert.equal(back.storage_domains?.storage_domain[0]?.id, sd.id);
-  const del = await eng.api("DELETE", `/disks/${disk.id}`);
-  assert.ok(del.status === 200 || del.status === 204, del.text);
+
+  // An image written on the domain behind the engine's back (another engine, a restore): listed
+  // as unregistered, then registered; bad requests are faults and change nothing.
+  const img = crypto.randomUUID();
+  const vol = crypto.randomUUID();
+  const task = await nodeCall<string>(node, "Volume.create", {
+    storagedomainID: sd.id,
+    storagepoolID: dc,
+    imageID: img,
+    size: GiB,
+    volFormat: "COW",
+    preallocate: "SPARSE",
+    diskType: "DATA",
+    volumeID: vol,
+    desc: JSON.stringify({ DiskAlias: "found-here", DiskDescription: "from elsewhere" }),
+    srcImgUUID: "00000000-0000-0000-0000-000000000000",
+    srcVolUUID: "00000000-0000-0000-0000-000000000000",
+  });
+  const st = await until(`createVolume task ${task}`, async () => {
+    const s = await nodeCall<{ taskState: string; taskResult: string; message: string }>(node, "Task.getStatus", { taskID: task });
+    return s.taskState === "finished" || s.taskState === "failed" ? s : undefined;
+  });
+  assert.equal(st.taskResult, "success", st.message);
+  await nodeCall(node, "Task.clear", { taskID: task });
+  const unregistered = async (path = `/storagedomains/${sd.id}/disks;unregistered`) => {
+    const r = await eng.api("GET", path);
+    assert.equal(r.status, 200, r.text);
+    return items<Disk>(r.json, "disk");
+  };
+  const found = await unregistered();
+  assert.deepEqual(found.map((d) => [d.id, d.alias, d.provisioned_size, d.status]), [[img, "found-here", String(GiB), "ok"]], JSON.stringify(found));
+  assert.deepEqual((await unregistered(`/storagedomains/${sd.id}/disks?unregistered=true`)).map((d) => d.id), [img], "the query spelling too");
+  const listed = items<Disk>((await eng.api("GET", `/storagedomains/${sd.id}/disks`)).json, "disk").map((d) => d.id);
+  assert.deepEqual(listed, [disk.id], "registered disks only without the parameter");
+
+  const before = (await eng.api("GET", "/disks")).text;
+  const register = (sdId: string, diskId: string) => eng.api("POST", `/storagedomains/${sdId}/disks/${diskId}/register`, { body: {} });
+  const faults: [string, Awaited<ReturnType<typeof register>>, number][] = [
+    ["an unknown domain", await register("00000000-0000-0000-0000-00000000abcd", img), 404],
+    ["a malformed domain id", await register("not-a-uuid", img), 404],
+    ["a disk the domain does not hold", await register(sd.id, crypto.randomUUID()), 404],
+    ["a malformed disk id", await register(sd.id, "../etc"), 404],
+    ["a disk already registered", await register(sd.id, disk.id), 409],
+  ];
+  for (const [what, r, status] of faults) {
+    assert.equal(r.status, status, `${what}: ${r.text}`);
+    assert.match(r.text, /fault|reason|detail/i, what);
+  }
+  assert.equal((await eng.api("GET", `/storagedomains/${sd.id}/disks;unregistered=maybe`)).status, 400, "a bad parameter value");
+  assert.equal((await eng.api("GET", "/disks")).text, before, "refused registrations change nothing");
+
+  const reg = await register(sd.id, img);
+  assert.equal(reg.status, 200, reg.text);
+  assert.equal((reg.json as { disk?: { id: string } }).disk?.id, img);
+  const got = await eng.api("GET", `/disks/${img}`);
+  assert.equal(got.status, 200, got.text);
+  assert.equal((got.json as Disk).alias, "found-here");
+  assert.deepEqual(await unregistered(), [], "nothing left unregistered");
+  assert.equal((await register(sd.id, img)).status, 409, "registering twice");
+
+  for (const id of [disk.id, img]) {
+    const del = await eng.api("DELETE", `/disks/${id}`);
+    assert.ok(del.status === 200 || del.status === 204, del.text);
+  }
 });

@@ -7,14 +7,17 @@
  * users with a clear fault. One slapd and one engine for the whole file.
  */
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { execFileSync, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { openDb } from "../src/db/index.js";
 import { type DirectoryConfig, directoryConfig } from "../src/users/directory-config.js";
 import { addDirectoryGroup, addDirectoryUser, signIn } from "../src/users/directory-users.js";
-import { addGroup } from "../src/users/store.js";
-import { Directory, DirectoryUnavailable } from "../src/users/directory.js";
+import { addGroup, NotAuthorizedToLogIn } from "../src/users/store.js";
+import { roleByName } from "../src/permissions/roles.js";
+import { SYSTEM_ID } from "../src/db/ids.js";
+import { Directory, DirectoryUnavailable, MAX_NESTING } from "../src/users/directory.js";
 import { escapeFilterValue, escapePattern } from "../src/users/ldap-filter.js";
 import { ENGINE_DN, ENGINE_PW, type Slapd, startSlapd, SUFFIX } from "./slapd.js";
 import { ENGINE_MAIN, type Engine, startEngine, tempDir } from "./support.js";
@@ -30,12 +33,31 @@ sn: ${sn}
 mail: ${uid}@vela.test
 userPassword: ${pw}
 `;
-const PW = { alice: "Alice-Dir-Pw1", bob: "Bob-Dir-Pw22", carol: "Carol-Dir-Pw3", dave: "Dave-Dir-Pw44" };
+const PW = { alice: "Alice-Dir-Pw1", bob: "Bob-Dir-Pw22", carol: "Carol-Dir-Pw3", dave: "Dave-Dir-Pw44", erin: "Erin-Dir-Pw55", ivy: "Ivy-Dir-Pw666", frank: "Frank-Dir-Pw7", gus: "Gus-Dir-Pw888", hal: "Hal-Dir-Pw999" };
+const groupDn = (cn: string) => `cn=${cn},${GROUPS}`;
+const group = (cn: string, ...members: string[]) => `dn: cn=${cn},${GROUPS}
+objectClass: groupOfNames
+cn: ${cn}
+${members.map((m) => `member: ${m.includes("=") ? m : `uid=${m},${PEOPLE}`}`).join("\n")}
+`;
 const SEED = [
   person("alice", PW.alice, "Archer"),
   person("bob", PW.bob, "Baker"),
   person("carol", PW.carol, "Cook"),
   person("dave", PW.dave, "Dyer"),
+  person("erin", PW.erin, "Eames"),
+  person("ivy", PW.ivy, "Irwin"),
+  group("readers", "ivy"),
+  // nesting: frank is in team-b, team-b in team-a; gus in loop-1, and loop-1 and loop-2 in each other;
+  // hal at the bottom of a chain nest-10 ⊂ nest-9 ⊂ … ⊂ nest-1 (deeper than MAX_NESTING)
+  person("frank", PW.frank, "Fisher"),
+  person("gus", PW.gus, "Gale"),
+  person("hal", PW.hal, "Hart"),
+  group("team-b", "frank"),
+  group("team-a", groupDn("team-b")),
+  group("loop-1", "gus", groupDn("loop-2")),
+  group("loop-2", groupDn("loop-1")),
+  ...Array.from({ length: 10 }, (_, i) => group(`nest-${i + 1}`, i === 9 ? "hal" : groupDn(`nest-${i + 2}`))),
   `dn: cn=operators,${GROUPS}
 objectClass: groupOfNames
 cn: operators
@@ -163,6 +185,10 @@ test("sign-in rows: refused when neither the user nor a group of theirs was adde
     const a1 = await addDirectoryGroup(db, "corp", g1);
     const a2 = await addDirectoryGroup(db, "corp", g2);
     const internalGroup = await addGroup(db, "g3");
+    // added groups, but none holds a permission: refused, and still no row
+    await assert.rejects(signIn(db, "corp", erin, [g1, g2, g3]), (e: unknown) => e instanceof NotAuthorizedToLogIn && e.user === "erin@corp");
+    assert.equal((await db.selectFrom("users").select("id").where("name", "=", "erin@corp").execute()).length, 0, "no row for a refused first sign-in");
+    await db.insertInto("permissions").values({ id: randomUUID(), role_id: roleByName("UserRole")?.id ?? "", user_id: null, group_id: a2.id, object_type: "system", object_id: SYSTEM_ID, created_at: new Date().toISOString() }).execute();
     const who = await signIn(db, "corp", erin, [g1, g2, g3]);
     assert.equal(who?.name, "erin@corp");
     const groups = async () => (await db.selectFrom("group_members").select("group_id").where("user_id", "=", who?.id ?? "").execute()).map((r) => r.group_id).sort();
@@ -171,7 +197,7 @@ test("sign-in rows: refused when neither the user nor a group of theirs was adde
     // out of g2 in the directory: out of it here; the internal group is not the directory's business
     assert.equal((await signIn(db, "corp", erin, [g1]))?.id, who?.id);
     assert.deepEqual(await groups(), [a1.id, internalGroup.id].sort());
-    // in no added group any more, but a row of her own now: she may still sign in (with no permissions)
+    // in no added group any more, but a row of her own now: signIn still names her (api/auth.ts then refuses a user holding no permission)
     assert.equal((await signIn(db, "corp", erin, []))?.id, who?.id);
     assert.deepEqual(await groups(), [internalGroup.id]);
     await assert.rejects(addDirectoryUser(db, "corp", erin), /USER_EXISTS|already exists/);
@@ -195,7 +221,7 @@ describe("the directory as a domain", () => {
     assert.deepEqual(names(await eng.get(`/domains/${DOMAIN_ID}/users?search=a*`), "user", "principal"), ["alice"]);
     assert.deepEqual(names(await eng.get(`/domains/${DOMAIN_ID}/users?search=${encodeURIComponent("usrname=bob@corp")}`), "user", "user_name"), ["bob@corp"]);
     const all = await eng.get(`/domains/${DOMAIN_ID}/users`);
-    assert.deepEqual(names(all, "user", "principal"), ["alice", "bob", "carol", "dave"]);
+    assert.deepEqual(names(all, "user", "principal"), ["alice", "bob", "carol", "dave", "erin", "frank", "gus", "hal", "ivy"]);
     assert.doesNotMatch(JSON.stringify(all), new RegExp(`${ENGINE_PW}|${PW.alice}|userPassword`, "i"));
     assert.deepEqual(names(await eng.get(`/domains/${DOMAIN_ID}/groups?search=oper*`), "group"), ["operators"]);
     const one = (all.user as { id: string; principal: string }[]).find((u) => u.principal === "carol");
@@ -257,10 +283,13 @@ describe("signing in from the directory", () => {
   before(async () => {
     const users = (await eng.get<{ user: { id: string; user_name: string }[] }>("/users")).user;
     const alice = users.find((u) => u.user_name === "alice@corp")?.id;
+    const dave = users.find((u) => u.user_name === "dave@corp")?.id;
     operators = (await eng.get<{ group: { id: string; name: string }[] }>("/groups")).group.find((g) => g.name === "operators")?.id ?? "";
-    assert.ok(alice && operators);
+    assert.ok(alice && dave && operators);
+    // a user holding no permission may not sign in: each added user holds one
     for (const [vm, who] of [
       [va, { user: { id: alice } }],
+      [va, { user: { id: dave } }],
       [vb, { group: { id: operators } }],
     ] as const) {
       const r = await eng.api("POST", `/vms/${vm}/permissions`, { body: { role: { name: "UserRole" }, ...who } });
@@ -313,6 +342,59 @@ describe("signing in from the directory", () => {
     const events = await eng.get<{ event?: { description: string }[] }>("/events");
     assert.ok((events.event ?? []).some((e) => /bobs/.test(e.description) && /by bob@corp/.test(e.description)), JSON.stringify(events.event?.slice(0, 5)));
     assert.equal((await eng.api("DELETE", `/clusters/${cluster}/permissions/${(g.json as { id: string }).id}`)).status, 200);
+  });
+
+  test("no permission, no sign-in: an added user, or a member of an added group, with no permission gets 403 (Basic) and access_denied (SSO) until given one, and again once it is removed", async () => {
+    const erin = await eng.api("POST", "/users", { body: { user_name: "erin@corp" } });
+    assert.equal(erin.status, 201, erin.text);
+    const readers = await eng.api("POST", "/groups", { body: { name: "readers", domain: { name: "corp" } } });
+    assert.equal(readers.status, 201, readers.text);
+    const cases = [
+      { who: "erin", pw: PW.erin, holder: { user: { id: (erin.json as { id: string }).id } } },
+      { who: "ivy", pw: PW.ivy, holder: { group: { id: (readers.json as { id: string }).id } } },
+    ];
+    const refused = async (who: string, pw: string, when: string) => {
+      const r = await fetchAs(basic(`${who}@corp`, pw), "/vms", true);
+      assert.equal(r.status, 403, `${who} ${when}: ${r.text}`);
+      assert.match(String(r.json?.detail), new RegExp(`USER_NOT_AUTHORIZED.*${who}@corp.*not authorized to log in`), r.text);
+      const t = await ssoToken(`${who}@corp`, pw);
+      assert.equal(t.status, 400, `${who} ${when}: SSO ${JSON.stringify(t.body)}`);
+      assert.equal(t.body.error_code, "access_denied");
+      assert.match(t.body.error ?? "", new RegExp(`^Cannot authenticate user '${who}@corp': .*not authorized to log in`));
+    };
+    const userNames = async () => names(await eng.get("/users"), "user", "user_name");
+    for (const c of cases) {
+      const before = await userNames();
+      await refused(c.who, c.pw, "with no permission");
+      assert.deepEqual(await userNames(), before, "a refused sign-in adds no user");
+      const g = await eng.api("POST", `/vms/${vb}/permissions`, { body: { role: { name: "UserRole" }, ...c.holder } });
+      assert.equal(g.status, 201, g.text);
+      const r = await fetchAs(basic(`${c.who}@corp`, c.pw), "/vms", true);
+      assert.equal(r.status, 200, `${c.who} with a permission: ${r.text}`);
+      assert.deepEqual(names(r.json, "vm", "id"), [vb]);
+      assert.equal((await ssoToken(`${c.who}@corp`, c.pw)).status, 200);
+      assert.equal((await eng.api("DELETE", `/vms/${vb}/permissions/${(g.json as { id: string }).id}`)).status, 200);
+      await refused(c.who, c.pw, "after the last permission was removed");
+    }
+  });
+
+  test("nested groups: a member of team-b, itself a member of team-a, gets the permission given to team-a", async () => {
+    const a = await eng.api("POST", "/groups", { body: { name: "team-a", domain: { name: "corp" } } });
+    assert.equal(a.status, 201, a.text);
+    const teamA = (a.json as { id: string }).id;
+    const g = await eng.api("POST", `/vms/${va}/permissions`, { body: { role: { name: "UserRole" }, group: { id: teamA } } });
+    assert.equal(g.status, 201, g.text);
+    const r = await fetchAs(basic("frank@corp", PW.frank), "/vms", true);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(names(r.json, "vm", "id"), [va]);
+    const frank = (await eng.get<{ user: { id: string; user_name: string }[] }>("/users")).user.find((u) => u.user_name === "frank@corp");
+    assert.ok(frank, "frank has a row now");
+    assert.deepEqual(names(await eng.get(`/users/${frank.id}/groups`), "group", "id"), [teamA], "a member of the added group through team-b");
+    assert.equal((await ssoToken("frank@corp", PW.frank)).status, 200);
+    // a cycle of groups ends: gus (loop-1 ⇄ loop-2) is refused in time, being in no added group
+    const t0 = Date.now();
+    assert.equal((await fetchAs(basic("gus@corp", PW.gus), "/vms", true)).status, 401);
+    assert.ok(Date.now() - t0 < 5000, `the cycle took ${Date.now() - t0} ms`);
   });
 
   test("refused: wrong and empty passwords, unknown users, injected names, a user neither added nor in an added group", async () => {
@@ -394,6 +476,23 @@ member: uid=alice,${PEOPLE}
     const viaMember = await new Directory(cfg({})).authenticate("alice", PW.alice);
     assert.deepEqual(viaMember?.groups.map((g) => g.name), ["auditors"]);
     assert.equal(await new Directory(cfg({})).authenticate("alice", ""), undefined, "an empty password is no unauthenticated bind");
+  });
+
+  test("nested groups, both ways: the groups above the user's, each once through a cycle, at most MAX_NESTING levels", async () => {
+    const groups = async (uid: keyof typeof PW, over: Partial<DirectoryConfig> = {}) => ((await new Directory(cfg(over)).authenticate(uid, PW[uid]))?.groups ?? []).map((g) => g.name).sort();
+    assert.deepEqual(await groups("frank"), ["team-a", "team-b"]);
+    assert.deepEqual(await groups("gus"), ["loop-1", "loop-2"], "a cycle: each group once");
+    assert.equal(MAX_NESTING, 8);
+    const chain = Array.from({ length: 8 }, (_, i) => `nest-${10 - i}`).sort();
+    assert.deepEqual(await groups("hal"), chain, "nest-10 (hal's) up to nest-3: eight levels, not nest-2 or nest-1");
+    // memberOf: the overlay writes memberOf on entries added through the server, groups included
+    ldap.add(`${group("mo-b", "frank")}\n${group("mo-a", groupDn("mo-b"))}\n${group("mo-x", groupDn("mo-a"))}\n`);
+    ldap.add(`dn: ${groupDn("mo-b")}
+changetype: modify
+add: member
+member: ${groupDn("mo-x")}
+`);
+    assert.deepEqual(await groups("frank", { membership: "memberOf" }), ["mo-a", "mo-b", "mo-x"], "memberOf, with a cycle mo-b ⊂ mo-a ⊂ mo-x ⊂ mo-b");
   });
 });
 

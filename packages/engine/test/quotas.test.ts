@@ -20,6 +20,7 @@ let node: Node;
 let dc = "";
 let cluster = "";
 let sd = "";
+let hostId = "";
 const vms: string[] = [];
 
 type J = Record<string, unknown>;
@@ -86,6 +87,7 @@ before(async () => {
   eng = await startEngine({ env: { VELA_REGISTRATION_TOKEN: TOKEN, VELA_ENGINE_HOST_POLL_MS: "300", VELA_ENGINE_VM_POLL_MS: "300" } });
   node = await startNode({ engineUrl: eng.url, token: TOKEN, name: "quota-host", env: { VELA_NODE_ACCEL: "tcg" } });
   const host = await hostUp(eng);
+  hostId = host.id;
   dc = items<{ id: string }>(await eng.get("/datacenters"), "data_center")[0]?.id ?? "";
   cluster = items<{ id: string }>(await eng.get("/clusters"), "cluster")[0]?.id ?? "";
   sd = await addLocalDomain(eng, dc, host.id, "quota-data", tempDir("vela-quota-sd-"));
@@ -334,6 +336,88 @@ describe("quotas", () => {
     assert.equal((await eng.api("PUT", `/vms/${vm}`, { body: { quota: { id: move } } })).status, 200);
     const xml = await eng.api("GET", `/vms/${vm}`, { accept: "xml" });
     assert.match(xml.text, new RegExp(`<quota id="${move}"/>`), "the VM names its quota by id in XML");
+    await setMode("disabled");
+  });
+
+  test("copy, move and snapshots consume storage: warnings past the soft limit, 409 past the hard limit with nothing changed, audit allows with an event", async () => {
+    await setMode("disabled");
+    const sd2 = await addLocalDomain(eng, dc, hostId, "quota-data-2", tempDir("vela-quota-sd2-"));
+    // hard at the limit itself: soft 50 %, no grace; 5 GiB on the first domain, 3 on the second
+    const cms = await addQuota("cms", { storage_soft_limit_pct: 50, storage_hard_limit_pct: 0 });
+    await must("POST", `${base()}/${cms}/quotastoragelimits`, { limit: 5, storage_domain: { id: sd } });
+    await must("POST", `${base()}/${cms}/quotastoragelimits`, { limit: 3, storage_domain: { id: sd2 } });
+    const vm = await addVm("quota-cms-vm", cms, 64);
+    const att = await eng.api("POST", `/vms/${vm}/diskattachments`, { body: { disk: diskBody("quota-cms-a", 2, cms), interface: "virtio", bootable: true } });
+    assert.equal(att.status, 201, att.text);
+    const disk = String((att.json?.disk as J | undefined)?.id);
+    await diskOk(disk);
+    const usage = async (domain: string) => String((await storageLimit(cms, domain)).usage);
+    const diskCount = async () => items<J>(await eng.get("/disks"), "disk").length;
+    const snapshots = async () => items<J>(await eng.get(`/vms/${vm}/snapshots`), "snapshot").length;
+    const domainOf = async () => String(((await eng.get<{ storage_domains: { storage_domain: J[] } }>(`/disks/${disk}`)).storage_domains.storage_domain[0] as J).id);
+    const copy = () => eng.api("POST", `/disks/${disk}/copy`, { body: { storage_domain: { id: sd }, disk: { name: "quota-cms-copy" }, async: false } });
+    const move = (to: string) => eng.api("POST", `/disks/${disk}/move`, { body: { storage_domain: { id: to }, async: false } });
+    const snapshot = () => eng.api("POST", `/vms/${vm}/snapshots`, { body: { description: "quota-cms-snap" } });
+    await setMode("enabled");
+
+    // copy: 2 + 2 of 5 GiB, past the soft limit: allowed with a warning; a second copy (6 of 5) refused
+    const soft0 = (await events(100_030)).length;
+    const c1 = await copy();
+    assert.equal(c1.status, 200, c1.text);
+    await diskOk(String((c1.json?.disk as J | undefined)?.id));
+    assert.equal((await events(100_030)).length, soft0 + 1, "the copy past the soft limit: a warning");
+    assert.equal(await usage(sd), "4", "the copy counts on its domain, in the source's quota");
+    const [disks0, hard0] = [await diskCount(), (await events(100_032)).length];
+    const c2 = await copy();
+    fault(c2, 409, "a copy past the hard limit");
+    assert.match(String(c2.json?.detail), /quota cms/);
+    assert.equal(await diskCount(), disks0, "no copy was added");
+    assert.equal((await events(100_032)).length, hard0 + 1, "the refusal is recorded");
+
+    // move: the disk's 2 GiB to the second domain (2 of 3, past the soft limit): allowed with a warning
+    const m1 = await move(sd2);
+    assert.equal(m1.status, 200, m1.text);
+    await diskOk(disk);
+    assert.equal(await domainOf(), sd2);
+    assert.equal((await events(100_030)).length, soft0 + 2, "the move past the soft limit: a warning");
+    assert.deepEqual([await usage(sd), await usage(sd2)], ["2", "2"], "the disk left the first domain's usage for the second's");
+
+    // a snapshot's new leaf may grow to the disk's size: 4 of 3 refused; in audit mode allowed with an event
+    const image0 = String((await eng.get<J>(`/disks/${disk}`)).image_id);
+    const [snaps0, hard1] = [await snapshots(), (await events(100_032)).length];
+    fault(await snapshot(), 409, "a snapshot past the hard limit");
+    assert.equal(await snapshots(), snaps0, "no snapshot was added");
+    assert.equal(String((await eng.get<J>(`/disks/${disk}`)).image_id), image0, "the disk has no new leaf");
+    assert.equal((await events(100_032)).length, hard1 + 1);
+    await setMode("audit");
+    const audit0 = (await events(100_033)).length;
+    const s1 = await snapshot();
+    assert.equal(s1.status, 201, s1.text);
+    assert.equal((await events(100_033)).length, audit0 + 1, "audit mode lets the snapshot through, with an event");
+    await until("snapshot ok", async () => (items<J>(await eng.get(`/vms/${vm}/snapshots`), "snapshot").every((s) => s.snapshot_status === "ok") ? true : undefined), 60_000, 200);
+    await diskOk(disk);
+    assert.equal(await usage(sd2), "4", "two volumes of 2 GiB");
+
+    // moving the chain back (4 GiB onto 2 of 5) is refused and the disk stays
+    await setMode("enabled");
+    fault(await move(sd), 409, "a move past the hard limit");
+    assert.equal(await domainOf(), sd2, "the disk was not moved");
+    assert.deepEqual([await usage(sd), await usage(sd2)], ["2", "4"]);
+
+    // under a global limit a move changes nothing: at the limit (2 of 2 GiB), the move is allowed, silently
+    await setMode("disabled");
+    const whole = await addQuota("cms-global", { storage_soft_limit_pct: 100, storage_hard_limit_pct: 0 });
+    await must("POST", `${base()}/${whole}/quotastoragelimits`, { limit: 2 });
+    const g = String((await must("POST", "/disks", diskBody("quota-cms-g", 2, whole))).id);
+    await diskOk(g);
+    await setMode("enabled");
+    const counts = async () => (await Promise.all([100_030, 100_031, 100_032, 100_033].map(events))).map((x) => x.length);
+    const c0 = await counts();
+    const mg = await eng.api("POST", `/disks/${g}/move`, { body: { storage_domain: { id: sd2 }, async: false } });
+    assert.equal(mg.status, 200, mg.text);
+    await diskOk(g);
+    assert.deepEqual(await counts(), c0, "no quota event");
+    assert.equal(String((await storageLimit(whole, whole)).usage), "2");
     await setMode("disabled");
   });
 

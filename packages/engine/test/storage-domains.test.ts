@@ -1,17 +1,20 @@
 /**
  * Storage domains through the REST API with a real node agent and real domain directories: a
  * second data domain attached to a running pool, deactivated, activated, detached, removed,
- * imported back from its directory (with its disk) and finally formatted; the domain monitor's
+ * imported back from its directory (with its disk; an image written there behind the engine's back
+ * is listed by `disks;unregistered` and registered) and finally formatted; the domain monitor's
  * verdict shown as the domain's status; and every refusal (wrong type, master, state, unknown
  * ids) leaves the engine and the storage as they were.
  */
 import assert from "node:assert/strict";
+import crypto from "node:crypto";
 import { existsSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type Engine, firstDcId, hostUp, items, type Node, nodeRpc, startEngine, startNode, tempDir, until } from "./support.js";
 
 const TOKEN = "sd-token";
+const BLANK = "00000000-0000-0000-0000-000000000000";
 let eng: Engine;
 let node: Node;
 
@@ -123,6 +126,9 @@ test("a second domain: attach, deactivate, activate, detach, remove, import with
   assert.ok(existsSync(join(dirB, b.id, "images", disk.id, disk.image_id)), "the disk's volume stays on the domain");
   assert.equal(metadata(dirB, b.id).POOL_UUID, "");
   assert.doesNotMatch(metadata(dirA, a.id).POOL_DOMAINS ?? "", new RegExp(b.id));
+  const notAttached = await eng.api("GET", `/storagedomains/${b.id}/disks;unregistered`);
+  assert.equal(notAttached.status, 409, `unregistered disks of a detached domain: ${notAttached.text}`);
+  assert.match(String(notAttached.json?.detail), /not attached/);
 
   // Remove without format: the engine forgets it, the directory stays; format needs a host.
   assert.equal((await eng.api("DELETE", `/storagedomains/${b.id}?format=true`)).status, 400);
@@ -149,6 +155,31 @@ test("a second domain: attach, deactivate, activate, detach, remove, import with
   assert.equal(back.image_id, disk.image_id);
   assert.equal(back.status, "ok");
   assert.equal(back.storage_domains.storage_domain[0]?.id, b.id);
+
+  // An image written on the file domain behind the engine's back: unregistered, then registered.
+  const img = crypto.randomUUID();
+  const created = await nodeRpc<string>(node, "Volume.create", {
+    storagedomainID: b.id,
+    storagepoolID: dc.id,
+    imageID: img,
+    size: 2 ** 20,
+    volFormat: "COW",
+    preallocate: "SPARSE",
+    diskType: "DATA",
+    volumeID: crypto.randomUUID(),
+    desc: "plain text, not the engine's JSON",
+    srcImgUUID: BLANK,
+    srcVolUUID: BLANK,
+  });
+  assert.ok(created.result, JSON.stringify(created.error));
+  await until("createVolume done", async () => ((await nodeRpc<{ taskState: string }>(node, "Task.getStatus", { taskID: created.result })).result?.taskState === "finished" ? true : undefined));
+  const unreg = items<{ id: string; alias: string }>((await eng.api("GET", `/storagedomains/${b.id}/disks;unregistered`)).json, "disk");
+  assert.deepEqual(unreg.map((d) => [d.id, d.alias]), [[img, "plain text, not the engine's JSON"]]);
+  const reg = await eng.api("POST", `/storagedomains/${b.id}/disks/${img}/register`, { body: {} });
+  assert.equal(reg.status, 200, reg.text);
+  assert.equal((await eng.get<{ status: string }>(`/disks/${img}`)).status, "ok");
+  assert.equal((await eng.api("POST", `/storagedomains/${b.id}/disks/${img}/register`, { body: {} })).status, 409, "registered twice");
+  assert.equal((await eng.api("DELETE", `/disks/${img}`)).status, 200);
 
   // Format: detach, then remove with format through the host: the domain's directory is gone.
   assert.equal((await eng.api("DELETE", `/disks/${disk.id}`)).status, 200);

@@ -111,6 +111,8 @@ before(async () => {
     await eng.post("/users", { user_name: `${n}@internal`, password: pw });
   }
   for (const u of (await eng.get<{ user: { id: string; principal: string }[] }>("/users")).user) ids[u.principal] = u.id;
+  // a user holding no permission cannot sign in (as in oVirt): alice's one permission, from the start
+  await grant(`/vms/${va}`, "UserRole", "alice");
 });
 after(async () => eng?.stop());
 
@@ -166,6 +168,8 @@ describe("internal users", () => {
   test("a user added by the API signs in; passwd changes the password; remove ends their tokens", async () => {
     const add = await eng.api("POST", "/users", { body: { user_name: "frank@internal", password: "Frank-Secret-1" } });
     assert.equal(add.status, 201, add.text);
+    ids.frank = (add.json as { id: string }).id;
+    await grant(`/vms/${vb}`, "UserRole", "frank");
     const frank = basic("frank@internal", "Frank-Secret-1");
     assert.equal((await as(frank, "GET", "")).status, 200);
     const tok = await sso("frank", "Frank-Secret-1");
@@ -176,6 +180,7 @@ describe("internal users", () => {
     assert.equal((await as(basic("frank", "Frank-Secret-2"), "GET", "")).status, 200, "and the password is unchanged");
     const rm = cli(["user", "remove", "frank"]);
     assert.equal(rm.status, 0, rm.err);
+    delete ids.frank;
     assert.equal((await as(`Bearer ${tok}`, "GET", "")).status, 401, "a removed user's token is dead");
     assert.equal((await as(basic("frank", "Frank-Secret-2"), "GET", "")).status, 401);
     assert.equal(cli(["user", "remove", "frank"]).status, 1);
@@ -214,6 +219,73 @@ describe("sign-in and logout", () => {
     assert.equal((await as(basic("gina", "Gina-Secret-9"), "GET", "")).status, 401, "locked after 10 failures");
     assert.equal((await as(ALICE, "GET", "")).status, 200, "other users are not locked");
   });
+
+  test("no permission, no sign-in (as oVirt): Basic 403 and SSO access_denied until a permission is given, directly or to a group; the last one removed stops new sessions", async () => {
+    const tokenFor = async (user: string, pw: string) => {
+      const r = await fetch(`${eng.url}/ovirt-engine/sso/oauth/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+        body: new URLSearchParams({ grant_type: "password", scope: "ovirt-app-api", username: `${user}@internal`, password: pw }).toString(),
+      });
+      return { status: r.status, body: (await r.json()) as Record<string, string> };
+    };
+    const refused = async (who: string, auth: string, pw: string, when: string) => {
+      for (const accept of ["application/json", "application/xml"]) {
+        const r = await as(auth, "GET", "/vms", { headers: { accept } });
+        assert.equal(r.status, 403, `${who} ${when} (${accept}): ${r.text}`);
+        assert.match(r.text, /USER_NOT_AUTHORIZED.*not authorized to log in/, r.text);
+        if (accept === "application/xml") assert.match(r.text, /^<\?xml[^>]*>\s*<fault>/, r.text);
+      }
+      // the portal's event stream takes the same credentials
+      const es = await fetch(`${eng.url}/ovirt-engine/services/event-stream`, { headers: { authorization: auth, accept: "text/event-stream" } });
+      assert.equal(es.status, 403, `${who} ${when}: event stream ${es.status}`);
+      assert.match(await es.text(), /USER_NOT_AUTHORIZED/);
+      const t = await tokenFor(who, pw);
+      assert.equal(t.status, 400, `${who} ${when}: SSO ${JSON.stringify(t.body)}`);
+      assert.equal(t.body.error_code, "access_denied");
+      assert.match(t.body.error ?? "", new RegExp(`^Cannot authenticate user '${who}@internal': .*not authorized to log in`));
+      assert.equal(t.body.access_token, undefined);
+    };
+    assert.equal((await eng.api("POST", "/groups", { body: { name: "lou-ops" } })).status, 201);
+    const group = (await eng.get<{ group: { id: string; name: string }[] }>("/groups")).group.find((g) => g.name === "lou-ops")?.id ?? "";
+    const cases = [
+      // given to the user on one VM
+      { who: "kim", pw: "Kim-Secret-999", give: () => grant(`/vms/${vb}`, "UserRole", "kim"), path: `/vms/${vb}` },
+      // given to a group the user is in (the CLI made the membership)
+      {
+        who: "lou",
+        pw: "Lou-Secret-999",
+        give: async () => {
+          assert.equal(cli(["group", "member", "lou-ops", "lou"]).status, 0);
+          const r = await eng.api("POST", `/clusters/${cluster}/permissions`, { body: { role: { name: "UserVmManager" }, group: { id: group } } });
+          assert.equal(r.status, 201, r.text);
+          return (r.json as { id: string }).id;
+        },
+        path: `/clusters/${cluster}`,
+      },
+    ];
+    for (const c of cases) {
+      const made = await eng.post<{ id: string }>("/users", { user_name: `${c.who}@internal`, password: c.pw });
+      ids[c.who] = made.id;
+      const auth = basic(c.who, c.pw);
+      const before = await users();
+      await refused(c.who, auth, c.pw, "with no permission");
+      assert.deepEqual(await users(), before, "a refused sign-in changes nothing");
+      const pid = await c.give();
+      assert.equal((await as(auth, "GET", "/vms")).status, 200, `${c.who} with a permission`);
+      const t = await tokenFor(c.who, c.pw);
+      assert.equal(t.status, 200, JSON.stringify(t.body));
+      const bearer = `Bearer ${t.body.access_token}`;
+      assert.equal((await as(bearer, "GET", "")).status, 200);
+      assert.equal((await eng.api("DELETE", `${c.path}/permissions/${pid}`)).status, 200);
+      await refused(c.who, auth, c.pw, "after the last permission was removed");
+      // a session already started lives on (oVirt's too), seeing nothing
+      assert.equal((await as(bearer, "GET", "")).status, 200, "the token taken before");
+      assert.deepEqual(idsOf(await as(bearer, "GET", "/vms"), "vm"), []);
+    }
+    assert.equal((await eng.api("GET", "/vms")).status, 200, "admin@internal signs in");
+    assert.equal((await tokenFor("admin", eng.password)).status, 200, "and takes tokens");
+  });
 });
 
 describe("roles", () => {
@@ -236,7 +308,7 @@ describe("roles", () => {
 
 describe("permissions and the user view", () => {
   test("UserRole on one VM: the user view lists only that VM and its cluster; another VM is hidden and untouched", async () => {
-    await grant(`/vms/${va}`, "UserRole", "alice");
+    // alice's UserRole on va was given in before()
     assert.deepEqual(idsOf(await as(ALICE, "GET", "/vms"), "vm"), [va]);
     assert.deepEqual(idsOf(await as(ALICE, "GET", "/clusters"), "cluster"), [cluster], "the VM's cluster is visible");
     assert.deepEqual(idsOf(await as(ALICE, "GET", "/hosts"), "host"), []);
@@ -461,17 +533,18 @@ describe("checks and lists at scale (issue 12's speed work)", () => {
     assert.ok(g);
     const r = await eng.api("POST", `/vms/${vb}/permissions`, { body: { role: { name: "UserRole" }, group: { id: g.id } } });
     assert.equal(r.status, 201, r.text);
-    // ivy is in no group yet: her (empty) permissions are read and kept
-    for (let i = 0; i < 2; i++) assert.equal((await as(IVY, "GET", `/vms/${vb}`)).status, 404);
+    // ivy is in no group yet: her (empty) permissions are read and kept, and she may not sign in
+    for (let i = 0; i < 2; i++) assert.equal((await as(IVY, "GET", `/vms/${vb}`)).status, 403);
     const m = cli(["group", "member", "ivy-ops", "ivy"]);
     assert.equal(m.status, 0, m.err);
     const joined = await as(IVY, "GET", `/vms/${vb}`);
     assert.equal(joined.status, 200, `the next request after another process added ivy to the group: ${joined.text}`);
     // the permission deleted by plain SQL from another process (no engine code, only the trigger)
     assert.equal(sqlElsewhere(`DELETE FROM permissions WHERE group_id = '${g.id}'`), 1, "one permission row deleted");
+    // her last permission: she may no longer sign in at all
     const gone = await as(IVY, "GET", `/vms/${vb}`);
-    assert.equal(gone.status, 404, `the next request after another process deleted the permission: ${gone.text}`);
-    assert.ok(!idsOf(await as(IVY, "GET", "/vms"), "vm").includes(vb), "the list still holds the VM");
+    assert.equal(gone.status, 403, `the next request after another process deleted the permission: ${gone.text}`);
+    assert.match(String(gone.json?.detail), /USER_NOT_AUTHORIZED/, gone.text);
   });
 
   test("follow=disk_attachments on a list answers each VM's attachments as its own URL does, in both views", async () => {

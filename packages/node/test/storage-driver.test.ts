@@ -27,6 +27,8 @@ import type { StorageDomain } from "../src/storage/domain/driver.js";
 import { FileDomain } from "../src/storage/domain/file.js";
 import type { VolumeMd } from "../src/storage/metadata.js";
 import { extendVolume } from "../src/storage/mailbox/pool-mailbox.js";
+import { deleteBlockImageJob } from "../src/storage/block/volume.js";
+import { Task } from "../src/storage/task/task.js";
 import { LunSet } from "./block-support.js";
 
 const BLANK = "00000000-0000-0000-0000-000000000000";
@@ -382,6 +384,48 @@ describe("block only: thin LVs and VDSM's delete", () => {
     const problems = await fx.check();
     assert.ok(problems.some((p) => p.includes("but PUUID=")), problems.join("; "));
     await dom.removeVolumeArea(img, c);
+    assert.deepEqual(await fx.check(), []);
+  });
+
+  test("one lvm command per create and per deleteImage: a crash leaves an ILLEGAL volume the journal removes, or free slots with stale text the next create overwrites", async () => {
+    const i2 = randomUUID();
+    const [p, q, r] = [randomUUID(), randomUUID(), randomUUID()];
+    const lvOf = async (v: string) => (await dom.lvm.lvs(dom.sdUUID)).find((l) => l.name === v);
+    const slotOf = async (v: string) => Number((await lvOf(v))!.tags.find((t) => t.startsWith("MD_"))!.slice(3));
+    // Create: the metadata is in its slot before the LV exists, so the LV is complete when it appears.
+    await dom.createVolumeWithMeta(i2, p, BLANK, MiB, { ...volMd(dom.sdUUID, i2, BLANK), LEGALITY: "ILLEGAL" });
+    assert.deepEqual((await lvOf(p))!.tags.filter((t) => !/^(IU|PU|MD)_/.test(t)), [], "no OVIRT_VOL_INITIALIZING to drop later");
+    // A crash here: an ILLEGAL volume (the checker says so); the journal's step removes it.
+    const problems = await fx.check();
+    assert.ok(problems.some((x) => x === `LV ${p}: ILLEGAL`), problems.join("; "));
+    await dom.removeVolumeArea(i2, p);
+    assert.deepEqual(await fx.check(), []);
+
+    // deleteImage: every volume ILLEGAL, one lvremove of all LVs, then the slots cleared.
+    await dom.createVolumeWithMeta(i2, p, BLANK, MiB, volMd(dom.sdUUID, i2, BLANK, "INTERNAL"));
+    await dom.createVolumeWithMeta(i2, q, p, MiB, volMd(dom.sdUUID, i2, p));
+    const [sp, sq] = [await slotOf(p), await slotOf(q)];
+    assert.deepEqual(await fx.check(), []);
+    // A crash between the lvremove and the clear: slots no LV names still hold text; that is clean.
+    await dom.lvm.lvremove(dom.sdUUID, [p, q]);
+    assert.deepEqual(await fx.check(), [], "stale text in free slots is not a problem");
+    assert.match((await dom.readSlot(sp)).toString("utf8"), /EOF/, "the crash left the text");
+    assert.equal(await dom.hasImage(i2), false, "the image is gone at once");
+    // The next create takes the lowest free slot, and its text replaces the stale one.
+    const i3 = randomUUID();
+    await dom.createVolumeWithMeta(i3, r, BLANK, MiB, volMd(dom.sdUUID, i3, BLANK));
+    assert.equal(await slotOf(r), Math.min(sp, sq));
+    assert.equal((await dom.readVolumeMeta(i3, r)).IMAGE, i3);
+    assert.deepEqual(await fx.check(), []);
+
+    // The whole job: LVs gone, both slots zeroed, nothing left behind.
+    await dom.writeVolumeMeta(i3, r, volMd(dom.sdUUID, i3, BLANK, "INTERNAL"));
+    await dom.createVolumeWithMeta(i3, q, r, MiB, volMd(dom.sdUUID, i3, r));
+    const slots = [await slotOf(r), await slotOf(q)];
+    await deleteBlockImageJob(new Task(randomUUID(), "deleteImage"), dom, i3);
+    assert.equal(await lvOf(r), undefined);
+    assert.equal(await lvOf(q), undefined);
+    for (const s of slots) assert.ok((await dom.readSlot(s)).every((b) => b === 0), `slot ${s} cleared`);
     assert.deepEqual(await fx.check(), []);
   });
 });

@@ -9,15 +9,20 @@
  * name@profile of the configured LDAP directory signs in against the directory (users/directory.ts):
  * its wrong passwords count toward the same lockout; a directory that cannot answer throws
  * DirectoryUnavailable (a fault for that request) and never touches internal sign-ins.
+ *
+ * As in oVirt, the right password is not enough to start a session (a Basic request, an SSO
+ * token): the user, or a group of theirs, must hold a permission somewhere (every role holds the
+ * `login` permit). admin@internal always may. Tokens already issued live on, as oVirt's sessions do.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { EngineConfig } from "../config.js";
 import type { Db } from "../db/index.js";
 import { ADMIN_USER_ID } from "../db/ids.js";
-import type { Principal } from "../permissions/access.js";
+import { ApiFault } from "../errors/fault.js";
+import { type Principal, userNameOf } from "../permissions/access.js";
 import type { Directory } from "../users/directory.js";
 import { signIn } from "../users/directory-users.js";
-import { findUser, passwordMatches, principalOf, userById } from "../users/store.js";
+import { findUser, NotAuthorizedToLogIn, passwordMatches, principalOf, userById } from "../users/store.js";
 
 const TOKEN_TTL_MS = 10 * 60 * 60 * 1000;
 /** Basic credentials verified against a hash are remembered (keyed by hash and password) so a client does not pay scrypt per request. */
@@ -25,6 +30,11 @@ const VERIFIED_TTL_MS = 60_000;
 /** After this many failures in a row a login is refused for LOCK_MS, even with the right password. */
 const MAX_FAILURES = 10;
 const LOCK_MS = 60_000;
+
+/** The API's fault for such a sign-in: authenticated, but refused. */
+export function notAuthorizedFault(err: NotAuthorizedToLogIn): ApiFault {
+  return new ApiFault(403, "Forbidden", `[${err.code}] ${err.user}: ${err.message}`);
+}
 
 function same(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -41,11 +51,23 @@ export class Auth {
   constructor(
     private cfg: EngineConfig,
     private db: Db,
-    private directory?: Directory,
+    private directory: Directory | undefined,
+    /** Does the user (or a group of theirs) hold any permission: may they start a session? */
+    private mayLogIn: (who: Principal) => Promise<boolean>,
   ) {}
 
-  /** The user these credentials name, or undefined. `admin` and `admin@internal` both name the built-in administrator, as in oVirt. */
+  /**
+   * The user these credentials name, or undefined. `admin` and `admin@internal` both name the
+   * built-in administrator, as in oVirt. Throws NotAuthorizedToLogIn for the right password of a
+   * user who holds no permission.
+   */
   async login(login: string, password: string): Promise<Principal | undefined> {
+    const who = await this.verifyAny(login, password);
+    if (who && who.id !== ADMIN_USER_ID && !(await this.mayLogIn(who))) throw new NotAuthorizedToLogIn(userNameOf(who));
+    return who;
+  }
+
+  private async verifyAny(login: string, password: string): Promise<Principal | undefined> {
     const at = login.lastIndexOf("@");
     const dir = this.directory;
     if (dir && at > 0 && login.slice(at + 1) === dir.name) {

@@ -148,6 +148,7 @@ export const apiRoutes: RouteDef[] = [
   r("PUT", "/storagedomains/:id", h(updates, "updateStorageDomain")),
   r("DELETE", "/storagedomains/:id", h(storagedomains, "remove")),
   r("GET", "/storagedomains/:id/disks", h(storagedomains, "disks")),
+  r("POST", "/storagedomains/:id/disks/:disk/register", h(storagedomains, "registerDisk")),
 
   r("GET", "/disks", h(disks, "list")),
   r("POST", "/disks", h(disks, "add")),

@@ -15,9 +15,10 @@ import { NodeError, NodeUnreachable } from "../hosts/client.js";
 import { EVENT_STREAM, serveEventStream } from "../events/stream.js";
 import { Access, type Principal, userNameOf } from "../permissions/access.js";
 import { DirectoryUnavailable } from "../users/directory.js";
+import { NotAuthorizedToLogIn } from "../users/store.js";
 import { peerOf, revokedPeer } from "../pki/revocation.js";
 import { type After, authorize, afterReply, wantsFilter } from "../permissions/enforce.js";
-import { Auth } from "./auth.js";
+import { Auth, notAuthorizedFault } from "./auth.js";
 import { type ParsedBody, parseAnyBody, parseJsonBody, parseXmlBody } from "./body.js";
 import type { BatchHandler, Call, Handler, Reply } from "./call.js";
 import { applyFollow, getRoutes } from "./follow.js";
@@ -83,6 +84,14 @@ function sendFault(reply: FastifyReply, f: ApiFault, json: boolean): FastifyRepl
 /** The fault of a sign-in the directory could not answer: the user's domain is down, not their password wrong. */
 function directoryDown(err: DirectoryUnavailable): ApiFault {
   return new ApiFault(503, "Service Unavailable", `[${err.code}] cannot sign in: ${err.message}`);
+}
+
+/** The fault of a sign-in that threw: the directory down (503) or a user holding no permission (403); anything else is rethrown. */
+function signInFault(err: unknown, engine: Engine): ApiFault {
+  if (err instanceof NotAuthorizedToLogIn) return notAuthorizedFault(err);
+  if (!(err instanceof DirectoryUnavailable)) throw err;
+  engine.log.warn({ err: err.message }, "directory sign-in failed");
+  return directoryDown(err);
 }
 
 /** Does the client take gzip (`Accept-Encoding: gzip`, not refused with q=0)? */
@@ -214,6 +223,23 @@ export interface ServerTls {
 }
 
 /** `/ovirt-engine/api/v4/…` is `/ovirt-engine/api/…` (oVirt serves both; v4 is the only version). */
+/**
+ * oVirt's matrix parameters (`/storagedomains/{id}/disks;unregistered`, `…/vms;max=10`) are its
+ * query parameters spelled in the path's last segment: they become query parameters (a bare name
+ * is `true`). A segment whose `;` parts are not `name` or `name=value` is left as is (a 404).
+ */
+export function matrixToQuery(url: string): string {
+  const q = url.indexOf("?");
+  const path = q < 0 ? url : url.slice(0, q);
+  const slash = path.lastIndexOf("/");
+  const semi = path.indexOf(";", slash + 1);
+  if (semi < 0) return url;
+  const parts = path.slice(semi + 1).split(";");
+  if (!parts.every((p) => /^[A-Za-z_][A-Za-z0-9_]{0,39}(=[A-Za-z0-9_.%-]{0,100})?$/.test(p))) return url;
+  const extra = parts.map((p) => (p.includes("=") ? p : `${p}=true`)).join("&");
+  return `${path.slice(0, semi)}${q < 0 ? `?${extra}` : `${url.slice(q)}&${extra}`}`;
+}
+
 function withoutV4(url: string): string {
   const v4 = `${API}/v4`;
   return url.startsWith(v4) && (url.length === v4.length || "/?".includes(url[v4.length] as string)) ? API + url.slice(v4.length) : url;
@@ -230,7 +256,7 @@ async function answerHead(app: FastifyInstance, req: FastifyRequest, reply: Fast
 }
 
 export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteDef[], tls?: ServerTls): FastifyInstance {
-  const auth = new Auth(engine.cfg, engine.db, engine.directory);
+  const auth = new Auth(engine.cfg, engine.db, engine.directory, (who) => new Access(engine, who).mayLogIn());
   // who sent each API request, set by the authentication hook
   const principals = new WeakMap<FastifyRequest, Principal>();
   const app = fastify.fastify({
@@ -247,7 +273,7 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
     // engine's start; 255 took 0.55 s). So `/v4` is the same URL spelled longer, rewritten
     // before routing, and HEAD is answered by one route for all (`answerHead`).
     exposeHeadRoutes: false,
-    rewriteUrl: (req) => withoutV4(req.url ?? "/"),
+    rewriteUrl: (req) => withoutV4(matrixToQuery(req.url ?? "/")),
     frameworkErrors: (err, req, reply) => sendFault(reply, frameworkFault(err), wantsJson(req)),
     clientErrorHandler: clientError,
     schemaController: { compilersFactory: { buildValidator: () => noSchemas, buildSerializer: () => noSchemas } },
@@ -309,11 +335,11 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
       sessionUser = session ? await auth.check(`Bearer ${session}`) : undefined;
       user = (await auth.check(req.headers.authorization)) ?? sessionUser;
     } catch (err) {
-      // a directory that cannot answer fails its own users' requests, clearly, and no one else's
-      if (!(err instanceof DirectoryUnavailable)) throw err;
+      // a directory that cannot answer fails its own users' requests, clearly, and no one else's;
+      // a user holding no permission is refused before anything is read
+      const f = signInFault(err, engine);
       closeIfBodyUnread(req, reply);
-      engine.log.warn({ err: err.message }, "directory sign-in failed");
-      return sendFault(reply, directoryDown(err), wantsJson(req));
+      return sendFault(reply, f, wantsJson(req));
     }
     if (user && !sessionUser && req.headers.authorization && /persistent-auth/i.test(String(req.headers.prefer ?? ""))) {
       // oVirt's persistent authentication: later requests carry the cookie instead of credentials
@@ -401,9 +427,9 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
     try {
       who = form.grant_type === "password" && form.username && form.password !== undefined ? await auth.login(form.username, form.password) : undefined;
     } catch (err) {
-      if (!(err instanceof DirectoryUnavailable)) throw err;
-      engine.log.warn({ err: err.message }, "directory sign-in failed");
-      return reply.code(503).type("application/json").send(JSON.stringify({ error_code: "server_error", error: directoryDown(err).detail }));
+      // oVirt's SSO: HTTP 400, access_denied, "Cannot authenticate user '…': why."
+      if (err instanceof NotAuthorizedToLogIn) return denied(`Cannot authenticate user '${err.user}': ${err.message}.`);
+      return reply.code(503).type("application/json").send(JSON.stringify({ error_code: "server_error", error: signInFault(err, engine).detail }));
     }
     if (!who) return denied("Cannot authenticate user: wrong username or password.");
     const { token, exp } = auth.issue(who);
@@ -430,7 +456,12 @@ export function buildServer(engine: Engine, routes: RouteDef[], internal: RouteD
   const streams = new Map<string, Set<(why: string) => void>>();
   app.get(EVENT_STREAM, async (req, reply) => {
     const authorization = req.headers.authorization;
-    const user = await auth.check(authorization);
+    let user: Principal | undefined;
+    try {
+      user = await auth.check(authorization);
+    } catch (err) {
+      return sendFault(reply, signInFault(err, engine), true);
+    }
     if (!user) return sendFault(reply, new ApiFault(401, "Unauthorized", "Authentication required: HTTP Basic (user@domain) or an SSO bearer token"), true);
     reply.hijack();
     const end = serveEventStream(engine, user, req.raw, reply.raw, async () => (await auth.check(authorization))?.id === user.id);

@@ -241,6 +241,15 @@ export function diskView(d: Disk): Rep {
   };
 }
 
+/**
+ * A disk found on a storage domain that the engine does not know: what it would be once
+ * registered, without the links and actions of a registered disk (none of them answer yet).
+ */
+export function unregisteredDiskView(d: Disk): Rep {
+  const { href: _h, actions: _a, link: _l, disk_profile: _p, quota: _q, ...rest } = diskView(d) as Record<string, Rep>;
+  return rest;
+}
+
 export function diskAttachmentView(a: DiskAttachment): Rep {
   const base = href("vms", a.vm_id, "diskattachments", a.disk_id);
   return {

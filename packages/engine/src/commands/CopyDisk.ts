@@ -1,7 +1,8 @@
 /**
  * Copy a disk (POST /disks/{id}/copy): a new disk whose chain the SPM's copyImage collapses into
  * one volume, on any active domain of the same data center. Answers at once and runs as a job;
- * both disks are locked until it ends.
+ * both disks are locked until it ends. The copy consumes its size on the target domain from the
+ * source's quota (the copy keeps it).
  */
 import { randomUUID } from "node:crypto";
 import { BLANK_TEMPLATE_ID } from "../db/ids.js";
@@ -12,6 +13,7 @@ import { inBackground, type Started } from "./background.js";
 import { actualSizeOf, setDiskStatus } from "./chains.js";
 import type { CommandDef } from "./command.js";
 import { type MovePlan, plan, copyProgress } from "./diskMoves.js";
+import { consumeDisks } from "../quotas/consume.js";
 
 export const CopyDisk: CommandDef<{ id: string; body: unknown }, MovePlan & { copy: Disk }, { copy: Disk } & Started> = {
   name: "copy Disk",
@@ -30,6 +32,8 @@ export const CopyDisk: CommandDef<{ id: string; body: unknown }, MovePlan & { co
       template_id: null,
       created_at: now(),
     };
+    // last: what the quota lets through counts for other checks until the copy's row exists
+    await consumeDisks(e, base.dc, [base.disk], { what: `copy Disk ${base.disk.alias}`, until: { disks: [copy.id] }, domainOf: () => base.target.id });
     return { ...base, copy };
   },
   describe: (p) => `Copying Disk ${p.disk.alias} to domain ${p.target.name}`,

@@ -8,6 +8,7 @@
  * Memory state (`persist_memorystate=true`) is refused: Vela takes disk-only snapshots.
  * A job with one step per node task; undone disk by disk if a step fails, the switch included
  * (the new leaves are deleted, unless the node reports the VM already runs on them).
+ * Each new leaf consumes its disk's size from the disk's quota (it may grow that far).
  */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
@@ -21,6 +22,7 @@ import type { CommandDef } from "./command.js";
 import { mustById } from "../db/repo/entities.js";
 import { activeSnapshot, type DiskCtx, diskCtx, dropVolumes, ensureNoSnapshotBusy, ensureVmQuiet, lockAll, newLeaf, unlockAll } from "./snapshotSteps.js";
 import { disksOfVm } from "../db/repo/disks.js";
+import { consumeDisks } from "../quotas/consume.js";
 
 /** Statuses in which a VM's QEMU runs steadily enough to switch its drives (oVirt: up or paused). */
 const LIVE = new Set(["up", "paused"]);
@@ -69,6 +71,9 @@ export const CreateSnapshot: CommandDef<{ vmId: string; body: unknown }, CreateP
     const disks: CreatePlan["disks"] = [];
     for (const d of chosen) disks.push({ ...(await diskCtx(e, d, "create Snapshot")), vol: randomUUID(), switch: open.has(d.id) });
     const snap: Snapshot = { id: randomUUID(), vm_id: vm.id, description: p.description, type: "regular", status: "locked", persist_memorystate: 0, created_at: now() };
+    // last: the new leaves count for other checks while the snapshot holds the VM's lock
+    const dc = disks[0]?.dc;
+    if (dc) await consumeDisks(e, dc, disks.map((d) => d.disk), { what: `create Snapshot of VM ${vm.name}`, vmId: vm.id, until: { lock: `vm:${vm.id}` } });
     return { vm, snap, disks, host };
   },
   describe: (p) => `Creating VM Snapshot '${p.snap.description.slice(0, 100)}' for VM ${p.vm.name}${p.host ? " (live)" : ""}`,

@@ -1,6 +1,8 @@
 /**
  * Move a disk (POST /disks/{id}/move): the whole chain to another domain by moveImage; the disk
  * keeps its id. Answers at once and runs as a job; a move storage shows done counts as done.
+ * The chain consumes its size on the target domain from the disk's quota; nothing when the
+ * source and the target fall under the same (global) limit.
  */
 import { conflict, invalid } from "../errors/fault.js";
 import { type Host, num } from "../db/schema.js";
@@ -11,6 +13,8 @@ import { setDiskStatus, templateBaseOf } from "./chains.js";
 import type { CommandDef } from "./command.js";
 import { askStorage, hasImage } from "./storageTruth.js";
 import { type MovePlan, plan, copyProgress } from "./diskMoves.js";
+import { consumeStorage, quotaOf } from "../quotas/consume.js";
+import { volumeCount } from "../quotas/store.js";
 
 /** Whether the image is on the target domain and gone from the source (a move rolled forward). */
 async function movedOnStorage(e: Engine, dcId: string, host: Host, img: string, src: string, dst: string): Promise<boolean> {
@@ -27,6 +31,12 @@ export const MoveDisk: CommandDef<{ id: string; body: unknown }, MovePlan, Start
     const tb = await templateBaseOf(e, p.disk);
     if (tb) throw conflict(`Cannot move Disk ${p.disk.alias}: it is based on template disk ${tb.disk?.alias ?? tb.volumeId}, which stays on its domain`);
     // Snapshots move with it: moveImage copies every volume of the chain.
+    const quota = await quotaOf(e, p.dc.id, p.disk.quota_id);
+    if (quota) {
+      const bytes = num(p.disk.provisioned_size) * (await volumeCount(e, p.disk.id));
+      // last: the grant counts for other checks while the move holds the disk's lock
+      await consumeStorage(e, { dc: p.dc, quota, bytes: new Map([[p.target.id, bytes]]), leaving: new Map([[p.disk.storage_domain_id, bytes]]), what: `move Disk ${p.disk.alias}`, until: { lock: `disk:${p.disk.id}` } });
+    }
     return { disk: p.disk, dc: p.dc, spm: p.spm, target: p.target };
   },
   describe: (p) => `Moving Disk ${p.disk.alias} to domain ${p.target.name}`,

@@ -88,58 +88,84 @@ function aliasOnChain(chain: VolInfo[], imgId: string): { alias: string; descrip
   return aliasOf(chain[0]?.description ?? "", imgId);
 }
 
-export async function registerDomainDisks(e: Engine, host: NodeTarget, dcId: string, sdId: string): Promise<number> {
+/** A disk read from the domain: its row and its volumes' rows, not yet in the database. */
+export interface FoundDisk {
+  disk: Disk;
+  images: { id: string; parent_id: string }[];
+}
+
+/**
+ * Reads one image of the domain as the disk it would be registered as. Undefined for a
+ * template's image and for an image without a leaf (logged). Reads only.
+ */
+export async function readImageDisk(e: Engine, host: NodeTarget, dcId: string, sdId: string, img: string): Promise<FoundDisk | undefined> {
   const client = e.nodes.for(host);
-  const list = await client.call("getImagesList", { sdUUID: sdId });
-  let added = 0;
-  for (const img of list) {
-    if (await e.db.selectFrom("disks").select("id").where("id", "=", img).executeTakeFirst()) continue;
-    const vols = await client.call("getVolumesList", { sdUUID: sdId, spUUID: dcId, imgUUID: img });
-    const infos: VolInfo[] = [];
-    for (const v of vols) {
-      infos.push(volInfo(await client.call("getVolumeInfo", { sdUUID: sdId, spUUID: dcId, imgUUID: img, volUUID: v })));
-    }
-    const own = infos.filter((i) => i.voltype !== "SHARED" || !infos.some((x) => x.parent === i.uuid));
-    if (infos.some((i) => i.voltype === "SHARED" && own.includes(i))) continue; // a template's image
-    const leaves = own.filter((i) => i.voltype === "LEAF");
-    const leaf = pickLeaf(own, leaves);
-    if (!leaf) {
-      e.log.warn({ sd: sdId, img }, "image not registered: it has no leaf");
-      continue;
-    }
-    const chain = chainFrom(own, leaf);
-    if (leaves.length > 1) {
-      const others = leaves.filter((l) => l !== leaf).map((l) => l.uuid);
-      e.log.warn({ sd: sdId, img, leaf: leaf.uuid, otherLeaves: others }, "image has branches: registered on its newest leaf, the other branches are kept");
-    }
-    const { alias, description } = aliasOnChain(chain, img);
-    const disk: Disk = {
-      id: img,
-      image_id: leaf.uuid,
-      storage_domain_id: sdId,
-      alias,
-      description,
-      provisioned_size: leaf.capacity,
-      actual_size: own.reduce((n, i) => n + (i.voltype === "SHARED" ? 0 : i.truesize), 0),
-      initial_size: null,
-      format: leaf.format === "RAW" ? "raw" : "cow",
-      sparse: leaf.type === "PREALLOCATED" ? 0 : 1,
-      shareable: 0,
-      wipe_after_delete: 0,
-      status: chain.every((i) => i.legality === "LEGAL") ? "ok" : "illegal",
-      content_type: "data",
-      template_id: null,
-      created_at: now(),
-      // the data center's default quota
-      quota_id: null,
-    };
-    await e.db.insertInto("disks").values(disk).execute();
-    for (const i of own) {
-      if (i.voltype === "SHARED") continue;
-      await e.db.insertInto("images").values({ id: i.uuid, disk_id: img, parent_id: i.parent, snapshot_id: null, created_at: now() }).execute();
-    }
-    added++;
+  const vols = await client.call("getVolumesList", { sdUUID: sdId, spUUID: dcId, imgUUID: img });
+  const infos: VolInfo[] = [];
+  for (const v of vols) {
+    infos.push(volInfo(await client.call("getVolumeInfo", { sdUUID: sdId, spUUID: dcId, imgUUID: img, volUUID: v })));
   }
-  if (added) e.log.info({ sd: sdId, disks: added }, "registered disks found on the storage domain");
-  return added;
+  const own = infos.filter((i) => i.voltype !== "SHARED" || !infos.some((x) => x.parent === i.uuid));
+  if (infos.some((i) => i.voltype === "SHARED" && own.includes(i))) return undefined; // a template's image
+  const leaves = own.filter((i) => i.voltype === "LEAF");
+  const leaf = pickLeaf(own, leaves);
+  if (!leaf) {
+    e.log.warn({ sd: sdId, img }, "image not registered: it has no leaf");
+    return undefined;
+  }
+  const chain = chainFrom(own, leaf);
+  if (leaves.length > 1) {
+    const others = leaves.filter((l) => l !== leaf).map((l) => l.uuid);
+    e.log.warn({ sd: sdId, img, leaf: leaf.uuid, otherLeaves: others }, "image has branches: registered on its newest leaf, the other branches are kept");
+  }
+  const { alias, description } = aliasOnChain(chain, img);
+  const disk: Disk = {
+    id: img,
+    image_id: leaf.uuid,
+    storage_domain_id: sdId,
+    alias,
+    description,
+    provisioned_size: leaf.capacity,
+    actual_size: own.reduce((n, i) => n + (i.voltype === "SHARED" ? 0 : i.truesize), 0),
+    initial_size: null,
+    format: leaf.format === "RAW" ? "raw" : "cow",
+    sparse: leaf.type === "PREALLOCATED" ? 0 : 1,
+    shareable: 0,
+    wipe_after_delete: 0,
+    status: chain.every((i) => i.legality === "LEGAL") ? "ok" : "illegal",
+    content_type: "data",
+    template_id: null,
+    created_at: now(),
+    // the data center's default quota
+    quota_id: null,
+  };
+  return { disk, images: own.filter((i) => i.voltype !== "SHARED").map((i) => ({ id: i.uuid, parent_id: i.parent })) };
+}
+
+/** Records a disk read from the domain (its row and its volumes' rows) in one transaction. */
+export async function recordFoundDisk(e: Engine, found: FoundDisk): Promise<void> {
+  await e.db.transaction().execute(async (tx) => {
+    await tx.insertInto("disks").values(found.disk).execute();
+    for (const i of found.images) await tx.insertInto("images").values({ ...i, disk_id: found.disk.id, snapshot_id: null, created_at: now() }).execute();
+  });
+}
+
+/** The images on the domain that have no disk row (template images and leafless ones aside), read as disks. */
+export async function unregisteredDisks(e: Engine, host: NodeTarget, dcId: string, sdId: string): Promise<FoundDisk[]> {
+  const list: string[] = await e.nodes.for(host).call("getImagesList", { sdUUID: sdId });
+  const known = new Set(list.length ? (await e.db.selectFrom("disks").select("id").where("id", "in", list).execute()).map((r) => r.id) : []);
+  const out: FoundDisk[] = [];
+  for (const img of list) {
+    if (known.has(img)) continue;
+    const found = await readImageDisk(e, host, dcId, sdId, img);
+    if (found) out.push(found);
+  }
+  return out;
+}
+
+export async function registerDomainDisks(e: Engine, host: NodeTarget, dcId: string, sdId: string): Promise<number> {
+  const found = await unregisteredDisks(e, host, dcId, sdId);
+  for (const f of found) await recordFoundDisk(e, f);
+  if (found.length) e.log.info({ sd: sdId, disks: found.length }, "registered disks found on the storage domain");
+  return found.length;
 }

@@ -112,6 +112,11 @@ export class Access {
     return (await this.rows()).groups;
   }
 
+  /** May the user start a session: do they hold the `login` permit anywhere (every role holds it)? */
+  async mayLogIn(): Promise<boolean> {
+    return (await this.load()).all.some((h) => h.permits.has("login"));
+  }
+
   async isAdmin(): Promise<boolean> {
     return (await this.load()).all.some((h) => h.administrative);
   }

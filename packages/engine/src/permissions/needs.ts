@@ -224,6 +224,8 @@ const needs: Record<string, Need> = {
   "GET /storagedomains/:id": view("storage_domain"),
   "DELETE /storagedomains/:id": removing(onParam("delete_storage_domain", "storage_domain")),
   "GET /storagedomains/:id/disks": viewItems("storage_domain", "disk", "disk"),
+  // A disk found on the domain becomes the engine's: creating a disk there, as oVirt asks.
+  "POST /storagedomains/:id/disks/:disk/register": onParam("create_disk", "storage_domain"),
 
   "GET /disks": list("disk", "disk"),
   "POST /disks": owning(onSystem("create_disk"), "DiskOperator", "disk"),

@@ -1,7 +1,9 @@
 /**
  * Quota enforcement at the commands that consume (oVirt's QuotaManager rules): a VM start
  * consumes its vCPUs and memory from its quota in its cluster; adding a disk (alone or with a VM
- * made from a template) and growing one consume provisioned GiB on its storage domain. Each
+ * made from a template), growing one, copying one (the copy's size on the target domain), moving
+ * one (its size on the target domain, nothing where the source and target share one limit) and
+ * a snapshot (a new volume per disk, charged at the disk's size) consume provisioned GiB. Each
  * resource is measured against the limit that applies (the cluster's or domain's own, else the
  * quota's global one; none at all counts as zero):
  *   - past soft % of the limit, or past the limit itself: allowed, with a warning event;
@@ -14,7 +16,7 @@
  * (pending.ts), before the command has written it.
  */
 import { ApiFault, conflict, invalid } from "../errors/fault.js";
-import type { DataCenter, Quota } from "../db/schema.js";
+import { type DataCenter, type Disk, num, type Quota } from "../db/schema.js";
 import type { Engine } from "../engine.js";
 import { currentActor } from "../events/actor.js";
 import { logEvent } from "../events/index.js";
@@ -156,7 +158,16 @@ export function memLimitGiB(mib: number | string | null): number {
  */
 export async function consumeStorage(
   e: Engine,
-  a: { dc: DataCenter; quota: Quota; bytes: Map<string, number>; what: string; vmId?: string; until: Grant["until"] },
+  a: {
+    dc: DataCenter;
+    quota: Quota;
+    bytes: Map<string, number>;
+    /** Bytes leaving domains at the same time (a move's source): they give back to a limit the target shares. */
+    leaving?: Map<string, number>;
+    what: string;
+    vmId?: string;
+    until: Grant["until"];
+  },
 ): Promise<void> {
   if (modeOf(a.dc.quota_mode) === "disabled") return;
   await mayConsume(e, a.dc, a.quota, a.what);
@@ -184,10 +195,34 @@ async function checkStorage(e: Engine, a: Parameters<typeof consumeStorage>[1]):
     const used = (await storageUsage(e, a.quota, sd)) + (await pendingBytes(e, a.quota.id, sd)) / 2 ** 30;
     lines.push({ what: `storage on domain ${sd}${own ? "" : " (no limit for this domain)"}`, used, add: bytes / 2 ** 30, limit: own ? Number(own.storage_limit_gib ?? 0) : 0, unit: "GiB" });
   }
+  for (const [sd, bytes] of a.leaving ?? []) if (global && !limits.some((l) => l.target_id === sd)) globalAdd -= bytes;
   if (global && globalAdd > 0) {
     const used = (await storageUsage(e, a.quota, null)) + (await pendingBytes(e, a.quota.id, null)) / 2 ** 30;
     lines.push({ what: "storage in the data center", used, add: globalAdd / 2 ** 30, limit: Number(global.storage_limit_gib ?? 0), unit: "GiB" });
   }
   await judge({ e, dc: a.dc, q: a.quota, lines, softPct: a.quota.storage_soft_limit_pct, hardPct: a.quota.storage_hard_limit_pct, what: a.what, refs: { vmId: a.vmId, storageDomainId: a.bytes.size === 1 ? [...a.bytes.keys()][0] : undefined } });
-  grant(e, { quotaId: a.quota.id, bytes: a.bytes, until: a.until });
+  // under a global limit what leaves one domain frees room on the limit at once (a move's net is
+  // nothing); a domain's own limit is credited only when the rows say the bytes left
+  const granted = new Map(a.bytes);
+  if (global) for (const [sd, b] of a.leaving ?? []) granted.set(sd, (granted.get(sd) ?? 0) - b);
+  grant(e, { quotaId: a.quota.id, bytes: granted, until: a.until });
+}
+
+/**
+ * New volumes of existing disks (a snapshot: one per disk, charged at the disk's size; a copy):
+ * each disk's bytes from its own quota on `domainOf(disk)`, one check per quota. Call it last in
+ * a validation, as consumeStorage.
+ */
+export async function consumeDisks(e: Engine, dc: DataCenter, disks: Disk[], a: { what: string; vmId?: string; until: Grant["until"]; domainOf?: (d: Disk) => string }): Promise<void> {
+  if (modeOf(dc.quota_mode) === "disabled") return;
+  const byQuota = new Map<string, { quota: Quota; bytes: Map<string, number> }>();
+  for (const d of disks) {
+    const quota = await quotaOf(e, dc.id, d.quota_id);
+    if (!quota) continue;
+    const at = byQuota.get(quota.id) ?? { quota, bytes: new Map<string, number>() };
+    const sd = a.domainOf ? a.domainOf(d) : d.storage_domain_id;
+    at.bytes.set(sd, (at.bytes.get(sd) ?? 0) + num(d.provisioned_size));
+    byQuota.set(quota.id, at);
+  }
+  for (const { quota, bytes } of byQuota.values()) await consumeStorage(e, { dc, quota, bytes, what: a.what, vmId: a.vmId, until: a.until });
 }

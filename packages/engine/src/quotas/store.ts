@@ -2,7 +2,9 @@
  * Quotas as rows: a data center's quotas and their limits, its default quota, and what each
  * limit's consumers use now — the usage oVirt reports and checks against: vCPUs and memory of
  * the quota's VMs that run (per cluster, or over the data center for a global limit), and the
- * provisioned GiB of the quota's disks (per storage domain, or over the data center). Usage is
+ * provisioned GiB of the quota's disks, once per volume of each disk's chain — a snapshot's new
+ * leaf may grow to the disk's whole size, so oVirt charges it as much (per storage domain, or
+ * over the data center). Usage is
  * read from the VMs and disks themselves, so a stopped VM or a removed disk releases what it
  * consumed with nothing to book back. A VM or disk with no quota recorded consumes from its data
  * center's default quota.
@@ -109,13 +111,20 @@ export async function storageUsage(e: Engine, q: Quota, domainId: string | null)
   const domains = e.db.selectFrom("storage_domain_attachments").select("storage_domain_id").where("data_center_id", "=", q.data_center_id);
   let sel = e.db
     .selectFrom("disks")
-    .select("provisioned_size")
+    .select((eb) => ["provisioned_size", eb.selectFrom("images").select(eb.fn.countAll().as("n")).whereRef("images.disk_id", "=", "disks.id").as("volumes")])
     .where("storage_domain_id", "in", domains)
     .where((w) => (q.is_default ? w.or([w("quota_id", "=", q.id), w("quota_id", "is", null)]) : w("quota_id", "=", q.id)));
   if (domainId) sel = sel.where("storage_domain_id", "=", domainId);
   let bytes = 0;
-  for (const d of await sel.execute()) bytes += num(d.provisioned_size);
+  // a disk with no image rows yet (being added) holds one volume
+  for (const d of await sel.execute()) bytes += num(d.provisioned_size) * Math.max(1, Number(d.volumes ?? 1));
   return bytes / GiB;
+}
+
+/** How many volumes a disk's chain has (its image rows; at least one). */
+export async function volumeCount(e: Engine, diskId: string): Promise<number> {
+  const r = await e.db.selectFrom("images").select((eb) => eb.fn.countAll().as("n")).where("disk_id", "=", diskId).executeTakeFirst();
+  return Math.max(1, Number(r?.n ?? 1));
 }
 
 /** The data center a storage domain is attached to (none: unattached). */

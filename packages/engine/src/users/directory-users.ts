@@ -3,14 +3,16 @@
  * POST /groups with the directory's domain) and, at each sign-in, the user's memberships in the
  * added directory groups made to match the directory's. As in oVirt, a directory user may sign
  * in when they were added or a group of theirs was (then their row is made at first sign-in);
- * anyone else is refused, whatever their password.
+ * anyone else is refused, whatever their password. A row is made only for a sign-in that can
+ * succeed: when none of their added groups holds a permission, they are refused (no permission)
+ * and nothing is written.
  */
 import { randomUUID } from "node:crypto";
 import type { Db } from "../db/index.js";
 import { type Group, now, type User } from "../db/schema.js";
 import type { Principal } from "../permissions/access.js";
 import type { DirEntry } from "./directory.js";
-import { UserError } from "./store.js";
+import { NotAuthorizedToLogIn, UserError } from "./store.js";
 
 /** The name a directory user's or group's row carries: name@profile. */
 export const qualified = (name: string, domain: string): string => `${name}@${domain}`;
@@ -49,7 +51,7 @@ export async function addDirectoryGroup(db: Db, domain: string, e: DirEntry): Pr
 
 /**
  * The principal a directory sign-in gives, or undefined when neither the user nor any of their
- * groups was added. Their memberships in the domain's added groups become what the directory
+ * groups was added; throws NotAuthorizedToLogIn for a first sign-in no added group gives a permission. Their memberships in the domain's added groups become what the directory
  * says (written only when they differ: each write invalidates every kept permission set).
  */
 export async function signIn(db: Db, domain: string, user: DirEntry, groups: DirEntry[]): Promise<Principal | undefined> {
@@ -58,6 +60,8 @@ export async function signIn(db: Db, domain: string, user: DirEntry, groups: Dir
   let row = await directoryUser(db, domain, user.id);
   if (!row && !added.length) return undefined;
   if (!row) {
+    const held = await db.selectFrom("permissions").select("id").where("group_id", "in", added.map((g) => g.id)).limit(1).executeTakeFirst();
+    if (!held) throw new NotAuthorizedToLogIn(qualified(user.name, domain));
     row = await addDirectoryUser(db, domain, user).catch(async (err: unknown) => {
       // a concurrent sign-in of the same user made the row first
       const again = await directoryUser(db, domain, user.id);

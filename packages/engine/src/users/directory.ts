@@ -8,6 +8,10 @@
  * Search-then-bind: a user's DN is found by an escaped filter (ldap-filter.ts), never built from
  * the name, and then bound with the password; an empty password is refused before any bind (it
  * would be an unauthenticated bind that "succeeds"). The engine's password is never logged.
+ *
+ * Groups nest, as oVirt resolves them: a member of group B, itself a member of group A, is in A
+ * too. The groups above are read one level at a time, at most MAX_NESTING levels and MAX_GROUPS
+ * groups in all, and a group met twice (a cycle, or two paths) is read once.
  */
 import { isIP } from "node:net";
 import type { ConnectionOptions } from "node:tls";
@@ -41,6 +45,16 @@ type Ldapts = typeof import("ldapts");
 let lib: Promise<Ldapts> | undefined;
 /** ldapts is loaded at the first directory operation: engines without a directory never load it (start-up time). */
 const ldapts = (): Promise<Ldapts> => (lib ??= import("ldapts"));
+
+/** A group as read while resolving nesting: with its own memberOf values (memberOf mode). */
+type Nested = DirEntry & { memberOf?: string[] };
+
+/** Levels of groups followed: the user's own groups are level 1, the groups they are in level 2, … */
+export const MAX_NESTING = 8;
+/** Groups of one user, however they nest: a bound on what one sign-in reads. */
+const MAX_GROUPS = 1000;
+/** Group DNs per `(|(member=…)…)` search. */
+const DN_BATCH = 50;
 
 /** Longest name or pattern accepted from a client (directory names are far shorter). */
 export const MAX_NAME = 256;
@@ -134,22 +148,51 @@ export class Directory {
     return entry && found[0] ? { entry, raw: found[0] } : undefined;
   }
 
-  /** The directory groups the user is in. */
+  /** The directory groups the user is in, directly or through groups they are in (nested). */
   private async groupsOf(c: Client, user: { entry: DirEntry; raw: LdapEntry }): Promise<DirEntry[]> {
-    if (this.cfg.membership === "member") {
-      const found = await this.find(c, this.cfg.groupBase, andAssertion(this.cfg.groupFilter, "member", escapeFilterValue(user.entry.dn)), [this.cfg.groupAttr], 1000);
-      return found.map((e) => this.group(e)).filter((g): g is DirEntry => g !== undefined);
+    const byMemberOf = this.cfg.membership === "memberOf";
+    const seen = new Map<string, Nested>();
+    // level 1: the user's own groups; then the groups each level's groups are members of
+    let frontier = byMemberOf ? await this.groupsAt(c, all(user.raw.memberOf)) : await this.groupsHolding(c, [user.entry.dn]);
+    for (let level = 1; frontier.length; level++) {
+      const fresh: Nested[] = [];
+      for (const g of frontier) {
+        // a group met before (a cycle, or a second path to it) is not read again
+        if (seen.has(g.id) || seen.size >= MAX_GROUPS) continue;
+        seen.set(g.id, g);
+        fresh.push(g);
+      }
+      if (level >= MAX_NESTING || !fresh.length) break;
+      frontier = byMemberOf ? await this.groupsAt(c, fresh.flatMap((g) => g.memberOf ?? [])) : await this.groupsHolding(c, fresh.map((g) => g.dn));
     }
-    const groups: DirEntry[] = [];
-    // memberOf values are DNs the directory wrote: each read as its own base entry
-    for (const dn of all(user.raw.memberOf).slice(0, 1000)) {
-      const { searchEntries } = await c.search(dn, { scope: "base", filter: this.cfg.groupFilter, attributes: ["entryUUID", this.cfg.groupAttr] }).catch(() => ({ searchEntries: [] as LdapEntry[] }));
-      for (const e of searchEntries) {
+    return [...seen.values()].map(({ memberOf: _, ...g }) => g);
+  }
+
+  /** Groups having any of these DNs as a `member`, read in batches of DN_BATCH. */
+  private async groupsHolding(c: Client, dns: string[]): Promise<Nested[]> {
+    const out: DirEntry[] = [];
+    for (let i = 0; i < dns.length && out.length < MAX_GROUPS; i += DN_BATCH) {
+      const any = dns.slice(i, i + DN_BATCH).map((dn) => `(member=${escapeFilterValue(dn)})`).join("");
+      const found = await this.find(c, this.cfg.groupBase, `(&${this.cfg.groupFilter}(|${any}))`, [this.cfg.groupAttr], MAX_GROUPS);
+      for (const e of found) {
         const g = this.group(e);
-        if (g) groups.push(g);
+        if (g) out.push(g);
       }
     }
-    return groups;
+    return out;
+  }
+
+  /** The groups at these DNs (memberOf values the directory wrote), each read as its own base entry, with their own memberOf. */
+  private async groupsAt(c: Client, dns: string[]): Promise<Nested[]> {
+    const out: Nested[] = [];
+    for (const dn of [...new Set(dns)].slice(0, MAX_GROUPS)) {
+      const { searchEntries } = await c.search(dn, { scope: "base", filter: this.cfg.groupFilter, attributes: ["entryUUID", this.cfg.groupAttr, "memberOf"] }).catch(() => ({ searchEntries: [] as LdapEntry[] }));
+      for (const e of searchEntries) {
+        const g = this.group(e);
+        if (g) out.push({ ...g, memberOf: all(e.memberOf) });
+      }
+    }
+    return out;
   }
 
   /**

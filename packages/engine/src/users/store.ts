@@ -25,6 +25,14 @@ export class UserError extends Error {
   }
 }
 
+/** The right password from a user who holds no permission at all (oVirt: no LOGIN permit anywhere). */
+export class NotAuthorizedToLogIn extends Error {
+  readonly code = "USER_NOT_AUTHORIZED";
+  constructor(readonly user: string) {
+    super("the user is not authorized to log in: neither they nor a group of theirs holds a permission on any object");
+  }
+}
+
 const NAME = /^[A-Za-z_][A-Za-z0-9._-]{0,63}$/;
 
 /** `alice`, `alice@internal` → `alice`; any other domain or shape → undefined. */

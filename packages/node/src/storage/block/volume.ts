@@ -15,6 +15,7 @@ import type { VolumeMd } from "../metadata.js";
 import type { Task } from "../task/task.js";
 import { childrenOf, fmtToImg, imageVolumes, infoFromMeta, type VolFormat, type VolType } from "../volume/volume.js";
 import { MiB } from "./lvm.js";
+import { steps } from "./steps.js";
 
 /** VDSM's thin provisioning defaults (storage-format.md): chunk 2560 MiB, extend at 20 % of it left. */
 export const DEFAULT_CHUNK_MIB = 2560;
@@ -59,11 +60,13 @@ export function initialLvBytes(s: Pick<BlockCreateSpec, "format" | "type" | "cap
 /** The createVolume job on a block domain: LV, ILLEGAL metadata, data, parent INTERNAL, LEGAL. */
 export async function createBlockVolumeJob(log: Logger, task: Task, s: BlockCreateSpec, fault: (point: string) => void): Promise<void> {
   const sd = s.dom.sdUUID;
+  const st = steps(log);
   const snapshotOf = s.parent && s.parent.md.VOLTYPE === "LEAF" ? s.parent : undefined;
   await task.push(
     { what: "remove half-made LV", action: "block.removeVolume", params: [sd, s.img, s.vol] },
     ...(snapshotOf ? [{ what: "parent back to LEAF", action: "volume.setVolType", params: [sd, s.img, snapshotOf.vol, "LEAF"] }] : []),
   );
+  st.mark("journal");
   const md: VolumeMd = {
     CAP: s.capacity,
     CTIME: Math.floor(Date.now() / 1000),
@@ -80,25 +83,44 @@ export async function createBlockVolumeJob(log: Logger, task: Task, s: BlockCrea
     VOLTYPE: "LEAF",
   };
   // The LV and its ILLEGAL metadata (written into the free slot first: one synced write).
-  await s.dom.createVolumeWithMeta(s.img, s.vol, s.parent?.vol ?? BLANK_UUID, initialLvBytes(s), md);
+  await s.dom.createVolumeWithMeta(s.img, s.vol, s.parent?.vol ?? BLANK_UUID, initialLvBytes(s), md, st);
   fault("createVolume.afterMeta");
+  // Read and staged while qemu-img runs: the parent's metadata and the task's finished record.
+  const aside = async () => {
+    await task.prepareFinish?.();
+    return snapshotOf ? s.dom.readVolumeMeta(s.img, snapshotOf.vol) : undefined;
+  };
+  let parentMd: VolumeMd | undefined;
   if (s.format === "COW") {
     // The parent's device must be linked beside the new volume for qemu-img to find it later;
     // `-u` writes the bare UUID as backing name without opening it.
     const path = await s.dom.prepareVolume(s.img, s.vol);
+    st.mark("attach");
     try {
       const argv = ["qemu-img", "create", "-q", "-f", "qcow2", "-o", "compat=1.1"];
       if (s.parent) argv.push("-u", "-b", s.parent.vol, "-F", fmtToImg(s.parent.md.FORMAT));
-      await run([...argv, path, String(s.capacity)], { log, timeoutMs: 120_000 });
-    } catch (err) {
-      throw new VdsmError("VolumeCreationError", `${s.vol}: ${(err as Error).message}`, { cause: err });
+      const data = run([...argv, path, String(s.capacity)], { log, timeoutMs: 120_000 }).catch((err: unknown) => {
+        throw new VdsmError("VolumeCreationError", `${s.vol}: ${(err as Error).message}`, { cause: err });
+      });
+      // Both settle before the device goes: never torn down under a running qemu-img.
+      const [made, read] = await Promise.allSettled([data, aside()]);
+      if (made.status === "rejected") throw made.reason;
+      if (read.status === "rejected") throw read.reason;
+      parentMd = read.value;
+      st.mark("qemu-img");
     } finally {
       await s.dom.teardownVolume(s.img, s.vol);
+      st.mark("detach");
     }
-  }
+  } else parentMd = await aside();
   fault("createVolume.afterCreate");
-  if (snapshotOf) await s.dom.writeVolumeMeta(s.img, snapshotOf.vol, { ...(await s.dom.readVolumeMeta(s.img, snapshotOf.vol)), VOLTYPE: "INTERNAL" });
-  await s.dom.writeVolumeMeta(s.img, s.vol, { ...md, LEGALITY: "LEGAL" });
+  // The parent INTERNAL and this volume LEGAL in one synced write (the journal undoes both).
+  const last = new Map<string, VolumeMd>();
+  if (snapshotOf && parentMd) last.set(snapshotOf.vol, { ...parentMd, VOLTYPE: "INTERNAL" });
+  last.set(s.vol, { ...md, LEGALITY: "LEGAL" });
+  await s.dom.writeVolumeMetas(s.img, last);
+  st.mark("legal");
+  st.done("createVolume");
   fault("createVolume.afterLegal");
 }
 
@@ -122,12 +144,17 @@ export async function deleteBlockVolumesJob(task: Task, dom: BlockDomain, img: s
 
 /** deleteImage on a block domain: every volume ILLEGAL, then each LV renamed `_remove_me_` and removed. */
 export async function deleteBlockImageJob(task: Task, dom: BlockDomain, img: string): Promise<void> {
+  const st = steps(dom.env.log);
   const vols = await imageVolumes(dom, img);
+  st.mark("read");
   await task.push(...[...vols.keys()].map((v) => ({ what: "finish removing the LV", action: "block.removeVolume", params: [dom.sdUUID, img, v] })));
+  st.mark("journal");
   // Every volume ILLEGAL in one synced write before any LV is touched.
   await dom.writeVolumeMetas(img, new Map([...vols].map(([v, md]) => [v, { ...md, LEGALITY: "ILLEGAL" as const }])));
+  st.mark("illegal");
   // All LVs in one lvremove (one commit), so a crash never leaves a child without its parent.
-  await dom.removeVolumeAreas(img, [...vols.keys()]);
+  await dom.removeVolumeAreas(img, [...vols.keys()], st);
+  st.done("deleteImage");
 }
 
 /** getVolumeInfo on a block domain: sizes are the LV's, the lease is the volume's slot in `leases`. */

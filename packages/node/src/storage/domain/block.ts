@@ -23,6 +23,7 @@ import { type CreateBlockDomainArgs, layOutDomain } from "../block/create.js";
 import { extentsFor, INITIALIZING_TAG, mdFromTags, MDT_PREFIX, REMOVED_IMAGE_PREFIX, SD_TAG, SLOT_BASE, SLOT_SIZE, SPECIAL_LVS, tagsFromMd } from "../block/vgtags.js";
 import type { DomainSpace, StorageDomain } from "./driver.js";
 import { type GrowTimes, growInPlace, ms } from "../block/grow.js";
+import type { Steps } from "../block/steps.js";
 
 export type { GrowTimes };
 
@@ -260,15 +261,16 @@ export class BlockDomain implements StorageDomain {
   }
 
   /**
-   * createVolumeArea and the volume's first metadata (`md`, ILLEGAL while the job runs) in one:
-   * the text goes into the free slot before the LV that names it exists (one synced write where
-   * a clear and then the first write were two), then `OVIRT_VOL_INITIALIZING` is dropped as
-   * after VDSM's first metadata write. A crash in between leaves text in a slot no LV names:
-   * free, and overwritten by its next user.
+   * createVolumeArea and the volume's first metadata (`md`, ILLEGAL while the job runs) in one
+   * lvm command: the text goes into the free slot before the LV that names it exists, so the LV
+   * is made without `OVIRT_VOL_INITIALIZING`. That tag marks an LV whose metadata may not be
+   * written yet (VDSM drops it after the first metadata write, with a second lvm commit); here
+   * there is no such moment: the LV appears with its metadata already on disk. A crash before
+   * the lvcreate leaves text in a slot no LV names: free, and overwritten by its next user; a
+   * crash after it leaves an ILLEGAL volume that the task's journal removes.
    */
-  async createVolumeWithMeta(imgUUID: string, volUUID: string, parentUUID: string, bytes: number, md: VolumeMd): Promise<void> {
-    await this.createVolumeLv(imgUUID, volUUID, parentUUID, bytes, formatVolumeMd(md));
-    await this.finishVolume(volUUID);
+  async createVolumeWithMeta(imgUUID: string, volUUID: string, parentUUID: string, bytes: number, md: VolumeMd, st?: Steps): Promise<void> {
+    await this.createVolumeLv(imgUUID, volUUID, parentUUID, bytes, formatVolumeMd(md), st);
   }
 
   async removeVolumeArea(imgUUID: string, volUUID: string): Promise<void> {
@@ -347,13 +349,15 @@ export class BlockDomain implements StorageDomain {
   }
 
   /**
-   * A volume's LV: one segment on free extents chosen here, tagged `OVIRT_VOL_INITIALIZING`
-   * until `finishVolume`, with the first free metadata slot. Returns the slot. `slotText`: what
-   * the slot holds before the LV exists (null: cleared).
+   * A volume's LV: one segment on free extents chosen here, with the first free metadata slot.
+   * Returns the slot. `slotText`: what the slot holds before the LV exists — metadata text (the
+   * LV is then complete when made), or null (cleared; the LV is tagged `OVIRT_VOL_INITIALIZING`
+   * until its first metadata write, as in VDSM).
    */
-  async createVolumeLv(imgUUID: string, volUUID: string, parent: string, bytes: number, slotText?: string | null): Promise<number> {
+  async createVolumeLv(imgUUID: string, volUUID: string, parent: string, bytes: number, slotText?: string | null, st?: Steps): Promise<number> {
     return this.slotLock.run(async () => {
       const snap = await this.snapshot();
+      st?.mark("view");
       const lvs = snap.lvs;
       if (lvs.some((l) => l.name === volUUID)) throw new VdsmError("VolumeAlreadyExists", volUUID);
       const used = new Set(lvs.map((l) => Number(tagValue(l, "MD_"))).filter((n) => Number.isInteger(n)));
@@ -365,13 +369,15 @@ export class BlockDomain implements StorageDomain {
       if (!place) throw new VdsmError("VolumeGroupSizeError", `${this.sdUUID}: no ${count} contiguous free extents`);
       const pv = snap.pvs[0];
       if (!pv) throw new VdsmError("InaccessiblePhysDev", this.sdUUID);
-      const tags = [`IU_${imgUUID}`, `PU_${parent || BLANK_UUID}`, `MD_${slot}`, INITIALIZING_TAG];
+      const tags = [`IU_${imgUUID}`, `PU_${parent || BLANK_UUID}`, `MD_${slot}`, ...(typeof slotText === "string" ? [] : [INITIALIZING_TAG])];
       // The slot is free (no LV names it) until the lvcreate below: its text is set first.
       if (slotText !== undefined) await this.writeSlot(slot, slotText);
+      st?.mark("slot");
       await this.view.change(
         (only) => this.lvm.lvcreate(this.sdUUID, volUUID, pv.name, place, count, tags, only),
         (v) => edits.create(v, { name: volUUID, vgName: this.sdUUID, size: count * vg.extentSize, tags, segments: [{ pv: pv.name, first: place, last: place + count - 1 }] }),
       );
+      st?.mark("lvcreate");
       return slot;
     });
   }
@@ -405,26 +411,33 @@ export class BlockDomain implements StorageDomain {
   }
 
   /**
-   * deleteImage's removal of several volume LVs of one image, VDSM's protocol in two lvm
-   * commands for all of them: their image tags become `IU__remove_me_<img>` (a crash from here
-   * on leaves LVs the SPM's garbage collection finishes), the metadata slots are cleared, then
-   * one lvremove (one commit: no child is ever left without its parent).
+   * deleteImage's removal of several volume LVs of one image (their metadata already ILLEGAL) in
+   * one lvm command: one lvremove of all of them (one commit: no child is ever left without its
+   * parent), then their metadata slots cleared. VDSM first retags the LVs `IU__remove_me_<img>`
+   * (a second commit) so that LVs a crash leaves behind are garbage to the next SPM; here the
+   * lvremove follows at once, and the only state a crash can leave is the image with every
+   * volume ILLEGAL, which the task's journal finishes removing. A crash after the lvremove leaves
+   * text in slots no LV names: free, overwritten by their next user. Remove and clear hold the
+   * slot lock, so a create cannot take a freed slot before it is cleared.
    */
-  async removeVolumeAreas(imgUUID: string, vols: readonly string[]): Promise<void> {
+  async removeVolumeAreas(imgUUID: string, vols: readonly string[], st?: Steps): Promise<void> {
     const lvs = (await this.volumeLvs()).filter((l) => vols.includes(l.name));
     if (!lvs.length) return;
     for (const lv of lvs) await this.teardownVolume(imgUUID, lv.name);
-    const live = lvs.filter((l) => tagValue(l, "IU_") === imgUUID).map((l) => l.name);
-    if (live.length) await this.lvTags(live, [`IU_${REMOVED_IMAGE_PREFIX}${imgUUID}`], [`IU_${imgUUID}`]);
+    st?.mark("teardown");
     const slots = lvs.map((l) => Number(tagValue(l, "MD_"))).filter((n) => Number.isInteger(n));
-    await this.writeSlots(slots.map((slot) => [slot, null] as const));
     const names = lvs.map((l) => l.name);
-    await this.view.change(
-      (only) => this.lvm.lvremove(this.sdUUID, names, only),
-      (v) => {
-        for (const n of names) edits.remove(v, n);
-      },
-    );
+    await this.slotLock.run(async () => {
+      await this.view.change(
+        (only) => this.lvm.lvremove(this.sdUUID, names, only),
+        (v) => {
+          for (const n of names) edits.remove(v, n);
+        },
+      );
+      st?.mark("lvremove");
+      await this.writeSlots(slots.map((slot) => [slot, null] as const));
+      st?.mark("clear");
+    });
   }
 
   /** VDSM's delete: the image tag becomes `IU__remove_me_<img>` first, the slot is cleared, then lvremove. */
