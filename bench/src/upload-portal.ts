@@ -1,6 +1,6 @@
 /**
  * Benchmark (issue 13): upload throughput of the portal's own client — the Upload page in Debian's
- * Chromium (headless, driven by playwright-core), `lib/transfer.ts`: 8 MiB `File.slice` PUTs to
+ * Chromium (headless, driven by playwright-core), `lib/transfer.ts`: 16 MiB `File.slice` PUTs to
  * the transfer's proxy_url, four in flight, then a flush — against `curl -T` of the same file to
  * a transfer's proxy_url, taking turns. The page's time is its data phase only, read from the
  * page's resource timings: the first range's start to the flush's answer (not the disk's creation
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
         const data = all.filter((e) => e.name.includes("/imageio/images/"));
         return { n: data.length, ms: Math.max(...data.map((e) => e.responseEnd)) - Math.min(...data.map((e) => e.startTime)) };
       });
-      if (span.n < Math.ceil(MIB / 8)) throw new Error(`the page's data requests: ${span.n}`);
+      if (span.n < Math.ceil(MIB / 16)) throw new Error(`the page's data requests: ${span.n}`);
       page_.push(MIB / (span.ms / 1000));
       const made = await eng.get<{ disk?: { id: string; alias?: string; name?: string }[] }>("/disks");
       const mine = (made.disk ?? []).find((d) => (d.alias ?? d.name) === `bench-page-${r}`);

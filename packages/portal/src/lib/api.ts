@@ -5,6 +5,8 @@
  * reason and detail. The token lives in sessionStorage (gone with the tab), never in the URL or a log.
  */
 
+import { readMembers } from "./list-stream";
+
 export const API = "/ovirt-engine/api";
 const TOKEN_KEY = "vela.token";
 const USER_KEY = "vela.user";
@@ -91,17 +93,34 @@ export interface CallOptions {
 
 /** One API call: `path` is below /ovirt-engine/api. Resolves to the JSON answer ({} when empty). */
 export async function api<T = Json>(method: "GET" | "POST" | "PUT" | "DELETE", path: string, body?: unknown, opts: CallOptions = {}): Promise<T> {
+  return answer<T>(await send(method, path, body, opts));
+}
+
+/**
+ * The members of a long collection (`key`: "vm" for `/vms`), read and parsed in pieces as the
+ * answer arrives, so that a list of thousands never holds the page's thread for long (list-stream.ts).
+ */
+export async function apiList<T>(path: string, key: string, opts: CallOptions = {}): Promise<T[]> {
+  const res = await send("GET", path, undefined, opts);
+  if (!res.ok || !res.body) return items<T>(await answer<Json>(res), key);
+  return readMembers<T>(res.body, key);
+}
+
+async function send(method: "GET" | "POST" | "PUT" | "DELETE", path: string, body: unknown, opts: CallOptions): Promise<Response> {
   const s = currentSession();
   if (!s) throw new ApiError(401, "Not signed in", "sign in first");
   const headers: Record<string, string> = { accept: "application/json", authorization: `Bearer ${s.token}` };
   if (body !== undefined) headers["content-type"] = "application/json";
   if (opts.filter) headers.filter = "true";
-  let res: Response;
   try {
-    res = await fetch(`${API}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    return await fetch(`${API}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (err) {
     throw new ApiError(0, "Engine unreachable", err instanceof Error ? err.message : String(err));
   }
+}
+
+/** The JSON of an answer, or the ApiError of a refusal (a refused token sends the user back to sign-in). */
+async function answer<T>(res: Response): Promise<T> {
   const text = await res.text();
   let parsed: unknown = {};
   try {
