@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { ENGINE_BUNDLE } from "@vela/cli/paths";
 import { pgServer } from "@vela/engine/dist/test/pg.js";
 import { freePort } from "@vela/node/test/harness";
+import { cpuSeconds } from "./lib/proc.js";
 
 const RUNS = Number(process.argv[2] ?? 5);
 
@@ -34,12 +35,6 @@ interface Sample {
   rss: number;
   /** CPU time (user + system) of the process when the 200 came. */
   cpu: number;
-}
-
-/** CPU time used so far by a process, in ms (/proc/PID/stat utime + stime, in clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** The status of a GET; HTTPS without checking the certificate (readiness is timed, not trust). */
@@ -74,7 +69,7 @@ async function timeToFirst200(argv: string[], env: NodeJS.ProcessEnv, url: strin
     await new Promise((r) => setTimeout(r, 5));
   }
   const ms = performance.now() - t0;
-  const cpu = cpuMs(proc.pid!);
+  const cpu = Math.round(cpuSeconds(proc.pid!) * 1000);
   await new Promise((r) => setTimeout(r, 2000));
   const rss = rssMiB(proc.pid!);
   proc.kill("SIGTERM");

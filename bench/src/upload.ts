@@ -9,11 +9,12 @@
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, openSync, writeSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { Agent, request as httpsRequest } from "node:https";
 import { loadavg } from "node:os";
 import { join } from "node:path";
+import { cpuSeconds } from "./lib/proc.js";
 import { addLocalDomain, firstDcId, hostUp, startEngine, startNode, tempDir, until } from "@vela/engine/dist/test/support.js";
 import { clientTls, testPki } from "@vela/testkit/tls";
 
@@ -127,18 +128,10 @@ interface Run {
   client: number;
 }
 
-/** CPU seconds (user + system) a process used so far, from /proc (clock ticks of 1/100 s). */
-function procCpu(pid: number | "self", children = false): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  // After the name: field 14/15 of stat(5) (utime, stime) are [11]/[12]; cutime/cstime [13]/[14].
-  const at = children ? 13 : 11;
-  return (Number(f[at]) + Number(f[at + 1])) / 100;
-}
-
 /** The engine's, the agent's and the client's CPU so far (the client: this process and curl, once reaped). */
 function cpuNow(enginePid: number, nodePid: number): { engine: number; node: number; client: number } {
   const u = process.cpuUsage();
-  return { engine: procCpu(enginePid), node: procCpu(nodePid), client: (u.user + u.system) / 1e6 + procCpu("self", true) };
+  return { engine: cpuSeconds(enginePid), node: cpuSeconds(nodePid), client: (u.user + u.system) / 1e6 + cpuSeconds("self", true) };
 }
 
 async function main(): Promise<void> {

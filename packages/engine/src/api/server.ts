@@ -222,7 +222,6 @@ export interface ServerTls {
   caPem?: string;
 }
 
-/** `/ovirt-engine/api/v4/…` is `/ovirt-engine/api/…` (oVirt serves both; v4 is the only version). */
 /**
  * oVirt's matrix parameters (`/storagedomains/{id}/disks;unregistered`, `…/vms;max=10`) are its
  * query parameters spelled in the path's last segment: they become query parameters (a bare name
@@ -240,6 +239,7 @@ export function matrixToQuery(url: string): string {
   return `${path.slice(0, semi)}${q < 0 ? `?${extra}` : `${url.slice(q)}&${extra}`}`;
 }
 
+/** `/ovirt-engine/api/v4/…` is `/ovirt-engine/api/…` (oVirt serves both; v4 is the only version). */
 function withoutV4(url: string): string {
   const v4 = `${API}/v4`;
   return url.startsWith(v4) && (url.length === v4.length || "/?".includes(url[v4.length] as string)) ? API + url.slice(v4.length) : url;
